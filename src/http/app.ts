@@ -1,0 +1,55 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { ConfigError } from "../config";
+import { errorKind, log } from "../log";
+import { ApiError } from "./errors";
+import { requestLog } from "./middleware/request-log";
+import { novamedWebhook } from "./routes/webhooks";
+import type { App } from "./types";
+
+/** The Worker's HTTP surface. `src/index.ts` wires `app.fetch` as the `fetch` handler. */
+export const app = new Hono<App>();
+
+app.use(requestId());
+app.use(secureHeaders());
+app.use(requestLog());
+app.use(
+  methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      c.json(
+        { error: { code: "method_not_allowed", message: "This method is not allowed on this path." } },
+        405,
+        { Allow: methods.join(", ") },
+      ),
+  }),
+);
+
+app.get("/health", (c) => c.json({ status: "ok" }));
+app.route("/webhooks", novamedWebhook);
+
+app.notFound((c) =>
+  c.json({ error: { code: "not_found", message: "No route matches this path." } }, 404),
+);
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) {
+    return c.json(error.body(), error.status, error.headers);
+  }
+  if (error instanceof ConfigError) {
+    log.error("misconfigured", { request_id: c.get("requestId"), variable: error.variable });
+    return c.json(
+      { error: { code: "misconfigured", message: "The receiver is misconfigured; see its logs." } },
+      500,
+    );
+  }
+  // Hono's JSON validator throws a 400 HTTPException only for a body that is not valid JSON.
+  if (error instanceof HTTPException && error.status === 400) {
+    return c.json({ error: { code: "invalid_json", message: "The body is not valid JSON." } }, 400);
+  }
+  log.error("unhandled error", { request_id: c.get("requestId"), error: errorKind(error) });
+  return c.json({ error: { code: "internal_error", message: "Something went wrong." } }, 500);
+});

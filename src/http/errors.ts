@@ -1,0 +1,55 @@
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+
+type IssueSource = { issues: readonly z.core.$ZodIssue[] };
+
+/** One validation problem, by path; never the submitted value. */
+export interface ErrorIssue {
+  path: string;
+  message: string;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; issues?: ErrorIssue[] };
+}
+
+/**
+ * An error that already knows its place in the contract: status, snake_case code, one sentence.
+ * Thrown from middleware and routes; `app.onError` turns it into the single error shape.
+ */
+export class ApiError extends HTTPException {
+  readonly code: string;
+  readonly issues?: ErrorIssue[];
+  readonly headers?: Record<string, string>;
+
+  constructor(
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    options: { issues?: ErrorIssue[]; headers?: Record<string, string> } = {},
+  ) {
+    super(status, { message });
+    this.code = code;
+    this.issues = options.issues;
+    this.headers = options.headers;
+  }
+
+  body(): ErrorBody {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.issues ? { issues: this.issues } : {}),
+      },
+    };
+  }
+}
+
+/** zod issues as `{path, message}` pairs; zod's messages name types, not values. */
+export function toIssues(error: IssueSource): ErrorIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join("."),
+    message: issue.message,
+  }));
+}

@@ -1,0 +1,70 @@
+import { zValidator } from "@hono/zod-validator";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { readWebhookConfig } from "../../config";
+import { envelopeSchema, type EventMessage } from "../../events/envelope";
+import { errorKind, log } from "../../log";
+import { ApiError, toIssues } from "../errors";
+import { apiKeyAuth } from "../middleware/api-key-auth";
+import { requireJsonContentType } from "../middleware/require-json";
+import type { App } from "../types";
+
+/** NovaMed's payloads are a few hundred bytes; 64 KiB leaves room and bounds what we buffer. */
+export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
+
+/** Seconds NovaMed is asked to wait after a failed enqueue; its own schedule retries anyway. */
+const ENQUEUE_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * `POST /webhooks/novamed`: authenticate, cap, parse, check the envelope and clinic, enqueue, 200.
+ * No D1 and no business logic here: the answer must be fast, and a 200 must mean only "durably
+ * enqueued" (the queue owns retries from then on). Anything else makes NovaMed retry.
+ */
+export const novamedWebhook = new Hono<App>().post(
+  "/novamed",
+  apiKeyAuth(),
+  requireJsonContentType(),
+  // Counts a chunked body as it streams and stops reading at the cap; trusts a declared length.
+  bodyLimit({
+    maxSize: MAX_WEBHOOK_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(413, "payload_too_large", "The body is larger than 64 KiB.");
+    },
+  }),
+  zValidator("json", envelopeSchema, (result) => {
+    if (!result.success) {
+      throw new ApiError(400, "invalid_envelope", "The event envelope is invalid.", {
+        issues: toIssues(result.error),
+      });
+    }
+  }),
+  async (c) => {
+    const envelope = c.req.valid("json");
+    c.set("eventType", envelope.event_type);
+    c.set("eventId", envelope.event_id);
+
+    if (!readWebhookConfig(c.env).clinicIds.has(envelope.clinic_id.toLowerCase())) {
+      throw new ApiError(403, "unknown_clinic", "The clinic_id is not served by this receiver.");
+    }
+
+    const message: EventMessage = {
+      envelope,
+      received_at: new Date().toISOString(),
+      request_id: c.get("requestId"),
+    };
+    try {
+      await c.env.EVENTS.send(message, { contentType: "json" });
+    } catch (error) {
+      log.error("enqueue failed", {
+        request_id: message.request_id,
+        event_id: envelope.event_id,
+        error: errorKind(error),
+      });
+      throw new ApiError(503, "enqueue_failed", "The event could not be queued; retry later.", {
+        headers: { "Retry-After": String(ENQUEUE_RETRY_AFTER_SECONDS) },
+      });
+    }
+    // 200, not 202: NovaMed treats anything but exactly 200 as a failed delivery.
+    return c.json({ received: true, event_id: envelope.event_id }, 200);
+  },
+);

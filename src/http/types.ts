@@ -1,0 +1,10 @@
+/** The one Hono environment type: bindings from `wrangler types`, per-request variables. */
+export type App = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    /** Set once the envelope is valid, so the request log line can name the event. */
+    eventType?: string;
+    eventId?: string;
+  };
+};

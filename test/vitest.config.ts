@@ -1,0 +1,36 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The Workers test project: every test under test/ except test/node (the Node tools' project). */
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(root, "migrations"));
+  return {
+    root,
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: path.join(root, "wrangler.toml") },
+        miniflare: {
+          // The secrets of .dev.vars.example, so tests never depend on a developer's .dev.vars.
+          bindings: {
+            NOVAMED_WEBHOOK_SECRET: "test-key-current,test-key-previous",
+            NOVAMED_CLINIC_IDS:
+              "550e8400-e29b-41d4-a716-446655440000,7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            ADMIN_TOKEN: "test-admin-token",
+            TEST_MIGRATIONS: migrations,
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      exclude: ["test/node/**", "node_modules/**"],
+      setupFiles: ["test/setup/apply-migrations.ts"],
+      // The receiver logs a JSON line per request; show console output only for failing tests.
+      silent: "passed-only",
+    },
+  };
+});
