@@ -30,7 +30,7 @@ export default defineConfig(async () => {
       exclude: ["test/node/**", "node_modules/**"],
       setupFiles: ["test/setup/apply-migrations.ts"],
       // The receiver logs a JSON line per request; show console output only for failing tests.
-      silent: "passed-only",
+      silent: "passed-only" as const,
     },
   };
 });
