@@ -7,6 +7,7 @@ import { ConfigError } from "../config";
 import { errorKind, log } from "../log";
 import { ApiError } from "./errors";
 import { requestLog } from "./middleware/request-log";
+import { admin } from "./routes/admin";
 import { novamedWebhook } from "./routes/webhooks";
 import type { App } from "./types";
 
@@ -30,6 +31,7 @@ app.use(
 
 app.get("/health", (c) => c.json({ status: "ok" }));
 app.route("/webhooks", novamedWebhook);
+app.route("/admin", admin);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: "No route matches this path." } }, 404),
@@ -46,9 +48,13 @@ app.onError((error, c) => {
       500,
     );
   }
-  // Hono's JSON validator throws a 400 HTTPException only for a body that is not valid JSON.
-  if (error instanceof HTTPException && error.status === 400) {
-    return c.json({ error: { code: "invalid_json", message: "The body is not valid JSON." } }, 400);
+  if (error instanceof HTTPException) {
+    // Hono's JSON validator throws a bare 400 only for a body that is not valid JSON.
+    if (error.status === 400 && !error.res) {
+      return c.json({ error: { code: "invalid_json", message: "The body is not valid JSON." } }, 400);
+    }
+    // Hono middleware that built its own response (bearer-auth's 401, in our shape).
+    if (error.res) return error.getResponse();
   }
   log.error("unhandled error", { request_id: c.get("requestId"), error: errorKind(error) });
   return c.json({ error: { code: "internal_error", message: "Something went wrong." } }, 500);

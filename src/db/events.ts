@@ -1,0 +1,253 @@
+/**
+ * Typed SQL for the `events` table: the idempotency record of every NovaMed event. A consumer claims
+ * events by `event_id` with a lease; only the lease holder's effects commit (every effect statement is
+ * guarded by `lease_owner`), so an event is applied once even when deliveries race or a consumer dies.
+ */
+
+export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
+export const EVENT_STATUSES: readonly EventStatus[] = ["queued", "processing", "processed", "ignored", "invalid", "failed", "dead"];
+
+/** A delivery to claim: what the consumer knows of one queue message. */
+export interface ClaimRequest {
+  eventId: string;
+  eventType: string;
+  clinicId: string;
+  occurredAt: string;
+  receivedAt: string;
+  payload: string;
+  payloadHash: string;
+  requestId: string | null;
+}
+
+export interface ClaimedRow {
+  event_id: string;
+  status: EventStatus;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  payload_hash: string;
+  attempts: number;
+}
+
+const CLAIM_SQL = `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at,
+  payload, payload_hash, lease_owner, lease_expires_at, request_id)
+VALUES (?1, ?2, ?3, 'processing', 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+ON CONFLICT (event_id) DO UPDATE SET
+  status = 'processing',
+  attempts = events.attempts + 1,
+  lease_owner = excluded.lease_owner,
+  lease_expires_at = excluded.lease_expires_at,
+  payload = COALESCE(events.payload, excluded.payload),
+  request_id = excluded.request_id
+WHERE events.payload_hash = excluded.payload_hash
+  AND (events.status IN ('queued', 'failed', 'dead')
+       OR (events.status = 'processing' AND events.lease_expires_at <= ?11))`;
+
+const COUNT_CONFLICT_SQL = `UPDATE events SET conflicts = conflicts + 1 WHERE event_id = ?1 AND payload_hash <> ?2`;
+
+const CLAIMED_ROWS_SQL = `SELECT event_id, status, lease_owner, lease_expires_at, payload_hash, attempts
+FROM events WHERE event_id IN (SELECT value FROM json_each(?1))`;
+
+/**
+ * Claims a whole batch in one round trip: for each delivery an upsert that takes the event when it is
+ * new, waiting for a retry (`queued`, `failed`, `dead`) or held by an expired lease; a counter for
+ * same-id deliveries whose content differs; then one read of every row. A row whose `lease_owner` is
+ * `leaseOwner` afterwards is ours to apply.
+ */
+export async function claimEvents(
+  db: D1Database,
+  requests: readonly ClaimRequest[],
+  leaseOwner: string,
+  leaseExpiresAt: number,
+  now: number,
+): Promise<Map<string, ClaimedRow>> {
+  if (requests.length === 0) return new Map();
+  const claim = db.prepare(CLAIM_SQL);
+  const countConflict = db.prepare(COUNT_CONFLICT_SQL);
+  const statements: D1PreparedStatement[] = [];
+  for (const request of requests) {
+    statements.push(
+      claim.bind(
+        request.eventId,
+        request.eventType,
+        request.clinicId,
+        request.occurredAt,
+        request.receivedAt,
+        request.payload,
+        request.payloadHash,
+        leaseOwner,
+        leaseExpiresAt,
+        request.requestId,
+        now,
+      ),
+      countConflict.bind(request.eventId, request.payloadHash),
+    );
+  }
+  statements.push(db.prepare(CLAIMED_ROWS_SQL).bind(JSON.stringify(requests.map((request) => request.eventId))));
+  const results = await db.batch<ClaimedRow>(statements);
+  const rows = results.at(-1)?.results ?? [];
+  return new Map(rows.map((row) => [row.event_id, row]));
+}
+
+/** The final status an applied event is given. */
+export interface Completion {
+  eventId: string;
+  status: "processed" | "ignored" | "invalid" | "failed";
+  /** Validation issues (paths and messages, never values) for `invalid`. */
+  issues?: string | null;
+  /** An error kind or summary for `failed`; never payload values. */
+  error?: string | null;
+}
+
+const COMPLETE_SQL = `UPDATE events SET
+  status = ?2,
+  processed_at = CASE WHEN ?2 = 'failed' THEN processed_at ELSE ?3 END,
+  last_error = ?4,
+  issues = ?5,
+  applications = applications + (CASE WHEN ?2 = 'processed' THEN 1 ELSE 0 END),
+  lease_owner = NULL,
+  lease_expires_at = NULL
+WHERE event_id = ?1 AND lease_owner = ?6`;
+
+/**
+ * Records an event's outcome and releases its lease, only if `leaseOwner` still holds it. Placed after
+ * the event's effects in the same `db.batch`, so the outcome and the effects commit together;
+ * `meta.changes` of 0 means the lease was lost and nothing of ours committed.
+ */
+export function completeEvent(db: D1Database, completion: Completion, leaseOwner: string, now: string): D1PreparedStatement {
+  return db
+    .prepare(COMPLETE_SQL)
+    .bind(completion.eventId, completion.status, now, completion.error ?? null, completion.issues ?? null, leaseOwner);
+}
+
+/** A dead-lettered delivery, as the dead-letter consumer records it. */
+export interface DeadLetter extends ClaimRequest {
+  attempts: number;
+  error: string;
+}
+
+const DEAD_LETTER_SQL = `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at,
+  payload, payload_hash, last_error, request_id)
+VALUES (?1, ?2, ?3, 'dead', ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+ON CONFLICT (event_id) DO UPDATE SET
+  status = 'dead',
+  lease_owner = NULL,
+  lease_expires_at = NULL,
+  last_error = COALESCE(events.last_error, excluded.last_error),
+  payload = COALESCE(events.payload, excluded.payload)
+WHERE events.payload_hash = excluded.payload_hash
+  AND events.status NOT IN ('processed', 'ignored', 'invalid')`;
+
+/** Writes dead-lettered deliveries as `dead` (keeping their payload for replay), in one round trip. */
+export async function recordDeadLetters(db: D1Database, letters: readonly DeadLetter[]): Promise<void> {
+  if (letters.length === 0) return;
+  const statement = db.prepare(DEAD_LETTER_SQL);
+  await db.batch(
+    letters.map((letter) =>
+      statement.bind(
+        letter.eventId,
+        letter.eventType,
+        letter.clinicId,
+        letter.attempts,
+        letter.occurredAt,
+        letter.receivedAt,
+        letter.payload,
+        letter.payloadHash,
+        letter.error,
+        letter.requestId,
+      ),
+    ),
+  );
+}
+
+export interface EventRow {
+  event_id: string;
+  event_type: string;
+  clinic_id: string;
+  status: EventStatus;
+  attempts: number;
+  occurred_at: string;
+  received_at: string;
+  processed_at: string | null;
+  last_error: string | null;
+  issues: string | null;
+  payload: string | null;
+  payload_purged_at: string | null;
+  conflicts: number;
+  applications: number;
+}
+
+const EVENT_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,
+  last_error, issues, payload, payload_purged_at, conflicts, applications`;
+
+export async function getEventRow(db: D1Database, eventId: string): Promise<EventRow | null> {
+  return db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?1`).bind(eventId).first<EventRow>();
+}
+
+export interface EventListQuery {
+  status?: EventStatus;
+  type?: string;
+  limit: number;
+  /** Position after which to continue (newest first): the last row's received_at and event_id. */
+  after?: { receivedAt: string; eventId: string };
+}
+
+/** Events newest first, filtered, one page plus one row to tell whether another page exists. */
+export async function listEventRows(db: D1Database, query: EventListQuery): Promise<EventRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT ${EVENT_COLUMNS} FROM events
+WHERE (?1 IS NULL OR status = ?1)
+  AND (?2 IS NULL OR event_type = ?2)
+  AND (?3 IS NULL OR received_at < ?3 OR (received_at = ?3 AND event_id < ?4))
+ORDER BY received_at DESC, event_id DESC
+LIMIT ?5`,
+    )
+    .bind(query.status ?? null, query.type ?? null, query.after?.receivedAt ?? null, query.after?.eventId ?? null, query.limit + 1)
+    .all<EventRow>();
+  return results;
+}
+
+/** Statuses a replay may start from; `force` adds the finished ones. */
+export const REPLAYABLE: readonly EventStatus[] = ["dead", "invalid", "failed"];
+export const FORCE_REPLAYABLE: readonly EventStatus[] = [...REPLAYABLE, "processed", "ignored"];
+
+/**
+ * Moves an event to `queued` for a replay when its status allows it and its payload is still kept.
+ * Returns the status it had, or null when nothing changed.
+ */
+export async function markQueuedForReplay(db: D1Database, eventId: string, allowed: readonly EventStatus[]): Promise<EventStatus | null> {
+  const current = await db
+    .prepare(`SELECT status FROM events WHERE event_id = ?1 AND payload IS NOT NULL`)
+    .bind(eventId)
+    .first<{ status: EventStatus }>();
+  if (!current || !allowed.includes(current.status)) return null;
+  // Compare-and-set on the status just read, so two concurrent replays enqueue once.
+  const result = await db
+    .prepare(`UPDATE events SET status = 'queued', last_error = NULL WHERE event_id = ?1 AND status = ?2`)
+    .bind(eventId, current.status)
+    .run();
+  return (result.meta.changes ?? 0) === 1 ? current.status : null;
+}
+
+/** Undoes {@link markQueuedForReplay} when the replay could not be enqueued. */
+export async function revertReplay(db: D1Database, eventId: string, previous: EventStatus): Promise<void> {
+  await db.prepare(`UPDATE events SET status = ?2 WHERE event_id = ?1 AND status = 'queued'`).bind(eventId, previous).run();
+}
+
+/**
+ * Removes payloads received before `cutoff`, at most `chunk` rows per call, keeping id, type, status
+ * and times so deduplication still works. Events still in flight keep theirs. Returns rows purged.
+ */
+export async function purgePayloads(db: D1Database, cutoff: string, now: string, chunk: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `UPDATE events SET payload = NULL, payload_purged_at = ?2
+WHERE event_id IN (
+  SELECT event_id FROM events
+  WHERE payload IS NOT NULL AND received_at < ?1 AND status NOT IN ('queued', 'processing', 'failed')
+  LIMIT ?3)`,
+    )
+    .bind(cutoff, now, chunk)
+    .run();
+  return result.meta.changes ?? 0;
+}

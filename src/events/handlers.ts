@@ -1,0 +1,55 @@
+import { type EntityWrite, type WriteGuard, upsertEntity } from "../db/entities";
+import { medicationRequestWrite } from "./medication-requests";
+import { orderWrite } from "./orders";
+import { refillWrite } from "./refills";
+import type { MedicationRequestData, NovaMedEvent, OrderData, RefillData } from "./schemas";
+
+/**
+ * What applying one event means: the entity write it makes and the D1 statements that commit it.
+ * This is the seam patient notifications hang off: `statements` can grow with outbox rows that
+ * follow from `write`, and everything in it commits in the consumer's one `db.batch`.
+ */
+export interface EntityChange {
+  write: EntityWrite;
+  statements: D1PreparedStatement[];
+}
+
+/**
+ * Something that follows from entity changes, such as patient notifications. Registered in the queue
+ * wiring, so the consumer itself never changes: `statements` adds rows committed in the same batch as
+ * the change; `afterCommit` runs once the batch committed, with the changes whose events we completed.
+ */
+export interface ChangeListener {
+  statements(change: EntityChange, guard: WriteGuard, db: D1Database): D1PreparedStatement[];
+  afterCommit?(committed: readonly EntityChange[], env: Env): Promise<void>;
+}
+
+/** The entity write an event makes, dispatched on its type's entity. */
+export function entityWrite(event: NovaMedEvent, occurredAt: string): EntityWrite {
+  const entity = event.event_type.slice(0, event.event_type.indexOf(":"));
+  switch (entity) {
+    case "order":
+      return orderWrite(event as NovaMedEvent & { data: OrderData }, occurredAt);
+    case "medication_request":
+      return medicationRequestWrite(event as NovaMedEvent & { data: MedicationRequestData }, occurredAt);
+    default:
+      return refillWrite(event as NovaMedEvent & { data: RefillData }, occurredAt);
+  }
+}
+
+/**
+ * Applies one valid event: its guarded entity upsert, then whatever the listeners add. Pure: it
+ * builds statements and runs nothing, so the consumer can commit a whole batch in one round trip.
+ */
+export function applyEvent(
+  db: D1Database,
+  event: NovaMedEvent,
+  occurredAt: string,
+  guard: WriteGuard,
+  listeners: readonly ChangeListener[] = [],
+): EntityChange {
+  const write = entityWrite(event, occurredAt);
+  const change: EntityChange = { write, statements: [upsertEntity(db, write, guard)] };
+  for (const listener of listeners) change.statements.push(...listener.statements(change, guard, db));
+  return change;
+}

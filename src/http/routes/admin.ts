@@ -1,0 +1,155 @@
+import { zValidator } from "@hono/zod-validator";
+import { Hono } from "hono";
+import { z } from "zod";
+import { type EntityKind, getEntity } from "../../db/entities";
+import {
+  EVENT_STATUSES,
+  type EventRow,
+  FORCE_REPLAYABLE,
+  REPLAYABLE,
+  getEventRow,
+  listEventRows,
+  markQueuedForReplay,
+  revertReplay,
+} from "../../db/events";
+import type { EventMessage } from "../../events/envelope";
+import { errorKind, log } from "../../log";
+import { ApiError, toIssues } from "../errors";
+import { adminAuth } from "../middleware/admin-auth";
+import type { App } from "../types";
+
+/** The clinic staff's API: events (list, detail, replay) and entity state. Bearer `ADMIN_TOKEN`. */
+export const admin = new Hono<App>();
+admin.use(adminAuth());
+
+const invalidQuery = (result: { success: boolean; error?: { issues: readonly z.core.$ZodIssue[] } }) => {
+  if (!result.success && result.error) {
+    throw new ApiError(400, "invalid_query", "The query parameters are invalid.", { issues: toIssues(result.error) });
+  }
+};
+
+const listQuery = z.object({
+  status: z.enum(EVENT_STATUSES as [string, ...string[]], { error: `must be one of ${EVENT_STATUSES.join(", ")}` }).optional(),
+  type: z.string().max(100, { error: "is too long" }).optional(),
+  limit: z.coerce.number({ error: "must be a number" }).int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(100, { error: "must be at most 100" }).default(50),
+  cursor: z.string().max(400, { error: "is too long" }).optional(),
+});
+
+/** Opaque cursor: the last row's position in the newest-first order. */
+function encodeCursor(row: EventRow): string {
+  return btoa(JSON.stringify([row.received_at, row.event_id])).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}
+
+function decodeCursor(cursor: string): { receivedAt: string; eventId: string } {
+  try {
+    const [receivedAt, eventId] = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/"))) as unknown[];
+    if (typeof receivedAt === "string" && typeof eventId === "string") return { receivedAt, eventId };
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
+    issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
+  });
+}
+
+function eventSummary(row: EventRow) {
+  return {
+    event_id: row.event_id,
+    event_type: row.event_type,
+    clinic_id: row.clinic_id,
+    status: row.status,
+    attempts: row.attempts,
+    occurred_at: row.occurred_at,
+    received_at: row.received_at,
+    processed_at: row.processed_at,
+    last_error: row.last_error,
+  };
+}
+
+admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => {
+  const query = c.req.valid("query");
+  const rows = await listEventRows(c.env.DB, {
+    status: query.status as EventRow["status"] | undefined,
+    type: query.type,
+    limit: query.limit,
+    after: query.cursor ? decodeCursor(query.cursor) : undefined,
+  });
+  const page = rows.slice(0, query.limit);
+  const nextCursor = rows.length > query.limit ? encodeCursor(page.at(-1)!) : null;
+  return c.json({ events: page.map(eventSummary), next_cursor: nextCursor });
+});
+
+async function findEvent(db: D1Database, eventId: string): Promise<EventRow> {
+  const row = await getEventRow(db, eventId);
+  if (!row) throw new ApiError(404, "not_found", "No event has this id.");
+  return row;
+}
+
+admin.get("/events/:event_id", async (c) => {
+  const row = await findEvent(c.env.DB, c.req.param("event_id"));
+  return c.json({
+    ...eventSummary(row),
+    issues: row.issues ? (JSON.parse(row.issues) as unknown) : null,
+    conflicts: row.conflicts,
+    applications: row.applications,
+    payload_purged_at: row.payload_purged_at,
+    notifications: [],
+  });
+});
+
+admin.post(
+  "/events/:event_id/replay",
+  zValidator("query", z.object({ force: z.enum(["true", "false"], { error: "must be true or false" }).optional() }), invalidQuery),
+  async (c) => {
+    const eventId = c.req.param("event_id");
+    const force = c.req.valid("query").force === "true";
+    const row = await findEvent(c.env.DB, eventId);
+    if (row.payload === null) {
+      throw new ApiError(409, "payload_purged", "This event's payload was removed by the retention policy; it cannot be replayed.");
+    }
+    const previous = await markQueuedForReplay(c.env.DB, eventId, force ? FORCE_REPLAYABLE : REPLAYABLE);
+    if (!previous) {
+      throw new ApiError(409, "not_replayable", `An event with status ${row.status} is replayed only with force=true, and never while queued or processing.`);
+    }
+    const message: EventMessage = {
+      envelope: JSON.parse(row.payload) as EventMessage["envelope"],
+      received_at: row.received_at,
+      request_id: c.get("requestId"),
+    };
+    try {
+      await c.env.EVENTS.send(message, { contentType: "json" });
+    } catch (error) {
+      await revertReplay(c.env.DB, eventId, previous);
+      log.error("replay enqueue failed", { event_id: eventId, error: errorKind(error) });
+      throw new ApiError(503, "enqueue_failed", "The replay could not be queued; retry later.", { headers: { "Retry-After": "30" } });
+    }
+    log.info("event replay queued", { event_id: eventId, previous_status: previous, force });
+    return c.json({ event_id: eventId, status: "queued", previous_status: previous }, 202);
+  },
+);
+
+function parseJson(value: unknown): unknown {
+  return typeof value === "string" ? (JSON.parse(value) as unknown) : value;
+}
+
+const STATE_FIELDS = ["status_rank", "status_event_id", "clinic_id"] as const;
+
+/** An entity row for the API: internal progression columns dropped, JSON columns parsed. */
+function entityView(row: Record<string, unknown>) {
+  const view: Record<string, unknown> = { ...row };
+  for (const field of STATE_FIELDS) delete view[field];
+  if ("shipping_address" in view) view.shipping_address = parseJson(view.shipping_address);
+  return view;
+}
+
+function entityRoute(path: string, kind: EntityKind, param: string) {
+  admin.get(path, async (c) => {
+    const row = await getEntity(c.env.DB, kind, c.req.param(param) ?? "");
+    if (!row) throw new ApiError(404, "not_found", `No ${kind.replace("_", " ")} has this id.`);
+    return c.json(entityView(row));
+  });
+}
+
+entityRoute("/orders/:order_id", "order", "order_id");
+entityRoute("/medication-requests/:medication_request_id", "medication_request", "medication_request_id");
+entityRoute("/refills/:refill_id", "refill", "refill_id");

@@ -1,0 +1,28 @@
+import type { ChangeListener } from "../events/handlers";
+import { log } from "../log";
+import { consumeDeadLetters } from "./dead-letter-consumer";
+import { consumeEvents } from "./events-consumer";
+
+/** Queue names as declared in wrangler.toml; `batch.queue` carries them. */
+export const QUEUES = {
+  events: "novamed-events",
+  eventsDeadLetter: "novamed-events-dlq",
+} as const;
+
+/** What follows from entity changes; the notifications module registers itself here. */
+const CHANGE_LISTENERS: readonly ChangeListener[] = [];
+
+/** The Worker's `queue` handler: one consumer per queue. */
+export async function queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  switch (batch.queue) {
+    case QUEUES.events:
+      return consumeEvents(batch, env, { listeners: CHANGE_LISTENERS });
+    case QUEUES.eventsDeadLetter:
+      return consumeDeadLetters(batch, env);
+    default:
+      // A queue bound here by mistake: retry rather than ack, so its messages follow that queue's
+      // own retry and dead-letter settings instead of being lost, and say so loudly.
+      log.error("no consumer for queue", { queue: batch.queue, messages: batch.messages.length });
+      batch.retryAll();
+  }
+}

@@ -1,0 +1,54 @@
+import { z } from "zod";
+import type { ClaimRequest } from "../db/events";
+import { type EventEnvelope, envelopeSchema } from "../events/envelope";
+
+const eventMessageSchema = z.object({
+  envelope: envelopeSchema,
+  received_at: z.string(),
+  request_id: z.string().nullish(),
+});
+
+/** A queue message read back: the envelope, its normalised time and a hash of its content. */
+export interface ReadEventMessage {
+  envelope: EventEnvelope;
+  receivedAt: string;
+  requestId: string | null;
+  /** The envelope's timestamp in UTC ISO 8601, so stored times compare as strings. */
+  occurredAt: string;
+  payload: string;
+  payloadHash: string;
+}
+
+/**
+ * Reads a `novamed-events` (or dead-letter) message body. Returns null for a body that is not an
+ * event message at all — poison input to acknowledge and log, never to retry.
+ */
+export async function readEventMessage(body: unknown): Promise<ReadEventMessage | null> {
+  const parsed = eventMessageSchema.safeParse(body);
+  if (!parsed.success) return null;
+  const { envelope, received_at, request_id } = parsed.data;
+  const payload = JSON.stringify(envelope);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(payload));
+  return {
+    envelope,
+    receivedAt: received_at,
+    requestId: request_id ?? null,
+    occurredAt: new Date(envelope.timestamp).toISOString(),
+    payload,
+    payloadHash: [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join(""),
+  };
+}
+
+/** What D1 records of a delivery when claiming it (or storing it as dead). */
+export function claimRequestOf(read: ReadEventMessage): ClaimRequest {
+  return {
+    eventId: read.envelope.event_id,
+    eventType: read.envelope.event_type,
+    clinicId: read.envelope.clinic_id,
+    occurredAt: read.occurredAt,
+    receivedAt: read.receivedAt,
+    payload: read.payload,
+    payloadHash: read.payloadHash,
+    requestId: read.requestId,
+  };
+}

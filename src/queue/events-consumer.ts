@@ -1,0 +1,196 @@
+import { type ClaimedRow, type Completion, claimEvents, completeEvent } from "../db/events";
+import { applyEvent, type ChangeListener, type EntityChange } from "../events/handlers";
+import { parseEvent } from "../events/schemas";
+import { errorKind, log } from "../log";
+import { retryDelaySeconds } from "./backoff";
+import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event-message";
+
+/**
+ * How long a claim is ours. A consumer that dies mid-event leaves its claim; a later delivery takes
+ * it over once the lease expires. Applying a batch takes milliseconds, so two minutes is generous.
+ */
+export const LEASE_MS = 120_000;
+
+export interface ConsumeOptions {
+  listeners?: readonly ChangeListener[];
+  now?: () => number;
+}
+
+/** What one message's event came to within a batch; decides ack or retry. */
+interface Work {
+  message: Message<unknown>;
+  read: ReadEventMessage;
+  completion: Completion;
+  change?: EntityChange;
+  statements: D1PreparedStatement[];
+}
+
+/**
+ * The `novamed-events` consumer. Per batch, in at most three D1 round trips whatever its size:
+ * claim every event by id (one `db.batch`), build each claimed event's effects and outcome, commit
+ * them all (one `db.batch`), then acknowledge. Duplicates and same-id conflicts are acked without
+ * effects; a message whose handler threw is retried alone with backoff; the rest are acked.
+ */
+export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, options: ConsumeOptions = {}): Promise<void> {
+  const started = Date.now();
+  const now = options.now ?? Date.now;
+  const listeners = options.listeners ?? [];
+  const leaseOwner = crypto.randomUUID();
+  const counts = { messages: batch.messages.length, processed: 0, duplicates: 0, conflicts: 0, ignored: 0, invalid: 0, retried: 0, poison: 0, d1_round_trips: 0 };
+
+  const reads: { message: Message<unknown>; read: ReadEventMessage }[] = [];
+  for (const message of batch.messages) {
+    const read = await readEventMessage(message.body);
+    if (read) reads.push({ message, read });
+    else {
+      counts.poison += 1;
+      log.error("event message unreadable", { queue: batch.queue, message_id: message.id });
+      message.ack();
+    }
+  }
+
+  let claimed: Map<string, ClaimedRow>;
+  const claimTime = now();
+  try {
+    counts.d1_round_trips += 1;
+    claimed = await claimEvents(
+      env.DB,
+      reads.map(({ read }) => claimRequestOf(read)),
+      leaseOwner,
+      claimTime + LEASE_MS,
+      claimTime,
+    );
+  } catch (error) {
+    // D1 busy or unreachable: nothing was claimed, so every message simply comes back later.
+    log.warn("claim failed", { queue: batch.queue, messages: reads.length, error: errorKind(error) });
+    for (const { message } of reads) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    counts.retried += reads.length;
+    logBatch(batch.queue, counts, started);
+    return;
+  }
+
+  const owned = new Set<string>();
+  const work: Work[] = [];
+  for (const { message, read } of reads) {
+    const eventId = read.envelope.event_id;
+    const row = claimed.get(eventId);
+    if (row && row.payload_hash !== read.payloadHash) {
+      counts.conflicts += 1;
+      log.warn("event id conflict", { event_id: eventId, event_type: read.envelope.event_type });
+      message.ack();
+    } else if (row && row.lease_owner === leaseOwner && !owned.has(eventId)) {
+      owned.add(eventId);
+      work.push(buildWork(env.DB, message, read, { leaseOwner, now: new Date(claimTime).toISOString() }, listeners));
+    } else if (row && (owned.has(eventId) || ["processed", "ignored", "invalid"].includes(row.status))) {
+      // A redelivery, or a second copy in this very batch: the first copy carries the effects.
+      counts.duplicates += 1;
+      message.ack();
+    } else {
+      // Another consumer holds a live lease: come back when it will have finished or expired.
+      const leaseLeft = row?.lease_expires_at ? Math.ceil((row.lease_expires_at - claimTime) / 1000) : 0;
+      message.retry({ delaySeconds: Math.max(leaseLeft + 1, retryDelaySeconds(message.attempts)) });
+      counts.retried += 1;
+    }
+  }
+
+  const committed = await commit(env.DB, work, leaseOwner, new Date(now()).toISOString(), counts);
+  for (const listener of listeners) {
+    if (!listener.afterCommit || committed.length === 0) continue;
+    try {
+      await listener.afterCommit(committed, env);
+    } catch (error) {
+      // The effects are committed; a listener's own recovery (e.g. the outbox sweep) picks this up.
+      log.error("after-commit listener failed", { queue: batch.queue, error: errorKind(error) });
+    }
+  }
+  logBatch(batch.queue, counts, started);
+}
+
+/** Builds one claimed event's effects and outcome; a handler that throws yields a `failed` outcome. */
+function buildWork(
+  db: D1Database,
+  message: Message<unknown>,
+  read: ReadEventMessage,
+  guard: { leaseOwner: string; now: string },
+  listeners: readonly ChangeListener[],
+): Work {
+  const eventId = read.envelope.event_id;
+  const parsed = parseEvent(read.envelope);
+  if (parsed.kind === "unknown_type") return { message, read, completion: { eventId, status: "ignored" }, statements: [] };
+  if (parsed.kind === "invalid") {
+    return { message, read, completion: { eventId, status: "invalid", issues: JSON.stringify(parsed.issues) }, statements: [] };
+  }
+  try {
+    const change = applyEvent(db, parsed.event, read.occurredAt, guard, listeners);
+    return { message, read, completion: { eventId, status: "processed" }, change, statements: change.statements };
+  } catch (error) {
+    return { message, read, completion: { eventId, status: "failed", error: `handler error: ${errorKind(error)}` }, statements: [] };
+  }
+}
+
+/**
+ * Commits every event's effects and outcome in one `db.batch`. If that batch fails, each event is
+ * committed on its own so one failing event cannot hold back the others; only failures retry.
+ * Returns the changes of the events whose outcome we recorded.
+ */
+async function commit(db: D1Database, work: Work[], leaseOwner: string, now: string, counts: Record<string, number>): Promise<EntityChange[]> {
+  if (work.length === 0) return [];
+  const groups = work.map((item) => [...item.statements, completeEvent(db, item.completion, leaseOwner, now)]);
+  const committed: EntityChange[] = [];
+  try {
+    counts.d1_round_trips! += 1;
+    const results = await db.batch(groups.flat());
+    let offset = 0;
+    work.forEach((item, index) => {
+      offset += groups[index]!.length;
+      settle(item, (results[offset - 1]?.meta.changes ?? 0) > 0, counts, committed);
+    });
+  } catch (error) {
+    log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
+    for (const [index, item] of work.entries()) {
+      try {
+        counts.d1_round_trips! += 1;
+        const results = await db.batch(groups[index]!);
+        settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts, committed);
+      } catch (eventError) {
+        item.completion = { eventId: item.completion.eventId, status: "failed", error: `commit error: ${errorKind(eventError)}` };
+        await recordFailure(db, item, leaseOwner, now, counts);
+        settle(item, false, counts, committed);
+      }
+    }
+  }
+  return committed;
+}
+
+/** Acks or retries one message once its event's outcome is known. */
+function settle(item: Work, recorded: boolean, counts: Record<string, number>, committed: EntityChange[]): void {
+  const { message, completion } = item;
+  if (completion.status === "failed") {
+    message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    counts.retried! += 1;
+    log.warn("event failed; will retry", { event_id: completion.eventId, attempts: message.attempts, error: completion.error });
+    return;
+  }
+  // Not recorded means our lease was taken over: the new holder applies the event, so ours is done.
+  if (recorded) {
+    counts[completion.status]! += 1;
+    if (item.change) committed.push(item.change);
+  } else {
+    counts.duplicates! += 1;
+  }
+  message.ack();
+}
+
+/** Best effort: mark an event `failed` with its error after its commit failed (D1 may still be down). */
+async function recordFailure(db: D1Database, item: Work, leaseOwner: string, now: string, counts: Record<string, number>): Promise<void> {
+  try {
+    counts.d1_round_trips! += 1;
+    await completeEvent(db, item.completion, leaseOwner, now).run();
+  } catch {
+    // The lease expires on its own; the retry takes the event over.
+  }
+}
+
+function logBatch(queue: string, counts: Record<string, number>, started: number): void {
+  log.info("event batch", { queue, ...counts, duration_ms: Date.now() - started });
+}

@@ -1,0 +1,27 @@
+import { readInteger } from "../config";
+import { purgePayloads } from "../db/events";
+import { log } from "../log";
+
+/** Rows per UPDATE: small enough to keep each statement short on D1's single writer. */
+export const PURGE_CHUNK_ROWS = 500;
+/** Chunks per run; a backlog larger than this is finished by the next runs. */
+export const PURGE_MAX_CHUNKS = 40;
+
+/**
+ * Removes payload bodies older than `PAYLOAD_RETENTION_DAYS` (default 30), chunk by chunk. Each
+ * event's id, type, status and times stay, so deduplication keeps working long after NovaMed's last
+ * retry (about 1 h 21 min after the first attempt). `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
+ */
+export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number> {
+  const days = readInteger(env, "PAYLOAD_RETENTION_DAYS", 30);
+  if (days === 0) return 0;
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
+  let purged = 0;
+  for (let chunk = 0; chunk < PURGE_MAX_CHUNKS; chunk += 1) {
+    const changed = await purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS);
+    purged += changed;
+    if (changed < PURGE_CHUNK_ROWS) break;
+  }
+  log.info("payload retention", { retention_days: days, purged });
+  return purged;
+}

@@ -1,0 +1,107 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, type MessageBatchMessage, type QueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../../src/index";
+import { getEventRow } from "../../src/db/events";
+import { type EnvelopeLike, uniqueId } from "./events";
+
+export const EVENTS_QUEUE = "novamed-events";
+export const EVENTS_DLQ = "novamed-events-dlq";
+
+/** A `novamed-events` message as the edge sends it. */
+export function eventMessage(envelope: EnvelopeLike, attempts = 1): MessageBatchMessage {
+  return {
+    id: uniqueId("msg"),
+    timestamp: new Date(),
+    attempts,
+    body: { envelope, received_at: new Date().toISOString(), request_id: uniqueId("req") },
+  };
+}
+
+/**
+ * Runs one batch through `consume` (by default the Worker's own `queue` handler) and returns what it
+ * acked and retried. The test runtime's `retry()` drops its options, so the delays are recorded here.
+ */
+export async function runBatch(
+  queue: string,
+  messages: MessageBatchMessage[],
+  workerEnv: Env = env,
+  consume: (batch: MessageBatch<unknown>, env: Env) => Promise<void> = (batch, batchEnv) => worker.queue(batch, batchEnv),
+): Promise<QueueResult> {
+  const batch = createMessageBatch(queue, messages);
+  const delays = new Map<string, number | undefined>();
+  for (const message of batch.messages) {
+    const retry = message.retry.bind(message);
+    message.retry = (options?: QueueRetryOptions) => {
+      delays.set(message.id, options?.delaySeconds);
+      retry(options);
+    };
+  }
+  const ctx = createExecutionContext();
+  await consume(batch, workerEnv);
+  const result = await getQueueResult(batch, ctx);
+  return { ...result, retryMessages: result.retryMessages.map((retry) => ({ ...retry, delaySeconds: delays.get(retry.msgId) })) };
+}
+
+/** The stored event row, failing loudly when it is missing. */
+export async function eventRow(eventId: string) {
+  const row = await getEventRow(env.DB, eventId);
+  if (!row) throw new Error(`no event row for ${eventId}`);
+  return row;
+}
+
+/** Polls until `check` returns a value (not undefined/false) or the attempts run out. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, attempts = 200, intervalMs = 50): Promise<T> {
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error("condition not met in time");
+}
+
+/**
+ * Wraps a D1 binding to count round trips: every `batch`, `exec`, and every `run`/`all`/`first`/`raw`
+ * of a statement prepared through it.
+ */
+const PROXY_TARGET = Symbol("target");
+
+export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: () => number } {
+  let count = 0;
+  const wrapStatement = (statement: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(statement, {
+      get(target, property, receiver) {
+        if (property === PROXY_TARGET) return target;
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== "function") return value;
+        if (property === "bind") return (...args: unknown[]) => wrapStatement(value.apply(target, args));
+        if (["run", "all", "first", "raw"].includes(String(property))) {
+          return (...args: unknown[]) => {
+            count += 1;
+            return value.apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+  const wrapped = new Proxy(db, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      if (property === "prepare") return (sql: string) => wrapStatement(value.call(target, sql));
+      if (property === "batch" || property === "exec") {
+        return (...args: unknown[]) => {
+          count += 1;
+          // D1 wants its own statement objects back, not our proxies.
+          const unwrapped = property === "batch" ? [(args[0] as D1PreparedStatement[]).map(unproxy)] : args;
+          return value.apply(target, unwrapped);
+        };
+      }
+      return value.bind(target);
+    },
+  });
+  return { db: wrapped, roundTrips: () => count };
+}
+
+function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
+  return (statement as unknown as Record<symbol, D1PreparedStatement>)[PROXY_TARGET] ?? statement;
+}

@@ -1,0 +1,120 @@
+import { env } from "cloudflare:workers";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type EntityKind, getEntity } from "../../src/db/entities";
+import { makeEvent, uniqueId } from "../helpers/events";
+import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+
+/** A lifecycle: event types in the order NovaMed would send them, with the facts each carries. */
+interface Lifecycle {
+  kind: EntityKind;
+  idField: string;
+  steps: { type: string; data: Record<string, unknown> }[];
+}
+
+const LIFECYCLES: Record<string, Lifecycle> = {
+  "order delivered": {
+    kind: "order",
+    idField: "order_id",
+    steps: [
+      { type: "order:created", data: { medication_request_id: "mr_1", shipping_address: { line1: "1 Example Ave", city: "Springfield", state: "IL", zip: "62701" } } },
+      { type: "order:processing", data: {} },
+      { type: "order:shipped", data: { carrier: "FedEx", tracking_number: "7712345678", estimated_delivery: "2025-01-20" } },
+      { type: "order:delivered", data: {} },
+    ],
+  },
+  "order cancelled": {
+    kind: "order",
+    idField: "order_id",
+    steps: [
+      { type: "order:created", data: {} },
+      { type: "order:processing", data: {} },
+      { type: "order:cancelled", data: { reason: "out of stock" } },
+    ],
+  },
+  "medication request filled": {
+    kind: "medication_request",
+    idField: "medication_request_id",
+    steps: [
+      { type: "medication_request:created", data: { medication_name: "Metformin 500mg", practitioner_id: "prac_1" } },
+      { type: "medication_request:approved", data: { quantity: 1, refills: 3 } },
+      { type: "medication_request:filled", data: {} },
+    ],
+  },
+  "medication request cancelled": {
+    kind: "medication_request",
+    idField: "medication_request_id",
+    steps: [
+      { type: "medication_request:created", data: {} },
+      { type: "medication_request:approved", data: { quantity: 2, refills: 0 } },
+      { type: "medication_request:cancelled", data: { reason: "patient request" } },
+    ],
+  },
+  "refill approved": {
+    kind: "refill",
+    idField: "refill_id",
+    steps: [
+      { type: "refill:requested", data: { medication_request_id: "mr_2" } },
+      { type: "refill:approved", data: {} },
+    ],
+  },
+  "refill denied": {
+    kind: "refill",
+    idField: "refill_id",
+    steps: [
+      { type: "refill:requested", data: {} },
+      { type: "refill:denied", data: { reason: "needs follow-up visit" } },
+    ],
+  },
+};
+
+/** Applies a lifecycle's events in `order`, one event per batch, and returns the resulting row. */
+async function applyInOrder(lifecycle: Lifecycle, order: number[]) {
+  const entityId = uniqueId(lifecycle.kind);
+  const base = Date.parse("2025-01-15T09:00:00.000Z");
+  const events = lifecycle.steps.map((step, index) =>
+    makeEvent(step.type, {
+      timestamp: new Date(base + index * 3_600_000).toISOString(),
+      data: { patient_id: "pat_1", [lifecycle.idField]: entityId, ...step.data },
+    }),
+  );
+  for (const index of order) await runBatch(EVENTS_QUEUE, [eventMessage(events[index]!)]);
+  const row = await getEntity(env.DB, lifecycle.kind, entityId);
+  const { [lifecycle.idField]: _id, updated_at: _updated, status_event_id, ...state } = row!;
+  // Event ids differ between runs; the type of the event that set the status does not.
+  return { ...state, status_set_by: events.find((event) => event.event_id === status_event_id)?.event_type };
+}
+
+describe("entity progressions", () => {
+  it.each(Object.entries(LIFECYCLES))("%s: every order of its events ends in the in-order state", async (_name, lifecycle) => {
+    const indices = lifecycle.steps.map((_, index) => index);
+    const expected = await applyInOrder(lifecycle, indices);
+    await fc.assert(
+      fc.asyncProperty(fc.shuffledSubarray(indices, { minLength: indices.length, maxLength: indices.length }), async (order) => {
+        expect(await applyInOrder(lifecycle, order)).toEqual(expected);
+      }),
+      { numRuns: 24 },
+    );
+  });
+
+  it("a late order:shipped after order:delivered leaves it delivered and records the tracking number", async () => {
+    const orderId = uniqueId("ord");
+    const delivered = makeEvent("order:delivered", { timestamp: "2025-01-18T15:00:00Z", data: { order_id: orderId, tracking_number: null, carrier: null } });
+    const shipped = makeEvent("order:shipped", { timestamp: "2025-01-15T10:30:00Z", data: { order_id: orderId } });
+    await runBatch(EVENTS_QUEUE, [eventMessage(delivered)]);
+    await runBatch(EVENTS_QUEUE, [eventMessage(shipped)]);
+    const order = await getEntity(env.DB, "order", orderId);
+    expect(order).toMatchObject({ status: "delivered", tracking_number: "1Z999AA10123456784", carrier: "UPS", status_event_id: delivered.event_id });
+    expect(order!.last_event_at).toBe("2025-01-18T15:00:00.000Z");
+  });
+
+  it("timestamps with offsets compare in real time order", async () => {
+    const orderId = uniqueId("ord");
+    // 10:00+05:00 is 05:00Z, earlier than 06:00Z although the string sorts later.
+    const processing = makeEvent("order:processing", { timestamp: "2025-01-15T06:00:00Z", data: { order_id: orderId } });
+    const processingAgain = makeEvent("order:processing", { timestamp: "2025-01-15T10:00:00+05:00", data: { order_id: orderId, carrier: "USPS" } });
+    await runBatch(EVENTS_QUEUE, [eventMessage(processing), eventMessage(processingAgain)]);
+    const order = await getEntity(env.DB, "order", orderId);
+    expect(order).toMatchObject({ status_event_id: processing.event_id, status_at: "2025-01-15T06:00:00.000Z" });
+  });
+});

@@ -1,0 +1,66 @@
+import { createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { CRONS } from "../../src/scheduled/dispatch";
+import { PURGE_CHUNK_ROWS } from "../../src/scheduled/retention";
+import { makeEvent } from "../helpers/events";
+import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
+
+const DAY = 86_400_000;
+
+async function runRetention(now: number, overrides: Partial<Env> = {}) {
+  const controller = createScheduledController({ scheduledTime: new Date(now), cron: CRONS.retention });
+  await worker.scheduled(controller, { ...env, ...overrides });
+}
+
+/** Stores a processed event as if it had been received at `receivedAt`. */
+async function storedEvent(receivedAt: number) {
+  const event = makeEvent("invoice:sent");
+  await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
+  await env.DB.prepare(`UPDATE events SET received_at = ?2 WHERE event_id = ?1`).bind(event.event_id, new Date(receivedAt).toISOString()).run();
+  return event;
+}
+
+describe("payload retention", () => {
+  const now = Date.parse("2026-06-30T03:17:00.000Z");
+
+  it("removes payloads older than PAYLOAD_RETENTION_DAYS and keeps id, type, status, times", async () => {
+    const old = await storedEvent(now - 31 * DAY);
+    const recent = await storedEvent(now - 29 * DAY);
+    await runRetention(now);
+    const oldRow = await eventRow(old.event_id);
+    expect(oldRow).toMatchObject({ payload: null, status: "ignored", event_type: "invoice:sent", payload_purged_at: new Date(now).toISOString() });
+    expect(oldRow.received_at).toBe(new Date(now - 31 * DAY).toISOString());
+    expect((await eventRow(recent.event_id)).payload).not.toBeNull();
+  });
+
+  it("keeps deduplication working after the purge", async () => {
+    const old = await storedEvent(now - 40 * DAY);
+    await runRetention(now);
+    const redelivery = await runBatch(EVENTS_QUEUE, [eventMessage(old)]);
+    expect(redelivery.explicitAcks).toHaveLength(1);
+    expect(await eventRow(old.event_id)).toMatchObject({ status: "ignored", attempts: 1, payload: null });
+  });
+
+  it("honours a configured retention and purges in chunks until done", async () => {
+    const events = await Promise.all(Array.from({ length: 3 }, () => storedEvent(now - 8 * DAY)));
+    await runRetention(now, { PAYLOAD_RETENTION_DAYS: "10" });
+    expect((await eventRow(events[0]!.event_id)).payload).not.toBeNull();
+    await runRetention(now, { PAYLOAD_RETENTION_DAYS: "7" });
+    for (const event of events) expect((await eventRow(event.event_id)).payload).toBeNull();
+  });
+
+  it("purges a backlog larger than one chunk", async () => {
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+       INSERT INTO events (event_id, event_type, clinic_id, status, occurred_at, received_at, payload, payload_hash)
+       SELECT 'bulk_' || i, 'order:created', 'c', 'processed', ?2, ?2, '{}', 'h' FROM n`,
+    )
+      .bind(PURGE_CHUNK_ROWS * 2 + 5, new Date(now - 90 * DAY).toISOString())
+      .run();
+    await runRetention(now);
+    const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM events WHERE event_id LIKE 'bulk_%' AND payload IS NOT NULL`).first<{ n: number }>();
+    expect(left!.n).toBe(0);
+  });
+});
