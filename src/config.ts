@@ -80,6 +80,22 @@ export function readInteger(env: Env, name: keyof Env & string, fallback: number
   return value;
 }
 
+const faultRateCache = new WeakMap<object, number>();
+
+/**
+ * `FAULT_INJECTION_RATE`, a probability in [0, 1] used only by the reliability benchmark; 0 (off) when
+ * unset. Never set it in production.
+ */
+export function readFaultRate(env: Env): number {
+  const cached = faultRateCache.get(env);
+  if (cached !== undefined) return cached;
+  const raw = (env as unknown as Record<string, unknown>).FAULT_INJECTION_RATE;
+  const rate = raw === undefined || raw === "" ? 0 : Number(raw);
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1) throw new ConfigError("FAULT_INJECTION_RATE", "is not a number between 0 and 1");
+  faultRateCache.set(env, rate);
+  return rate;
+}
+
 function toConfigError(error: z.ZodError): ConfigError {
   const issue = error.issues[0];
   const variable = String(issue?.path[0] ?? "configuration");

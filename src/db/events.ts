@@ -88,6 +88,18 @@ export async function claimEvents(
   return new Map(rows.map((row) => [row.event_id, row]));
 }
 
+/**
+ * Gives up every claim `leaseOwner` still holds (after a claim whose answer was lost: it may have
+ * committed), so redeliveries need not wait for the leases to expire.
+ */
+export async function releaseLeases(db: D1Database, leaseOwner: string): Promise<void> {
+  await db
+    .prepare(`UPDATE events SET lease_owner = NULL, lease_expires_at = NULL, status = 'failed', last_error = 'claim interrupted'
+WHERE lease_owner = ?1 AND status = 'processing'`)
+    .bind(leaseOwner)
+    .run();
+}
+
 /** The final status an applied event is given. */
 export interface Completion {
   eventId: string;
@@ -250,4 +262,29 @@ WHERE event_id IN (
     .bind(cutoff, now, chunk)
     .run();
   return result.meta.changes ?? 0;
+}
+
+export interface EventStats {
+  total: number;
+  by_status: Partial<Record<EventStatus, number>>;
+  /** Same-id deliveries with different content, kept out. */
+  conflicts: number;
+  /** Events whose effects were committed more than once (only a forced replay should do that). */
+  applied_more_than_once: number;
+}
+
+/** Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. */
+export async function eventStats(db: D1Database): Promise<EventStats> {
+  const [byStatus, totals] = await db.batch<Record<string, number | string>>([
+    db.prepare(`SELECT status, COUNT(*) AS count FROM events GROUP BY status`),
+    db.prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(conflicts), 0) AS conflicts,
+      COALESCE(SUM(CASE WHEN applications > 1 THEN 1 ELSE 0 END), 0) AS repeated FROM events`),
+  ]);
+  const row = totals?.results[0] ?? {};
+  return {
+    total: Number(row.total ?? 0),
+    by_status: Object.fromEntries((byStatus?.results ?? []).map((entry) => [entry.status, Number(entry.count)])),
+    conflicts: Number(row.conflicts ?? 0),
+    applied_more_than_once: Number(row.repeated ?? 0),
+  };
 }

@@ -1,4 +1,5 @@
 import type { ChangeListener } from "../events/handlers";
+import { maybeFail, withInjectedFaults } from "../faults";
 import { log } from "../log";
 import { consumeDeadLetters } from "./dead-letter-consumer";
 import { consumeEvents } from "./events-consumer";
@@ -9,16 +10,25 @@ export const QUEUES = {
   eventsDeadLetter: "novamed-events-dlq",
 } as const;
 
+/** Fails a handler at the benchmark's injected fault rate; a no-op unless FAULT_INJECTION_RATE is set. */
+const injectedHandlerFaults = (env: Env): ChangeListener => ({
+  statements: () => {
+    maybeFail(env, "handler");
+    return [];
+  },
+});
+
 /** What follows from entity changes; the notifications module registers itself here. */
 const CHANGE_LISTENERS: readonly ChangeListener[] = [];
 
 /** The Worker's `queue` handler: one consumer per queue. */
 export async function queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const faultyEnv = withInjectedFaults(env);
   switch (batch.queue) {
     case QUEUES.events:
-      return consumeEvents(batch, env, { listeners: CHANGE_LISTENERS });
+      return consumeEvents(batch, faultyEnv, { listeners: [injectedHandlerFaults(env), ...CHANGE_LISTENERS] });
     case QUEUES.eventsDeadLetter:
-      return consumeDeadLetters(batch, env);
+      return consumeDeadLetters(batch, faultyEnv);
     default:
       // A queue bound here by mistake: retry rather than ack, so its messages follow that queue's
       // own retry and dead-letter settings instead of being lost, and say so loudly.

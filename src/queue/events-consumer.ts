@@ -1,4 +1,4 @@
-import { type ClaimedRow, type Completion, claimEvents, completeEvent } from "../db/events";
+import { type ClaimedRow, type Completion, claimEvents, completeEvent, releaseLeases } from "../db/events";
 import { applyEvent, type ChangeListener, type EntityChange } from "../events/handlers";
 import { parseEvent } from "../events/schemas";
 import { errorKind, log } from "../log";
@@ -61,8 +61,11 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, opti
       claimTime,
     );
   } catch (error) {
-    // D1 busy or unreachable: nothing was claimed, so every message simply comes back later.
+    // D1 busy or unreachable, or its answer lost after committing: every message comes back later.
+    // Release whatever we may have claimed, so those retries need not wait for the leases to expire.
     log.warn("claim failed", { queue: batch.queue, messages: reads.length, error: errorKind(error) });
+    counts.d1_round_trips += 1;
+    await releaseLeases(env.DB, leaseOwner).catch(() => undefined);
     for (const { message } of reads) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     counts.retried += reads.length;
     logBatch(batch.queue, counts, started);

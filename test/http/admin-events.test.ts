@@ -165,3 +165,18 @@ describe("admin API: entities", () => {
     }
   });
 });
+
+describe("admin API: stats", () => {
+  it("counts events by status, conflicts and repeated applications", async () => {
+    const before = (await adminJson<{ events: { total: number; by_status: Record<string, number>; conflicts: number } }>("/stats")).body.events;
+    const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
+    await runBatch(EVENTS_QUEUE, [eventMessage(event), eventMessage(makeEvent("nothing:known"))]);
+    await runBatch(EVENTS_QUEUE, [eventMessage({ ...event, data: { ...event.data, carrier: "DHL" } })]);
+    const { status, body } = await adminJson<{ events: { total: number; by_status: Record<string, number>; conflicts: number } }>("/stats");
+    expect(status).toBe(200);
+    expect(body.events.total).toBe(before.total + 2);
+    expect(body.events.by_status.processed).toBe((before.by_status.processed ?? 0) + 1);
+    expect(body.events.by_status.ignored).toBe((before.by_status.ignored ?? 0) + 1);
+    expect(body.events.conflicts).toBe(before.conflicts + 1);
+  });
+});

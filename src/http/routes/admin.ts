@@ -7,6 +7,7 @@ import {
   type EventRow,
   FORCE_REPLAYABLE,
   REPLAYABLE,
+  eventStats,
   getEventRow,
   listEventRows,
   markQueuedForReplay,
@@ -78,6 +79,8 @@ admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => 
   const nextCursor = rows.length > query.limit ? encodeCursor(page.at(-1)!) : null;
   return c.json({ events: page.map(eventSummary), next_cursor: nextCursor });
 });
+
+admin.get("/stats", async (c) => c.json({ events: await eventStats(c.env.DB) }));
 
 async function findEvent(db: D1Database, eventId: string): Promise<EventRow> {
   const row = await getEventRow(db, eventId);
