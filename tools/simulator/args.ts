@@ -1,0 +1,154 @@
+import { randomInt } from "node:crypto";
+import { parseArgs } from "node:util";
+
+/** Flags of `npm run simulate`, merged with the environment, checked, and given defaults. */
+
+export const DEFAULT_TARGET = "http://localhost:8787/webhooks/novamed";
+/** The guide's example clinic, which `.dev.vars.example` also lists in NOVAMED_CLINIC_IDS. */
+export const DEFAULT_CLINIC_ID = "550e8400-e29b-41d4-a716-446655440000";
+/** Start time of a seeded run without --start-time: the morning of the guide's examples. */
+export const SEEDED_START_TIME = "2025-01-15T09:00:00.000Z";
+export const MAX_COUNT = 100_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const OPTIONS = {
+  target: { type: "string" },
+  "api-key": { type: "string" },
+  count: { type: "string" },
+  "duplicate-rate": { type: "string" },
+  "out-of-order-rate": { type: "string" },
+  concurrency: { type: "string" },
+  "clinic-id": { type: "string" },
+  seed: { type: "string" },
+  "start-time": { type: "string" },
+  "retry-scale": { type: "string" },
+  timeout: { type: "string" },
+  "dry-run": { type: "boolean" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export interface SimulatorConfig {
+  target: string;
+  /** Empty for --dry-run without a key. */
+  apiKey: string;
+  count: number;
+  duplicateRate: number;
+  outOfOrderRate: number;
+  concurrency: number;
+  clinicId: string;
+  seed: string;
+  /** Epoch ms of the first event. */
+  startTime: number;
+  retryScale: number;
+  timeoutMs: number;
+  dryRun: boolean;
+  json: boolean;
+}
+
+export type SimulatorInvocation = { kind: "help" } | { kind: "run"; config: SimulatorConfig };
+
+/** A mistake in the flags or environment; the CLI prints it and exits 2. */
+export class SimulatorUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SimulatorUsageError";
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses the arguments after `npm run simulate --`. `now` picks the start time of an unseeded run.
+ * @throws {SimulatorUsageError} for anything the user has to fix.
+ */
+export function parseSimulatorArgs(argv: readonly string[], env: Env, now: () => number = Date.now): SimulatorInvocation {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }));
+  } catch (error) {
+    throw new SimulatorUsageError(String((error as Error).message).split("\n")[0]!.split(". ")[0]!.replace(/\.$/, ""));
+  }
+  if (values.help) return { kind: "help" };
+  const dryRun = values["dry-run"] === true;
+
+  const target = values.target?.trim() || DEFAULT_TARGET;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new SimulatorUsageError("--target is not a URL (e.g. http://localhost:8787/webhooks/novamed)");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new SimulatorUsageError("--target must be an http(s) URL");
+
+  // NOVAMED_WEBHOOK_SECRET may hold several keys for rotation (the receiver's format); send the first.
+  const apiKey = values["api-key"]?.trim() || env.NOVAMED_WEBHOOK_SECRET?.split(",")[0]?.trim() || "";
+  if (!apiKey && !dryRun) {
+    throw new SimulatorUsageError(
+      "missing API key: pass --api-key or set NOVAMED_WEBHOOK_SECRET (the receiver's secret; locally dev-webhook-secret)",
+    );
+  }
+
+  const clinicId = values["clinic-id"]?.trim() || env.NOVAMED_CLINIC_ID?.trim() || DEFAULT_CLINIC_ID;
+  if (!UUID.test(clinicId)) throw new SimulatorUsageError("the clinic id (--clinic-id / NOVAMED_CLINIC_ID) must be a UUID");
+
+  const seedGiven = values.seed !== undefined;
+  // An unseeded run still has a seed: a random one, printed in the summary so the run can be replayed.
+  const seed = seedGiven ? values.seed!.trim() : String(randomInt(0, 2 ** 32));
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(seed)) {
+    throw new SimulatorUsageError("--seed must be 1-64 letters, digits, dots, dashes or underscores");
+  }
+
+  let startTime: number;
+  if (values["start-time"] !== undefined) {
+    startTime = Date.parse(values["start-time"]);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(values["start-time"]) || Number.isNaN(startTime)) {
+      throw new SimulatorUsageError("--start-time must be an ISO 8601 date-time, e.g. 2025-01-15T09:00:00Z");
+    }
+  } else {
+    // Seeded runs are fully reproducible by default; unseeded ones happen "now" (to the second).
+    startTime = seedGiven ? Date.parse(SEEDED_START_TIME) : Math.floor(now() / 1000) * 1000;
+  }
+
+  return {
+    kind: "run",
+    config: {
+      target: url.href,
+      apiKey,
+      count: integer(values.count, "--count", 50, 1, MAX_COUNT),
+      duplicateRate: rate(values["duplicate-rate"], "--duplicate-rate", false),
+      outOfOrderRate: rate(values["out-of-order-rate"], "--out-of-order-rate", true),
+      concurrency: integer(values.concurrency, "--concurrency", 4, 1, 256),
+      clinicId,
+      seed,
+      startTime,
+      retryScale: number(values["retry-scale"], "--retry-scale", 1, 0, 100),
+      timeoutMs: Math.round(number(values.timeout, "--timeout", 5, 0.001, 300) * 1000),
+      dryRun,
+      json: values.json === true,
+    },
+  };
+}
+
+function number(raw: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
+    throw new SimulatorUsageError(`${flag} must be a number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function integer(raw: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  const value = number(raw, flag, fallback, min, max);
+  if (!Number.isInteger(value)) throw new SimulatorUsageError(`${flag} must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
+/** A fraction; re-sends cannot be every delivery (something must be sent first), so that one stays below 1. */
+function rate(raw: string | undefined, flag: string, allowOne: boolean): number {
+  const value = number(raw, flag, 0, 0, 1);
+  if (!allowOne && value >= 1) throw new SimulatorUsageError(`${flag} must be at least 0 and below 1`);
+  return value;
+}
