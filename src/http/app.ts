@@ -8,6 +8,7 @@ import { errorKind, log } from "../log";
 import { ApiError } from "./errors";
 import { requestLog } from "./middleware/request-log";
 import { admin } from "./routes/admin";
+import { twilioWebhooks } from "./routes/twilio";
 import { novamedWebhook } from "./routes/webhooks";
 import type { App } from "./types";
 
@@ -31,6 +32,7 @@ app.use(
 
 app.get("/health", (c) => c.json({ status: "ok" }));
 app.route("/webhooks", novamedWebhook);
+app.route("/webhooks/twilio", twilioWebhooks);
 app.route("/admin", admin);
 
 app.notFound((c) =>

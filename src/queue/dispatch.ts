@@ -1,13 +1,18 @@
 import type { ChangeListener } from "../events/handlers";
 import { maybeFail, withInjectedFaults } from "../faults";
 import { log } from "../log";
+import { notificationListener } from "../notify/outbox";
 import { consumeDeadLetters } from "./dead-letter-consumer";
 import { consumeEvents } from "./events-consumer";
+import { consumeNotificationDeadLetters } from "./notifications-dead-letter-consumer";
+import { consumeNotifications } from "./notifications-consumer";
 
 /** Queue names as declared in wrangler.toml; `batch.queue` carries them. */
 export const QUEUES = {
   events: "novamed-events",
   eventsDeadLetter: "novamed-events-dlq",
+  notifications: "patient-notifications",
+  notificationsDeadLetter: "patient-notifications-dlq",
 } as const;
 
 /** Fails a handler at the benchmark's injected fault rate; a no-op unless FAULT_INJECTION_RATE is set. */
@@ -18,17 +23,21 @@ const injectedHandlerFaults = (env: Env): ChangeListener => ({
   },
 });
 
-/** What follows from entity changes; the notifications module registers itself here. */
-const CHANGE_LISTENERS: readonly ChangeListener[] = [];
+/** What follows from entity changes: patient notifications. */
+const changeListeners = (env: Env): ChangeListener[] => [injectedHandlerFaults(env), notificationListener(env)];
 
 /** The Worker's `queue` handler: one consumer per queue. */
 export async function queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const faultyEnv = withInjectedFaults(env);
   switch (batch.queue) {
     case QUEUES.events:
-      return consumeEvents(batch, faultyEnv, { listeners: [injectedHandlerFaults(env), ...CHANGE_LISTENERS] });
+      return consumeEvents(batch, faultyEnv, { listeners: changeListeners(env) });
     case QUEUES.eventsDeadLetter:
       return consumeDeadLetters(batch, faultyEnv);
+    case QUEUES.notifications:
+      return consumeNotifications(batch, faultyEnv);
+    case QUEUES.notificationsDeadLetter:
+      return consumeNotificationDeadLetters(batch, faultyEnv);
     default:
       // A queue bound here by mistake: retry rather than ack, so its messages follow that queue's
       // own retry and dead-letter settings instead of being lost, and say so loudly.

@@ -1,7 +1,9 @@
+import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredPayloads } from "./retention";
 
 /** Cron expressions as declared in wrangler.toml `[triggers]`. */
 export const CRONS = {
+  notificationSweep: "*/5 * * * *",
   retention: "17 3 * * *",
 } as const;
 
@@ -9,11 +11,15 @@ export const CRONS = {
 export async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
   const now = new Date(controller.scheduledTime);
   switch (controller.cron) {
+    case CRONS.notificationSweep:
+      await sweepNotifications(env, now);
+      return;
     case CRONS.retention:
       await purgeExpiredPayloads(env, now);
       return;
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
+      await sweepNotifications(env, now);
       await purgeExpiredPayloads(env, now);
   }
 }

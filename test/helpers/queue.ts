@@ -105,3 +105,24 @@ export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: 
 function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
   return (statement as unknown as Record<symbol, D1PreparedStatement>)[PROXY_TARGET] ?? statement;
 }
+
+/**
+ * A D1 binding whose `batch` calls `hook` first (with the 1-based batch number); a hook that throws
+ * fails that batch as D1 would, before anything is written.
+ */
+export function withBatchHook(db: D1Database, hook: (batchNumber: number) => void | Promise<void>): D1Database {
+  let batches = 0;
+  return new Proxy(db, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (property === "batch" && typeof value === "function") {
+        return async (statements: D1PreparedStatement[]) => {
+          batches += 1;
+          await hook(batches);
+          return value.call(target, statements);
+        };
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

@@ -76,8 +76,10 @@ describe("admin API: events", () => {
       status: "processed",
       attempts: 1,
       last_error: null,
-      notifications: [],
     });
+    // order:shipped notifies on both channels by default; the outbox rows exist from the commit on.
+    const notifications = body.notifications as { channel: string; status: string }[];
+    expect(notifications.map((notification) => notification.channel)).toEqual(["email", "sms"]);
     for (const field of ["occurred_at", "received_at", "processed_at"]) expect(Date.parse(String(body[field]))).not.toBeNaN();
     const missing = await adminFetch("/events/evt_nope");
     expect(missing.status).toBe(404);

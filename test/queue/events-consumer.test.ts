@@ -4,7 +4,7 @@ import { consumeEvents } from "../../src/queue/events-consumer";
 import { getEntity } from "../../src/db/entities";
 import type { ChangeListener } from "../../src/events/handlers";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { EVENTS_QUEUE, countingDatabase, eventMessage, eventRow, runBatch } from "../helpers/queue";
+import { EVENTS_QUEUE, countingDatabase, eventMessage, eventRow, runBatch, withBatchHook } from "../helpers/queue";
 
 function shipped(overrides: Parameters<typeof makeEvent>[1] = {}) {
   return makeEvent("order:shipped", { ...overrides, data: { order_id: uniqueId("ord"), ...overrides.data } });
@@ -122,17 +122,8 @@ describe("events consumer: leases", () => {
         return [];
       },
     };
-    const db = new Proxy(env.DB, {
-      get(target, property) {
-        const value = Reflect.get(target, property);
-        if (property === "batch" && typeof value === "function") {
-          return async (statements: D1PreparedStatement[]) => {
-            if (stolen) await target.prepare(`UPDATE events SET lease_owner = 'other' WHERE event_id = ?1`).bind(event.event_id).run();
-            return value.call(target, statements);
-          };
-        }
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const db = withBatchHook(env.DB, async () => {
+      if (stolen) await env.DB.prepare(`UPDATE events SET lease_owner = 'other' WHERE event_id = ?1`).bind(event.event_id).run();
     });
     const result = await runBatch(EVENTS_QUEUE, [eventMessage(event)], { ...env, DB: db }, (batch, batchEnv) =>
       consumeEvents(batch, batchEnv, { listeners: [thief] }),
@@ -172,12 +163,8 @@ describe("events consumer: failures", () => {
   });
 
   it("retries every message when D1 cannot claim, acking none", async () => {
-    const broken = new Proxy(env.DB, {
-      get(target, property) {
-        if (property === "batch") return async () => { throw new Error("D1_ERROR: database is busy"); };
-        const value = Reflect.get(target, property);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const broken = withBatchHook(env.DB, () => {
+      throw new Error("D1_ERROR: database is busy");
     });
     const messages = [eventMessage(shipped()), eventMessage(shipped())];
     const result = await runBatch(EVENTS_QUEUE, messages, { ...env, DB: broken });
@@ -187,20 +174,9 @@ describe("events consumer: failures", () => {
 
   it("commits events one by one when the batch commit fails, retrying only what still fails", async () => {
     const events = [shipped(), shipped(), shipped()];
-    let batches = 0;
-    const flaky = new Proxy(env.DB, {
-      get(target, property) {
-        const value = Reflect.get(target, property);
-        if (property === "batch" && typeof value === "function") {
-          return async (statements: D1PreparedStatement[]) => {
-            batches += 1;
-            // 1: claim · 2: whole commit (fails) · 3, 4, 5: one event each (the second fails)
-            if (batches === 2 || batches === 4) throw new Error("D1_ERROR: network connection lost");
-            return value.call(target, statements);
-          };
-        }
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    // 1: claim · 2: whole commit (fails) · 3, 4, 5: one event each (the second fails)
+    const flaky = withBatchHook(env.DB, (batch) => {
+      if (batch === 2 || batch === 4) throw new Error("D1_ERROR: network connection lost");
     });
     const messages = events.map((event) => eventMessage(event));
     const result = await runBatch(EVENTS_QUEUE, messages, { ...env, DB: flaky });

@@ -13,15 +13,18 @@ import {
   markQueuedForReplay,
   revertReplay,
 } from "../../db/events";
+import { notificationStats, notificationsForEvent } from "../../db/notifications";
 import type { EventMessage } from "../../events/envelope";
 import { errorKind, log } from "../../log";
 import { ApiError, toIssues } from "../errors";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
+import { patients } from "./patients";
 
-/** The clinic staff's API: events (list, detail, replay) and entity state. Bearer `ADMIN_TOKEN`. */
+/** The clinic staff's API: events (list, detail, replay), entity state, patients. Bearer `ADMIN_TOKEN`. */
 export const admin = new Hono<App>();
 admin.use(adminAuth());
+admin.route("/patients", patients);
 
 const invalidQuery = (result: { success: boolean; error?: { issues: readonly z.core.$ZodIssue[] } }) => {
   if (!result.success && result.error) {
@@ -80,7 +83,7 @@ admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => 
   return c.json({ events: page.map(eventSummary), next_cursor: nextCursor });
 });
 
-admin.get("/stats", async (c) => c.json({ events: await eventStats(c.env.DB) }));
+admin.get("/stats", async (c) => c.json({ events: await eventStats(c.env.DB), notifications: await notificationStats(c.env.DB) }));
 
 async function findEvent(db: D1Database, eventId: string): Promise<EventRow> {
   const row = await getEventRow(db, eventId);
@@ -90,13 +93,24 @@ async function findEvent(db: D1Database, eventId: string): Promise<EventRow> {
 
 admin.get("/events/:event_id", async (c) => {
   const row = await findEvent(c.env.DB, c.req.param("event_id"));
+  const notifications = await notificationsForEvent(c.env.DB, row.event_id);
   return c.json({
     ...eventSummary(row),
     issues: row.issues ? (JSON.parse(row.issues) as unknown) : null,
     conflicts: row.conflicts,
     applications: row.applications,
     payload_purged_at: row.payload_purged_at,
-    notifications: [],
+    notifications: notifications.map((notification) => ({
+      notification_id: notification.notification_id,
+      channel: notification.channel,
+      kind: notification.kind,
+      status: notification.status,
+      provider: notification.provider,
+      attempts: notification.attempts,
+      sent_at: notification.sent_at,
+      scheduled_for: notification.scheduled_for,
+      error: notification.error,
+    })),
   });
 });
 

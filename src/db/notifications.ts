@@ -1,0 +1,210 @@
+import type { WriteGuard } from "./entities";
+import { ENTITY_TABLES, type EntityKind } from "./entities";
+
+/** Typed SQL for the notification outbox. */
+
+export type NotificationStatus = "pending" | "scheduled" | "sent" | "delivered" | "failed" | "suppressed";
+export type Channel = "sms" | "email";
+
+export interface OutboxIntent {
+  eventId: string;
+  channel: Channel;
+  kind: string;
+  patientId: string;
+  entityKind: EntityKind;
+  entityId: string;
+}
+
+/**
+ * The outbox row for one intent, committed with the state change: only while the event's lease is
+ * held, and only when the event set the entity's current status — a stale event (a late
+ * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none.
+ */
+export function insertOutboxRow(db: D1Database, intent: OutboxIntent, guard: WriteGuard): D1PreparedStatement {
+  const { table, idColumn } = ENTITY_TABLES[intent.entityKind];
+  return db
+    .prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6
+WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
+  AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
+ON CONFLICT (event_id, channel) DO NOTHING`,
+    )
+    .bind(intent.eventId, intent.channel, intent.kind, intent.patientId, intent.entityId, guard.now, guard.leaseOwner);
+}
+
+export interface NotificationRow {
+  notification_id: string;
+  event_id: string;
+  channel: Channel;
+  kind: string;
+  patient_id: string;
+  entity_id: string;
+  status: NotificationStatus;
+  provider: string | null;
+  provider_message_id: string | null;
+  attempts: number;
+  error: string | null;
+  scheduled_for: string | null;
+  lease_expires_at: number | null;
+  sent_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A send job: the queue message body of `patient-notifications`. */
+export interface SendJob {
+  event_id: string;
+  channel: Channel;
+}
+
+const CLAIM_SQL = `UPDATE notifications SET lease_expires_at = ?3, attempts = attempts + 1, updated_at = ?5
+WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ?4)
+RETURNING *`;
+
+/** A job's row that another sender holds: retried once that lease has run out. */
+export interface LeasedElsewhere {
+  event_id: string;
+  channel: Channel;
+  lease_expires_at: number;
+}
+
+/**
+ * Claims send jobs in one round trip: each row still `pending` or `scheduled` and not leased by
+ * another sender gets our lease (`leaseExpiresAt`, also our token). Also returns the rows of these
+ * jobs still held under someone else's live lease; every other job is done, or never had a row (its
+ * event was stale).
+ */
+export async function claimNotifications(
+  db: D1Database,
+  jobs: readonly SendJob[],
+  leaseExpiresAt: number,
+  now: number,
+): Promise<{ claimed: NotificationRow[]; leasedElsewhere: LeasedElsewhere[] }> {
+  if (jobs.length === 0) return { claimed: [], leasedElsewhere: [] };
+  const claim = db.prepare(CLAIM_SQL);
+  const iso = new Date(now).toISOString();
+  const results = await db.batch<Record<string, unknown>>([
+    ...jobs.map((job) => claim.bind(job.event_id, job.channel, leaseExpiresAt, now, iso)),
+    db
+      .prepare(
+        `SELECT event_id, channel, lease_expires_at FROM notifications
+WHERE event_id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 'scheduled') AND lease_expires_at > ?2 AND lease_expires_at <> ?3`,
+      )
+      .bind(JSON.stringify(jobs.map((job) => job.event_id)), now, leaseExpiresAt),
+  ]);
+  const leasedElsewhere = (results.at(-1)?.results ?? []) as unknown as LeasedElsewhere[];
+  return { claimed: results.slice(0, -1).flatMap((result) => result.results) as unknown as NotificationRow[], leasedElsewhere };
+}
+
+/** Gives up every lease taken with `leaseExpiresAt` (after a claim whose answer was lost). */
+export async function releaseNotificationLeases(db: D1Database, leaseExpiresAt: number): Promise<void> {
+  await db.prepare(`UPDATE notifications SET lease_expires_at = NULL WHERE lease_expires_at = ?1`).bind(leaseExpiresAt).run();
+}
+
+export interface Outcome {
+  notificationId: string;
+  status: NotificationStatus;
+  provider?: string | null;
+  providerMessageId?: string | null;
+  error?: string | null;
+  rendered?: string | null;
+  scheduledFor?: string | null;
+  sentAt?: string | null;
+}
+
+/** Records a send outcome and releases the lease, only if our lease (`leaseExpiresAt`) still holds. */
+export function recordOutcome(db: D1Database, outcome: Outcome, leaseExpiresAt: number, now: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE notifications SET status = ?2, provider = COALESCE(?3, provider), provider_message_id = COALESCE(?4, provider_message_id),
+  error = ?5, rendered = COALESCE(?6, rendered), scheduled_for = ?7, sent_at = COALESCE(?8, sent_at), lease_expires_at = NULL, updated_at = ?9
+WHERE notification_id = ?1 AND lease_expires_at = ?10`,
+    )
+    .bind(
+      outcome.notificationId,
+      outcome.status,
+      outcome.provider ?? null,
+      outcome.providerMessageId ?? null,
+      outcome.error ?? null,
+      outcome.rendered ?? null,
+      outcome.scheduledFor ?? null,
+      outcome.sentAt ?? null,
+      now,
+      leaseExpiresAt,
+    );
+}
+
+/** Releases a lease without changing the status (a transient failure that will retry). */
+export function releaseNotification(db: D1Database, notificationId: string, error: string, leaseExpiresAt: number, now: string): D1PreparedStatement {
+  return db
+    .prepare(`UPDATE notifications SET lease_expires_at = NULL, error = ?2, updated_at = ?3 WHERE notification_id = ?1 AND lease_expires_at = ?4`)
+    .bind(notificationId, error, now, leaseExpiresAt);
+}
+
+/** The notifications of one event, for the admin event view. */
+export async function notificationsForEvent(db: D1Database, eventId: string): Promise<NotificationRow[]> {
+  const { results } = await db.prepare(`SELECT * FROM notifications WHERE event_id = ?1 ORDER BY channel`).bind(eventId).all<NotificationRow>();
+  return results;
+}
+
+/**
+ * Rows the sweep should enqueue again: `pending` ones untouched since `staleBefore` (their enqueue
+ * failed or was lost), and `scheduled` ones whose window opened that long ago. Touches `updated_at`
+ * so the next sweep does not pick them again at once. At most `limit` rows.
+ */
+export async function takeStaleNotifications(db: D1Database, staleBefore: string, now: string, limit: number): Promise<SendJob[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE notifications SET updated_at = ?2
+WHERE notification_id IN (
+  SELECT notification_id FROM notifications
+  WHERE status IN ('pending', 'scheduled') AND updated_at < ?1
+    AND (status = 'pending' OR scheduled_for <= ?1)
+    AND (lease_expires_at IS NULL OR lease_expires_at < ?4)
+  LIMIT ?3)
+RETURNING event_id, channel`,
+    )
+    .bind(staleBefore, now, limit, Date.parse(now))
+    .all<SendJob>();
+  return results;
+}
+
+/** Marks dead-lettered send jobs `failed` unless they already reached a final status. */
+export async function failDeadNotifications(db: D1Database, jobs: readonly SendJob[], now: string): Promise<void> {
+  if (jobs.length === 0) return;
+  const statement = db.prepare(
+    `UPDATE notifications SET status = 'failed', error = COALESCE(error, 'retries exhausted'), lease_expires_at = NULL, updated_at = ?3
+WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')`,
+  );
+  await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, now)));
+}
+
+/**
+ * Applies a Twilio delivery report to the notification with that message SID. `delivered` and
+ * `failed` are final; a late `sent` report never moves a row back.
+ */
+export async function applyDeliveryReport(db: D1Database, providerMessageId: string, status: "delivered" | "failed", error: string | null, now: string): Promise<NotificationRow | null> {
+  return db
+    .prepare(
+      `UPDATE notifications SET status = ?2, error = COALESCE(?3, error), updated_at = ?4
+WHERE provider_message_id = ?1 AND status IN ('sent', 'delivered', 'failed')
+RETURNING *`,
+    )
+    .bind(providerMessageId, status, error, now)
+    .first<NotificationRow>();
+}
+
+export interface NotificationStats {
+  total: number;
+  by_status: Partial<Record<NotificationStatus, number>>;
+}
+
+export async function notificationStats(db: D1Database): Promise<NotificationStats> {
+  const { results } = await db.prepare(`SELECT status, COUNT(*) AS count FROM notifications GROUP BY status`).all<{ status: NotificationStatus; count: number }>();
+  return {
+    total: results.reduce((sum, row) => sum + row.count, 0),
+    by_status: Object.fromEntries(results.map((row) => [row.status, row.count])),
+  };
+}

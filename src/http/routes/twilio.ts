@@ -1,0 +1,89 @@
+import { Hono, type MiddlewareHandler } from "hono";
+import { applyDeliveryReport } from "../../db/notifications";
+import { optInPhone, optOutPhone } from "../../db/patients";
+import { log } from "../../log";
+import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
+import { readNotificationSettings, readTwilioAuthToken } from "../../notify/settings";
+import { isValidTwilioSignature } from "../../notify/twilio-signature";
+import { ApiError } from "../errors";
+import type { App } from "../types";
+
+/** Carrier-standard opt-out and opt-in keywords (Twilio's defaults). */
+export const OPT_OUT_KEYWORDS = new Set(["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]);
+export const OPT_IN_KEYWORDS = new Set(["START", "UNSTOP", "YES"]);
+export const HELP_KEYWORDS = new Set(["HELP", "INFO"]);
+
+type TwilioApp = App & { Variables: App["Variables"] & { twilioParams: Record<string, string> } };
+
+/**
+ * Verifies `X-Twilio-Signature` against the URL Twilio called (and the same path under
+ * PUBLIC_BASE_URL, for a receiver behind a tunnel or proxy). 403 otherwise, before anything changes.
+ */
+function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
+  return async function twilioSignatureAuth(c, next) {
+    const authToken = readTwilioAuthToken(c.env);
+    if (!authToken) log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
+    const form = await c.req.parseBody().catch(() => ({}));
+    const params = Object.fromEntries(Object.entries(form).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+    const url = new URL(c.req.url);
+    const base = (c.env as unknown as { PUBLIC_BASE_URL?: string }).PUBLIC_BASE_URL?.replace(/\/+$/, "");
+    const urls = [c.req.url, ...(base ? [`${base}${url.pathname}${url.search}`] : [])];
+    if (!authToken || !(await isValidTwilioSignature(authToken, c.req.header("x-twilio-signature"), urls, params))) {
+      throw new ApiError(403, "forbidden", "The Twilio signature is missing or invalid.");
+    }
+    c.set("twilioParams", params);
+    await next();
+  };
+}
+
+const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+
+/** A TwiML answer: one reply message, or none. */
+function twiml(message?: string): Response {
+  const body = message ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character]!)}</Message>` : "";
+  return new Response(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`, { headers: { "content-type": "text/xml; charset=utf-8" } });
+}
+
+/** `/webhooks/twilio`: inbound SMS (consent keywords) and delivery status callbacks. */
+export const twilioWebhooks = new Hono<TwilioApp>();
+twilioWebhooks.use(twilioSignatureAuth());
+
+twilioWebhooks.post("/inbound", async (c) => {
+  const { From: from, Body: body } = c.get("twilioParams");
+  const keyword = (body ?? "").trim().toUpperCase().replace(/[^A-Z]/g, "");
+  const { clinicName, clinicPhone } = readNotificationSettings(c.env);
+  const now = new Date().toISOString();
+  if (from && OPT_OUT_KEYWORDS.has(keyword)) {
+    await optOutPhone(c.env.DB, from, "keyword", now).run();
+    log.info("sms opt-out", { request_id: c.get("requestId"), keyword });
+    return twiml(`${clinicName}: you are unsubscribed and will receive no more texts. Reply START to resubscribe.`);
+  }
+  if (from && OPT_IN_KEYWORDS.has(keyword)) {
+    await optInPhone(c.env.DB, from).run();
+    log.info("sms opt-in", { request_id: c.get("requestId"), keyword });
+    return twiml(`${clinicName}: you are resubscribed to texts about your orders. Reply STOP to opt out.`);
+  }
+  if (HELP_KEYWORDS.has(keyword)) {
+    const contact = clinicPhone ? `call ${clinicPhone}` : "contact your clinic";
+    return twiml(`${clinicName}: for help, ${contact}. Reply STOP to opt out.`);
+  }
+  return twiml();
+});
+
+/** Twilio's message statuses that settle a notification. */
+const FINAL_STATUSES: Record<string, "delivered" | "failed"> = { delivered: "delivered", undelivered: "failed", failed: "failed" };
+
+twilioWebhooks.post("/status", async (c) => {
+  const { MessageSid: sid, MessageStatus: status, ErrorCode: errorCode } = c.get("twilioParams");
+  const final = status ? FINAL_STATUSES[status] : undefined;
+  if (sid && final) {
+    const now = new Date().toISOString();
+    const row = await applyDeliveryReport(c.env.DB, sid, final, final === "failed" ? `twilio ${status}${errorCode ? ` ${errorCode}` : ""}` : null, now);
+    if (row && Number(errorCode) === TWILIO_UNSUBSCRIBED) {
+      const phone = c.get("twilioParams").To;
+      if (phone) await optOutPhone(c.env.DB, phone, "twilio_21610", now).run();
+    }
+    log.info("sms delivery report", { request_id: c.get("requestId"), notification_id: row?.notification_id ?? null, status: final });
+  }
+  return c.body(null, 204);
+});

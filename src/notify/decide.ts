@@ -1,0 +1,64 @@
+import type { NotificationRow } from "../db/notifications";
+import type { Patient } from "../db/patients";
+import type { OutboundMessage } from "./providers/provider";
+import { hopDelaySeconds, nextSmsWindowOpening } from "./quiet-hours";
+import type { NotificationSettings } from "./settings";
+import { type MessageContext, renderEmail, renderSms } from "./templates";
+
+/** What the sender does with one claimed notification. */
+export type Decision =
+  | { action: "suppress"; reason: string }
+  | { action: "schedule"; opening: Date; delaySeconds: number }
+  | { action: "send"; message: OutboundMessage; rendered: string };
+
+export interface OrderFacts {
+  carrier: string | null;
+  tracking_number: string | null;
+  estimated_delivery: string | null;
+}
+
+/**
+ * Consent, contact and timing rules, in order: a patient we do not know, or one without a usable
+ * contact or consent for the channel, is suppressed with the reason; an SMS outside the send window
+ * in the patient's time zone (the clinic's when the patient has none) waits for the next opening;
+ * email is never delayed. Otherwise the message is rendered for sending.
+ */
+export function decide(
+  row: NotificationRow,
+  patient: Patient | undefined,
+  optedOutPhones: ReadonlySet<string>,
+  order: OrderFacts | undefined,
+  settings: NotificationSettings,
+  now: Date,
+): Decision {
+  if (!patient) return { action: "suppress", reason: "unknown patient" };
+  const context: MessageContext = {
+    kind: row.kind,
+    clinicName: settings.clinicName,
+    clinicPhone: settings.clinicPhone,
+    carrier: order?.carrier,
+    trackingNumber: order?.tracking_number,
+    estimatedDelivery: order?.estimated_delivery,
+  };
+  if (row.channel === "email") {
+    if (!patient.email) return { action: "suppress", reason: "no email address" };
+    if (!patient.email_opt_in) return { action: "suppress", reason: "email not opted in" };
+    const email = renderEmail(context);
+    return {
+      action: "send",
+      message: { notificationId: row.notification_id, channel: "email", to: patient.email, email },
+      rendered: JSON.stringify({ subject: email.subject, text: email.text }),
+    };
+  }
+  if (!patient.phone) return { action: "suppress", reason: "no phone number" };
+  if (!patient.sms_opt_in) return { action: "suppress", reason: "sms not opted in" };
+  if (optedOutPhones.has(patient.phone)) return { action: "suppress", reason: "opted out by STOP" };
+  const opening = nextSmsWindowOpening(now, patient.timezone ?? settings.clinicTimezone, settings.smsWindow);
+  if (opening) return { action: "schedule", opening, delaySeconds: hopDelaySeconds(now, opening) };
+  const sms = renderSms(context);
+  return {
+    action: "send",
+    message: { notificationId: row.notification_id, channel: "sms", to: patient.phone, sms },
+    rendered: JSON.stringify({ text: sms }),
+  };
+}

@@ -1,0 +1,50 @@
+import type { Channel } from "../rules";
+import type { EmailMessage } from "../templates";
+
+/** One rendered message to one recipient. */
+export interface OutboundMessage {
+  notificationId: string;
+  channel: Channel;
+  /** E.164 phone number or email address. Never logged. */
+  to: string;
+  sms?: string;
+  email?: EmailMessage;
+}
+
+/**
+ * A provider's answer, classified: `transient` is retried with backoff, `permanent` marks the
+ * notification failed, `opted_out` (Twilio 21610) opts the number out and suppresses it.
+ */
+export type SendResult =
+  | { outcome: "sent"; providerMessageId: string | null }
+  | { outcome: "transient" | "permanent" | "opted_out"; reason: string };
+
+export interface Provider {
+  readonly name: "twilio" | "resend" | "log";
+  send(message: OutboundMessage): Promise<SendResult>;
+}
+
+/** How long a provider call may take before it counts as a (transient) timeout. */
+export const PROVIDER_TIMEOUT_MS = 10_000;
+
+/** 429 and 5xx are worth retrying; any other 4xx will fail the same way again. */
+export function classifyStatus(status: number): "transient" | "permanent" {
+  return status === 429 || status >= 500 ? "transient" : "permanent";
+}
+
+/** A network error or timeout from `fetch`: always transient. */
+export function networkFailure(error: unknown): SendResult {
+  const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
+  return { outcome: "transient", reason: timedOut ? "timeout" : "network error" };
+}
+
+/**
+ * A provider's error text with contact details removed: providers quote the phone number or
+ * address they rejected, and the reason is stored and shown to staff.
+ */
+export function redactContacts(text: string): string {
+  return text
+    .replace(/[^\s@<>()"']+@[^\s@<>()"']+/g, "[redacted]")
+    .replace(/\+?\d[\d\s().-]{5,}\d/g, "[redacted]")
+    .slice(0, 300);
+}

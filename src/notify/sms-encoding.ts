@@ -1,0 +1,32 @@
+/** The GSM 03.38 basic character set; one septet each. */
+const GSM7_BASIC =
+  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/** The GSM 03.38 extension table; two septets each (escape + character). */
+const GSM7_EXTENDED = "^{}\\[~]|€\f";
+
+/** Septets the text takes in GSM-7, or null when it needs UCS-2 (then a segment holds 70 characters). */
+export function gsm7Length(text: string): number | null {
+  let length = 0;
+  for (const character of text) {
+    if (GSM7_BASIC.includes(character)) length += 1;
+    else if (GSM7_EXTENDED.includes(character)) length += 2;
+    else return null;
+  }
+  return length;
+}
+
+/** True when the text fits one SMS segment: 160 GSM-7 septets, or 70 UCS-2 characters. */
+export function fitsOneSegment(text: string): boolean {
+  const septets = gsm7Length(text);
+  return septets === null ? [...text].length <= 70 : septets <= 160;
+}
+
+/** Replaces typographic characters with their GSM-7 equivalents so a message stays GSM-7. */
+export function toGsm7Friendly(text: string): string {
+  return text
+    .replace(/[‘’‛′]/g, "'")
+    .replace(/[“”‟″]/g, '"')
+    .replace(/[–—]/g, "-")
+    .replace(/…/g, "...")
+    .replace(/\u00a0/g, " ");
+}

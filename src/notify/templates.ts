@@ -1,0 +1,116 @@
+import { fitsOneSegment, toGsm7Friendly } from "./sms-encoding";
+import { trackingUrl } from "./tracking";
+
+/**
+ * Patient messages. They name the clinic, the order's carrier and tracking link, and what happens
+ * next; they never name a medication (an SMS may be read by anyone holding the phone) and carry no
+ * other health details. An SMS stays within one 160-character GSM-7 segment where possible.
+ */
+
+export interface MessageContext {
+  kind: string;
+  clinicName: string;
+  clinicPhone: string | null;
+  carrier?: string | null;
+  trackingNumber?: string | null;
+  estimatedDelivery?: string | null;
+}
+
+export interface EmailMessage {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** The kinds with a template; a rule naming another event type renders the generic update. */
+export const TEMPLATE_KINDS = ["order_shipped", "order_delivered", "order_cancelled", "refill_approved", "refill_denied"] as const;
+
+function contactLine(context: MessageContext): string {
+  return context.clinicPhone ? `Questions? Call ${context.clinicPhone}.` : "Questions? Contact your clinic.";
+}
+
+/** Candidate texts, richest first; the first that fits one segment is sent. */
+function smsCandidates(context: MessageContext): string[] {
+  const clinic = context.clinicName;
+  const stop = " Reply STOP to opt out.";
+  const call = context.clinicPhone ? ` Questions? ${context.clinicPhone}` : "";
+  switch (context.kind) {
+    case "order_shipped": {
+      const link = trackingUrl(context.carrier, context.trackingNumber);
+      const via = context.carrier ? ` via ${context.carrier}` : "";
+      const track = link ? ` Track: ${link}` : context.trackingNumber ? ` Tracking: ${context.trackingNumber}` : "";
+      return [`${clinic}: your order has shipped${via}.${track}${stop}`, `${clinic}: your order has shipped${via}.${track}`, `${clinic}: order shipped.${track}`];
+    }
+    case "order_delivered":
+      return [`${clinic}: your order was delivered.${call}${stop}`, `${clinic}: your order was delivered.${call}`, `${clinic}: your order was delivered.`];
+    case "order_cancelled":
+      return [`${clinic}: your order was cancelled. We will be in touch.${call}${stop}`, `${clinic}: your order was cancelled.${call}`, `${clinic}: your order was cancelled.`];
+    case "refill_approved":
+      return [`${clinic}: your refill request was approved. We will text you when it ships.${stop}`, `${clinic}: your refill request was approved.`];
+    case "refill_denied":
+      return [`${clinic}: we could not approve your refill request. Please contact us.${call}${stop}`, `${clinic}: we could not approve your refill request. Please contact us.`];
+    default:
+      return [`${clinic}: there is an update on your prescription. Please contact us.${call}${stop}`, `${clinic}: there is an update on your prescription.`];
+  }
+}
+
+/**
+ * The SMS body: the richest candidate that fits one GSM-7 segment. When even the leanest does not
+ * (a very long clinic name), the clinic name is shortened until it fits, down to 12 characters.
+ */
+export function renderSms(context: MessageContext): string {
+  const render = (clinicName: string) => smsCandidates({ ...context, clinicName }).map(toGsm7Friendly);
+  const fitting = render(context.clinicName).find(fitsOneSegment);
+  if (fitting) return fitting;
+  const name = toGsm7Friendly(context.clinicName);
+  for (let length = name.length - 1; length >= 12; length -= 1) {
+    const shortened = render(name.slice(0, length).trimEnd()).find(fitsOneSegment);
+    if (shortened) return shortened;
+  }
+  return render(name.slice(0, 12).trimEnd()).at(-1)!;
+}
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => ESCAPES[character]!);
+}
+
+/** The email: subject, plain text and HTML with the same content. */
+export function renderEmail(context: MessageContext): EmailMessage {
+  const link = context.kind === "order_shipped" ? trackingUrl(context.carrier, context.trackingNumber) : null;
+  const { subject, lines } = emailContent(context, link);
+  const footer = [contactLine(context), `${context.clinicName}`];
+  const text = ["Hello,", "", ...lines, "", ...footer].join("\n");
+  const paragraphs = lines.map((line) => {
+    const escaped = escapeHtml(line);
+    return link && line.includes(link) ? `<p>${escaped.replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>` : `<p>${escaped}</p>`;
+  });
+  const html = `<!doctype html><html><body><p>Hello,</p>${paragraphs.join("")}<p>${footer.map(escapeHtml).join("<br>")}</p></body></html>`;
+  return { subject, text, html };
+}
+
+function emailContent(context: MessageContext, link: string | null): { subject: string; lines: string[] } {
+  const clinic = context.clinicName;
+  switch (context.kind) {
+    case "order_shipped":
+      return {
+        subject: `${clinic}: your order has shipped`,
+        lines: [
+          `Your order has shipped${context.carrier ? ` with ${context.carrier}` : ""}.`,
+          ...(context.trackingNumber ? [`Tracking number: ${context.trackingNumber}`] : []),
+          ...(link ? [`Track your package: ${link}`] : []),
+          ...(context.estimatedDelivery ? [`Estimated delivery: ${context.estimatedDelivery}`] : []),
+        ],
+      };
+    case "order_delivered":
+      return { subject: `${clinic}: your order was delivered`, lines: ["Your order was delivered."] };
+    case "order_cancelled":
+      return { subject: `${clinic}: your order was cancelled`, lines: ["Your order was cancelled. We will be in touch about next steps."] };
+    case "refill_approved":
+      return { subject: `${clinic}: your refill was approved`, lines: ["Your refill request was approved. We will let you know when it ships."] };
+    case "refill_denied":
+      return { subject: `${clinic}: about your refill request`, lines: ["We could not approve your refill request. Please contact us so we can help."] };
+    default:
+      return { subject: `${clinic}: an update on your prescription`, lines: ["There is an update on your prescription. Please contact us for details."] };
+  }
+}

@@ -1,0 +1,24 @@
+import { takeStaleNotifications } from "../db/notifications";
+import { log } from "../log";
+import { enqueueSendJobs } from "../notify/outbox";
+
+/** An outbox row untouched this long has lost its send job (or its scheduled job). */
+export const STALE_AFTER_MS = 5 * 60_000;
+const SWEEP_CHUNK = 500;
+const SWEEP_MAX_CHUNKS = 10;
+
+/**
+ * Re-enqueues outbox rows left `pending` (their enqueue after the D1 commit failed or was lost) or
+ * `scheduled` past their window opening. The sender's lease and claim make a second job harmless.
+ */
+export async function sweepNotifications(env: Env, now: Date): Promise<number> {
+  const staleBefore = new Date(now.getTime() - STALE_AFTER_MS).toISOString();
+  let enqueued = 0;
+  for (let chunk = 0; chunk < SWEEP_MAX_CHUNKS; chunk += 1) {
+    const jobs = await takeStaleNotifications(env.DB, staleBefore, now.toISOString(), SWEEP_CHUNK);
+    enqueued += await enqueueSendJobs(env, jobs);
+    if (jobs.length < SWEEP_CHUNK) break;
+  }
+  log.info("notification sweep", { enqueued });
+  return enqueued;
+}

@@ -1,0 +1,126 @@
+import { env } from "cloudflare:workers";
+import { http, HttpResponse } from "msw";
+import type { setupServer } from "msw/native";
+import { vi } from "vitest";
+import type { SendJob } from "../../src/db/notifications";
+import { consumeNotifications } from "../../src/queue/notifications-consumer";
+import { adminFetch } from "./admin";
+import { type EnvelopeLike, uniqueId } from "./events";
+import { EVENTS_QUEUE, eventMessage, runBatch } from "./queue";
+
+export const NOTIFICATIONS_QUEUE = "patient-notifications";
+
+/** The notification settings of a clinic with Twilio and Resend connected. */
+export const PROVIDER_ENV = {
+  TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000001",
+  TWILIO_AUTH_TOKEN: "twilio-test-token",
+  TWILIO_MESSAGING_SERVICE_SID: "MG00000000000000000000000000000001",
+  PUBLIC_BASE_URL: "https://receiver.test",
+  RESEND_API_KEY: "re_test_key",
+  EMAIL_FROM: "Sunrise Clinic <care@sunrise.example>",
+  CLINIC_NAME: "Sunrise Clinic",
+  CLINIC_PHONE: "+14155550100",
+};
+
+export function providerEnv(overrides: Record<string, string> = {}): Env {
+  return { ...env, ...PROVIDER_ENV, ...overrides } as unknown as Env;
+}
+
+/** 10:00 in New York on a January weekday: inside the default send window. */
+export const DAYTIME = Date.parse("2026-01-15T15:00:00Z");
+
+/** Creates a patient through the admin API; returns its id. */
+export async function createPatient(fields: Partial<{ phone: string | null; email: string | null; timezone: string | null; sms_opt_in: boolean; email_opt_in: boolean }> = {}) {
+  const patientId = uniqueId("pat");
+  const response = await adminFetch(`/patients/${patientId}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ phone: `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, "0")}`, email: `${patientId}@example.org`, timezone: "America/New_York", sms_opt_in: true, email_opt_in: true, ...fields }),
+  });
+  if (response.status !== 200) throw new Error(`patient not created: ${response.status} ${await response.text()}`);
+  return patientId;
+}
+
+/**
+ * Applies events through the events consumer and returns the send jobs it enqueued — captured
+ * instead of delivered, so each test decides when and with which settings the sender runs.
+ */
+export async function applyAndCaptureJobs(events: EnvelopeLike[]): Promise<SendJob[]> {
+  const sendBatch = vi.spyOn(env.NOTIFICATIONS, "sendBatch").mockResolvedValue(undefined as never);
+  try {
+    await runBatch(EVENTS_QUEUE, events.map((event) => eventMessage(event)));
+    return sendBatch.mock.calls.flatMap(([messages]) => [...messages].map((message) => message.body as SendJob));
+  } finally {
+    sendBatch.mockRestore();
+  }
+}
+
+/** Runs the sender over jobs with the given settings and clock; returns acks, retries and delayed re-enqueues. */
+export async function runSender(jobs: SendJob[], options: { workerEnv?: Env; now?: number; attempts?: number } = {}) {
+  const delayed: { body: SendJob; delaySeconds?: number }[] = [];
+  const sendBatch = vi.spyOn(env.NOTIFICATIONS, "sendBatch").mockImplementation(async (messages) => {
+    for (const message of messages) delayed.push({ body: message.body as SendJob, delaySeconds: message.delaySeconds });
+    return undefined as never;
+  });
+  try {
+    const workerEnv = options.workerEnv ?? providerEnv();
+    const result = await runBatch(
+      NOTIFICATIONS_QUEUE,
+      jobs.map((job) => ({ id: uniqueId("job"), timestamp: new Date(), attempts: options.attempts ?? 1, body: job })),
+      { ...workerEnv, NOTIFICATIONS: env.NOTIFICATIONS },
+      (batch, batchEnv) => consumeNotifications(batch, batchEnv, { now: () => options.now ?? DAYTIME }),
+    );
+    return { ...result, delayed };
+  } finally {
+    sendBatch.mockRestore();
+  }
+}
+
+export interface NotificationView {
+  notification_id: string;
+  channel: "sms" | "email";
+  status: string;
+  provider: string | null;
+  attempts: number;
+  sent_at: string | null;
+  scheduled_for: string | null;
+  error: string | null;
+}
+
+/** The notifications of an event, as the admin API shows them, keyed by channel. */
+export async function notificationsOf(eventId: string): Promise<Record<string, NotificationView>> {
+  const body = (await (await adminFetch(`/events/${eventId}`)).json()) as { notifications: NotificationView[] };
+  return Object.fromEntries(body.notifications.map((notification) => [notification.channel, notification]));
+}
+
+/** Twilio's and Resend's documented APIs, recording every request they receive. */
+export function mockProviders(server: ReturnType<typeof setupServer>) {
+  const sms: { to: string; body: string; form: URLSearchParams; authorization: string | null }[] = [];
+  const emails: { key: string | null; body: { from: string; to: string[]; subject: string; text: string; html: string }; authorization: string | null }[] = [];
+  const idsByKey = new Map<string, string>();
+  server.use(
+    http.post("https://api.twilio.com/2010-04-01/Accounts/:accountSid/Messages.json", async ({ request, params }) => {
+      const form = new URLSearchParams(await request.text());
+      sms.push({ to: form.get("To")!, body: form.get("Body")!, form, authorization: request.headers.get("authorization") });
+      const sid = `SM${crypto.randomUUID().replaceAll("-", "")}`;
+      return HttpResponse.json(
+        { sid, account_sid: params.accountSid, to: form.get("To"), body: form.get("Body"), status: "accepted", messaging_service_sid: form.get("MessagingServiceSid"), error_code: null },
+        { status: 201 },
+      );
+    }),
+    http.post("https://api.resend.com/emails", async ({ request }) => {
+      const key = request.headers.get("idempotency-key");
+      emails.push({ key, body: (await request.json()) as (typeof emails)[number]["body"], authorization: request.headers.get("authorization") });
+      // Resend answers a repeated idempotency key with the first email's id and sends nothing new.
+      const id = (key && idsByKey.get(key)) || crypto.randomUUID();
+      if (key) idsByKey.set(key, id);
+      return HttpResponse.json({ id });
+    }),
+  );
+  return { sms, emails, uniqueEmailKeys: () => new Set(emails.map((email) => email.key)).size };
+}
+
+/** A Twilio error response as its API documents it. */
+export function twilioError(status: number, code: number, message: string) {
+  return HttpResponse.json({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, { status });
+}

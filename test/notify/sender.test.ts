@@ -1,0 +1,279 @@
+import { env } from "cloudflare:workers";
+import { http, HttpResponse } from "msw";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { makeEvent, uniqueId } from "../helpers/events";
+import { useMockNetwork } from "../helpers/msw";
+import {
+  applyAndCaptureJobs,
+  createPatient,
+  DAYTIME,
+  mockProviders,
+  notificationsOf,
+  PROVIDER_ENV,
+  providerEnv,
+  runSender,
+  twilioError,
+} from "../helpers/notifications";
+import { runBatch, withBatchHook } from "../helpers/queue";
+
+const server = useMockNetwork();
+afterEach(() => vi.restoreAllMocks());
+
+function shippedFor(patientId: string, data: Record<string, unknown> = {}) {
+  return makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId, ...data } });
+}
+
+describe("sender: providers", () => {
+  it("sends the shipped SMS through Twilio and the email through Resend with their documented request shapes", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient({ phone: "+14155550123", email: "pat@example.org" });
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    expect(jobs).toEqual([
+      { event_id: event.event_id, channel: "sms" },
+      { event_id: event.event_id, channel: "email" },
+    ]);
+    const result = await runSender(jobs);
+    expect(result.explicitAcks).toHaveLength(2);
+
+    expect(providers.sms).toHaveLength(1);
+    const [sms] = providers.sms;
+    expect(sms!.authorization).toBe(`Basic ${btoa(`${PROVIDER_ENV.TWILIO_ACCOUNT_SID}:${PROVIDER_ENV.TWILIO_AUTH_TOKEN}`)}`);
+    expect(sms!.to).toBe("+14155550123");
+    expect(sms!.form.get("MessagingServiceSid")).toBe(PROVIDER_ENV.TWILIO_MESSAGING_SERVICE_SID);
+    expect(sms!.form.get("StatusCallback")).toBe("https://receiver.test/webhooks/twilio/status");
+    expect(sms!.body).toBe("Sunrise Clinic: your order has shipped via UPS. Track: https://www.ups.com/track?tracknum=1Z999AA10123456784 Reply STOP to opt out.");
+
+    expect(providers.emails).toHaveLength(1);
+    const [email] = providers.emails;
+    expect(email!.authorization).toBe(`Bearer ${PROVIDER_ENV.RESEND_API_KEY}`);
+    expect(email!.body).toMatchObject({ from: PROVIDER_ENV.EMAIL_FROM, to: ["pat@example.org"], subject: "Sunrise Clinic: your order has shipped" });
+    expect(email!.body.html).toContain("https://www.ups.com/track?tracknum=1Z999AA10123456784");
+
+    const notifications = await notificationsOf(event.event_id);
+    expect(notifications.sms).toMatchObject({ status: "sent", provider: "twilio", attempts: 1 });
+    expect(notifications.email).toMatchObject({ status: "sent", provider: "resend", attempts: 1 });
+    expect(email!.key).toBe(notifications.email!.notification_id);
+  });
+
+  it("uses From when no messaging service is configured", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const jobs = await applyAndCaptureJobs([shippedFor(patientId)]);
+    await runSender(jobs.filter((job) => job.channel === "sms"), { workerEnv: providerEnv({ TWILIO_MESSAGING_SERVICE_SID: "", TWILIO_FROM_NUMBER: "+14155550999" }) });
+    expect(providers.sms[0]!.form.get("From")).toBe("+14155550999");
+    expect(providers.sms[0]!.form.has("MessagingServiceSid")).toBe(false);
+  });
+
+  it("without credentials uses the log provider: rendered, recorded, sent, and nothing leaves the machine", async () => {
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    // onUnhandledRequest "error": any network call would fail this test.
+    const result = await runSender(jobs, { workerEnv: env });
+    expect(result.explicitAcks).toHaveLength(2);
+    const notifications = await notificationsOf(event.event_id);
+    expect(notifications.sms).toMatchObject({ status: "sent", provider: "log" });
+    expect(notifications.email).toMatchObject({ status: "sent", provider: "log" });
+    const rendered = await env.DB.prepare(`SELECT rendered FROM notifications WHERE event_id = ?1 AND channel = 'sms'`).bind(event.event_id).first<{ rendered: string }>();
+    expect(JSON.parse(rendered!.rendered).text).toContain("your order has shipped");
+  });
+});
+
+describe("sender: outcomes", () => {
+  it("retries after a 5xx with backoff, then sends", async () => {
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms");
+    const providers = mockProviders(server);
+    // Handlers added later take precedence: the first call gets a 503, the next one Twilio's 201.
+    server.use(http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => twilioError(503, 20500, "Internal Server Error"), { once: true }));
+    const first = await runSender(jobs);
+    expect(first.retryMessages).toHaveLength(1);
+    expect(first.retryMessages[0]!.delaySeconds).toBeGreaterThan(0);
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "pending", attempts: 1 });
+    const second = await runSender(jobs, { attempts: 2 });
+    expect(second.explicitAcks).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent", attempts: 2 });
+  });
+
+  it.each([
+    ["429", () => twilioError(429, 20429, "Too Many Requests")],
+    ["a network error", () => HttpResponse.error()],
+  ])("treats %s as transient", async (_case, reply) => {
+    const patientId = await createPatient();
+    const jobs = (await applyAndCaptureJobs([shippedFor(patientId)])).filter((job) => job.channel === "sms");
+    server.use(http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", reply));
+    const result = await runSender(jobs);
+    expect(result.retryMessages).toHaveLength(1);
+  });
+
+  it("marks a permanent 4xx failed with the provider's reason, without the phone number", async () => {
+    const patientId = await createPatient({ phone: "+14155550177" });
+    const event = shippedFor(patientId);
+    const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms");
+    server.use(http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => twilioError(400, 21211, "The 'To' number +14155550177 is not a valid phone number.")));
+    const result = await runSender(jobs);
+    expect(result.explicitAcks).toHaveLength(1);
+    const sms = (await notificationsOf(event.event_id)).sms!;
+    expect(sms).toMatchObject({ status: "failed", provider: "twilio" });
+    expect(sms.error).toContain("twilio 21211");
+    expect(sms.error).not.toContain("4155550177");
+  });
+
+  it("Twilio 21610 opts the number out and suppresses; later SMS to it are suppressed too", async () => {
+    const phone = "+14155550188";
+    const patientId = await createPatient({ phone });
+    const first = shippedFor(patientId);
+    const jobs = (await applyAndCaptureJobs([first])).filter((job) => job.channel === "sms");
+    server.use(http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => twilioError(400, 21610, "Attempt to send to unsubscribed recipient")));
+    await runSender(jobs);
+    expect((await notificationsOf(first.event_id)).sms).toMatchObject({ status: "suppressed" });
+    const optOut = await env.DB.prepare(`SELECT source FROM sms_opt_outs WHERE phone = ?1`).bind(phone).first();
+    expect(optOut).toEqual({ source: "twilio_21610" });
+
+    server.resetHandlers();
+    const providers = mockProviders(server);
+    const second = makeEvent("order:delivered", { data: { order_id: first.data.order_id, patient_id: patientId } });
+    await runSender(await applyAndCaptureJobs([second]));
+    expect(providers.sms).toHaveLength(0);
+    expect(providers.emails).toHaveLength(1);
+    expect((await notificationsOf(second.event_id)).sms).toMatchObject({ status: "suppressed", error: "opted out by STOP" });
+  });
+});
+
+describe("sender: exactly once", () => {
+  it("10 concurrent copies of a job send one SMS and one email", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    await Promise.all(Array.from({ length: 10 }, () => runSender(jobs)));
+    await runSender([...jobs, ...jobs, ...jobs]);
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.emails).toHaveLength(1);
+    const notifications = await notificationsOf(event.event_id);
+    expect(notifications.sms!.status).toBe("sent");
+    expect(notifications.email!.status).toBe("sent");
+  });
+
+  it("a crash between the provider call and recording it: the email's idempotency key prevents a second email", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    // D1 answers the claim and the context load, then fails to record the outcome (twice: the
+    // sender retries that write once).
+    const crashing = withBatchHook(env.DB, (batch) => {
+      if (batch >= 3) throw new Error("D1_ERROR: network connection lost");
+    });
+    const crashed = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: crashing } as Env });
+    expect(crashed.retryMessages).toHaveLength(2);
+    // The redelivery comes after the sender's lease ran out.
+    const redelivered = await runSender(jobs, { now: DAYTIME + 61_000, attempts: 2 });
+    expect(redelivered.explicitAcks).toHaveLength(2);
+    expect(providers.emails).toHaveLength(2);
+    expect(providers.uniqueEmailKeys()).toBe(1);
+    // SMS has no idempotency key: this is the residual risk the README documents.
+    expect(providers.sms).toHaveLength(2);
+    expect((await notificationsOf(event.event_id)).email).toMatchObject({ status: "sent", attempts: 2 });
+  });
+
+  it("a job for a stale event finds no outbox row and sends nothing", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const orderId = uniqueId("ord");
+    const delivered = makeEvent("order:delivered", { timestamp: "2025-01-18T15:00:00Z", data: { order_id: orderId, patient_id: patientId } });
+    const lateShipped = makeEvent("order:shipped", { timestamp: "2025-01-15T10:30:00Z", data: { order_id: orderId, patient_id: patientId } });
+    await applyAndCaptureJobs([delivered]);
+    const staleJobs = await applyAndCaptureJobs([lateShipped]);
+    expect(await notificationsOf(lateShipped.event_id)).toEqual({});
+    const result = await runSender(staleJobs);
+    expect(result.explicitAcks).toHaveLength(staleJobs.length);
+    expect(providers.sms).toHaveLength(0);
+  });
+
+  it("a forced replay of a processed event adds no notification", async () => {
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    await applyAndCaptureJobs([event]);
+    const before = await notificationsOf(event.event_id);
+    await env.DB.prepare(`UPDATE events SET status = 'queued' WHERE event_id = ?1`).bind(event.event_id).run();
+    await applyAndCaptureJobs([event]);
+    const after = await notificationsOf(event.event_id);
+    expect(after.sms!.notification_id).toBe(before.sms!.notification_id);
+    expect(Object.keys(after)).toHaveLength(2);
+  });
+});
+
+describe("sender: consent and timing", () => {
+  it.each([
+    ["an unknown patient", null, "unknown patient", "unknown patient"],
+    ["no phone or email", { phone: null, email: null }, "no phone number", "no email address"],
+    ["no consent", { sms_opt_in: false, email_opt_in: false }, "sms not opted in", "email not opted in"],
+  ])("suppresses %s with the reason, and the event is still processed", async (_case, fields, smsReason, emailReason) => {
+    const providers = mockProviders(server);
+    const patientId = fields === null ? uniqueId("pat_unknown") : await createPatient(fields);
+    const event = shippedFor(patientId);
+    await runSender(await applyAndCaptureJobs([event]));
+    const notifications = await notificationsOf(event.event_id);
+    expect(notifications.sms).toMatchObject({ status: "suppressed", error: smsReason });
+    expect(notifications.email).toMatchObject({ status: "suppressed", error: emailReason });
+    expect(providers.sms.length + providers.emails.length).toBe(0);
+    const eventView = await env.DB.prepare(`SELECT status FROM events WHERE event_id = ?1`).bind(event.event_id).first();
+    expect(eventView).toEqual({ status: "processed" });
+  });
+
+  it("holds an SMS outside the window until it opens, in hops; email goes at once", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient({ timezone: "America/Los_Angeles" });
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    // 03:00 in Los Angeles (11:00Z): the window opens at 08:00 local, 16:00Z.
+    const night = Date.parse("2026-01-15T11:00:00Z");
+    const result = await runSender(jobs, { now: night });
+    expect(result.explicitAcks).toHaveLength(2);
+    expect(providers.sms).toHaveLength(0);
+    expect(providers.emails).toHaveLength(1);
+    expect(result.delayed).toEqual([{ body: { event_id: event.event_id, channel: "sms" }, delaySeconds: 5 * 3600 }]);
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "scheduled", scheduled_for: "2026-01-15T16:00:00.000Z" });
+
+    const opened = await runSender([{ event_id: event.event_id, channel: "sms" }], { now: Date.parse("2026-01-15T16:00:00Z") });
+    expect(opened.explicitAcks).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent" });
+  });
+
+  it("uses the clinic's time zone for a patient without one", async () => {
+    const patientId = await createPatient({ timezone: null });
+    const jobs = (await applyAndCaptureJobs([shippedFor(patientId)])).filter((job) => job.channel === "sms");
+    // 07:30 in New York (the default CLINIC_TIMEZONE), 12:30Z.
+    const result = await runSender(jobs, { now: Date.parse("2026-01-15T12:30:00Z") });
+    expect(result.delayed[0]!.delaySeconds).toBe(30 * 60);
+  });
+});
+
+describe("notification dead letters and the sweep", () => {
+  it("a dead-lettered job marks its notification failed", async () => {
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    const result = await runBatch("patient-notifications-dlq", jobs.map((job) => ({ id: uniqueId("m"), timestamp: new Date(), attempts: 11, body: job })));
+    expect(result.explicitAcks).toHaveLength(2);
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "failed", error: "retries exhausted" });
+  });
+
+  it("consumes real queue messages end to end with the log provider", async () => {
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    await env.NOTIFICATIONS.sendBatch(jobs.map((body) => ({ body, contentType: "json" })));
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      const notifications = await notificationsOf(event.event_id);
+      if (notifications.sms?.status === "sent" && notifications.email?.status === "sent") break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent", provider: "log" });
+  });
+});
