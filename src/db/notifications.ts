@@ -208,3 +208,15 @@ export async function notificationStats(db: D1Database): Promise<NotificationSta
     by_status: Object.fromEntries(results.map((row) => [row.status, row.count])),
   };
 }
+
+/** Removes rendered message bodies of notifications created before `cutoff`, at most `chunk` rows. */
+export async function purgeRenderedMessages(db: D1Database, cutoff: string, chunk: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `UPDATE notifications SET rendered = NULL
+WHERE notification_id IN (SELECT notification_id FROM notifications WHERE rendered IS NOT NULL AND created_at < ?1 LIMIT ?2)`,
+    )
+    .bind(cutoff, chunk)
+    .run();
+  return result.meta.changes ?? 0;
+}

@@ -1,5 +1,6 @@
 import { readInteger } from "../config";
 import { purgePayloads } from "../db/events";
+import { purgeRenderedMessages } from "../db/notifications";
 import { log } from "../log";
 
 /** Rows per UPDATE: small enough to keep each statement short on D1's single writer. */
@@ -10,18 +11,26 @@ export const PURGE_MAX_CHUNKS = 40;
 /**
  * Removes payload bodies older than `PAYLOAD_RETENTION_DAYS` (default 30), chunk by chunk. Each
  * event's id, type, status and times stay, so deduplication keeps working long after NovaMed's last
- * retry (about 1 h 21 min after the first attempt). `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
+ * retry (about 1 h 21 min after the first attempt). Rendered notification bodies older than that go
+ * too (each notification keeps its status and times). `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
  */
 export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number> {
   const days = readInteger(env, "PAYLOAD_RETENTION_DAYS", 30);
   if (days === 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
-  let purged = 0;
+  const purged = await inChunks(() => purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS));
+  const rendered = await inChunks(() => purgeRenderedMessages(env.DB, cutoff, PURGE_CHUNK_ROWS));
+  log.info("payload retention", { retention_days: days, purged, rendered_purged: rendered });
+  return purged;
+}
+
+/** Runs a chunked purge until a chunk comes back short or the per-run cap is reached. */
+async function inChunks(purgeChunk: () => Promise<number>): Promise<number> {
+  let total = 0;
   for (let chunk = 0; chunk < PURGE_MAX_CHUNKS; chunk += 1) {
-    const changed = await purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS);
-    purged += changed;
+    const changed = await purgeChunk();
+    total += changed;
     if (changed < PURGE_CHUNK_ROWS) break;
   }
-  log.info("payload retention", { retention_days: days, purged });
-  return purged;
+  return total;
 }

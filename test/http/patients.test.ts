@@ -81,3 +81,10 @@ describe("admin API: patient import", () => {
     expect((await adminFetch("/patients/import", { method: "POST", ...json(rows) })).status).toBe(413);
   });
 });
+
+describe("admin API: patient import limits", () => {
+  it("413 for an import body over 1 MiB", async () => {
+    const response = await adminFetch("/patients/import", { method: "POST", headers: { "content-type": "text/csv" }, body: "x".repeat(1024 * 1024 + 1) });
+    expect(response.status).toBe(413);
+  });
+});

@@ -64,3 +64,22 @@ describe("payload retention", () => {
     expect(left!.n).toBe(0);
   });
 });
+
+describe("notification retention", () => {
+  it("removes rendered message bodies with the payloads, keeping each notification's status", async () => {
+    const now = Date.parse("2026-06-30T03:17:00.000Z");
+    await env.DB.prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, rendered, created_at, updated_at)
+       VALUES ('ntf_old', 'evt_old', 'sms', 'order_shipped', 'pat', 'ord', 'sent', '{"text":"old"}', ?1, ?1),
+              ('ntf_new', 'evt_new', 'sms', 'order_shipped', 'pat', 'ord', 'sent', '{"text":"new"}', ?2, ?2)`,
+    )
+      .bind(new Date(now - 31 * DAY).toISOString(), new Date(now - DAY).toISOString())
+      .run();
+    await runRetention(now);
+    const { results } = await env.DB.prepare(`SELECT notification_id, status, rendered FROM notifications WHERE notification_id IN ('ntf_old', 'ntf_new') ORDER BY notification_id`).all();
+    expect(results).toEqual([
+      { notification_id: "ntf_new", status: "sent", rendered: '{"text":"new"}' },
+      { notification_id: "ntf_old", status: "sent", rendered: null },
+    ]);
+  });
+});

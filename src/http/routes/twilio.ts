@@ -1,4 +1,5 @@
 import { Hono, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { applyDeliveryReport } from "../../db/notifications";
 import { optInPhone, optOutPhone } from "../../db/patients";
 import { log } from "../../log";
@@ -46,6 +47,15 @@ function twiml(message?: string): Response {
 
 /** `/webhooks/twilio`: inbound SMS (consent keywords) and delivery status callbacks. */
 export const twilioWebhooks = new Hono<TwilioApp>();
+// Twilio's webhook forms are a few hundred bytes; cap what we buffer before checking the signature.
+twilioWebhooks.use(
+  bodyLimit({
+    maxSize: 64 * 1024,
+    onError: () => {
+      throw new ApiError(413, "payload_too_large", "The body is larger than 64 KiB.");
+    },
+  }),
+);
 twilioWebhooks.use(twilioSignatureAuth());
 
 twilioWebhooks.post("/inbound", async (c) => {
