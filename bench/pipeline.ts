@@ -1,0 +1,336 @@
+/**
+ * The pipeline pass: pushes an event stream (bench/events.ts) through the real receiver (edge →
+ * local queue → consumer → D1), waits until every accepted event reached a final status, and checks
+ * the outcome through the admin API: nothing accepted is lost, nothing is applied twice, every
+ * out-of-order order ends in the right state, and (with faults) every retried event was processed.
+ * The consumer's `event batch` log lines give D1 round trips per batch and the retry count.
+ */
+import { buildStream, PATIENTS, patientId } from "./events.ts";
+import { busyShare, cpuDelta, machineCpu, treeCpu, waitForQuiet } from "./proc.ts";
+import type { Server } from "./servers.ts";
+
+export interface PipelineOptions {
+  /** Deliveries in total, re-sends included. */
+  events: number;
+  duplicateRate: number;
+  outOfOrderRate: number;
+  /** Requests in flight at once while sending. */
+  concurrency: number;
+  drainTimeoutS: number;
+  apiKey: string;
+  adminToken: string;
+  seed: number;
+  label: string;
+  progress: (message: string) => void;
+}
+
+/** What latest.json's `pipeline` (and `faults`) carry; the issue's fields first. */
+export interface PipelineResult {
+  events: number;
+  duplicates: number;
+  seconds: number;
+  events_per_s: number;
+  lost: number;
+  double_applied: number;
+  d1_round_trips_per_batch: number;
+  d1_round_trips_max: number;
+  retried: number;
+  events_applied_more_than_once: number;
+  /** Notifications the sender's log shows sent more than once (a patient messaged twice). */
+  notifications_sent_more_than_once: number;
+  notification_sends_logged: number;
+  unique_events: number;
+  accepted: number;
+  /** Deliveries that got no 200 even after the sender's own retries. */
+  send_failures: number;
+  send_seconds: number;
+  drained: boolean;
+  batches: number;
+  mean_batch_size: number;
+  mean_batch_ms: number;
+  final_status: Record<string, number>;
+  conflicts: number;
+  notifications: unknown;
+  out_of_order_lifecycles: number;
+  orders_checked: number;
+  orders_wrong_state: number;
+  retried_events_logged: number;
+  retried_events_not_processed: number;
+  lost_checked_per_event: boolean;
+  /** CPU ms of the receiver's process tree (edge + consumer + D1) per unique event, send to drain. */
+  server_cpu_ms_per_event: number | null;
+  /** Share of both cores busy from first send to drain, 0..1. */
+  machine_busy: number | null;
+  /** Share of both cores busy just before the first send (receiver idle): other work on the machine. */
+  machine_busy_before: number | null;
+  /** Seconds until every accepted event was final (notifications may still be in flight). */
+  events_final_seconds: number | null;
+  /** Synthetic patients registered so notifications are sent (log provider); 0 = none. */
+  patients_registered: number;
+  notifications_pending_at_end: number;
+  /** Notification sweeps (the 5-minute cron) the harness fired, since wrangler dev fires no crons. */
+  sweeps_triggered: number;
+  /** Consumer throughput while busy: messages / summed batch durations. */
+  consumer_events_per_busy_s: number;
+}
+
+interface Stats {
+  events: { total: number; by_status: Record<string, number>; conflicts: number; applied_more_than_once: number };
+  notifications?: { by_status?: Record<string, number> } & Record<string, unknown>;
+}
+
+/**
+ * An IANA zone where it is early afternoon now, so no SMS of the run falls into quiet hours
+ * (08:00–21:00 local) and waits for hours: the drain would never end.
+ */
+export function middayTimeZone(now = new Date()): string {
+  const zones = ["Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Denver", "America/Chicago", "America/New_York",
+    "America/Sao_Paulo", "Atlantic/Azores", "Europe/London", "Europe/Berlin", "Europe/Athens", "Europe/Moscow", "Asia/Dubai",
+    "Asia/Karachi", "Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai", "Asia/Tokyo", "Australia/Brisbane", "Pacific/Noumea", "Pacific/Auckland"];
+  const hour = (zone: string) => Number(new Intl.DateTimeFormat("en-US", { timeZone: zone, hour: "numeric", hourCycle: "h23" }).format(now));
+  return zones.reduce((best, zone) => (Math.abs(hour(zone) - 14) < Math.abs(hour(best) - 14) ? zone : best));
+}
+
+/**
+ * Registers the stream's synthetic patients (fictional 555-01xx numbers, example.com addresses,
+ * opted in) so shipped/delivered events produce notifications that go through the sender to the
+ * log provider. Returns how many were stored; 0 when the receiver has no patient API yet.
+ */
+async function registerPatients(server: Server, token: string): Promise<number> {
+  const timezone = middayTimeZone();
+  let stored = 0;
+  const indexes = Array.from({ length: PATIENTS }, (_, index) => index);
+  await pool(indexes, 8, Date.now() + 60_000, async (index) => {
+    const response = await fetch(`${server.url}/admin/patients/${patientId(index)}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ phone: `+1415555${String(100 + (index % 100)).padStart(4, "0")}`, email: `bench-${index}@example.com`, timezone, sms_opt_in: true, email_opt_in: true }),
+      signal: AbortSignal.timeout(15_000),
+    }).catch(() => null);
+    await response?.arrayBuffer();
+    if (response?.ok) stored += 1;
+  });
+  return stored;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const FINAL = ["processed", "ignored", "invalid"];
+
+async function adminGet<T>(server: Server, token: string, path: string): Promise<{ status: number; body: T | null }> {
+  const response = await fetch(server.url + path, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+  const text = await response.text();
+  return { status: response.status, body: response.ok ? (JSON.parse(text) as T) : null };
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; stops starting new ones after `deadline`. */
+async function pool<T>(items: T[], limit: number, deadline: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length && Date.now() < deadline) await task(items[next++]!);
+    }),
+  );
+}
+
+/**
+ * The duplicate measure of the notifications part of /admin/stats, when that part exists: every
+ * numeric field whose name says duplicate / more than once / double. 0 when there is none.
+ */
+function notificationDuplicates(notifications: Record<string, unknown> | undefined): number {
+  if (!notifications) return 0;
+  return Object.entries(notifications)
+    .filter(([key, value]) => typeof value === "number" && /more_than_once|duplicate|double|twice|repeat/i.test(key))
+    .reduce((sum, [, value]) => sum + (value as number), 0);
+}
+
+const finalCount = (stats: Stats | null) => FINAL.reduce((sum, status) => sum + (stats?.events.by_status[status] ?? 0), 0);
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** Sends the stream, waits for the drain (bounded), verifies, and returns the figures. */
+export async function runPipeline(server: Server, options: PipelineOptions): Promise<PipelineResult> {
+  const tag = `${options.label}${options.seed.toString(36)}`;
+  const stream = buildStream({ total: options.events, duplicateRate: options.duplicateRate, outOfOrderRate: options.outOfOrderRate, seed: options.seed, tag });
+
+  // The consumer's per-batch lines (main queue only) and the ids of events it will retry.
+  const batches: { roundTrips: number; messages: number; retried: number; durationMs: number }[] = [];
+  const retriedIds = new Set<string>();
+  const sends = new Map<string, number>();
+  const sendsPerMessage = new Map<string, Set<string>>();
+  const unsubscribe = server.onLine((_line, json) => {
+    if (json?.message === "event batch" && json.queue === "novamed-events") {
+      batches.push({ roundTrips: Number(json.d1_round_trips), messages: Number(json.messages), retried: Number(json.retried), durationMs: Number(json.duration_ms) });
+    } else if (json?.message === "event failed; will retry" && typeof json.event_id === "string") {
+      retriedIds.add(json.event_id);
+    } else if (json?.message === "notification outcome" && json.status === "sent") {
+      // Provider calls that reported "sent": more than one per notification (or per event, channel
+      // and kind) is a patient messaged twice.
+      sends.set(String(json.notification_id), (sends.get(String(json.notification_id)) ?? 0) + 1);
+      const key = `${String(json.event_id)}|${String(json.channel)}|${String(json.kind)}`;
+      sendsPerMessage.set(key, new Set([...(sendsPerMessage.get(key) ?? []), String(json.notification_id)]));
+    }
+  });
+
+  const accepted = new Set<string>();
+  let sent = 0;
+  let sendFailures = 0;
+  let sending = true;
+  const patients = await registerPatients(server, options.adminToken);
+  options.progress(`${options.label}: ${patients} patients registered (notifications via the log provider)`);
+  const quiet = await waitForQuiet(30_000);
+  const cpuBefore = { server: treeCpu(server.pid), machine: machineCpu() };
+  const started = performance.now();
+  const stats = async () => (await adminGet<Stats>(server, options.adminToken, "/admin/stats")).body;
+  const progressTimer = setInterval(async () => {
+    const current = await stats().catch(() => null);
+    const elapsed = ((performance.now() - started) / 1000).toFixed(0);
+    options.progress(
+      `${options.label}: ${elapsed}s · sent ${sent}/${stream.deliveries.length} · final ${finalCount(current)}/${sending ? "…" : accepted.size}` +
+        ` · batches ${batches.length} · retried ${batches.reduce((sum, batch) => sum + batch.retried, 0)}`,
+    );
+  }, 2000);
+
+  try {
+    // Like NovaMed: anything but a 200 is sent again (here after 250 ms, at most 4 attempts).
+    await pool(stream.deliveries, options.concurrency, Number.POSITIVE_INFINITY, async (delivery) => {
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        try {
+          const response = await fetch(server.url + "/webhooks/novamed", {
+            method: "POST",
+            headers: { "x-api-key": options.apiKey, "content-type": "application/json" },
+            body: delivery.body,
+            signal: AbortSignal.timeout(10_000),
+          });
+          await response.arrayBuffer();
+          if (response.status === 200) {
+            accepted.add(delivery.eventId);
+            break;
+          }
+        } catch {
+          // no answer: retry like NovaMed would
+        }
+        if (attempt === 4) sendFailures += 1;
+        else await sleep(250);
+      }
+      sent += 1;
+    });
+    sending = false;
+    const sendSeconds = (performance.now() - started) / 1000;
+
+    // Drained when every accepted event has a final status and no notification is still pending
+    // (scheduled ones wait for quiet hours to end and do not count); polled every 250 ms, bounded.
+    const deadline = Date.now() + options.drainTimeoutS * 1000;
+    let last: Stats | null = null;
+    let drainedAt: number | null = null;
+    let eventsFinalAt: number | null = null;
+    let lastSweep = 0;
+    let sweeps = 0;
+    let cpuAfter: typeof cpuBefore | null = null;
+    while (Date.now() < deadline) {
+      last = await stats().catch(() => last);
+      const eventsFinal = last !== null && finalCount(last) >= accepted.size;
+      if (eventsFinal) eventsFinalAt ??= performance.now();
+      // Outbox rows whose send job was never enqueued wait for the sweep cron (every 5 min in
+      // production, for rows untouched 5 min). wrangler dev fires no crons, so do what production's
+      // scheduler would: once the events are final, trigger the sweep every 60 s while rows wait.
+      const pending = last?.notifications?.by_status?.pending ?? 0;
+      if (eventsFinal && pending > 0 && performance.now() - eventsFinalAt! > 30_000 && performance.now() - lastSweep > 60_000) {
+        lastSweep = performance.now();
+        const response = await fetch(`${server.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}`, { signal: AbortSignal.timeout(30_000) }).catch(() => null);
+        await response?.arrayBuffer();
+        if (response?.ok) sweeps += 1;
+      }
+      if (eventsFinal && (last?.notifications?.by_status?.pending ?? 0) === 0) {
+        drainedAt = performance.now();
+        cpuAfter = { server: treeCpu(server.pid), machine: machineCpu() };
+        break;
+      }
+      await sleep(250);
+    }
+    const seconds = ((drainedAt ?? performance.now()) - started) / 1000;
+    cpuAfter ??= { server: treeCpu(server.pid), machine: machineCpu() };
+    const serverCpu = cpuDelta(cpuBefore.server, cpuAfter.server).totalMs;
+    const busy = busyShare(cpuBefore.machine, cpuAfter.machine);
+    // Let the last batch's log line arrive before reading the batch figures.
+    await sleep(1500);
+    last = (await stats().catch(() => last)) ?? last;
+
+    // lost: accepted but not in a final status. The counts decide when they add up; otherwise (or
+    // when a random sample disagrees) every accepted event is looked up on its own.
+    const ids = [...accepted];
+    let lost = Math.max(0, accepted.size - finalCount(last));
+    const notFinal = async (id: string) => {
+      const { status, body } = await adminGet<{ status: string }>(server, options.adminToken, `/admin/events/${encodeURIComponent(id)}`).catch(() => ({ status: 0, body: null }));
+      return status !== 200 || !FINAL.includes(body?.status ?? "");
+    };
+    const sample = ids.filter((_, index) => index % Math.max(1, Math.floor(ids.length / 200)) === 0);
+    let sampleMisses = 0;
+    await pool(sample, 8, Date.now() + 60_000, async (id) => void ((await notFinal(id)) && sampleMisses++));
+    const perEvent = lost > 0 || sampleMisses > 0 || (last?.events.total ?? 0) !== accepted.size;
+    if (perEvent) {
+      options.progress(`${options.label}: counts disagree (final ${finalCount(last)}, accepted ${accepted.size}); checking every event`);
+      let misses = 0;
+      await pool(ids, 8, Date.now() + 180_000, async (id) => void ((await notFinal(id)) && misses++));
+      lost = misses;
+    }
+
+    // Every out-of-order order (and a sample of the others) must end in its lifecycle's last status.
+    const toCheck = stream.lifecycles.filter((lifecycle, index) => lifecycle.outOfOrder || index % 20 === 0);
+    let wrongState = 0;
+    await pool(toCheck, 8, Date.now() + 60_000, async (lifecycle) => {
+      const { body } = await adminGet<{ status: string }>(server, options.adminToken, `/admin/orders/${lifecycle.orderId}`).catch(() => ({ body: null }));
+      if (body?.status !== lifecycle.expectedStatus) wrongState += 1;
+    });
+
+    // Every event the consumer said it would retry must have been processed in the end.
+    let retriedNotProcessed = 0;
+    await pool([...retriedIds], 8, Date.now() + 60_000, async (id) => void ((await notFinal(id)) && retriedNotProcessed++));
+
+    // The notifications' duplicate measure: /admin/stats's when it has one, else the sender's log.
+    const notificationsSentTwice =
+      [...sends.values()].filter((count) => count > 1).length + [...sendsPerMessage.values()].filter((ids) => ids.size > 1).length;
+    const roundTrips = batches.map((batch) => batch.roundTrips);
+    const messages = batches.reduce((sum, batch) => sum + batch.messages, 0);
+    return {
+      events: stream.deliveries.length,
+      duplicates: stream.duplicates,
+      seconds: round(seconds),
+      events_per_s: round(accepted.size / seconds, 0),
+      lost,
+      double_applied: (last?.events.applied_more_than_once ?? 0) + Math.max(notificationDuplicates(last?.notifications), notificationsSentTwice),
+      events_applied_more_than_once: last?.events.applied_more_than_once ?? 0,
+      notifications_sent_more_than_once: notificationsSentTwice,
+      notification_sends_logged: [...sends.values()].reduce((sum, count) => sum + count, 0),
+      d1_round_trips_per_batch: round(roundTrips.reduce((sum, value) => sum + value, 0) / Math.max(1, roundTrips.length)),
+      d1_round_trips_max: Math.max(0, ...roundTrips),
+      retried: batches.reduce((sum, batch) => sum + batch.retried, 0),
+      unique_events: stream.uniqueEvents,
+      accepted: accepted.size,
+      send_failures: sendFailures,
+      send_seconds: round(sendSeconds),
+      drained: drainedAt !== null,
+      batches: batches.length,
+      mean_batch_size: round(messages / Math.max(1, batches.length), 1),
+      mean_batch_ms: round(batches.reduce((sum, batch) => sum + batch.durationMs, 0) / Math.max(1, batches.length), 1),
+      final_status: last?.events.by_status ?? {},
+      conflicts: last?.events.conflicts ?? 0,
+      notifications: last?.notifications ?? null,
+      out_of_order_lifecycles: stream.lifecycles.filter((lifecycle) => lifecycle.outOfOrder).length,
+      orders_checked: toCheck.length,
+      orders_wrong_state: wrongState,
+      retried_events_logged: retriedIds.size,
+      retried_events_not_processed: retriedNotProcessed,
+      lost_checked_per_event: perEvent,
+      events_final_seconds: eventsFinalAt === null ? null : round((eventsFinalAt - started) / 1000),
+      patients_registered: patients,
+      notifications_pending_at_end: last?.notifications?.by_status?.pending ?? 0,
+      sweeps_triggered: sweeps,
+      consumer_events_per_busy_s: round(messages / Math.max(0.001, batches.reduce((sum, batch) => sum + batch.durationMs, 0) / 1000), 0),
+      server_cpu_ms_per_event: serverCpu > 0 ? round(serverCpu / Math.max(1, accepted.size), 3) : null,
+      machine_busy: busy === null ? null : round(busy),
+      machine_busy_before: quiet.busy === null ? null : round(quiet.busy),
+    };
+  } finally {
+    clearInterval(progressTimer);
+    unsubscribe();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The benchmark's outputs: bench/results/latest.json (the issue's shape plus extra fields) and the
+ * table printed at the end, with every target marked met or missed. A missed target is a finding,
+ * not a harness failure, so nothing here affects the exit code.
+ */
+import { cpus, totalmem } from "node:os";
+import type { AckResult } from "./ack.ts";
+import type { PipelineResult } from "./pipeline.ts";
+
+export interface Results {
+  machine: string;
+  date: string;
+  ack: { receiver: AckResult | null; empty_worker: AckResult | null; express_reference: AckResult | null };
+  pipeline: PipelineResult | null;
+  faults: (PipelineResult & { rate: number }) | null;
+  targets: Target[];
+  settings: Record<string, unknown>;
+}
+
+/** One target from the issue, evaluated on this run; `met` is null when its part did not run. */
+export interface Target {
+  name: string;
+  value: string;
+  met: boolean | null;
+}
+
+/** "CPU model, N cores, M GiB", as the issue asks. */
+export function machineDescription(): string {
+  const list = cpus();
+  return `${list[0]?.model.trim() ?? "unknown CPU"}, ${list.length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`;
+}
+
+const fmt = (value: number | null | undefined, digits = 0) =>
+  value === null || value === undefined || Number.isNaN(value) ? "n/a" : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Evaluates the issue's targets against what ran. */
+export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
+  const { receiver, empty_worker: empty, express_reference: express } = results.ack;
+  const targets: Target[] = [];
+  const vsEmpty = receiver && empty ? receiver.rps / empty.rps : null;
+  const vsExpress = receiver && express ? receiver.rps / express.rps : null;
+  targets.push({ name: "ACK rps ≥ 0.7× empty Worker", value: vsEmpty === null ? "n/a" : `${fmt(vsEmpty, 2)}×`, met: vsEmpty === null ? null : vsEmpty >= 0.7 });
+  targets.push({ name: "ACK rps ≥ 1.0× Express reference", value: vsExpress === null ? "n/a" : `${fmt(vsExpress, 2)}×`, met: vsExpress === null ? null : vsExpress >= 1 });
+  targets.push({ name: "ACK p99 < 50 ms", value: receiver ? `${fmt(receiver.p99_ms, 1)} ms` : "n/a", met: receiver ? receiver.p99_ms < 50 && receiver.errors === 0 : null });
+  const pipeline = results.pipeline;
+  targets.push({ name: "pipeline ≥ 1,000 events/s", value: pipeline ? `${fmt(pipeline.events_per_s)} events/s` : "n/a", met: pipeline ? pipeline.events_per_s >= 1000 : null });
+  targets.push({
+    name: "D1 round trips per batch ≤ 3",
+    value: pipeline ? `avg ${fmt(pipeline.d1_round_trips_per_batch, 2)}, max ${pipeline.d1_round_trips_max}` : "n/a",
+    met: pipeline ? pipeline.d1_round_trips_max <= 3 : null,
+  });
+  for (const [label, part] of [["pipeline", pipeline], ["faults", results.faults]] as const) {
+    targets.push({
+      name: `${label}: lost = 0, double_applied = 0${label === "faults" ? ", retried all processed" : ""}`,
+      value: part ? `lost ${part.lost}, double_applied ${part.double_applied}${label === "faults" ? `, retried ${part.retried}` : ""}${part.drained ? "" : " (not drained)"}` : "n/a",
+      met: part ? part.lost === 0 && part.double_applied === 0 && part.drained && part.retried_events_not_processed === 0 && part.orders_wrong_state === 0 : null,
+    });
+  }
+  return targets;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((cell, index) => Math.max(cell.length, ...rows.map((row) => row[index]!.length)));
+  const line = (cells: string[]) => cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join("  ");
+  return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** The human-readable summary printed on stdout at the end. */
+export function renderTable(results: Results): string {
+  const settings = results.settings as { connections: number; duration_s: number; warmup_s: number };
+  const out: string[] = [`NovaMed receiver benchmark · ${results.machine} · ${results.date}`, ""];
+  const ackRows = ([["empty Worker (floor)", results.ack.empty_worker], ["receiver", results.ack.receiver], ["Express reference", results.ack.express_reference]] as const)
+    .filter(([, ack]) => ack !== null)
+    .map(([name, ack]) => [
+      name,
+      fmt(ack!.rps),
+      fmt(ack!.p50_ms, 1),
+      fmt(ack!.p99_ms, 1),
+      fmt(ack!.errors),
+      fmt(ack!.cpu_ms_per_request, 2),
+      fmt(ack!.load_generator_cpu_ms_per_request, 2),
+      ack!.machine_busy === null ? "n/a" : `${fmt(ack!.machine_busy * 100)} % (${fmt((ack!.machine_busy_other ?? 0) * 100)} %)`,
+    ]);
+  if (ackRows.length > 0) {
+    out.push(`ACK path: ${settings.connections} connections, ${settings.duration_s} s each after a ${settings.warmup_s} s warm-up`);
+    out.push(table(["server", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "load-gen CPU ms/req", "2 cores busy (others)"], ackRows), "");
+  }
+  const parts = ([["pipeline", results.pipeline], ["faults", results.faults]] as const).filter(([, part]) => part !== null);
+  if (parts.length > 0) {
+    out.push("Pipeline: edge → local queue → consumer → D1, until drained");
+    out.push(
+      table(
+        ["pass", "deliveries", "dups", "seconds", "events/s", "lost", "double", "D1 trips/batch", "max", "retried", "batches", "drained"],
+        parts.map(([name, part]) => [
+          name === "faults" ? `faults ${results.faults!.rate}` : name,
+          fmt(part!.events),
+          fmt(part!.duplicates),
+          fmt(part!.seconds, 1),
+          fmt(part!.events_per_s),
+          fmt(part!.lost),
+          fmt(part!.double_applied),
+          fmt(part!.d1_round_trips_per_batch, 2),
+          fmt(part!.d1_round_trips_max),
+          fmt(part!.retried),
+          fmt(part!.batches),
+          part!.drained ? "yes" : "NO",
+        ]),
+      ),
+      "",
+    );
+  }
+  out.push("Targets");
+  out.push(table(["target", "this run", "result"], results.targets.map((target) => [target.name, target.value, target.met === null ? "not run" : target.met ? "met" : "MISSED"])));
+  return out.join("\n");
+}
