@@ -49,17 +49,20 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, opti
     }
   }
 
+  if (reads.length === 0) return logBatch(batch.queue, counts, started);
+
   let claimed: Map<string, ClaimedRow>;
   const claimTime = now();
+  const requests = reads.map(({ read }) => claimRequestOf(read));
   try {
     counts.d1_round_trips += 1;
-    claimed = await claimEvents(
-      env.DB,
-      reads.map(({ read }) => claimRequestOf(read)),
-      leaseOwner,
-      claimTime + LEASE_MS,
-      claimTime,
-    );
+    claimed = await claimEvents(env.DB, requests, leaseOwner, claimTime + LEASE_MS, claimTime).catch(async (error: unknown) => {
+      // One immediate second try: a passing D1 error should not send a whole batch into backoff.
+      // If the first claim committed and only its answer was lost, our lease shows us as the owner.
+      log.warn("claim failed; trying once more", { queue: batch.queue, messages: reads.length, error: errorKind(error) });
+      counts.d1_round_trips += 1;
+      return claimEvents(env.DB, requests, leaseOwner, claimTime + LEASE_MS, claimTime);
+    });
   } catch (error) {
     // D1 busy or unreachable, or its answer lost after committing: every message comes back later.
     // Release whatever we may have claimed, so those retries need not wait for the leases to expire.
@@ -154,7 +157,11 @@ async function commit(db: D1Database, work: Work[], leaseOwner: string, now: str
       try {
         counts.d1_round_trips! += 1;
         const results = await db.batch(groups[index]!);
-        settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts, committed);
+        const recorded = (results.at(-1)?.meta.changes ?? 0) > 0;
+        // Nothing changed: the failed combined commit may have committed after all, with only its
+        // answer lost. Its follow-ups (send jobs) must still run; a second one is harmless.
+        if (!recorded && item.change) committed.push(item.change);
+        settle(item, recorded, counts, committed);
       } catch (eventError) {
         item.completion = { eventId: item.completion.eventId, status: "failed", error: `commit error: ${errorKind(eventError)}` };
         await recordFailure(db, item, leaseOwner, now, counts);

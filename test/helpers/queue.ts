@@ -108,9 +108,10 @@ function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
 
 /**
  * A D1 binding whose `batch` calls `hook` first (with the 1-based batch number); a hook that throws
- * fails that batch as D1 would, before anything is written.
+ * fails that batch as D1 would, before anything is written. A hook that returns "lose-answer" lets
+ * the batch commit and then throws, as when D1 committed but its answer never arrived.
  */
-export function withBatchHook(db: D1Database, hook: (batchNumber: number) => void | Promise<void>): D1Database {
+export function withBatchHook(db: D1Database, hook: (batchNumber: number) => void | "lose-answer" | Promise<void | "lose-answer">): D1Database {
   let batches = 0;
   return new Proxy(db, {
     get(target, property) {
@@ -118,8 +119,10 @@ export function withBatchHook(db: D1Database, hook: (batchNumber: number) => voi
       if (property === "batch" && typeof value === "function") {
         return async (statements: D1PreparedStatement[]) => {
           batches += 1;
-          await hook(batches);
-          return value.call(target, statements);
+          const mode = await hook(batches);
+          const results = await value.call(target, statements);
+          if (mode === "lose-answer") throw new Error("D1_ERROR: network connection lost");
+          return results;
         };
       }
       return typeof value === "function" ? value.bind(target) : value;

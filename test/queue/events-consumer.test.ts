@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { consumeEvents } from "../../src/queue/events-consumer";
 import { getEntity } from "../../src/db/entities";
 import type { ChangeListener } from "../../src/events/handlers";
@@ -186,6 +186,39 @@ describe("events consumer: failures", () => {
     const again = await runBatch(EVENTS_QUEUE, [eventMessage(events[1]!, 2)]);
     expect(again.explicitAcks).toHaveLength(1);
     expect(await eventRow(events[1]!.event_id)).toMatchObject({ status: "processed", applications: 1 });
+  });
+});
+
+describe("events consumer: lost D1 answers", () => {
+  it("tries a failed claim once more at once instead of sending the batch into backoff", async () => {
+    const events = [shipped(), shipped()];
+    const db = withBatchHook(env.DB, (batch) => (batch === 1 ? "lose-answer" : undefined));
+    const result = await runBatch(EVENTS_QUEUE, events.map((event) => eventMessage(event)), { ...env, DB: db });
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toHaveLength(2);
+    for (const event of events) expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+  });
+
+  it("still enqueues send jobs when the combined commit's answer was lost", async () => {
+    const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: uniqueId("pat") } });
+    const sendBatch = vi.spyOn(env.NOTIFICATIONS, "sendBatch").mockResolvedValue(undefined as never);
+    // 1: claim · 2: combined commit, committed but answer lost · 3: per-event retry finds it done
+    const db = withBatchHook(env.DB, (batch) => (batch === 2 ? "lose-answer" : undefined));
+    const result = await runBatch(EVENTS_QUEUE, [eventMessage(event)], { ...env, DB: db });
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+    const jobs = sendBatch.mock.calls.flatMap(([messages]) => [...messages].map((message) => message.body));
+    expect(jobs).toEqual([
+      { event_id: event.event_id, channel: "sms" },
+      { event_id: event.event_id, channel: "email" },
+    ]);
+    sendBatch.mockRestore();
+  });
+
+  it("makes no D1 round trip for a batch with nothing readable", async () => {
+    const counting = countingDatabase(env.DB);
+    await runBatch(EVENTS_QUEUE, [{ id: "poison", timestamp: new Date(), attempts: 1, body: 42 }], { ...env, DB: counting.db });
+    expect(counting.roundTrips()).toBe(0);
   });
 });
 

@@ -1,26 +1,53 @@
 import type { MiddlewareHandler } from "hono";
-import { timingSafeEqual } from "hono/utils/buffer";
-import { readWebhookConfig } from "../../config";
+import { readWebhookConfig, type WebhookConfig } from "../../config";
 import { ApiError } from "../errors";
 import type { App } from "../types";
 
 /** Seconds a throttled client is told to wait; the limiter's window. */
 const RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
 
+const encoder = new TextEncoder();
+
+async function sha256(text: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", encoder.encode(text));
+}
+
+/** SHA-256 of every configured key, computed once per configuration (so once per isolate). */
+const keyDigests = new WeakMap<WebhookConfig, Promise<ArrayBuffer[]>>();
+
+function digestsOf(config: WebhookConfig): Promise<ArrayBuffer[]> {
+  let digests = keyDigests.get(config);
+  if (!digests) {
+    digests = Promise.all(config.apiKeys.map(sha256));
+    keyDigests.set(config, digests);
+  }
+  return digests;
+}
+
+/**
+ * True when `presented` is one of the keys. Both sides are compared as SHA-256 digests with the
+ * runtime's constant-time comparison, so neither a key's content nor its length leaks through
+ * timing; every key is compared, even after a match.
+ */
+async function matchesAnyKey(presented: string, config: WebhookConfig): Promise<boolean> {
+  const [digest, keys] = await Promise.all([sha256(presented), digestsOf(config)]);
+  let matched = false;
+  for (const key of keys) matched = crypto.subtle.timingSafeEqual(digest, key) || matched;
+  return matched;
+}
+
 /**
  * Authenticates NovaMed by its `x-api-key` header against every configured key (comma-separated
- * `NOVAMED_WEBHOOK_SECRET`, so keys rotate without downtime). Each comparison hashes both sides
- * first (Hono's `timingSafeEqual`), so neither content nor length leaks through timing, and every
- * key is compared even after a match.
+ * `NOVAMED_WEBHOOK_SECRET`, so keys rotate without downtime).
  *
  * Only failures consult the rate limiter: a client that keeps guessing gets 429, while a request
  * with a valid key never touches the limiter and so can never be throttled by it.
  */
 export function apiKeyAuth(): MiddlewareHandler<App> {
   return async function apiKeyAuth(c, next) {
-    const { apiKeys } = readWebhookConfig(c.env);
+    const config = readWebhookConfig(c.env);
     const presented = c.req.header("x-api-key");
-    if (presented !== undefined && (await matchesAnyKey(presented, apiKeys))) {
+    if (presented !== undefined && (await matchesAnyKey(presented, config))) {
       return next();
     }
     const client = c.req.header("cf-connecting-ip") ?? "unknown";
@@ -32,9 +59,4 @@ export function apiKeyAuth(): MiddlewareHandler<App> {
     }
     throw new ApiError(401, "unauthorized", "The x-api-key header is missing or not a valid key.");
   };
-}
-
-async function matchesAnyKey(presented: string, keys: string[]): Promise<boolean> {
-  const results = await Promise.all(keys.map((key) => timingSafeEqual(presented, key)));
-  return results.includes(true);
 }
