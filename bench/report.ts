@@ -5,11 +5,14 @@
  */
 import { cpus, totalmem } from "node:os";
 import type { AckResult } from "./ack.ts";
+import type { AppFigures, ReceiverAppFigures } from "./app-cost.ts";
 import type { PipelineResult } from "./pipeline.ts";
 
 export interface Results {
   machine: string;
   date: string;
+  /** In-process cost of the receiver's code and of a bare Hono app; `error` when the part failed. */
+  app: { receiver: ReceiverAppFigures | null; hono_floor: AppFigures | null; error?: string };
   ack: { receiver: AckResult | null; empty_worker: AckResult | null; express_reference: AckResult | null };
   pipeline: PipelineResult | null;
   faults: (PipelineResult & { rate: number }) | null;
@@ -65,10 +68,45 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)].join("\n");
 }
 
+/**
+ * Where the receiver's ACK CPU goes, when both the app and the ACK part ran: its own code (in-process)
+ * against the server's CPU per request under wrangler dev, and the empty Worker's (the runtime alone).
+ */
+function notes(results: Results): string[] {
+  const mine = results.app.receiver;
+  const served = results.ack.receiver?.cpu_ms_per_request;
+  if (!mine || served === null || served === undefined) return [];
+  const empty = results.ack.empty_worker?.cpu_ms_per_request;
+  return [
+    "Notes",
+    `- The receiver's own code costs ${fmt(mine.cpu_ms_per_request, 3)} CPU ms per request in-process; under wrangler dev its server`,
+    `  burns ${fmt(served, 2)} ms per request (${fmt((100 * mine.cpu_ms_per_request) / served, 1)} % of it is the code)` +
+      (empty === null || empty === undefined ? "." : `, the empty Worker ${fmt(empty, 2)} ms. The rest is the local runtime.`),
+    "",
+  ];
+}
+
+const others = (figures: AppFigures) => (figures.machine_busy_other === null ? "n/a" : `${fmt(figures.machine_busy_other * 100)} %`);
+
 /** The human-readable summary printed on stdout at the end. */
 export function renderTable(results: Results): string {
   const settings = results.settings as { connections: number; duration_s: number; warmup_s: number };
   const out: string[] = [`NovaMed receiver benchmark · ${results.machine} · ${results.date}`, ""];
+  const { receiver: mine, hono_floor: floor, error } = results.app;
+  if (error) out.push(`App (in-process): FAILED: ${error}`, "");
+  else if (mine && floor) {
+    out.push("App: app.fetch in this process, sequential, mocked bindings (no runtime, no server)");
+    out.push(
+      table(
+        ["app", "requests", "ms/req", "CPU ms/req", "× floor", "others busy"],
+        [
+          ["receiver (POST /webhooks/novamed)", fmt(mine.requests), fmt(mine.ms_per_request, 3), fmt(mine.cpu_ms_per_request, 3), fmt(mine.x_floor, 1), others(mine)],
+          ["bare Hono (floor)", fmt(floor.requests), fmt(floor.ms_per_request, 3), fmt(floor.cpu_ms_per_request, 3), "1.0", others(floor)],
+        ],
+      ),
+      "",
+    );
+  }
   const ackRows = ([["empty Worker (floor)", results.ack.empty_worker], ["receiver", results.ack.receiver], ["Express reference", results.ack.express_reference]] as const)
     .filter(([, ack]) => ack !== null)
     .map(([name, ack]) => [
@@ -109,7 +147,7 @@ export function renderTable(results: Results): string {
       "",
     );
   }
-  out.push("Targets");
+  out.push(...notes(results), "Targets");
   out.push(table(["target", "this run", "result"], results.targets.map((target) => [target.name, target.value, target.met === null ? "not run" : target.met ? "met" : "MISSED"])));
   return out.join("\n");
 }

@@ -1,26 +1,30 @@
 /**
  * `npm run bench`: the receiver side by side with its baselines, then the pipeline and the fault soak.
  *
+ * 0. App: the receiver's own code per request, in this process with mocked bindings (bench/app-cost.ts),
+ *    against a bare Hono app: what the ACK figures cost apart from the local runtime. Seconds.
  * 1. ACK path: the same autocannon load against the empty Worker (floor), this receiver (real local
  *    queue) and the guide's Express example, one after another on 127.0.0.1.
  * 2. Pipeline: a duplicated, partly out-of-order event stream through a fresh receiver until drained.
  * 3. Faults: the same with FAULT_INJECTION_RATE (skipped with --no-faults).
  *
  * Progress goes to stderr, the table to stdout, the figures to bench/results/latest.json. Exit code 0
- * whenever the run completed (missed targets are findings); 1 only when the harness itself failed;
- * 130 on Ctrl-C. Every server started here is stopped on every path out.
+ * whenever the run completed (missed targets are findings); 1 when the harness itself failed, or when
+ * the app part failed (after the other parts ran and latest.json was written); 130 on Ctrl-C. Every
+ * server started here is stopped on every path out.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AckResult, measureAck } from "./ack.ts";
+import { measureAppCost } from "./app-cost.ts";
 import { runPipeline, type PipelineResult } from "./pipeline.ts";
 import { evaluateTargets, machineDescription, renderTable, type Results } from "./report.ts";
 import { killAllSync, ROOT, type Server, startEmptyWorker, startExpress, startReceiver } from "./servers.ts";
 
 const HELP = `npm run bench -- [options]
 
-  --quick               short run (~2-3 min): 4 s per ACK server, 2,000 + 300 pipeline events
+  --quick               short run (~2-3 min): 4 s per ACK server, 2,000 + 300 pipeline events, 1 s per app
   --faults <rate>       fault rate of the faults pass (default 0.1)
   --no-faults           skip the faults pass
   --connections <n>     ACK connections (default 64)
@@ -29,7 +33,8 @@ const HELP = `npm run bench -- [options]
   --fault-events <n>    faults-pass deliveries (default 2000; quick 300)
   --drain-timeout <s>   pipeline drain limit (default 180; quick 60)
   --faults-timeout <s>  faults-pass drain limit; retries back off 10 s, 20 s, … (default 450; quick 90)
-  --only <parts>        comma-separated subset of ack,pipeline,faults
+  --app-duration <s>    app part: measured seconds per app, in-process (default 2; quick 1)
+  --only <parts>        comma-separated subset of app,ack,pipeline,faults
   --seed <n>            event stream seed (default: random, printed)
   -h, --help`;
 
@@ -60,6 +65,7 @@ function parse() {
       "fault-events": { type: "string" },
       "drain-timeout": { type: "string" },
       "faults-timeout": { type: "string" },
+      "app-duration": { type: "string" },
       only: { type: "string" },
       seed: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -85,8 +91,8 @@ function options() {
     return value;
   };
   const quick = values.quick;
-  const parts = new Set((values.only ?? "ack,pipeline,faults").split(",").map((part) => part.trim()));
-  for (const part of parts) if (!["ack", "pipeline", "faults"].includes(part)) throw new UsageError(`--only: unknown part ${part}`);
+  const parts = new Set((values.only ?? "app,ack,pipeline,faults").split(",").map((part) => part.trim()));
+  for (const part of parts) if (!["app", "ack", "pipeline", "faults"].includes(part)) throw new UsageError(`--only: unknown part ${part}`);
   if (values["no-faults"]) parts.delete("faults");
   return {
     quick,
@@ -99,6 +105,7 @@ function options() {
     faultEvents: number("fault-events", values["fault-events"], quick ? 300 : 2000, 10, 100_000),
     drainTimeoutS: number("drain-timeout", values["drain-timeout"], quick ? 60 : 180, 5, 3600),
     faultsTimeoutS: number("faults-timeout", values["faults-timeout"], quick ? 90 : 450, 5, 3600),
+    appDurationS: number("app-duration", values["app-duration"], quick ? 1 : 2, 0.1, 60),
     seed: number("seed", values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
   };
 }
@@ -120,6 +127,26 @@ async function main(): Promise<void> {
   const started = Date.now();
   progress(`machine: ${machineDescription()}; seed ${settings.seed}${settings.quick ? "; quick" : ""}`);
   const ack: Results["ack"] = { receiver: null, empty_worker: null, express_reference: null };
+
+  // First, and before any server exists: it takes seconds and wants the cores to itself.
+  let app: Results["app"] = { receiver: null, hono_floor: null };
+  if (settings.parts.has("app")) {
+    progress(`app: src/http/app.ts bundled and called in-process, ${settings.appDurationS} s each after a warm-up`);
+    try {
+      // V8 keeps optimising the receiver for about a second; slower before that.
+      app = await measureAppCost({ warmupMs: 1000, durationMs: settings.appDurationS * 1000 });
+      const mine = app.receiver!;
+      progress(`app: receiver ${mine.ms_per_request} ms/req (CPU ${mine.cpu_ms_per_request}), Hono floor ${app.hono_floor!.ms_per_request} ms/req`);
+      // One enqueue and one request log line per request, or the receiver did not do its whole job.
+      if (mine.messages_sent !== mine.requests || mine.log_lines !== mine.requests) {
+        progress(`app: warning: ${mine.requests} requests, ${mine.messages_sent} messages sent, ${mine.log_lines} log lines`);
+      }
+    } catch (error) {
+      // A broken measurement is not a finding: say so, run the rest, and exit 1 at the end.
+      app = { receiver: null, hono_floor: null, error: error instanceof Error ? error.message : String(error) };
+      progress(`app: FAILED: ${app.error}`);
+    }
+  }
 
   if (settings.parts.has("ack")) {
     const servers: [keyof Results["ack"], () => Promise<Server>][] = [
@@ -179,6 +206,7 @@ async function main(): Promise<void> {
   const partial = {
     machine: machineDescription(),
     date: new Date().toISOString(),
+    app,
     ack,
     pipeline,
     faults,
@@ -192,6 +220,7 @@ async function main(): Promise<void> {
       duplicate_rate: 0.2,
       out_of_order_rate: 0.2,
       pipeline_sender_concurrency: 32,
+      app_duration_s: settings.appDurationS,
       seed: settings.seed,
       node: process.version,
       run_seconds: Math.round((Date.now() - started) / 1000),
@@ -203,6 +232,7 @@ async function main(): Promise<void> {
   writeFileSync(join(directory, "latest.json"), JSON.stringify(results, null, 2) + "\n");
   process.stdout.write(renderTable(results) + "\n");
   progress(`wrote bench/results/latest.json in ${results.settings.run_seconds} s`);
+  if (app.error) process.exitCode = 1;
 }
 
 // Whatever way the harness ends, no server it started outlives it.
@@ -217,7 +247,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 try {
   await main();
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 } catch (error) {
   if (error instanceof UsageError) {
     process.stderr.write(`bench: ${error.message}\n\n${HELP}\n`);
