@@ -149,23 +149,25 @@ async function commit(db: D1Database, work: Work[], leaseOwner: string, now: str
     let offset = 0;
     work.forEach((item, index) => {
       offset += groups[index]!.length;
-      settle(item, (results[offset - 1]?.meta.changes ?? 0) > 0, counts, committed);
+      const recorded = (results[offset - 1]?.meta.changes ?? 0) > 0;
+      if (recorded && item.change) committed.push(item.change);
+      settle(item, recorded, counts);
     });
   } catch (error) {
     log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
     for (const [index, item] of work.entries()) {
+      // The failed combined commit may have landed with only its answer lost, and a redelivery would
+      // then find the event processed and skip it. So its follow-ups (send jobs) run in any case: for
+      // an event that did not commit they find no outbox row and do nothing.
+      if (item.change) committed.push(item.change);
       try {
         counts.d1_round_trips! += 1;
         const results = await db.batch(groups[index]!);
-        const recorded = (results.at(-1)?.meta.changes ?? 0) > 0;
-        // Nothing changed: the failed combined commit may have committed after all, with only its
-        // answer lost. Its follow-ups (send jobs) must still run; a second one is harmless.
-        if (!recorded && item.change) committed.push(item.change);
-        settle(item, recorded, counts, committed);
+        settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts);
       } catch (eventError) {
         item.completion = { eventId: item.completion.eventId, status: "failed", error: `commit error: ${errorKind(eventError)}` };
         await recordFailure(db, item, leaseOwner, now, counts);
-        settle(item, false, counts, committed);
+        settle(item, false, counts);
       }
     }
   }
@@ -173,7 +175,7 @@ async function commit(db: D1Database, work: Work[], leaseOwner: string, now: str
 }
 
 /** Acks or retries one message once its event's outcome is known. */
-function settle(item: Work, recorded: boolean, counts: Record<string, number>, committed: EntityChange[]): void {
+function settle(item: Work, recorded: boolean, counts: Record<string, number>): void {
   const { message, completion } = item;
   if (completion.status === "failed") {
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
@@ -181,13 +183,10 @@ function settle(item: Work, recorded: boolean, counts: Record<string, number>, c
     log.warn("event failed; will retry", { event_id: completion.eventId, attempts: message.attempts, error: completion.error });
     return;
   }
-  // Not recorded means our lease was taken over: the new holder applies the event, so ours is done.
-  if (recorded) {
-    counts[completion.status]! += 1;
-    if (item.change) committed.push(item.change);
-  } else {
-    counts.duplicates! += 1;
-  }
+  // Not recorded: our lease was taken over (the new holder applies the event), or the combined
+  // commit had landed already. Either way this delivery is done.
+  if (recorded) counts[completion.status]! += 1;
+  else counts.duplicates! += 1;
   message.ack();
 }
 

@@ -215,6 +215,25 @@ describe("events consumer: lost D1 answers", () => {
     sendBatch.mockRestore();
   });
 
+  it("still enqueues send jobs when the lost commit is followed by a failing per-event retry", async () => {
+    const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: uniqueId("pat") } });
+    const sendBatch = vi.spyOn(env.NOTIFICATIONS, "sendBatch").mockResolvedValue(undefined as never);
+    // 1: claim · 2: combined commit, landed but answer lost · 3: the per-event commit fails too
+    const db = withBatchHook(env.DB, (batch) => {
+      if (batch === 2) return "lose-answer";
+      if (batch === 3) throw new Error("D1_ERROR: network connection lost");
+    });
+    const result = await runBatch(EVENTS_QUEUE, [eventMessage(event)], { ...env, DB: db });
+    expect(result.retryMessages).toHaveLength(1);
+    const jobs = sendBatch.mock.calls.flatMap(([messages]) => [...messages].map((message) => message.body));
+    expect(jobs).toHaveLength(2);
+    // The redelivery finds the event processed and acks it without applying it again.
+    const again = await runBatch(EVENTS_QUEUE, [eventMessage(event, 2)]);
+    expect(again.explicitAcks).toHaveLength(1);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+    sendBatch.mockRestore();
+  });
+
   it("makes no D1 round trip for a batch with nothing readable", async () => {
     const counting = countingDatabase(env.DB);
     await runBatch(EVENTS_QUEUE, [{ id: "poison", timestamp: new Date(), attempts: 1, body: 42 }], { ...env, DB: counting.db });
