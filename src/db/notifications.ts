@@ -58,9 +58,15 @@ export interface SendJob {
   channel: Channel;
 }
 
-const CLAIM_SQL = `UPDATE notifications SET lease_expires_at = ?3, attempts = attempts + 1, updated_at = ?5
+/** A sender's hold on the rows it claimed: until `expiresAt` (epoch ms), proven by `token`. */
+export interface SendLease {
+  token: string;
+  expiresAt: number;
+}
+
+const CLAIM_SQL = `UPDATE notifications SET lease_token = ?6, lease_expires_at = ?3, attempts = attempts + 1, updated_at = ?5
 WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')
-  AND (lease_expires_at IS NULL OR lease_expires_at <= ?4)
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ?4 OR lease_token = ?6)
 RETURNING *`;
 
 /** A job's row that another sender holds: retried once that lease has run out. */
@@ -72,35 +78,36 @@ export interface LeasedElsewhere {
 
 /**
  * Claims send jobs in one round trip: each row still `pending` or `scheduled` and not leased by
- * another sender gets our lease (`leaseExpiresAt`, also our token). Also returns the rows of these
+ * another sender gets our lease (a row already holding our token is ours again, so a claim repeated
+ * after a lost answer gets its rows back). Also returns the rows of these
  * jobs still held under someone else's live lease; every other job is done, or never had a row (its
  * event was stale).
  */
 export async function claimNotifications(
   db: D1Database,
   jobs: readonly SendJob[],
-  leaseExpiresAt: number,
+  lease: SendLease,
   now: number,
 ): Promise<{ claimed: NotificationRow[]; leasedElsewhere: LeasedElsewhere[] }> {
   if (jobs.length === 0) return { claimed: [], leasedElsewhere: [] };
   const claim = db.prepare(CLAIM_SQL);
   const iso = new Date(now).toISOString();
   const results = await db.batch<Record<string, unknown>>([
-    ...jobs.map((job) => claim.bind(job.event_id, job.channel, leaseExpiresAt, now, iso)),
+    ...jobs.map((job) => claim.bind(job.event_id, job.channel, lease.expiresAt, now, iso, lease.token)),
     db
       .prepare(
         `SELECT event_id, channel, lease_expires_at FROM notifications
-WHERE event_id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 'scheduled') AND lease_expires_at > ?2 AND lease_expires_at <> ?3`,
+WHERE event_id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 'scheduled') AND lease_expires_at > ?2 AND lease_token <> ?3`,
       )
-      .bind(JSON.stringify(jobs.map((job) => job.event_id)), now, leaseExpiresAt),
+      .bind(JSON.stringify(jobs.map((job) => job.event_id)), now, lease.token),
   ]);
   const leasedElsewhere = (results.at(-1)?.results ?? []) as unknown as LeasedElsewhere[];
   return { claimed: results.slice(0, -1).flatMap((result) => result.results) as unknown as NotificationRow[], leasedElsewhere };
 }
 
-/** Gives up every lease taken with `leaseExpiresAt` (after a claim whose answer was lost). */
-export async function releaseNotificationLeases(db: D1Database, leaseExpiresAt: number): Promise<void> {
-  await db.prepare(`UPDATE notifications SET lease_expires_at = NULL WHERE lease_expires_at = ?1`).bind(leaseExpiresAt).run();
+/** Gives up every row held with this lease (after a claim whose answer was lost). */
+export async function releaseNotificationLeases(db: D1Database, lease: SendLease): Promise<void> {
+  await db.prepare(`UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL WHERE lease_token = ?1`).bind(lease.token).run();
 }
 
 export interface Outcome {
@@ -114,13 +121,13 @@ export interface Outcome {
   sentAt?: string | null;
 }
 
-/** Records a send outcome and releases the lease, only if our lease (`leaseExpiresAt`) still holds. */
-export function recordOutcome(db: D1Database, outcome: Outcome, leaseExpiresAt: number, now: string): D1PreparedStatement {
+/** Records a send outcome and releases the lease, only if our lease still holds the row. */
+export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease, now: string): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE notifications SET status = ?2, provider = COALESCE(?3, provider), provider_message_id = COALESCE(?4, provider_message_id),
-  error = ?5, rendered = COALESCE(?6, rendered), scheduled_for = ?7, sent_at = COALESCE(?8, sent_at), lease_expires_at = NULL, updated_at = ?9
-WHERE notification_id = ?1 AND lease_expires_at = ?10`,
+  error = ?5, rendered = COALESCE(?6, rendered), scheduled_for = ?7, sent_at = COALESCE(?8, sent_at), lease_expires_at = NULL, lease_token = NULL, updated_at = ?9
+WHERE notification_id = ?1 AND lease_token = ?10`,
     )
     .bind(
       outcome.notificationId,
@@ -132,15 +139,15 @@ WHERE notification_id = ?1 AND lease_expires_at = ?10`,
       outcome.scheduledFor ?? null,
       outcome.sentAt ?? null,
       now,
-      leaseExpiresAt,
+      lease.token,
     );
 }
 
 /** Releases a lease without changing the status (a transient failure that will retry). */
-export function releaseNotification(db: D1Database, notificationId: string, error: string, leaseExpiresAt: number, now: string): D1PreparedStatement {
+export function releaseNotification(db: D1Database, notificationId: string, error: string, lease: SendLease, now: string): D1PreparedStatement {
   return db
-    .prepare(`UPDATE notifications SET lease_expires_at = NULL, error = ?2, updated_at = ?3 WHERE notification_id = ?1 AND lease_expires_at = ?4`)
-    .bind(notificationId, error, now, leaseExpiresAt);
+    .prepare(`UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3 WHERE notification_id = ?1 AND lease_token = ?4`)
+    .bind(notificationId, error, now, lease.token);
 }
 
 /** The notifications of one event, for the admin event view. */

@@ -6,6 +6,7 @@ import {
   releaseNotification,
   releaseNotificationLeases,
   type SendJob,
+  type SendLease,
 } from "../db/notifications";
 import { optOutPhone, type Patient, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../db/patients";
 import { InjectedFault, maybeFail } from "../faults";
@@ -75,13 +76,17 @@ export async function consumeNotifications(batch: MessageBatch<unknown>, env: En
     }
   }
 
-  // The lease's expiry doubles as our token: a row can be claimed only after the previous lease ran out.
-  const lease = nowMs + SEND_LEASE_MS;
+  // A row can be claimed only once the previous lease ran out; the token proves which lease is ours.
+  const lease: SendLease = { token: crypto.randomUUID(), expiresAt: nowMs + SEND_LEASE_MS };
   let claimed: Map<string, NotificationRow>;
   let leasedElsewhere: Map<string, number>;
   try {
     const unique = [...new Map(jobs.map(({ job }) => [keyOf(job), job])).values()];
-    const claim = await claimNotifications(env.DB, unique, lease, nowMs);
+    // One immediate second try: a passing D1 error should not send a whole batch into backoff.
+    const claim = await claimNotifications(env.DB, unique, lease, nowMs).catch((error: unknown) => {
+      log.warn("notification claim failed; trying once more", { queue: batch.queue, error: errorKind(error) });
+      return claimNotifications(env.DB, unique, lease, nowMs);
+    });
     claimed = new Map(claim.claimed.map((row) => [keyOf(row), row]));
     leasedElsewhere = new Map(claim.leasedElsewhere.map((row) => [keyOf(row), row.lease_expires_at]));
   } catch (error) {
@@ -112,7 +117,8 @@ export async function consumeNotifications(batch: MessageBatch<unknown>, env: En
 
   let decisions: Decision[];
   try {
-    decisions = await decideAll(env.DB, work.map(({ row }) => row), settings, now);
+    const rows = work.map(({ row }) => row);
+    decisions = await decideAll(env.DB, rows, settings, now).catch(() => decideAll(env.DB, rows, settings, now));
   } catch (error) {
     log.warn("notification context load failed", { queue: batch.queue, error: errorKind(error) });
     await env.DB.batch(work.map(({ row }) => releaseNotification(env.DB, row.notification_id, "context load failed", lease, nowIso))).catch(() => undefined);

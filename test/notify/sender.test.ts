@@ -277,3 +277,31 @@ describe("notification dead letters and the sweep", () => {
     expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent", provider: "log" });
   });
 });
+
+describe("sender: lost D1 answers", () => {
+  it("a claim whose answer was lost is tried once more at once and gets its rows back", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    const db = withBatchHook(env.DB, (batch) => (batch === 1 ? "lose-answer" : undefined));
+    const result = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: db } as Env });
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toHaveLength(2);
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.emails).toHaveLength(1);
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent" });
+  });
+
+  it("a context load that fails once is tried once more", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const jobs = await applyAndCaptureJobs([shippedFor(patientId)]);
+    const db = withBatchHook(env.DB, (batch) => {
+      if (batch === 2) throw new Error("D1_ERROR: database is busy");
+    });
+    const result = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: db } as Env });
+    expect(result.explicitAcks).toHaveLength(2);
+    expect(providers.sms.length + providers.emails.length).toBe(2);
+  });
+});
