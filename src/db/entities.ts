@@ -121,3 +121,18 @@ export async function getEntity(db: D1Database, kind: EntityKind, entityId: stri
   const { table, idColumn } = ENTITY_TABLES[kind];
   return db.prepare(`SELECT * FROM ${table} WHERE ${idColumn} = ?1`).bind(entityId).first();
 }
+
+/**
+ * The part of an entity write every handler shares: the status is the event type's action, ranked
+ * by the entity's progression; the handler adds its facts.
+ */
+export function progressionStep<K extends EntityKind, S extends string>(
+  kind: K,
+  ranks: Readonly<Record<S, number>>,
+  event: { event_type: string; event_id: string; clinic_id: string },
+  ids: { entityId: string; patientId: string },
+  occurredAt: string,
+): Omit<EntityWrite<K>, "facts"> & { status: S } {
+  const status = event.event_type.slice(event.event_type.indexOf(":") + 1) as S;
+  return { kind, ...ids, clinicId: event.clinic_id, status, rank: ranks[status], occurredAt, eventId: event.event_id };
+}

@@ -1,4 +1,4 @@
-import type { EntityWrite } from "../db/entities";
+import { type EntityWrite, progressionStep } from "../db/entities";
 import type { MedicationRequestData, NovaMedEvent } from "./schemas";
 
 /** Medication request progression: created → approved → filled; cancelled ends it. */
@@ -16,17 +16,11 @@ export function medicationRequestWrite(
   event: NovaMedEvent & { data: MedicationRequestData },
   occurredAt: string,
 ): EntityWrite<"medication_request"> {
-  const status = event.event_type.slice("medication_request:".length) as MedicationRequestStatus;
   const data = event.data;
+  const step = progressionStep("medication_request", MEDICATION_REQUEST_RANKS, event, { entityId: data.medication_request_id, patientId: data.patient_id }, occurredAt);
+  const status: MedicationRequestStatus = step.status;
   return {
-    kind: "medication_request",
-    entityId: data.medication_request_id,
-    clinicId: event.clinic_id,
-    patientId: data.patient_id,
-    status,
-    rank: MEDICATION_REQUEST_RANKS[status],
-    occurredAt,
-    eventId: event.event_id,
+    ...step,
     facts: {
       practitioner_id: data.practitioner_id ?? null,
       medication_name: data.medication_name ?? null,

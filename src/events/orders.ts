@@ -1,4 +1,4 @@
-import type { EntityWrite } from "../db/entities";
+import { type EntityWrite, progressionStep } from "../db/entities";
 import type { NovaMedEvent, OrderData } from "./schemas";
 
 /**
@@ -17,17 +17,11 @@ export type OrderStatus = keyof typeof ORDER_RANKS;
 
 /** The write an `order:*` event makes to its order. */
 export function orderWrite(event: NovaMedEvent & { data: OrderData }, occurredAt: string): EntityWrite<"order"> {
-  const status = event.event_type.slice("order:".length) as OrderStatus;
   const data = event.data;
+  const step = progressionStep("order", ORDER_RANKS, event, { entityId: data.order_id, patientId: data.patient_id }, occurredAt);
+  const status: OrderStatus = step.status;
   return {
-    kind: "order",
-    entityId: data.order_id,
-    clinicId: event.clinic_id,
-    patientId: data.patient_id,
-    status,
-    rank: ORDER_RANKS[status],
-    occurredAt,
-    eventId: event.event_id,
+    ...step,
     facts: {
       medication_request_id: data.medication_request_id ?? null,
       carrier: data.carrier ?? null,

@@ -1,4 +1,4 @@
-import type { EntityWrite } from "../db/entities";
+import { type EntityWrite, progressionStep } from "../db/entities";
 import type { NovaMedEvent, RefillData } from "./schemas";
 
 /** Refill progression: requested, then approved or denied (either ends it). */
@@ -12,17 +12,11 @@ export type RefillStatus = keyof typeof REFILL_RANKS;
 
 /** The write a `refill:*` event makes to its refill. */
 export function refillWrite(event: NovaMedEvent & { data: RefillData }, occurredAt: string): EntityWrite<"refill"> {
-  const status = event.event_type.slice("refill:".length) as RefillStatus;
   const data = event.data;
+  const step = progressionStep("refill", REFILL_RANKS, event, { entityId: data.refill_id, patientId: data.patient_id }, occurredAt);
+  const status: RefillStatus = step.status;
   return {
-    kind: "refill",
-    entityId: data.refill_id,
-    clinicId: event.clinic_id,
-    patientId: data.patient_id,
-    status,
-    rank: REFILL_RANKS[status],
-    occurredAt,
-    eventId: event.event_id,
+    ...step,
     facts: {
       medication_request_id: data.medication_request_id ?? null,
       denial_reason: status === "denied" ? (data.denial_reason ?? data.reason ?? null) : null,
