@@ -116,6 +116,20 @@ export function upsertEntity(db: D1Database, write: EntityWrite, guard: WriteGua
     );
 }
 
+/** What a shipping message needs of an order. */
+export interface OrderFacts {
+  carrier: string | null;
+  tracking_number: string | null;
+  estimated_delivery: string | null;
+}
+
+/** The shipping facts of several orders, in one statement. */
+export function selectOrderFacts(db: D1Database, orderIds: readonly string[]): D1PreparedStatement {
+  return db
+    .prepare(`SELECT order_id, carrier, tracking_number, estimated_delivery FROM orders WHERE order_id IN (SELECT value FROM json_each(?1))`)
+    .bind(JSON.stringify(orderIds));
+}
+
 /** One entity row as stored, or null; the admin API shapes it. */
 export async function getEntity(db: D1Database, kind: EntityKind, entityId: string): Promise<Record<string, unknown> | null> {
   const { table, idColumn } = ENTITY_TABLES[kind];

@@ -53,3 +53,13 @@ export function toIssues(error: IssueSource): ErrorIssue[] {
     message: issue.message,
   }));
 }
+
+/**
+ * A `zValidator` hook that turns a failed check into the contract's 400 with issues (paths and
+ * messages, never the submitted values).
+ */
+export function rejectInvalid(code: string, message: string) {
+  return (result: { success: boolean; error?: IssueSource }) => {
+    if (!result.success && result.error) throw new ApiError(400, code, message, { issues: toIssues(result.error) });
+  };
+}

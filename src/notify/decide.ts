@@ -1,3 +1,4 @@
+import type { OrderFacts } from "../db/entities";
 import type { NotificationRow } from "../db/notifications";
 import type { Patient } from "../db/patients";
 import type { OutboundMessage } from "./providers/provider";
@@ -11,11 +12,6 @@ export type Decision =
   | { action: "schedule"; opening: Date; delaySeconds: number }
   | { action: "send"; message: OutboundMessage; rendered: string };
 
-export interface OrderFacts {
-  carrier: string | null;
-  tracking_number: string | null;
-  estimated_delivery: string | null;
-}
 
 /**
  * Consent, contact and timing rules, in order: a patient we do not know, or one without a usable

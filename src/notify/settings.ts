@@ -94,13 +94,13 @@ export function readNotificationSettings(env: Env): NotificationSettings {
     if (!messagingServiceSid && !from) {
       throw new ConfigError("TWILIO_MESSAGING_SERVICE_SID", "or TWILIO_FROM_NUMBER must be set with TWILIO_ACCOUNT_SID");
     }
-    const base = value(vars, "PUBLIC_BASE_URL");
+    const base = readPublicBaseUrl(env);
     twilio = {
       accountSid,
       authToken,
       messagingServiceSid,
       from,
-      statusCallbackUrl: base ? `${base.replace(/\/+$/, "")}/webhooks/twilio/status` : null,
+      statusCallbackUrl: base ? `${base}/webhooks/twilio/status` : null,
     };
   }
 
@@ -123,6 +123,11 @@ export function readNotificationSettings(env: Env): NotificationSettings {
   };
   cache.set(env, settings);
   return settings;
+}
+
+/** `PUBLIC_BASE_URL` without a trailing slash, or null when unset. */
+export function readPublicBaseUrl(env: Env): string | null {
+  return value(env as unknown as NotificationVariables, "PUBLIC_BASE_URL")?.replace(/\/+$/, "") ?? null;
 }
 
 /**

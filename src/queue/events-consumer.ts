@@ -3,6 +3,7 @@ import { applyEvent, type ChangeListener, type EntityChange } from "../events/ha
 import { parseEvent } from "../events/schemas";
 import { errorKind, log } from "../log";
 import { retryDelaySeconds } from "./backoff";
+import { retryOnceInPlace } from "./retry-once";
 import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event-message";
 
 /**
@@ -55,11 +56,8 @@ export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, opti
   const claimTime = now();
   const requests = reads.map(({ read }) => claimRequestOf(read));
   try {
-    counts.d1_round_trips += 1;
-    claimed = await claimEvents(env.DB, requests, leaseOwner, claimTime + LEASE_MS, claimTime).catch(async (error: unknown) => {
-      // One immediate second try: a passing D1 error should not send a whole batch into backoff.
-      // If the first claim committed and only its answer was lost, our lease shows us as the owner.
-      log.warn("claim failed; trying once more", { queue: batch.queue, messages: reads.length, error: errorKind(error) });
+    // If a first claim committed with only its answer lost, the repeat sees our lease as the owner.
+    claimed = await retryOnceInPlace("claim", () => {
       counts.d1_round_trips += 1;
       return claimEvents(env.DB, requests, leaseOwner, claimTime + LEASE_MS, claimTime);
     });

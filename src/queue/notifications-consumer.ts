@@ -11,7 +11,8 @@ import {
 import { optOutPhone, type Patient, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../db/patients";
 import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
-import { type Decision, decide, type OrderFacts } from "../notify/decide";
+import { type Decision, decide } from "../notify/decide";
+import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import { logProvider } from "../notify/providers/log";
 import type { Provider, SendResult } from "../notify/providers/provider";
 import { resendProvider } from "../notify/providers/resend";
@@ -19,6 +20,7 @@ import { twilioProvider } from "../notify/providers/twilio";
 import type { Channel } from "../notify/rules";
 import { type NotificationSettings, readNotificationSettings } from "../notify/settings";
 import { retryDelaySeconds } from "./backoff";
+import { retryOnceInPlace } from "./retry-once";
 
 /** How long a sender holds a notification while it calls the provider. */
 export const SEND_LEASE_MS = 60_000;
@@ -82,11 +84,8 @@ export async function consumeNotifications(batch: MessageBatch<unknown>, env: En
   let leasedElsewhere: Map<string, number>;
   try {
     const unique = [...new Map(jobs.map(({ job }) => [keyOf(job), job])).values()];
-    // One immediate second try: a passing D1 error should not send a whole batch into backoff.
-    const claim = await claimNotifications(env.DB, unique, lease, nowMs).catch((error: unknown) => {
-      log.warn("notification claim failed; trying once more", { queue: batch.queue, error: errorKind(error) });
-      return claimNotifications(env.DB, unique, lease, nowMs);
-    });
+    // A repeat after a lost answer gets its rows back through the lease token.
+    const claim = await retryOnceInPlace("notification claim", () => claimNotifications(env.DB, unique, lease, nowMs));
     claimed = new Map(claim.claimed.map((row) => [keyOf(row), row]));
     leasedElsewhere = new Map(claim.leasedElsewhere.map((row) => [keyOf(row), row.lease_expires_at]));
   } catch (error) {
@@ -118,7 +117,7 @@ export async function consumeNotifications(batch: MessageBatch<unknown>, env: En
   let decisions: Decision[];
   try {
     const rows = work.map(({ row }) => row);
-    decisions = await decideAll(env.DB, rows, settings, now).catch(() => decideAll(env.DB, rows, settings, now));
+    decisions = await retryOnceInPlace("notification context load", () => decideAll(env.DB, rows, settings, now));
   } catch (error) {
     log.warn("notification context load failed", { queue: batch.queue, error: errorKind(error) });
     await env.DB.batch(work.map(({ row }) => releaseNotification(env.DB, row.notification_id, "context load failed", lease, nowIso))).catch(() => undefined);
@@ -189,7 +188,7 @@ async function decideAll(db: D1Database, rows: NotificationRow[], settings: Noti
   const [patientRows, optOutRows, orderRows] = await db.batch<Record<string, unknown>>([
     selectPatients(db, patientIds),
     selectOptedOutPhones(db, patientIds),
-    db.prepare(`SELECT order_id, carrier, tracking_number, estimated_delivery FROM orders WHERE order_id IN (SELECT value FROM json_each(?1))`).bind(JSON.stringify(orderIds)),
+    selectOrderFacts(db, orderIds),
   ]);
   const patients = new Map<string, Patient>((patientRows?.results ?? []).map((row) => [String(row.patient_id), toPatient(toPatientRow(row))]));
   const optedOut = new Set((optOutRows?.results ?? []).map((row) => String(row.phone)));

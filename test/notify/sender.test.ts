@@ -14,7 +14,7 @@ import {
   runSender,
   twilioError,
 } from "../helpers/notifications";
-import { runBatch, withBatchHook } from "../helpers/queue";
+import { eventually, runBatch, withBatchHook } from "../helpers/queue";
 
 const server = useMockNetwork();
 afterEach(() => vi.restoreAllMocks());
@@ -269,12 +269,11 @@ describe("notification dead letters and the sweep", () => {
     const event = shippedFor(patientId);
     const jobs = await applyAndCaptureJobs([event]);
     await env.NOTIFICATIONS.sendBatch(jobs.map((body) => ({ body, contentType: "json" })));
-    for (let attempt = 0; attempt < 100; attempt += 1) {
-      const notifications = await notificationsOf(event.event_id);
-      if (notifications.sms?.status === "sent" && notifications.email?.status === "sent") break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent", provider: "log" });
+    const notifications = await eventually(async () => {
+      const current = await notificationsOf(event.event_id);
+      return current.sms?.status === "sent" && current.email?.status === "sent" ? current : undefined;
+    });
+    expect(notifications.sms).toMatchObject({ status: "sent", provider: "log" });
   });
 });
 

@@ -16,7 +16,7 @@ import {
 import { notificationStats, notificationsForEvent } from "../../db/notifications";
 import type { EventMessage } from "../../events/envelope";
 import { errorKind, log } from "../../log";
-import { ApiError, toIssues } from "../errors";
+import { ApiError, rejectInvalid } from "../errors";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
 import { patients } from "./patients";
@@ -26,11 +26,7 @@ export const admin = new Hono<App>();
 admin.use(adminAuth());
 admin.route("/patients", patients);
 
-const invalidQuery = (result: { success: boolean; error?: { issues: readonly z.core.$ZodIssue[] } }) => {
-  if (!result.success && result.error) {
-    throw new ApiError(400, "invalid_query", "The query parameters are invalid.", { issues: toIssues(result.error) });
-  }
-};
+const invalidQuery = rejectInvalid("invalid_query", "The query parameters are invalid.");
 
 const listQuery = z.object({
   status: z.enum(EVENT_STATUSES as [string, ...string[]], { error: `must be one of ${EVENT_STATUSES.join(", ")}` }).optional(),

@@ -1,10 +1,10 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { deletePatient, getPatient, type Patient, upsertPatient } from "../../db/patients";
 import { isTimeZone } from "../../notify/settings";
-import { ApiError, type ErrorIssue, toIssues } from "../errors";
+import { ApiError, type ErrorIssue, rejectInvalid, toIssues } from "../errors";
+import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 
 /** E.164: a plus, a non-zero digit, then up to 14 more digits. */
@@ -30,24 +30,12 @@ export const IMPORT_MAX_ROWS = 1000;
 /** 1,000 rows of contact details fit well within 1 MiB. */
 const IMPORT_MAX_BYTES = 1024 * 1024;
 
-const invalidPatient = (result: { success: boolean; error?: { issues: readonly z.core.$ZodIssue[] } }) => {
-  if (!result.success && result.error) {
-    throw new ApiError(400, "invalid_patient", "The patient is invalid.", { issues: toIssues(result.error) });
-  }
-};
+const invalidPatient = rejectInvalid("invalid_patient", "The patient is invalid.");
 
 /** `/admin/patients`: the patient directory (mounted behind the admin bearer token). */
 export const patients = new Hono<App>();
 
-patients.post(
-  "/import",
-  bodyLimit({
-    maxSize: IMPORT_MAX_BYTES,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", "An import body is at most 1 MiB; split the file.");
-    },
-  }),
-  async (c) => {
+patients.post("/import", bodyCap(IMPORT_MAX_BYTES, "An import body is at most 1 MiB; split the file."), async (c) => {
   const contentType = c.req.header("content-type") ?? "";
   const rows = contentType.startsWith("text/csv") ? parseCsvRows(await c.req.text()) : await readJsonRows(c.req.raw);
   if (rows.length > IMPORT_MAX_ROWS) {
@@ -67,8 +55,7 @@ patients.post(
   });
   if (valid.length > 0) await c.env.DB.batch(valid.map((patient) => upsertPatient(c.env.DB, patient, now)));
   return c.json({ imported: valid.length, failed: errors.length, errors });
-  },
-);
+});
 
 patients.put("/:patient_id", zValidator("json", patientFields, invalidPatient), async (c) => {
   const id = patientId.safeParse(c.req.param("patient_id"));

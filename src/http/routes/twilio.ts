@@ -1,12 +1,12 @@
 import { Hono, type MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { applyDeliveryReport } from "../../db/notifications";
 import { optInPhone, optOutPhone } from "../../db/patients";
 import { log } from "../../log";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
-import { readNotificationSettings, readTwilioAuthToken } from "../../notify/settings";
+import { readNotificationSettings, readPublicBaseUrl, readTwilioAuthToken } from "../../notify/settings";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
 import { ApiError } from "../errors";
+import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 
 /** Carrier-standard opt-out and opt-in keywords (Twilio's defaults). */
@@ -27,7 +27,7 @@ function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
     const form = await c.req.parseBody().catch(() => ({}));
     const params = Object.fromEntries(Object.entries(form).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
     const url = new URL(c.req.url);
-    const base = (c.env as unknown as { PUBLIC_BASE_URL?: string }).PUBLIC_BASE_URL?.replace(/\/+$/, "");
+    const base = readPublicBaseUrl(c.env);
     const urls = [c.req.url, ...(base ? [`${base}${url.pathname}${url.search}`] : [])];
     if (!authToken || !(await isValidTwilioSignature(authToken, c.req.header("x-twilio-signature"), urls, params))) {
       throw new ApiError(403, "forbidden", "The Twilio signature is missing or invalid.");
@@ -48,14 +48,7 @@ function twiml(message?: string): Response {
 /** `/webhooks/twilio`: inbound SMS (consent keywords) and delivery status callbacks. */
 export const twilioWebhooks = new Hono<TwilioApp>();
 // Twilio's webhook forms are a few hundred bytes; cap what we buffer before checking the signature.
-twilioWebhooks.use(
-  bodyLimit({
-    maxSize: 64 * 1024,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", "The body is larger than 64 KiB.");
-    },
-  }),
-);
+twilioWebhooks.use(bodyCap(64 * 1024, "The body is larger than 64 KiB."));
 twilioWebhooks.use(twilioSignatureAuth());
 
 twilioWebhooks.post("/inbound", async (c) => {

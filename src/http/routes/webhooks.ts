@@ -1,11 +1,11 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { readWebhookConfig } from "../../config";
 import { envelopeSchema, type EventMessage } from "../../events/envelope";
 import { errorKind, log } from "../../log";
-import { ApiError, toIssues } from "../errors";
+import { ApiError, rejectInvalid } from "../errors";
 import { apiKeyAuth } from "../middleware/api-key-auth";
+import { bodyCap } from "../middleware/body-cap";
 import { requireJsonContentType } from "../middleware/require-json";
 import type { App } from "../types";
 
@@ -24,20 +24,8 @@ export const novamedWebhook = new Hono<App>().post(
   "/novamed",
   apiKeyAuth(),
   requireJsonContentType(),
-  // Counts a chunked body as it streams and stops reading at the cap; trusts a declared length.
-  bodyLimit({
-    maxSize: MAX_WEBHOOK_BODY_BYTES,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", "The body is larger than 64 KiB.");
-    },
-  }),
-  zValidator("json", envelopeSchema, (result) => {
-    if (!result.success) {
-      throw new ApiError(400, "invalid_envelope", "The event envelope is invalid.", {
-        issues: toIssues(result.error),
-      });
-    }
-  }),
+  bodyCap(MAX_WEBHOOK_BODY_BYTES, "The body is larger than 64 KiB."),
+  zValidator("json", envelopeSchema, rejectInvalid("invalid_envelope", "The event envelope is invalid.")),
   async (c) => {
     const envelope = c.req.valid("json");
     c.set("eventType", envelope.event_type);
