@@ -47,7 +47,10 @@ export interface AckResult {
 
 /** The guide's order:shipped example with `[<id>]` where each request's fresh event_id goes. */
 export function ackBody(): string {
-  const fixture = JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "order-shipped.json"), "utf8")) as Record<string, unknown>;
+  const fixture = JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "order-shipped.json"), "utf8")) as Record<
+    string,
+    unknown
+  >;
   return JSON.stringify({ ...fixture, event_id: "evt_ack_[<id>]" });
 }
 
@@ -59,7 +62,14 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
  */
 export async function measureAck(
   server: Server,
-  options: { connections: number; durationS: number; warmupS: number; apiKey: string; path: string; quietWaitMs?: number },
+  options: {
+    connections: number;
+    durationS: number;
+    warmupS: number;
+    apiKey: string;
+    path: string;
+    quietWaitMs?: number;
+  },
 ): Promise<AckResult> {
   const config: LoadConfig = {
     url: server.url + options.path,
@@ -78,7 +88,8 @@ export async function measureAck(
   // A type assertion keeps TypeScript from narrowing it: the callbacks below change it.
   let phase = "warm-up" as "warm-up" | "measuring" | "done";
   const unsubscribe = server.onLine((_line, json) => {
-    if (phase === "measuring" && json?.message === "event batch" && typeof json.messages === "number") consumed += json.messages;
+    if (phase === "measuring" && json?.message === "event batch" && typeof json.messages === "number")
+      consumed += json.messages;
   });
   const child = spawn(process.execPath, [join(ROOT, "bench", "load-child.ts"), JSON.stringify(config)], {
     cwd: ROOT,
@@ -123,7 +134,9 @@ export async function measureAck(
     errors: result.requests - result.ok + result.socketErrors,
     requests: result.requests,
     cpu_ms_per_request: cpu.totalMs > 0 ? round(cpu.totalMs / answered, 3) : null,
-    cpu_ms_per_request_by_process: Object.fromEntries(Object.entries(cpu.byComm).map(([name, ms]) => [name, round(ms / answered, 3)])),
+    cpu_ms_per_request_by_process: Object.fromEntries(
+      Object.entries(cpu.byComm).map(([name, ms]) => [name, round(ms / answered, 3)]),
+    ),
     load_generator_cpu_ms_per_request: round(result.cpuMs / answered, 3),
     machine_busy: busy === null ? null : round(busy),
     machine_busy_other: other === null ? null : round(other),

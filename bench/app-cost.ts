@@ -81,8 +81,11 @@ function polyfillTimingSafeEqual(): () => void {
   const subtle = crypto.subtle as unknown as Record<string, unknown>;
   if (typeof subtle.timingSafeEqual === "function") return () => {};
   const bytes = (value: ArrayBuffer | ArrayBufferView) =>
-    ArrayBuffer.isView(value) ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(value);
-  subtle.timingSafeEqual = (a: ArrayBuffer | ArrayBufferView, b: ArrayBuffer | ArrayBufferView) => timingSafeEqual(bytes(a), bytes(b));
+    ArrayBuffer.isView(value)
+      ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+      : new Uint8Array(value);
+  subtle.timingSafeEqual = (a: ArrayBuffer | ArrayBufferView, b: ArrayBuffer | ArrayBufferView) =>
+    timingSafeEqual(bytes(a), bytes(b));
   return () => void delete subtle.timingSafeEqual;
 }
 
@@ -99,13 +102,21 @@ function swallowConsole(): { lines: () => number; restore: () => void } {
  * Sends `app` the same POST for `warmupMs`, then for `durationMs`, sequentially; every answer must be
  * 200. `onMeasure` runs when the warm-up ends, so counters can be reset.
  */
-async function drive(app: FetchApp, env: unknown, options: { warmupMs: number; durationMs: number; onMeasure?: () => void }): Promise<AppFigures> {
+async function drive(
+  app: FetchApp,
+  env: unknown,
+  options: { warmupMs: number; durationMs: number; onMeasure?: () => void },
+): Promise<AppFigures> {
   const template = ackBody();
   const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} };
   let id = 0;
   const once = async () => {
     const body = template.replace("[<id>]", `app_${id++}`);
-    const headers = { "x-api-key": "bench-key", "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) };
+    const headers = {
+      "x-api-key": "bench-key",
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(body)),
+    };
     const response = await app.fetch(new Request(URL_, { method: "POST", headers, body }), env, ctx);
     // Read the body too: a server would have to serialise it.
     await response.arrayBuffer();
@@ -140,7 +151,10 @@ export async function measureAppCost(options: { warmupMs: number; durationMs: nu
   const receiver = await loadReceiver();
   let messages = 0;
   const env = {
-    EVENTS: { send: async () => void messages++, sendBatch: async (batch: unknown[]) => void (messages += batch.length) },
+    EVENTS: {
+      send: async () => void messages++,
+      sendBatch: async (batch: unknown[]) => void (messages += batch.length),
+    },
     AUTH_FAILURE_LIMITER: { limit: async () => ({ success: true }) },
     NOVAMED_WEBHOOK_SECRET: "bench-key",
     NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000",
@@ -163,7 +177,12 @@ export async function measureAppCost(options: { warmupMs: number; durationMs: nu
     const logLines = output.lines() - linesBefore;
     const bare = await drive(floor, {}, options);
     return {
-      receiver: { ...mine, x_floor: round(mine.ms_per_request / bare.ms_per_request, 1), messages_sent: messages, log_lines: logLines },
+      receiver: {
+        ...mine,
+        x_floor: round(mine.ms_per_request / bare.ms_per_request, 1),
+        messages_sent: messages,
+        log_lines: logLines,
+      },
       hono_floor: bare,
     };
   } finally {

@@ -60,7 +60,13 @@ function shuffle<T>(items: T[], random: () => number): T[] {
  * Builds `total` deliveries of which `round(total · duplicateRate)` are re-sends; `outOfOrderRate`
  * of the lifecycles are sent in a shuffled order. `tag` makes ids unique per run.
  */
-export function buildStream(options: { total: number; duplicateRate: number; outOfOrderRate: number; seed: number; tag: string }): EventStream {
+export function buildStream(options: {
+  total: number;
+  duplicateRate: number;
+  outOfOrderRate: number;
+  seed: number;
+  tag: string;
+}): EventStream {
   const random = prng(options.seed);
   const duplicates = Math.round(options.total * options.duplicateRate);
   const uniqueEvents = options.total - duplicates;
@@ -93,7 +99,13 @@ export function buildStream(options: { total: number; duplicateRate: number; out
       }
       // Steps an hour apart, orders a minute apart: timestamps increase within each lifecycle.
       const timestamp = new Date(start + order * 60_000 + index * 3_600_000).toISOString();
-      const body = JSON.stringify({ event_type: `order:${step}`, event_id: eventId, timestamp, clinic_id: CLINIC_ID, data });
+      const body = JSON.stringify({
+        event_type: `order:${step}`,
+        event_id: eventId,
+        timestamp,
+        clinic_id: CLINIC_ID,
+        data,
+      });
       return { eventId, body };
     });
     const outOfOrder = events.length > 1 && random() < options.outOfOrderRate;
@@ -109,7 +121,10 @@ export function buildStream(options: { total: number; duplicateRate: number; out
 
   // Interleave the lifecycles: a shuffled list of lifecycle slots, each slot taking its lifecycle's
   // next event, so every lifecycle keeps its own (possibly shuffled) order while orders overlap.
-  const slots = shuffle(queues.flatMap((events, index) => events.map(() => index)), random);
+  const slots = shuffle(
+    queues.flatMap((events, index) => events.map(() => index)),
+    random,
+  );
   const cursor = new Array<number>(queues.length).fill(0);
   const firstSends = slots.map((index) => queues[index]![cursor[index]!++]!);
 

@@ -84,10 +84,31 @@ interface Stats {
  * (08:00–21:00 local) and waits for hours: the drain would never end.
  */
 export function middayTimeZone(now = new Date()): string {
-  const zones = ["Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Denver", "America/Chicago", "America/New_York",
-    "America/Sao_Paulo", "Atlantic/Azores", "Europe/London", "Europe/Berlin", "Europe/Athens", "Europe/Moscow", "Asia/Dubai",
-    "Asia/Karachi", "Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai", "Asia/Tokyo", "Australia/Brisbane", "Pacific/Noumea", "Pacific/Auckland"];
-  const hour = (zone: string) => Number(new Intl.DateTimeFormat("en-US", { timeZone: zone, hour: "numeric", hourCycle: "h23" }).format(now));
+  const zones = [
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Atlantic/Azores",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Europe/Moscow",
+    "Asia/Dubai",
+    "Asia/Karachi",
+    "Asia/Dhaka",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Brisbane",
+    "Pacific/Noumea",
+    "Pacific/Auckland",
+  ];
+  const hour = (zone: string) =>
+    Number(new Intl.DateTimeFormat("en-US", { timeZone: zone, hour: "numeric", hourCycle: "h23" }).format(now));
   return zones.reduce((best, zone) => (Math.abs(hour(zone) - 14) < Math.abs(hour(best) - 14) ? zone : best));
 }
 
@@ -104,7 +125,13 @@ async function registerPatients(server: Server, token: string): Promise<number> 
     const response = await fetch(`${server.url}/admin/patients/${patientId(index)}`, {
       method: "PUT",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ phone: `+1415555${String(100 + (index % 100)).padStart(4, "0")}`, email: `bench-${index}@example.com`, timezone, sms_opt_in: true, email_opt_in: true }),
+      body: JSON.stringify({
+        phone: `+1415555${String(100 + (index % 100)).padStart(4, "0")}`,
+        email: `bench-${index}@example.com`,
+        timezone,
+        sms_opt_in: true,
+        email_opt_in: true,
+      }),
       signal: AbortSignal.timeout(15_000),
     }).catch(() => null);
     await response?.arrayBuffer();
@@ -117,7 +144,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const FINAL = ["processed", "ignored", "invalid"];
 
 async function adminGet<T>(server: Server, token: string, path: string): Promise<{ status: number; body: T | null }> {
-  const response = await fetch(server.url + path, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+  const response = await fetch(server.url + path, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(15_000),
+  });
   const text = await response.text();
   return { status: response.status, body: response.ok ? (JSON.parse(text) as T) : null };
 }
@@ -143,13 +173,20 @@ function notificationDuplicates(notifications: Record<string, unknown> | undefin
     .reduce((sum, [, value]) => sum + (value as number), 0);
 }
 
-const finalCount = (stats: Stats | null) => FINAL.reduce((sum, status) => sum + (stats?.events.by_status[status] ?? 0), 0);
+const finalCount = (stats: Stats | null) =>
+  FINAL.reduce((sum, status) => sum + (stats?.events.by_status[status] ?? 0), 0);
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Sends the stream, waits for the drain (bounded), verifies, and returns the figures. */
 export async function runPipeline(server: Server, options: PipelineOptions): Promise<PipelineResult> {
   const tag = `${options.label}${options.seed.toString(36)}`;
-  const stream = buildStream({ total: options.events, duplicateRate: options.duplicateRate, outOfOrderRate: options.outOfOrderRate, seed: options.seed, tag });
+  const stream = buildStream({
+    total: options.events,
+    duplicateRate: options.duplicateRate,
+    outOfOrderRate: options.outOfOrderRate,
+    seed: options.seed,
+    tag,
+  });
 
   // The consumer's per-batch lines (main queue only) and the ids of events it will retry.
   const batches: { roundTrips: number; messages: number; retried: number; durationMs: number }[] = [];
@@ -158,7 +195,12 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
   const sendsPerMessage = new Map<string, Set<string>>();
   const unsubscribe = server.onLine((_line, json) => {
     if (json?.message === "event batch" && json.queue === "novamed-events") {
-      batches.push({ roundTrips: Number(json.d1_round_trips), messages: Number(json.messages), retried: Number(json.retried), durationMs: Number(json.duration_ms) });
+      batches.push({
+        roundTrips: Number(json.d1_round_trips),
+        messages: Number(json.messages),
+        retried: Number(json.retried),
+        durationMs: Number(json.duration_ms),
+      });
     } else if (json?.message === "event failed; will retry" && typeof json.event_id === "string") {
       retriedIds.add(json.event_id);
     } else if (json?.message === "notification outcome" && json.status === "sent") {
@@ -233,9 +275,17 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       // production, for rows untouched 5 min). wrangler dev fires no crons, so do what production's
       // scheduler would: once the events are final, trigger the sweep every 60 s while rows wait.
       const pending = last?.notifications?.by_status?.pending ?? 0;
-      if (eventsFinal && pending > 0 && performance.now() - eventsFinalAt! > 30_000 && performance.now() - lastSweep > 60_000) {
+      if (
+        eventsFinal &&
+        pending > 0 &&
+        performance.now() - eventsFinalAt! > 30_000 &&
+        performance.now() - lastSweep > 60_000
+      ) {
         lastSweep = performance.now();
-        const response = await fetch(`${server.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}`, { signal: AbortSignal.timeout(30_000) }).catch(() => null);
+        const response = await fetch(
+          `${server.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}`,
+          { signal: AbortSignal.timeout(30_000) },
+        ).catch(() => null);
         await response?.arrayBuffer();
         if (response?.ok) sweeps += 1;
       }
@@ -259,7 +309,11 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     const ids = [...accepted];
     let lost = Math.max(0, accepted.size - finalCount(last));
     const notFinal = async (id: string) => {
-      const { status, body } = await adminGet<{ status: string }>(server, options.adminToken, `/admin/events/${encodeURIComponent(id)}`).catch(() => ({ status: 0, body: null }));
+      const { status, body } = await adminGet<{ status: string }>(
+        server,
+        options.adminToken,
+        `/admin/events/${encodeURIComponent(id)}`,
+      ).catch(() => ({ status: 0, body: null }));
       return status !== 200 || !FINAL.includes(body?.status ?? "");
     };
     const sample = ids.filter((_, index) => index % Math.max(1, Math.floor(ids.length / 200)) === 0);
@@ -267,7 +321,9 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     await pool(sample, 8, Date.now() + 60_000, async (id) => void ((await notFinal(id)) && sampleMisses++));
     const perEvent = lost > 0 || sampleMisses > 0 || (last?.events.total ?? 0) !== accepted.size;
     if (perEvent) {
-      options.progress(`${options.label}: counts disagree (final ${finalCount(last)}, accepted ${accepted.size}); checking every event`);
+      options.progress(
+        `${options.label}: counts disagree (final ${finalCount(last)}, accepted ${accepted.size}); checking every event`,
+      );
       let misses = 0;
       await pool(ids, 8, Date.now() + 180_000, async (id) => void ((await notFinal(id)) && misses++));
       lost = misses;
@@ -277,17 +333,27 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     const toCheck = stream.lifecycles.filter((lifecycle, index) => lifecycle.outOfOrder || index % 20 === 0);
     let wrongState = 0;
     await pool(toCheck, 8, Date.now() + 60_000, async (lifecycle) => {
-      const { body } = await adminGet<{ status: string }>(server, options.adminToken, `/admin/orders/${lifecycle.orderId}`).catch(() => ({ body: null }));
+      const { body } = await adminGet<{ status: string }>(
+        server,
+        options.adminToken,
+        `/admin/orders/${lifecycle.orderId}`,
+      ).catch(() => ({ body: null }));
       if (body?.status !== lifecycle.expectedStatus) wrongState += 1;
     });
 
     // Every event the consumer said it would retry must have been processed in the end.
     let retriedNotProcessed = 0;
-    await pool([...retriedIds], 8, Date.now() + 60_000, async (id) => void ((await notFinal(id)) && retriedNotProcessed++));
+    await pool(
+      [...retriedIds],
+      8,
+      Date.now() + 60_000,
+      async (id) => void ((await notFinal(id)) && retriedNotProcessed++),
+    );
 
     // The notifications' duplicate measure: /admin/stats's when it has one, else the sender's log.
     const notificationsSentTwice =
-      [...sends.values()].filter((count) => count > 1).length + [...sendsPerMessage.values()].filter((ids) => ids.size > 1).length;
+      [...sends.values()].filter((count) => count > 1).length +
+      [...sendsPerMessage.values()].filter((ids) => ids.size > 1).length;
     const roundTrips = batches.map((batch) => batch.roundTrips);
     const messages = batches.reduce((sum, batch) => sum + batch.messages, 0);
     return {
@@ -296,11 +362,15 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       seconds: round(seconds),
       events_per_s: round(accepted.size / seconds, 0),
       lost,
-      double_applied: (last?.events.applied_more_than_once ?? 0) + Math.max(notificationDuplicates(last?.notifications), notificationsSentTwice),
+      double_applied:
+        (last?.events.applied_more_than_once ?? 0) +
+        Math.max(notificationDuplicates(last?.notifications), notificationsSentTwice),
       events_applied_more_than_once: last?.events.applied_more_than_once ?? 0,
       notifications_sent_more_than_once: notificationsSentTwice,
       notification_sends_logged: [...sends.values()].reduce((sum, count) => sum + count, 0),
-      d1_round_trips_per_batch: round(roundTrips.reduce((sum, value) => sum + value, 0) / Math.max(1, roundTrips.length)),
+      d1_round_trips_per_batch: round(
+        roundTrips.reduce((sum, value) => sum + value, 0) / Math.max(1, roundTrips.length),
+      ),
       d1_round_trips_max: Math.max(0, ...roundTrips),
       retried: batches.reduce((sum, batch) => sum + batch.retried, 0),
       unique_events: stream.uniqueEvents,
@@ -324,7 +394,10 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       patients_registered: patients,
       notifications_pending_at_end: last?.notifications?.by_status?.pending ?? 0,
       sweeps_triggered: sweeps,
-      consumer_events_per_busy_s: round(messages / Math.max(0.001, batches.reduce((sum, batch) => sum + batch.durationMs, 0) / 1000), 0),
+      consumer_events_per_busy_s: round(
+        messages / Math.max(0.001, batches.reduce((sum, batch) => sum + batch.durationMs, 0) / 1000),
+        0,
+      ),
       server_cpu_ms_per_event: serverCpu > 0 ? round(serverCpu / Math.max(1, accepted.size), 3) : null,
       machine_busy: busy === null ? null : round(busy),
       machine_busy_before: quiet.busy === null ? null : round(quiet.busy),

@@ -81,7 +81,11 @@ export function cpuDelta(
     if (spent <= 0) continue;
     totalMs += spent;
     // Threads show up as "MainThread" etc. for node; group by a stable, readable name.
-    const name = now.comm.startsWith("workerd") ? "workerd" : now.comm.toLowerCase().includes("esbuild") ? "esbuild" : "node";
+    const name = now.comm.startsWith("workerd")
+      ? "workerd"
+      : now.comm.toLowerCase().includes("esbuild")
+        ? "esbuild"
+        : "node";
     byComm[name] = (byComm[name] ?? 0) + spent;
   }
   return { totalMs, byComm };
@@ -124,7 +128,10 @@ export async function freePort(): Promise<number> {
  * so a colleague's test run on the same 2 cores does not skew one server's figures against another's.
  * Returns the last busy share seen and whether it was quiet; never fails the run.
  */
-export async function waitForQuiet(maxWaitMs: number, threshold = 0.3): Promise<{ busy: number | null; quiet: boolean; waitedMs: number }> {
+export async function waitForQuiet(
+  maxWaitMs: number,
+  threshold = 0.3,
+): Promise<{ busy: number | null; quiet: boolean; waitedMs: number }> {
   const started = Date.now();
   let busy: number | null = null;
   do {

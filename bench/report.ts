@@ -34,7 +34,9 @@ export function machineDescription(): string {
 }
 
 const fmt = (value: number | null | undefined, digits = 0) =>
-  value === null || value === undefined || Number.isNaN(value) ? "n/a" : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  value === null || value === undefined || Number.isNaN(value)
+    ? "n/a"
+    : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /** Evaluates the issue's targets against what ran. */
 export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
@@ -42,21 +44,48 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
   const targets: Target[] = [];
   const vsEmpty = receiver && empty ? receiver.rps / empty.rps : null;
   const vsExpress = receiver && express ? receiver.rps / express.rps : null;
-  targets.push({ name: "ACK rps ≥ 0.7× empty Worker", value: vsEmpty === null ? "n/a" : `${fmt(vsEmpty, 2)}×`, met: vsEmpty === null ? null : vsEmpty >= 0.7 });
-  targets.push({ name: "ACK rps ≥ 1.0× Express reference", value: vsExpress === null ? "n/a" : `${fmt(vsExpress, 2)}×`, met: vsExpress === null ? null : vsExpress >= 1 });
-  targets.push({ name: "ACK p99 < 50 ms", value: receiver ? `${fmt(receiver.p99_ms, 1)} ms` : "n/a", met: receiver ? receiver.p99_ms < 50 && receiver.errors === 0 : null });
+  targets.push({
+    name: "ACK rps ≥ 0.7× empty Worker",
+    value: vsEmpty === null ? "n/a" : `${fmt(vsEmpty, 2)}×`,
+    met: vsEmpty === null ? null : vsEmpty >= 0.7,
+  });
+  targets.push({
+    name: "ACK rps ≥ 1.0× Express reference",
+    value: vsExpress === null ? "n/a" : `${fmt(vsExpress, 2)}×`,
+    met: vsExpress === null ? null : vsExpress >= 1,
+  });
+  targets.push({
+    name: "ACK p99 < 50 ms",
+    value: receiver ? `${fmt(receiver.p99_ms, 1)} ms` : "n/a",
+    met: receiver ? receiver.p99_ms < 50 && receiver.errors === 0 : null,
+  });
   const pipeline = results.pipeline;
-  targets.push({ name: "pipeline ≥ 1,000 events/s", value: pipeline ? `${fmt(pipeline.events_per_s)} events/s` : "n/a", met: pipeline ? pipeline.events_per_s >= 1000 : null });
+  targets.push({
+    name: "pipeline ≥ 1,000 events/s",
+    value: pipeline ? `${fmt(pipeline.events_per_s)} events/s` : "n/a",
+    met: pipeline ? pipeline.events_per_s >= 1000 : null,
+  });
   targets.push({
     name: "D1 round trips per batch ≤ 3",
     value: pipeline ? `avg ${fmt(pipeline.d1_round_trips_per_batch, 2)}, max ${pipeline.d1_round_trips_max}` : "n/a",
     met: pipeline ? pipeline.d1_round_trips_max <= 3 : null,
   });
-  for (const [label, part] of [["pipeline", pipeline], ["faults", results.faults]] as const) {
+  for (const [label, part] of [
+    ["pipeline", pipeline],
+    ["faults", results.faults],
+  ] as const) {
     targets.push({
       name: `${label}: lost = 0, double_applied = 0${label === "faults" ? ", retried all processed" : ""}`,
-      value: part ? `lost ${part.lost}, double_applied ${part.double_applied}${label === "faults" ? `, retried ${part.retried}` : ""}${part.drained ? "" : " (not drained)"}` : "n/a",
-      met: part ? part.lost === 0 && part.double_applied === 0 && part.drained && part.retried_events_not_processed === 0 && part.orders_wrong_state === 0 : null,
+      value: part
+        ? `lost ${part.lost}, double_applied ${part.double_applied}${label === "faults" ? `, retried ${part.retried}` : ""}${part.drained ? "" : " (not drained)"}`
+        : "n/a",
+      met: part
+        ? part.lost === 0 &&
+          part.double_applied === 0 &&
+          part.drained &&
+          part.retried_events_not_processed === 0 &&
+          part.orders_wrong_state === 0
+        : null,
     });
   }
   return targets;
@@ -64,7 +93,8 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((cell, index) => Math.max(cell.length, ...rows.map((row) => row[index]!.length)));
-  const line = (cells: string[]) => cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join("  ");
   return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -81,12 +111,15 @@ function notes(results: Results): string[] {
     "Notes",
     `- The receiver's own code costs ${fmt(mine.cpu_ms_per_request, 3)} CPU ms per request in-process; under wrangler dev its server`,
     `  burns ${fmt(served, 2)} ms per request (${fmt((100 * mine.cpu_ms_per_request) / served, 1)} % of it is the code)` +
-      (empty === null || empty === undefined ? "." : `, the empty Worker ${fmt(empty, 2)} ms. The rest is the local runtime.`),
+      (empty === null || empty === undefined
+        ? "."
+        : `, the empty Worker ${fmt(empty, 2)} ms. The rest is the local runtime.`),
     "",
   ];
 }
 
-const others = (figures: AppFigures) => (figures.machine_busy_other === null ? "n/a" : `${fmt(figures.machine_busy_other * 100)} %`);
+const others = (figures: AppFigures) =>
+  figures.machine_busy_other === null ? "n/a" : `${fmt(figures.machine_busy_other * 100)} %`;
 
 /** The human-readable summary printed on stdout at the end. */
 export function renderTable(results: Results): string {
@@ -100,14 +133,34 @@ export function renderTable(results: Results): string {
       table(
         ["app", "requests", "ms/req", "CPU ms/req", "× floor", "others busy"],
         [
-          ["receiver (POST /webhooks/novamed)", fmt(mine.requests), fmt(mine.ms_per_request, 3), fmt(mine.cpu_ms_per_request, 3), fmt(mine.x_floor, 1), others(mine)],
-          ["bare Hono (floor)", fmt(floor.requests), fmt(floor.ms_per_request, 3), fmt(floor.cpu_ms_per_request, 3), "1.0", others(floor)],
+          [
+            "receiver (POST /webhooks/novamed)",
+            fmt(mine.requests),
+            fmt(mine.ms_per_request, 3),
+            fmt(mine.cpu_ms_per_request, 3),
+            fmt(mine.x_floor, 1),
+            others(mine),
+          ],
+          [
+            "bare Hono (floor)",
+            fmt(floor.requests),
+            fmt(floor.ms_per_request, 3),
+            fmt(floor.cpu_ms_per_request, 3),
+            "1.0",
+            others(floor),
+          ],
         ],
       ),
       "",
     );
   }
-  const ackRows = ([["empty Worker (floor)", results.ack.empty_worker], ["receiver", results.ack.receiver], ["Express reference", results.ack.express_reference]] as const)
+  const ackRows = (
+    [
+      ["empty Worker (floor)", results.ack.empty_worker],
+      ["receiver", results.ack.receiver],
+      ["Express reference", results.ack.express_reference],
+    ] as const
+  )
     .filter(([, ack]) => ack !== null)
     .map(([name, ack]) => [
       name,
@@ -117,18 +170,55 @@ export function renderTable(results: Results): string {
       fmt(ack!.errors),
       fmt(ack!.cpu_ms_per_request, 2),
       fmt(ack!.load_generator_cpu_ms_per_request, 2),
-      ack!.machine_busy === null ? "n/a" : `${fmt(ack!.machine_busy * 100)} % (${fmt((ack!.machine_busy_other ?? 0) * 100)} %)`,
+      ack!.machine_busy === null
+        ? "n/a"
+        : `${fmt(ack!.machine_busy * 100)} % (${fmt((ack!.machine_busy_other ?? 0) * 100)} %)`,
     ]);
   if (ackRows.length > 0) {
-    out.push(`ACK path: ${settings.connections} connections, ${settings.duration_s} s each after a ${settings.warmup_s} s warm-up`);
-    out.push(table(["server", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "load-gen CPU ms/req", "2 cores busy (others)"], ackRows), "");
+    out.push(
+      `ACK path: ${settings.connections} connections, ${settings.duration_s} s each after a ${settings.warmup_s} s warm-up`,
+    );
+    out.push(
+      table(
+        [
+          "server",
+          "req/s",
+          "p50 ms",
+          "p99 ms",
+          "errors",
+          "server CPU ms/req",
+          "load-gen CPU ms/req",
+          "2 cores busy (others)",
+        ],
+        ackRows,
+      ),
+      "",
+    );
   }
-  const parts = ([["pipeline", results.pipeline], ["faults", results.faults]] as const).filter(([, part]) => part !== null);
+  const parts = (
+    [
+      ["pipeline", results.pipeline],
+      ["faults", results.faults],
+    ] as const
+  ).filter(([, part]) => part !== null);
   if (parts.length > 0) {
     out.push("Pipeline: edge → local queue → consumer → D1, until drained");
     out.push(
       table(
-        ["pass", "deliveries", "dups", "seconds", "events/s", "lost", "double", "D1 trips/batch", "max", "retried", "batches", "drained"],
+        [
+          "pass",
+          "deliveries",
+          "dups",
+          "seconds",
+          "events/s",
+          "lost",
+          "double",
+          "D1 trips/batch",
+          "max",
+          "retried",
+          "batches",
+          "drained",
+        ],
         parts.map(([name, part]) => [
           name === "faults" ? `faults ${results.faults!.rate}` : name,
           fmt(part!.events),
@@ -148,6 +238,15 @@ export function renderTable(results: Results): string {
     );
   }
   out.push(...notes(results), "Targets");
-  out.push(table(["target", "this run", "result"], results.targets.map((target) => [target.name, target.value, target.met === null ? "not run" : target.met ? "met" : "MISSED"])));
+  out.push(
+    table(
+      ["target", "this run", "result"],
+      results.targets.map((target) => [
+        target.name,
+        target.value,
+        target.met === null ? "not run" : target.met ? "met" : "MISSED",
+      ]),
+    ),
+  );
   return out.join("\n");
 }

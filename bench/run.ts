@@ -87,12 +87,14 @@ function options() {
   }
   const number = (name: string, raw: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => {
     const value = raw === undefined ? fallback : Number(raw);
-    if (!Number.isFinite(value) || value < min || value > max) throw new UsageError(`--${name} must be a number in [${min}, ${max}]`);
+    if (!Number.isFinite(value) || value < min || value > max)
+      throw new UsageError(`--${name} must be a number in [${min}, ${max}]`);
     return value;
   };
   const quick = values.quick;
   const parts = new Set((values.only ?? "app,ack,pipeline,faults").split(",").map((part) => part.trim()));
-  for (const part of parts) if (!["app", "ack", "pipeline", "faults"].includes(part)) throw new UsageError(`--only: unknown part ${part}`);
+  for (const part of parts)
+    if (!["app", "ack", "pipeline", "faults"].includes(part)) throw new UsageError(`--only: unknown part ${part}`);
   if (values["no-faults"]) parts.delete("faults");
   return {
     quick,
@@ -136,10 +138,14 @@ async function main(): Promise<void> {
       // V8 keeps optimising the receiver for about a second; slower before that.
       app = await measureAppCost({ warmupMs: 1000, durationMs: settings.appDurationS * 1000 });
       const mine = app.receiver!;
-      progress(`app: receiver ${mine.ms_per_request} ms/req (CPU ${mine.cpu_ms_per_request}), Hono floor ${app.hono_floor!.ms_per_request} ms/req`);
+      progress(
+        `app: receiver ${mine.ms_per_request} ms/req (CPU ${mine.cpu_ms_per_request}), Hono floor ${app.hono_floor!.ms_per_request} ms/req`,
+      );
       // One enqueue and one request log line per request, or the receiver did not do its whole job.
       if (mine.messages_sent !== mine.requests || mine.log_lines !== mine.requests) {
-        progress(`app: warning: ${mine.requests} requests, ${mine.messages_sent} messages sent, ${mine.log_lines} log lines`);
+        progress(
+          `app: warning: ${mine.requests} requests, ${mine.messages_sent} messages sent, ${mine.log_lines} log lines`,
+        );
       }
     } catch (error) {
       // A broken measurement is not a finding: say so, run the rest, and exit 1 at the end.
@@ -157,7 +163,9 @@ async function main(): Promise<void> {
     for (const [name, start] of servers) {
       progress(`ACK ${name}: starting`);
       ack[name] = await withServer(start, async (server) => {
-        progress(`ACK ${name}: ${settings.connections} connections, ${settings.warmupS} s warm-up + ${settings.durationS} s on ${server.url}`);
+        progress(
+          `ACK ${name}: ${settings.connections} connections, ${settings.warmupS} s warm-up + ${settings.durationS} s on ${server.url}`,
+        );
         const result: AckResult = await measureAck(server, {
           connections: settings.connections,
           durationS: settings.durationS,
@@ -165,7 +173,9 @@ async function main(): Promise<void> {
           apiKey: SECRETS.NOVAMED_WEBHOOK_SECRET,
           path: "/webhooks/novamed",
         });
-        progress(`ACK ${name}: ${result.rps} req/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, errors ${result.errors}, server CPU ${result.cpu_ms_per_request ?? "n/a"} ms/req`);
+        progress(
+          `ACK ${name}: ${result.rps} req/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, errors ${result.errors}, server CPU ${result.cpu_ms_per_request ?? "n/a"} ms/req`,
+        );
         return result;
       });
     }
@@ -175,7 +185,9 @@ async function main(): Promise<void> {
     withServer(
       () => startReceiver(`receiver-${label}`, { ...SECRETS, ...LOG_PROVIDERS }, rate),
       (server) => {
-        progress(`${label}: ${events} deliveries (20 % re-sends)${rate > 0 ? `, FAULT_INJECTION_RATE=${rate}` : ""}, drain limit ${drainTimeoutS} s`);
+        progress(
+          `${label}: ${events} deliveries (20 % re-sends)${rate > 0 ? `, FAULT_INJECTION_RATE=${rate}` : ""}, drain limit ${drainTimeoutS} s`,
+        );
         return runPipeline(server, {
           events,
           duplicateRate: 0.2,
@@ -194,13 +206,17 @@ async function main(): Promise<void> {
   let pipeline: PipelineResult | null = null;
   if (settings.parts.has("pipeline")) {
     pipeline = await pipelinePass("pipeline", 0, settings.events, settings.drainTimeoutS);
-    progress(`pipeline: ${pipeline.events_per_s} events/s, lost ${pipeline.lost}, double_applied ${pipeline.double_applied}, D1 trips/batch ${pipeline.d1_round_trips_per_batch}`);
+    progress(
+      `pipeline: ${pipeline.events_per_s} events/s, lost ${pipeline.lost}, double_applied ${pipeline.double_applied}, D1 trips/batch ${pipeline.d1_round_trips_per_batch}`,
+    );
   }
   let faults: Results["faults"] = null;
   if (settings.parts.has("faults")) {
     const result = await pipelinePass("faults", settings.faultRate, settings.faultEvents, settings.faultsTimeoutS);
     faults = { rate: settings.faultRate, ...result };
-    progress(`faults: lost ${faults.lost}, double_applied ${faults.double_applied}, retried ${faults.retried}, drained ${faults.drained}`);
+    progress(
+      `faults: lost ${faults.lost}, double_applied ${faults.double_applied}, retried ${faults.retried}, drained ${faults.drained}`,
+    );
   }
 
   const partial = {
@@ -254,7 +270,9 @@ try {
     killAllSync();
     process.exit(2);
   }
-  process.stderr.write(`bench: the harness failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bench: the harness failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   killAllSync();
   process.exit(1);
 }

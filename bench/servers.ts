@@ -78,7 +78,9 @@ export function jsonOf(line: string): Record<string, unknown> | null {
   if (start < 0 || end < start) return null;
   try {
     const value = JSON.parse(plain.slice(start, end + 1)) as unknown;
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }
@@ -184,7 +186,9 @@ async function launch(options: {
     }
     if (Date.now() > deadline) {
       await server.stop();
-      throw new Error(`${options.name} was not ready within ${(options.readyTimeoutMs ?? 90_000) / 1000} s:\n${tail.join("\n")}`);
+      throw new Error(
+        `${options.name} was not ready within ${(options.readyTimeoutMs ?? 90_000) / 1000} s:\n${tail.join("\n")}`,
+      );
     }
     await sleep(250);
   }
@@ -202,7 +206,12 @@ async function runToEnd(command: string, args: string[], env: NodeJS.ProcessEnv)
   if (code !== 0) throw new Error(`${command} ${args.join(" ")} failed (${code}):\n${output.slice(-2000)}`);
 }
 
-const wranglerEnv = (): NodeJS.ProcessEnv => ({ ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" });
+const wranglerEnv = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  NO_COLOR: "1",
+  FORCE_COLOR: "0",
+});
 
 /**
  * Starts this receiver with `wrangler dev` on a fresh local D1 (migrations applied) and fresh local
@@ -225,21 +234,42 @@ export async function startEmptyWorker(name: string): Promise<Server> {
   return startWorkerDev(name, join(ROOT, "bench", "empty-worker", "wrangler.toml"), persist, {}, "/");
 }
 
-async function startWorkerDev(name: string, config: string, persist: string, vars: Record<string, string>, readyPath: string): Promise<Server> {
+async function startWorkerDev(
+  name: string,
+  config: string,
+  persist: string,
+  vars: Record<string, string>,
+  readyPath: string,
+): Promise<Server> {
   const port = await freePort();
   // An explicit inspector port: the default 9229 may be taken by a colleague's `npm run dev`.
   const inspectorPort = await freePort();
   const args = [
-    WRANGLER, "dev",
-    "--config", config,
-    "--ip", "127.0.0.1",
-    "--port", String(port),
-    "--inspector-port", String(inspectorPort),
-    "--persist-to", persist,
+    WRANGLER,
+    "dev",
+    "--config",
+    config,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persist,
     "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
-  return launch({ name, command: process.execPath, args, env: wranglerEnv(), port, readyPath, ready: (status) => status === 200, tempDir: persist });
+  return launch({
+    name,
+    command: process.execPath,
+    args,
+    env: wranglerEnv(),
+    port,
+    readyPath,
+    ready: (status) => status === 200,
+    tempDir: persist,
+  });
 }
 
 /** Starts the guide's Express example (bench/express-reference.ts) on the harness's own node. */

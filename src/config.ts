@@ -8,7 +8,10 @@ import { z } from "zod";
 
 /** Thrown when a required variable is missing or malformed; names the variable, never its value. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
     super(`${variable} ${reason}`);
     this.name = "ConfigError";
   }
@@ -91,7 +94,8 @@ export function readFaultRate(env: Env): number {
   if (cached !== undefined) return cached;
   const raw = (env as unknown as Record<string, unknown>).FAULT_INJECTION_RATE;
   const rate = raw === undefined || raw === "" ? 0 : Number(raw);
-  if (!Number.isFinite(rate) || rate < 0 || rate > 1) throw new ConfigError("FAULT_INJECTION_RATE", "is not a number between 0 and 1");
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1)
+    throw new ConfigError("FAULT_INJECTION_RATE", "is not a number between 0 and 1");
   faultRateCache.set(env, rate);
   return rate;
 }

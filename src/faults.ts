@@ -25,7 +25,8 @@ export function withInjectedFaults(env: Env): Env {
   const faulty = new Proxy(db, {
     get(target, property) {
       const value = Reflect.get(target, property);
-      if (property !== "batch" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+      if (property !== "batch" || typeof value !== "function")
+        return typeof value === "function" ? value.bind(target) : value;
       return async (statements: D1PreparedStatement[]) => {
         const roll = Math.random();
         if (roll < rate / 2) throw new InjectedFault("injected D1 fault before commit");

@@ -17,8 +17,7 @@ export default defineConfig(async () => {
           // The secrets of .dev.vars.example, so tests never depend on a developer's .dev.vars.
           bindings: {
             NOVAMED_WEBHOOK_SECRET: "test-key-current,test-key-previous",
-            NOVAMED_CLINIC_IDS:
-              "550e8400-e29b-41d4-a716-446655440000,7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000,7c9e6679-7425-40de-944b-e07fc1f90ae7",
             ADMIN_TOKEN: "test-admin-token",
             TEST_MIGRATIONS: migrations,
           },

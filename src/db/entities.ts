@@ -34,7 +34,16 @@ export const ENTITY_TABLES = {
   medication_request: {
     table: "medication_requests",
     idColumn: "medication_request_id",
-    facts: ["practitioner_id", "medication_name", "quantity", "refills", "cancellation_reason", "approved_at", "filled_at", "cancelled_at"],
+    facts: [
+      "practitioner_id",
+      "medication_name",
+      "quantity",
+      "refills",
+      "cancellation_reason",
+      "approved_at",
+      "filled_at",
+      "cancelled_at",
+    ],
   },
   refill: {
     table: "refills",
@@ -73,7 +82,19 @@ function progressionUpsertSql({ table, idColumn, facts }: EntityTable): string {
     `${column} = CASE WHEN ${advances} THEN excluded.${column} ELSE ${table}.${column} END`;
   const fact = (column: string) =>
     `${column} = CASE WHEN ${advances} THEN COALESCE(excluded.${column}, ${table}.${column}) ELSE COALESCE(${table}.${column}, excluded.${column}) END`;
-  const columns = [idColumn, "clinic_id", "patient_id", "status", "status_rank", "status_at", "status_event_id", ...facts, "first_event_at", "last_event_at", "updated_at"];
+  const columns = [
+    idColumn,
+    "clinic_id",
+    "patient_id",
+    "status",
+    "status_rank",
+    "status_at",
+    "status_event_id",
+    ...facts,
+    "first_event_at",
+    "last_event_at",
+    "updated_at",
+  ];
   // ?1 id, ?2 clinic, ?3 patient, ?4 status, ?5 rank, ?6 occurred_at, ?7 event_id, ?8 lease owner,
   // ?9 now, then one parameter per fact.
   const factParams = facts.map((_, index) => `?${index + 10}`);
@@ -126,12 +147,18 @@ export interface OrderFacts {
 /** The shipping facts of several orders, in one statement. */
 export function selectOrderFacts(db: D1Database, orderIds: readonly string[]): D1PreparedStatement {
   return db
-    .prepare(`SELECT order_id, carrier, tracking_number, estimated_delivery FROM orders WHERE order_id IN (SELECT value FROM json_each(?1))`)
+    .prepare(
+      `SELECT order_id, carrier, tracking_number, estimated_delivery FROM orders WHERE order_id IN (SELECT value FROM json_each(?1))`,
+    )
     .bind(JSON.stringify(orderIds));
 }
 
 /** One entity row as stored, or null; the admin API shapes it. */
-export async function getEntity(db: D1Database, kind: EntityKind, entityId: string): Promise<Record<string, unknown> | null> {
+export async function getEntity(
+  db: D1Database,
+  kind: EntityKind,
+  entityId: string,
+): Promise<Record<string, unknown> | null> {
   const { table, idColumn } = ENTITY_TABLES[kind];
   return db.prepare(`SELECT * FROM ${table} WHERE ${idColumn} = ?1`).bind(entityId).first();
 }

@@ -5,7 +5,15 @@
  */
 
 export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
-export const EVENT_STATUSES: readonly EventStatus[] = ["queued", "processing", "processed", "ignored", "invalid", "failed", "dead"];
+export const EVENT_STATUSES: readonly EventStatus[] = [
+  "queued",
+  "processing",
+  "processed",
+  "ignored",
+  "invalid",
+  "failed",
+  "dead",
+];
 
 /** A delivery to claim: what the consumer knows of one queue message. */
 export interface ClaimRequest {
@@ -125,7 +133,12 @@ WHERE event_id = ?1 AND lease_owner = ?6`;
  * the event's effects in the same `db.batch`, so the outcome and the effects commit together;
  * `meta.changes` of 0 means the lease was lost and nothing of ours committed.
  */
-export function completeEvent(db: D1Database, completion: Completion, leaseOwner: string, now: string): D1PreparedStatement {
+export function completeEvent(
+  db: D1Database,
+  completion: Completion,
+  leaseOwner: string,
+  now: string,
+): D1PreparedStatement {
   return db
     .prepare(COMPLETE_SQL)
     .bind(completion.eventId, completion.status, now, completion.error ?? null, completion.issues ?? null, leaseOwner);
@@ -214,7 +227,13 @@ WHERE (?1 IS NULL OR status = ?1)
 ORDER BY received_at DESC, event_id DESC
 LIMIT ?5`,
     )
-    .bind(query.status ?? null, query.type ?? null, query.after?.receivedAt ?? null, query.after?.eventId ?? null, query.limit + 1)
+    .bind(
+      query.status ?? null,
+      query.type ?? null,
+      query.after?.receivedAt ?? null,
+      query.after?.eventId ?? null,
+      query.limit + 1,
+    )
     .all<EventRow>();
   return results;
 }
@@ -227,7 +246,11 @@ export const FORCE_REPLAYABLE: readonly EventStatus[] = [...REPLAYABLE, "process
  * Moves an event to `queued` for a replay when its status allows it and its payload is still kept.
  * Returns the status it had, or null when nothing changed.
  */
-export async function markQueuedForReplay(db: D1Database, eventId: string, allowed: readonly EventStatus[]): Promise<EventStatus | null> {
+export async function markQueuedForReplay(
+  db: D1Database,
+  eventId: string,
+  allowed: readonly EventStatus[],
+): Promise<EventStatus | null> {
   const current = await db
     .prepare(`SELECT status FROM events WHERE event_id = ?1 AND payload IS NOT NULL`)
     .bind(eventId)
@@ -243,7 +266,10 @@ export async function markQueuedForReplay(db: D1Database, eventId: string, allow
 
 /** Undoes {@link markQueuedForReplay} when the replay could not be enqueued. */
 export async function revertReplay(db: D1Database, eventId: string, previous: EventStatus): Promise<void> {
-  await db.prepare(`UPDATE events SET status = ?2 WHERE event_id = ?1 AND status = 'queued'`).bind(eventId, previous).run();
+  await db
+    .prepare(`UPDATE events SET status = ?2 WHERE event_id = ?1 AND status = 'queued'`)
+    .bind(eventId, previous)
+    .run();
 }
 
 /**

@@ -102,12 +102,18 @@ WHERE event_id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 's
       .bind(JSON.stringify(jobs.map((job) => job.event_id)), now, lease.token),
   ]);
   const leasedElsewhere = (results.at(-1)?.results ?? []) as unknown as LeasedElsewhere[];
-  return { claimed: results.slice(0, -1).flatMap((result) => result.results) as unknown as NotificationRow[], leasedElsewhere };
+  return {
+    claimed: results.slice(0, -1).flatMap((result) => result.results) as unknown as NotificationRow[],
+    leasedElsewhere,
+  };
 }
 
 /** Gives up every row held with this lease (after a claim whose answer was lost). */
 export async function releaseNotificationLeases(db: D1Database, lease: SendLease): Promise<void> {
-  await db.prepare(`UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL WHERE lease_token = ?1`).bind(lease.token).run();
+  await db
+    .prepare(`UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL WHERE lease_token = ?1`)
+    .bind(lease.token)
+    .run();
 }
 
 export interface Outcome {
@@ -144,15 +150,26 @@ WHERE notification_id = ?1 AND lease_token = ?10`,
 }
 
 /** Releases a lease without changing the status (a transient failure that will retry). */
-export function releaseNotification(db: D1Database, notificationId: string, error: string, lease: SendLease, now: string): D1PreparedStatement {
+export function releaseNotification(
+  db: D1Database,
+  notificationId: string,
+  error: string,
+  lease: SendLease,
+  now: string,
+): D1PreparedStatement {
   return db
-    .prepare(`UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3 WHERE notification_id = ?1 AND lease_token = ?4`)
+    .prepare(
+      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3 WHERE notification_id = ?1 AND lease_token = ?4`,
+    )
     .bind(notificationId, error, now, lease.token);
 }
 
 /** The notifications of one event, for the admin event view. */
 export async function notificationsForEvent(db: D1Database, eventId: string): Promise<NotificationRow[]> {
-  const { results } = await db.prepare(`SELECT * FROM notifications WHERE event_id = ?1 ORDER BY channel`).bind(eventId).all<NotificationRow>();
+  const { results } = await db
+    .prepare(`SELECT * FROM notifications WHERE event_id = ?1 ORDER BY channel`)
+    .bind(eventId)
+    .all<NotificationRow>();
   return results;
 }
 
@@ -161,7 +178,12 @@ export async function notificationsForEvent(db: D1Database, eventId: string): Pr
  * failed or was lost), and `scheduled` ones whose window opened that long ago. Touches `updated_at`
  * so the next sweep does not pick them again at once. At most `limit` rows.
  */
-export async function takeStaleNotifications(db: D1Database, staleBefore: string, now: string, limit: number): Promise<SendJob[]> {
+export async function takeStaleNotifications(
+  db: D1Database,
+  staleBefore: string,
+  now: string,
+  limit: number,
+): Promise<SendJob[]> {
   const { results } = await db
     .prepare(
       `UPDATE notifications SET updated_at = ?2
@@ -192,7 +214,13 @@ WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')`,
  * Applies a Twilio delivery report to the notification with that message SID. `delivered` and
  * `failed` are final; a late `sent` report never moves a row back.
  */
-export async function applyDeliveryReport(db: D1Database, providerMessageId: string, status: "delivered" | "failed", error: string | null, now: string): Promise<NotificationRow | null> {
+export async function applyDeliveryReport(
+  db: D1Database,
+  providerMessageId: string,
+  status: "delivered" | "failed",
+  error: string | null,
+  now: string,
+): Promise<NotificationRow | null> {
   return db
     .prepare(
       `UPDATE notifications SET status = ?2, error = COALESCE(?3, error), updated_at = ?4
@@ -209,7 +237,9 @@ export interface NotificationStats {
 }
 
 export async function notificationStats(db: D1Database): Promise<NotificationStats> {
-  const { results } = await db.prepare(`SELECT status, COUNT(*) AS count FROM notifications GROUP BY status`).all<{ status: NotificationStatus; count: number }>();
+  const { results } = await db
+    .prepare(`SELECT status, COUNT(*) AS count FROM notifications GROUP BY status`)
+    .all<{ status: NotificationStatus; count: number }>();
   return {
     total: results.reduce((sum, row) => sum + row.count, 0),
     by_status: Object.fromEntries(results.map((row) => [row.status, row.count])),

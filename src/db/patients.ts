@@ -29,7 +29,15 @@ ON CONFLICT (patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.
 export function upsertPatient(db: D1Database, patient: Patient, now: string): D1PreparedStatement {
   return db
     .prepare(UPSERT_SQL)
-    .bind(patient.patient_id, patient.phone, patient.email, patient.timezone, patient.sms_opt_in ? 1 : 0, patient.email_opt_in ? 1 : 0, now);
+    .bind(
+      patient.patient_id,
+      patient.phone,
+      patient.email,
+      patient.timezone,
+      patient.sms_opt_in ? 1 : 0,
+      patient.email_opt_in ? 1 : 0,
+      now,
+    );
 }
 
 export async function getPatient(db: D1Database, patientId: string) {
@@ -45,20 +53,31 @@ export async function deletePatient(db: D1Database, patientId: string): Promise<
 
 /** Patients by id, in one statement. */
 export function selectPatients(db: D1Database, patientIds: readonly string[]): D1PreparedStatement {
-  return db.prepare(`SELECT * FROM patients WHERE patient_id IN (SELECT value FROM json_each(?1))`).bind(JSON.stringify(patientIds));
+  return db
+    .prepare(`SELECT * FROM patients WHERE patient_id IN (SELECT value FROM json_each(?1))`)
+    .bind(JSON.stringify(patientIds));
 }
 
 /** The opted-out numbers among those patients' phones, in one statement. */
 export function selectOptedOutPhones(db: D1Database, patientIds: readonly string[]): D1PreparedStatement {
   return db
-    .prepare(`SELECT phone FROM sms_opt_outs WHERE phone IN (SELECT phone FROM patients WHERE patient_id IN (SELECT value FROM json_each(?1)))`)
+    .prepare(
+      `SELECT phone FROM sms_opt_outs WHERE phone IN (SELECT phone FROM patients WHERE patient_id IN (SELECT value FROM json_each(?1)))`,
+    )
     .bind(JSON.stringify(patientIds));
 }
 
 /** Opts a number out of SMS at once (a STOP keyword, or Twilio error 21610). */
-export function optOutPhone(db: D1Database, phone: string, source: "keyword" | "twilio_21610", now: string): D1PreparedStatement {
+export function optOutPhone(
+  db: D1Database,
+  phone: string,
+  source: "keyword" | "twilio_21610",
+  now: string,
+): D1PreparedStatement {
   return db
-    .prepare(`INSERT INTO sms_opt_outs (phone, source, opted_out_at) VALUES (?1, ?2, ?3) ON CONFLICT (phone) DO NOTHING`)
+    .prepare(
+      `INSERT INTO sms_opt_outs (phone, source, opted_out_at) VALUES (?1, ?2, ?3) ON CONFLICT (phone) DO NOTHING`,
+    )
     .bind(phone, source, now);
 }
 

@@ -17,7 +17,13 @@ export function medicationRequestWrite(
   occurredAt: string,
 ): EntityWrite<"medication_request"> {
   const data = event.data;
-  const step = progressionStep("medication_request", MEDICATION_REQUEST_RANKS, event, { entityId: data.medication_request_id, patientId: data.patient_id }, occurredAt);
+  const step = progressionStep(
+    "medication_request",
+    MEDICATION_REQUEST_RANKS,
+    event,
+    { entityId: data.medication_request_id, patientId: data.patient_id },
+    occurredAt,
+  );
   const status: MedicationRequestStatus = step.status;
   return {
     ...step,

@@ -18,7 +18,13 @@ export type OrderStatus = keyof typeof ORDER_RANKS;
 /** The write an `order:*` event makes to its order. */
 export function orderWrite(event: NovaMedEvent & { data: OrderData }, occurredAt: string): EntityWrite<"order"> {
   const data = event.data;
-  const step = progressionStep("order", ORDER_RANKS, event, { entityId: data.order_id, patientId: data.patient_id }, occurredAt);
+  const step = progressionStep(
+    "order",
+    ORDER_RANKS,
+    event,
+    { entityId: data.order_id, patientId: data.patient_id },
+    occurredAt,
+  );
   const status: OrderStatus = step.status;
   return {
     ...step,

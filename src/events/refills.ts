@@ -13,7 +13,13 @@ export type RefillStatus = keyof typeof REFILL_RANKS;
 /** The write a `refill:*` event makes to its refill. */
 export function refillWrite(event: NovaMedEvent & { data: RefillData }, occurredAt: string): EntityWrite<"refill"> {
   const data = event.data;
-  const step = progressionStep("refill", REFILL_RANKS, event, { entityId: data.refill_id, patientId: data.patient_id }, occurredAt);
+  const step = progressionStep(
+    "refill",
+    REFILL_RANKS,
+    event,
+    { entityId: data.refill_id, patientId: data.patient_id },
+    occurredAt,
+  );
   const status: RefillStatus = step.status;
   return {
     ...step,

@@ -42,7 +42,11 @@ const medicationRequestData = z.looseObject({
   practitioner_id: id.nullish(),
   medication_name: optionalText,
   quantity: z.number({ error: "must be a number" }).nonnegative({ error: "must not be negative" }).nullish(),
-  refills: z.number({ error: "must be a number" }).int({ error: "must be an integer" }).nonnegative({ error: "must not be negative" }).nullish(),
+  refills: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be an integer" })
+    .nonnegative({ error: "must not be negative" })
+    .nullish(),
   approved_at: isoDate,
   filled_at: isoDate,
   reason: optionalText,
@@ -84,7 +88,10 @@ export const EVENT_TYPES = Object.keys(DATA_SCHEMAS) as KnownEventType[];
 export type NovaMedEvent = Pick<EventEnvelope, "event_id" | "timestamp" | "clinic_id"> &
   (
     | { event_type: `order:${"created" | "processing" | "shipped" | "delivered" | "cancelled"}`; data: OrderData }
-    | { event_type: `medication_request:${"created" | "approved" | "filled" | "cancelled"}`; data: MedicationRequestData }
+    | {
+        event_type: `medication_request:${"created" | "approved" | "filled" | "cancelled"}`;
+        data: MedicationRequestData;
+      }
     | { event_type: `refill:${"requested" | "approved" | "denied"}`; data: RefillData }
   );
 

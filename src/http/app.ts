@@ -22,11 +22,9 @@ app.use(
   methodNotAllowed({
     app,
     onMethodNotAllowed: (c, methods) =>
-      c.json(
-        { error: { code: "method_not_allowed", message: "This method is not allowed on this path." } },
-        405,
-        { Allow: methods.join(", ") },
-      ),
+      c.json({ error: { code: "method_not_allowed", message: "This method is not allowed on this path." } }, 405, {
+        Allow: methods.join(", "),
+      }),
   }),
 );
 
@@ -35,9 +33,7 @@ app.route("/webhooks", novamedWebhook);
 app.route("/webhooks/twilio", twilioWebhooks);
 app.route("/admin", admin);
 
-app.notFound((c) =>
-  c.json({ error: { code: "not_found", message: "No route matches this path." } }, 404),
-);
+app.notFound((c) => c.json({ error: { code: "not_found", message: "No route matches this path." } }, 404));
 
 app.onError((error, c) => {
   if (error instanceof ApiError) {
@@ -45,10 +41,7 @@ app.onError((error, c) => {
   }
   if (error instanceof ConfigError) {
     log.error("misconfigured", { request_id: c.get("requestId"), variable: error.variable });
-    return c.json(
-      { error: { code: "misconfigured", message: "The receiver is misconfigured; see its logs." } },
-      500,
-    );
+    return c.json({ error: { code: "misconfigured", message: "The receiver is misconfigured; see its logs." } }, 500);
   }
   if (error instanceof HTTPException) {
     // Hono's JSON validator throws a bare 400 only for a body that is not valid JSON.

@@ -12,7 +12,6 @@ export type Decision =
   | { action: "schedule"; opening: Date; delaySeconds: number }
   | { action: "send"; message: OutboundMessage; rendered: string };
 
-
 /**
  * Consent, contact and timing rules, in order: a patient we do not know, or one without a usable
  * contact or consent for the channel, is suppressed with the reason; an SMS outside the send window

@@ -34,7 +34,11 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 }
 
 function localTime(instant: number, timeZone: string): LocalTime & { seconds: number } {
-  const parts = Object.fromEntries(formatter(timeZone).formatToParts(new Date(instant)).map((part) => [part.type, part.value]));
+  const parts = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(instant))
+      .map((part) => [part.type, part.value]),
+  );
   return {
     year: Number(parts.year),
     month: Number(parts.month),
@@ -47,7 +51,14 @@ function localTime(instant: number, timeZone: string): LocalTime & { seconds: nu
 /** Milliseconds the zone is ahead of UTC at `instant`. */
 function offsetAt(instant: number, timeZone: string): number {
   const local = localTime(instant, timeZone);
-  const asUtc = Date.UTC(local.year, local.month - 1, local.day, Math.floor(local.minutes / 60), local.minutes % 60, local.seconds);
+  const asUtc = Date.UTC(
+    local.year,
+    local.month - 1,
+    local.day,
+    Math.floor(local.minutes / 60),
+    local.minutes % 60,
+    local.seconds,
+  );
   return asUtc - Math.floor(instant / 1000) * 1000;
 }
 
@@ -66,10 +77,13 @@ function zonedToUtc(year: number, month: number, day: number, minutes: number, t
 export function nextSmsWindowOpening(now: Date, timeZone: string, window: { start: number; end: number }): Date | null {
   const local = localTime(now.getTime(), timeZone);
   if (local.minutes >= window.start && local.minutes < window.end) return null;
-  if (local.minutes < window.start) return new Date(zonedToUtc(local.year, local.month, local.day, window.start, timeZone));
+  if (local.minutes < window.start)
+    return new Date(zonedToUtc(local.year, local.month, local.day, window.start, timeZone));
   // After the window closed: tomorrow's opening (Date.UTC normalises the day past month end).
   const tomorrow = new Date(Date.UTC(local.year, local.month - 1, local.day + 1));
-  return new Date(zonedToUtc(tomorrow.getUTCFullYear(), tomorrow.getUTCMonth() + 1, tomorrow.getUTCDate(), window.start, timeZone));
+  return new Date(
+    zonedToUtc(tomorrow.getUTCFullYear(), tomorrow.getUTCMonth() + 1, tomorrow.getUTCDate(), window.start, timeZone),
+  );
 }
 
 /** The delay for the next hop towards `opening`: at most the queue's 12-hour limit. */

@@ -19,7 +19,10 @@ export function parseNotificationRules(raw: string | undefined): Map<KnownEventT
   const source = raw === undefined || raw.trim() === "" ? DEFAULT_NOTIFICATION_RULES : raw.trim();
   const rules = new Map<KnownEventType, Channel[]>();
   if (source === "none") return rules;
-  for (const entry of source.split(",").map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of source
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const [type, channels] = entry.split("=").map((part) => part.trim());
     if (!type || !channels || !(EVENT_TYPES as string[]).includes(type)) {
       throw new ConfigError("NOTIFICATION_RULES", "names an unknown event type or lacks '=channels'");

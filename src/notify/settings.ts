@@ -92,7 +92,10 @@ export function readNotificationSettings(env: Env): NotificationSettings {
     const messagingServiceSid = value(vars, "TWILIO_MESSAGING_SERVICE_SID");
     const from = value(vars, "TWILIO_FROM_NUMBER");
     if (!messagingServiceSid && !from) {
-      throw new ConfigError("TWILIO_MESSAGING_SERVICE_SID", "or TWILIO_FROM_NUMBER must be set with TWILIO_ACCOUNT_SID");
+      throw new ConfigError(
+        "TWILIO_MESSAGING_SERVICE_SID",
+        "or TWILIO_FROM_NUMBER must be set with TWILIO_ACCOUNT_SID",
+      );
     }
     const base = readPublicBaseUrl(env);
     twilio = {

@@ -23,7 +23,13 @@ export interface EmailMessage {
 }
 
 /** The kinds with a template; a rule naming another event type renders the generic update. */
-export const TEMPLATE_KINDS = ["order_shipped", "order_delivered", "order_cancelled", "refill_approved", "refill_denied"] as const;
+export const TEMPLATE_KINDS = [
+  "order_shipped",
+  "order_delivered",
+  "order_cancelled",
+  "refill_approved",
+  "refill_denied",
+] as const;
 
 function contactLine(context: MessageContext): string {
   return context.clinicPhone ? `Questions? Call ${context.clinicPhone}.` : "Questions? Contact your clinic.";
@@ -39,18 +45,39 @@ function smsCandidates(context: MessageContext): string[] {
       const link = trackingUrl(context.carrier, context.trackingNumber);
       const via = context.carrier ? ` via ${context.carrier}` : "";
       const track = link ? ` Track: ${link}` : context.trackingNumber ? ` Tracking: ${context.trackingNumber}` : "";
-      return [`${clinic}: your order has shipped${via}.${track}${stop}`, `${clinic}: your order has shipped${via}.${track}`, `${clinic}: order shipped.${track}`];
+      return [
+        `${clinic}: your order has shipped${via}.${track}${stop}`,
+        `${clinic}: your order has shipped${via}.${track}`,
+        `${clinic}: order shipped.${track}`,
+      ];
     }
     case "order_delivered":
-      return [`${clinic}: your order was delivered.${call}${stop}`, `${clinic}: your order was delivered.${call}`, `${clinic}: your order was delivered.`];
+      return [
+        `${clinic}: your order was delivered.${call}${stop}`,
+        `${clinic}: your order was delivered.${call}`,
+        `${clinic}: your order was delivered.`,
+      ];
     case "order_cancelled":
-      return [`${clinic}: your order was cancelled. We will be in touch.${call}${stop}`, `${clinic}: your order was cancelled.${call}`, `${clinic}: your order was cancelled.`];
+      return [
+        `${clinic}: your order was cancelled. We will be in touch.${call}${stop}`,
+        `${clinic}: your order was cancelled.${call}`,
+        `${clinic}: your order was cancelled.`,
+      ];
     case "refill_approved":
-      return [`${clinic}: your refill request was approved. We will text you when it ships.${stop}`, `${clinic}: your refill request was approved.`];
+      return [
+        `${clinic}: your refill request was approved. We will text you when it ships.${stop}`,
+        `${clinic}: your refill request was approved.`,
+      ];
     case "refill_denied":
-      return [`${clinic}: we could not approve your refill request. Please contact us.${call}${stop}`, `${clinic}: we could not approve your refill request. Please contact us.`];
+      return [
+        `${clinic}: we could not approve your refill request. Please contact us.${call}${stop}`,
+        `${clinic}: we could not approve your refill request. Please contact us.`,
+      ];
     default:
-      return [`${clinic}: there is an update on your prescription. Please contact us.${call}${stop}`, `${clinic}: there is an update on your prescription.`];
+      return [
+        `${clinic}: there is an update on your prescription. Please contact us.${call}${stop}`,
+        `${clinic}: there is an update on your prescription.`,
+      ];
   }
 }
 
@@ -83,7 +110,9 @@ export function renderEmail(context: MessageContext): EmailMessage {
   const text = ["Hello,", "", ...lines, "", ...footer].join("\n");
   const paragraphs = lines.map((line) => {
     const escaped = escapeHtml(line);
-    return link && line.includes(link) ? `<p>${escaped.replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>` : `<p>${escaped}</p>`;
+    return link && line.includes(link)
+      ? `<p>${escaped.replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>`
+      : `<p>${escaped}</p>`;
   });
   const html = `<!doctype html><html><body><p>Hello,</p>${paragraphs.join("")}<p>${footer.map(escapeHtml).join("<br>")}</p></body></html>`;
   return { subject, text, html };
@@ -105,12 +134,24 @@ function emailContent(context: MessageContext, link: string | null): { subject: 
     case "order_delivered":
       return { subject: `${clinic}: your order was delivered`, lines: ["Your order was delivered."] };
     case "order_cancelled":
-      return { subject: `${clinic}: your order was cancelled`, lines: ["Your order was cancelled. We will be in touch about next steps."] };
+      return {
+        subject: `${clinic}: your order was cancelled`,
+        lines: ["Your order was cancelled. We will be in touch about next steps."],
+      };
     case "refill_approved":
-      return { subject: `${clinic}: your refill was approved`, lines: ["Your refill request was approved. We will let you know when it ships."] };
+      return {
+        subject: `${clinic}: your refill was approved`,
+        lines: ["Your refill request was approved. We will let you know when it ships."],
+      };
     case "refill_denied":
-      return { subject: `${clinic}: about your refill request`, lines: ["We could not approve your refill request. Please contact us so we can help."] };
+      return {
+        subject: `${clinic}: about your refill request`,
+        lines: ["We could not approve your refill request. Please contact us so we can help."],
+      };
     default:
-      return { subject: `${clinic}: an update on your prescription`, lines: ["There is an update on your prescription. Please contact us for details."] };
+      return {
+        subject: `${clinic}: an update on your prescription`,
+        lines: ["There is an update on your prescription. Please contact us for details."],
+      };
   }
 }

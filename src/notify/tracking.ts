@@ -7,8 +7,17 @@ const TRACKING_URLS: Record<string, (number: string) => string> = {
 };
 
 /** A tracking link for UPS, FedEx, USPS or DHL (any spelling case); null for other carriers. */
-export function trackingUrl(carrier: string | null | undefined, trackingNumber: string | null | undefined): string | null {
+export function trackingUrl(
+  carrier: string | null | undefined,
+  trackingNumber: string | null | undefined,
+): string | null {
   if (!carrier || !trackingNumber) return null;
-  const build = TRACKING_URLS[carrier.trim().toLowerCase().replace(/[^a-z]/g, "")];
+  const build =
+    TRACKING_URLS[
+      carrier
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z]/g, "")
+    ];
   return build ? build(encodeURIComponent(trackingNumber.trim())) : null;
 }

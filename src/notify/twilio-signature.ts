@@ -6,8 +6,19 @@ import { timingSafeEqual } from "hono/utils/buffer";
  * base64-encoded.
  */
 export async function twilioSignature(authToken: string, url: string, params: Record<string, string>): Promise<string> {
-  const payload = url + Object.keys(params).sort().map((name) => `${name}${params[name]}`).join("");
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(authToken), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  const payload =
+    url +
+    Object.keys(params)
+      .sort()
+      .map((name) => `${name}${params[name]}`)
+      .join("");
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(authToken),
+    { name: "HMAC", hash: "SHA-1" },
+    false,
+    ["sign"],
+  );
   const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(payload));
   return btoa(String.fromCharCode(...new Uint8Array(mac)));
 }
@@ -20,6 +31,8 @@ export async function isValidTwilioSignature(
   params: Record<string, string>,
 ): Promise<boolean> {
   if (!signature) return false;
-  const checks = await Promise.all(urls.map(async (url) => timingSafeEqual(await twilioSignature(authToken, url, params), signature)));
+  const checks = await Promise.all(
+    urls.map(async (url) => timingSafeEqual(await twilioSignature(authToken, url, params), signature)),
+  );
   return checks.includes(true);
 }

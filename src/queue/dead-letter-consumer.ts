@@ -22,7 +22,11 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
   try {
     await recordDeadLetters(env.DB, letters);
   } catch (error) {
-    log.error("dead letters not stored; will retry", { queue: batch.queue, messages: batch.messages.length, error: errorKind(error) });
+    log.error("dead letters not stored; will retry", {
+      queue: batch.queue,
+      messages: batch.messages.length,
+      error: errorKind(error),
+    });
     for (const message of batch.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     return;
   }

@@ -32,12 +32,26 @@ interface Work {
  * them all (one `db.batch`), then acknowledge. Duplicates and same-id conflicts are acked without
  * effects; a message whose handler threw is retried alone with backoff; the rest are acked.
  */
-export async function consumeEvents(batch: MessageBatch<unknown>, env: Env, options: ConsumeOptions = {}): Promise<void> {
+export async function consumeEvents(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  options: ConsumeOptions = {},
+): Promise<void> {
   const started = Date.now();
   const now = options.now ?? Date.now;
   const listeners = options.listeners ?? [];
   const leaseOwner = crypto.randomUUID();
-  const counts = { messages: batch.messages.length, processed: 0, duplicates: 0, conflicts: 0, ignored: 0, invalid: 0, retried: 0, poison: 0, d1_round_trips: 0 };
+  const counts = {
+    messages: batch.messages.length,
+    processed: 0,
+    duplicates: 0,
+    conflicts: 0,
+    ignored: 0,
+    invalid: 0,
+    retried: 0,
+    poison: 0,
+    d1_round_trips: 0,
+  };
 
   const reads: { message: Message<unknown>; read: ReadEventMessage }[] = [];
   for (const message of batch.messages) {
@@ -120,15 +134,26 @@ function buildWork(
 ): Work {
   const eventId = read.envelope.event_id;
   const parsed = parseEvent(read.envelope);
-  if (parsed.kind === "unknown_type") return { message, read, completion: { eventId, status: "ignored" }, statements: [] };
+  if (parsed.kind === "unknown_type")
+    return { message, read, completion: { eventId, status: "ignored" }, statements: [] };
   if (parsed.kind === "invalid") {
-    return { message, read, completion: { eventId, status: "invalid", issues: JSON.stringify(parsed.issues) }, statements: [] };
+    return {
+      message,
+      read,
+      completion: { eventId, status: "invalid", issues: JSON.stringify(parsed.issues) },
+      statements: [],
+    };
   }
   try {
     const change = applyEvent(db, parsed.event, read.occurredAt, guard, listeners);
     return { message, read, completion: { eventId, status: "processed" }, change, statements: change.statements };
   } catch (error) {
-    return { message, read, completion: { eventId, status: "failed", error: `handler error: ${errorKind(error)}` }, statements: [] };
+    return {
+      message,
+      read,
+      completion: { eventId, status: "failed", error: `handler error: ${errorKind(error)}` },
+      statements: [],
+    };
   }
 }
 
@@ -137,7 +162,13 @@ function buildWork(
  * committed on its own so one failing event cannot hold back the others; only failures retry.
  * Returns the changes of the events whose outcome we recorded.
  */
-async function commit(db: D1Database, work: Work[], leaseOwner: string, now: string, counts: Record<string, number>): Promise<EntityChange[]> {
+async function commit(
+  db: D1Database,
+  work: Work[],
+  leaseOwner: string,
+  now: string,
+  counts: Record<string, number>,
+): Promise<EntityChange[]> {
   if (work.length === 0) return [];
   const groups = work.map((item) => [...item.statements, completeEvent(db, item.completion, leaseOwner, now)]);
   const committed: EntityChange[] = [];
@@ -163,7 +194,11 @@ async function commit(db: D1Database, work: Work[], leaseOwner: string, now: str
         const results = await db.batch(groups[index]!);
         settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts);
       } catch (eventError) {
-        item.completion = { eventId: item.completion.eventId, status: "failed", error: `commit error: ${errorKind(eventError)}` };
+        item.completion = {
+          eventId: item.completion.eventId,
+          status: "failed",
+          error: `commit error: ${errorKind(eventError)}`,
+        };
         await recordFailure(db, item, leaseOwner, now, counts);
         settle(item, false, counts);
       }
@@ -178,7 +213,11 @@ function settle(item: Work, recorded: boolean, counts: Record<string, number>): 
   if (completion.status === "failed") {
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     counts.retried! += 1;
-    log.warn("event failed; will retry", { event_id: completion.eventId, attempts: message.attempts, error: completion.error });
+    log.warn("event failed; will retry", {
+      event_id: completion.eventId,
+      attempts: message.attempts,
+      error: completion.error,
+    });
     return;
   }
   // Not recorded: our lease was taken over (the new holder applies the event), or the combined
@@ -189,7 +228,13 @@ function settle(item: Work, recorded: boolean, counts: Record<string, number>): 
 }
 
 /** Best effort: mark an event `failed` with its error after its commit failed (D1 may still be down). */
-async function recordFailure(db: D1Database, item: Work, leaseOwner: string, now: string, counts: Record<string, number>): Promise<void> {
+async function recordFailure(
+  db: D1Database,
+  item: Work,
+  leaseOwner: string,
+  now: string,
+  counts: Record<string, number>,
+): Promise<void> {
   try {
     counts.d1_round_trips! += 1;
     await completeEvent(db, item.completion, leaseOwner, now).run();

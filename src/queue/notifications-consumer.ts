@@ -8,7 +8,14 @@ import {
   type SendJob,
   type SendLease,
 } from "../db/notifications";
-import { optOutPhone, type Patient, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../db/patients";
+import {
+  optOutPhone,
+  type Patient,
+  selectOptedOutPhones,
+  selectPatients,
+  toPatient,
+  toPatientRow,
+} from "../db/patients";
 import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
 import { type Decision, decide } from "../notify/decide";
@@ -59,14 +66,26 @@ const keyOf = (job: SendJob) => `${job.event_id}\n${job.channel}`;
  * record every outcome (one). Transient provider failures retry alone with backoff; SMS outside the
  * send window is re-enqueued with a delay and recorded `scheduled`.
  */
-export async function consumeNotifications(batch: MessageBatch<unknown>, env: Env, options: SenderOptions = {}): Promise<void> {
+export async function consumeNotifications(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  options: SenderOptions = {},
+): Promise<void> {
   const started = Date.now();
   const nowMs = options.now?.() ?? Date.now();
   const now = new Date(nowMs);
   const nowIso = now.toISOString();
   const settings = readNotificationSettings(env);
   const providers = options.providers ?? providersFor(settings);
-  const counts = { messages: batch.messages.length, sent: 0, scheduled: 0, suppressed: 0, failed: 0, retried: 0, skipped: 0 };
+  const counts = {
+    messages: batch.messages.length,
+    sent: 0,
+    scheduled: 0,
+    suppressed: 0,
+    failed: 0,
+    retried: 0,
+    skipped: 0,
+  };
 
   const jobs: Job[] = [];
   for (const message of batch.messages) {
@@ -120,13 +139,17 @@ export async function consumeNotifications(batch: MessageBatch<unknown>, env: En
     decisions = await retryOnceInPlace("notification context load", () => decideAll(env.DB, rows, settings, now));
   } catch (error) {
     log.warn("notification context load failed", { queue: batch.queue, error: errorKind(error) });
-    await env.DB.batch(work.map(({ row }) => releaseNotification(env.DB, row.notification_id, "context load failed", lease, nowIso))).catch(() => undefined);
+    await env.DB.batch(
+      work.map(({ row }) => releaseNotification(env.DB, row.notification_id, "context load failed", lease, nowIso)),
+    ).catch(() => undefined);
     for (const { message } of work) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     return;
   }
 
   const results = await Promise.all(
-    decisions.map((decision, index) => (decision.action === "send" ? callProvider(env, providers[work[index]!.row.channel], decision) : null)),
+    decisions.map((decision, index) =>
+      decision.action === "send" ? callProvider(env, providers[work[index]!.row.channel], decision) : null,
+    ),
   );
 
   const statements: D1PreparedStatement[] = [];
@@ -137,21 +160,44 @@ export async function consumeNotifications(batch: MessageBatch<unknown>, env: En
     const result = results[index];
     const ids = { notification_id: row.notification_id, event_id: row.event_id, channel: row.channel, kind: row.kind };
     if (decision.action === "suppress") {
-      statements.push(recordOutcome(env.DB, { notificationId: row.notification_id, status: "suppressed", error: decision.reason }, lease, nowIso));
+      statements.push(
+        recordOutcome(
+          env.DB,
+          { notificationId: row.notification_id, status: "suppressed", error: decision.reason },
+          lease,
+          nowIso,
+        ),
+      );
       counts.suppressed += 1;
       log.info("notification suppressed", { ...ids, reason: decision.reason });
       settle.push(() => message.ack());
     } else if (decision.action === "schedule") {
-      statements.push(recordOutcome(env.DB, { notificationId: row.notification_id, status: "scheduled", scheduledFor: decision.opening.toISOString() }, lease, nowIso));
-      delayed.push({ body: { event_id: row.event_id, channel: row.channel }, contentType: "json", delaySeconds: decision.delaySeconds });
+      statements.push(
+        recordOutcome(
+          env.DB,
+          { notificationId: row.notification_id, status: "scheduled", scheduledFor: decision.opening.toISOString() },
+          lease,
+          nowIso,
+        ),
+      );
+      delayed.push({
+        body: { event_id: row.event_id, channel: row.channel },
+        contentType: "json",
+        delaySeconds: decision.delaySeconds,
+      });
       counts.scheduled += 1;
-      log.info("notification scheduled", { ...ids, scheduled_for: decision.opening.toISOString(), delay_seconds: decision.delaySeconds });
+      log.info("notification scheduled", {
+        ...ids,
+        scheduled_for: decision.opening.toISOString(),
+        delay_seconds: decision.delaySeconds,
+      });
       settle.push(() => message.ack());
     } else {
       const provider = providers[row.channel].name;
       const outcome = outcomeOf(row, decision, result!, provider, nowIso);
       if (outcome) statements.push(recordOutcome(env.DB, outcome, lease, nowIso));
-      if (result!.outcome === "opted_out") statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", nowIso));
+      if (result!.outcome === "opted_out")
+        statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", nowIso));
       if (result!.outcome === "transient") {
         statements.push(releaseNotification(env.DB, row.notification_id, result!.reason, lease, nowIso));
         counts.retried += 1;
@@ -175,14 +221,21 @@ export async function consumeNotifications(batch: MessageBatch<unknown>, env: En
   }
   if (delayed.length > 0) {
     // If this fails the rows stay `scheduled` and the sweep enqueues them once their window opens.
-    await env.NOTIFICATIONS.sendBatch(delayed).catch((error: unknown) => log.error("scheduled enqueue failed; the sweep will retry", { jobs: delayed.length, error: errorKind(error) }));
+    await env.NOTIFICATIONS.sendBatch(delayed).catch((error: unknown) =>
+      log.error("scheduled enqueue failed; the sweep will retry", { jobs: delayed.length, error: errorKind(error) }),
+    );
   }
   for (const apply of settle) apply();
   logBatch(batch.queue, counts, started);
 }
 
 /** Loads what the decisions need in one round trip, then decides each row. */
-async function decideAll(db: D1Database, rows: NotificationRow[], settings: NotificationSettings, now: Date): Promise<Decision[]> {
+async function decideAll(
+  db: D1Database,
+  rows: NotificationRow[],
+  settings: NotificationSettings,
+  now: Date,
+): Promise<Decision[]> {
   const patientIds = [...new Set(rows.map((row) => row.patient_id))];
   const orderIds = [...new Set(rows.filter((row) => row.kind.startsWith("order_")).map((row) => row.entity_id))];
   const [patientRows, optOutRows, orderRows] = await db.batch<Record<string, unknown>>([
@@ -190,30 +243,59 @@ async function decideAll(db: D1Database, rows: NotificationRow[], settings: Noti
     selectOptedOutPhones(db, patientIds),
     selectOrderFacts(db, orderIds),
   ]);
-  const patients = new Map<string, Patient>((patientRows?.results ?? []).map((row) => [String(row.patient_id), toPatient(toPatientRow(row))]));
+  const patients = new Map<string, Patient>(
+    (patientRows?.results ?? []).map((row) => [String(row.patient_id), toPatient(toPatientRow(row))]),
+  );
   const optedOut = new Set((optOutRows?.results ?? []).map((row) => String(row.phone)));
   const orders = new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts]));
-  return rows.map((row) => decide(row, patients.get(row.patient_id), optedOut, orders.get(row.entity_id), settings, now));
+  return rows.map((row) =>
+    decide(row, patients.get(row.patient_id), optedOut, orders.get(row.entity_id), settings, now),
+  );
 }
 
-async function callProvider(env: Env, provider: Provider, decision: Extract<Decision, { action: "send" }>): Promise<SendResult> {
+async function callProvider(
+  env: Env,
+  provider: Provider,
+  decision: Extract<Decision, { action: "send" }>,
+): Promise<SendResult> {
   try {
     maybeFail(env, "notification provider");
     return await provider.send(decision.message);
   } catch (error) {
     // A provider that throws (or an injected fault) is treated as transient: the retry decides.
-    return { outcome: "transient", reason: error instanceof InjectedFault ? "injected fault" : `provider error: ${errorKind(error)}` };
+    return {
+      outcome: "transient",
+      reason: error instanceof InjectedFault ? "injected fault" : `provider error: ${errorKind(error)}`,
+    };
   }
 }
 
-function outcomeOf(row: NotificationRow, decision: Extract<Decision, { action: "send" }>, result: SendResult, provider: string, now: string): Outcome | null {
+function outcomeOf(
+  row: NotificationRow,
+  decision: Extract<Decision, { action: "send" }>,
+  result: SendResult,
+  provider: string,
+  now: string,
+): Outcome | null {
   switch (result.outcome) {
     case "sent":
-      return { notificationId: row.notification_id, status: "sent", provider, providerMessageId: result.providerMessageId, rendered: decision.rendered, sentAt: now };
+      return {
+        notificationId: row.notification_id,
+        status: "sent",
+        provider,
+        providerMessageId: result.providerMessageId,
+        rendered: decision.rendered,
+        sentAt: now,
+      };
     case "permanent":
       return { notificationId: row.notification_id, status: "failed", provider, error: result.reason };
     case "opted_out":
-      return { notificationId: row.notification_id, status: "suppressed", provider, error: `opted out: ${result.reason}` };
+      return {
+        notificationId: row.notification_id,
+        status: "suppressed",
+        provider,
+        error: `opted out: ${result.reason}`,
+      };
     default:
       return null;
   }

@@ -10,7 +10,9 @@ import { retryDelaySeconds } from "./backoff";
 export async function consumeNotificationDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const jobs = batch.messages
     .map((message) => message.body as Partial<SendJob> | null)
-    .filter((job): job is SendJob => typeof job?.event_id === "string" && (job.channel === "sms" || job.channel === "email"));
+    .filter(
+      (job): job is SendJob => typeof job?.event_id === "string" && (job.channel === "sms" || job.channel === "email"),
+    );
   try {
     await failDeadNotifications(env.DB, jobs, new Date().toISOString());
   } catch (error) {

@@ -30,12 +30,27 @@ export function providerEnv(overrides: Record<string, string> = {}): Env {
 export const DAYTIME = Date.parse("2026-01-15T15:00:00Z");
 
 /** Creates a patient through the admin API; returns its id. */
-export async function createPatient(fields: Partial<{ phone: string | null; email: string | null; timezone: string | null; sms_opt_in: boolean; email_opt_in: boolean }> = {}) {
+export async function createPatient(
+  fields: Partial<{
+    phone: string | null;
+    email: string | null;
+    timezone: string | null;
+    sms_opt_in: boolean;
+    email_opt_in: boolean;
+  }> = {},
+) {
   const patientId = uniqueId("pat");
   const response = await adminFetch(`/patients/${patientId}`, {
     method: "PUT",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ phone: `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, "0")}`, email: `${patientId}@example.org`, timezone: "America/New_York", sms_opt_in: true, email_opt_in: true, ...fields }),
+    body: JSON.stringify({
+      phone: `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, "0")}`,
+      email: `${patientId}@example.org`,
+      timezone: "America/New_York",
+      sms_opt_in: true,
+      email_opt_in: true,
+      ...fields,
+    }),
   });
   if (response.status !== 200) throw new Error(`patient not created: ${response.status} ${await response.text()}`);
   return patientId;
@@ -48,7 +63,10 @@ export async function createPatient(fields: Partial<{ phone: string | null; emai
 export async function applyAndCaptureJobs(events: EnvelopeLike[]): Promise<SendJob[]> {
   const sendBatch = vi.spyOn(env.NOTIFICATIONS, "sendBatch").mockResolvedValue(undefined as never);
   try {
-    await runBatch(EVENTS_QUEUE, events.map((event) => eventMessage(event)));
+    await runBatch(
+      EVENTS_QUEUE,
+      events.map((event) => eventMessage(event)),
+    );
     return sendBatch.mock.calls.flatMap(([messages]) => [...messages].map((message) => message.body as SendJob));
   } finally {
     sendBatch.mockRestore();
@@ -96,21 +114,42 @@ export async function notificationsOf(eventId: string): Promise<Record<string, N
 /** Twilio's and Resend's documented APIs, recording every request they receive. */
 export function mockProviders(server: ReturnType<typeof setupServer>) {
   const sms: { to: string; body: string; form: URLSearchParams; authorization: string | null }[] = [];
-  const emails: { key: string | null; body: { from: string; to: string[]; subject: string; text: string; html: string }; authorization: string | null }[] = [];
+  const emails: {
+    key: string | null;
+    body: { from: string; to: string[]; subject: string; text: string; html: string };
+    authorization: string | null;
+  }[] = [];
   const idsByKey = new Map<string, string>();
   server.use(
     http.post("https://api.twilio.com/2010-04-01/Accounts/:accountSid/Messages.json", async ({ request, params }) => {
       const form = new URLSearchParams(await request.text());
-      sms.push({ to: form.get("To")!, body: form.get("Body")!, form, authorization: request.headers.get("authorization") });
+      sms.push({
+        to: form.get("To")!,
+        body: form.get("Body")!,
+        form,
+        authorization: request.headers.get("authorization"),
+      });
       const sid = `SM${crypto.randomUUID().replaceAll("-", "")}`;
       return HttpResponse.json(
-        { sid, account_sid: params.accountSid, to: form.get("To"), body: form.get("Body"), status: "accepted", messaging_service_sid: form.get("MessagingServiceSid"), error_code: null },
+        {
+          sid,
+          account_sid: params.accountSid,
+          to: form.get("To"),
+          body: form.get("Body"),
+          status: "accepted",
+          messaging_service_sid: form.get("MessagingServiceSid"),
+          error_code: null,
+        },
         { status: 201 },
       );
     }),
     http.post("https://api.resend.com/emails", async ({ request }) => {
       const key = request.headers.get("idempotency-key");
-      emails.push({ key, body: (await request.json()) as (typeof emails)[number]["body"], authorization: request.headers.get("authorization") });
+      emails.push({
+        key,
+        body: (await request.json()) as (typeof emails)[number]["body"],
+        authorization: request.headers.get("authorization"),
+      });
       // Resend answers a repeated idempotency key with the first email's id and sends nothing new.
       const id = (key && idsByKey.get(key)) || crypto.randomUUID();
       if (key) idsByKey.set(key, id);
@@ -122,5 +161,8 @@ export function mockProviders(server: ReturnType<typeof setupServer>) {
 
 /** A Twilio error response as its API documents it. */
 export function twilioError(status: number, code: number, message: string) {
-  return HttpResponse.json({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, { status });
+  return HttpResponse.json(
+    { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status },
+    { status },
+  );
 }

@@ -1,4 +1,10 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, type MessageBatchMessage, type QueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  type MessageBatchMessage,
+  type QueueResult,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { getEventRow } from "../../src/db/events";
@@ -25,7 +31,8 @@ export async function runBatch(
   queue: string,
   messages: MessageBatchMessage[],
   workerEnv: Env = env,
-  consume: (batch: MessageBatch<unknown>, env: Env) => Promise<void> = (batch, batchEnv) => worker.queue(batch, batchEnv),
+  consume: (batch: MessageBatch<unknown>, env: Env) => Promise<void> = (batch, batchEnv) =>
+    worker.queue(batch, batchEnv),
 ): Promise<QueueResult> {
   const batch = createMessageBatch(queue, messages);
   const delays = new Map<string, number | undefined>();
@@ -39,7 +46,10 @@ export async function runBatch(
   const ctx = createExecutionContext();
   await consume(batch, workerEnv);
   const result = await getQueueResult(batch, ctx);
-  return { ...result, retryMessages: result.retryMessages.map((retry) => ({ ...retry, delaySeconds: delays.get(retry.msgId) })) };
+  return {
+    ...result,
+    retryMessages: result.retryMessages.map((retry) => ({ ...retry, delaySeconds: delays.get(retry.msgId) })),
+  };
 }
 
 /** The stored event row, failing loudly when it is missing. */
@@ -50,7 +60,11 @@ export async function eventRow(eventId: string) {
 }
 
 /** Polls until `check` returns a value (not undefined/false) or the attempts run out. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, attempts = 200, intervalMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  attempts = 200,
+  intervalMs = 50,
+): Promise<T> {
   for (let attempt = 0; attempt < attempts; attempt += 1) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
@@ -111,7 +125,10 @@ function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
  * fails that batch as D1 would, before anything is written. A hook that returns "lose-answer" lets
  * the batch commit and then throws, as when D1 committed but its answer never arrived.
  */
-export function withBatchHook(db: D1Database, hook: (batchNumber: number) => void | "lose-answer" | Promise<void | "lose-answer">): D1Database {
+export function withBatchHook(
+  db: D1Database,
+  hook: (batchNumber: number) => void | "lose-answer" | Promise<void | "lose-answer">,
+): D1Database {
   let batches = 0;
   return new Proxy(db, {
     get(target, property) {

@@ -58,11 +58,14 @@ describe("admin API: events", () => {
     expect((await adminFetch("/events?limit=101")).status).toBe(400);
   });
 
-  it.each(["status=sideways", "limit=0", "limit=abc", "cursor=not-a-cursor"])("400 invalid_query for %s", async (query) => {
-    const response = await adminFetch(`/events?${query}`);
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: { code: "invalid_query" } });
-  });
+  it.each(["status=sideways", "limit=0", "limit=abc", "cursor=not-a-cursor"])(
+    "400 invalid_query for %s",
+    async (query) => {
+      const response = await adminFetch(`/events?${query}`);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: "invalid_query" } });
+    },
+  );
 
   it("shows one event's detail and 404s an unknown one", async () => {
     const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
@@ -80,7 +83,8 @@ describe("admin API: events", () => {
     // order:shipped notifies on both channels by default; the outbox rows exist from the commit on.
     const notifications = body.notifications as { channel: string; status: string }[];
     expect(notifications.map((notification) => notification.channel)).toEqual(["email", "sms"]);
-    for (const field of ["occurred_at", "received_at", "processed_at"]) expect(Date.parse(String(body[field]))).not.toBeNaN();
+    for (const field of ["occurred_at", "received_at", "processed_at"])
+      expect(Date.parse(String(body[field]))).not.toBeNaN();
     const missing = await adminFetch("/events/evt_nope");
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: "not_found" } });
@@ -145,7 +149,11 @@ describe("admin API: entities", () => {
     const ids = { order_id: uniqueId("ord"), medication_request_id: uniqueId("mr"), refill_id: uniqueId("rf") };
     await runBatch(EVENTS_QUEUE, [
       eventMessage(makeEvent("order:shipped", { data: ids })),
-      eventMessage(makeEvent("medication_request:approved", { data: { ...ids, medication_name: "Metformin 500mg", quantity: 1, refills: 3 } })),
+      eventMessage(
+        makeEvent("medication_request:approved", {
+          data: { ...ids, medication_name: "Metformin 500mg", quantity: 1, refills: 3 },
+        }),
+      ),
       eventMessage(makeEvent("refill:denied", { data: { ...ids, reason: "needs a visit" } })),
     ]);
     const order = await adminJson(`/orders/${ids.order_id}`);
@@ -160,8 +168,14 @@ describe("admin API: entities", () => {
       shipping_address: { line1: "123 Main Street", city: "San Francisco", state: "CA", zip: "94102" },
     });
     expect(order.body.last_event_at).toBeTypeOf("string");
-    expect((await adminJson(`/medication-requests/${ids.medication_request_id}`)).body).toMatchObject({ status: "approved", refills: 3 });
-    expect((await adminJson(`/refills/${ids.refill_id}`)).body).toMatchObject({ status: "denied", denial_reason: "needs a visit" });
+    expect((await adminJson(`/medication-requests/${ids.medication_request_id}`)).body).toMatchObject({
+      status: "approved",
+      refills: 3,
+    });
+    expect((await adminJson(`/refills/${ids.refill_id}`)).body).toMatchObject({
+      status: "denied",
+      denial_reason: "needs a visit",
+    });
     for (const path of ["/orders/nope", "/medication-requests/nope", "/refills/nope"]) {
       expect((await adminFetch(path)).status).toBe(404);
     }
@@ -170,11 +184,15 @@ describe("admin API: entities", () => {
 
 describe("admin API: stats", () => {
   it("counts events by status, conflicts and repeated applications", async () => {
-    const before = (await adminJson<{ events: { total: number; by_status: Record<string, number>; conflicts: number } }>("/stats")).body.events;
+    const before = (
+      await adminJson<{ events: { total: number; by_status: Record<string, number>; conflicts: number } }>("/stats")
+    ).body.events;
     const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
     await runBatch(EVENTS_QUEUE, [eventMessage(event), eventMessage(makeEvent("nothing:known"))]);
     await runBatch(EVENTS_QUEUE, [eventMessage({ ...event, data: { ...event.data, carrier: "DHL" } })]);
-    const { status, body } = await adminJson<{ events: { total: number; by_status: Record<string, number>; conflicts: number } }>("/stats");
+    const { status, body } = await adminJson<{
+      events: { total: number; by_status: Record<string, number>; conflicts: number };
+    }>("/stats");
     expect(status).toBe(200);
     expect(body.events.total).toBe(before.total + 2);
     expect(body.events.by_status.processed).toBe((before.by_status.processed ?? 0) + 1);

@@ -2,8 +2,17 @@ import { describe, expect, it } from "vitest";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { uniqueId } from "../helpers/events";
 
-const json = (body: unknown): RequestInit => ({ headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-const valid = { phone: "+14155550123", email: "pat@example.org", timezone: "America/Chicago", sms_opt_in: true, email_opt_in: false };
+const json = (body: unknown): RequestInit => ({
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+const valid = {
+  phone: "+14155550123",
+  email: "pat@example.org",
+  timezone: "America/Chicago",
+  sms_opt_in: true,
+  email_opt_in: false,
+};
 
 describe("admin API: patients", () => {
   it("PUT creates and replaces, GET reads, DELETE removes", async () => {
@@ -11,7 +20,10 @@ describe("admin API: patients", () => {
     const created = await adminJson(`/patients/${id}`, { method: "PUT", ...json(valid) });
     expect(created.status).toBe(200);
     expect(created.body).toMatchObject({ patient_id: id, ...valid });
-    const replaced = await adminJson(`/patients/${id}`, { method: "PUT", ...json({ ...valid, phone: null, sms_opt_in: false }) });
+    const replaced = await adminJson(`/patients/${id}`, {
+      method: "PUT",
+      ...json({ ...valid, phone: null, sms_opt_in: false }),
+    });
     expect(replaced.body).toMatchObject({ phone: null, sms_opt_in: false, email: "pat@example.org" });
     expect((await adminJson(`/patients/${id}`)).body).toMatchObject({ phone: null, timezone: "America/Chicago" });
     expect((await adminFetch(`/patients/${id}`, { method: "DELETE" })).status).toBe(204);
@@ -26,7 +38,10 @@ describe("admin API: patients", () => {
     ["sms_opt_in", { sms_opt_in: "yes" }],
     ["email_opt_in", { email_opt_in: undefined }],
   ])("400 invalid_patient naming %s, without echoing the value", async (field, change) => {
-    const response = await adminFetch(`/patients/${uniqueId("pat")}`, { method: "PUT", ...json({ ...valid, ...change }) });
+    const response = await adminFetch(`/patients/${uniqueId("pat")}`, {
+      method: "PUT",
+      ...json({ ...valid, ...change }),
+    });
     expect(response.status).toBe(400);
     const body = (await response.json()) as { error: { code: string; issues: { path: string }[] } };
     expect(body.error.code).toBe("invalid_patient");
@@ -51,7 +66,11 @@ describe("admin API: patient import", () => {
       `${ids[3]},+14155550104,,Europe/Paris,1,0`,
       "",
     ].join("\r\n");
-    const { status, body } = await adminJson<{ imported: number; failed: number; errors: { row: number; issues: { path: string }[] }[] }>("/patients/import", {
+    const { status, body } = await adminJson<{
+      imported: number;
+      failed: number;
+      errors: { row: number; issues: { path: string }[] }[];
+    }>("/patients/import", {
       method: "POST",
       headers: { "content-type": "text/csv" },
       body: csv,
@@ -63,15 +82,27 @@ describe("admin API: patient import", () => {
       [2, ["phone"]],
       [3, ["email"]],
     ]);
-    expect((await adminJson(`/patients/${ids[3]}`)).body).toMatchObject({ phone: "+14155550104", email: null, timezone: "Europe/Paris", sms_opt_in: true, email_opt_in: false });
+    expect((await adminJson(`/patients/${ids[3]}`)).body).toMatchObject({
+      phone: "+14155550104",
+      email: null,
+      timezone: "Europe/Paris",
+      sms_opt_in: true,
+      email_opt_in: false,
+    });
     expect((await adminFetch(`/patients/${ids[1]}`)).status).toBe(404);
   });
 
   it("imports JSON, as an array or {patients: [...]}", async () => {
     const id = uniqueId("pat");
-    const array = await adminJson<{ imported: number; failed: number }>("/patients/import", { method: "POST", ...json([{ patient_id: id, ...valid }, { patient_id: "" }]) });
+    const array = await adminJson<{ imported: number; failed: number }>("/patients/import", {
+      method: "POST",
+      ...json([{ patient_id: id, ...valid }, { patient_id: "" }]),
+    });
     expect(array.body).toMatchObject({ imported: 1, failed: 1 });
-    const wrapped = await adminJson<{ imported: number }>("/patients/import", { method: "POST", ...json({ patients: [{ patient_id: uniqueId("pat"), ...valid }] }) });
+    const wrapped = await adminJson<{ imported: number }>("/patients/import", {
+      method: "POST",
+      ...json({ patients: [{ patient_id: uniqueId("pat"), ...valid }] }),
+    });
     expect(wrapped.body.imported).toBe(1);
     expect((await adminFetch("/patients/import", { method: "POST", ...json({ nope: 1 }) })).status).toBe(400);
   });
@@ -84,7 +115,11 @@ describe("admin API: patient import", () => {
 
 describe("admin API: patient import limits", () => {
   it("413 for an import body over 1 MiB", async () => {
-    const response = await adminFetch("/patients/import", { method: "POST", headers: { "content-type": "text/csv" }, body: "x".repeat(1024 * 1024 + 1) });
+    const response = await adminFetch("/patients/import", {
+      method: "POST",
+      headers: { "content-type": "text/csv" },
+      body: "x".repeat(1024 * 1024 + 1),
+    });
     expect(response.status).toBe(413);
   });
 });

@@ -3,7 +3,14 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { twilioSignature } from "../../src/notify/twilio-signature";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
-import { applyAndCaptureJobs, createPatient, mockProviders, notificationsOf, PROVIDER_ENV, runSender } from "../helpers/notifications";
+import {
+  applyAndCaptureJobs,
+  createPatient,
+  mockProviders,
+  notificationsOf,
+  PROVIDER_ENV,
+  runSender,
+} from "../helpers/notifications";
 import worker from "../../src/index";
 
 const server = useMockNetwork();
@@ -16,13 +23,23 @@ async function postTwilio(path: string, params: Record<string, string>, signatur
   const url = `https://receiver.test/webhooks/twilio/${path}`;
   const request = new Request(url, {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature ?? (await twilioSignature(TOKEN, url, params)) },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-twilio-signature": signature ?? (await twilioSignature(TOKEN, url, params)),
+    },
     body: new URLSearchParams(params),
   });
   return worker.fetch(request, { ...env, ...PROVIDER_ENV } as unknown as Env);
 }
 
-const inbound = (from: string, body: string) => ({ MessageSid: `SM${uniqueId("x")}`, AccountSid: PROVIDER_ENV.TWILIO_ACCOUNT_SID, From: from, To: "+14155550100", Body: body, NumMedia: "0" });
+const inbound = (from: string, body: string) => ({
+  MessageSid: `SM${uniqueId("x")}`,
+  AccountSid: PROVIDER_ENV.TWILIO_ACCOUNT_SID,
+  From: from,
+  To: "+14155550100",
+  Body: body,
+  NumMedia: "0",
+});
 
 async function optedOut(phone: string) {
   return (await env.DB.prepare(`SELECT phone FROM sms_opt_outs WHERE phone = ?1`).bind(phone).first()) !== null;
@@ -43,15 +60,20 @@ describe("POST /webhooks/twilio/inbound", () => {
     expect(await optedOut(phone)).toBe(false);
   });
 
-  it.each(["STOP", "stop", "StopAll", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", " Stop. "])("%j opts the number out at once, answering in TwiML", async (keyword) => {
-    const phone = `+1415555${String(Math.floor(Math.random() * 9000) + 1000)}`;
-    const response = await postTwilio("inbound", inbound(phone, keyword));
-    expect(response.status).toBe(200);
-    expect(response.headers.get("content-type")).toContain("text/xml");
-    const twiml = await response.text();
-    expect(twiml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><Response><Message>Sunrise Clinic: you are unsubscribed/);
-    expect(await optedOut(phone)).toBe(true);
-  });
+  it.each(["STOP", "stop", "StopAll", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", " Stop. "])(
+    "%j opts the number out at once, answering in TwiML",
+    async (keyword) => {
+      const phone = `+1415555${String(Math.floor(Math.random() * 9000) + 1000)}`;
+      const response = await postTwilio("inbound", inbound(phone, keyword));
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("text/xml");
+      const twiml = await response.text();
+      expect(twiml).toMatch(
+        /^<\?xml version="1.0" encoding="UTF-8"\?><Response><Message>Sunrise Clinic: you are unsubscribed/,
+      );
+      expect(await optedOut(phone)).toBe(true);
+    },
+  );
 
   it.each(["START", "UNSTOP", "yes"])("%j opts back in", async (keyword) => {
     const phone = "+14155550302";
@@ -79,7 +101,10 @@ describe("POST /webhooks/twilio/inbound", () => {
     await runSender(await applyAndCaptureJobs([shipped]));
     expect(providers.sms).toHaveLength(0);
     expect(providers.emails).toHaveLength(1);
-    expect((await notificationsOf(shipped.event_id)).sms).toMatchObject({ status: "suppressed", error: "opted out by STOP" });
+    expect((await notificationsOf(shipped.event_id)).sms).toMatchObject({
+      status: "suppressed",
+      error: "opted out by STOP",
+    });
 
     await postTwilio("inbound", inbound(phone, "START"));
     const delivered = makeEvent("order:delivered", { data: { order_id: orderId, patient_id: patientId } });
@@ -94,13 +119,21 @@ describe("POST /webhooks/twilio/status", () => {
     const patientId = await createPatient();
     const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
     await runSender((await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms"));
-    const sid = await env.DB.prepare(`SELECT provider_message_id FROM notifications WHERE event_id = ?1 AND channel = 'sms'`).bind(event.event_id).first<{ provider_message_id: string }>();
+    const sid = await env.DB.prepare(
+      `SELECT provider_message_id FROM notifications WHERE event_id = ?1 AND channel = 'sms'`,
+    )
+      .bind(event.event_id)
+      .first<{ provider_message_id: string }>();
     return { event, sid: sid!.provider_message_id, providers };
   }
 
   it("records delivered", async () => {
     const { event, sid } = await sentSms();
-    const response = await postTwilio("status", { MessageSid: sid, MessageStatus: "delivered", AccountSid: PROVIDER_ENV.TWILIO_ACCOUNT_SID });
+    const response = await postTwilio("status", {
+      MessageSid: sid,
+      MessageStatus: "delivered",
+      AccountSid: PROVIDER_ENV.TWILIO_ACCOUNT_SID,
+    });
     expect(response.status).toBe(204);
     expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "delivered" });
   });
@@ -108,7 +141,10 @@ describe("POST /webhooks/twilio/status", () => {
   it.each(["undelivered", "failed"])("records %s as failed with the error code", async (status) => {
     const { event, sid } = await sentSms();
     await postTwilio("status", { MessageSid: sid, MessageStatus: status, ErrorCode: "30003" });
-    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "failed", error: `twilio ${status} 30003` });
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({
+      status: "failed",
+      error: `twilio ${status} 30003`,
+    });
   });
 
   it("ignores intermediate statuses and rejects a bad signature without changing anything", async () => {

@@ -2,14 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import medicationRequestApproved from "../fixtures/medication-request-approved.json";
 import orderShipped from "../fixtures/order-shipped.json";
-import {
-  API_KEY,
-  CLINIC_ID,
-  OTHER_CLINIC_ID,
-  PREVIOUS_API_KEY,
-  makeEvent,
-  postWebhook,
-} from "../helpers/events";
+import { API_KEY, CLINIC_ID, OTHER_CLINIC_ID, PREVIOUS_API_KEY, makeEvent, postWebhook } from "../helpers/events";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -66,7 +59,9 @@ describe("POST /webhooks/novamed: accepted", () => {
   });
 
   it("accepts every key during a rotation, and the header name in any case", async () => {
-    expect((await postWebhook(makeEvent("order:created"), { headers: { "x-api-key": PREVIOUS_API_KEY } })).status).toBe(200);
+    expect((await postWebhook(makeEvent("order:created"), { headers: { "x-api-key": PREVIOUS_API_KEY } })).status).toBe(
+      200,
+    );
     const response = await exports.default.fetch("https://receiver.test/webhooks/novamed", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-API-KEY": API_KEY },
@@ -92,7 +87,11 @@ describe("POST /webhooks/novamed: authentication", () => {
   ])("401 when the key is %s, and nothing is enqueued", async (_case, key) => {
     const send = spyOnQueue();
     const headers: Record<string, string> = { "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 200)}` };
-    const init = { method: "POST", headers: { "content-type": "application/json", ...headers } as Record<string, string>, body: JSON.stringify(makeEvent("order:created")) };
+    const init = {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers } as Record<string, string>,
+      body: JSON.stringify(makeEvent("order:created")),
+    };
     if (key !== undefined) init.headers["x-api-key"] = key;
     const response = await exports.default.fetch("https://receiver.test/webhooks/novamed", init);
     await expectError(response, 401, "unauthorized");
@@ -120,7 +119,9 @@ describe("POST /webhooks/novamed: authentication", () => {
   it("never consults the limiter for a valid key, so NovaMed's own traffic cannot be throttled", async () => {
     const limit = vi.spyOn(env.AUTH_FAILURE_LIMITER, "limit");
     for (let attempt = 0; attempt < 20; attempt += 1) {
-      expect((await postWebhook(makeEvent("order:created"), { headers: { "cf-connecting-ip": "192.0.2.10" } })).status).toBe(200);
+      expect(
+        (await postWebhook(makeEvent("order:created"), { headers: { "cf-connecting-ip": "192.0.2.10" } })).status,
+      ).toBe(200);
     }
     expect(limit).not.toHaveBeenCalled();
   });
@@ -129,7 +130,9 @@ describe("POST /webhooks/novamed: authentication", () => {
 describe("POST /webhooks/novamed: rejected input", () => {
   it("403 for a clinic this receiver does not serve", async () => {
     const send = spyOnQueue();
-    const response = await postWebhook(makeEvent("order:created", { clinic_id: "11111111-2222-4333-8444-555555555555" }));
+    const response = await postWebhook(
+      makeEvent("order:created", { clinic_id: "11111111-2222-4333-8444-555555555555" }),
+    );
     await expectError(response, 403, "unknown_clinic");
     expect(send).not.toHaveBeenCalled();
   });

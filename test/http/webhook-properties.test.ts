@@ -41,22 +41,28 @@ const bodies = fc.oneof(
 describe("the edge under random input", () => {
   it("answers only contract statuses, and enqueues if and only if it answers 200", async () => {
     await fc.assert(
-      fc.asyncProperty(bodies, contentTypes, keys, fc.integer({ min: 1, max: 250 }), async (body, contentType, key, client) => {
-        const send = vi.spyOn(env.EVENTS, "send");
-        const headers: Record<string, string> = { "cf-connecting-ip": `192.0.2.${client}` };
-        if (contentType) headers["content-type"] = contentType;
-        if (key !== undefined) headers["x-api-key"] = key;
-        const response = await exports.default.fetch("https://receiver.test/webhooks/novamed", {
-          method: "POST",
-          headers,
-          body,
-        });
-        const payload = (await response.json()) as Record<string, unknown>;
-        expect(CONTRACT_STATUSES.has(response.status)).toBe(true);
-        expect(send.mock.calls.length).toBe(response.status === 200 ? 1 : 0);
-        if (response.status !== 200) expect(payload).toHaveProperty("error.code");
-        send.mockRestore();
-      }),
+      fc.asyncProperty(
+        bodies,
+        contentTypes,
+        keys,
+        fc.integer({ min: 1, max: 250 }),
+        async (body, contentType, key, client) => {
+          const send = vi.spyOn(env.EVENTS, "send");
+          const headers: Record<string, string> = { "cf-connecting-ip": `192.0.2.${client}` };
+          if (contentType) headers["content-type"] = contentType;
+          if (key !== undefined) headers["x-api-key"] = key;
+          const response = await exports.default.fetch("https://receiver.test/webhooks/novamed", {
+            method: "POST",
+            headers,
+            body,
+          });
+          const payload = (await response.json()) as Record<string, unknown>;
+          expect(CONTRACT_STATUSES.has(response.status)).toBe(true);
+          expect(send.mock.calls.length).toBe(response.status === 200 ? 1 : 0);
+          if (response.status !== 200) expect(payload).toHaveProperty("error.code");
+          send.mockRestore();
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -26,13 +26,20 @@ export interface FakeServer {
 }
 
 /** Starts a server on 127.0.0.1 that records every request and answers with `reply(request)`. */
-export async function startFakeServer(reply: (request: RecordedRequest) => Reply | Promise<Reply>): Promise<FakeServer> {
+export async function startFakeServer(
+  reply: (request: RecordedRequest) => Reply | Promise<Reply>,
+): Promise<FakeServer> {
   const requests: RecordedRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", async () => {
-      const request = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const request = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
       requests.push(request);
       const answer = await reply(request);
       if (answer === "hang") return;
@@ -87,7 +94,11 @@ export interface ProcessResult {
  * strips TypeScript types natively). The environment is cleared of NOVAMED_* so the developer's
  * shell cannot change the outcome.
  */
-export function runTool(script: string, args: readonly string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+export function runTool(
+  script: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<ProcessResult> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("NOVAMED_")));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: { ...base, ...env } });

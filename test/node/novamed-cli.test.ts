@@ -27,7 +27,9 @@ async function fakeNovaMed(reply: Reply | (() => Reply)): Promise<FakeServer> {
 /** Runs the CLI in-process against `baseUrl` with the key and clinic given as flags. */
 async function run(args: string[], options: { baseUrl?: string; env?: Record<string, string> } = {}) {
   const out = capture();
-  const connection = options.baseUrl ? ["--api-key", API_KEY, "--clinic-id", CLINIC_ID, "--base-url", options.baseUrl] : [];
+  const connection = options.baseUrl
+    ? ["--api-key", API_KEY, "--clinic-id", CLINIC_ID, "--base-url", options.baseUrl]
+    : [];
   const code = await main([...args, ...connection], options.env ?? {}, out.io);
   return { code, ...out };
 }
@@ -78,7 +80,11 @@ describe("npm run novamed -- register", () => {
 
   it("lets flags win over environment variables", async () => {
     const api = await fakeNovaMed({ status: 200, body: REGISTER_RESPONSE });
-    const env = { NOVAMED_API_KEY: "env-key-not-used", NOVAMED_CLINIC_ID: "11111111-2222-4333-8444-555555555555", NOVAMED_API_BASE_URL: "http://127.0.0.1:9/unused" };
+    const env = {
+      NOVAMED_API_KEY: "env-key-not-used",
+      NOVAMED_CLINIC_ID: "11111111-2222-4333-8444-555555555555",
+      NOVAMED_API_BASE_URL: "http://127.0.0.1:9/unused",
+    };
     const result = await run(["register", "--url", WEBHOOK_URL], { baseUrl: api.url, env });
     expect(result.code).toBe(EXIT.ok);
     expect(api.requests[0]!.headers["x-api-key"]).toBe(API_KEY);
@@ -87,7 +93,11 @@ describe("npm run novamed -- register", () => {
 
   it("refuses a webhook URL that is not https, before calling NovaMed", async () => {
     const api = await fakeNovaMed({ status: 200, body: REGISTER_RESPONSE });
-    for (const url of ["http://receiver.example.com/webhooks/novamed", "not a url", "ftp://x.example/webhooks/novamed"]) {
+    for (const url of [
+      "http://receiver.example.com/webhooks/novamed",
+      "not a url",
+      "ftp://x.example/webhooks/novamed",
+    ]) {
       const result = await run(["register", "--url", url], { baseUrl: api.url });
       expect(result.code).toBe(EXIT.usage);
       expectOneCleanLine(result);
@@ -143,7 +153,11 @@ describe("choosing NovaMed's environment", () => {
       urls.push(String(input));
       return new Response(REGISTER_RESPONSE, { status: 200, headers: { "content-type": "application/json" } });
     }) as typeof fetch;
-    const code = await main(["register", "--url", WEBHOOK_URL, "--api-key", API_KEY, "--clinic-id", CLINIC_ID, ...args], env, { ...out.io, fetch: fetchStub });
+    const code = await main(
+      ["register", "--url", WEBHOOK_URL, "--api-key", API_KEY, "--clinic-id", CLINIC_ID, ...args],
+      env,
+      { ...out.io, fetch: fetchStub },
+    );
     return { code, url: urls[0], stderr: out.stderr };
   }
 
@@ -153,7 +167,9 @@ describe("choosing NovaMed's environment", () => {
 
   it("uses --env production and NOVAMED_ENV", async () => {
     expect((await urlFor(["--env", "production"])).url).toBe("https://feapi.novamed.care/api/external/webhook");
-    expect((await urlFor([], { NOVAMED_ENV: "production" })).url).toBe("https://feapi.novamed.care/api/external/webhook");
+    expect((await urlFor([], { NOVAMED_ENV: "production" })).url).toBe(
+      "https://feapi.novamed.care/api/external/webhook",
+    );
     expect((await urlFor(["--env", "development"], { NOVAMED_ENV: "production" })).url).toBe(
       "https://novamed-feapidev.stackmod.info/api/external/webhook",
     );
@@ -179,15 +195,61 @@ describe("choosing NovaMed's environment", () => {
 
 describe("NovaMed's failures", () => {
   const cases: Array<{ name: string; reply: Reply; code: number; says: RegExp; args?: string[] }> = [
-    { name: "401", reply: { status: 401, body: '{"success":false,"message":"Invalid API key"}' }, code: EXIT.unauthorized, says: /API key \(401\).*Invalid API key.*--api-key/ },
-    { name: "403", reply: { status: 403, body: '{"success":false,"message":"Forbidden"}' }, code: EXIT.rejected, says: /403.*--clinic-id/ },
-    { name: "404 on delete", reply: { status: 404, body: '{"success":false,"message":"Webhook not found"}' }, code: EXIT.rejected, says: /no such webhook \(404\).*--webhook-id/, args: ["delete", "--webhook-id", WEBHOOK_ID] },
-    { name: "422", reply: { status: 422, body: '{"success":false,"message":"webhook_url is invalid"}' }, code: EXIT.rejected, says: /rejected the request \(422\).*webhook_url is invalid/ },
-    { name: "500", reply: { status: 500, body: '{"success":false,"message":"Internal error"}' }, code: EXIT.serverError, says: /error \(500\).*try again/ },
-    { name: "502 with an HTML page", reply: { status: 502, body: "<html>Bad gateway</html>", contentType: "text/html" }, code: EXIT.serverError, says: /502/ },
-    { name: "200 that is not JSON", reply: { status: 200, body: "<html>hello</html>", contentType: "text/html" }, code: EXIT.unexpectedAnswer, says: /not JSON, text\/html.*--base-url/ },
-    { name: "200 without webhook_id", reply: { status: 200, body: '{"success":true,"data":{}}' }, code: EXIT.unexpectedAnswer, says: /without data\.webhook_id/ },
-    { name: "success:false", reply: { status: 200, body: '{"success":false,"message":"Clinic is not active"}' }, code: EXIT.unsuccessful, says: /did not register.*Clinic is not active/ },
+    {
+      name: "401",
+      reply: { status: 401, body: '{"success":false,"message":"Invalid API key"}' },
+      code: EXIT.unauthorized,
+      says: /API key \(401\).*Invalid API key.*--api-key/,
+    },
+    {
+      name: "403",
+      reply: { status: 403, body: '{"success":false,"message":"Forbidden"}' },
+      code: EXIT.rejected,
+      says: /403.*--clinic-id/,
+    },
+    {
+      name: "404 on delete",
+      reply: { status: 404, body: '{"success":false,"message":"Webhook not found"}' },
+      code: EXIT.rejected,
+      says: /no such webhook \(404\).*--webhook-id/,
+      args: ["delete", "--webhook-id", WEBHOOK_ID],
+    },
+    {
+      name: "422",
+      reply: { status: 422, body: '{"success":false,"message":"webhook_url is invalid"}' },
+      code: EXIT.rejected,
+      says: /rejected the request \(422\).*webhook_url is invalid/,
+    },
+    {
+      name: "500",
+      reply: { status: 500, body: '{"success":false,"message":"Internal error"}' },
+      code: EXIT.serverError,
+      says: /error \(500\).*try again/,
+    },
+    {
+      name: "502 with an HTML page",
+      reply: { status: 502, body: "<html>Bad gateway</html>", contentType: "text/html" },
+      code: EXIT.serverError,
+      says: /502/,
+    },
+    {
+      name: "200 that is not JSON",
+      reply: { status: 200, body: "<html>hello</html>", contentType: "text/html" },
+      code: EXIT.unexpectedAnswer,
+      says: /not JSON, text\/html.*--base-url/,
+    },
+    {
+      name: "200 without webhook_id",
+      reply: { status: 200, body: '{"success":true,"data":{}}' },
+      code: EXIT.unexpectedAnswer,
+      says: /without data\.webhook_id/,
+    },
+    {
+      name: "success:false",
+      reply: { status: 200, body: '{"success":false,"message":"Clinic is not active"}' },
+      code: EXIT.unsuccessful,
+      says: /did not register.*Clinic is not active/,
+    },
     { name: "a redirect", reply: { status: 301, body: "" }, code: EXIT.unexpectedAnswer, says: /redirect \(301\)/ },
   ];
 
@@ -202,7 +264,10 @@ describe("NovaMed's failures", () => {
   }
 
   it("never prints the API key, even when NovaMed echoes it", async () => {
-    const api = await fakeNovaMed({ status: 401, body: JSON.stringify({ success: false, message: `bad key ${API_KEY}` }) });
+    const api = await fakeNovaMed({
+      status: 401,
+      body: JSON.stringify({ success: false, message: `bad key ${API_KEY}` }),
+    });
     const result = await run(["register", "--url", WEBHOOK_URL, "--json"], { baseUrl: api.url });
     expect(result.code).toBe(EXIT.unauthorized);
     expect([...result.stdout, ...result.stderr].join("\n")).not.toContain(API_KEY);
@@ -237,13 +302,22 @@ describe("usage errors (exit 2, NovaMed not called)", () => {
   });
 
   it("requires the clinic id to be a UUID", async () => {
-    const result = await run(["register", "--url", WEBHOOK_URL], { env: { NOVAMED_API_KEY: API_KEY, NOVAMED_CLINIC_ID: "clinic-1" } });
+    const result = await run(["register", "--url", WEBHOOK_URL], {
+      env: { NOVAMED_API_KEY: API_KEY, NOVAMED_CLINIC_ID: "clinic-1" },
+    });
     expect(result.code).toBe(EXIT.usage);
     expect(result.stderr[0]).toContain("must be a UUID");
   });
 
   it("rejects unknown commands, unknown flags and the other command's flags", async () => {
-    for (const args of [["list"], [], ["register", "--url", WEBHOOK_URL, "--verbose"], ["register", "--webhook-id", "x"], ["register", "--url"], ["help", "nope"]]) {
+    for (const args of [
+      ["list"],
+      [],
+      ["register", "--url", WEBHOOK_URL, "--verbose"],
+      ["register", "--webhook-id", "x"],
+      ["register", "--url"],
+      ["help", "nope"],
+    ]) {
       const result = await run(args);
       expect(result.code, args.join(" ")).toBe(EXIT.usage);
       expectOneCleanLine(result);
@@ -291,12 +365,20 @@ describe("as a real process (npm run novamed runs `node tools/novamed/cli.ts`)",
   it("exits 3 on a 401 and 7 on a closed port, with one line and no key", async () => {
     const api = await fakeNovaMed({ status: 401, body: '{"success":false,"message":"Unauthorized"}' });
     const env = { NOVAMED_API_KEY: API_KEY, NOVAMED_CLINIC_ID: CLINIC_ID };
-    const rejected = await runTool("tools/novamed/cli.ts", ["register", "--url", WEBHOOK_URL, "--base-url", api.url], env);
+    const rejected = await runTool(
+      "tools/novamed/cli.ts",
+      ["register", "--url", WEBHOOK_URL, "--base-url", api.url],
+      env,
+    );
     expect(rejected.code).toBe(3);
     expect(rejected.stderr.trim().split("\n")).toHaveLength(1);
     expect(rejected.stderr + rejected.stdout).not.toContain(API_KEY);
 
-    const unreachable = await runTool("tools/novamed/cli.ts", ["delete", "--webhook-id", WEBHOOK_ID, "--base-url", await closedPortUrl()], env);
+    const unreachable = await runTool(
+      "tools/novamed/cli.ts",
+      ["delete", "--webhook-id", WEBHOOK_ID, "--base-url", await closedPortUrl()],
+      env,
+    );
     expect(unreachable.code).toBe(7);
     expect(unreachable.stderr).not.toMatch(/\s+at\s/);
   });

@@ -12,7 +12,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const START = Date.parse("2025-01-15T09:00:00.000Z");
 
 function plan(overrides: Partial<PlanOptions> = {}) {
-  return buildPlan({ seed: "test", clinicId: CLINIC_ID, startTime: START, count: 500, duplicateRate: 0, outOfOrderRate: 0, ...overrides });
+  return buildPlan({
+    seed: "test",
+    clinicId: CLINIC_ID,
+    startTime: START,
+    count: 500,
+    duplicateRate: 0,
+    outOfOrderRate: 0,
+    ...overrides,
+  });
 }
 
 /** Each entity's lifecycle must be a prefix of one of these paths. */
@@ -118,28 +126,56 @@ describe("the simulator's event generator", () => {
     for (const { data } of ofType("order:shipped")) {
       const keys = Object.keys(data).filter((key) => key !== "refill_id");
       expect(keys.sort()).toEqual(
-        ["carrier", "estimated_delivery", "medication_request_id", "order_id", "patient_id", "shipping_address", "tracking_number"].sort(),
+        [
+          "carrier",
+          "estimated_delivery",
+          "medication_request_id",
+          "order_id",
+          "patient_id",
+          "shipping_address",
+          "tracking_number",
+        ].sort(),
       );
       expect(Object.keys(data.shipping_address as object).sort()).toEqual(["city", "line1", "state", "zip"]);
       expect(CARRIERS).toContain(data.carrier);
       const tracking = String(data.tracking_number);
-      const shape = { UPS: /^1Z[0-9A-Z]{16}$/, FedEx: /^\d{12}$/, USPS: /^9400\d{18}$/, DHL: /^\d{10}$/ }[data.carrier as (typeof CARRIERS)[number]];
+      const shape = { UPS: /^1Z[0-9A-Z]{16}$/, FedEx: /^\d{12}$/, USPS: /^9400\d{18}$/, DHL: /^\d{10}$/ }[
+        data.carrier as (typeof CARRIERS)[number]
+      ];
       expect(tracking).toMatch(shape);
       expect(data.estimated_delivery).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     }
     for (const { data, timestamp } of ofType("medication_request:approved")) {
       expect(Object.keys(data).sort()).toEqual(
-        ["approved_at", "medication_name", "medication_request_id", "patient_id", "practitioner_id", "quantity", "refills"].sort(),
+        [
+          "approved_at",
+          "medication_name",
+          "medication_request_id",
+          "patient_id",
+          "practitioner_id",
+          "quantity",
+          "refills",
+        ].sort(),
       );
       expect(data.approved_at).toBe(timestamp);
     }
-    for (const { data } of [...ofType("order:cancelled"), ...ofType("refill:denied"), ...ofType("medication_request:cancelled")]) {
+    for (const { data } of [
+      ...ofType("order:cancelled"),
+      ...ofType("refill:denied"),
+      ...ofType("medication_request:cancelled"),
+    ]) {
       expect(typeof data.reason).toBe("string");
     }
     for (const type of ["refill:requested", "refill:approved", "refill:denied"]) {
       expect(ofType(type).length).toBeGreaterThan(0);
       for (const { data } of ofType(type)) {
-        expect(data).toEqual(expect.objectContaining({ refill_id: expect.any(String), medication_request_id: expect.any(String), patient_id: expect.any(String) }));
+        expect(data).toEqual(
+          expect.objectContaining({
+            refill_id: expect.any(String),
+            medication_request_id: expect.any(String),
+            patient_id: expect.any(String),
+          }),
+        );
       }
     }
   });
@@ -161,7 +197,8 @@ describe("the simulator's event generator", () => {
   });
 
   it("shuffles --out-of-order-rate of the lifecycles, and only those", () => {
-    const inOrder = (events: PlannedSend[]) => events.every((send, i) => i === 0 || send.envelope.timestamp >= events[i - 1]!.envelope.timestamp);
+    const inOrder = (events: PlannedSend[]) =>
+      events.every((send, i) => i === 0 || send.envelope.timestamp >= events[i - 1]!.envelope.timestamp);
     const all = plan({ count: 600, outOfOrderRate: 1 });
     const multi = [...byEntity(all.sends)].filter(([, events]) => events.length > 1);
     expect(all.shuffledLifecycles).toBe(multi.length);
@@ -198,18 +235,24 @@ describe("seeded PRNG", () => {
 });
 
 describe("simulator flags", () => {
-  const parse = (args: string[], env: Record<string, string> = {}) => parseSimulatorArgs(args, env, () => Date.parse("2026-03-01T12:34:56.789Z"));
+  const parse = (args: string[], env: Record<string, string> = {}) =>
+    parseSimulatorArgs(args, env, () => Date.parse("2026-03-01T12:34:56.789Z"));
 
   it("starts a seeded run at a fixed time and an unseeded one now, with a random seed", () => {
     const seeded = parse(["--seed", "7", "--dry-run"]);
     expect(seeded.kind === "run" && new Date(seeded.config.startTime).toISOString()).toBe("2025-01-15T09:00:00.000Z");
     const unseeded = parse(["--dry-run"]);
-    expect(unseeded.kind === "run" && new Date(unseeded.config.startTime).toISOString()).toBe("2026-03-01T12:34:56.000Z");
+    expect(unseeded.kind === "run" && new Date(unseeded.config.startTime).toISOString()).toBe(
+      "2026-03-01T12:34:56.000Z",
+    );
     expect(unseeded.kind === "run" && unseeded.config.seed).toMatch(/^\d+$/);
   });
 
   it("has the documented defaults and environment fallbacks", () => {
-    const result = parse([], { NOVAMED_WEBHOOK_SECRET: "new-key, old-key", NOVAMED_CLINIC_ID: "11111111-2222-4333-8444-555555555555" });
+    const result = parse([], {
+      NOVAMED_WEBHOOK_SECRET: "new-key, old-key",
+      NOVAMED_CLINIC_ID: "11111111-2222-4333-8444-555555555555",
+    });
     expect(result.kind).toBe("run");
     if (result.kind !== "run") return;
     expect(result.config).toMatchObject({
@@ -241,7 +284,8 @@ describe("simulator flags", () => {
       ["--verbose"],
       ["extra"],
     ];
-    for (const args of bad) expect(() => parse([...args, "--api-key", "k"]), args.join(" ")).toThrow(SimulatorUsageError);
+    for (const args of bad)
+      expect(() => parse([...args, "--api-key", "k"]), args.join(" ")).toThrow(SimulatorUsageError);
     expect(() => parse([])).toThrow(/--api-key.*NOVAMED_WEBHOOK_SECRET/);
   });
 });
@@ -256,7 +300,9 @@ describe("npm run simulate -- --dry-run", () => {
     const first = await run();
     expect(first.code).toBe(0);
     expect(first.stdout).toHaveLength(40);
-    expect(first.stdout.map((line) => JSON.parse(line).event_id).every((id: string) => id.startsWith("evt_"))).toBe(true);
+    expect(first.stdout.map((line) => JSON.parse(line).event_id).every((id: string) => id.startsWith("evt_"))).toBe(
+      true,
+    );
     expect((await run()).stdout).toEqual(first.stdout);
   });
 });

@@ -3,7 +3,15 @@ import { main } from "../../tools/simulator/cli.ts";
 import { buildPlan } from "../../tools/simulator/generator.ts";
 import { percentile, progressLine } from "../../tools/simulator/report.ts";
 import { createStats, RETRY_DELAYS_MS, sendPlan } from "../../tools/simulator/sender.ts";
-import { capture, closedPortUrl, runTool, startFakeServer, type FakeServer, type RecordedRequest, type Reply } from "./fake-server.ts";
+import {
+  capture,
+  closedPortUrl,
+  runTool,
+  startFakeServer,
+  type FakeServer,
+  type RecordedRequest,
+  type Reply,
+} from "./fake-server.ts";
 
 const API_KEY = "dev-webhook-secret";
 const CLINIC_ID = "550e8400-e29b-41d4-a716-446655440000";
@@ -37,7 +45,9 @@ async function flakyReceiver(failures: number, then = 200, onRequest?: (request:
     const id = String(JSON.parse(request.body).event_id);
     const attempt = (seen.get(id) ?? 0) + 1;
     seen.set(id, attempt);
-    return attempt <= failures ? { status: 500, body: '{"error":{"code":"boom","message":"x"}}' } : { status: then, body: '{"received":true}' };
+    return attempt <= failures
+      ? { status: 500, body: '{"error":{"code":"boom","message":"x"}}' }
+      : { status: then, body: '{"received":true}' };
   });
   return { url: `${receiver.url}/webhooks/novamed`, seen };
 }
@@ -51,9 +61,24 @@ describe("the simulator's retry schedule (NovaMed's: immediate, 1 min, 5 min, 15
     const time = fakeTime();
     const arrivals: number[] = [];
     const { url } = await flakyReceiver(2, 200, () => arrivals.push(time.now()));
-    const { sends } = buildPlan({ seed: "one", clinicId: CLINIC_ID, startTime: 0, count: 1, duplicateRate: 0, outOfOrderRate: 0 });
+    const { sends } = buildPlan({
+      seed: "one",
+      clinicId: CLINIC_ID,
+      startTime: 0,
+      count: 1,
+      duplicateRate: 0,
+      outOfOrderRate: 0,
+    });
 
-    const stats = await sendPlan(sends, { target: url, apiKey: API_KEY, timeoutMs: 5000, concurrency: 1, retryScale: SCALE, sleep: time.sleep, now: time.now });
+    const stats = await sendPlan(sends, {
+      target: url,
+      apiKey: API_KEY,
+      timeoutMs: 5000,
+      concurrency: 1,
+      retryScale: SCALE,
+      sleep: time.sleep,
+      now: time.now,
+    });
 
     expect(time.sleeps).toEqual([60_000 * SCALE, 300_000 * SCALE]);
     expect(arrivals).toEqual([0, 60_000 * SCALE, 360_000 * SCALE]);
@@ -66,9 +91,24 @@ describe("the simulator's retry schedule (NovaMed's: immediate, 1 min, 5 min, 15
     const time = fakeTime();
     const arrivals: number[] = [];
     const { url } = await flakyReceiver(Number.POSITIVE_INFINITY, 200, () => arrivals.push(time.now()));
-    const { sends } = buildPlan({ seed: "one", clinicId: CLINIC_ID, startTime: 0, count: 1, duplicateRate: 0, outOfOrderRate: 0 });
+    const { sends } = buildPlan({
+      seed: "one",
+      clinicId: CLINIC_ID,
+      startTime: 0,
+      count: 1,
+      duplicateRate: 0,
+      outOfOrderRate: 0,
+    });
 
-    const stats = await sendPlan(sends, { target: url, apiKey: API_KEY, timeoutMs: 5000, concurrency: 1, retryScale: SCALE, sleep: time.sleep, now: time.now });
+    const stats = await sendPlan(sends, {
+      target: url,
+      apiKey: API_KEY,
+      timeoutMs: 5000,
+      concurrency: 1,
+      retryScale: SCALE,
+      sleep: time.sleep,
+      now: time.now,
+    });
 
     expect(RETRY_DELAYS_MS).toEqual([0, 60_000, 300_000, 900_000, 3_600_000]);
     expect(time.sleeps).toEqual([60, 300, 900, 3600]);
@@ -79,14 +119,36 @@ describe("the simulator's retry schedule (NovaMed's: immediate, 1 min, 5 min, 15
   it("treats any non-200, even a 2xx, as a failure", async () => {
     const time = fakeTime();
     const { url } = await flakyReceiver(0, 202);
-    const { sends } = buildPlan({ seed: "one", clinicId: CLINIC_ID, startTime: 0, count: 1, duplicateRate: 0, outOfOrderRate: 0 });
-    const stats = await sendPlan(sends, { target: url, apiKey: API_KEY, timeoutMs: 5000, concurrency: 1, retryScale: SCALE, sleep: time.sleep, now: time.now });
+    const { sends } = buildPlan({
+      seed: "one",
+      clinicId: CLINIC_ID,
+      startTime: 0,
+      count: 1,
+      duplicateRate: 0,
+      outOfOrderRate: 0,
+    });
+    const stats = await sendPlan(sends, {
+      target: url,
+      apiKey: API_KEY,
+      timeoutMs: 5000,
+      concurrency: 1,
+      retryScale: SCALE,
+      sleep: time.sleep,
+      now: time.now,
+    });
     expect(stats).toMatchObject({ givenUp: 1, attempts: 5, results: { "202": 5 } });
   });
 
   it("sends each event as NovaMed does: POST, x-api-key, JSON body", async () => {
     const { url } = await flakyReceiver(0);
-    const { sends } = buildPlan({ seed: "shape", clinicId: CLINIC_ID, startTime: 0, count: 5, duplicateRate: 0, outOfOrderRate: 0 });
+    const { sends } = buildPlan({
+      seed: "shape",
+      clinicId: CLINIC_ID,
+      startTime: 0,
+      count: 5,
+      duplicateRate: 0,
+      outOfOrderRate: 0,
+    });
     await sendPlan(sends, { target: url, apiKey: API_KEY, timeoutMs: 5000, concurrency: 1, retryScale: 0 });
     expect(receiver!.requests.map((request) => request.body)).toEqual(sends.map((send) => send.body));
     for (const request of receiver!.requests) {
@@ -107,8 +169,21 @@ describe("the simulator's retry schedule (NovaMed's: immediate, 1 min, 5 min, 15
       active -= 1;
       return { status: 200, body: "{}" };
     });
-    const { sends } = buildPlan({ seed: "c", clinicId: CLINIC_ID, startTime: 0, count: 30, duplicateRate: 0, outOfOrderRate: 0 });
-    const stats = await sendPlan(sends, { target: `${receiver.url}/webhooks/novamed`, apiKey: API_KEY, timeoutMs: 5000, concurrency: 2, retryScale: 0 });
+    const { sends } = buildPlan({
+      seed: "c",
+      clinicId: CLINIC_ID,
+      startTime: 0,
+      count: 30,
+      duplicateRate: 0,
+      outOfOrderRate: 0,
+    });
+    const stats = await sendPlan(sends, {
+      target: `${receiver.url}/webhooks/novamed`,
+      apiKey: API_KEY,
+      timeoutMs: 5000,
+      concurrency: 2,
+      retryScale: 0,
+    });
     expect(stats.delivered).toBe(30);
     expect(peak).toBeLessThanOrEqual(2);
   });
@@ -130,7 +205,16 @@ describe("npm run simulate against a receiver that answers 500 twice, then 200",
     // Twenty events, each waited 1 min then 5 min (scaled), whatever the interleaving.
     expect([...time.sleeps].sort((a, b) => a - b)).toEqual([...Array(20).fill(60), ...Array(20).fill(300)]);
     const summary = JSON.parse(out.stdout.join("\n"));
-    expect(summary).toMatchObject({ sent: 20, ok: 20, retries: 40, given_up: 0, attempts: 60, duplicates_sent: 0, results: { "200": 20, "500": 40 }, seed: "s" });
+    expect(summary).toMatchObject({
+      sent: 20,
+      ok: 20,
+      retries: 40,
+      given_up: 0,
+      attempts: 60,
+      duplicates_sent: 0,
+      results: { "200": 20, "500": 40 },
+      seed: "s",
+    });
     expect(summary.latency_ms).toEqual({ p50: expect.any(Number), p99: expect.any(Number) });
     expect(out.stderr.join("\n")).toContain("answered 500 instead of 200");
     expect(JSON.stringify(summary)).not.toContain(API_KEY);
@@ -141,7 +225,20 @@ describe("npm run simulate against a receiver that answers 500 twice, then 200",
     const { url } = await flakyReceiver(0);
     const out = capture();
     const code = await main(
-      ["--target", url, "--api-key", API_KEY, "--count", "100", "--duplicate-rate", "0.2", "--seed", "d", "--concurrency", "8"],
+      [
+        "--target",
+        url,
+        "--api-key",
+        API_KEY,
+        "--count",
+        "100",
+        "--duplicate-rate",
+        "0.2",
+        "--seed",
+        "d",
+        "--concurrency",
+        "8",
+      ],
       {},
       { ...out.io, sleep: time.sleep, now: time.now, progressIntervalMs: 0 },
     );
@@ -181,7 +278,11 @@ describe("npm run simulate against a receiver that answers 500 twice, then 200",
       { ...out.io, sleep: time.sleep, now: time.now, progressIntervalMs: 0 },
     );
     expect(code).toBe(1);
-    expect(JSON.parse(out.stdout.join(""))).toMatchObject({ given_up: 2, results: { network_error: 10 }, latency_ms: { p50: null, p99: null } });
+    expect(JSON.parse(out.stdout.join(""))).toMatchObject({
+      given_up: 2,
+      results: { network_error: 10 },
+      latency_ms: { p50: null, p99: null },
+    });
     expect(out.stderr.join("\n")).toMatch(/cannot connect to .*npm run dev/);
   });
 
@@ -189,7 +290,19 @@ describe("npm run simulate against a receiver that answers 500 twice, then 200",
     receiver = await startFakeServer(() => "hang");
     const out = capture();
     const code = await main(
-      ["--target", `${receiver.url}/webhooks/novamed`, "--api-key", API_KEY, "--count", "1", "--timeout", "0.2", "--retry-scale", "0", "--json"],
+      [
+        "--target",
+        `${receiver.url}/webhooks/novamed`,
+        "--api-key",
+        API_KEY,
+        "--count",
+        "1",
+        "--timeout",
+        "0.2",
+        "--retry-scale",
+        "0",
+        "--json",
+      ],
       {},
       { ...out.io, progressIntervalMs: 0 },
     );
@@ -202,7 +315,11 @@ describe("npm run simulate against a receiver that answers 500 twice, then 200",
     receiver = await startFakeServer(() => ({ status: 401, body: "{}" }));
     const time = fakeTime();
     const out = capture();
-    await main(["--target", receiver.url, "--api-key", "wrong", "--count", "1"], {}, { ...out.io, sleep: time.sleep, now: time.now, progressIntervalMs: 0 });
+    await main(
+      ["--target", receiver.url, "--api-key", "wrong", "--count", "1"],
+      {},
+      { ...out.io, sleep: time.sleep, now: time.now, progressIntervalMs: 0 },
+    );
     expect(out.stderr).toHaveLength(1);
     expect(out.stderr[0]).toMatch(/401.*NOVAMED_WEBHOOK_SECRET/);
   });
@@ -219,20 +336,35 @@ describe("report", () => {
 
   it("shows sent, ok, retries and given up in the progress line", () => {
     const stats = { ...createStats(50), started: 12, delivered: 10, retries: 3, givenUp: 1, waiting: 2 };
-    expect(progressLine(stats, 4200)).toBe("simulate: 4s · sent 12/50 · ok 10 · retries 3 · waiting to retry 2 · given up 1");
+    expect(progressLine(stats, 4200)).toBe(
+      "simulate: 4s · sent 12/50 · ok 10 · retries 3 · waiting to retry 2 · given up 1",
+    );
   });
 });
 
 describe("npm run simulate as a real process", () => {
   it("exits 0 when every event got a 200, 1 when one was given up, 2 on a usage error", async () => {
     const { url } = await flakyReceiver(0);
-    const ok = await runTool("tools/simulator/cli.ts", ["--target", url, "--count", "5", "--retry-scale", "0", "--json"], { NOVAMED_WEBHOOK_SECRET: API_KEY });
+    const ok = await runTool(
+      "tools/simulator/cli.ts",
+      ["--target", url, "--count", "5", "--retry-scale", "0", "--json"],
+      { NOVAMED_WEBHOOK_SECRET: API_KEY },
+    );
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ sent: 5, ok: 5, given_up: 0 });
     await receiver!.close();
 
     const failing = await flakyReceiver(Number.POSITIVE_INFINITY);
-    const gaveUp = await runTool("tools/simulator/cli.ts", ["--target", failing.url, "--api-key", API_KEY, "--count", "1", "--retry-scale", "0"]);
+    const gaveUp = await runTool("tools/simulator/cli.ts", [
+      "--target",
+      failing.url,
+      "--api-key",
+      API_KEY,
+      "--count",
+      "1",
+      "--retry-scale",
+      "0",
+    ]);
     expect(gaveUp.code).toBe(1);
     expect(gaveUp.stdout).toMatch(/given up {6}1/);
 

@@ -7,24 +7,46 @@ import { useMockNetwork } from "../helpers/msw";
 
 const server = useMockNetwork();
 
-const email = { notificationId: "ntf_1", channel: "email" as const, to: "pat@example.org", email: { subject: "s", text: "t", html: "<p>t</p>" } };
+const email = {
+  notificationId: "ntf_1",
+  channel: "email" as const,
+  to: "pat@example.org",
+  email: { subject: "s", text: "t", html: "<p>t</p>" },
+};
 const sms = { notificationId: "ntf_2", channel: "sms" as const, to: "+14155550123", sms: "hello" };
 const resend = resendProvider({ apiKey: "re_test", from: "Clinic <c@example.org>" });
-const twilio = twilioProvider({ accountSid: "AC1", authToken: "t", messagingServiceSid: "MG1", from: null, statusCallbackUrl: null });
+const twilio = twilioProvider({
+  accountSid: "AC1",
+  authToken: "t",
+  messagingServiceSid: "MG1",
+  from: null,
+  statusCallbackUrl: null,
+});
 
 describe("provider outcome classification", () => {
   it("429 and 5xx are transient, other 4xx permanent", () => {
     expect([429, 500, 502, 503].map(classifyStatus)).toEqual(["transient", "transient", "transient", "transient"]);
-    expect([400, 401, 403, 404, 422].map(classifyStatus)).toEqual(["permanent", "permanent", "permanent", "permanent", "permanent"]);
+    expect([400, 401, 403, 404, 422].map(classifyStatus)).toEqual([
+      "permanent",
+      "permanent",
+      "permanent",
+      "permanent",
+      "permanent",
+    ]);
   });
 
   it("a timeout or a network error is transient", () => {
-    expect(networkFailure(new DOMException("The operation timed out.", "TimeoutError"))).toEqual({ outcome: "transient", reason: "timeout" });
+    expect(networkFailure(new DOMException("The operation timed out.", "TimeoutError"))).toEqual({
+      outcome: "transient",
+      reason: "timeout",
+    });
     expect(networkFailure(new TypeError("fetch failed"))).toEqual({ outcome: "transient", reason: "network error" });
   });
 
   it("removes phone numbers and email addresses from a provider's reason", () => {
-    expect(redactContacts("The 'To' number +1 (415) 555-0123 is invalid for pat@example.org")).toBe("The 'To' number [redacted] is invalid for [redacted]");
+    expect(redactContacts("The 'To' number +1 (415) 555-0123 is invalid for pat@example.org")).toBe(
+      "The 'To' number [redacted] is invalid for [redacted]",
+    );
   });
 });
 
@@ -36,7 +58,14 @@ describe("Resend", () => {
     [409, "concurrent_idempotent_requests", "transient"],
     [409, "invalid_idempotent_request", "permanent"],
   ])("%i %s is %s", async (status, name, outcome) => {
-    server.use(http.post("https://api.resend.com/emails", () => HttpResponse.json({ statusCode: status, name, message: "The `to` field is invalid: pat@example.org" }, { status })));
+    server.use(
+      http.post("https://api.resend.com/emails", () =>
+        HttpResponse.json(
+          { statusCode: status, name, message: "The `to` field is invalid: pat@example.org" },
+          { status },
+        ),
+      ),
+    );
     const result = await resend.send(email);
     expect(result.outcome).toBe(outcome);
     expect(JSON.stringify(result)).not.toContain("pat@example.org");
@@ -50,7 +79,10 @@ describe("Resend", () => {
         return HttpResponse.json({ id: "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794" });
       }),
     );
-    expect(await resend.send(email)).toEqual({ outcome: "sent", providerMessageId: "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794" });
+    expect(await resend.send(email)).toEqual({
+      outcome: "sent",
+      providerMessageId: "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794",
+    });
     expect(key).toBe("ntf_1");
   });
 });
@@ -64,7 +96,15 @@ describe("Twilio", () => {
   it("21610 is an opt-out", async () => {
     server.use(
       http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () =>
-        HttpResponse.json({ code: 21610, message: "Attempt to send to unsubscribed recipient", more_info: "https://www.twilio.com/docs/errors/21610", status: 400 }, { status: 400 }),
+        HttpResponse.json(
+          {
+            code: 21610,
+            message: "Attempt to send to unsubscribed recipient",
+            more_info: "https://www.twilio.com/docs/errors/21610",
+            status: 400,
+          },
+          { status: 400 },
+        ),
       ),
     );
     expect((await twilio.send(sms)).outcome).toBe("opted_out");

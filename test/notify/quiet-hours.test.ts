@@ -27,16 +27,24 @@ describe("SMS send window", () => {
   it("uses the right offset across a DST change", () => {
     // New York springs forward on 2026-03-08 at 02:00 local: 08:00 that day is 12:00Z (UTC-4),
     // while the evening before it was UTC-5.
-    expect(nextSmsWindowOpening(at("2026-03-08T04:00:00Z"), "America/New_York", WINDOW)?.toISOString()).toBe("2026-03-08T12:00:00.000Z");
+    expect(nextSmsWindowOpening(at("2026-03-08T04:00:00Z"), "America/New_York", WINDOW)?.toISOString()).toBe(
+      "2026-03-08T12:00:00.000Z",
+    );
     // Falls back on 2026-11-01: 08:00 that day is 13:00Z (UTC-5); 21:00 the day before is 01:00Z (UTC-4).
-    expect(nextSmsWindowOpening(at("2026-11-01T01:00:00Z"), "America/New_York", WINDOW)?.toISOString()).toBe("2026-11-01T13:00:00.000Z");
+    expect(nextSmsWindowOpening(at("2026-11-01T01:00:00Z"), "America/New_York", WINDOW)?.toISOString()).toBe(
+      "2026-11-01T13:00:00.000Z",
+    );
     // London springs forward on 2026-03-29: 08:00 BST is 07:00Z.
-    expect(nextSmsWindowOpening(at("2026-03-29T00:30:00Z"), "Europe/London", WINDOW)?.toISOString()).toBe("2026-03-29T07:00:00.000Z");
+    expect(nextSmsWindowOpening(at("2026-03-29T00:30:00Z"), "Europe/London", WINDOW)?.toISOString()).toBe(
+      "2026-03-29T07:00:00.000Z",
+    );
   });
 
   it("honours a configured window", () => {
     const narrow = { start: 10 * 60, end: 18 * 60 };
-    expect(nextSmsWindowOpening(at("2026-01-15T14:30:00Z"), "America/New_York", narrow)?.toISOString()).toBe("2026-01-15T15:00:00.000Z");
+    expect(nextSmsWindowOpening(at("2026-01-15T14:30:00Z"), "America/New_York", narrow)?.toISOString()).toBe(
+      "2026-01-15T15:00:00.000Z",
+    );
     expect(nextSmsWindowOpening(at("2026-01-15T15:00:00Z"), "America/New_York", narrow)).toBeNull();
   });
 

@@ -38,16 +38,24 @@ describe("sender: providers", () => {
 
     expect(providers.sms).toHaveLength(1);
     const [sms] = providers.sms;
-    expect(sms!.authorization).toBe(`Basic ${btoa(`${PROVIDER_ENV.TWILIO_ACCOUNT_SID}:${PROVIDER_ENV.TWILIO_AUTH_TOKEN}`)}`);
+    expect(sms!.authorization).toBe(
+      `Basic ${btoa(`${PROVIDER_ENV.TWILIO_ACCOUNT_SID}:${PROVIDER_ENV.TWILIO_AUTH_TOKEN}`)}`,
+    );
     expect(sms!.to).toBe("+14155550123");
     expect(sms!.form.get("MessagingServiceSid")).toBe(PROVIDER_ENV.TWILIO_MESSAGING_SERVICE_SID);
     expect(sms!.form.get("StatusCallback")).toBe("https://receiver.test/webhooks/twilio/status");
-    expect(sms!.body).toBe("Sunrise Clinic: your order has shipped via UPS. Track: https://www.ups.com/track?tracknum=1Z999AA10123456784 Reply STOP to opt out.");
+    expect(sms!.body).toBe(
+      "Sunrise Clinic: your order has shipped via UPS. Track: https://www.ups.com/track?tracknum=1Z999AA10123456784 Reply STOP to opt out.",
+    );
 
     expect(providers.emails).toHaveLength(1);
     const [email] = providers.emails;
     expect(email!.authorization).toBe(`Bearer ${PROVIDER_ENV.RESEND_API_KEY}`);
-    expect(email!.body).toMatchObject({ from: PROVIDER_ENV.EMAIL_FROM, to: ["pat@example.org"], subject: "Sunrise Clinic: your order has shipped" });
+    expect(email!.body).toMatchObject({
+      from: PROVIDER_ENV.EMAIL_FROM,
+      to: ["pat@example.org"],
+      subject: "Sunrise Clinic: your order has shipped",
+    });
     expect(email!.body.html).toContain("https://www.ups.com/track?tracknum=1Z999AA10123456784");
 
     const notifications = await notificationsOf(event.event_id);
@@ -60,7 +68,10 @@ describe("sender: providers", () => {
     const providers = mockProviders(server);
     const patientId = await createPatient();
     const jobs = await applyAndCaptureJobs([shippedFor(patientId)]);
-    await runSender(jobs.filter((job) => job.channel === "sms"), { workerEnv: providerEnv({ TWILIO_MESSAGING_SERVICE_SID: "", TWILIO_FROM_NUMBER: "+14155550999" }) });
+    await runSender(
+      jobs.filter((job) => job.channel === "sms"),
+      { workerEnv: providerEnv({ TWILIO_MESSAGING_SERVICE_SID: "", TWILIO_FROM_NUMBER: "+14155550999" }) },
+    );
     expect(providers.sms[0]!.form.get("From")).toBe("+14155550999");
     expect(providers.sms[0]!.form.has("MessagingServiceSid")).toBe(false);
   });
@@ -75,7 +86,9 @@ describe("sender: providers", () => {
     const notifications = await notificationsOf(event.event_id);
     expect(notifications.sms).toMatchObject({ status: "sent", provider: "log" });
     expect(notifications.email).toMatchObject({ status: "sent", provider: "log" });
-    const rendered = await env.DB.prepare(`SELECT rendered FROM notifications WHERE event_id = ?1 AND channel = 'sms'`).bind(event.event_id).first<{ rendered: string }>();
+    const rendered = await env.DB.prepare(`SELECT rendered FROM notifications WHERE event_id = ?1 AND channel = 'sms'`)
+      .bind(event.event_id)
+      .first<{ rendered: string }>();
     expect(JSON.parse(rendered!.rendered).text).toContain("your order has shipped");
   });
 });
@@ -87,7 +100,13 @@ describe("sender: outcomes", () => {
     const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms");
     const providers = mockProviders(server);
     // Handlers added later take precedence: the first call gets a 503, the next one Twilio's 201.
-    server.use(http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => twilioError(503, 20500, "Internal Server Error"), { once: true }));
+    server.use(
+      http.post(
+        "https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json",
+        () => twilioError(503, 20500, "Internal Server Error"),
+        { once: true },
+      ),
+    );
     const first = await runSender(jobs);
     expect(first.retryMessages).toHaveLength(1);
     expect(first.retryMessages[0]!.delaySeconds).toBeGreaterThan(0);
@@ -113,7 +132,11 @@ describe("sender: outcomes", () => {
     const patientId = await createPatient({ phone: "+14155550177" });
     const event = shippedFor(patientId);
     const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms");
-    server.use(http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => twilioError(400, 21211, "The 'To' number +14155550177 is not a valid phone number.")));
+    server.use(
+      http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () =>
+        twilioError(400, 21211, "The 'To' number +14155550177 is not a valid phone number."),
+      ),
+    );
     const result = await runSender(jobs);
     expect(result.explicitAcks).toHaveLength(1);
     const sms = (await notificationsOf(event.event_id)).sms!;
@@ -127,7 +150,11 @@ describe("sender: outcomes", () => {
     const patientId = await createPatient({ phone });
     const first = shippedFor(patientId);
     const jobs = (await applyAndCaptureJobs([first])).filter((job) => job.channel === "sms");
-    server.use(http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => twilioError(400, 21610, "Attempt to send to unsubscribed recipient")));
+    server.use(
+      http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () =>
+        twilioError(400, 21610, "Attempt to send to unsubscribed recipient"),
+      ),
+    );
     await runSender(jobs);
     expect((await notificationsOf(first.event_id)).sms).toMatchObject({ status: "suppressed" });
     const optOut = await env.DB.prepare(`SELECT source FROM sms_opt_outs WHERE phone = ?1`).bind(phone).first();
@@ -139,7 +166,10 @@ describe("sender: outcomes", () => {
     await runSender(await applyAndCaptureJobs([second]));
     expect(providers.sms).toHaveLength(0);
     expect(providers.emails).toHaveLength(1);
-    expect((await notificationsOf(second.event_id)).sms).toMatchObject({ status: "suppressed", error: "opted out by STOP" });
+    expect((await notificationsOf(second.event_id)).sms).toMatchObject({
+      status: "suppressed",
+      error: "opted out by STOP",
+    });
   });
 });
 
@@ -184,8 +214,14 @@ describe("sender: exactly once", () => {
     const providers = mockProviders(server);
     const patientId = await createPatient();
     const orderId = uniqueId("ord");
-    const delivered = makeEvent("order:delivered", { timestamp: "2025-01-18T15:00:00Z", data: { order_id: orderId, patient_id: patientId } });
-    const lateShipped = makeEvent("order:shipped", { timestamp: "2025-01-15T10:30:00Z", data: { order_id: orderId, patient_id: patientId } });
+    const delivered = makeEvent("order:delivered", {
+      timestamp: "2025-01-18T15:00:00Z",
+      data: { order_id: orderId, patient_id: patientId },
+    });
+    const lateShipped = makeEvent("order:shipped", {
+      timestamp: "2025-01-15T10:30:00Z",
+      data: { order_id: orderId, patient_id: patientId },
+    });
     await applyAndCaptureJobs([delivered]);
     const staleJobs = await applyAndCaptureJobs([lateShipped]);
     expect(await notificationsOf(lateShipped.event_id)).toEqual({});
@@ -212,18 +248,23 @@ describe("sender: consent and timing", () => {
     ["an unknown patient", null, "unknown patient", "unknown patient"],
     ["no phone or email", { phone: null, email: null }, "no phone number", "no email address"],
     ["no consent", { sms_opt_in: false, email_opt_in: false }, "sms not opted in", "email not opted in"],
-  ])("suppresses %s with the reason, and the event is still processed", async (_case, fields, smsReason, emailReason) => {
-    const providers = mockProviders(server);
-    const patientId = fields === null ? uniqueId("pat_unknown") : await createPatient(fields);
-    const event = shippedFor(patientId);
-    await runSender(await applyAndCaptureJobs([event]));
-    const notifications = await notificationsOf(event.event_id);
-    expect(notifications.sms).toMatchObject({ status: "suppressed", error: smsReason });
-    expect(notifications.email).toMatchObject({ status: "suppressed", error: emailReason });
-    expect(providers.sms.length + providers.emails.length).toBe(0);
-    const eventView = await env.DB.prepare(`SELECT status FROM events WHERE event_id = ?1`).bind(event.event_id).first();
-    expect(eventView).toEqual({ status: "processed" });
-  });
+  ])(
+    "suppresses %s with the reason, and the event is still processed",
+    async (_case, fields, smsReason, emailReason) => {
+      const providers = mockProviders(server);
+      const patientId = fields === null ? uniqueId("pat_unknown") : await createPatient(fields);
+      const event = shippedFor(patientId);
+      await runSender(await applyAndCaptureJobs([event]));
+      const notifications = await notificationsOf(event.event_id);
+      expect(notifications.sms).toMatchObject({ status: "suppressed", error: smsReason });
+      expect(notifications.email).toMatchObject({ status: "suppressed", error: emailReason });
+      expect(providers.sms.length + providers.emails.length).toBe(0);
+      const eventView = await env.DB.prepare(`SELECT status FROM events WHERE event_id = ?1`)
+        .bind(event.event_id)
+        .first();
+      expect(eventView).toEqual({ status: "processed" });
+    },
+  );
 
   it("holds an SMS outside the window until it opens, in hops; email goes at once", async () => {
     const providers = mockProviders(server);
@@ -237,9 +278,14 @@ describe("sender: consent and timing", () => {
     expect(providers.sms).toHaveLength(0);
     expect(providers.emails).toHaveLength(1);
     expect(result.delayed).toEqual([{ body: { event_id: event.event_id, channel: "sms" }, delaySeconds: 5 * 3600 }]);
-    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "scheduled", scheduled_for: "2026-01-15T16:00:00.000Z" });
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({
+      status: "scheduled",
+      scheduled_for: "2026-01-15T16:00:00.000Z",
+    });
 
-    const opened = await runSender([{ event_id: event.event_id, channel: "sms" }], { now: Date.parse("2026-01-15T16:00:00Z") });
+    const opened = await runSender([{ event_id: event.event_id, channel: "sms" }], {
+      now: Date.parse("2026-01-15T16:00:00Z"),
+    });
     expect(opened.explicitAcks).toHaveLength(1);
     expect(providers.sms).toHaveLength(1);
     expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent" });
@@ -259,7 +305,10 @@ describe("notification dead letters and the sweep", () => {
     const patientId = await createPatient();
     const event = shippedFor(patientId);
     const jobs = await applyAndCaptureJobs([event]);
-    const result = await runBatch("patient-notifications-dlq", jobs.map((job) => ({ id: uniqueId("m"), timestamp: new Date(), attempts: 11, body: job })));
+    const result = await runBatch(
+      "patient-notifications-dlq",
+      jobs.map((job) => ({ id: uniqueId("m"), timestamp: new Date(), attempts: 11, body: job })),
+    );
     expect(result.explicitAcks).toHaveLength(2);
     expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "failed", error: "retries exhausted" });
   });

@@ -29,7 +29,14 @@ describe("SMS", () => {
     for (const kind of [...TEMPLATE_KINDS, "medication_request_approved"]) {
       for (const clinicName of clinics) {
         for (const carrier of carriers) {
-          const text = renderSms({ kind, clinicName, clinicPhone: "+14155550123", carrier, trackingNumber: "9400111899223856928496", estimatedDelivery: "2025-01-18" });
+          const text = renderSms({
+            kind,
+            clinicName,
+            clinicPhone: "+14155550123",
+            carrier,
+            trackingNumber: "9400111899223856928496",
+            estimatedDelivery: "2025-01-18",
+          });
           expect(gsm7Length(text)).not.toBeNull();
           expect(gsm7Length(text)!).toBeLessThanOrEqual(160);
           for (const medication of MEDICATIONS) expect(text).not.toContain(medication);
@@ -39,8 +46,16 @@ describe("SMS", () => {
   });
 
   it("shipped carries the carrier and tracking link and the opt-out hint when it fits", () => {
-    const text = renderSms({ kind: "order_shipped", clinicName: "Sunrise Clinic", clinicPhone: null, carrier: "UPS", trackingNumber: "1Z999AA10123456784" });
-    expect(text).toBe("Sunrise Clinic: your order has shipped via UPS. Track: https://www.ups.com/track?tracknum=1Z999AA10123456784 Reply STOP to opt out.");
+    const text = renderSms({
+      kind: "order_shipped",
+      clinicName: "Sunrise Clinic",
+      clinicPhone: null,
+      carrier: "UPS",
+      trackingNumber: "1Z999AA10123456784",
+    });
+    expect(text).toBe(
+      "Sunrise Clinic: your order has shipped via UPS. Track: https://www.ups.com/track?tracknum=1Z999AA10123456784 Reply STOP to opt out.",
+    );
     expect(fitsOneSegment(text)).toBe(true);
   });
 
@@ -52,7 +67,14 @@ describe("SMS", () => {
 
 describe("email", () => {
   it("has a subject, plain text and HTML with the tracking link, escaped", () => {
-    const email = renderEmail({ kind: "order_shipped", clinicName: "Smith & <Sons>", clinicPhone: "+14155550123", carrier: "FedEx", trackingNumber: "771234567890", estimatedDelivery: "2025-01-18" });
+    const email = renderEmail({
+      kind: "order_shipped",
+      clinicName: "Smith & <Sons>",
+      clinicPhone: "+14155550123",
+      carrier: "FedEx",
+      trackingNumber: "771234567890",
+      estimatedDelivery: "2025-01-18",
+    });
     expect(email.subject).toBe("Smith & <Sons>: your order has shipped");
     expect(email.text).toContain("Track your package: https://www.fedex.com/fedextrack/?trknbr=771234567890");
     expect(email.text).toContain("Estimated delivery: 2025-01-18");
@@ -64,6 +86,7 @@ describe("email", () => {
   it.each(TEMPLATE_KINDS)("%s names the clinic and no medication", (kind) => {
     const email = renderEmail({ kind, clinicName: "Sunrise Clinic", clinicPhone: null });
     expect(email.subject).toContain("Sunrise Clinic");
-    for (const medication of MEDICATIONS) expect(`${email.subject}${email.text}${email.html}`).not.toContain(medication);
+    for (const medication of MEDICATIONS)
+      expect(`${email.subject}${email.text}${email.html}`).not.toContain(medication);
   });
 });

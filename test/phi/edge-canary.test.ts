@@ -37,7 +37,9 @@ describe("PHI canary: the edge", () => {
       await record(postWebhook(canaryEvent({ clinic_id: "11111111-2222-4333-8444-555555555555" }))),
       await record(postWebhook(canaryEvent(), { headers: { "content-type": "text/plain" } })),
       await record(postWebhook(undefined, { raw: `{"name":"${CANARY.name}", ${CANARY.medication}` })),
-      await record(postWebhook(canaryEvent({ timestamp: CANARY.phone, event_type: CANARY.email, clinic_id: CANARY.address }))),
+      await record(
+        postWebhook(canaryEvent({ timestamp: CANARY.phone, event_type: CANARY.email, clinic_id: CANARY.address })),
+      ),
       await record(postWebhook(canaryEvent({ event_id: CANARY.medication.repeat(20) }))),
       await record(postWebhook(canaryEvent({ data: [CANARY.name] }))),
       await record(postWebhook(undefined, { raw: JSON.stringify(canaryEvent({ pad: CANARY.address.repeat(3000) })) })),

@@ -19,11 +19,18 @@ describe("PHI canary: processing", () => {
       medication_name: CANARY.medication,
       shipping_address: { line1: CANARY.address, city: CANARY.city, state: "CA", zip: "94102" },
     };
-    const valid = ["order:shipped", "medication_request:approved", "refill:denied"].map((type) => makeEvent(type, { data }));
-    const invalid = makeEvent("medication_request:approved", { data: { ...data, quantity: CANARY.medication, patient_id: { name: CANARY.name } } });
+    const valid = ["order:shipped", "medication_request:approved", "refill:denied"].map((type) =>
+      makeEvent(type, { data }),
+    );
+    const invalid = makeEvent("medication_request:approved", {
+      data: { ...data, quantity: CANARY.medication, patient_id: { name: CANARY.name } },
+    });
     const unknown = makeEvent("patient:updated", { data });
     const dead = makeEvent("order:cancelled", { data });
-    await runBatch(EVENTS_QUEUE, [...valid, invalid, unknown].map((event) => eventMessage(event)));
+    await runBatch(
+      EVENTS_QUEUE,
+      [...valid, invalid, unknown].map((event) => eventMessage(event)),
+    );
     await runBatch(EVENTS_QUEUE, [eventMessage({ ...valid[0]!, data: { ...data, tracking_number: CANARY.phone } })]);
     await runBatch(EVENTS_DLQ, [eventMessage(dead, 11)]);
 

@@ -10,7 +10,9 @@ describe("edge → queue → consumer → D1", () => {
     const responses = await Promise.all(Array.from({ length: 100 }, () => postWebhook(event)));
     expect(responses.map((response) => response.status)).toEqual(Array(100).fill(200));
     const row = await eventually(async () => {
-      const current = await env.DB.prepare(`SELECT status, applications FROM events WHERE event_id = ?1`).bind(event.event_id).first<{ status: string; applications: number }>();
+      const current = await env.DB.prepare(`SELECT status, applications FROM events WHERE event_id = ?1`)
+        .bind(event.event_id)
+        .first<{ status: string; applications: number }>();
       return current?.status === "processed" ? current : undefined;
     });
     // Let any straggling copies of the delivery reach the consumer too.
@@ -35,6 +37,11 @@ describe("edge → queue → consumer → D1", () => {
       if (!rows.every((row) => row?.status === "processed")) return undefined;
       return getEntity(env.DB, "order", orderId);
     });
-    expect(order).toMatchObject({ status: "delivered", first_event_at: at(9), last_event_at: at(12), tracking_number: "1Z999AA10123456784" });
+    expect(order).toMatchObject({
+      status: "delivered",
+      first_event_at: at(9),
+      last_event_at: at(12),
+      tracking_number: "1Z999AA10123456784",
+    });
   });
 });

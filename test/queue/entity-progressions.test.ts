@@ -17,9 +17,18 @@ const LIFECYCLES: Record<string, Lifecycle> = {
     kind: "order",
     idField: "order_id",
     steps: [
-      { type: "order:created", data: { medication_request_id: "mr_1", shipping_address: { line1: "1 Example Ave", city: "Springfield", state: "IL", zip: "62701" } } },
+      {
+        type: "order:created",
+        data: {
+          medication_request_id: "mr_1",
+          shipping_address: { line1: "1 Example Ave", city: "Springfield", state: "IL", zip: "62701" },
+        },
+      },
       { type: "order:processing", data: {} },
-      { type: "order:shipped", data: { carrier: "FedEx", tracking_number: "7712345678", estimated_delivery: "2025-01-20" } },
+      {
+        type: "order:shipped",
+        data: { carrier: "FedEx", tracking_number: "7712345678", estimated_delivery: "2025-01-20" },
+      },
       { type: "order:delivered", data: {} },
     ],
   },
@@ -81,7 +90,11 @@ async function applyLifecycle(lifecycle: Lifecycle, batches: number[][]) {
       data: { patient_id: "pat_1", [lifecycle.idField]: entityId, ...step.data },
     }),
   );
-  for (const batch of batches) await runBatch(EVENTS_QUEUE, batch.map((index) => eventMessage(events[index]!)));
+  for (const batch of batches)
+    await runBatch(
+      EVENTS_QUEUE,
+      batch.map((index) => eventMessage(events[index]!)),
+    );
   const row = await getEntity(env.DB, lifecycle.kind, entityId);
   const { [lifecycle.idField]: _id, updated_at: _updated, status_event_id, ...state } = row!;
   // Event ids differ between runs; the type of the event that set the status does not.
@@ -89,22 +102,32 @@ async function applyLifecycle(lifecycle: Lifecycle, batches: number[][]) {
 }
 
 /** One event per batch, in `order`. */
-const applyInOrder = (lifecycle: Lifecycle, order: number[]) => applyLifecycle(lifecycle, order.map((index) => [index]));
+const applyInOrder = (lifecycle: Lifecycle, order: number[]) =>
+  applyLifecycle(
+    lifecycle,
+    order.map((index) => [index]),
+  );
 
 function permutations(items: number[]): number[][] {
   if (items.length <= 1) return [items];
-  return items.flatMap((item, index) => permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]));
+  return items.flatMap((item, index) =>
+    permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]),
+  );
 }
 
 describe("entity progressions", () => {
-  it.each(Object.entries(LIFECYCLES))("%s: every permutation of its events ends in the in-order state", async (_name, lifecycle) => {
-    const indices = lifecycle.steps.map((_, index) => index);
-    const expected = await applyInOrder(lifecycle, indices);
-    // Lifecycles are short (at most 4 events, 24 orders), so the property is checked exhaustively.
-    const orders = permutations(indices);
-    expect(orders).toHaveLength([1, 1, 2, 6, 24][indices.length]!);
-    for (const order of orders) expect(await applyInOrder(lifecycle, order), `order ${order.join(",")}`).toEqual(expected);
-  });
+  it.each(Object.entries(LIFECYCLES))(
+    "%s: every permutation of its events ends in the in-order state",
+    async (_name, lifecycle) => {
+      const indices = lifecycle.steps.map((_, index) => index);
+      const expected = await applyInOrder(lifecycle, indices);
+      // Lifecycles are short (at most 4 events, 24 orders), so the property is checked exhaustively.
+      const orders = permutations(indices);
+      expect(orders).toHaveLength([1, 1, 2, 6, 24][indices.length]!);
+      for (const order of orders)
+        expect(await applyInOrder(lifecycle, order), `order ${order.join(",")}`).toEqual(expected);
+    },
+  );
 
   it("delivered in every order together with duplicates in one batch, still the in-order state", async () => {
     const lifecycle = LIFECYCLES["order delivered"]!;
@@ -120,20 +143,34 @@ describe("entity progressions", () => {
 
   it("a late order:shipped after order:delivered leaves it delivered and records the tracking number", async () => {
     const orderId = uniqueId("ord");
-    const delivered = makeEvent("order:delivered", { timestamp: "2025-01-18T15:00:00Z", data: { order_id: orderId, tracking_number: null, carrier: null } });
+    const delivered = makeEvent("order:delivered", {
+      timestamp: "2025-01-18T15:00:00Z",
+      data: { order_id: orderId, tracking_number: null, carrier: null },
+    });
     const shipped = makeEvent("order:shipped", { timestamp: "2025-01-15T10:30:00Z", data: { order_id: orderId } });
     await runBatch(EVENTS_QUEUE, [eventMessage(delivered)]);
     await runBatch(EVENTS_QUEUE, [eventMessage(shipped)]);
     const order = await getEntity(env.DB, "order", orderId);
-    expect(order).toMatchObject({ status: "delivered", tracking_number: "1Z999AA10123456784", carrier: "UPS", status_event_id: delivered.event_id });
+    expect(order).toMatchObject({
+      status: "delivered",
+      tracking_number: "1Z999AA10123456784",
+      carrier: "UPS",
+      status_event_id: delivered.event_id,
+    });
     expect(order!.last_event_at).toBe("2025-01-18T15:00:00.000Z");
   });
 
   it("timestamps with offsets compare in real time order", async () => {
     const orderId = uniqueId("ord");
     // 10:00+05:00 is 05:00Z, earlier than 06:00Z although the string sorts later.
-    const processing = makeEvent("order:processing", { timestamp: "2025-01-15T06:00:00Z", data: { order_id: orderId } });
-    const processingAgain = makeEvent("order:processing", { timestamp: "2025-01-15T10:00:00+05:00", data: { order_id: orderId, carrier: "USPS" } });
+    const processing = makeEvent("order:processing", {
+      timestamp: "2025-01-15T06:00:00Z",
+      data: { order_id: orderId },
+    });
+    const processingAgain = makeEvent("order:processing", {
+      timestamp: "2025-01-15T10:00:00+05:00",
+      data: { order_id: orderId, carrier: "USPS" },
+    });
     await runBatch(EVENTS_QUEUE, [eventMessage(processing), eventMessage(processingAgain)]);
     const order = await getEntity(env.DB, "order", orderId);
     expect(order).toMatchObject({ status_event_id: processing.event_id, status_at: "2025-01-15T06:00:00.000Z" });

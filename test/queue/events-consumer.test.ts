@@ -28,7 +28,12 @@ describe("events consumer: applying", () => {
       estimated_delivery: "2025-01-18",
       medication_request_id: "med_req_11111",
     });
-    expect(JSON.parse(String(order!.shipping_address))).toEqual({ line1: "123 Main Street", city: "San Francisco", state: "CA", zip: "94102" });
+    expect(JSON.parse(String(order!.shipping_address))).toEqual({
+      line1: "123 Main Street",
+      city: "San Francisco",
+      state: "CA",
+      zip: "94102",
+    });
   });
 
   it("records an unknown type as ignored and bad data as invalid with paths, never values; both acked", async () => {
@@ -82,7 +87,9 @@ describe("events consumer: exactly once", () => {
 
 describe("events consumer: leases", () => {
   async function holdLease(eventId: string, expiresAt: number) {
-    await env.DB.prepare(`UPDATE events SET status = 'processing', lease_owner = 'dead-consumer', lease_expires_at = ?2 WHERE event_id = ?1`)
+    await env.DB.prepare(
+      `UPDATE events SET status = 'processing', lease_owner = 'dead-consumer', lease_expires_at = ?2 WHERE event_id = ?1`,
+    )
       .bind(eventId, expiresAt)
       .run();
   }
@@ -104,8 +111,14 @@ describe("events consumer: leases", () => {
     const event = shipped();
     const message = eventMessage(event);
     // First delivery claimed it and died before committing: the row is processing under a dead lease.
-    const failing: ChangeListener = { statements: () => { throw new Error("consumer crashed"); } };
-    await runBatch(EVENTS_QUEUE, [message], env, (batch, batchEnv) => consumeEvents(batch, batchEnv, { listeners: [failing] }));
+    const failing: ChangeListener = {
+      statements: () => {
+        throw new Error("consumer crashed");
+      },
+    };
+    await runBatch(EVENTS_QUEUE, [message], env, (batch, batchEnv) =>
+      consumeEvents(batch, batchEnv, { listeners: [failing] }),
+    );
     await holdLease(event.event_id, Date.now() - 1);
     const result = await runBatch(EVENTS_QUEUE, [eventMessage(event, 2)]);
     expect(result.explicitAcks).toHaveLength(1);
@@ -123,7 +136,8 @@ describe("events consumer: leases", () => {
       },
     };
     const db = withBatchHook(env.DB, async () => {
-      if (stolen) await env.DB.prepare(`UPDATE events SET lease_owner = 'other' WHERE event_id = ?1`).bind(event.event_id).run();
+      if (stolen)
+        await env.DB.prepare(`UPDATE events SET lease_owner = 'other' WHERE event_id = ?1`).bind(event.event_id).run();
     });
     const result = await runBatch(EVENTS_QUEUE, [eventMessage(event)], { ...env, DB: db }, (batch, batchEnv) =>
       consumeEvents(batch, batchEnv, { listeners: [thief] }),
@@ -147,7 +161,9 @@ describe("events consumer: failures", () => {
     const delays: number[] = [];
     for (const attempts of [1, 3, 6]) {
       const messages = events.map((event) => eventMessage(event, attempts));
-      const result = await runBatch(EVENTS_QUEUE, messages, env, (batch, batchEnv) => consumeEvents(batch, batchEnv, { listeners: [failing] }));
+      const result = await runBatch(EVENTS_QUEUE, messages, env, (batch, batchEnv) =>
+        consumeEvents(batch, batchEnv, { listeners: [failing] }),
+      );
       expect(result.retryMessages.map((retry) => retry.msgId)).toEqual([messages[4]!.id]);
       expect(result.explicitAcks).toHaveLength(9);
       delays.push(result.retryMessages[0]!.delaySeconds!);
@@ -193,10 +209,15 @@ describe("events consumer: lost D1 answers", () => {
   it("tries a failed claim once more at once instead of sending the batch into backoff", async () => {
     const events = [shipped(), shipped()];
     const db = withBatchHook(env.DB, (batch) => (batch === 1 ? "lose-answer" : undefined));
-    const result = await runBatch(EVENTS_QUEUE, events.map((event) => eventMessage(event)), { ...env, DB: db });
+    const result = await runBatch(
+      EVENTS_QUEUE,
+      events.map((event) => eventMessage(event)),
+      { ...env, DB: db },
+    );
     expect(result.retryMessages).toEqual([]);
     expect(result.explicitAcks).toHaveLength(2);
-    for (const event of events) expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+    for (const event of events)
+      expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
   });
 
   it("still enqueues send jobs when the combined commit's answer was lost", async () => {
@@ -236,7 +257,10 @@ describe("events consumer: lost D1 answers", () => {
 
   it("makes no D1 round trip for a batch with nothing readable", async () => {
     const counting = countingDatabase(env.DB);
-    await runBatch(EVENTS_QUEUE, [{ id: "poison", timestamp: new Date(), attempts: 1, body: 42 }], { ...env, DB: counting.db });
+    await runBatch(EVENTS_QUEUE, [{ id: "poison", timestamp: new Date(), attempts: 1, body: 42 }], {
+      ...env,
+      DB: counting.db,
+    });
     expect(counting.roundTrips()).toBe(0);
   });
 });
@@ -247,9 +271,11 @@ describe("events consumer: D1 round trips", () => {
     for (const size of [1, 100]) {
       const counting = countingDatabase(env.DB);
       const messages = Array.from({ length: size }, (_, index) =>
-        eventMessage(makeEvent(["order:shipped", "medication_request:approved", "refill:denied", "invoice:paid"][index % 4]!, {
-          data: { order_id: uniqueId("ord"), medication_request_id: uniqueId("mr"), refill_id: uniqueId("rf") },
-        })),
+        eventMessage(
+          makeEvent(["order:shipped", "medication_request:approved", "refill:denied", "invoice:paid"][index % 4]!, {
+            data: { order_id: uniqueId("ord"), medication_request_id: uniqueId("mr"), refill_id: uniqueId("rf") },
+          }),
+        ),
       );
       const result = await runBatch(EVENTS_QUEUE, messages, { ...env, DB: counting.db });
       expect(result.explicitAcks).toHaveLength(size);

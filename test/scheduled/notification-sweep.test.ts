@@ -22,11 +22,21 @@ describe("notification sweep", () => {
     sendBatch.mockResolvedValue(undefined as never);
 
     const runSweep = async (at: number) => {
-      await worker.scheduled(createScheduledController({ scheduledTime: new Date(at), cron: CRONS.notificationSweep }), env);
-      return sendBatch.mock.calls.flatMap(([messages]) => [...messages].map((message) => message.body as { event_id: string; channel: string }));
+      await worker.scheduled(
+        createScheduledController({ scheduledTime: new Date(at), cron: CRONS.notificationSweep }),
+        env,
+      );
+      return sendBatch.mock.calls.flatMap(([messages]) =>
+        [...messages].map((message) => message.body as { event_id: string; channel: string }),
+      );
     };
     expect((await runSweep(Date.now())).filter((job) => job.event_id === event.event_id)).toEqual([]);
     const swept = await runSweep(Date.now() + 6 * 60_000);
-    expect(swept.filter((job) => job.event_id === event.event_id).map((job) => job.channel).sort()).toEqual(["email", "sms"]);
+    expect(
+      swept
+        .filter((job) => job.event_id === event.event_id)
+        .map((job) => job.channel)
+        .sort(),
+    ).toEqual(["email", "sms"]);
   });
 });

@@ -18,7 +18,9 @@ async function runRetention(now: number, overrides: Partial<Env> = {}) {
 async function storedEvent(receivedAt: number) {
   const event = makeEvent("invoice:sent");
   await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
-  await env.DB.prepare(`UPDATE events SET received_at = ?2 WHERE event_id = ?1`).bind(event.event_id, new Date(receivedAt).toISOString()).run();
+  await env.DB.prepare(`UPDATE events SET received_at = ?2 WHERE event_id = ?1`)
+    .bind(event.event_id, new Date(receivedAt).toISOString())
+    .run();
   return event;
 }
 
@@ -30,7 +32,12 @@ describe("payload retention", () => {
     const recent = await storedEvent(now - 29 * DAY);
     await runRetention(now);
     const oldRow = await eventRow(old.event_id);
-    expect(oldRow).toMatchObject({ payload: null, status: "ignored", event_type: "invoice:sent", payload_purged_at: new Date(now).toISOString() });
+    expect(oldRow).toMatchObject({
+      payload: null,
+      status: "ignored",
+      event_type: "invoice:sent",
+      payload_purged_at: new Date(now).toISOString(),
+    });
     expect(oldRow.received_at).toBe(new Date(now - 31 * DAY).toISOString());
     expect((await eventRow(recent.event_id)).payload).not.toBeNull();
   });
@@ -60,7 +67,9 @@ describe("payload retention", () => {
       .bind(PURGE_CHUNK_ROWS * 2 + 5, new Date(now - 90 * DAY).toISOString())
       .run();
     await runRetention(now);
-    const left = await env.DB.prepare(`SELECT COUNT(*) AS n FROM events WHERE event_id LIKE 'bulk_%' AND payload IS NOT NULL`).first<{ n: number }>();
+    const left = await env.DB.prepare(
+      `SELECT COUNT(*) AS n FROM events WHERE event_id LIKE 'bulk_%' AND payload IS NOT NULL`,
+    ).first<{ n: number }>();
     expect(left!.n).toBe(0);
   });
 });
@@ -76,7 +85,9 @@ describe("notification retention", () => {
       .bind(new Date(now - 31 * DAY).toISOString(), new Date(now - DAY).toISOString())
       .run();
     await runRetention(now);
-    const { results } = await env.DB.prepare(`SELECT notification_id, status, rendered FROM notifications WHERE notification_id IN ('ntf_old', 'ntf_new') ORDER BY notification_id`).all();
+    const { results } = await env.DB.prepare(
+      `SELECT notification_id, status, rendered FROM notifications WHERE notification_id IN ('ntf_old', 'ntf_new') ORDER BY notification_id`,
+    ).all();
     expect(results).toEqual([
       { notification_id: "ntf_new", status: "sent", rendered: '{"text":"new"}' },
       { notification_id: "ntf_old", status: "sent", rendered: null },

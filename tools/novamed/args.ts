@@ -97,7 +97,10 @@ export function parseInvocation(argv: readonly string[], env: Env): Invocation {
   } catch (error) {
     const command = argv.find(isCommand);
     // parseArgs messages carry advice for positionals we do not need; keep the first sentence.
-    const first = String((error as Error).message).split("\n")[0]!.split(". ")[0]!.replace(/\.$/, "");
+    const first = String((error as Error).message)
+      .split("\n")[0]!
+      .split(". ")[0]!
+      .replace(/\.$/, "");
     throw new UsageError(first, command);
   }
   const { values, positionals } = parsed;

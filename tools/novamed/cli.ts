@@ -44,7 +44,11 @@ function apiKeysIn(argv: readonly string[], env: Readonly<Record<string, string 
   return keys.filter((key): key is string => typeof key === "string" && key.trim() !== "");
 }
 
-async function run(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
+async function run(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: Io,
+): Promise<number> {
   let invocation;
   try {
     invocation = parseInvocation(argv, env);

@@ -56,10 +56,16 @@ export function toOutcome(result: NovaMedResult, context: Context): Outcome {
 function classify(result: NovaMedResult, { command, connection, subject }: Context): Outcome {
   const where = describeTarget(connection);
   if (result.kind === "timeout") {
-    return fail(EXIT.timeout, `NovaMed ${where} did not answer within ${connection.timeoutMs / 1000} s; try again, or raise --timeout`);
+    return fail(
+      EXIT.timeout,
+      `NovaMed ${where} did not answer within ${connection.timeoutMs / 1000} s; try again, or raise --timeout`,
+    );
   }
   if (result.kind === "unreachable") {
-    return fail(EXIT.unreachable, `cannot reach NovaMed ${where}: ${result.reason}; check --env/--base-url and your network`);
+    return fail(
+      EXIT.unreachable,
+      `cannot reach NovaMed ${where}: ${result.reason}; check --env/--base-url and your network`,
+    );
   }
 
   const { status, json } = result;
@@ -69,28 +75,51 @@ function classify(result: NovaMedResult, { command, connection, subject }: Conte
   const because = said ? ` (NovaMed: ${said})` : "";
 
   if (status === 401) {
-    return fail(EXIT.unauthorized, `NovaMed rejected the API key (401)${because}; check --api-key / NOVAMED_API_KEY for the ${connection.environment} environment`, raw);
+    return fail(
+      EXIT.unauthorized,
+      `NovaMed rejected the API key (401)${because}; check --api-key / NOVAMED_API_KEY for the ${connection.environment} environment`,
+      raw,
+    );
   }
   if (status >= 300 && status < 400) {
     const to = result.location ? ` to ${result.location}` : "";
-    return fail(EXIT.unexpectedAnswer, `NovaMed ${where} answered with a redirect (${status})${to}; use that host as --base-url`, raw);
+    return fail(
+      EXIT.unexpectedAnswer,
+      `NovaMed ${where} answered with a redirect (${status})${to}; use that host as --base-url`,
+      raw,
+    );
   }
   if (status >= 400 && status < 500) return fail(EXIT.rejected, rejectedMessage(status, command, because), raw);
   if (status >= 500) {
-    return fail(EXIT.serverError, `NovaMed had an error (${status})${because}; nothing to fix on your side, try again in a few minutes`, raw);
+    return fail(
+      EXIT.serverError,
+      `NovaMed had an error (${status})${because}; nothing to fix on your side, try again in a few minutes`,
+      raw,
+    );
   }
   if (json === undefined || typeof json !== "object" || json === null) {
     const type = result.contentType ? `, ${result.contentType.split(";")[0]}` : "";
-    return fail(EXIT.unexpectedAnswer, `NovaMed ${where} answered ${status} with something that is not JSON${type}; check that --base-url is NovaMed's API`);
+    return fail(
+      EXIT.unexpectedAnswer,
+      `NovaMed ${where} answered ${status} with something that is not JSON${type}; check that --base-url is NovaMed's API`,
+    );
   }
   if ((json as { success?: unknown }).success === false) {
-    return fail(EXIT.unsuccessful, `NovaMed did not ${command} the webhook${because || " and gave no reason"}; check the values and try again`, raw);
+    return fail(
+      EXIT.unsuccessful,
+      `NovaMed did not ${command} the webhook${because || " and gave no reason"}; check the values and try again`,
+      raw,
+    );
   }
 
   if (command === "register") {
     const webhookId = (json as { data?: { webhook_id?: unknown } }).data?.webhook_id;
     if (typeof webhookId !== "string" || webhookId === "") {
-      return fail(EXIT.unexpectedAnswer, `NovaMed answered ${status} without data.webhook_id; run again with --json to see the answer`, raw);
+      return fail(
+        EXIT.unexpectedAnswer,
+        `NovaMed answered ${status} without data.webhook_id; run again with --json to see the answer`,
+        raw,
+      );
     }
     return {
       exitCode: EXIT.ok,
@@ -134,9 +163,7 @@ function fail(exitCode: number, message: string, stdout: string[] = []): Outcome
 
 /** "development (https://…)" or just the URL for a custom base URL. */
 export function describeTarget(connection: Connection): string {
-  return connection.environment === "custom"
-    ? connection.baseUrl
-    : `${connection.environment} (${connection.baseUrl})`;
+  return connection.environment === "custom" ? connection.baseUrl : `${connection.environment} (${connection.baseUrl})`;
 }
 
 /** NovaMed's own explanation, flattened to one short line; undefined when it gave none. */

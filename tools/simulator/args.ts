@@ -63,12 +63,21 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Parses the arguments after `npm run simulate --`. `now` picks the start time of an unseeded run.
  * @throws {SimulatorUsageError} for anything the user has to fix.
  */
-export function parseSimulatorArgs(argv: readonly string[], env: Env, now: () => number = Date.now): SimulatorInvocation {
+export function parseSimulatorArgs(
+  argv: readonly string[],
+  env: Env,
+  now: () => number = Date.now,
+): SimulatorInvocation {
   let values;
   try {
     ({ values } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }));
   } catch (error) {
-    throw new SimulatorUsageError(String((error as Error).message).split("\n")[0]!.split(". ")[0]!.replace(/\.$/, ""));
+    throw new SimulatorUsageError(
+      String((error as Error).message)
+        .split("\n")[0]!
+        .split(". ")[0]!
+        .replace(/\.$/, ""),
+    );
   }
   if (values.help) return { kind: "help" };
   const dryRun = values["dry-run"] === true;
@@ -80,7 +89,8 @@ export function parseSimulatorArgs(argv: readonly string[], env: Env, now: () =>
   } catch {
     throw new SimulatorUsageError("--target is not a URL (e.g. http://localhost:8787/webhooks/novamed)");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new SimulatorUsageError("--target must be an http(s) URL");
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new SimulatorUsageError("--target must be an http(s) URL");
 
   // NOVAMED_WEBHOOK_SECRET may hold several keys for rotation (the receiver's format); send the first.
   const apiKey = values["api-key"]?.trim() || env.NOVAMED_WEBHOOK_SECRET?.split(",")[0]?.trim() || "";
@@ -91,7 +101,8 @@ export function parseSimulatorArgs(argv: readonly string[], env: Env, now: () =>
   }
 
   const clinicId = values["clinic-id"]?.trim() || env.NOVAMED_CLINIC_ID?.trim() || DEFAULT_CLINIC_ID;
-  if (!UUID.test(clinicId)) throw new SimulatorUsageError("the clinic id (--clinic-id / NOVAMED_CLINIC_ID) must be a UUID");
+  if (!UUID.test(clinicId))
+    throw new SimulatorUsageError("the clinic id (--clinic-id / NOVAMED_CLINIC_ID) must be a UUID");
 
   const seedGiven = values.seed !== undefined;
   // An unseeded run still has a seed: a random one, printed in the summary so the run can be replayed.

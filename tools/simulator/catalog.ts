@@ -45,7 +45,12 @@ export type Carrier = (typeof CARRIERS)[number];
 
 export const ORDER_CANCEL_REASONS = ["patient_request", "payment_failed", "address_undeliverable", "out_of_stock"];
 export const MEDICATION_REQUEST_CANCEL_REASONS = ["practitioner_cancelled", "patient_request", "duplicate_request"];
-export const REFILL_DENIAL_REASONS = ["too_early", "appointment_required", "no_refills_remaining", "practitioner_declined"];
+export const REFILL_DENIAL_REASONS = [
+  "too_early",
+  "appointment_required",
+  "no_refills_remaining",
+  "practitioner_declined",
+];
 
 export interface ShippingAddress {
   line1: string;

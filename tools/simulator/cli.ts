@@ -31,7 +31,11 @@ export const EXIT_USAGE = 2;
  * Runs the simulator and resolves with its exit code: 0 when every delivery got a 200 (or for
  * --dry-run), 1 when any was given up or the run failed, 2 for usage errors. Never throws.
  */
-export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: SimulatorIo): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: SimulatorIo,
+): Promise<number> {
   let config: SimulatorConfig;
   try {
     const invocation = parseSimulatorArgs(argv, env, io.wallClock);
@@ -63,7 +67,8 @@ async function run(config: SimulatorConfig, io: SimulatorIo): Promise<number> {
   const stats = createStats(plan.sends.length);
   const began = now();
   const intervalMs = io.progressIntervalMs ?? 1000;
-  const progress = intervalMs > 0 ? setInterval(() => io.stderr(progressLine(stats, now() - began)), intervalMs) : undefined;
+  const progress =
+    intervalMs > 0 ? setInterval(() => io.stderr(progressLine(stats, now() - began)), intervalMs) : undefined;
   const hinted = new Set<string>();
   const onAttempt = (record: AttemptRecord) => {
     if (record.result === 200 || hinted.has(String(record.result))) return;

@@ -45,7 +45,8 @@ export interface Plan {
 export function buildPlan(options: PlanOptions): Plan {
   // A separate stream from the events', so changing a rate never changes the events themselves.
   const random = createRandom(`${options.seed}/plan`);
-  const duplicates = options.count <= 1 ? 0 : Math.min(options.count - 1, Math.round(options.count * options.duplicateRate));
+  const duplicates =
+    options.count <= 1 ? 0 : Math.min(options.count - 1, Math.round(options.count * options.duplicateRate));
   const events = generateEvents(options.count - duplicates, options);
 
   // Out of order: permute a lifecycle's events among the positions that lifecycle already occupies,

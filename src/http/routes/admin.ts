@@ -29,15 +29,25 @@ admin.route("/patients", patients);
 const invalidQuery = rejectInvalid("invalid_query", "The query parameters are invalid.");
 
 const listQuery = z.object({
-  status: z.enum(EVENT_STATUSES as [string, ...string[]], { error: `must be one of ${EVENT_STATUSES.join(", ")}` }).optional(),
+  status: z
+    .enum(EVENT_STATUSES as [string, ...string[]], { error: `must be one of ${EVENT_STATUSES.join(", ")}` })
+    .optional(),
   type: z.string().max(100, { error: "is too long" }).optional(),
-  limit: z.coerce.number({ error: "must be a number" }).int({ error: "must be an integer" }).min(1, { error: "must be at least 1" }).max(100, { error: "must be at most 100" }).default(50),
+  limit: z.coerce
+    .number({ error: "must be a number" })
+    .int({ error: "must be an integer" })
+    .min(1, { error: "must be at least 1" })
+    .max(100, { error: "must be at most 100" })
+    .default(50),
   cursor: z.string().max(400, { error: "is too long" }).optional(),
 });
 
 /** Opaque cursor: the last row's position in the newest-first order. */
 function encodeCursor(row: EventRow): string {
-  return btoa(JSON.stringify([row.received_at, row.event_id])).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+  return btoa(JSON.stringify([row.received_at, row.event_id]))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replaceAll("=", "");
 }
 
 function decodeCursor(cursor: string): { receivedAt: string; eventId: string } {
@@ -79,7 +89,9 @@ admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => 
   return c.json({ events: page.map(eventSummary), next_cursor: nextCursor });
 });
 
-admin.get("/stats", async (c) => c.json({ events: await eventStats(c.env.DB), notifications: await notificationStats(c.env.DB) }));
+admin.get("/stats", async (c) =>
+  c.json({ events: await eventStats(c.env.DB), notifications: await notificationStats(c.env.DB) }),
+);
 
 async function findEvent(db: D1Database, eventId: string): Promise<EventRow> {
   const row = await getEventRow(db, eventId);
@@ -112,17 +124,29 @@ admin.get("/events/:event_id", async (c) => {
 
 admin.post(
   "/events/:event_id/replay",
-  zValidator("query", z.object({ force: z.enum(["true", "false"], { error: "must be true or false" }).optional() }), invalidQuery),
+  zValidator(
+    "query",
+    z.object({ force: z.enum(["true", "false"], { error: "must be true or false" }).optional() }),
+    invalidQuery,
+  ),
   async (c) => {
     const eventId = c.req.param("event_id");
     const force = c.req.valid("query").force === "true";
     const row = await findEvent(c.env.DB, eventId);
     if (row.payload === null) {
-      throw new ApiError(409, "payload_purged", "This event's payload was removed by the retention policy; it cannot be replayed.");
+      throw new ApiError(
+        409,
+        "payload_purged",
+        "This event's payload was removed by the retention policy; it cannot be replayed.",
+      );
     }
     const previous = await markQueuedForReplay(c.env.DB, eventId, force ? FORCE_REPLAYABLE : REPLAYABLE);
     if (!previous) {
-      throw new ApiError(409, "not_replayable", `An event with status ${row.status} is replayed only with force=true, and never while queued or processing.`);
+      throw new ApiError(
+        409,
+        "not_replayable",
+        `An event with status ${row.status} is replayed only with force=true, and never while queued or processing.`,
+      );
     }
     const message: EventMessage = {
       envelope: JSON.parse(row.payload) as EventMessage["envelope"],
@@ -134,7 +158,9 @@ admin.post(
     } catch (error) {
       await revertReplay(c.env.DB, eventId, previous);
       log.error("replay enqueue failed", { event_id: eventId, error: errorKind(error) });
-      throw new ApiError(503, "enqueue_failed", "The replay could not be queued; retry later.", { headers: { "Retry-After": "30" } });
+      throw new ApiError(503, "enqueue_failed", "The replay could not be queued; retry later.", {
+        headers: { "Retry-After": "30" },
+      });
     }
     log.info("event replay queued", { event_id: eventId, previous_status: previous, force });
     return c.json({ event_id: eventId, status: "queued", previous_status: previous }, 202);

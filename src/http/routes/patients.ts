@@ -12,7 +12,11 @@ const E164 = /^\+[1-9]\d{7,14}$/;
 
 /** One patient's contact details and consent; every field validated, messages never quote values. */
 export const patientFields = z.object({
-  phone: z.string({ error: "must be a string or null" }).regex(E164, { error: "must be an E.164 phone number such as +14155550123" }).nullable().default(null),
+  phone: z
+    .string({ error: "must be a string or null" })
+    .regex(E164, { error: "must be an E.164 phone number such as +14155550123" })
+    .nullable()
+    .default(null),
   email: z.email({ error: "must be an email address" }).max(254, { error: "is too long" }).nullable().default(null),
   timezone: z
     .string({ error: "must be a string or null" })
@@ -23,7 +27,10 @@ export const patientFields = z.object({
   email_opt_in: z.boolean({ error: "must be true or false" }),
 });
 
-const patientId = z.string().min(1, { error: "must not be empty" }).max(200, { error: "must be at most 200 characters" });
+const patientId = z
+  .string()
+  .min(1, { error: "must not be empty" })
+  .max(200, { error: "must be at most 200 characters" });
 
 /** At most this many patients per import request; larger files go in several requests. */
 export const IMPORT_MAX_ROWS = 1000;
@@ -39,7 +46,11 @@ patients.post("/import", bodyCap(IMPORT_MAX_BYTES, "An import body is at most 1 
   const contentType = c.req.header("content-type") ?? "";
   const rows = contentType.startsWith("text/csv") ? parseCsvRows(await c.req.text()) : await readJsonRows(c.req.raw);
   if (rows.length > IMPORT_MAX_ROWS) {
-    throw new ApiError(413, "payload_too_large", `An import holds at most ${IMPORT_MAX_ROWS} patients; split the file.`);
+    throw new ApiError(
+      413,
+      "payload_too_large",
+      `An import holds at most ${IMPORT_MAX_ROWS} patients; split the file.`,
+    );
   }
   const now = new Date().toISOString();
   const valid: Patient[] = [];
@@ -49,7 +60,10 @@ patients.post("/import", bodyCap(IMPORT_MAX_BYTES, "An import body is at most 1 
     const fields = patientFields.safeParse(row);
     if (id.success && fields.success) valid.push({ patient_id: id.data, ...fields.data });
     else {
-      const issues = [...(id.success ? [] : toIssues(id.error).map((issue) => ({ ...issue, path: "patient_id" }))), ...(fields.success ? [] : toIssues(fields.error))];
+      const issues = [
+        ...(id.success ? [] : toIssues(id.error).map((issue) => ({ ...issue, path: "patient_id" }))),
+        ...(fields.success ? [] : toIssues(fields.error)),
+      ];
       errors.push({ row: index + 1, issues });
     }
   });
@@ -59,7 +73,8 @@ patients.post("/import", bodyCap(IMPORT_MAX_BYTES, "An import body is at most 1 
 
 patients.put("/:patient_id", zValidator("json", patientFields, invalidPatient), async (c) => {
   const id = patientId.safeParse(c.req.param("patient_id"));
-  if (!id.success) throw new ApiError(400, "invalid_patient", "The patient id is invalid.", { issues: toIssues(id.error) });
+  if (!id.success)
+    throw new ApiError(400, "invalid_patient", "The patient id is invalid.", { issues: toIssues(id.error) });
   await upsertPatient(c.env.DB, { patient_id: id.data, ...c.req.valid("json") }, new Date().toISOString()).run();
   return c.json(await getPatient(c.env.DB, id.data));
 });
@@ -71,7 +86,8 @@ patients.get("/:patient_id", async (c) => {
 });
 
 patients.delete("/:patient_id", async (c) => {
-  if (!(await deletePatient(c.env.DB, c.req.param("patient_id")))) throw new ApiError(404, "not_found", "No patient has this id.");
+  if (!(await deletePatient(c.env.DB, c.req.param("patient_id"))))
+    throw new ApiError(404, "not_found", "No patient has this id.");
   return c.body(null, 204);
 });
 
@@ -84,7 +100,8 @@ async function readJsonRows(request: Request): Promise<Record<string, unknown>[]
     throw new ApiError(400, "invalid_json", "The body is not valid JSON.");
   }
   const rows = Array.isArray(body) ? body : (body as { patients?: unknown })?.patients;
-  if (!Array.isArray(rows)) throw new ApiError(400, "invalid_import", "Send a JSON array of patients, {\"patients\": [...]}, or text/csv.");
+  if (!Array.isArray(rows))
+    throw new ApiError(400, "invalid_import", 'Send a JSON array of patients, {"patients": [...]}, or text/csv.');
   return rows.map((row) => (row && typeof row === "object" ? (row as Record<string, unknown>) : {}));
 }
 

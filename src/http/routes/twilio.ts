@@ -10,7 +10,16 @@ import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 
 /** Carrier-standard opt-out and opt-in keywords (Twilio's defaults). */
-export const OPT_OUT_KEYWORDS = new Set(["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]);
+export const OPT_OUT_KEYWORDS = new Set([
+  "STOP",
+  "STOPALL",
+  "UNSUBSCRIBE",
+  "CANCEL",
+  "END",
+  "QUIT",
+  "REVOKE",
+  "OPTOUT",
+]);
 export const OPT_IN_KEYWORDS = new Set(["START", "UNSTOP", "YES"]);
 export const HELP_KEYWORDS = new Set(["HELP", "INFO"]);
 
@@ -25,7 +34,9 @@ function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
     const authToken = readTwilioAuthToken(c.env);
     if (!authToken) log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
     const form = await c.req.parseBody().catch(() => ({}));
-    const params = Object.fromEntries(Object.entries(form).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+    const params = Object.fromEntries(
+      Object.entries(form).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+    );
     const url = new URL(c.req.url);
     const base = readPublicBaseUrl(c.env);
     const urls = [c.req.url, ...(base ? [`${base}${url.pathname}${url.search}`] : [])];
@@ -41,8 +52,12 @@ const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&
 
 /** A TwiML answer: one reply message, or none. */
 function twiml(message?: string): Response {
-  const body = message ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character]!)}</Message>` : "";
-  return new Response(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`, { headers: { "content-type": "text/xml; charset=utf-8" } });
+  const body = message
+    ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character]!)}</Message>`
+    : "";
+  return new Response(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`, {
+    headers: { "content-type": "text/xml; charset=utf-8" },
+  });
 }
 
 /** `/webhooks/twilio`: inbound SMS (consent keywords) and delivery status callbacks. */
@@ -53,7 +68,10 @@ twilioWebhooks.use(twilioSignatureAuth());
 
 twilioWebhooks.post("/inbound", async (c) => {
   const { From: from, Body: body } = c.get("twilioParams");
-  const keyword = (body ?? "").trim().toUpperCase().replace(/[^A-Z]/g, "");
+  const keyword = (body ?? "")
+    .trim()
+    .toUpperCase()
+    .replace(/[^A-Z]/g, "");
   const { clinicName, clinicPhone } = readNotificationSettings(c.env);
   const now = new Date().toISOString();
   if (from && OPT_OUT_KEYWORDS.has(keyword)) {
@@ -74,19 +92,33 @@ twilioWebhooks.post("/inbound", async (c) => {
 });
 
 /** Twilio's message statuses that settle a notification. */
-const FINAL_STATUSES: Record<string, "delivered" | "failed"> = { delivered: "delivered", undelivered: "failed", failed: "failed" };
+const FINAL_STATUSES: Record<string, "delivered" | "failed"> = {
+  delivered: "delivered",
+  undelivered: "failed",
+  failed: "failed",
+};
 
 twilioWebhooks.post("/status", async (c) => {
   const { MessageSid: sid, MessageStatus: status, ErrorCode: errorCode } = c.get("twilioParams");
   const final = status ? FINAL_STATUSES[status] : undefined;
   if (sid && final) {
     const now = new Date().toISOString();
-    const row = await applyDeliveryReport(c.env.DB, sid, final, final === "failed" ? `twilio ${status}${errorCode ? ` ${errorCode}` : ""}` : null, now);
+    const row = await applyDeliveryReport(
+      c.env.DB,
+      sid,
+      final,
+      final === "failed" ? `twilio ${status}${errorCode ? ` ${errorCode}` : ""}` : null,
+      now,
+    );
     if (row && Number(errorCode) === TWILIO_UNSUBSCRIBED) {
       const phone = c.get("twilioParams").To;
       if (phone) await optOutPhone(c.env.DB, phone, "twilio_21610", now).run();
     }
-    log.info("sms delivery report", { request_id: c.get("requestId"), notification_id: row?.notification_id ?? null, status: final });
+    log.info("sms delivery report", {
+      request_id: c.get("requestId"),
+      notification_id: row?.notification_id ?? null,
+      status: final,
+    });
   }
   return c.body(null, 204);
 });

@@ -1,5 +1,13 @@
 import type { EmailSettings } from "../settings";
-import { classifyStatus, networkFailure, type OutboundMessage, PROVIDER_TIMEOUT_MS, type Provider, redactContacts, type SendResult } from "./provider";
+import {
+  classifyStatus,
+  networkFailure,
+  type OutboundMessage,
+  PROVIDER_TIMEOUT_MS,
+  type Provider,
+  redactContacts,
+  type SendResult,
+} from "./provider";
 
 interface ResendError {
   statusCode?: number;
@@ -25,7 +33,13 @@ export function resendProvider(settings: EmailSettings): Provider {
             "Content-Type": "application/json",
             "Idempotency-Key": message.notificationId,
           },
-          body: JSON.stringify({ from: settings.from, to: [message.to], subject: email.subject, text: email.text, html: email.html }),
+          body: JSON.stringify({
+            from: settings.from,
+            to: [message.to],
+            subject: email.subject,
+            text: email.text,
+            html: email.html,
+          }),
           signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
         });
       } catch (error) {
@@ -35,7 +49,8 @@ export function resendProvider(settings: EmailSettings): Provider {
       if (response.ok) return { outcome: "sent", providerMessageId: body.id ?? null };
       const reason = `resend ${body.name ?? response.status}: ${redactContacts(body.message ?? response.statusText)}`;
       // 409: the same key is still being processed by a concurrent request; it will settle.
-      if (response.status === 409 && body.name === "concurrent_idempotent_requests") return { outcome: "transient", reason };
+      if (response.status === 409 && body.name === "concurrent_idempotent_requests")
+        return { outcome: "transient", reason };
       return { outcome: classifyStatus(response.status), reason };
     },
   };

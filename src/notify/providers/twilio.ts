@@ -1,5 +1,13 @@
 import type { TwilioSettings } from "../settings";
-import { classifyStatus, networkFailure, type OutboundMessage, PROVIDER_TIMEOUT_MS, type Provider, redactContacts, type SendResult } from "./provider";
+import {
+  classifyStatus,
+  networkFailure,
+  type OutboundMessage,
+  PROVIDER_TIMEOUT_MS,
+  type Provider,
+  redactContacts,
+  type SendResult,
+} from "./provider";
 
 /** Twilio's error for a recipient who replied STOP: the number is opted out at once. */
 export const TWILIO_UNSUBSCRIBED = 21610;
@@ -29,7 +37,11 @@ export function twilioProvider(settings: TwilioSettings): Provider {
       try {
         response = await fetch(url, {
           method: "POST",
-          headers: { Authorization: authorization, "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+          headers: {
+            Authorization: authorization,
+            "Content-Type": "application/x-www-form-urlencoded",
+            Accept: "application/json",
+          },
           body: form,
           signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
         });
