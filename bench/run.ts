@@ -18,8 +18,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AckResult, measureAck } from "./ack.ts";
 import { measureAppCost } from "./app-cost.ts";
-import { runPipeline, type PipelineResult } from "./pipeline.ts";
-import { evaluateTargets, machineDescription, renderTable, type Results } from "./report.ts";
+import { type PipelineResult, runPipeline } from "./pipeline.ts";
+import { evaluateTargets, machineDescription, type Results, renderTable } from "./report.ts";
 import { killAllSync, ROOT, type Server, startEmptyWorker, startExpress, startReceiver } from "./servers.ts";
 
 const HELP = `npm run bench -- [options]

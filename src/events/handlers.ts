@@ -1,4 +1,4 @@
-import { type EntityWrite, type WriteGuard, upsertEntity } from "../db/entities";
+import { type EntityWrite, upsertEntity, type WriteGuard } from "../db/entities";
 import { medicationRequestWrite } from "./medication-requests";
 import { orderWrite } from "./orders";
 import { refillWrite } from "./refills";

@@ -4,8 +4,8 @@ import { log } from "../log";
 import { notificationListener } from "../notify/outbox";
 import { consumeDeadLetters } from "./dead-letter-consumer";
 import { consumeEvents } from "./events-consumer";
-import { consumeNotificationDeadLetters } from "./notifications-dead-letter-consumer";
 import { consumeNotifications } from "./notifications-consumer";
+import { consumeNotificationDeadLetters } from "./notifications-dead-letter-consumer";
 
 /** Queue names as declared in wrangler.toml; `batch.queue` carries them. */
 export const QUEUES = {

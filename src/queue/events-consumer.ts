@@ -3,8 +3,8 @@ import { applyEvent, type ChangeListener, type EntityChange } from "../events/ha
 import { parseEvent } from "../events/schemas";
 import { errorKind, log } from "../log";
 import { retryDelaySeconds } from "./backoff";
-import { retryOnceInPlace } from "./retry-once";
 import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event-message";
+import { retryOnceInPlace } from "./retry-once";
 
 /**
  * How long a claim is ours. A consumer that dies mid-event leaves its claim; a later delivery takes

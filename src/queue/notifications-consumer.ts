@@ -1,3 +1,4 @@
+import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import {
   claimNotifications,
   type NotificationRow,
@@ -19,7 +20,6 @@ import {
 import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
 import { type Decision, decide } from "../notify/decide";
-import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import { logProvider } from "../notify/providers/log";
 import type { Provider, SendResult } from "../notify/providers/provider";
 import { resendProvider } from "../notify/providers/resend";

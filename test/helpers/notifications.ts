@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { http, HttpResponse } from "msw";
+import { HttpResponse, http } from "msw";
 import type { setupServer } from "msw/native";
 import { vi } from "vitest";
 import type { SendJob } from "../../src/db/notifications";

@@ -6,8 +6,8 @@ import {
   type QueueResult,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import worker from "../../src/index";
 import { getEventRow } from "../../src/db/events";
+import worker from "../../src/index";
 import { type EnvelopeLike, uniqueId } from "./events";
 
 export const EVENTS_QUEUE = "novamed-events";

@@ -1,5 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
 import { twilioSignature } from "../../src/notify/twilio-signature";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -11,7 +12,6 @@ import {
   PROVIDER_ENV,
   runSender,
 } from "../helpers/notifications";
-import worker from "../../src/index";
 
 const server = useMockNetwork();
 afterEach(() => vi.restoreAllMocks());

@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import medicationRequestApproved from "../fixtures/medication-request-approved.json";
 import orderShipped from "../fixtures/order-shipped.json";
-import { API_KEY, CLINIC_ID, OTHER_CLINIC_ID, PREVIOUS_API_KEY, makeEvent, postWebhook } from "../helpers/events";
+import { API_KEY, CLINIC_ID, makeEvent, OTHER_CLINIC_ID, PREVIOUS_API_KEY, postWebhook } from "../helpers/events";
 
 afterEach(() => {
   vi.restoreAllMocks();

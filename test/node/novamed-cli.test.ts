@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../tools/novamed/cli.ts";
 import { EXIT } from "../../tools/novamed/outcome.ts";
-import { capture, closedPortUrl, ROOT, runTool, startFakeServer, type FakeServer, type Reply } from "./fake-server.ts";
+import { capture, closedPortUrl, type FakeServer, type Reply, ROOT, runTool, startFakeServer } from "./fake-server.ts";
 
 const API_KEY = "nm_test_CANARY_key_5f2a9c";
 const CLINIC_ID = "550e8400-e29b-41d4-a716-446655440000";

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { parseSimulatorArgs, SimulatorUsageError } from "../../tools/simulator/args.ts";
 import { CARRIERS } from "../../tools/simulator/catalog.ts";
 import { main } from "../../tools/simulator/cli.ts";
-import { buildPlan, type PlanOptions, type PlannedSend } from "../../tools/simulator/generator.ts";
-import { EVENT_TYPES, type Envelope } from "../../tools/simulator/lifecycles.ts";
+import { buildPlan, type PlannedSend, type PlanOptions } from "../../tools/simulator/generator.ts";
+import { type Envelope, EVENT_TYPES } from "../../tools/simulator/lifecycles.ts";
 import { createRandom } from "../../tools/simulator/prng.ts";
 import { capture } from "./fake-server.ts";
 

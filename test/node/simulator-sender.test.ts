@@ -6,11 +6,11 @@ import { createStats, RETRY_DELAYS_MS, sendPlan } from "../../tools/simulator/se
 import {
   capture,
   closedPortUrl,
-  runTool,
-  startFakeServer,
   type FakeServer,
   type RecordedRequest,
   type Reply,
+  runTool,
+  startFakeServer,
 } from "./fake-server.ts";
 
 const API_KEY = "dev-webhook-secret";

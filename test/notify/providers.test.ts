@@ -1,4 +1,4 @@
-import { http, HttpResponse } from "msw";
+import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
 import { classifyStatus, networkFailure, redactContacts } from "../../src/notify/providers/provider";
 import { resendProvider } from "../../src/notify/providers/resend";

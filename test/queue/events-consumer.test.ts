@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { consumeEvents } from "../../src/queue/events-consumer";
 import { getEntity } from "../../src/db/entities";
 import type { ChangeListener } from "../../src/events/handlers";
+import { consumeEvents } from "../../src/queue/events-consumer";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { EVENTS_QUEUE, countingDatabase, eventMessage, eventRow, runBatch, withBatchHook } from "../helpers/queue";
+import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch, withBatchHook } from "../helpers/queue";
 
 function shipped(overrides: Parameters<typeof makeEvent>[1] = {}) {
   return makeEvent("order:shipped", { ...overrides, data: { order_id: uniqueId("ord"), ...overrides.data } });
@@ -243,6 +243,7 @@ describe("events consumer: lost D1 answers", () => {
     const db = withBatchHook(env.DB, (batch) => {
       if (batch === 2) return "lose-answer";
       if (batch === 3) throw new Error("D1_ERROR: network connection lost");
+      return undefined;
     });
     const result = await runBatch(EVENTS_QUEUE, [eventMessage(event)], { ...env, DB: db });
     expect(result.retryMessages).toHaveLength(1);

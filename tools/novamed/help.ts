@@ -1,4 +1,4 @@
-import { BASE_URLS, DEFAULT_TIMEOUT_SECONDS, type CommandName } from "./args.ts";
+import { BASE_URLS, type CommandName, DEFAULT_TIMEOUT_SECONDS } from "./args.ts";
 
 /** `--help` texts. Kept beside each other so the exit-code table cannot drift between commands. */
 

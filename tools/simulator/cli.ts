@@ -2,11 +2,11 @@
  * `npm run simulate -- --target <url> --api-key <key> [flags]`: a NovaMed sandbox that sends
  * realistic event streams to a receiver. See `--help` or README "Simulating NovaMed".
  */
-import { parseSimulatorArgs, SimulatorUsageError, type SimulatorConfig } from "./args.ts";
+import { parseSimulatorArgs, type SimulatorConfig, SimulatorUsageError } from "./args.ts";
 import { buildPlan } from "./generator.ts";
 import { HELP } from "./help.ts";
 import { formatSummary, progressLine, summarize } from "./report.ts";
-import { createStats, sendPlan, type AttemptRecord, type AttemptResult } from "./sender.ts";
+import { type AttemptRecord, type AttemptResult, createStats, sendPlan } from "./sender.ts";
 
 /** Where output goes and how time passes; tests inject all of it, the entry point uses the real ones. */
 export interface SimulatorIo {

@@ -1,4 +1,4 @@
-import { generateEvents, type Envelope, type LifecycleOptions } from "./lifecycles.ts";
+import { type Envelope, generateEvents, type LifecycleOptions } from "./lifecycles.ts";
 import { createRandom } from "./prng.ts";
 
 /**

@@ -4,9 +4,9 @@ import {
   MEDICATIONS,
   ORDER_CANCEL_REASONS,
   REFILL_DENIAL_REASONS,
+  type ShippingAddress,
   syntheticAddress,
   trackingNumber,
-  type ShippingAddress,
 } from "./catalog.ts";
 import { createRandom, type Random } from "./prng.ts";
 

@@ -3,7 +3,7 @@ import { ApiError } from "../errors";
 import type { App } from "../types";
 
 /** `application/json` or any `application/*+json`, with or without parameters such as charset. */
-const JSON_MEDIA_TYPE = /^application\/([a-z0-9.\-]+\+)?json\s*(;|$)/i;
+const JSON_MEDIA_TYPE = /^application\/([a-z0-9.-]+\+)?json\s*(;|$)/i;
 
 /**
  * Refuses a body that does not declare JSON with 415 before any of it is read. (Hono's validator

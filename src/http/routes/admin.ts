@@ -5,12 +5,12 @@ import { type EntityKind, getEntity } from "../../db/entities";
 import {
   EVENT_STATUSES,
   type EventRow,
-  FORCE_REPLAYABLE,
-  REPLAYABLE,
   eventStats,
+  FORCE_REPLAYABLE,
   getEventRow,
   listEventRows,
   markQueuedForReplay,
+  REPLAYABLE,
   revertReplay,
 } from "../../db/events";
 import { notificationStats, notificationsForEvent } from "../../db/notifications";

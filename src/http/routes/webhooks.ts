@@ -1,7 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { readWebhookConfig } from "../../config";
-import { envelopeSchema, type EventMessage } from "../../events/envelope";
+import { type EventMessage, envelopeSchema } from "../../events/envelope";
 import { errorKind, log } from "../../log";
 import { ApiError, rejectInvalid } from "../errors";
 import { apiKeyAuth } from "../middleware/api-key-auth";
