@@ -27,7 +27,7 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       exclude: ["test/node/**", "node_modules/**"],
-      setupFiles: ["test/setup/apply-migrations.ts"],
+      setupFiles: ["test/setup/apply-migrations.ts", "test/setup/clock.ts"],
       // The receiver logs a JSON line per request; show console output only for failing tests.
       silent: "passed-only" as const,
     },

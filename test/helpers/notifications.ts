@@ -3,12 +3,15 @@ import { HttpResponse, http } from "msw";
 import type { setupServer } from "msw/native";
 import { vi } from "vitest";
 import type { SendJob } from "../../src/db/notifications";
+import { QUEUES } from "../../src/queue/dispatch";
 import { consumeNotifications } from "../../src/queue/notifications-consumer";
 import { adminFetch } from "./admin";
+import { TEST_NOW } from "./clock";
 import { type EnvelopeLike, uniqueId } from "./events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "./queue";
 
-export const NOTIFICATIONS_QUEUE = "patient-notifications";
+export const NOTIFICATIONS_QUEUE = QUEUES.notifications;
+export const NOTIFICATIONS_DLQ = QUEUES.notificationsDeadLetter;
 
 /** The notification settings of a clinic with Twilio and Resend connected. */
 export const PROVIDER_ENV = {
@@ -26,8 +29,8 @@ export function providerEnv(overrides: Record<string, string> = {}): Env {
   return { ...env, ...PROVIDER_ENV, ...overrides } as unknown as Env;
 }
 
-/** 10:00 in New York on a January weekday: inside the default send window. */
-export const DAYTIME = Date.parse("2026-01-15T15:00:00Z");
+/** 10:00 in New York on a January weekday: inside the default send window (the suite clock's start). */
+export const DAYTIME = TEST_NOW;
 
 /** Creates a patient through the admin API; returns its id. */
 export async function createPatient(
@@ -107,7 +110,9 @@ export interface NotificationView {
 
 /** The notifications of an event, as the admin API shows them, keyed by channel. */
 export async function notificationsOf(eventId: string): Promise<Record<string, NotificationView>> {
-  const body = (await (await adminFetch(`/events/${eventId}`)).json()) as { notifications: NotificationView[] };
+  const response = await adminFetch(`/events/${eventId}`);
+  if (response.status === 404) return {}; // not consumed yet
+  const body = (await response.json()) as { notifications: NotificationView[] };
   return Object.fromEntries(body.notifications.map((notification) => [notification.channel, notification]));
 }
 

@@ -25,7 +25,10 @@ export function captureConsole() {
   );
   return {
     output: () => lines.join("\n"),
-    stop: () => spies.forEach((spy) => spy.mockRestore()),
+    /** Stops capturing (the file's afterEach restores the spies too, should the test fail first). */
+    stop: () => {
+      for (const spy of spies) spy.mockRestore();
+    },
   };
 }
 

@@ -8,10 +8,11 @@ import {
 import { env } from "cloudflare:workers";
 import { getEventRow } from "../../src/db/events";
 import worker from "../../src/index";
+import { QUEUES } from "../../src/queue/dispatch";
 import { type EnvelopeLike, uniqueId } from "./events";
 
-export const EVENTS_QUEUE = "novamed-events";
-export const EVENTS_DLQ = "novamed-events-dlq";
+export const EVENTS_QUEUE = QUEUES.events;
+export const EVENTS_DLQ = QUEUES.eventsDeadLetter;
 
 /** A `novamed-events` message as the edge sends it. */
 export function eventMessage(envelope: EnvelopeLike, attempts = 1): MessageBatchMessage {
@@ -127,7 +128,7 @@ function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
  */
 export function withBatchHook(
   db: D1Database,
-  hook: (batchNumber: number) => void | "lose-answer" | Promise<void | "lose-answer">,
+  hook: (batchNumber: number) => unknown,
 ): D1Database {
   let batches = 0;
   return new Proxy(db, {

@@ -154,7 +154,7 @@ describe("admin API: entities", () => {
           data: { ...ids, medication_name: "Metformin 500mg", quantity: 1, refills: 3 },
         }),
       ),
-      eventMessage(makeEvent("refill:denied", { data: { ...ids, reason: "needs a visit" } })),
+      eventMessage(makeEvent("refill:denied", { data: { ...ids, denial_reason: "needs a visit" } })),
     ]);
     const order = await adminJson(`/orders/${ids.order_id}`);
     expect(order.status).toBe(200);

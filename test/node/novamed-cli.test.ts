@@ -349,8 +349,15 @@ describe("--help", () => {
 });
 
 describe("as a real process (npm run novamed runs `node tools/novamed/cli.ts`)", () => {
-  it("runs on a Node that strips TypeScript types (the pinned Node 24)", () => {
-    expect(Number(process.versions.node.split(".")[0])).toBeGreaterThanOrEqual(22);
+  it("is pinned to one Node that strips TypeScript types: the `node` devDependency, as .nvmrc names it", () => {
+    const manifest = JSON.parse(readFileSync(path.join(import.meta.dirname, "../../package.json"), "utf8")) as {
+      devDependencies: Record<string, string>;
+    };
+    const pinned = manifest.devDependencies.node ?? "";
+    const [major, minor] = pinned.split(".").map(Number);
+    // Type stripping without a flag and wrangler both need Node >= 22.12.
+    expect(major! > 22 || (major === 22 && minor! >= 12), `node devDependency ${pinned}`).toBe(true);
+    expect(readFileSync(path.join(import.meta.dirname, "../../.nvmrc"), "utf8").trim()).toBe(String(major));
   });
 
   it("exits 0 with help, 2 for an unknown command", async () => {

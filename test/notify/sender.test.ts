@@ -8,6 +8,7 @@ import {
   createPatient,
   DAYTIME,
   mockProviders,
+  NOTIFICATIONS_DLQ,
   notificationsOf,
   PROVIDER_ENV,
   providerEnv,
@@ -306,7 +307,7 @@ describe("notification dead letters and the sweep", () => {
     const event = shippedFor(patientId);
     const jobs = await applyAndCaptureJobs([event]);
     const result = await runBatch(
-      "patient-notifications-dlq",
+      NOTIFICATIONS_DLQ,
       jobs.map((job) => ({ id: uniqueId("m"), timestamp: new Date(), attempts: 11, body: job })),
     );
     expect(result.explicitAcks).toHaveLength(2);

@@ -84,12 +84,11 @@ const LIFECYCLES: Record<string, Lifecycle> = {
 async function applyLifecycle(lifecycle: Lifecycle, batches: number[][]) {
   const entityId = uniqueId(lifecycle.kind);
   const base = Date.parse("2025-01-15T09:00:00.000Z");
-  const events = lifecycle.steps.map((step, index) =>
-    makeEvent(step.type, {
-      timestamp: new Date(base + index * 3_600_000).toISOString(),
-      data: { patient_id: "pat_1", [lifecycle.idField]: entityId, ...step.data },
-    }),
-  );
+  // Each event carries exactly the ids and the facts its step lists, not its type's default facts.
+  const events = lifecycle.steps.map((step, index) => ({
+    ...makeEvent(step.type, { timestamp: new Date(base + index * 3_600_000).toISOString() }),
+    data: { patient_id: "pat_1", [lifecycle.idField]: entityId, ...step.data },
+  }));
   for (const batch of batches)
     await runBatch(
       EVENTS_QUEUE,

@@ -1,10 +1,13 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { getEntity } from "../../src/db/entities";
 import type { ChangeListener } from "../../src/events/handlers";
-import { consumeEvents } from "../../src/queue/events-consumer";
+import { consumeEvents, LEASE_MS } from "../../src/queue/events-consumer";
+import { TEST_NOW } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch, withBatchHook } from "../helpers/queue";
+
+afterEach(() => vi.restoreAllMocks());
 
 function shipped(overrides: Parameters<typeof makeEvent>[1] = {}) {
   return makeEvent("order:shipped", { ...overrides, data: { order_id: uniqueId("ord"), ...overrides.data } });
@@ -99,11 +102,11 @@ describe("events consumer: leases", () => {
     await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
     // Another consumer claimed a redelivery and is still working on it.
     await env.DB.prepare(`UPDATE events SET status = 'failed' WHERE event_id = ?1`).bind(event.event_id).run();
-    await holdLease(event.event_id, Date.now() + 60_000);
+    await holdLease(event.event_id, TEST_NOW + LEASE_MS / 2);
     const result = await runBatch(EVENTS_QUEUE, [eventMessage(event, 2)]);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toHaveLength(1);
-    expect(result.retryMessages[0]!.delaySeconds).toBeGreaterThanOrEqual(60);
+    expect(result.retryMessages[0]!.delaySeconds).toBeGreaterThanOrEqual(LEASE_MS / 2 / 1000);
     expect((await eventRow(event.event_id)).applications).toBe(1);
   });
 
@@ -119,7 +122,7 @@ describe("events consumer: leases", () => {
     await runBatch(EVENTS_QUEUE, [message], env, (batch, batchEnv) =>
       consumeEvents(batch, batchEnv, { listeners: [failing] }),
     );
-    await holdLease(event.event_id, Date.now() - 1);
+    await holdLease(event.event_id, TEST_NOW - 1);
     const result = await runBatch(EVENTS_QUEUE, [eventMessage(event, 2)]);
     expect(result.explicitAcks).toHaveLength(1);
     expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
@@ -233,7 +236,6 @@ describe("events consumer: lost D1 answers", () => {
       { event_id: event.event_id, channel: "sms" },
       { event_id: event.event_id, channel: "email" },
     ]);
-    sendBatch.mockRestore();
   });
 
   it("still enqueues send jobs when the lost commit is followed by a failing per-event retry", async () => {
@@ -253,7 +255,6 @@ describe("events consumer: lost D1 answers", () => {
     const again = await runBatch(EVENTS_QUEUE, [eventMessage(event, 2)]);
     expect(again.explicitAcks).toHaveLength(1);
     expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
-    sendBatch.mockRestore();
   });
 
   it("makes no D1 round trip for a batch with nothing readable", async () => {

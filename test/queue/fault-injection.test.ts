@@ -1,19 +1,23 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { InjectedFault, maybeFail, withInjectedFaults } from "../../src/faults";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
 
+afterEach(() => vi.restoreAllMocks());
+
 describe("fault injection (benchmark only)", () => {
-  it("is off unless FAULT_INJECTION_RATE is set", async () => {
-    const events = Array.from({ length: 20 }, () =>
-      makeEvent("order:created", { data: { order_id: uniqueId("ord") } }),
-    );
-    const result = await runBatch(
-      EVENTS_QUEUE,
-      events.map((event) => eventMessage(event)),
-    );
-    expect(result.retryMessages).toEqual([]);
-  });
+  it.each([undefined, "", "0"])(
+    "is off when FAULT_INJECTION_RATE is %j: the bindings are untouched and nothing throws",
+    (rate) => {
+      const workerEnv = { ...env, FAULT_INJECTION_RATE: rate } as Env;
+      expect(withInjectedFaults(workerEnv)).toBe(workerEnv);
+      // Even the unluckiest roll cannot fail at rate 0; at any positive rate it does.
+      vi.spyOn(Math, "random").mockReturnValue(0);
+      expect(() => maybeFail(workerEnv, "handler")).not.toThrow();
+      expect(() => maybeFail({ ...env, FAULT_INJECTION_RATE: "0.01" } as Env, "handler")).toThrow(InjectedFault);
+    },
+  );
 
   it("at rate 1 every delivery fails transiently, claims are released, and the retries apply each event once", async () => {
     const events = Array.from({ length: 10 }, () =>

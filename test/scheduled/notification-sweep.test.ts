@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
+import { STALE_AFTER_MS } from "../../src/scheduled/notification-sweep";
+import { TEST_NOW } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { createPatient } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -30,8 +32,8 @@ describe("notification sweep", () => {
         [...messages].map((message) => message.body as { event_id: string; channel: string }),
       );
     };
-    expect((await runSweep(Date.now())).filter((job) => job.event_id === event.event_id)).toEqual([]);
-    const swept = await runSweep(Date.now() + 6 * 60_000);
+    expect((await runSweep(TEST_NOW)).filter((job) => job.event_id === event.event_id)).toEqual([]);
+    const swept = await runSweep(TEST_NOW + STALE_AFTER_MS + 60_000);
     expect(
       swept
         .filter((job) => job.event_id === event.event_id)
