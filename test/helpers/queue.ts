@@ -126,10 +126,7 @@ function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
  * fails that batch as D1 would, before anything is written. A hook that returns "lose-answer" lets
  * the batch commit and then throws, as when D1 committed but its answer never arrived.
  */
-export function withBatchHook(
-  db: D1Database,
-  hook: (batchNumber: number) => unknown,
-): D1Database {
+export function withBatchHook(db: D1Database, hook: (batchNumber: number) => unknown): D1Database {
   let batches = 0;
   return new Proxy(db, {
     get(target, property) {
