@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseSimulatorArgs, SimulatorUsageError } from "../../tools/simulator/args.ts";
+import { UsageError } from "../../tools/cli-kit.ts";
+import { parseSimulatorArgs } from "../../tools/simulator/args.ts";
 import { CARRIERS } from "../../tools/simulator/catalog.ts";
 import { main } from "../../tools/simulator/cli.ts";
 import { buildPlan, type PlannedSend, type PlanOptions } from "../../tools/simulator/generator.ts";
@@ -284,8 +285,7 @@ describe("simulator flags", () => {
       ["--verbose"],
       ["extra"],
     ];
-    for (const args of bad)
-      expect(() => parse([...args, "--api-key", "k"]), args.join(" ")).toThrow(SimulatorUsageError);
+    for (const args of bad) expect(() => parse([...args, "--api-key", "k"]), args.join(" ")).toThrow(UsageError);
     expect(() => parse([])).toThrow(/--api-key.*NOVAMED_WEBHOOK_SECRET/);
   });
 });
