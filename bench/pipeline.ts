@@ -251,7 +251,7 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     await pool(plan.sends, options.concurrency, Number.POSITIVE_INFINITY, async (delivery) => {
       for (let attempt = 1; attempt <= 4; attempt++) {
         try {
-          const response = await fetch(server.url + "/webhooks/novamed", {
+          const response = await fetch(`${server.url}/webhooks/novamed`, {
             method: "POST",
             headers: { "x-api-key": options.apiKey, "content-type": "application/json" },
             body: delivery.body,

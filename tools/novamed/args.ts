@@ -171,8 +171,8 @@ function resolveBaseUrl(
     { source: "NOVAMED_ENV", kind: "env", value: fromEnv(env, "NOVAMED_ENV") },
   ];
   const chosen = candidates.find((candidate) => candidate.value);
-  if (!chosen) return { environment: "development", baseUrl: BASE_URLS.development };
-  const value = chosen.value!;
+  const value = chosen?.value;
+  if (!chosen || !value) return { environment: "development", baseUrl: BASE_URLS.development };
 
   if (chosen.kind === "env") {
     if (value !== "development" && value !== "production") {
