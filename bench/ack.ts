@@ -8,7 +8,6 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import type { LoadConfig, LoadResult } from "./load-child.ts";
 import { busyShare, cpuDelta, machineCpu, treeCpu, waitForQuiet } from "./proc.ts";
 import { ROOT, type Server } from "./servers.ts";

@@ -95,7 +95,10 @@ function swallowConsole(): { lines: () => number; restore: () => void } {
   const saved = methods.map((name) => console[name]);
   let lines = 0;
   for (const name of methods) console[name] = () => void lines++;
-  return { lines: () => lines, restore: () => methods.forEach((name, index) => void (console[name] = saved[index]!)) };
+  const restore = () => {
+    for (const [index, name] of methods.entries()) console[name] = saved[index]!;
+  };
+  return { lines: () => lines, restore };
 }
 
 /**
@@ -153,7 +156,9 @@ export async function measureAppCost(options: { warmupMs: number; durationMs: nu
   const env = {
     EVENTS: {
       send: async () => void messages++,
-      sendBatch: async (batch: unknown[]) => void (messages += batch.length),
+      sendBatch: async (batch: unknown[]) => {
+        messages += batch.length;
+      },
     },
     AUTH_FAILURE_LIMITER: { limit: async () => ({ success: true }) },
     NOVAMED_WEBHOOK_SECRET: "bench-key",

@@ -90,4 +90,4 @@ if (config.warmupS > 0) await run(config, config.warmupS, false);
 // Tells bench/ack.ts to take its "before" CPU snapshots now.
 process.stderr.write("measure\n");
 const result = await run(config, config.durationS, true);
-process.stdout.write(JSON.stringify(result) + "\n");
+process.stdout.write(`${JSON.stringify(result)}\n`);

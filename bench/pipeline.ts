@@ -1,11 +1,13 @@
 /**
- * The pipeline pass: pushes an event stream (bench/events.ts) through the real receiver (edge →
- * local queue → consumer → D1), waits until every accepted event reached a final status, and checks
- * the outcome through the admin API: nothing accepted is lost, nothing is applied twice, every
- * out-of-order order ends in the right state, and (with faults) every retried event was processed.
- * The consumer's `event batch` log lines give D1 round trips per batch and the retry count.
+ * The pipeline pass: pushes the simulator's event stream (tools/simulator/generator.ts: all twelve
+ * event types in consistent lifecycles, with re-sends and shuffled lifecycles) through the real
+ * receiver (edge → local queue → consumer → D1), waits until every accepted event reached a final
+ * status, and checks the outcome through the admin API: nothing accepted is lost, nothing is applied
+ * twice, every out-of-order lifecycle ends in the right state, and (with faults) every retried event
+ * was processed. The consumer's `event batch` log lines give D1 round trips per batch and the retry count.
  */
-import { buildStream, PATIENTS, patientId } from "./events.ts";
+import { DEFAULT_CLINIC_ID, SEEDED_START_TIME } from "../tools/simulator/args.ts";
+import { buildPlan, type EntityKind, lifecycleOutcomes } from "../tools/simulator/generator.ts";
 import { busyShare, cpuDelta, machineCpu, treeCpu, waitForQuiet } from "./proc.ts";
 import type { Server } from "./servers.ts";
 
@@ -52,8 +54,9 @@ export interface PipelineResult {
   conflicts: number;
   notifications: unknown;
   out_of_order_lifecycles: number;
-  orders_checked: number;
-  orders_wrong_state: number;
+  /** Orders, medication requests and refills whose final status was checked (every shuffled one). */
+  lifecycles_checked: number;
+  lifecycles_wrong_state: number;
   retried_events_logged: number;
   retried_events_not_processed: number;
   lost_checked_per_event: boolean;
@@ -112,6 +115,16 @@ export function middayTimeZone(now = new Date()): string {
   return zones.reduce((best, zone) => (Math.abs(hour(zone) - 14) < Math.abs(hour(best) - 14) ? zone : best));
 }
 
+/** The stream's patients: registered before the run, so its events produce notifications. */
+const PATIENT_IDS = Array.from({ length: 100 }, (_, index) => `pat_bench_${index}`);
+
+/** Where the admin API shows each kind of entity. */
+const ENTITY_ROUTES: Record<EntityKind, string> = {
+  order: "/admin/orders",
+  medication_request: "/admin/medication-requests",
+  refill: "/admin/refills",
+};
+
 /**
  * Registers the stream's synthetic patients (fictional 555-01xx numbers, example.com addresses,
  * opted in) so shipped/delivered events produce notifications that go through the sender to the
@@ -120,9 +133,9 @@ export function middayTimeZone(now = new Date()): string {
 async function registerPatients(server: Server, token: string): Promise<number> {
   const timezone = middayTimeZone();
   let stored = 0;
-  const indexes = Array.from({ length: PATIENTS }, (_, index) => index);
+  const indexes = PATIENT_IDS.map((_, index) => index);
   await pool(indexes, 8, Date.now() + 60_000, async (index) => {
-    const response = await fetch(`${server.url}/admin/patients/${patientId(index)}`, {
+    const response = await fetch(`${server.url}/admin/patients/${PATIENT_IDS[index]}`, {
       method: "PUT",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({
@@ -179,13 +192,15 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
 
 /** Sends the stream, waits for the drain (bounded), verifies, and returns the figures. */
 export async function runPipeline(server: Server, options: PipelineOptions): Promise<PipelineResult> {
-  const tag = `${options.label}${options.seed.toString(36)}`;
-  const stream = buildStream({
-    total: options.events,
+  // The label keeps the pipeline and faults passes of one run (same seed) apart: their ids differ.
+  const plan = buildPlan({
+    count: options.events,
     duplicateRate: options.duplicateRate,
     outOfOrderRate: options.outOfOrderRate,
-    seed: options.seed,
-    tag,
+    seed: `${options.label}-${options.seed}`,
+    clinicId: DEFAULT_CLINIC_ID,
+    startTime: Date.parse(SEEDED_START_TIME),
+    patientIds: PATIENT_IDS,
   });
 
   // The consumer's per-batch lines (main queue only) and the ids of events it will retry.
@@ -226,17 +241,17 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     const current = await stats().catch(() => null);
     const elapsed = ((performance.now() - started) / 1000).toFixed(0);
     options.progress(
-      `${options.label}: ${elapsed}s · sent ${sent}/${stream.deliveries.length} · final ${finalCount(current)}/${sending ? "…" : accepted.size}` +
+      `${options.label}: ${elapsed}s · sent ${sent}/${plan.sends.length} · final ${finalCount(current)}/${sending ? "…" : accepted.size}` +
         ` · batches ${batches.length} · retried ${batches.reduce((sum, batch) => sum + batch.retried, 0)}`,
     );
   }, 2000);
 
   try {
     // Like NovaMed: anything but a 200 is sent again (here after 250 ms, at most 4 attempts).
-    await pool(stream.deliveries, options.concurrency, Number.POSITIVE_INFINITY, async (delivery) => {
+    await pool(plan.sends, options.concurrency, Number.POSITIVE_INFINITY, async (delivery) => {
       for (let attempt = 1; attempt <= 4; attempt++) {
         try {
-          const response = await fetch(server.url + "/webhooks/novamed", {
+          const response = await fetch(`${server.url}/webhooks/novamed`, {
             method: "POST",
             headers: { "x-api-key": options.apiKey, "content-type": "application/json" },
             body: delivery.body,
@@ -244,7 +259,7 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
           });
           await response.arrayBuffer();
           if (response.status === 200) {
-            accepted.add(delivery.eventId);
+            accepted.add(delivery.envelope.event_id);
             break;
           }
         } catch {
@@ -329,16 +344,16 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       lost = misses;
     }
 
-    // Every out-of-order order (and a sample of the others) must end in its lifecycle's last status.
-    const toCheck = stream.lifecycles.filter((lifecycle, index) => lifecycle.outOfOrder || index % 20 === 0);
+    // Every out-of-order lifecycle (and a sample of the others) must end in its last event's status.
+    const toCheck = lifecycleOutcomes(plan).filter((lifecycle, index) => lifecycle.outOfOrder || index % 20 === 0);
     let wrongState = 0;
     await pool(toCheck, 8, Date.now() + 60_000, async (lifecycle) => {
       const { body } = await adminGet<{ status: string }>(
         server,
         options.adminToken,
-        `/admin/orders/${lifecycle.orderId}`,
+        `${ENTITY_ROUTES[lifecycle.kind]}/${lifecycle.id}`,
       ).catch(() => ({ body: null }));
-      if (body?.status !== lifecycle.expectedStatus) wrongState += 1;
+      if (body?.status !== lifecycle.finalStatus) wrongState += 1;
     });
 
     // Every event the consumer said it would retry must have been processed in the end.
@@ -357,8 +372,8 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     const roundTrips = batches.map((batch) => batch.roundTrips);
     const messages = batches.reduce((sum, batch) => sum + batch.messages, 0);
     return {
-      events: stream.deliveries.length,
-      duplicates: stream.duplicates,
+      events: plan.sends.length,
+      duplicates: plan.duplicates,
       seconds: round(seconds),
       events_per_s: round(accepted.size / seconds, 0),
       lost,
@@ -373,7 +388,7 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       ),
       d1_round_trips_max: Math.max(0, ...roundTrips),
       retried: batches.reduce((sum, batch) => sum + batch.retried, 0),
-      unique_events: stream.uniqueEvents,
+      unique_events: plan.uniqueEvents,
       accepted: accepted.size,
       send_failures: sendFailures,
       send_seconds: round(sendSeconds),
@@ -384,9 +399,9 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       final_status: last?.events.by_status ?? {},
       conflicts: last?.events.conflicts ?? 0,
       notifications: last?.notifications ?? null,
-      out_of_order_lifecycles: stream.lifecycles.filter((lifecycle) => lifecycle.outOfOrder).length,
-      orders_checked: toCheck.length,
-      orders_wrong_state: wrongState,
+      out_of_order_lifecycles: plan.shuffledLifecycles,
+      lifecycles_checked: toCheck.length,
+      lifecycles_wrong_state: wrongState,
       retried_events_logged: retriedIds.size,
       retried_events_not_processed: retriedNotProcessed,
       lost_checked_per_event: perEvent,

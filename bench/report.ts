@@ -84,7 +84,7 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
           part.double_applied === 0 &&
           part.drained &&
           part.retried_events_not_processed === 0 &&
-          part.orders_wrong_state === 0
+          part.lifecycles_wrong_state === 0
         : null,
     });
   }

@@ -82,7 +82,7 @@ function options() {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (values.help) {
-    process.stdout.write(HELP + "\n");
+    process.stdout.write(`${HELP}\n`);
     process.exit(0);
   }
   const number = (name: string, raw: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => {
@@ -245,8 +245,8 @@ async function main(): Promise<void> {
   const results: Results = { ...partial, targets: evaluateTargets(partial) };
   const directory = join(ROOT, "bench", "results");
   mkdirSync(directory, { recursive: true });
-  writeFileSync(join(directory, "latest.json"), JSON.stringify(results, null, 2) + "\n");
-  process.stdout.write(renderTable(results) + "\n");
+  writeFileSync(join(directory, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${renderTable(results)}\n`);
   progress(`wrote bench/results/latest.json in ${results.settings.run_seconds} s`);
   if (app.error) process.exitCode = 1;
 }

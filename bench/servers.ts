@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 import { freePort, treeCpu } from "./proc.ts";
 
 /** The repository root (bench/..), where wrangler.toml and node_modules live. */
@@ -72,7 +73,7 @@ function alive(pid: number): boolean {
  * NO_COLOR), so strip escape codes and take the outermost {...}.
  */
 export function jsonOf(line: string): Record<string, unknown> | null {
-  const plain = line.includes("\u001b") ? line.replace(/\u001b\[[0-9;]*m/g, "") : line;
+  const plain = stripVTControlCharacters(line);
   const start = plain.indexOf('{"');
   const end = plain.lastIndexOf("}");
   if (start < 0 || end < start) return null;
@@ -113,7 +114,12 @@ async function launch(options: {
   const listeners = new Set<LineListener>();
   const tail: string[] = [];
   let exited = false;
-  const exitedPromise = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      exited = true;
+      resolve();
+    }),
+  );
   const entry = {
     pid,
     known: new Set<number>(),
@@ -126,7 +132,7 @@ async function launch(options: {
 
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-      log.write(line + "\n");
+      log.write(`${line}\n`);
       tail.push(line);
       if (tail.length > 40) tail.shift();
       for (const listener of listeners) listener(line, jsonOf(line));

@@ -3,7 +3,8 @@ import { z } from "zod";
 /**
  * The envelope every NovaMed webhook shares (guide: "Webhook Payload Structure"). Only the envelope is
  * checked at the edge; `data` is checked per event type by the consumer, because rejecting it here
- * would make NovaMed retry five times and then drop the event (see DESIGN.md).
+ * would make NovaMed retry five times and then drop the event (docs/architecture.md, "The webhook
+ * endpoint").
  */
 export const envelopeSchema = z.looseObject({
   event_id: z

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { parseSimulatorArgs, SimulatorUsageError } from "../../tools/simulator/args.ts";
+import { UsageError } from "../../tools/cli-kit.ts";
+import { parseSimulatorArgs } from "../../tools/simulator/args.ts";
 import { CARRIERS } from "../../tools/simulator/catalog.ts";
 import { main } from "../../tools/simulator/cli.ts";
-import { buildPlan, type PlannedSend, type PlanOptions } from "../../tools/simulator/generator.ts";
+import { buildPlan, lifecycleOutcomes, type PlannedSend, type PlanOptions } from "../../tools/simulator/generator.ts";
 import { type Envelope, EVENT_TYPES } from "../../tools/simulator/lifecycles.ts";
 import { createRandom } from "../../tools/simulator/prng.ts";
 import { capture } from "./fake-server.ts";
@@ -221,6 +222,40 @@ describe("the simulator's event generator", () => {
   });
 });
 
+describe("the stream the bench shares", () => {
+  it("spreads the stories over the given patients only, leaving the default stream unchanged", () => {
+    const patientIds = ["pat_bench_0", "pat_bench_1", "pat_bench_2"];
+    const withPatients = plan({ count: 200, patientIds });
+    const seen = new Set(withPatients.sends.map((send) => String(send.envelope.data.patient_id)));
+    expect([...seen].sort()).toEqual(patientIds);
+    const defaults = plan({ count: 200 }).sends.map((send) => String(send.envelope.data.patient_id));
+    expect(defaults.some((id) => patientIds.includes(id))).toBe(false);
+    expect(plan({ count: 200, patientIds: undefined }).sends.map((send) => send.body)).toEqual(
+      plan({ count: 200 }).sends.map((send) => send.body),
+    );
+  });
+
+  it("names each lifecycle's final status after its latest event, not its last-sent one", () => {
+    const shuffled = plan({ count: 400, outOfOrderRate: 1, duplicateRate: 0.1 });
+    const outcomes = lifecycleOutcomes(shuffled);
+    const entities = byEntity(shuffled.sends.filter((send) => send.duplicateOf === null));
+    expect(outcomes.map((outcome) => `${outcome.kind}:${outcome.id}`).sort()).toEqual([...entities.keys()].sort());
+    expect(outcomes.filter((outcome) => outcome.outOfOrder)).toHaveLength(shuffled.shuffledLifecycles);
+
+    let sentLastIsNotFinal = 0;
+    for (const outcome of outcomes) {
+      const events = entities.get(`${outcome.kind}:${outcome.id}`) ?? [];
+      const latest = events.reduce((a, b) =>
+        Date.parse(b.envelope.timestamp) > Date.parse(a.envelope.timestamp) ? b : a,
+      );
+      expect(latest.envelope.event_type).toBe(`${outcome.kind}:${outcome.finalStatus}`);
+      expect(PATHS[outcome.kind]?.some((path) => path.includes(outcome.finalStatus))).toBe(true);
+      if (events.at(-1) !== latest) sentLastIsNotFinal += 1;
+    }
+    expect(sentLastIsNotFinal).toBeGreaterThan(0);
+  });
+});
+
 describe("seeded PRNG", () => {
   it("is deterministic and spreads draws", () => {
     const a = createRandom("x");
@@ -284,8 +319,7 @@ describe("simulator flags", () => {
       ["--verbose"],
       ["extra"],
     ];
-    for (const args of bad)
-      expect(() => parse([...args, "--api-key", "k"]), args.join(" ")).toThrow(SimulatorUsageError);
+    for (const args of bad) expect(() => parse([...args, "--api-key", "k"]), args.join(" ")).toThrow(UsageError);
     expect(() => parse([])).toThrow(/--api-key.*NOVAMED_WEBHOOK_SECRET/);
   });
 });

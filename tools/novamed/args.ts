@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { type CliEnv, isUuid, UsageError, usageErrorFromParseArgs } from "../cli-kit.ts";
 
 /**
  * Turns `npm run novamed -- <command> [flags]` plus the environment into a checked request, or into
@@ -20,8 +21,6 @@ export const DEFAULT_TIMEOUT_SECONDS = 15;
 
 /** Where the receiver in this repository accepts events; other paths get a warning, not a refusal. */
 export const RECEIVER_PATH = "/webhooks/novamed";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Flags every command accepts. */
 const COMMON_OPTIONS = {
@@ -63,20 +62,8 @@ export type Invocation =
   | { kind: "register"; connection: Connection; webhookUrl: string; warnings: string[] }
   | { kind: "delete"; connection: Connection; webhookId: string; warnings: string[] };
 
-/** A mistake in the command line or environment; `command` picks which help to point at. */
-export class UsageError extends Error {
-  readonly command: CommandName | undefined;
-  constructor(message: string, command?: CommandName) {
-    super(message);
-    this.name = "UsageError";
-    this.command = command;
-  }
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
 /** An environment variable, with empty values treated as unset (a common `export X=` leftover). */
-function fromEnv(env: Env, name: string): string | undefined {
+function fromEnv(env: CliEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
 }
@@ -85,25 +72,21 @@ function isCommand(value: string | undefined): value is CommandName {
   return value !== undefined && (COMMANDS as readonly string[]).includes(value);
 }
 
+function parseFlags(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: ALL_OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw usageErrorFromParseArgs(error, argv.find(isCommand));
+  }
+}
+
 /**
  * Parses the arguments after `npm run novamed --` and the environment into an {@link Invocation}.
  * Flags win over environment variables; `--base-url` wins over `--env`.
  * @throws {UsageError} for anything the user has to fix before NovaMed can be called.
  */
-export function parseInvocation(argv: readonly string[], env: Env): Invocation {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: ALL_OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    const command = argv.find(isCommand);
-    // parseArgs messages carry advice for positionals we do not need; keep the first sentence.
-    const first = String((error as Error).message)
-      .split("\n")[0]!
-      .split(". ")[0]!
-      .replace(/\.$/, "");
-    throw new UsageError(first, command);
-  }
-  const { values, positionals } = parsed;
+export function parseInvocation(argv: readonly string[], env: CliEnv): Invocation {
+  const { values, positionals } = parseFlags(argv);
 
   // `help` as a command: `npm run novamed -- help register`.
   if (positionals[0] === "help") {
@@ -151,13 +134,13 @@ interface ParsedValues {
   timeout?: string;
 }
 
-function resolveConnection(values: ParsedValues, env: Env, command: CommandName): Connection {
+function resolveConnection(values: ParsedValues, env: CliEnv, command: CommandName): Connection {
   const apiKey = values["api-key"]?.trim() || fromEnv(env, "NOVAMED_API_KEY");
   if (!apiKey) throw new UsageError("missing API key: pass --api-key or set NOVAMED_API_KEY", command);
 
   const clinicId = values["clinic-id"]?.trim() || fromEnv(env, "NOVAMED_CLINIC_ID");
   if (!clinicId) throw new UsageError("missing clinic id: pass --clinic-id or set NOVAMED_CLINIC_ID", command);
-  if (!UUID.test(clinicId)) {
+  if (!isUuid(clinicId)) {
     throw new UsageError("the clinic id (--clinic-id / NOVAMED_CLINIC_ID) must be a UUID", command);
   }
 
@@ -178,7 +161,7 @@ function resolveConnection(values: ParsedValues, env: Env, command: CommandName)
 /** Explicit flags beat environment variables, and a URL beats an environment name at the same level. */
 function resolveBaseUrl(
   values: ParsedValues,
-  env: Env,
+  env: CliEnv,
   command: CommandName,
 ): { environment: Connection["environment"]; baseUrl: string } {
   const candidates: Array<{ source: string; kind: "url" | "env"; value: string | undefined }> = [
@@ -188,8 +171,8 @@ function resolveBaseUrl(
     { source: "NOVAMED_ENV", kind: "env", value: fromEnv(env, "NOVAMED_ENV") },
   ];
   const chosen = candidates.find((candidate) => candidate.value);
-  if (!chosen) return { environment: "development", baseUrl: BASE_URLS.development };
-  const value = chosen.value!;
+  const value = chosen?.value;
+  if (!chosen || !value) return { environment: "development", baseUrl: BASE_URLS.development };
 
   if (chosen.kind === "env") {
     if (value !== "development" && value !== "production") {

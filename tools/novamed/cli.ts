@@ -1,16 +1,23 @@
 /**
  * `npm run novamed -- <command> [flags]`: register or delete this receiver's webhook with NovaMed.
- * See `--help` or README "Registering with NovaMed".
+ * See `--help` or docs/tools.md.
  */
-import { parseInvocation, UsageError } from "./args.ts";
+import {
+  type CliEnv,
+  type CliOutput,
+  firstLine,
+  internalErrorLine,
+  runAsEntryPoint,
+  UsageError,
+  usageErrorLine,
+} from "../cli-kit.ts";
+import { type Invocation, parseInvocation } from "./args.ts";
 import { callNovaMed } from "./client.ts";
 import { helpText } from "./help.ts";
 import { EXIT, scrubSecret, toOutcome } from "./outcome.ts";
 
 /** Where output goes; tests pass collectors, the real entry point passes the process streams. */
-export interface Io {
-  stdout: (line: string) => void;
-  stderr: (line: string) => void;
+export interface Io extends CliOutput {
   /** Defaults to the global fetch. */
   fetch?: typeof fetch;
 }
@@ -19,23 +26,19 @@ export interface Io {
  * Runs the CLI and resolves with its exit code (see `EXIT` in outcome.ts). Never throws and never
  * prints a stack trace or the API key; every failure is one line on stderr.
  */
-export async function main(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  io: Io,
-): Promise<number> {
+export async function main(argv: readonly string[], env: CliEnv, io: Io): Promise<number> {
   try {
     return await run(argv, env, io);
   } catch (error) {
-    let message = (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
-    for (const secret of apiKeysIn(argv, env)) message = scrubSecret(message, secret);
-    io.stderr(`novamed: internal error: ${message}`);
+    // An unexpected message may quote the request it failed on; no API key may reach the terminal.
+    const scrubbed = apiKeysIn(argv, env).reduce((line, key) => scrubSecret(line, key), firstLine(error));
+    io.stderr(internalErrorLine("novamed", scrubbed));
     return EXIT.internal;
   }
 }
 
 /** Every API key the user gave us, so even an unexpected error message cannot leak one. */
-function apiKeysIn(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): string[] {
+function apiKeysIn(argv: readonly string[], env: CliEnv): string[] {
   const keys = [env.NOVAMED_API_KEY];
   argv.forEach((arg, index) => {
     if (arg === "--api-key") keys.push(argv[index + 1]);
@@ -44,18 +47,13 @@ function apiKeysIn(argv: readonly string[], env: Readonly<Record<string, string 
   return keys.filter((key): key is string => typeof key === "string" && key.trim() !== "");
 }
 
-async function run(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  io: Io,
-): Promise<number> {
-  let invocation;
+async function run(argv: readonly string[], env: CliEnv, io: Io): Promise<number> {
+  let invocation: Invocation;
   try {
     invocation = parseInvocation(argv, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    const helpHint = error.command ? `npm run novamed -- ${error.command} --help` : "npm run novamed -- --help";
-    io.stderr(`novamed: ${error.message} (see \`${helpHint}\`)`);
+    io.stderr(usageErrorLine("novamed", error));
     return EXIT.usage;
   }
 
@@ -87,9 +85,4 @@ async function run(
   return outcome.exitCode;
 }
 
-if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2), process.env, {
-    stdout: (line) => process.stdout.write(`${line}\n`),
-    stderr: (line) => process.stderr.write(`${line}\n`),
-  });
-}
+if (import.meta.main) await runAsEntryPoint(main);

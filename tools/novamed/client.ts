@@ -2,6 +2,7 @@
  * One call to NovaMed's webhook-management endpoint, exactly as the guide's curl examples make it.
  * The result is classified, never thrown: the CLI turns each kind into a message and an exit code.
  */
+import { firstLine } from "../cli-kit.ts";
 
 /** The only path NovaMed documents for managing webhooks (guide: "Register", "Delete a Webhook"). */
 export const WEBHOOK_PATH = "/api/external/webhook";
@@ -84,7 +85,7 @@ function describeNetworkError(error: unknown): string {
       return "the network cannot reach the host";
     case undefined: {
       // e.g. undici's "bad port" for ports fetch refuses to use.
-      const message = typeof cause?.message === "string" ? cause.message.split("\n")[0]!.trim() : "";
+      const message = typeof cause?.message === "string" ? firstLine(cause.message).trim() : "";
       return message ? `network error (${message.slice(0, 80)})` : "network error";
     }
     default:

@@ -1,16 +1,17 @@
+import { EXIT_USAGE } from "../cli-kit.ts";
 import type { CommandName, Connection } from "./args.ts";
 import type { NovaMedResult } from "./client.ts";
 
 /**
  * Exit codes of `npm run novamed`. Each failure has its own code so scripts can tell "fix your key"
- * from "try again later"; README "Registering with NovaMed" lists the same table.
+ * from "try again later"; docs/tools.md lists the same table.
  */
 export const EXIT = {
   ok: 0,
   /** A bug in this tool (never expected); the message still fits on one line. */
   internal: 1,
   /** Bad command line or environment, including a non-https webhook URL. NovaMed was not called. */
-  usage: 2,
+  usage: EXIT_USAGE,
   /** 401: NovaMed rejected the API key. */
   unauthorized: 3,
   /** Any other 4xx (400, 403, 404, 409, 422, 429, ...): NovaMed refused this request. */

@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
+import { type CliEnv, isUuid, UsageError, usageErrorFromParseArgs } from "../cli-kit.ts";
 
 /** Flags of `npm run simulate`, merged with the environment, checked, and given defaults. */
 
@@ -9,8 +10,6 @@ export const DEFAULT_CLINIC_ID = "550e8400-e29b-41d4-a716-446655440000";
 /** Start time of a seeded run without --start-time: the morning of the guide's examples. */
 export const SEEDED_START_TIME = "2025-01-15T09:00:00.000Z";
 export const MAX_COUNT = 100_000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const OPTIONS = {
   target: { type: "string" },
@@ -49,36 +48,24 @@ export interface SimulatorConfig {
 
 export type SimulatorInvocation = { kind: "help" } | { kind: "run"; config: SimulatorConfig };
 
-/** A mistake in the flags or environment; the CLI prints it and exits 2. */
-export class SimulatorUsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SimulatorUsageError";
+function parseFlags(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }).values;
+  } catch (error) {
+    throw usageErrorFromParseArgs(error);
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /**
  * Parses the arguments after `npm run simulate --`. `now` picks the start time of an unseeded run.
- * @throws {SimulatorUsageError} for anything the user has to fix.
+ * @throws {UsageError} for anything the user has to fix.
  */
 export function parseSimulatorArgs(
   argv: readonly string[],
-  env: Env,
+  env: CliEnv,
   now: () => number = Date.now,
 ): SimulatorInvocation {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false, strict: true }));
-  } catch (error) {
-    throw new SimulatorUsageError(
-      String((error as Error).message)
-        .split("\n")[0]!
-        .split(". ")[0]!
-        .replace(/\.$/, ""),
-    );
-  }
+  const values = parseFlags(argv);
   if (values.help) return { kind: "help" };
   const dryRun = values["dry-run"] === true;
 
@@ -87,35 +74,33 @@ export function parseSimulatorArgs(
   try {
     url = new URL(target);
   } catch {
-    throw new SimulatorUsageError("--target is not a URL (e.g. http://localhost:8787/webhooks/novamed)");
+    throw new UsageError("--target is not a URL (e.g. http://localhost:8787/webhooks/novamed)");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new SimulatorUsageError("--target must be an http(s) URL");
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("--target must be an http(s) URL");
 
   // NOVAMED_WEBHOOK_SECRET may hold several keys for rotation (the receiver's format); send the first.
   const apiKey = values["api-key"]?.trim() || env.NOVAMED_WEBHOOK_SECRET?.split(",")[0]?.trim() || "";
   if (!apiKey && !dryRun) {
-    throw new SimulatorUsageError(
+    throw new UsageError(
       "missing API key: pass --api-key or set NOVAMED_WEBHOOK_SECRET (the receiver's secret; locally dev-webhook-secret)",
     );
   }
 
   const clinicId = values["clinic-id"]?.trim() || env.NOVAMED_CLINIC_ID?.trim() || DEFAULT_CLINIC_ID;
-  if (!UUID.test(clinicId))
-    throw new SimulatorUsageError("the clinic id (--clinic-id / NOVAMED_CLINIC_ID) must be a UUID");
+  if (!isUuid(clinicId)) throw new UsageError("the clinic id (--clinic-id / NOVAMED_CLINIC_ID) must be a UUID");
 
   const seedGiven = values.seed !== undefined;
   // An unseeded run still has a seed: a random one, printed in the summary so the run can be replayed.
-  const seed = seedGiven ? values.seed!.trim() : String(randomInt(0, 2 ** 32));
+  const seed = values.seed?.trim() ?? String(randomInt(0, 2 ** 32));
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(seed)) {
-    throw new SimulatorUsageError("--seed must be 1-64 letters, digits, dots, dashes or underscores");
+    throw new UsageError("--seed must be 1-64 letters, digits, dots, dashes or underscores");
   }
 
   let startTime: number;
   if (values["start-time"] !== undefined) {
     startTime = Date.parse(values["start-time"]);
     if (!/^\d{4}-\d{2}-\d{2}T/.test(values["start-time"]) || Number.isNaN(startTime)) {
-      throw new SimulatorUsageError("--start-time must be an ISO 8601 date-time, e.g. 2025-01-15T09:00:00Z");
+      throw new UsageError("--start-time must be an ISO 8601 date-time, e.g. 2025-01-15T09:00:00Z");
     }
   } else {
     // Seeded runs are fully reproducible by default; unseeded ones happen "now" (to the second).
@@ -146,20 +131,20 @@ function number(raw: string | undefined, flag: string, fallback: number, min: nu
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
-    throw new SimulatorUsageError(`${flag} must be a number from ${min} to ${max}`);
+    throw new UsageError(`${flag} must be a number from ${min} to ${max}`);
   }
   return value;
 }
 
 function integer(raw: string | undefined, flag: string, fallback: number, min: number, max: number): number {
   const value = number(raw, flag, fallback, min, max);
-  if (!Number.isInteger(value)) throw new SimulatorUsageError(`${flag} must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(value)) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}`);
   return value;
 }
 
 /** A fraction; re-sends cannot be every delivery (something must be sent first), so that one stays below 1. */
 function rate(raw: string | undefined, flag: string, allowOne: boolean): number {
   const value = number(raw, flag, 0, 0, 1);
-  if (!allowOne && value >= 1) throw new SimulatorUsageError(`${flag} must be at least 0 and below 1`);
+  if (!allowOne && value >= 1) throw new UsageError(`${flag} must be at least 0 and below 1`);
   return value;
 }

@@ -1,17 +1,24 @@
 /**
  * `npm run simulate -- --target <url> --api-key <key> [flags]`: a NovaMed sandbox that sends
- * realistic event streams to a receiver. See `--help` or README "Simulating NovaMed".
+ * realistic event streams to a receiver. See `--help` or docs/tools.md.
  */
-import { parseSimulatorArgs, type SimulatorConfig, SimulatorUsageError } from "./args.ts";
+import {
+  type CliEnv,
+  type CliOutput,
+  EXIT_USAGE,
+  internalErrorLine,
+  runAsEntryPoint,
+  UsageError,
+  usageErrorLine,
+} from "../cli-kit.ts";
+import { parseSimulatorArgs, type SimulatorConfig } from "./args.ts";
 import { buildPlan } from "./generator.ts";
 import { HELP } from "./help.ts";
 import { formatSummary, progressLine, summarize } from "./report.ts";
 import { type AttemptRecord, type AttemptResult, createStats, sendPlan } from "./sender.ts";
 
 /** Where output goes and how time passes; tests inject all of it, the entry point uses the real ones. */
-export interface SimulatorIo {
-  stdout: (line: string) => void;
-  stderr: (line: string) => void;
+export interface SimulatorIo extends CliOutput {
   fetch?: typeof fetch;
   /** Waits between retries. */
   sleep?: (ms: number) => Promise<void>;
@@ -25,17 +32,12 @@ export interface SimulatorIo {
 
 export const EXIT_OK = 0;
 export const EXIT_GAVE_UP = 1;
-export const EXIT_USAGE = 2;
 
 /**
  * Runs the simulator and resolves with its exit code: 0 when every delivery got a 200 (or for
  * --dry-run), 1 when any was given up or the run failed, 2 for usage errors. Never throws.
  */
-export async function main(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  io: SimulatorIo,
-): Promise<number> {
+export async function main(argv: readonly string[], env: CliEnv, io: SimulatorIo): Promise<number> {
   let config: SimulatorConfig;
   try {
     const invocation = parseSimulatorArgs(argv, env, io.wallClock);
@@ -45,8 +47,8 @@ export async function main(
     }
     config = invocation.config;
   } catch (error) {
-    if (!(error instanceof SimulatorUsageError)) return internalError(error, io);
-    io.stderr(`simulate: ${error.message} (see \`npm run simulate -- --help\`)`);
+    if (!(error instanceof UsageError)) return internalError(error, io);
+    io.stderr(usageErrorLine("simulate", error));
     return EXIT_USAGE;
   }
   try {
@@ -127,14 +129,8 @@ function hint(result: AttemptResult, config: SimulatorConfig): string {
 }
 
 function internalError(error: unknown, io: SimulatorIo): number {
-  const message = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-  io.stderr(`simulate: internal error: ${message}`);
+  io.stderr(internalErrorLine("simulate", error));
   return EXIT_GAVE_UP;
 }
 
-if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2), process.env, {
-    stdout: (line) => process.stdout.write(`${line}\n`),
-    stderr: (line) => process.stderr.write(`${line}\n`),
-  });
-}
+if (import.meta.main) await runAsEntryPoint(main);

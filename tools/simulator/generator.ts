@@ -1,9 +1,10 @@
-import { type Envelope, generateEvents, type LifecycleOptions } from "./lifecycles.ts";
+import { type Envelope, type EventType, generateEvents, type LifecycleOptions } from "./lifecycles.ts";
 import { createRandom } from "./prng.ts";
 
 /**
  * The send plan: which body goes out in which order. Pure and deterministic: the same options give
- * the same plan, byte for byte, so a run can be replayed with its seed and start time.
+ * the same plan, byte for byte, so a run can be replayed with its seed and start time. The simulator
+ * sends it to a receiver; the bench (bench/pipeline.ts) pushes it through the whole pipeline.
  */
 
 export interface PlanOptions extends LifecycleOptions {
@@ -65,7 +66,7 @@ export function buildPlan(options: PlanOptions): Plan {
     // A shuffle can return the original order; reversing then guarantees "out of order".
     if (permuted.every((slot, i) => slot === slots[i])) permuted.reverse();
     slots.forEach((slot, i) => {
-      order[slot] = permuted[i]!;
+      order[slot] = permuted[i] ?? slot;
     });
     shuffled.add(entity);
   }
@@ -77,12 +78,14 @@ export function buildPlan(options: PlanOptions): Plan {
   const freshIndexes: number[] = [];
   let nextFresh = 0;
   for (let index = 0; index < options.count; index++) {
-    if (duplicatePositions.has(index)) {
-      const original = sends[random.pick(freshIndexes)]!;
+    const original = duplicatePositions.has(index) ? sends[random.pick(freshIndexes)] : undefined;
+    if (original) {
       sends.push({ ...original, index, duplicateOf: original.index });
       continue;
     }
-    const event = events[order[nextFresh++]!]!;
+    const event = events[order[nextFresh] ?? nextFresh];
+    nextFresh += 1;
+    if (!event) throw new RangeError(`plan ran out of events at send ${index}`);
     sends.push({
       index,
       envelope: event.envelope,
@@ -95,4 +98,35 @@ export function buildPlan(options: PlanOptions): Plan {
   }
 
   return { sends, uniqueEvents: events.length, duplicates, shuffledLifecycles: shuffled.size };
+}
+
+/** The entity an event type belongs to: the part before the colon (`order`, `medication_request`, `refill`). */
+export type EntityKind = EventType extends `${infer Kind}:${string}` ? Kind : never;
+
+/** Where one entity's lifecycle must end, whatever order its events arrived in. */
+export interface LifecycleOutcome {
+  kind: EntityKind;
+  /** The entity's NovaMed id (`order_id`, `medication_request_id` or `refill_id`). */
+  id: string;
+  /** The action of the lifecycle's latest event, which is also its highest-ranked status. */
+  finalStatus: string;
+  outOfOrder: boolean;
+}
+
+/**
+ * The status each entity of the plan must end in once every event is applied: the action of its
+ * latest event (lifecycles only move forward in time). The bench checks the receiver against this.
+ */
+export function lifecycleOutcomes(plan: Plan): LifecycleOutcome[] {
+  const latest = new Map<string, PlannedSend>();
+  for (const send of plan.sends) {
+    const seen = latest.get(send.entity);
+    if (!seen || Date.parse(send.envelope.timestamp) >= Date.parse(seen.envelope.timestamp)) {
+      latest.set(send.entity, send);
+    }
+  }
+  return [...latest.entries()].map(([entity, send]) => {
+    const [kind, action] = send.envelope.event_type.split(":") as [EntityKind, string];
+    return { kind, id: entity.slice(kind.length + 1), finalStatus: action, outOfOrder: send.outOfOrder };
+  });
 }

@@ -58,6 +58,11 @@ export interface LifecycleOptions {
   clinicId: string;
   /** Epoch milliseconds of the first event. */
   startTime: number;
+  /**
+   * Patients to spread the stories over, instead of a few generated ones: the bench registers these
+   * in the receiver's directory so the events it sends produce notifications.
+   */
+  patientIds?: readonly string[];
 }
 
 const MINUTE = 60_000;
@@ -77,10 +82,12 @@ interface Patient {
 export function generateEvents(count: number, options: LifecycleOptions): GeneratedEvent[] {
   const random = createRandom(`${options.seed}/events`);
   // "A few" patients, growing slowly with the run so that larger runs still repeat patients.
-  const patients: Patient[] = Array.from({ length: Math.min(200, Math.max(3, Math.ceil(count / 30))) }, () => ({
-    id: `pat_${random.token(10)}`,
-    address: syntheticAddress(random),
-  }));
+  const patients: Patient[] = options.patientIds
+    ? options.patientIds.map((id) => ({ id, address: syntheticAddress(random) }))
+    : Array.from({ length: Math.min(200, Math.max(3, Math.ceil(count / 30))) }, () => ({
+        id: `pat_${random.token(10)}`,
+        address: syntheticAddress(random),
+      }));
   const practitioners = Array.from({ length: 4 }, () => `prac_${random.token(8)}`);
 
   const events: GeneratedEvent[] = [];

@@ -41,13 +41,19 @@ export function createRandom(seed: string): Random {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
+  /** `items[int(0, length - 1)]`, for a list the caller knows is not empty. */
+  const at = <T>(items: readonly T[], index: number): T => {
+    const item = items[index];
+    if (item === undefined && !(index in items)) throw new RangeError(`no item at ${index} of ${items.length}`);
+    return item as T;
+  };
   return {
     next,
     int,
     chance: (p) => next() < p,
     pick: (items) => {
       if (items.length === 0) throw new RangeError("pick from an empty list");
-      return items[int(0, items.length - 1)]!;
+      return at(items, int(0, items.length - 1));
     },
     token: (length, alphabet = BASE36) => {
       let out = "";
@@ -57,7 +63,7 @@ export function createRandom(seed: string): Random {
     shuffle: (items) => {
       for (let i = items.length - 1; i > 0; i--) {
         const j = int(0, i);
-        [items[i], items[j]] = [items[j]!, items[i]!];
+        [items[i], items[j]] = [at(items, j), at(items, i)];
       }
       return items;
     },

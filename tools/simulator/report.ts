@@ -35,7 +35,8 @@ export function percentile(values: readonly number[], p: number): number | null 
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return Math.round(sorted[rank - 1]! * 10) / 10;
+  const value = sorted[Math.min(rank, sorted.length) - 1] ?? Number.NaN;
+  return Math.round(value * 10) / 10;
 }
 
 /** The summary the CLI prints (as text, or as JSON with --json). */

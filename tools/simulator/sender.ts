@@ -119,9 +119,11 @@ export async function sendPlan(
   };
 
   const deliver = async (send: PlannedSend): Promise<void> => {
-    if (send.duplicateOf !== null) await firstAttemptDone[send.duplicateOf]!.promise;
-    for (let number = 1; number <= RETRY_DELAYS_MS.length; number++) {
-      const delayMs = RETRY_DELAYS_MS[number - 1]! * options.retryScale;
+    // A re-send waits until its original has been tried once, as NovaMed's re-sends come after it.
+    if (send.duplicateOf !== null) await firstAttemptDone[send.duplicateOf]?.promise;
+    for (const [position, scheduledDelayMs] of RETRY_DELAYS_MS.entries()) {
+      const number = position + 1;
+      const delayMs = scheduledDelayMs * options.retryScale;
       if (number > 1) {
         stats.waiting += 1;
         await sleep(delayMs);
@@ -131,7 +133,7 @@ export async function sendPlan(
       const { result, latencyMs } = await limit(() => attempt(send));
       if (number === 1) {
         stats.started += 1;
-        firstAttemptDone[send.index]!.resolve();
+        firstAttemptDone[send.index]?.resolve();
       }
       stats.attempts += 1;
       stats.results[String(result)] = (stats.results[String(result)] ?? 0) + 1;

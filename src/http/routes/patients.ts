@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { deletePatient, getPatient, type Patient, upsertPatient } from "../../db/patients";
 import { isTimeZone } from "../../notify/settings";
+import { parseCsvRows } from "../csv";
 import { ApiError, type ErrorIssue, rejectInvalid, toIssues } from "../errors";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
@@ -103,59 +104,4 @@ async function readJsonRows(request: Request): Promise<Record<string, unknown>[]
   if (!Array.isArray(rows))
     throw new ApiError(400, "invalid_import", 'Send a JSON array of patients, {"patients": [...]}, or text/csv.');
   return rows.map((row) => (row && typeof row === "object" ? (row as Record<string, unknown>) : {}));
-}
-
-/**
- * CSV with a header row naming the columns (`patient_id,phone,email,timezone,sms_opt_in,email_opt_in`;
- * RFC 4180 quoting). Empty cells are null; `true/false`, `yes/no` and `1/0` are consent values.
- */
-export function parseCsvRows(text: string): Record<string, unknown>[] {
-  const records = parseCsv(text.replace(/^\uFEFF/, ""));
-  const header = records.shift()?.map((name) => name.trim().toLowerCase()) ?? [];
-  return records
-    .filter((record) => record.some((cell) => cell.trim() !== ""))
-    .map((record) => Object.fromEntries(header.map((name, index) => [name, csvValue(name, record[index])])));
-}
-
-function csvValue(column: string, raw: string | undefined): unknown {
-  const value = (raw ?? "").trim();
-  if (column === "sms_opt_in" || column === "email_opt_in") {
-    if (/^(true|yes|1|y)$/i.test(value)) return true;
-    if (/^(false|no|0|n)$/i.test(value)) return false;
-    return value === "" ? undefined : value;
-  }
-  return value === "" ? null : value;
-}
-
-/** RFC 4180 records: commas, CRLF or LF, double quotes escaped by doubling. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let cell = "";
-  let quoted = false;
-  for (let index = 0; index < text.length; index += 1) {
-    const character = text[index]!;
-    if (quoted) {
-      if (character === '"' && text[index + 1] === '"') {
-        cell += '"';
-        index += 1;
-      } else if (character === '"') quoted = false;
-      else cell += character;
-    } else if (character === '"') quoted = true;
-    else if (character === ",") {
-      record.push(cell);
-      cell = "";
-    } else if (character === "\n" || character === "\r") {
-      if (character === "\r" && text[index + 1] === "\n") index += 1;
-      record.push(cell);
-      records.push(record);
-      record = [];
-      cell = "";
-    } else cell += character;
-  }
-  if (cell !== "" || record.length > 0) {
-    record.push(cell);
-    records.push(record);
-  }
-  return records;
 }
