@@ -1,10 +1,10 @@
+import type { Channel } from "../config/notifications";
 import type { WriteGuard } from "./entities";
 import { ENTITY_TABLES, type EntityKind } from "./entities";
 
 /** Typed SQL for the notification outbox. */
 
 export type NotificationStatus = "pending" | "scheduled" | "sent" | "delivered" | "failed" | "suppressed";
-export type Channel = "sms" | "email";
 
 export interface OutboxIntent {
   eventId: string;

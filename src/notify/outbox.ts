@@ -1,15 +1,15 @@
+import { readNotificationSettings } from "../config/notifications";
 import { insertOutboxRow, type SendJob } from "../db/notifications";
+import type { EventType } from "../events/event-types";
 import type { ChangeListener, EntityChange } from "../events/handlers";
-import type { KnownEventType } from "../events/schemas";
 import { errorKind, log } from "../log";
 import { kindOf } from "./rules";
-import { readNotificationSettings } from "./settings";
 
 /** Cloudflare Queues accept at most 100 messages per `sendBatch`. */
 const SEND_BATCH_LIMIT = 100;
 
-function eventTypeOf(change: EntityChange): KnownEventType {
-  return `${change.write.kind}:${change.write.status}` as KnownEventType;
+function eventTypeOf(change: EntityChange): EventType {
+  return `${change.write.kind}:${change.write.status}` as EventType;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { type Channel, type NotificationSettings, readNotificationSettings } from "../config/notifications";
 import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import {
   claimNotifications,
@@ -24,8 +25,6 @@ import { logProvider } from "../notify/providers/log";
 import type { Provider, SendResult } from "../notify/providers/provider";
 import { resendProvider } from "../notify/providers/resend";
 import { twilioProvider } from "../notify/providers/twilio";
-import type { Channel } from "../notify/rules";
-import { type NotificationSettings, readNotificationSettings } from "../notify/settings";
 import { retryDelaySeconds } from "./backoff";
 import { retryOnceInPlace } from "./retry-once";
 

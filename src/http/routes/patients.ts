@@ -2,7 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { deletePatient, getPatient, type Patient, upsertPatient } from "../../db/patients";
-import { isTimeZone } from "../../notify/settings";
+import { isTimeZone } from "../../time-zone";
 import { ApiError, type ErrorIssue, rejectInvalid, toIssues } from "../errors";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";

@@ -1,4 +1,4 @@
-import type { Channel } from "../rules";
+import type { Channel } from "../../config/notifications";
 import type { EmailMessage } from "../templates";
 
 /** One rendered message to one recipient. */

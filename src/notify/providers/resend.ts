@@ -1,4 +1,4 @@
-import type { EmailSettings } from "../settings";
+import type { EmailSettings } from "../../config/notifications";
 import {
   classifyStatus,
   networkFailure,

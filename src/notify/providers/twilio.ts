@@ -1,4 +1,4 @@
-import type { TwilioSettings } from "../settings";
+import type { TwilioSettings } from "../../config/notifications";
 import {
   classifyStatus,
   networkFailure,
