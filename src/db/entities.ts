@@ -6,7 +6,7 @@
  * consumer that holds the claim can commit its effects (see src/db/events.ts).
  */
 
-export type EntityKind = "order" | "medication_request" | "refill";
+import type { EntityKind } from "../events/event-types";
 
 interface EntityTable {
   table: string;
@@ -161,19 +161,4 @@ export async function getEntity(
 ): Promise<Record<string, unknown> | null> {
   const { table, idColumn } = ENTITY_TABLES[kind];
   return db.prepare(`SELECT * FROM ${table} WHERE ${idColumn} = ?1`).bind(entityId).first();
-}
-
-/**
- * The part of an entity write every handler shares: the status is the event type's action, ranked
- * by the entity's progression; the handler adds its facts.
- */
-export function progressionStep<K extends EntityKind, S extends string>(
-  kind: K,
-  ranks: Readonly<Record<S, number>>,
-  event: { event_type: string; event_id: string; clinic_id: string },
-  ids: { entityId: string; patientId: string },
-  occurredAt: string,
-): Omit<EntityWrite<K>, "facts"> & { status: S } {
-  const status = event.event_type.slice(event.event_type.indexOf(":") + 1) as S;
-  return { kind, ...ids, clinicId: event.clinic_id, status, rank: ranks[status], occurredAt, eventId: event.event_id };
 }

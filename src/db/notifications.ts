@@ -1,6 +1,7 @@
 import type { Channel } from "../config/notifications";
+import type { EntityKind } from "../events/event-types";
 import type { WriteGuard } from "./entities";
-import { ENTITY_TABLES, type EntityKind } from "./entities";
+import { ENTITY_TABLES } from "./entities";
 
 /** Typed SQL for the notification outbox. */
 

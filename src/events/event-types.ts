@@ -22,7 +22,9 @@ export const EVENT_PROGRESSIONS = {
 export type EntityKind = keyof typeof EVENT_PROGRESSIONS;
 
 /** The statuses of one entity kind: `StatusOf<"refill">` is `"requested" | "approved" | "denied"`. */
-export type StatusOf<K extends EntityKind> = keyof (typeof EVENT_PROGRESSIONS)[K] & string;
+export type StatusOf<K extends EntityKind> = K extends EntityKind
+  ? keyof (typeof EVENT_PROGRESSIONS)[K] & string
+  : never;
 
 /** The event types of one entity kind: `EventTypeOf<"refill">` is `"refill:requested" | …`. */
 export type EventTypeOf<K extends EntityKind> = `${K}:${StatusOf<K>}`;

@@ -1,7 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { type EntityKind, getEntity } from "../../db/entities";
+import { getEntity } from "../../db/entities";
 import {
   EVENT_STATUSES,
   type EventRow,
@@ -15,6 +15,7 @@ import {
 } from "../../db/events";
 import { notificationStats, notificationsForEvent } from "../../db/notifications";
 import type { EventMessage } from "../../events/envelope";
+import type { EntityKind } from "../../events/event-types";
 import { errorKind, log } from "../../log";
 import { ApiError, rejectInvalid } from "../errors";
 import { adminAuth } from "../middleware/admin-auth";

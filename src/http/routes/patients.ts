@@ -2,8 +2,9 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { deletePatient, getPatient, type Patient, upsertPatient } from "../../db/patients";
+import { type ErrorIssue, toIssues } from "../../events/issues";
 import { isTimeZone } from "../../time-zone";
-import { ApiError, type ErrorIssue, rejectInvalid, toIssues } from "../errors";
+import { ApiError, rejectInvalid } from "../errors";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 
