@@ -1,4 +1,5 @@
-import type { Channel } from "../config/notifications";
+import { z } from "zod";
+import { CHANNELS, type Channel } from "../config/notifications";
 import type { EntityKind } from "../events/event-types";
 import type { WriteGuard } from "./entities";
 import { ENTITY_TABLES } from "./entities";
@@ -54,10 +55,15 @@ export interface NotificationRow {
   updated_at: string;
 }
 
-/** A send job: the queue message body of `patient-notifications`. */
-export interface SendJob {
-  event_id: string;
-  channel: Channel;
+const sendJobSchema = z.object({ event_id: z.string(), channel: z.enum(CHANNELS) });
+
+/** A send job: the queue message body of `patient-notifications`, naming one outbox row. */
+export type SendJob = z.infer<typeof sendJobSchema>;
+
+/** A queue message body as a send job (extra fields dropped), or null when it is not one. */
+export function readSendJob(body: unknown): SendJob | null {
+  const parsed = sendJobSchema.safeParse(body);
+  return parsed.success ? parsed.data : null;
 }
 
 /** A sender's hold on the rows it claimed: until `expiresAt` (epoch ms), proven by `token`. */

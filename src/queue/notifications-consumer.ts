@@ -4,6 +4,7 @@ import {
   claimNotifications,
   type NotificationRow,
   type Outcome,
+  readSendJob,
   recordOutcome,
   releaseNotification,
   releaseNotificationLeases,
@@ -51,12 +52,6 @@ interface Job {
   job: SendJob;
 }
 
-function readJob(body: unknown): SendJob | null {
-  const job = body as Partial<SendJob> | null;
-  if (typeof job?.event_id !== "string" || (job.channel !== "sms" && job.channel !== "email")) return null;
-  return { event_id: job.event_id, channel: job.channel };
-}
-
 const keyOf = (job: SendJob) => `${job.event_id}\n${job.channel}`;
 
 /**
@@ -88,7 +83,7 @@ export async function consumeNotifications(
 
   const jobs: Job[] = [];
   for (const message of batch.messages) {
-    const job = readJob(message.body);
+    const job = readSendJob(message.body);
     if (job) jobs.push({ message, job });
     else {
       log.error("notification job unreadable", { queue: batch.queue, message_id: message.id });
@@ -300,18 +295,19 @@ function outcomeOf(
   }
 }
 
-/** Records outcomes, trying once more on a failure: a provider was already called for them. */
+/**
+ * Records outcomes, trying once more on a failure: a provider was already called for them. Safe to
+ * repeat: every statement is guarded by our lease token, so a first try that landed changes nothing.
+ */
 async function recordAll(db: D1Database, statements: D1PreparedStatement[]): Promise<boolean> {
   if (statements.length === 0) return true;
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      await db.batch(statements);
-      return true;
-    } catch (error) {
-      log.warn("notification outcomes not recorded", { attempt: attempt + 1, error: errorKind(error) });
-    }
+  try {
+    await retryOnceInPlace("notification outcome record", () => db.batch(statements));
+    return true;
+  } catch (error) {
+    log.warn("notification outcomes not recorded", { error: errorKind(error) });
+    return false;
   }
-  return false;
 }
 
 function logBatch(queue: string, counts: Record<string, number>, started: number): void {
