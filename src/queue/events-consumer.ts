@@ -223,28 +223,32 @@ async function commit(
   counts: BatchCounts,
 ): Promise<EntityChange[]> {
   if (work.length === 0) return [];
-  const groups = work.map((item) => [...item.statements, completeEvent(db, item.completion, leaseOwner, now)]);
+  // Each event's statements end with its completion, whose result tells whether our outcome landed.
+  const groups = work.map((item) => ({
+    item,
+    statements: [...item.statements, completeEvent(db, item.completion, leaseOwner, now)],
+  }));
   const committed: EntityChange[] = [];
   try {
     counts.d1_round_trips += 1;
-    const results = await db.batch(groups.flat());
+    const results = await db.batch(groups.flatMap((group) => group.statements));
     let offset = 0;
-    work.forEach((item, index) => {
-      offset += groups[index]!.length;
+    for (const { item, statements } of groups) {
+      offset += statements.length;
       const recorded = (results[offset - 1]?.meta.changes ?? 0) > 0;
       if (recorded && item.change) committed.push(item.change);
       settle(item, recorded, counts);
-    });
+    }
   } catch (error) {
     log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
-    for (const [index, item] of work.entries()) {
+    for (const { item, statements } of groups) {
       // The failed combined commit may have landed with only its answer lost, and a redelivery would
       // then find the event processed and skip it. So its follow-ups (send jobs) run in any case: for
       // an event that did not commit they find no outbox row and do nothing.
       if (item.change) committed.push(item.change);
       try {
         counts.d1_round_trips += 1;
-        const results = await db.batch(groups[index]!);
+        const results = await db.batch(statements);
         settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts);
       } catch (eventError) {
         item.completion = {

@@ -52,7 +52,7 @@ const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&
 /** A TwiML answer: one reply message, or none. */
 function twiml(message?: string): Response {
   const body = message
-    ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character]!)}</Message>`
+    ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character] ?? character)}</Message>`
     : "";
   return new Response(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`, {
     headers: { "content-type": "text/xml; charset=utf-8" },
