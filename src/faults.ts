@@ -1,4 +1,4 @@
-import { readFaultRate } from "./config";
+import { readFaultRate } from "./config/faults";
 
 /**
  * Fault injection for the reliability benchmark (`npm run bench -- --faults R`), never for production:

@@ -6,7 +6,8 @@
  * consumer that holds the claim can commit its effects (see src/db/events.ts).
  */
 
-export type EntityKind = "order" | "medication_request" | "refill";
+import type { EntityKind } from "../events/event-types";
+import { type NamedParameters, namedParameters } from "./parameters";
 
 interface EntityTable {
   table: string;
@@ -76,7 +77,29 @@ export interface WriteGuard {
   now: string;
 }
 
-function progressionUpsertSql({ table, idColumn, facts }: EntityTable): string {
+/** The parameters every progression upsert binds, before one per fact column. */
+const WRITE_PARAMETERS = [
+  "entity_id",
+  "clinic_id",
+  "patient_id",
+  "status",
+  "status_rank",
+  "occurred_at",
+  "event_id",
+  "lease_owner",
+  "now",
+] as const;
+
+type WriteParameter = (typeof WRITE_PARAMETERS)[number];
+
+/** The upsert's parameters: the write's own, then the entity's fact columns by their column names. */
+function upsertParameters({ facts }: EntityTable): NamedParameters<WriteParameter | string> {
+  return namedParameters<WriteParameter | string>([...WRITE_PARAMETERS, ...facts]);
+}
+
+function progressionUpsertSql(entity: EntityTable): string {
+  const { table, idColumn, facts } = entity;
+  const { ref } = upsertParameters(entity);
   const advances = `(excluded.status_rank > ${table}.status_rank OR (excluded.status_rank = ${table}.status_rank AND excluded.status_at > ${table}.status_at))`;
   const winner = (column: string) =>
     `${column} = CASE WHEN ${advances} THEN excluded.${column} ELSE ${table}.${column} END`;
@@ -95,13 +118,23 @@ function progressionUpsertSql({ table, idColumn, facts }: EntityTable): string {
     "last_event_at",
     "updated_at",
   ];
-  // ?1 id, ?2 clinic, ?3 patient, ?4 status, ?5 rank, ?6 occurred_at, ?7 event_id, ?8 lease owner,
-  // ?9 now, then one parameter per fact.
-  const factParams = facts.map((_, index) => `?${index + 10}`);
-  const values = ["?1", "?2", "?3", "?4", "?5", "?6", "?7", ...factParams, "?6", "?6", "?9"];
+  // One value per column above: the event's time is both the first and the last event time.
+  const values = [
+    ref("entity_id"),
+    ref("clinic_id"),
+    ref("patient_id"),
+    ref("status"),
+    ref("status_rank"),
+    ref("occurred_at"),
+    ref("event_id"),
+    ...facts.map(ref),
+    ref("occurred_at"),
+    ref("occurred_at"),
+    ref("now"),
+  ];
   return `INSERT INTO ${table} (${columns.join(", ")})
 SELECT ${values.join(", ")}
-WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?7 AND lease_owner = ?8)
+WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ${ref("event_id")} AND lease_owner = ${ref("lease_owner")})
 ON CONFLICT (${idColumn}) DO UPDATE SET
   ${["status", "status_rank", "status_at", "status_event_id"].map(winner).join(",\n  ")},
   ${facts.map(fact).join(",\n  ")},
@@ -119,22 +152,21 @@ const UPSERT_SQL: Record<EntityKind, string> = {
 
 /** The guarded progression upsert for one event's write; returns the entity's resulting status. */
 export function upsertEntity(db: D1Database, write: EntityWrite, guard: WriteGuard): D1PreparedStatement {
-  const facts = ENTITY_TABLES[write.kind].facts as readonly string[];
-  const factValues = facts.map((column) => (write.facts as Record<string, FactValue | undefined>)[column] ?? null);
-  return db
-    .prepare(UPSERT_SQL[write.kind])
-    .bind(
-      write.entityId,
-      write.clinicId,
-      write.patientId,
-      write.status,
-      write.rank,
-      write.occurredAt,
-      write.eventId,
-      guard.leaseOwner,
-      guard.now,
-      ...factValues,
-    );
+  const entity: EntityTable = ENTITY_TABLES[write.kind];
+  const facts: Partial<Record<string, FactValue>> = write.facts;
+  const values: Record<string, unknown> = {
+    entity_id: write.entityId,
+    clinic_id: write.clinicId,
+    patient_id: write.patientId,
+    status: write.status,
+    status_rank: write.rank,
+    occurred_at: write.occurredAt,
+    event_id: write.eventId,
+    lease_owner: guard.leaseOwner,
+    now: guard.now,
+    ...Object.fromEntries(entity.facts.map((column) => [column, facts[column] ?? null])),
+  };
+  return db.prepare(UPSERT_SQL[write.kind]).bind(...upsertParameters(entity).bind(values));
 }
 
 /** What a shipping message needs of an order. */
@@ -161,19 +193,4 @@ export async function getEntity(
 ): Promise<Record<string, unknown> | null> {
   const { table, idColumn } = ENTITY_TABLES[kind];
   return db.prepare(`SELECT * FROM ${table} WHERE ${idColumn} = ?1`).bind(entityId).first();
-}
-
-/**
- * The part of an entity write every handler shares: the status is the event type's action, ranked
- * by the entity's progression; the handler adds its facts.
- */
-export function progressionStep<K extends EntityKind, S extends string>(
-  kind: K,
-  ranks: Readonly<Record<S, number>>,
-  event: { event_type: string; event_id: string; clinic_id: string },
-  ids: { entityId: string; patientId: string },
-  occurredAt: string,
-): Omit<EntityWrite<K>, "facts"> & { status: S } {
-  const status = event.event_type.slice(event.event_type.indexOf(":") + 1) as S;
-  return { kind, ...ids, clinicId: event.clinic_id, status, rank: ranks[status], occurredAt, eventId: event.event_id };
 }

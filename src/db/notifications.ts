@@ -1,10 +1,13 @@
+import { z } from "zod";
+import { CHANNELS, type Channel } from "../config/notifications";
+import type { EntityKind } from "../events/event-types";
 import type { WriteGuard } from "./entities";
-import { ENTITY_TABLES, type EntityKind } from "./entities";
+import { ENTITY_TABLES } from "./entities";
+import { namedParameters } from "./parameters";
 
 /** Typed SQL for the notification outbox. */
 
 export type NotificationStatus = "pending" | "scheduled" | "sent" | "delivered" | "failed" | "suppressed";
-export type Channel = "sms" | "email";
 
 export interface OutboxIntent {
   eventId: string;
@@ -52,10 +55,15 @@ export interface NotificationRow {
   updated_at: string;
 }
 
-/** A send job: the queue message body of `patient-notifications`. */
-export interface SendJob {
-  event_id: string;
-  channel: Channel;
+const sendJobSchema = z.object({ event_id: z.string(), channel: z.enum(CHANNELS) });
+
+/** A send job: the queue message body of `patient-notifications`, naming one outbox row. */
+export type SendJob = z.infer<typeof sendJobSchema>;
+
+/** A queue message body as a send job (extra fields dropped), or null when it is not one. */
+export function readSendJob(body: unknown): SendJob | null {
+  const parsed = sendJobSchema.safeParse(body);
+  return parsed.success ? parsed.data : null;
 }
 
 /** A sender's hold on the rows it claimed: until `expiresAt` (epoch ms), proven by `token`. */
@@ -64,9 +72,12 @@ export interface SendLease {
   expiresAt: number;
 }
 
-const CLAIM_SQL = `UPDATE notifications SET lease_token = ?6, lease_expires_at = ?3, attempts = attempts + 1, updated_at = ?5
-WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')
-  AND (lease_expires_at IS NULL OR lease_expires_at <= ?4 OR lease_token = ?6)
+const CLAIM = namedParameters(["event_id", "channel", "lease_expires_at", "now_ms", "now", "lease_token"] as const);
+
+const CLAIM_SQL = `UPDATE notifications SET lease_token = ${CLAIM.ref("lease_token")},
+  lease_expires_at = ${CLAIM.ref("lease_expires_at")}, attempts = attempts + 1, updated_at = ${CLAIM.ref("now")}
+WHERE event_id = ${CLAIM.ref("event_id")} AND channel = ${CLAIM.ref("channel")} AND status IN ('pending', 'scheduled')
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ${CLAIM.ref("now_ms")} OR lease_token = ${CLAIM.ref("lease_token")})
 RETURNING *`;
 
 /** A job's row that another sender holds: retried once that lease has run out. */
@@ -93,7 +104,18 @@ export async function claimNotifications(
   const claim = db.prepare(CLAIM_SQL);
   const iso = new Date(now).toISOString();
   const results = await db.batch<Record<string, unknown>>([
-    ...jobs.map((job) => claim.bind(job.event_id, job.channel, lease.expiresAt, now, iso, lease.token)),
+    ...jobs.map((job) =>
+      claim.bind(
+        ...CLAIM.bind({
+          event_id: job.event_id,
+          channel: job.channel,
+          lease_expires_at: lease.expiresAt,
+          now_ms: now,
+          now: iso,
+          lease_token: lease.token,
+        }),
+      ),
+    ),
     db
       .prepare(
         `SELECT event_id, channel, lease_expires_at FROM notifications
@@ -127,26 +149,47 @@ export interface Outcome {
   sentAt?: string | null;
 }
 
+const OUTCOME = namedParameters([
+  "notification_id",
+  "status",
+  "provider",
+  "provider_message_id",
+  "error",
+  "rendered",
+  "scheduled_for",
+  "sent_at",
+  "now",
+  "lease_token",
+] as const);
+
+// What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
+// which describe only the latest attempt.
+const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = ${OUTCOME.ref("status")},
+  provider = COALESCE(${OUTCOME.ref("provider")}, provider),
+  provider_message_id = COALESCE(${OUTCOME.ref("provider_message_id")}, provider_message_id),
+  error = ${OUTCOME.ref("error")},
+  rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),
+  scheduled_for = ${OUTCOME.ref("scheduled_for")},
+  sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
+  lease_expires_at = NULL, lease_token = NULL, updated_at = ${OUTCOME.ref("now")}
+WHERE notification_id = ${OUTCOME.ref("notification_id")} AND lease_token = ${OUTCOME.ref("lease_token")}`;
+
 /** Records a send outcome and releases the lease, only if our lease still holds the row. */
 export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease, now: string): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE notifications SET status = ?2, provider = COALESCE(?3, provider), provider_message_id = COALESCE(?4, provider_message_id),
-  error = ?5, rendered = COALESCE(?6, rendered), scheduled_for = ?7, sent_at = COALESCE(?8, sent_at), lease_expires_at = NULL, lease_token = NULL, updated_at = ?9
-WHERE notification_id = ?1 AND lease_token = ?10`,
-    )
-    .bind(
-      outcome.notificationId,
-      outcome.status,
-      outcome.provider ?? null,
-      outcome.providerMessageId ?? null,
-      outcome.error ?? null,
-      outcome.rendered ?? null,
-      outcome.scheduledFor ?? null,
-      outcome.sentAt ?? null,
+  return db.prepare(RECORD_OUTCOME_SQL).bind(
+    ...OUTCOME.bind({
+      notification_id: outcome.notificationId,
+      status: outcome.status,
+      provider: outcome.provider ?? null,
+      provider_message_id: outcome.providerMessageId ?? null,
+      error: outcome.error ?? null,
+      rendered: outcome.rendered ?? null,
+      scheduled_for: outcome.scheduledFor ?? null,
+      sent_at: outcome.sentAt ?? null,
       now,
-      lease.token,
-    );
+      lease_token: lease.token,
+    }),
+  );
 }
 
 /** Releases a lease without changing the status (a transient failure that will retry). */

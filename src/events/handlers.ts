@@ -1,8 +1,9 @@
 import { type EntityWrite, upsertEntity, type WriteGuard } from "../db/entities";
+import type { EntityKind, EventType } from "./event-types";
 import { medicationRequestWrite } from "./medication-requests";
 import { orderWrite } from "./orders";
 import { refillWrite } from "./refills";
-import type { MedicationRequestData, NovaMedEvent, OrderData, RefillData } from "./schemas";
+import type { EventOf, NovaMedEvent } from "./schemas";
 
 /**
  * What applying one event means: the entity write it makes and the D1 statements that commit it.
@@ -10,6 +11,7 @@ import type { MedicationRequestData, NovaMedEvent, OrderData, RefillData } from 
  * follow from `write`, and everything in it commits in the consumer's one `db.batch`.
  */
 export interface EntityChange {
+  eventType: EventType;
   write: EntityWrite;
   statements: D1PreparedStatement[];
 }
@@ -24,17 +26,19 @@ export interface ChangeListener {
   afterCommit?(committed: readonly EntityChange[], env: Env): Promise<void>;
 }
 
-/** The entity write an event makes, dispatched on its type's entity. */
-export function entityWrite(event: NovaMedEvent, occurredAt: string): EntityWrite {
-  const entity = event.event_type.slice(0, event.event_type.indexOf(":"));
-  switch (entity) {
-    case "order":
-      return orderWrite(event as NovaMedEvent & { data: OrderData }, occurredAt);
-    case "medication_request":
-      return medicationRequestWrite(event as NovaMedEvent & { data: MedicationRequestData }, occurredAt);
-    default:
-      return refillWrite(event as NovaMedEvent & { data: RefillData }, occurredAt);
-  }
+type EntityWriter<K extends EntityKind> = (event: EventOf<K>, occurredAt: string) => EntityWrite<K>;
+
+/** One handler per entity kind; a kind without a handler here does not compile. */
+const ENTITY_WRITERS: { [K in EntityKind]: EntityWriter<K> } = {
+  order: orderWrite,
+  medication_request: medicationRequestWrite,
+  refill: refillWrite,
+};
+
+/** The entity write an event makes, by the handler of its entity kind. */
+export function entityWrite<K extends EntityKind>(event: EventOf<K>, occurredAt: string): EntityWrite<K> {
+  const write: EntityWriter<K> = ENTITY_WRITERS[event.entity];
+  return write(event, occurredAt);
 }
 
 /**
@@ -49,7 +53,7 @@ export function applyEvent(
   listeners: readonly ChangeListener[] = [],
 ): EntityChange {
   const write = entityWrite(event, occurredAt);
-  const change: EntityChange = { write, statements: [upsertEntity(db, write, guard)] };
+  const change: EntityChange = { eventType: event.event_type, write, statements: [upsertEntity(db, write, guard)] };
   for (const listener of listeners) change.statements.push(...listener.statements(change, guard, db));
   return change;
 }

@@ -1,32 +1,15 @@
-import { type EntityWrite, progressionStep } from "../db/entities";
-import type { MedicationRequestData, NovaMedEvent } from "./schemas";
-
-/** Medication request progression: created → approved → filled; cancelled ends it. */
-export const MEDICATION_REQUEST_RANKS = {
-  created: 1,
-  approved: 2,
-  filled: 3,
-  cancelled: 9,
-} as const;
-
-export type MedicationRequestStatus = keyof typeof MEDICATION_REQUEST_RANKS;
+import type { EntityWrite } from "../db/entities";
+import { progressionStep } from "./progression";
+import type { EventOf } from "./schemas";
 
 /** The write a `medication_request:*` event makes to its medication request. */
 export function medicationRequestWrite(
-  event: NovaMedEvent & { data: MedicationRequestData },
+  event: EventOf<"medication_request">,
   occurredAt: string,
 ): EntityWrite<"medication_request"> {
-  const data = event.data;
-  const step = progressionStep(
-    "medication_request",
-    MEDICATION_REQUEST_RANKS,
-    event,
-    { entityId: data.medication_request_id, patientId: data.patient_id },
-    occurredAt,
-  );
-  const status: MedicationRequestStatus = step.status;
+  const { data, status } = event;
   return {
-    ...step,
+    ...progressionStep(event, { entityId: data.medication_request_id, patientId: data.patient_id }, occurredAt),
     facts: {
       practitioner_id: data.practitioner_id ?? null,
       medication_name: data.medication_name ?? null,

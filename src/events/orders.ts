@@ -1,33 +1,12 @@
-import { type EntityWrite, progressionStep } from "../db/entities";
-import type { NovaMedEvent, OrderData } from "./schemas";
-
-/**
- * Order progression: created → processing → shipped → delivered; cancelled ends it (from any
- * state, and outranks a late delivered). Equal ranks are broken by the event's timestamp.
- */
-export const ORDER_RANKS = {
-  created: 1,
-  processing: 2,
-  shipped: 3,
-  delivered: 4,
-  cancelled: 9,
-} as const;
-
-export type OrderStatus = keyof typeof ORDER_RANKS;
+import type { EntityWrite } from "../db/entities";
+import { progressionStep } from "./progression";
+import type { EventOf } from "./schemas";
 
 /** The write an `order:*` event makes to its order. */
-export function orderWrite(event: NovaMedEvent & { data: OrderData }, occurredAt: string): EntityWrite<"order"> {
-  const data = event.data;
-  const step = progressionStep(
-    "order",
-    ORDER_RANKS,
-    event,
-    { entityId: data.order_id, patientId: data.patient_id },
-    occurredAt,
-  );
-  const status: OrderStatus = step.status;
+export function orderWrite(event: EventOf<"order">, occurredAt: string): EntityWrite<"order"> {
+  const { data, status } = event;
   return {
-    ...step,
+    ...progressionStep(event, { entityId: data.order_id, patientId: data.patient_id }, occurredAt),
     facts: {
       medication_request_id: data.medication_request_id ?? null,
       carrier: data.carrier ?? null,

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import type { ErrorIssue } from "../http/errors";
-import { toIssues } from "../http/errors";
 import type { EventEnvelope } from "./envelope";
+import { type EntityKind, type EventTypeOf, eventTypeParts, type StatusOf } from "./event-types";
+import { type ErrorIssue, toIssues } from "./issues";
 
 /**
- * Per-type `data` schemas for the twelve NovaMed event types. The guide shows payloads for
+ * Per-entity `data` schemas for the NovaMed event types (listed in ./event-types.ts). The guide shows payloads for
  * `order:shipped` and `medication_request:approved` only; for the rest we require the ids a handler
  * needs and let every other field through (`looseObject`), because NovaMed may add fields at any time.
  */
@@ -61,58 +61,47 @@ const refillData = z.looseObject({
   denial_reason: optionalText,
 });
 
-export type OrderData = z.infer<typeof orderData>;
-export type MedicationRequestData = z.infer<typeof medicationRequestData>;
-export type RefillData = z.infer<typeof refillData>;
+/** The data schema of each entity's events; every event type of an entity shares it. */
+const DATA_SCHEMAS = {
+  order: orderData,
+  medication_request: medicationRequestData,
+  refill: refillData,
+} as const satisfies Record<EntityKind, z.ZodType>;
 
-/** Every NovaMed event type with its data schema. */
-export const DATA_SCHEMAS = {
-  "order:created": orderData,
-  "order:processing": orderData,
-  "order:shipped": orderData,
-  "order:delivered": orderData,
-  "order:cancelled": orderData,
-  "medication_request:created": medicationRequestData,
-  "medication_request:approved": medicationRequestData,
-  "medication_request:filled": medicationRequestData,
-  "medication_request:cancelled": medicationRequestData,
-  "refill:requested": refillData,
-  "refill:approved": refillData,
-  "refill:denied": refillData,
-} as const;
+/** The checked `data` of an event about entity `K`. */
+export type DataOf<K extends EntityKind> = K extends EntityKind ? z.infer<(typeof DATA_SCHEMAS)[K]> : never;
 
-export type KnownEventType = keyof typeof DATA_SCHEMAS;
-export const EVENT_TYPES = Object.keys(DATA_SCHEMAS) as KnownEventType[];
+/**
+ * A NovaMed event of entity `K` whose `data` passed its schema, with its type taken apart: the
+ * entity, the status the event moves it to and that status's rank (from the event-type table).
+ */
+export type EventOf<K extends EntityKind> = Pick<EventEnvelope, "event_id" | "timestamp" | "clinic_id"> & {
+  event_type: EventTypeOf<K>;
+  entity: K;
+  status: StatusOf<K>;
+  rank: number;
+  data: DataOf<K>;
+};
 
-/** A NovaMed event whose `data` passed its type's schema; `event_type` discriminates `data`. */
-export type NovaMedEvent = Pick<EventEnvelope, "event_id" | "timestamp" | "clinic_id"> &
-  (
-    | { event_type: `order:${"created" | "processing" | "shipped" | "delivered" | "cancelled"}`; data: OrderData }
-    | {
-        event_type: `medication_request:${"created" | "approved" | "filled" | "cancelled"}`;
-        data: MedicationRequestData;
-      }
-    | { event_type: `refill:${"requested" | "approved" | "denied"}`; data: RefillData }
-  );
+/** Any valid NovaMed event; `entity` (or `event_type`) discriminates `data`. */
+export type NovaMedEvent = { [K in EntityKind]: EventOf<K> }[EntityKind];
 
 export type ParsedEvent =
   | { kind: "valid"; event: NovaMedEvent }
   | { kind: "unknown_type" }
   | { kind: "invalid"; issues: ErrorIssue[] };
 
-function isKnownType(type: string): type is KnownEventType {
-  return Object.hasOwn(DATA_SCHEMAS, type);
-}
-
 /** Checks an accepted envelope's `data` against its type's schema; issues carry paths, never values. */
 export function parseEvent(envelope: EventEnvelope): ParsedEvent {
-  if (!isKnownType(envelope.event_type)) return { kind: "unknown_type" };
-  const result = DATA_SCHEMAS[envelope.event_type].safeParse(envelope.data);
+  const parts = eventTypeParts(envelope.event_type);
+  if (!parts) return { kind: "unknown_type" };
+  const result = DATA_SCHEMAS[parts.entity].safeParse(envelope.data);
   if (!result.success) {
     return {
       kind: "invalid",
       issues: toIssues(result.error).map((issue) => ({ ...issue, path: `data.${issue.path}` })),
     };
   }
-  return { kind: "valid", event: { ...envelope, data: result.data } as NovaMedEvent };
+  // The schema was chosen by `parts.entity`, so `data` matches it; TypeScript cannot follow that link.
+  return { kind: "valid", event: { ...envelope, ...parts, data: result.data } as NovaMedEvent };
 }

@@ -3,7 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import { ConfigError } from "../config";
+import { ConfigError } from "../config/read";
 import { errorKind, log } from "../log";
 import { ApiError } from "./errors";
 import { requestLog } from "./middleware/request-log";

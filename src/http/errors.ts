@@ -1,14 +1,9 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
+import { type ErrorIssue, toIssues } from "../events/issues";
 
 type IssueSource = { issues: readonly z.core.$ZodIssue[] };
-
-/** One validation problem, by path; never the submitted value. */
-export interface ErrorIssue {
-  path: string;
-  message: string;
-}
 
 export interface ErrorBody {
   error: { code: string; message: string; issues?: ErrorIssue[] };
@@ -44,14 +39,6 @@ export class ApiError extends HTTPException {
       },
     };
   }
-}
-
-/** zod issues as `{path, message}` pairs; zod's messages name types, not values. */
-export function toIssues(error: IssueSource): ErrorIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join("."),
-    message: issue.message,
-  }));
 }
 
 /**

@@ -1,9 +1,9 @@
+import type { NotificationSettings } from "../config/notifications";
 import type { OrderFacts } from "../db/entities";
 import type { NotificationRow } from "../db/notifications";
 import type { Patient } from "../db/patients";
 import type { OutboundMessage } from "./providers/provider";
 import { hopDelaySeconds, nextSmsWindowOpening } from "./quiet-hours";
-import type { NotificationSettings } from "./settings";
 import { type MessageContext, renderEmail, renderSms } from "./templates";
 
 /** What the sender does with one claimed notification. */

@@ -1,16 +1,11 @@
+import { readNotificationSettings } from "../config/notifications";
 import { insertOutboxRow, type SendJob } from "../db/notifications";
-import type { ChangeListener, EntityChange } from "../events/handlers";
-import type { KnownEventType } from "../events/schemas";
+import type { ChangeListener } from "../events/handlers";
 import { errorKind, log } from "../log";
 import { kindOf } from "./rules";
-import { readNotificationSettings } from "./settings";
 
 /** Cloudflare Queues accept at most 100 messages per `sendBatch`. */
 const SEND_BATCH_LIMIT = 100;
-
-function eventTypeOf(change: EntityChange): KnownEventType {
-  return `${change.write.kind}:${change.write.status}` as KnownEventType;
-}
 
 /**
  * Patient notifications, hung off the consumer's change seam. For each applied event that a rule
@@ -22,14 +17,14 @@ export function notificationListener(env: Env): ChangeListener {
   const { rules } = readNotificationSettings(env);
   return {
     statements(change, guard, db) {
-      const channels = rules.get(eventTypeOf(change)) ?? [];
+      const channels = rules.get(change.eventType) ?? [];
       return channels.map((channel) =>
         insertOutboxRow(
           db,
           {
             eventId: change.write.eventId,
             channel,
-            kind: kindOf(eventTypeOf(change)),
+            kind: kindOf(change.eventType),
             patientId: change.write.patientId,
             entityKind: change.write.kind,
             entityId: change.write.entityId,
@@ -40,7 +35,7 @@ export function notificationListener(env: Env): ChangeListener {
     },
     async afterCommit(committed, workerEnv) {
       const jobs: SendJob[] = committed.flatMap((change) =>
-        (rules.get(eventTypeOf(change)) ?? []).map((channel) => ({ event_id: change.write.eventId, channel })),
+        (rules.get(change.eventType) ?? []).map((channel) => ({ event_id: change.write.eventId, channel })),
       );
       await enqueueSendJobs(workerEnv, jobs);
     },

@@ -94,12 +94,14 @@ export function renderSms(context: MessageContext): string {
     const shortened = render(name.slice(0, length).trimEnd()).find(fitsOneSegment);
     if (shortened) return shortened;
   }
-  return render(name.slice(0, 12).trimEnd()).at(-1)!;
+  const leanest = render(name.slice(0, 12).trimEnd()).at(-1);
+  if (leanest === undefined) throw new Error(`no SMS template for ${context.kind}`);
+  return leanest;
 }
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => ESCAPES[character]!);
+  return text.replace(/[&<>"']/g, (character) => ESCAPES[character] ?? character);
 }
 
 /** The email: subject, plain text and HTML with the same content. */

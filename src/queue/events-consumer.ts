@@ -1,4 +1,11 @@
-import { type ClaimedRow, type Completion, claimEvents, completeEvent, releaseLeases } from "../db/events";
+import {
+  type ClaimedRow,
+  type Completion,
+  claimEvents,
+  completeEvent,
+  type EventStatus,
+  releaseLeases,
+} from "../db/events";
 import { applyEvent, type ChangeListener, type EntityChange } from "../events/handlers";
 import { parseEvent } from "../events/schemas";
 import { errorKind, log } from "../log";
@@ -15,6 +22,48 @@ export const LEASE_MS = 120_000;
 export interface ConsumeOptions {
   listeners?: readonly ChangeListener[];
   now?: () => number;
+}
+
+/** What one batch came to, logged as one line. */
+interface BatchCounts {
+  messages: number;
+  processed: number;
+  duplicates: number;
+  conflicts: number;
+  ignored: number;
+  invalid: number;
+  retried: number;
+  poison: number;
+  d1_round_trips: number;
+}
+
+/**
+ * What a claim attempt means for one delivery:
+ * - `conflict`: the stored event with this id has different content; kept out, never applied;
+ * - `ours`: we hold the lease, so we apply it (only the first copy within a batch);
+ * - `duplicate`: already finished, or a second copy in this batch; the first carries the effects;
+ * - `leased_elsewhere`: another consumer holds a live lease; come back once it will have run out.
+ */
+type ClaimOutcome =
+  | { kind: "conflict" }
+  | { kind: "ours" }
+  | { kind: "duplicate" }
+  | { kind: "leased_elsewhere"; leaseExpiresAt: number | null };
+
+const FINISHED: readonly EventStatus[] = ["processed", "ignored", "invalid"];
+
+/** Classifies one delivery after the batch's claim; `alreadyOurs` holds the event ids taken earlier in this batch. */
+function classifyClaim(
+  row: ClaimedRow | undefined,
+  read: ReadEventMessage,
+  leaseOwner: string,
+  alreadyOurs: ReadonlySet<string>,
+): ClaimOutcome {
+  const eventId = read.envelope.event_id;
+  if (row && row.payload_hash !== read.payloadHash) return { kind: "conflict" };
+  if (row && row.lease_owner === leaseOwner && !alreadyOurs.has(eventId)) return { kind: "ours" };
+  if (row && (alreadyOurs.has(eventId) || FINISHED.includes(row.status))) return { kind: "duplicate" };
+  return { kind: "leased_elsewhere", leaseExpiresAt: row?.lease_expires_at ?? null };
 }
 
 /** What one message's event came to within a batch; decides ack or retry. */
@@ -41,7 +90,7 @@ export async function consumeEvents(
   const now = options.now ?? Date.now;
   const listeners = options.listeners ?? [];
   const leaseOwner = crypto.randomUUID();
-  const counts = {
+  const counts: BatchCounts = {
     messages: batch.messages.length,
     processed: 0,
     duplicates: 0,
@@ -91,23 +140,27 @@ export async function consumeEvents(
   const work: Work[] = [];
   for (const { message, read } of reads) {
     const eventId = read.envelope.event_id;
-    const row = claimed.get(eventId);
-    if (row && row.payload_hash !== read.payloadHash) {
-      counts.conflicts += 1;
-      log.warn("event id conflict", { event_id: eventId, event_type: read.envelope.event_type });
-      message.ack();
-    } else if (row && row.lease_owner === leaseOwner && !owned.has(eventId)) {
-      owned.add(eventId);
-      work.push(buildWork(env.DB, message, read, { leaseOwner, now: new Date(claimTime).toISOString() }, listeners));
-    } else if (row && (owned.has(eventId) || ["processed", "ignored", "invalid"].includes(row.status))) {
-      // A redelivery, or a second copy in this very batch: the first copy carries the effects.
-      counts.duplicates += 1;
-      message.ack();
-    } else {
-      // Another consumer holds a live lease: come back when it will have finished or expired.
-      const leaseLeft = row?.lease_expires_at ? Math.ceil((row.lease_expires_at - claimTime) / 1000) : 0;
-      message.retry({ delaySeconds: Math.max(leaseLeft + 1, retryDelaySeconds(message.attempts)) });
-      counts.retried += 1;
+    const outcome = classifyClaim(claimed.get(eventId), read, leaseOwner, owned);
+    switch (outcome.kind) {
+      case "conflict":
+        counts.conflicts += 1;
+        log.warn("event id conflict", { event_id: eventId, event_type: read.envelope.event_type });
+        message.ack();
+        break;
+      case "ours":
+        owned.add(eventId);
+        work.push(buildWork(env.DB, message, read, { leaseOwner, now: new Date(claimTime).toISOString() }, listeners));
+        break;
+      case "duplicate":
+        counts.duplicates += 1;
+        message.ack();
+        break;
+      case "leased_elsewhere": {
+        const leaseLeft = outcome.leaseExpiresAt ? Math.ceil((outcome.leaseExpiresAt - claimTime) / 1000) : 0;
+        message.retry({ delaySeconds: Math.max(leaseLeft + 1, retryDelaySeconds(message.attempts)) });
+        counts.retried += 1;
+        break;
+      }
     }
   }
 
@@ -167,31 +220,35 @@ async function commit(
   work: Work[],
   leaseOwner: string,
   now: string,
-  counts: Record<string, number>,
+  counts: BatchCounts,
 ): Promise<EntityChange[]> {
   if (work.length === 0) return [];
-  const groups = work.map((item) => [...item.statements, completeEvent(db, item.completion, leaseOwner, now)]);
+  // Each event's statements end with its completion, whose result tells whether our outcome landed.
+  const groups = work.map((item) => ({
+    item,
+    statements: [...item.statements, completeEvent(db, item.completion, leaseOwner, now)],
+  }));
   const committed: EntityChange[] = [];
   try {
-    counts.d1_round_trips! += 1;
-    const results = await db.batch(groups.flat());
+    counts.d1_round_trips += 1;
+    const results = await db.batch(groups.flatMap((group) => group.statements));
     let offset = 0;
-    work.forEach((item, index) => {
-      offset += groups[index]!.length;
+    for (const { item, statements } of groups) {
+      offset += statements.length;
       const recorded = (results[offset - 1]?.meta.changes ?? 0) > 0;
       if (recorded && item.change) committed.push(item.change);
       settle(item, recorded, counts);
-    });
+    }
   } catch (error) {
     log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
-    for (const [index, item] of work.entries()) {
+    for (const { item, statements } of groups) {
       // The failed combined commit may have landed with only its answer lost, and a redelivery would
       // then find the event processed and skip it. So its follow-ups (send jobs) run in any case: for
       // an event that did not commit they find no outbox row and do nothing.
       if (item.change) committed.push(item.change);
       try {
-        counts.d1_round_trips! += 1;
-        const results = await db.batch(groups[index]!);
+        counts.d1_round_trips += 1;
+        const results = await db.batch(statements);
         settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts);
       } catch (eventError) {
         item.completion = {
@@ -208,11 +265,11 @@ async function commit(
 }
 
 /** Acks or retries one message once its event's outcome is known. */
-function settle(item: Work, recorded: boolean, counts: Record<string, number>): void {
+function settle(item: Work, recorded: boolean, counts: BatchCounts): void {
   const { message, completion } = item;
   if (completion.status === "failed") {
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-    counts.retried! += 1;
+    counts.retried += 1;
     log.warn("event failed; will retry", {
       event_id: completion.eventId,
       attempts: message.attempts,
@@ -222,8 +279,8 @@ function settle(item: Work, recorded: boolean, counts: Record<string, number>): 
   }
   // Not recorded: our lease was taken over (the new holder applies the event), or the combined
   // commit had landed already. Either way this delivery is done.
-  if (recorded) counts[completion.status]! += 1;
-  else counts.duplicates! += 1;
+  if (recorded) counts[completion.status] += 1;
+  else counts.duplicates += 1;
   message.ack();
 }
 
@@ -233,16 +290,16 @@ async function recordFailure(
   item: Work,
   leaseOwner: string,
   now: string,
-  counts: Record<string, number>,
+  counts: BatchCounts,
 ): Promise<void> {
   try {
-    counts.d1_round_trips! += 1;
+    counts.d1_round_trips += 1;
     await completeEvent(db, item.completion, leaseOwner, now).run();
   } catch {
     // The lease expires on its own; the retry takes the event over.
   }
 }
 
-function logBatch(queue: string, counts: Record<string, number>, started: number): void {
+function logBatch(queue: string, counts: BatchCounts, started: number): void {
   log.info("event batch", { queue, ...counts, duration_ms: Date.now() - started });
 }

@@ -1,8 +1,10 @@
+import { type Channel, type NotificationSettings, readNotificationSettings } from "../config/notifications";
 import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import {
   claimNotifications,
   type NotificationRow,
   type Outcome,
+  readSendJob,
   recordOutcome,
   releaseNotification,
   releaseNotificationLeases,
@@ -24,8 +26,6 @@ import { logProvider } from "../notify/providers/log";
 import type { Provider, SendResult } from "../notify/providers/provider";
 import { resendProvider } from "../notify/providers/resend";
 import { twilioProvider } from "../notify/providers/twilio";
-import type { Channel } from "../notify/rules";
-import { type NotificationSettings, readNotificationSettings } from "../notify/settings";
 import { retryDelaySeconds } from "./backoff";
 import { retryOnceInPlace } from "./retry-once";
 
@@ -50,12 +50,6 @@ export interface SenderOptions {
 interface Job {
   message: Message<unknown>;
   job: SendJob;
-}
-
-function readJob(body: unknown): SendJob | null {
-  const job = body as Partial<SendJob> | null;
-  if (typeof job?.event_id !== "string" || (job.channel !== "sms" && job.channel !== "email")) return null;
-  return { event_id: job.event_id, channel: job.channel };
 }
 
 const keyOf = (job: SendJob) => `${job.event_id}\n${job.channel}`;
@@ -89,7 +83,7 @@ export async function consumeNotifications(
 
   const jobs: Job[] = [];
   for (const message of batch.messages) {
-    const job = readJob(message.body);
+    const job = readSendJob(message.body);
     if (job) jobs.push({ message, job });
     else {
       log.error("notification job unreadable", { queue: batch.queue, message_id: message.id });
@@ -133,10 +127,9 @@ export async function consumeNotifications(
   }
   if (work.length === 0) return logBatch(batch.queue, counts, started);
 
-  let decisions: Decision[];
+  let decided: Decided[];
   try {
-    const rows = work.map(({ row }) => row);
-    decisions = await retryOnceInPlace("notification context load", () => decideAll(env.DB, rows, settings, now));
+    decided = await retryOnceInPlace("notification context load", () => decideAll(env.DB, work, settings, now));
   } catch (error) {
     log.warn("notification context load failed", { queue: batch.queue, error: errorKind(error) });
     await env.DB.batch(
@@ -146,19 +139,43 @@ export async function consumeNotifications(
     return;
   }
 
-  const results = await Promise.all(
-    decisions.map((decision, index) =>
-      decision.action === "send" ? callProvider(env, providers[work[index]!.row.channel], decision) : null,
+  // Every provider call of the batch in parallel; the outcomes are recorded together below.
+  const attempts: Attempt[] = await Promise.all(
+    decided.map(async ({ message, row, decision }) =>
+      decision.action === "send"
+        ? { message, row, decision, result: await callProvider(env, providers[row.channel], decision) }
+        : { message, row, decision },
     ),
   );
 
   const statements: D1PreparedStatement[] = [];
   const delayed: { body: SendJob; contentType: "json"; delaySeconds: number }[] = [];
   const settle: (() => void)[] = [];
-  work.forEach(({ message, row }, index) => {
-    const decision = decisions[index]!;
-    const result = results[index];
+  for (const attempt of attempts) {
+    const { message, row } = attempt;
     const ids = { notification_id: row.notification_id, event_id: row.event_id, channel: row.channel, kind: row.kind };
+    if ("result" in attempt) {
+      const { decision, result } = attempt;
+      const provider = providers[row.channel].name;
+      const outcome = outcomeOf(row, decision, result, provider, nowIso);
+      if (outcome) statements.push(recordOutcome(env.DB, outcome, lease, nowIso));
+      if (result.outcome === "opted_out")
+        statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", nowIso));
+      if (result.outcome === "transient") {
+        statements.push(releaseNotification(env.DB, row.notification_id, result.reason, lease, nowIso));
+        counts.retried += 1;
+        log.warn("notification send failed; will retry", { ...ids, provider, attempts: message.attempts });
+        settle.push(() => message.retry({ delaySeconds: retryDelaySeconds(message.attempts) }));
+      } else {
+        if (outcome?.status === "sent") counts.sent += 1;
+        else if (outcome?.status === "suppressed") counts.suppressed += 1;
+        else counts.failed += 1;
+        log.info("notification outcome", { ...ids, provider, status: outcome?.status });
+        settle.push(() => message.ack());
+      }
+      continue;
+    }
+    const { decision } = attempt;
     if (decision.action === "suppress") {
       statements.push(
         recordOutcome(
@@ -192,26 +209,8 @@ export async function consumeNotifications(
         delay_seconds: decision.delaySeconds,
       });
       settle.push(() => message.ack());
-    } else {
-      const provider = providers[row.channel].name;
-      const outcome = outcomeOf(row, decision, result!, provider, nowIso);
-      if (outcome) statements.push(recordOutcome(env.DB, outcome, lease, nowIso));
-      if (result!.outcome === "opted_out")
-        statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", nowIso));
-      if (result!.outcome === "transient") {
-        statements.push(releaseNotification(env.DB, row.notification_id, result!.reason, lease, nowIso));
-        counts.retried += 1;
-        log.warn("notification send failed; will retry", { ...ids, provider, attempts: message.attempts });
-        settle.push(() => message.retry({ delaySeconds: retryDelaySeconds(message.attempts) }));
-      } else {
-        if (outcome?.status === "sent") counts.sent += 1;
-        else if (outcome?.status === "suppressed") counts.suppressed += 1;
-        else counts.failed += 1;
-        log.info("notification outcome", { ...ids, provider, status: outcome?.status });
-        settle.push(() => message.ack());
-      }
     }
-  });
+  }
 
   if (!(await recordAll(env.DB, statements))) {
     // The providers were called but we could not record it: retry, and the lease expiry lets the
@@ -229,13 +228,26 @@ export async function consumeNotifications(
   logBatch(batch.queue, counts, started);
 }
 
-/** Loads what the decisions need in one round trip, then decides each row. */
+/** A claimed job with what to do about it. */
+interface Decided {
+  message: Message<unknown>;
+  row: NotificationRow;
+  decision: Decision;
+}
+
+/** A claimed job after the provider calls: a send carries the provider's answer. */
+type Attempt =
+  | (Decided & { decision: Exclude<Decision, { action: "send" }> })
+  | (Decided & { decision: Extract<Decision, { action: "send" }>; result: SendResult });
+
+/** Loads what the decisions need in one round trip, then decides each claimed job. */
 async function decideAll(
   db: D1Database,
-  rows: NotificationRow[],
+  work: readonly { message: Message<unknown>; row: NotificationRow }[],
   settings: NotificationSettings,
   now: Date,
-): Promise<Decision[]> {
+): Promise<Decided[]> {
+  const rows = work.map(({ row }) => row);
   const patientIds = [...new Set(rows.map((row) => row.patient_id))];
   const orderIds = [...new Set(rows.filter((row) => row.kind.startsWith("order_")).map((row) => row.entity_id))];
   const [patientRows, optOutRows, orderRows] = await db.batch<Record<string, unknown>>([
@@ -248,9 +260,11 @@ async function decideAll(
   );
   const optedOut = new Set((optOutRows?.results ?? []).map((row) => String(row.phone)));
   const orders = new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts]));
-  return rows.map((row) =>
-    decide(row, patients.get(row.patient_id), optedOut, orders.get(row.entity_id), settings, now),
-  );
+  return work.map(({ message, row }) => ({
+    message,
+    row,
+    decision: decide(row, patients.get(row.patient_id), optedOut, orders.get(row.entity_id), settings, now),
+  }));
 }
 
 async function callProvider(
@@ -301,18 +315,19 @@ function outcomeOf(
   }
 }
 
-/** Records outcomes, trying once more on a failure: a provider was already called for them. */
+/**
+ * Records outcomes, trying once more on a failure: a provider was already called for them. Safe to
+ * repeat: every statement is guarded by our lease token, so a first try that landed changes nothing.
+ */
 async function recordAll(db: D1Database, statements: D1PreparedStatement[]): Promise<boolean> {
   if (statements.length === 0) return true;
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      await db.batch(statements);
-      return true;
-    } catch (error) {
-      log.warn("notification outcomes not recorded", { attempt: attempt + 1, error: errorKind(error) });
-    }
+  try {
+    await retryOnceInPlace("notification outcome record", () => db.batch(statements));
+    return true;
+  } catch (error) {
+    log.warn("notification outcomes not recorded", { error: errorKind(error) });
+    return false;
   }
-  return false;
 }
 
 function logBatch(queue: string, counts: Record<string, number>, started: number): void {

@@ -1,4 +1,4 @@
-import { failDeadNotifications, type SendJob } from "../db/notifications";
+import { failDeadNotifications, readSendJob } from "../db/notifications";
 import { errorKind, log } from "../log";
 import { retryDelaySeconds } from "./backoff";
 
@@ -8,11 +8,7 @@ import { retryDelaySeconds } from "./backoff";
  * event's notifications. One round trip per batch.
  */
 export async function consumeNotificationDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const jobs = batch.messages
-    .map((message) => message.body as Partial<SendJob> | null)
-    .filter(
-      (job): job is SendJob => typeof job?.event_id === "string" && (job.channel === "sms" || job.channel === "email"),
-    );
+  const jobs = batch.messages.flatMap((message) => readSendJob(message.body) ?? []);
   try {
     await failDeadNotifications(env.DB, jobs, new Date().toISOString());
   } catch (error) {

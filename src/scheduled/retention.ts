@@ -1,4 +1,4 @@
-import { readInteger } from "../config";
+import { readRetentionSettings } from "../config/retention";
 import { purgePayloads } from "../db/events";
 import { purgeRenderedMessages } from "../db/notifications";
 import { log } from "../log";
@@ -15,7 +15,7 @@ export const PURGE_MAX_CHUNKS = 40;
  * too (each notification keeps its status and times). `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
  */
 export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number> {
-  const days = readInteger(env, "PAYLOAD_RETENTION_DAYS", 30);
+  const days = readRetentionSettings(env).payloadRetentionDays;
   if (days === 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const purged = await inChunks(() => purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS));

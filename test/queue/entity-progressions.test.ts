@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type EntityKind, getEntity } from "../../src/db/entities";
+import { getEntity } from "../../src/db/entities";
+import type { EntityKind } from "../../src/events/event-types";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 

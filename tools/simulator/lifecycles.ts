@@ -1,5 +1,7 @@
 import {
   CARRIERS,
+  EVENT_TYPES,
+  type EventType,
   MEDICATION_REQUEST_CANCEL_REASONS,
   MEDICATIONS,
   ORDER_CANCEL_REASONS,
@@ -18,22 +20,7 @@ import { createRandom, type Random } from "./prng.ts";
  * events have increasing timestamps. Time is compressed: steps are minutes to hours apart.
  */
 
-export const EVENT_TYPES = [
-  "order:created",
-  "order:processing",
-  "order:shipped",
-  "order:delivered",
-  "order:cancelled",
-  "medication_request:created",
-  "medication_request:approved",
-  "medication_request:filled",
-  "medication_request:cancelled",
-  "refill:requested",
-  "refill:approved",
-  "refill:denied",
-] as const;
-
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType };
 
 /** The envelope every NovaMed webhook shares (guide: "Webhook Payload Structure"). */
 export interface Envelope {

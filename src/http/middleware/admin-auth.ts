@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
-import { readAdminToken } from "../../config";
+import { readAdminToken } from "../../config/admin";
 import type { App } from "../types";
 
 /** The one 401 of the admin API, for a missing, malformed or wrong bearer token alike. */

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { readWebhookConfig, type WebhookConfig } from "../../config";
+import { readWebhookConfig, type WebhookConfig } from "../../config/webhook";
 import { ApiError } from "../errors";
 import type { App } from "../types";
 

@@ -1,7 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { type EntityKind, getEntity } from "../../db/entities";
+import { getEntity } from "../../db/entities";
 import {
   EVENT_STATUSES,
   type EventRow,
@@ -15,7 +15,9 @@ import {
 } from "../../db/events";
 import { notificationStats, notificationsForEvent } from "../../db/notifications";
 import type { EventMessage } from "../../events/envelope";
+import type { EntityKind } from "../../events/event-types";
 import { errorKind, log } from "../../log";
+import { decodeCursor, encodeCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
@@ -42,24 +44,14 @@ const listQuery = z.object({
   cursor: z.string().max(400, { error: "is too long" }).optional(),
 });
 
-/** Opaque cursor: the last row's position in the newest-first order. */
-function encodeCursor(row: EventRow): string {
-  return btoa(JSON.stringify([row.received_at, row.event_id]))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replaceAll("=", "");
+/** The position after which the next page starts: the last row's place in the newest-first order. */
+function eventCursor(row: EventRow): string {
+  return encodeCursor([row.received_at, row.event_id]);
 }
 
-function decodeCursor(cursor: string): { receivedAt: string; eventId: string } {
-  try {
-    const [receivedAt, eventId] = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/"))) as unknown[];
-    if (typeof receivedAt === "string" && typeof eventId === "string") return { receivedAt, eventId };
-  } catch {
-    // fall through to the 400 below
-  }
-  throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
-    issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
-  });
+function afterCursor(cursor: string): { receivedAt: string; eventId: string } {
+  const [receivedAt = "", eventId = ""] = decodeCursor(cursor, 2);
+  return { receivedAt, eventId };
 }
 
 function eventSummary(row: EventRow) {
@@ -82,10 +74,11 @@ admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => 
     status: query.status as EventRow["status"] | undefined,
     type: query.type,
     limit: query.limit,
-    after: query.cursor ? decodeCursor(query.cursor) : undefined,
+    after: query.cursor ? afterCursor(query.cursor) : undefined,
   });
   const page = rows.slice(0, query.limit);
-  const nextCursor = rows.length > query.limit ? encodeCursor(page.at(-1)!) : null;
+  const last = page.at(-1);
+  const nextCursor = rows.length > query.limit && last ? eventCursor(last) : null;
   return c.json({ events: page.map(eventSummary), next_cursor: nextCursor });
 });
 

@@ -2,9 +2,10 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { deletePatient, getPatient, type Patient, upsertPatient } from "../../db/patients";
-import { isTimeZone } from "../../notify/settings";
+import { type ErrorIssue, toIssues } from "../../events/issues";
+import { isTimeZone } from "../../time-zone";
 import { parseCsvRows } from "../csv";
-import { ApiError, type ErrorIssue, rejectInvalid, toIssues } from "../errors";
+import { ApiError, rejectInvalid } from "../errors";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 

@@ -1,9 +1,9 @@
 import { Hono, type MiddlewareHandler } from "hono";
+import { readNotificationSettings, readTwilioWebhookSettings } from "../../config/notifications";
 import { applyDeliveryReport } from "../../db/notifications";
 import { optInPhone, optOutPhone } from "../../db/patients";
 import { log } from "../../log";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
-import { readNotificationSettings, readPublicBaseUrl, readTwilioAuthToken } from "../../notify/settings";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
 import { ApiError } from "../errors";
 import { bodyCap } from "../middleware/body-cap";
@@ -31,15 +31,14 @@ type TwilioApp = App & { Variables: App["Variables"] & { twilioParams: Record<st
  */
 function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
   return async function twilioSignatureAuth(c, next) {
-    const authToken = readTwilioAuthToken(c.env);
+    const { authToken, publicBaseUrl } = readTwilioWebhookSettings(c.env);
     if (!authToken) log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
     const form = await c.req.parseBody().catch(() => ({}));
     const params = Object.fromEntries(
       Object.entries(form).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
     );
     const url = new URL(c.req.url);
-    const base = readPublicBaseUrl(c.env);
-    const urls = [c.req.url, ...(base ? [`${base}${url.pathname}${url.search}`] : [])];
+    const urls = [c.req.url, ...(publicBaseUrl ? [`${publicBaseUrl}${url.pathname}${url.search}`] : [])];
     if (!authToken || !(await isValidTwilioSignature(authToken, c.req.header("x-twilio-signature"), urls, params))) {
       throw new ApiError(403, "forbidden", "The Twilio signature is missing or invalid.");
     }
@@ -53,7 +52,7 @@ const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&
 /** A TwiML answer: one reply message, or none. */
 function twiml(message?: string): Response {
   const body = message
-    ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character]!)}</Message>`
+    ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character] ?? character)}</Message>`
     : "";
   return new Response(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`, {
     headers: { "content-type": "text/xml; charset=utf-8" },

@@ -1,6 +1,6 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
-import { readWebhookConfig } from "../../config";
+import { readWebhookConfig } from "../../config/webhook";
 import { type EventMessage, envelopeSchema } from "../../events/envelope";
 import { errorKind, log } from "../../log";
 import { ApiError, rejectInvalid } from "../errors";

@@ -1,15 +1,12 @@
-import type { Channel } from "../rules";
+import type { Channel } from "../../config/notifications";
 import type { EmailMessage } from "../templates";
 
-/** One rendered message to one recipient. */
-export interface OutboundMessage {
+/** One rendered message to one recipient: an SMS body or an email, by channel. */
+export type OutboundMessage = {
   notificationId: string;
-  channel: Channel;
   /** E.164 phone number or email address. Never logged. */
   to: string;
-  sms?: string;
-  email?: EmailMessage;
-}
+} & ({ channel: Extract<Channel, "sms">; sms: string } | { channel: Extract<Channel, "email">; email: EmailMessage });
 
 /**
  * A provider's answer, classified: `transient` is retried with backoff, `permanent` marks the

@@ -1,4 +1,4 @@
-import type { EmailSettings } from "../settings";
+import type { EmailSettings } from "../../config/notifications";
 import {
   classifyStatus,
   networkFailure,
@@ -23,7 +23,8 @@ export function resendProvider(settings: EmailSettings): Provider {
   return {
     name: "resend",
     async send(message: OutboundMessage): Promise<SendResult> {
-      const email = message.email!;
+      if (message.channel !== "email") return { outcome: "permanent", reason: "resend sends email only" };
+      const { email } = message;
       let response: Response;
       try {
         response = await fetch("https://api.resend.com/emails", {

@@ -1,4 +1,4 @@
-import type { TwilioSettings } from "../settings";
+import type { TwilioSettings } from "../../config/notifications";
 import {
   classifyStatus,
   networkFailure,
@@ -29,7 +29,8 @@ export function twilioProvider(settings: TwilioSettings): Provider {
   return {
     name: "twilio",
     async send(message: OutboundMessage): Promise<SendResult> {
-      const form = new URLSearchParams({ To: message.to, Body: message.sms ?? "" });
+      if (message.channel !== "sms") return { outcome: "permanent", reason: "twilio sends SMS only" };
+      const form = new URLSearchParams({ To: message.to, Body: message.sms });
       if (settings.messagingServiceSid) form.set("MessagingServiceSid", settings.messagingServiceSid);
       else if (settings.from) form.set("From", settings.from);
       if (settings.statusCallbackUrl) form.set("StatusCallback", settings.statusCallbackUrl);

@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { settingsReader, withDefault } from "./read";
+
+const retentionSchema = z
+  .object({
+    /** Days an event's payload is kept; 0 disables the purge. */
+    PAYLOAD_RETENTION_DAYS: withDefault(
+      "30",
+      z
+        .string()
+        .transform(Number)
+        .refine((days) => Number.isInteger(days) && days >= 0, { error: "is not a non-negative integer" }),
+    ),
+  })
+  .transform((vars) => ({ payloadRetentionDays: vars.PAYLOAD_RETENTION_DAYS }));
+
+export type RetentionSettings = z.output<typeof retentionSchema>;
+
+/** The retention job's settings; throws a ConfigError naming a malformed variable. */
+export const readRetentionSettings = settingsReader(retentionSchema);

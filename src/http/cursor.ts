@@ -1,0 +1,32 @@
+import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
+import { ApiError } from "./errors";
+
+/**
+ * Opaque page cursors: a row's position in a list's order (e.g. `[received_at, event_id]`) as
+ * base64url JSON without padding, with Hono's base64url codec.
+ */
+export function encodeCursor(position: readonly string[]): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(position));
+  return encodeBase64Url(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)).replace(/=+$/, "");
+}
+
+/**
+ * The position of a cursor this API returned, with `length` strings; anything else is the contract's
+ * 400 `invalid_query` (which never echoes the cursor).
+ */
+export function decodeCursor(cursor: string, length: number): string[] {
+  try {
+    const position: unknown = JSON.parse(new TextDecoder().decode(decodeBase64Url(cursor)));
+    if (
+      Array.isArray(position) &&
+      position.length === length &&
+      position.every((value): value is string => typeof value === "string")
+    )
+      return position;
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
+    issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
+  });
+}

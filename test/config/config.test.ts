@@ -1,0 +1,138 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { readAdminToken } from "../../src/config/admin";
+import { readFaultRate } from "../../src/config/faults";
+import { readNotificationSettings, readTwilioWebhookSettings } from "../../src/config/notifications";
+import { ConfigError } from "../../src/config/read";
+import { readRetentionSettings } from "../../src/config/retention";
+import { readWebhookConfig } from "../../src/config/webhook";
+
+/** A fresh `env` object (the readers cache per object) with some variables replaced. */
+const envWith = (overrides: Record<string, string | undefined>) => ({ ...env, ...overrides }) as Env;
+
+/** The ConfigError `read` throws, or a failure when it throws nothing or something else. */
+function configError(read: () => unknown): ConfigError {
+  try {
+    read();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("the declared variables left empty", () => {
+  it("read as the defaults, each kept once in src/config", () => {
+    const settings = readNotificationSettings(envWith({}));
+    expect(settings).toMatchObject({
+      clinicName: "Your Clinic",
+      clinicPhone: null,
+      clinicTimezone: "America/New_York",
+      smsWindow: { start: 8 * 60, end: 21 * 60 },
+      twilio: null,
+      email: null,
+    });
+    expect(Object.fromEntries(settings.rules)).toEqual({
+      "order:shipped": ["sms", "email"],
+      "order:delivered": ["sms", "email"],
+      "order:cancelled": ["sms", "email"],
+      "refill:approved": ["sms", "email"],
+      "refill:denied": ["sms", "email"],
+    });
+    expect(readRetentionSettings(envWith({})).payloadRetentionDays).toBe(30);
+    expect(readFaultRate(envWith({}))).toBe(0);
+    expect(readTwilioWebhookSettings(envWith({}))).toEqual({ authToken: null, publicBaseUrl: null });
+  });
+
+  it("read the same when the variable is absent altogether", () => {
+    const absent = envWith({
+      CLINIC_NAME: undefined,
+      NOTIFICATION_RULES: undefined,
+      PAYLOAD_RETENTION_DAYS: undefined,
+    });
+    expect(readNotificationSettings(absent).clinicName).toBe("Your Clinic");
+    expect(readNotificationSettings(absent).rules.size).toBe(5);
+    expect(readRetentionSettings(absent).payloadRetentionDays).toBe(30);
+  });
+});
+
+describe("set variables", () => {
+  it("are trimmed, split and typed", () => {
+    const custom = envWith({
+      NOVAMED_WEBHOOK_SECRET: " key-new , key-old ",
+      NOVAMED_CLINIC_IDS: "550E8400-E29B-41D4-A716-446655440000",
+      ADMIN_TOKEN: " admin-token ",
+      SMS_SEND_WINDOW: "09:30-20:00",
+      NOTIFICATION_RULES: "order:shipped=sms, refill:denied=email+email",
+      PAYLOAD_RETENTION_DAYS: "0",
+      FAULT_INJECTION_RATE: "0.25",
+      PUBLIC_BASE_URL: "https://receiver.example//",
+      TWILIO_ACCOUNT_SID: "AC1",
+      TWILIO_AUTH_TOKEN: "token",
+      TWILIO_FROM_NUMBER: "+14155550100",
+      RESEND_API_KEY: "re_1",
+      EMAIL_FROM: "Clinic <care@clinic.example>",
+    });
+    expect(readWebhookConfig(custom)).toEqual({
+      apiKeys: ["key-new", "key-old"],
+      clinicIds: new Set(["550e8400-e29b-41d4-a716-446655440000"]),
+    });
+    expect(readAdminToken(custom)).toBe("admin-token");
+    const settings = readNotificationSettings(custom);
+    expect(settings.smsWindow).toEqual({ start: 9 * 60 + 30, end: 20 * 60 });
+    expect(Object.fromEntries(settings.rules)).toEqual({ "order:shipped": ["sms"], "refill:denied": ["email"] });
+    expect(settings.twilio).toEqual({
+      accountSid: "AC1",
+      authToken: "token",
+      messagingServiceSid: null,
+      from: "+14155550100",
+      statusCallbackUrl: "https://receiver.example/webhooks/twilio/status",
+    });
+    expect(settings.email).toEqual({ apiKey: "re_1", from: "Clinic <care@clinic.example>" });
+    expect(readRetentionSettings(custom).payloadRetentionDays).toBe(0);
+    expect(readFaultRate(custom)).toBe(0.25);
+    expect(readTwilioWebhookSettings(custom)).toEqual({
+      authToken: "token",
+      publicBaseUrl: "https://receiver.example",
+    });
+  });
+
+  it("NOTIFICATION_RULES=none silences every event type", () => {
+    expect(readNotificationSettings(envWith({ NOTIFICATION_RULES: "none" })).rules.size).toBe(0);
+  });
+
+  it("are read once per env object", () => {
+    const once = envWith({});
+    expect(readNotificationSettings(once)).toBe(readNotificationSettings(once));
+    expect(readWebhookConfig(once)).toBe(readWebhookConfig(once));
+  });
+});
+
+describe("a malformed variable", () => {
+  const SECRET_LOOKING = "s3cr3t-value-do-not-echo";
+  it.each([
+    ["ADMIN_TOKEN", { ADMIN_TOKEN: " " }, readAdminToken],
+    ["NOVAMED_CLINIC_IDS", { NOVAMED_CLINIC_IDS: SECRET_LOOKING }, readWebhookConfig],
+    ["CLINIC_TIMEZONE", { CLINIC_TIMEZONE: SECRET_LOOKING }, readNotificationSettings],
+    ["SMS_SEND_WINDOW", { SMS_SEND_WINDOW: "21:00-08:00" }, readNotificationSettings],
+    ["SMS_SEND_WINDOW", { SMS_SEND_WINDOW: SECRET_LOOKING }, readNotificationSettings],
+    ["NOTIFICATION_RULES", { NOTIFICATION_RULES: `${SECRET_LOOKING}=sms` }, readNotificationSettings],
+    ["NOTIFICATION_RULES", { NOTIFICATION_RULES: "order:shipped=pager" }, readNotificationSettings],
+    ["NOTIFICATION_RULES", { NOTIFICATION_RULES: "order:shipped" }, readNotificationSettings],
+    ["TWILIO_AUTH_TOKEN", { TWILIO_ACCOUNT_SID: SECRET_LOOKING }, readNotificationSettings],
+    [
+      "TWILIO_MESSAGING_SERVICE_SID",
+      { TWILIO_ACCOUNT_SID: "AC1", TWILIO_AUTH_TOKEN: SECRET_LOOKING },
+      readNotificationSettings,
+    ],
+    ["EMAIL_FROM", { RESEND_API_KEY: SECRET_LOOKING }, readNotificationSettings],
+    ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readRetentionSettings],
+    ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
+    ["FAULT_INJECTION_RATE", { FAULT_INJECTION_RATE: "2" }, readFaultRate],
+  ] as const)("%s: a ConfigError names it, never the value", (variable, overrides, read) => {
+    const error = configError(() => read(envWith(overrides)));
+    expect(error.variable).toBe(variable);
+    expect(error.message.startsWith(variable)).toBe(true);
+    expect(error.message).not.toContain(SECRET_LOOKING);
+  });
+});
