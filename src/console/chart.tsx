@@ -10,7 +10,6 @@ export interface ChartBar {
 }
 
 const HEIGHT = 120;
-const BAR_WIDTH = 18;
 const GAP = 4;
 const AXIS = 16;
 
@@ -23,9 +22,20 @@ function total(counts: ChartBar["counts"]): number {
  * SVG's title and description; every bar has a title with its numbers, and the page shows the same
  * totals in a table beside it.
  */
-export function StatusChart({ id, title, bars }: { id: string; title: string; bars: ChartBar[] }) {
+export function StatusChart({
+  id,
+  title,
+  bars,
+  barWidth,
+}: {
+  id: string;
+  title: string;
+  bars: ChartBar[];
+  /** Wide enough for the bar's tick label. */
+  barWidth: number;
+}) {
   const peak = Math.max(1, ...bars.map((bar) => total(bar.counts)));
-  const width = bars.length * (BAR_WIDTH + GAP);
+  const width = bars.length * (barWidth + GAP);
   const sum = bars.reduce((all, bar) => all + total(bar.counts), 0);
   return (
     <svg
@@ -41,7 +51,7 @@ export function StatusChart({ id, title, bars }: { id: string; title: string; ba
       <desc id={`${id}-desc`}>{`${sum} events in ${bars.length} bars; the table below lists them by status.`}</desc>
       {bars.map((bar, index) => {
         let top = HEIGHT;
-        const x = index * (BAR_WIDTH + GAP);
+        const x = index * (barWidth + GAP);
         const summary = EVENT_STATUSES.filter((status) => bar.counts[status])
           .map((status) => `${bar.counts[status]} ${status}`)
           .join(", ");
@@ -51,10 +61,10 @@ export function StatusChart({ id, title, bars }: { id: string; title: string; ba
             {EVENT_STATUSES.filter((status) => bar.counts[status]).map((status) => {
               const height = ((bar.counts[status] ?? 0) / peak) * (HEIGHT - 4);
               top -= height;
-              return <rect class={`bar-${status}`} x={x} y={top} width={BAR_WIDTH} height={height} />;
+              return <rect class={`bar-${status}`} x={x} y={top} width={barWidth} height={height} />;
             })}
             {bar.tick && (
-              <text class="axis" x={x + BAR_WIDTH / 2} y={HEIGHT + 12} text-anchor="middle">
+              <text class="axis" x={x + barWidth / 2} y={HEIGHT + 12} text-anchor="middle">
                 {bar.tick}
               </text>
             )}

@@ -29,9 +29,9 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .card strong { display: block; font-size: 1.6rem; }
 .card.attention { border-color: #cf222e; background: #fff0f0; }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600; border: 1px solid transparent; }
-.status-processed, .status-sent, .status-delivered { background: #dafbe1; color: #116329; border-color: #4ac26b; }
-.status-queued, .status-processing, .status-pending, .status-scheduled { background: #ddf4ff; color: #0a3069; border-color: #54aeff; }
-.status-ignored, .status-suppressed, .status-superseded { background: #eaeef2; color: #24292f; border-color: #afb8c1; }
+.status-processed, .status-sent, .status-delivered, .status-shipped, .status-approved, .status-filled { background: #dafbe1; color: #116329; border-color: #4ac26b; }
+.status-queued, .status-processing, .status-pending, .status-scheduled, .status-created, .status-requested { background: #ddf4ff; color: #0a3069; border-color: #54aeff; }
+.status-ignored, .status-suppressed, .status-superseded, .status-cancelled, .status-denied { background: #eaeef2; color: #24292f; border-color: #afb8c1; }
 .status-invalid, .status-held { background: #fff8c5; color: #6b4b00; border-color: #d4a72c; }
 .status-failed, .status-dead { background: #ffebe9; color: #a40e26; border-color: #ff8182; }
 .chart { display: block; max-width: 100%; height: auto; }

@@ -128,8 +128,18 @@ overview.get("/", async (c) => {
       </table>
 
       <h2>Events received</h2>
-      <StatusChart id="chart-24h" title="Events received in the last 24 hours, per hour, by status" bars={lastDay} />
-      <StatusChart id="chart-7d" title="Events received in the last 7 days, per day, by status" bars={lastWeek} />
+      <StatusChart
+        id="chart-24h"
+        title="Events received in the last 24 hours, per hour, by status"
+        bars={lastDay}
+        barWidth={18}
+      />
+      <StatusChart
+        id="chart-7d"
+        title="Events received in the last 7 days, per day, by status"
+        bars={lastWeek}
+        barWidth={40}
+      />
       <ul class="legend" aria-label="Chart colours">
         {EVENT_STATUSES.map((status) => (
           <li>
