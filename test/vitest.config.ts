@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** The Workers test project: every test under test/ except test/node (the Node tools' project). */
+/** The Workers test project: every test under test/ except test/node (Node tools) and test/browser (Chromium). */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
   return {
@@ -26,7 +26,7 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts"],
-      exclude: ["test/node/**", "node_modules/**"],
+      exclude: ["test/node/**", "test/browser/**", "node_modules/**"],
       setupFiles: ["test/setup/apply-migrations.ts", "test/setup/clock.ts"],
       // The receiver logs a JSON line per request; show console output only for failing tests.
       silent: "passed-only" as const,

@@ -4,6 +4,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { ConfigError } from "../config/read";
+import { createConsole } from "../console/app";
 import { errorKind, log } from "../log";
 import { ApiError } from "./errors";
 import { requestLog } from "./middleware/request-log";
@@ -32,6 +33,7 @@ app.get("/health", (c) => c.json({ status: "ok" }));
 app.route("/webhooks", novamedWebhook);
 app.route("/webhooks/twilio", twilioWebhooks);
 app.route("/admin", admin);
+app.route("/console", createConsole());
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: "No route matches this path." } }, 404));
 

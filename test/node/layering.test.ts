@@ -8,12 +8,12 @@ const src = path.join(root, "src");
 
 /**
  * The layers of src/, top first. A module may import from its own layer and any layer below it,
- * never from a layer above: http → queue/scheduled → notify → events → db → config/faults → leaves.
+ * never from a layer above: http/console → queue/scheduled → notify → events → db → config/faults → leaves.
  * The leaves import nothing of ours, so everything (and the Node tools) may use them.
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["index.ts"],
-  ["http/"],
+  ["http/", "console/"],
   ["queue/", "scheduled/"],
   ["notify/"],
   ["events/"],

@@ -2,23 +2,12 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { getEntity } from "../../db/entities";
-import {
-  EVENT_STATUSES,
-  type EventRow,
-  eventStats,
-  FORCE_REPLAYABLE,
-  getEventRow,
-  listEventRows,
-  markQueuedForReplay,
-  REPLAYABLE,
-  revertReplay,
-} from "../../db/events";
+import { EVENT_STATUSES, type EventRow, eventStats, listEventRows } from "../../db/events";
 import { notificationStats, notificationsForEvent } from "../../db/notifications";
-import type { EventMessage } from "../../events/envelope";
 import type { EntityKind } from "../../events/event-types";
-import { errorKind, log } from "../../log";
-import { decodeCursor, encodeCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
+import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
+import { findEvent, replayEvent } from "../event-replay";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
 import { patients } from "./patients";
@@ -44,14 +33,12 @@ const listQuery = z.object({
   cursor: z.string().max(400, { error: "is too long" }).optional(),
 });
 
-/** The position after which the next page starts: the last row's place in the newest-first order. */
-function eventCursor(row: EventRow): string {
-  return encodeCursor([row.received_at, row.event_id]);
-}
-
 function afterCursor(cursor: string): { receivedAt: string; eventId: string } {
-  const [receivedAt = "", eventId = ""] = decodeCursor(cursor, 2);
-  return { receivedAt, eventId };
+  const position = decodeEventCursor(cursor);
+  if (position) return position;
+  throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
+    issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
+  });
 }
 
 function eventSummary(row: EventRow) {
@@ -78,19 +65,13 @@ admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => 
   });
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
-  const nextCursor = rows.length > query.limit && last ? eventCursor(last) : null;
+  const nextCursor = rows.length > query.limit && last ? encodeEventCursor(last) : null;
   return c.json({ events: page.map(eventSummary), next_cursor: nextCursor });
 });
 
 admin.get("/stats", async (c) =>
   c.json({ events: await eventStats(c.env.DB), notifications: await notificationStats(c.env.DB) }),
 );
-
-async function findEvent(db: D1Database, eventId: string): Promise<EventRow> {
-  const row = await getEventRow(db, eventId);
-  if (!row) throw new ApiError(404, "not_found", "No event has this id.");
-  return row;
-}
 
 admin.get("/events/:event_id", async (c) => {
   const row = await findEvent(c.env.DB, c.req.param("event_id"));
@@ -123,40 +104,11 @@ admin.post(
     invalidQuery,
   ),
   async (c) => {
-    const eventId = c.req.param("event_id");
-    const force = c.req.valid("query").force === "true";
-    const row = await findEvent(c.env.DB, eventId);
-    if (row.payload === null) {
-      throw new ApiError(
-        409,
-        "payload_purged",
-        "This event's payload was removed by the retention policy; it cannot be replayed.",
-      );
-    }
-    const previous = await markQueuedForReplay(c.env.DB, eventId, force ? FORCE_REPLAYABLE : REPLAYABLE);
-    if (!previous) {
-      throw new ApiError(
-        409,
-        "not_replayable",
-        `An event with status ${row.status} is replayed only with force=true, and never while queued or processing.`,
-      );
-    }
-    const message: EventMessage = {
-      envelope: JSON.parse(row.payload) as EventMessage["envelope"],
-      received_at: row.received_at,
-      request_id: c.get("requestId"),
-    };
-    try {
-      await c.env.EVENTS.send(message, { contentType: "json" });
-    } catch (error) {
-      await revertReplay(c.env.DB, eventId, previous);
-      log.error("replay enqueue failed", { event_id: eventId, error: errorKind(error) });
-      throw new ApiError(503, "enqueue_failed", "The replay could not be queued; retry later.", {
-        headers: { "Retry-After": "30" },
-      });
-    }
-    log.info("event replay queued", { event_id: eventId, previous_status: previous, force });
-    return c.json({ event_id: eventId, status: "queued", previous_status: previous }, 202);
+    const result = await replayEvent(c.env, c.req.param("event_id"), {
+      force: c.req.valid("query").force === "true",
+      requestId: c.get("requestId"),
+    });
+    return c.json(result, 202);
   },
 );
 

@@ -1,0 +1,92 @@
+import { Hono } from "hono";
+import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { ConfigError } from "../config/read";
+import { errorKind, log } from "../log";
+import { requireCsrfToken } from "./csrf";
+import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
+import { entityPages } from "./pages/entity";
+import { eventPage } from "./pages/event";
+import { eventList } from "./pages/events";
+import { login } from "./pages/login";
+import { overview } from "./pages/overview";
+import { patientPage } from "./pages/patient";
+import { consoleIdentity, endSession } from "./session";
+import { CONSOLE_CSS, CONSOLE_ICON } from "./styles";
+import type { ConsoleApp } from "./types";
+
+export interface ConsoleOptions {
+  /** The clock every page decides by; tests fix it. */
+  now?: () => Date;
+}
+
+/**
+ * The operations console, mounted at `/console`: server-rendered pages over the admin API's data.
+ * Every response is `no-store` with a CSP allowing only the console's own stylesheet and icon; every
+ * POST passes Hono's origin check and carries the session's CSRF token.
+ */
+export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
+  const now = options.now ?? (() => new Date());
+  const consoleApp = new Hono<ConsoleApp>();
+
+  consoleApp.use(async function noStoreAndClock(c, next) {
+    c.set("now", now());
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
+  consoleApp.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+      referrerPolicy: "same-origin",
+    }),
+  );
+  consoleApp.use(csrf());
+
+  // Public: the assets the login page needs, and the login itself.
+  consoleApp.get(STYLESHEET_PATH.replace("/console", ""), (c) =>
+    c.body(CONSOLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" }),
+  );
+  consoleApp.get(ICON_PATH.replace("/console", ""), (c) =>
+    c.body(CONSOLE_ICON, 200, { "Content-Type": "image/svg+xml" }),
+  );
+  consoleApp.route("/login", login);
+
+  // Everything below needs a session, and a CSRF token on every POST.
+  consoleApp.use(consoleIdentity());
+  consoleApp.use(requireCsrfToken());
+  consoleApp.post("/logout", (c) => {
+    endSession(c);
+    return c.redirect("/console/login", 303);
+  });
+  consoleApp.route("/", overview);
+  consoleApp.route("/events", eventList);
+  consoleApp.route("/events", eventPage);
+  consoleApp.route("/", entityPages);
+  consoleApp.route("/patients", patientPage);
+
+  consoleApp.onError((error, c) => {
+    if (error instanceof HTTPException && error.res) return error.getResponse();
+    if (error instanceof ConfigError) {
+      log.error("misconfigured", { request_id: c.get("requestId"), variable: error.variable });
+    } else {
+      log.error("console error", { request_id: c.get("requestId"), path: c.req.path, error: errorKind(error) });
+    }
+    return c.html(
+      <Layout title="Something went wrong">
+        <Notice kind="error">The console could not show this page; see the receiver's logs.</Notice>
+      </Layout>,
+      500,
+    );
+  });
+  return consoleApp;
+}

@@ -1,0 +1,77 @@
+import type { EventStatus } from "../db/events";
+import { EVENT_STATUSES } from "../db/events";
+
+/** One bar of a stacked chart: a label and the events per status in its period. */
+export interface ChartBar {
+  label: string;
+  /** Shown under the bar; empty to keep the axis readable. */
+  tick: string;
+  counts: Partial<Record<EventStatus, number>>;
+}
+
+const HEIGHT = 120;
+const GAP = 4;
+const AXIS = 16;
+
+function total(counts: ChartBar["counts"]): number {
+  return Object.values(counts).reduce((sum, count) => sum + (count ?? 0), 0);
+}
+
+/**
+ * A server-rendered stacked bar chart of events by status. Screen readers get its summary from the
+ * SVG's title and description; every bar has a title with its numbers, and the page shows the same
+ * totals in a table beside it.
+ */
+export function StatusChart({
+  id,
+  title,
+  bars,
+  barWidth,
+}: {
+  id: string;
+  title: string;
+  bars: ChartBar[];
+  /** Wide enough for the bar's tick label. */
+  barWidth: number;
+}) {
+  const peak = Math.max(1, ...bars.map((bar) => total(bar.counts)));
+  const width = bars.length * (barWidth + GAP);
+  const sum = bars.reduce((all, bar) => all + total(bar.counts), 0);
+  return (
+    <svg
+      class="chart"
+      id={id}
+      viewBox={`0 0 ${width} ${HEIGHT + AXIS}`}
+      width={width * 2}
+      height={(HEIGHT + AXIS) * 2}
+      role="img"
+      aria-labelledby={`${id}-title ${id}-desc`}
+    >
+      <title id={`${id}-title`}>{title}</title>
+      <desc id={`${id}-desc`}>{`${sum} events in ${bars.length} bars; the table below lists them by status.`}</desc>
+      {bars.map((bar, index) => {
+        let top = HEIGHT;
+        const x = index * (barWidth + GAP);
+        const summary = EVENT_STATUSES.filter((status) => bar.counts[status])
+          .map((status) => `${bar.counts[status]} ${status}`)
+          .join(", ");
+        return (
+          <g>
+            <title>{`${bar.label}: ${summary || "no events"}`}</title>
+            {EVENT_STATUSES.filter((status) => bar.counts[status]).map((status) => {
+              const height = ((bar.counts[status] ?? 0) / peak) * (HEIGHT - 4);
+              top -= height;
+              return <rect class={`bar-${status}`} x={x} y={top} width={barWidth} height={height} />;
+            })}
+            {bar.tick && (
+              <text class="axis" x={x + barWidth / 2} y={HEIGHT + 12} text-anchor="middle">
+                {bar.tick}
+              </text>
+            )}
+          </g>
+        );
+      })}
+      <line class="baseline" x1={0} y1={HEIGHT} x2={width} y2={HEIGHT} />
+    </svg>
+  );
+}

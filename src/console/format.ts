@@ -1,0 +1,99 @@
+/** Formatting for console pages: instants in the clinic's time zone, ages, masked contact details. */
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let format = formatters.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      year: "numeric",
+      month: "short",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+      timeZoneName: "short",
+    });
+    formatters.set(timeZone, format);
+  }
+  return format;
+}
+
+/** An instant as the clinic reads it, e.g. `Nov 29, 2026, 06:05:03 EST`. */
+export function formatInstant(iso: string, timeZone: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : formatter(timeZone).format(date);
+}
+
+/** The clinic-local calendar day of an instant, `YYYY-MM-DD`. */
+export function localDay(instant: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
+    .formatToParts(instant)
+    .reduce<Record<string, string>>((all, part) => Object.assign(all, { [part.type]: part.value }), {});
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+/** How long before `now` an instant was, in the two largest units: `45 s`, `3 min`, `2 h 5 min`, `4 d 1 h`. */
+export function formatAge(iso: string, now: Date): string {
+  const seconds = Math.max(0, Math.floor((now.getTime() - new Date(iso).getTime()) / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 === 0 ? `${days} d` : `${days} d ${hours % 24} h`;
+}
+
+const MASK = "•••••";
+
+/** A phone number with only its first digit after `+` and its last four shown: `+1•••••0123`. */
+export function maskPhone(phone: string): string {
+  if (phone.length < 7) return MASK;
+  return `${phone.slice(0, 2)}${MASK}${phone.slice(-4)}`;
+}
+
+/** An email address with only the first letter of its local part shown: `j•••@example.com`. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf("@");
+  if (at < 1) return MASK;
+  return `${email[0]}•••${email.slice(at)}`;
+}
+
+const wallClockPattern = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/;
+
+/** Milliseconds the zone is ahead of UTC at `instant`. */
+function zoneOffsetMs(instant: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    second: "numeric",
+  })
+    .formatToParts(new Date(instant))
+    .reduce<Record<string, number>>((all, part) => Object.assign(all, { [part.type]: Number(part.value) }), {});
+  const asUtc = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return asUtc - (instant - (instant % 1000));
+}
+
+/**
+ * The UTC instant of a clinic wall-clock time as an `<input type="datetime-local">` sends it
+ * (`2026-11-29T08:30`), or null when it is not one. Resolved twice so a DST change between the
+ * guess and the answer is accounted for.
+ */
+export function wallClockToUtc(wallClock: string, timeZone: string): string | null {
+  const match = wallClockPattern.exec(wallClock);
+  if (!match) return null;
+  const [, year, month, day, hour, minute] = match.map(Number);
+  const guess = Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute);
+  if (Number.isNaN(guess)) return null;
+  let instant = guess - zoneOffsetMs(guess, timeZone);
+  instant = guess - zoneOffsetMs(instant, timeZone);
+  return new Date(instant).toISOString();
+}

@@ -1,0 +1,200 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { readNotificationSettings } from "../../config/notifications";
+import { getEntity } from "../../db/entities";
+import { FORCE_REPLAYABLE, getEventRow, REPLAYABLE } from "../../db/events";
+import { notificationsForEvent } from "../../db/notifications";
+import { ApiError } from "../../http/errors";
+import { replayEvent } from "../../http/event-replay";
+import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
+import type { ConsoleApp } from "../types";
+import { ENTITY_PAGES, entityOfEvent, NotificationTable, referencesOf } from "./shared";
+
+interface PageNotice {
+  kind: "info" | "error";
+  text: string;
+}
+
+/** The event's stored issues (`[{path, message}]`), tolerating anything else as absent. */
+function parseIssues(issues: string | null): { path: string; message: string }[] {
+  if (!issues) return [];
+  try {
+    const parsed = JSON.parse(issues) as unknown;
+    return Array.isArray(parsed) ? (parsed as { path: string; message: string }[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The event page: timeline, effect on its entity, notifications, replay. Three round trips. */
+async function renderEventPage(
+  c: Context<ConsoleApp>,
+  eventId: string,
+  notice?: PageNotice,
+  status: 200 | 400 | 409 | 503 = 200,
+) {
+  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const row = await getEventRow(c.env.DB, eventId);
+  if (!row) {
+    return renderPage(c, "Event not found", <Notice kind="error">No event has this id.</Notice>, 404);
+  }
+  const entity = entityOfEvent(row);
+  const [notifications, entityRow] = await Promise.all([
+    notificationsForEvent(c.env.DB, row.event_id),
+    entity ? getEntity(c.env.DB, entity.kind, entity.id) : Promise.resolve(null),
+  ]);
+  const issues = parseIssues(row.issues);
+  const replayable = row.payload !== null && REPLAYABLE.includes(row.status);
+  const forceOnly = row.payload !== null && !replayable && FORCE_REPLAYABLE.includes(row.status);
+  const csrfToken = c.get("csrfToken");
+
+  return renderPage(
+    c,
+    `Event ${row.event_id}`,
+    <>
+      {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
+      <dl class="facts">
+        <dt>Type</dt>
+        <dd class="mono">{row.event_type}</dd>
+        <dt>Status</dt>
+        <dd>
+          <StatusBadge status={row.status} />
+        </dd>
+        <dt>Clinic</dt>
+        <dd class="mono">{row.clinic_id}</dd>
+        {referencesOf(row).map((reference) => (
+          <>
+            <dt>{reference.label}</dt>
+            <dd>
+              <a class="mono" href={reference.href}>
+                {reference.id}
+              </a>
+            </dd>
+          </>
+        ))}
+      </dl>
+
+      <h2>Timeline</h2>
+      <ol class="timeline">
+        <li>
+          <Time iso={row.occurred_at} timeZone={timeZone} /> — happened at NovaMed
+        </li>
+        <li>
+          <Time iso={row.received_at} timeZone={timeZone} /> — received and queued by the receiver
+        </li>
+        <li>
+          {row.attempts} processing attempt{row.attempts === 1 ? "" : "s"}
+          {row.conflicts > 0 && `; ${row.conflicts} delivery(ies) with this id but different content were kept out`}
+        </li>
+        <li>
+          {row.processed_at ? <Time iso={row.processed_at} timeZone={timeZone} /> : "Not finished"} — outcome{" "}
+          <StatusBadge status={row.status} />
+          {row.applications > 1 && ` (applied ${row.applications} times: forced replays)`}
+        </li>
+        {issues.length > 0 && (
+          <li>
+            Issues found in its data:
+            <ul id="issues">
+              {issues.map((issue) => (
+                <li>
+                  <code>{issue.path || "(data)"}</code> {issue.message}
+                </li>
+              ))}
+            </ul>
+          </li>
+        )}
+        {row.last_error && (
+          <li>
+            Last error: <code>{row.last_error}</code>
+          </li>
+        )}
+        {entity && (
+          <li>
+            {!entityRow
+              ? `No ${ENTITY_PAGES[entity.kind].noun} record was written.`
+              : entityRow.status_event_id === row.event_id
+                ? `Set the ${ENTITY_PAGES[entity.kind].noun}'s current status (${String(entityRow.status)}).`
+                : `Did not set the ${ENTITY_PAGES[entity.kind].noun}'s current status (${String(entityRow.status)}, set by a newer or higher-ranked event); at most it filled in missing facts.`}
+          </li>
+        )}
+        {row.payload_purged_at && (
+          <li>
+            <Time iso={row.payload_purged_at} timeZone={timeZone} /> — payload removed by the retention policy
+          </li>
+        )}
+      </ol>
+
+      <h2>Notifications</h2>
+      <NotificationTable notifications={notifications} timeZone={timeZone} />
+
+      <h2>Replay</h2>
+      {replayable && (
+        <form method="post" action={`/console/events/${encodeURIComponent(row.event_id)}/replay`}>
+          <CsrfField token={csrfToken} />
+          <button type="submit">Replay this event</button>
+        </form>
+      )}
+      {forceOnly && (
+        <form method="post" action={`/console/events/${encodeURIComponent(row.event_id)}/replay`} class="stacked">
+          <CsrfField token={csrfToken} />
+          <input type="hidden" name="force" value="true" />
+          <p>
+            This event is <StatusBadge status={row.status} />: replaying it applies it again (notifications are never
+            sent twice).
+          </p>
+          <p>
+            <input type="checkbox" id="confirm-force" name="confirm" value="yes" required />{" "}
+            <label for="confirm-force">I understand; re-apply this event</label>
+          </p>
+          <button type="submit" class="danger">
+            Force replay
+          </button>
+        </form>
+      )}
+      {!replayable && !forceOnly && (
+        <p class="muted">
+          {row.payload === null
+            ? "The payload was removed by the retention policy, so this event cannot be replayed."
+            : "This event is being processed; it can be replayed once it has finished."}
+        </p>
+      )}
+    </>,
+    status,
+  );
+}
+
+/** `/console/events/:event_id` and its replay action. */
+export const eventPage = new Hono<ConsoleApp>();
+
+eventPage.get("/:event_id", async (c) => {
+  const replayed = c.req.query("replayed") === "1";
+  return renderEventPage(
+    c,
+    c.req.param("event_id"),
+    replayed ? { kind: "info", text: "Replay queued: the event will be processed again shortly." } : undefined,
+  );
+});
+
+eventPage.post("/:event_id/replay", async (c) => {
+  const eventId = c.req.param("event_id");
+  const form = await c.req.parseBody();
+  const force = form.force === "true";
+  if (force && form.confirm !== "yes") {
+    return renderEventPage(
+      c,
+      eventId,
+      { kind: "error", text: "Tick the confirmation to force a replay of a finished event." },
+      400,
+    );
+  }
+  try {
+    await replayEvent(c.env, eventId, { force, requestId: c.get("requestId") });
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 409 || error.status === 503)) {
+      return renderEventPage(c, eventId, { kind: "error", text: error.message }, error.status);
+    }
+    if (error instanceof ApiError && error.status === 404) return renderEventPage(c, eventId);
+    throw error;
+  }
+  return c.redirect(`/console/events/${encodeURIComponent(eventId)}?replayed=1`, 303);
+});

@@ -1,0 +1,52 @@
+import { Hono } from "hono";
+import { timingSafeEqual } from "hono/utils/buffer";
+import { readAdminToken } from "../../config/admin";
+import { log } from "../../log";
+import { Layout, Notice } from "../layout";
+import { ADMIN_TOKEN_ACTOR, startSession } from "../session";
+import type { ConsoleApp } from "../types";
+
+/** A console path to return to after signing in; anything else (another site, `//host`) becomes the overview. */
+function safeNext(next: unknown): string {
+  return typeof next === "string" && /^\/console(\/|$|\?)/.test(next) && !next.startsWith("//") ? next : "/console";
+}
+
+function LoginPage({ next, error }: { next: string; error?: string }) {
+  return (
+    <Layout title="Sign in">
+      {error && <Notice kind="error">{error}</Notice>}
+      <form method="post" action="/console/login" class="stacked">
+        <input type="hidden" name="next" value={next} />
+        <p>
+          <label for="token">Admin token</label>
+          <input type="password" id="token" name="token" autocomplete="current-password" required size={40} />
+        </p>
+        <button type="submit">Sign in</button>
+      </form>
+      <p class="muted">Locally the token is ADMIN_TOKEN in .dev.vars. A session lasts 8 hours.</p>
+    </Layout>
+  );
+}
+
+/** `/console/login`: the local sign-in with the admin token (public; rate-limited on failure). */
+export const login = new Hono<ConsoleApp>();
+
+login.get("/", (c) => c.html(<LoginPage next={safeNext(c.req.query("next"))} />));
+
+login.post("/", async (c) => {
+  const form = await c.req.parseBody();
+  const next = safeNext(form.next);
+  const presented = typeof form.token === "string" ? form.token.trim() : "";
+  if (presented && (await timingSafeEqual(presented, readAdminToken(c.env)))) {
+    await startSession(c, ADMIN_TOKEN_ACTOR, c.get("now"));
+    log.info("console sign-in", { actor: ADMIN_TOKEN_ACTOR, request_id: c.get("requestId") });
+    return c.redirect(next, 303);
+  }
+  const client = c.req.header("cf-connecting-ip") ?? "unknown";
+  const { success } = await c.env.AUTH_FAILURE_LIMITER.limit({ key: `console-login:${client}` });
+  if (!success) {
+    c.header("Retry-After", "60");
+    return c.html(<LoginPage next={next} error="Too many failed attempts; wait a minute and try again." />, 429);
+  }
+  return c.html(<LoginPage next={next} error="That token is not valid." />, 401);
+});

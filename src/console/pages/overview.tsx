@@ -1,0 +1,226 @@
+import { Hono } from "hono";
+import { readNotificationSettings } from "../../config/notifications";
+import { readWebhookConfig } from "../../config/webhook";
+import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
+import { notificationStats } from "../../db/notifications";
+import { type HourlyStatusCount, readOverview } from "../../db/overview";
+import { type ChartBar, StatusChart } from "../chart";
+import { formatAge, localDay } from "../format";
+import { renderPage, StatusBadge, TimeAgo } from "../layout";
+import type { ConsoleApp } from "../types";
+
+const HOUR_MS = 60 * 60 * 1000;
+/** Statuses that need someone's attention, linked to their filtered lists. */
+const ATTENTION: readonly EventStatus[] = ["dead", "failed", "invalid"];
+/** Notification statuses highlighted on the overview: nothing will send them without a person. */
+const NOTIFICATION_ATTENTION = new Set(["held", "failed"]);
+
+/** The UTC hour key (`YYYY-MM-DDTHH`) of an instant, as `readOverview` groups them. */
+function hourKey(instant: Date): string {
+  return instant.toISOString().slice(0, 13);
+}
+
+function addCounts(target: ChartBar["counts"], row: HourlyStatusCount): void {
+  target[row.status] = (target[row.status] ?? 0) + row.count;
+}
+
+/** The 24 hours ending with the current one, one bar each, ticked every 6 clinic-local hours. */
+export function hourlyBars(hourly: HourlyStatusCount[], now: Date, timeZone: string): ChartBar[] {
+  const byHour = new Map<string, ChartBar["counts"]>();
+  for (const row of hourly) {
+    const counts = byHour.get(row.hour) ?? {};
+    addCounts(counts, row);
+    byHour.set(row.hour, counts);
+  }
+  const hourFormat = new Intl.DateTimeFormat("en-US", { timeZone, hour: "2-digit", hourCycle: "h23" });
+  return Array.from({ length: 24 }, (_, index) => {
+    const start = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (23 - index) * HOUR_MS);
+    const localHour = hourFormat.format(start);
+    return {
+      label: `${localDay(start, timeZone)} ${localHour}:00`,
+      tick: index % 6 === 0 ? `${localHour}h` : "",
+      counts: byHour.get(hourKey(start)) ?? {},
+    };
+  });
+}
+
+/** The clinic-local days of the last 7 × 24 hours, one bar each (the oldest day may be partial). */
+export function dailyBars(hourly: HourlyStatusCount[], now: Date, timeZone: string): ChartBar[] {
+  const days = new Map<string, ChartBar["counts"]>();
+  for (let index = 7 * 24 - 1; index >= 0; index -= 1) {
+    days.set(localDay(new Date(now.getTime() - index * HOUR_MS), timeZone), {});
+  }
+  for (const row of hourly) {
+    const counts = days.get(localDay(new Date(`${row.hour}:00:00Z`), timeZone));
+    if (counts) addCounts(counts, row);
+  }
+  return [...days].map(([day, counts]) => ({ label: day, tick: day.slice(5), counts }));
+}
+
+function totals(bars: ChartBar[]): Partial<Record<EventStatus, number>> {
+  const sum: Partial<Record<EventStatus, number>> = {};
+  for (const bar of bars) {
+    for (const status of EVENT_STATUSES) {
+      if (bar.counts[status]) sum[status] = (sum[status] ?? 0) + (bar.counts[status] ?? 0);
+    }
+  }
+  return sum;
+}
+
+/** `/console`: each clinic's last event, recent events by status, what needs attention. */
+export const overview = new Hono<ConsoleApp>();
+
+overview.get("/", async (c) => {
+  const now = c.get("now");
+  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const clinicIds = [...readWebhookConfig(c.env).clinicIds];
+  // Three round trips whatever the table sizes: the admin API's two stats reads and one overview batch.
+  const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();
+  const [events, notifications, activity] = await Promise.all([
+    eventStats(c.env.DB),
+    notificationStats(c.env.DB),
+    readOverview(c.env.DB, clinicIds, since),
+  ]);
+  const lastDay = hourlyBars(activity.hourly, now, timeZone);
+  const lastWeek = dailyBars(activity.hourly, now, timeZone);
+  const windows = [
+    { name: "Last 24 hours", totals: totals(lastDay) },
+    { name: "Last 7 days", totals: totals(lastWeek) },
+  ];
+  const notificationStatuses = Object.keys(notifications.by_status).sort();
+
+  return renderPage(
+    c,
+    "Overview",
+    <>
+      <h2>Needs attention</h2>
+      <div class="cards">
+        {ATTENTION.map((status) => (
+          <a class={`card${events.by_status[status] ? " attention" : ""}`} href={`/console/events?status=${status}`}>
+            <strong>{events.by_status[status] ?? 0}</strong> <StatusBadge status={status} /> events
+          </a>
+        ))}
+        <div class={`card${activity.oldest_pending_at ? " attention" : ""}`}>
+          Oldest pending notification
+          <strong>{activity.oldest_pending_at ? formatAge(activity.oldest_pending_at, now) : "none waiting"}</strong>
+        </div>
+      </div>
+
+      <h2>Clinics</h2>
+      <table>
+        <caption class="muted">When NovaMed last sent each clinic an event ({timeZone}).</caption>
+        <thead>
+          <tr>
+            <th scope="col">Clinic id</th>
+            <th scope="col">Last event received</th>
+          </tr>
+        </thead>
+        <tbody>
+          {activity.clinics.map((clinic) => (
+            <tr>
+              <td class="mono">{clinic.clinic_id}</td>
+              <td>
+                <TimeAgo iso={clinic.last_received_at} timeZone={timeZone} now={now} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+
+      <h2>Events received</h2>
+      <StatusChart
+        id="chart-24h"
+        title="Events received in the last 24 hours, per hour, by status"
+        bars={lastDay}
+        barWidth={18}
+      />
+      <StatusChart
+        id="chart-7d"
+        title="Events received in the last 7 days, per day, by status"
+        bars={lastWeek}
+        barWidth={40}
+      />
+      <ul class="legend" aria-label="Chart colours">
+        {EVENT_STATUSES.map((status) => (
+          <li>
+            <StatusBadge status={status} />
+          </li>
+        ))}
+      </ul>
+      <table id="event-totals">
+        <caption class="muted">Events by status (the charts' numbers, and all stored events).</caption>
+        <thead>
+          <tr>
+            <th scope="col">Status</th>
+            {windows.map((window) => (
+              <th scope="col" class="number">
+                {window.name}
+              </th>
+            ))}
+            <th scope="col" class="number">
+              All time
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {EVENT_STATUSES.map((status) => (
+            <tr>
+              <th scope="row">
+                <a href={`/console/events?status=${status}`}>
+                  <StatusBadge status={status} />
+                </a>
+              </th>
+              {windows.map((window) => (
+                <td class="number">{window.totals[status] ?? 0}</td>
+              ))}
+              <td class="number" data-status={status}>
+                {events.by_status[status] ?? 0}
+              </td>
+            </tr>
+          ))}
+          <tr>
+            <th scope="row">Total</th>
+            {windows.map((window) => (
+              <td class="number">{Object.values(window.totals).reduce((sum, count) => sum + (count ?? 0), 0)}</td>
+            ))}
+            <td class="number" data-status="total">
+              {events.total}
+            </td>
+          </tr>
+        </tbody>
+      </table>
+
+      <h2>Patient notifications</h2>
+      <table id="notification-totals">
+        <thead>
+          <tr>
+            <th scope="col">Status</th>
+            <th scope="col" class="number">
+              Notifications
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {notificationStatuses.length === 0 && (
+            <tr>
+              <td colspan={2} class="muted">
+                No notifications yet.
+              </td>
+            </tr>
+          )}
+          {notificationStatuses.map((status) => (
+            <tr class={NOTIFICATION_ATTENTION.has(status) ? "attention" : undefined}>
+              <th scope="row">
+                <StatusBadge status={status} />
+                {NOTIFICATION_ATTENTION.has(status) && <span> needs attention</span>}
+              </th>
+              <td class="number" data-status={status}>
+                {notifications.by_status[status as keyof typeof notifications.by_status] ?? 0}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>,
+  );
+});

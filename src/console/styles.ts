@@ -1,0 +1,62 @@
+/**
+ * The console's one stylesheet, served at /console/assets/console.css. Status colours always
+ * accompany the status text, and every pair here meets WCAG AA contrast.
+ */
+export const CONSOLE_CSS = `
+:root { color-scheme: light; --ink: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg: #f6f8fa; --link: #0550ae; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); background: #fff; }
+a { color: var(--link); }
+a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
+.skip-link { position: absolute; left: -999px; top: 0; background: #fff; padding: 8px; }
+.skip-link:focus { left: 8px; }
+.site-header { display: flex; flex-wrap: wrap; gap: 16px; align-items: center; padding: 10px 24px; background: #24292f; color: #fff; }
+.site-header a { color: #fff; margin-right: 16px; font-weight: 600; }
+.brand { font-weight: 700; margin-right: 24px; }
+.sign-out { margin-left: auto; display: flex; gap: 12px; align-items: center; }
+.actor { color: #d0d7de; }
+main { max-width: 1200px; margin: 0 auto; padding: 16px 24px 48px; }
+h1 { font-size: 1.6rem; margin: 8px 0 16px; word-break: break-all; }
+h2 { font-size: 1.2rem; margin: 28px 0 8px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { background: var(--bg); font-weight: 600; }
+td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.9em; word-break: break-all; }
+.muted, .age { color: var(--muted); }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 12px; background: var(--bg); }
+.card strong { display: block; font-size: 1.6rem; }
+.card.attention { border-color: #cf222e; background: #fff0f0; }
+.status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600; border: 1px solid transparent; }
+.status-processed, .status-sent, .status-delivered, .status-shipped, .status-approved, .status-filled { background: #dafbe1; color: #116329; border-color: #4ac26b; }
+.status-queued, .status-processing, .status-pending, .status-scheduled, .status-created, .status-requested { background: #ddf4ff; color: #0a3069; border-color: #54aeff; }
+.status-ignored, .status-suppressed, .status-superseded, .status-cancelled, .status-denied { background: #eaeef2; color: #24292f; border-color: #afb8c1; }
+.status-invalid, .status-held { background: #fff8c5; color: #6b4b00; border-color: #d4a72c; }
+.status-failed, .status-dead { background: #ffebe9; color: #a40e26; border-color: #ff8182; }
+.chart { display: block; max-width: 100%; height: auto; }
+.chart .bar-processed { fill: #2da44e; } .chart .bar-queued, .chart .bar-processing { fill: #54aeff; }
+.chart .bar-ignored { fill: #8c959f; } .chart .bar-invalid { fill: #d4a72c; }
+.chart .bar-failed { fill: #fa4549; } .chart .bar-dead { fill: #82071e; }
+.chart .axis { fill: #57606a; font-size: 10px; } .chart .baseline { stroke: #8c959f; }
+.legend { display: flex; flex-wrap: wrap; gap: 8px; list-style: none; padding: 0; margin: 4px 0; }
+form.filters { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-end; margin: 8px 0 16px; }
+form.filters label, form.stacked label { display: flex; flex-direction: column; font-weight: 600; font-size: 0.9em; }
+input, select, button { font: inherit; padding: 4px 8px; border: 1px solid #8c959f; border-radius: 4px; background: #fff; color: var(--ink); }
+button { background: #0969da; border-color: #0969da; color: #fff; font-weight: 600; cursor: pointer; }
+button.secondary { background: #fff; color: #0969da; }
+button.danger { background: #cf222e; border-color: #cf222e; }
+.notice { padding: 8px 12px; border-radius: 6px; border: 1px solid var(--line); }
+.notice-error { background: #ffebe9; border-color: #ff8182; color: #82071e; }
+.notice-info { background: #ddf4ff; border-color: #54aeff; color: #0a3069; }
+.timeline { list-style: none; padding: 0; border-left: 3px solid var(--line); margin-left: 8px; }
+.timeline li { padding: 4px 0 8px 16px; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; }
+dl.facts dt { font-weight: 600; }
+dl.facts dd { margin: 0; }
+.pager { display: flex; gap: 16px; margin: 12px 0; }
+.inline { display: inline; }
+`;
+
+/** The favicon, so browsers do not request a missing /favicon.ico. */
+export const CONSOLE_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0969da"/><path d="M4 12V4l8 8V4" stroke="#fff" stroke-width="2" fill="none"/></svg>`;

@@ -1,0 +1,54 @@
+import type { EventStatus } from "./events";
+
+/** Typed SQL for the console overview: recent activity per clinic, per hour and status. */
+
+export interface ClinicActivity {
+  clinic_id: string;
+  /** When the newest event from this clinic reached the receiver; null when none has. */
+  last_received_at: string | null;
+}
+
+/** Events received in one UTC hour (`YYYY-MM-DDTHH`) with one status. */
+export interface HourlyStatusCount {
+  hour: string;
+  status: EventStatus;
+  count: number;
+}
+
+export interface Overview {
+  clinics: ClinicActivity[];
+  hourly: HourlyStatusCount[];
+  /** Creation time of the oldest notification still `pending`; null when none waits. */
+  oldest_pending_at: string | null;
+}
+
+/**
+ * The overview's activity figures in one round trip: each clinic's newest event (one index probe per
+ * clinic on `events_clinic_received`), events received since `since` counted per hour and status (a
+ * range of `events_received`), and the oldest pending notification (`notifications_status_created`).
+ */
+export async function readOverview(db: D1Database, clinicIds: readonly string[], since: string): Promise<Overview> {
+  const [clinics, hourly, oldest] = await db.batch<Record<string, unknown>>([
+    db
+      .prepare(
+        `SELECT value AS clinic_id, (SELECT MAX(received_at) FROM events WHERE clinic_id = value) AS last_received_at
+FROM json_each(?1)`,
+      )
+      .bind(JSON.stringify(clinicIds)),
+    db
+      .prepare(
+        `SELECT substr(received_at, 1, 13) AS hour, status, COUNT(*) AS count FROM events
+WHERE received_at >= ?1 GROUP BY hour, status`,
+      )
+      .bind(since),
+    db.prepare(`SELECT MIN(created_at) AS oldest FROM notifications WHERE status = 'pending'`),
+  ]);
+  return {
+    clinics: (clinics?.results ?? []) as unknown as ClinicActivity[],
+    hourly: ((hourly?.results ?? []) as unknown as HourlyStatusCount[]).map((row) => ({
+      ...row,
+      count: Number(row.count),
+    })),
+    oldest_pending_at: ((oldest?.results[0]?.oldest as string | null | undefined) ?? null) || null,
+  };
+}

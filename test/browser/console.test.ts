@@ -1,0 +1,227 @@
+import { randomUUID } from "node:crypto";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser, screenshot, seriousAccessibilityViolations, watchPage } from "./browser.ts";
+import { type Receiver, startReceiver, TEST_SECRETS } from "./receiver.ts";
+
+const CLINIC_ID = TEST_SECRETS.NOVAMED_CLINIC_IDS;
+const run = randomUUID().slice(0, 8);
+const ids = {
+  order: `ord_${run}`,
+  patient: `pat_${run}`,
+  shipped: `evt_${run}_shipped`,
+  created: `evt_${run}_created`,
+  invalid: `evt_${run}_invalid`,
+  unknown: `evt_${run}_unknown`,
+};
+
+let receiver: Receiver;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let problems: string[];
+
+/** Polls `check` until it returns a value (the receiver's queues run in the background). */
+async function until<T>(check: () => Promise<T | undefined | false>, what: string): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function admin(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${TEST_SECRETS.ADMIN_TOKEN}`);
+  return fetch(`${receiver.url}/admin${path}`, { ...init, headers });
+}
+
+interface Stats {
+  events: { total: number; by_status: Record<string, number> };
+  notifications: { total: number; by_status: Record<string, number> };
+}
+
+async function stats(): Promise<Stats> {
+  return (await (await admin("/stats")).json()) as Stats;
+}
+
+function postEvent(eventId: string, eventType: string, data: Record<string, unknown>): Promise<Response> {
+  return fetch(`${receiver.url}/webhooks/novamed`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": TEST_SECRETS.NOVAMED_WEBHOOK_SECRET },
+    body: JSON.stringify({
+      event_id: eventId,
+      event_type: eventType,
+      timestamp: new Date().toISOString(),
+      clinic_id: CLINIC_ID,
+      data,
+    }),
+  });
+}
+
+/** Checks the page a test ends on: no console or request problems, no serious axe findings; saves a screenshot. */
+async function reviewPage(name: string): Promise<void> {
+  await screenshot(page, name);
+  expect(await seriousAccessibilityViolations(page)).toEqual([]);
+  expect(problems).toEqual([]);
+}
+
+beforeAll(async () => {
+  [receiver, browser] = await Promise.all([startReceiver(), launchBrowser()]);
+  context = await browser.newContext({ baseURL: receiver.url });
+  page = await context.newPage();
+  problems = watchPage(page);
+});
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await receiver?.stop();
+});
+
+afterEach((test) => {
+  if (test.task.result?.state === "fail") console.error(receiver.output().slice(-4000));
+});
+
+describe("console in a browser", () => {
+  it("sends a visitor without a session to the login form and signs in with the admin token", async () => {
+    await page.goto("/console/events");
+    expect(new URL(page.url()).pathname).toBe("/console/login");
+    await reviewPage("login");
+    await page.getByLabel("Admin token").fill(TEST_SECRETS.ADMIN_TOKEN);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL("**/console/events");
+    expect(await page.getByText("Signed in as token:admin").count()).toBe(1);
+  });
+
+  it("shows events posted through the real edge on the overview with the same counts as /admin/stats", async () => {
+    const order = { order_id: ids.order, patient_id: ids.patient, carrier: "UPS", tracking_number: "1Z999" };
+    for (const response of await Promise.all([
+      postEvent(ids.created, "order:created", order),
+      postEvent(ids.shipped, "order:shipped", order),
+      postEvent(ids.invalid, "refill:denied", { refill_id: 7, patient_id: ids.patient }),
+      postEvent(ids.unknown, "console:unknown", { patient_id: ids.patient }),
+    ])) {
+      expect(response.status).toBe(200);
+    }
+    const settled = await until(async () => {
+      const current = await stats();
+      const busy = (current.events.by_status.queued ?? 0) + (current.events.by_status.processing ?? 0);
+      const sending = current.notifications.by_status.pending ?? 0;
+      return current.events.total >= 4 && busy === 0 && sending === 0 ? current : undefined;
+    }, "the four events to be processed and their notifications handled");
+
+    await page.goto("/console");
+    for (const [status, count] of Object.entries(settled.events.by_status)) {
+      expect(await page.locator(`#event-totals td[data-status="${status}"]`).textContent()).toBe(String(count));
+    }
+    expect(await page.locator('#event-totals td[data-status="total"]').textContent()).toBe(
+      String(settled.events.total),
+    );
+    for (const [status, count] of Object.entries(settled.notifications.by_status)) {
+      expect(await page.locator(`#notification-totals td[data-status="${status}"]`).textContent()).toBe(String(count));
+    }
+    expect(await page.getByRole("img", { name: /last 24 hours/ }).count()).toBe(1);
+    expect(await page.getByText(/s ago\)|min ago\)/).count()).toBeGreaterThan(0);
+    await reviewPage("overview");
+  });
+
+  it("filters the list by status and finds events by order and patient id", async () => {
+    await page.goto("/console/events");
+    await page.getByLabel("Status").selectOption("invalid");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForURL("**/console/events?*status=invalid*");
+    expect(await page.locator(`tr[data-event-id="${ids.invalid}"]`).count()).toBe(1);
+    expect(await page.locator(`tr[data-event-id="${ids.shipped}"]`).count()).toBe(0);
+
+    await page.goto("/console/events");
+    await page.getByLabel("Search by id").fill(ids.order);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`**/console/events?*q=${ids.order}*`);
+    expect(await page.locator("#events tbody tr").count()).toBe(2);
+
+    await page.goto(`/console/events?q=${ids.patient}`);
+    expect(await page.locator("#events tbody tr").count()).toBe(4);
+    await reviewPage("events");
+  });
+
+  it("opens an event's timeline and its order", async () => {
+    await page.getByRole("link", { name: ids.shipped }).click();
+    await page.waitForURL(`**/console/events/${ids.shipped}`);
+    expect(await page.getByText("Set the order's current status (shipped).").count()).toBe(1);
+    expect(await page.getByRole("checkbox", { name: /re-apply this event/ }).count()).toBe(1);
+    await reviewPage("event");
+
+    await page.getByRole("link", { name: ids.order }).click();
+    await page.waitForURL(`**/console/orders/${ids.order}`);
+    expect(await page.locator("tr[data-event-id]").count()).toBe(2);
+    expect(await page.locator(`tr[data-event-id="${ids.shipped}"]`).textContent()).toContain("set the current status");
+    await reviewPage("order");
+  });
+
+  it("replays an invalid event and shows the new attempt and outcome", async () => {
+    await page.goto(`/console/events/${ids.invalid}`);
+    expect(await page.locator("dd .status-invalid").count()).toBe(1);
+    expect(await page.getByText("1 processing attempt", { exact: true }).count()).toBe(1);
+    await page.getByRole("button", { name: "Replay this event" }).click();
+    await page.waitForURL(`**/console/events/${ids.invalid}?replayed=1`);
+    expect(await page.getByText("Replay queued").count()).toBe(1);
+    await until(async () => {
+      await page.reload();
+      return (await page.getByText("2 processing attempts").count()) === 1;
+    }, "the replay to run");
+    expect(await page.locator("dd .status-invalid").count()).toBe(1);
+    await reviewPage("event-replayed");
+  });
+
+  it("masks a patient's phone and reveals it on request", async () => {
+    const put = await admin(`/patients/${ids.patient}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ phone: "+14155550123", email: "jane@example.com", sms_opt_in: true, email_opt_in: true }),
+    });
+    expect(put.status).toBe(200);
+    await page.goto(`/console/patients/${ids.patient}`);
+    expect(await page.locator("#phone-value").textContent()).toBe("+1•••••0123");
+    expect(await page.getByText("+14155550123").count()).toBe(0);
+    await reviewPage("patient");
+    await page.getByRole("button", { name: "Reveal phone" }).click();
+    expect(await page.locator("#phone-value").textContent()).toBe("+14155550123");
+    expect(await page.locator("#email-value").textContent()).toBe("j•••@example.com");
+    expect(problems).toEqual([]);
+  });
+
+  it("refuses a POST without the CSRF token and a page without a session", async () => {
+    const withoutToken = await page.request.post("/console/logout", {
+      form: { field: "phone" },
+      headers: { origin: receiver.url },
+      maxRedirects: 0,
+    });
+    expect(withoutToken.status()).toBe(403);
+    const stranger = await browser.newContext({ baseURL: receiver.url });
+    try {
+      const response = await stranger.request.get("/console", { maxRedirects: 0 });
+      expect(response.status()).toBe(303);
+      const strangerPage = await stranger.newPage();
+      await strangerPage.goto(`/console/patients/${ids.patient}`);
+      expect(new URL(strangerPage.url()).pathname).toBe("/console/login");
+      const post = await stranger.request.post(`/console/patients/${ids.patient}/reveal`, {
+        form: { field: "phone" },
+        headers: { origin: receiver.url },
+        maxRedirects: 0,
+      });
+      expect(post.status()).toBe(401);
+    } finally {
+      await stranger.close();
+    }
+    // Still signed in: the refused POST changed nothing. Then sign out through the form.
+    await page.goto("/console");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL("**/console/login");
+    await page.goto("/console");
+    expect(new URL(page.url()).pathname).toBe("/console/login");
+    expect(problems).toEqual([]);
+  });
+});
