@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { readNotificationSettings } from "../../config/notifications";
 import { readWebhookConfig } from "../../config/webhook";
+import { countOpenAlerts } from "../../db/alerts";
 import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
 import { notificationStats } from "../../db/notifications";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
@@ -74,12 +75,13 @@ overview.get("/", async (c) => {
   const now = c.get("now");
   const timeZone = readNotificationSettings(c.env).clinicTimezone;
   const clinicIds = [...readWebhookConfig(c.env).clinicIds];
-  // Three round trips whatever the table sizes: the admin API's two stats reads and one overview batch.
+  // Four round trips whatever the table sizes: the admin API's two stats reads, one overview batch, the open alerts.
   const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();
-  const [events, notifications, activity] = await Promise.all([
+  const [events, notifications, activity, openAlerts] = await Promise.all([
     eventStats(c.env.DB),
     notificationStats(c.env.DB),
     readOverview(c.env.DB, clinicIds, since),
+    countOpenAlerts(c.env.DB),
   ]);
   const lastDay = hourlyBars(activity.hourly, now, timeZone);
   const lastWeek = dailyBars(activity.hourly, now, timeZone);
@@ -95,6 +97,9 @@ overview.get("/", async (c) => {
     <>
       <h2>Needs attention</h2>
       <div class="cards">
+        <a id="open-alerts" class={`card${openAlerts ? " attention" : ""}`} href="/console/alerts">
+          <strong>{openAlerts}</strong> open alert{openAlerts === 1 ? "" : "s"}
+        </a>
         {ATTENTION.map((status) => (
           <a class={`card${events.by_status[status] ? " attention" : ""}`} href={`/console/events?status=${status}`}>
             <strong>{events.by_status[status] ?? 0}</strong> <StatusBadge status={status} /> events
