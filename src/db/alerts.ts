@@ -78,12 +78,6 @@ export async function acknowledgeAlert(
   return getAlert(db, alertId);
 }
 
-/** How many alerts are open (the overview's count). */
-export async function countOpenAlerts(db: D1Database): Promise<number> {
-  const row = await db.prepare(`SELECT COUNT(*) AS open FROM alerts WHERE state = 'open'`).first<{ open: number }>();
-  return Number(row?.open ?? 0);
-}
-
 /** Open alerts staff have not yet been told about on `channel`, oldest first. */
 export async function undeliveredAlerts(db: D1Database, channel: AlertChannel, limit: number): Promise<AlertRow[]> {
   const { results } = await db
