@@ -73,7 +73,7 @@ const sendWindow = z.string().transform((raw, context): SendWindow => {
 });
 
 /** `PUBLIC_BASE_URL` without a trailing slash, or null when unset. */
-const publicBaseUrl = optionalText.transform((url) => url?.replace(/\/+$/, "") ?? null);
+export const publicBaseUrl = optionalText.transform((url) => url?.replace(/\/+$/, "") ?? null);
 
 const notificationSchema = z
   .object({

@@ -6,6 +6,7 @@ import { ConfigError } from "../config/read";
 import { errorKind, log } from "../log";
 import { requireCsrfToken } from "./csrf";
 import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
+import { alertsPage } from "./pages/alerts";
 import { entityPages } from "./pages/entity";
 import { eventPage } from "./pages/event";
 import { eventList } from "./pages/events";
@@ -73,6 +74,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.route("/events", eventPage);
   consoleApp.route("/", entityPages);
   consoleApp.route("/patients", patientPage);
+  consoleApp.route("/alerts", alertsPage);
 
   consoleApp.onError((error, c) => {
     if (error instanceof HTTPException && error.res) return error.getResponse();

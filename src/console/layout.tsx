@@ -37,6 +37,7 @@ export function Layout({ title, actor, csrfToken, children }: LayoutProps) {
             <nav aria-label="Main">
               <a href="/console">Overview</a>
               <a href="/console/events">Events</a>
+              <a href="/console/alerts">Alerts</a>
             </nav>
           )}
           {actor && csrfToken && (

@@ -20,15 +20,17 @@ export interface Overview {
   hourly: HourlyStatusCount[];
   /** Creation time of the oldest notification still `pending`; null when none waits. */
   oldest_pending_at: string | null;
+  /** Lifecycle-watch alerts still open (`alerts_state_opened`). */
+  open_alerts: number;
 }
 
 /**
  * The overview's activity figures in one round trip: each clinic's newest event (one index probe per
  * clinic on `events_clinic_received`), events received since `since` counted per hour and status (a
- * range of `events_received`), and the oldest pending notification (`notifications_status_created`).
+ * range of `events_received`), the oldest pending notification (`notifications_status_created`) and the open alerts.
  */
 export async function readOverview(db: D1Database, clinicIds: readonly string[], since: string): Promise<Overview> {
-  const [clinics, hourly, oldest] = await db.batch<Record<string, unknown>>([
+  const [clinics, hourly, oldest, alerts] = await db.batch<Record<string, unknown>>([
     db
       .prepare(
         `SELECT value AS clinic_id, (SELECT MAX(received_at) FROM events WHERE clinic_id = value) AS last_received_at
@@ -42,6 +44,7 @@ WHERE received_at >= ?1 GROUP BY hour, status`,
       )
       .bind(since),
     db.prepare(`SELECT MIN(created_at) AS oldest FROM notifications WHERE status = 'pending'`),
+    db.prepare(`SELECT COUNT(*) AS open FROM alerts WHERE state = 'open'`),
   ]);
   return {
     clinics: (clinics?.results ?? []) as unknown as ClinicActivity[],
@@ -50,5 +53,6 @@ WHERE received_at >= ?1 GROUP BY hour, status`,
       count: Number(row.count),
     })),
     oldest_pending_at: ((oldest?.results[0]?.oldest as string | null | undefined) ?? null) || null,
+    open_alerts: Number(alerts?.results[0]?.open ?? 0),
   };
 }

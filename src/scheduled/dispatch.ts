@@ -1,7 +1,11 @@
 import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredPayloads } from "./retention";
+import { runLifecycleWatch } from "./watch";
 
-/** Cron expressions as declared in wrangler.toml `[triggers]`. */
+/**
+ * Cron expressions as declared in wrangler.toml `[triggers]`. The 5-minute one also runs the
+ * lifecycle watch (rules, alert deliveries, and the daily digest once its hour has come).
+ */
 export const CRONS = {
   notificationSweep: "*/5 * * * *",
   retention: "17 3 * * *",
@@ -13,6 +17,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
   switch (controller.cron) {
     case CRONS.notificationSweep:
       await sweepNotifications(env, now);
+      await runLifecycleWatch(env, now);
       return;
     case CRONS.retention:
       await purgeExpiredPayloads(env, now);
@@ -20,6 +25,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
       await sweepNotifications(env, now);
+      await runLifecycleWatch(env, now);
       await purgeExpiredPayloads(env, now);
   }
 }

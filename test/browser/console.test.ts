@@ -193,6 +193,23 @@ describe("console in a browser", () => {
     expect(problems).toEqual([]);
   });
 
+  it("lists the lifecycle watch's alerts after the cron runs and acknowledges one", async () => {
+    // The invalid event above is still invalid: the 5-minute cron, fired by hand, opens its alert.
+    const cron = await fetch(`${receiver.url}/__scheduled?cron=*%2F5+*+*+*+*`);
+    expect(cron.status).toBe(200);
+    await page.goto("/console");
+    expect(Number(await page.locator("#open-alerts strong").textContent())).toBeGreaterThanOrEqual(1);
+    await page.locator("#open-alerts").click();
+    await page.waitForURL("**/console/alerts");
+    const row = page.locator("tr", { hasText: ids.invalid });
+    expect(await row.locator("td").first().textContent()).toBe("event_invalid");
+    await reviewPage("alerts");
+    await row.getByRole("button", { name: /Acknowledge/ }).click();
+    await page.waitForURL("**/console/alerts?state=open");
+    expect(await page.locator("tr", { hasText: ids.invalid }).getByText("by token:admin").count()).toBe(1);
+    expect(problems).toEqual([]);
+  });
+
   it("refuses a POST without the CSRF token and a page without a session", async () => {
     const withoutToken = await page.request.post("/console/logout", {
       form: { field: "phone" },

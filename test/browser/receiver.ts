@@ -99,6 +99,8 @@ export async function startReceiver(): Promise<Receiver> {
       "--persist-to",
       persistTo,
       "--show-interactive-dev-session=false",
+      // Exposes /__scheduled, so a test fires the 5-minute cron (the lifecycle watch) as docs/watch.md shows.
+      "--test-scheduled",
     ],
     { cwd: directory, env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );

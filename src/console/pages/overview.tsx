@@ -81,6 +81,7 @@ overview.get("/", async (c) => {
     notificationStats(c.env.DB),
     readOverview(c.env.DB, clinicIds, since),
   ]);
+  const openAlerts = activity.open_alerts;
   const lastDay = hourlyBars(activity.hourly, now, timeZone);
   const lastWeek = dailyBars(activity.hourly, now, timeZone);
   const windows = [
@@ -95,6 +96,9 @@ overview.get("/", async (c) => {
     <>
       <h2>Needs attention</h2>
       <div class="cards">
+        <a id="open-alerts" class={`card${openAlerts ? " attention" : ""}`} href="/console/alerts">
+          <strong>{openAlerts}</strong> open alert{openAlerts === 1 ? "" : "s"}
+        </a>
         {ATTENTION.map((status) => (
           <a class={`card${events.by_status[status] ? " attention" : ""}`} href={`/console/events?status=${status}`}>
             <strong>{events.by_status[status] ?? 0}</strong> <StatusBadge status={status} /> events

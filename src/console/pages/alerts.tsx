@@ -1,0 +1,167 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { readNotificationSettings } from "../../config/notifications";
+import { ALERT_STATES, type AlertRow, type AlertState, acknowledgeAlert, listAlerts } from "../../db/alerts";
+import { decodeCursor, encodeCursor } from "../../http/cursor";
+import { ApiError } from "../../http/errors";
+import { consoleLink } from "../../scheduled/alert-text";
+import { formatAge } from "../format";
+import { CsrfField, Notice, renderPage, Time } from "../layout";
+import type { ConsoleApp } from "../types";
+
+const PAGE_SIZE = 50;
+
+const filtersSchema = z.object({
+  state: z.enum(ALERT_STATES as [AlertState, ...AlertState[]]).default("open"),
+  rule: z
+    .string()
+    .trim()
+    .max(100)
+    .transform((value) => value || undefined)
+    .optional(),
+  cursor: z.string().max(400).optional(),
+});
+
+type Filters = z.infer<typeof filtersSchema>;
+
+function listUrl(filters: { state: AlertState; rule?: string }, cursor?: string): string {
+  const params = new URLSearchParams({ state: filters.state });
+  if (filters.rule) params.set("rule", filters.rule);
+  if (cursor) params.set("cursor", cursor);
+  return `/console/alerts?${params}`;
+}
+
+/** The position a console cursor names, or null when it is not one this page made. */
+function cursorPosition(cursor: string): { openedAt: string; alertId: string } | null {
+  try {
+    const [openedAt = "", alertId = ""] = decodeCursor(cursor, 2);
+    return { openedAt, alertId };
+  } catch (error) {
+    if (error instanceof ApiError) return null;
+    throw error;
+  }
+}
+
+function AlertTable({
+  alerts,
+  filters,
+  timeZone,
+  now,
+  csrfToken,
+}: {
+  alerts: AlertRow[];
+  filters: Filters;
+  timeZone: string;
+  now: Date;
+  csrfToken: string;
+}) {
+  if (alerts.length === 0) return <p class="muted">No {filters.state} alerts.</p>;
+  return (
+    <table id="alerts">
+      <caption class="muted">Newest first; times in {timeZone}.</caption>
+      <thead>
+        <tr>
+          <th scope="col">Rule</th>
+          <th scope="col">Target</th>
+          <th scope="col">Clinic</th>
+          <th scope="col">In this state for</th>
+          <th scope="col">Opened</th>
+          {filters.state === "resolved" && <th scope="col">Resolved</th>}
+          <th scope="col">Acknowledged</th>
+        </tr>
+      </thead>
+      <tbody>
+        {alerts.map((alert) => (
+          <tr data-alert-id={alert.alert_id}>
+            <td class="mono">{alert.rule}</td>
+            <td>
+              {alert.target_type}{" "}
+              <a class="mono" href={consoleLink(alert, null)}>
+                {alert.target_id}
+              </a>
+            </td>
+            <td class="mono">{alert.clinic_id ?? ""}</td>
+            <td>{formatAge(alert.since, alert.resolved_at ? new Date(alert.resolved_at) : now)}</td>
+            <td>
+              <Time iso={alert.opened_at} timeZone={timeZone} />
+            </td>
+            {filters.state === "resolved" && (
+              <td>
+                <Time iso={alert.resolved_at} timeZone={timeZone} />
+              </td>
+            )}
+            <td>
+              {alert.acknowledged_by ? (
+                <>by {alert.acknowledged_by}</>
+              ) : (
+                <form method="post" action={`/console/alerts/${encodeURIComponent(alert.alert_id)}/ack`}>
+                  <CsrfField token={csrfToken} />
+                  <button type="submit" aria-label={`Acknowledge the ${alert.rule} alert on ${alert.target_id}`}>
+                    Acknowledge
+                  </button>
+                </form>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** `/console/alerts`: the lifecycle watch's open or resolved alerts, acknowledged with a CSRF-protected form. */
+export const alertsPage = new Hono<ConsoleApp>();
+
+alertsPage.get("/", async (c) => {
+  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const parsed = filtersSchema.safeParse(c.req.query());
+  const after = parsed.success && parsed.data.cursor ? cursorPosition(parsed.data.cursor) : undefined;
+  if (!parsed.success || after === null) {
+    return renderPage(
+      c,
+      "Alerts",
+      <Notice kind="error">These filters are not valid; choose open or resolved alerts.</Notice>,
+      400,
+    );
+  }
+  const filters = parsed.data;
+  const rows = await listAlerts(c.env.DB, { state: filters.state, rule: filters.rule, limit: PAGE_SIZE, after });
+  const page = rows.slice(0, PAGE_SIZE);
+  const last = page.at(-1);
+  const next = rows.length > PAGE_SIZE && last ? listUrl(filters, encodeCursor([last.opened_at, last.alert_id])) : null;
+  return renderPage(
+    c,
+    "Alerts",
+    <>
+      <nav class="filters" aria-label="Alert state">
+        {ALERT_STATES.map((state) => (
+          <a href={listUrl({ state, rule: filters.rule })} aria-current={filters.state === state ? "page" : undefined}>
+            {state === "open" ? "Open" : "Resolved"}
+          </a>
+        ))}
+        {filters.rule && <a href={listUrl({ state: filters.state })}>All rules</a>}
+      </nav>
+      <AlertTable
+        alerts={page}
+        filters={filters}
+        timeZone={timeZone}
+        now={c.get("now")}
+        csrfToken={c.get("csrfToken")}
+      />
+      <nav class="pager" aria-label="Pages">
+        {filters.cursor && <a href={listUrl(filters)}>First page</a>}
+        {next && (
+          <a href={next} rel="next">
+            Next page
+          </a>
+        )}
+      </nav>
+    </>,
+  );
+});
+
+alertsPage.post("/:alert_id/ack", async (c) => {
+  const alert = await acknowledgeAlert(c.env.DB, c.req.param("alert_id"), c.get("actor"), c.get("now"));
+  if (!alert) return renderPage(c, "Alert not found", <Notice kind="error">No alert has this id.</Notice>, 404);
+  return c.redirect(listUrl({ state: alert.state }), 303);
+});

@@ -1,0 +1,87 @@
+import type { AlertRow } from "../db/alerts";
+
+/**
+ * The texts staff receive about alerts: rule, target id, age and a console link per alert. Built
+ * from the alert row alone (ids, rule names, times), so no patient name, contact, address or
+ * medication can reach a text.
+ */
+
+/** What each rule means, in a few words. */
+const RULE_MEANINGS: Record<string, string> = {
+  "medication_request:approved": "approved, no order yet",
+  "order:created": "created, not processing or shipped",
+  "order:processing": "processing, not shipped",
+  "order:shipped": "shipped, not delivered",
+  "refill:requested": "requested, neither approved nor denied",
+  novamed_silence: "no NovaMed event from this clinic",
+  event_dead: "event dead (retries exhausted)",
+  event_invalid: "event invalid (failed its schema)",
+  notification_failed: "patient notification failed",
+  notification_held: "patient notification held",
+  config_problem: "configuration problem",
+};
+
+/** The console page of each target type that has one. */
+const TARGET_PAGES: Partial<Record<AlertRow["target_type"], string>> = {
+  order: "/console/orders",
+  medication_request: "/console/medication-requests",
+  refill: "/console/refills",
+  event: "/console/events",
+};
+
+/** `3d 4h`, `5h 10m`, `12m`, `30s`: a duration in its two largest units. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 === 0 ? `${hours}h` : `${hours}h ${minutes % 60}m`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 === 0 ? `${days}d` : `${days}d ${hours % 24}h`;
+}
+
+/** The console link of an alert's target (its page, or the alert list for targets without one). */
+export function consoleLink(alert: AlertRow, publicBaseUrl: string | null): string {
+  const page = TARGET_PAGES[alert.target_type];
+  const path = page
+    ? `${page}/${encodeURIComponent(alert.target_id)}`
+    : `/console/alerts?rule=${encodeURIComponent(alert.rule)}`;
+  return `${publicBaseUrl ?? ""}${path}`;
+}
+
+/** One line per alert; `at` is the instant its age is measured at. */
+export function alertLine(alert: AlertRow, at: Date, publicBaseUrl: string | null): string {
+  const age = formatDuration(at.getTime() - Date.parse(alert.since));
+  const meaning = RULE_MEANINGS[alert.rule] ?? alert.rule;
+  const acknowledged = alert.acknowledged_by ? ` (acknowledged by ${alert.acknowledged_by})` : "";
+  return `• ${alert.rule}: ${alert.target_type} ${alert.target_id}, ${meaning}, for ${age}${acknowledged} ${consoleLink(alert, publicBaseUrl)}`;
+}
+
+export interface AlertMessage {
+  subject: string;
+  text: string;
+}
+
+/**
+ * The "alerts opened" message. Each age is measured when its alert opened, so a retried delivery
+ * sends the same text (and the email provider's idempotency key, derived from it, dedupes).
+ */
+export function openedMessage(alerts: readonly AlertRow[], publicBaseUrl: string | null): AlertMessage {
+  const subject = `NovaMed watch: ${alerts.length} new alert${alerts.length === 1 ? "" : "s"}`;
+  const lines = alerts.map((alert) => alertLine(alert, new Date(alert.opened_at), publicBaseUrl));
+  return { subject, text: [subject, ...lines].join("\n") };
+}
+
+/** The daily digest of what is still open (ages as of `now`), naming how many did not fit. */
+export function digestMessage(
+  alerts: readonly AlertRow[],
+  total: number,
+  now: Date,
+  publicBaseUrl: string | null,
+): AlertMessage {
+  const subject = `NovaMed watch: daily digest, ${total} open alert${total === 1 ? "" : "s"}`;
+  const lines = alerts.map((alert) => alertLine(alert, now, publicBaseUrl));
+  if (total > alerts.length) lines.push(`…and ${total - alerts.length} more: ${publicBaseUrl ?? ""}/console/alerts`);
+  return { subject, text: [subject, ...lines].join("\n") };
+}
