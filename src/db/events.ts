@@ -111,16 +111,16 @@ WHERE lease_owner = ?1 AND status = 'processing'`)
 /** The final status an applied event is given. */
 export interface Completion {
   eventId: string;
-  status: "processed" | "ignored" | "invalid" | "failed";
+  status: "processed" | "ignored" | "invalid" | "failed" | "dead";
   /** Validation issues (paths and messages, never values) for `invalid`. */
   issues?: string | null;
-  /** An error kind or summary for `failed`; never payload values. */
+  /** An error kind or summary for `failed` and `dead`; never payload values. */
   error?: string | null;
 }
 
 const COMPLETE_SQL = `UPDATE events SET
   status = ?2,
-  processed_at = CASE WHEN ?2 = 'failed' THEN processed_at ELSE ?3 END,
+  processed_at = CASE WHEN ?2 IN ('failed', 'dead') THEN processed_at ELSE ?3 END,
   last_error = ?4,
   issues = ?5,
   applications = applications + (CASE WHEN ?2 = 'processed' THEN 1 ELSE 0 END),
@@ -142,46 +142,6 @@ export function completeEvent(
   return db
     .prepare(COMPLETE_SQL)
     .bind(completion.eventId, completion.status, now, completion.error ?? null, completion.issues ?? null, leaseOwner);
-}
-
-/** A dead-lettered delivery, as the dead-letter consumer records it. */
-export interface DeadLetter extends ClaimRequest {
-  attempts: number;
-  error: string;
-}
-
-const DEAD_LETTER_SQL = `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at,
-  payload, payload_hash, last_error, request_id)
-VALUES (?1, ?2, ?3, 'dead', ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-ON CONFLICT (event_id) DO UPDATE SET
-  status = 'dead',
-  lease_owner = NULL,
-  lease_expires_at = NULL,
-  last_error = COALESCE(events.last_error, excluded.last_error),
-  payload = COALESCE(events.payload, excluded.payload)
-WHERE events.payload_hash = excluded.payload_hash
-  AND events.status NOT IN ('processed', 'ignored', 'invalid')`;
-
-/** Writes dead-lettered deliveries as `dead` (keeping their payload for replay), in one round trip. */
-export async function recordDeadLetters(db: D1Database, letters: readonly DeadLetter[]): Promise<void> {
-  if (letters.length === 0) return;
-  const statement = db.prepare(DEAD_LETTER_SQL);
-  await db.batch(
-    letters.map((letter) =>
-      statement.bind(
-        letter.eventId,
-        letter.eventType,
-        letter.clinicId,
-        letter.attempts,
-        letter.occurredAt,
-        letter.receivedAt,
-        letter.payload,
-        letter.payloadHash,
-        letter.error,
-        letter.requestId,
-      ),
-    ),
-  );
 }
 
 export interface EventRow {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
-import { EVENTS_DLQ, EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -32,7 +32,7 @@ describe("PHI canary: processing", () => {
       [...valid, invalid, unknown].map((event) => eventMessage(event)),
     );
     await runBatch(EVENTS_QUEUE, [eventMessage({ ...valid[0]!, data: { ...data, tracking_number: CANARY.phone } })]);
-    await runBatch(EVENTS_DLQ, [eventMessage(dead, 11)]);
+    await runDeadLetter(dead);
 
     const views: string[] = [];
     for (const event of [...valid, invalid, unknown, dead]) {
