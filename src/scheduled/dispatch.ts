@@ -1,3 +1,4 @@
+import { sweepStuckEvents } from "./event-sweep";
 import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredPayloads } from "./retention";
 
@@ -12,6 +13,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
   const now = new Date(controller.scheduledTime);
   switch (controller.cron) {
     case CRONS.notificationSweep:
+      await sweepStuckEvents(env, now);
       await sweepNotifications(env, now);
       return;
     case CRONS.retention:
@@ -19,6 +21,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       return;
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
+      await sweepStuckEvents(env, now);
       await sweepNotifications(env, now);
       await purgeExpiredPayloads(env, now);
   }

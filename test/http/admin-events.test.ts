@@ -135,7 +135,7 @@ describe("admin API: replay", () => {
     const invalid = makeEvent("refill:denied", { data: { refill_id: 7 } });
     await runBatch(EVENTS_QUEUE, [eventMessage(invalid)]);
     expect((await eventRow(invalid.event_id)).status).toBe("invalid");
-    vi.spyOn(env.EVENTS, "send").mockRejectedValueOnce(new Error("queue down"));
+    vi.spyOn(env.EVENTS, "sendBatch").mockRejectedValueOnce(new Error("queue down"));
     const failed = await adminFetch(`/events/${invalid.event_id}/replay`, { method: "POST" });
     expect(failed.status).toBe(503);
     expect((await eventRow(invalid.event_id)).status).toBe("invalid");
