@@ -1,12 +1,12 @@
 /**
  * Typed SQL for the entity tables (orders, medication requests, refills). Every write is a
  * "progression upsert": the event's status wins only if it ranks higher than the stored one (or ranks
- * the same and happened later), so a stale or out-of-order event never moves an entity backwards; it
+ * the same and happened later, or at the same instant and wins the tie rule of TIE_PRECEDENCE), so a stale or out-of-order event never moves an entity backwards; it
  * still fills in facts the entity lacks. Every write is also guarded by the event's lease, so only the
  * consumer that holds the claim can commit its effects (see src/db/events.ts).
  */
 
-import type { EntityKind } from "../events/event-types";
+import { type EntityKind, TIE_PRECEDENCE } from "../events/event-types";
 import { type NamedParameters, namedParameters } from "./parameters";
 
 interface EntityTable {
@@ -97,10 +97,21 @@ function upsertParameters({ facts }: EntityTable): NamedParameters<WriteParamete
   return namedParameters<WriteParameter | string>([...WRITE_PARAMETERS, ...facts]);
 }
 
-function progressionUpsertSql(entity: EntityTable): string {
+/** SQL for a status's tie precedence (see TIE_PRECEDENCE): a CASE over the statuses that have one. */
+function tiePrecedenceSql(kind: EntityKind, column: string): string {
+  const entries = Object.entries(TIE_PRECEDENCE[kind] as Record<string, number>);
+  if (entries.length === 0) return "0";
+  return `(CASE ${column} ${entries.map(([status, precedence]) => `WHEN '${status}' THEN ${precedence}`).join(" ")} ELSE 0 END)`;
+}
+
+function progressionUpsertSql(kind: EntityKind): string {
+  const entity: EntityTable = ENTITY_TABLES[kind];
   const { table, idColumn, facts } = entity;
   const { ref } = upsertParameters(entity);
-  const advances = `(excluded.status_rank > ${table}.status_rank OR (excluded.status_rank = ${table}.status_rank AND excluded.status_at > ${table}.status_at))`;
+  const incoming = tiePrecedenceSql(kind, "excluded.status");
+  const stored = tiePrecedenceSql(kind, `${table}.status`);
+  // Higher rank; or equal rank and later; or the same instant too and the tie rule (TIE_PRECEDENCE).
+  const advances = `(excluded.status_rank > ${table}.status_rank OR (excluded.status_rank = ${table}.status_rank AND (excluded.status_at > ${table}.status_at OR (excluded.status_at = ${table}.status_at AND (${incoming} > ${stored} OR (${incoming} = ${stored} AND excluded.status_event_id > ${table}.status_event_id))))))`;
   const winner = (column: string) =>
     `${column} = CASE WHEN ${advances} THEN excluded.${column} ELSE ${table}.${column} END`;
   const fact = (column: string) =>
@@ -145,9 +156,9 @@ RETURNING status, status_event_id`;
 }
 
 const UPSERT_SQL: Record<EntityKind, string> = {
-  order: progressionUpsertSql(ENTITY_TABLES.order),
-  medication_request: progressionUpsertSql(ENTITY_TABLES.medication_request),
-  refill: progressionUpsertSql(ENTITY_TABLES.refill),
+  order: progressionUpsertSql("order"),
+  medication_request: progressionUpsertSql("medication_request"),
+  refill: progressionUpsertSql("refill"),
 };
 
 /** The guarded progression upsert for one event's write; returns the entity's resulting status. */
