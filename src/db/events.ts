@@ -116,6 +116,8 @@ export interface Completion {
   issues?: string | null;
   /** An error kind or summary for `failed` and `dead`; never payload values. */
   error?: string | null;
+  /** Optional fields coerced or dropped (JSON `[{path, message}]`, never values) for `processed`. */
+  warnings?: string | null;
 }
 
 const COMPLETE_SQL = `UPDATE events SET
@@ -123,6 +125,7 @@ const COMPLETE_SQL = `UPDATE events SET
   processed_at = CASE WHEN ?2 IN ('failed', 'dead') THEN processed_at ELSE ?3 END,
   last_error = ?4,
   issues = ?5,
+  warnings = ?7,
   applications = applications + (CASE WHEN ?2 = 'processed' THEN 1 ELSE 0 END),
   lease_owner = NULL,
   lease_expires_at = NULL
@@ -141,7 +144,15 @@ export function completeEvent(
 ): D1PreparedStatement {
   return db
     .prepare(COMPLETE_SQL)
-    .bind(completion.eventId, completion.status, now, completion.error ?? null, completion.issues ?? null, leaseOwner);
+    .bind(
+      completion.eventId,
+      completion.status,
+      now,
+      completion.error ?? null,
+      completion.issues ?? null,
+      leaseOwner,
+      completion.warnings ?? null,
+    );
 }
 
 export interface EventRow {
@@ -155,6 +166,7 @@ export interface EventRow {
   processed_at: string | null;
   last_error: string | null;
   issues: string | null;
+  warnings: string | null;
   payload: string | null;
   payload_purged_at: string | null;
   conflicts: number;
@@ -162,7 +174,7 @@ export interface EventRow {
 }
 
 const EVENT_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,
-  last_error, issues, payload, payload_purged_at, conflicts, applications`;
+  last_error, issues, warnings, payload, payload_purged_at, conflicts, applications`;
 
 export async function getEventRow(db: D1Database, eventId: string): Promise<EventRow | null> {
   return db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?1`).bind(eventId).first<EventRow>();

@@ -238,7 +238,14 @@ function buildWork(
   }
   try {
     const change = applyEvent(db, parsed.event, read.occurredAt, guard, listeners);
-    return { message, read, completion: { eventId, status: "processed" }, change, statements: change.statements };
+    const warnings = parsed.warnings.length > 0 ? JSON.stringify(parsed.warnings) : null;
+    return {
+      message,
+      read,
+      completion: { eventId, status: "processed", warnings },
+      change,
+      statements: change.statements,
+    };
   } catch (error) {
     return {
       message,

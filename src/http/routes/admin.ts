@@ -81,6 +81,7 @@ admin.get("/events/:event_id", async (c) => {
   return c.json({
     ...eventSummary(row),
     issues: row.issues ? (JSON.parse(row.issues) as unknown) : null,
+    warnings: row.warnings ? (JSON.parse(row.warnings) as unknown) : [],
     conflicts: row.conflicts,
     applications: row.applications,
     payload_purged_at: row.payload_purged_at,
