@@ -10,3 +10,9 @@ ALTER TABLE events ADD COLUMN warnings TEXT;
 -- The sweep's two lookups: events left queued, and events held by an expired lease.
 CREATE INDEX events_stuck_queued ON events (queued_at) WHERE status = 'queued';
 CREATE INDEX events_stuck_processing ON events (lease_expires_at) WHERE status = 'processing';
+
+-- When each entity fact was last set, as `occurred_at event_id` per column (JSON object), so a fact
+-- ends as carried by the latest event that carried it, whatever the arrival order.
+ALTER TABLE orders ADD COLUMN fact_times TEXT;
+ALTER TABLE medication_requests ADD COLUMN fact_times TEXT;
+ALTER TABLE refills ADD COLUMN fact_times TEXT;

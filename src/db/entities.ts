@@ -1,8 +1,9 @@
 /**
  * Typed SQL for the entity tables (orders, medication requests, refills). Every write is a
  * "progression upsert": the event's status wins only if it ranks higher than the stored one (or ranks
- * the same and happened later, or at the same instant and wins the tie rule of TIE_PRECEDENCE), so a stale or out-of-order event never moves an entity backwards; it
- * still fills in facts the entity lacks. Every write is also guarded by the event's lease, so only the
+ * the same and happened later, or at the same instant and wins the tie rule of TIE_PRECEDENCE), so a
+ * stale or out-of-order event never moves an entity backwards. Facts are decided one by one: each
+ * ends as carried by the latest event that carried it. Every write is also guarded by the event's lease, so only the
  * consumer that holds the claim can commit its effects (see src/db/events.ts).
  */
 
@@ -12,7 +13,7 @@ import { type NamedParameters, namedParameters } from "./parameters";
 interface EntityTable {
   table: string;
   idColumn: string;
-  /** Nullable columns an event may carry; newer events overwrite, stale ones only fill gaps. */
+  /** Nullable columns an event may carry; each ends as carried by the latest event that carried it. */
   facts: readonly string[];
 }
 
@@ -88,6 +89,8 @@ const WRITE_PARAMETERS = [
   "event_id",
   "lease_owner",
   "now",
+  "fact_key",
+  "fact_times",
 ] as const;
 
 type WriteParameter = (typeof WRITE_PARAMETERS)[number];
@@ -114,8 +117,20 @@ function progressionUpsertSql(kind: EntityKind): string {
   const advances = `(excluded.status_rank > ${table}.status_rank OR (excluded.status_rank = ${table}.status_rank AND (excluded.status_at > ${table}.status_at OR (excluded.status_at = ${table}.status_at AND (${incoming} > ${stored} OR (${incoming} = ${stored} AND excluded.status_event_id > ${table}.status_event_id))))))`;
   const winner = (column: string) =>
     `${column} = CASE WHEN ${advances} THEN excluded.${column} ELSE ${table}.${column} END`;
+  // A fact follows the latest event that carried it (by `occurred_at event_id`, see factKey), not
+  // the status: a corrected quantity or a re-issued tracking number wins in any arrival order.
+  // A stored fact without a recorded time (written before migration 0011) yields to any event.
+  const storedFactKey = (column: string) => `COALESCE(json_extract(${table}.fact_times, '$.${column}'), '')`;
+  const newer = (column: string) =>
+    `(excluded.${column} IS NOT NULL AND (${table}.${column} IS NULL OR ${ref("fact_key")} > ${storedFactKey(column)}))`;
   const fact = (column: string) =>
-    `${column} = CASE WHEN ${advances} THEN COALESCE(excluded.${column}, ${table}.${column}) ELSE COALESCE(${table}.${column}, excluded.${column}) END`;
+    `${column} = CASE WHEN ${newer(column)} THEN excluded.${column} ELSE ${table}.${column} END`;
+  const factTimes = `fact_times = json_set(COALESCE(${table}.fact_times, '{}'), ${facts
+    .map(
+      (column) =>
+        `'$.${column}', CASE WHEN ${newer(column)} THEN ${ref("fact_key")} ELSE json_extract(${table}.fact_times, '$.${column}') END`,
+    )
+    .join(", ")})`;
   const columns = [
     idColumn,
     "clinic_id",
@@ -125,6 +140,7 @@ function progressionUpsertSql(kind: EntityKind): string {
     "status_at",
     "status_event_id",
     ...facts,
+    "fact_times",
     "first_event_at",
     "last_event_at",
     "updated_at",
@@ -139,6 +155,7 @@ function progressionUpsertSql(kind: EntityKind): string {
     ref("occurred_at"),
     ref("event_id"),
     ...facts.map(ref),
+    ref("fact_times"),
     ref("occurred_at"),
     ref("occurred_at"),
     ref("now"),
@@ -149,6 +166,7 @@ WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ${ref("event_id")} AND lease
 ON CONFLICT (${idColumn}) DO UPDATE SET
   ${["status", "status_rank", "status_at", "status_event_id"].map(winner).join(",\n  ")},
   ${facts.map(fact).join(",\n  ")},
+  ${factTimes},
   first_event_at = MIN(${table}.first_event_at, excluded.first_event_at),
   last_event_at = MAX(${table}.last_event_at, excluded.last_event_at),
   updated_at = excluded.updated_at
@@ -160,6 +178,14 @@ const UPSERT_SQL: Record<EntityKind, string> = {
   medication_request: progressionUpsertSql("medication_request"),
   refill: progressionUpsertSql("refill"),
 };
+
+/**
+ * Orders the events that set a fact: their normalised time, then their id (the tie rule), as one
+ * string that compares in that order because every stored time has the same fixed-width form.
+ */
+function factKey(write: EntityWrite): string {
+  return `${write.occurredAt} ${write.eventId}`;
+}
 
 /** The guarded progression upsert for one event's write; returns the entity's resulting status. */
 export function upsertEntity(db: D1Database, write: EntityWrite, guard: WriteGuard): D1PreparedStatement {
@@ -175,6 +201,12 @@ export function upsertEntity(db: D1Database, write: EntityWrite, guard: WriteGua
     event_id: write.eventId,
     lease_owner: guard.leaseOwner,
     now: guard.now,
+    fact_key: factKey(write),
+    fact_times: JSON.stringify(
+      Object.fromEntries(
+        entity.facts.filter((column) => facts[column] != null).map((column) => [column, factKey(write)]),
+      ),
+    ),
     ...Object.fromEntries(entity.facts.map((column) => [column, facts[column] ?? null])),
   };
   return db.prepare(UPSERT_SQL[write.kind]).bind(...upsertParameters(entity).bind(values));

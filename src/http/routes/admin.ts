@@ -119,7 +119,7 @@ function parseJson(value: unknown): unknown {
   return typeof value === "string" ? (JSON.parse(value) as unknown) : value;
 }
 
-const STATE_FIELDS = ["status_rank", "status_event_id", "clinic_id"] as const;
+const STATE_FIELDS = ["status_rank", "status_event_id", "clinic_id", "fact_times"] as const;
 
 /** An entity row for the API: internal progression columns dropped, JSON columns parsed. */
 function entityView(row: Record<string, unknown>) {
