@@ -16,3 +16,13 @@ CREATE INDEX events_stuck_processing ON events (lease_expires_at) WHERE status =
 ALTER TABLE orders ADD COLUMN fact_times TEXT;
 ALTER TABLE medication_requests ADD COLUMN fact_times TEXT;
 ALTER TABLE refills ADD COLUMN fact_times TEXT;
+
+-- When a send job that failed transiently is due again (its queue backoff), so the notification
+-- sweep does not start a second retry chain for a row that is only waiting out its backoff.
+ALTER TABLE notifications ADD COLUMN next_attempt_at TEXT;
+
+-- /admin/stats sums conflicts and repeated applications over the few rows that have any.
+CREATE INDEX events_conflicts ON events (conflicts) WHERE conflicts > 0;
+CREATE INDEX events_reapplied ON events (applications) WHERE applications > 1;
+-- The retention job's rendered-body purge.
+CREATE INDEX notifications_rendered ON notifications (created_at) WHERE rendered IS NOT NULL;

@@ -43,6 +43,8 @@ describe("POST /admin/events/replay", () => {
     expect((await eventRow(otherType[0]!.event_id)).status).toBe("dead");
     const again = await bulkReplay({ status: "dead", type: "order:cancelled", ...window(at) });
     expect(again).toEqual({ status: 202, body: { replayed: 0 } });
+    // The status alone is a filter too.
+    expect((await bulkReplay({ status: "invalid", limit: 1000 })).status).toBe(202);
 
     for (const event of events) {
       const row = await eventually(async () => {
