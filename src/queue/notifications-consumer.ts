@@ -145,7 +145,7 @@ export async function consumeNotifications(
         ),
       ),
     ).catch(() => undefined);
-    work.forEach(({ message }, index) => message.retry({ delaySeconds: delays[index] ?? 0 }));
+    for (const [index, { message }] of work.entries()) message.retry({ delaySeconds: delays[index] ?? 0 });
     return;
   }
 
