@@ -1,18 +1,19 @@
 /**
  * Typed SQL for the entity tables (orders, medication requests, refills). Every write is a
  * "progression upsert": the event's status wins only if it ranks higher than the stored one (or ranks
- * the same and happened later), so a stale or out-of-order event never moves an entity backwards; it
- * still fills in facts the entity lacks. Every write is also guarded by the event's lease, so only the
+ * the same and happened later, or at the same instant and wins the tie rule of TIE_PRECEDENCE), so a
+ * stale or out-of-order event never moves an entity backwards. Facts are decided one by one: each
+ * ends as carried by the latest event that carried it. Every write is also guarded by the event's lease, so only the
  * consumer that holds the claim can commit its effects (see src/db/events.ts).
  */
 
-import type { EntityKind } from "../events/event-types";
+import { type EntityKind, TIE_PRECEDENCE } from "../events/event-types";
 import { type NamedParameters, namedParameters } from "./parameters";
 
 interface EntityTable {
   table: string;
   idColumn: string;
-  /** Nullable columns an event may carry; newer events overwrite, stale ones only fill gaps. */
+  /** Nullable columns an event may carry; each ends as carried by the latest event that carried it. */
   facts: readonly string[];
 }
 
@@ -88,6 +89,8 @@ const WRITE_PARAMETERS = [
   "event_id",
   "lease_owner",
   "now",
+  "fact_key",
+  "fact_times",
 ] as const;
 
 type WriteParameter = (typeof WRITE_PARAMETERS)[number];
@@ -97,14 +100,37 @@ function upsertParameters({ facts }: EntityTable): NamedParameters<WriteParamete
   return namedParameters<WriteParameter | string>([...WRITE_PARAMETERS, ...facts]);
 }
 
-function progressionUpsertSql(entity: EntityTable): string {
+/** SQL for a status's tie precedence (see TIE_PRECEDENCE): a CASE over the statuses that have one. */
+function tiePrecedenceSql(kind: EntityKind, column: string): string {
+  const entries = Object.entries(TIE_PRECEDENCE[kind] as Record<string, number>);
+  if (entries.length === 0) return "0";
+  return `(CASE ${column} ${entries.map(([status, precedence]) => `WHEN '${status}' THEN ${precedence}`).join(" ")} ELSE 0 END)`;
+}
+
+function progressionUpsertSql(kind: EntityKind): string {
+  const entity: EntityTable = ENTITY_TABLES[kind];
   const { table, idColumn, facts } = entity;
   const { ref } = upsertParameters(entity);
-  const advances = `(excluded.status_rank > ${table}.status_rank OR (excluded.status_rank = ${table}.status_rank AND excluded.status_at > ${table}.status_at))`;
+  const incoming = tiePrecedenceSql(kind, "excluded.status");
+  const stored = tiePrecedenceSql(kind, `${table}.status`);
+  // Higher rank; or equal rank and later; or the same instant too and the tie rule (TIE_PRECEDENCE).
+  const advances = `(excluded.status_rank > ${table}.status_rank OR (excluded.status_rank = ${table}.status_rank AND (excluded.status_at > ${table}.status_at OR (excluded.status_at = ${table}.status_at AND (${incoming} > ${stored} OR (${incoming} = ${stored} AND excluded.status_event_id > ${table}.status_event_id))))))`;
   const winner = (column: string) =>
     `${column} = CASE WHEN ${advances} THEN excluded.${column} ELSE ${table}.${column} END`;
+  // A fact follows the latest event that carried it (by `occurred_at event_id`, see factKey), not
+  // the status: a corrected quantity or a re-issued tracking number wins in any arrival order.
+  // A stored fact without a recorded time (written before migration 0011) yields to any event.
+  const storedFactKey = (column: string) => `COALESCE(json_extract(${table}.fact_times, '$.${column}'), '')`;
+  const newer = (column: string) =>
+    `(excluded.${column} IS NOT NULL AND (${table}.${column} IS NULL OR ${ref("fact_key")} > ${storedFactKey(column)}))`;
   const fact = (column: string) =>
-    `${column} = CASE WHEN ${advances} THEN COALESCE(excluded.${column}, ${table}.${column}) ELSE COALESCE(${table}.${column}, excluded.${column}) END`;
+    `${column} = CASE WHEN ${newer(column)} THEN excluded.${column} ELSE ${table}.${column} END`;
+  const factTimes = `fact_times = json_set(COALESCE(${table}.fact_times, '{}'), ${facts
+    .map(
+      (column) =>
+        `'$.${column}', CASE WHEN ${newer(column)} THEN ${ref("fact_key")} ELSE json_extract(${table}.fact_times, '$.${column}') END`,
+    )
+    .join(", ")})`;
   const columns = [
     idColumn,
     "clinic_id",
@@ -114,6 +140,7 @@ function progressionUpsertSql(entity: EntityTable): string {
     "status_at",
     "status_event_id",
     ...facts,
+    "fact_times",
     "first_event_at",
     "last_event_at",
     "updated_at",
@@ -128,6 +155,7 @@ function progressionUpsertSql(entity: EntityTable): string {
     ref("occurred_at"),
     ref("event_id"),
     ...facts.map(ref),
+    ref("fact_times"),
     ref("occurred_at"),
     ref("occurred_at"),
     ref("now"),
@@ -138,6 +166,7 @@ WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ${ref("event_id")} AND lease
 ON CONFLICT (${idColumn}) DO UPDATE SET
   ${["status", "status_rank", "status_at", "status_event_id"].map(winner).join(",\n  ")},
   ${facts.map(fact).join(",\n  ")},
+  ${factTimes},
   first_event_at = MIN(${table}.first_event_at, excluded.first_event_at),
   last_event_at = MAX(${table}.last_event_at, excluded.last_event_at),
   updated_at = excluded.updated_at
@@ -145,10 +174,18 @@ RETURNING status, status_event_id`;
 }
 
 const UPSERT_SQL: Record<EntityKind, string> = {
-  order: progressionUpsertSql(ENTITY_TABLES.order),
-  medication_request: progressionUpsertSql(ENTITY_TABLES.medication_request),
-  refill: progressionUpsertSql(ENTITY_TABLES.refill),
+  order: progressionUpsertSql("order"),
+  medication_request: progressionUpsertSql("medication_request"),
+  refill: progressionUpsertSql("refill"),
 };
+
+/**
+ * Orders the events that set a fact: their normalised time, then their id (the tie rule), as one
+ * string that compares in that order because every stored time has the same fixed-width form.
+ */
+function factKey(write: EntityWrite): string {
+  return `${write.occurredAt} ${write.eventId}`;
+}
 
 /** The guarded progression upsert for one event's write; returns the entity's resulting status. */
 export function upsertEntity(db: D1Database, write: EntityWrite, guard: WriteGuard): D1PreparedStatement {
@@ -164,6 +201,12 @@ export function upsertEntity(db: D1Database, write: EntityWrite, guard: WriteGua
     event_id: write.eventId,
     lease_owner: guard.leaseOwner,
     now: guard.now,
+    fact_key: factKey(write),
+    fact_times: JSON.stringify(
+      Object.fromEntries(
+        entity.facts.filter((column) => facts[column] != null).map((column) => [column, factKey(write)]),
+      ),
+    ),
     ...Object.fromEntries(entity.facts.map((column) => [column, facts[column] ?? null])),
   };
   return db.prepare(UPSERT_SQL[write.kind]).bind(...upsertParameters(entity).bind(values));

@@ -111,18 +111,21 @@ WHERE lease_owner = ?1 AND status = 'processing'`)
 /** The final status an applied event is given. */
 export interface Completion {
   eventId: string;
-  status: "processed" | "ignored" | "invalid" | "failed";
+  status: "processed" | "ignored" | "invalid" | "failed" | "dead";
   /** Validation issues (paths and messages, never values) for `invalid`. */
   issues?: string | null;
-  /** An error kind or summary for `failed`; never payload values. */
+  /** An error kind or summary for `failed` and `dead`; never payload values. */
   error?: string | null;
+  /** Optional fields coerced or dropped (JSON `[{path, message}]`, never values) for `processed`. */
+  warnings?: string | null;
 }
 
 const COMPLETE_SQL = `UPDATE events SET
   status = ?2,
-  processed_at = CASE WHEN ?2 = 'failed' THEN processed_at ELSE ?3 END,
+  processed_at = CASE WHEN ?2 IN ('failed', 'dead') THEN processed_at ELSE ?3 END,
   last_error = ?4,
   issues = ?5,
+  warnings = ?7,
   applications = applications + (CASE WHEN ?2 = 'processed' THEN 1 ELSE 0 END),
   lease_owner = NULL,
   lease_expires_at = NULL
@@ -141,47 +144,15 @@ export function completeEvent(
 ): D1PreparedStatement {
   return db
     .prepare(COMPLETE_SQL)
-    .bind(completion.eventId, completion.status, now, completion.error ?? null, completion.issues ?? null, leaseOwner);
-}
-
-/** A dead-lettered delivery, as the dead-letter consumer records it. */
-export interface DeadLetter extends ClaimRequest {
-  attempts: number;
-  error: string;
-}
-
-const DEAD_LETTER_SQL = `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at,
-  payload, payload_hash, last_error, request_id)
-VALUES (?1, ?2, ?3, 'dead', ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-ON CONFLICT (event_id) DO UPDATE SET
-  status = 'dead',
-  lease_owner = NULL,
-  lease_expires_at = NULL,
-  last_error = COALESCE(events.last_error, excluded.last_error),
-  payload = COALESCE(events.payload, excluded.payload)
-WHERE events.payload_hash = excluded.payload_hash
-  AND events.status NOT IN ('processed', 'ignored', 'invalid')`;
-
-/** Writes dead-lettered deliveries as `dead` (keeping their payload for replay), in one round trip. */
-export async function recordDeadLetters(db: D1Database, letters: readonly DeadLetter[]): Promise<void> {
-  if (letters.length === 0) return;
-  const statement = db.prepare(DEAD_LETTER_SQL);
-  await db.batch(
-    letters.map((letter) =>
-      statement.bind(
-        letter.eventId,
-        letter.eventType,
-        letter.clinicId,
-        letter.attempts,
-        letter.occurredAt,
-        letter.receivedAt,
-        letter.payload,
-        letter.payloadHash,
-        letter.error,
-        letter.requestId,
-      ),
-    ),
-  );
+    .bind(
+      completion.eventId,
+      completion.status,
+      now,
+      completion.error ?? null,
+      completion.issues ?? null,
+      leaseOwner,
+      completion.warnings ?? null,
+    );
 }
 
 export interface EventRow {
@@ -195,6 +166,7 @@ export interface EventRow {
   processed_at: string | null;
   last_error: string | null;
   issues: string | null;
+  warnings: string | null;
   payload: string | null;
   payload_purged_at: string | null;
   conflicts: number;
@@ -202,7 +174,7 @@ export interface EventRow {
 }
 
 const EVENT_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,
-  last_error, issues, payload, payload_purged_at, conflicts, applications`;
+  last_error, issues, warnings, payload, payload_purged_at, conflicts, applications`;
 
 export async function getEventRow(db: D1Database, eventId: string): Promise<EventRow | null> {
   return db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?1`).bind(eventId).first<EventRow>();
@@ -216,17 +188,19 @@ export interface EventListQuery {
   after?: { receivedAt: string; eventId: string };
 }
 
-/** Events newest first, filtered, one page plus one row to tell whether another page exists. */
+/**
+ * Events newest first, filtered, one page plus one row to tell whether another page exists. The SQL
+ * is built per filter: `(?1 IS NULL OR status = ?1)` would make SQLite scan the table instead of
+ * using the (status, received_at) or (event_type, received_at) index.
+ */
 export async function listEventRows(db: D1Database, query: EventListQuery): Promise<EventRow[]> {
+  const conditions: string[] = [];
+  if (query.status !== undefined) conditions.push("status = ?1");
+  if (query.type !== undefined) conditions.push("event_type = ?2");
+  if (query.after !== undefined) conditions.push("(received_at < ?3 OR (received_at = ?3 AND event_id < ?4))");
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
   const { results } = await db
-    .prepare(
-      `SELECT ${EVENT_COLUMNS} FROM events
-WHERE (?1 IS NULL OR status = ?1)
-  AND (?2 IS NULL OR event_type = ?2)
-  AND (?3 IS NULL OR received_at < ?3 OR (received_at = ?3 AND event_id < ?4))
-ORDER BY received_at DESC, event_id DESC
-LIMIT ?5`,
-    )
+    .prepare(`SELECT ${EVENT_COLUMNS} FROM events ${where} ORDER BY received_at DESC, event_id DESC LIMIT ?5`)
     .bind(
       query.status ?? null,
       query.type ?? null,
@@ -250,6 +224,7 @@ export async function markQueuedForReplay(
   db: D1Database,
   eventId: string,
   allowed: readonly EventStatus[],
+  now: string,
 ): Promise<EventStatus | null> {
   const current = await db
     .prepare(`SELECT status FROM events WHERE event_id = ?1 AND payload IS NOT NULL`)
@@ -258,18 +233,97 @@ export async function markQueuedForReplay(
   if (!current || !allowed.includes(current.status)) return null;
   // Compare-and-set on the status just read, so two concurrent replays enqueue once.
   const result = await db
-    .prepare(`UPDATE events SET status = 'queued', last_error = NULL WHERE event_id = ?1 AND status = ?2`)
-    .bind(eventId, current.status)
+    .prepare(
+      `UPDATE events SET status = 'queued', queued_at = ?3, last_error = NULL WHERE event_id = ?1 AND status = ?2`,
+    )
+    .bind(eventId, current.status, now)
     .run();
   return (result.meta.changes ?? 0) === 1 ? current.status : null;
 }
 
-/** Undoes {@link markQueuedForReplay} when the replay could not be enqueued. */
-export async function revertReplay(db: D1Database, eventId: string, previous: EventStatus): Promise<void> {
+/** What re-enqueueing an event needs of its row. */
+export interface RequeueRow {
+  event_id: string;
+  payload: string;
+  received_at: string;
+}
+
+/** Which events a bulk re-drive takes: one replayable status, optionally a type and a received range. */
+export interface BulkReplayFilter {
+  status: "dead" | "failed" | "invalid";
+  type?: string;
+  receivedAfter?: string;
+  receivedBefore?: string;
+  limit: number;
+}
+
+/**
+ * Moves up to `limit` events matching `filter` (oldest first, payload still kept) to `queued`, in one
+ * statement: the status test in the outer WHERE is the same compare-and-set as a single replay's, so
+ * concurrent re-drives take each event once. The SQL is built per filter so every variant uses an index.
+ */
+export async function markQueuedForBulkReplay(
+  db: D1Database,
+  filter: BulkReplayFilter,
+  now: string,
+): Promise<RequeueRow[]> {
+  const conditions = ["status = ?1", "payload IS NOT NULL"];
+  if (filter.type !== undefined) conditions.push("event_type = ?3");
+  if (filter.receivedAfter !== undefined) conditions.push("received_at > ?4");
+  if (filter.receivedBefore !== undefined) conditions.push("received_at < ?5");
+  const { results } = await db
+    .prepare(
+      `UPDATE events SET status = 'queued', queued_at = ?2, last_error = NULL
+WHERE status = ?1 AND event_id IN (
+  SELECT event_id FROM events WHERE ${conditions.join(" AND ")} ORDER BY received_at LIMIT ?6)
+RETURNING event_id, payload, received_at`,
+    )
+    .bind(
+      filter.status,
+      now,
+      filter.type ?? null,
+      filter.receivedAfter ?? null,
+      filter.receivedBefore ?? null,
+      // The highest parameter number is always used, so D1 accepts all six values for every filter.
+      filter.limit,
+    )
+    .all<RequeueRow>();
+  return results;
+}
+
+/** Undoes {@link markQueuedForReplay} (or a bulk one) for events whose replay could not be enqueued. */
+export async function revertReplay(db: D1Database, eventIds: readonly string[], previous: EventStatus): Promise<void> {
   await db
-    .prepare(`UPDATE events SET status = ?2 WHERE event_id = ?1 AND status = 'queued'`)
-    .bind(eventId, previous)
+    .prepare(`UPDATE events SET status = ?2 WHERE event_id IN (SELECT value FROM json_each(?1)) AND status = 'queued'`)
+    .bind(JSON.stringify(eventIds), previous)
     .run();
+}
+
+/**
+ * Takes events nothing is left to deliver: `queued` since before `queuedBefore` (the replay's send was
+ * lost) or `processing` under a lease that ran out before `leaseExpiredBefore` (epoch ms; its consumer
+ * died and its message may be gone). Each is put back to `queued` with a fresh `queued_at` (the lease
+ * cleared, so a late commit of the old holder changes nothing) and returned for re-enqueueing.
+ */
+export async function takeStuckEvents(
+  db: D1Database,
+  queuedBefore: string,
+  leaseExpiredBefore: number,
+  now: string,
+  limit: number,
+): Promise<RequeueRow[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE events SET status = 'queued', queued_at = ?3, lease_owner = NULL, lease_expires_at = NULL
+WHERE event_id IN (
+  SELECT event_id FROM events WHERE status = 'queued' AND queued_at < ?1 AND payload IS NOT NULL LIMIT ?4)
+OR event_id IN (
+  SELECT event_id FROM events WHERE status = 'processing' AND lease_expires_at < ?2 AND payload IS NOT NULL LIMIT ?4)
+RETURNING event_id, payload, received_at`,
+    )
+    .bind(queuedBefore, leaseExpiredBefore, now, limit)
+    .all<RequeueRow>();
+  return results;
 }
 
 /**
@@ -302,14 +356,18 @@ export interface EventStats {
 /** Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. */
 export async function eventStats(db: D1Database): Promise<EventStats> {
   const [byStatus, totals] = await db.batch<Record<string, number | string>>([
+    // Counted from the (status, received_at) index alone; the sums read only the partial indexes of
+    // the few rows with conflicts or repeated applications (migration 0011).
     db.prepare(`SELECT status, COUNT(*) AS count FROM events GROUP BY status`),
-    db.prepare(`SELECT COUNT(*) AS total, COALESCE(SUM(conflicts), 0) AS conflicts,
-      COALESCE(SUM(CASE WHEN applications > 1 THEN 1 ELSE 0 END), 0) AS repeated FROM events`),
+    db.prepare(`SELECT
+      (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0) AS conflicts,
+      (SELECT COUNT(*) FROM events WHERE applications > 1) AS repeated`),
   ]);
   const row = totals?.results[0] ?? {};
+  const counts = (byStatus?.results ?? []).map((entry) => [String(entry.status), Number(entry.count)] as const);
   return {
-    total: Number(row.total ?? 0),
-    by_status: Object.fromEntries((byStatus?.results ?? []).map((entry) => [entry.status, Number(entry.count)])),
+    total: counts.reduce((sum, [, count]) => sum + count, 0),
+    by_status: Object.fromEntries(counts),
     conflicts: Number(row.conflicts ?? 0),
     applied_more_than_once: Number(row.repeated ?? 0),
   };

@@ -192,19 +192,24 @@ export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease
   );
 }
 
-/** Releases a lease without changing the status (a transient failure that will retry). */
+/**
+ * Releases a lease without changing the status (a transient failure that will retry), noting when
+ * the retry is due so the sweep leaves the row alone until then.
+ */
 export function releaseNotification(
   db: D1Database,
   notificationId: string,
   error: string,
   lease: SendLease,
   now: string,
+  retryAt: string,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3 WHERE notification_id = ?1 AND lease_token = ?4`,
+      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3, next_attempt_at = ?5
+WHERE notification_id = ?1 AND lease_token = ?4`,
     )
-    .bind(notificationId, error, now, lease.token);
+    .bind(notificationId, error, now, lease.token, retryAt);
 }
 
 /** The notifications of one event, for the admin event view. */
@@ -235,6 +240,7 @@ WHERE notification_id IN (
   WHERE status IN ('pending', 'scheduled') AND updated_at < ?1
     AND (status = 'pending' OR scheduled_for <= ?1)
     AND (lease_expires_at IS NULL OR lease_expires_at < ?4)
+    AND (next_attempt_at IS NULL OR next_attempt_at < ?1)
   LIMIT ?3)
 RETURNING event_id, channel`,
     )

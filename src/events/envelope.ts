@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { normaliseTimestamp } from "./timestamp";
 
 /**
  * The envelope every NovaMed webhook shares (guide: "Webhook Payload Structure"). Only the envelope is
@@ -14,7 +15,9 @@ export const envelopeSchema = z.looseObject({
   event_type: z
     .string({ error: "must be a string" })
     .regex(/^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$/, { error: "must have the form entity:action" }),
-  timestamp: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time with an offset" }),
+  timestamp: z.string({ error: "must be a string" }).refine((value) => normaliseTimestamp(value) !== null, {
+    error: "must be an ISO 8601 date-time with an offset, in the years 0000 to 9999 once in UTC",
+  }),
   clinic_id: z.guid({ error: "must be a UUID" }),
   data: z.record(z.string(), z.unknown(), { error: "must be an object" }),
 });

@@ -18,6 +18,19 @@ export const EVENT_PROGRESSIONS = {
   refill: { requested: 1, approved: 2, denied: 2 },
 } as const satisfies Record<string, Record<string, number>>;
 
+/**
+ * The tie rule: when two events set statuses of equal rank at the same instant (after normalising
+ * their timestamps to UTC milliseconds), the status safer for the patient wins, then the greater
+ * event_id, so the outcome never depends on arrival order. A denied refill outranks an approved one:
+ * the clinic follows up on a denial, while a wrongly kept approval tells the patient to expect
+ * medication that is not coming. Statuses not listed have precedence 0.
+ */
+export const TIE_PRECEDENCE: { readonly [K in EntityKind]: Readonly<Partial<Record<StatusOf<K>, number>>> } = {
+  order: {},
+  medication_request: {},
+  refill: { denied: 1 },
+};
+
 /** The entity an event is about, which is also the entity table it writes. */
 export type EntityKind = keyof typeof EVENT_PROGRESSIONS;
 

@@ -1,13 +1,15 @@
 import {
+  type BulkReplayFilter,
   type EventRow,
   FORCE_REPLAYABLE,
   getEventRow,
+  markQueuedForBulkReplay,
   markQueuedForReplay,
   REPLAYABLE,
   revertReplay,
 } from "../db/events";
-import type { EventMessage } from "../events/envelope";
-import { errorKind, log } from "../log";
+import { log } from "../log";
+import { requeueEvents } from "../queue/requeue";
 import { ApiError } from "./errors";
 
 /** The event row, or the contract's 404. */
@@ -20,7 +22,8 @@ export async function findEvent(db: D1Database, eventId: string): Promise<EventR
 /**
  * Re-runs one stored event: moves it to `queued` (only from a replayable status, or a finished one
  * with `force`) and sends its stored envelope to the events queue, undoing the status change when the
- * send fails. The one replay path of the admin API and the console. Throws {@link ApiError} 404, 409
+ * send fails. The one replay path of the admin API and the console; the bulk re-drive shares its
+ * compare-and-set and its enqueue ({@link replayEvents}). Throws {@link ApiError} 404, 409
  * (`payload_purged`, `not_replayable`) or 503 (`enqueue_failed`).
  */
 export async function replayEvent(
@@ -36,7 +39,12 @@ export async function replayEvent(
       "This event's payload was removed by the retention policy; it cannot be replayed.",
     );
   }
-  const previous = await markQueuedForReplay(env.DB, eventId, options.force ? FORCE_REPLAYABLE : REPLAYABLE);
+  const previous = await markQueuedForReplay(
+    env.DB,
+    eventId,
+    options.force ? FORCE_REPLAYABLE : REPLAYABLE,
+    new Date().toISOString(),
+  );
   if (!previous) {
     throw new ApiError(
       409,
@@ -44,20 +52,37 @@ export async function replayEvent(
       `An event with status ${row.status} is replayed only with force=true, and never while queued or processing.`,
     );
   }
-  const message: EventMessage = {
-    envelope: JSON.parse(row.payload) as EventMessage["envelope"],
-    received_at: row.received_at,
-    request_id: options.requestId ?? "",
-  };
-  try {
-    await env.EVENTS.send(message, { contentType: "json" });
-  } catch (error) {
-    await revertReplay(env.DB, eventId, previous);
-    log.error("replay enqueue failed", { event_id: eventId, error: errorKind(error) });
+  const { failed } = await requeueEvents(env, [{ ...row, payload: row.payload }], options.requestId);
+  if (failed.length > 0) {
+    // If the revert fails too, the stuck-event sweep re-enqueues it within minutes.
+    await revertReplay(env.DB, [eventId], previous);
     throw new ApiError(503, "enqueue_failed", "The replay could not be queued; retry later.", {
       headers: { "Retry-After": "30" },
     });
   }
   log.info("event replay queued", { event_id: eventId, previous_status: previous, force: options.force });
   return { event_id: eventId, status: "queued", previous_status: previous };
+}
+
+/**
+ * Bulk re-drive: moves every event matching `filter` (up to its limit) to `queued` and enqueues it,
+ * through the same compare-and-set and enqueue as {@link replayEvent}. Idempotent: a second call finds
+ * them `queued` (or done) and takes none. Events whose enqueue failed go back to their status.
+ * Returns how many were enqueued; 503 `enqueue_failed` when some matched and none could be sent.
+ */
+export async function replayEvents(
+  env: Env,
+  filter: BulkReplayFilter,
+  options: { requestId: string | null },
+): Promise<{ replayed: number }> {
+  const rows = await markQueuedForBulkReplay(env.DB, filter, new Date().toISOString());
+  const { sent, failed } = await requeueEvents(env, rows, options.requestId);
+  if (failed.length > 0) await revertReplay(env.DB, failed, filter.status);
+  log.info("bulk replay queued", { status: filter.status, matched: rows.length, replayed: sent.length });
+  if (sent.length === 0 && failed.length > 0) {
+    throw new ApiError(503, "enqueue_failed", "The replay could not be queued; retry later.", {
+      headers: { "Retry-After": "30" },
+    });
+  }
+  return { replayed: sent.length };
 }

@@ -1,4 +1,4 @@
-/** First retry delay; each further attempt doubles it. */
+/** First retry delay on `novamed-events`; each further attempt doubles it. */
 const BASE_DELAY_SECONDS = 10;
 /** Cap on one delay: 15 minutes keeps ten retries within about an hour, like NovaMed's own schedule. */
 export const MAX_DELAY_SECONDS = 15 * 60;
@@ -12,4 +12,29 @@ export function retryDelaySeconds(attempts: number, random: () => number = Math.
   const exponent = Math.max(0, Math.min(attempts - 1, 20));
   const ceiling = Math.min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** exponent);
   return Math.max(1, Math.round(ceiling / 2 + (ceiling / 2) * random()));
+}
+
+/** First retry delay on `novamed-events-dlq`: the main queue already spent its hour. */
+const DEAD_LETTER_BASE_DELAY_SECONDS = 5 * 60;
+/** The longest delay Cloudflare Queues accepts on `retry()` or `send()` (12 hours). */
+export const QUEUES_MAX_DELAY_SECONDS = 12 * 60 * 60;
+/** Share of the ceiling a dead-letter delay is at least: little jitter, so the schedule is predictable. */
+const DEAD_LETTER_JITTER_FLOOR = 0.9;
+
+/**
+ * `max_retries` of the `novamed-events-dlq` consumer in wrangler.toml (a Node test keeps the two
+ * equal). The delivery that reaches it re-spools the message instead of retrying (see
+ * dead-letter-consumer.ts), so the queue never deletes it.
+ */
+export const DEAD_LETTER_MAX_RETRIES = 14;
+
+/**
+ * Backoff on the dead-letter path, sized for a D1 outage of days: `5 min · 2^(attempts-1)` capped at
+ * Queues' 12-hour maximum, between 90% and all of it. Thirteen of these add up to 73–81 hours, which
+ * stays inside the queue's default 4-day message retention (docs/architecture.md, "What survives what").
+ */
+export function deadLetterRetryDelaySeconds(attempts: number, random: () => number = Math.random): number {
+  const exponent = Math.max(0, Math.min(attempts - 1, 20));
+  const ceiling = Math.min(QUEUES_MAX_DELAY_SECONDS, DEAD_LETTER_BASE_DELAY_SECONDS * 2 ** exponent);
+  return Math.max(1, Math.round(ceiling * (DEAD_LETTER_JITTER_FLOOR + (1 - DEAD_LETTER_JITTER_FLOOR) * random())));
 }

@@ -33,7 +33,7 @@ export async function queue(batch: MessageBatch<unknown>, env: Env): Promise<voi
     case QUEUES.events:
       return consumeEvents(batch, faultyEnv, { listeners: changeListeners(env) });
     case QUEUES.eventsDeadLetter:
-      return consumeDeadLetters(batch, faultyEnv);
+      return consumeDeadLetters(batch, faultyEnv, { listeners: changeListeners(env) });
     case QUEUES.notifications:
       return consumeNotifications(batch, faultyEnv);
     case QUEUES.notificationsDeadLetter:

@@ -1,9 +1,11 @@
 import { z } from "zod";
 import type { ClaimRequest } from "../db/events";
 import { type EventEnvelope, envelopeSchema } from "../events/envelope";
+import { normaliseTimestamp } from "../events/timestamp";
 
 const eventMessageSchema = z.object({
-  envelope: envelopeSchema,
+  // A message enqueued under an older, looser timestamp check must still be read, never dropped.
+  envelope: envelopeSchema.extend({ timestamp: z.string() }),
   received_at: z.string(),
   request_id: z.string().nullish(),
 });
@@ -33,7 +35,7 @@ export async function readEventMessage(body: unknown): Promise<ReadEventMessage 
     envelope,
     receivedAt: received_at,
     requestId: request_id ?? null,
-    occurredAt: new Date(envelope.timestamp).toISOString(),
+    occurredAt: normaliseTimestamp(envelope.timestamp) ?? envelope.timestamp,
     payload,
     payloadHash: [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join(""),
   };

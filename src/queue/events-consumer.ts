@@ -19,9 +19,37 @@ import { retryOnceInPlace } from "./retry-once";
  */
 export const LEASE_MS = 120_000;
 
+/** One message to deliver again after `delaySeconds`. */
+export interface Retry {
+  message: Message<unknown>;
+  delaySeconds: number;
+}
+
+/**
+ * How a consumer of event messages retries. The main queue backs off for about an hour and retries a
+ * handler error; the dead-letter queue backs off for days (a D1 outage) and records a handler error
+ * as `dead` at once, since the main queue's retries already showed it is not transient.
+ */
+export interface RetryPolicy {
+  delaySeconds(attempts: number): number;
+  onHandlerError: "retry" | "dead";
+  /** Sends one batch's retries; the dead-letter queue re-spools the ones on their last delivery. */
+  send(retries: readonly Retry[]): Promise<void>;
+}
+
+/** The `novamed-events` policy: jittered backoff capped at 15 minutes, then the dead-letter queue. */
+export const MAIN_QUEUE_RETRIES: RetryPolicy = {
+  delaySeconds: (attempts) => retryDelaySeconds(attempts),
+  onHandlerError: "retry",
+  send: async (retries) => {
+    for (const { message, delaySeconds } of retries) message.retry({ delaySeconds });
+  },
+};
+
 export interface ConsumeOptions {
   listeners?: readonly ChangeListener[];
   now?: () => number;
+  retries?: RetryPolicy;
 }
 
 /** What one batch came to, logged as one line. */
@@ -32,6 +60,7 @@ interface BatchCounts {
   conflicts: number;
   ignored: number;
   invalid: number;
+  dead: number;
   retried: number;
   poison: number;
   d1_round_trips: number;
@@ -89,6 +118,8 @@ export async function consumeEvents(
   const started = Date.now();
   const now = options.now ?? Date.now;
   const listeners = options.listeners ?? [];
+  const policy = options.retries ?? MAIN_QUEUE_RETRIES;
+  const retries: Retry[] = [];
   const leaseOwner = crypto.randomUUID();
   const counts: BatchCounts = {
     messages: batch.messages.length,
@@ -97,6 +128,7 @@ export async function consumeEvents(
     conflicts: 0,
     ignored: 0,
     invalid: 0,
+    dead: 0,
     retried: 0,
     poison: 0,
     d1_round_trips: 0,
@@ -130,8 +162,9 @@ export async function consumeEvents(
     log.warn("claim failed", { queue: batch.queue, messages: reads.length, error: errorKind(error) });
     counts.d1_round_trips += 1;
     await releaseLeases(env.DB, leaseOwner).catch(() => undefined);
-    for (const { message } of reads) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    for (const { message } of reads) retries.push({ message, delaySeconds: policy.delaySeconds(message.attempts) });
     counts.retried += reads.length;
+    await policy.send(retries);
     logBatch(batch.queue, counts, started);
     return;
   }
@@ -149,7 +182,9 @@ export async function consumeEvents(
         break;
       case "ours":
         owned.add(eventId);
-        work.push(buildWork(env.DB, message, read, { leaseOwner, now: new Date(claimTime).toISOString() }, listeners));
+        work.push(
+          buildWork(env.DB, message, read, { leaseOwner, now: new Date(claimTime).toISOString() }, listeners, policy),
+        );
         break;
       case "duplicate":
         counts.duplicates += 1;
@@ -157,14 +192,17 @@ export async function consumeEvents(
         break;
       case "leased_elsewhere": {
         const leaseLeft = outcome.leaseExpiresAt ? Math.ceil((outcome.leaseExpiresAt - claimTime) / 1000) : 0;
-        message.retry({ delaySeconds: Math.max(leaseLeft + 1, retryDelaySeconds(message.attempts)) });
+        retries.push({ message, delaySeconds: Math.max(leaseLeft + 1, policy.delaySeconds(message.attempts)) });
         counts.retried += 1;
         break;
       }
     }
   }
 
-  const committed = await commit(env.DB, work, leaseOwner, new Date(now()).toISOString(), counts);
+  const committed = await commit(env.DB, work, leaseOwner, new Date(now()).toISOString(), counts, (retry) =>
+    retries.push({ message: retry, delaySeconds: policy.delaySeconds(retry.attempts) }),
+  );
+  await policy.send(retries);
   for (const listener of listeners) {
     if (!listener.afterCommit || committed.length === 0) continue;
     try {
@@ -184,6 +222,7 @@ function buildWork(
   read: ReadEventMessage,
   guard: { leaseOwner: string; now: string },
   listeners: readonly ChangeListener[],
+  policy: RetryPolicy,
 ): Work {
   const eventId = read.envelope.event_id;
   const parsed = parseEvent(read.envelope);
@@ -199,12 +238,23 @@ function buildWork(
   }
   try {
     const change = applyEvent(db, parsed.event, read.occurredAt, guard, listeners);
-    return { message, read, completion: { eventId, status: "processed" }, change, statements: change.statements };
+    const warnings = parsed.warnings.length > 0 ? JSON.stringify(parsed.warnings) : null;
+    return {
+      message,
+      read,
+      completion: { eventId, status: "processed", warnings },
+      change,
+      statements: change.statements,
+    };
   } catch (error) {
     return {
       message,
       read,
-      completion: { eventId, status: "failed", error: `handler error: ${errorKind(error)}` },
+      completion: {
+        eventId,
+        status: policy.onHandlerError === "dead" ? "dead" : "failed",
+        error: `handler error: ${errorKind(error)}`,
+      },
       statements: [],
     };
   }
@@ -221,6 +271,7 @@ async function commit(
   leaseOwner: string,
   now: string,
   counts: BatchCounts,
+  retryLater: (message: Message<unknown>) => void,
 ): Promise<EntityChange[]> {
   if (work.length === 0) return [];
   // Each event's statements end with its completion, whose result tells whether our outcome landed.
@@ -237,7 +288,7 @@ async function commit(
       offset += statements.length;
       const recorded = (results[offset - 1]?.meta.changes ?? 0) > 0;
       if (recorded && item.change) committed.push(item.change);
-      settle(item, recorded, counts);
+      settle(item, recorded, counts, retryLater);
     }
   } catch (error) {
     log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
@@ -249,7 +300,7 @@ async function commit(
       try {
         counts.d1_round_trips += 1;
         const results = await db.batch(statements);
-        settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts);
+        settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts, retryLater);
       } catch (eventError) {
         item.completion = {
           eventId: item.completion.eventId,
@@ -257,7 +308,7 @@ async function commit(
           error: `commit error: ${errorKind(eventError)}`,
         };
         await recordFailure(db, item, leaseOwner, now, counts);
-        settle(item, false, counts);
+        settle(item, false, counts, retryLater);
       }
     }
   }
@@ -265,10 +316,15 @@ async function commit(
 }
 
 /** Acks or retries one message once its event's outcome is known. */
-function settle(item: Work, recorded: boolean, counts: BatchCounts): void {
+function settle(
+  item: Work,
+  recorded: boolean,
+  counts: BatchCounts,
+  retryLater: (message: Message<unknown>) => void,
+): void {
   const { message, completion } = item;
   if (completion.status === "failed") {
-    message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    retryLater(message);
     counts.retried += 1;
     log.warn("event failed; will retry", {
       event_id: completion.eventId,

@@ -132,10 +132,20 @@ export async function consumeNotifications(
     decided = await retryOnceInPlace("notification context load", () => decideAll(env.DB, work, settings, now));
   } catch (error) {
     log.warn("notification context load failed", { queue: batch.queue, error: errorKind(error) });
+    const delays = work.map(({ message }) => retryDelaySeconds(message.attempts));
     await env.DB.batch(
-      work.map(({ row }) => releaseNotification(env.DB, row.notification_id, "context load failed", lease, nowIso)),
+      work.map(({ row }, index) =>
+        releaseNotification(
+          env.DB,
+          row.notification_id,
+          "context load failed",
+          lease,
+          nowIso,
+          retryAt(nowMs, delays[index] ?? 0),
+        ),
+      ),
     ).catch(() => undefined);
-    for (const { message } of work) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    for (const [index, { message }] of work.entries()) message.retry({ delaySeconds: delays[index] ?? 0 });
     return;
   }
 
@@ -162,10 +172,13 @@ export async function consumeNotifications(
       if (result.outcome === "opted_out")
         statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", nowIso));
       if (result.outcome === "transient") {
-        statements.push(releaseNotification(env.DB, row.notification_id, result.reason, lease, nowIso));
+        const delaySeconds = retryDelaySeconds(message.attempts);
+        statements.push(
+          releaseNotification(env.DB, row.notification_id, result.reason, lease, nowIso, retryAt(nowMs, delaySeconds)),
+        );
         counts.retried += 1;
         log.warn("notification send failed; will retry", { ...ids, provider, attempts: message.attempts });
-        settle.push(() => message.retry({ delaySeconds: retryDelaySeconds(message.attempts) }));
+        settle.push(() => message.retry({ delaySeconds }));
       } else {
         if (outcome?.status === "sent") counts.sent += 1;
         else if (outcome?.status === "suppressed") counts.suppressed += 1;
@@ -332,4 +345,9 @@ async function recordAll(db: D1Database, statements: D1PreparedStatement[]): Pro
 
 function logBatch(queue: string, counts: Record<string, number>, started: number): void {
   log.info("notification batch", { queue, ...counts, duration_ms: Date.now() - started });
+}
+
+/** When a retry sent now with `delaySeconds` is due, as stored times are written. */
+function retryAt(nowMs: number, delaySeconds: number): string {
+  return new Date(nowMs + delaySeconds * 1000).toISOString();
 }

@@ -1,3 +1,4 @@
+import { sweepStuckEvents } from "./event-sweep";
 import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredPayloads } from "./retention";
 import { runLifecycleWatch } from "./watch";
@@ -16,6 +17,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
   const now = new Date(controller.scheduledTime);
   switch (controller.cron) {
     case CRONS.notificationSweep:
+      await sweepStuckEvents(env, now);
       await sweepNotifications(env, now);
       await runLifecycleWatch(env, now);
       return;
@@ -24,6 +26,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       return;
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
+      await sweepStuckEvents(env, now);
       await sweepNotifications(env, now);
       await runLifecycleWatch(env, now);
       await purgeExpiredPayloads(env, now);

@@ -8,6 +8,7 @@ import {
 import { env } from "cloudflare:workers";
 import { getEventRow } from "../../src/db/events";
 import worker from "../../src/index";
+import { consumeDeadLetters } from "../../src/queue/dead-letter-consumer";
 import { QUEUES } from "../../src/queue/dispatch";
 import { type EnvelopeLike, uniqueId } from "./events";
 
@@ -143,4 +144,19 @@ export function withBatchHook(db: D1Database, hook: (batchNumber: number) => unk
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/**
+ * Runs `envelope` through the events dead-letter consumer with a handler that keeps throwing, which
+ * is how an event ends `dead` (a D1 outage instead keeps it retrying until D1 is back).
+ */
+export async function runDeadLetter(envelope: EnvelopeLike, attempts = 1): Promise<QueueResult> {
+  const failingHandler = {
+    statements: () => {
+      throw new Error("handler bug");
+    },
+  };
+  return runBatch(EVENTS_DLQ, [eventMessage(envelope, attempts)], env, (batch, batchEnv) =>
+    consumeDeadLetters(batch, batchEnv, { listeners: [failingHandler] }),
+  );
 }

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { EVENTS_DLQ, EVENTS_QUEUE, eventMessage, eventRow, eventually, runBatch } from "../helpers/queue";
+import { EVENTS_QUEUE, eventMessage, eventRow, eventually, runBatch, runDeadLetter } from "../helpers/queue";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -92,13 +92,12 @@ describe("admin API: events", () => {
 });
 
 describe("admin API: replay", () => {
-  it("exhausted retries → dead-letter consumer → dead → replay → processed", async () => {
+  it("exhausted retries → dead-letter consumer, handler still failing → dead → replay → processed", async () => {
     const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
-    // The failing delivery left the event `failed` before its retries ran out.
-    const dead = await runBatch(EVENTS_DLQ, [eventMessage(event, 11)]);
+    const dead = await runDeadLetter(event);
     expect(dead.explicitAcks).toHaveLength(1);
     const row = await eventRow(event.event_id);
-    expect(row).toMatchObject({ status: "dead", attempts: 11, last_error: "retries exhausted", applications: 0 });
+    expect(row).toMatchObject({ status: "dead", attempts: 1, last_error: "handler error: Error", applications: 0 });
     expect(row.payload).not.toBeNull();
 
     const replay = await adminJson(`/events/${event.event_id}/replay`, { method: "POST" });
@@ -136,7 +135,7 @@ describe("admin API: replay", () => {
     const invalid = makeEvent("refill:denied", { data: { refill_id: 7 } });
     await runBatch(EVENTS_QUEUE, [eventMessage(invalid)]);
     expect((await eventRow(invalid.event_id)).status).toBe("invalid");
-    vi.spyOn(env.EVENTS, "send").mockRejectedValueOnce(new Error("queue down"));
+    vi.spyOn(env.EVENTS, "sendBatch").mockRejectedValueOnce(new Error("queue down"));
     const failed = await adminFetch(`/events/${invalid.event_id}/replay`, { method: "POST" });
     expect(failed.status).toBe(503);
     expect((await eventRow(invalid.event_id)).status).toBe("invalid");

@@ -6,7 +6,7 @@ import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { mockProviders, PROVIDER_ENV } from "../helpers/notifications";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
-import { EVENTS_DLQ, EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 import { applyAt, DAY, runWatch } from "../helpers/watch";
 
 const server = useMockNetwork();
@@ -43,9 +43,7 @@ describe("PHI canary: lifecycle alerts", () => {
       await runBatch(EVENTS_QUEUE, [
         eventMessage(makeEvent("order:shipped", { data: { ...phi, order_id: { x: CANARY.name } } })),
       ]);
-      await runBatch(EVENTS_DLQ, [
-        eventMessage(makeEvent("refill:requested", { data: { ...phi, refill_id: uniqueId("ref") } }), 11),
-      ]);
+      await runDeadLetter(makeEvent("refill:requested", { data: { ...phi, refill_id: uniqueId("ref") } }), 11);
 
       const watchEnv = { ...PROVIDER_ENV, ALERT_WEBHOOK_URL: WEBHOOK_URL, ALERT_EMAIL_TO: "ops@clinic.example" };
       await runWatch(t0 + 8 * DAY, watchEnv);

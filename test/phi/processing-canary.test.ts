@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
-import { EVENTS_DLQ, EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -25,17 +25,26 @@ describe("PHI canary: processing", () => {
     const invalid = makeEvent("medication_request:approved", {
       data: { ...data, quantity: CANARY.medication, patient_id: { name: CANARY.name } },
     });
+    // Odd optional fields are dropped with warnings (paths only); the event still applies.
+    const odd = makeEvent("order:shipped", {
+      data: {
+        ...data,
+        order_id: uniqueId("ord"),
+        carrier: { name: CANARY.name },
+        shipping_address: { zip: CANARY.address },
+      },
+    });
     const unknown = makeEvent("patient:updated", { data });
     const dead = makeEvent("order:cancelled", { data });
     await runBatch(
       EVENTS_QUEUE,
-      [...valid, invalid, unknown].map((event) => eventMessage(event)),
+      [...valid, invalid, unknown, odd].map((event) => eventMessage(event)),
     );
     await runBatch(EVENTS_QUEUE, [eventMessage({ ...valid[0]!, data: { ...data, tracking_number: CANARY.phone } })]);
-    await runBatch(EVENTS_DLQ, [eventMessage(dead, 11)]);
+    await runDeadLetter(dead);
 
     const views: string[] = [];
-    for (const event of [...valid, invalid, unknown, dead]) {
+    for (const event of [...valid, invalid, unknown, dead, odd]) {
       views.push(await (await adminFetch(`/events/${event.event_id}`)).text());
     }
     views.push(await (await adminFetch(`/events?status=invalid&limit=100`)).text());
@@ -44,6 +53,8 @@ describe("PHI canary: processing", () => {
     expect(capture.output()).toContain(`"message":"event batch"`);
     expect(leakedCanaries(capture.output())).toEqual([]);
     expect(leakedCanaries(views.join("\n"))).toEqual([]);
-    expect(views[3]).toContain("data.quantity");
+    expect(views[3]).toContain("data.patient_id");
+    expect(views[6]).toContain("data.shipping_address.zip");
+    expect(views[6]).toContain("data.carrier");
   });
 });

@@ -68,6 +68,37 @@ const LIFECYCLES: Record<string, Lifecycle> = {
       { type: "refill:approved", data: {} },
     ],
   },
+  // Lifecycles whose events carry different values for the same fact: the latest carrier wins.
+  "medication request corrected": {
+    kind: "medication_request",
+    idField: "medication_request_id",
+    steps: [
+      { type: "medication_request:created", data: { quantity: 30, refills: 3, practitioner_id: "prac_1" } },
+      { type: "medication_request:approved", data: { quantity: 60, refills: 5 } },
+      { type: "medication_request:filled", data: {} },
+    ],
+  },
+  "order re-addressed and re-issued": {
+    kind: "order",
+    idField: "order_id",
+    steps: [
+      { type: "order:created", data: { shipping_address: { line1: "1 Old Road", city: "Springfield", zip: "62701" } } },
+      {
+        type: "order:processing",
+        data: { shipping_address: { line1: "2 New Street", city: "Springfield", zip: "62702" } },
+      },
+      { type: "order:shipped", data: { carrier: "UPS", tracking_number: "1Z0000000000000001" } },
+      { type: "order:shipped", data: { carrier: "FedEx", tracking_number: "7700000000000002" } },
+    ],
+  },
+  "refill re-linked": {
+    kind: "refill",
+    idField: "refill_id",
+    steps: [
+      { type: "refill:requested", data: { medication_request_id: "mr_old" } },
+      { type: "refill:approved", data: { medication_request_id: "mr_new" } },
+    ],
+  },
   "refill denied": {
     kind: "refill",
     idField: "refill_id",
@@ -96,7 +127,7 @@ async function applyLifecycle(lifecycle: Lifecycle, batches: number[][]) {
       batch.map((index) => eventMessage(events[index]!)),
     );
   const row = await getEntity(env.DB, lifecycle.kind, entityId);
-  const { [lifecycle.idField]: _id, updated_at: _updated, status_event_id, ...state } = row!;
+  const { [lifecycle.idField]: _id, updated_at: _updated, fact_times: _times, status_event_id, ...state } = row!;
   // Event ids differ between runs; the type of the event that set the status does not.
   return { ...state, status_set_by: events.find((event) => event.event_id === status_event_id)?.event_type };
 }
@@ -128,6 +159,27 @@ describe("entity progressions", () => {
         expect(await applyInOrder(lifecycle, order), `order ${order.join(",")}`).toEqual(expected);
     },
   );
+
+  it.each([
+    ["medication request corrected", { quantity: 60, refills: 5, practitioner_id: "prac_1", status: "filled" }],
+    ["refill re-linked", { medication_request_id: "mr_new", status: "approved" }],
+    ["order re-addressed and re-issued", { carrier: "FedEx", tracking_number: "7700000000000002", status: "shipped" }],
+  ])("%s: each fact ends as carried by its latest event, in every arrival order", async (name, expected) => {
+    const lifecycle = LIFECYCLES[name]!;
+    const indices = lifecycle.steps.map((_, index) => index);
+    for (const order of permutations(indices)) {
+      const state = await applyInOrder(lifecycle, order);
+      expect(state, `order ${order.join(",")}`).toMatchObject(expected);
+      if (lifecycle.kind === "order") {
+        expect(
+          JSON.parse(String((state as Record<string, unknown>).shipping_address)),
+          `order ${order.join(",")}`,
+        ).toMatchObject({
+          line1: "2 New Street",
+        });
+      }
+    }
+  });
 
   it("delivered in every order together with duplicates in one batch, still the in-order state", async () => {
     const lifecycle = LIFECYCLES["order delivered"]!;

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { EVENTS_DLQ, EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 import { alertsOn, applyAt, DAY, HOUR, runWatch } from "../helpers/watch";
 
 const T0 = Date.parse("2026-03-02T15:00:00.000Z");
@@ -144,8 +144,9 @@ describe("lifecycle rules (default thresholds)", () => {
 
 describe("operational rules", () => {
   it("opens on a dead event at once and resolves when a redelivery processes it", async () => {
-    const event = makeEvent("invoice:sent");
-    await runBatch(EVENTS_DLQ, [eventMessage(event, 11)]);
+    // A dead letter whose handler still throws is stored dead.
+    const event = makeEvent("order:created", { data: { order_id: uniqueId("ord") } });
+    await runDeadLetter(event, 11);
     await runWatch(Date.now());
     expect(await alertsOn(event.event_id)).toMatchObject([{ rule: "event_dead", target_type: "event", state: "open" }]);
     await runWatch(Date.now() + 5 * 60 * SECOND);
@@ -198,8 +199,9 @@ VALUES (?1, ?2, 'email', 'order_delivered', 'pat_1', 'ord_1', ?3, ?4, ?4)`,
   });
 
   it("keeps watching events when the watch settings themselves are broken", async () => {
-    const event = makeEvent("invoice:sent");
-    await runBatch(EVENTS_DLQ, [eventMessage(event, 11)]);
+    // A dead letter whose handler still throws is stored dead.
+    const event = makeEvent("order:created", { data: { order_id: uniqueId("ord") } });
+    await runDeadLetter(event, 11);
     await runWatch(Date.now(), { LIFECYCLE_RULES: "order:lost=1h" });
     expect(await alertsOn(event.event_id)).toMatchObject([{ rule: "event_dead" }]);
     expect(await alertsOn("LIFECYCLE_RULES")).toMatchObject([{ rule: "config_problem", state: "open" }]);

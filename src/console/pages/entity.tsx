@@ -10,7 +10,15 @@ import { ENTITY_PAGES, EventTable, NotificationTable } from "./shared";
 /** How many of an entity's events a page lists (newest first); an entity sees a handful in its life. */
 const EVENT_LIMIT = 100;
 /** Progression bookkeeping, not facts a person reads. */
-const HIDDEN = new Set(["status_rank", "status_at", "status_event_id", "clinic_id", "patient_id", "status"]);
+const HIDDEN = new Set([
+  "status_rank",
+  "status_at",
+  "status_event_id",
+  "clinic_id",
+  "patient_id",
+  "status",
+  "fact_times",
+]);
 /** Shown as present or absent only: the page has no reason to print a home address. */
 const WITHHELD = new Set(["shipping_address"]);
 const TIMESTAMP = /_at$/;

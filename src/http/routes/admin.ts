@@ -11,6 +11,7 @@ import { findEvent, replayEvent } from "../event-replay";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
 import { adminAlerts } from "./admin-alerts";
+import { adminReplay } from "./admin-replay";
 import { patients } from "./patients";
 
 /** The clinic staff's API: events (list, detail, replay), entity state, patients. Bearer `ADMIN_TOKEN`. */
@@ -18,6 +19,7 @@ export const admin = new Hono<App>();
 admin.use(adminAuth());
 admin.route("/patients", patients);
 admin.route("/alerts", adminAlerts);
+admin.route("/", adminReplay);
 
 const invalidQuery = rejectInvalid("invalid_query", "The query parameters are invalid.");
 
@@ -81,6 +83,7 @@ admin.get("/events/:event_id", async (c) => {
   return c.json({
     ...eventSummary(row),
     issues: row.issues ? (JSON.parse(row.issues) as unknown) : null,
+    warnings: row.warnings ? (JSON.parse(row.warnings) as unknown) : [],
     conflicts: row.conflicts,
     applications: row.applications,
     payload_purged_at: row.payload_purged_at,
@@ -118,7 +121,7 @@ function parseJson(value: unknown): unknown {
   return typeof value === "string" ? (JSON.parse(value) as unknown) : value;
 }
 
-const STATE_FIELDS = ["status_rank", "status_event_id", "clinic_id"] as const;
+const STATE_FIELDS = ["status_rank", "status_event_id", "clinic_id", "fact_times"] as const;
 
 /** An entity row for the API: internal progression columns dropped, JSON columns parsed. */
 function entityView(row: Record<string, unknown>) {

@@ -1,0 +1,54 @@
+/**
+ * ISO 8601 date-times as NovaMed may send them: `T` separator, seconds, any fraction of a second and
+ * an offset written `Z`, `+HH:MM`, `+HHMM` or `+HH`.
+ */
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)$/i;
+
+/** Earliest and latest instants whose UTC form has a four-digit year, so that strings sort as times. */
+const EARLIEST = utc(0, 1, 1);
+const LATEST = utc(9999, 12, 31) + 86_400_000 - 1;
+
+/** Midnight UTC of a date; unlike `Date.UTC`, years 0–99 stay themselves. */
+function utc(year: number, month: number, day: number): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getTime();
+}
+
+/**
+ * A timestamp in UTC as `YYYY-MM-DDTHH:MM:SS.sssZ` (the form every stored time takes, so that times
+ * compare as strings), or null when it is not a valid ISO 8601 date-time with an offset or its UTC
+ * year falls outside 0000–9999. Fractions beyond milliseconds are truncated: two times that differ
+ * only below a millisecond are equal, and the tie rule decides between their events.
+ */
+export function normaliseTimestamp(value: string): string | null {
+  const match = ISO_DATE_TIME.exec(value);
+  if (!match) return null;
+  const [, year, month, day, hour, minute, second, fraction, zulu, sign, offsetHours, offsetMinutes] = match;
+  const fields = [year, month, day, hour, minute, second].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [y, mo, d, h, mi, s] = fields;
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
+  const milliseconds = Number((fraction ?? "").padEnd(3, "0").slice(0, 3));
+  const local = new Date(utc(y, mo, d));
+  local.setUTCHours(h, mi, s, milliseconds);
+  // A day past the month's end (2026-02-30) rolls over: refuse it rather than move the date.
+  if (local.getUTCDate() !== d || local.getUTCMonth() !== mo - 1) return null;
+  let offsetMinutesTotal = 0;
+  if (!zulu) {
+    const hours = Number(offsetHours);
+    const minutes = Number(offsetMinutes ?? "0");
+    if (hours > 23 || minutes > 59) return null;
+    offsetMinutesTotal = (sign === "-" ? -1 : 1) * (hours * 60 + minutes);
+  }
+  const instant = local.getTime() - offsetMinutesTotal * 60_000;
+  if (instant < EARLIEST || instant > LATEST) return null;
+  return new Date(instant).toISOString();
+}

@@ -1,0 +1,153 @@
+import { createExecutionContext, createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import { CRONS } from "../../src/scheduled/dispatch";
+import { signIn } from "../helpers/console";
+import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
+import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
+import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Tables that grow with traffic: a full scan of one of them is a query that slows as it grows. */
+const GROWING_TABLES = ["events", "notifications", "orders", "medication_requests", "refills", "patients"];
+const FULL_SCAN = new RegExp(`^SCAN (${GROWING_TABLES.join("|")})$`);
+
+interface RecordedQuery {
+  sql: string;
+  args: unknown[];
+}
+
+/**
+ * A D1 binding that records every statement prepared through it with the values it was bound to,
+ * so the test collects the queries of every path it drives in one place, whatever builds them.
+ */
+function recordingDatabase(recorded: Map<string, RecordedQuery>): D1Database {
+  return new Proxy(env.DB, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (property !== "prepare") return typeof value === "function" ? value.bind(target) : value;
+      return (sql: string) => {
+        const statement = target.prepare(sql);
+        if (!recorded.has(sql)) recorded.set(sql, { sql, args: [] });
+        const bind = statement.bind.bind(statement);
+        statement.bind = (...args: unknown[]) => {
+          recorded.set(sql, { sql, args });
+          return bind(...args);
+        };
+        return statement;
+      };
+    },
+  });
+}
+
+/** Drives every path that runs per batch, per admin or console page, per cron, through `recordingEnv`. */
+async function driveEveryPath(recordingEnv: Env): Promise<void> {
+  const fetch = (path: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (path.startsWith("/admin")) headers.set("authorization", `Bearer ${ADMIN_TOKEN}`);
+    return worker.fetch(
+      new Request(`https://receiver.test${path}`, { ...init, headers }),
+      recordingEnv,
+      createExecutionContext(),
+    );
+  };
+  const patientId = await createPatient();
+  const orderId = uniqueId("ord");
+  const shipped = makeEvent("order:shipped", { data: { order_id: orderId, patient_id: patientId } });
+  const request = makeEvent("medication_request:approved", { data: { medication_request_id: uniqueId("mr") } });
+  const refill = makeEvent("refill:denied", { data: { refill_id: uniqueId("ref") } });
+  const invalid = makeEvent("refill:approved", { data: { refill_id: 42 } });
+
+  // Queue consumers: events (with notifications), the dead-letter path, the sender.
+  await runBatch(
+    EVENTS_QUEUE,
+    [shipped, request, refill, invalid].map((event) => eventMessage(event)),
+    recordingEnv,
+  );
+  await runBatch(EVENTS_QUEUE, [eventMessage(shipped)], recordingEnv);
+  const dead = makeEvent("order:cancelled", { data: { order_id: uniqueId("ord") } });
+  await runDeadLetter(dead);
+  const jobs = await applyAndCaptureJobs([
+    makeEvent("order:delivered", { data: { order_id: uniqueId("ord"), patient_id: patientId } }),
+  ]);
+  await runSender(jobs, { workerEnv: recordingEnv });
+
+  // Admin API.
+  const json = { "content-type": "application/json" };
+  for (const query of ["", "?status=dead", "?type=order:shipped", "?status=processed&type=order:shipped", "?limit=1"]) {
+    const page = (await (await fetch(`/admin/events${query}`)).json()) as { next_cursor: string | null };
+    if (page.next_cursor) await fetch(`/admin/events${query}${query ? "&" : "?"}cursor=${page.next_cursor}`);
+  }
+  await fetch(`/admin/events/${shipped.event_id}`);
+  await fetch("/admin/stats");
+  await fetch(`/admin/orders/${orderId}`);
+  await fetch(`/admin/medication-requests/${String(request.data.medication_request_id)}`);
+  await fetch(`/admin/refills/${String(refill.data.refill_id)}`);
+  await fetch(`/admin/patients/${patientId}`);
+  vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
+  await fetch(`/admin/events/${dead.event_id}/replay`, { method: "POST" });
+  for (const body of [
+    { status: "invalid" },
+    { status: "dead", type: "order:cancelled" },
+    { status: "failed", received_after: "2026-01-01T00:00:00Z", received_before: "2026-02-01T00:00:00Z" },
+    { status: "dead", type: "order:cancelled", received_after: "2026-01-01T00:00:00Z" },
+  ])
+    await fetch("/admin/events/replay", { method: "POST", headers: json, body: JSON.stringify(body) });
+
+  // Console pages.
+  const consoleFetch = async (request: Request) => worker.fetch(request, recordingEnv, createExecutionContext());
+  const { cookie } = await signIn(consoleFetch);
+  for (const path of [
+    "/console",
+    "/console/events",
+    "/console/events?status=processed",
+    "/console/events?type=order:shipped",
+    `/console/events?q=${orderId}`,
+    `/console/events?q=${patientId}&status=processed`,
+    `/console/events/${shipped.event_id}`,
+    `/console/orders/${orderId}`,
+    `/console/medication-requests/${String(request.data.medication_request_id)}`,
+    `/console/refills/${String(refill.data.refill_id)}`,
+    `/console/patients/${patientId}`,
+  ])
+    await consoleFetch(new Request(`https://receiver.test${path}`, { headers: { cookie } }));
+
+  // Crons.
+  vi.spyOn(env.NOTIFICATIONS, "sendBatch").mockResolvedValue(undefined as never);
+  for (const cron of [CRONS.notificationSweep, CRONS.retention])
+    await worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron }), recordingEnv);
+}
+
+describe("queries stay indexed", () => {
+  it("every query of every batch, admin page, console page and cron uses an index on the growing tables", async () => {
+    const recorded = new Map<string, RecordedQuery>();
+    await driveEveryPath({ ...env, DB: recordingDatabase(recorded) });
+    // The paths above reach every module that queries D1.
+    expect(recorded.size).toBeGreaterThan(30);
+
+    const scans: { sql: string; detail: string }[] = [];
+    for (const { sql, args } of recorded.values()) {
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .bind(...args)
+        .all<{ detail: string }>()
+        .catch((error: unknown) => {
+          throw new Error(`${String(error)} in ${sql.slice(0, 200)} with ${args.length} values`);
+        });
+      for (const { detail } of results) if (FULL_SCAN.test(detail)) scans.push({ sql: sql.slice(0, 160), detail });
+    }
+    expect(scans).toEqual([]);
+  });
+});
+
+describe("the full-scan detector", () => {
+  it("flags the catch-all filter this test exists to keep out", async () => {
+    const { results } = await env.DB.prepare(
+      `EXPLAIN QUERY PLAN SELECT event_id FROM events WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR event_type = ?2)`,
+    )
+      .bind("dead", null)
+      .all<{ detail: string }>();
+    expect(results.some(({ detail }) => FULL_SCAN.test(detail))).toBe(true);
+  });
+});

@@ -1,0 +1,149 @@
+import type { MessageBatchMessage } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { getEntity } from "../../src/db/entities";
+import { DEAD_LETTER_MAX_RETRIES } from "../../src/queue/backoff";
+import { makeEvent, uniqueId } from "../helpers/events";
+import {
+  EVENTS_DLQ,
+  EVENTS_QUEUE,
+  eventMessage,
+  eventRow,
+  runBatch,
+  runDeadLetter,
+  withBatchHook,
+} from "../helpers/queue";
+
+afterEach(() => vi.restoreAllMocks());
+
+const MAIN_QUEUE_MAX_RETRIES = 10;
+
+/** D1 as seen during an outage: every batch and every statement fails. */
+function unreachableDatabase(): D1Database {
+  const failing = withBatchHook(env.DB, () => {
+    throw new Error("D1_ERROR: D1 is unavailable");
+  });
+  return new Proxy(failing, {
+    get(target, property) {
+      if (property === "prepare") {
+        return () => {
+          throw new Error("D1_ERROR: D1 is unavailable");
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A queue producer that records what it was asked to send. */
+function recordingQueue(): { queue: Queue; sent: MessageSendRequest[] } {
+  const sent: MessageSendRequest[] = [];
+  const queue = {
+    send: async (body: unknown, options?: QueueSendOptions) => {
+      sent.push({ body, ...options });
+    },
+    sendBatch: async (messages: Iterable<MessageSendRequest>) => {
+      sent.push(...messages);
+    },
+  } as unknown as Queue;
+  return { queue, sent };
+}
+
+function withAttempts(message: MessageBatchMessage, attempts: number): MessageBatchMessage {
+  return { ...message, id: uniqueId("msg"), attempts };
+}
+
+describe("a D1 outage across the whole retry schedule", () => {
+  it("keeps an acknowledged event through every retry and applies it exactly once when D1 is back", async () => {
+    const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
+    const delivered = eventMessage(event);
+    const spool = recordingQueue();
+    const outage = { ...env, DB: unreachableDatabase(), EVENTS_DEAD_LETTER: spool.queue };
+    let waitedSeconds = 0;
+
+    // The main queue: every delivery fails and is retried with backoff, until the dead-letter queue.
+    for (let attempts = 1; attempts <= MAIN_QUEUE_MAX_RETRIES; attempts += 1) {
+      const result = await runBatch(EVENTS_QUEUE, [withAttempts(delivered, attempts)], outage);
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages).toHaveLength(1);
+      waitedSeconds += result.retryMessages[0]?.delaySeconds ?? 0;
+    }
+    // The dead-letter queue: still failing, it keeps retrying with long delays (never `dead`).
+    for (let attempts = 1; attempts < DEAD_LETTER_MAX_RETRIES; attempts += 1) {
+      const result = await runBatch(EVENTS_DLQ, [withAttempts(delivered, attempts)], outage);
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages).toHaveLength(1);
+      waitedSeconds += result.retryMessages[0]?.delaySeconds ?? 0;
+    }
+    expect(waitedSeconds).toBeGreaterThanOrEqual(72 * 3600);
+
+    // Its last delivery, D1 still down: re-spooled as a fresh message instead of deleted.
+    const last = await runBatch(EVENTS_DLQ, [withAttempts(delivered, DEAD_LETTER_MAX_RETRIES)], outage);
+    expect(last.retryMessages).toEqual([]);
+    expect(last.explicitAcks).toHaveLength(1);
+    expect(spool.sent).toHaveLength(1);
+    expect(spool.sent[0]?.body).toEqual(delivered.body);
+    expect(spool.sent[0]?.delaySeconds).toBeGreaterThan(0);
+
+    // D1 is back: the re-spooled copy applies the event once; a stray copy afterwards changes nothing.
+    const recovered = await runBatch(EVENTS_DLQ, [{ ...delivered, id: uniqueId("msg"), body: spool.sent[0]?.body }]);
+    expect(recovered.explicitAcks).toHaveLength(1);
+    const stray = await runBatch(EVENTS_QUEUE, [withAttempts(delivered, 1)]);
+    expect(stray.explicitAcks).toHaveLength(1);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+    const order = await getEntity(env.DB, "order", String(event.data.order_id));
+    expect(order).toMatchObject({ status: "shipped", tracking_number: "1Z999AA10123456784" });
+  });
+
+  it("retries the last delivery rather than drop it when the re-spool send fails too", async () => {
+    const event = makeEvent("order:delivered", { data: { order_id: uniqueId("ord") } });
+    const brokenSpool = {
+      sendBatch: async () => {
+        throw new Error("Queue send failed");
+      },
+    } as unknown as Queue;
+    const outage = { ...env, DB: unreachableDatabase(), EVENTS_DEAD_LETTER: brokenSpool };
+    const result = await runBatch(EVENTS_DLQ, [eventMessage(event, DEAD_LETTER_MAX_RETRIES)], outage);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages).toHaveLength(1);
+  });
+});
+
+describe("dead-letter consumer", () => {
+  it("applies an event whose claim never committed, as the main consumer would", async () => {
+    const event = makeEvent("refill:approved", { data: { refill_id: uniqueId("ref") } });
+    const result = await runBatch(EVENTS_DLQ, [eventMessage(event, 1)]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+  });
+
+  it("records an event whose handler still throws as dead, acked and replayable", async () => {
+    const event = makeEvent("order:cancelled", { data: { order_id: uniqueId("ord") } });
+    const result = await runDeadLetter(event);
+    expect(result.retryMessages).toEqual([]);
+    const row = await eventRow(event.event_id);
+    expect(row).toMatchObject({ status: "dead", applications: 0 });
+    expect(row.payload).not.toBeNull();
+  });
+
+  it("never overrides a live lease: a replay applied while the original dead-letters ends processed", async () => {
+    const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
+    let deadLetter: Awaited<ReturnType<typeof runBatch>> | undefined;
+    // The replay's delivery holds the lease; between its claim (batch 1) and its commit (batch 2) the
+    // original message runs out of retries and reaches the dead-letter consumer.
+    const replayDb = withBatchHook(env.DB, async (batchNumber) => {
+      if (batchNumber === 2) deadLetter = await runBatch(EVENTS_DLQ, [eventMessage(event, 1)]);
+    });
+    const replay = await runBatch(EVENTS_QUEUE, [eventMessage(event)], { ...env, DB: replayDb });
+    expect(replay.explicitAcks).toHaveLength(1);
+    expect(deadLetter?.explicitAcks).toEqual([]);
+    expect(deadLetter?.retryMessages).toHaveLength(1);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+
+    // The dead letter's retry then finds the event done and changes nothing.
+    const again = await runBatch(EVENTS_DLQ, [eventMessage(event, 2)]);
+    expect(again.explicitAcks).toHaveLength(1);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+  });
+});

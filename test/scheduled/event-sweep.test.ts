@@ -1,0 +1,104 @@
+import { createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { claimEvents, markQueuedForReplay, REPLAYABLE } from "../../src/db/events";
+import worker from "../../src/index";
+import { LEASE_MS } from "../../src/queue/events-consumer";
+import { CRONS } from "../../src/scheduled/dispatch";
+import { STUCK_AFTER_MS } from "../../src/scheduled/event-sweep";
+import { TEST_NOW } from "../helpers/clock";
+import { makeEvent, uniqueId } from "../helpers/events";
+import { EVENTS_QUEUE, eventMessage, eventRow, runBatch, runDeadLetter } from "../helpers/queue";
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Runs the 5-minute cron at `at` and returns the event messages it enqueued. */
+async function runSweep(at: number) {
+  const sendBatch = vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
+  try {
+    await worker.scheduled(
+      createScheduledController({ scheduledTime: new Date(at), cron: CRONS.notificationSweep }),
+      env,
+    );
+    return sendBatch.mock.calls.flatMap(([messages]) => [...messages]);
+  } finally {
+    sendBatch.mockRestore();
+  }
+}
+
+const sweptIds = (messages: MessageSendRequest[]) =>
+  messages.map((message) => (message.body as { envelope: { event_id: string } }).envelope.event_id);
+
+describe("stuck-event sweep", () => {
+  it("re-enqueues an event left queued by a replay whose send never happened, once it is stale", async () => {
+    const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
+    await runDeadLetter(event);
+    // The replay's status change committed, then the Worker died before sending.
+    expect(await markQueuedForReplay(env.DB, event.event_id, REPLAYABLE, new Date(TEST_NOW).toISOString())).toBe(
+      "dead",
+    );
+
+    expect(sweptIds(await runSweep(TEST_NOW + 60_000))).not.toContain(event.event_id);
+    const swept = await runSweep(TEST_NOW + STUCK_AFTER_MS + 60_000);
+    expect(sweptIds(swept)).toContain(event.event_id);
+    // Sent again, it is not stale until another interval has passed.
+    expect(sweptIds(await runSweep(TEST_NOW + STUCK_AFTER_MS + 120_000))).not.toContain(event.event_id);
+
+    const message = swept.find((sent) => sweptIds([sent])[0] === event.event_id);
+    await runBatch(EVENTS_QUEUE, [{ ...eventMessage(event), body: message?.body }]);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+  });
+
+  it("re-enqueues an event held by an expired lease and leaves a live lease alone", async () => {
+    const stuck = makeEvent("refill:requested", { data: { refill_id: uniqueId("ref") } });
+    const live = makeEvent("refill:requested", { data: { refill_id: uniqueId("ref") } });
+    const claim = async (event: typeof stuck, leaseExpiresAt: number) => {
+      const read = eventMessage(event).body as { envelope: typeof event; received_at: string };
+      const payload = JSON.stringify(read.envelope);
+      await claimEvents(
+        env.DB,
+        [
+          {
+            eventId: event.event_id,
+            eventType: event.event_type,
+            clinicId: event.clinic_id,
+            occurredAt: event.timestamp,
+            receivedAt: read.received_at,
+            payload,
+            payloadHash: uniqueId("hash"),
+            requestId: null,
+          },
+        ],
+        uniqueId("dead-consumer"),
+        leaseExpiresAt,
+        TEST_NOW,
+      );
+    };
+    await claim(stuck, TEST_NOW + LEASE_MS);
+    await claim(live, TEST_NOW + LEASE_MS + STUCK_AFTER_MS + 10 * 60_000);
+
+    const sweepAt = TEST_NOW + LEASE_MS + STUCK_AFTER_MS + 60_000;
+    const swept = sweptIds(await runSweep(sweepAt));
+    expect(swept).toContain(stuck.event_id);
+    expect(swept).not.toContain(live.event_id);
+    expect((await eventRow(stuck.event_id)).status).toBe("queued");
+    expect((await eventRow(live.event_id)).status).toBe("processing");
+  });
+
+  it("keeps an event queued for the next run when the send fails", async () => {
+    const event = makeEvent("order:delivered", { data: { order_id: uniqueId("ord") } });
+    await runDeadLetter(event);
+    await markQueuedForReplay(env.DB, event.event_id, REPLAYABLE, new Date(TEST_NOW).toISOString());
+    vi.spyOn(env.EVENTS, "sendBatch").mockRejectedValue(new Error("queue unavailable"));
+    await worker.scheduled(
+      createScheduledController({
+        scheduledTime: new Date(TEST_NOW + STUCK_AFTER_MS + 60_000),
+        cron: CRONS.notificationSweep,
+      }),
+      env,
+    );
+    vi.restoreAllMocks();
+    expect((await eventRow(event.event_id)).status).toBe("queued");
+    expect(sweptIds(await runSweep(TEST_NOW + 2 * STUCK_AFTER_MS + 120_000))).toContain(event.event_id);
+  });
+});
