@@ -1,3 +1,4 @@
+import { markup } from "./markup";
 import { fitsOneSegment, toGsm7Friendly } from "./sms-encoding";
 import { trackingUrl } from "./tracking";
 
@@ -99,11 +100,6 @@ export function renderSms(context: MessageContext): string {
   return leanest;
 }
 
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => ESCAPES[character] ?? character);
-}
-
 /** The email: subject, plain text and HTML with the same content. */
 export function renderEmail(context: MessageContext): EmailMessage {
   const link = context.kind === "order_shipped" ? trackingUrl(context.carrier, context.trackingNumber) : null;
@@ -111,12 +107,12 @@ export function renderEmail(context: MessageContext): EmailMessage {
   const footer = [contactLine(context), `${context.clinicName}`];
   const text = ["Hello,", "", ...lines, "", ...footer].join("\n");
   const paragraphs = lines.map((line) => {
-    const escaped = escapeHtml(line);
-    return link && line.includes(link)
-      ? `<p>${escaped.replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>`
-      : `<p>${escaped}</p>`;
+    if (!link || !line.includes(link)) return markup`<p>${line}</p>`;
+    const [before, after] = [line.slice(0, line.indexOf(link)), line.slice(line.indexOf(link) + link.length)];
+    return markup`<p>${before}<a href="${link}">${link}</a>${after}</p>`;
   });
-  const html = `<!doctype html><html><body><p>Hello,</p>${paragraphs.join("")}<p>${footer.map(escapeHtml).join("<br>")}</p></body></html>`;
+  const footerLines = footer.map((line) => markup`${line}`).join("<br>");
+  const html = `<!doctype html><html><body><p>Hello,</p>${paragraphs.join("")}<p>${footerLines}</p></body></html>`;
   return { subject, text, html };
 }
 

@@ -3,6 +3,7 @@ import { readNotificationSettings, readTwilioWebhookSettings } from "../../confi
 import { applyDeliveryReport } from "../../db/notifications";
 import { optInPhone, optOutPhone } from "../../db/patients";
 import { log } from "../../log";
+import { markup } from "../../notify/markup";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
 import { ApiError } from "../errors";
@@ -47,13 +48,9 @@ function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
   };
 }
 
-const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
-
 /** A TwiML answer: one reply message, or none. */
 function twiml(message?: string): Response {
-  const body = message
-    ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character] ?? character)}</Message>`
-    : "";
+  const body = message ? markup`<Message>${message}</Message>` : "";
   return new Response(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`, {
     headers: { "content-type": "text/xml; charset=utf-8" },
   });
