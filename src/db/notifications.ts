@@ -7,7 +7,15 @@ import { namedParameters } from "./parameters";
 
 /** Typed SQL for the notification outbox. */
 
-export type NotificationStatus = "pending" | "scheduled" | "sent" | "delivered" | "failed" | "suppressed";
+export type NotificationStatus =
+  | "pending"
+  | "scheduled"
+  | "sent"
+  | "delivered"
+  | "failed"
+  | "suppressed"
+  | "superseded"
+  | "held";
 
 export interface OutboxIntent {
   eventId: string;
@@ -22,18 +30,33 @@ export interface OutboxIntent {
  * The outbox row for one intent, committed with the state change: only while the event's lease is
  * held, and only when the event set the entity's current status — a stale event (a late
  * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none.
+ * With `heldReason` the row starts `held` (a setting could not be read) and waits for a replay.
  */
-export function insertOutboxRow(db: D1Database, intent: OutboxIntent, guard: WriteGuard): D1PreparedStatement {
+export function insertOutboxRow(
+  db: D1Database,
+  intent: OutboxIntent,
+  guard: WriteGuard,
+  heldReason: string | null = null,
+): D1PreparedStatement {
   const { table, idColumn } = ENTITY_TABLES[intent.entityKind];
   return db
     .prepare(
-      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, created_at, updated_at)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, error, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
   AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
 ON CONFLICT (event_id, channel) DO NOTHING`,
     )
-    .bind(intent.eventId, intent.channel, intent.kind, intent.patientId, intent.entityId, guard.now, guard.leaseOwner);
+    .bind(
+      intent.eventId,
+      intent.channel,
+      intent.kind,
+      intent.patientId,
+      intent.entityId,
+      guard.now,
+      guard.leaseOwner,
+      heldReason,
+    );
 }
 
 export interface NotificationRow {
@@ -277,16 +300,48 @@ RETURNING *`,
 export interface NotificationStats {
   total: number;
   by_status: Partial<Record<NotificationStatus, number>>;
+  /** Held notifications by reason (a variable name and its problem), so staff know what to fix. */
+  held_by_reason: Record<string, number>;
 }
 
+/** Counts by status, and the held ones by reason, in one round trip. */
 export async function notificationStats(db: D1Database): Promise<NotificationStats> {
-  const { results } = await db
-    .prepare(`SELECT status, COUNT(*) AS count FROM notifications GROUP BY status`)
-    .all<{ status: NotificationStatus; count: number }>();
+  const [byStatus, held] = await db.batch<{ key: string; count: number }>([
+    db.prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications GROUP BY status`),
+    db.prepare(
+      `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held' GROUP BY error`,
+    ),
+  ]);
+  const statusRows = byStatus?.results ?? [];
   return {
-    total: results.reduce((sum, row) => sum + row.count, 0),
-    by_status: Object.fromEntries(results.map((row) => [row.status, row.count])),
+    total: statusRows.reduce((sum, row) => sum + row.count, 0),
+    by_status: Object.fromEntries(statusRows.map((row) => [row.key, row.count])),
+    held_by_reason: Object.fromEntries((held?.results ?? []).map((row) => [row.key, row.count])),
   };
+}
+
+/** The statuses an operator may release with `POST /admin/notifications/replay`. */
+export const REPLAYABLE_NOTIFICATION_STATUSES = ["held", "failed"] as const;
+
+/**
+ * Puts up to `limit` notifications in `status` (oldest first) back to `pending` and returns their
+ * send jobs. If enqueueing them fails, the sweep finds them `pending` and enqueues them later.
+ */
+export async function reopenNotifications(
+  db: D1Database,
+  status: (typeof REPLAYABLE_NOTIFICATION_STATUSES)[number],
+  limit: number,
+  now: string,
+): Promise<SendJob[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?3
+WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1 ORDER BY created_at LIMIT ?2)
+RETURNING event_id, channel`,
+    )
+    .bind(status, limit, now)
+    .all<SendJob>();
+  return results;
 }
 
 /** Removes rendered message bodies of notifications created before `cutoff`, at most `chunk` rows. */

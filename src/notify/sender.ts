@@ -1,4 +1,5 @@
-import { type NotificationSettings, readNotificationSettings } from "../config/notifications";
+import { type Channel, type NotificationSettings, readNotificationSettings } from "../config/notifications";
+import { ConfigError } from "../config/read";
 import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import {
   claimNotifications,
@@ -23,7 +24,7 @@ import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
 import { type Decision, decide } from "./decide";
 import type { Provider, SendResult } from "./providers/provider";
-import { type Providers, providersFor } from "./providers/select";
+import { type ChannelProvider, providersFor } from "./providers/select";
 
 /** How long a sender holds a notification while it calls the provider. */
 export const SEND_LEASE_MS = 60_000;
@@ -47,6 +48,7 @@ export interface SenderCounts {
   scheduled: number;
   suppressed: number;
   failed: number;
+  held: number;
   retried: number;
   skipped: number;
 }
@@ -65,7 +67,6 @@ export interface SenderRun {
 }
 
 export interface SenderOptions {
-  providers?: Providers;
   now?: () => number;
 }
 
@@ -86,14 +87,15 @@ export async function sendNotifications(
   const nowMs = options.now?.() ?? Date.now();
   const now = new Date(nowMs);
   const nowIso = now.toISOString();
-  const settings = readNotificationSettings(env);
-  const providers = options.providers ?? providersFor(settings);
+  const settings = readSettings(env);
+  const providers = providersFor(env);
   const counts: SenderCounts = {
     messages: jobs.length,
     sent: 0,
     scheduled: 0,
     suppressed: 0,
     failed: 0,
+    held: 0,
     retried: 0,
     skipped: 0,
   };
@@ -139,7 +141,9 @@ export async function sendNotifications(
 
   let decided: Decided[];
   try {
-    decided = await retryOnceInPlace("notification context load", () => decideAll(env.DB, work, settings, now));
+    decided = await retryOnceInPlace("notification context load", () =>
+      decideAll(env.DB, work, settings, providers, now),
+    );
   } catch (error) {
     log.warn("notification context load failed", { error: errorKind(error) });
     await env.DB.batch(
@@ -157,7 +161,7 @@ export async function sendNotifications(
         ? {
             ...item,
             decision: item.decision,
-            result: await callProvider(env, providers[item.row.channel], item.decision),
+            result: await callProvider(env, item.decision.provider, item.decision),
           }
         : { ...item, decision: item.decision },
     ),
@@ -170,7 +174,7 @@ export async function sendNotifications(
     const ids = { notification_id: row.notification_id, event_id: row.event_id, channel: row.channel, kind: row.kind };
     if ("result" in attempt) {
       const { decision, result } = attempt;
-      const provider = providers[row.channel].name;
+      const provider = decision.provider.name;
       const outcome = outcomeOf(row, decision, result, provider, nowIso);
       if (outcome) statements.push(recordOutcome(env.DB, outcome, lease, nowIso));
       if (result.outcome === "opted_out")
@@ -189,7 +193,18 @@ export async function sendNotifications(
       continue;
     }
     const { decision } = attempt;
-    if (decision.action === "suppress") {
+    if (decision.action === "hold") {
+      statements.push(
+        recordOutcome(
+          env.DB,
+          { notificationId: row.notification_id, status: "held", error: decision.reason },
+          lease,
+          nowIso,
+        ),
+      );
+      counts.held += 1;
+      log.warn("notification held", { ...ids, reason: decision.reason });
+    } else if (decision.action === "suppress") {
       statements.push(
         recordOutcome(
           env.DB,
@@ -234,23 +249,42 @@ interface Claimed {
   row: NotificationRow;
 }
 
+/** A send decision with the channel's provider. */
+type SendDecision = Extract<Decision, { action: "send" }> & { provider: Provider };
+
 /** A claimed job with what to do about it. */
 interface Decided extends Claimed {
-  decision: Decision;
+  decision: Exclude<Decision, { action: "send" }> | SendDecision;
 }
 
 /** A claimed job after the provider calls: a send carries the provider's answer. */
 type Attempt =
   | (Claimed & { decision: Exclude<Decision, { action: "send" }> })
-  | (Claimed & { decision: Extract<Decision, { action: "send" }>; result: SendResult });
+  | (Claimed & { decision: SendDecision; result: SendResult });
 
-/** Loads what the decisions need in one round trip, then decides each claimed job. */
+/** The notification settings, or the ConfigError's text (variable and problem) that holds every message. */
+function readSettings(env: Env): NotificationSettings | { unreadable: string } {
+  try {
+    return readNotificationSettings(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return { unreadable: error.message };
+    throw error;
+  }
+}
+
+/**
+ * Loads what the decisions need in one round trip, then decides each claimed job. A job whose
+ * settings or channel provider cannot be read is held with the reason, before anything else.
+ */
 async function decideAll(
   db: D1Database,
   work: readonly Claimed[],
-  settings: NotificationSettings,
+  settings: NotificationSettings | { unreadable: string },
+  providers: Record<Channel, ChannelProvider>,
   now: Date,
 ): Promise<Decided[]> {
+  if ("unreadable" in settings)
+    return work.map((claimed) => ({ ...claimed, decision: { action: "hold", reason: settings.unreadable } }));
   const rows = work.map(({ row }) => row);
   const patientIds = [...new Set(rows.map((row) => row.patient_id))];
   const orderIds = [...new Set(rows.filter((row) => row.kind.startsWith("order_")).map((row) => row.entity_id))];
@@ -264,18 +298,19 @@ async function decideAll(
   );
   const optedOut = new Set((optOutRows?.results ?? []).map((row) => String(row.phone)));
   const orders = new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts]));
-  return work.map(({ index, row }) => ({
-    index,
-    row,
-    decision: decide(row, patients.get(row.patient_id), optedOut, orders.get(row.entity_id), settings, now),
-  }));
+  return work.map(({ index, row }): Decided => {
+    const channel = providers[row.channel];
+    if ("held" in channel) return { index, row, decision: { action: "hold", reason: channel.held } };
+    const decision = decide(row, patients.get(row.patient_id), optedOut, orders.get(row.entity_id), settings, now);
+    return {
+      index,
+      row,
+      decision: decision.action === "send" ? { ...decision, provider: channel.provider } : decision,
+    };
+  });
 }
 
-async function callProvider(
-  env: Env,
-  provider: Provider,
-  decision: Extract<Decision, { action: "send" }>,
-): Promise<SendResult> {
+async function callProvider(env: Env, provider: Provider, decision: SendDecision): Promise<SendResult> {
   try {
     maybeFail(env, "notification provider");
     return await provider.send(decision.message);
@@ -290,7 +325,7 @@ async function callProvider(
 
 function outcomeOf(
   row: NotificationRow,
-  decision: Extract<Decision, { action: "send" }>,
+  decision: SendDecision,
   result: SendResult,
   provider: string,
   now: string,

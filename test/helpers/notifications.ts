@@ -15,6 +15,8 @@ export const NOTIFICATIONS_DLQ = QUEUES.notificationsDeadLetter;
 
 /** The notification settings of a clinic with Twilio and Resend connected. */
 export const PROVIDER_ENV = {
+  SMS_PROVIDER: "twilio",
+  EMAIL_PROVIDER: "resend",
   TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000001",
   TWILIO_AUTH_TOKEN: "twilio-test-token",
   TWILIO_MESSAGING_SERVICE_SID: "MG00000000000000000000000000000001",

@@ -17,7 +17,7 @@ const sms = { notificationId: "ntf_2", channel: "sms" as const, to: "+1415555012
 const resend = resendProvider({ apiKey: "re_test", from: "Clinic <c@example.org>" });
 const twilio = twilioProvider({
   accountSid: "AC1",
-  authToken: "t",
+  authTokens: ["t"],
   messagingServiceSid: "MG1",
   from: null,
   statusCallbackUrl: null,

@@ -10,12 +10,16 @@ import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
 import { findEvent, replayEvent } from "../event-replay";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
+import { adminHealth } from "./admin-health";
+import { adminNotifications } from "./admin-notifications";
 import { patients } from "./patients";
 
 /** The clinic staff's API: events (list, detail, replay), entity state, patients. Bearer `ADMIN_TOKEN`. */
 export const admin = new Hono<App>();
 admin.use(adminAuth());
 admin.route("/patients", patients);
+admin.route("/notifications", adminNotifications);
+admin.route("/health", adminHealth);
 
 const invalidQuery = rejectInvalid("invalid_query", "The query parameters are invalid.");
 

@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../config/notifications";
+import { ConfigError } from "../../config/read";
 import { applyDeliveryReport } from "../../db/notifications";
 import { optInPhone, optOutPhone } from "../../db/patients";
 import { log } from "../../log";
@@ -32,15 +33,16 @@ type TwilioApp = App & { Variables: App["Variables"] & { twilioParams: Record<st
  */
 function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
   return async function twilioSignatureAuth(c, next) {
-    const { authToken, publicBaseUrl } = readTwilioWebhookSettings(c.env);
-    if (!authToken) log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
+    const { authTokens, publicBaseUrl } = readTwilioWebhookSettings(c.env);
+    if (authTokens.length === 0)
+      log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
     const form = await c.req.parseBody().catch(() => ({}));
     const params = Object.fromEntries(
       Object.entries(form).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
     );
     const url = new URL(c.req.url);
     const urls = [c.req.url, ...(publicBaseUrl ? [`${publicBaseUrl}${url.pathname}${url.search}`] : [])];
-    if (!authToken || !(await isValidTwilioSignature(authToken, c.req.header("x-twilio-signature"), urls, params))) {
+    if (!(await isValidTwilioSignature(authTokens, c.req.header("x-twilio-signature"), urls, params))) {
       throw new ApiError(403, "forbidden", "The Twilio signature is missing or invalid.");
     }
     c.set("twilioParams", params);
@@ -56,6 +58,20 @@ function twiml(message?: string): Response {
   });
 }
 
+/**
+ * The clinic's name and phone for replies. A notification setting that cannot be read must not cost
+ * a patient's STOP (Twilio does not retry an inbound webhook): the reply then names no clinic.
+ */
+function clinicContact(env: Env): { clinicName: string; clinicPhone: string | null } {
+  try {
+    return readNotificationSettings(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    log.warn("twilio reply without clinic settings", { variable: error.variable });
+    return { clinicName: "Your clinic", clinicPhone: null };
+  }
+}
+
 /** `/webhooks/twilio`: inbound SMS (consent keywords) and delivery status callbacks. */
 export const twilioWebhooks = new Hono<TwilioApp>();
 // Twilio's webhook forms are a few hundred bytes; cap what we buffer before checking the signature.
@@ -68,7 +84,7 @@ twilioWebhooks.post("/inbound", async (c) => {
     .trim()
     .toUpperCase()
     .replace(/[^A-Z]/g, "");
-  const { clinicName, clinicPhone } = readNotificationSettings(c.env);
+  const { clinicName, clinicPhone } = clinicContact(c.env);
   const now = new Date().toISOString();
   if (from && OPT_OUT_KEYWORDS.has(keyword)) {
     await optOutPhone(c.env.DB, from, "keyword", now).run();

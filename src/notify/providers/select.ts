@@ -1,15 +1,37 @@
-import type { Channel, NotificationSettings } from "../../config/notifications";
+import type { Channel } from "../../config/notifications";
+import { readEmailProvider, readSmsProvider } from "../../config/providers";
+import { ConfigError } from "../../config/read";
 import { logProvider } from "./log";
 import type { Provider } from "./provider";
 import { resendProvider } from "./resend";
 import { twilioProvider } from "./twilio";
 
-export type Providers = Record<Channel, Provider>;
+/** A channel's provider, or why its messages are held: the variable to fix, never a value. */
+export type ChannelProvider = { provider: Provider } | { held: string };
 
-/** Twilio and Resend when their credentials are set; the log provider otherwise. */
-export function providersFor(settings: NotificationSettings): Providers {
+/**
+ * Each channel's provider as `SMS_PROVIDER` and `EMAIL_PROVIDER` choose it. A channel whose choice is
+ * missing or half-configured is held (with the ConfigError's text), so a deploy missing a secret
+ * never reports messages `sent` that nobody received.
+ */
+export function providersFor(env: Env): Record<Channel, ChannelProvider> {
   return {
-    sms: settings.twilio ? twilioProvider(settings.twilio) : logProvider,
-    email: settings.email ? resendProvider(settings.email) : logProvider,
+    sms: heldOnConfigError(() => {
+      const sms = readSmsProvider(env);
+      return sms.provider === "twilio" ? twilioProvider(sms.twilio) : logProvider;
+    }),
+    email: heldOnConfigError(() => {
+      const email = readEmailProvider(env);
+      return email.provider === "resend" ? resendProvider(email.resend) : logProvider;
+    }),
   };
+}
+
+function heldOnConfigError(read: () => Provider): ChannelProvider {
+  try {
+    return { provider: read() };
+  } catch (error) {
+    if (error instanceof ConfigError) return { held: error.message };
+    throw error;
+  }
 }

@@ -1,4 +1,4 @@
-import type { TwilioSettings } from "../../config/notifications";
+import type { TwilioSettings } from "../../config/providers";
 import {
   classifyStatus,
   networkFailure,
@@ -25,7 +25,7 @@ interface TwilioError {
  */
 export function twilioProvider(settings: TwilioSettings): Provider {
   const url = `https://api.twilio.com/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
-  const authorization = `Basic ${btoa(`${settings.accountSid}:${settings.authToken}`)}`;
+  const authorization = `Basic ${btoa(`${settings.accountSid}:${settings.authTokens[0]}`)}`;
   return {
     name: "twilio",
     async send(message: OutboundMessage): Promise<SendResult> {
