@@ -355,3 +355,24 @@ WHERE notification_id IN (SELECT notification_id FROM notifications WHERE render
     .run();
   return result.meta.changes ?? 0;
 }
+
+/** An entity's current status and the event that set it. */
+export interface CurrentStatus {
+  entity_id: string;
+  status: string;
+  status_event_id: string;
+}
+
+/** The current status of some entities of one kind, in one statement (read at send time). */
+export function selectCurrentStatuses(
+  db: D1Database,
+  kind: EntityKind,
+  entityIds: readonly string[],
+): D1PreparedStatement {
+  const { table, idColumn } = ENTITY_TABLES[kind];
+  return db
+    .prepare(
+      `SELECT ${idColumn} AS entity_id, status, status_event_id FROM ${table} WHERE ${idColumn} IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(entityIds));
+}

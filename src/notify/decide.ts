@@ -10,6 +10,7 @@ import { type MessageContext, renderEmail, renderSms } from "./templates";
 /** What the sender does with one claimed notification. */
 export type Decision =
   | { action: "hold"; reason: string }
+  | { action: "supersede"; status: string }
   | { action: "suppress"; reason: string }
   | { action: "schedule"; opening: Date; delaySeconds: number }
   | { action: "send"; message: OutboundMessage; rendered: string };

@@ -1,6 +1,5 @@
 import { type Channel, type NotificationSettings, readNotificationSettings } from "../config/notifications";
 import { ConfigError } from "../config/read";
-import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import {
   claimNotifications,
   type NotificationRow,
@@ -11,20 +10,14 @@ import {
   type SendJob,
   type SendLease,
 } from "../db/notifications";
-import {
-  optOutPhone,
-  type Patient,
-  selectOptedOutPhones,
-  selectPatients,
-  toPatient,
-  toPatientRow,
-} from "../db/patients";
+import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
 import { type Decision, decide } from "./decide";
 import type { Provider, SendResult } from "./providers/provider";
 import { type ChannelProvider, providersFor } from "./providers/select";
+import { loadSendContext, supersededBy } from "./send-context";
 
 /** How long a sender holds a notification while it calls the provider. */
 export const SEND_LEASE_MS = 60_000;
@@ -49,6 +42,7 @@ export interface SenderCounts {
   suppressed: number;
   failed: number;
   held: number;
+  superseded: number;
   retried: number;
   skipped: number;
 }
@@ -96,6 +90,7 @@ export async function sendNotifications(
     suppressed: 0,
     failed: 0,
     held: 0,
+    superseded: 0,
     retried: 0,
     skipped: 0,
   };
@@ -193,7 +188,18 @@ export async function sendNotifications(
       continue;
     }
     const { decision } = attempt;
-    if (decision.action === "hold") {
+    if (decision.action === "supersede") {
+      statements.push(
+        recordOutcome(
+          env.DB,
+          { notificationId: row.notification_id, status: "superseded", error: `entity now ${decision.status}` },
+          lease,
+          nowIso,
+        ),
+      );
+      counts.superseded += 1;
+      log.info("notification superseded", { ...ids, entity_status: decision.status });
+    } else if (decision.action === "hold") {
       statements.push(
         recordOutcome(
           env.DB,
@@ -285,23 +291,23 @@ async function decideAll(
 ): Promise<Decided[]> {
   if ("unreadable" in settings)
     return work.map((claimed) => ({ ...claimed, decision: { action: "hold", reason: settings.unreadable } }));
-  const rows = work.map(({ row }) => row);
-  const patientIds = [...new Set(rows.map((row) => row.patient_id))];
-  const orderIds = [...new Set(rows.filter((row) => row.kind.startsWith("order_")).map((row) => row.entity_id))];
-  const [patientRows, optOutRows, orderRows] = await db.batch<Record<string, unknown>>([
-    selectPatients(db, patientIds),
-    selectOptedOutPhones(db, patientIds),
-    selectOrderFacts(db, orderIds),
-  ]);
-  const patients = new Map<string, Patient>(
-    (patientRows?.results ?? []).map((row) => [String(row.patient_id), toPatient(toPatientRow(row))]),
+  const context = await loadSendContext(
+    db,
+    work.map(({ row }) => row),
   );
-  const optedOut = new Set((optOutRows?.results ?? []).map((row) => String(row.phone)));
-  const orders = new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts]));
   return work.map(({ index, row }): Decided => {
     const channel = providers[row.channel];
     if ("held" in channel) return { index, row, decision: { action: "hold", reason: channel.held } };
-    const decision = decide(row, patients.get(row.patient_id), optedOut, orders.get(row.entity_id), settings, now);
+    const movedOnTo = supersededBy(row, context);
+    if (movedOnTo !== null) return { index, row, decision: { action: "supersede", status: movedOnTo } };
+    const decision = decide(
+      row,
+      context.patients.get(row.patient_id),
+      context.optedOutPhones,
+      context.orders.get(row.entity_id),
+      settings,
+      now,
+    );
     return {
       index,
       row,
