@@ -73,6 +73,9 @@ export interface NotificationRow {
   error: string | null;
   scheduled_for: string | null;
   lease_expires_at: number | null;
+  /** Set while a provider call's outcome is unknown (see migration 0012). */
+  send_started_at: string | null;
+  rendered: string | null;
   sent_at: string | null;
   created_at: string;
   updated_at: string;
@@ -186,15 +189,21 @@ const OUTCOME = namedParameters([
 ] as const);
 
 // What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
-// which describe only the latest attempt.
-const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = ${OUTCOME.ref("status")},
+// which describe only the latest attempt. A delivery report may have moved the row on while we held
+// it (it carries our notification id): our `sent` never overwrites the status a report set. The lease
+// token stays, so repeating a write whose answer was lost still reports one changed row; `changes = 0`
+// means another sender took the row over.
+const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = CASE
+    WHEN ${OUTCOME.ref("status")} = 'sent' AND status IN ('sent', 'delivered', 'failed') THEN status
+    ELSE ${OUTCOME.ref("status")} END,
   provider = COALESCE(${OUTCOME.ref("provider")}, provider),
   provider_message_id = COALESCE(${OUTCOME.ref("provider_message_id")}, provider_message_id),
   error = ${OUTCOME.ref("error")},
   rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),
   scheduled_for = ${OUTCOME.ref("scheduled_for")},
   sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
-  lease_expires_at = NULL, lease_token = NULL, updated_at = ${OUTCOME.ref("now")}
+  send_started_at = CASE WHEN ${OUTCOME.ref("status")} = 'scheduled' THEN send_started_at END,
+  lease_expires_at = NULL, updated_at = ${OUTCOME.ref("now")}
 WHERE notification_id = ${OUTCOME.ref("notification_id")} AND lease_token = ${OUTCOME.ref("lease_token")}`;
 
 /** Records a send outcome and releases the lease, only if our lease still holds the row. */
@@ -215,19 +224,45 @@ export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease
   );
 }
 
-/** Releases a lease without changing the status (a transient failure that will retry). */
+/**
+ * Releases a lease without changing the status (a failure that will retry). An `unknown` outcome
+ * keeps `send_started_at`, so the retry asks the provider first; a definite failure clears it.
+ */
 export function releaseNotification(
   db: D1Database,
   notificationId: string,
   error: string,
   lease: SendLease,
   now: string,
+  outcomeUnknown = false,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3 WHERE notification_id = ?1 AND lease_token = ?4`,
+      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3,
+  send_started_at = CASE WHEN ?5 THEN send_started_at END
+WHERE notification_id = ?1 AND lease_token = ?4`,
     )
-    .bind(notificationId, error, now, lease.token);
+    .bind(notificationId, error, now, lease.token, outcomeUnknown ? 1 : 0);
+}
+
+/**
+ * Marks that a provider is about to be called for this row, with the exact text it will get: if the
+ * answer is then lost, the next sender knows to look the message up before sending again. Keeps the
+ * earliest start (the lookup searches from that day). Only while our lease holds (`changes = 1`).
+ */
+export function markSendStarted(
+  db: D1Database,
+  notificationId: string,
+  rendered: string,
+  lease: SendLease,
+  now: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, updated_at = ?3
+WHERE notification_id = ?1 AND lease_token = ?4`,
+    )
+    .bind(notificationId, rendered, now, lease.token);
 }
 
 /** The notifications of one event, for the admin event view. */
@@ -276,24 +311,39 @@ WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')`,
   await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, now)));
 }
 
+/** A Twilio delivery report, by our notification id (from the callback URL) and Twilio's message SID. */
+export interface DeliveryReport {
+  notificationId: string | null;
+  providerMessageId: string;
+  status: "sent" | "delivered" | "failed";
+  error: string | null;
+}
+
 /**
- * Applies a Twilio delivery report to the notification with that message SID. `delivered` and
- * `failed` are final; a late `sent` report never moves a row back.
+ * Applies a delivery report. Statuses only move forward: pending/scheduled < sent < delivered or
+ * failed. A report applies only when it ranks above the row's status, so a late `sent` never
+ * overwrites `delivered`, and once one final report (`delivered`, or `failed` for Twilio's
+ * `undelivered`/`failed`) is recorded the other never replaces it: the first final report wins. A
+ * report that arrives before the sender recorded its outcome (matched by notification id) records the
+ * send itself: status, SID, provider and time. Returns the row when the report changed it.
  */
 export async function applyDeliveryReport(
   db: D1Database,
-  providerMessageId: string,
-  status: "delivered" | "failed",
-  error: string | null,
+  report: DeliveryReport,
   now: string,
 ): Promise<NotificationRow | null> {
   return db
     .prepare(
-      `UPDATE notifications SET status = ?2, error = COALESCE(?3, error), updated_at = ?4
-WHERE provider_message_id = ?1 AND status IN ('sent', 'delivered', 'failed')
+      `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
+  provider = COALESCE(provider, 'twilio'), provider_message_id = COALESCE(provider_message_id, ?2),
+  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL
+WHERE (notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = 'sms'
+  AND (provider_message_id IS NULL OR provider_message_id = ?2)
+  AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 0 END)
+    < (CASE ?3 WHEN 'sent' THEN 1 ELSE 2 END)
 RETURNING *`,
     )
-    .bind(providerMessageId, status, error, now)
+    .bind(report.notificationId, report.providerMessageId, report.status, report.error, now)
     .first<NotificationRow>();
 }
 

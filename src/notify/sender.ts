@@ -2,6 +2,7 @@ import { type Channel, type NotificationSettings, readNotificationSettings } fro
 import { ConfigError } from "../config/read";
 import {
   claimNotifications,
+  markSendStarted,
   type NotificationRow,
   type Outcome,
   recordOutcome,
@@ -15,6 +16,7 @@ import { retryOnceInPlace } from "../db/retry-once";
 import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
 import { type Decision, decide } from "./decide";
+import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
 import type { Provider, SendResult } from "./providers/provider";
 import { type ChannelProvider, providersFor } from "./providers/select";
 import { loadSendContext, supersededBy } from "./send-context";
@@ -43,6 +45,12 @@ export interface SenderCounts {
   failed: number;
   held: number;
   superseded: number;
+  /** Found at the provider after an earlier attempt of unknown outcome, so not sent again. */
+  recovered: number;
+  /** Provider calls whose outcome is unknown (timeout, lost answer): retried after a lookup. */
+  unknown: number;
+  /** Rows another sender took over before we could record: retried, never acked as sent. */
+  lease_lost: number;
   retried: number;
   skipped: number;
 }
@@ -67,11 +75,13 @@ export interface SenderOptions {
 const keyOf = (job: SendJob) => `${job.event_id}\n${job.channel}`;
 
 /**
- * The sender: claim every job's outbox row under a lease (one round trip), load patients,
- * opt-outs and order facts (one), decide and call the providers in parallel, record every outcome
- * (one). Transient provider failures retry alone with backoff; SMS outside the send window is
- * recorded `scheduled` and handed back as a delayed job. Touches no queue: the consumer acks,
- * retries and enqueues by the verdicts.
+ * The sender: claim every job's outbox row under a lease (one round trip); load patients, opt-outs,
+ * order facts and entity statuses (one); decide each; look up earlier attempts of unknown outcome at
+ * the provider; record every outcome that needs no call together with a send mark on each row about
+ * to be sent (one); call the providers in parallel and record each answer as soon as it returns
+ * (answers arriving together share a write). Failed and unknown sends retry alone with backoff; SMS
+ * outside the send window is recorded `scheduled` and handed back as a delayed job. Touches no
+ * queue: the consumer acks, retries and enqueues by the verdicts.
  */
 export async function sendNotifications(
   env: Env,
@@ -91,6 +101,9 @@ export async function sendNotifications(
     failed: 0,
     held: 0,
     superseded: 0,
+    recovered: 0,
+    unknown: 0,
+    lease_lost: 0,
     retried: 0,
     skipped: 0,
   };
@@ -141,112 +154,202 @@ export async function sendNotifications(
     );
   } catch (error) {
     log.warn("notification context load failed", { error: errorKind(error) });
-    await env.DB.batch(
-      work.map(({ row }) => releaseNotification(env.DB, row.notification_id, "context load failed", lease, nowIso)),
-    ).catch(() => undefined);
+    await releaseAll(env.DB, work, "context load failed", lease, nowIso);
     for (const { index } of work) verdicts[index] = { action: "retry" };
     counts.retried += work.length;
     return { verdicts, delayed: [], counts };
   }
 
-  // Every provider call of the batch in parallel; the outcomes are recorded together below.
-  const attempts: Attempt[] = await Promise.all(
-    decided.map(async (item) =>
-      item.decision.action === "send"
-        ? {
-            ...item,
-            decision: item.decision,
-            result: await callProvider(env, item.decision.provider, item.decision),
-          }
-        : { ...item, decision: item.decision },
-    ),
-  );
+  // An earlier attempt whose outcome is unknown may have reached the patient: ask first.
+  decided = await Promise.all(decided.map((item) => lookUpEarlierAttempt(item)));
 
-  const statements: D1PreparedStatement[] = [];
+  // One write before any provider call: every outcome that needs no call, and a mark on each row
+  // about to be sent (with its text), so a lost answer is looked up instead of sent again.
   const delayed: DelayedJob[] = [];
-  for (const attempt of attempts) {
-    const { index, row } = attempt;
-    const ids = { notification_id: row.notification_id, event_id: row.event_id, channel: row.channel, kind: row.kind };
-    if ("result" in attempt) {
-      const { decision, result } = attempt;
-      const provider = decision.provider.name;
-      const outcome = outcomeOf(row, decision, result, provider, nowIso);
-      if (outcome) statements.push(recordOutcome(env.DB, outcome, lease, nowIso));
-      if (result.outcome === "opted_out")
-        statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", nowIso));
-      if (result.outcome === "transient") {
-        statements.push(releaseNotification(env.DB, row.notification_id, result.reason, lease, nowIso));
-        counts.retried += 1;
-        log.warn("notification send failed; will retry", { ...ids, provider, attempts: jobs[index]?.attempts });
-        verdicts[index] = { action: "retry" };
-      } else {
-        if (outcome?.status === "sent") counts.sent += 1;
-        else if (outcome?.status === "suppressed") counts.suppressed += 1;
-        else counts.failed += 1;
-        log.info("notification outcome", { ...ids, provider, status: outcome?.status });
-      }
-      continue;
-    }
-    const { decision } = attempt;
-    if (decision.action === "supersede") {
-      statements.push(
-        recordOutcome(
-          env.DB,
-          { notificationId: row.notification_id, status: "superseded", error: `entity now ${decision.status}` },
-          lease,
-          nowIso,
-        ),
-      );
-      counts.superseded += 1;
-      log.info("notification superseded", { ...ids, entity_status: decision.status });
-    } else if (decision.action === "hold") {
-      statements.push(
-        recordOutcome(
-          env.DB,
-          { notificationId: row.notification_id, status: "held", error: decision.reason },
-          lease,
-          nowIso,
-        ),
-      );
-      counts.held += 1;
-      log.warn("notification held", { ...ids, reason: decision.reason });
-    } else if (decision.action === "suppress") {
-      statements.push(
-        recordOutcome(
-          env.DB,
-          { notificationId: row.notification_id, status: "suppressed", error: decision.reason },
-          lease,
-          nowIso,
-        ),
-      );
-      counts.suppressed += 1;
-      log.info("notification suppressed", { ...ids, reason: decision.reason });
-    } else if (decision.action === "schedule") {
-      statements.push(
-        recordOutcome(
-          env.DB,
-          { notificationId: row.notification_id, status: "scheduled", scheduledFor: decision.opening.toISOString() },
-          lease,
-          nowIso,
-        ),
-      );
-      delayed.push({ job: { event_id: row.event_id, channel: row.channel }, delaySeconds: decision.delaySeconds });
-      counts.scheduled += 1;
-      log.info("notification scheduled", {
-        ...ids,
-        scheduled_for: decision.opening.toISOString(),
-        delay_seconds: decision.delaySeconds,
-      });
-    }
-  }
-
-  if (!(await recordAll(env.DB, statements))) {
-    // The providers were called but we could not record it: retry, and the lease expiry lets the
-    // retry take over. Email carries an idempotency key; an SMS may go out twice (docs: residual risk).
+  const before: { item: Decided; statement: D1PreparedStatement }[] = decided.map((item) => ({
+    item,
+    statement:
+      item.decision.action === "send"
+        ? markSendStarted(env.DB, item.row.notification_id, item.decision.rendered, lease, nowIso)
+        : item.decision.action === "lookup_failed"
+          ? releaseNotification(env.DB, item.row.notification_id, item.decision.reason, lease, nowIso, true)
+          : recordOutcome(env.DB, outcomeFor(item.row, item.decision), lease, nowIso),
+  }));
+  let beforeResults: D1Result[];
+  try {
+    beforeResults = await retryOnceInPlace("notification outcome record", () =>
+      env.DB.batch(before.map(({ statement }) => statement)),
+    );
+  } catch (error) {
+    log.warn("notification outcomes not recorded", { error: errorKind(error) });
+    await releaseAll(env.DB, work, "outcome record failed", lease, nowIso);
     for (const { index } of work) verdicts[index] = { action: "retry" };
+    counts.retried += work.length;
     return { verdicts, delayed: [], counts };
   }
+
+  const sends: (Decided & { decision: SendDecision })[] = [];
+  before.forEach(({ item }, position) => {
+    const { index, row, decision } = item;
+    const ids = { notification_id: row.notification_id, event_id: row.event_id, channel: row.channel, kind: row.kind };
+    if ((beforeResults[position]?.meta.changes ?? 0) === 0) {
+      // Another sender took the row over (our lease ran out): it carries on, we send nothing.
+      verdicts[index] = { action: "retry" };
+      counts.lease_lost += 1;
+      log.warn("notification lease lost", ids);
+      return;
+    }
+    switch (decision.action) {
+      case "send":
+        sends.push({ ...item, decision });
+        return;
+      case "recovered":
+        counts.recovered += 1;
+        log.info("notification found at the provider; not sent again", { ...ids, provider: decision.provider });
+        return;
+      case "lookup_failed":
+        verdicts[index] = { action: "retry" };
+        counts.retried += 1;
+        log.warn("notification lookup failed; will retry", { ...ids, reason: decision.reason });
+        return;
+      case "hold":
+        counts.held += 1;
+        log.warn("notification held", { ...ids, reason: decision.reason });
+        return;
+      case "supersede":
+        counts.superseded += 1;
+        log.info("notification superseded", { ...ids, entity_status: decision.status });
+        return;
+      case "suppress":
+        counts.suppressed += 1;
+        log.info("notification suppressed", { ...ids, reason: decision.reason });
+        return;
+      case "schedule":
+        delayed.push({ job: { event_id: row.event_id, channel: row.channel }, delaySeconds: decision.delaySeconds });
+        counts.scheduled += 1;
+        log.info("notification scheduled", {
+          ...ids,
+          scheduled_for: decision.opening.toISOString(),
+          delay_seconds: decision.delaySeconds,
+        });
+    }
+  });
+
+  // Every provider call in parallel, each answer recorded as soon as it returns.
+  const write = outcomeWriter(env.DB);
+  await Promise.all(
+    sends.map(async ({ index, row, decision }) => {
+      const ids = {
+        notification_id: row.notification_id,
+        event_id: row.event_id,
+        channel: row.channel,
+        kind: row.kind,
+      };
+      const provider = decision.provider.name;
+      const result = await callProvider(env, decision.provider, decision);
+      // The duplicate-SMS window: from the provider's answer to our record of it (logged as record_ms).
+      const answered = Date.now();
+      const answeredAt = new Date(options.now?.() ?? Date.now()).toISOString();
+      const outcome = outcomeOfResult(row, result, provider, decision.rendered, answeredAt);
+      const statements = outcome
+        ? [recordOutcome(env.DB, outcome, lease, answeredAt)]
+        : [
+            releaseNotification(
+              env.DB,
+              row.notification_id,
+              reasonOf(result),
+              lease,
+              answeredAt,
+              result.outcome === "unknown",
+            ),
+          ];
+      if (result.outcome === "opted_out")
+        statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", answeredAt));
+      const written = await write(statements);
+      if (written === null) {
+        // The provider answered but D1 could not record it: retry; the row keeps its send mark, so
+        // the retry asks the provider before sending again.
+        verdicts[index] = { action: "retry" };
+        counts.retried += 1;
+        return;
+      }
+      if (outcome && (written[0]?.meta.changes ?? 0) === 0) {
+        // Our lease was taken over while the provider answered: never ack this job as sent.
+        verdicts[index] = { action: "retry" };
+        counts.lease_lost += 1;
+        log.warn("notification lease lost after the provider answered", { ...ids, provider });
+        return;
+      }
+      if (!outcome) {
+        verdicts[index] = { action: "retry" };
+        counts.retried += 1;
+        if (result.outcome === "unknown") counts.unknown += 1;
+        log.warn("notification send failed; will retry", {
+          ...ids,
+          provider,
+          outcome: result.outcome,
+          attempts: jobs[index]?.attempts,
+        });
+        return;
+      }
+      if (outcome.status === "sent") counts.sent += 1;
+      else if (outcome.status === "suppressed") counts.suppressed += 1;
+      else counts.failed += 1;
+      log.info("notification outcome", { ...ids, provider, status: outcome.status, record_ms: Date.now() - answered });
+    }),
+  );
   return { verdicts, delayed, counts };
+
+  /** Asks the provider about an earlier attempt of unknown outcome; the decision it comes to. */
+  async function lookUpEarlierAttempt(item: Decided): Promise<Decided> {
+    const { row, decision } = item;
+    if (decision.action !== "send" || row.send_started_at === null || !decision.provider.find) return item;
+    const found = await decision.provider.find(decision.message, new Date(row.send_started_at));
+    if ("failed" in found) return { ...item, decision: { action: "lookup_failed", reason: found.failed } };
+    if (!found.found) return item;
+    return {
+      ...item,
+      decision: {
+        action: "recovered",
+        provider: decision.provider.name,
+        providerMessageId: found.providerMessageId,
+        rendered: row.rendered ?? decision.rendered,
+      },
+    };
+  }
+
+  function outcomeFor(
+    row: NotificationRow,
+    decision: Exclude<SenderDecision, SendDecision | { action: "lookup_failed" }>,
+  ): Outcome {
+    if (decision.action === "recovered")
+      return {
+        notificationId: row.notification_id,
+        status: "sent",
+        provider: decision.provider,
+        providerMessageId: decision.providerMessageId,
+        rendered: decision.rendered,
+        sentAt: row.send_started_at,
+      };
+    return outcomeOfDecision(row, decision);
+  }
+}
+
+/** Gives the rows back (status unchanged) so a retry need not wait for the lease to run out. */
+async function releaseAll(
+  db: D1Database,
+  work: readonly Claimed[],
+  reason: string,
+  lease: SendLease,
+  now: string,
+): Promise<void> {
+  await db
+    .batch(work.map(({ row }) => releaseNotification(db, row.notification_id, reason, lease, now, true)))
+    .catch(() => undefined);
+}
+
+function reasonOf(result: SendResult): string {
+  return "reason" in result ? result.reason : result.outcome;
 }
 
 /** A claimed job: its position among the jobs and its outbox row. */
@@ -258,15 +361,21 @@ interface Claimed {
 /** A send decision with the channel's provider. */
 type SendDecision = Extract<Decision, { action: "send" }> & { provider: Provider };
 
+/**
+ * What the sender does with a claimed job: a decision, or, after an earlier attempt of unknown
+ * outcome, what the provider's records said (the message is there: `recovered`; could not ask:
+ * `lookup_failed`, retried later).
+ */
+type SenderDecision =
+  | Exclude<Decision, { action: "send" }>
+  | SendDecision
+  | { action: "recovered"; provider: string; providerMessageId: string; rendered: string }
+  | { action: "lookup_failed"; reason: string };
+
 /** A claimed job with what to do about it. */
 interface Decided extends Claimed {
-  decision: Exclude<Decision, { action: "send" }> | SendDecision;
+  decision: SenderDecision;
 }
-
-/** A claimed job after the provider calls: a send carries the provider's answer. */
-type Attempt =
-  | (Claimed & { decision: Exclude<Decision, { action: "send" }> })
-  | (Claimed & { decision: SendDecision; result: SendResult });
 
 /** The notification settings, or the ConfigError's text (variable and problem) that holds every message. */
 function readSettings(env: Env): NotificationSettings | { unreadable: string } {
@@ -326,51 +435,5 @@ async function callProvider(env: Env, provider: Provider, decision: SendDecision
       outcome: "transient",
       reason: error instanceof InjectedFault ? "injected fault" : `provider error: ${errorKind(error)}`,
     };
-  }
-}
-
-function outcomeOf(
-  row: NotificationRow,
-  decision: SendDecision,
-  result: SendResult,
-  provider: string,
-  now: string,
-): Outcome | null {
-  switch (result.outcome) {
-    case "sent":
-      return {
-        notificationId: row.notification_id,
-        status: "sent",
-        provider,
-        providerMessageId: result.providerMessageId,
-        rendered: decision.rendered,
-        sentAt: now,
-      };
-    case "permanent":
-      return { notificationId: row.notification_id, status: "failed", provider, error: result.reason };
-    case "opted_out":
-      return {
-        notificationId: row.notification_id,
-        status: "suppressed",
-        provider,
-        error: `opted out: ${result.reason}`,
-      };
-    default:
-      return null;
-  }
-}
-
-/**
- * Records outcomes, trying once more on a failure: a provider was already called for them. Safe to
- * repeat: every statement is guarded by our lease token, so a first try that landed changes nothing.
- */
-async function recordAll(db: D1Database, statements: D1PreparedStatement[]): Promise<boolean> {
-  if (statements.length === 0) return true;
-  try {
-    await retryOnceInPlace("notification outcome record", () => db.batch(statements));
-    return true;
-  } catch (error) {
-    log.warn("notification outcomes not recorded", { error: errorKind(error) });
-    return false;
   }
 }

@@ -103,8 +103,12 @@ twilioWebhooks.post("/inbound", async (c) => {
   return twiml();
 });
 
-/** Twilio's message statuses that settle a notification. */
-const FINAL_STATUSES: Record<string, "delivered" | "failed"> = {
+/**
+ * Twilio's message statuses as ours: `sent` once Twilio handed it on, then `delivered` or `failed`
+ * (`undelivered` or `failed`). Earlier ones (`accepted`, `queued`, `sending`) change nothing.
+ */
+const REPORTED_STATUSES: Record<string, "sent" | "delivered" | "failed"> = {
+  sent: "sent",
   delivered: "delivered",
   undelivered: "failed",
   failed: "failed",
@@ -112,14 +116,20 @@ const FINAL_STATUSES: Record<string, "delivered" | "failed"> = {
 
 twilioWebhooks.post("/status", async (c) => {
   const { MessageSid: sid, MessageStatus: status, ErrorCode: errorCode } = c.get("twilioParams");
-  const final = status ? FINAL_STATUSES[status] : undefined;
-  if (sid && final) {
+  const reported = status ? REPORTED_STATUSES[status] : undefined;
+  if (sid && reported) {
     const now = new Date().toISOString();
+    // Our StatusCallback URL carries the notification id: a report that arrives before the send's
+    // outcome is recorded still finds its row.
+    const notificationId = c.req.query("notification_id") ?? null;
     const row = await applyDeliveryReport(
       c.env.DB,
-      sid,
-      final,
-      final === "failed" ? `twilio ${status}${errorCode ? ` ${errorCode}` : ""}` : null,
+      {
+        notificationId,
+        providerMessageId: sid,
+        status: reported,
+        error: reported === "failed" ? `twilio ${status}${errorCode ? ` ${errorCode}` : ""}` : null,
+      },
       now,
     );
     if (row && Number(errorCode) === TWILIO_UNSUBSCRIBED) {
@@ -128,8 +138,9 @@ twilioWebhooks.post("/status", async (c) => {
     }
     log.info("sms delivery report", {
       request_id: c.get("requestId"),
-      notification_id: row?.notification_id ?? null,
-      status: final,
+      notification_id: row?.notification_id ?? notificationId,
+      status: reported,
+      applied: row !== null,
     });
   }
   return c.body(null, 204);
