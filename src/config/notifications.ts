@@ -59,6 +59,12 @@ const sendWindow = z.string().transform((raw, context): SendWindow => {
   return { start, end };
 });
 
+/** `SMS_DAILY_CAP`, `EMAIL_DAILY_CAP`: a whole number of messages per patient per local day. */
+const dailyCap = z
+  .string()
+  .regex(/^\d{1,4}$/, { error: "must be a whole number of messages (0 turns the cap off)" })
+  .transform(Number);
+
 const notificationSchema = z
   .object({
     CLINIC_TIMEZONE: withDefault(
@@ -68,6 +74,8 @@ const notificationSchema = z
     CLINIC_NAME: withDefault("Your Clinic", z.string()),
     CLINIC_PHONE: optionalText,
     SMS_SEND_WINDOW: withDefault(SMS_SEND_WINDOW, sendWindow),
+    SMS_DAILY_CAP: withDefault("3", dailyCap),
+    EMAIL_DAILY_CAP: withDefault("5", dailyCap),
     NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules),
   })
   .transform((vars) => ({
@@ -78,6 +86,8 @@ const notificationSchema = z
     smsWindow: vars.SMS_SEND_WINDOW,
     /** The channels each event type notifies on; a type not in the map notifies nobody. */
     rules: vars.NOTIFICATION_RULES,
+    /** Messages per patient and channel per local day; 0 turns a channel's cap off. */
+    dailyCaps: { sms: vars.SMS_DAILY_CAP, email: vars.EMAIL_DAILY_CAP } satisfies Record<Channel, number>,
   }));
 
 export type NotificationSettings = z.output<typeof notificationSchema>;

@@ -426,3 +426,20 @@ export function selectCurrentStatuses(
     )
     .bind(JSON.stringify(entityIds));
 }
+
+/** A notification sent to a patient (for the daily cap). */
+export interface RecentSend {
+  patient_id: string;
+  channel: Channel;
+  sent_at: string;
+}
+
+/** The sends to some patients since `since` (ISO), in one statement. */
+export function selectRecentSends(db: D1Database, patientIds: readonly string[], since: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT patient_id, channel, sent_at FROM notifications
+WHERE patient_id IN (SELECT value FROM json_each(?1)) AND sent_at >= ?2`,
+    )
+    .bind(JSON.stringify(patientIds), since);
+}

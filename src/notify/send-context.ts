@@ -1,5 +1,11 @@
 import { type OrderFacts, selectOrderFacts } from "../db/entities";
-import { type CurrentStatus, type NotificationRow, selectCurrentStatuses } from "../db/notifications";
+import {
+  type CurrentStatus,
+  type NotificationRow,
+  type RecentSend,
+  selectCurrentStatuses,
+  selectRecentSends,
+} from "../db/notifications";
 import { type Patient, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../events/event-types";
 import { entityKindOf } from "./rules";
@@ -11,7 +17,12 @@ export interface SendContext {
   orders: ReadonlyMap<string, OrderFacts>;
   /** The current status of each notification's entity, by `kind\nentity_id`. */
   currentStatuses: ReadonlyMap<string, CurrentStatus>;
+  /** What these patients were sent in the last 27 hours (at least their whole local day). */
+  recentSends: readonly RecentSend[];
 }
+
+/** Longer than any local day (25 h across a DST change) plus the widest offset drift. */
+const RECENT_SENDS_MS = 27 * 3_600_000;
 
 /** Key of an entity in {@link SendContext.currentStatuses}. */
 export const entityKey = (kind: EntityKind, entityId: string) => `${kind}\n${entityId}`;
@@ -21,7 +32,11 @@ export const entityKey = (kind: EntityKind, entityId: string) => `${kind}\n${ent
  * one round trip whatever their number: read at send time, so a message is decided on the state of
  * now, not the state when its row was written.
  */
-export async function loadSendContext(db: D1Database, rows: readonly NotificationRow[]): Promise<SendContext> {
+export async function loadSendContext(
+  db: D1Database,
+  rows: readonly NotificationRow[],
+  now: Date,
+): Promise<SendContext> {
   const patientIds = [...new Set(rows.map((row) => row.patient_id))];
   const idsByKind = new Map<EntityKind, Set<string>>(ENTITY_KINDS.map((kind) => [kind, new Set()]));
   for (const row of rows) {
@@ -29,9 +44,10 @@ export async function loadSendContext(db: D1Database, rows: readonly Notificatio
     if (kind) idsByKind.get(kind)?.add(row.entity_id);
   }
   const statusKinds = ENTITY_KINDS.filter((kind) => (idsByKind.get(kind)?.size ?? 0) > 0);
-  const [patientRows, optOutRows, orderRows, ...statusRows] = await db.batch<Record<string, unknown>>([
+  const [patientRows, optOutRows, recentRows, orderRows, ...statusRows] = await db.batch<Record<string, unknown>>([
     selectPatients(db, patientIds),
     selectOptedOutPhones(db, patientIds),
+    selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
     selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
     ...statusKinds.map((kind) => selectCurrentStatuses(db, kind, [...(idsByKind.get(kind) ?? [])])),
   ]);
@@ -47,6 +63,7 @@ export async function loadSendContext(db: D1Database, rows: readonly Notificatio
     optedOutPhones: new Set((optOutRows?.results ?? []).map((row) => String(row.phone))),
     orders: new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts])),
     currentStatuses,
+    recentSends: (recentRows?.results ?? []) as unknown as RecentSend[],
   };
 }
 

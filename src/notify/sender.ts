@@ -15,6 +15,7 @@ import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
+import { dailyCap } from "./daily-cap";
 import { type Decision, decide } from "./decide";
 import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
 import type { Provider, SendResult } from "./providers/provider";
@@ -403,7 +404,9 @@ async function decideAll(
   const context = await loadSendContext(
     db,
     work.map(({ row }) => row),
+    now,
   );
+  const cap = dailyCap(settings.dailyCaps, context.recentSends, now);
   return work.map(({ index, row }): Decided => {
     const channel = providers[row.channel];
     if ("held" in channel) return { index, row, decision: { action: "hold", reason: channel.held } };
@@ -417,11 +420,12 @@ async function decideAll(
       settings,
       now,
     );
-    return {
-      index,
-      row,
-      decision: decision.action === "send" ? { ...decision, provider: channel.provider } : decision,
-    };
+    if (decision.action !== "send") return { index, row, decision };
+    const patient = context.patients.get(row.patient_id);
+    const timeZone = patient?.timezone ?? settings.clinicTimezone;
+    if (!cap.take(row.patient_id, row.channel, timeZone))
+      return { index, row, decision: { action: "suppress", reason: "daily_cap" } };
+    return { index, row, decision: { ...decision, provider: channel.provider } };
   });
 }
 

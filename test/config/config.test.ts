@@ -30,6 +30,7 @@ describe("the declared variables left empty", () => {
       clinicPhone: null,
       clinicTimezone: "America/New_York",
       smsWindow: { start: 8 * 60, end: 21 * 60 },
+      dailyCaps: { sms: 3, email: 5 },
     });
     expect(Object.fromEntries(settings.rules)).toEqual({
       "order:shipped": ["sms", "email"],
@@ -126,6 +127,8 @@ describe("a malformed variable", () => {
     ["NOTIFICATION_RULES", { NOTIFICATION_RULES: `${SECRET_LOOKING}=sms` }, readNotificationSettings],
     ["NOTIFICATION_RULES", { NOTIFICATION_RULES: "order:shipped=pager" }, readNotificationSettings],
     ["NOTIFICATION_RULES", { NOTIFICATION_RULES: "order:shipped" }, readNotificationSettings],
+    ["SMS_DAILY_CAP", { SMS_DAILY_CAP: "-1" }, readNotificationSettings],
+    ["EMAIL_DAILY_CAP", { EMAIL_DAILY_CAP: SECRET_LOOKING }, readNotificationSettings],
     ["SMS_PROVIDER", { SMS_PROVIDER: undefined }, readSmsProvider],
     ["SMS_PROVIDER", { SMS_PROVIDER: SECRET_LOOKING }, readSmsProvider],
     ["TWILIO_ACCOUNT_SID", { SMS_PROVIDER: "twilio", TWILIO_AUTH_TOKEN: SECRET_LOOKING }, readSmsProvider],
