@@ -443,3 +443,28 @@ WHERE patient_id IN (SELECT value FROM json_each(?1)) AND sent_at >= ?2`,
     )
     .bind(JSON.stringify(patientIds), since);
 }
+
+/** One status a notification took, with its time. */
+export interface StatusChange {
+  status: NotificationStatus;
+  at: string;
+  error: string | null;
+  provider_message_id: string | null;
+}
+
+/** One notification and its status history (oldest first), or null when unknown. One round trip. */
+export async function notificationWithHistory(
+  db: D1Database,
+  notificationId: string,
+): Promise<{ row: NotificationRow; history: StatusChange[] } | null> {
+  const [rows, history] = await db.batch<Record<string, unknown>>([
+    db.prepare(`SELECT * FROM notifications WHERE notification_id = ?1`).bind(notificationId),
+    db
+      .prepare(
+        `SELECT status, at, error, provider_message_id FROM notification_status_history WHERE notification_id = ?1 ORDER BY rowid`,
+      )
+      .bind(notificationId),
+  ]);
+  const row = rows?.results[0] as unknown as NotificationRow | undefined;
+  return row ? { row, history: (history?.results ?? []) as unknown as StatusChange[] } : null;
+}

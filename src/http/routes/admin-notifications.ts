@@ -1,10 +1,10 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { REPLAYABLE_NOTIFICATION_STATUSES, reopenNotifications } from "../../db/notifications";
+import { notificationWithHistory, REPLAYABLE_NOTIFICATION_STATUSES, reopenNotifications } from "../../db/notifications";
 import { log } from "../../log";
 import { enqueueSendJobs } from "../../notify/outbox";
-import { rejectInvalid } from "../errors";
+import { ApiError, rejectInvalid } from "../errors";
 import type { App } from "../types";
 
 /** `/admin/notifications`: release held or failed notifications, and what one notification told the patient. */
@@ -36,3 +36,40 @@ adminNotifications.post(
     return c.json({ replayed: jobs.length }, 202);
   },
 );
+
+/** The rendered message as stored (`{subject?, text}`), or null once retention purged it. */
+function renderedOf(rendered: string | null): { subject?: string; text: string } | null {
+  if (!rendered) return null;
+  const parsed = JSON.parse(rendered) as { subject?: string; text: string };
+  return parsed.subject === undefined ? { text: parsed.text } : { subject: parsed.subject, text: parsed.text };
+}
+
+/**
+ * What did we tell the patient? Channel, kind, every status with its time, the provider's ids, the
+ * error, and the message as rendered (until the retention job purges it). Contact details are not
+ * stored here, so none are shown; the rendered text is returned to staff, never logged.
+ */
+adminNotifications.get("/:notification_id", async (c) => {
+  const found = await notificationWithHistory(c.env.DB, c.req.param("notification_id"));
+  if (!found) throw new ApiError(404, "not_found", "No notification has this id.");
+  const { row, history } = found;
+  return c.json({
+    notification_id: row.notification_id,
+    event_id: row.event_id,
+    channel: row.channel,
+    kind: row.kind,
+    patient_id: row.patient_id,
+    entity_id: row.entity_id,
+    status: row.status,
+    attempts: row.attempts,
+    provider: row.provider,
+    provider_message_id: row.provider_message_id,
+    error: row.error,
+    scheduled_for: row.scheduled_for,
+    sent_at: row.sent_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    history,
+    rendered: renderedOf(row.rendered),
+  });
+});
