@@ -46,10 +46,10 @@ const SECRETS = {
 };
 
 /**
- * Empty provider credentials: whatever a developer's .dev.vars holds, every notification of the run
- * goes to the log provider and nothing leaves the machine.
+ * The log provider for both channels: whatever a developer's .dev.vars holds, every notification of
+ * the run is rendered and recorded and nothing leaves the machine.
  */
-const LOG_PROVIDERS = { TWILIO_ACCOUNT_SID: "", RESEND_API_KEY: "" };
+const LOG_PROVIDERS = { SMS_PROVIDER: "log", EMAIL_PROVIDER: "log" };
 
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
 

@@ -19,6 +19,9 @@ export default defineConfig(async () => {
             NOVAMED_WEBHOOK_SECRET: "test-key-current,test-key-previous",
             NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000,7c9e6679-7425-40de-944b-e07fc1f90ae7",
             ADMIN_TOKEN: "test-admin-token",
+            // Providers are chosen explicitly; tests that reach Twilio and Resend use providerEnv().
+            SMS_PROVIDER: "log",
+            EMAIL_PROVIDER: "log",
             TEST_MIGRATIONS: migrations,
           },
         },

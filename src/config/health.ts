@@ -1,22 +1,26 @@
 import { readAdminToken } from "./admin";
 import { readFaultRate } from "./faults";
-import { readNotificationSettings, readTwilioWebhookSettings } from "./notifications";
+import { readNotificationRules, readNotificationSettings, readTwilioWebhookSettings } from "./notifications";
+import { readEmailProvider, readSmsProvider } from "./providers";
 import { ConfigError } from "./read";
 import { readRetentionSettings } from "./retention";
 import { readWatchSettings } from "./watch";
 import { readWebhookConfig } from "./webhook";
 
-/** One misconfigured variable: its name and what is wrong, never its value. */
+/** One configuration problem: the variable to fix and what is wrong with it, never its value. */
 export interface ConfigProblem {
   variable: string;
   problem: string;
 }
 
-/** Every settings reader of src/config/, so a health check covers each concern. */
+/** Every settings reader of src/config/; each reports the first problem of its own variables. */
 const READERS: readonly ((env: Env) => unknown)[] = [
   readWebhookConfig,
   readAdminToken,
+  readNotificationRules,
   readNotificationSettings,
+  readSmsProvider,
+  readEmailProvider,
   readTwilioWebhookSettings,
   readRetentionSettings,
   readFaultRate,
@@ -24,18 +28,19 @@ const READERS: readonly ((env: Env) => unknown)[] = [
 ];
 
 /**
- * The configuration problems of `env`, one per failing variable: runs every settings reader and
- * collects the ConfigErrors they throw (each names its variable and the reason, never the value).
+ * Runs every settings reader and returns one entry per failing variable (a variable two readers
+ * share is reported once). Empty when the configuration is sound. Never includes a value.
  */
 export function configProblems(env: Env): ConfigProblem[] {
-  const problems = new Map<string, string>();
+  const problems = new Map<string, ConfigProblem>();
   for (const read of READERS) {
     try {
       read(env);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      if (!problems.has(error.variable)) problems.set(error.variable, error.message);
+      const problem = error.message.slice(error.variable.length).trim();
+      if (!problems.has(error.variable)) problems.set(error.variable, { variable: error.variable, problem });
     }
   }
-  return [...problems].map(([variable, problem]) => ({ variable, problem }));
+  return [...problems.values()];
 }

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { EVENT_TYPES, type EventType } from "../events/event-types";
 import { isTimeZone } from "../time-zone";
-import { optionalText, reportMissing, settingsReader, withDefault } from "./read";
+import { authTokenList, publicBaseUrl } from "./providers";
+import { optionalText, settingsReader, withDefault } from "./read";
 
 /** The channels a patient is told on, and that `NOTIFICATION_RULES` may name. */
 export const CHANNELS = ["sms", "email"] as const;
@@ -13,20 +14,6 @@ const DEFAULT_NOTIFICATION_RULES =
 
 const CLINIC_TIME_ZONE = "America/New_York";
 const SMS_SEND_WINDOW = "08:00-21:00";
-
-export interface TwilioSettings {
-  accountSid: string;
-  authToken: string;
-  messagingServiceSid: string | null;
-  from: string | null;
-  /** Where Twilio posts delivery status; null when PUBLIC_BASE_URL is unset. */
-  statusCallbackUrl: string | null;
-}
-
-export interface EmailSettings {
-  apiKey: string;
-  from: string;
-}
 
 /** A local time window in minutes since midnight: [start, end). */
 export interface SendWindow {
@@ -72,8 +59,11 @@ const sendWindow = z.string().transform((raw, context): SendWindow => {
   return { start, end };
 });
 
-/** `PUBLIC_BASE_URL` without a trailing slash, or null when unset. */
-export const publicBaseUrl = optionalText.transform((url) => url?.replace(/\/+$/, "") ?? null);
+/** `SMS_DAILY_CAP`, `EMAIL_DAILY_CAP`: a whole number of messages per patient per local day. */
+const dailyCap = z
+  .string()
+  .regex(/^\d{1,4}$/, { error: "must be a whole number of messages (0 turns the cap off)" })
+  .transform(Number);
 
 const notificationSchema = z
   .object({
@@ -81,32 +71,12 @@ const notificationSchema = z
       CLINIC_TIME_ZONE,
       z.string().refine(isTimeZone, { error: "is not an IANA time zone" }),
     ),
-    TWILIO_ACCOUNT_SID: optionalText,
-    TWILIO_AUTH_TOKEN: optionalText,
-    TWILIO_MESSAGING_SERVICE_SID: optionalText,
-    TWILIO_FROM_NUMBER: optionalText,
-    PUBLIC_BASE_URL: publicBaseUrl,
-    RESEND_API_KEY: optionalText,
-    EMAIL_FROM: optionalText,
     CLINIC_NAME: withDefault("Your Clinic", z.string()),
     CLINIC_PHONE: optionalText,
     SMS_SEND_WINDOW: withDefault(SMS_SEND_WINDOW, sendWindow),
+    SMS_DAILY_CAP: withDefault("3", dailyCap),
+    EMAIL_DAILY_CAP: withDefault("5", dailyCap),
     NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules),
-  })
-  .superRefine((vars, context) => {
-    // A channel is either fully configured or not at all: half a configuration is a mistake to report.
-    if (vars.TWILIO_ACCOUNT_SID) {
-      if (!vars.TWILIO_AUTH_TOKEN)
-        reportMissing(context, "TWILIO_AUTH_TOKEN", "is not set although TWILIO_ACCOUNT_SID is");
-      else if (!vars.TWILIO_MESSAGING_SERVICE_SID && !vars.TWILIO_FROM_NUMBER)
-        reportMissing(
-          context,
-          "TWILIO_MESSAGING_SERVICE_SID",
-          "or TWILIO_FROM_NUMBER must be set with TWILIO_ACCOUNT_SID",
-        );
-    }
-    if (vars.RESEND_API_KEY && !vars.EMAIL_FROM)
-      reportMissing(context, "EMAIL_FROM", "is not set although RESEND_API_KEY is");
   })
   .transform((vars) => ({
     clinicName: vars.CLINIC_NAME,
@@ -116,43 +86,34 @@ const notificationSchema = z
     smsWindow: vars.SMS_SEND_WINDOW,
     /** The channels each event type notifies on; a type not in the map notifies nobody. */
     rules: vars.NOTIFICATION_RULES,
-    /** Null: SMS goes to the log provider. */
-    twilio: twilioSettings(vars),
-    /** Null: email goes to the log provider. */
-    email: vars.RESEND_API_KEY && vars.EMAIL_FROM ? { apiKey: vars.RESEND_API_KEY, from: vars.EMAIL_FROM } : null,
+    /** Messages per patient and channel per local day; 0 turns a channel's cap off. */
+    dailyCaps: { sms: vars.SMS_DAILY_CAP, email: vars.EMAIL_DAILY_CAP } satisfies Record<Channel, number>,
   }));
-
-function twilioSettings(vars: {
-  TWILIO_ACCOUNT_SID: string | null;
-  TWILIO_AUTH_TOKEN: string | null;
-  TWILIO_MESSAGING_SERVICE_SID: string | null;
-  TWILIO_FROM_NUMBER: string | null;
-  PUBLIC_BASE_URL: string | null;
-}): TwilioSettings | null {
-  if (!vars.TWILIO_ACCOUNT_SID || !vars.TWILIO_AUTH_TOKEN) return null;
-  return {
-    accountSid: vars.TWILIO_ACCOUNT_SID,
-    authToken: vars.TWILIO_AUTH_TOKEN,
-    messagingServiceSid: vars.TWILIO_MESSAGING_SERVICE_SID,
-    from: vars.TWILIO_FROM_NUMBER,
-    statusCallbackUrl: vars.PUBLIC_BASE_URL ? `${vars.PUBLIC_BASE_URL}/webhooks/twilio/status` : null,
-  };
-}
 
 export type NotificationSettings = z.output<typeof notificationSchema>;
 
 /**
- * The notification pipeline's settings. Channels without credentials use the log provider; partial
- * credentials are a ConfigError naming the missing variable.
+ * The notification pipeline's settings (clinic, send window, rules). Providers are read apart
+ * (src/config/providers.ts), so a provider problem holds only its own channel.
  */
 export const readNotificationSettings = settingsReader(notificationSchema);
 
+/**
+ * `NOTIFICATION_RULES` alone: what the events consumer needs to write outbox rows, so no other
+ * notification setting can stop state updates.
+ */
+export const readNotificationRules = settingsReader(
+  z
+    .object({ NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules) })
+    .transform((vars) => vars.NOTIFICATION_RULES),
+);
+
 const twilioWebhookSchema = z
-  .object({ TWILIO_AUTH_TOKEN: optionalText, PUBLIC_BASE_URL: publicBaseUrl })
-  .transform((vars) => ({ authToken: vars.TWILIO_AUTH_TOKEN, publicBaseUrl: vars.PUBLIC_BASE_URL }));
+  .object({ TWILIO_AUTH_TOKEN: authTokenList, PUBLIC_BASE_URL: publicBaseUrl })
+  .transform((vars) => ({ authTokens: vars.TWILIO_AUTH_TOKEN, publicBaseUrl: vars.PUBLIC_BASE_URL }));
 
 /**
- * What verifying Twilio's inbound webhooks needs: the auth token (null when Twilio is not configured)
+ * What verifying Twilio's inbound webhooks needs: the auth tokens (every one of a rotation; empty when Twilio is not configured)
  * and the public base URL Twilio may have signed. Needs nothing else to be valid, unlike
  * {@link readNotificationSettings}.
  */

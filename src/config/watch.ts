@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { publicBaseUrl } from "./notifications";
+import { publicBaseUrl } from "./providers";
 import { optionalText, settingsReader, withDefault } from "./read";
 
 /** The lifecycle states the watch knows how to measure, each with its default threshold. */

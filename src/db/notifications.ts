@@ -7,7 +7,15 @@ import { namedParameters } from "./parameters";
 
 /** Typed SQL for the notification outbox. */
 
-export type NotificationStatus = "pending" | "scheduled" | "sent" | "delivered" | "failed" | "suppressed";
+export type NotificationStatus =
+  | "pending"
+  | "scheduled"
+  | "sent"
+  | "delivered"
+  | "failed"
+  | "suppressed"
+  | "superseded"
+  | "held";
 
 export interface OutboxIntent {
   eventId: string;
@@ -22,18 +30,33 @@ export interface OutboxIntent {
  * The outbox row for one intent, committed with the state change: only while the event's lease is
  * held, and only when the event set the entity's current status — a stale event (a late
  * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none.
+ * With `heldReason` the row starts `held` (a setting could not be read) and waits for a replay.
  */
-export function insertOutboxRow(db: D1Database, intent: OutboxIntent, guard: WriteGuard): D1PreparedStatement {
+export function insertOutboxRow(
+  db: D1Database,
+  intent: OutboxIntent,
+  guard: WriteGuard,
+  heldReason: string | null = null,
+): D1PreparedStatement {
   const { table, idColumn } = ENTITY_TABLES[intent.entityKind];
   return db
     .prepare(
-      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, created_at, updated_at)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, error, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
   AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
 ON CONFLICT (event_id, channel) DO NOTHING`,
     )
-    .bind(intent.eventId, intent.channel, intent.kind, intent.patientId, intent.entityId, guard.now, guard.leaseOwner);
+    .bind(
+      intent.eventId,
+      intent.channel,
+      intent.kind,
+      intent.patientId,
+      intent.entityId,
+      guard.now,
+      guard.leaseOwner,
+      heldReason,
+    );
 }
 
 export interface NotificationRow {
@@ -50,6 +73,9 @@ export interface NotificationRow {
   error: string | null;
   scheduled_for: string | null;
   lease_expires_at: number | null;
+  /** Set while a provider call's outcome is unknown (see migration 0012). */
+  send_started_at: string | null;
+  rendered: string | null;
   sent_at: string | null;
   created_at: string;
   updated_at: string;
@@ -163,15 +189,21 @@ const OUTCOME = namedParameters([
 ] as const);
 
 // What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
-// which describe only the latest attempt.
-const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = ${OUTCOME.ref("status")},
+// which describe only the latest attempt. A delivery report may have moved the row on while we held
+// it (it carries our notification id): our `sent` never overwrites the status a report set. The lease
+// token stays, so repeating a write whose answer was lost still reports one changed row; `changes = 0`
+// means another sender took the row over.
+const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = CASE
+    WHEN ${OUTCOME.ref("status")} = 'sent' AND status IN ('sent', 'delivered', 'failed') THEN status
+    ELSE ${OUTCOME.ref("status")} END,
   provider = COALESCE(${OUTCOME.ref("provider")}, provider),
   provider_message_id = COALESCE(${OUTCOME.ref("provider_message_id")}, provider_message_id),
   error = ${OUTCOME.ref("error")},
   rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),
   scheduled_for = ${OUTCOME.ref("scheduled_for")},
   sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
-  lease_expires_at = NULL, lease_token = NULL, updated_at = ${OUTCOME.ref("now")}
+  send_started_at = CASE WHEN ${OUTCOME.ref("status")} = 'scheduled' THEN send_started_at END,
+  lease_expires_at = NULL, updated_at = ${OUTCOME.ref("now")}
 WHERE notification_id = ${OUTCOME.ref("notification_id")} AND lease_token = ${OUTCOME.ref("lease_token")}`;
 
 /** Records a send outcome and releases the lease, only if our lease still holds the row. */
@@ -193,8 +225,9 @@ export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease
 }
 
 /**
- * Releases a lease without changing the status (a transient failure that will retry), noting when
- * the retry is due so the sweep leaves the row alone until then.
+ * Releases a lease without changing the status (a failure that will retry), noting when the retry is
+ * due so the sweep leaves the row alone until then. An `unknown` outcome keeps `send_started_at`, so
+ * the retry asks the provider first; a definite failure clears it.
  */
 export function releaseNotification(
   db: D1Database,
@@ -203,13 +236,35 @@ export function releaseNotification(
   lease: SendLease,
   now: string,
   retryAt: string,
+  outcomeUnknown = false,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3, next_attempt_at = ?5
+      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3,
+  next_attempt_at = ?5, send_started_at = CASE WHEN ?6 THEN send_started_at END
 WHERE notification_id = ?1 AND lease_token = ?4`,
     )
-    .bind(notificationId, error, now, lease.token, retryAt);
+    .bind(notificationId, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0);
+}
+
+/**
+ * Marks that a provider is about to be called for this row, with the exact text it will get: if the
+ * answer is then lost, the next sender knows to look the message up before sending again. Keeps the
+ * earliest start (the lookup searches from that day). Only while our lease holds (`changes = 1`).
+ */
+export function markSendStarted(
+  db: D1Database,
+  notificationId: string,
+  rendered: string,
+  lease: SendLease,
+  now: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, updated_at = ?3
+WHERE notification_id = ?1 AND lease_token = ?4`,
+    )
+    .bind(notificationId, rendered, now, lease.token);
 }
 
 /** The notifications of one event, for the admin event view. */
@@ -259,40 +314,87 @@ WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')`,
   await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, now)));
 }
 
+/** A Twilio delivery report, by our notification id (from the callback URL) and Twilio's message SID. */
+export interface DeliveryReport {
+  notificationId: string | null;
+  providerMessageId: string;
+  status: "sent" | "delivered" | "failed";
+  error: string | null;
+}
+
 /**
- * Applies a Twilio delivery report to the notification with that message SID. `delivered` and
- * `failed` are final; a late `sent` report never moves a row back.
+ * Applies a delivery report. Statuses only move forward: pending/scheduled < sent < delivered or
+ * failed. A report applies only when it ranks above the row's status, so a late `sent` never
+ * overwrites `delivered`, and once one final report (`delivered`, or `failed` for Twilio's
+ * `undelivered`/`failed`) is recorded the other never replaces it: the first final report wins. A
+ * report that arrives before the sender recorded its outcome (matched by notification id) records the
+ * send itself: status, SID, provider and time. Returns the row when the report changed it.
  */
 export async function applyDeliveryReport(
   db: D1Database,
-  providerMessageId: string,
-  status: "delivered" | "failed",
-  error: string | null,
+  report: DeliveryReport,
   now: string,
 ): Promise<NotificationRow | null> {
   return db
     .prepare(
-      `UPDATE notifications SET status = ?2, error = COALESCE(?3, error), updated_at = ?4
-WHERE provider_message_id = ?1 AND status IN ('sent', 'delivered', 'failed')
+      `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
+  provider = COALESCE(provider, 'twilio'), provider_message_id = COALESCE(provider_message_id, ?2),
+  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL
+WHERE (notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = 'sms'
+  AND (provider_message_id IS NULL OR provider_message_id = ?2)
+  AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 0 END)
+    < (CASE ?3 WHEN 'sent' THEN 1 ELSE 2 END)
 RETURNING *`,
     )
-    .bind(providerMessageId, status, error, now)
+    .bind(report.notificationId, report.providerMessageId, report.status, report.error, now)
     .first<NotificationRow>();
 }
 
 export interface NotificationStats {
   total: number;
   by_status: Partial<Record<NotificationStatus, number>>;
+  /** Held notifications by reason (a variable name and its problem), so staff know what to fix. */
+  held_by_reason: Record<string, number>;
 }
 
+/** Counts by status, and the held ones by reason, in one round trip. */
 export async function notificationStats(db: D1Database): Promise<NotificationStats> {
-  const { results } = await db
-    .prepare(`SELECT status, COUNT(*) AS count FROM notifications GROUP BY status`)
-    .all<{ status: NotificationStatus; count: number }>();
+  const [byStatus, held] = await db.batch<{ key: string; count: number }>([
+    db.prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications GROUP BY status`),
+    db.prepare(
+      `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held' GROUP BY error`,
+    ),
+  ]);
+  const statusRows = byStatus?.results ?? [];
   return {
-    total: results.reduce((sum, row) => sum + row.count, 0),
-    by_status: Object.fromEntries(results.map((row) => [row.status, row.count])),
+    total: statusRows.reduce((sum, row) => sum + row.count, 0),
+    by_status: Object.fromEntries(statusRows.map((row) => [row.key, row.count])),
+    held_by_reason: Object.fromEntries((held?.results ?? []).map((row) => [row.key, row.count])),
   };
+}
+
+/** The statuses an operator may release with `POST /admin/notifications/replay`. */
+export const REPLAYABLE_NOTIFICATION_STATUSES = ["held", "failed"] as const;
+
+/**
+ * Puts up to `limit` notifications in `status` (oldest first) back to `pending` and returns their
+ * send jobs. If enqueueing them fails, the sweep finds them `pending` and enqueues them later.
+ */
+export async function reopenNotifications(
+  db: D1Database,
+  status: (typeof REPLAYABLE_NOTIFICATION_STATUSES)[number],
+  limit: number,
+  now: string,
+): Promise<SendJob[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?3
+WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1 ORDER BY created_at LIMIT ?2)
+RETURNING event_id, channel`,
+    )
+    .bind(status, limit, now)
+    .all<SendJob>();
+  return results;
 }
 
 /** Removes rendered message bodies of notifications created before `cutoff`, at most `chunk` rows. */
@@ -305,4 +407,67 @@ WHERE notification_id IN (SELECT notification_id FROM notifications WHERE render
     .bind(cutoff, chunk)
     .run();
   return result.meta.changes ?? 0;
+}
+
+/** An entity's current status and the event that set it. */
+export interface CurrentStatus {
+  entity_id: string;
+  status: string;
+  status_event_id: string;
+}
+
+/** The current status of some entities of one kind, in one statement (read at send time). */
+export function selectCurrentStatuses(
+  db: D1Database,
+  kind: EntityKind,
+  entityIds: readonly string[],
+): D1PreparedStatement {
+  const { table, idColumn } = ENTITY_TABLES[kind];
+  return db
+    .prepare(
+      `SELECT ${idColumn} AS entity_id, status, status_event_id FROM ${table} WHERE ${idColumn} IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(entityIds));
+}
+
+/** A notification sent to a patient (for the daily cap). */
+export interface RecentSend {
+  patient_id: string;
+  channel: Channel;
+  sent_at: string;
+}
+
+/** The sends to some patients since `since` (ISO), in one statement. */
+export function selectRecentSends(db: D1Database, patientIds: readonly string[], since: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT patient_id, channel, sent_at FROM notifications
+WHERE patient_id IN (SELECT value FROM json_each(?1)) AND sent_at >= ?2`,
+    )
+    .bind(JSON.stringify(patientIds), since);
+}
+
+/** One status a notification took, with its time. */
+export interface StatusChange {
+  status: NotificationStatus;
+  at: string;
+  error: string | null;
+  provider_message_id: string | null;
+}
+
+/** One notification and its status history (oldest first), or null when unknown. One round trip. */
+export async function notificationWithHistory(
+  db: D1Database,
+  notificationId: string,
+): Promise<{ row: NotificationRow; history: StatusChange[] } | null> {
+  const [rows, history] = await db.batch<Record<string, unknown>>([
+    db.prepare(`SELECT * FROM notifications WHERE notification_id = ?1`).bind(notificationId),
+    db
+      .prepare(
+        `SELECT status, at, error, provider_message_id FROM notification_status_history WHERE notification_id = ?1 ORDER BY rowid`,
+      )
+      .bind(notificationId),
+  ]);
+  const row = rows?.results[0] as unknown as NotificationRow | undefined;
+  return row ? { row, history: (history?.results ?? []) as unknown as StatusChange[] } : null;
 }

@@ -4,16 +4,20 @@ import type { NotificationRow } from "../db/notifications";
 import type { Patient } from "../db/patients";
 import type { OutboundMessage } from "./providers/provider";
 import { hopDelaySeconds, nextSmsWindowOpening } from "./quiet-hours";
+import { kindOf } from "./rules";
 import { type MessageContext, renderEmail, renderSms } from "./templates";
 
 /** What the sender does with one claimed notification. */
 export type Decision =
+  | { action: "hold"; reason: string }
+  | { action: "supersede"; status: string }
   | { action: "suppress"; reason: string }
   | { action: "schedule"; opening: Date; delaySeconds: number }
   | { action: "send"; message: OutboundMessage; rendered: string };
 
 /**
- * Consent, contact and timing rules, in order: a patient we do not know, or one without a usable
+ * Consent, contact and timing rules, in order: a message the rules no longer want (they changed, or
+ * it was held while they were unreadable) is suppressed as `not wanted`; a patient we do not know, or one without a usable
  * contact or consent for the channel, is suppressed with the reason; an SMS outside the send window
  * in the patient's time zone (the clinic's when the patient has none) waits for the next opening;
  * email is never delayed. Otherwise the message is rendered for sending.
@@ -26,6 +30,7 @@ export function decide(
   settings: NotificationSettings,
   now: Date,
 ): Decision {
+  if (!wantedByRules(row, settings)) return { action: "suppress", reason: "not wanted" };
   if (!patient) return { action: "suppress", reason: "unknown patient" };
   const context: MessageContext = {
     kind: row.kind,
@@ -56,4 +61,11 @@ export function decide(
     message: { notificationId: row.notification_id, channel: "sms", to: patient.phone, sms },
     rendered: JSON.stringify({ text: sms }),
   };
+}
+
+/** True when `NOTIFICATION_RULES` still names this row's channel for its kind of event. */
+function wantedByRules(row: NotificationRow, settings: NotificationSettings): boolean {
+  for (const [eventType, channels] of settings.rules)
+    if (kindOf(eventType) === row.kind && channels.includes(row.channel)) return true;
+  return false;
 }

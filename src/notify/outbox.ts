@@ -1,5 +1,7 @@
-import { readNotificationSettings } from "../config/notifications";
+import { CHANNELS, type Channel, readNotificationRules } from "../config/notifications";
+import { ConfigError } from "../config/read";
 import { insertOutboxRow, type SendJob } from "../db/notifications";
+import type { EventType } from "../events/event-types";
 import type { ChangeListener } from "../events/handlers";
 import { errorKind, log } from "../log";
 import { kindOf } from "./rules";
@@ -7,18 +9,38 @@ import { kindOf } from "./rules";
 /** Cloudflare Queues accept at most 100 messages per `sendBatch`. */
 const SEND_BATCH_LIMIT = 100;
 
+/** The channels each event type notifies on, or why they cannot be known (a ConfigError's text). */
+type Rules = { rules: ReadonlyMap<EventType, readonly Channel[]> } | { unreadable: string };
+
+function readRules(env: Env): Rules {
+  try {
+    return { rules: readNotificationRules(env) };
+  } catch (error) {
+    if (error instanceof ConfigError) return { unreadable: error.message };
+    throw error;
+  }
+}
+
 /**
  * Patient notifications, hung off the consumer's change seam. For each applied event that a rule
  * names, one outbox row per channel is written in the same `db.batch` as the state change; after
  * the commit, one send job per row goes to the `patient-notifications` queue. If that enqueue fails,
  * the rows stay `pending` and the sweep (cron) enqueues them later: nothing is lost.
+ *
+ * Only `NOTIFICATION_RULES` is read here, and a malformed value never stops a state update: every
+ * change then gets a `held` row per channel with the reason (which messages are wanted cannot be
+ * known), and once the rules are fixed, `POST /admin/notifications/replay` releases them to the
+ * sender, which suppresses the ones the fixed rules do not want.
  */
 export function notificationListener(env: Env): ChangeListener {
-  const { rules } = readNotificationSettings(env);
+  const read = readRules(env);
+  if ("unreadable" in read)
+    log.error("notification rules unreadable; holding notifications", { reason: read.unreadable });
+  const channelsOf = (eventType: EventType) => ("rules" in read ? (read.rules.get(eventType) ?? []) : CHANNELS);
+  const heldReason = "unreadable" in read ? read.unreadable : null;
   return {
     statements(change, guard, db) {
-      const channels = rules.get(change.eventType) ?? [];
-      return channels.map((channel) =>
+      return channelsOf(change.eventType).map((channel) =>
         insertOutboxRow(
           db,
           {
@@ -30,12 +52,14 @@ export function notificationListener(env: Env): ChangeListener {
             entityId: change.write.entityId,
           },
           guard,
+          heldReason,
         ),
       );
     },
     async afterCommit(committed, workerEnv) {
+      if (heldReason !== null) return;
       const jobs: SendJob[] = committed.flatMap((change) =>
-        (rules.get(change.eventType) ?? []).map((channel) => ({ event_id: change.write.eventId, channel })),
+        channelsOf(change.eventType).map((channel) => ({ event_id: change.write.eventId, channel })),
       );
       await enqueueSendJobs(workerEnv, jobs);
     },

@@ -33,6 +33,12 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return format;
 }
 
+/** The calendar date (YYYY-MM-DD) of an instant in a time zone: the patient's "day" for the daily cap. */
+export function localDate(instant: number, timeZone: string): string {
+  const { year, month, day } = localTime(instant, timeZone);
+  return `${year}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
 function localTime(instant: number, timeZone: string): LocalTime & { seconds: number } {
   const parts = Object.fromEntries(
     formatter(timeZone)

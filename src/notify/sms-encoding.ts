@@ -21,6 +21,19 @@ export function fitsOneSegment(text: string): boolean {
   return septets === null ? [...text].length <= 70 : septets <= 160;
 }
 
+/**
+ * Segments the text takes: one up to 160 GSM-7 septets (70 UCS-2 characters), otherwise 153 (67)
+ * per segment, as concatenated SMS reserve room for their header.
+ */
+export function segmentCount(text: string): number {
+  const septets = gsm7Length(text);
+  if (septets === null) {
+    const characters = [...text].length;
+    return characters <= 70 ? 1 : Math.ceil(characters / 67);
+  }
+  return septets <= 160 ? 1 : Math.ceil(septets / 153);
+}
+
 /** Replaces typographic characters with their GSM-7 equivalents so a message stays GSM-7. */
 export function toGsm7Friendly(text: string): string {
   return text

@@ -1,5 +1,6 @@
-import { fitsOneSegment, toGsm7Friendly } from "./sms-encoding";
-import { trackingUrl } from "./tracking";
+import { markup } from "./markup";
+import { fitsOneSegment, segmentCount, toGsm7Friendly } from "./sms-encoding";
+import { deliveryDateOf, type Shipment, shipmentOf } from "./tracking";
 
 /**
  * Patient messages. They name the clinic, the order's carrier and tracking link, and what happens
@@ -42,9 +43,9 @@ function smsCandidates(context: MessageContext): string[] {
   const call = context.clinicPhone ? ` Questions? ${context.clinicPhone}` : "";
   switch (context.kind) {
     case "order_shipped": {
-      const link = trackingUrl(context.carrier, context.trackingNumber);
-      const via = context.carrier ? ` via ${context.carrier}` : "";
-      const track = link ? ` Track: ${link}` : context.trackingNumber ? ` Tracking: ${context.trackingNumber}` : "";
+      const shipment = shipmentOf(context.carrier, context.trackingNumber);
+      const via = shipment.carrier ? ` via ${shipment.carrier}` : "";
+      const track = shipment.trackingUrl ? ` Track: ${shipment.trackingUrl}` : "";
       return [
         `${clinic}: your order has shipped${via}.${track}${stop}`,
         `${clinic}: your order has shipped${via}.${track}`,
@@ -89,48 +90,53 @@ export function renderSms(context: MessageContext): string {
   const render = (clinicName: string) => smsCandidates({ ...context, clinicName }).map(toGsm7Friendly);
   const fitting = render(context.clinicName).find(fitsOneSegment);
   if (fitting) return fitting;
-  const name = toGsm7Friendly(context.clinicName);
+  // Shortened by characters, not UTF-16 units, so an emoji is never cut in half.
+  const name = [...toGsm7Friendly(context.clinicName)];
+  const shortenedTo = (length: number) => name.slice(0, length).join("").trimEnd();
   for (let length = name.length - 1; length >= 12; length -= 1) {
-    const shortened = render(name.slice(0, length).trimEnd()).find(fitsOneSegment);
+    const shortened = render(shortenedTo(length)).find(fitsOneSegment);
     if (shortened) return shortened;
   }
-  const leanest = render(name.slice(0, 12).trimEnd()).at(-1);
+  const leanest = render(shortenedTo(12)).at(-1);
   if (leanest === undefined) throw new Error(`no SMS template for ${context.kind}`);
-  return leanest;
-}
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => ESCAPES[character] ?? character);
+  // Whatever the input, never more than two segments: the lean texts carry nothing unbounded, and
+  // this last resort carries nothing at all but the shortened clinic name.
+  return segmentCount(leanest) <= 2 ? leanest : `${shortenedTo(12)}: there is an update on your order.`;
 }
 
 /** The email: subject, plain text and HTML with the same content. */
 export function renderEmail(context: MessageContext): EmailMessage {
-  const link = context.kind === "order_shipped" ? trackingUrl(context.carrier, context.trackingNumber) : null;
-  const { subject, lines } = emailContent(context, link);
+  const shipment = shipmentOf(context.carrier, context.trackingNumber);
+  const link = context.kind === "order_shipped" ? shipment.trackingUrl : null;
+  const { subject, lines } = emailContent(context, shipment, link);
   const footer = [contactLine(context), `${context.clinicName}`];
   const text = ["Hello,", "", ...lines, "", ...footer].join("\n");
   const paragraphs = lines.map((line) => {
-    const escaped = escapeHtml(line);
-    return link && line.includes(link)
-      ? `<p>${escaped.replace(escapeHtml(link), `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`)}</p>`
-      : `<p>${escaped}</p>`;
+    if (!link || !line.includes(link)) return markup`<p>${line}</p>`;
+    const [before, after] = [line.slice(0, line.indexOf(link)), line.slice(line.indexOf(link) + link.length)];
+    return markup`<p>${before}<a href="${link}">${link}</a>${after}</p>`;
   });
-  const html = `<!doctype html><html><body><p>Hello,</p>${paragraphs.join("")}<p>${footer.map(escapeHtml).join("<br>")}</p></body></html>`;
+  const footerLines = footer.map((line) => markup`${line}`).join("<br>");
+  const html = `<!doctype html><html><body><p>Hello,</p>${paragraphs.join("")}<p>${footerLines}</p></body></html>`;
   return { subject, text, html };
 }
 
-function emailContent(context: MessageContext, link: string | null): { subject: string; lines: string[] } {
+function emailContent(
+  context: MessageContext,
+  shipment: Shipment,
+  link: string | null,
+): { subject: string; lines: string[] } {
   const clinic = context.clinicName;
+  const deliveryDate = deliveryDateOf(context.estimatedDelivery);
   switch (context.kind) {
     case "order_shipped":
       return {
         subject: `${clinic}: your order has shipped`,
         lines: [
-          `Your order has shipped${context.carrier ? ` with ${context.carrier}` : ""}.`,
-          ...(context.trackingNumber ? [`Tracking number: ${context.trackingNumber}`] : []),
+          `Your order has shipped${shipment.carrier ? ` with ${shipment.carrier}` : ""}.`,
+          ...(shipment.trackingNumber ? [`Tracking number: ${shipment.trackingNumber}`] : []),
           ...(link ? [`Track your package: ${link}`] : []),
-          ...(context.estimatedDelivery ? [`Estimated delivery: ${context.estimatedDelivery}`] : []),
+          ...(deliveryDate ? [`Estimated delivery: ${deliveryDate}`] : []),
         ],
       };
     case "order_delivered":

@@ -23,16 +23,22 @@ export async function twilioSignature(authToken: string, url: string, params: Re
   return btoa(String.fromCharCode(...new Uint8Array(mac)));
 }
 
-/** True when `signature` is Twilio's for one of `urls` (compared in constant time). */
+/**
+ * True when `signature` is Twilio's for one of `urls` under one of `authTokens` (compared in constant
+ * time). Several tokens while one is being rotated: Twilio signs with whichever is primary at the
+ * moment, so a STOP signed with the old or the new token is accepted.
+ */
 export async function isValidTwilioSignature(
-  authToken: string,
+  authTokens: readonly string[],
   signature: string | undefined,
   urls: readonly string[],
   params: Record<string, string>,
 ): Promise<boolean> {
   if (!signature) return false;
   const checks = await Promise.all(
-    urls.map(async (url) => timingSafeEqual(await twilioSignature(authToken, url, params), signature)),
+    authTokens.flatMap((authToken) =>
+      urls.map(async (url) => timingSafeEqual(await twilioSignature(authToken, url, params), signature)),
+    ),
   );
   return checks.includes(true);
 }

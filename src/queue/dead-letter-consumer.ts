@@ -1,5 +1,5 @@
+import { DEAD_LETTER_MAX_RETRIES, deadLetterRetryDelaySeconds } from "../backoff";
 import { errorKind, log } from "../log";
-import { DEAD_LETTER_MAX_RETRIES, deadLetterRetryDelaySeconds } from "./backoff";
 import { consumeEvents, type Retry, type RetryPolicy } from "./events-consumer";
 
 /**

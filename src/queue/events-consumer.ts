@@ -1,3 +1,4 @@
+import { retryDelaySeconds } from "../backoff";
 import {
   type ClaimedRow,
   type Completion,
@@ -6,12 +7,11 @@ import {
   type EventStatus,
   releaseLeases,
 } from "../db/events";
+import { retryOnceInPlace } from "../db/retry-once";
 import { applyEvent, type ChangeListener, type EntityChange } from "../events/handlers";
 import { parseEvent } from "../events/schemas";
 import { errorKind, log } from "../log";
-import { retryDelaySeconds } from "./backoff";
 import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event-message";
-import { retryOnceInPlace } from "./retry-once";
 
 /**
  * How long a claim is ours. A consumer that dies mid-event leaves its claim; a later delivery takes

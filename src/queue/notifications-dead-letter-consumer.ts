@@ -1,6 +1,6 @@
+import { retryDelaySeconds } from "../backoff";
 import { failDeadNotifications, readSendJob } from "../db/notifications";
 import { errorKind, log } from "../log";
-import { retryDelaySeconds } from "./backoff";
 
 /**
  * The `patient-notifications-dlq` consumer: a send job whose retries ran out marks its outbox row

@@ -1,4 +1,4 @@
-import { readNotificationSettings } from "../config/notifications";
+import { readEmailProvider } from "../config/providers";
 import { ConfigError } from "../config/read";
 import { readWatchSettings } from "../config/watch";
 import {
@@ -65,9 +65,11 @@ export function alertChannelStates(env: Env): Record<AlertChannel, ChannelState>
   }
 }
 
+/** Resend's settings when it is the chosen email provider; null otherwise (the `log` provider sends nothing). */
 function emailSettingsOrNull(env: Env) {
   try {
-    return readNotificationSettings(env).email;
+    const email = readEmailProvider(env);
+    return email.provider === "resend" ? email.resend : null;
   } catch (error) {
     if (error instanceof ConfigError) return null;
     throw error;

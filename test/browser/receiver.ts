@@ -13,6 +13,8 @@ export const TEST_SECRETS = {
   NOVAMED_WEBHOOK_SECRET: "browser-webhook-key",
   NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000",
   ADMIN_TOKEN: "browser-admin-token-0123456789abcdef",
+  SMS_PROVIDER: "log",
+  EMAIL_PROVIDER: "log",
 } as const;
 
 export interface Receiver {

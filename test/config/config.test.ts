@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { readAdminToken } from "../../src/config/admin";
 import { readFaultRate } from "../../src/config/faults";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../src/config/notifications";
+import { readEmailProvider, readSmsProvider } from "../../src/config/providers";
 import { ConfigError } from "../../src/config/read";
 import { readRetentionSettings } from "../../src/config/retention";
 import { readWebhookConfig } from "../../src/config/webhook";
@@ -29,8 +30,7 @@ describe("the declared variables left empty", () => {
       clinicPhone: null,
       clinicTimezone: "America/New_York",
       smsWindow: { start: 8 * 60, end: 21 * 60 },
-      twilio: null,
-      email: null,
+      dailyCaps: { sms: 3, email: 5 },
     });
     expect(Object.fromEntries(settings.rules)).toEqual({
       "order:shipped": ["sms", "email"],
@@ -41,7 +41,7 @@ describe("the declared variables left empty", () => {
     });
     expect(readRetentionSettings(envWith({})).payloadRetentionDays).toBe(30);
     expect(readFaultRate(envWith({}))).toBe(0);
-    expect(readTwilioWebhookSettings(envWith({}))).toEqual({ authToken: null, publicBaseUrl: null });
+    expect(readTwilioWebhookSettings(envWith({}))).toEqual({ authTokens: [], publicBaseUrl: null });
   });
 
   it("read the same when the variable is absent altogether", () => {
@@ -67,8 +67,10 @@ describe("set variables", () => {
       PAYLOAD_RETENTION_DAYS: "0",
       FAULT_INJECTION_RATE: "0.25",
       PUBLIC_BASE_URL: "https://receiver.example//",
+      SMS_PROVIDER: "twilio",
+      EMAIL_PROVIDER: "resend",
       TWILIO_ACCOUNT_SID: "AC1",
-      TWILIO_AUTH_TOKEN: "token",
+      TWILIO_AUTH_TOKEN: "token, previous-token",
       TWILIO_FROM_NUMBER: "+14155550100",
       RESEND_API_KEY: "re_1",
       EMAIL_FROM: "Clinic <care@clinic.example>",
@@ -81,18 +83,24 @@ describe("set variables", () => {
     const settings = readNotificationSettings(custom);
     expect(settings.smsWindow).toEqual({ start: 9 * 60 + 30, end: 20 * 60 });
     expect(Object.fromEntries(settings.rules)).toEqual({ "order:shipped": ["sms"], "refill:denied": ["email"] });
-    expect(settings.twilio).toEqual({
-      accountSid: "AC1",
-      authToken: "token",
-      messagingServiceSid: null,
-      from: "+14155550100",
-      statusCallbackUrl: "https://receiver.example/webhooks/twilio/status",
+    expect(readSmsProvider(custom)).toEqual({
+      provider: "twilio",
+      twilio: {
+        accountSid: "AC1",
+        authTokens: ["token", "previous-token"],
+        messagingServiceSid: null,
+        from: "+14155550100",
+        statusCallbackUrl: "https://receiver.example/webhooks/twilio/status",
+      },
     });
-    expect(settings.email).toEqual({ apiKey: "re_1", from: "Clinic <care@clinic.example>" });
+    expect(readEmailProvider(custom)).toEqual({
+      provider: "resend",
+      resend: { apiKey: "re_1", from: "Clinic <care@clinic.example>" },
+    });
     expect(readRetentionSettings(custom).payloadRetentionDays).toBe(0);
     expect(readFaultRate(custom)).toBe(0.25);
     expect(readTwilioWebhookSettings(custom)).toEqual({
-      authToken: "token",
+      authTokens: ["token", "previous-token"],
       publicBaseUrl: "https://receiver.example",
     });
   });
@@ -119,13 +127,21 @@ describe("a malformed variable", () => {
     ["NOTIFICATION_RULES", { NOTIFICATION_RULES: `${SECRET_LOOKING}=sms` }, readNotificationSettings],
     ["NOTIFICATION_RULES", { NOTIFICATION_RULES: "order:shipped=pager" }, readNotificationSettings],
     ["NOTIFICATION_RULES", { NOTIFICATION_RULES: "order:shipped" }, readNotificationSettings],
-    ["TWILIO_AUTH_TOKEN", { TWILIO_ACCOUNT_SID: SECRET_LOOKING }, readNotificationSettings],
+    ["SMS_DAILY_CAP", { SMS_DAILY_CAP: "-1" }, readNotificationSettings],
+    ["EMAIL_DAILY_CAP", { EMAIL_DAILY_CAP: SECRET_LOOKING }, readNotificationSettings],
+    ["SMS_PROVIDER", { SMS_PROVIDER: undefined }, readSmsProvider],
+    ["SMS_PROVIDER", { SMS_PROVIDER: SECRET_LOOKING }, readSmsProvider],
+    ["TWILIO_ACCOUNT_SID", { SMS_PROVIDER: "twilio", TWILIO_AUTH_TOKEN: SECRET_LOOKING }, readSmsProvider],
+    ["TWILIO_AUTH_TOKEN", { SMS_PROVIDER: "twilio", TWILIO_ACCOUNT_SID: SECRET_LOOKING }, readSmsProvider],
     [
       "TWILIO_MESSAGING_SERVICE_SID",
-      { TWILIO_ACCOUNT_SID: "AC1", TWILIO_AUTH_TOKEN: SECRET_LOOKING },
-      readNotificationSettings,
+      { SMS_PROVIDER: "twilio", TWILIO_ACCOUNT_SID: "AC1", TWILIO_AUTH_TOKEN: SECRET_LOOKING },
+      readSmsProvider,
     ],
-    ["EMAIL_FROM", { RESEND_API_KEY: SECRET_LOOKING }, readNotificationSettings],
+    ["EMAIL_PROVIDER", { EMAIL_PROVIDER: "" }, readEmailProvider],
+    ["EMAIL_PROVIDER", { EMAIL_PROVIDER: SECRET_LOOKING }, readEmailProvider],
+    ["RESEND_API_KEY", { EMAIL_PROVIDER: "resend", EMAIL_FROM: SECRET_LOOKING }, readEmailProvider],
+    ["EMAIL_FROM", { EMAIL_PROVIDER: "resend", RESEND_API_KEY: SECRET_LOOKING }, readEmailProvider],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readRetentionSettings],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
     ["FAULT_INJECTION_RATE", { FAULT_INJECTION_RATE: "2" }, readFaultRate],

@@ -15,6 +15,8 @@ export const NOTIFICATIONS_DLQ = QUEUES.notificationsDeadLetter;
 
 /** The notification settings of a clinic with Twilio and Resend connected. */
 export const PROVIDER_ENV = {
+  SMS_PROVIDER: "twilio",
+  EMAIL_PROVIDER: "resend",
   TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000001",
   TWILIO_AUTH_TOKEN: "twilio-test-token",
   TWILIO_MESSAGING_SERVICE_SID: "MG00000000000000000000000000000001",
@@ -116,9 +118,51 @@ export async function notificationsOf(eventId: string): Promise<Record<string, N
   return Object.fromEntries(body.notifications.map((notification) => [notification.channel, notification]));
 }
 
-/** Twilio's and Resend's documented APIs, recording every request they receive. */
-export function mockProviders(server: ReturnType<typeof setupServer>) {
+/** A message as Twilio's Message resource documents it (API 2010-04-01), as created at `at`. */
+function twilioMessage(accountSid: string, sid: string, form: URLSearchParams, status: string, at: Date) {
+  const date = at.toUTCString().replace("GMT", "+0000");
+  return {
+    account_sid: accountSid,
+    api_version: "2010-04-01",
+    body: form.get("Body"),
+    date_created: date,
+    date_sent: status === "accepted" ? null : date,
+    date_updated: date,
+    direction: "outbound-api",
+    error_code: null,
+    error_message: null,
+    from: form.get("From"),
+    messaging_service_sid: form.get("MessagingServiceSid"),
+    num_media: "0",
+    num_segments: "1",
+    price: null,
+    price_unit: "USD",
+    sid,
+    status,
+    subresource_uris: { media: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}/Media.json` },
+    to: form.get("To"),
+    uri: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`,
+  };
+}
+
+/**
+ * Twilio's and Resend's documented APIs, recording every request they receive. Twilio's Messages
+ * list (GET, filtered by `To` and `DateSent>`) answers from the messages sent here, in its documented
+ * page shape, and records each lookup.
+ */
+export function mockProviders(
+  server: ReturnType<typeof setupServer>,
+  options: {
+    /** Accept the next N SMS and then lose the answer (a network error after Twilio created it). */
+    loseAnswers?: number;
+    /** Runs while Twilio "processes" an SMS, before it answers. */
+    whileSending?: (form: URLSearchParams) => Promise<void>;
+  } = {},
+) {
+  let answersToLose = options.loseAnswers ?? 0;
   const sms: { to: string; body: string; form: URLSearchParams; authorization: string | null }[] = [];
+  const lookups: URLSearchParams[] = [];
+  const created: { accountSid: string; sid: string; form: URLSearchParams; at: Date }[] = [];
   const emails: {
     key: string | null;
     body: { from: string; to: string[]; subject: string; text: string; html: string };
@@ -135,18 +179,39 @@ export function mockProviders(server: ReturnType<typeof setupServer>) {
         authorization: request.headers.get("authorization"),
       });
       const sid = `SM${crypto.randomUUID().replaceAll("-", "")}`;
-      return HttpResponse.json(
-        {
-          sid,
-          account_sid: params.accountSid,
-          to: form.get("To"),
-          body: form.get("Body"),
-          status: "accepted",
-          messaging_service_sid: form.get("MessagingServiceSid"),
-          error_code: null,
-        },
-        { status: 201 },
-      );
+      const accountSid = String(params.accountSid);
+      created.push({ accountSid, sid, form, at: new Date() });
+      await options.whileSending?.(form);
+      if (answersToLose > 0) {
+        answersToLose -= 1;
+        return HttpResponse.error();
+      }
+      return HttpResponse.json(twilioMessage(accountSid, sid, form, "accepted", new Date()), { status: 201 });
+    }),
+    http.get("https://api.twilio.com/2010-04-01/Accounts/:accountSid/Messages.json", ({ request, params }) => {
+      const query = new URL(request.url).searchParams;
+      lookups.push(query);
+      const since = query.get("DateSent>");
+      const messages = created
+        .filter(({ accountSid, form, at }) => {
+          if (accountSid !== params.accountSid) return false;
+          if (query.has("To") && form.get("To") !== query.get("To")) return false;
+          return !since || at.toISOString().slice(0, 10) >= since;
+        })
+        .reverse()
+        .map(({ accountSid, sid, form, at }) => twilioMessage(accountSid, sid, form, "sent", at));
+      const uri = `/2010-04-01/Accounts/${params.accountSid}/Messages.json?${query}`;
+      return HttpResponse.json({
+        end: Math.max(0, messages.length - 1),
+        first_page_uri: uri,
+        messages,
+        next_page_uri: null,
+        page: 0,
+        page_size: Number(query.get("PageSize") ?? 50),
+        previous_page_uri: null,
+        start: 0,
+        uri,
+      });
     }),
     http.post("https://api.resend.com/emails", async ({ request }) => {
       const key = request.headers.get("idempotency-key");
@@ -161,7 +226,7 @@ export function mockProviders(server: ReturnType<typeof setupServer>) {
       return HttpResponse.json({ id });
     }),
   );
-  return { sms, emails, uniqueEmailKeys: () => new Set(emails.map((email) => email.key)).size };
+  return { sms, emails, lookups, uniqueEmailKeys: () => new Set(emails.map((email) => email.key)).size };
 }
 
 /** A Twilio error response as its API documents it. */

@@ -46,6 +46,59 @@ async function optedOut(phone: string) {
 }
 
 describe("POST /webhooks/twilio/inbound", () => {
+  it("during a token rotation, a STOP signed with either token opts out; the sender authenticates with the first", async () => {
+    const rotating = { ...env, ...PROVIDER_ENV, TWILIO_AUTH_TOKEN: `new-token, ${TOKEN}` } as unknown as Env;
+    for (const [phone, token] of [
+      ["+14155550311", TOKEN],
+      ["+14155550312", "new-token"],
+    ] as const) {
+      const url = "https://receiver.test/webhooks/twilio/inbound";
+      const params = inbound(phone, "STOP");
+      const response = await worker.fetch(
+        new Request(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": await twilioSignature(token, url, params),
+          },
+          body: new URLSearchParams(params),
+        }),
+        rotating,
+      );
+      expect(response.status).toBe(200);
+      expect(await optedOut(phone)).toBe(true);
+    }
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const jobs = await applyAndCaptureJobs([
+      makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } }),
+    ]);
+    await runSender(
+      jobs.filter((job) => job.channel === "sms"),
+      { workerEnv: rotating },
+    );
+    expect(providers.sms[0]!.authorization).toBe(`Basic ${btoa(`${PROVIDER_ENV.TWILIO_ACCOUNT_SID}:new-token`)}`);
+  });
+
+  it("a STOP is recorded even while a notification setting is malformed", async () => {
+    const url = "https://receiver.test/webhooks/twilio/inbound";
+    const params = inbound("+14155550313", "STOP");
+    const response = await worker.fetch(
+      new Request(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "x-twilio-signature": await twilioSignature(TOKEN, url, params),
+        },
+        body: new URLSearchParams(params),
+      }),
+      { ...env, ...PROVIDER_ENV, SMS_SEND_WINDOW: "25:00-26:00" } as unknown as Env,
+    );
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("you are unsubscribed");
+    expect(await optedOut("+14155550313")).toBe(true);
+  });
+
   it("403 for a bad or missing signature, and nothing changes", async () => {
     const phone = "+14155550301";
     const bad = await postTwilio("inbound", inbound(phone, "STOP"), "bm90IGEgc2lnbmF0dXJl");

@@ -7,7 +7,7 @@ import {
   deadLetterRetryDelaySeconds,
   QUEUES_MAX_DELAY_SECONDS,
   retryDelaySeconds,
-} from "../../src/queue/backoff.ts";
+} from "../../src/backoff.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const HOUR = 3600;

@@ -17,7 +17,7 @@ const sms = { notificationId: "ntf_2", channel: "sms" as const, to: "+1415555012
 const resend = resendProvider({ apiKey: "re_test", from: "Clinic <c@example.org>" });
 const twilio = twilioProvider({
   accountSid: "AC1",
-  authToken: "t",
+  authTokens: ["t"],
   messagingServiceSid: "MG1",
   from: null,
   statusCallbackUrl: null,
@@ -35,12 +35,12 @@ describe("provider outcome classification", () => {
     ]);
   });
 
-  it("a timeout or a network error is transient", () => {
+  it("a timeout or a network error is an unknown outcome", () => {
     expect(networkFailure(new DOMException("The operation timed out.", "TimeoutError"))).toEqual({
-      outcome: "transient",
+      outcome: "unknown",
       reason: "timeout",
     });
-    expect(networkFailure(new TypeError("fetch failed"))).toEqual({ outcome: "transient", reason: "network error" });
+    expect(networkFailure(new TypeError("fetch failed"))).toEqual({ outcome: "unknown", reason: "network error" });
   });
 
   it("removes phone numbers and email addresses from a provider's reason", () => {
@@ -88,9 +88,9 @@ describe("Resend", () => {
 });
 
 describe("Twilio", () => {
-  it("a network failure is transient", async () => {
+  it("a network failure is an unknown outcome, not a failure", async () => {
     server.use(http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => HttpResponse.error()));
-    expect(await twilio.send(sms)).toEqual({ outcome: "transient", reason: "network error" });
+    expect(await twilio.send(sms)).toEqual({ outcome: "unknown", reason: "network error" });
   });
 
   it("21610 is an opt-out", async () => {

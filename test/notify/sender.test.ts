@@ -44,7 +44,11 @@ describe("sender: providers", () => {
     );
     expect(sms!.to).toBe("+14155550123");
     expect(sms!.form.get("MessagingServiceSid")).toBe(PROVIDER_ENV.TWILIO_MESSAGING_SERVICE_SID);
-    expect(sms!.form.get("StatusCallback")).toBe("https://receiver.test/webhooks/twilio/status");
+    const smsId = (await notificationsOf(event.event_id)).sms!.notification_id;
+    // The callback carries our notification id, so an early delivery report still finds its row.
+    expect(sms!.form.get("StatusCallback")).toBe(
+      `https://receiver.test/webhooks/twilio/status?notification_id=${smsId}`,
+    );
     expect(sms!.body).toBe(
       "Sunrise Clinic: your order has shipped via UPS. Track: https://www.ups.com/track?tracknum=1Z999AA10123456784 Reply STOP to opt out.",
     );
@@ -189,26 +193,30 @@ describe("sender: exactly once", () => {
     expect(notifications.email!.status).toBe("sent");
   });
 
-  it("a crash between the provider call and recording it: the email's idempotency key prevents a second email", async () => {
+  it("the provider answered but D1 could not record it: the SMS is found in Twilio, the email deduplicated by its key", async () => {
     const providers = mockProviders(server);
     const patientId = await createPatient();
     const event = shippedFor(patientId);
     const jobs = await applyAndCaptureJobs([event]);
-    // D1 answers the claim and the context load, then fails to record the outcome (twice: the
-    // sender retries that write once).
+    // D1 answers the claim, the context load and the send marks, then fails every outcome write.
     const crashing = withBatchHook(env.DB, (batch) => {
-      if (batch >= 3) throw new Error("D1_ERROR: network connection lost");
+      if (batch >= 4) throw new Error("D1_ERROR: network connection lost");
     });
     const crashed = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: crashing } as Env });
     expect(crashed.retryMessages).toHaveLength(2);
-    // The redelivery comes after the sender's lease ran out.
+    expect(providers.sms).toHaveLength(1);
+    // The redelivery comes after the sender's lease ran out: it asks Twilio before sending again.
     const redelivered = await runSender(jobs, { now: DAYTIME + 61_000, attempts: 2 });
     expect(redelivered.explicitAcks).toHaveLength(2);
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.lookups).toHaveLength(1);
+    expect(providers.lookups[0]!.get("To")).toBe(providers.sms[0]!.to);
+    expect(providers.lookups[0]!.get("DateSent>")).toBe("2026-01-15");
     expect(providers.emails).toHaveLength(2);
     expect(providers.uniqueEmailKeys()).toBe(1);
-    // SMS has no idempotency key: this is the residual risk the README documents.
-    expect(providers.sms).toHaveLength(2);
-    expect((await notificationsOf(event.event_id)).email).toMatchObject({ status: "sent", attempts: 2 });
+    const notifications = await notificationsOf(event.event_id);
+    expect(notifications.sms).toMatchObject({ status: "sent", provider: "twilio", attempts: 2 });
+    expect(notifications.email).toMatchObject({ status: "sent", attempts: 2 });
   });
 
   it("a job for a stale event finds no outbox row and sends nothing", async () => {

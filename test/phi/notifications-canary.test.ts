@@ -6,7 +6,15 @@ import { twilioSignature } from "../../src/notify/twilio-signature";
 import { adminFetch } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
-import { applyAndCaptureJobs, mockProviders, PROVIDER_ENV, runSender, twilioError } from "../helpers/notifications";
+import {
+  applyAndCaptureJobs,
+  DAYTIME,
+  mockProviders,
+  PROVIDER_ENV,
+  providerEnv,
+  runSender,
+  twilioError,
+} from "../helpers/notifications";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
 
 const server = useMockNetwork();
@@ -137,4 +145,94 @@ describe("PHI canary: patients and notifications", () => {
       .all<{ error: string | null }>();
     expect(leakedCanaries(JSON.stringify(errors.results))).toEqual([]);
   });
+
+  it("the new paths leak nothing either: held, superseded, the Twilio lookup, delivery reports, the detail, replay and health routes", async () => {
+    const patientId = uniqueId("pat");
+    await adminFetch(`/patients/${patientId}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        phone: CANARY.phone,
+        email: CANARY.email,
+        timezone: "America/New_York",
+        sms_opt_in: true,
+        email_opt_in: true,
+      }),
+    });
+    const capture = captureConsole();
+    const bodies: string[] = [];
+    // Hostile payload fields carry canaries too: none may reach a message, a log or an error.
+    const data = {
+      order_id: uniqueId("ord"),
+      patient_id: patientId,
+      carrier: CANARY.name,
+      tracking_number: CANARY.address,
+      estimated_delivery: CANARY.city,
+      medication_name: CANARY.medication,
+    };
+    const shipped = makeEvent("order:shipped", { timestamp: "2026-01-15T13:00:00Z", data });
+    const delivered = makeEvent("order:delivered", { timestamp: "2026-01-15T14:00:00Z", data });
+
+    // Held: SMS_PROVIDER unset, and a malformed setting whose value is a canary.
+    const shippedJobs = await applyAndCaptureJobs([shipped]);
+    await runSender(shippedJobs, { workerEnv: providerEnv({ SMS_PROVIDER: "", EMAIL_PROVIDER: CANARY.name }) });
+    // Released, then sent with a lost answer (the lookup path), then superseded by delivered.
+    bodies.push(
+      await (
+        await adminFetch("/notifications/replay", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ status: "held", limit: 1000 }),
+        })
+      ).text(),
+    );
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const deliveredJobs = await applyAndCaptureJobs([delivered]);
+    await runSender([...shippedJobs, ...deliveredJobs]);
+    await runSender(deliveredJobs, { now: DAYTIME + 30_000, attempts: 2 });
+    expect(providers.lookups.length).toBeGreaterThan(0);
+
+    // Delivery reports (one early, by id) and the detail route for each notification.
+    const { notifications } = (await (await adminFetch(`/events/${delivered.event_id}`)).json()) as {
+      notifications: { notification_id: string }[];
+    };
+    for (const { notification_id } of notifications) {
+      await postTwilio(`status?notification_id=${notification_id}`, {
+        MessageSid: "SMcanary00000000000000000000000001",
+        MessageStatus: "undelivered",
+        To: CANARY.phone,
+        ErrorCode: "30005",
+      });
+      const detail = await adminFetch(`/notifications/${notification_id}`);
+      expect(detail.status).toBe(200);
+      // The rendered message is shown to staff by design; it names no canary of the payload.
+      expect(leakedCanaries(await detail.text()).filter((value) => value !== CANARY.phone)).toEqual([]);
+    }
+    bodies.push(await (await adminFetch("/notifications/ntf_nope")).text());
+    const health = await worker.fetch(
+      new Request("https://receiver.test/admin/health", { headers: { authorization: "Bearer test-admin-token" } }),
+      { ...env, SMS_SEND_WINDOW: CANARY.phone, EMAIL_PROVIDER: CANARY.email } as unknown as Env,
+    );
+    bodies.push(await health.text());
+    capture.stop();
+
+    expect((await notificationsOfEvent(shipped.event_id)).every((status) => status === "superseded")).toBe(true);
+    const output = capture.output();
+    expect(output).toContain("notification held");
+    expect(output).toContain("notification superseded");
+    for (const line of output.split("\n"))
+      if (leakedCanaries(line).length) throw new Error(`leak: ${line.slice(0, 600)}`);
+    expect(leakedCanaries(bodies.join("\n"))).toEqual([]);
+    for (const sms of providers.sms) expect(leakedCanaries(sms.body)).toEqual([]);
+    // The messages themselves carry none of the payload's canaries (the email goes to the patient's address).
+    for (const { body } of providers.emails)
+      expect(leakedCanaries([body.subject, body.text, body.html].join("\n"))).toEqual([]);
+  });
 });
+
+async function notificationsOfEvent(eventId: string): Promise<string[]> {
+  const { results } = await env.DB.prepare(`SELECT status FROM notifications WHERE event_id = ?1`)
+    .bind(eventId)
+    .all<{ status: string }>();
+  return results.map((row) => row.status);
+}

@@ -1,8 +1,8 @@
 import type { MessageBatchMessage } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { DEAD_LETTER_MAX_RETRIES } from "../../src/backoff";
 import { getEntity } from "../../src/db/entities";
-import { DEAD_LETTER_MAX_RETRIES } from "../../src/queue/backoff";
 import { makeEvent, uniqueId } from "../helpers/events";
 import {
   EVENTS_DLQ,

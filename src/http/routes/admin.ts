@@ -11,6 +11,8 @@ import { findEvent, replayEvent } from "../event-replay";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
 import { adminAlerts } from "./admin-alerts";
+import { adminHealth } from "./admin-health";
+import { adminNotifications } from "./admin-notifications";
 import { adminReplay } from "./admin-replay";
 import { patients } from "./patients";
 
@@ -20,6 +22,8 @@ admin.use(adminAuth());
 admin.route("/patients", patients);
 admin.route("/alerts", adminAlerts);
 admin.route("/", adminReplay);
+admin.route("/notifications", adminNotifications);
+admin.route("/health", adminHealth);
 
 const invalidQuery = rejectInvalid("invalid_query", "The query parameters are invalid.");
 

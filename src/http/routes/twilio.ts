@@ -1,8 +1,10 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../config/notifications";
+import { ConfigError } from "../../config/read";
 import { applyDeliveryReport } from "../../db/notifications";
 import { optInPhone, optOutPhone } from "../../db/patients";
 import { log } from "../../log";
+import { markup } from "../../notify/markup";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
 import { ApiError } from "../errors";
@@ -31,15 +33,16 @@ type TwilioApp = App & { Variables: App["Variables"] & { twilioParams: Record<st
  */
 function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
   return async function twilioSignatureAuth(c, next) {
-    const { authToken, publicBaseUrl } = readTwilioWebhookSettings(c.env);
-    if (!authToken) log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
+    const { authTokens, publicBaseUrl } = readTwilioWebhookSettings(c.env);
+    if (authTokens.length === 0)
+      log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
     const form = await c.req.parseBody().catch(() => ({}));
     const params = Object.fromEntries(
       Object.entries(form).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
     );
     const url = new URL(c.req.url);
     const urls = [c.req.url, ...(publicBaseUrl ? [`${publicBaseUrl}${url.pathname}${url.search}`] : [])];
-    if (!authToken || !(await isValidTwilioSignature(authToken, c.req.header("x-twilio-signature"), urls, params))) {
+    if (!(await isValidTwilioSignature(authTokens, c.req.header("x-twilio-signature"), urls, params))) {
       throw new ApiError(403, "forbidden", "The Twilio signature is missing or invalid.");
     }
     c.set("twilioParams", params);
@@ -47,16 +50,26 @@ function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
   };
 }
 
-const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
-
 /** A TwiML answer: one reply message, or none. */
 function twiml(message?: string): Response {
-  const body = message
-    ? `<Message>${message.replace(/[&<>"']/g, (character) => XML_ESCAPES[character] ?? character)}</Message>`
-    : "";
+  const body = message ? markup`<Message>${message}</Message>` : "";
   return new Response(`<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`, {
     headers: { "content-type": "text/xml; charset=utf-8" },
   });
+}
+
+/**
+ * The clinic's name and phone for replies. A notification setting that cannot be read must not cost
+ * a patient's STOP (Twilio does not retry an inbound webhook): the reply then names no clinic.
+ */
+function clinicContact(env: Env): { clinicName: string; clinicPhone: string | null } {
+  try {
+    return readNotificationSettings(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    log.warn("twilio reply without clinic settings", { variable: error.variable });
+    return { clinicName: "Your clinic", clinicPhone: null };
+  }
 }
 
 /** `/webhooks/twilio`: inbound SMS (consent keywords) and delivery status callbacks. */
@@ -71,7 +84,7 @@ twilioWebhooks.post("/inbound", async (c) => {
     .trim()
     .toUpperCase()
     .replace(/[^A-Z]/g, "");
-  const { clinicName, clinicPhone } = readNotificationSettings(c.env);
+  const { clinicName, clinicPhone } = clinicContact(c.env);
   const now = new Date().toISOString();
   if (from && OPT_OUT_KEYWORDS.has(keyword)) {
     await optOutPhone(c.env.DB, from, "keyword", now).run();
@@ -90,8 +103,12 @@ twilioWebhooks.post("/inbound", async (c) => {
   return twiml();
 });
 
-/** Twilio's message statuses that settle a notification. */
-const FINAL_STATUSES: Record<string, "delivered" | "failed"> = {
+/**
+ * Twilio's message statuses as ours: `sent` once Twilio handed it on, then `delivered` or `failed`
+ * (`undelivered` or `failed`). Earlier ones (`accepted`, `queued`, `sending`) change nothing.
+ */
+const REPORTED_STATUSES: Record<string, "sent" | "delivered" | "failed"> = {
+  sent: "sent",
   delivered: "delivered",
   undelivered: "failed",
   failed: "failed",
@@ -99,14 +116,20 @@ const FINAL_STATUSES: Record<string, "delivered" | "failed"> = {
 
 twilioWebhooks.post("/status", async (c) => {
   const { MessageSid: sid, MessageStatus: status, ErrorCode: errorCode } = c.get("twilioParams");
-  const final = status ? FINAL_STATUSES[status] : undefined;
-  if (sid && final) {
+  const reported = status ? REPORTED_STATUSES[status] : undefined;
+  if (sid && reported) {
     const now = new Date().toISOString();
+    // Our StatusCallback URL carries the notification id: a report that arrives before the send's
+    // outcome is recorded still finds its row.
+    const notificationId = c.req.query("notification_id") ?? null;
     const row = await applyDeliveryReport(
       c.env.DB,
-      sid,
-      final,
-      final === "failed" ? `twilio ${status}${errorCode ? ` ${errorCode}` : ""}` : null,
+      {
+        notificationId,
+        providerMessageId: sid,
+        status: reported,
+        error: reported === "failed" ? `twilio ${status}${errorCode ? ` ${errorCode}` : ""}` : null,
+      },
       now,
     );
     if (row && Number(errorCode) === TWILIO_UNSUBSCRIBED) {
@@ -115,8 +138,9 @@ twilioWebhooks.post("/status", async (c) => {
     }
     log.info("sms delivery report", {
       request_id: c.get("requestId"),
-      notification_id: row?.notification_id ?? null,
-      status: final,
+      notification_id: row?.notification_id ?? notificationId,
+      status: reported,
+      applied: row !== null,
     });
   }
   return c.body(null, 204);

@@ -9,16 +9,26 @@ export type OutboundMessage = {
 } & ({ channel: Extract<Channel, "sms">; sms: string } | { channel: Extract<Channel, "email">; email: EmailMessage });
 
 /**
- * A provider's answer, classified: `transient` is retried with backoff, `permanent` marks the
- * notification failed, `opted_out` (Twilio 21610) opts the number out and suppresses it.
+ * A provider's answer, classified: `transient` (an answer saying nothing was sent) is retried with
+ * backoff, `permanent` marks the notification failed, `opted_out` (Twilio 21610) opts the number out
+ * and suppresses it. `unknown` (a timeout or a lost answer) may or may not have sent: it is retried,
+ * and the retry first asks the provider whether the message is there ({@link Provider.find}).
  */
 export type SendResult =
   | { outcome: "sent"; providerMessageId: string | null }
-  | { outcome: "transient" | "permanent" | "opted_out"; reason: string };
+  | { outcome: "transient" | "permanent" | "opted_out" | "unknown"; reason: string };
+
+/** What a provider's records say about a message we may have sent: its id, or that it is not there. */
+export type FindResult = { found: true; providerMessageId: string } | { found: false } | { failed: string };
 
 export interface Provider {
   readonly name: "twilio" | "resend" | "log";
   send(message: OutboundMessage): Promise<SendResult>;
+  /**
+   * Looks for `message` among those sent to its recipient since `since`. Only providers without an
+   * idempotency key need it (Twilio); the others repeat a send safely.
+   */
+  find?(message: OutboundMessage, since: Date): Promise<FindResult>;
 }
 
 /** How long a provider call may take before it counts as a (transient) timeout. */
@@ -29,10 +39,13 @@ export function classifyStatus(status: number): "transient" | "permanent" {
   return status === 429 || status >= 500 ? "transient" : "permanent";
 }
 
-/** A network error or timeout from `fetch`: always transient. */
+/**
+ * A network error or timeout from `fetch`: the request may have reached the provider and been
+ * accepted with only the answer lost, so the outcome is `unknown`, never a failure.
+ */
 export function networkFailure(error: unknown): SendResult {
   const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
-  return { outcome: "transient", reason: timedOut ? "timeout" : "network error" };
+  return { outcome: "unknown", reason: timedOut ? "timeout" : "network error" };
 }
 
 /**

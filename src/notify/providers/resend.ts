@@ -1,4 +1,4 @@
-import type { EmailSettings } from "../../config/notifications";
+import type { EmailSettings } from "../../config/providers";
 import {
   classifyStatus,
   networkFailure,

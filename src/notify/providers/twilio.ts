@@ -1,6 +1,7 @@
-import type { TwilioSettings } from "../../config/notifications";
+import type { TwilioSettings } from "../../config/providers";
 import {
   classifyStatus,
+  type FindResult,
   networkFailure,
   type OutboundMessage,
   PROVIDER_TIMEOUT_MS,
@@ -18,14 +19,24 @@ interface TwilioError {
   status?: number;
 }
 
+/** The fields of Twilio's Message resource that a lookup compares. */
+interface TwilioMessage {
+  sid: string;
+  to: string;
+  body: string;
+  direction: string;
+  status: string;
+}
+
 /**
  * SMS through Twilio's Messages API with plain `fetch` (Twilio's Node SDK does not run on workerd):
- * Basic auth, a form-encoded body with `To`, `Body`, `MessagingServiceSid` or `From`, and
- * `StatusCallback` so delivery reports reach /webhooks/twilio/status.
+ * Basic auth (the first of the auth tokens), a form-encoded body with `To`, `Body`,
+ * `MessagingServiceSid` or `From`, and `StatusCallback` carrying our notification id, so a delivery
+ * report is matched even when it arrives before the send's outcome is recorded.
  */
 export function twilioProvider(settings: TwilioSettings): Provider {
   const url = `https://api.twilio.com/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
-  const authorization = `Basic ${btoa(`${settings.accountSid}:${settings.authToken}`)}`;
+  const authorization = `Basic ${btoa(`${settings.accountSid}:${settings.authTokens[0]}`)}`;
   return {
     name: "twilio",
     async send(message: OutboundMessage): Promise<SendResult> {
@@ -33,7 +44,11 @@ export function twilioProvider(settings: TwilioSettings): Provider {
       const form = new URLSearchParams({ To: message.to, Body: message.sms });
       if (settings.messagingServiceSid) form.set("MessagingServiceSid", settings.messagingServiceSid);
       else if (settings.from) form.set("From", settings.from);
-      if (settings.statusCallbackUrl) form.set("StatusCallback", settings.statusCallbackUrl);
+      if (settings.statusCallbackUrl)
+        form.set(
+          "StatusCallback",
+          `${settings.statusCallbackUrl}?notification_id=${encodeURIComponent(message.notificationId)}`,
+        );
       let response: Response;
       try {
         response = await fetch(url, {
@@ -54,6 +69,35 @@ export function twilioProvider(settings: TwilioSettings): Provider {
       const reason = `twilio ${body.code ?? response.status}: ${redactContacts(body.message ?? response.statusText)}`;
       if (body.code === TWILIO_UNSUBSCRIBED) return { outcome: "opted_out", reason };
       return { outcome: classifyStatus(response.status), reason };
+    },
+
+    /**
+     * Twilio has no idempotency key, so after an unknown outcome we ask before sending again: the
+     * Messages list filtered by `To` and `DateSent>=` the day the first attempt started (UTC),
+     * matched on the exact body we sent. One page of 50 is enough: a patient gets a few texts a day.
+     */
+    async find(message: OutboundMessage, since: Date): Promise<FindResult> {
+      if (message.channel !== "sms") return { found: false };
+      const query = new URLSearchParams({
+        To: message.to,
+        "DateSent>": since.toISOString().slice(0, 10),
+        PageSize: "50",
+      });
+      let response: Response;
+      try {
+        response = await fetch(`${url}?${query}`, {
+          headers: { Authorization: authorization, Accept: "application/json" },
+          signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+        });
+      } catch {
+        return { failed: "twilio lookup network error" };
+      }
+      if (!response.ok) return { failed: `twilio lookup ${response.status}` };
+      const page = (await response.json().catch(() => ({}))) as { messages?: TwilioMessage[] };
+      const match = (page.messages ?? []).find(
+        (sent) => sent.direction.startsWith("outbound") && sent.to === message.to && sent.body === message.sms,
+      );
+      return match ? { found: true, providerMessageId: match.sid } : { found: false };
     },
   };
 }

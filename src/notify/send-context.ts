@@ -1,0 +1,80 @@
+import { type OrderFacts, selectOrderFacts } from "../db/entities";
+import {
+  type CurrentStatus,
+  type NotificationRow,
+  type RecentSend,
+  selectCurrentStatuses,
+  selectRecentSends,
+} from "../db/notifications";
+import { type Patient, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../db/patients";
+import { ENTITY_KINDS, type EntityKind } from "../events/event-types";
+import { entityKindOf } from "./rules";
+
+/** What the sender reads about a batch's notifications just before deciding them. */
+export interface SendContext {
+  patients: ReadonlyMap<string, Patient>;
+  optedOutPhones: ReadonlySet<string>;
+  orders: ReadonlyMap<string, OrderFacts>;
+  /** The current status of each notification's entity, by `kind\nentity_id`. */
+  currentStatuses: ReadonlyMap<string, CurrentStatus>;
+  /** What these patients were sent in the last 27 hours (at least their whole local day). */
+  recentSends: readonly RecentSend[];
+}
+
+/** Longer than any local day (25 h across a DST change) plus the widest offset drift. */
+const RECENT_SENDS_MS = 27 * 3_600_000;
+
+/** Key of an entity in {@link SendContext.currentStatuses}. */
+export const entityKey = (kind: EntityKind, entityId: string) => `${kind}\n${entityId}`;
+
+/**
+ * Loads patients, opt-outs, order facts and the entities' current statuses for some outbox rows, in
+ * one round trip whatever their number: read at send time, so a message is decided on the state of
+ * now, not the state when its row was written.
+ */
+export async function loadSendContext(
+  db: D1Database,
+  rows: readonly NotificationRow[],
+  now: Date,
+): Promise<SendContext> {
+  const patientIds = [...new Set(rows.map((row) => row.patient_id))];
+  const idsByKind = new Map<EntityKind, Set<string>>(ENTITY_KINDS.map((kind) => [kind, new Set()]));
+  for (const row of rows) {
+    const kind = entityKindOf(row.kind);
+    if (kind) idsByKind.get(kind)?.add(row.entity_id);
+  }
+  const statusKinds = ENTITY_KINDS.filter((kind) => (idsByKind.get(kind)?.size ?? 0) > 0);
+  const [patientRows, optOutRows, recentRows, orderRows, ...statusRows] = await db.batch<Record<string, unknown>>([
+    selectPatients(db, patientIds),
+    selectOptedOutPhones(db, patientIds),
+    selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
+    selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
+    ...statusKinds.map((kind) => selectCurrentStatuses(db, kind, [...(idsByKind.get(kind) ?? [])])),
+  ]);
+  const currentStatuses = new Map<string, CurrentStatus>();
+  statusKinds.forEach((kind, position) => {
+    for (const row of (statusRows[position]?.results ?? []) as unknown as CurrentStatus[])
+      currentStatuses.set(entityKey(kind, row.entity_id), row);
+  });
+  return {
+    patients: new Map(
+      (patientRows?.results ?? []).map((row) => [String(row.patient_id), toPatient(toPatientRow(row))]),
+    ),
+    optedOutPhones: new Set((optOutRows?.results ?? []).map((row) => String(row.phone))),
+    orders: new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts])),
+    currentStatuses,
+    recentSends: (recentRows?.results ?? []) as unknown as RecentSend[],
+  };
+}
+
+/**
+ * The status the entity has moved on to when another event has set it since this notification's
+ * event (a `cancelled` after the `shipped` it would announce), or null when it is still current.
+ * Messages for one entity waiting together thereby collapse to the latest: only the event that set
+ * the entity's status may still notify.
+ */
+export function supersededBy(row: NotificationRow, context: SendContext): string | null {
+  const kind = entityKindOf(row.kind);
+  const current = kind ? context.currentStatuses.get(entityKey(kind, row.entity_id)) : undefined;
+  return current && current.status_event_id !== row.event_id ? current.status : null;
+}

@@ -1,0 +1,463 @@
+import { retryDelaySeconds } from "../backoff";
+import { type Channel, type NotificationSettings, readNotificationSettings } from "../config/notifications";
+import { ConfigError } from "../config/read";
+import {
+  claimNotifications,
+  markSendStarted,
+  type NotificationRow,
+  type Outcome,
+  recordOutcome,
+  releaseNotification,
+  releaseNotificationLeases,
+  type SendJob,
+  type SendLease,
+} from "../db/notifications";
+import { optOutPhone } from "../db/patients";
+import { retryOnceInPlace } from "../db/retry-once";
+import { InjectedFault, maybeFail } from "../faults";
+import { errorKind, log } from "../log";
+import { dailyCap } from "./daily-cap";
+import { type Decision, decide } from "./decide";
+import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
+import type { Provider, SendResult } from "./providers/provider";
+import { type ChannelProvider, providersFor } from "./providers/select";
+import { loadSendContext, supersededBy } from "./send-context";
+
+/** How long a sender holds a notification while it calls the provider. */
+export const SEND_LEASE_MS = 60_000;
+
+/** One send job as the queue delivered it: `attempts` is the delivery count (1-based). */
+export interface QueuedJob {
+  job: SendJob;
+  attempts: number;
+}
+
+/**
+ * What to do with a job's queue message: `ack`, or `retry` (after `notBeforeSeconds` at the
+ * earliest, when another sender's lease must run out first; otherwise with the queue's backoff).
+ */
+export type JobVerdict = { action: "ack" } | { action: "retry"; notBeforeSeconds?: number };
+
+/** What one sender run came to, logged as one line by the consumer. */
+export interface SenderCounts {
+  messages: number;
+  sent: number;
+  scheduled: number;
+  suppressed: number;
+  failed: number;
+  held: number;
+  superseded: number;
+  /** Found at the provider after an earlier attempt of unknown outcome, so not sent again. */
+  recovered: number;
+  /** Provider calls whose outcome is unknown (timeout, lost answer): retried after a lookup. */
+  unknown: number;
+  /** Rows another sender took over before we could record: retried, never acked as sent. */
+  lease_lost: number;
+  retried: number;
+  skipped: number;
+}
+
+/** A scheduled SMS's job, to be enqueued again with a delay (its window opening). */
+export interface DelayedJob {
+  job: SendJob;
+  delaySeconds: number;
+}
+
+export interface SenderRun {
+  /** One verdict per job, in the order given. */
+  verdicts: JobVerdict[];
+  delayed: DelayedJob[];
+  counts: SenderCounts;
+}
+
+export interface SenderOptions {
+  now?: () => number;
+}
+
+const keyOf = (job: SendJob) => `${job.event_id}\n${job.channel}`;
+
+/**
+ * The sender: claim every job's outbox row under a lease (one round trip); load patients, opt-outs,
+ * order facts and entity statuses (one); decide each; look up earlier attempts of unknown outcome at
+ * the provider; record every outcome that needs no call together with a send mark on each row about
+ * to be sent (one); call the providers in parallel and record each answer as soon as it returns
+ * (answers arriving together share a write). Failed and unknown sends retry alone with backoff; SMS
+ * outside the send window is recorded `scheduled` and handed back as a delayed job. Touches no
+ * queue: the consumer acks, retries and enqueues by the verdicts.
+ */
+export async function sendNotifications(
+  env: Env,
+  jobs: readonly QueuedJob[],
+  options: SenderOptions = {},
+): Promise<SenderRun> {
+  const nowMs = options.now?.() ?? Date.now();
+  const now = new Date(nowMs);
+  const nowIso = now.toISOString();
+  const settings = readSettings(env);
+  const providers = providersFor(env);
+  const counts: SenderCounts = {
+    messages: jobs.length,
+    sent: 0,
+    scheduled: 0,
+    suppressed: 0,
+    failed: 0,
+    held: 0,
+    superseded: 0,
+    recovered: 0,
+    unknown: 0,
+    lease_lost: 0,
+    retried: 0,
+    skipped: 0,
+  };
+  const verdicts: JobVerdict[] = jobs.map(() => ({ action: "ack" }));
+  // Each job's backoff is decided once, here: the retry's delay and the row's `next_attempt_at` agree,
+  // so the notification sweep never starts a second retry chain for a row waiting out its backoff.
+  const retryDelays = jobs.map(({ attempts }) => retryDelaySeconds(attempts));
+  const retryVerdict = (index: number): JobVerdict => ({ action: "retry", notBeforeSeconds: retryDelays[index] });
+  const retryAt = (index: number) => new Date(nowMs + (retryDelays[index] ?? 0) * 1000).toISOString();
+  const retryAll = (): SenderRun => {
+    counts.retried += jobs.length;
+    return { verdicts: jobs.map((_, index) => retryVerdict(index)), delayed: [], counts };
+  };
+
+  // A row can be claimed only once the previous lease ran out; the token proves which lease is ours.
+  const lease: SendLease = { token: crypto.randomUUID(), expiresAt: nowMs + SEND_LEASE_MS };
+  let claimed: Map<string, NotificationRow>;
+  let leasedElsewhere: Map<string, number>;
+  try {
+    const unique = [...new Map(jobs.map(({ job }) => [keyOf(job), job])).values()];
+    // A repeat after a lost answer gets its rows back through the lease token.
+    const claim = await retryOnceInPlace("notification claim", () => claimNotifications(env.DB, unique, lease, nowMs));
+    claimed = new Map(claim.claimed.map((row) => [keyOf(row), row]));
+    leasedElsewhere = new Map(claim.leasedElsewhere.map((row) => [keyOf(row), row.lease_expires_at]));
+  } catch (error) {
+    // Perhaps committed with its answer lost: release what we may hold so the retries need not wait.
+    log.warn("notification claim failed", { error: errorKind(error) });
+    await releaseNotificationLeases(env.DB, lease).catch(() => undefined);
+    return retryAll();
+  }
+
+  const work: Claimed[] = [];
+  jobs.forEach(({ job }, index) => {
+    const row = claimed.get(keyOf(job));
+    claimed.delete(keyOf(job));
+    const heldUntil = leasedElsewhere.get(keyOf(job));
+    if (row) work.push({ index, row });
+    else if (heldUntil !== undefined) {
+      // Another sender is on it; if it dies, this copy takes over once its lease has run out.
+      verdicts[index] = { action: "retry", notBeforeSeconds: Math.max(1, Math.ceil((heldUntil - nowMs) / 1000) + 1) };
+      counts.retried += 1;
+    } else {
+      // Already final, a second copy in this batch, or the job of a stale event (no row).
+      counts.skipped += 1;
+    }
+  });
+  if (work.length === 0) return { verdicts, delayed: [], counts };
+
+  let decided: Decided[];
+  try {
+    decided = await retryOnceInPlace("notification context load", () =>
+      decideAll(env.DB, work, settings, providers, now),
+    );
+  } catch (error) {
+    log.warn("notification context load failed", { error: errorKind(error) });
+    await releaseAll(env.DB, work, "context load failed", lease, nowIso, retryAt);
+    for (const { index } of work) verdicts[index] = retryVerdict(index);
+    counts.retried += work.length;
+    return { verdicts, delayed: [], counts };
+  }
+
+  // An earlier attempt whose outcome is unknown may have reached the patient: ask first.
+  decided = await Promise.all(decided.map((item) => lookUpEarlierAttempt(item)));
+
+  // One write before any provider call: every outcome that needs no call, and a mark on each row
+  // about to be sent (with its text), so a lost answer is looked up instead of sent again.
+  const delayed: DelayedJob[] = [];
+  const before: { item: Decided; statement: D1PreparedStatement }[] = decided.map((item) => ({
+    item,
+    statement:
+      item.decision.action === "send"
+        ? markSendStarted(env.DB, item.row.notification_id, item.decision.rendered, lease, nowIso)
+        : item.decision.action === "lookup_failed"
+          ? releaseNotification(
+              env.DB,
+              item.row.notification_id,
+              item.decision.reason,
+              lease,
+              nowIso,
+              retryAt(item.index),
+              true,
+            )
+          : recordOutcome(env.DB, outcomeFor(item.row, item.decision), lease, nowIso),
+  }));
+  let beforeResults: D1Result[];
+  try {
+    beforeResults = await retryOnceInPlace("notification outcome record", () =>
+      env.DB.batch(before.map(({ statement }) => statement)),
+    );
+  } catch (error) {
+    log.warn("notification outcomes not recorded", { error: errorKind(error) });
+    await releaseAll(env.DB, work, "outcome record failed", lease, nowIso, retryAt);
+    for (const { index } of work) verdicts[index] = retryVerdict(index);
+    counts.retried += work.length;
+    return { verdicts, delayed: [], counts };
+  }
+
+  const sends: (Decided & { decision: SendDecision })[] = [];
+  before.forEach(({ item }, position) => {
+    const { index, row, decision } = item;
+    const ids = { notification_id: row.notification_id, event_id: row.event_id, channel: row.channel, kind: row.kind };
+    if ((beforeResults[position]?.meta.changes ?? 0) === 0) {
+      // Another sender took the row over (our lease ran out): it carries on, we send nothing.
+      verdicts[index] = retryVerdict(index);
+      counts.lease_lost += 1;
+      log.warn("notification lease lost", ids);
+      return;
+    }
+    switch (decision.action) {
+      case "send":
+        sends.push({ ...item, decision });
+        return;
+      case "recovered":
+        counts.recovered += 1;
+        log.info("notification found at the provider; not sent again", { ...ids, provider: decision.provider });
+        return;
+      case "lookup_failed":
+        verdicts[index] = retryVerdict(index);
+        counts.retried += 1;
+        log.warn("notification lookup failed; will retry", { ...ids, reason: decision.reason });
+        return;
+      case "hold":
+        counts.held += 1;
+        log.warn("notification held", { ...ids, reason: decision.reason });
+        return;
+      case "supersede":
+        counts.superseded += 1;
+        log.info("notification superseded", { ...ids, entity_status: decision.status });
+        return;
+      case "suppress":
+        counts.suppressed += 1;
+        log.info("notification suppressed", { ...ids, reason: decision.reason });
+        return;
+      case "schedule":
+        delayed.push({ job: { event_id: row.event_id, channel: row.channel }, delaySeconds: decision.delaySeconds });
+        counts.scheduled += 1;
+        log.info("notification scheduled", {
+          ...ids,
+          scheduled_for: decision.opening.toISOString(),
+          delay_seconds: decision.delaySeconds,
+        });
+    }
+  });
+
+  // Every provider call in parallel, each answer recorded as soon as it returns.
+  const write = outcomeWriter(env.DB);
+  await Promise.all(
+    sends.map(async ({ index, row, decision }) => {
+      const ids = {
+        notification_id: row.notification_id,
+        event_id: row.event_id,
+        channel: row.channel,
+        kind: row.kind,
+      };
+      const provider = decision.provider.name;
+      const result = await callProvider(env, decision.provider, decision);
+      // The duplicate-SMS window: from the provider's answer to our record of it (logged as record_ms).
+      const answered = Date.now();
+      const answeredAt = new Date(options.now?.() ?? Date.now()).toISOString();
+      const outcome = outcomeOfResult(row, result, provider, decision.rendered, answeredAt);
+      const statements = outcome
+        ? [recordOutcome(env.DB, outcome, lease, answeredAt)]
+        : [
+            releaseNotification(
+              env.DB,
+              row.notification_id,
+              reasonOf(result),
+              lease,
+              answeredAt,
+              retryAt(index),
+              result.outcome === "unknown",
+            ),
+          ];
+      if (result.outcome === "opted_out")
+        statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", answeredAt));
+      const written = await write(statements);
+      if (written === null) {
+        // The provider answered but D1 could not record it: retry; the row keeps its send mark, so
+        // the retry asks the provider before sending again.
+        verdicts[index] = retryVerdict(index);
+        counts.retried += 1;
+        return;
+      }
+      if (outcome && (written[0]?.meta.changes ?? 0) === 0) {
+        // Our lease was taken over while the provider answered: never ack this job as sent.
+        verdicts[index] = retryVerdict(index);
+        counts.lease_lost += 1;
+        log.warn("notification lease lost after the provider answered", { ...ids, provider });
+        return;
+      }
+      if (!outcome) {
+        verdicts[index] = retryVerdict(index);
+        counts.retried += 1;
+        if (result.outcome === "unknown") counts.unknown += 1;
+        log.warn("notification send failed; will retry", {
+          ...ids,
+          provider,
+          outcome: result.outcome,
+          attempts: jobs[index]?.attempts,
+        });
+        return;
+      }
+      if (outcome.status === "sent") counts.sent += 1;
+      else if (outcome.status === "suppressed") counts.suppressed += 1;
+      else counts.failed += 1;
+      log.info("notification outcome", { ...ids, provider, status: outcome.status, record_ms: Date.now() - answered });
+    }),
+  );
+  return { verdicts, delayed, counts };
+
+  /** Asks the provider about an earlier attempt of unknown outcome; the decision it comes to. */
+  async function lookUpEarlierAttempt(item: Decided): Promise<Decided> {
+    const { row, decision } = item;
+    if (decision.action !== "send" || row.send_started_at === null || !decision.provider.find) return item;
+    const found = await decision.provider.find(decision.message, new Date(row.send_started_at));
+    if ("failed" in found) return { ...item, decision: { action: "lookup_failed", reason: found.failed } };
+    if (!found.found) return item;
+    return {
+      ...item,
+      decision: {
+        action: "recovered",
+        provider: decision.provider.name,
+        providerMessageId: found.providerMessageId,
+        rendered: row.rendered ?? decision.rendered,
+      },
+    };
+  }
+
+  function outcomeFor(
+    row: NotificationRow,
+    decision: Exclude<SenderDecision, SendDecision | { action: "lookup_failed" }>,
+  ): Outcome {
+    if (decision.action === "recovered")
+      return {
+        notificationId: row.notification_id,
+        status: "sent",
+        provider: decision.provider,
+        providerMessageId: decision.providerMessageId,
+        rendered: decision.rendered,
+        sentAt: row.send_started_at,
+      };
+    return outcomeOfDecision(row, decision);
+  }
+}
+
+/** Gives the rows back (status unchanged) so a retry need not wait for the lease to run out. */
+async function releaseAll(
+  db: D1Database,
+  work: readonly Claimed[],
+  reason: string,
+  lease: SendLease,
+  now: string,
+  retryAt: (index: number) => string,
+): Promise<void> {
+  await db
+    .batch(
+      work.map(({ index, row }) =>
+        releaseNotification(db, row.notification_id, reason, lease, now, retryAt(index), true),
+      ),
+    )
+    .catch(() => undefined);
+}
+
+function reasonOf(result: SendResult): string {
+  return "reason" in result ? result.reason : result.outcome;
+}
+
+/** A claimed job: its position among the jobs and its outbox row. */
+interface Claimed {
+  index: number;
+  row: NotificationRow;
+}
+
+/** A send decision with the channel's provider. */
+type SendDecision = Extract<Decision, { action: "send" }> & { provider: Provider };
+
+/**
+ * What the sender does with a claimed job: a decision, or, after an earlier attempt of unknown
+ * outcome, what the provider's records said (the message is there: `recovered`; could not ask:
+ * `lookup_failed`, retried later).
+ */
+type SenderDecision =
+  | Exclude<Decision, { action: "send" }>
+  | SendDecision
+  | { action: "recovered"; provider: string; providerMessageId: string; rendered: string }
+  | { action: "lookup_failed"; reason: string };
+
+/** A claimed job with what to do about it. */
+interface Decided extends Claimed {
+  decision: SenderDecision;
+}
+
+/** The notification settings, or the ConfigError's text (variable and problem) that holds every message. */
+function readSettings(env: Env): NotificationSettings | { unreadable: string } {
+  try {
+    return readNotificationSettings(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return { unreadable: error.message };
+    throw error;
+  }
+}
+
+/**
+ * Loads what the decisions need in one round trip, then decides each claimed job. A job whose
+ * settings or channel provider cannot be read is held with the reason, before anything else.
+ */
+async function decideAll(
+  db: D1Database,
+  work: readonly Claimed[],
+  settings: NotificationSettings | { unreadable: string },
+  providers: Record<Channel, ChannelProvider>,
+  now: Date,
+): Promise<Decided[]> {
+  if ("unreadable" in settings)
+    return work.map((claimed) => ({ ...claimed, decision: { action: "hold", reason: settings.unreadable } }));
+  const context = await loadSendContext(
+    db,
+    work.map(({ row }) => row),
+    now,
+  );
+  const cap = dailyCap(settings.dailyCaps, context.recentSends, now);
+  return work.map(({ index, row }): Decided => {
+    const channel = providers[row.channel];
+    if ("held" in channel) return { index, row, decision: { action: "hold", reason: channel.held } };
+    const movedOnTo = supersededBy(row, context);
+    if (movedOnTo !== null) return { index, row, decision: { action: "supersede", status: movedOnTo } };
+    const decision = decide(
+      row,
+      context.patients.get(row.patient_id),
+      context.optedOutPhones,
+      context.orders.get(row.entity_id),
+      settings,
+      now,
+    );
+    if (decision.action !== "send") return { index, row, decision };
+    const patient = context.patients.get(row.patient_id);
+    const timeZone = patient?.timezone ?? settings.clinicTimezone;
+    if (!cap.take(row.patient_id, row.channel, timeZone))
+      return { index, row, decision: { action: "suppress", reason: "daily_cap" } };
+    return { index, row, decision: { ...decision, provider: channel.provider } };
+  });
+}
+
+async function callProvider(env: Env, provider: Provider, decision: SendDecision): Promise<SendResult> {
+  try {
+    maybeFail(env, "notification provider");
+    return await provider.send(decision.message);
+  } catch (error) {
+    // A provider that throws (or an injected fault) is treated as transient: the retry decides.
+    return {
+      outcome: "transient",
+      reason: error instanceof InjectedFault ? "injected fault" : `provider error: ${errorKind(error)}`,
+    };
+  }
+}

@@ -1,0 +1,194 @@
+import { env } from "cloudflare:workers";
+import { HttpResponse, http } from "msw";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import { twilioSignature } from "../../src/notify/twilio-signature";
+import { makeEvent, uniqueId } from "../helpers/events";
+import { useMockNetwork } from "../helpers/msw";
+import {
+  applyAndCaptureJobs,
+  createPatient,
+  DAYTIME,
+  mockProviders,
+  notificationsOf,
+  PROVIDER_ENV,
+  runSender,
+} from "../helpers/notifications";
+import { eventually } from "../helpers/queue";
+
+const server = useMockNetwork();
+afterEach(() => vi.restoreAllMocks());
+
+async function smsJobFor(patientId: string) {
+  const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
+  const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms");
+  const notificationId = (await notificationsOf(event.event_id)).sms!.notification_id;
+  return { event, jobs, notificationId };
+}
+
+/** Posts a Twilio status callback to the URL the sender gave Twilio (with our notification id). */
+async function statusCallback(notificationId: string | null, params: Record<string, string>) {
+  const url = `https://receiver.test/webhooks/twilio/status${notificationId ? `?notification_id=${notificationId}` : ""}`;
+  const response = await worker.fetch(
+    new Request(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-twilio-signature": await twilioSignature(PROVIDER_ENV.TWILIO_AUTH_TOKEN, url, params),
+      },
+      body: new URLSearchParams(params),
+    }),
+    { ...env, ...PROVIDER_ENV } as unknown as Env,
+  );
+  expect(response.status).toBe(204);
+}
+
+const statusOf = async (eventId: string) => (await notificationsOf(eventId)).sms;
+
+describe("the duplicate-SMS window", () => {
+  it("a lost answer is an unknown outcome: the retry finds the message in Twilio and sends nothing", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const { event, jobs } = await smsJobFor(await createPatient());
+    const first = await runSender(jobs);
+    expect(first.retryMessages).toHaveLength(1);
+    expect(await statusOf(event.event_id)).toMatchObject({ status: "pending", error: "network error" });
+    const second = await runSender(jobs, { now: DAYTIME + 30_000, attempts: 2 });
+    expect(second.explicitAcks).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.lookups).toHaveLength(1);
+    const row = await env.DB.prepare(
+      `SELECT status, provider_message_id, send_started_at FROM notifications WHERE event_id = ?1 AND channel = 'sms'`,
+    )
+      .bind(event.event_id)
+      .first<{ status: string; provider_message_id: string; send_started_at: string | null }>();
+    expect(row).toMatchObject({ status: "sent", send_started_at: null });
+    expect(row!.provider_message_id).toMatch(/^SM/);
+  });
+
+  it("a request that never reached Twilio is not found, so the retry sends it once", async () => {
+    const providers = mockProviders(server);
+    const { event, jobs } = await smsJobFor(await createPatient());
+    server.use(
+      http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => HttpResponse.error(), {
+        once: true,
+      }),
+    );
+    await runSender(jobs);
+    await runSender(jobs, { now: DAYTIME + 30_000, attempts: 2 });
+    expect(providers.lookups).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    expect((await statusOf(event.event_id))!.status).toBe("sent");
+  });
+
+  it("a failed lookup sends nothing and retries", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const { event, jobs } = await smsJobFor(await createPatient());
+    await runSender(jobs);
+    server.use(
+      http.get("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () =>
+        HttpResponse.json({ code: 20500, message: "Internal Server Error", status: 500 }, { status: 500 }),
+      ),
+    );
+    const second = await runSender(jobs, { now: DAYTIME + 30_000, attempts: 2 });
+    expect(second.retryMessages).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    expect(await statusOf(event.event_id)).toMatchObject({ status: "pending", error: "twilio lookup 500" });
+  });
+
+  it("each outcome is recorded as soon as its call returns, not after the slowest call of the batch", async () => {
+    const fast = await smsJobFor(await createPatient({ phone: "+14155550401" }));
+    const slow = await smsJobFor(await createPatient({ phone: "+14155550402" }));
+    const providers = mockProviders(server, {
+      // Twilio answers the slow number only once the fast number's outcome is in D1.
+      whileSending: async (form) => {
+        if (form.get("To") === "+14155550402")
+          await eventually(async () => (await statusOf(fast.event.event_id))?.status === "sent");
+      },
+    });
+    const result = await runSender([...slow.jobs, ...fast.jobs]);
+    expect(result.explicitAcks).toHaveLength(2);
+    expect(providers.sms).toHaveLength(2);
+    expect((await statusOf(slow.event.event_id))!.status).toBe("sent");
+  });
+
+  it("a sender whose lease was taken over while Twilio answered never acks the job as sent", async () => {
+    const { event, jobs, notificationId } = await smsJobFor(await createPatient());
+    const providers = mockProviders(server, {
+      whileSending: async () => {
+        // Another sender takes the row over (our lease ran out) before our answer is recorded.
+        await env.DB.prepare(`UPDATE notifications SET lease_token = 'another-sender' WHERE notification_id = ?1`)
+          .bind(notificationId)
+          .run();
+      },
+    });
+    const result = await runSender(jobs);
+    expect(result.explicitAcks).toHaveLength(0);
+    expect(result.retryMessages).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    // The row still says an attempt's outcome is unknown: whoever holds it looks it up first.
+    const row = await env.DB.prepare(`SELECT status, send_started_at FROM notifications WHERE notification_id = ?1`)
+      .bind(notificationId)
+      .first<{ status: string; send_started_at: string | null }>();
+    expect(row!.status).toBe("pending");
+    expect(row!.send_started_at).not.toBeNull();
+    await env.DB.prepare(
+      `UPDATE notifications SET lease_token = NULL, lease_expires_at = NULL WHERE notification_id = ?1`,
+    )
+      .bind(notificationId)
+      .run();
+    await runSender(jobs, { now: DAYTIME + 61_000, attempts: 2 });
+    expect(providers.sms).toHaveLength(1);
+    expect((await statusOf(event.event_id))!.status).toBe("sent");
+  });
+
+  it("a delivery report that arrives before the outcome is recorded is matched by notification id and kept", async () => {
+    const { event, jobs, notificationId } = await smsJobFor(await createPatient());
+    mockProviders(server, {
+      whileSending: async () => {
+        await statusCallback(notificationId, {
+          MessageSid: "SMearly0000000000000000000000001",
+          MessageStatus: "delivered",
+        });
+      },
+    });
+    const result = await runSender(jobs);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await statusOf(event.event_id)).toMatchObject({ status: "delivered", provider: "twilio" });
+  });
+});
+
+describe("delivery statuses only move forward", () => {
+  async function sent() {
+    const providers = mockProviders(server);
+    const { event, jobs, notificationId } = await smsJobFor(await createPatient());
+    await runSender(jobs);
+    const sid = await env.DB.prepare(`SELECT provider_message_id AS sid FROM notifications WHERE notification_id = ?1`)
+      .bind(notificationId)
+      .first<{ sid: string }>();
+    return { event, notificationId, sid: sid!.sid, providers };
+  }
+
+  it.each([
+    [["delivered", "sent"], "delivered"],
+    [["undelivered", "delivered"], "failed"],
+    [["delivered", "undelivered"], "delivered"],
+    [["delivered", "failed"], "delivered"],
+    [["sent", "delivered"], "delivered"],
+  ])("%j ends %s: the first final report wins, a late sent changes nothing", async (reports, expected) => {
+    const { event, notificationId, sid } = await sent();
+    for (const report of reports) await statusCallback(notificationId, { MessageSid: sid, MessageStatus: report });
+    expect((await statusOf(event.event_id))!.status).toBe(expected);
+  });
+
+  it("a report without our id (an older message) is still matched by its SID", async () => {
+    const { event, sid } = await sent();
+    await statusCallback(null, { MessageSid: sid, MessageStatus: "delivered" });
+    expect((await statusOf(event.event_id))!.status).toBe("delivered");
+  });
+
+  it("a report for another message's SID under our id changes nothing", async () => {
+    const { event, notificationId } = await sent();
+    await statusCallback(notificationId, { MessageSid: "SMsomeoneelse00000000000000000001", MessageStatus: "failed" });
+    expect((await statusOf(event.event_id))!.status).toBe("sent");
+  });
+});
