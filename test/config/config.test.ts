@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { readAdminToken } from "../../src/config/admin";
+import { readAdminIdentity } from "../../src/config/admin";
 import { readFaultRate } from "../../src/config/faults";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../src/config/notifications";
 import { ConfigError } from "../../src/config/read";
@@ -61,7 +61,7 @@ describe("set variables", () => {
     const custom = envWith({
       NOVAMED_WEBHOOK_SECRET: " key-new , key-old ",
       NOVAMED_CLINIC_IDS: "550E8400-E29B-41D4-A716-446655440000",
-      ADMIN_TOKEN: " admin-token ",
+      ADMIN_TOKEN: " a-long-admin-token-for-this-config-test ",
       SMS_SEND_WINDOW: "09:30-20:00",
       NOTIFICATION_RULES: "order:shipped=sms, refill:denied=email+email",
       PAYLOAD_RETENTION_DAYS: "0",
@@ -77,7 +77,7 @@ describe("set variables", () => {
       apiKeys: ["key-new", "key-old"],
       clinicIds: new Set(["550e8400-e29b-41d4-a716-446655440000"]),
     });
-    expect(readAdminToken(custom)).toBe("admin-token");
+    expect(readAdminIdentity(custom).token).toBe("a-long-admin-token-for-this-config-test");
     const settings = readNotificationSettings(custom);
     expect(settings.smsWindow).toEqual({ start: 9 * 60 + 30, end: 20 * 60 });
     expect(Object.fromEntries(settings.rules)).toEqual({ "order:shipped": ["sms"], "refill:denied": ["email"] });
@@ -111,7 +111,7 @@ describe("set variables", () => {
 describe("a malformed variable", () => {
   const SECRET_LOOKING = "s3cr3t-value-do-not-echo";
   it.each([
-    ["ADMIN_TOKEN", { ADMIN_TOKEN: " " }, readAdminToken],
+    ["ADMIN_TOKEN", { ADMIN_TOKEN: " " }, readAdminIdentity],
     ["NOVAMED_CLINIC_IDS", { NOVAMED_CLINIC_IDS: SECRET_LOOKING }, readWebhookConfig],
     ["CLINIC_TIMEZONE", { CLINIC_TIMEZONE: SECRET_LOOKING }, readNotificationSettings],
     ["SMS_SEND_WINDOW", { SMS_SEND_WINDOW: "21:00-08:00" }, readNotificationSettings],
