@@ -8,5 +8,7 @@ export type App = {
     eventId?: string;
     /** Who is calling the admin API (an Access email or `token:<name>`); set by `adminAuth`. */
     actor?: string;
+    /** Counts for this request's audit row (never values); see src/http/audit.ts. */
+    auditDetail?: Record<string, number>;
   };
 };

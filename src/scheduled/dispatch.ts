@@ -1,5 +1,5 @@
 import { sweepNotifications } from "./notification-sweep";
-import { purgeExpiredPayloads } from "./retention";
+import { purgeExpiredAuditRows, purgeExpiredPayloads } from "./retention";
 
 /** Cron expressions as declared in wrangler.toml `[triggers]`. */
 export const CRONS = {
@@ -16,10 +16,12 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       return;
     case CRONS.retention:
       await purgeExpiredPayloads(env, now);
+      await purgeExpiredAuditRows(env, now);
       return;
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
       await sweepNotifications(env, now);
       await purgeExpiredPayloads(env, now);
+      await purgeExpiredAuditRows(env, now);
   }
 }

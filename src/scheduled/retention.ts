@@ -1,4 +1,5 @@
 import { readRetentionSettings } from "../config/retention";
+import { purgeAuditRows } from "../db/audit";
 import { purgePayloads } from "../db/events";
 import { purgeRenderedMessages } from "../db/notifications";
 import { log } from "../log";
@@ -21,6 +22,19 @@ export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number>
   const purged = await inChunks(() => purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS));
   const rendered = await inChunks(() => purgeRenderedMessages(env.DB, cutoff, PURGE_CHUNK_ROWS));
   log.info("payload retention", { retention_days: days, purged, rendered_purged: rendered });
+  return purged;
+}
+
+/**
+ * Deletes audit rows older than `AUDIT_RETENTION_DAYS` (default 2190, six years). Payload retention
+ * never touches the audit trail; this is its only deletion. `AUDIT_RETENTION_DAYS = 0` keeps it all.
+ */
+export async function purgeExpiredAuditRows(env: Env, now: Date): Promise<number> {
+  const days = readRetentionSettings(env).auditRetentionDays;
+  if (days === 0) return 0;
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
+  const purged = await inChunks(() => purgeAuditRows(env.DB, cutoff, PURGE_CHUNK_ROWS));
+  log.info("audit retention", { retention_days: days, purged });
   return purged;
 }
 

@@ -129,6 +129,7 @@ describe("a malformed variable", () => {
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readRetentionSettings],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
     ["FAULT_INJECTION_RATE", { FAULT_INJECTION_RATE: "2" }, readFaultRate],
+    ["AUDIT_RETENTION_DAYS", { AUDIT_RETENTION_DAYS: "-1" }, readRetentionSettings],
   ] as const)("%s: a ConfigError names it, never the value", (variable, overrides, read) => {
     const error = configError(() => read(envWith(overrides)));
     expect(error.variable).toBe(variable);
