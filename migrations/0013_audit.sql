@@ -17,3 +17,10 @@ CREATE TABLE audit (
 CREATE INDEX audit_newest ON audit (at DESC, audit_id DESC);
 CREATE INDEX audit_by_actor ON audit (actor, at DESC, audit_id DESC);
 CREATE INDEX audit_by_target ON audit (target_type, target_id, at DESC, audit_id DESC);
+
+-- Entity retention: when an entity in a final status has been quiet for PAYLOAD_RETENTION_DAYS its PHI
+-- facts (address, tracking, carrier, reasons, medication name and quantity) are cleared; this marks
+-- the rows done so the daily job skips them.
+ALTER TABLE orders ADD COLUMN facts_purged_at TEXT;
+ALTER TABLE medication_requests ADD COLUMN facts_purged_at TEXT;
+ALTER TABLE refills ADD COLUMN facts_purged_at TEXT;

@@ -16,7 +16,11 @@ const text = z.string({ error: "must be a string" }).max(2000, { error: "is too 
 const optionalText = text.nullish();
 const isoDate = z.string({ error: "must be a string" }).max(40, { error: "is too long" }).nullish();
 
-const shippingAddress = z.looseObject({
+/**
+ * The address fields the clinic uses (staff answering "where is my order"); `z.object` strips any
+ * other key NovaMed may send (a recipient's name, a phone), so only these are ever stored.
+ */
+const shippingAddress = z.object({
   line1: optionalText,
   line2: optionalText,
   city: optionalText,
