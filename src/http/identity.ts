@@ -19,9 +19,15 @@ export const ACCESS_ASSERTION_HEADER = "Cf-Access-Jwt-Assertion";
 const ACCESS_ALGORITHMS = ["RS256"] as const;
 
 /** The team's keys per certs URL, per isolate. Refetched when a token names a key we lack (rotation). */
-const jwksCache = new Map<string, HonoJsonWebKey[]>();
+const jwksCache = new Map<string, { keys: HonoJsonWebKey[]; fetchedAt: number }>();
 
-async function fetchSigningKeys(certsUrl: string): Promise<HonoJsonWebKey[]> {
+/**
+ * At most one refetch per this interval for tokens naming unknown keys: a rotation is picked up within
+ * seconds, while forged key ids cannot turn each request into an outbound fetch.
+ */
+export const JWKS_REFETCH_INTERVAL_MS = 30_000;
+
+async function fetchSigningKeys(certsUrl: string, now: Date): Promise<HonoJsonWebKey[]> {
   let response: Response;
   try {
     response = await fetch(certsUrl, { headers: { accept: "application/json" } });
@@ -35,7 +41,7 @@ async function fetchSigningKeys(certsUrl: string): Promise<HonoJsonWebKey[]> {
     throw identityUnavailable();
   }
   const keys = body.keys as HonoJsonWebKey[];
-  jwksCache.set(certsUrl, keys);
+  jwksCache.set(certsUrl, { keys, fetchedAt: now.getTime() });
   return keys;
 }
 
@@ -54,14 +60,14 @@ function keyIdOf(assertion: string): string | undefined {
   }
 }
 
-/** The cached keys when they hold the token's key id; otherwise a fresh fetch. */
-async function signingKeysFor(assertion: string, certsUrl: string): Promise<HonoJsonWebKey[]> {
+/** The cached keys when they hold the token's key id or were fetched moments ago; otherwise a fresh fetch. */
+async function signingKeysFor(assertion: string, certsUrl: string, now: Date): Promise<HonoJsonWebKey[]> {
   const cached = jwksCache.get(certsUrl);
   const kid = keyIdOf(assertion);
-  if (cached && kid !== undefined && cached.some((key) => key.kid === kid)) return cached;
-  // An unknown kid costs one fetch; failed authentications are rate limited, which bounds these.
-  if (kid === undefined) return cached ?? [];
-  return fetchSigningKeys(certsUrl);
+  if (cached && kid !== undefined && cached.keys.some((key) => key.kid === kid)) return cached.keys;
+  if (kid === undefined) return cached?.keys ?? [];
+  if (cached && now.getTime() - cached.fetchedAt < JWKS_REFETCH_INTERVAL_MS) return cached.keys;
+  return fetchSigningKeys(certsUrl, now);
 }
 
 /**
@@ -74,7 +80,7 @@ export async function verifyAccessAssertion(
   access: AccessSettings,
   now: Date,
 ): Promise<string | null> {
-  const keys = await signingKeysFor(assertion, access.certsUrl);
+  const keys = await signingKeysFor(assertion, access.certsUrl, now);
   let payload: Record<string, unknown>;
   try {
     payload = await Jwt.verifyWithJwks(assertion, {

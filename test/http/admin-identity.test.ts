@@ -1,9 +1,11 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { JWKS_REFETCH_INTERVAL_MS } from "../../src/http/identity";
 import worker from "../../src/index";
 import {
   ACCESS_AUD,
+  ACCESS_CERTS_URL,
   ACCESS_ISSUER,
   type AccessKeyPair,
   accessClaims,
@@ -15,6 +17,7 @@ import {
   unsignedToken,
 } from "../helpers/access";
 import { randomClientAddress } from "../helpers/admin";
+import { setClock, TEST_NOW } from "../helpers/clock";
 import { ADMIN_TOKEN } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 
@@ -110,21 +113,34 @@ describe("admin identity through Cloudflare Access", () => {
     await expectUnauthorized(await adminStats({ "cf-access-jwt-assertion": token }, env));
   });
 
-  it("fetches the keys again when the team rotates them", async () => {
-    serveAccessKeys(server, team);
-    expect(
-      (await adminStats({ "cf-access-jwt-assertion": await signAccessToken(team, accessClaims("a@clinic.example")) }))
-        .status,
-    ).toBe(200);
+  it("fetches the keys again when the team rotates them, at most once per interval", async () => {
+    setClock(TEST_NOW + 10 * 60_000);
+    const current = await generateAccessKeys();
+    serveAccessKeys(server, current);
+    const first = await signAccessToken(current, accessClaims("a@clinic.example"));
+    expect((await adminStats({ "cf-access-jwt-assertion": first })).status).toBe(200);
     const rotated = await generateAccessKeys();
-    serveAccessKeys(server, rotated, team);
-    const response = await adminStats({
-      "cf-access-jwt-assertion": await signAccessToken(rotated, accessClaims("a@clinic.example")),
-    });
-    expect(response.status).toBe(200);
+    serveAccessKeys(server, rotated, current);
+    const fetches: string[] = [];
+    server.events.on("request:start", ({ request }) => fetches.push(request.url));
+    try {
+      // Within the interval of the last fetch an unknown key id (here the rotated key) costs no fetch.
+      const tooSoon = await signAccessToken(rotated, accessClaims("a@clinic.example"));
+      await expectUnauthorized(await adminStats({ "cf-access-jwt-assertion": tooSoon }));
+      expect(fetches).toEqual([]);
+      setClock(TEST_NOW + 10 * 60_000 + JWKS_REFETCH_INTERVAL_MS);
+      const response = await adminStats({
+        "cf-access-jwt-assertion": await signAccessToken(rotated, accessClaims("a@clinic.example")),
+      });
+      expect(response.status).toBe(200);
+      expect(fetches).toEqual([ACCESS_CERTS_URL]);
+    } finally {
+      server.events.removeAllListeners();
+    }
   });
 
   it("503 identity_unavailable when the team's keys cannot be read", async () => {
+    setClock(TEST_NOW + 60 * 60_000);
     server.use(http.get(`${ACCESS_ISSUER}/cdn-cgi/access/certs`, () => HttpResponse.text("down", { status: 502 })));
     const token = await signAccessToken(await generateAccessKeys(), accessClaims("a@clinic.example"));
     const response = await adminStats({ "cf-access-jwt-assertion": token });
