@@ -1,6 +1,8 @@
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
 import { adminFetch } from "../helpers/admin";
-import { auditRowsOf, onlyAuditRowOf } from "../helpers/audit";
+import { auditlessDatabase, auditRowsOf, onlyAuditRowOf } from "../helpers/audit";
 import { consoleFetch, signIn } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -50,5 +52,28 @@ describe("the audit trail of the console", () => {
       ["event.read", "success"],
       ["event.replay", "success"],
     ]);
+  });
+});
+
+describe("a reveal whose audit row cannot be written", () => {
+  it("shows nothing", async () => {
+    const patientId = uniqueId("pat");
+    const phone = "+14155550166";
+    await adminFetch(`/patients/${patientId}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ phone, email: null, sms_opt_in: true, email_opt_in: false }),
+    });
+    const auditless = auditlessDatabase();
+    const fetcher = async (request: Request) => worker.fetch(request, { ...env, DB: auditless } as Env);
+    const { cookie, csrf } = await signIn(fetcher);
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const reveal = await consoleFetch(
+      `/console/patients/${patientId}/reveal`,
+      { cookie, form: { _csrf: csrf, field: "phone" } },
+      fetcher,
+    );
+    expect(reveal.status).toBe(500);
+    expect(await reveal.text()).not.toContain(phone);
   });
 });

@@ -29,3 +29,19 @@ export async function onlyAuditRowOf(targetType: string, targetId: string): Prom
   if (rows.length !== 1) throw new Error(`expected one audit row for ${targetType} ${targetId}, found ${rows.length}`);
   return rows[0] as StoredAuditRow;
 }
+
+/** `env.DB` refusing every audit insert (as an unavailable D1 would), all else passed through. */
+export function auditlessDatabase(): D1Database {
+  return new Proxy(env.DB, {
+    get(target, property) {
+      if (property === "prepare") {
+        return (sql: string) => {
+          if (sql.startsWith("INSERT INTO audit")) throw new Error("D1 unavailable");
+          return target.prepare(sql);
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

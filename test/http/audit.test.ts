@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { accessClaims, accessEnv, generateAccessKeys, serveAccessKeys, signAccessToken } from "../helpers/access";
 import { adminFetch, adminJson, randomClientAddress } from "../helpers/admin";
-import { auditRowsOf, onlyAuditRowOf } from "../helpers/audit";
+import { auditlessDatabase, auditRowsOf, onlyAuditRowOf } from "../helpers/audit";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -136,18 +136,7 @@ describe("the audit trail of the admin API", () => {
   it("a read whose audit row cannot be written answers 503 without the data", async () => {
     const id = uniqueId("pat");
     await adminFetch(`/patients/${id}`, json(contact));
-    const failingDb = new Proxy(env.DB, {
-      get(target, property) {
-        if (property === "prepare") {
-          return (sql: string) => {
-            if (sql.startsWith("INSERT INTO audit")) throw new Error("D1 unavailable");
-            return target.prepare(sql);
-          };
-        }
-        const value = Reflect.get(target, property);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const failingDb = auditlessDatabase();
     vi.spyOn(console, "error").mockImplementation(() => {});
     const response = await worker.fetch(
       new Request(`https://receiver.test/admin/patients/${id}`, {
