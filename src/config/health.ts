@@ -1,4 +1,4 @@
-import { readAdminToken } from "./admin";
+import { readAdminIdentity } from "./admin";
 import { readFaultRate } from "./faults";
 import { readNotificationRules, readNotificationSettings, readTwilioWebhookSettings } from "./notifications";
 import { readEmailProvider, readSmsProvider } from "./providers";
@@ -16,7 +16,7 @@ export interface ConfigProblem {
 /** Every settings reader of src/config/; each reports the first problem of its own variables. */
 const READERS: readonly ((env: Env) => unknown)[] = [
   readWebhookConfig,
-  readAdminToken,
+  readAdminIdentity,
   readNotificationRules,
   readNotificationSettings,
   readSmsProvider,

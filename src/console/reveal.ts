@@ -1,22 +1,18 @@
-import { log } from "../log";
+import type { Context } from "hono";
+import { recordAudit } from "../http/audit";
+import type { ConsoleApp } from "./types";
 
 export type RevealedField = "phone" | "email";
 
 /**
- * The single place a console reveal of a patient's contact detail is recorded. Today a structured log
- * line naming who, whose and which field (never the value); the audit trail (issue 13) turns this
- * into an audit row.
+ * The single place a console reveal of a patient's contact detail is recorded: one audit row
+ * (`patient.reveal_phone` / `patient.reveal_email`) naming who, whose and which field, never the
+ * value. It throws when the row cannot be written, so the caller shows nothing unrecorded.
  */
-export function recordReveal(reveal: {
-  actor: string;
-  patientId: string;
-  field: RevealedField;
-  requestId: string | null;
-}): void {
-  log.info("console contact revealed", {
-    actor: reveal.actor,
-    patient_id: reveal.patientId,
-    field: reveal.field,
-    request_id: reveal.requestId,
-  });
+export async function recordReveal(c: Context<ConsoleApp>, patientId: string, field: RevealedField): Promise<void> {
+  await recordAudit(
+    c,
+    { action: `patient.reveal_${field}`, targetType: "patient", targetId: patientId },
+    { status: 200, now: c.get("now") },
+  );
 }

@@ -1,6 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
-import { readAdminToken } from "../config/admin";
+import { readAdminIdentity } from "../config/admin";
+import { ACCESS_ASSERTION_HEADER, verifyAccessAssertion } from "../http/identity";
+import { failedAuthenticationThrottled } from "../http/middleware/auth-failure";
 import type { ConsoleApp } from "./types";
 
 /**
@@ -11,9 +13,6 @@ import type { ConsoleApp } from "./types";
 
 export const SESSION_COOKIE = "console_session";
 export const SESSION_LIFETIME_MS = 8 * 60 * 60 * 1000;
-/** The actor of a session opened with the admin token (Access identities will be `access:<email>`). */
-export const ADMIN_TOKEN_ACTOR = "token:admin";
-
 interface Session {
   actor: string;
   issuedAt: number;
@@ -53,22 +52,21 @@ function randomToken(): string {
     .replaceAll("=", "");
 }
 
-/** Starts a session for `actor` at `now` and sets its cookie. */
+/**
+ * Starts a session for `actor` at `now` and sets its cookie. Sessions exist only where `ADMIN_TOKEN`
+ * is configured (the login form); Access identities are verified on every request instead.
+ */
 export async function startSession(c: Context<ConsoleApp>, actor: string, now: Date): Promise<void> {
+  const { token } = readAdminIdentity(c.env);
+  if (token === null) throw new Error("console sessions need ADMIN_TOKEN");
   const session: Session = { actor, issuedAt: now.getTime(), csrf: randomToken() };
-  await setSignedCookie(
-    c,
-    SESSION_COOKIE,
-    btoa(JSON.stringify(session)),
-    await sessionSigningKey(readAdminToken(c.env)),
-    {
-      path: "/console",
-      httpOnly: true,
-      sameSite: "Strict",
-      secure: !isLocalhost(c),
-      maxAge: SESSION_LIFETIME_MS / 1000,
-    },
-  );
+  await setSignedCookie(c, SESSION_COOKIE, btoa(JSON.stringify(session)), await sessionSigningKey(token), {
+    path: "/console",
+    httpOnly: true,
+    sameSite: "Strict",
+    secure: !isLocalhost(c),
+    maxAge: SESSION_LIFETIME_MS / 1000,
+  });
 }
 
 /** Ends the session: the cookie is removed (an unexpired copy still dies at its signed expiry). */
@@ -78,7 +76,9 @@ export function endSession(c: Context<ConsoleApp>): void {
 
 /** The request's session when its signature holds and it is younger than the lifetime at `now`. */
 export async function readSession(c: Context<ConsoleApp>, now: Date): Promise<Session | null> {
-  const value = await getSignedCookie(c, await sessionSigningKey(readAdminToken(c.env)), SESSION_COOKIE);
+  const { token } = readAdminIdentity(c.env);
+  if (token === null) return null;
+  const value = await getSignedCookie(c, await sessionSigningKey(token), SESSION_COOKIE);
   if (!value) return null;
   let session: Partial<Session>;
   try {
@@ -99,12 +99,39 @@ export function loginPath(next?: string): string {
 }
 
 /**
- * The console's identity: sets `actor` and `csrfToken` from a valid session. Without one, a page
- * request is redirected to the login form and anything else gets 401. Identity from Cloudflare Access
- * (a verified `Cf-Access-Jwt-Assertion`) is meant to be added here as a second source of `actor`.
+ * The CSRF token of an Access identity: a digest of the assertion itself. Only the signed-in browser
+ * and this Worker see the assertion, so a forged cross-site form cannot know it, and no server
+ * secret is needed when Access is the only way in.
+ */
+async function accessCsrfToken(assertion: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(`console-csrf:${assertion}`));
+  return btoa(String.fromCharCode(...new Uint8Array(digest)))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replaceAll("=", "");
+}
+
+/**
+ * The console's identity: with Cloudflare Access configured, a verified `Cf-Access-Jwt-Assertion`
+ * (the actor is its email, checked on every request, as on the admin API); otherwise, or when no
+ * assertion comes, a session opened with the admin token. A present but invalid assertion is 401 (and
+ * counts as a failed authentication); no identity redirects a page request to the login form.
  */
 export function consoleIdentity(): MiddlewareHandler<ConsoleApp> {
   return async function consoleIdentity(c, next) {
+    const { access } = readAdminIdentity(c.env);
+    const assertion = c.req.header(ACCESS_ASSERTION_HEADER);
+    if (access && assertion) {
+      const actor = await verifyAccessAssertion(assertion, access, c.get("now"));
+      if (actor === null) {
+        const throttled = await failedAuthenticationThrottled(c, "console-access");
+        if (throttled) c.header("Retry-After", "60");
+        return c.text("Your Cloudflare Access sign-in is not valid for this console.", throttled ? 429 : 401);
+      }
+      c.set("actor", actor);
+      c.set("csrfToken", await accessCsrfToken(assertion));
+      return next();
+    }
     const session = await readSession(c, c.get("now"));
     if (!session) {
       if (c.req.method === "GET" || c.req.method === "HEAD") {

@@ -328,18 +328,27 @@ RETURNING event_id, payload, received_at`,
 
 /**
  * Removes payloads received before `cutoff`, at most `chunk` rows per call, keeping id, type, status
- * and times so deduplication still works. Events still in flight keep theirs. Returns rows purged.
+ * and times so deduplication still works. Events still in flight keep theirs until `stuckCutoff`,
+ * after which no queue can still hold their message (a redelivery would restore the payload through
+ * the claim's COALESCE anyway). Returns rows purged.
  */
-export async function purgePayloads(db: D1Database, cutoff: string, now: string, chunk: number): Promise<number> {
+export async function purgePayloads(
+  db: D1Database,
+  cutoff: string,
+  now: string,
+  chunk: number,
+  stuckCutoff: string = cutoff,
+): Promise<number> {
   const result = await db
     .prepare(
       `UPDATE events SET payload = NULL, payload_purged_at = ?2
 WHERE event_id IN (
   SELECT event_id FROM events
-  WHERE payload IS NOT NULL AND received_at < ?1 AND status NOT IN ('queued', 'processing', 'failed')
+  WHERE payload IS NOT NULL AND received_at < ?1
+    AND (status NOT IN ('queued', 'processing', 'failed') OR received_at < ?4)
   LIMIT ?3)`,
     )
-    .bind(cutoff, now, chunk)
+    .bind(cutoff, now, chunk, stuckCutoff)
     .run();
   return result.meta.changes ?? 0;
 }

@@ -135,15 +135,18 @@ export type ParsedEvent =
 /**
  * Checks optional fields one by one: a value that passes (after its coercion) is kept, one that does
  * not is dropped with a warning, so an odd optional field never costs the event its state change.
- * Unknown fields pass through untouched (NovaMed may add fields at any time).
+ * Unknown top-level fields pass through untouched (NovaMed may add fields at any time); a nested
+ * object (the shipping address) keeps only the fields we declare, so an unknown key there (a
+ * recipient's name, a phone) is never stored.
  */
 function checkOptional(
   shape: OptionalShape,
   input: Record<string, unknown>,
   path: string,
   warnings: ErrorIssue[],
+  keepUnknown = true,
 ): Record<string, unknown> {
-  const output: Record<string, unknown> = { ...input };
+  const output: Record<string, unknown> = keepUnknown ? { ...input } : {};
   for (const [field, schema] of Object.entries(shape)) {
     if (!(field in input) || input[field] === undefined) continue;
     const value = input[field];
@@ -158,7 +161,7 @@ function checkOptional(
     } else if (value === null) {
       output[field] = null;
     } else if (typeof value === "object" && !Array.isArray(value)) {
-      output[field] = checkOptional(schema, value as Record<string, unknown>, fieldPath, warnings);
+      output[field] = checkOptional(schema, value as Record<string, unknown>, fieldPath, warnings, false);
     } else {
       delete output[field];
       warnings.push({ path: fieldPath, message: "must be an object" });

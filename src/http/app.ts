@@ -16,7 +16,24 @@ import type { App } from "./types";
 /** The Worker's HTTP surface. `src/index.ts` wires `app.fetch` as the `fetch` handler. */
 export const app = new Hono<App>();
 
-app.use(requestId());
+/** A caller's request id is adopted only when it is a well-formed UUID; anything else is replaced. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// headerName "" stops Hono's requestId from adopting any `[\w=-]` string a caller sends; the
+// generator adopts a UUID only, and the response echoes the id we used.
+app.use(
+  requestId({
+    headerName: "",
+    generator: (c) => {
+      const offered = c.req.header("x-request-id");
+      return offered && UUID.test(offered) ? offered.toLowerCase() : crypto.randomUUID();
+    },
+  }),
+);
+app.use(async function echoRequestId(c, next) {
+  await next();
+  c.header("X-Request-Id", c.get("requestId"));
+});
 app.use(secureHeaders());
 app.use(requestLog());
 app.use(
@@ -28,6 +45,12 @@ app.use(
       }),
   }),
 );
+
+// Admin answers carry PHI or say who may read it: no cache may keep one, errors included.
+app.use("/admin/*", async function noStore(c, next) {
+  await next();
+  c.header("Cache-Control", "no-store");
+});
 
 app.get("/health", (c) => c.json({ status: "ok" }));
 app.route("/webhooks", novamedWebhook);
@@ -43,7 +66,16 @@ app.onError((error, c) => {
   }
   if (error instanceof ConfigError) {
     log.error("misconfigured", { request_id: c.get("requestId"), variable: error.variable });
-    return c.json({ error: { code: "misconfigured", message: "The receiver is misconfigured; see its logs." } }, 500);
+    // The variable's name helps whoever configures the receiver and reveals nothing; its value never appears.
+    return c.json(
+      {
+        error: {
+          code: "misconfigured",
+          message: `The receiver is misconfigured: ${error.variable} is missing or invalid; see its logs.`,
+        },
+      },
+      500,
+    );
   }
   if (error instanceof HTTPException) {
     // Hono's JSON validator throws a bare 400 only for a body that is not valid JSON.

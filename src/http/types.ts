@@ -6,5 +6,9 @@ export type App = {
     /** Set once the envelope is valid, so the request log line can name the event. */
     eventType?: string;
     eventId?: string;
+    /** Who is calling the admin API (an Access email or `token:<name>`); set by `adminAuth`. */
+    actor?: string;
+    /** Counts for this request's audit row (never values); see src/http/audit.ts. */
+    auditDetail?: Record<string, number>;
   };
 };

@@ -1,6 +1,6 @@
 import { sweepStuckEvents } from "./event-sweep";
 import { sweepNotifications } from "./notification-sweep";
-import { purgeExpiredPayloads } from "./retention";
+import { purgeExpiredAuditRows, purgeExpiredPayloads } from "./retention";
 import { runLifecycleWatch } from "./watch";
 
 /**
@@ -23,6 +23,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       return;
     case CRONS.retention:
       await purgeExpiredPayloads(env, now);
+      await purgeExpiredAuditRows(env, now);
       return;
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
@@ -30,5 +31,6 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       await sweepNotifications(env, now);
       await runLifecycleWatch(env, now);
       await purgeExpiredPayloads(env, now);
+      await purgeExpiredAuditRows(env, now);
   }
 }

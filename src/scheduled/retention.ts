@@ -1,26 +1,59 @@
 import { readRetentionSettings } from "../config/retention";
+import { purgeAuditRows } from "../db/audit";
+import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
 import { purgePayloads } from "../db/events";
 import { purgeRenderedMessages } from "../db/notifications";
+import type { EntityKind } from "../events/event-types";
 import { log } from "../log";
 
 /** Rows per UPDATE: small enough to keep each statement short on D1's single writer. */
 export const PURGE_CHUNK_ROWS = 500;
 /** Chunks per run; a backlog larger than this is finished by the next runs. */
 export const PURGE_MAX_CHUNKS = 40;
+/**
+ * Extra days an event still in flight (queued, processing, failed) keeps its payload: a queue holds a
+ * message at most 14 days, so after that the event is stuck, and its payload goes too.
+ */
+export const STUCK_EVENT_GRACE_DAYS = 14;
 
 /**
  * Removes payload bodies older than `PAYLOAD_RETENTION_DAYS` (default 30), chunk by chunk. Each
  * event's id, type, status and times stay, so deduplication keeps working long after NovaMed's last
  * retry (about 1 h 21 min after the first attempt). Rendered notification bodies older than that go
- * too (each notification keeps its status and times). `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
+ * too (each notification keeps its status and times), and so do the PHI facts of entities in a final
+ * status whose last event is that old (ids, statuses and times stay). Events stuck in flight lose
+ * their payload {@link STUCK_EVENT_GRACE_DAYS} later. `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
  */
 export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number> {
   const days = readRetentionSettings(env).payloadRetentionDays;
   if (days === 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
-  const purged = await inChunks(() => purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS));
+  const stuckCutoff = new Date(now.getTime() - (days + STUCK_EVENT_GRACE_DAYS) * 86_400_000).toISOString();
+  const purged = await inChunks(() => purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS, stuckCutoff));
   const rendered = await inChunks(() => purgeRenderedMessages(env.DB, cutoff, PURGE_CHUNK_ROWS));
-  log.info("payload retention", { retention_days: days, purged, rendered_purged: rendered });
+  let entities = 0;
+  for (const kind of Object.keys(ENTITY_RETENTION) as EntityKind[]) {
+    entities += await inChunks(() => purgeEntityFacts(env.DB, kind, cutoff, now.toISOString(), PURGE_CHUNK_ROWS));
+  }
+  log.info("payload retention", {
+    retention_days: days,
+    purged,
+    rendered_purged: rendered,
+    entity_facts_purged: entities,
+  });
+  return purged;
+}
+
+/**
+ * Deletes audit rows older than `AUDIT_RETENTION_DAYS` (default 2190, six years). Payload retention
+ * never touches the audit trail; this is its only deletion. `AUDIT_RETENTION_DAYS = 0` keeps it all.
+ */
+export async function purgeExpiredAuditRows(env: Env, now: Date): Promise<number> {
+  const days = readRetentionSettings(env).auditRetentionDays;
+  if (days === 0) return 0;
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
+  const purged = await inChunks(() => purgeAuditRows(env.DB, cutoff, PURGE_CHUNK_ROWS));
+  log.info("audit retention", { retention_days: days, purged });
   return purged;
 }
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { readAdminToken } from "../../src/config/admin";
+import { readAdminIdentity } from "../../src/config/admin";
 import { readFaultRate } from "../../src/config/faults";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../src/config/notifications";
 import { readEmailProvider, readSmsProvider } from "../../src/config/providers";
@@ -61,7 +61,7 @@ describe("set variables", () => {
     const custom = envWith({
       NOVAMED_WEBHOOK_SECRET: " key-new , key-old ",
       NOVAMED_CLINIC_IDS: "550E8400-E29B-41D4-A716-446655440000",
-      ADMIN_TOKEN: " admin-token ",
+      ADMIN_TOKEN: " a-long-admin-token-for-this-config-test ",
       SMS_SEND_WINDOW: "09:30-20:00",
       NOTIFICATION_RULES: "order:shipped=sms, refill:denied=email+email",
       PAYLOAD_RETENTION_DAYS: "0",
@@ -79,7 +79,7 @@ describe("set variables", () => {
       apiKeys: ["key-new", "key-old"],
       clinicIds: new Set(["550e8400-e29b-41d4-a716-446655440000"]),
     });
-    expect(readAdminToken(custom)).toBe("admin-token");
+    expect(readAdminIdentity(custom).token).toBe("a-long-admin-token-for-this-config-test");
     const settings = readNotificationSettings(custom);
     expect(settings.smsWindow).toEqual({ start: 9 * 60 + 30, end: 20 * 60 });
     expect(Object.fromEntries(settings.rules)).toEqual({ "order:shipped": ["sms"], "refill:denied": ["email"] });
@@ -119,7 +119,7 @@ describe("set variables", () => {
 describe("a malformed variable", () => {
   const SECRET_LOOKING = "s3cr3t-value-do-not-echo";
   it.each([
-    ["ADMIN_TOKEN", { ADMIN_TOKEN: " " }, readAdminToken],
+    ["ADMIN_TOKEN", { ADMIN_TOKEN: " " }, readAdminIdentity],
     ["NOVAMED_CLINIC_IDS", { NOVAMED_CLINIC_IDS: SECRET_LOOKING }, readWebhookConfig],
     ["CLINIC_TIMEZONE", { CLINIC_TIMEZONE: SECRET_LOOKING }, readNotificationSettings],
     ["SMS_SEND_WINDOW", { SMS_SEND_WINDOW: "21:00-08:00" }, readNotificationSettings],
@@ -145,6 +145,7 @@ describe("a malformed variable", () => {
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readRetentionSettings],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
     ["FAULT_INJECTION_RATE", { FAULT_INJECTION_RATE: "2" }, readFaultRate],
+    ["AUDIT_RETENTION_DAYS", { AUDIT_RETENTION_DAYS: "-1" }, readRetentionSettings],
   ] as const)("%s: a ConfigError names it, never the value", (variable, overrides, read) => {
     const error = configError(() => read(envWith(overrides)));
     expect(error.variable).toBe(variable);

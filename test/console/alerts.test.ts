@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { auditRowsOf } from "../helpers/audit";
 import { consoleFetch, signIn } from "../helpers/console";
 import { uniqueId } from "../helpers/events";
 import { alertsOn, applyAt, HOUR, runWatch } from "../helpers/watch";
@@ -36,6 +37,10 @@ describe("console alerts page", () => {
     expect((await alertsOn(refillId))[0]?.acknowledged_by).toBe("token:admin");
     const after = await (await consoleFetch("/console/alerts", { cookie })).text();
     expect(after).toContain("by token:admin");
+    // The forged POST was refused before the route; the acknowledgement itself is audited once.
+    expect((await auditRowsOf("alert", String(alertId))).map((row) => [row.action, row.actor, row.outcome])).toEqual([
+      ["alert.ack", "token:admin", "success"],
+    ]);
   });
 
   it("shows resolved alerts on their own tab, and 400s an unknown state", async () => {

@@ -111,7 +111,7 @@ describe("console sign-in", () => {
   it("signs everyone out when ADMIN_TOKEN rotates", async () => {
     const clock = { now: new Date("2031-03-04T10:00:00.000Z") };
     const { cookie } = await signIn(consoleAt(clock));
-    const rotated = consoleAt(clock, { ...env, ADMIN_TOKEN: "a-rotated-admin-token" });
+    const rotated = consoleAt(clock, { ...env, ADMIN_TOKEN: "a-rotated-admin-token-0123456789abcdef" } as Env);
     expect((await consoleFetch("/console/events", { cookie }, rotated)).status).toBe(303);
   });
 });

@@ -182,7 +182,7 @@ describe("console event page", () => {
 });
 
 describe("console entity pages", () => {
-  it("shows an order's facts and every event that touched it, applied or stale, with its messages, in 2 round trips", async () => {
+  it("shows an order's facts and every event that touched it, applied or stale, with its messages, in 2 round trips plus its audit row", async () => {
     const orderId = uniqueId("ord");
     const at = (minutes: number) => new Date(Date.UTC(2031, 4, 10, 12, minutes)).toISOString();
     const created = makeEvent("order:created", { timestamp: at(0), data: { order_id: orderId } });
@@ -195,7 +195,7 @@ describe("console entity pages", () => {
     const { cookie } = await signIn(fetcher);
     const before = counting.roundTrips();
     const response = await consoleFetch(`/console/orders/${orderId}`, { cookie }, fetcher);
-    expect(counting.roundTrips() - before).toBe(2);
+    expect(counting.roundTrips() - before).toBe(3);
     const html = await response.text();
     expect(response.status).toBe(200);
     expect(html.match(/<tr data-event-id="/g)).toHaveLength(3);

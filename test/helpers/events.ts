@@ -6,7 +6,7 @@ export const CLINIC_ID = "550e8400-e29b-41d4-a716-446655440000";
 export const OTHER_CLINIC_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 export const API_KEY = "test-key-current";
 export const PREVIOUS_API_KEY = "test-key-previous";
-export const ADMIN_TOKEN = "test-admin-token";
+export const ADMIN_TOKEN = "test-only-admin-token-4f9c2a7e1b8d3c6f";
 
 let counter = 0;
 

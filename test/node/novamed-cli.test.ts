@@ -24,13 +24,15 @@ async function fakeNovaMed(reply: Reply | (() => Reply)): Promise<FakeServer> {
   return server;
 }
 
-/** Runs the CLI in-process against `baseUrl` with the key and clinic given as flags. */
+/**
+ * Runs the CLI in-process against `baseUrl` with the clinic given as flags and the key in
+ * NOVAMED_API_KEY, as docs/tools.md recommends.
+ */
 async function run(args: string[], options: { baseUrl?: string; env?: Record<string, string> } = {}) {
   const out = capture();
-  const connection = options.baseUrl
-    ? ["--api-key", API_KEY, "--clinic-id", CLINIC_ID, "--base-url", options.baseUrl]
-    : [];
-  const code = await main([...args, ...connection], options.env ?? {}, out.io);
+  const connection = options.baseUrl ? ["--clinic-id", CLINIC_ID, "--base-url", options.baseUrl] : [];
+  const env = options.baseUrl ? { NOVAMED_API_KEY: API_KEY, ...options.env } : (options.env ?? {});
+  const code = await main([...args, ...connection], env, out.io);
   return { code, ...out };
 }
 
@@ -85,7 +87,7 @@ describe("npm run novamed -- register", () => {
       NOVAMED_CLINIC_ID: "11111111-2222-4333-8444-555555555555",
       NOVAMED_API_BASE_URL: "http://127.0.0.1:9/unused",
     };
-    const result = await run(["register", "--url", WEBHOOK_URL], { baseUrl: api.url, env });
+    const result = await run(["register", "--url", WEBHOOK_URL, "--api-key", API_KEY], { baseUrl: api.url, env });
     expect(result.code).toBe(EXIT.ok);
     expect(api.requests[0]!.headers["x-api-key"]).toBe(API_KEY);
     expect(JSON.parse(api.requests[0]!.body).clinic_id).toBe(CLINIC_ID);
@@ -154,8 +156,8 @@ describe("choosing NovaMed's environment", () => {
       return new Response(REGISTER_RESPONSE, { status: 200, headers: { "content-type": "application/json" } });
     }) as typeof fetch;
     const code = await main(
-      ["register", "--url", WEBHOOK_URL, "--api-key", API_KEY, "--clinic-id", CLINIC_ID, ...args],
-      env,
+      ["register", "--url", WEBHOOK_URL, "--clinic-id", CLINIC_ID, ...args],
+      { NOVAMED_API_KEY: API_KEY, ...env },
       { ...out.io, fetch: fetchStub },
     );
     return { code, url: urls[0], stderr: out.stderr };
@@ -294,7 +296,7 @@ describe("usage errors (exit 2, NovaMed not called)", () => {
   it("names the flag and the environment variable of a missing key or clinic id", async () => {
     const noKey = await run(["register", "--url", WEBHOOK_URL, "--clinic-id", CLINIC_ID]);
     expect(noKey.code).toBe(EXIT.usage);
-    expect(noKey.stderr[0]).toMatch(/--api-key.*NOVAMED_API_KEY/);
+    expect(noKey.stderr[0]).toMatch(/NOVAMED_API_KEY/);
     const noClinic = await run(["register", "--url", WEBHOOK_URL], { env: { NOVAMED_API_KEY: API_KEY } });
     expect(noClinic.code).toBe(EXIT.usage);
     expect(noClinic.stderr[0]).toMatch(/--clinic-id.*NOVAMED_CLINIC_ID/);

@@ -4,7 +4,7 @@ import { configProblems } from "../../src/config/health";
 import type { SendJob } from "../../src/db/notifications";
 import worker from "../../src/index";
 import { adminFetch, adminJson } from "../helpers/admin";
-import { makeEvent, uniqueId } from "../helpers/events";
+import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
   applyAndCaptureJobs,
@@ -166,7 +166,7 @@ describe("GET /admin/health", () => {
       SMS_SEND_WINDOW: "canary-window",
     });
     const response = await worker.fetch(
-      new Request("https://receiver.test/admin/health", { headers: { authorization: "Bearer test-admin-token" } }),
+      new Request("https://receiver.test/admin/health", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
       broken,
     );
     expect(response.status).toBe(200);

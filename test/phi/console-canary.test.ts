@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { consoleFetch, signIn } from "../helpers/console";
@@ -61,7 +62,20 @@ describe("PHI canary: console", () => {
     // The reveal shows the number to the signed-in actor, and records who saw which field, without the value.
     expect(revealed).toContain(CANARY.phone);
     expect(revealed).toContain("z•••@example.org");
-    expect(capture.output()).toMatch(/"message":"console contact revealed".*"actor":"token:admin".*"field":"phone"/);
+    const { results: audit } = await env.DB.prepare(
+      `SELECT actor, action, target_type, target_id, outcome, detail FROM audit WHERE target_id = ?1 ORDER BY audit_id`,
+    )
+      .bind(patientId)
+      .all();
+    expect(audit.at(-1)).toEqual({
+      actor: "token:admin",
+      action: "patient.reveal_phone",
+      target_type: "patient",
+      target_id: patientId,
+      outcome: "success",
+      detail: null,
+    });
+    expect(leakedCanaries(JSON.stringify(audit))).toEqual([]);
     expect(leakedCanaries(capture.output())).toEqual([]);
   });
 });

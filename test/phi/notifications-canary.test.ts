@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { twilioSignature } from "../../src/notify/twilio-signature";
 import { adminFetch } from "../helpers/admin";
-import { makeEvent, uniqueId } from "../helpers/events";
+import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
   applyAndCaptureJobs,
@@ -210,9 +210,10 @@ describe("PHI canary: patients and notifications", () => {
     }
     bodies.push(await (await adminFetch("/notifications/ntf_nope")).text());
     const health = await worker.fetch(
-      new Request("https://receiver.test/admin/health", { headers: { authorization: "Bearer test-admin-token" } }),
+      new Request("https://receiver.test/admin/health", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
       { ...env, SMS_SEND_WINDOW: CANARY.phone, EMAIL_PROVIDER: CANARY.email } as unknown as Env,
     );
+    expect(health.status).toBe(200);
     bodies.push(await health.text());
     capture.stop();
 

@@ -22,6 +22,21 @@ export const DEFAULT_TIMEOUT_SECONDS = 15;
 /** Where the receiver in this repository accepts events; other paths get a warning, not a refusal. */
 export const RECEIVER_PATH = "/webhooks/novamed";
 
+export const API_KEY_FLAG_WARNING =
+  "--api-key puts the key in the process list and shell history, visible to other users of this machine; set NOVAMED_API_KEY or let the CLI ask for it";
+
+/**
+ * True when a register/delete invocation has no API key from `--api-key` or `NOVAMED_API_KEY`, so
+ * the CLI should ask for it (hidden) before parsing.
+ */
+export function needsApiKey(argv: readonly string[], env: CliEnv): boolean {
+  if (fromEnv(env, "NOVAMED_API_KEY")) return false;
+  if (argv.some((arg) => arg === "--api-key" || arg.startsWith("--api-key=") || arg === "--help" || arg === "-h")) {
+    return false;
+  }
+  return argv.some(isCommand);
+}
+
 /** Flags every command accepts. */
 const COMMON_OPTIONS = {
   "api-key": { type: "string" },
@@ -112,17 +127,21 @@ export function parseInvocation(argv: readonly string[], env: CliEnv): Invocatio
     }
   }
 
+  // A key on the command line sits in the process list and the shell history of a shared machine.
+  const keyWarnings = values["api-key"] !== undefined ? [API_KEY_FLAG_WARNING] : [];
+
   // The command's own value first: it is what the user just typed, and the likeliest mistake.
   if (command === "register") {
     const { webhookUrl, warnings } = checkWebhookUrl(values.url, command);
-    return { kind: "register", connection: resolveConnection(values, env, command), webhookUrl, warnings };
+    const connection = resolveConnection(values, env, command);
+    return { kind: "register", connection, webhookUrl, warnings: [...keyWarnings, ...warnings] };
   }
   const webhookId = values["webhook-id"]?.trim();
   if (!webhookId) throw new UsageError("missing --webhook-id (the webhook_id that register printed)", command);
   if (webhookId.length > 200 || /\s/.test(webhookId)) {
     throw new UsageError("--webhook-id must be a single token of at most 200 characters", command);
   }
-  return { kind: "delete", connection: resolveConnection(values, env, command), webhookId, warnings: [] };
+  return { kind: "delete", connection: resolveConnection(values, env, command), webhookId, warnings: keyWarnings };
 }
 
 interface ParsedValues {
@@ -136,7 +155,9 @@ interface ParsedValues {
 
 function resolveConnection(values: ParsedValues, env: CliEnv, command: CommandName): Connection {
   const apiKey = values["api-key"]?.trim() || fromEnv(env, "NOVAMED_API_KEY");
-  if (!apiKey) throw new UsageError("missing API key: pass --api-key or set NOVAMED_API_KEY", command);
+  if (!apiKey) {
+    throw new UsageError("missing API key: set NOVAMED_API_KEY (or run in a terminal to be asked for it)", command);
+  }
 
   const clinicId = values["clinic-id"]?.trim() || fromEnv(env, "NOVAMED_CLINIC_ID");
   if (!clinicId) throw new UsageError("missing clinic id: pass --clinic-id or set NOVAMED_CLINIC_ID", command);

@@ -11,15 +11,18 @@ import {
   UsageError,
   usageErrorLine,
 } from "../cli-kit.ts";
-import { type Invocation, parseInvocation } from "./args.ts";
+import { type Invocation, needsApiKey, parseInvocation } from "./args.ts";
 import { callNovaMed } from "./client.ts";
 import { helpText } from "./help.ts";
 import { EXIT, scrubSecret, toOutcome } from "./outcome.ts";
+import { promptHidden } from "./prompt.ts";
 
 /** Where output goes; tests pass collectors, the real entry point passes the process streams. */
 export interface Io extends CliOutput {
   /** Defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Asks for a secret without echoing it; null when there is no terminal to ask on. */
+  promptSecret?: (question: string) => Promise<string | null>;
 }
 
 /**
@@ -47,7 +50,12 @@ function apiKeysIn(argv: readonly string[], env: CliEnv): string[] {
   return keys.filter((key): key is string => typeof key === "string" && key.trim() !== "");
 }
 
-async function run(argv: readonly string[], env: CliEnv, io: Io): Promise<number> {
+async function run(argv: readonly string[], givenEnv: CliEnv, io: Io): Promise<number> {
+  let env = givenEnv;
+  if (io.promptSecret && needsApiKey(argv, env)) {
+    const key = await io.promptSecret("NovaMed API key (not shown): ");
+    if (key?.trim()) env = { ...env, NOVAMED_API_KEY: key.trim() };
+  }
   let invocation: Invocation;
   try {
     invocation = parseInvocation(argv, env);
@@ -85,4 +93,8 @@ async function run(argv: readonly string[], env: CliEnv, io: Io): Promise<number
   return outcome.exitCode;
 }
 
-if (import.meta.main) await runAsEntryPoint(main);
+if (import.meta.main) {
+  await runAsEntryPoint((argv, env, output) =>
+    main(argv, env, { ...output, promptSecret: (question) => promptHidden(question) }),
+  );
+}

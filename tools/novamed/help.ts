@@ -3,7 +3,9 @@ import { BASE_URLS, type CommandName, DEFAULT_TIMEOUT_SECONDS } from "./args.ts"
 /** `--help` texts. Kept beside each other so the exit-code table cannot drift between commands. */
 
 const CONNECTION_FLAGS = `Connection flags (each falls back to an environment variable):
-  --api-key <key>        NovaMed API key                        NOVAMED_API_KEY
+  --api-key <key>        NovaMed API key (prefer the variable,  NOVAMED_API_KEY
+                           or the hidden prompt: a flag is seen
+                           by other users of the machine)
   --clinic-id <uuid>     your clinic's id (a UUID)              NOVAMED_CLINIC_ID
   --env <name>           development (default) or production    NOVAMED_ENV
                            development = ${BASE_URLS.development}

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { readNotificationSettings } from "../../config/notifications";
 import { ALERT_STATES, type AlertRow, type AlertState, acknowledgeAlert, listAlerts } from "../../db/alerts";
+import { audited } from "../../http/audit";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
 import { ApiError } from "../../http/errors";
 import { consoleLink } from "../../scheduled/alert-text";
@@ -160,7 +161,7 @@ alertsPage.get("/", async (c) => {
   );
 });
 
-alertsPage.post("/:alert_id/ack", async (c) => {
+alertsPage.post("/:alert_id/ack", audited("alert.ack", "alert", "alert_id"), async (c) => {
   const alert = await acknowledgeAlert(c.env.DB, c.req.param("alert_id"), c.get("actor"), c.get("now"));
   if (!alert) return renderPage(c, "Alert not found", <Notice kind="error">No alert has this id.</Notice>, 404);
   return c.redirect(listUrl({ state: alert.state }), 303);

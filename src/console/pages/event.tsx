@@ -4,6 +4,7 @@ import { readNotificationSettings } from "../../config/notifications";
 import { getEntity } from "../../db/entities";
 import { FORCE_REPLAYABLE, getEventRow, REPLAYABLE } from "../../db/events";
 import { notificationsForEvent } from "../../db/notifications";
+import { audited } from "../../http/audit";
 import { ApiError } from "../../http/errors";
 import { replayEvent } from "../../http/event-replay";
 import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
@@ -166,7 +167,7 @@ async function renderEventPage(
 /** `/console/events/:event_id` and its replay action. */
 export const eventPage = new Hono<ConsoleApp>();
 
-eventPage.get("/:event_id", async (c) => {
+eventPage.get("/:event_id", audited("event.read", "event", "event_id"), async (c) => {
   const replayed = c.req.query("replayed") === "1";
   return renderEventPage(
     c,
@@ -175,7 +176,7 @@ eventPage.get("/:event_id", async (c) => {
   );
 });
 
-eventPage.post("/:event_id/replay", async (c) => {
+eventPage.post("/:event_id/replay", audited("event.replay", "event", "event_id"), async (c) => {
   const eventId = c.req.param("event_id");
   const form = await c.req.parseBody();
   const force = form.force === "true";

@@ -1,9 +1,10 @@
 import { Hono } from "hono";
-import { timingSafeEqual } from "hono/utils/buffer";
-import { readAdminToken } from "../../config/admin";
+import { readAdminIdentity } from "../../config/admin";
+import { isAdminToken } from "../../http/identity";
+import { failedAuthenticationThrottled } from "../../http/middleware/auth-failure";
 import { log } from "../../log";
 import { Layout, Notice } from "../layout";
-import { ADMIN_TOKEN_ACTOR, startSession } from "../session";
+import { startSession } from "../session";
 import type { ConsoleApp } from "../types";
 
 /** A console path to return to after signing in; anything else (another site, `//host`) becomes the overview. */
@@ -37,14 +38,13 @@ login.post("/", async (c) => {
   const form = await c.req.parseBody();
   const next = safeNext(form.next);
   const presented = typeof form.token === "string" ? form.token.trim() : "";
-  if (presented && (await timingSafeEqual(presented, readAdminToken(c.env)))) {
-    await startSession(c, ADMIN_TOKEN_ACTOR, c.get("now"));
-    log.info("console sign-in", { actor: ADMIN_TOKEN_ACTOR, request_id: c.get("requestId") });
+  const { token, tokenActor } = readAdminIdentity(c.env);
+  if (await isAdminToken(presented, token)) {
+    await startSession(c, tokenActor, c.get("now"));
+    log.info("console sign-in", { actor: tokenActor, request_id: c.get("requestId") });
     return c.redirect(next, 303);
   }
-  const client = c.req.header("cf-connecting-ip") ?? "unknown";
-  const { success } = await c.env.AUTH_FAILURE_LIMITER.limit({ key: `console-login:${client}` });
-  if (!success) {
+  if (await failedAuthenticationThrottled(c, "console-login")) {
     c.header("Retry-After", "60");
     return c.html(<LoginPage next={next} error="Too many failed attempts; wait a minute and try again." />, 429);
   }

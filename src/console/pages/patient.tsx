@@ -4,6 +4,7 @@ import { readNotificationSettings } from "../../config/notifications";
 import { selectPatientNotifications } from "../../db/event-search";
 import type { NotificationRow } from "../../db/notifications";
 import { selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../../db/patients";
+import { audited } from "../../http/audit";
 import { maskEmail, maskPhone } from "../format";
 import { CsrfField, Notice, renderPage } from "../layout";
 import { type RevealedField, recordReveal } from "../reveal";
@@ -108,7 +109,7 @@ async function renderPatientPage(c: Context<ConsoleApp>, patientId: string, reve
 /** `/console/patients/:id` and the explicit, recorded reveal of one contact detail. */
 export const patientPage = new Hono<ConsoleApp>();
 
-patientPage.get("/:id", (c) => renderPatientPage(c, c.req.param("id")));
+patientPage.get("/:id", audited("patient.read", "patient", "id"), (c) => renderPatientPage(c, c.req.param("id")));
 
 patientPage.post("/:id/reveal", async (c) => {
   const form = await c.req.parseBody();
@@ -117,6 +118,7 @@ patientPage.post("/:id/reveal", async (c) => {
     return renderPage(c, "Reveal", <Notice kind="error">Choose the phone or the email to reveal.</Notice>, 400);
   }
   const patientId = c.req.param("id");
-  recordReveal({ actor: c.get("actor"), patientId, field, requestId: c.get("requestId") });
+  // Recorded before the value is shown: when the audit row cannot be written, nothing is revealed.
+  await recordReveal(c, patientId, field);
   return renderPatientPage(c, patientId, field);
 });

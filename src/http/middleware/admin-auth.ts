@@ -1,28 +1,24 @@
 import type { MiddlewareHandler } from "hono";
-import { bearerAuth } from "hono/bearer-auth";
-import { readAdminToken } from "../../config/admin";
+import { readAdminIdentity } from "../../config/admin";
+import { identifyAdminRequest } from "../identity";
 import type { App } from "../types";
-
-/** The one 401 of the admin API, for a missing, malformed or wrong bearer token alike. */
-function unauthorized(): Response {
-  return Response.json(
-    { error: { code: "unauthorized", message: "A valid Authorization: Bearer token is required." } },
-    { status: 401 },
-  );
-}
+import { rejectAuthentication } from "./auth-failure";
 
 /**
- * Hono's `bearer-auth` against `ADMIN_TOKEN` (compared in constant time). Every failure is a 401 in the
- * contract's error shape; bearer-auth's own 400 for a malformed header would tell a prober more.
+ * The admin API's identity: a verified Cloudflare Access JWT (actor = its email) or the
+ * `ADMIN_TOKEN` bearer token (actor = `ADMIN_TOKEN_ACTOR`). Every failure is the same 401, and
+ * repeated failures from one client 429; a weak or missing configuration is 500 `misconfigured`.
  */
 export function adminAuth(): MiddlewareHandler<App> {
   return async function adminAuth(c, next) {
-    const token = readAdminToken(c.env);
-    return bearerAuth<App>({
-      token,
-      noAuthenticationHeader: { message: unauthorized },
-      invalidAuthenticationHeader: { message: unauthorized },
-      invalidToken: { message: unauthorized },
-    })(c, next);
+    const settings = readAdminIdentity(c.env);
+    const actor = await identifyAdminRequest(c.req.raw, settings, new Date());
+    if (actor === null) {
+      return rejectAuthentication(c, "admin-auth", {
+        message: "A valid Cloudflare Access identity or Authorization: Bearer token is required.",
+      });
+    }
+    c.set("actor", actor);
+    await next();
   };
 }

@@ -1,10 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { readWebhookConfig, type WebhookConfig } from "../../config/webhook";
-import { ApiError } from "../errors";
 import type { App } from "../types";
-
-/** Seconds a throttled client is told to wait; the limiter's window. */
-const RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+import { rejectAuthentication } from "./auth-failure";
 
 const encoder = new TextEncoder();
 
@@ -50,13 +47,8 @@ export function apiKeyAuth(): MiddlewareHandler<App> {
     if (presented !== undefined && (await matchesAnyKey(presented, config))) {
       return next();
     }
-    const client = c.req.header("cf-connecting-ip") ?? "unknown";
-    const { success } = await c.env.AUTH_FAILURE_LIMITER.limit({ key: `auth-failure:${client}` });
-    if (!success) {
-      throw new ApiError(429, "rate_limited", "Too many failed authentication attempts; retry later.", {
-        headers: { "Retry-After": String(RATE_LIMIT_RETRY_AFTER_SECONDS) },
-      });
-    }
-    throw new ApiError(401, "unauthorized", "The x-api-key header is missing or not a valid key.");
+    return rejectAuthentication(c, "auth-failure", {
+      message: "The x-api-key header is missing or not a valid key.",
+    });
   };
 }

@@ -1,22 +1,15 @@
 import { zValidator } from "@hono/zod-validator";
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_STATES, type AlertRow, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { alertChannelStates } from "../../scheduled/alert-delivery";
+import { audited } from "../audit";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import type { App } from "../types";
 
 /** `/admin/alerts`: the lifecycle watch's alerts (docs/watch.md), listed and acknowledged. */
 export const adminAlerts = new Hono<App>();
-
-/**
- * Who is acting. The admin API authenticates with the shared token only, so every actor is
- * `token:admin` until a per-person identity (Cloudflare Access) replaces this one function.
- */
-function adminActor(_c: Context<App>): string {
-  return "token:admin";
-}
 
 const listQuery = z.object({
   state: z.enum(ALERT_STATES as [string, ...string[]], { error: "must be open or resolved" }).optional(),
@@ -71,8 +64,9 @@ adminAlerts.get(
   },
 );
 
-adminAlerts.post("/:alert_id/ack", async (c) => {
-  const alert = await acknowledgeAlert(c.env.DB, c.req.param("alert_id"), adminActor(c), new Date());
+// The actor is the admin identity (an Access email, or the token's actor name).
+adminAlerts.post("/:alert_id/ack", audited("alert.ack", "alert", "alert_id"), async (c) => {
+  const alert = await acknowledgeAlert(c.env.DB, c.req.param("alert_id"), c.get("actor") ?? "unknown", new Date());
   if (!alert) throw new ApiError(404, "not_found", "No alert has this id.");
   return c.json(alertView(alert));
 });

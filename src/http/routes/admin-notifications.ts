@@ -4,6 +4,7 @@ import { z } from "zod";
 import { notificationWithHistory, REPLAYABLE_NOTIFICATION_STATUSES, reopenNotifications } from "../../db/notifications";
 import { log } from "../../log";
 import { enqueueSendJobs } from "../../notify/outbox";
+import { audited, setAuditDetail } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
 import type { App } from "../types";
 
@@ -27,12 +28,14 @@ const replayBody = z.object({
  */
 adminNotifications.post(
   "/replay",
+  audited("notification.replay", "notification", { fixed: "*" }),
   zValidator("json", replayBody, rejectInvalid("invalid_body", "The request body is invalid.")),
   async (c) => {
     const { status, limit } = c.req.valid("json");
     const jobs = await reopenNotifications(c.env.DB, status, limit, new Date().toISOString());
     const enqueued = await enqueueSendJobs(c.env, jobs);
     log.info("notifications replayed", { request_id: c.get("requestId"), status, replayed: jobs.length, enqueued });
+    setAuditDetail(c, { replayed: jobs.length, enqueued });
     return c.json({ replayed: jobs.length }, 202);
   },
 );
@@ -49,27 +52,31 @@ function renderedOf(rendered: string | null): { subject?: string; text: string }
  * error, and the message as rendered (until the retention job purges it). Contact details are not
  * stored here, so none are shown; the rendered text is returned to staff, never logged.
  */
-adminNotifications.get("/:notification_id", async (c) => {
-  const found = await notificationWithHistory(c.env.DB, c.req.param("notification_id"));
-  if (!found) throw new ApiError(404, "not_found", "No notification has this id.");
-  const { row, history } = found;
-  return c.json({
-    notification_id: row.notification_id,
-    event_id: row.event_id,
-    channel: row.channel,
-    kind: row.kind,
-    patient_id: row.patient_id,
-    entity_id: row.entity_id,
-    status: row.status,
-    attempts: row.attempts,
-    provider: row.provider,
-    provider_message_id: row.provider_message_id,
-    error: row.error,
-    scheduled_for: row.scheduled_for,
-    sent_at: row.sent_at,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    history,
-    rendered: renderedOf(row.rendered),
-  });
-});
+adminNotifications.get(
+  "/:notification_id",
+  audited("notification.read", "notification", "notification_id"),
+  async (c) => {
+    const found = await notificationWithHistory(c.env.DB, c.req.param("notification_id"));
+    if (!found) throw new ApiError(404, "not_found", "No notification has this id.");
+    const { row, history } = found;
+    return c.json({
+      notification_id: row.notification_id,
+      event_id: row.event_id,
+      channel: row.channel,
+      kind: row.kind,
+      patient_id: row.patient_id,
+      entity_id: row.entity_id,
+      status: row.status,
+      attempts: row.attempts,
+      provider: row.provider,
+      provider_message_id: row.provider_message_id,
+      error: row.error,
+      scheduled_for: row.scheduled_for,
+      sent_at: row.sent_at,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      history,
+      rendered: renderedOf(row.rendered),
+    });
+  },
+);

@@ -1,6 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
+import { audited, setAuditDetail } from "../audit";
 import { rejectInvalid } from "../errors";
 import { replayEvents } from "../event-replay";
 import { requireJsonContentType } from "../middleware/require-json";
@@ -35,6 +36,7 @@ const DEFAULT_LIMIT = 100;
 
 adminReplay.post(
   "/events/replay",
+  audited("event.bulk_replay", "event", { fixed: "*" }),
   requireJsonContentType(),
   zValidator("json", bulkReplayBody, rejectInvalid("invalid_body", "The request body is invalid.")),
   async (c) => {
@@ -51,6 +53,7 @@ adminReplay.post(
       },
       { requestId: c.get("requestId") },
     );
+    setAuditDetail(c, { replayed: result.replayed });
     return c.json(result, 202);
   },
 );

@@ -5,12 +5,14 @@ import { getEntity } from "../../db/entities";
 import { EVENT_STATUSES, type EventRow, eventStats, listEventRows } from "../../db/events";
 import { notificationStats, notificationsForEvent } from "../../db/notifications";
 import type { EntityKind } from "../../events/event-types";
+import { audited } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
 import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
 import { findEvent, replayEvent } from "../event-replay";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
 import { adminAlerts } from "./admin-alerts";
+import { adminAudit } from "./admin-audit";
 import { adminHealth } from "./admin-health";
 import { adminNotifications } from "./admin-notifications";
 import { adminReplay } from "./admin-replay";
@@ -24,6 +26,7 @@ admin.route("/alerts", adminAlerts);
 admin.route("/", adminReplay);
 admin.route("/notifications", adminNotifications);
 admin.route("/health", adminHealth);
+admin.route("/audit", adminAudit);
 
 const invalidQuery = rejectInvalid("invalid_query", "The query parameters are invalid.");
 
@@ -81,7 +84,7 @@ admin.get("/stats", async (c) =>
   c.json({ events: await eventStats(c.env.DB), notifications: await notificationStats(c.env.DB) }),
 );
 
-admin.get("/events/:event_id", async (c) => {
+admin.get("/events/:event_id", audited("event.read", "event", "event_id"), async (c) => {
   const row = await findEvent(c.env.DB, c.req.param("event_id"));
   const notifications = await notificationsForEvent(c.env.DB, row.event_id);
   return c.json({
@@ -107,6 +110,7 @@ admin.get("/events/:event_id", async (c) => {
 
 admin.post(
   "/events/:event_id/replay",
+  audited("event.replay", "event", "event_id"),
   zValidator(
     "query",
     z.object({ force: z.enum(["true", "false"], { error: "must be true or false" }).optional() }),
@@ -136,7 +140,7 @@ function entityView(row: Record<string, unknown>) {
 }
 
 function entityRoute(path: string, kind: EntityKind, param: string) {
-  admin.get(path, async (c) => {
+  admin.get(path, audited(`${kind}.read`, kind, param), async (c) => {
     const row = await getEntity(c.env.DB, kind, c.req.param(param) ?? "");
     if (!row) throw new ApiError(404, "not_found", `No ${kind.replace("_", " ")} has this id.`);
     return c.json(entityView(row));

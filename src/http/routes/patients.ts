@@ -4,6 +4,7 @@ import { z } from "zod";
 import { deletePatient, getPatient, type Patient, upsertPatient } from "../../db/patients";
 import { type ErrorIssue, toIssues } from "../../events/issues";
 import { isTimeZone } from "../../time-zone";
+import { audited, setAuditDetail } from "../audit";
 import { parseCsvRows } from "../csv";
 import { ApiError, rejectInvalid } from "../errors";
 import { bodyCap } from "../middleware/body-cap";
@@ -44,50 +45,61 @@ const invalidPatient = rejectInvalid("invalid_patient", "The patient is invalid.
 /** `/admin/patients`: the patient directory (mounted behind the admin bearer token). */
 export const patients = new Hono<App>();
 
-patients.post("/import", bodyCap(IMPORT_MAX_BYTES, "An import body is at most 1 MiB; split the file."), async (c) => {
-  const contentType = c.req.header("content-type") ?? "";
-  const rows = contentType.startsWith("text/csv") ? parseCsvRows(await c.req.text()) : await readJsonRows(c.req.raw);
-  if (rows.length > IMPORT_MAX_ROWS) {
-    throw new ApiError(
-      413,
-      "payload_too_large",
-      `An import holds at most ${IMPORT_MAX_ROWS} patients; split the file.`,
-    );
-  }
-  const now = new Date().toISOString();
-  const valid: Patient[] = [];
-  const errors: { row: number; issues: ErrorIssue[] }[] = [];
-  rows.forEach((row, index) => {
-    const id = patientId.safeParse(row.patient_id);
-    const fields = patientFields.safeParse(row);
-    if (id.success && fields.success) valid.push({ patient_id: id.data, ...fields.data });
-    else {
-      const issues = [
-        ...(id.success ? [] : toIssues(id.error).map((issue) => ({ ...issue, path: "patient_id" }))),
-        ...(fields.success ? [] : toIssues(fields.error)),
-      ];
-      errors.push({ row: index + 1, issues });
+patients.post(
+  "/import",
+  audited("patient.import", "patient", { fixed: "*" }),
+  bodyCap(IMPORT_MAX_BYTES, "An import body is at most 1 MiB; split the file."),
+  async (c) => {
+    const contentType = c.req.header("content-type") ?? "";
+    const rows = contentType.startsWith("text/csv") ? parseCsvRows(await c.req.text()) : await readJsonRows(c.req.raw);
+    if (rows.length > IMPORT_MAX_ROWS) {
+      throw new ApiError(
+        413,
+        "payload_too_large",
+        `An import holds at most ${IMPORT_MAX_ROWS} patients; split the file.`,
+      );
     }
-  });
-  if (valid.length > 0) await c.env.DB.batch(valid.map((patient) => upsertPatient(c.env.DB, patient, now)));
-  return c.json({ imported: valid.length, failed: errors.length, errors });
-});
+    const now = new Date().toISOString();
+    const valid: Patient[] = [];
+    const errors: { row: number; issues: ErrorIssue[] }[] = [];
+    rows.forEach((row, index) => {
+      const id = patientId.safeParse(row.patient_id);
+      const fields = patientFields.safeParse(row);
+      if (id.success && fields.success) valid.push({ patient_id: id.data, ...fields.data });
+      else {
+        const issues = [
+          ...(id.success ? [] : toIssues(id.error).map((issue) => ({ ...issue, path: "patient_id" }))),
+          ...(fields.success ? [] : toIssues(fields.error)),
+        ];
+        errors.push({ row: index + 1, issues });
+      }
+    });
+    if (valid.length > 0) await c.env.DB.batch(valid.map((patient) => upsertPatient(c.env.DB, patient, now)));
+    setAuditDetail(c, { imported: valid.length, failed: errors.length });
+    return c.json({ imported: valid.length, failed: errors.length, errors });
+  },
+);
 
-patients.put("/:patient_id", zValidator("json", patientFields, invalidPatient), async (c) => {
-  const id = patientId.safeParse(c.req.param("patient_id"));
-  if (!id.success)
-    throw new ApiError(400, "invalid_patient", "The patient id is invalid.", { issues: toIssues(id.error) });
-  await upsertPatient(c.env.DB, { patient_id: id.data, ...c.req.valid("json") }, new Date().toISOString()).run();
-  return c.json(await getPatient(c.env.DB, id.data));
-});
+patients.put(
+  "/:patient_id",
+  audited("patient.upsert", "patient", "patient_id"),
+  zValidator("json", patientFields, invalidPatient),
+  async (c) => {
+    const id = patientId.safeParse(c.req.param("patient_id"));
+    if (!id.success)
+      throw new ApiError(400, "invalid_patient", "The patient id is invalid.", { issues: toIssues(id.error) });
+    await upsertPatient(c.env.DB, { patient_id: id.data, ...c.req.valid("json") }, new Date().toISOString()).run();
+    return c.json(await getPatient(c.env.DB, id.data));
+  },
+);
 
-patients.get("/:patient_id", async (c) => {
+patients.get("/:patient_id", audited("patient.read", "patient", "patient_id"), async (c) => {
   const patient = await getPatient(c.env.DB, c.req.param("patient_id"));
   if (!patient) throw new ApiError(404, "not_found", "No patient has this id.");
   return c.json(patient);
 });
 
-patients.delete("/:patient_id", async (c) => {
+patients.delete("/:patient_id", audited("patient.delete", "patient", "patient_id"), async (c) => {
   if (!(await deletePatient(c.env.DB, c.req.param("patient_id"))))
     throw new ApiError(404, "not_found", "No patient has this id.");
   return c.body(null, 204);

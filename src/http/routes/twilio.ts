@@ -7,7 +7,7 @@ import { log } from "../../log";
 import { markup } from "../../notify/markup";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
-import { ApiError } from "../errors";
+import { rejectAuthentication } from "../middleware/auth-failure";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 
@@ -29,7 +29,8 @@ type TwilioApp = App & { Variables: App["Variables"] & { twilioParams: Record<st
 
 /**
  * Verifies `X-Twilio-Signature` against the URL Twilio called (and the same path under
- * PUBLIC_BASE_URL, for a receiver behind a tunnel or proxy). 403 otherwise, before anything changes.
+ * PUBLIC_BASE_URL, for a receiver behind a tunnel or proxy). 403 otherwise, before anything changes;
+ * repeated failures from one client 429, as at the NovaMed edge.
  */
 function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
   return async function twilioSignatureAuth(c, next) {
@@ -43,7 +44,11 @@ function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
     const url = new URL(c.req.url);
     const urls = [c.req.url, ...(publicBaseUrl ? [`${publicBaseUrl}${url.pathname}${url.search}`] : [])];
     if (!(await isValidTwilioSignature(authTokens, c.req.header("x-twilio-signature"), urls, params))) {
-      throw new ApiError(403, "forbidden", "The Twilio signature is missing or invalid.");
+      return rejectAuthentication(c, "twilio-auth", {
+        status: 403,
+        code: "forbidden",
+        message: "The Twilio signature is missing or invalid.",
+      });
     }
     c.set("twilioParams", params);
     await next();

@@ -1,0 +1,59 @@
+import { zValidator } from "@hono/zod-validator";
+import { Hono } from "hono";
+import { z } from "zod";
+import { type AuditRow, listAuditRows } from "../../db/audit";
+import { decodeCursor, encodeCursor } from "../cursor";
+import { ApiError, rejectInvalid } from "../errors";
+import type { App } from "../types";
+
+const text = (max: number) => z.string().min(1, { error: "must not be empty" }).max(max, { error: "is too long" });
+
+const auditQuery = z.object({
+  actor: text(320).optional(),
+  target_type: text(50).optional(),
+  target_id: text(200).optional(),
+  limit: z.coerce
+    .number({ error: "must be a number" })
+    .int({ error: "must be an integer" })
+    .min(1, { error: "must be at least 1" })
+    .max(100, { error: "must be at most 100" })
+    .default(50),
+  cursor: z.string().max(400, { error: "is too long" }).optional(),
+});
+
+/** The cursor that continues after `row`: its place in the newest-first order. */
+function cursorAfter(row: AuditRow): string {
+  return encodeCursor([row.at, String(row.audit_id)]);
+}
+
+function positionOf(cursor: string): { at: string; auditId: number } {
+  const [at = "", id = ""] = decodeCursor(cursor, 2);
+  const auditId = Number(id);
+  if (!Number.isSafeInteger(auditId)) {
+    throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
+      issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
+    });
+  }
+  return { at, auditId };
+}
+
+/** `GET /admin/audit`: the audit trail, newest first, by actor and/or target, a page at a time. */
+export const adminAudit = new Hono<App>();
+
+adminAudit.get(
+  "/",
+  zValidator("query", auditQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
+  async (c) => {
+    const query = c.req.valid("query");
+    const rows = await listAuditRows(c.env.DB, {
+      actor: query.actor,
+      targetType: query.target_type,
+      targetId: query.target_id,
+      limit: query.limit + 1,
+      after: query.cursor ? positionOf(query.cursor) : undefined,
+    });
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return c.json({ entries: page, next_cursor: rows.length > query.limit && last ? cursorAfter(last) : null });
+  },
+);

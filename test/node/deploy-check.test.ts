@@ -1,0 +1,168 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { deployProblems, readVars, runDeployCheck, type WranglerRunner } from "../../scripts/deploy-check.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const STRONG = "0123456789abcdef0123456789abcdef01234567";
+const AUDIENCE = "a".repeat(64);
+
+/** A fake wrangler answering `secret list` with these names, recording what it was asked. */
+function fakeWrangler(names: string[], status = 0): WranglerRunner & { calls: string[][] } {
+  const calls: string[][] = [];
+  const run = ((args: string[]) => {
+    calls.push(args);
+    return {
+      status,
+      stdout: status === 0 ? JSON.stringify(names.map((name) => ({ name, type: "secret_text" }))) : "",
+      stderr: status === 0 ? "" : "Authentication error [code: 10000]",
+    };
+  }) as WranglerRunner & { calls: string[][] };
+  run.calls = calls;
+  return run;
+}
+
+function check(names: string[], env: Record<string, string> = {}) {
+  const lines: string[] = [];
+  const run = fakeWrangler(names);
+  const code = runDeployCheck({ root, args: [], env, run, print: (line) => lines.push(line) });
+  return { code, output: lines.join("\n"), calls: run.calls };
+}
+
+describe("deploy check", () => {
+  it("passes a complete configuration, asking wrangler for the secret list as JSON", () => {
+    const result = check(["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"]);
+    expect(result.code).toBe(0);
+    expect(result.calls).toEqual([["secret", "list", "--format", "json"]]);
+    expect(result.output).toContain("by name only");
+  });
+
+  it("stops with a list naming every missing secret", () => {
+    const result = check([]);
+    expect(result.code).toBe(1);
+    expect(result.output).toContain(
+      "NOVAMED_WEBHOOK_SECRET is not set: npx wrangler secret put NOVAMED_WEBHOOK_SECRET",
+    );
+    expect(result.output).toContain("NOVAMED_CLINIC_IDS is not set");
+    expect(result.output).toContain("ADMIN_TOKEN is not set and Cloudflare Access is not configured");
+  });
+
+  it.each([
+    [
+      "a short token",
+      { ADMIN_TOKEN: "short-token" },
+      "ADMIN_TOKEN (the value in your environment) must be at least 32 characters",
+    ],
+    [
+      "the old README token",
+      { ADMIN_TOKEN: "dev-admin-token" },
+      "ADMIN_TOKEN (the value in your environment) is a value published",
+    ],
+    ["the test suite's token", { ADMIN_TOKEN: "test-only-admin-token-4f9c2a7e1b8d3c6f" }, "is a value published"],
+    [
+      "a published webhook key among rotated ones",
+      { NOVAMED_WEBHOOK_SECRET: `${STRONG},dev-webhook-secret` },
+      "NOVAMED_WEBHOOK_SECRET (the value in your environment) is a value published",
+    ],
+  ])("refuses %s given locally, without printing it", (_case, env, message) => {
+    const result = check(["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"], env);
+    expect(result.code).toBe(1);
+    expect(result.output).toContain(message);
+    for (const value of Object.values(env)) expect(result.output).not.toContain(value);
+  });
+
+  it("accepts a strong local token", () => {
+    expect(check(["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"], { ADMIN_TOKEN: STRONG }).code).toBe(
+      0,
+    );
+  });
+
+  it("wants both Access settings or neither, and accepts Access without a token", () => {
+    const base = ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS"];
+    expect(
+      deployProblems({
+        secretNames: base,
+        vars: { ACCESS_TEAM_DOMAIN: "clinic", ACCESS_AUD: AUDIENCE },
+        localValues: {},
+      }),
+    ).toEqual([]);
+    expect(
+      deployProblems({
+        secretNames: [...base, "ADMIN_TOKEN"],
+        vars: { ACCESS_TEAM_DOMAIN: "clinic", ACCESS_AUD: "" },
+        localValues: {},
+      }),
+    ).toEqual([expect.stringMatching(/^ACCESS_AUD is not set/)]);
+    expect(deployProblems({ secretNames: [...base, "ADMIN_TOKEN", "ACCESS_AUD"], vars: {}, localValues: {} })).toEqual([
+      expect.stringMatching(/^ACCESS_TEAM_DOMAIN is not set/),
+    ]);
+  });
+
+  it("refuses a secret written into wrangler.toml [vars]", () => {
+    const problems = deployProblems({
+      secretNames: ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS"],
+      vars: { ADMIN_TOKEN: STRONG },
+      localValues: {},
+    });
+    expect(problems).toEqual([expect.stringMatching(/^ADMIN_TOKEN is in wrangler.toml \[vars\]/)]);
+  });
+
+  it("stops when wrangler cannot list the secrets", () => {
+    const lines: string[] = [];
+    const code = runDeployCheck({
+      root,
+      args: [],
+      env: {},
+      run: fakeWrangler([], 1),
+      print: (line) => lines.push(line),
+    });
+    expect(code).toBe(1);
+    expect(lines.join("\n")).toContain("Authentication error");
+  });
+
+  it("reads the project's wrangler.toml [vars]", () => {
+    expect(readVars('[vars]\nA = ""\nB = "x" # note\n\n[dev]\nC = "no"\n')).toEqual({ A: "", B: "x" });
+  });
+});
+
+describe("npm run deploy wiring", () => {
+  let bin: string;
+  beforeEach(() => {
+    bin = mkdtempSync(path.join(tmpdir(), "fake-wrangler-"));
+  });
+  afterEach(() => rmSync(bin, { recursive: true, force: true }));
+
+  /** Runs scripts/deploy-check.ts with a stub `wrangler` first on PATH that logs its arguments. */
+  function runWithStub(secretListJson: string) {
+    const log = path.join(bin, "calls.log");
+    writeFileSync(path.join(bin, "wrangler"), `#!/bin/sh\necho "$@" >> "${log}"\necho '${secretListJson}'\n`);
+    chmodSync(path.join(bin, "wrangler"), 0o755);
+    return spawnSync(process.execPath, [path.join(root, "scripts/deploy-check.ts")], {
+      cwd: root,
+      encoding: "utf8",
+      env: { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}` },
+    });
+  }
+
+  it("the deploy script runs the check before migrations and deploy", async () => {
+    const pkg = (await import("../../package.json", { with: { type: "json" } })).default;
+    expect(pkg.scripts.deploy).toMatch(
+      /^node scripts\/deploy-check\.ts && wrangler d1 migrations apply DB --remote && wrangler deploy$/,
+    );
+  });
+
+  it("exits 1 with the list against a wrangler that reports no secrets, 0 when all are set", () => {
+    const missing = runWithStub("[]");
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("NOVAMED_WEBHOOK_SECRET is not set");
+    const complete = runWithStub(
+      JSON.stringify(
+        ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"].map((name) => ({ name, type: "secret_text" })),
+      ),
+    );
+    expect(complete.stderr).toContain("Deploy check passed");
+    expect(complete.status).toBe(0);
+  });
+});
