@@ -19,7 +19,6 @@ import {
   toPatient,
   toPatientRow,
 } from "../db/patients";
-import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
 import { type Decision, decide } from "../notify/decide";
 import { logProvider } from "../notify/providers/log";
@@ -143,7 +142,7 @@ export async function consumeNotifications(
   const attempts: Attempt[] = await Promise.all(
     decided.map(async ({ message, row, decision }) =>
       decision.action === "send"
-        ? { message, row, decision, result: await callProvider(env, providers[row.channel], decision) }
+        ? { message, row, decision, result: await callProvider(providers[row.channel], decision) }
         : { message, row, decision },
     ),
   );
@@ -267,20 +266,12 @@ async function decideAll(
   }));
 }
 
-async function callProvider(
-  env: Env,
-  provider: Provider,
-  decision: Extract<Decision, { action: "send" }>,
-): Promise<SendResult> {
+async function callProvider(provider: Provider, decision: Extract<Decision, { action: "send" }>): Promise<SendResult> {
   try {
-    maybeFail(env, "notification provider");
     return await provider.send(decision.message);
   } catch (error) {
-    // A provider that throws (or an injected fault) is treated as transient: the retry decides.
-    return {
-      outcome: "transient",
-      reason: error instanceof InjectedFault ? "injected fault" : `provider error: ${errorKind(error)}`,
-    };
+    // A provider that throws is treated as transient: the retry decides.
+    return { outcome: "transient", reason: `provider error: ${errorKind(error)}` };
   }
 }
 

@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readAdminToken } from "../../src/config/admin";
-import { readFaultRate } from "../../src/config/faults";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../src/config/notifications";
 import { ConfigError } from "../../src/config/read";
 import { readRetentionSettings } from "../../src/config/retention";
@@ -40,7 +39,6 @@ describe("the declared variables left empty", () => {
       "refill:denied": ["sms", "email"],
     });
     expect(readRetentionSettings(envWith({})).payloadRetentionDays).toBe(30);
-    expect(readFaultRate(envWith({}))).toBe(0);
     expect(readTwilioWebhookSettings(envWith({}))).toEqual({ authToken: null, publicBaseUrl: null });
   });
 
@@ -65,7 +63,6 @@ describe("set variables", () => {
       SMS_SEND_WINDOW: "09:30-20:00",
       NOTIFICATION_RULES: "order:shipped=sms, refill:denied=email+email",
       PAYLOAD_RETENTION_DAYS: "0",
-      FAULT_INJECTION_RATE: "0.25",
       PUBLIC_BASE_URL: "https://receiver.example//",
       TWILIO_ACCOUNT_SID: "AC1",
       TWILIO_AUTH_TOKEN: "token",
@@ -90,7 +87,6 @@ describe("set variables", () => {
     });
     expect(settings.email).toEqual({ apiKey: "re_1", from: "Clinic <care@clinic.example>" });
     expect(readRetentionSettings(custom).payloadRetentionDays).toBe(0);
-    expect(readFaultRate(custom)).toBe(0.25);
     expect(readTwilioWebhookSettings(custom)).toEqual({
       authToken: "token",
       publicBaseUrl: "https://receiver.example",
@@ -128,7 +124,6 @@ describe("a malformed variable", () => {
     ["EMAIL_FROM", { RESEND_API_KEY: SECRET_LOOKING }, readNotificationSettings],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readRetentionSettings],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
-    ["FAULT_INJECTION_RATE", { FAULT_INJECTION_RATE: "2" }, readFaultRate],
   ] as const)("%s: a ConfigError names it, never the value", (variable, overrides, read) => {
     const error = configError(() => read(envWith(overrides)));
     expect(error.variable).toBe(variable);
