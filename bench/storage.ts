@@ -19,8 +19,13 @@ export interface StorageResult {
   /** Bytes per event by table, indexes included, as stored. */
   by_table: Record<string, number>;
   retention_days: number;
-  /** Days until 10 GB, keyed by events a day; `with_retention` assumes the payload purge runs. */
-  days_to_limit: Record<string, { without_retention: number; with_retention: number }>;
+  /** The compaction horizon the projection's `with_compaction` assumes (EVENT_ROW_RETENTION_DAYS). */
+  compaction_days: number;
+  /**
+   * Days until 10 GB, keyed by events a day: every row kept with its payload; with the payload purge
+   * (the default); and with the purge plus the compaction of final event and notification rows.
+   */
+  days_to_limit: Record<string, { without_retention: number; with_retention: number; with_compaction: number }>;
 }
 
 /** The SQLite file of the run's D1 under Miniflare's persistence directory (the largest one). */
@@ -74,7 +79,7 @@ export function daysToLimit(
 }
 
 /** Measures `file` (the D1 database after a run; Miniflare must be stopped) in `scratch`. */
-export function measureStorage(file: string, scratch: string, retentionDays = 30): StorageResult {
+export function measureStorage(file: string, scratch: string, retentionDays = 30, compactionDays = 14): StorageResult {
   const stored = new DatabaseSync(file, { readOnly: true });
   const events = Number(stored.prepare("SELECT COUNT(*) AS n FROM events").get()?.n ?? 0);
   const asStored = tableBytes(stored);
@@ -89,14 +94,25 @@ export function measureStorage(file: string, scratch: string, retentionDays = 30
   const perEvent = (bytes: number) => Math.round(bytes / Math.max(1, events));
   const full = perEvent(sum(asStored));
   const bare = perEvent(sum(withoutPayloads));
+  // Compaction deletes event and notification rows after `compactionDays`; the rest stays for good.
+  const compactable = perEvent((asStored.events ?? 0) + (asStored.notifications ?? 0));
+  const permanent = perEvent(
+    sum(withoutPayloads) - (withoutPayloads.events ?? 0) - (withoutPayloads.notifications ?? 0),
+  );
+  const withCompaction = (perDay: number) =>
+    Math.floor((D1_LIMIT_BYTES - perDay * compactionDays * compactable) / (perDay * Math.max(1, permanent)));
   return {
     events,
     bytes_per_event: full,
     bytes_per_event_without_payloads: bare,
     by_table: Object.fromEntries(Object.entries(asStored).map(([table, bytes]) => [table, perEvent(bytes)])),
     retention_days: retentionDays,
+    compaction_days: compactionDays,
     days_to_limit: Object.fromEntries(
-      [10_000, 100_000].map((perDay) => [String(perDay), daysToLimit(perDay, full, bare, retentionDays)]),
+      [10_000, 100_000].map((perDay) => [
+        String(perDay),
+        { ...daysToLimit(perDay, full, bare, retentionDays), with_compaction: withCompaction(perDay) },
+      ]),
     ),
   };
 }

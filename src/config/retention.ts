@@ -11,8 +11,23 @@ const retentionSchema = z
         .transform(Number)
         .refine((days) => Number.isInteger(days) && days >= 0, { error: "is not a non-negative integer" }),
     ),
+    /**
+     * Days a final event row (and a final notification row) is kept before the compaction deletes
+     * it; 0 (the default) keeps them forever. Any value is far beyond NovaMed's retry horizon
+     * (about 1 h 21 min), so deduplication of its redeliveries is unaffected.
+     */
+    EVENT_ROW_RETENTION_DAYS: withDefault(
+      "0",
+      z
+        .string()
+        .transform(Number)
+        .refine((days) => Number.isInteger(days) && days >= 0, { error: "is not a non-negative integer" }),
+    ),
   })
-  .transform((vars) => ({ payloadRetentionDays: vars.PAYLOAD_RETENTION_DAYS }));
+  .transform((vars) => ({
+    payloadRetentionDays: vars.PAYLOAD_RETENTION_DAYS,
+    eventRowRetentionDays: vars.EVENT_ROW_RETENTION_DAYS,
+  }));
 
 export type RetentionSettings = z.output<typeof retentionSchema>;
 

@@ -1,3 +1,4 @@
+import { compactFinalRows } from "./compaction";
 import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredPayloads } from "./retention";
 
@@ -16,10 +17,12 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       return;
     case CRONS.retention:
       await purgeExpiredPayloads(env, now);
+      await compactFinalRows(env, now);
       return;
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
       await sweepNotifications(env, now);
       await purgeExpiredPayloads(env, now);
+      await compactFinalRows(env, now);
   }
 }

@@ -38,7 +38,7 @@ describe("the declared variables left empty", () => {
       "refill:approved": ["sms", "email"],
       "refill:denied": ["sms", "email"],
     });
-    expect(readRetentionSettings(envWith({})).payloadRetentionDays).toBe(30);
+    expect(readRetentionSettings(envWith({}))).toEqual({ payloadRetentionDays: 30, eventRowRetentionDays: 0 });
     expect(readTwilioWebhookSettings(envWith({}))).toEqual({ authToken: null, publicBaseUrl: null });
   });
 
@@ -124,6 +124,7 @@ describe("a malformed variable", () => {
     ["EMAIL_FROM", { RESEND_API_KEY: SECRET_LOOKING }, readNotificationSettings],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readRetentionSettings],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
+    ["EVENT_ROW_RETENTION_DAYS", { EVENT_ROW_RETENTION_DAYS: "1.5" }, readRetentionSettings],
   ] as const)("%s: a ConfigError names it, never the value", (variable, overrides, read) => {
     const error = configError(() => read(envWith(overrides)));
     expect(error.variable).toBe(variable);
