@@ -230,7 +230,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
   let sendFailures = 0;
   let sending = true;
   const patients = await registerPatients(server, options.adminToken);
-  options.progress(`${options.label}: ${patients} patients registered (notifications via the log provider)`);
+  options.progress(`${options.label}: ${patients} patients registered (notifications through the provider fakes)`);
   const quiet = await waitForQuiet(30_000);
   const cpuBefore = { server: treeCpu(server.pid), machine: machineCpu() };
   const started = performance.now();

@@ -28,6 +28,8 @@ export interface StartupResult {
   composition: Record<string, number>;
   /** The same Worker, minified, with zod → zod/mini (size only; it would not run as is). */
   zod_mini_bound_gzip_kib: number;
+  /** The same Worker, minified, without zod at all (zod left external): the floor of any schema choice. */
+  without_zod_gzip_kib: number;
 }
 
 const kib = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
@@ -48,7 +50,10 @@ function activeMs(profile: CpuProfile): number {
   return micros / 1000;
 }
 
-async function esbuildSize(alias: Record<string, string>): Promise<{ gzip: number; inputs: Record<string, number> }> {
+async function esbuildSize(
+  alias: Record<string, string>,
+  external: string[] = [],
+): Promise<{ gzip: number; inputs: Record<string, number> }> {
   const result = await build({
     entryPoints: [join(ROOT, "src", "index.ts")],
     bundle: true,
@@ -56,7 +61,7 @@ async function esbuildSize(alias: Record<string, string>): Promise<{ gzip: numbe
     platform: "neutral",
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["browser", "module", "main"],
-    external: ["cloudflare:*", "node:*"],
+    external: ["cloudflare:*", "node:*", ...external],
     target: "es2024",
     minify: true,
     write: false,
@@ -98,6 +103,7 @@ export async function measureStartup(directory: string, runs = 5): Promise<Start
   const full = await esbuildSize({});
   const total = Object.values(full.inputs).reduce((sum, bytes) => sum + bytes, 0);
   const mini = await esbuildSize({ zod: "zod/mini" });
+  const withoutZod = await esbuildSize({}, ["zod", "zod/*", "@hono/zod-validator"]);
   return {
     bundle_kib: kib(code.length),
     bundle_gzip_kib: kib(gzipSync(code).length),
@@ -108,5 +114,6 @@ export async function measureStartup(directory: string, runs = 5): Promise<Start
       Object.entries(full.inputs).map(([origin, bytes]) => [origin, Math.round((100 * bytes) / total) / 100]),
     ),
     zod_mini_bound_gzip_kib: kib(mini.gzip),
+    without_zod_gzip_kib: kib(withoutZod.gzip),
   };
 }
