@@ -22,7 +22,10 @@ export interface AckResult {
   requests: number;
   /** CPU ms of the server's whole process tree per answered request; null where /proc is unreadable. */
   cpu_ms_per_request: number | null;
-  /** The same split by process: workerd (runtime) vs node (wrangler/miniflare, or Express). */
+  /**
+   * The same split by process: workerd (the runtime) and, for Workers, this harness's node, which
+   * hosts Miniflare (it receives the Worker's structured log lines); for Express its node.
+   */
   cpu_ms_per_request_by_process: Record<string, number>;
   /** CPU ms of the load generator per request: it shares the cores with the server. */
   load_generator_cpu_ms_per_request: number;
@@ -37,8 +40,8 @@ export interface AckResult {
   machine_busy_before: number | null;
   /** Seconds spent waiting for the machine to be quiet before starting. */
   waited_for_quiet_s: number;
-  /** Queue messages the receiver's consumer handled during the run (it competes for the cores). */
-  consumed_during_run?: number;
+  /** Worker log lines per answered request (the receiver writes one), where the runtime counts them. */
+  log_lines_per_request?: number;
   status_counts: Record<string, number>;
   mean_ms: number;
   max_ms: number;
@@ -60,7 +63,7 @@ const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
  * Throws only when the load generator itself fails.
  */
 export async function measureAck(
-  server: Server,
+  server: Server & { logLines?: () => number },
   options: {
     connections: number;
     durationS: number;
@@ -81,15 +84,12 @@ export async function measureAck(
   // Start only on a quiet machine (bounded wait): the server is idle now, so load is someone else's.
   const quiet = await waitForQuiet(options.quietWaitMs ?? 60_000);
   const busyBefore = quiet.busy;
-  let consumed = 0;
+  let linesBefore = 0;
+  let linesAfter = 0;
   let harnessBefore = process.cpuUsage();
   let harnessCpu = { user: 0, system: 0 };
   // A type assertion keeps TypeScript from narrowing it: the callbacks below change it.
   let phase = "warm-up" as "warm-up" | "measuring" | "done";
-  const unsubscribe = server.onLine((_line, json) => {
-    if (phase === "measuring" && json?.message === "event batch" && typeof json.messages === "number")
-      consumed += json.messages;
-  });
   const child = spawn(process.execPath, [join(ROOT, "bench", "load-child.ts"), JSON.stringify(config)], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
@@ -105,6 +105,7 @@ export async function measureAck(
     if (phase === "warm-up" && stderr.includes("measure\n")) {
       before = { server: treeCpu(server.pid), machine: machineCpu() };
       harnessBefore = process.cpuUsage();
+      linesBefore = server.logLines?.() ?? 0;
       phase = "measuring";
     }
   });
@@ -113,18 +114,20 @@ export async function measureAck(
     if (phase === "measuring" && output.includes("\n")) {
       after = { server: treeCpu(server.pid), machine: machineCpu() };
       harnessCpu = process.cpuUsage(harnessBefore);
+      linesAfter = server.logLines?.() ?? 0;
       phase = "done";
     }
   });
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  unsubscribe();
   if (code !== 0 || !output.trim()) throw new Error(`load generator failed (${code}): ${stderr.slice(-2000)}`);
   if (phase !== "done") after = { server: treeCpu(server.pid), machine: machineCpu() };
   const result = JSON.parse(output.trim().split("\n").at(-1)!) as LoadResult;
   const cpu = cpuDelta(before.server, after.server);
   const answered = Math.max(1, result.requests);
   const busy = busyShare(before.machine, after.machine);
-  const explainedMs = cpu.totalMs + result.cpuMs + (harnessCpu.user + harnessCpu.system) / 1000;
+  const harnessMs = (harnessCpu.user + harnessCpu.system) / 1000;
+  const explainedMs = cpu.totalMs + result.cpuMs + harnessMs;
+  const byProcess = { ...cpu.byComm, ...(server.logLines ? { "node (harness: miniflare)": harnessMs } : {}) };
   const other = busy === null ? null : Math.max(0, busy - explainedMs / (result.durationS * 1000 * cpus().length));
   return {
     rps: round(result.ok / result.durationS, 0),
@@ -134,14 +137,14 @@ export async function measureAck(
     requests: result.requests,
     cpu_ms_per_request: cpu.totalMs > 0 ? round(cpu.totalMs / answered, 3) : null,
     cpu_ms_per_request_by_process: Object.fromEntries(
-      Object.entries(cpu.byComm).map(([name, ms]) => [name, round(ms / answered, 3)]),
+      Object.entries(byProcess).map(([name, ms]) => [name, round(ms / answered, 3)]),
     ),
     load_generator_cpu_ms_per_request: round(result.cpuMs / answered, 3),
     machine_busy: busy === null ? null : round(busy),
     machine_busy_other: other === null ? null : round(other),
     machine_busy_before: busyBefore === null ? null : round(busyBefore),
     waited_for_quiet_s: round(quiet.waitedMs / 1000, 1),
-    ...(consumed > 0 ? { consumed_during_run: consumed } : {}),
+    ...(server.logLines ? { log_lines_per_request: round((linesAfter - linesBefore) / answered, 2) } : {}),
     status_counts: result.statusCounts,
     mean_ms: round(result.meanMs),
     max_ms: round(result.maxMs),

@@ -4,11 +4,17 @@
  * receiver (edge → local queue → consumer → D1), waits until every accepted event reached a final
  * status, and checks the outcome through the admin API: nothing accepted is lost, nothing is applied
  * twice, every out-of-order lifecycle ends in the right state, and (with faults) every retried event
- * was processed. The consumer's `event batch` log lines give D1 round trips per batch and the retry count.
+ * was processed. The bench entry (bench/worker/index.ts) records each queue batch from its bindings:
+ * messages, acks, retries and D1 round trips; the provider fakes (bench/providers.ts) count what each
+ * patient was sent. Nothing is read from log text.
  */
+
 import { DEFAULT_CLINIC_ID, SEEDED_START_TIME } from "../tools/simulator/args.ts";
 import { buildPlan, type EntityKind, lifecycleOutcomes } from "../tools/simulator/generator.ts";
+import type { BatchRecord } from "./batch-record.ts";
 import { busyShare, cpuDelta, machineCpu, treeCpu, waitForQuiet } from "./proc.ts";
+import type { ProviderFigures } from "./providers.ts";
+import type { RuntimeServer } from "./runtime.ts";
 import type { Server } from "./servers.ts";
 
 export interface PipelineOptions {
@@ -24,6 +30,8 @@ export interface PipelineOptions {
   seed: number;
   label: string;
   progress: (message: string) => void;
+  /** What the provider fakes saw, given the provider ids D1's notification rows record. */
+  providers: (recorded: Set<string>) => ProviderFigures;
 }
 
 /** What latest.json's `pipeline` (and `faults`) carry; the issue's fields first. */
@@ -38,9 +46,9 @@ export interface PipelineResult {
   d1_round_trips_max: number;
   retried: number;
   events_applied_more_than_once: number;
-  /** Notifications the sender's log shows sent more than once (a patient messaged twice). */
+  /** Messages the providers accepted more than once (a patient messaged twice). */
   notifications_sent_more_than_once: number;
-  notification_sends_logged: number;
+  providers: ProviderFigures;
   unique_events: number;
   accepted: number;
   /** Deliveries that got no 200 even after the sender's own retries. */
@@ -73,8 +81,11 @@ export interface PipelineResult {
   notifications_pending_at_end: number;
   /** Notification sweeps (the 5-minute cron) the harness fired, since wrangler dev fires no crons. */
   sweeps_triggered: number;
-  /** Consumer throughput while busy: messages / summed batch durations. */
-  consumer_events_per_busy_s: number;
+  /** Consumer alone: main-queue messages / summed batch durations (events applied per second while busy). */
+  consumer_events_per_s: number;
+  /** Sender alone: notification jobs / summed notification batch durations. */
+  sender_jobs_per_s: number;
+  notification_batches: number;
 }
 
 interface Stats {
@@ -191,7 +202,7 @@ const finalCount = (stats: Stats | null) =>
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Sends the stream, waits for the drain (bounded), verifies, and returns the figures. */
-export async function runPipeline(server: Server, options: PipelineOptions): Promise<PipelineResult> {
+export async function runPipeline(server: RuntimeServer, options: PipelineOptions): Promise<PipelineResult> {
   // The label keeps the pipeline and faults passes of one run (same seed) apart: their ids differ.
   const plan = buildPlan({
     count: options.events,
@@ -203,36 +214,23 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     patientIds: PATIENT_IDS,
   });
 
-  // The consumer's per-batch lines (main queue only) and the ids of events it will retry.
-  const batches: { roundTrips: number; messages: number; retried: number; durationMs: number }[] = [];
-  const retriedIds = new Set<string>();
-  const sends = new Map<string, number>();
-  const sendsPerMessage = new Map<string, Set<string>>();
-  const unsubscribe = server.onLine((_line, json) => {
-    if (json?.message === "event batch" && json.queue === "novamed-events") {
-      batches.push({
-        roundTrips: Number(json.d1_round_trips),
-        messages: Number(json.messages),
-        retried: Number(json.retried),
-        durationMs: Number(json.duration_ms),
-      });
-    } else if (json?.message === "event failed; will retry" && typeof json.event_id === "string") {
-      retriedIds.add(json.event_id);
-    } else if (json?.message === "notification outcome" && json.status === "sent") {
-      // Provider calls that reported "sent": more than one per notification (or per event, channel
-      // and kind) is a patient messaged twice.
-      sends.set(String(json.notification_id), (sends.get(String(json.notification_id)) ?? 0) + 1);
-      const key = `${String(json.event_id)}|${String(json.channel)}|${String(json.kind)}`;
-      sendsPerMessage.set(key, new Set([...(sendsPerMessage.get(key) ?? []), String(json.notification_id)]));
-    }
-  });
+  // Every queue batch the bench entry recorded (it keeps them until asked).
+  const records: BatchRecord[] = [];
+  const collect = async () => {
+    const response = await fetch(`${server.url}/__bench/batches`, { signal: AbortSignal.timeout(15_000) }).catch(
+      () => null,
+    );
+    if (response?.ok) records.push(...((await response.json()) as BatchRecord[]));
+  };
+  const mainBatches = () => records.filter((record) => record.queue === "novamed-events");
+  const collector = setInterval(() => void collect(), 1000);
 
   const accepted = new Set<string>();
   let sent = 0;
   let sendFailures = 0;
   let sending = true;
   const patients = await registerPatients(server, options.adminToken);
-  options.progress(`${options.label}: ${patients} patients registered (notifications via the log provider)`);
+  options.progress(`${options.label}: ${patients} patients registered (notifications through the provider fakes)`);
   const quiet = await waitForQuiet(30_000);
   const cpuBefore = { server: treeCpu(server.pid), machine: machineCpu() };
   const started = performance.now();
@@ -242,7 +240,7 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     const elapsed = ((performance.now() - started) / 1000).toFixed(0);
     options.progress(
       `${options.label}: ${elapsed}s · sent ${sent}/${plan.sends.length} · final ${finalCount(current)}/${sending ? "…" : accepted.size}` +
-        ` · batches ${batches.length} · retried ${batches.reduce((sum, batch) => sum + batch.retried, 0)}`,
+        ` · batches ${mainBatches().length} · retried ${mainBatches().reduce((sum, batch) => sum + batch.retried, 0)}`,
     );
   }, 2000);
 
@@ -297,12 +295,9 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
         performance.now() - lastSweep > 60_000
       ) {
         lastSweep = performance.now();
-        const response = await fetch(
-          `${server.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}`,
-          { signal: AbortSignal.timeout(30_000) },
-        ).catch(() => null);
-        await response?.arrayBuffer();
-        if (response?.ok) sweeps += 1;
+        const worker = await server.mf.getWorker();
+        const result = await worker.scheduled({ cron: "*/5 * * * *", scheduledTime: new Date() }).catch(() => null);
+        if (result?.outcome === "ok") sweeps += 1;
       }
       if (eventsFinal && (last?.notifications?.by_status?.pending ?? 0) === 0) {
         drainedAt = performance.now();
@@ -315,8 +310,7 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     cpuAfter ??= { server: treeCpu(server.pid), machine: machineCpu() };
     const serverCpu = cpuDelta(cpuBefore.server, cpuAfter.server).totalMs;
     const busy = busyShare(cpuBefore.machine, cpuAfter.machine);
-    // Let the last batch's log line arrive before reading the batch figures.
-    await sleep(1500);
+    await collect();
     last = (await stats().catch(() => last)) ?? last;
 
     // lost: accepted but not in a final status. The counts decide when they add up; otherwise (or
@@ -356,7 +350,8 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       if (body?.status !== lifecycle.finalStatus) wrongState += 1;
     });
 
-    // Every event the consumer said it would retry must have been processed in the end.
+    // Every event the consumer asked to retry must have been processed in the end.
+    const retriedIds = new Set(mainBatches().flatMap((batch) => batch.retried_event_ids));
     let retriedNotProcessed = 0;
     await pool(
       [...retriedIds],
@@ -365,12 +360,18 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       async (id) => void ((await notFinal(id)) && retriedNotProcessed++),
     );
 
-    // The notifications' duplicate measure: /admin/stats's when it has one, else the sender's log.
-    const notificationsSentTwice =
-      [...sends.values()].filter((count) => count > 1).length +
-      [...sendsPerMessage.values()].filter((ids) => ids.size > 1).length;
-    const roundTrips = batches.map((batch) => batch.roundTrips);
+    const batches = mainBatches();
+    const db = await server.mf.getD1Database("DB");
+    const recorded = await db
+      .prepare("SELECT provider_message_id FROM notifications WHERE provider_message_id IS NOT NULL")
+      .raw<[string]>();
+    const providers = options.providers(new Set(recorded.map(([id]) => id)));
+    const notificationsSentTwice = providers.sent_more_than_once;
+    const roundTrips = batches.map((batch) => batch.d1_round_trips);
     const messages = batches.reduce((sum, batch) => sum + batch.messages, 0);
+    const busySeconds = (list: BatchRecord[]) =>
+      Math.max(0.001, list.reduce((sum, batch) => sum + batch.duration_ms, 0) / 1000);
+    const senderBatches = records.filter((record) => record.queue === "patient-notifications");
     return {
       events: plan.sends.length,
       duplicates: plan.duplicates,
@@ -382,12 +383,12 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
         Math.max(notificationDuplicates(last?.notifications), notificationsSentTwice),
       events_applied_more_than_once: last?.events.applied_more_than_once ?? 0,
       notifications_sent_more_than_once: notificationsSentTwice,
-      notification_sends_logged: [...sends.values()].reduce((sum, count) => sum + count, 0),
+      providers,
       d1_round_trips_per_batch: round(
         roundTrips.reduce((sum, value) => sum + value, 0) / Math.max(1, roundTrips.length),
       ),
       d1_round_trips_max: Math.max(0, ...roundTrips),
-      retried: batches.reduce((sum, batch) => sum + batch.retried, 0),
+      retried: batches.reduce((sum, batch) => sum + batch.retried + (batch.threw ? batch.messages : 0), 0),
       unique_events: plan.uniqueEvents,
       accepted: accepted.size,
       send_failures: sendFailures,
@@ -395,7 +396,7 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       drained: drainedAt !== null,
       batches: batches.length,
       mean_batch_size: round(messages / Math.max(1, batches.length), 1),
-      mean_batch_ms: round(batches.reduce((sum, batch) => sum + batch.durationMs, 0) / Math.max(1, batches.length), 1),
+      mean_batch_ms: round(batches.reduce((sum, batch) => sum + batch.duration_ms, 0) / Math.max(1, batches.length), 1),
       final_status: last?.events.by_status ?? {},
       conflicts: last?.events.conflicts ?? 0,
       notifications: last?.notifications ?? null,
@@ -403,14 +404,16 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
       lifecycles_checked: toCheck.length,
       lifecycles_wrong_state: wrongState,
       retried_events_logged: retriedIds.size,
+      notification_batches: senderBatches.length,
       retried_events_not_processed: retriedNotProcessed,
       lost_checked_per_event: perEvent,
       events_final_seconds: eventsFinalAt === null ? null : round((eventsFinalAt - started) / 1000),
       patients_registered: patients,
       notifications_pending_at_end: last?.notifications?.by_status?.pending ?? 0,
       sweeps_triggered: sweeps,
-      consumer_events_per_busy_s: round(
-        messages / Math.max(0.001, batches.reduce((sum, batch) => sum + batch.durationMs, 0) / 1000),
+      consumer_events_per_s: round(messages / busySeconds(batches), 0),
+      sender_jobs_per_s: round(
+        senderBatches.reduce((sum, batch) => sum + batch.messages, 0) / busySeconds(senderBatches),
         0,
       ),
       server_cpu_ms_per_event: serverCpu > 0 ? round(serverCpu / Math.max(1, accepted.size), 3) : null,
@@ -419,6 +422,6 @@ export async function runPipeline(server: Server, options: PipelineOptions): Pro
     };
   } finally {
     clearInterval(progressTimer);
-    unsubscribe();
+    clearInterval(collector);
   }
 }

@@ -1,12 +1,17 @@
 /**
- * `npm run bench`: the receiver side by side with its baselines, then the pipeline and the fault soak.
+ * `npm run bench`: the receiver side by side with its baselines, then the pipeline, the fault soak
+ * and the outage soak. Every Worker runs on workerd through Miniflare's API (bench/runtime.ts), with
+ * no `wrangler dev` proxy in the measured path.
  *
- * 0. App: the receiver's own code per request, in this process with mocked bindings (bench/app-cost.ts),
- *    against a bare Hono app: what the ACK figures cost apart from the local runtime. Seconds.
- * 1. ACK path: the same autocannon load against the empty Worker (floor), this receiver (real local
- *    queue) and the guide's Express example, one after another on 127.0.0.1.
- * 2. Pipeline: a duplicated, partly out-of-order event stream through a fresh receiver until drained.
- * 3. Faults: the same with FAULT_INJECTION_RATE (skipped with --no-faults).
+ * 0. Startup: bundle size (raw, gzip) and startup CPU of what `wrangler deploy` would upload.
+ * 1. App: the receiver's own code per request, in this process with mocked bindings (bench/app-cost.ts),
+ *    against a bare Hono app.
+ * 2. ACK path: the same autocannon load against the enqueue floor, the receiver (the production
+ *    bundle), the empty Worker and the guide's Express example, one after another on 127.0.0.1.
+ * 3. Pipeline: a duplicated, partly out-of-order event stream through the receiver (the bench entry,
+ *    bench/worker/) until drained; then D1's bytes per event (bench/storage.ts).
+ * 4. Faults: the same with D1 and provider failures injected from outside the Worker (--no-faults skips).
+ * 5. Outage: D1 down for longer than the main queue's retry span, on a simulated clock (bench/outage.ts).
  *
  * Progress goes to stderr, the table to stdout, the figures to bench/results/latest.json. Exit code 0
  * whenever the run completed (missed targets are findings); 1 when the harness itself failed, or when
@@ -18,15 +23,30 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AckResult, measureAck } from "./ack.ts";
 import { measureAppCost } from "./app-cost.ts";
-import { type PipelineResult, runPipeline } from "./pipeline.ts";
+import { type OutageResult, runOutage } from "./outage.ts";
+import { runPipeline } from "./pipeline.ts";
+import { PROVIDER_VARS, providerFakes } from "./providers.ts";
 import { evaluateTargets, machineDescription, type Results, renderTable } from "./report.ts";
-import { killAllSync, ROOT, type Server, startEmptyWorker, startExpress, startReceiver } from "./servers.ts";
+import {
+  bundleReceiver,
+  bundleWorker,
+  disposeAll,
+  killRuntimesSync,
+  type RuntimeServer,
+  startRuntime,
+  tempDirectory,
+} from "./runtime.ts";
+import { killAllSync, ROOT, type Server, startExpress } from "./servers.ts";
+import { measureStartup, type StartupResult } from "./startup.ts";
+import { findDatabaseFile, measureStorage, type StorageResult } from "./storage.ts";
 
 const HELP = `npm run bench -- [options]
 
-  --quick               short run (~2-3 min): 4 s per ACK server, 2,000 + 300 pipeline events, 1 s per app
+  --quick               short run: 4 s per ACK server, 2,000 + 300 pipeline events, 1 s per app
   --faults <rate>       fault rate of the faults pass (default 0.1)
   --no-faults           skip the faults pass
+  --outage-hours <h>    simulated D1 outage of the outage soak (default 24)
+  --outage-events <n>   deliveries of the outage soak (default 300)
   --connections <n>     ACK connections (default 64)
   --duration <s>        ACK measured seconds per server (default 10; quick 4)
   --events <n>          pipeline deliveries, 20 % of them re-sends (default 10000; quick 2000)
@@ -34,15 +54,17 @@ const HELP = `npm run bench -- [options]
   --drain-timeout <s>   pipeline drain limit (default 180; quick 60)
   --faults-timeout <s>  faults-pass drain limit; retries back off 10 s, 20 s, … (default 450; quick 90)
   --app-duration <s>    app part: measured seconds per app, in-process (default 2; quick 1)
-  --only <parts>        comma-separated subset of app,ack,pipeline,faults
+  --only <parts>        comma-separated subset of startup,app,ack,pipeline,faults,outage
   --seed <n>            event stream seed (default: random, printed)
   -h, --help`;
 
-/** The benchmark's own secrets, passed to wrangler dev as --var (they override a .dev.vars). */
+const PARTS = ["startup", "app", "ack", "pipeline", "faults", "outage"];
+
+/** The benchmark's own secrets, given to every receiver it starts. */
 const SECRETS = {
   NOVAMED_WEBHOOK_SECRET: "bench-key",
   NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000",
-  ADMIN_TOKEN: "bench-admin",
+  ADMIN_TOKEN: "bench-admin-token-0123456789abcdef",
 };
 
 /**
@@ -59,6 +81,8 @@ function parse() {
       quick: { type: "boolean", default: false },
       faults: { type: "string" },
       "no-faults": { type: "boolean", default: false },
+      "outage-hours": { type: "string" },
+      "outage-events": { type: "string" },
       connections: { type: "string" },
       duration: { type: "string" },
       events: { type: "string" },
@@ -92,14 +116,15 @@ function options() {
     return value;
   };
   const quick = values.quick;
-  const parts = new Set((values.only ?? "app,ack,pipeline,faults").split(",").map((part) => part.trim()));
-  for (const part of parts)
-    if (!["app", "ack", "pipeline", "faults"].includes(part)) throw new UsageError(`--only: unknown part ${part}`);
+  const parts = new Set((values.only ?? PARTS.join(",")).split(",").map((part) => part.trim()));
+  for (const part of parts) if (!PARTS.includes(part)) throw new UsageError(`--only: unknown part ${part}`);
   if (values["no-faults"]) parts.delete("faults");
   return {
     quick,
     parts,
     faultRate: number("faults", values.faults, 0.1, 0, 1),
+    outageHours: number("outage-hours", values["outage-hours"], 24, 1, 24 * 14),
+    outageEvents: number("outage-events", values["outage-events"], 300, 10, 5000),
     connections: number("connections", values.connections, 64, 1, 1024),
     durationS: number("duration", values.duration, quick ? 4 : 10, 1, 120),
     warmupS: quick ? 1 : 2,
@@ -115,7 +140,7 @@ function options() {
 class UsageError extends Error {}
 
 /** Starts a server, runs `body` against it, and stops it whatever happens. */
-async function withServer<T>(start: () => Promise<Server>, body: (server: Server) => Promise<T>): Promise<T> {
+async function withServer<S extends Server, T>(start: () => Promise<S>, body: (server: S) => Promise<T>): Promise<T> {
   const server = await start();
   try {
     return await body(server);
@@ -128,9 +153,34 @@ async function main(): Promise<void> {
   const settings = options();
   const started = Date.now();
   progress(`machine: ${machineDescription()}; seed ${settings.seed}${settings.quick ? "; quick" : ""}`);
-  const ack: Results["ack"] = { receiver: null, empty_worker: null, express_reference: null };
+  const scratch = tempDirectory("novamed-bench-");
+  try {
+    await runParts(settings, scratch.path, started);
+  } finally {
+    await disposeAll();
+    scratch.remove();
+  }
+}
 
-  // First, and before any server exists: it takes seconds and wants the cores to itself.
+async function runParts(settings: ReturnType<typeof options>, scratch: string, started: number): Promise<void> {
+  const wranglerConfig = join(ROOT, "wrangler.toml");
+  const bundles = {
+    receiver: bundleReceiver(join(scratch, "receiver")),
+    benchEntry: await bundleWorker(join(ROOT, "bench", "worker", "index.ts"), join(scratch, "bench-entry")),
+    enqueueFloor: await bundleWorker(join(ROOT, "bench", "enqueue-floor", "index.ts"), join(scratch, "floor")),
+    emptyWorker: await bundleWorker(join(ROOT, "bench", "empty-worker", "index.ts"), join(scratch, "empty")),
+  };
+
+  let startup: StartupResult | null = null;
+  if (settings.parts.has("startup")) {
+    progress("startup: wrangler deploy --dry-run, wrangler check startup ×5");
+    startup = await measureStartup(join(scratch, "startup"));
+    progress(
+      `startup: ${startup.bundle_kib} KiB (gzip ${startup.bundle_gzip_kib} KiB), startup CPU ${startup.startup_cpu_ms} ms`,
+    );
+  }
+
+  // Before any server exists: it takes seconds and wants the cores to itself.
   let app: Results["app"] = { receiver: null, hono_floor: null };
   if (settings.parts.has("app")) {
     progress(`app: src/http/app.ts bundled and called in-process, ${settings.appDurationS} s each after a warm-up`);
@@ -141,7 +191,6 @@ async function main(): Promise<void> {
       progress(
         `app: receiver ${mine.ms_per_request} ms/req (CPU ${mine.cpu_ms_per_request}), Hono floor ${app.hono_floor!.ms_per_request} ms/req`,
       );
-      // One enqueue and one request log line per request, or the receiver did not do its whole job.
       if (mine.messages_sent !== mine.requests || mine.log_lines !== mine.requests) {
         progress(
           `app: warning: ${mine.requests} requests, ${mine.messages_sent} messages sent, ${mine.log_lines} log lines`,
@@ -154,10 +203,27 @@ async function main(): Promise<void> {
     }
   }
 
+  const ack: Results["ack"] = { enqueue_floor: null, receiver: null, empty_worker: null, express_reference: null };
   if (settings.parts.has("ack")) {
+    // No queue consumers: the ACK part measures the edge; the pipeline part measures the consumer.
     const servers: [keyof Results["ack"], () => Promise<Server>][] = [
-      ["empty_worker", () => startEmptyWorker("empty-worker")],
-      ["receiver", () => startReceiver("receiver-ack", { ...SECRETS, ...LOG_PROVIDERS })],
+      [
+        "enqueue_floor",
+        () =>
+          startRuntime({ name: "enqueue-floor", scriptPath: bundles.enqueueFloor, wranglerConfig, consumers: false }),
+      ],
+      [
+        "receiver",
+        () =>
+          startRuntime({
+            name: "receiver",
+            scriptPath: bundles.receiver,
+            wranglerConfig,
+            vars: { ...SECRETS, ...LOG_PROVIDERS },
+            consumers: false,
+          }),
+      ],
+      ["empty_worker", () => startRuntime({ name: "empty-worker", scriptPath: bundles.emptyWorker })],
       ["express_reference", () => startExpress("express-reference", SECRETS.NOVAMED_WEBHOOK_SECRET)],
     ];
     for (const [name, start] of servers) {
@@ -181,13 +247,24 @@ async function main(): Promise<void> {
     }
   }
 
-  const pipelinePass = (label: string, rate: number, events: number, drainTimeoutS: number): Promise<PipelineResult> =>
-    withServer(
-      () => startReceiver(`receiver-${label}`, { ...SECRETS, ...LOG_PROVIDERS }, rate),
-      (server) => {
-        progress(
-          `${label}: ${events} deliveries (20 % re-sends)${rate > 0 ? `, FAULT_INJECTION_RATE=${rate}` : ""}, drain limit ${drainTimeoutS} s`,
-        );
+  /** One pipeline pass on a fresh D1 (kept in `persist` for the storage figures). */
+  const pipelinePass = async (label: string, rate: number, events: number, drainTimeoutS: number) => {
+    const persist = join(scratch, `d1-${label}`);
+    const fakes = providerFakes(rate);
+    const result = await withServer(
+      () =>
+        startRuntime({
+          name: label,
+          scriptPath: bundles.benchEntry,
+          wranglerConfig,
+          vars: { ...SECRETS, ...PROVIDER_VARS },
+          persist,
+          migrate: true,
+          outboundService: fakes.outboundService,
+        }),
+      async (server: RuntimeServer) => {
+        await fetch(`${server.url}/__bench/control`, { method: "POST", body: JSON.stringify({ rate }) });
+        progress(`${label}: ${events} deliveries (20 % re-sends)${rate > 0 ? `, fault rate ${rate}` : ""}`);
         return runPipeline(server, {
           events,
           duplicateRate: 0.2,
@@ -199,33 +276,76 @@ async function main(): Promise<void> {
           seed: settings.seed,
           label,
           progress,
+          providers: fakes.figures,
         });
       },
     );
+    return { result, persist };
+  };
 
-  let pipeline: PipelineResult | null = null;
+  let pipeline: Results["pipeline"] = null;
   if (settings.parts.has("pipeline")) {
-    pipeline = await pipelinePass("pipeline", 0, settings.events, settings.drainTimeoutS);
+    const { result, persist } = await pipelinePass("pipeline", 0, settings.events, settings.drainTimeoutS);
+    let storage: StorageResult | null = null;
+    try {
+      storage = measureStorage(findDatabaseFile(persist), scratch);
+    } catch (error) {
+      progress(`storage: not measured: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    pipeline = { ...result, storage };
     progress(
-      `pipeline: ${pipeline.events_per_s} events/s, lost ${pipeline.lost}, double_applied ${pipeline.double_applied}, D1 trips/batch ${pipeline.d1_round_trips_per_batch}`,
+      `pipeline: ${result.events_per_s} events/s, consumer ${result.consumer_events_per_s}/s, lost ${result.lost}, double_applied ${result.double_applied}, D1 trips/batch ${result.d1_round_trips_per_batch}`,
     );
+    if (storage)
+      progress(
+        `storage: ${storage.bytes_per_event} B/event (${storage.bytes_per_event_without_payloads} without payloads)`,
+      );
   }
   let faults: Results["faults"] = null;
   if (settings.parts.has("faults")) {
-    const result = await pipelinePass("faults", settings.faultRate, settings.faultEvents, settings.faultsTimeoutS);
+    const { result } = await pipelinePass("faults", settings.faultRate, settings.faultEvents, settings.faultsTimeoutS);
     faults = { rate: settings.faultRate, ...result };
     progress(
       `faults: lost ${faults.lost}, double_applied ${faults.double_applied}, retried ${faults.retried}, drained ${faults.drained}`,
+    );
+  }
+  let outage: OutageResult | null = null;
+  if (settings.parts.has("outage")) {
+    progress(`outage: D1 down for ${settings.outageHours} h of simulated time, ${settings.outageEvents} deliveries`);
+    outage = await withServer(
+      () =>
+        startRuntime({
+          name: "outage",
+          scriptPath: bundles.benchEntry,
+          wranglerConfig,
+          vars: { ...SECRETS, ...LOG_PROVIDERS },
+          consumers: false,
+          migrate: true,
+        }),
+      (server: RuntimeServer) =>
+        runOutage(server, {
+          events: settings.outageEvents,
+          outageHours: settings.outageHours,
+          seed: settings.seed,
+          apiKey: SECRETS.NOVAMED_WEBHOOK_SECRET,
+          adminToken: SECRETS.ADMIN_TOKEN,
+          progress,
+        }),
+    );
+    progress(
+      `outage: lost ${outage.lost} (${outage.lost_after_replay_of_dead} after replaying dead), double_applied ${outage.double_applied}`,
     );
   }
 
   const partial = {
     machine: machineDescription(),
     date: new Date().toISOString(),
+    startup,
     app,
     ack,
     pipeline,
     faults,
+    outage,
     settings: {
       quick: settings.quick,
       connections: settings.connections,
@@ -233,6 +353,8 @@ async function main(): Promise<void> {
       warmup_s: settings.warmupS,
       pipeline_deliveries: settings.events,
       fault_deliveries: settings.faultEvents,
+      outage_hours: settings.outageHours,
+      outage_deliveries: settings.outageEvents,
       duplicate_rate: 0.2,
       out_of_order_rate: 0.2,
       pipeline_sender_concurrency: 32,
@@ -252,11 +374,15 @@ async function main(): Promise<void> {
 }
 
 // Whatever way the harness ends, no server it started outlives it.
-process.on("exit", killAllSync);
+process.on("exit", () => {
+  killAllSync();
+  killRuntimesSync();
+});
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     progress(`${signal}: stopping every server started here`);
     killAllSync();
+    killRuntimesSync();
     process.exit(130);
   });
 }

@@ -1,14 +1,12 @@
 /**
- * Starts and stops the servers under test, each on a fresh 127.0.0.1 port: `wrangler dev` for the
- * receiver and the empty Worker (same local runtime: wrangler's node + workerd), and the Express
- * reference on the same node as the harness. Every server runs in its own process group, so stopping
- * it (also on Ctrl-C or a harness error) takes down wrangler's workerd children too. Their output
- * goes to bench/results/<name>.log (git-ignored) and to line listeners, which is how the harness
- * reads the consumer's `event batch` log lines.
+ * Starts and stops servers that run as their own process (the Express reference, on the same node as
+ * the harness), on a fresh 127.0.0.1 port, in their own process group, so stopping them (also on
+ * Ctrl-C or a harness error) takes down any children too. Their output goes to
+ * bench/results/<name>.log (git-ignored). The Workers run on workerd through Miniflare instead
+ * (bench/runtime.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createWriteStream, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -17,7 +15,6 @@ import { freePort, treeCpu } from "./proc.ts";
 
 /** The repository root (bench/..), where wrangler.toml and node_modules live. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const RESULTS = join(ROOT, "bench", "results");
 
 /** A JSON log line from a server (a Worker's console.log), or null for any other output line. */
@@ -200,82 +197,6 @@ async function launch(options: {
   }
   for (const known of treeCpu(pid).keys()) entry.known.add(known);
   return server;
-}
-
-/** Runs a command to completion (used for `wrangler d1 migrations apply`); throws with its output. */
-async function runToEnd(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  if (code !== 0) throw new Error(`${command} ${args.join(" ")} failed (${code}):\n${output.slice(-2000)}`);
-}
-
-const wranglerEnv = (): NodeJS.ProcessEnv => ({
-  ...process.env,
-  WRANGLER_SEND_METRICS: "false",
-  NO_COLOR: "1",
-  FORCE_COLOR: "0",
-});
-
-/**
- * Starts this receiver with `wrangler dev` on a fresh local D1 (migrations applied) and fresh local
- * queues in a new temporary directory, with the benchmark's secrets passed as --var (they override
- * a developer's .dev.vars) and, when `faultRate` > 0, FAULT_INJECTION_RATE.
- */
-export async function startReceiver(name: string, secrets: Record<string, string>, faultRate = 0): Promise<Server> {
-  const persist = mkdtempSync(join(tmpdir(), "novamed-bench-"));
-  await runToEnd(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-    ...wranglerEnv(),
-    CI: "true",
-  });
-  const vars = { ...secrets, ...(faultRate > 0 ? { FAULT_INJECTION_RATE: String(faultRate) } : {}) };
-  return startWorkerDev(name, join(ROOT, "wrangler.toml"), persist, vars, "/health");
-}
-
-/** Starts the empty Worker (bench/empty-worker) with `wrangler dev`, same runtime as the receiver. */
-export async function startEmptyWorker(name: string): Promise<Server> {
-  const persist = mkdtempSync(join(tmpdir(), "novamed-bench-"));
-  return startWorkerDev(name, join(ROOT, "bench", "empty-worker", "wrangler.toml"), persist, {}, "/");
-}
-
-async function startWorkerDev(
-  name: string,
-  config: string,
-  persist: string,
-  vars: Record<string, string>,
-  readyPath: string,
-): Promise<Server> {
-  const port = await freePort();
-  // An explicit inspector port: the default 9229 may be taken by a colleague's `npm run dev`.
-  const inspectorPort = await freePort();
-  const args = [
-    WRANGLER,
-    "dev",
-    "--config",
-    config,
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    persist,
-    "--show-interactive-dev-session=false",
-    ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
-  ];
-  return launch({
-    name,
-    command: process.execPath,
-    args,
-    env: wranglerEnv(),
-    port,
-    readyPath,
-    ready: (status) => status === 200,
-    tempDir: persist,
-  });
 }
 
 /** Starts the guide's Express example (bench/express-reference.ts) on the harness's own node. */

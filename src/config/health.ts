@@ -1,5 +1,4 @@
 import { readAdminIdentity } from "./admin";
-import { readFaultRate } from "./faults";
 import { readNotificationRules, readNotificationSettings, readTwilioWebhookSettings } from "./notifications";
 import { readEmailProvider, readSmsProvider } from "./providers";
 import { ConfigError } from "./read";
@@ -23,7 +22,6 @@ const READERS: readonly ((env: Env) => unknown)[] = [
   readEmailProvider,
   readTwilioWebhookSettings,
   readRetentionSettings,
-  readFaultRate,
   readWatchSettings,
 ];
 

@@ -12,10 +12,17 @@ const retentionSchema = z
     PAYLOAD_RETENTION_DAYS: withDefault("30", days),
     /** Days audit rows are kept: six years, HIPAA's retention for security documentation. 0 keeps them forever. */
     AUDIT_RETENTION_DAYS: withDefault("2190", days),
+    /**
+     * Days a final event row (and a final notification row) is kept before the compaction deletes
+     * it; 0 (the default) keeps them forever. Any value is far beyond NovaMed's retry horizon
+     * (about 1 h 21 min), so deduplication of its redeliveries is unaffected.
+     */
+    EVENT_ROW_RETENTION_DAYS: withDefault("0", days),
   })
   .transform((vars) => ({
     payloadRetentionDays: vars.PAYLOAD_RETENTION_DAYS,
     auditRetentionDays: vars.AUDIT_RETENTION_DAYS,
+    eventRowRetentionDays: vars.EVENT_ROW_RETENTION_DAYS,
   }));
 
 export type RetentionSettings = z.output<typeof retentionSchema>;

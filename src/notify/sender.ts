@@ -14,7 +14,6 @@ import {
 } from "../db/notifications";
 import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
-import { InjectedFault, maybeFail } from "../faults";
 import { errorKind, log } from "../log";
 import { dailyCap } from "./daily-cap";
 import { type Decision, decide } from "./decide";
@@ -261,7 +260,7 @@ export async function sendNotifications(
         kind: row.kind,
       };
       const provider = decision.provider.name;
-      const result = await callProvider(env, decision.provider, decision);
+      const result = await callProvider(decision.provider, decision);
       // The duplicate-SMS window: from the provider's answer to our record of it (logged as record_ms).
       const answered = Date.now();
       const answeredAt = new Date(options.now?.() ?? Date.now()).toISOString();
@@ -449,15 +448,11 @@ async function decideAll(
   });
 }
 
-async function callProvider(env: Env, provider: Provider, decision: SendDecision): Promise<SendResult> {
+async function callProvider(provider: Provider, decision: SendDecision): Promise<SendResult> {
   try {
-    maybeFail(env, "notification provider");
     return await provider.send(decision.message);
   } catch (error) {
-    // A provider that throws (or an injected fault) is treated as transient: the retry decides.
-    return {
-      outcome: "transient",
-      reason: error instanceof InjectedFault ? "injected fault" : `provider error: ${errorKind(error)}`,
-    };
+    // A provider that throws is treated as transient: the retry decides.
+    return { outcome: "transient", reason: `provider error: ${errorKind(error)}` };
   }
 }

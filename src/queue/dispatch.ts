@@ -1,5 +1,4 @@
 import type { ChangeListener } from "../events/handlers";
-import { maybeFail, withInjectedFaults } from "../faults";
 import { log } from "../log";
 import { notificationListener } from "../notify/outbox";
 import { consumeDeadLetters } from "./dead-letter-consumer";
@@ -15,29 +14,20 @@ export const QUEUES = {
   notificationsDeadLetter: "patient-notifications-dlq",
 } as const;
 
-/** Fails a handler at the benchmark's injected fault rate; a no-op unless FAULT_INJECTION_RATE is set. */
-const injectedHandlerFaults = (env: Env): ChangeListener => ({
-  statements: () => {
-    maybeFail(env, "handler");
-    return [];
-  },
-});
-
 /** What follows from entity changes: patient notifications. */
-const changeListeners = (env: Env): ChangeListener[] => [injectedHandlerFaults(env), notificationListener(env)];
+const changeListeners = (env: Env): ChangeListener[] => [notificationListener(env)];
 
 /** The Worker's `queue` handler: one consumer per queue. */
 export async function queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const faultyEnv = withInjectedFaults(env);
   switch (batch.queue) {
     case QUEUES.events:
-      return consumeEvents(batch, faultyEnv, { listeners: changeListeners(env) });
+      return consumeEvents(batch, env, { listeners: changeListeners(env) });
     case QUEUES.eventsDeadLetter:
-      return consumeDeadLetters(batch, faultyEnv, { listeners: changeListeners(env) });
+      return consumeDeadLetters(batch, env, { listeners: changeListeners(env) });
     case QUEUES.notifications:
-      return consumeNotifications(batch, faultyEnv);
+      return consumeNotifications(batch, env);
     case QUEUES.notificationsDeadLetter:
-      return consumeNotificationDeadLetters(batch, faultyEnv);
+      return consumeNotificationDeadLetters(batch, env);
     default:
       // A queue bound here by mistake: retry rather than ack, so its messages follow that queue's
       // own retry and dead-letter settings instead of being lost, and say so loudly.

@@ -1,3 +1,4 @@
+import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
 import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredAuditRows, purgeExpiredPayloads } from "./retention";
@@ -24,6 +25,7 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
     case CRONS.retention:
       await purgeExpiredPayloads(env, now);
       await purgeExpiredAuditRows(env, now);
+      await compactFinalRows(env, now);
       return;
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
@@ -32,5 +34,6 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       await runLifecycleWatch(env, now);
       await purgeExpiredPayloads(env, now);
       await purgeExpiredAuditRows(env, now);
+      await compactFinalRows(env, now);
   }
 }

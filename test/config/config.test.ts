@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readAdminIdentity } from "../../src/config/admin";
-import { readFaultRate } from "../../src/config/faults";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../src/config/notifications";
 import { readEmailProvider, readSmsProvider } from "../../src/config/providers";
 import { ConfigError } from "../../src/config/read";
@@ -39,8 +38,11 @@ describe("the declared variables left empty", () => {
       "refill:approved": ["sms", "email"],
       "refill:denied": ["sms", "email"],
     });
-    expect(readRetentionSettings(envWith({})).payloadRetentionDays).toBe(30);
-    expect(readFaultRate(envWith({}))).toBe(0);
+    expect(readRetentionSettings(envWith({}))).toEqual({
+      payloadRetentionDays: 30,
+      auditRetentionDays: 2190,
+      eventRowRetentionDays: 0,
+    });
     expect(readTwilioWebhookSettings(envWith({}))).toEqual({ authTokens: [], publicBaseUrl: null });
   });
 
@@ -65,7 +67,6 @@ describe("set variables", () => {
       SMS_SEND_WINDOW: "09:30-20:00",
       NOTIFICATION_RULES: "order:shipped=sms, refill:denied=email+email",
       PAYLOAD_RETENTION_DAYS: "0",
-      FAULT_INJECTION_RATE: "0.25",
       PUBLIC_BASE_URL: "https://receiver.example//",
       SMS_PROVIDER: "twilio",
       EMAIL_PROVIDER: "resend",
@@ -98,7 +99,6 @@ describe("set variables", () => {
       resend: { apiKey: "re_1", from: "Clinic <care@clinic.example>" },
     });
     expect(readRetentionSettings(custom).payloadRetentionDays).toBe(0);
-    expect(readFaultRate(custom)).toBe(0.25);
     expect(readTwilioWebhookSettings(custom)).toEqual({
       authTokens: ["token", "previous-token"],
       publicBaseUrl: "https://receiver.example",
@@ -144,8 +144,8 @@ describe("a malformed variable", () => {
     ["EMAIL_FROM", { EMAIL_PROVIDER: "resend", RESEND_API_KEY: SECRET_LOOKING }, readEmailProvider],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readRetentionSettings],
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
-    ["FAULT_INJECTION_RATE", { FAULT_INJECTION_RATE: "2" }, readFaultRate],
     ["AUDIT_RETENTION_DAYS", { AUDIT_RETENTION_DAYS: "-1" }, readRetentionSettings],
+    ["EVENT_ROW_RETENTION_DAYS", { EVENT_ROW_RETENTION_DAYS: "1.5" }, readRetentionSettings],
   ] as const)("%s: a ConfigError names it, never the value", (variable, overrides, read) => {
     const error = configError(() => read(envWith(overrides)));
     expect(error.variable).toBe(variable);

@@ -8,7 +8,7 @@ const src = path.join(root, "src");
 
 /**
  * The layers of src/, top first. A module may import from its own layer and any layer below it,
- * never from a layer above: http/console → queue/scheduled → notify → events → db → config/faults → leaves.
+ * never from a layer above: http/console → queue/scheduled → notify → events → db → config → leaves.
  * The leaves import nothing of ours, so everything (and the Node tools) may use them.
  */
 const LAYERS: readonly (readonly string[])[] = [
@@ -18,7 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["notify/"],
   ["events/"],
   ["db/"],
-  ["config/", "faults.ts"],
+  ["config/"],
   ["log.ts", "time-zone.ts", "backoff.ts", "events/event-types.ts"],
 ];
 

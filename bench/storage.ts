@@ -1,0 +1,118 @@
+/**
+ * The `pipeline.storage` figures: D1 bytes per event after the pipeline pass, by table (indexes
+ * included, from SQLite's `dbstat`), as stored and once payload retention has run (a copy of the
+ * database with every payload and rendered body purged, then vacuumed), and the days until D1's
+ * 10 GB per-database limit at 10k and 100k events a day.
+ */
+import { copyFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+
+/** D1's maximum database size (Workers Paid). */
+export const D1_LIMIT_BYTES = 10 * 1000 ** 3;
+
+/** `latest.json`'s `pipeline.storage`. */
+export interface StorageResult {
+  events: number;
+  bytes_per_event: number;
+  bytes_per_event_without_payloads: number;
+  /** Bytes per event by table, indexes included, as stored. */
+  by_table: Record<string, number>;
+  retention_days: number;
+  /** The compaction horizon the projection's `with_compaction` assumes (EVENT_ROW_RETENTION_DAYS). */
+  compaction_days: number;
+  /**
+   * Days until 10 GB, keyed by events a day: every row kept with its payload; with the payload purge
+   * (the default); and with the purge plus the compaction of final event and notification rows.
+   */
+  days_to_limit: Record<string, { without_retention: number; with_retention: number; with_compaction: number }>;
+}
+
+/** The SQLite file of the run's D1 under Miniflare's persistence directory (the largest one). */
+export function findDatabaseFile(persist: string): string {
+  const files: string[] = [];
+  const walk = (directory: string) => {
+    for (const entry of readdirSync(directory, { withFileTypes: true })) {
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".sqlite")) files.push(path);
+    }
+  };
+  walk(persist);
+  if (files.length === 0) throw new Error(`no D1 database under ${persist}`);
+  return files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+}
+
+/** Bytes per table (its indexes added to it), for the application's tables only. */
+function tableBytes(db: DatabaseSync): Record<string, number> {
+  const owners = new Map<string, string>();
+  for (const row of db.prepare("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')").all())
+    owners.set(String(row.name), String(row.tbl_name));
+  const bytes: Record<string, number> = {};
+  for (const row of db.prepare("SELECT name, SUM(pgsize) AS size FROM dbstat GROUP BY name").all()) {
+    const table = owners.get(String(row.name)) ?? String(row.name);
+    if (table.startsWith("_cf_") || table.startsWith("sqlite_") || table === "d1_migrations") continue;
+    bytes[table] = (bytes[table] ?? 0) + Number(row.size);
+  }
+  return bytes;
+}
+
+const sum = (record: Record<string, number>) => Object.values(record).reduce((total, value) => total + value, 0);
+
+/**
+ * Days until `limit` at `perDay` events a day: without retention every event keeps `full` bytes;
+ * with it, only the last `retentionDays` of events keep their payloads.
+ */
+export function daysToLimit(
+  perDay: number,
+  full: number,
+  withoutPayload: number,
+  retentionDays: number,
+  limit = D1_LIMIT_BYTES,
+) {
+  const withoutRetention = limit / (perDay * full);
+  // The first `retentionDays` fill at the full rate; after that each day adds the purged size.
+  const window = perDay * retentionDays * full;
+  const withRetention =
+    window >= limit ? withoutRetention : retentionDays + (limit - window) / (perDay * withoutPayload);
+  return { without_retention: Math.floor(withoutRetention), with_retention: Math.floor(withRetention) };
+}
+
+/** Measures `file` (the D1 database after a run; Miniflare must be stopped) in `scratch`. */
+export function measureStorage(file: string, scratch: string, retentionDays = 30, compactionDays = 14): StorageResult {
+  const stored = new DatabaseSync(file, { readOnly: true });
+  const events = Number(stored.prepare("SELECT COUNT(*) AS n FROM events").get()?.n ?? 0);
+  const asStored = tableBytes(stored);
+  stored.close();
+  const copy = join(scratch, "purged.sqlite");
+  copyFileSync(file, copy);
+  const purged = new DatabaseSync(copy);
+  // What the daily retention job leaves (src/scheduled/retention.ts): ids, types, statuses and times.
+  purged.exec("UPDATE events SET payload = NULL; UPDATE notifications SET rendered = NULL; VACUUM;");
+  const withoutPayloads = tableBytes(purged);
+  purged.close();
+  const perEvent = (bytes: number) => Math.round(bytes / Math.max(1, events));
+  const full = perEvent(sum(asStored));
+  const bare = perEvent(sum(withoutPayloads));
+  // Compaction deletes event and notification rows after `compactionDays`; the rest stays for good.
+  const compactable = perEvent((asStored.events ?? 0) + (asStored.notifications ?? 0));
+  const permanent = perEvent(
+    sum(withoutPayloads) - (withoutPayloads.events ?? 0) - (withoutPayloads.notifications ?? 0),
+  );
+  const withCompaction = (perDay: number) =>
+    Math.floor((D1_LIMIT_BYTES - perDay * compactionDays * compactable) / (perDay * Math.max(1, permanent)));
+  return {
+    events,
+    bytes_per_event: full,
+    bytes_per_event_without_payloads: bare,
+    by_table: Object.fromEntries(Object.entries(asStored).map(([table, bytes]) => [table, perEvent(bytes)])),
+    retention_days: retentionDays,
+    compaction_days: compactionDays,
+    days_to_limit: Object.fromEntries(
+      [10_000, 100_000].map((perDay) => [
+        String(perDay),
+        { ...daysToLimit(perDay, full, bare, retentionDays), with_compaction: withCompaction(perDay) },
+      ]),
+    ),
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The bench entry: the receiver's Worker (src/index.ts) with instrumented bindings, for the pipeline,
+ * faults and outage parts of `npm run bench` only (the ACK part runs the production bundle as is).
+ *
+ * - Every queue and scheduled invocation gets its own `DB` wrapper that counts D1 round trips and,
+ *   when the run asks for it, injects transient failures (bench/worker/faults.ts).
+ * - Each queue batch is recorded (messages, acks, retries, round trips, duration) from the messages'
+ *   own `ack`/`retry` calls, so the harness reads outcomes from bindings and D1, never from log text.
+ * - With `capture`, what the Worker sends to its queues is kept here instead of being enqueued, so the
+ *   outage soak can deliver it on its own simulated clock.
+ *
+ * `/__bench/*` is answered here and never reaches the receiver: POST `/__bench/control` sets the
+ * fault plan (`{"rate", "down", "capture"}`), GET `/__bench/batches` and `/__bench/captured` return
+ * and clear what was recorded.
+ */
+import worker from "../../src/index";
+import type { BatchRecord, CapturedMessage } from "../batch-record";
+import { type FaultPlan, instrumentedDatabase } from "./faults";
+
+/** Producer binding → queue name, as in wrangler.toml. */
+const PRODUCERS = { EVENTS: "novamed-events", NOTIFICATIONS: "patient-notifications" } as const;
+
+const plan: FaultPlan = { rate: 0, down: false, random: Math.random };
+let capture = false;
+let batches: BatchRecord[] = [];
+let captured: CapturedMessage[] = [];
+
+function capturingQueue(queue: string): Queue {
+  const keep = (body: unknown, delaySeconds = 0) => void captured.push({ queue, body, delaySeconds });
+  return {
+    send: async (body: unknown, options?: QueueSendOptions) => keep(body, options?.delaySeconds),
+    sendBatch: async (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
+      for (const message of messages) keep(message.body, message.delaySeconds ?? options?.delaySeconds);
+    },
+  } as unknown as Queue;
+}
+
+/** `env` with this invocation's D1 wrapper and, when capturing, the capturing queues. */
+function instrumentedEnv(env: Env, counter: { roundTrips: number }): Env {
+  const faulty = plan.down || plan.rate > 0;
+  return {
+    ...env,
+    DB: instrumentedDatabase(env.DB, counter, faulty ? plan : null),
+    ...(capture
+      ? { EVENTS: capturingQueue(PRODUCERS.EVENTS), NOTIFICATIONS: capturingQueue(PRODUCERS.NOTIFICATIONS) }
+      : {}),
+  };
+}
+
+function eventIdOf(body: unknown): string | null {
+  const envelope = (body as { envelope?: { event_id?: unknown } } | null)?.envelope;
+  return typeof envelope?.event_id === "string" ? envelope.event_id : null;
+}
+
+/** The batch with each message's `ack`/`retry` recorded into `record` before reaching the runtime. */
+function recordingBatch(batch: MessageBatch<unknown>, record: BatchRecord): MessageBatch<unknown> {
+  const outcome = new Map<string, "ack" | "retry">();
+  const retriedIds = new Set<string>();
+  const note = (message: Message<unknown>, what: "ack" | "retry") => {
+    outcome.set(message.id, what);
+    const id = eventIdOf(message.body);
+    if (what === "retry" && id) retriedIds.add(id);
+    record.acked = [...outcome.values()].filter((value) => value === "ack").length;
+    record.retried = [...outcome.values()].filter((value) => value === "retry").length;
+    record.retried_event_ids = [...retriedIds];
+  };
+  const messages = batch.messages.map((message) => ({
+    id: message.id,
+    timestamp: message.timestamp,
+    body: message.body,
+    attempts: message.attempts,
+    ack: () => {
+      note(message, "ack");
+      message.ack();
+    },
+    retry: (options?: QueueRetryOptions) => {
+      note(message, "retry");
+      message.retry(options);
+    },
+  }));
+  return {
+    queue: batch.queue,
+    metadata: batch.metadata,
+    messages,
+    ackAll: () => {
+      for (const message of batch.messages) note(message, "ack");
+      batch.ackAll();
+    },
+    retryAll: (options?: QueueRetryOptions) => {
+      for (const message of batch.messages) note(message, "retry");
+      batch.retryAll(options);
+    },
+  } as MessageBatch<unknown>;
+}
+
+async function control(request: Request): Promise<Response> {
+  const path = new URL(request.url).pathname;
+  if (path === "/__bench/control" && request.method === "POST") {
+    const body = (await request.json()) as { rate?: number; down?: boolean; capture?: boolean };
+    if (typeof body.rate === "number") plan.rate = body.rate;
+    if (typeof body.down === "boolean") plan.down = body.down;
+    if (typeof body.capture === "boolean") capture = body.capture;
+    return Response.json({ rate: plan.rate, down: plan.down, capture });
+  }
+  if (path === "/__bench/batches") {
+    const taken = batches;
+    batches = [];
+    return Response.json(taken);
+  }
+  if (path === "/__bench/captured") {
+    const taken = captured;
+    captured = [];
+    return Response.json(taken);
+  }
+  return new Response("unknown bench route", { status: 404 });
+}
+
+export default {
+  fetch(request, env, ctx) {
+    if (new URL(request.url).pathname.startsWith("/__bench/")) return control(request);
+    return worker.fetch(request, capture ? { ...env, EVENTS: capturingQueue(PRODUCERS.EVENTS) } : env, ctx);
+  },
+
+  async queue(batch, env, ctx) {
+    const counter = { roundTrips: 0 };
+    const record: BatchRecord = {
+      queue: batch.queue,
+      messages: batch.messages.length,
+      acked: 0,
+      retried: 0,
+      threw: false,
+      d1_round_trips: 0,
+      duration_ms: 0,
+      retried_event_ids: [],
+    };
+    const started = Date.now();
+    try {
+      await worker.queue(recordingBatch(batch, record), instrumentedEnv(env, counter));
+    } catch (error) {
+      record.threw = true;
+      throw error;
+    } finally {
+      record.d1_round_trips = counter.roundTrips;
+      record.duration_ms = Date.now() - started;
+      batches.push(record);
+    }
+    void ctx;
+  },
+
+  async scheduled(controller, env) {
+    await worker.scheduled(controller, instrumentedEnv(env, { roundTrips: 0 }));
+  },
+} satisfies ExportedHandler<Env>;
