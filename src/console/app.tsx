@@ -9,6 +9,7 @@ import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
 import { alertsPage } from "./pages/alerts";
 import { entityPages } from "./pages/entity";
 import { eventPage } from "./pages/event";
+import { eventBulkReplay } from "./pages/event-bulk-replay";
 import { eventList } from "./pages/events";
 import { login } from "./pages/login";
 import { overview } from "./pages/overview";
@@ -71,6 +72,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   });
   consoleApp.route("/", overview);
   consoleApp.route("/events", eventList);
+  consoleApp.route("/events", eventBulkReplay);
   consoleApp.route("/events", eventPage);
   consoleApp.route("/", entityPages);
   consoleApp.route("/patients", patientPage);

@@ -56,6 +56,12 @@ dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; }
 .pager { display: flex; gap: 16px; margin: 12px 0; }
 .inline { display: inline; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+label.select { display: inline-block; padding: 2px; }
+label.select input { width: 18px; height: 18px; margin: 0; }
+.bulk-actions { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; margin: 8px 0; }
+.bulk-actions p { margin: 0; }
+.warnings li { margin: 2px 0; }
 `;
 
 /** The favicon, so browsers do not request a missing /favicon.ico. */

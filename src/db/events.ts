@@ -254,6 +254,8 @@ export interface BulkReplayFilter {
   type?: string;
   receivedAfter?: string;
   receivedBefore?: string;
+  /** Only these events (the console's selection); each still has to have `status`. */
+  eventIds?: readonly string[];
   limit: number;
 }
 
@@ -271,11 +273,12 @@ export async function markQueuedForBulkReplay(
   if (filter.type !== undefined) conditions.push("event_type = ?3");
   if (filter.receivedAfter !== undefined) conditions.push("received_at > ?4");
   if (filter.receivedBefore !== undefined) conditions.push("received_at < ?5");
+  if (filter.eventIds !== undefined) conditions.push("event_id IN (SELECT value FROM json_each(?6))");
   const { results } = await db
     .prepare(
       `UPDATE events SET status = 'queued', queued_at = ?2, last_error = NULL
 WHERE status = ?1 AND event_id IN (
-  SELECT event_id FROM events WHERE ${conditions.join(" AND ")} ORDER BY received_at LIMIT ?6)
+  SELECT event_id FROM events WHERE ${conditions.join(" AND ")} ORDER BY received_at LIMIT ?7)
 RETURNING event_id, payload, received_at`,
     )
     .bind(
@@ -284,7 +287,8 @@ RETURNING event_id, payload, received_at`,
       filter.type ?? null,
       filter.receivedAfter ?? null,
       filter.receivedBefore ?? null,
-      // The highest parameter number is always used, so D1 accepts all six values for every filter.
+      filter.eventIds === undefined ? null : JSON.stringify(filter.eventIds),
+      // The highest parameter number is always used, so D1 accepts all seven values for every filter.
       filter.limit,
     )
     .all<RequeueRow>();

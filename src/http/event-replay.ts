@@ -86,3 +86,33 @@ export async function replayEvents(
   }
   return { replayed: sent.length };
 }
+
+/**
+ * Replays the chosen events (the console's selection) that are still `dead`, `failed` or `invalid`:
+ * one {@link replayEvents} per replayable status, so the selection shares the bulk re-drive's
+ * compare-and-set and enqueue and costs the same few statements however many are chosen. Events in
+ * any other status (queued, processing, finished) are left alone and not counted. Throws 503
+ * `enqueue_failed` when some matched and none could be sent.
+ */
+export async function replaySelectedEvents(
+  env: Env,
+  eventIds: readonly string[],
+  options: { requestId: string | null },
+): Promise<{ replayed: number }> {
+  let replayed = 0;
+  let enqueueFailed = false;
+  for (const status of ["dead", "failed", "invalid"] as const) {
+    try {
+      replayed += (await replayEvents(env, { status, eventIds, limit: eventIds.length }, options)).replayed;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 503)) throw error;
+      enqueueFailed = true;
+    }
+  }
+  if (replayed === 0 && enqueueFailed) {
+    throw new ApiError(503, "enqueue_failed", "The replay could not be queued; retry later.", {
+      headers: { "Retry-After": "30" },
+    });
+  }
+  return { replayed };
+}

@@ -13,6 +13,7 @@ const ids = {
   created: `evt_${run}_created`,
   invalid: `evt_${run}_invalid`,
   unknown: `evt_${run}_unknown`,
+  bulk: [1, 2, 3, 4].map((n) => `evt_${run}_bulk${n}`),
 };
 
 let receiver: Receiver;
@@ -61,6 +62,19 @@ function postEvent(eventId: string, eventType: string, data: Record<string, unkn
   });
 }
 
+/** The event's row from the admin API once it has `status`. */
+async function eventWithStatus(eventId: string, status: string): Promise<boolean> {
+  const response = await admin(`/events/${eventId}`);
+  return response.ok && ((await response.json()) as { status: string }).status === status;
+}
+
+/** The attempts the events list on the page shows for an event, once it is back to `invalid`. */
+async function invalidAttemptsShown(eventId: string): Promise<number | undefined> {
+  const row = page.locator(`tr[data-event-id="${eventId}"]`);
+  if ((await row.locator(".status-invalid").count()) === 0) return undefined;
+  return Number(await row.locator("td.number").textContent());
+}
+
 /** Checks the page a test ends on: no console or request problems, no serious axe findings; saves a screenshot. */
 async function reviewPage(name: string): Promise<void> {
   await screenshot(page, name);
@@ -70,7 +84,8 @@ async function reviewPage(name: string): Promise<void> {
 
 beforeAll(async () => {
   [receiver, browser] = await Promise.all([startReceiver(), launchBrowser()]);
-  context = await browser.newContext({ baseURL: receiver.url });
+  // 1280×800: the screenshots double as the README's (docs/images/).
+  context = await browser.newContext({ baseURL: receiver.url, viewport: { width: 1280, height: 800 } });
   page = await context.newPage();
   problems = watchPage(page);
 });
@@ -207,6 +222,45 @@ describe("console in a browser", () => {
     await row.getByRole("button", { name: /Acknowledge/ }).click();
     await page.waitForURL("**/console/alerts?state=open");
     expect(await page.locator("tr", { hasText: ids.invalid }).getByText("by token:admin").count()).toBe(1);
+    expect(problems).toEqual([]);
+  });
+
+  it("selects two invalid events and replays them together", async () => {
+    for (const eventId of ids.bulk) {
+      expect((await postEvent(eventId, "refill:denied", { refill_id: 7, patient_id: ids.patient })).status).toBe(200);
+    }
+    for (const eventId of ids.bulk) await until(() => eventWithStatus(eventId, "invalid"), `${eventId} to be invalid`);
+
+    await page.goto("/console/events?status=invalid");
+    const [first, second, third] = ids.bulk as [string, string, string];
+    await page.getByRole("checkbox", { name: `Select ${first}` }).check();
+    await page.getByRole("checkbox", { name: `Select ${second}` }).check();
+    await page.getByRole("button", { name: "Replay selected" }).click();
+    await page.waitForURL("**/console/events?status=invalid&replayed=2&selected=2");
+    expect(await page.getByText("2 events queued for replay.").count()).toBe(1);
+    await reviewPage("events-bulk-replay");
+    // Every event of the patient, whatever its status, while the replays run.
+    await until(async () => {
+      await page.goto(`/console/events?q=${ids.patient}`);
+      const attempts = await Promise.all([first, second, third].map((id) => invalidAttemptsShown(id)));
+      return attempts.join() === "2,2,1";
+    }, "the two selected events to run again");
+    expect(problems).toEqual([]);
+  });
+
+  it("replays everything matching the status filter", async () => {
+    await page.goto("/console/events?status=invalid");
+    const matching = await page.locator("#events tbody tr").count();
+    const before = await Promise.all(ids.bulk.map((id) => invalidAttemptsShown(id)));
+    expect(before).toEqual([2, 2, 1, 1]);
+    await page.getByRole("button", { name: /Replay all matching/ }).click();
+    await page.waitForURL("**/console/events?status=invalid&replayed=*");
+    expect(await page.getByText(`${matching} events queued for replay.`).count()).toBe(1);
+    await until(async () => {
+      await page.goto(`/console/events?q=${ids.patient}`);
+      const after = await Promise.all(ids.bulk.map((id) => invalidAttemptsShown(id)));
+      return after.join() === "3,3,2,2";
+    }, "every invalid event to run again");
     expect(problems).toEqual([]);
   });
 

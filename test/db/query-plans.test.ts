@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
-import { signIn } from "../helpers/console";
+import { consoleFetch as consoleRequest, signIn } from "../helpers/console";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
@@ -98,7 +98,7 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
 
   // Console pages.
   const consoleFetch = async (request: Request) => worker.fetch(request, recordingEnv, createExecutionContext());
-  const { cookie } = await signIn(consoleFetch);
+  const { cookie, csrf } = await signIn(consoleFetch);
   for (const path of [
     "/console",
     "/console/events",
@@ -113,6 +113,27 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
     `/console/patients/${patientId}`,
   ])
     await consoleFetch(new Request(`https://receiver.test${path}`, { headers: { cookie } }));
+  for (const fields of [
+    [
+      ["scope", "selected"],
+      ["event_id", invalid.event_id],
+      ["event_id", dead.event_id],
+    ],
+    [
+      ["scope", "matching"],
+      ["status", "invalid"],
+      ["type", "refill:approved"],
+      ["from", "2026-01-01T00:00"],
+      ["to", "2026-02-01T00:00"],
+    ],
+  ] as [string, string][][]) {
+    const replay = await consoleRequest(
+      "/console/events/replay",
+      { cookie, form: [["_csrf", csrf], ...fields] },
+      consoleFetch,
+    );
+    expect(replay.headers.get("location")).toContain("replayed=");
+  }
 
   // Crons.
   vi.spyOn(env.NOTIFICATIONS, "sendBatch").mockResolvedValue(undefined as never);

@@ -3,10 +3,13 @@ import { ADMIN_TOKEN } from "./events";
 
 export const CONSOLE_ORIGIN = "https://receiver.test";
 
-/** A fetch to the Worker's console, as a same-origin browser would send it (with `Origin` on POSTs). */
+/**
+ * A fetch to the Worker's console, as a same-origin browser would send it (with `Origin` on POSTs).
+ * `form` as pairs sends a field more than once, as ticked checkboxes do.
+ */
 export function consoleFetch(
   path: string,
-  init: RequestInit & { cookie?: string; form?: Record<string, string> } = {},
+  init: RequestInit & { cookie?: string; form?: Record<string, string> | [string, string][] } = {},
   fetcher: (request: Request) => Promise<Response> = (request) => exports.default.fetch(request),
 ): Promise<Response> {
   const headers = new Headers(init.headers);

@@ -9,6 +9,7 @@ import { ApiError } from "../../http/errors";
 import { replayEvent } from "../../http/event-replay";
 import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
 import type { ConsoleApp } from "../types";
+import { describeEntityEffect } from "./event-effect";
 import { ENTITY_PAGES, entityOfEvent, NotificationTable, referencesOf } from "./shared";
 
 interface PageNotice {
@@ -16,7 +17,7 @@ interface PageNotice {
   text: string;
 }
 
-/** The event's stored issues (`[{path, message}]`), tolerating anything else as absent. */
+/** The event's stored issues or warnings (`[{path, message}]`), tolerating anything else as absent. */
 function parseIssues(issues: string | null): { path: string; message: string }[] {
   if (!issues) return [];
   try {
@@ -45,6 +46,8 @@ async function renderEventPage(
     entity ? getEntity(c.env.DB, entity.kind, entity.id) : Promise.resolve(null),
   ]);
   const issues = parseIssues(row.issues);
+  const warnings = parseIssues(row.warnings);
+  const effect = entity ? describeEntityEffect(row, entity.kind, ENTITY_PAGES[entity.kind].noun, entityRow) : null;
   const replayable = row.payload !== null && REPLAYABLE.includes(row.status);
   const forceOnly = row.payload !== null && !replayable && FORCE_REPLAYABLE.includes(row.status);
   const csrfToken = c.get("csrfToken");
@@ -104,18 +107,31 @@ async function renderEventPage(
             </ul>
           </li>
         )}
+        {warnings.length > 0 && (
+          <li>
+            Applied with {warnings.length} warning{warnings.length === 1 ? "" : "s"} (optional fields dropped or
+            coerced):
+            <ul id="warnings" class="warnings">
+              {warnings.map((warning) => (
+                <li>
+                  <code>{warning.path || "(data)"}</code> {warning.message}
+                </li>
+              ))}
+            </ul>
+          </li>
+        )}
         {row.last_error && (
           <li>
             Last error: <code>{row.last_error}</code>
           </li>
         )}
-        {entity && (
-          <li>
-            {!entityRow
-              ? `No ${ENTITY_PAGES[entity.kind].noun} record was written.`
-              : entityRow.status_event_id === row.event_id
-                ? `Set the ${ENTITY_PAGES[entity.kind].noun}'s current status (${String(entityRow.status)}).`
-                : `Did not set the ${ENTITY_PAGES[entity.kind].noun}'s current status (${String(entityRow.status)}, set by a newer or higher-ranked event); at most it filled in missing facts.`}
+        {effect && (
+          <li id="entity-effect">
+            {effect.status}
+            {effect.currentFacts &&
+              (effect.currentFacts.length > 0
+                ? ` Current facts it supplied: ${effect.currentFacts.map((fact) => fact.replaceAll("_", " ")).join(", ")}.`
+                : " None of the current facts came from it.")}
           </li>
         )}
         {row.payload_purged_at && (

@@ -1,48 +1,14 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import { readNotificationSettings } from "../../config/notifications";
 import { searchEventRows } from "../../db/event-search";
-import { EVENT_STATUSES, type EventStatus } from "../../db/events";
-import { decodeEventCursor, encodeEventCursor } from "../../http/event-cursor";
-import { wallClockToUtc } from "../format";
+import { EVENT_STATUSES } from "../../db/events";
+import { encodeEventCursor } from "../../http/event-cursor";
 import { Notice, renderPage, StatusBadge, Time } from "../layout";
 import type { ConsoleApp } from "../types";
+import { BulkReplayActions, bulkReplayNotice, isSelectable, SelectCheckbox } from "./event-bulk-replay";
+import { type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
 
 const PAGE_SIZE = 50;
-
-const optionalText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .max(max)
-    .transform((value) => value || undefined)
-    .optional();
-
-const filtersSchema = z.object({
-  status: z
-    .union([z.literal(""), z.enum(EVENT_STATUSES as [EventStatus, ...EventStatus[]])])
-    .transform((value) => value || undefined)
-    .optional(),
-  type: optionalText(100),
-  q: optionalText(200),
-  from: optionalText(16),
-  to: optionalText(16),
-  cursor: optionalText(400),
-});
-
-type Filters = z.infer<typeof filtersSchema>;
-
-/** The list's URL for these filters (and a cursor), so links keep the filters. */
-function listUrl(filters: Filters, cursor?: string): string {
-  const params = new URLSearchParams();
-  for (const key of ["status", "type", "q", "from", "to"] as const) {
-    const value = filters[key];
-    if (value) params.set(key, value);
-  }
-  if (cursor) params.set("cursor", cursor);
-  const query = params.toString();
-  return query ? `/console/events?${query}` : "/console/events";
-}
 
 function FilterForm({ filters }: { filters: Filters }) {
   return (
@@ -86,17 +52,18 @@ function FilterForm({ filters }: { filters: Filters }) {
   );
 }
 
-/** `/console/events`: filtered, searchable, newest first, one page of 50 at a time. */
+/**
+ * `/console/events`: filtered, searchable, newest first, one page of 50 at a time; replayable rows can
+ * be selected and re-driven, or everything matching a replayable status (see event-bulk-replay.tsx).
+ */
 export const eventList = new Hono<ConsoleApp>();
 
 eventList.get("/", async (c) => {
   const timeZone = readNotificationSettings(c.env).clinicTimezone;
   const parsed = filtersSchema.safeParse(c.req.query());
   const filters: Filters = parsed.success ? parsed.data : {};
-  const receivedFrom = filters.from ? wallClockToUtc(filters.from, timeZone) : undefined;
-  const receivedBefore = filters.to ? wallClockToUtc(filters.to, timeZone) : undefined;
-  const after = filters.cursor ? decodeEventCursor(filters.cursor) : undefined;
-  if (!parsed.success || receivedFrom === null || receivedBefore === null || after === null) {
+  const resolved = parsed.success ? resolveFilters(filters, timeZone) : null;
+  if (!resolved) {
     return renderPage(
       c,
       "Events",
@@ -111,57 +78,67 @@ eventList.get("/", async (c) => {
     status: filters.status,
     type: filters.type,
     reference: filters.q,
-    receivedFrom,
-    receivedBefore,
+    receivedFrom: resolved.receivedFrom,
+    receivedBefore: resolved.receivedBefore,
     limit: PAGE_SIZE,
-    after,
+    after: resolved.after,
   });
   const page = rows.slice(0, PAGE_SIZE);
   const last = page.at(-1);
-  const next = rows.length > PAGE_SIZE && last ? listUrl(filters, encodeEventCursor(last)) : null;
+  const next = rows.length > PAGE_SIZE && last ? listUrl(filters, { cursor: encodeEventCursor(last) }) : null;
+  const notice = bulkReplayNotice(c.req.query());
+  const anySelectable = page.some(isSelectable);
 
   return renderPage(
     c,
     "Events",
     <>
+      {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
       <FilterForm filters={filters} />
-      <table id="events">
-        <caption class="muted">
-          {page.length === 0 ? "No events match." : `Newest first; times in ${timeZone}.`}
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">Received</th>
-            <th scope="col">Event</th>
-            <th scope="col">Type</th>
-            <th scope="col">Status</th>
-            <th scope="col" class="number">
-              Attempts
-            </th>
-            <th scope="col">Last error</th>
-          </tr>
-        </thead>
-        <tbody>
-          {page.map((row) => (
-            <tr data-event-id={row.event_id}>
-              <td>
-                <Time iso={row.received_at} timeZone={timeZone} />
-              </td>
-              <td>
-                <a class="mono" href={`/console/events/${encodeURIComponent(row.event_id)}`}>
-                  {row.event_id}
-                </a>
-              </td>
-              <td class="mono">{row.event_type}</td>
-              <td>
-                <StatusBadge status={row.status} />
-              </td>
-              <td class="number">{row.attempts}</td>
-              <td>{row.last_error ?? ""}</td>
+      <form method="post" action="/console/events/replay" id="bulk-replay" aria-label="Replay events">
+        <table id="events">
+          <caption class="muted">
+            {page.length === 0 ? "No events match." : `Newest first; times in ${timeZone}.`}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">
+                <span class="visually-hidden">Select</span>
+              </th>
+              <th scope="col">Received</th>
+              <th scope="col">Event</th>
+              <th scope="col">Type</th>
+              <th scope="col">Status</th>
+              <th scope="col" class="number">
+                Attempts
+              </th>
+              <th scope="col">Last error</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {page.map((row) => (
+              <tr data-event-id={row.event_id}>
+                <td>{isSelectable(row) && <SelectCheckbox eventId={row.event_id} />}</td>
+                <td>
+                  <Time iso={row.received_at} timeZone={timeZone} />
+                </td>
+                <td>
+                  <a class="mono" href={`/console/events/${encodeURIComponent(row.event_id)}`}>
+                    {row.event_id}
+                  </a>
+                </td>
+                <td class="mono">{row.event_type}</td>
+                <td>
+                  <StatusBadge status={row.status} />
+                </td>
+                <td class="number">{row.attempts}</td>
+                <td>{row.last_error ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <BulkReplayActions filters={filters} csrfToken={c.get("csrfToken")} anySelectable={anySelectable} />
+      </form>
       <nav class="pager" aria-label="Pages">
         {filters.cursor && <a href={listUrl(filters)}>First page</a>}
         {next && (
