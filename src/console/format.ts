@@ -1,4 +1,5 @@
 /** Formatting for console pages: instants in the clinic's time zone, ages, masked contact details. */
+import { zonedToUtc } from "../time-zone";
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -25,14 +26,6 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 export function formatInstant(iso: string, timeZone: string): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : formatter(timeZone).format(date);
-}
-
-/** The clinic-local calendar day of an instant, `YYYY-MM-DD`. */
-export function localDay(instant: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
-    .formatToParts(instant)
-    .reduce<Record<string, string>>((all, part) => Object.assign(all, { [part.type]: part.value }), {});
-  return `${parts.year}-${parts.month}-${parts.day}`;
 }
 
 /** How long before `now` an instant was, in the two largest units: `45 s`, `3 min`, `2 h 5 min`, `4 d 1 h`. */
@@ -64,24 +57,6 @@ export function maskEmail(email: string): string {
 
 const wallClockPattern = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/;
 
-/** Milliseconds the zone is ahead of UTC at `instant`. */
-function zoneOffsetMs(instant: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "numeric",
-    day: "numeric",
-    hour: "numeric",
-    minute: "numeric",
-    second: "numeric",
-  })
-    .formatToParts(new Date(instant))
-    .reduce<Record<string, number>>((all, part) => Object.assign(all, { [part.type]: Number(part.value) }), {});
-  const asUtc = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day, parts.hour, parts.minute, parts.second);
-  return asUtc - (instant - (instant % 1000));
-}
-
 /**
  * The UTC instant of a clinic wall-clock time as an `<input type="datetime-local">` sends it
  * (`2026-11-29T08:30`), or null when it is not one. Resolved twice so a DST change between the
@@ -91,9 +66,6 @@ export function wallClockToUtc(wallClock: string, timeZone: string): string | nu
   const match = wallClockPattern.exec(wallClock);
   if (!match) return null;
   const [, year, month, day, hour, minute] = match.map(Number);
-  const guess = Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute);
-  if (Number.isNaN(guess)) return null;
-  let instant = guess - zoneOffsetMs(guess, timeZone);
-  instant = guess - zoneOffsetMs(instant, timeZone);
-  return new Date(instant).toISOString();
+  const instant = zonedToUtc(year ?? 0, month ?? 1, day ?? 1, (hour ?? 0) * 60 + (minute ?? 0), timeZone);
+  return Number.isNaN(instant) ? null : new Date(instant).toISOString();
 }

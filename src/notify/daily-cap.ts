@@ -1,6 +1,6 @@
 import type { Channel } from "../config/notifications";
 import type { RecentSend } from "../db/notifications";
-import { localDate } from "./quiet-hours";
+import { localDate } from "../time-zone";
 
 /**
  * The per-patient frequency cap: at most `caps[channel]` messages per patient and channel per local

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatAge, formatInstant, localDay, maskEmail, maskPhone, wallClockToUtc } from "../../src/console/format";
+import { formatAge, formatInstant, maskEmail, maskPhone, wallClockToUtc } from "../../src/console/format";
+import { localDate } from "../../src/time-zone";
 
 describe("console formatting", () => {
   it("masks contact details to a hint", () => {
@@ -13,7 +14,7 @@ describe("console formatting", () => {
   it("shows instants in the clinic's zone, whatever the machine's", () => {
     expect(formatInstant("2031-01-15T15:04:05.000Z", "America/New_York")).toBe("Jan 15, 2031, 10:04:05 EST");
     expect(formatInstant("2031-07-15T15:04:05.000Z", "America/Los_Angeles")).toBe("Jul 15, 2031, 08:04:05 PDT");
-    expect(localDay(new Date("2031-01-16T03:00:00.000Z"), "America/New_York")).toBe("2031-01-15");
+    expect(localDate(Date.parse("2031-01-16T03:00:00.000Z"), "America/New_York")).toBe("2031-01-15");
   });
 
   it("says how long ago in the two largest units", () => {

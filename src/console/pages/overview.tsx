@@ -4,8 +4,9 @@ import { readWebhookConfig } from "../../config/webhook";
 import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
 import { notificationStats } from "../../db/notifications";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
+import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
-import { formatAge, localDay } from "../format";
+import { formatAge } from "../format";
 import { renderPage, StatusBadge, TimeAgo } from "../layout";
 import type { ConsoleApp } from "../types";
 
@@ -37,7 +38,7 @@ export function hourlyBars(hourly: HourlyStatusCount[], now: Date, timeZone: str
     const start = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (23 - index) * HOUR_MS);
     const localHour = hourFormat.format(start);
     return {
-      label: `${localDay(start, timeZone)} ${localHour}:00`,
+      label: `${localDate(start.getTime(), timeZone)} ${localHour}:00`,
       tick: index % 6 === 0 ? `${localHour}h` : "",
       counts: byHour.get(hourKey(start)) ?? {},
     };
@@ -48,10 +49,10 @@ export function hourlyBars(hourly: HourlyStatusCount[], now: Date, timeZone: str
 export function dailyBars(hourly: HourlyStatusCount[], now: Date, timeZone: string): ChartBar[] {
   const days = new Map<string, ChartBar["counts"]>();
   for (let index = 7 * 24 - 1; index >= 0; index -= 1) {
-    days.set(localDay(new Date(now.getTime() - index * HOUR_MS), timeZone), {});
+    days.set(localDate(now.getTime() - index * HOUR_MS, timeZone), {});
   }
   for (const row of hourly) {
-    const counts = days.get(localDay(new Date(`${row.hour}:00:00Z`), timeZone));
+    const counts = days.get(localDate(Date.parse(`${row.hour}:00:00Z`), timeZone));
     if (counts) addCounts(counts, row);
   }
   return [...days].map(([day, counts]) => ({ label: day, tick: day.slice(5), counts }));

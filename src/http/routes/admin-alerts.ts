@@ -6,6 +6,7 @@ import { alertChannelStates } from "../../scheduled/alert-delivery";
 import { audited } from "../audit";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
+import { pageParams } from "../list-query";
 import type { App } from "../types";
 
 /** `/admin/alerts`: the lifecycle watch's alerts (docs/watch.md), listed and acknowledged. */
@@ -14,13 +15,7 @@ export const adminAlerts = new Hono<App>();
 const listQuery = z.object({
   state: z.enum(ALERT_STATES as [string, ...string[]], { error: "must be open or resolved" }).optional(),
   rule: z.string().max(100, { error: "is too long" }).optional(),
-  limit: z.coerce
-    .number({ error: "must be a number" })
-    .int({ error: "must be an integer" })
-    .min(1, { error: "must be at least 1" })
-    .max(100, { error: "must be at most 100" })
-    .default(50),
-  cursor: z.string().max(400, { error: "is too long" }).optional(),
+  ...pageParams,
 });
 
 /** An alert as the API shows it (`since`: when the target entered the watched state, where its age counts from). */

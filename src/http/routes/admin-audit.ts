@@ -4,6 +4,7 @@ import { z } from "zod";
 import { type AuditRow, listAuditRows } from "../../db/audit";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
+import { pageParams } from "../list-query";
 import type { App } from "../types";
 
 const text = (max: number) => z.string().min(1, { error: "must not be empty" }).max(max, { error: "is too long" });
@@ -12,13 +13,7 @@ const auditQuery = z.object({
   actor: text(320).optional(),
   target_type: text(50).optional(),
   target_id: text(200).optional(),
-  limit: z.coerce
-    .number({ error: "must be a number" })
-    .int({ error: "must be an integer" })
-    .min(1, { error: "must be at least 1" })
-    .max(100, { error: "must be at most 100" })
-    .default(50),
-  cursor: z.string().max(400, { error: "is too long" }).optional(),
+  ...pageParams,
 });
 
 /** The cursor that continues after `row`: its place in the newest-first order. */

@@ -9,6 +9,7 @@ import { audited } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
 import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
 import { findEvent, replayEvent } from "../event-replay";
+import { pageParams } from "../list-query";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
 import { adminAlerts } from "./admin-alerts";
@@ -35,13 +36,7 @@ const listQuery = z.object({
     .enum(EVENT_STATUSES as [string, ...string[]], { error: `must be one of ${EVENT_STATUSES.join(", ")}` })
     .optional(),
   type: z.string().max(100, { error: "is too long" }).optional(),
-  limit: z.coerce
-    .number({ error: "must be a number" })
-    .int({ error: "must be an integer" })
-    .min(1, { error: "must be at least 1" })
-    .max(100, { error: "must be at most 100" })
-    .default(50),
-  cursor: z.string().max(400, { error: "is too long" }).optional(),
+  ...pageParams,
 });
 
 function afterCursor(cursor: string): { receivedAt: string; eventId: string } {
