@@ -1,4 +1,5 @@
 /** Formatting for console pages: instants in the clinic's time zone, ages, masked contact details. */
+import { formatDuration } from "../duration";
 import { zonedToUtc } from "../time-zone";
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -30,14 +31,7 @@ export function formatInstant(iso: string, timeZone: string): string {
 
 /** How long before `now` an instant was, in the two largest units: `45 s`, `3 min`, `2 h 5 min`, `4 d 1 h`. */
 export function formatAge(iso: string, now: Date): string {
-  const seconds = Math.max(0, Math.floor((now.getTime() - new Date(iso).getTime()) / 1000));
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
-  const days = Math.floor(hours / 24);
-  return hours % 24 === 0 ? `${days} d` : `${days} d ${hours % 24} h`;
+  return formatDuration(now.getTime() - new Date(iso).getTime());
 }
 
 const MASK = "•••••";

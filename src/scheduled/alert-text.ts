@@ -1,4 +1,5 @@
 import type { AlertRow } from "../db/alerts";
+import { formatDuration } from "../duration";
 
 /**
  * The texts staff receive about alerts: rule, target id, age and a console link per alert. Built
@@ -28,18 +29,6 @@ const TARGET_PAGES: Partial<Record<AlertRow["target_type"], string>> = {
   refill: "/console/refills",
   event: "/console/events",
 };
-
-/** `3d 4h`, `5h 10m`, `12m`, `30s`: a duration in its two largest units. */
-export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.floor(ms / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return minutes % 60 === 0 ? `${hours}h` : `${hours}h ${minutes % 60}m`;
-  const days = Math.floor(hours / 24);
-  return hours % 24 === 0 ? `${days}d` : `${days}d ${hours % 24}h`;
-}
 
 /** The console link of an alert's target (its page, or the alert list for targets without one). */
 export function consoleLink(alert: AlertRow, publicBaseUrl: string | null): string {

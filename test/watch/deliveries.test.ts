@@ -64,7 +64,7 @@ describe("alert deliveries through ALERT_WEBHOOK_URL", () => {
     expect(text).toMatch(/^NovaMed watch: \d+ new alerts?\n/);
     const line = text.split("\n").find((candidate) => candidate.includes(id));
     expect(line).toBe(
-      `• refill:requested: refill ${id}, requested, neither approved nor denied, for 2d https://receiver.example/console/refills/${id}`,
+      `• refill:requested: refill ${id}, requested, neither approved nor denied, for 2 d https://receiver.example/console/refills/${id}`,
     );
     const [alert] = await alertsOn(id);
     expect(alert?.last_notified_at).toBe(new Date(t0 + 48 * HOUR).toISOString());
@@ -111,7 +111,7 @@ describe("alert deliveries through ALERT_WEBHOOK_URL", () => {
     await runWatch(day + 13 * HOUR, WEBHOOK_ENV);
     const [digest] = digests();
     expect(String(digest?.body.text)).toMatch(/^NovaMed watch: daily digest, \d+ open alerts?\n/);
-    expect(String(digest?.body.text)).toContain(`refill ${id}, requested, neither approved nor denied, for 2d 13h`);
+    expect(String(digest?.body.text)).toContain(`refill ${id}, requested, neither approved nor denied, for 2 d 13 h`);
     await runWatch(day + 13 * HOUR + 5 * 60_000, WEBHOOK_ENV);
     await runWatch(day + 20 * HOUR, WEBHOOK_ENV);
     expect(digests()).toHaveLength(1);
