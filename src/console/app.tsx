@@ -7,6 +7,7 @@ import { errorKind, log } from "../log";
 import { requireCsrfToken } from "./csrf";
 import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
 import { alertsPage } from "./pages/alerts";
+import { auditPage } from "./pages/audit";
 import { entityPages } from "./pages/entity";
 import { eventPage } from "./pages/event";
 import { eventBulkReplay } from "./pages/event-bulk-replay";
@@ -77,6 +78,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.route("/", entityPages);
   consoleApp.route("/patients", patientPage);
   consoleApp.route("/alerts", alertsPage);
+  consoleApp.route("/audit", auditPage);
 
   consoleApp.onError((error, c) => {
     if (error instanceof HTTPException && error.res) return error.getResponse();

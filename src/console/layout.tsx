@@ -38,6 +38,7 @@ export function Layout({ title, actor, csrfToken, children }: LayoutProps) {
               <a href="/console">Overview</a>
               <a href="/console/events">Events</a>
               <a href="/console/alerts">Alerts</a>
+              <a href="/console/audit">Audit</a>
             </nav>
           )}
           {actor && csrfToken && (

@@ -29,11 +29,11 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .card strong { display: block; font-size: 1.6rem; }
 .card.attention { border-color: #cf222e; background: #fff0f0; }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600; border: 1px solid transparent; }
-.status-processed, .status-sent, .status-delivered, .status-shipped, .status-approved, .status-filled { background: #dafbe1; color: #116329; border-color: #4ac26b; }
+.status-processed, .status-success, .status-sent, .status-delivered, .status-shipped, .status-approved, .status-filled { background: #dafbe1; color: #116329; border-color: #4ac26b; }
 .status-queued, .status-processing, .status-pending, .status-scheduled, .status-created, .status-requested { background: #ddf4ff; color: #0a3069; border-color: #54aeff; }
 .status-ignored, .status-suppressed, .status-superseded, .status-cancelled, .status-denied { background: #eaeef2; color: #24292f; border-color: #afb8c1; }
-.status-invalid, .status-held { background: #fff8c5; color: #6b4b00; border-color: #d4a72c; }
-.status-failed, .status-dead { background: #ffebe9; color: #a40e26; border-color: #ff8182; }
+.status-invalid, .status-held, .status-not_found, .status-rejected { background: #fff8c5; color: #6b4b00; border-color: #d4a72c; }
+.status-failed, .status-dead, .status-error { background: #ffebe9; color: #a40e26; border-color: #ff8182; }
 .chart { display: block; max-width: 100%; height: auto; }
 .chart .bar-processed { fill: #2da44e; } .chart .bar-queued, .chart .bar-processing { fill: #54aeff; }
 .chart .bar-ignored { fill: #8c959f; } .chart .bar-invalid { fill: #d4a72c; }
@@ -62,6 +62,8 @@ label.select input { width: 18px; height: 18px; margin: 0; }
 .bulk-actions { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; margin: 8px 0; }
 .bulk-actions p { margin: 0; }
 .warnings li { margin: 2px 0; }
+#audit .mono { word-break: normal; overflow-wrap: break-word; }
+#audit td:first-child { white-space: nowrap; }
 `;
 
 /** The favicon, so browsers do not request a missing /favicon.ico. */

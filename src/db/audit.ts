@@ -46,6 +46,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
 
 export interface AuditListQuery {
   actor?: string;
+  action?: string;
   targetType?: string;
   targetId?: string;
   /** Rows to return; the caller asks for one more than a page to learn whether another follows. */
@@ -55,7 +56,7 @@ export interface AuditListQuery {
 }
 
 /**
- * Audit rows newest first (time, then insertion order), filtered by actor and/or target; the admin
+ * Audit rows newest first (time, then insertion order), filtered by actor, action and/or target; the admin
  * API's `GET /admin/audit` and the console's audit page read through here.
  */
 export async function listAuditRows(db: D1Database, query: AuditListQuery): Promise<AuditRow[]> {
@@ -68,6 +69,7 @@ export async function listAuditRows(db: D1Database, query: AuditListQuery): Prom
     return `?${values.length}`;
   };
   if (query.actor !== undefined) conditions.push(`actor = ${param(query.actor)}`);
+  if (query.action !== undefined) conditions.push(`action = ${param(query.action)}`);
   if (query.targetType !== undefined) conditions.push(`target_type = ${param(query.targetType)}`);
   if (query.targetId !== undefined) conditions.push(`target_id = ${param(query.targetId)}`);
   if (query.after) {

@@ -208,6 +208,23 @@ describe("console in a browser", () => {
     expect(problems).toEqual([]);
   });
 
+  it("finds the reveal in the audit trail, filtered by the patient, with the signed-in actor", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
+    await page.waitForURL("**/console/audit");
+    await page.getByLabel("Target id").fill(ids.patient);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForURL(`**/console/audit?*target_id=${ids.patient}*`);
+    const reveal = page.locator("#audit tbody tr", { hasText: "patient.reveal_phone" });
+    expect(await reveal.count()).toBe(1);
+    expect(await reveal.locator("td").nth(1).textContent()).toBe("token:admin");
+    expect(await reveal.getByRole("link", { name: ids.patient }).getAttribute("href")).toBe(
+      `/console/patients/${ids.patient}`,
+    );
+    expect(await reveal.locator(".status-success").textContent()).toBe("success");
+    expect(await page.getByText("+14155550123").count()).toBe(0);
+    await reviewPage("audit");
+  });
+
   it("lists the lifecycle watch's alerts after the cron runs and acknowledges one", async () => {
     // The invalid event above is still invalid: the 5-minute cron, fired by hand, opens its alert.
     const cron = await fetch(`${receiver.url}/__scheduled?cron=*%2F5+*+*+*+*`);

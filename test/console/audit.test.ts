@@ -53,6 +53,37 @@ describe("the audit trail of the console", () => {
       ["event.replay", "success"],
     ]);
   });
+  it("records a bulk replay with the count replayed, and a refused one with none", async () => {
+    const invalid = makeEvent("refill:approved", { data: { refill_id: 42 } });
+    await runBatch(EVENTS_QUEUE, [eventMessage(invalid)]);
+    vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
+    const { cookie, csrf } = await signIn();
+    const newestBulkReplay = async () =>
+      env.DB.prepare(
+        `SELECT actor, target_type, target_id, outcome, status, detail FROM audit WHERE action = 'event.bulk_replay' ORDER BY audit_id DESC LIMIT 1`,
+      ).first();
+    for (const [fields, replayed] of [
+      [
+        [
+          ["scope", "selected"],
+          ["event_id", invalid.event_id],
+        ],
+        1,
+      ],
+      [[["scope", "selected"]], 0],
+    ] as [[string, string][], number][]) {
+      const response = await consoleFetch("/console/events/replay", { cookie, form: [["_csrf", csrf], ...fields] });
+      expect(response.status).toBe(303);
+      expect(await newestBulkReplay()).toEqual({
+        actor: "token:admin",
+        target_type: "event",
+        target_id: "*",
+        outcome: "success",
+        status: 303,
+        detail: JSON.stringify({ replayed }),
+      });
+    }
+  });
 });
 
 describe("a reveal whose audit row cannot be written", () => {

@@ -1,6 +1,7 @@
 import { createExecutionContext, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { encodeAuditCursor } from "../../src/http/audit-cursor";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { consoleFetch as consoleRequest, signIn } from "../helpers/console";
@@ -11,7 +12,7 @@ import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/
 afterEach(() => vi.restoreAllMocks());
 
 /** Tables that grow with traffic: a full scan of one of them is a query that slows as it grows. */
-const GROWING_TABLES = ["events", "notifications", "orders", "medication_requests", "refills", "patients"];
+const GROWING_TABLES = ["events", "notifications", "orders", "medication_requests", "refills", "patients", "audit"];
 const FULL_SCAN = new RegExp(`^SCAN (${GROWING_TABLES.join("|")})$`);
 
 interface RecordedQuery {
@@ -111,6 +112,13 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
     `/console/medication-requests/${String(request.data.medication_request_id)}`,
     `/console/refills/${String(refill.data.refill_id)}`,
     `/console/patients/${patientId}`,
+    "/console/audit",
+    "/console/audit?actor=token%3Aadmin",
+    "/console/audit?action=patient.read",
+    "/console/audit?target_type=patient",
+    `/console/audit?target_type=patient&target_id=${patientId}`,
+    `/console/audit?actor=token%3Aadmin&action=patient.read&target_type=patient&target_id=${patientId}`,
+    `/console/audit?actor=token%3Aadmin&cursor=${encodeAuditCursor({ at: new Date().toISOString(), audit_id: 1 })}`,
   ])
     await consoleFetch(new Request(`https://receiver.test${path}`, { headers: { cookie } }));
   for (const fields of [

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { readNotificationSettings } from "../../config/notifications";
 import { type EventRow, REPLAYABLE } from "../../db/events";
+import { audited, setAuditDetail } from "../../http/audit";
 import { ApiError } from "../../http/errors";
 import { replayEvents, replaySelectedEvents } from "../../http/event-replay";
 import { CsrfField } from "../layout";
@@ -110,18 +111,22 @@ const selectionSchema = z.array(z.string().trim().min(1).max(200));
  * `POST /console/events/replay`: "Replay selected" (the ticked rows) or "Replay all matching" (the
  * list's status, type and received range, like `POST /admin/events/replay`), through the admin API's
  * replay functions. Always answers with a 303 back to the list carrying a notice, so a refusal is a
- * message on the page rather than an error page.
+ * message on the page rather than an error page. Each POST writes one `event.bulk_replay` audit row
+ * with the count replayed (0 for a refusal).
  */
 export const eventBulkReplay = new Hono<ConsoleApp>();
 
-eventBulkReplay.post("/replay", async (c) => {
+eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "*" }), async (c) => {
   const form = await c.req.parseBody({ all: true });
   const parsed = filtersSchema.safeParse(
     Object.fromEntries([...FILTER_FIELDS, "cursor"].map((field) => [field, form[field]])),
   );
   const filters: Filters = parsed.success ? parsed.data : {};
-  const back = (notice: Record<string, string>) =>
-    c.redirect(listUrl(filters, { cursor: filters.cursor, ...notice }), 303);
+  const back = (notice: Record<string, string>) => {
+    // A refusal also answers 303, so the audit row's count is what tells a run from a refusal.
+    setAuditDetail(c, { replayed: Number(notice.replayed ?? 0) });
+    return c.redirect(listUrl(filters, { cursor: filters.cursor, ...notice }), 303);
+  };
   const requestId = c.get("requestId");
 
   try {

@@ -1,8 +1,8 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { type AuditRow, listAuditRows } from "../../db/audit";
-import { decodeCursor, encodeCursor } from "../cursor";
+import { listAuditRows } from "../../db/audit";
+import { decodeAuditCursor, encodeAuditCursor } from "../audit-cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
 import type { App } from "../types";
@@ -16,20 +16,14 @@ const auditQuery = z.object({
   ...pageParams,
 });
 
-/** The cursor that continues after `row`: its place in the newest-first order. */
-function cursorAfter(row: AuditRow): string {
-  return encodeCursor([row.at, String(row.audit_id)]);
-}
-
 function positionOf(cursor: string): { at: string; auditId: number } {
-  const [at = "", id = ""] = decodeCursor(cursor, 2);
-  const auditId = Number(id);
-  if (!Number.isSafeInteger(auditId)) {
+  const position = decodeAuditCursor(cursor);
+  if (!position) {
     throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
       issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
     });
   }
-  return { at, auditId };
+  return position;
 }
 
 /** `GET /admin/audit`: the audit trail, newest first, by actor and/or target, a page at a time. */
@@ -49,6 +43,6 @@ adminAudit.get(
     });
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
-    return c.json({ entries: page, next_cursor: rows.length > query.limit && last ? cursorAfter(last) : null });
+    return c.json({ entries: page, next_cursor: rows.length > query.limit && last ? encodeAuditCursor(last) : null });
   },
 );
