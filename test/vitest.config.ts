@@ -31,8 +31,12 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       exclude: ["test/node/**", "test/browser/**", "node_modules/**"],
       setupFiles: ["test/setup/apply-migrations.ts", "test/setup/clock.ts"],
-      // The receiver logs a JSON line per request; show console output only for failing tests.
-      silent: "passed-only" as const,
+      // The Worker's JSON log lines go straight to the runtime's stdout instead of through Vitest's
+      // console RPC: a queue consumer still logging after a file's last test (its messages were
+      // enqueued by that test) otherwise races the file's teardown and fails a green run with
+      // "EnvironmentTeardownError: Closing rpc while onUserConsoleLog was pending"
+      // (vitest-dev/vitest#11153). The PHI canaries spy on console directly, so they see every line.
+      disableConsoleIntercept: true,
     },
   };
 });

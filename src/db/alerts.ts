@@ -1,6 +1,6 @@
 import type { AlertTargetType } from "./watch";
 
-/** Typed SQL for lifecycle-watch alerts and their deliveries to staff (migration 0014). */
+/** Typed SQL for lifecycle-watch alerts and their deliveries to staff (migration 0009). */
 
 export type AlertState = "open" | "resolved";
 export const ALERT_STATES: readonly AlertState[] = ["open", "resolved"];

@@ -1,5 +1,5 @@
 /**
- * The audit trail (migration 0013): who read or changed what, when, and how it ended. Rows hold ids
+ * The audit trail (migration 0008): who read or changed what, when, and how it ended. Rows hold ids
  * and outcomes only; the writers in src/http/audit.ts never pass a PHI value.
  */
 

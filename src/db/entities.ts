@@ -119,7 +119,7 @@ function progressionUpsertSql(kind: EntityKind): string {
     `${column} = CASE WHEN ${advances} THEN excluded.${column} ELSE ${table}.${column} END`;
   // A fact follows the latest event that carried it (by `occurred_at event_id`, see factKey), not
   // the status: a corrected quantity or a re-issued tracking number wins in any arrival order.
-  // A stored fact without a recorded time (written before migration 0011) yields to any event.
+  // A stored fact without a recorded time (written before migration 0006) yields to any event.
   const storedFactKey = (column: string) => `COALESCE(json_extract(${table}.fact_times, '$.${column}'), '')`;
   const newer = (column: string) =>
     `(excluded.${column} IS NOT NULL AND (${table}.${column} IS NULL OR ${ref("fact_key")} > ${storedFactKey(column)}))`;

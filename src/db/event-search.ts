@@ -5,7 +5,7 @@ import type { NotificationRow } from "./notifications";
 /**
  * Typed SQL for the console's event lookups: filtered and searched lists, the events that named an
  * entity, a patient's messages. Every entity or patient lookup uses the JSON-path expression indexes
- * of migrations/0010_console.sql, so the expressions here must stay exactly as indexed.
+ * of migrations/0005_console.sql, so the expressions here must stay exactly as indexed.
  */
 
 const EVENT_ROW_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,

@@ -370,7 +370,7 @@ export interface EventStats {
 export async function eventStats(db: D1Database): Promise<EventStats> {
   const [byStatus, totals] = await db.batch<Record<string, number | string>>([
     // Counted from the (status, received_at) index alone; the sums read only the partial indexes of
-    // the few rows with conflicts or repeated applications (migration 0011).
+    // the few rows with conflicts or repeated applications (migration 0006).
     db.prepare(`SELECT status, COUNT(*) AS count FROM events GROUP BY status`),
     db.prepare(`SELECT
       (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0) AS conflicts,

@@ -73,7 +73,7 @@ export interface NotificationRow {
   error: string | null;
   scheduled_for: string | null;
   lease_expires_at: number | null;
-  /** Set while a provider call's outcome is unknown (see migration 0012). */
+  /** Set while a provider call's outcome is unknown (see migration 0007). */
   send_started_at: string | null;
   rendered: string | null;
   sent_at: string | null;

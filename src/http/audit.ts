@@ -11,7 +11,7 @@ import type { App } from "./types";
  *
  * and every request to it writes one row (actor, action, target, request id, time, outcome) after the
  * handler has answered, whatever the answer. Reads fail closed: when the row cannot be written the
- * caller gets 500 `audit_unavailable` instead of the data.
+ * caller gets 503 `audit_unavailable` instead of the data.
  */
 
 /** The Hono environments that carry an actor: the admin API's and the console's. */
