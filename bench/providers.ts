@@ -8,8 +8,10 @@
  * provider failure the sender must retry).
  */
 
-/** The Worker variables that switch both channels to these fakes. */
+/** The Worker variables that choose Twilio and Resend (each channel's provider is explicit) with these fakes behind them. */
 export const PROVIDER_VARS = {
+  SMS_PROVIDER: "twilio",
+  EMAIL_PROVIDER: "resend",
   TWILIO_ACCOUNT_SID: "ACbench00000000000000000000000000",
   TWILIO_AUTH_TOKEN: "bench-twilio-token",
   TWILIO_FROM_NUMBER: "+14155550100",
