@@ -17,6 +17,10 @@ export const PROVIDER_VARS = {
   TWILIO_FROM_NUMBER: "+14155550100",
   RESEND_API_KEY: "re_bench",
   EMAIL_FROM: "Bench Clinic <care@clinic.example>",
+  // The stream's 100 patients get about 50 messages each in one day; the per-patient daily caps
+  // (3 SMS, 5 emails) would suppress all but 800 of them and leave the sender nothing to measure.
+  SMS_DAILY_CAP: "0",
+  EMAIL_DAILY_CAP: "0",
 };
 
 /** What the fakes saw, for latest.json. */
