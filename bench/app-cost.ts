@@ -163,7 +163,7 @@ export async function measureAppCost(options: { warmupMs: number; durationMs: nu
     AUTH_FAILURE_LIMITER: { limit: async () => ({ success: true }) },
     NOVAMED_WEBHOOK_SECRET: "bench-key",
     NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000",
-    ADMIN_TOKEN: "bench-admin",
+    ADMIN_TOKEN: "bench-admin-token-0123456789abcdef",
   };
   const floor = new Hono().post("/webhooks/novamed", (c) => c.json({ received: true }, 200));
   // Another process's load would inflate the figures: start on a quiet machine (bounded wait).

@@ -37,6 +37,8 @@ export interface OutageResult {
   deliveries: number;
   /** Messages moved to a dead-letter queue, and messages dropped (retries or retention exhausted). */
   dead_lettered: number;
+  /** Copies the dead-letter consumer sent back to its own queue on a message's last delivery. */
+  respooled: number;
   dropped: Record<string, number>;
   /** Accepted events with no final status after recovery (a `dead` row waits for a manual replay). */
   lost: number;
@@ -90,12 +92,15 @@ export async function runOutage(
   let nextId = 0;
   let deliveries = 0;
   let deadLettered = 0;
+  let respooled = 0;
   let mainSpan = 0;
   const dropped: Record<string, number> = {};
   const pending: SimMessage[] = [];
   const take = async () => {
     const captured = (await (await fetch(`${server.url}/__bench/captured`)).json()) as CapturedMessage[];
-    for (const message of captured)
+    for (const message of captured) {
+      // Only the dead-letter consumer's re-spool sends to novamed-events-dlq.
+      if (message.queue === "novamed-events-dlq") respooled += 1;
       pending.push({
         queue: message.queue,
         id: `sim-${nextId++}`,
@@ -105,6 +110,7 @@ export async function runOutage(
         enqueuedAt: now,
         firstDeliveryAt: null,
       });
+    }
   };
 
   // The edge accepts every delivery while D1 is down (it does no D1 work); its sends are captured.
@@ -268,6 +274,7 @@ export async function runOutage(
     simulated_hours: Math.round((now / 3600) * 10) / 10,
     deliveries,
     dead_lettered: deadLettered,
+    respooled,
     dropped,
     lost: before.lost,
     lost_without_a_row: before.withoutRow,

@@ -8,13 +8,19 @@
  * provider failure the sender must retry).
  */
 
-/** The Worker variables that switch both channels to these fakes. */
+/** The Worker variables that choose Twilio and Resend (each channel's provider is explicit) with these fakes behind them. */
 export const PROVIDER_VARS = {
+  SMS_PROVIDER: "twilio",
+  EMAIL_PROVIDER: "resend",
   TWILIO_ACCOUNT_SID: "ACbench00000000000000000000000000",
   TWILIO_AUTH_TOKEN: "bench-twilio-token",
   TWILIO_FROM_NUMBER: "+14155550100",
   RESEND_API_KEY: "re_bench",
   EMAIL_FROM: "Bench Clinic <care@clinic.example>",
+  // The stream's 100 patients get about 50 messages each in one day; the per-patient daily caps
+  // (3 SMS, 5 emails) would suppress all but 800 of them and leave the sender nothing to measure.
+  SMS_DAILY_CAP: "0",
+  EMAIL_DAILY_CAP: "0",
 };
 
 /** What the fakes saw, for latest.json. */

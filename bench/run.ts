@@ -45,7 +45,7 @@ const HELP = `npm run bench -- [options]
   --quick               short run: 4 s per ACK server, 2,000 + 300 pipeline events, 1 s per app
   --faults <rate>       fault rate of the faults pass (default 0.1)
   --no-faults           skip the faults pass
-  --outage-hours <h>    simulated D1 outage of the outage soak (default 24)
+  --outage-hours <h>    simulated D1 outage of the outage soak (default 96: past both queues' retry spans)
   --outage-events <n>   deliveries of the outage soak (default 300)
   --connections <n>     ACK connections (default 64)
   --duration <s>        ACK measured seconds per server (default 10; quick 4)
@@ -123,7 +123,7 @@ function options() {
     quick,
     parts,
     faultRate: number("faults", values.faults, 0.1, 0, 1),
-    outageHours: number("outage-hours", values["outage-hours"], 24, 1, 24 * 14),
+    outageHours: number("outage-hours", values["outage-hours"], 96, 1, 24 * 14),
     outageEvents: number("outage-events", values["outage-events"], 300, 10, 5000),
     connections: number("connections", values.connections, 64, 1, 1024),
     durationS: number("duration", values.duration, quick ? 4 : 10, 1, 120),

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
-import { freePort, treeCpu } from "./proc.ts";
+import { treeCpu } from "./proc.ts";
 import { ROOT, type Server } from "./servers.ts";
 
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -121,13 +121,14 @@ export async function startRuntime(options: {
     ...(options.consumers === false ? { queueConsumers: {} } : {}),
     ...(options.outboundService ? { outboundService: options.outboundService } : {}),
   } as unknown as Parameters<typeof convertV4MiniflareOptions>[0];
-  const port = await freePort();
   let lines = 0;
   const known = new Set(started);
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
-      port,
+      // workerd binds a free port itself: a port picked here first could be taken by another
+      // process on a shared machine before workerd binds it (ERR_ADDRESS_IN_USE).
+      port: 0,
       ...(options.persist ? { resourcePersistencePath: options.persist } : {}),
       // The Worker's log lines reach this process as structured logs and are dropped here: production
       // ships them to Workers Logs, not to a terminal. Counted, so a part can check one per request.

@@ -43,6 +43,9 @@ export function findDatabaseFile(persist: string): string {
   return files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
 }
 
+/** The tables whose final rows the row compaction deletes (src/db/compaction.ts). */
+const COMPACTED_TABLES = ["events", "notifications", "notification_status_history"];
+
 /** Bytes per table (its indexes added to it), for the application's tables only. */
 function tableBytes(db: DatabaseSync): Record<string, number> {
   const owners = new Map<string, string>();
@@ -94,11 +97,12 @@ export function measureStorage(file: string, scratch: string, retentionDays = 30
   const perEvent = (bytes: number) => Math.round(bytes / Math.max(1, events));
   const full = perEvent(sum(asStored));
   const bare = perEvent(sum(withoutPayloads));
-  // Compaction deletes event and notification rows after `compactionDays`; the rest stays for good.
-  const compactable = perEvent((asStored.events ?? 0) + (asStored.notifications ?? 0));
-  const permanent = perEvent(
-    sum(withoutPayloads) - (withoutPayloads.events ?? 0) - (withoutPayloads.notifications ?? 0),
-  );
+  // Compaction deletes event and notification rows after `compactionDays` (a notification's status
+  // history goes with it, migration 0015); the rest stays for good.
+  const compacted = (bytes: Record<string, number>) =>
+    COMPACTED_TABLES.reduce((total, table) => total + (bytes[table] ?? 0), 0);
+  const compactable = perEvent(compacted(asStored));
+  const permanent = perEvent(sum(withoutPayloads) - compacted(withoutPayloads));
   const withCompaction = (perDay: number) =>
     Math.floor((D1_LIMIT_BYTES - perDay * compactionDays * compactable) / (perDay * Math.max(1, permanent)));
   return {

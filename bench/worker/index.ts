@@ -18,7 +18,11 @@ import type { BatchRecord, CapturedMessage } from "../batch-record";
 import { type FaultPlan, instrumentedDatabase } from "./faults";
 
 /** Producer binding → queue name, as in wrangler.toml. */
-const PRODUCERS = { EVENTS: "novamed-events", NOTIFICATIONS: "patient-notifications" } as const;
+const PRODUCERS = {
+  EVENTS: "novamed-events",
+  EVENTS_DEAD_LETTER: "novamed-events-dlq",
+  NOTIFICATIONS: "patient-notifications",
+} as const;
 
 const plan: FaultPlan = { rate: 0, down: false, random: Math.random };
 let capture = false;
@@ -42,7 +46,9 @@ function instrumentedEnv(env: Env, counter: { roundTrips: number }): Env {
     ...env,
     DB: instrumentedDatabase(env.DB, counter, faulty ? plan : null),
     ...(capture
-      ? { EVENTS: capturingQueue(PRODUCERS.EVENTS), NOTIFICATIONS: capturingQueue(PRODUCERS.NOTIFICATIONS) }
+      ? (Object.fromEntries(
+          Object.entries(PRODUCERS).map(([binding, queue]) => [binding, capturingQueue(queue)]),
+        ) as Pick<Env, keyof typeof PRODUCERS>)
       : {}),
   };
 }

@@ -12,16 +12,17 @@ export interface AdminIdentitySettings {
   access: AccessSettings | null;
 }
 
-const tokenSchema = z.object({
-  ADMIN_TOKEN: optionalText.superRefine((token, context) => {
-    const problem = token === null ? null : adminTokenProblem(token);
-    if (problem) context.addIssue({ code: "custom", message: problem });
-  }),
-  ADMIN_TOKEN_ACTOR: withDefault(
-    "token:admin",
-    z.string().regex(/^token:[a-z0-9][a-z0-9._-]{0,39}$/, { error: "must look like token:ops" }),
-  ),
-});
+const tokenSchema = () =>
+  z.object({
+    ADMIN_TOKEN: optionalText().superRefine((token, context) => {
+      const problem = token === null ? null : adminTokenProblem(token);
+      if (problem) context.addIssue({ code: "custom", message: problem });
+    }),
+    ADMIN_TOKEN_ACTOR: withDefault(
+      "token:admin",
+      z.string().regex(/^token:[a-z0-9][a-z0-9._-]{0,39}$/, { error: "must look like token:ops" }),
+    ),
+  });
 
 const readTokenSettings = settingsReader(tokenSchema);
 const cache = new WeakMap<object, AdminIdentitySettings>();

@@ -25,72 +25,76 @@ export interface SendWindow {
  * `NOTIFICATION_RULES`: `event_type=channel+channel,...`, or `none` to silence everything. Issues
  * name the problem, never echo the value.
  */
-const notificationRules = z.string().transform((source, context) => {
-  const rules = new Map<EventType, Channel[]>();
-  if (source === "none") return rules;
-  for (const entry of source.split(",")) {
-    if (entry.trim() === "") continue;
-    const [type, channels] = entry.split("=").map((part) => part.trim());
-    const eventType = EVENT_TYPES.find((known) => known === type);
-    if (!eventType || !channels) {
-      context.addIssue({ code: "custom", message: "names an unknown event type or lacks '=channels'" });
-      return z.NEVER;
+const notificationRules = () =>
+  z.string().transform((source, context) => {
+    const rules = new Map<EventType, Channel[]>();
+    if (source === "none") return rules;
+    for (const entry of source.split(",")) {
+      if (entry.trim() === "") continue;
+      const [type, channels] = entry.split("=").map((part) => part.trim());
+      const eventType = EVENT_TYPES.find((known) => known === type);
+      if (!eventType || !channels) {
+        context.addIssue({ code: "custom", message: "names an unknown event type or lacks '=channels'" });
+        return z.NEVER;
+      }
+      const list = channels.split("+").map((channel) => channel.trim());
+      const known = list.filter((channel): channel is Channel => (CHANNELS as readonly string[]).includes(channel));
+      if (known.length !== list.length) {
+        context.addIssue({ code: "custom", message: "names a channel other than sms or email" });
+        return z.NEVER;
+      }
+      rules.set(eventType, [...new Set(known)]);
     }
-    const list = channels.split("+").map((channel) => channel.trim());
-    const known = list.filter((channel): channel is Channel => (CHANNELS as readonly string[]).includes(channel));
-    if (known.length !== list.length) {
-      context.addIssue({ code: "custom", message: "names a channel other than sms or email" });
-      return z.NEVER;
-    }
-    rules.set(eventType, [...new Set(known)]);
-  }
-  return rules;
-});
+    return rules;
+  });
 
 /** `SMS_SEND_WINDOW`: `HH:MM-HH:MM`, the start before the end. */
-const sendWindow = z.string().transform((raw, context): SendWindow => {
-  const match = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/.exec(raw);
-  const start = match ? Number(match[1]) * 60 + Number(match[2]) : Number.NaN;
-  const end = match ? Number(match[3]) * 60 + Number(match[4]) : Number.NaN;
-  if (!(start < end && end <= 24 * 60)) {
-    context.addIssue({ code: "custom", message: "must look like 08:00-21:00 with the start before the end" });
-    return z.NEVER;
-  }
-  return { start, end };
-});
+const sendWindow = () =>
+  z.string().transform((raw, context): SendWindow => {
+    const match = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/.exec(raw);
+    const start = match ? Number(match[1]) * 60 + Number(match[2]) : Number.NaN;
+    const end = match ? Number(match[3]) * 60 + Number(match[4]) : Number.NaN;
+    if (!(start < end && end <= 24 * 60)) {
+      context.addIssue({ code: "custom", message: "must look like 08:00-21:00 with the start before the end" });
+      return z.NEVER;
+    }
+    return { start, end };
+  });
 
 /** `SMS_DAILY_CAP`, `EMAIL_DAILY_CAP`: a whole number of messages per patient per local day. */
-const dailyCap = z
-  .string()
-  .regex(/^\d{1,4}$/, { error: "must be a whole number of messages (0 turns the cap off)" })
-  .transform(Number);
+const dailyCap = () =>
+  z
+    .string()
+    .regex(/^\d{1,4}$/, { error: "must be a whole number of messages (0 turns the cap off)" })
+    .transform(Number);
 
-const notificationSchema = z
-  .object({
-    CLINIC_TIMEZONE: withDefault(
-      CLINIC_TIME_ZONE,
-      z.string().refine(isTimeZone, { error: "is not an IANA time zone" }),
-    ),
-    CLINIC_NAME: withDefault("Your Clinic", z.string()),
-    CLINIC_PHONE: optionalText,
-    SMS_SEND_WINDOW: withDefault(SMS_SEND_WINDOW, sendWindow),
-    SMS_DAILY_CAP: withDefault("3", dailyCap),
-    EMAIL_DAILY_CAP: withDefault("5", dailyCap),
-    NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules),
-  })
-  .transform((vars) => ({
-    clinicName: vars.CLINIC_NAME,
-    clinicPhone: vars.CLINIC_PHONE,
-    clinicTimezone: vars.CLINIC_TIMEZONE,
-    /** The SMS send window in the patient's local time. */
-    smsWindow: vars.SMS_SEND_WINDOW,
-    /** The channels each event type notifies on; a type not in the map notifies nobody. */
-    rules: vars.NOTIFICATION_RULES,
-    /** Messages per patient and channel per local day; 0 turns a channel's cap off. */
-    dailyCaps: { sms: vars.SMS_DAILY_CAP, email: vars.EMAIL_DAILY_CAP } satisfies Record<Channel, number>,
-  }));
+const notificationSchema = () =>
+  z
+    .object({
+      CLINIC_TIMEZONE: withDefault(
+        CLINIC_TIME_ZONE,
+        z.string().refine(isTimeZone, { error: "is not an IANA time zone" }),
+      ),
+      CLINIC_NAME: withDefault("Your Clinic", z.string()),
+      CLINIC_PHONE: optionalText(),
+      SMS_SEND_WINDOW: withDefault(SMS_SEND_WINDOW, sendWindow()),
+      SMS_DAILY_CAP: withDefault("3", dailyCap()),
+      EMAIL_DAILY_CAP: withDefault("5", dailyCap()),
+      NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules()),
+    })
+    .transform((vars) => ({
+      clinicName: vars.CLINIC_NAME,
+      clinicPhone: vars.CLINIC_PHONE,
+      clinicTimezone: vars.CLINIC_TIMEZONE,
+      /** The SMS send window in the patient's local time. */
+      smsWindow: vars.SMS_SEND_WINDOW,
+      /** The channels each event type notifies on; a type not in the map notifies nobody. */
+      rules: vars.NOTIFICATION_RULES,
+      /** Messages per patient and channel per local day; 0 turns a channel's cap off. */
+      dailyCaps: { sms: vars.SMS_DAILY_CAP, email: vars.EMAIL_DAILY_CAP } satisfies Record<Channel, number>,
+    }));
 
-export type NotificationSettings = z.output<typeof notificationSchema>;
+export type NotificationSettings = z.output<ReturnType<typeof notificationSchema>>;
 
 /**
  * The notification pipeline's settings (clinic, send window, rules). Providers are read apart
@@ -102,15 +106,16 @@ export const readNotificationSettings = settingsReader(notificationSchema);
  * `NOTIFICATION_RULES` alone: what the events consumer needs to write outbox rows, so no other
  * notification setting can stop state updates.
  */
-export const readNotificationRules = settingsReader(
+export const readNotificationRules = settingsReader(() =>
   z
-    .object({ NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules) })
+    .object({ NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules()) })
     .transform((vars) => vars.NOTIFICATION_RULES),
 );
 
-const twilioWebhookSchema = z
-  .object({ TWILIO_AUTH_TOKEN: authTokenList, PUBLIC_BASE_URL: publicBaseUrl })
-  .transform((vars) => ({ authTokens: vars.TWILIO_AUTH_TOKEN, publicBaseUrl: vars.PUBLIC_BASE_URL }));
+const twilioWebhookSchema = () =>
+  z
+    .object({ TWILIO_AUTH_TOKEN: authTokenList(), PUBLIC_BASE_URL: publicBaseUrl() })
+    .transform((vars) => ({ authTokens: vars.TWILIO_AUTH_TOKEN, publicBaseUrl: vars.PUBLIC_BASE_URL }));
 
 /**
  * What verifying Twilio's inbound webhooks needs: the auth tokens (every one of a rotation; empty when Twilio is not configured)

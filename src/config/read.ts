@@ -1,8 +1,10 @@
 import { z } from "zod";
+import { lazy } from "../lazy";
 
 /**
- * How every configuration reader works: one zod schema per concern validates the Worker's `env`
- * once per `env` object (so once per isolate in production) and caches the typed result. A missing
+ * How every configuration reader works: one zod schema per concern, built on first use, validates
+ * the Worker's `env` once per `env` object (so once per isolate in production) and caches the typed
+ * result. A missing
  * or malformed variable fails loudly with the variable's name, never its value, instead of letting
  * the receiver run half-configured. Every default lives in the schema that reads the variable;
  * `wrangler.toml` and `.dev.vars.example` only declare the names (empty means "the default").
@@ -20,15 +22,17 @@ export class ConfigError extends Error {
 }
 
 /**
- * A cached reader for one concern: `schema` parses `env` (its output is the typed settings), and a
- * failure becomes a {@link ConfigError} naming the variable of the first issue.
+ * A cached reader for one concern: the schema `buildSchema` returns (built on the first read, not at
+ * startup) parses `env` (its output is the typed settings), and a failure becomes a
+ * {@link ConfigError} naming the variable of the first issue.
  */
-export function settingsReader<S extends z.ZodType>(schema: S): (env: Env) => z.output<S> {
+export function settingsReader<S extends z.ZodType>(buildSchema: () => S): (env: Env) => z.output<S> {
+  const schema = lazy(buildSchema);
   const cache = new WeakMap<object, z.output<S>>();
   return (env) => {
     const cached = cache.get(env);
     if (cached !== undefined) return cached;
-    const parsed = schema.safeParse(env);
+    const parsed = schema().safeParse(env);
     if (!parsed.success) throw toConfigError(parsed.error);
     cache.set(env, parsed.data);
     return parsed.data;
@@ -41,26 +45,32 @@ function toConfigError(error: z.ZodError): ConfigError {
   return new ConfigError(variable, issue?.message ?? "is invalid");
 }
 
-/** A variable whose value is text; unset and blank both read as null (the caller's default or "off"). */
-export const optionalText = z
-  .string({ error: "must be text" })
-  .optional()
-  .transform((value) => {
-    const trimmed = value?.trim() ?? "";
-    return trimmed === "" ? null : trimmed;
-  });
+/**
+ * A variable whose value is text; unset and blank both read as null (the caller's default or "off").
+ * Like every schema fragment here, a function: schemas are built when a reader first runs.
+ */
+export const optionalText = () =>
+  z
+    .string({ error: "must be text" })
+    .optional()
+    .transform((value) => {
+      const trimmed = value?.trim() ?? "";
+      return trimmed === "" ? null : trimmed;
+    });
 
 /** A variable that must hold text. */
-export const requiredText = z.string({ error: "is not set" }).trim().min(1, { error: "is not set" });
+export const requiredText = () => z.string({ error: "is not set" }).trim().min(1, { error: "is not set" });
 
 /** A variable with a default: unset or blank reads as `fallback`, then goes through `schema`. */
 export function withDefault<T>(fallback: string, schema: z.ZodType<T, string>) {
-  return optionalText.transform((value) => value ?? fallback).pipe(schema);
+  return optionalText()
+    .transform((value) => value ?? fallback)
+    .pipe(schema);
 }
 
 /** A required comma-separated variable: trimmed, non-empty entries, each checked by `entry`, at least one. */
 export function commaList<T>(entry: z.ZodType<T, string>, noEntries: string) {
-  return requiredText
+  return requiredText()
     .transform((value) =>
       value
         .split(",")

@@ -44,97 +44,102 @@ export function parseDuration(text: string): number | null {
  * `LIFECYCLE_RULES`: comma-separated `state=duration`, `state=off`, or (order:shipped only)
  * `order:shipped=eta+duration`. States not named keep their default. Issues never echo the value.
  */
-const lifecycleRules = z.string().transform((source, context) => {
-  const rules = new Map<LifecycleState, LifecycleThreshold | null>();
-  for (const entry of `${DEFAULT_LIFECYCLE_RULES},${source}`.split(",")) {
-    if (entry.trim() === "") continue;
-    const [name = "", value = ""] = entry.split("=").map((part) => part.trim());
-    const state = LIFECYCLE_STATES.find((known) => known === name);
-    if (!state) {
-      context.addIssue({ code: "custom", message: `names a state other than ${LIFECYCLE_STATES.join(", ")}` });
-      return z.NEVER;
+const lifecycleRules = () =>
+  z.string().transform((source, context) => {
+    const rules = new Map<LifecycleState, LifecycleThreshold | null>();
+    for (const entry of `${DEFAULT_LIFECYCLE_RULES},${source}`.split(",")) {
+      if (entry.trim() === "") continue;
+      const [name = "", value = ""] = entry.split("=").map((part) => part.trim());
+      const state = LIFECYCLE_STATES.find((known) => known === name);
+      if (!state) {
+        context.addIssue({ code: "custom", message: `names a state other than ${LIFECYCLE_STATES.join(", ")}` });
+        return z.NEVER;
+      }
+      if (value === "off") {
+        rules.set(state, null);
+        continue;
+      }
+      const fromEta = value.startsWith("eta+");
+      const afterMs = parseDuration(fromEta ? value.slice(4) : value);
+      if (afterMs === null || (fromEta && state !== "order:shipped")) {
+        context.addIssue({
+          code: "custom",
+          message: "needs state=duration (30s, 15m, 24h, 2d), off, or order:shipped=eta+duration",
+        });
+        return z.NEVER;
+      }
+      rules.set(state, { afterMs, fromEta });
     }
-    if (value === "off") {
-      rules.set(state, null);
-      continue;
-    }
-    const fromEta = value.startsWith("eta+");
-    const afterMs = parseDuration(fromEta ? value.slice(4) : value);
-    if (afterMs === null || (fromEta && state !== "order:shipped")) {
-      context.addIssue({
-        code: "custom",
-        message: "needs state=duration (30s, 15m, 24h, 2d), off, or order:shipped=eta+duration",
-      });
-      return z.NEVER;
-    }
-    rules.set(state, { afterMs, fromEta });
-  }
-  return rules;
-});
+    return rules;
+  });
 
 /** A duration variable that may also be `off`. */
-const durationOrOff = z.string().transform((value, context) => {
-  if (value === "off") return null;
-  const ms = parseDuration(value);
-  if (ms === null) {
-    context.addIssue({ code: "custom", message: "must be a duration such as 30s, 15m, 24h or 2d, or off" });
-    return z.NEVER;
-  }
-  return ms;
-});
+const durationOrOff = () =>
+  z.string().transform((value, context) => {
+    if (value === "off") return null;
+    const ms = parseDuration(value);
+    if (ms === null) {
+      context.addIssue({ code: "custom", message: "must be a duration such as 30s, 15m, 24h or 2d, or off" });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 /** `ALERT_WEBHOOK_URL`: https, or plain http only to this machine (a local test receiver). */
-const alertWebhookUrl = optionalText.refine(
-  (value) => {
-    if (value === null) return true;
-    try {
-      const url = new URL(value);
-      return (
-        url.protocol === "https:" || (url.protocol === "http:" && ["localhost", "127.0.0.1"].includes(url.hostname))
-      );
-    } catch {
-      return false;
-    }
-  },
-  { error: "must be an https URL (or http to localhost or 127.0.0.1)" },
-);
+const alertWebhookUrl = () =>
+  optionalText().refine(
+    (value) => {
+      if (value === null) return true;
+      try {
+        const url = new URL(value);
+        return (
+          url.protocol === "https:" || (url.protocol === "http:" && ["localhost", "127.0.0.1"].includes(url.hostname))
+        );
+      } catch {
+        return false;
+      }
+    },
+    { error: "must be an https URL (or http to localhost or 127.0.0.1)" },
+  );
 
 /** `ALERT_EMAIL_TO`: comma-separated addresses, or unset. */
-const alertEmailTo = optionalText.transform((value, context) => {
-  if (value === null) return [];
-  const addresses = value
-    .split(",")
-    .map((address) => address.trim())
-    .filter((address) => address.length > 0);
-  if (!addresses.every((address) => z.email().safeParse(address).success)) {
-    context.addIssue({ code: "custom", message: "holds an entry that is not an email address" });
-    return z.NEVER;
-  }
-  return addresses;
-});
+const alertEmailTo = () =>
+  optionalText().transform((value, context) => {
+    if (value === null) return [];
+    const addresses = value
+      .split(",")
+      .map((address) => address.trim())
+      .filter((address) => address.length > 0);
+    if (!addresses.every((address) => z.email().safeParse(address).success)) {
+      context.addIssue({ code: "custom", message: "holds an entry that is not an email address" });
+      return z.NEVER;
+    }
+    return addresses;
+  });
 
-const watchSchema = z
-  .object({
-    LIFECYCLE_RULES: withDefault("", lifecycleRules),
-    NOVAMED_SILENCE_ALERT: withDefault("24h", durationOrOff),
-    ALERT_WEBHOOK_URL: alertWebhookUrl,
-    ALERT_EMAIL_TO: alertEmailTo,
-    PUBLIC_BASE_URL: publicBaseUrl,
-  })
-  .transform((vars) => ({
-    /** Each lifecycle state's threshold; null when the rule is off. */
-    lifecycle: vars.LIFECYCLE_RULES,
-    /** How long a clinic may stay silent before an alert; null when off. */
-    silenceMs: vars.NOVAMED_SILENCE_ALERT,
-    /** The Slack-compatible incoming webhook staff are told through; null when unset. */
-    webhookUrl: vars.ALERT_WEBHOOK_URL,
-    /** Staff addresses told by email; empty when unset. */
-    emailTo: vars.ALERT_EMAIL_TO,
-    /** Where console links in alert texts point; null leaves them relative. */
-    publicBaseUrl: vars.PUBLIC_BASE_URL,
-  }));
+const watchSchema = () =>
+  z
+    .object({
+      LIFECYCLE_RULES: withDefault("", lifecycleRules()),
+      NOVAMED_SILENCE_ALERT: withDefault("24h", durationOrOff()),
+      ALERT_WEBHOOK_URL: alertWebhookUrl(),
+      ALERT_EMAIL_TO: alertEmailTo(),
+      PUBLIC_BASE_URL: publicBaseUrl(),
+    })
+    .transform((vars) => ({
+      /** Each lifecycle state's threshold; null when the rule is off. */
+      lifecycle: vars.LIFECYCLE_RULES,
+      /** How long a clinic may stay silent before an alert; null when off. */
+      silenceMs: vars.NOVAMED_SILENCE_ALERT,
+      /** The Slack-compatible incoming webhook staff are told through; null when unset. */
+      webhookUrl: vars.ALERT_WEBHOOK_URL,
+      /** Staff addresses told by email; empty when unset. */
+      emailTo: vars.ALERT_EMAIL_TO,
+      /** Where console links in alert texts point; null leaves them relative. */
+      publicBaseUrl: vars.PUBLIC_BASE_URL,
+    }));
 
-export type WatchSettings = z.output<typeof watchSchema>;
+export type WatchSettings = z.output<ReturnType<typeof watchSchema>>;
 
 /** The lifecycle watch's settings; throws a ConfigError naming a malformed variable. */
 export const readWatchSettings = settingsReader(watchSchema);

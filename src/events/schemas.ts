@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { lazy } from "../lazy";
 import type { EventEnvelope } from "./envelope";
 import { type EntityKind, type EventTypeOf, eventTypeParts, type StatusOf } from "./event-types";
 import { type ErrorIssue, toIssues } from "./issues";
@@ -10,30 +11,11 @@ import { type ErrorIssue, toIssues } from "./issues";
  * fields through, because NovaMed may add fields at any time.
  */
 
-const id = z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }).max(200, {
-  error: "must be at most 200 characters",
-});
-
 /** A number where text is expected means that text (`"zip": 94102`, `"tracking_number": 123`). */
 const numberAsText = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? String(value) : value);
 /** A numeric string where a number is expected means that number (`"quantity": "30"`). */
 const textAsNumber = (value: unknown) =>
   typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
-
-const optionalId = z.preprocess(numberAsText, id.nullish());
-const optionalText = z.preprocess(
-  numberAsText,
-  z.string({ error: "must be a string" }).max(2000, { error: "is too long" }).nullish(),
-);
-const isoDate = z.string({ error: "must be a string" }).max(40, { error: "is too long" }).nullish();
-/** US ZIP codes sent as numbers lose their leading zeros (02134 → 2134); five digits put them back. */
-const zip = z.preprocess(
-  (value) =>
-    typeof value === "number" && Number.isInteger(value) && value >= 0 && value < 100_000
-      ? String(value).padStart(5, "0")
-      : numberAsText(value),
-  z.string({ error: "must be a string" }).max(20, { error: "is too long" }).nullish(),
-);
 
 /**
  * An entity's `data`: the ids its handler needs (a missing or malformed one makes the event
@@ -46,56 +28,92 @@ interface DataShape {
 }
 type OptionalShape = { [field: string]: z.ZodType | OptionalShape };
 
-const shippingAddress = { line1: optionalText, line2: optionalText, city: optionalText, state: optionalText, zip };
+/**
+ * The data shape of each entity's events; every event type of an entity shares it. Built on the
+ * first event (src/lazy.ts), not at startup: the edge never needs it.
+ */
+const dataShapes = lazy(() => {
+  const id = z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }).max(200, {
+    error: "must be at most 200 characters",
+  });
 
-const orderData = {
-  required: { order_id: id, patient_id: id },
-  optional: {
-    medication_request_id: optionalId,
-    tracking_number: optionalText,
-    carrier: optionalText,
-    estimated_delivery: isoDate,
-    shipping_address: shippingAddress,
-    reason: optionalText,
-    cancellation_reason: optionalText,
-  },
-} satisfies DataShape;
+  const optionalId = z.preprocess(numberAsText, id.nullish());
+  const optionalText = z.preprocess(
+    numberAsText,
+    z.string({ error: "must be a string" }).max(2000, { error: "is too long" }).nullish(),
+  );
+  const isoDate = z.string({ error: "must be a string" }).max(40, { error: "is too long" }).nullish();
+  /** US ZIP codes sent as numbers lose their leading zeros (02134 → 2134); five digits put them back. */
+  const zip = z.preprocess(
+    (value) =>
+      typeof value === "number" && Number.isInteger(value) && value >= 0 && value < 100_000
+        ? String(value).padStart(5, "0")
+        : numberAsText(value),
+    z.string({ error: "must be a string" }).max(20, { error: "is too long" }).nullish(),
+  );
 
-const medicationRequestData = {
-  required: { medication_request_id: id, patient_id: id },
-  optional: {
-    practitioner_id: optionalId,
-    medication_name: optionalText,
-    quantity: z.preprocess(
-      textAsNumber,
-      z.number({ error: "must be a number" }).nonnegative({ error: "must not be negative" }).nullish(),
-    ),
-    refills: z.preprocess(
-      textAsNumber,
-      z
-        .number({ error: "must be a number" })
-        .int({ error: "must be an integer" })
-        .nonnegative({ error: "must not be negative" })
-        .nullish(),
-    ),
-    approved_at: isoDate,
-    filled_at: isoDate,
-    reason: optionalText,
-    cancellation_reason: optionalText,
-  },
-} satisfies DataShape;
+  const shippingAddress = { line1: optionalText, line2: optionalText, city: optionalText, state: optionalText, zip };
 
-const refillData = {
-  required: { refill_id: id, patient_id: id },
-  optional: { medication_request_id: optionalId, reason: optionalText, denial_reason: optionalText },
-} satisfies DataShape;
+  const orderData = {
+    required: { order_id: id, patient_id: id },
+    optional: {
+      medication_request_id: optionalId,
+      tracking_number: optionalText,
+      carrier: optionalText,
+      estimated_delivery: isoDate,
+      shipping_address: shippingAddress,
+      reason: optionalText,
+      cancellation_reason: optionalText,
+    },
+  } satisfies DataShape;
 
-/** The data shape of each entity's events; every event type of an entity shares it. */
-const DATA_SHAPES = {
-  order: orderData,
-  medication_request: medicationRequestData,
-  refill: refillData,
-} as const satisfies Record<EntityKind, DataShape>;
+  const medicationRequestData = {
+    required: { medication_request_id: id, patient_id: id },
+    optional: {
+      practitioner_id: optionalId,
+      medication_name: optionalText,
+      quantity: z.preprocess(
+        textAsNumber,
+        z.number({ error: "must be a number" }).nonnegative({ error: "must not be negative" }).nullish(),
+      ),
+      refills: z.preprocess(
+        textAsNumber,
+        z
+          .number({ error: "must be a number" })
+          .int({ error: "must be an integer" })
+          .nonnegative({ error: "must not be negative" })
+          .nullish(),
+      ),
+      approved_at: isoDate,
+      filled_at: isoDate,
+      reason: optionalText,
+      cancellation_reason: optionalText,
+    },
+  } satisfies DataShape;
+
+  const refillData = {
+    required: { refill_id: id, patient_id: id },
+    optional: { medication_request_id: optionalId, reason: optionalText, denial_reason: optionalText },
+  } satisfies DataShape;
+
+  return {
+    order: orderData,
+    medication_request: medicationRequestData,
+    refill: refillData,
+  } as const satisfies Record<EntityKind, DataShape>;
+});
+
+/** Each entity's required ids as one schema (unknown fields pass), built once per entity. */
+const requiredSchemas = new Map<EntityKind, z.ZodType<Record<string, unknown>>>();
+
+function requiredSchema(entity: EntityKind): z.ZodType<Record<string, unknown>> {
+  let schema = requiredSchemas.get(entity);
+  if (!schema) {
+    schema = z.looseObject(dataShapes()[entity].required);
+    requiredSchemas.set(entity, schema);
+  }
+  return schema;
+}
 
 /** The type a shape's optional fields have once checked: each may be absent. */
 type OptionalOutput<S extends OptionalShape> = {
@@ -110,7 +128,7 @@ type DataOutput<S extends DataShape> = z.output<z.ZodObject<S["required"]>> &
   Record<string, unknown>;
 
 /** The checked `data` of an event about entity `K`. */
-export type DataOf<K extends EntityKind> = K extends EntityKind ? DataOutput<(typeof DATA_SHAPES)[K]> : never;
+export type DataOf<K extends EntityKind> = K extends EntityKind ? DataOutput<ReturnType<typeof dataShapes>[K]> : never;
 
 /**
  * A NovaMed event of entity `K` whose `data` passed its schema, with its type taken apart: the
@@ -182,8 +200,8 @@ function joinPath(base: string, rest: string): string {
 export function parseEvent(envelope: EventEnvelope): ParsedEvent {
   const parts = eventTypeParts(envelope.event_type);
   if (!parts) return { kind: "unknown_type" };
-  const shape: DataShape = DATA_SHAPES[parts.entity];
-  const required = z.looseObject(shape.required).safeParse(envelope.data);
+  const shape: DataShape = dataShapes()[parts.entity];
+  const required = requiredSchema(parts.entity).safeParse(envelope.data);
   if (!required.success) {
     return {
       kind: "invalid",

@@ -2,13 +2,16 @@ import { z } from "zod";
 import type { ClaimRequest } from "../db/events";
 import { type EventEnvelope, envelopeSchema } from "../events/envelope";
 import { normaliseTimestamp } from "../events/timestamp";
+import { lazy } from "../lazy";
 
-const eventMessageSchema = z.object({
-  // A message enqueued under an older, looser timestamp check must still be read, never dropped.
-  envelope: envelopeSchema.extend({ timestamp: z.string() }),
-  received_at: z.string(),
-  request_id: z.string().nullish(),
-});
+const eventMessageSchema = lazy(() =>
+  z.object({
+    // A message enqueued under an older, looser timestamp check must still be read, never dropped.
+    envelope: envelopeSchema().extend({ timestamp: z.string() }),
+    received_at: z.string(),
+    request_id: z.string().nullish(),
+  }),
+);
 
 /** A queue message read back: the envelope, its normalised time and a hash of its content. */
 export interface ReadEventMessage {
@@ -26,7 +29,7 @@ export interface ReadEventMessage {
  * event message at all — poison input to acknowledge and log, never to retry.
  */
 export async function readEventMessage(body: unknown): Promise<ReadEventMessage | null> {
-  const parsed = eventMessageSchema.safeParse(body);
+  const parsed = eventMessageSchema().safeParse(body);
   if (!parsed.success) return null;
   const { envelope, received_at, request_id } = parsed.data;
   const payload = JSON.stringify(envelope);

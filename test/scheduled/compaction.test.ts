@@ -42,6 +42,13 @@ const eventExists = async (eventId: string) =>
 const notificationExists = async (id: string) =>
   (await env.DB.prepare(`SELECT 1 AS found FROM notifications WHERE notification_id = ?1`).bind(id).first()) !== null;
 
+const historyRows = async (id: string) =>
+  (
+    await env.DB.prepare(`SELECT COUNT(*) AS n FROM notification_status_history WHERE notification_id = ?1`)
+      .bind(id)
+      .first<{ n: number }>()
+  )?.n ?? 0;
+
 describe("row compaction (EVENT_ROW_RETENTION_DAYS)", () => {
   it("is off by default: old final rows stay", async () => {
     const old = await storedEvent(now - 400 * DAY);
@@ -68,6 +75,20 @@ describe("row compaction (EVENT_ROW_RETENTION_DAYS)", () => {
     for (const gone of [oldSent, oldSuppressed]) expect(await notificationExists(gone)).toBe(false);
     for (const kept of [oldHeld, oldFailed, oldScheduled, recentSent])
       expect(await notificationExists(kept)).toBe(true);
+  });
+
+  it("deletes a compacted notification's status history with it, and keeps the history of a kept one", async () => {
+    const oldSent = await storedNotification("sent", now - 15 * DAY);
+    const oldHeld = await storedNotification("held", now - 15 * DAY);
+    await env.DB.prepare(`UPDATE notifications SET status = 'delivered' WHERE notification_id = ?1`)
+      .bind(oldSent)
+      .run();
+    expect(await historyRows(oldSent)).toBe(2);
+    expect(await historyRows(oldHeld)).toBe(1);
+    await runDailyJobs({ EVENT_ROW_RETENTION_DAYS: "14" });
+    expect(await notificationExists(oldSent)).toBe(false);
+    expect(await historyRows(oldSent)).toBe(0);
+    expect(await historyRows(oldHeld)).toBe(1);
   });
 
   it("keeps deduplication within NovaMed's retry horizon: a redelivery an hour later is not applied again", async () => {

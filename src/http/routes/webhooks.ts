@@ -2,6 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { readWebhookConfig } from "../../config/webhook";
 import { type EventMessage, envelopeSchema } from "../../events/envelope";
+import { lazy } from "../../lazy";
 import { errorKind, log } from "../../log";
 import { ApiError, rejectInvalid } from "../errors";
 import { apiKeyAuth } from "../middleware/api-key-auth";
@@ -15,6 +16,13 @@ export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
 /** Seconds NovaMed is asked to wait after a failed enqueue; its own schedule retries anyway. */
 const ENQUEUE_RETRY_AFTER_SECONDS = 30;
 
+const buildEnvelopeValidator = () =>
+  zValidator("json", envelopeSchema(), rejectInvalid("invalid_envelope", "The event envelope is invalid."));
+const envelopeValidator = lazy(buildEnvelopeValidator);
+
+/** The envelope check, its schema built on the first delivery rather than at startup. */
+const validateEnvelope: ReturnType<typeof buildEnvelopeValidator> = (c, next) => envelopeValidator()(c, next);
+
 /**
  * `POST /webhooks/novamed`: authenticate, cap, parse, check the envelope and clinic, enqueue, 200.
  * No D1 and no business logic here: the answer must be fast, and a 200 must mean only "durably
@@ -25,7 +33,7 @@ export const novamedWebhook = new Hono<App>().post(
   apiKeyAuth(),
   requireJsonContentType(),
   bodyCap(MAX_WEBHOOK_BODY_BYTES, "The body is larger than 64 KiB."),
-  zValidator("json", envelopeSchema, rejectInvalid("invalid_envelope", "The event envelope is invalid.")),
+  validateEnvelope,
   async (c) => {
     const envelope = c.req.valid("json");
     c.set("eventType", envelope.event_type);
