@@ -52,6 +52,7 @@ export function deployProblems({ secretNames, vars, localValues }: DeployConfigu
       `ADMIN_TOKEN is not set and Cloudflare Access is not configured, so nobody could use /admin or the console: npx wrangler secret put ADMIN_TOKEN (at least ${ADMIN_TOKEN_MIN_LENGTH} characters, e.g. openssl rand -hex 32), or set ACCESS_TEAM_DOMAIN and ACCESS_AUD`,
     );
   }
+  problems.push(...providerProblems(vars, isSet));
   const knownValues = [...PUBLISHED_SECRET_VALUES, ...TEST_ONLY_SECRET_VALUES];
   for (const name of CHECKED_VALUES) {
     const value = localValues[name]?.trim();
@@ -63,6 +64,44 @@ export function deployProblems({ secretNames, vars, localValues }: DeployConfigu
       );
     } else if (name === "ADMIN_TOKEN" && adminTokenProblem(value)) {
       problems.push(`ADMIN_TOKEN (the value in your environment) ${adminTokenProblem(value)}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Each channel's provider is chosen in [vars] (or set as a secret), never assumed: without a choice
+ * every message of the channel would be `held`, which a deploy should not discover in production.
+ * A chosen provider needs its secrets; `log` is a deliberate choice that sends nothing.
+ */
+const PROVIDERS = {
+  SMS_PROVIDER: {
+    choices: ["twilio", "log"],
+    needs: {
+      twilio: [["TWILIO_ACCOUNT_SID"], ["TWILIO_AUTH_TOKEN"], ["TWILIO_MESSAGING_SERVICE_SID", "TWILIO_FROM_NUMBER"]],
+    },
+  },
+  EMAIL_PROVIDER: { choices: ["resend", "log"], needs: { resend: [["RESEND_API_KEY"], ["EMAIL_FROM"]] } },
+} as const;
+
+function providerProblems(vars: Readonly<Record<string, string>>, isSet: (name: string) => boolean): string[] {
+  const problems: string[] = [];
+  for (const [variable, { choices, needs }] of Object.entries(PROVIDERS)) {
+    const chosen = (vars[variable] ?? "").trim();
+    if (!chosen && isSet(variable)) continue; // chosen as a secret: its value cannot be read remotely
+    if (!(choices as readonly string[]).includes(chosen)) {
+      problems.push(
+        `${variable} is not chosen: set ${variable} = "${choices.join('" or "')}" in wrangler.toml [vars] (without it every message of the channel is held)`,
+      );
+      continue;
+    }
+    const required: readonly (readonly string[])[] =
+      (needs as Record<string, readonly (readonly string[])[]>)[chosen] ?? [];
+    for (const anyOf of required) {
+      if (!anyOf.some(isSet))
+        problems.push(
+          `${anyOf.join(" or ")} is not set although ${variable} is ${chosen}: npx wrangler secret put ${anyOf[0]}`,
+        );
     }
   }
   return problems;

@@ -8,6 +8,13 @@ import { deployProblems, readVars, runDeployCheck, type WranglerRunner } from ".
 const root = path.resolve(import.meta.dirname, "../..");
 const STRONG = "0123456789abcdef0123456789abcdef01234567";
 const AUDIENCE = "a".repeat(64);
+/**
+ * A target with everything set. The repository's wrangler.toml leaves SMS_PROVIDER and EMAIL_PROVIDER
+ * empty (each deployer chooses), so here they are chosen as secrets, which the check accepts by name.
+ */
+const COMPLETE = ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN", "SMS_PROVIDER", "EMAIL_PROVIDER"];
+/** Providers chosen in [vars] as `log`, which needs no secrets: the tests below are about other settings. */
+const LOG_PROVIDERS = { SMS_PROVIDER: "log", EMAIL_PROVIDER: "log" };
 
 /** A fake wrangler answering `secret list` with these names, recording what it was asked. */
 function fakeWrangler(names: string[], status = 0): WranglerRunner & { calls: string[][] } {
@@ -33,7 +40,7 @@ function check(names: string[], env: Record<string, string> = {}) {
 
 describe("deploy check", () => {
   it("passes a complete configuration, asking wrangler for the secret list as JSON", () => {
-    const result = check(["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"]);
+    const result = check(COMPLETE);
     expect(result.code).toBe(0);
     expect(result.calls).toEqual([["secret", "list", "--format", "json"]]);
     expect(result.output).toContain("by name only");
@@ -74,9 +81,7 @@ describe("deploy check", () => {
   });
 
   it("accepts a strong local token", () => {
-    expect(check(["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"], { ADMIN_TOKEN: STRONG }).code).toBe(
-      0,
-    );
+    expect(check(COMPLETE, { ADMIN_TOKEN: STRONG }).code).toBe(0);
   });
 
   it("wants both Access settings or neither, and accepts Access without a token", () => {
@@ -84,26 +89,26 @@ describe("deploy check", () => {
     expect(
       deployProblems({
         secretNames: base,
-        vars: { ACCESS_TEAM_DOMAIN: "clinic", ACCESS_AUD: AUDIENCE },
+        vars: { ...LOG_PROVIDERS, ACCESS_TEAM_DOMAIN: "clinic", ACCESS_AUD: AUDIENCE },
         localValues: {},
       }),
     ).toEqual([]);
     expect(
       deployProblems({
         secretNames: [...base, "ADMIN_TOKEN"],
-        vars: { ACCESS_TEAM_DOMAIN: "clinic", ACCESS_AUD: "" },
+        vars: { ...LOG_PROVIDERS, ACCESS_TEAM_DOMAIN: "clinic", ACCESS_AUD: "" },
         localValues: {},
       }),
     ).toEqual([expect.stringMatching(/^ACCESS_AUD is not set/)]);
-    expect(deployProblems({ secretNames: [...base, "ADMIN_TOKEN", "ACCESS_AUD"], vars: {}, localValues: {} })).toEqual([
-      expect.stringMatching(/^ACCESS_TEAM_DOMAIN is not set/),
-    ]);
+    expect(
+      deployProblems({ secretNames: [...base, "ADMIN_TOKEN", "ACCESS_AUD"], vars: LOG_PROVIDERS, localValues: {} }),
+    ).toEqual([expect.stringMatching(/^ACCESS_TEAM_DOMAIN is not set/)]);
   });
 
   it("refuses a secret written into wrangler.toml [vars]", () => {
     const problems = deployProblems({
       secretNames: ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS"],
-      vars: { ADMIN_TOKEN: STRONG },
+      vars: { ...LOG_PROVIDERS, ADMIN_TOKEN: STRONG },
       localValues: {},
     });
     expect(problems).toEqual([expect.stringMatching(/^ADMIN_TOKEN is in wrangler.toml \[vars\]/)]);
@@ -120,6 +125,32 @@ describe("deploy check", () => {
     });
     expect(code).toBe(1);
     expect(lines.join("\n")).toContain("Authentication error");
+  });
+
+  it("wants each channel's provider chosen, and a chosen provider's secrets set", () => {
+    const base = ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"];
+    const problems = (vars: Record<string, string>, extra: string[] = []) =>
+      deployProblems({ secretNames: [...base, ...extra], vars, localValues: {} });
+    expect(problems({})).toEqual([
+      expect.stringMatching(/^SMS_PROVIDER is not chosen: set SMS_PROVIDER = "twilio" or "log"/),
+      expect.stringMatching(/^EMAIL_PROVIDER is not chosen: set EMAIL_PROVIDER = "resend" or "log"/),
+    ]);
+    expect(problems({ SMS_PROVIDER: "twillio", EMAIL_PROVIDER: "log" })).toEqual([
+      expect.stringMatching(/^SMS_PROVIDER is not chosen/),
+    ]);
+    expect(problems({ SMS_PROVIDER: "twilio", EMAIL_PROVIDER: "resend" }, ["TWILIO_ACCOUNT_SID"])).toEqual([
+      "TWILIO_AUTH_TOKEN is not set although SMS_PROVIDER is twilio: npx wrangler secret put TWILIO_AUTH_TOKEN",
+      "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER is not set although SMS_PROVIDER is twilio: npx wrangler secret put TWILIO_MESSAGING_SERVICE_SID",
+      "RESEND_API_KEY is not set although EMAIL_PROVIDER is resend: npx wrangler secret put RESEND_API_KEY",
+      "EMAIL_FROM is not set although EMAIL_PROVIDER is resend: npx wrangler secret put EMAIL_FROM",
+    ]);
+    const twilioAndResend = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "RESEND_API_KEY"];
+    expect(
+      problems(
+        { SMS_PROVIDER: "twilio", EMAIL_PROVIDER: "resend", EMAIL_FROM: "Clinic <c@x.example>" },
+        twilioAndResend,
+      ),
+    ).toEqual([]);
   });
 
   it("reads the project's wrangler.toml [vars]", () => {
@@ -157,11 +188,7 @@ describe("npm run deploy wiring", () => {
     const missing = runWithStub("[]");
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain("NOVAMED_WEBHOOK_SECRET is not set");
-    const complete = runWithStub(
-      JSON.stringify(
-        ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"].map((name) => ({ name, type: "secret_text" })),
-      ),
-    );
+    const complete = runWithStub(JSON.stringify(COMPLETE.map((name) => ({ name, type: "secret_text" }))));
     expect(complete.stderr).toContain("Deploy check passed");
     expect(complete.status).toBe(0);
   });
