@@ -68,13 +68,14 @@ const dailyCap = () =>
     .regex(/^\d{1,4}$/, { error: "must be a whole number of messages (0 turns the cap off)" })
     .transform(Number);
 
+/** `CLINIC_TIMEZONE`: the zone for patients without one, and the one the console shows times in. */
+const clinicTimeZone = () =>
+  withDefault(CLINIC_TIME_ZONE, z.string().refine(isTimeZone, { error: "is not an IANA time zone" }));
+
 const notificationSchema = () =>
   z
     .object({
-      CLINIC_TIMEZONE: withDefault(
-        CLINIC_TIME_ZONE,
-        z.string().refine(isTimeZone, { error: "is not an IANA time zone" }),
-      ),
+      CLINIC_TIMEZONE: clinicTimeZone(),
       CLINIC_NAME: withDefault("Your Clinic", z.string()),
       CLINIC_PHONE: optionalText(),
       SMS_SEND_WINDOW: withDefault(SMS_SEND_WINDOW, sendWindow()),
@@ -110,6 +111,14 @@ export const readNotificationRules = settingsReader(() =>
   z
     .object({ NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules()) })
     .transform((vars) => vars.NOTIFICATION_RULES),
+);
+
+/**
+ * `CLINIC_TIMEZONE` alone, for the console: its pages must keep working (in the clinic's zone) while
+ * another notification setting is broken, which is when staff need them.
+ */
+export const readClinicTimeZone = settingsReader(() =>
+  z.object({ CLINIC_TIMEZONE: clinicTimeZone() }).transform((vars) => vars.CLINIC_TIMEZONE),
 );
 
 const twilioWebhookSchema = () =>

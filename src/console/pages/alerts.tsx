@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { readNotificationSettings } from "../../config/notifications";
 import { ALERT_STATES, type AlertRow, type AlertState, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { audited } from "../../http/audit";
 import { decodeCursor, encodeCursor } from "../../http/cursor";
 import { ApiError } from "../../http/errors";
 import { consoleLink } from "../../scheduled/alert-text";
+import { clinicTimeZone } from "../clinic-time-zone";
 import { formatAge } from "../format";
 import { CsrfField, Notice, renderPage, Time } from "../layout";
 import type { ConsoleApp } from "../types";
@@ -114,7 +114,7 @@ function AlertTable({
 export const alertsPage = new Hono<ConsoleApp>();
 
 alertsPage.get("/", async (c) => {
-  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const timeZone = clinicTimeZone(c.env);
   const parsed = filtersSchema.safeParse(c.req.query());
   const after = parsed.success && parsed.data.cursor ? cursorPosition(parsed.data.cursor) : undefined;
   if (!parsed.success || after === null) {

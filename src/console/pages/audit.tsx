@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { readNotificationSettings } from "../../config/notifications";
 import { type AuditRow, listAuditRows } from "../../db/audit";
 import type { EntityKind } from "../../events/event-types";
 import { decodeAuditCursor, encodeAuditCursor } from "../../http/audit-cursor";
+import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, renderPage, StatusBadge, Time } from "../layout";
 import type { ConsoleApp } from "../types";
 import { ENTITY_PAGES } from "./shared";
@@ -160,7 +160,7 @@ function AuditTable({ rows, timeZone }: { rows: AuditRow[]; timeZone: string }) 
 export const auditPage = new Hono<ConsoleApp>();
 
 auditPage.get("/", async (c) => {
-  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const timeZone = clinicTimeZone(c.env);
   const parsed = filtersSchema.safeParse(c.req.query());
   const filters: Filters = parsed.success ? parsed.data : {};
   const after = parsed.success && filters.cursor ? decodeAuditCursor(filters.cursor) : undefined;

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
-import { readNotificationSettings } from "../../config/notifications";
 import { getEntity } from "../../db/entities";
 import { eventsForEntity } from "../../db/event-search";
 import type { EntityKind } from "../../events/event-types";
 import { audited } from "../../http/audit";
+import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, renderPage, StatusBadge, Time } from "../layout";
 import type { ConsoleApp } from "../types";
 import { ENTITY_PAGES, EventTable, NotificationTable } from "./shared";
@@ -33,7 +33,7 @@ export const entityPages = new Hono<ConsoleApp>();
 function entityRoute(kind: EntityKind) {
   const page = ENTITY_PAGES[kind];
   entityPages.get(`${page.path.replace("/console", "")}/:id`, audited(`${kind}.read`, kind, "id"), async (c) => {
-    const timeZone = readNotificationSettings(c.env).clinicTimezone;
+    const timeZone = clinicTimeZone(c.env);
     const id = c.req.param("id");
     const [row, related] = await Promise.all([
       getEntity(c.env.DB, kind, id),

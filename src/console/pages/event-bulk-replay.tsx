@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { readNotificationSettings } from "../../config/notifications";
 import { type EventRow, REPLAYABLE } from "../../db/events";
 import { audited, setAuditDetail } from "../../http/audit";
 import { ApiError } from "../../http/errors";
 import { replayEvents, replaySelectedEvents } from "../../http/event-replay";
+import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField } from "../layout";
 import type { ConsoleApp } from "../types";
 import { FILTER_FIELDS, type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
@@ -131,7 +131,7 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
 
   try {
     if (form.scope === "matching") {
-      const resolved = parsed.success ? resolveFilters(filters, readNotificationSettings(c.env).clinicTimezone) : null;
+      const resolved = parsed.success ? resolveFilters(filters, clinicTimeZone(c.env)) : null;
       if (!resolved) return back({ refused: "invalid_filters" });
       if (filters.q) return back({ refused: "search" });
       if (!isBulkStatus(filters.status)) return back({ refused: "no_status" });

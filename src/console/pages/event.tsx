@@ -1,12 +1,12 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { readNotificationSettings } from "../../config/notifications";
 import { getEntity } from "../../db/entities";
 import { FORCE_REPLAYABLE, getEventRow, REPLAYABLE } from "../../db/events";
 import { notificationsForEvent } from "../../db/notifications";
 import { audited } from "../../http/audit";
 import { ApiError } from "../../http/errors";
 import { replayEvent } from "../../http/event-replay";
+import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
 import type { ConsoleApp } from "../types";
 import { describeEntityEffect } from "./event-effect";
@@ -35,7 +35,7 @@ async function renderEventPage(
   notice?: PageNotice,
   status: 200 | 400 | 409 | 503 = 200,
 ) {
-  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const timeZone = clinicTimeZone(c.env);
   const row = await getEventRow(c.env.DB, eventId);
   if (!row) {
     return renderPage(c, "Event not found", <Notice kind="error">No event has this id.</Notice>, 404);

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
-import { readNotificationSettings } from "../../config/notifications";
 import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES } from "../../db/events";
 import { encodeEventCursor } from "../../http/event-cursor";
+import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, renderPage, StatusBadge, Time } from "../layout";
 import type { ConsoleApp } from "../types";
 import { BulkReplayActions, bulkReplayNotice, isSelectable, SelectCheckbox } from "./event-bulk-replay";
@@ -59,7 +59,7 @@ function FilterForm({ filters }: { filters: Filters }) {
 export const eventList = new Hono<ConsoleApp>();
 
 eventList.get("/", async (c) => {
-  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const timeZone = clinicTimeZone(c.env);
   const parsed = filtersSchema.safeParse(c.req.query());
   const filters: Filters = parsed.success ? parsed.data : {};
   const resolved = parsed.success ? resolveFilters(filters, timeZone) : null;

@@ -1,11 +1,11 @@
 import { Hono } from "hono";
-import { readNotificationSettings } from "../../config/notifications";
 import { readWebhookConfig } from "../../config/webhook";
 import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
 import { notificationStats } from "../../db/notifications";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
 import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
+import { clinicTimeZone } from "../clinic-time-zone";
 import { formatAge } from "../format";
 import { renderPage, StatusBadge, TimeAgo } from "../layout";
 import type { ConsoleApp } from "../types";
@@ -73,7 +73,7 @@ export const overview = new Hono<ConsoleApp>();
 
 overview.get("/", async (c) => {
   const now = c.get("now");
-  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const timeZone = clinicTimeZone(c.env);
   const clinicIds = [...readWebhookConfig(c.env).clinicIds];
   // Three round trips whatever the table sizes: the admin API's two stats reads and one overview batch.
   const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();

@@ -1,10 +1,10 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { readNotificationSettings } from "../../config/notifications";
 import { selectPatientNotifications } from "../../db/event-search";
 import type { NotificationRow } from "../../db/notifications";
 import { selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../../db/patients";
 import { audited } from "../../http/audit";
+import { clinicTimeZone } from "../clinic-time-zone";
 import { maskEmail, maskPhone } from "../format";
 import { CsrfField, Notice, renderPage } from "../layout";
 import { type RevealedField, recordReveal } from "../reveal";
@@ -49,7 +49,7 @@ function ContactDetail({
 
 /** The patient page: contact details masked (one revealed on request), consent, opt-out, messages. One round trip. */
 async function renderPatientPage(c: Context<ConsoleApp>, patientId: string, revealed?: RevealedField) {
-  const timeZone = readNotificationSettings(c.env).clinicTimezone;
+  const timeZone = clinicTimeZone(c.env);
   const [patients, optedOut, messages] = await c.env.DB.batch<Record<string, unknown>>([
     selectPatients(c.env.DB, [patientId]),
     selectOptedOutPhones(c.env.DB, [patientId]),

@@ -1,0 +1,16 @@
+import { readClinicTimeZone } from "../config/notifications";
+import { ConfigError } from "../config/read";
+
+/**
+ * The zone console pages show times in: the clinic's (`CLINIC_TIMEZONE`, read alone so another broken
+ * notification setting never takes the console down, which is when staff need it), or UTC, named on
+ * every time shown, while `CLINIC_TIMEZONE` itself is malformed (`/admin/health` reports it).
+ */
+export function clinicTimeZone(env: Env): string {
+  try {
+    return readClinicTimeZone(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return "UTC";
+    throw error;
+  }
+}
