@@ -26,28 +26,35 @@ export interface LocalTime {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let format = formatters.get(timeZone);
+/**
+ * An `Intl.DateTimeFormat` for one purpose (a fixed set of `options`) in one zone, built once: building
+ * one costs far more than using it, and quiet hours and every console time call this per item.
+ */
+export function zoneFormatter(purpose: string, timeZone: string, options: Intl.DateTimeFormatOptions) {
+  const key = `${purpose}\n${timeZone}`;
+  let format = formatters.get(key);
   if (!format) {
-    format = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    formatters.set(timeZone, format);
+    format = new Intl.DateTimeFormat("en-US", { ...options, timeZone });
+    formatters.set(key, format);
   }
   return format;
 }
 
+/** The parts `localTime` reads: numeric date and 24-hour time. */
+const PARTS: Intl.DateTimeFormatOptions = {
+  hourCycle: "h23",
+  year: "numeric",
+  month: "numeric",
+  day: "numeric",
+  hour: "numeric",
+  minute: "numeric",
+  second: "numeric",
+};
+
 /** The local date and time in `timeZone` at `instant` (epoch milliseconds). */
 export function localTime(instant: number, timeZone: string): LocalTime {
   const parts = Object.fromEntries(
-    formatter(timeZone)
+    zoneFormatter("parts", timeZone, PARTS)
       .formatToParts(new Date(instant))
       .map((part) => [part.type, part.value]),
   );

@@ -1,32 +1,23 @@
 /** Formatting for console pages: instants in the clinic's time zone, ages, masked contact details. */
 import { formatDuration } from "../duration";
-import { zonedToUtc } from "../time-zone";
+import { zonedToUtc, zoneFormatter } from "../time-zone";
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let format = formatters.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      year: "numeric",
-      month: "short",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23",
-      timeZoneName: "short",
-    });
-    formatters.set(timeZone, format);
-  }
-  return format;
-}
+/** How the console writes an instant: `Nov 29, 2026, 06:05:03 EST`. */
+const DISPLAY: Intl.DateTimeFormatOptions = {
+  year: "numeric",
+  month: "short",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+  timeZoneName: "short",
+};
 
 /** An instant as the clinic reads it, e.g. `Nov 29, 2026, 06:05:03 EST`. */
 export function formatInstant(iso: string, timeZone: string): string {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : formatter(timeZone).format(date);
+  return Number.isNaN(date.getTime()) ? iso : zoneFormatter("display", timeZone, DISPLAY).format(date);
 }
 
 /** How long before `now` an instant was, in the two largest units: `45 s`, `3 min`, `2 h 5 min`, `4 d 1 h`. */

@@ -1,5 +1,4 @@
-import { decodeCursor, encodeCursor } from "./cursor";
-import { ApiError } from "./errors";
+import { encodeCursor, readCursor } from "./cursor";
 
 /** The audit trail's cursor (admin API and console): the last row's place in the newest-first order. */
 
@@ -10,12 +9,7 @@ export function encodeAuditCursor(row: { at: string; audit_id: number }): string
 
 /** The position a cursor names, or null when it is not one {@link encodeAuditCursor} made. */
 export function decodeAuditCursor(cursor: string): { at: string; auditId: number } | null {
-  try {
-    const [at = "", id = ""] = decodeCursor(cursor, 2);
-    const auditId = Number(id);
-    return id !== "" && Number.isSafeInteger(auditId) ? { at, auditId } : null;
-  } catch (error) {
-    if (error instanceof ApiError) return null;
-    throw error;
-  }
+  const [at, id] = readCursor(cursor, 2) ?? [];
+  const auditId = Number(id);
+  return at !== undefined && id !== undefined && id !== "" && Number.isSafeInteger(auditId) ? { at, auditId } : null;
 }

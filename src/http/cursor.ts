@@ -10,11 +10,8 @@ export function encodeCursor(position: readonly string[]): string {
   return encodeBase64Url(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)).replace(/=+$/, "");
 }
 
-/**
- * The position of a cursor this API returned, with `length` strings; anything else is the contract's
- * 400 `invalid_query` (which never echoes the cursor).
- */
-export function decodeCursor(cursor: string, length: number): string[] {
+/** The position of a cursor this API returned, with `length` strings; null for anything else. */
+export function readCursor(cursor: string, length: number): string[] | null {
   try {
     const position: unknown = JSON.parse(new TextDecoder().decode(decodeBase64Url(cursor)));
     if (
@@ -24,9 +21,23 @@ export function decodeCursor(cursor: string, length: number): string[] {
     )
       return position;
   } catch {
-    // fall through to the 400 below
+    // not base64url JSON: not ours
   }
+  return null;
+}
+
+/**
+ * A position read from a cursor, or the contract's 400 `invalid_query` when there is none (the
+ * answer never echoes the cursor). Admin lists call this; console pages render their own 400 page.
+ */
+export function requireCursor<T>(position: T | null): T {
+  if (position !== null) return position;
   throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
     issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
   });
+}
+
+/** {@link readCursor}, or the contract's 400 `invalid_query`. */
+export function decodeCursor(cursor: string, length: number): string[] {
+  return requireCursor(readCursor(cursor, length));
 }

@@ -1,5 +1,4 @@
-import { decodeCursor, encodeCursor } from "./cursor";
-import { ApiError } from "./errors";
+import { encodeCursor, readCursor } from "./cursor";
 
 /** The events lists' cursor (admin API and console): the last row's place in the newest-first order. */
 
@@ -10,11 +9,6 @@ export function encodeEventCursor(row: { received_at: string; event_id: string }
 
 /** The position a cursor names, or null when it is not one {@link encodeEventCursor} made. */
 export function decodeEventCursor(cursor: string): { receivedAt: string; eventId: string } | null {
-  try {
-    const [receivedAt = "", eventId = ""] = decodeCursor(cursor, 2);
-    return { receivedAt, eventId };
-  } catch (error) {
-    if (error instanceof ApiError) return null;
-    throw error;
-  }
+  const [receivedAt, eventId] = readCursor(cursor, 2) ?? [];
+  return receivedAt !== undefined && eventId !== undefined ? { receivedAt, eventId } : null;
 }

@@ -1,22 +1,10 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readAdminIdentity } from "../../src/config/admin";
-import { ConfigError } from "../../src/config/read";
 import { PUBLISHED_SECRET_VALUES } from "../../src/config/secret-rules";
+import { configError, envWith } from "../helpers/config";
 
-const envWith = (overrides: Record<string, string | undefined>) => ({ ...env, ...overrides }) as Env;
 const STRONG = "a-strong-admin-token-of-40-characters-ok";
 const AUDIENCE = "a".repeat(64);
-
-function configError(read: () => unknown): ConfigError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("admin identity settings", () => {
   it("accept a strong token with the default actor, or a configured one", () => {

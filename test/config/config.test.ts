@@ -1,25 +1,10 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readAdminIdentity } from "../../src/config/admin";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../src/config/notifications";
 import { readEmailProvider, readSmsProvider } from "../../src/config/providers";
-import { ConfigError } from "../../src/config/read";
 import { readRetentionSettings } from "../../src/config/retention";
 import { readWebhookConfig } from "../../src/config/webhook";
-
-/** A fresh `env` object (the readers cache per object) with some variables replaced. */
-const envWith = (overrides: Record<string, string | undefined>) => ({ ...env, ...overrides }) as Env;
-
-/** The ConfigError `read` throws, or a failure when it throws nothing or something else. */
-function configError(read: () => unknown): ConfigError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { configError, envWith } from "../helpers/config";
 
 describe("the declared variables left empty", () => {
   it("read as the defaults, each kept once in src/config", () => {

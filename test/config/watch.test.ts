@@ -1,22 +1,10 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { configProblems } from "../../src/config/health";
-import { ConfigError } from "../../src/config/read";
 import { parseDuration, readWatchSettings } from "../../src/config/watch";
+import { configError, envWith } from "../helpers/config";
 
-const envWith = (overrides: Record<string, string | undefined>) => ({ ...env, ...overrides }) as Env;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-function configError(read: () => unknown): ConfigError {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("watch settings", () => {
   it("default to the issue's thresholds, a 24h silence and no delivery channel", () => {

@@ -1,17 +1,8 @@
 import { env } from "cloudflare:workers";
+import type { AuditRow } from "../../src/db/audit";
 
-export interface StoredAuditRow {
-  audit_id: number;
-  at: string;
-  actor: string;
-  action: string;
-  target_type: string;
-  target_id: string;
-  request_id: string | null;
-  outcome: string;
-  status: number | null;
-  detail: string | null;
-}
+/** An audit row as D1 stores it: `detail` still the JSON text the writer stored. */
+export type StoredAuditRow = Omit<AuditRow, "detail"> & { detail: string | null };
 
 /** Every audit row of one target, oldest first. */
 export async function auditRowsOf(targetType: string, targetId: string): Promise<StoredAuditRow[]> {

@@ -4,6 +4,7 @@ import { configProblems } from "../../src/config/health";
 import type { SendJob } from "../../src/db/notifications";
 import worker from "../../src/index";
 import { adminFetch, adminJson } from "../helpers/admin";
+import { envWith } from "../helpers/config";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
@@ -21,9 +22,6 @@ afterEach(() => vi.restoreAllMocks());
 
 const shippedFor = (patientId: string) =>
   makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
-
-/** `env` with some variables replaced (a fresh object, so the cached readers read it afresh). */
-const envWith = (overrides: Record<string, string | undefined>) => ({ ...env, ...overrides }) as unknown as Env;
 
 /** Calls POST /admin/notifications/replay and returns the answer with the send jobs it enqueued. */
 async function replay(body: unknown) {

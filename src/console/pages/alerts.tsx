@@ -2,8 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_STATES, type AlertRow, type AlertState, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { audited } from "../../http/audit";
-import { decodeCursor, encodeCursor } from "../../http/cursor";
-import { ApiError } from "../../http/errors";
+import { encodeCursor, readCursor } from "../../http/cursor";
 import { consoleLink } from "../../scheduled/alert-text";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { formatAge } from "../format";
@@ -34,13 +33,8 @@ function listUrl(filters: { state: AlertState; rule?: string }, cursor?: string)
 
 /** The position a console cursor names, or null when it is not one this page made. */
 function cursorPosition(cursor: string): { openedAt: string; alertId: string } | null {
-  try {
-    const [openedAt = "", alertId = ""] = decodeCursor(cursor, 2);
-    return { openedAt, alertId };
-  } catch (error) {
-    if (error instanceof ApiError) return null;
-    throw error;
-  }
+  const [openedAt, alertId] = readCursor(cursor, 2) ?? [];
+  return openedAt !== undefined && alertId !== undefined ? { openedAt, alertId } : null;
 }
 
 function AlertTable({

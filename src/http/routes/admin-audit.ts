@@ -3,7 +3,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { listAuditRows } from "../../db/audit";
 import { decodeAuditCursor, encodeAuditCursor } from "../audit-cursor";
-import { ApiError, rejectInvalid } from "../errors";
+import { requireCursor } from "../cursor";
+import { rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
 import type { App } from "../types";
 
@@ -16,15 +17,7 @@ const auditQuery = z.object({
   ...pageParams,
 });
 
-function positionOf(cursor: string): { at: string; auditId: number } {
-  const position = decodeAuditCursor(cursor);
-  if (!position) {
-    throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
-      issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
-    });
-  }
-  return position;
-}
+const positionOf = (cursor: string) => requireCursor(decodeAuditCursor(cursor));
 
 /** `GET /admin/audit`: the audit trail, newest first, by actor and/or target, a page at a time. */
 export const adminAudit = new Hono<App>();

@@ -6,6 +6,7 @@ import { EVENT_STATUSES, type EventRow, eventStats, listEventRows } from "../../
 import { notificationStats, notificationsForEvent } from "../../db/notifications";
 import type { EntityKind } from "../../events/event-types";
 import { audited } from "../audit";
+import { requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
 import { findEvent, replayEvent } from "../event-replay";
@@ -39,13 +40,7 @@ const listQuery = z.object({
   ...pageParams,
 });
 
-function afterCursor(cursor: string): { receivedAt: string; eventId: string } {
-  const position = decodeEventCursor(cursor);
-  if (position) return position;
-  throw new ApiError(400, "invalid_query", "The query parameters are invalid.", {
-    issues: [{ path: "cursor", message: "is not a cursor this API returned" }],
-  });
-}
+const afterCursor = (cursor: string) => requireCursor(decodeEventCursor(cursor));
 
 function eventSummary(row: EventRow) {
   return {
