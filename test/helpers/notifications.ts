@@ -3,6 +3,8 @@ import { HttpResponse, http } from "msw";
 import type { setupServer } from "msw/native";
 import { vi } from "vitest";
 import type { SendJob } from "../../src/db/notifications";
+import worker from "../../src/index";
+import { twilioSignature } from "../../src/notify/twilio-signature";
 import { QUEUES } from "../../src/queue/dispatch";
 import { consumeNotifications } from "../../src/queue/notifications-consumer";
 import { adminFetch } from "./admin";
@@ -235,4 +237,21 @@ export function twilioError(status: number, code: number, message: string) {
     { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status },
     { status },
   );
+}
+
+/**
+ * Posts a form to a Twilio webhook route as Twilio would (`path` may carry a query, as the sender's
+ * StatusCallback URL does), signed with the provider settings' token unless `signature` is given.
+ */
+export async function postTwilio(path: string, params: Record<string, string>, signature?: string) {
+  const url = `https://receiver.test/webhooks/twilio/${path}`;
+  const request = new Request(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-twilio-signature": signature ?? (await twilioSignature(PROVIDER_ENV.TWILIO_AUTH_TOKEN, url, params)),
+    },
+    body: new URLSearchParams(params),
+  });
+  return worker.fetch(request, providerEnv());
 }

@@ -1,13 +1,11 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { purgeRenderedMessages } from "../../src/db/notifications";
-import worker from "../../src/index";
-import { twilioSignature } from "../../src/notify/twilio-signature";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { setClock } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
-import { applyAndCaptureJobs, createPatient, mockProviders, PROVIDER_ENV, runSender } from "../helpers/notifications";
+import { applyAndCaptureJobs, createPatient, mockProviders, postTwilio, runSender } from "../helpers/notifications";
 
 const server = useMockNetwork();
 afterEach(() => vi.restoreAllMocks());
@@ -24,19 +22,7 @@ interface NotificationDetail {
 }
 
 async function deliveryReport(notificationId: string, sid: string) {
-  const url = `https://receiver.test/webhooks/twilio/status?notification_id=${notificationId}`;
-  const params = { MessageSid: sid, MessageStatus: "delivered" };
-  await worker.fetch(
-    new Request(url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-twilio-signature": await twilioSignature(PROVIDER_ENV.TWILIO_AUTH_TOKEN, url, params),
-      },
-      body: new URLSearchParams(params),
-    }),
-    { ...env, ...PROVIDER_ENV } as unknown as Env,
-  );
+  await postTwilio(`status?notification_id=${notificationId}`, { MessageSid: sid, MessageStatus: "delivered" });
 }
 
 describe("GET /admin/notifications/:notification_id", () => {

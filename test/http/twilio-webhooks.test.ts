@@ -10,6 +10,7 @@ import {
   mockProviders,
   notificationsOf,
   PROVIDER_ENV,
+  postTwilio,
   runSender,
 } from "../helpers/notifications";
 
@@ -17,20 +18,6 @@ const server = useMockNetwork();
 afterEach(() => vi.restoreAllMocks());
 
 const TOKEN = PROVIDER_ENV.TWILIO_AUTH_TOKEN;
-
-/** Posts a form to a Twilio webhook route as Twilio would, signed unless `signature` is given. */
-async function postTwilio(path: string, params: Record<string, string>, signature?: string) {
-  const url = `https://receiver.test/webhooks/twilio/${path}`;
-  const request = new Request(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      "x-twilio-signature": signature ?? (await twilioSignature(TOKEN, url, params)),
-    },
-    body: new URLSearchParams(params),
-  });
-  return worker.fetch(request, { ...env, ...PROVIDER_ENV } as unknown as Env);
-}
 
 const inbound = (from: string, body: string) => ({
   MessageSid: `SM${uniqueId("x")}`,

@@ -1,8 +1,6 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
-import { twilioSignature } from "../../src/notify/twilio-signature";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
@@ -11,7 +9,7 @@ import {
   DAYTIME,
   mockProviders,
   notificationsOf,
-  PROVIDER_ENV,
+  postTwilio,
   runSender,
 } from "../helpers/notifications";
 import { eventually } from "../helpers/queue";
@@ -28,18 +26,7 @@ async function smsJobFor(patientId: string) {
 
 /** Posts a Twilio status callback to the URL the sender gave Twilio (with our notification id). */
 async function statusCallback(notificationId: string | null, params: Record<string, string>) {
-  const url = `https://receiver.test/webhooks/twilio/status${notificationId ? `?notification_id=${notificationId}` : ""}`;
-  const response = await worker.fetch(
-    new Request(url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-twilio-signature": await twilioSignature(PROVIDER_ENV.TWILIO_AUTH_TOKEN, url, params),
-      },
-      body: new URLSearchParams(params),
-    }),
-    { ...env, ...PROVIDER_ENV } as unknown as Env,
-  );
+  const response = await postTwilio(`status${notificationId ? `?notification_id=${notificationId}` : ""}`, params);
   expect(response.status).toBe(204);
 }
 

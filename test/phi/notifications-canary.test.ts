@@ -2,7 +2,6 @@ import { env } from "cloudflare:workers";
 import { http } from "msw";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { twilioSignature } from "../../src/notify/twilio-signature";
 import { adminFetch } from "../helpers/admin";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -10,7 +9,7 @@ import {
   applyAndCaptureJobs,
   DAYTIME,
   mockProviders,
-  PROVIDER_ENV,
+  postTwilio,
   providerEnv,
   runSender,
   twilioError,
@@ -19,21 +18,6 @@ import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
 
 const server = useMockNetwork();
 afterEach(() => vi.restoreAllMocks());
-
-async function postTwilio(path: string, params: Record<string, string>) {
-  const url = `https://receiver.test/webhooks/twilio/${path}`;
-  return worker.fetch(
-    new Request(url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-twilio-signature": await twilioSignature(PROVIDER_ENV.TWILIO_AUTH_TOKEN, url, params),
-      },
-      body: new URLSearchParams(params),
-    }),
-    { ...env, ...PROVIDER_ENV } as unknown as Env,
-  );
-}
 
 describe("PHI canary: patients and notifications", () => {
   it("no phone, email, name, address, medication or rendered message reaches the console or an error", async () => {
