@@ -111,3 +111,17 @@ export function Notice({ kind, children }: { kind: "info" | "error"; children: C
     </p>
   );
 }
+
+/** The list pages' pager: back to the first page when on a later one, and the next page when there is one. */
+export function Pager({ first, next }: { first: string | null; next: string | null }) {
+  return (
+    <nav class="pager" aria-label="Pages">
+      {first && <a href={first}>First page</a>}
+      {next && (
+        <a href={next} rel="next">
+          Next page
+        </a>
+      )}
+    </nav>
+  );
+}

@@ -5,20 +5,16 @@ import { audited } from "../../http/audit";
 import { encodeCursor, readCursor } from "../../http/cursor";
 import { consoleLink } from "../../scheduled/alert-text";
 import { clinicTimeZone } from "../clinic-time-zone";
+import { optionalFormText } from "../form-fields";
 import { formatAge } from "../format";
-import { CsrfField, Notice, renderPage, Time } from "../layout";
+import { CsrfField, Notice, Pager, renderPage, Time } from "../layout";
 import type { ConsoleApp } from "../types";
 
 const PAGE_SIZE = 50;
 
 const filtersSchema = z.object({
   state: z.enum(ALERT_STATES as [AlertState, ...AlertState[]]).default("open"),
-  rule: z
-    .string()
-    .trim()
-    .max(100)
-    .transform((value) => value || undefined)
-    .optional(),
+  rule: optionalFormText(100),
   cursor: z.string().max(400).optional(),
 });
 
@@ -143,14 +139,7 @@ alertsPage.get("/", async (c) => {
         now={c.get("now")}
         csrfToken={c.get("csrfToken")}
       />
-      <nav class="pager" aria-label="Pages">
-        {filters.cursor && <a href={listUrl(filters)}>First page</a>}
-        {next && (
-          <a href={next} rel="next">
-            Next page
-          </a>
-        )}
-      </nav>
+      <Pager first={filters.cursor ? listUrl(filters) : null} next={next} />
     </>,
   );
 });

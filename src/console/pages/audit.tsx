@@ -4,27 +4,20 @@ import { type AuditRow, listAuditRows } from "../../db/audit";
 import type { EntityKind } from "../../events/event-types";
 import { decodeAuditCursor, encodeAuditCursor } from "../../http/audit-cursor";
 import { clinicTimeZone } from "../clinic-time-zone";
-import { Notice, renderPage, StatusBadge, Time } from "../layout";
+import { optionalFormText } from "../form-fields";
+import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
 import type { ConsoleApp } from "../types";
 import { ENTITY_PAGES } from "./shared";
 
 const PAGE_SIZE = 50;
 
-const optionalText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .max(max)
-    .transform((value) => value || undefined)
-    .optional();
-
 /** The page's filters as its GET form sends them (an empty field means "any"); the limits are the admin API's. */
 const filtersSchema = z.object({
-  actor: optionalText(320),
-  action: optionalText(100),
-  target_type: optionalText(50),
-  target_id: optionalText(200),
-  cursor: optionalText(400),
+  actor: optionalFormText(320),
+  action: optionalFormText(100),
+  target_type: optionalFormText(50),
+  target_id: optionalFormText(200),
+  cursor: optionalFormText(400),
 });
 
 type Filters = z.infer<typeof filtersSchema>;
@@ -194,14 +187,7 @@ auditPage.get("/", async (c) => {
     <>
       <FilterForm filters={filters} />
       <AuditTable rows={page} timeZone={timeZone} />
-      <nav class="pager" aria-label="Pages">
-        {filters.cursor && <a href={listUrl(filters)}>First page</a>}
-        {next && (
-          <a href={next} rel="next">
-            Next page
-          </a>
-        )}
-      </nav>
+      <Pager first={filters.cursor ? listUrl(filters) : null} next={next} />
     </>,
   );
 });

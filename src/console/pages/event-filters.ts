@@ -1,15 +1,8 @@
 import { z } from "zod";
 import { EVENT_STATUSES, type EventStatus } from "../../db/events";
 import { decodeEventCursor } from "../../http/event-cursor";
+import { optionalFormText } from "../form-fields";
 import { wallClockToUtc } from "../format";
-
-const optionalText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .max(max)
-    .transform((value) => value || undefined)
-    .optional();
 
 /** The events list's filters, as its query string (GET) or the bulk-replay form's hidden fields (POST) carry them. */
 export const filtersSchema = z.object({
@@ -17,11 +10,11 @@ export const filtersSchema = z.object({
     .union([z.literal(""), z.enum(EVENT_STATUSES as [EventStatus, ...EventStatus[]])])
     .transform((value) => value || undefined)
     .optional(),
-  type: optionalText(100),
-  q: optionalText(200),
-  from: optionalText(16),
-  to: optionalText(16),
-  cursor: optionalText(400),
+  type: optionalFormText(100),
+  q: optionalFormText(200),
+  from: optionalFormText(16),
+  to: optionalFormText(16),
+  cursor: optionalFormText(400),
 });
 
 export type Filters = z.infer<typeof filtersSchema>;

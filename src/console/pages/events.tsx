@@ -3,7 +3,7 @@ import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES } from "../../db/events";
 import { encodeEventCursor } from "../../http/event-cursor";
 import { clinicTimeZone } from "../clinic-time-zone";
-import { Notice, renderPage, StatusBadge, Time } from "../layout";
+import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
 import type { ConsoleApp } from "../types";
 import { BulkReplayActions, bulkReplayNotice, isSelectable, SelectCheckbox } from "./event-bulk-replay";
 import { type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
@@ -139,14 +139,7 @@ eventList.get("/", async (c) => {
         </table>
         <BulkReplayActions filters={filters} csrfToken={c.get("csrfToken")} anySelectable={anySelectable} />
       </form>
-      <nav class="pager" aria-label="Pages">
-        {filters.cursor && <a href={listUrl(filters)}>First page</a>}
-        {next && (
-          <a href={next} rel="next">
-            Next page
-          </a>
-        )}
-      </nav>
+      <Pager first={filters.cursor ? listUrl(filters) : null} next={next} />
     </>,
   );
 });
