@@ -7,7 +7,7 @@ import { log } from "../../log";
 import { markup } from "../../notify/markup";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
-import { rejectAuthentication } from "../middleware/auth-failure";
+import { refuseRefusedClient, rejectAuthentication } from "../middleware/auth-failure";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 
@@ -25,16 +25,21 @@ export const OPT_OUT_KEYWORDS = new Set([
 export const OPT_IN_KEYWORDS = new Set(["START", "UNSTOP", "YES"]);
 export const HELP_KEYWORDS = new Set(["HELP", "INFO"]);
 
+/** The Twilio routes' failure-limiter scope. */
+const TWILIO_SCOPE = "twilio-auth";
+
 type TwilioApp = App & { Variables: App["Variables"] & { twilioParams: Record<string, string> } };
 
 /**
  * Verifies `X-Twilio-Signature` against the URL Twilio called (and the same path under
  * PUBLIC_BASE_URL, for a receiver behind a tunnel or proxy). 403 otherwise, before anything changes;
- * repeated failures from one client 429, as at the NovaMed edge.
+ * repeated failures from one client 429, and a refused client 429 before any check for the rest of
+ * the window, as at the NovaMed edge.
  */
 function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
   return async function twilioSignatureAuth(c, next) {
     const { authTokens, publicBaseUrl } = readTwilioWebhookSettings(c.env);
+    refuseRefusedClient(c, TWILIO_SCOPE);
     if (authTokens.length === 0)
       log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
     const form = await c.req.parseBody().catch(() => ({}));
@@ -44,7 +49,7 @@ function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
     const url = new URL(c.req.url);
     const urls = [c.req.url, ...(publicBaseUrl ? [`${publicBaseUrl}${url.pathname}${url.search}`] : [])];
     if (!(await isValidTwilioSignature(authTokens, c.req.header("x-twilio-signature"), urls, params))) {
-      return rejectAuthentication(c, "twilio-auth", {
+      return rejectAuthentication(c, TWILIO_SCOPE, {
         status: 403,
         code: "forbidden",
         message: "The Twilio signature is missing or invalid.",
