@@ -6,6 +6,7 @@ import {
   failedAuthenticationThrottled,
   refusedClientRetryAfter,
 } from "../../http/middleware/auth-failure";
+import { bodyCap, FORM_MAX_BODY_BYTES } from "../../http/middleware/body-cap";
 import { log } from "../../log";
 import { Layout, Notice } from "../layout";
 import { startSession } from "../session";
@@ -46,7 +47,8 @@ function tooManyAttempts(c: Context<ConsoleApp>, next: string, retryAfterSeconds
   return c.html(<LoginPage next={next} error="Too many failed attempts; wait a minute and try again." />, 429);
 }
 
-login.post("/", async (c) => {
+// Public: the body is capped before it is read (413 payload_too_large), as on every route before sign-in.
+login.post("/", bodyCap(FORM_MAX_BODY_BYTES, "The form is larger than 8 KiB."), async (c) => {
   const form = await c.req.parseBody();
   const next = safeNext(form.next);
   const presented = typeof form.token === "string" ? form.token.trim() : "";

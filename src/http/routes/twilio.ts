@@ -84,8 +84,14 @@ function clinicContact(env: Env): { clinicName: string; clinicPhone: string | nu
 
 /** `/webhooks/twilio`: inbound SMS (consent keywords) and delivery status callbacks. */
 export const twilioWebhooks = new Hono<TwilioApp>();
-// Twilio's webhook forms are a few hundred bytes; cap what we buffer before checking the signature.
-twilioWebhooks.use(bodyCap(64 * 1024, "The body is larger than 64 KiB."));
+/**
+ * Twilio's webhook forms, capped before the signature is checked. Larger than the 8 KiB of the
+ * console's form on purpose: an inbound SMS may carry 1,600 characters, which percent-encode to
+ * about 14 KiB in a non-Latin script (3 bytes each, 3 characters per byte), plus about 3 KiB of
+ * Twilio's other fields and media URLs; a smaller cap would lose a patient's long reply.
+ */
+export const TWILIO_MAX_BODY_BYTES = 32 * 1024;
+twilioWebhooks.use(bodyCap(TWILIO_MAX_BODY_BYTES, "The body is larger than 32 KiB."));
 twilioWebhooks.use(twilioSignatureAuth());
 
 twilioWebhooks.post("/inbound", async (c) => {
