@@ -11,7 +11,7 @@ describe("the key rule (secretKeyProblem), for every webhook key and the admin t
     ["64 random hex characters", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
     ["exactly 32 characters with 8 distinct", "abcdefgh".repeat(4)],
     ...TEST_ONLY_SECRET_VALUES.map((value) => [`the test-only value ${value}`, value] as const),
-  ])("accepts %s", (_case, key) => {
+  ] as [string, string][])("accepts %s", (_case, key) => {
     expect(secretKeyProblem(key)).toBeNull();
   });
 
@@ -21,7 +21,7 @@ describe("the key rule (secretKeyProblem), for every webhook key and the admin t
     ["one repeated character", "x".repeat(64), /low-entropy/],
     ["7 distinct characters", "abcdefg".repeat(10), /low-entropy/],
     ...PUBLISHED_SECRET_VALUES.map((value) => [`the published value ${value}`, value, /published/] as const),
-  ])("refuses %s, without quoting it", (_case, key, reason) => {
+  ] as [string, string, RegExp][])("refuses %s, without quoting it", (_case, key, reason) => {
     const problem = secretKeyProblem(key);
     expect(problem).toMatch(reason);
     expect(problem).not.toContain(key);
