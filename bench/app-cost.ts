@@ -116,7 +116,7 @@ async function drive(
   const once = async () => {
     const body = template.replace("[<id>]", `app_${id++}`);
     const headers = {
-      "x-api-key": "bench-key",
+      "x-api-key": "bench-webhook-key-2c7e9a1f4d3b8c05",
       "content-type": "application/json",
       "content-length": String(Buffer.byteLength(body)),
     };
@@ -161,7 +161,7 @@ export async function measureAppCost(options: { warmupMs: number; durationMs: nu
       },
     },
     AUTH_FAILURE_LIMITER: { limit: async () => ({ success: true }) },
-    NOVAMED_WEBHOOK_SECRET: "bench-key",
+    NOVAMED_WEBHOOK_SECRET: "bench-webhook-key-2c7e9a1f4d3b8c05",
     NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000",
     ADMIN_TOKEN: "bench-admin-token-0123456789abcdef",
   };

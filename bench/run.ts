@@ -62,7 +62,7 @@ const PARTS = ["startup", "app", "ack", "pipeline", "faults", "outage"];
 
 /** The benchmark's own secrets, given to every receiver it starts. */
 const SECRETS = {
-  NOVAMED_WEBHOOK_SECRET: "bench-key",
+  NOVAMED_WEBHOOK_SECRET: "bench-webhook-key-2c7e9a1f4d3b8c05",
   NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000",
   ADMIN_TOKEN: "bench-admin-token-0123456789abcdef",
 };

@@ -1,15 +1,17 @@
 // `npm run deploy` runs this first: it refuses to deploy a receiver whose configuration would be
 // unsafe, and says what to set. It reads the target Worker's secret *names* (`wrangler secret list`,
-// JSON; wrangler never returns values) and the [vars] of wrangler.toml, plus any secret value the
-// operator exports locally (for example before `wrangler secret put`), which it can check in full.
+// JSON; wrangler never returns values) and wrangler.toml (parsed with smol-toml), plus any secret
+// value the operator exports locally (for example before `wrangler secret put`), which it can check
+// in full against the key rule (src/config/secret-rules.ts).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse as parseToml } from "smol-toml";
 import {
-  ADMIN_TOKEN_MIN_LENGTH,
-  adminTokenProblem,
   PUBLISHED_SECRET_VALUES,
+  SECRET_KEY_MIN_LENGTH,
+  secretKeyProblem,
   TEST_ONLY_SECRET_VALUES,
 } from "../src/config/secret-rules.ts";
 
@@ -17,25 +19,46 @@ import {
 const REQUIRED_SECRETS = ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS"] as const;
 /** Secrets whose values, when given locally, must not be ones the repository published. */
 const CHECKED_VALUES = ["NOVAMED_WEBHOOK_SECRET", "ADMIN_TOKEN", "TWILIO_AUTH_TOKEN", "RESEND_API_KEY"] as const;
-/** Values that must never sit in wrangler.toml, where anyone with the repository reads them. */
-const SECRET_ONLY = ["ADMIN_TOKEN", "NOVAMED_WEBHOOK_SECRET", "TWILIO_AUTH_TOKEN", "RESEND_API_KEY"] as const;
+/** Secrets that alone open the receiver: each of their keys must meet the key rule. */
+const KEY_RULE_VALUES: readonly string[] = ["NOVAMED_WEBHOOK_SECRET", "ADMIN_TOKEN"];
+
+/**
+ * Whether a variable's name says it holds a secret (`ADMIN_TOKEN`, `*_SECRET`, `*_TOKEN`, `*_KEY`):
+ * such a variable never belongs in wrangler.toml, where anyone with the repository reads it.
+ */
+export function isSecretName(name: string): boolean {
+  return name === "ADMIN_TOKEN" || /_(SECRET|TOKEN|KEY)$/.test(name);
+}
+
+/** The variables of wrangler.toml: the target environment's, and every table, for the secret-name rule. */
+export interface WranglerVars {
+  /** The [vars] the deployed Worker gets: `[env.<name>.vars]` with `--env`, else `[vars]` (vars are not inherited). */
+  target: Readonly<Record<string, string>>;
+  /** Every vars table by its TOML name (`[vars]`, `[env.staging.vars]`, …), values as written. */
+  tables: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+}
 
 export interface DeployConfiguration {
   /** Names of the secrets set on the target Worker. */
   secretNames: readonly string[];
-  /** wrangler.toml [vars] (empty strings mean "the default"). */
+  /** The target's vars (empty strings mean "the default"). */
   vars: Readonly<Record<string, string>>;
+  /** Every vars table of wrangler.toml; defaults to `[vars]` = `vars`. */
+  varTables?: WranglerVars["tables"];
   /** Secret values the operator provided locally (environment variables), checked in full. */
   localValues: Readonly<Record<string, string | undefined>>;
 }
 
 /** Everything wrong with a configuration, one sentence each naming the variable; empty when safe. */
-export function deployProblems({ secretNames, vars, localValues }: DeployConfiguration): string[] {
+export function deployProblems({ secretNames, vars, varTables, localValues }: DeployConfiguration): string[] {
   const problems: string[] = [];
   const isSet = (name: string) => secretNames.includes(name) || (vars[name] ?? "").trim() !== "";
-  for (const name of SECRET_ONLY) {
-    if ((vars[name] ?? "").trim() !== "")
-      problems.push(`${name} is in wrangler.toml [vars]; remove it and use: npx wrangler secret put ${name}`);
+  for (const [table, tableVars] of Object.entries(varTables ?? { "[vars]": vars })) {
+    for (const name of Object.keys(tableVars).filter(isSecretName)) {
+      problems.push(
+        `${name} is in wrangler.toml ${table}, a secret's name; remove it and use: npx wrangler secret put ${name}`,
+      );
+    }
   }
   for (const name of REQUIRED_SECRETS) {
     if (!isSet(name)) problems.push(`${name} is not set: npx wrangler secret put ${name}`);
@@ -49,7 +72,7 @@ export function deployProblems({ secretNames, vars, localValues }: DeployConfigu
   }
   if (!isSet("ADMIN_TOKEN") && !(team && audience)) {
     problems.push(
-      `ADMIN_TOKEN is not set and Cloudflare Access is not configured, so nobody could use /admin or the console: npx wrangler secret put ADMIN_TOKEN (at least ${ADMIN_TOKEN_MIN_LENGTH} characters, e.g. openssl rand -hex 32), or set ACCESS_TEAM_DOMAIN and ACCESS_AUD`,
+      `ADMIN_TOKEN is not set and Cloudflare Access is not configured, so nobody could use /admin or the console: npx wrangler secret put ADMIN_TOKEN (at least ${SECRET_KEY_MIN_LENGTH} characters, e.g. openssl rand -hex 32), or set ACCESS_TEAM_DOMAIN and ACCESS_AUD`,
     );
   }
   problems.push(...providerProblems(vars, isSet));
@@ -57,14 +80,20 @@ export function deployProblems({ secretNames, vars, localValues }: DeployConfigu
   for (const name of CHECKED_VALUES) {
     const value = localValues[name]?.trim();
     if (!value) continue;
-    // A comma-separated secret (key rotation) is unsafe when any of its keys is a published one.
-    if (value.split(",").some((entry) => knownValues.includes(entry.trim()))) {
+    // A comma-separated secret (key rotation) is unsafe when any of its keys is.
+    const keys = value
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== "");
+    if (keys.some((key) => knownValues.includes(key))) {
       problems.push(
         `${name} (the value in your environment) is a value published in the repository; generate a new one`,
       );
-    } else if (name === "ADMIN_TOKEN" && adminTokenProblem(value)) {
-      problems.push(`ADMIN_TOKEN (the value in your environment) ${adminTokenProblem(value)}`);
+      continue;
     }
+    if (!KEY_RULE_VALUES.includes(name)) continue;
+    const weak = keys.map(secretKeyProblem).find((problem) => problem !== null);
+    if (weak) problems.push(`${name} (the value in your environment) holds a key that ${weak}`);
   }
   return problems;
 }
@@ -107,20 +136,39 @@ function providerProblems(vars: Readonly<Record<string, string>>, isSet: (name: 
   return problems;
 }
 
-/** The [vars] table of a wrangler.toml: `NAME = "value"` lines (all this project's vars are strings). */
-export function readVars(toml: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  let inVars = false;
-  for (const line of toml.split(/\r?\n/)) {
-    const trimmed = line.trim();
-    if (trimmed.startsWith("[")) {
-      inVars = trimmed === "[vars]";
-      continue;
-    }
-    const match = inVars ? /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(trimmed) : null;
-    if (match?.[1]) vars[match[1]] = match[2] ?? "";
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** A vars value as the Worker sees it: strings as they are, anything else as JSON text. */
+function asText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/**
+ * The vars of a wrangler.toml (parsed with smol-toml; a syntax error throws): the target environment's
+ * (`environment` null = the top level) and every vars table, top level and `[env.*.vars]`.
+ */
+export function readWranglerVars(toml: string, environment: string | null = null): WranglerVars {
+  const config = parseToml(toml) as Record<string, unknown>;
+  const tables: Record<string, Record<string, unknown>> = {};
+  if (isTable(config.vars)) tables["[vars]"] = config.vars;
+  const environments = isTable(config.env) ? config.env : {};
+  for (const [name, settings] of Object.entries(environments)) {
+    if (isTable(settings) && isTable(settings.vars)) tables[`[env.${name}.vars]`] = settings.vars;
   }
-  return vars;
+  const targetTable = environment === null ? tables["[vars]"] : tables[`[env.${environment}.vars]`];
+  const target = Object.fromEntries(Object.entries(targetTable ?? {}).map(([name, value]) => [name, asText(value)]));
+  return { target, tables };
+}
+
+/** The `--env <name>` (or `--env=<name>`, `-e <name>`) of the deploy command's arguments, or null. */
+export function targetEnvironment(args: readonly string[]): string | null {
+  for (const [index, arg] of args.entries()) {
+    if (arg.startsWith("--env=")) return arg.slice("--env=".length) || null;
+    if (arg === "--env" || arg === "-e") return args[index + 1] ?? null;
+  }
+  return null;
 }
 
 export type WranglerRunner = (args: string[]) => { status: number | null; stdout: string; stderr: string };
@@ -161,9 +209,23 @@ export function runDeployCheck(options: {
     print(`Deploy check: ${(error as Error).message}`);
     return 1;
   }
-  const vars = readVars(readFileSync(path.join(options.root, "wrangler.toml"), "utf8"));
+  let wranglerVars: WranglerVars;
+  try {
+    wranglerVars = readWranglerVars(
+      readFileSync(path.join(options.root, "wrangler.toml"), "utf8"),
+      targetEnvironment(options.args),
+    );
+  } catch (error) {
+    print(`Deploy check: wrangler.toml cannot be read: ${(error as Error).message.split("\n", 1)[0]}`);
+    return 1;
+  }
   const localValues = Object.fromEntries(CHECKED_VALUES.map((name) => [name, options.env[name]]));
-  const problems = deployProblems({ secretNames, vars, localValues });
+  const problems = deployProblems({
+    secretNames,
+    vars: wranglerVars.target,
+    varTables: wranglerVars.tables,
+    localValues,
+  });
   if (problems.length === 0) {
     print("Deploy check passed. (Remote secrets are checked by name only: wrangler never returns their values.)");
     return 0;

@@ -26,6 +26,25 @@ export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
 
+/** Hosts a plain `http://` URL may name: this machine only (an API key would cross no network). */
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** Whether `url` points at this machine (localhost, 127.0.0.1 or ::1). */
+export function isLoopbackUrl(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname.toLowerCase());
+}
+
+/**
+ * Why `url` may not carry a key, or null: `https:` anywhere, plain `http:` only to this machine,
+ * since a key sent over plain HTTP to another host can be read on the way. `what` names the flag.
+ */
+export function insecureUrlProblem(url: URL, what: string): string | null {
+  if (url.protocol === "https:") return null;
+  if (url.protocol !== "http:") return `${what} must be an http(s) URL`;
+  if (isLoopbackUrl(url)) return null;
+  return `${what} must use https:// (plain http:// only to localhost, 127.0.0.1 or ::1): the key would cross the network readable`;
+}
+
 /**
  * A mistake in the command line or environment that the user has to fix; nothing was sent.
  * `command` names the subcommand whose help the message should point at, when there is one.

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type AccessSettings, readAccessSettings } from "./access";
 import { ConfigError, optionalText, settingsReader, withDefault } from "./read";
-import { adminTokenProblem } from "./secret-rules";
+import { secretKeyProblem } from "./secret-rules";
 
 /** Who may use the admin API and the console, and how they prove it. */
 export interface AdminIdentitySettings {
@@ -15,7 +15,7 @@ export interface AdminIdentitySettings {
 const tokenSchema = () =>
   z.object({
     ADMIN_TOKEN: optionalText().superRefine((token, context) => {
-      const problem = token === null ? null : adminTokenProblem(token);
+      const problem = token === null ? null : secretKeyProblem(token);
       if (problem) context.addIssue({ code: "custom", message: problem });
     }),
     ADMIN_TOKEN_ACTOR: withDefault(

@@ -3,6 +3,7 @@ import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { ConfigError } from "../config/read";
+import { ApiError } from "../http/errors";
 import { errorKind, log } from "../log";
 import { requireCsrfToken } from "./csrf";
 import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
@@ -82,6 +83,8 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
 
   consoleApp.onError((error, c) => {
     if (error instanceof HTTPException && error.res) return error.getResponse();
+    // A contract error raised before any page (the sign-in's body cap): the one error shape.
+    if (error instanceof ApiError) return c.json(error.body(), error.status, error.headers);
     if (error instanceof ConfigError) {
       log.error("misconfigured", { request_id: c.get("requestId"), variable: error.variable });
     } else {

@@ -16,21 +16,17 @@ import type { App } from "./types";
 /** The Worker's HTTP surface. `src/index.ts` wires `app.fetch` as the `fetch` handler. */
 export const app = new Hono<App>();
 
-/** A caller's request id is adopted only when it is a well-formed UUID; anything else is replaced. */
+/** A caller's X-Request-Id is kept as its correlation id only when it is a UUID (anything else could carry PHI). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-// headerName "" stops Hono's requestId from adopting any `[\w=-]` string a caller sends; the
-// generator adopts a UUID only, and the response echoes the id we used.
-app.use(
-  requestId({
-    headerName: "",
-    generator: (c) => {
-      const offered = c.req.header("x-request-id");
-      return offered && UUID.test(offered) ? offered.toLowerCase() : crypto.randomUUID();
-    },
-  }),
-);
-app.use(async function echoRequestId(c, next) {
+// The Worker always issues its own request id: it keys audit rows and stored events, so a caller
+// must not choose it (nor collide with another request's). headerName "" stops Hono's requestId
+// from adopting the caller's header; the response echoes the id we issued.
+app.use(requestId({ headerName: "", generator: () => crypto.randomUUID() }));
+app.use(async function requestIds(c, next) {
+  // The caller's own id, for matching our log lines to theirs: logged beside ours, never used as ours.
+  const offered = c.req.header("x-request-id");
+  if (offered && UUID.test(offered)) c.set("correlationId", offered.toLowerCase());
   await next();
   c.header("X-Request-Id", c.get("requestId"));
 });

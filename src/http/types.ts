@@ -2,7 +2,10 @@
 export type App = {
   Bindings: Env;
   Variables: {
+    /** Issued by the Worker for every request (never the caller's); the audit and event key. */
     requestId: string;
+    /** The caller's own X-Request-Id when it is a UUID, logged as `correlation_id`; never a key. */
+    correlationId?: string;
     /** Set once the envelope is valid, so the request log line can name the event. */
     eventType?: string;
     eventId?: string;

@@ -10,7 +10,7 @@ const wranglerCli = path.join(root, "node_modules", "wrangler", "bin", "wrangler
 
 /** The secrets the browser tests run the receiver with (never the developer's .dev.vars). */
 export const TEST_SECRETS = {
-  NOVAMED_WEBHOOK_SECRET: "browser-webhook-key",
+  NOVAMED_WEBHOOK_SECRET: "browser-webhook-key-9e4f1a7c3b2d8e60",
   NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000",
   ADMIN_TOKEN: "browser-admin-token-0123456789abcdef",
   SMS_PROVIDER: "log",

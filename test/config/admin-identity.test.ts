@@ -19,7 +19,9 @@ describe("admin identity settings", () => {
   });
 
   it.each([
-    ["a token shorter than 32 characters", { ADMIN_TOKEN: "x".repeat(31) }, "ADMIN_TOKEN"],
+    ["a token shorter than 32 characters", { ADMIN_TOKEN: "0123456789abcdef0123456789abcde" }, "ADMIN_TOKEN"],
+    ["one repeated character", { ADMIN_TOKEN: "x".repeat(64) }, "ADMIN_TOKEN"],
+    ["fewer than 8 distinct characters", { ADMIN_TOKEN: "abcdefg".repeat(6) }, "ADMIN_TOKEN"],
     ...PUBLISHED_SECRET_VALUES.map(
       (value) => [`the published value ${value}`, { ADMIN_TOKEN: value }, "ADMIN_TOKEN"] as const,
     ),

@@ -43,10 +43,13 @@ describe("the declared variables left empty", () => {
   });
 });
 
+const NEW_KEY = "new-webhook-key-0f3a9c7e2b1d6e84c5";
+const OLD_KEY = "old-webhook-key-8b2d4f6a1c9e3e75d0";
+
 describe("set variables", () => {
   it("are trimmed, split and typed", () => {
     const custom = envWith({
-      NOVAMED_WEBHOOK_SECRET: " key-new , key-old ",
+      NOVAMED_WEBHOOK_SECRET: ` ${NEW_KEY} , ${OLD_KEY} `,
       NOVAMED_CLINIC_IDS: "550E8400-E29B-41D4-A716-446655440000",
       ADMIN_TOKEN: " a-long-admin-token-for-this-config-test ",
       SMS_SEND_WINDOW: "09:30-20:00",
@@ -62,7 +65,7 @@ describe("set variables", () => {
       EMAIL_FROM: "Clinic <care@clinic.example>",
     });
     expect(readWebhookConfig(custom)).toEqual({
-      apiKeys: ["key-new", "key-old"],
+      apiKeys: [NEW_KEY, OLD_KEY],
       clinicIds: new Set(["550e8400-e29b-41d4-a716-446655440000"]),
     });
     expect(readAdminIdentity(custom).token).toBe("a-long-admin-token-for-this-config-test");

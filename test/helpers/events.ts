@@ -4,8 +4,8 @@ import orderShipped from "../fixtures/order-shipped.json";
 
 export const CLINIC_ID = "550e8400-e29b-41d4-a716-446655440000";
 export const OTHER_CLINIC_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-export const API_KEY = "test-key-current";
-export const PREVIOUS_API_KEY = "test-key-previous";
+export const API_KEY = "test-webhook-key-current-7d1e9a4c2b6f8e03";
+export const PREVIOUS_API_KEY = "test-webhook-key-previous-5a0c3f9e1d7b2c64";
 export const ADMIN_TOKEN = "test-only-admin-token-4f9c2a7e1b8d3c6f";
 
 let counter = 0;

@@ -23,7 +23,6 @@ const contact = {
   sms_opt_in: true,
   email_opt_in: true,
 };
-const REQUEST_ID = "6f1c7a52-4d0e-4b7a-9c1e-2f3a4b5c6d7e";
 
 async function storedEvent(type: string, overrides: Record<string, unknown> = {}) {
   const event = makeEvent(type, overrides);
@@ -34,18 +33,13 @@ async function storedEvent(type: string, overrides: Record<string, unknown> = {}
 describe("the audit trail of the admin API", () => {
   it("patient read, upsert and delete: one row each with actor, action, target, request id, time, outcome", async () => {
     const id = uniqueId("pat");
-    const headers = { "x-request-id": REQUEST_ID };
-    expect(
-      (
-        await adminFetch(`/patients/${id}`, {
-          ...json(contact),
-          headers: { ...headers, "content-type": "application/json" },
-        })
-      ).status,
-    ).toBe(200);
-    expect((await adminFetch(`/patients/${id}`, { headers })).status).toBe(200);
-    expect((await adminFetch(`/patients/${id}`, { method: "DELETE", headers })).status).toBe(204);
-    expect((await adminFetch(`/patients/${id}`, { headers })).status).toBe(404);
+    const responses = [
+      await adminFetch(`/patients/${id}`, json(contact)),
+      await adminFetch(`/patients/${id}`),
+      await adminFetch(`/patients/${id}`, { method: "DELETE" }),
+      await adminFetch(`/patients/${id}`),
+    ];
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 204, 404]);
     const rows = await auditRowsOf("patient", id);
     expect(rows.map((row) => [row.action, row.outcome, row.status])).toEqual([
       ["patient.upsert", "success", 200],
@@ -53,12 +47,12 @@ describe("the audit trail of the admin API", () => {
       ["patient.delete", "success", 204],
       ["patient.read", "not_found", 404],
     ]);
-    for (const row of rows) {
+    for (const [index, row] of rows.entries()) {
       expect(row).toMatchObject({
         actor: "token:admin",
         target_type: "patient",
         target_id: id,
-        request_id: REQUEST_ID,
+        request_id: responses[index]?.headers.get("x-request-id"),
       });
       expect(row.at).toBe(new Date().toISOString());
     }
@@ -75,16 +69,16 @@ describe("the audit trail of the admin API", () => {
   });
 
   it("patient import: one row for the whole import, with counts and no contact details", async () => {
-    const requestId = crypto.randomUUID();
     const rows = [
       { patient_id: uniqueId("imp"), ...contact },
       { patient_id: uniqueId("imp"), ...contact, phone: "bad" },
     ];
     const response = await adminFetch("/patients/import", {
       ...json(rows, "POST"),
-      headers: { "content-type": "application/json", "x-request-id": requestId },
+      headers: { "content-type": "application/json" },
     });
     expect(response.status).toBe(200);
+    const requestId = response.headers.get("x-request-id");
     const imports = (await auditRowsOf("patient", "*")).filter((row) => row.request_id === requestId);
     expect(imports).toHaveLength(1);
     expect(imports[0]).toMatchObject({ action: "patient.import", outcome: "success" });

@@ -1,9 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { deployProblems, readVars, runDeployCheck, type WranglerRunner } from "../../scripts/deploy-check.ts";
+import {
+  deployProblems,
+  isSecretName,
+  readWranglerVars,
+  runDeployCheck,
+  targetEnvironment,
+  type WranglerRunner,
+} from "../../scripts/deploy-check.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const STRONG = "0123456789abcdef0123456789abcdef01234567";
@@ -31,10 +38,10 @@ function fakeWrangler(names: string[], status = 0): WranglerRunner & { calls: st
   return run;
 }
 
-function check(names: string[], env: Record<string, string> = {}) {
+function check(names: string[], env: Record<string, string> = {}, checkRoot = root) {
   const lines: string[] = [];
   const run = fakeWrangler(names);
-  const code = runDeployCheck({ root, args: [], env, run, print: (line) => lines.push(line) });
+  const code = runDeployCheck({ root: checkRoot, args: [], env, run, print: (line) => lines.push(line) });
   return { code, output: lines.join("\n"), calls: run.calls };
 }
 
@@ -60,7 +67,7 @@ describe("deploy check", () => {
     [
       "a short token",
       { ADMIN_TOKEN: "short-token" },
-      "ADMIN_TOKEN (the value in your environment) must be at least 32 characters",
+      "ADMIN_TOKEN (the value in your environment) holds a key that must be at least 32 characters",
     ],
     [
       "the old README token",
@@ -73,6 +80,26 @@ describe("deploy check", () => {
       { NOVAMED_WEBHOOK_SECRET: `${STRONG},dev-webhook-secret` },
       "NOVAMED_WEBHOOK_SECRET (the value in your environment) is a value published",
     ],
+    [
+      "the test suite's webhook key",
+      { NOVAMED_WEBHOOK_SECRET: "test-webhook-key-current-7d1e9a4c2b6f8e03" },
+      "NOVAMED_WEBHOOK_SECRET (the value in your environment) is a value published",
+    ],
+    [
+      "a short webhook key among rotated ones",
+      { NOVAMED_WEBHOOK_SECRET: `${STRONG},k3y-short` },
+      "NOVAMED_WEBHOOK_SECRET (the value in your environment) holds a key that must be at least 32 characters",
+    ],
+    [
+      "a webhook key of one repeated character",
+      { NOVAMED_WEBHOOK_SECRET: "z".repeat(48) },
+      "NOVAMED_WEBHOOK_SECRET (the value in your environment) holds a key that is low-entropy",
+    ],
+    [
+      "an admin token of fewer than 8 distinct characters",
+      { ADMIN_TOKEN: "abcdefg".repeat(6) },
+      "ADMIN_TOKEN (the value in your environment) holds a key that is low-entropy",
+    ],
   ])("refuses %s given locally, without printing it", (_case, env, message) => {
     const result = check(["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"], env);
     expect(result.code).toBe(1);
@@ -80,8 +107,9 @@ describe("deploy check", () => {
     for (const value of Object.values(env)) expect(result.output).not.toContain(value);
   });
 
-  it("accepts a strong local token", () => {
-    expect(check(COMPLETE, { ADMIN_TOKEN: STRONG }).code).toBe(0);
+  it("accepts a strong local token and strong rotated webhook keys", () => {
+    const rotated = `${STRONG}, fedcba9876543210fedcba9876543210`;
+    expect(check(COMPLETE, { ADMIN_TOKEN: STRONG, NOVAMED_WEBHOOK_SECRET: rotated }).code).toBe(0);
   });
 
   it("wants both Access settings or neither, and accepts Access without a token", () => {
@@ -103,6 +131,61 @@ describe("deploy check", () => {
     expect(
       deployProblems({ secretNames: [...base, "ADMIN_TOKEN", "ACCESS_AUD"], vars: LOG_PROVIDERS, localValues: {} }),
     ).toEqual([expect.stringMatching(/^ACCESS_TEAM_DOMAIN is not set/)]);
+  });
+
+  it.each([
+    ["ADMIN_TOKEN", true],
+    ["NOVAMED_WEBHOOK_SECRET", true],
+    ["STRIPE_SECRET", true],
+    ["TWILIO_AUTH_TOKEN", true],
+    ["RESEND_API_KEY", true],
+    ["SESSION_SIGNING_KEY", true],
+    ["ADMIN_TOKEN_ACTOR", false],
+    ["ACCESS_AUD", false],
+    ["KEYBOARD_LAYOUT", false],
+    ["PUBLIC_BASE_URL", false],
+  ])("%s is a secret's name: %s", (name, secret) => {
+    expect(isSecretName(name)).toBe(secret);
+  });
+
+  it("refuses a secret-named variable in the [vars] of any environment, even empty, without printing values", () => {
+    const directory = mkdtempSync(path.join(tmpdir(), "deploy-check-"));
+    try {
+      writeFileSync(
+        path.join(directory, "wrangler.toml"),
+        [
+          'name = "x"',
+          "[vars]",
+          'SMS_PROVIDER = "log"',
+          'EMAIL_PROVIDER = "log"',
+          "[env.staging.vars]",
+          'SMS_PROVIDER = "log"',
+          'EMAIL_PROVIDER = "log"',
+          `SLACK_SIGNING_SECRET = "value-canary-${STRONG}"`,
+          "[env.production]",
+          'vars = { SMS_PROVIDER = "log", EMAIL_PROVIDER = "log", ADMIN_TOKEN = "" }',
+        ].join("\n"),
+      );
+      const result = check(COMPLETE, {}, directory);
+      expect(result.code).toBe(1);
+      expect(result.output).toContain("SLACK_SIGNING_SECRET is in wrangler.toml [env.staging.vars]");
+      expect(result.output).toContain("ADMIN_TOKEN is in wrangler.toml [env.production.vars]");
+      expect(result.output).not.toContain("value-canary");
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it("stops on a wrangler.toml that is not TOML", () => {
+    const directory = mkdtempSync(path.join(tmpdir(), "deploy-check-"));
+    try {
+      writeFileSync(path.join(directory, "wrangler.toml"), '[vars]\nA = "unterminated\n');
+      const result = check(COMPLETE, {}, directory);
+      expect(result.code).toBe(1);
+      expect(result.output).toContain("wrangler.toml cannot be read");
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it("refuses a secret written into wrangler.toml [vars]", () => {
@@ -153,8 +236,32 @@ describe("deploy check", () => {
     ).toEqual([]);
   });
 
-  it("reads the project's wrangler.toml [vars]", () => {
-    expect(readVars('[vars]\nA = ""\nB = "x" # note\n\n[dev]\nC = "no"\n')).toEqual({ A: "", B: "x" });
+  it("reads wrangler.toml with a TOML parser: the target environment's vars, which are not inherited", () => {
+    const toml = [
+      "[vars]",
+      'A = ""',
+      'B = "x" # note',
+      "C = '''multi",
+      "line'''",
+      "[dev]",
+      'D = "no"',
+      "[env.staging.vars]",
+      "B = 'staging'",
+      "N = 3",
+    ].join("\n");
+    expect(readWranglerVars(toml).target).toEqual({ A: "", B: "x", C: "multi\nline" });
+    expect(readWranglerVars(toml, "staging").target).toEqual({ B: "staging", N: "3" });
+    expect(readWranglerVars(toml, "production").target).toEqual({});
+    expect(Object.keys(readWranglerVars(toml).tables)).toEqual(["[vars]", "[env.staging.vars]"]);
+    expect(targetEnvironment(["--env", "staging"])).toBe("staging");
+    expect(targetEnvironment(["--env=production"])).toBe("production");
+    expect(targetEnvironment([])).toBeNull();
+  });
+
+  it("reads the project's own wrangler.toml, which names no secret in any [vars]", () => {
+    const { tables } = readWranglerVars(readFileSync(path.join(root, "wrangler.toml"), "utf8"));
+    expect(Object.keys(tables["[vars]"] ?? {})).toContain("SMS_PROVIDER");
+    for (const vars of Object.values(tables)) expect(Object.keys(vars).filter(isSecretName)).toEqual([]);
   });
 });
 

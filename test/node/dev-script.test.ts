@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 // @ts-expect-error -- a plain .mjs script without type declarations
-import { ensureDevVars, plan, randomAdminToken } from "../../scripts/dev.mjs";
+import { ensureDevVars, plan, randomKey } from "../../scripts/dev.mjs";
+import { secretKeyProblem } from "../../src/config/secret-rules.ts";
 
 describe("npm run dev / dev:tunnel wiring", () => {
   it("applies local migrations before starting wrangler dev on 8787", () => {
@@ -37,23 +38,33 @@ describe("the local .dev.vars", () => {
   });
   afterEach(() => rmSync(directory, { recursive: true, force: true }));
 
-  it("the committed example holds no admin token", () => {
+  it("the committed example holds no admin token and no usable webhook key", () => {
     expect(example).not.toMatch(/^\s*ADMIN_TOKEN\s*=/m);
+    const webhookKeys = /^NOVAMED_WEBHOOK_SECRET=(.*)$/m.exec(example)?.[1] ?? "";
+    expect(webhookKeys.trim()).toBe("");
   });
 
-  it("is created from the example with a random token of at least 32 characters", () => {
+  it("is created from the example with a random webhook key and admin token meeting the key rule", () => {
     const result = ensureDevVars(directory);
     expect(result).toEqual({ created: true, path: path.join(directory, ".dev.vars") });
     const written = readFileSync(result.path, "utf8");
-    expect(written.startsWith(example)).toBe(true);
     const token = /^ADMIN_TOKEN=(.*)$/m.exec(written)?.[1] ?? "";
-    expect(token).toMatch(/^[0-9a-f]{64}$/);
-    // Owner-only: the token is a credential.
+    const webhookLines = written.match(/^NOVAMED_WEBHOOK_SECRET=.*$/gm) ?? [];
+    expect(webhookLines).toHaveLength(1);
+    const webhookKey = webhookLines[0]?.slice("NOVAMED_WEBHOOK_SECRET=".length) ?? "";
+    for (const key of [token, webhookKey]) {
+      expect(key).toMatch(/^[0-9a-f]{64}$/);
+      expect(secretKeyProblem(key)).toBeNull();
+    }
+    expect(webhookKey).not.toBe(token);
+    // Everything else of the example is kept, line for line.
+    expect(written.replace(webhookLines[0] ?? "", "NOVAMED_WEBHOOK_SECRET=").startsWith(example)).toBe(true);
+    // Owner-only: the keys are credentials.
     expect(statSync(result.path).mode & 0o077).toBe(0);
   });
 
-  it("gives every new checkout its own token", () => {
-    expect(randomAdminToken()).not.toBe(randomAdminToken());
+  it("gives every new checkout its own keys", () => {
+    expect(randomKey()).not.toBe(randomKey());
   });
 
   it("never overwrites an existing .dev.vars", () => {

@@ -109,6 +109,45 @@ describe("npm run novamed -- register", () => {
     expect(api.requests).toHaveLength(0);
   });
 
+  it("refuses a plain-http NovaMed API except on this machine, before sending the key", async () => {
+    for (const baseUrl of ["http://novamed.example.com", "http://10.0.0.8:8080", "http://localhost.evil.example"]) {
+      let called = false;
+      const out = capture();
+      const code = await main(
+        ["register", "--url", WEBHOOK_URL, "--clinic-id", CLINIC_ID, "--base-url", baseUrl],
+        {
+          NOVAMED_API_KEY: API_KEY,
+        },
+        {
+          ...out.io,
+          fetch: (async () => {
+            called = true;
+            return new Response("{}");
+          }) as typeof fetch,
+        },
+      );
+      expect(code).toBe(EXIT.usage);
+      expect(out.stderr.join("\n")).toMatch(/--base-url must use https:\/\/ \(plain http:\/\/ only to localhost/);
+      expect(called).toBe(false);
+    }
+    for (const baseUrl of ["http://localhost:9", "http://127.0.0.1:9", "http://[::1]:9"]) {
+      const out = capture();
+      const fetchStub = (async () =>
+        new Response(REGISTER_RESPONSE, {
+          status: 200,
+          headers: { "content-type": "application/json" },
+        })) as typeof fetch;
+      const code = await main(
+        ["register", "--url", WEBHOOK_URL, "--clinic-id", CLINIC_ID, "--base-url", baseUrl],
+        {
+          NOVAMED_API_KEY: API_KEY,
+        },
+        { ...out.io, fetch: fetchStub },
+      );
+      expect(code).toBe(EXIT.ok);
+    }
+  });
+
   it("warns, but registers, when the path is not /webhooks/novamed", async () => {
     const api = await fakeNovaMed({ status: 200, body: REGISTER_RESPONSE });
     const result = await run(["register", "--url", "https://receiver.example.com/hooks"], { baseUrl: api.url });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../tools/cli-kit.ts";
-import { parseSimulatorArgs } from "../../tools/simulator/args.ts";
+import { API_KEY_FLAG_WARNING, parseSimulatorArgs } from "../../tools/simulator/args.ts";
 import { CARRIERS } from "../../tools/simulator/catalog.ts";
 import { main } from "../../tools/simulator/cli.ts";
 import { buildPlan, lifecycleOutcomes, type PlannedSend, type PlanOptions } from "../../tools/simulator/generator.ts";
@@ -270,8 +270,13 @@ describe("seeded PRNG", () => {
 });
 
 describe("simulator flags", () => {
-  const parse = (args: string[], env: Record<string, string> = {}) =>
-    parseSimulatorArgs(args, env, () => Date.parse("2026-03-01T12:34:56.789Z"));
+  const parse = (args: string[], env: Record<string, string> = {}, devVars: string | null = null) =>
+    parseSimulatorArgs(
+      args,
+      env,
+      () => Date.parse("2026-03-01T12:34:56.789Z"),
+      () => devVars,
+    );
 
   it("starts a seeded run at a fixed time and an unseeded one now, with a random seed", () => {
     const seeded = parse(["--seed", "7", "--dry-run"]);
@@ -320,7 +325,44 @@ describe("simulator flags", () => {
       ["extra"],
     ];
     for (const args of bad) expect(() => parse([...args, "--api-key", "k"]), args.join(" ")).toThrow(UsageError);
-    expect(() => parse([])).toThrow(/--api-key.*NOVAMED_WEBHOOK_SECRET/);
+    expect(() => parse([])).toThrow(/missing API key: set NOVAMED_WEBHOOK_SECRET, or run npm run dev/);
+  });
+
+  it.each([
+    ["http://localhost:8787/webhooks/novamed", true],
+    ["http://127.0.0.1:8787/webhooks/novamed", true],
+    ["http://[::1]:8787/webhooks/novamed", true],
+    ["https://receiver.example.com/webhooks/novamed", true],
+    ["http://receiver.example.com/webhooks/novamed", false],
+    ["http://192.168.1.20:8787/webhooks/novamed", false],
+    ["http://localhost.evil.example/webhooks/novamed", false],
+  ])("--target %s: accepted %s (plain http only to this machine)", (target, accepted) => {
+    const parsed = () => parse(["--target", target], { NOVAMED_WEBHOOK_SECRET: "some-key" });
+    if (accepted) expect(parsed().kind).toBe("run");
+    else expect(parsed).toThrow(/--target must use https:\/\/ \(plain http:\/\/ only to localhost/);
+  });
+
+  it("against localhost reads the key from .dev.vars when the environment has none; the environment wins", () => {
+    const devVars = "NOVAMED_CLINIC_IDS=x\nNOVAMED_WEBHOOK_SECRET=key-from-dev-vars,older\nADMIN_TOKEN=t\n";
+    const fromFile = parse([], {}, devVars);
+    expect(fromFile.kind === "run" && fromFile.config.apiKey).toBe("key-from-dev-vars");
+    expect(fromFile.kind === "run" && fromFile.warnings).toEqual([]);
+    const fromEnv = parse([], { NOVAMED_WEBHOOK_SECRET: "key-from-env" }, devVars);
+    expect(fromEnv.kind === "run" && fromEnv.config.apiKey).toBe("key-from-env");
+    // A remote receiver never gets the local key.
+    expect(() => parse(["--target", "https://receiver.example.com/webhooks/novamed"], {}, devVars)).toThrow(
+      /missing API key: set NOVAMED_WEBHOOK_SECRET to the receiver's key/,
+    );
+    // The example's empty line is no key.
+    expect(() => parse([], {}, "NOVAMED_WEBHOOK_SECRET=\n")).toThrow(UsageError);
+  });
+
+  it("warns on --api-key, as the novamed CLI does, and not for a key from the environment", () => {
+    const flagged = parse(["--api-key", "key-on-the-command-line"]);
+    expect(flagged.kind === "run" && flagged.warnings).toEqual([API_KEY_FLAG_WARNING]);
+    expect(API_KEY_FLAG_WARNING).toMatch(/process list.*NOVAMED_WEBHOOK_SECRET/);
+    const quiet = parse([], { NOVAMED_WEBHOOK_SECRET: "key-from-env" });
+    expect(quiet.kind === "run" && quiet.warnings).toEqual([]);
   });
 });
 

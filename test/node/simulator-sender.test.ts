@@ -13,7 +13,7 @@ import {
   startFakeServer,
 } from "./fake-server.ts";
 
-const API_KEY = "dev-webhook-secret";
+const API_KEY = "simulator-test-key-3f8a1c9e7b2d4e60";
 const CLINIC_ID = "550e8400-e29b-41d4-a716-446655440000";
 const SCALE = 0.001;
 
@@ -316,8 +316,8 @@ describe("npm run simulate against a receiver that answers 500 twice, then 200",
     const time = fakeTime();
     const out = capture();
     await main(
-      ["--target", receiver.url, "--api-key", "wrong", "--count", "1"],
-      {},
+      ["--target", receiver.url, "--count", "1"],
+      { NOVAMED_WEBHOOK_SECRET: "wrong" },
       { ...out.io, sleep: time.sleep, now: time.now, progressIntervalMs: 0 },
     );
     expect(out.stderr).toHaveLength(1);

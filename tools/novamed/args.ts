@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { type CliEnv, isUuid, UsageError, usageErrorFromParseArgs } from "../cli-kit.ts";
+import { type CliEnv, insecureUrlProblem, isUuid, UsageError, usageErrorFromParseArgs } from "../cli-kit.ts";
 
 /**
  * Turns `npm run novamed -- <command> [flags]` plus the environment into a checked request, or into
@@ -208,9 +208,8 @@ function resolveBaseUrl(
   } catch {
     throw new UsageError(`${chosen.source} is not a URL`, command);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new UsageError(`${chosen.source} must be an http(s) URL`, command);
-  }
+  const insecure = insecureUrlProblem(url, chosen.source);
+  if (insecure) throw new UsageError(insecure, command);
   if (url.search || url.hash) throw new UsageError(`${chosen.source} must not have a query or fragment`, command);
   const baseUrl = url.href.replace(/\/+$/, "");
   const known = (Object.keys(BASE_URLS) as EnvironmentName[]).find((name) => BASE_URLS[name] === baseUrl);

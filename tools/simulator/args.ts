@@ -1,6 +1,15 @@
 import { randomInt } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type CliEnv, isUuid, UsageError, usageErrorFromParseArgs } from "../cli-kit.ts";
+import {
+  type CliEnv,
+  insecureUrlProblem,
+  isLoopbackUrl,
+  isUuid,
+  UsageError,
+  usageErrorFromParseArgs,
+} from "../cli-kit.ts";
 
 /** Flags of `npm run simulate`, merged with the environment, checked, and given defaults. */
 
@@ -46,7 +55,37 @@ export interface SimulatorConfig {
   json: boolean;
 }
 
-export type SimulatorInvocation = { kind: "help" } | { kind: "run"; config: SimulatorConfig };
+export type SimulatorInvocation = { kind: "help" } | { kind: "run"; config: SimulatorConfig; warnings: string[] };
+
+export const API_KEY_FLAG_WARNING =
+  "--api-key puts the key in the process list and shell history, visible to other users of this machine; set NOVAMED_WEBHOOK_SECRET instead (against localhost the simulator reads it from .dev.vars)";
+
+/** The repository's `.dev.vars`, where `npm run dev` wrote the local receiver's webhook key. */
+const DEV_VARS = fileURLToPath(new URL("../../.dev.vars", import.meta.url));
+
+/** The text of the local `.dev.vars`, or null when there is none. */
+export function readLocalDevVars(): string | null {
+  try {
+    return readFileSync(DEV_VARS, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** The first key of a `NOVAMED_WEBHOOK_SECRET` value (several during a rotation; the receiver's format). */
+function firstKey(secret: string | undefined): string {
+  return secret?.split(",")[0]?.trim() ?? "";
+}
+
+/** `NOVAMED_WEBHOOK_SECRET` as `.dev.vars` sets it (last assignment wins, as in wrangler). */
+function devVarsWebhookSecret(devVars: string | null): string | undefined {
+  const lines = devVars?.match(/^\s*NOVAMED_WEBHOOK_SECRET\s*=.*$/gm) ?? [];
+  const value = lines
+    .at(-1)
+    ?.replace(/^\s*NOVAMED_WEBHOOK_SECRET\s*=/, "")
+    .trim();
+  return value?.replace(/^(["'])(.*)\1$/, "$2");
+}
 
 function parseFlags(argv: readonly string[]) {
   try {
@@ -64,6 +103,7 @@ export function parseSimulatorArgs(
   argv: readonly string[],
   env: CliEnv,
   now: () => number = Date.now,
+  readDevVars: () => string | null = readLocalDevVars,
 ): SimulatorInvocation {
   const values = parseFlags(argv);
   if (values.help) return { kind: "help" };
@@ -76,13 +116,22 @@ export function parseSimulatorArgs(
   } catch {
     throw new UsageError("--target is not a URL (e.g. http://localhost:8787/webhooks/novamed)");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("--target must be an http(s) URL");
+  const insecure = insecureUrlProblem(url, "--target");
+  if (insecure) throw new UsageError(insecure);
 
-  // NOVAMED_WEBHOOK_SECRET may hold several keys for rotation (the receiver's format); send the first.
-  const apiKey = values["api-key"]?.trim() || env.NOVAMED_WEBHOOK_SECRET?.split(",")[0]?.trim() || "";
+  // The key comes from the environment, or, for the local receiver, from the .dev.vars that
+  // `npm run dev` wrote; --api-key still works, with a warning (it shows in the process list).
+  const flagKey = values["api-key"]?.trim() ?? "";
+  const warnings = values["api-key"] !== undefined ? [API_KEY_FLAG_WARNING] : [];
+  const apiKey =
+    flagKey ||
+    firstKey(env.NOVAMED_WEBHOOK_SECRET) ||
+    (isLoopbackUrl(url) ? firstKey(devVarsWebhookSecret(readDevVars())) : "");
   if (!apiKey && !dryRun) {
     throw new UsageError(
-      "missing API key: pass --api-key or set NOVAMED_WEBHOOK_SECRET (the receiver's secret; locally dev-webhook-secret)",
+      isLoopbackUrl(url)
+        ? "missing API key: set NOVAMED_WEBHOOK_SECRET, or run npm run dev once so .dev.vars holds one"
+        : "missing API key: set NOVAMED_WEBHOOK_SECRET to the receiver's key (or pass --api-key)",
     );
   }
 
@@ -109,6 +158,7 @@ export function parseSimulatorArgs(
 
   return {
     kind: "run",
+    warnings,
     config: {
       target: url.href,
       apiKey,

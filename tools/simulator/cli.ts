@@ -1,5 +1,6 @@
 /**
- * `npm run simulate -- --target <url> --api-key <key> [flags]`: a NovaMed sandbox that sends
+ * `npm run simulate -- --target <url> [flags]` (the key from NOVAMED_WEBHOOK_SECRET or, against
+ * localhost, .dev.vars): a NovaMed sandbox that sends
  * realistic event streams to a receiver. See `--help` or docs/tools.md.
  */
 import {
@@ -28,6 +29,8 @@ export interface SimulatorIo extends CliOutput {
   wallClock?: () => number;
   /** How often the progress line is printed; 0 turns it off. Default 1000. */
   progressIntervalMs?: number;
+  /** The local `.dev.vars` text (null when absent); defaults to the repository's file. */
+  readDevVars?: () => string | null;
 }
 
 export const EXIT_OK = 0;
@@ -40,12 +43,13 @@ export const EXIT_GAVE_UP = 1;
 export async function main(argv: readonly string[], env: CliEnv, io: SimulatorIo): Promise<number> {
   let config: SimulatorConfig;
   try {
-    const invocation = parseSimulatorArgs(argv, env, io.wallClock);
+    const invocation = parseSimulatorArgs(argv, env, io.wallClock, io.readDevVars);
     if (invocation.kind === "help") {
       io.stdout(HELP.trimEnd());
       return EXIT_OK;
     }
     config = invocation.config;
+    for (const warning of invocation.warnings) io.stderr(`simulate: warning: ${warning}`);
   } catch (error) {
     if (!(error instanceof UsageError)) return internalError(error, io);
     io.stderr(usageErrorLine("simulate", error));
@@ -114,7 +118,7 @@ function hint(result: AttemptResult, config: SimulatorConfig): string {
   const retrying = "NovaMed would retry it, and so does the simulator (Ctrl-C to stop)";
   switch (result) {
     case 401:
-      return `the receiver answered 401: --api-key does not match its NOVAMED_WEBHOOK_SECRET; ${retrying}`;
+      return `the receiver answered 401: the key sent does not match its NOVAMED_WEBHOOK_SECRET; ${retrying}`;
     case 403:
       return `the receiver answered 403: clinic ${config.clinicId} is not in its NOVAMED_CLINIC_IDS (set --clinic-id); ${retrying}`;
     case 404:

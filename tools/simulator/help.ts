@@ -3,10 +3,13 @@ import { DEFAULT_CLINIC_ID, DEFAULT_TARGET, MAX_COUNT, SEEDED_START_TIME } from 
 /** `npm run simulate -- --help`. */
 export const HELP = `Send realistic NovaMed webhook traffic to a receiver, the way NovaMed's sandbox would.
 
-Usage: npm run simulate -- --target <url> --api-key <key> [flags]
+Usage: NOVAMED_WEBHOOK_SECRET=<key> npm run simulate -- --target <url> [flags]
 
-  --target <url>            the receiver's webhook URL (default ${DEFAULT_TARGET})
-  --api-key <key>           the x-api-key to send (default: first key in NOVAMED_WEBHOOK_SECRET)
+  --target <url>            the receiver's webhook URL (default ${DEFAULT_TARGET});
+                            https://, or http:// to localhost, 127.0.0.1 or ::1 only
+  --api-key <key>           the x-api-key to send; warns, since the process list shows it (default:
+                            first key of NOVAMED_WEBHOOK_SECRET, else, against localhost, the one
+                            npm run dev wrote into .dev.vars)
   --count <n>               deliveries to make, re-sends included (default 50, at most ${MAX_COUNT})
   --duplicate-rate <r>      fraction of deliveries that re-send an already-sent event, same
                             event_id and body (0 to below 1; default 0)
@@ -34,7 +37,7 @@ Exit codes:
   1  at least one delivery was given up after 5 attempts, or the run failed
   2  usage error
 
-Example (against \`npm run dev\`):
-  npm run simulate -- --api-key dev-webhook-secret --count 200 --duplicate-rate 0.1 \\
+Example (against \`npm run dev\`, whose key the simulator reads from .dev.vars):
+  npm run simulate -- --count 200 --duplicate-rate 0.1 \\
     --out-of-order-rate 0.2 --retry-scale 0.01 --seed demo
 `;

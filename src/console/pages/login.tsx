@@ -1,7 +1,12 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { readAdminIdentity } from "../../config/admin";
 import { isAdminToken } from "../../http/identity";
-import { failedAuthenticationThrottled } from "../../http/middleware/auth-failure";
+import {
+  AUTH_FAILURE_RETRY_AFTER_SECONDS,
+  failedAuthenticationThrottled,
+  refusedClientRetryAfter,
+} from "../../http/middleware/auth-failure";
+import { bodyCap, FORM_MAX_BODY_BYTES } from "../../http/middleware/body-cap";
 import { log } from "../../log";
 import { Layout, Notice } from "../layout";
 import { startSession } from "../session";
@@ -34,19 +39,28 @@ export const login = new Hono<ConsoleApp>();
 
 login.get("/", (c) => c.html(<LoginPage next={safeNext(c.req.query("next"))} />));
 
-login.post("/", async (c) => {
+/** The console sign-in's failure-limiter scope. */
+const SCOPE = "console-login";
+
+function tooManyAttempts(c: Context<ConsoleApp>, next: string, retryAfterSeconds: number) {
+  c.header("Retry-After", String(retryAfterSeconds));
+  return c.html(<LoginPage next={next} error="Too many failed attempts; wait a minute and try again." />, 429);
+}
+
+// Public: the body is capped before it is read (413 payload_too_large), as on every route before sign-in.
+login.post("/", bodyCap(FORM_MAX_BODY_BYTES, "The form is larger than 8 KiB."), async (c) => {
   const form = await c.req.parseBody();
   const next = safeNext(form.next);
   const presented = typeof form.token === "string" ? form.token.trim() : "";
   const { token, tokenActor } = readAdminIdentity(c.env);
+  // A client the limiter refused is refused before the comparison, even with the right token.
+  const refusedFor = refusedClientRetryAfter(c, SCOPE);
+  if (refusedFor !== null) return tooManyAttempts(c, next, refusedFor);
   if (await isAdminToken(presented, token)) {
     await startSession(c, tokenActor, c.get("now"));
     log.info("console sign-in", { actor: tokenActor, request_id: c.get("requestId") });
     return c.redirect(next, 303);
   }
-  if (await failedAuthenticationThrottled(c, "console-login")) {
-    c.header("Retry-After", "60");
-    return c.html(<LoginPage next={next} error="Too many failed attempts; wait a minute and try again." />, 429);
-  }
+  if (await failedAuthenticationThrottled(c, SCOPE)) return tooManyAttempts(c, next, AUTH_FAILURE_RETRY_AFTER_SECONDS);
   return c.html(<LoginPage next={next} error="That token is not valid." />, 401);
 });

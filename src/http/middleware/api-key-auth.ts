@@ -1,7 +1,10 @@
 import type { MiddlewareHandler } from "hono";
 import { readWebhookConfig, type WebhookConfig } from "../../config/webhook";
 import type { App } from "../types";
-import { rejectAuthentication } from "./auth-failure";
+import { refuseRefusedClient, rejectAuthentication } from "./auth-failure";
+
+/** The edge's failure-limiter scope. */
+const SCOPE = "auth-failure";
 
 const encoder = new TextEncoder();
 
@@ -37,17 +40,19 @@ async function matchesAnyKey(presented: string, config: WebhookConfig): Promise<
  * Authenticates NovaMed by its `x-api-key` header against every configured key (comma-separated
  * `NOVAMED_WEBHOOK_SECRET`, so keys rotate without downtime).
  *
- * Only failures consult the rate limiter: a client that keeps guessing gets 429, while a request
- * with a valid key never touches the limiter and so can never be throttled by it.
+ * Only failures consult the rate limiter: a client that keeps guessing gets 429, and once refused it
+ * gets 429 before any comparison for the rest of the window, whatever it presents (no guessing
+ * oracle); a request with a valid key never touches the limiter. See ./auth-failure.ts.
  */
 export function apiKeyAuth(): MiddlewareHandler<App> {
   return async function apiKeyAuth(c, next) {
     const config = readWebhookConfig(c.env);
+    refuseRefusedClient(c, SCOPE);
     const presented = c.req.header("x-api-key");
     if (presented !== undefined && (await matchesAnyKey(presented, config))) {
       return next();
     }
-    return rejectAuthentication(c, "auth-failure", {
+    return rejectAuthentication(c, SCOPE, {
       message: "The x-api-key header is missing or not a valid key.",
     });
   };

@@ -4,7 +4,8 @@ import { log } from "../../log";
 import type { App } from "../types";
 
 /**
- * One structured line per request: request id, method, matched route, status, the event's type and
+ * One structured line per request: our request id, the caller's correlation id (its X-Request-Id,
+ * when a UUID), method, matched route, status, the event's type and
  * id once its envelope was valid, and the duration. No header values and no body content.
  */
 export function requestLog(): MiddlewareHandler<App> {
@@ -13,6 +14,7 @@ export function requestLog(): MiddlewareHandler<App> {
     await next();
     log.info("request", {
       request_id: c.get("requestId"),
+      correlation_id: c.get("correlationId"),
       method: c.req.method,
       route: routePath(c, -1),
       status: c.res.status,

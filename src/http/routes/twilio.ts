@@ -7,7 +7,7 @@ import { log } from "../../log";
 import { markup } from "../../notify/markup";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
-import { rejectAuthentication } from "../middleware/auth-failure";
+import { refuseRefusedClient, rejectAuthentication } from "../middleware/auth-failure";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 
@@ -25,16 +25,21 @@ export const OPT_OUT_KEYWORDS = new Set([
 export const OPT_IN_KEYWORDS = new Set(["START", "UNSTOP", "YES"]);
 export const HELP_KEYWORDS = new Set(["HELP", "INFO"]);
 
+/** The Twilio routes' failure-limiter scope. */
+const TWILIO_SCOPE = "twilio-auth";
+
 type TwilioApp = App & { Variables: App["Variables"] & { twilioParams: Record<string, string> } };
 
 /**
  * Verifies `X-Twilio-Signature` against the URL Twilio called (and the same path under
  * PUBLIC_BASE_URL, for a receiver behind a tunnel or proxy). 403 otherwise, before anything changes;
- * repeated failures from one client 429, as at the NovaMed edge.
+ * repeated failures from one client 429, and a refused client 429 before any check for the rest of
+ * the window, as at the NovaMed edge.
  */
 function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
   return async function twilioSignatureAuth(c, next) {
     const { authTokens, publicBaseUrl } = readTwilioWebhookSettings(c.env);
+    refuseRefusedClient(c, TWILIO_SCOPE);
     if (authTokens.length === 0)
       log.warn("twilio webhook without TWILIO_AUTH_TOKEN", { request_id: c.get("requestId") });
     const form = await c.req.parseBody().catch(() => ({}));
@@ -44,7 +49,7 @@ function twilioSignatureAuth(): MiddlewareHandler<TwilioApp> {
     const url = new URL(c.req.url);
     const urls = [c.req.url, ...(publicBaseUrl ? [`${publicBaseUrl}${url.pathname}${url.search}`] : [])];
     if (!(await isValidTwilioSignature(authTokens, c.req.header("x-twilio-signature"), urls, params))) {
-      return rejectAuthentication(c, "twilio-auth", {
+      return rejectAuthentication(c, TWILIO_SCOPE, {
         status: 403,
         code: "forbidden",
         message: "The Twilio signature is missing or invalid.",
@@ -79,8 +84,14 @@ function clinicContact(env: Env): { clinicName: string; clinicPhone: string | nu
 
 /** `/webhooks/twilio`: inbound SMS (consent keywords) and delivery status callbacks. */
 export const twilioWebhooks = new Hono<TwilioApp>();
-// Twilio's webhook forms are a few hundred bytes; cap what we buffer before checking the signature.
-twilioWebhooks.use(bodyCap(64 * 1024, "The body is larger than 64 KiB."));
+/**
+ * Twilio's webhook forms, capped before the signature is checked. Larger than the 8 KiB of the
+ * console's form on purpose: an inbound SMS may carry 1,600 characters, which percent-encode to
+ * about 14 KiB in a non-Latin script (3 bytes each, 3 characters per byte), plus about 3 KiB of
+ * Twilio's other fields and media URLs; a smaller cap would lose a patient's long reply.
+ */
+export const TWILIO_MAX_BODY_BYTES = 32 * 1024;
+twilioWebhooks.use(bodyCap(TWILIO_MAX_BODY_BYTES, "The body is larger than 32 KiB."));
 twilioWebhooks.use(twilioSignatureAuth());
 
 twilioWebhooks.post("/inbound", async (c) => {
