@@ -96,3 +96,72 @@ export function zonedToUtc(year: number, month: number, day: number, minutes: nu
   const first = wall - offsetAt(wall, timeZone);
   return wall - offsetAt(first, timeZone);
 }
+
+/** Every IANA offset lies between UTC-12 and UTC+14. */
+const MOST_AHEAD_SECONDS = 14 * 3600;
+const MOST_BEHIND_SECONDS = 12 * 3600;
+
+/** What the zone's wall clock reads at `second` (epoch seconds), as epoch seconds of that reading taken as UTC. */
+function wallClockAt(second: number, timeZone: string): number {
+  const local = localTime(second * 1000, timeZone);
+  return Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes, local.seconds) / 1000;
+}
+
+/**
+ * The first instant after `after` (epoch ms) at which the zone's wall clock, counting up, reaches the
+ * local time `minutes` on the given date, as a whole second; null when it does not within the 26 hours
+ * around it (the clock has already passed it). Unlike {@link zonedToUtc}, never an instant whose clock
+ * still reads an earlier time: a time inside a DST gap (02:30 on New York's spring-forward night, 00:00
+ * where the jump is at midnight) is reached when the gap ends (03:00, 01:00), as the clock jumps past
+ * it; a time the clock reads twice (a fall-back night) is reached at its first reading after `after`.
+ */
+export function instantClockReaches(
+  year: number,
+  month: number,
+  day: number,
+  minutes: number,
+  timeZone: string,
+  after: number,
+): number | null {
+  const wall = Date.UTC(year, month - 1, day, Math.floor(minutes / 60), minutes % 60) / 1000;
+  const afterSecond = Math.floor(after / 1000);
+  const readsAtLeast = (second: number) => wallClockAt(second, timeZone) >= wall;
+  const reachedAt = (second: number) => second > afterSecond && readsAtLeast(second) && !readsAtLeast(second - 1);
+  // A time the clock reads is read at `wall - offset` for an offset in force around it: one offset
+  // on most days, two on a fall-back night (a day before and after covers both).
+  const guess = zonedToUtc(year, month, day, minutes, timeZone) / 1000;
+  const readings = [guess - 86_400, guess, guess + 86_400]
+    .map((probe) => wall - (wallClockAt(probe, timeZone) - probe))
+    .filter(reachedAt);
+  if (readings.length > 0) return Math.min(...readings) * 1000;
+  // A time inside a gap: the clock reads less than `wall` at `low` and at least `wall` at `high`,
+  // whatever the zone's offset; a binary search to the second finds the jump past it.
+  let low = Math.max(wall - MOST_AHEAD_SECONDS - 1, afterSecond);
+  let high = wall + MOST_BEHIND_SECONDS;
+  if (low >= high || readsAtLeast(low)) return null;
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (readsAtLeast(middle)) high = middle;
+    else low = middle;
+  }
+  return high * 1000;
+}
+
+/**
+ * The first instant in (`from`, `to`] (epoch ms, whole seconds) at which the zone's offset differs
+ * from its offset at `from`, or null when it is the same at `to` (one change at most is expected
+ * between them: zones change offset months apart).
+ */
+export function firstOffsetChange(from: number, to: number, timeZone: string): number | null {
+  const offset = (second: number) => wallClockAt(second, timeZone) - second;
+  let low = Math.floor(from / 1000);
+  let high = Math.floor(to / 1000);
+  const before = offset(low);
+  if (high <= low || offset(high) === before) return null;
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (offset(middle) === before) low = middle;
+    else high = middle;
+  }
+  return high * 1000;
+}

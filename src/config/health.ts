@@ -2,7 +2,7 @@ import { readAdminIdentity } from "./admin";
 import { readNotificationRules, readNotificationSettings, readTwilioWebhookSettings } from "./notifications";
 import { readEmailProvider, readSmsProvider } from "./providers";
 import { ConfigError } from "./read";
-import { readRetentionSettings } from "./retention";
+import { readAuditRetentionDays, readEventRowRetentionDays, readPayloadRetentionDays } from "./retention";
 import { readWatchSettings } from "./watch";
 import { readWebhookConfig } from "./webhook";
 
@@ -21,7 +21,9 @@ const READERS: readonly ((env: Env) => unknown)[] = [
   readSmsProvider,
   readEmailProvider,
   readTwilioWebhookSettings,
-  readRetentionSettings,
+  readPayloadRetentionDays,
+  readAuditRetentionDays,
+  readEventRowRetentionDays,
   readWatchSettings,
 ];
 

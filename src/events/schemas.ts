@@ -3,6 +3,7 @@ import { lazy } from "../lazy";
 import type { EventEnvelope } from "./envelope";
 import { type EntityKind, type EventTypeOf, eventTypeParts, type StatusOf } from "./event-types";
 import { type ErrorIssue, toIssues } from "./issues";
+import { normaliseCalendarDate } from "./timestamp";
 
 /**
  * Per-entity `data` shapes for the NovaMed event types (listed in ./event-types.ts). The guide shows
@@ -43,6 +44,26 @@ const dataShapes = lazy(() => {
     z.string({ error: "must be a string" }).max(2000, { error: "is too long" }).nullish(),
   );
   const isoDate = z.string({ error: "must be a string" }).max(40, { error: "is too long" }).nullish();
+  /**
+   * A calendar date the lifecycle watch compares (`estimated_delivery`), stored as `YYYY-MM-DD` so it
+   * compares as a date; anything that is not a date is dropped with a warning (the no-estimate rule
+   * then applies), never kept as text.
+   */
+  const calendarDate = z
+    .string({ error: "must be a string" })
+    .max(40, { error: "is too long" })
+    .transform((value, context) => {
+      const date = normaliseCalendarDate(value);
+      if (date === null) {
+        context.addIssue({
+          code: "custom",
+          message: "must be a date: YYYY-MM-DD, an ISO 8601 date-time or MM/DD/YYYY",
+        });
+        return z.NEVER;
+      }
+      return date;
+    })
+    .nullish();
   /** US ZIP codes sent as numbers lose their leading zeros (02134 → 2134); five digits put them back. */
   const zip = z.preprocess(
     (value) =>
@@ -60,7 +81,7 @@ const dataShapes = lazy(() => {
       medication_request_id: optionalId,
       tracking_number: optionalText,
       carrier: optionalText,
-      estimated_delivery: isoDate,
+      estimated_delivery: calendarDate,
       shipping_address: shippingAddress,
       reason: optionalText,
       cancellation_reason: optionalText,

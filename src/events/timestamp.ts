@@ -52,3 +52,37 @@ export function normaliseTimestamp(value: string): string | null {
   if (instant < EARLIEST || instant > LATEST) return null;
   return new Date(instant).toISOString();
 }
+
+/** An ISO 8601 date, optionally followed by a time of day and an offset (`2026-03-10T18:00:00-08:00`). */
+const ISO_DATE_OR_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+/** A US date, month first: `03/10/2026`, `3/10/2026`. */
+const US_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
+
+/**
+ * A calendar date (an estimated delivery) as `YYYY-MM-DD`, or null when it is not one. Accepts an ISO
+ * date, an ISO date-time (its date as written: `2026-03-10T18:00:00-08:00` is March 10 where it was
+ * written, whatever the date in UTC) and a US `MM/DD/YYYY`; a date that does not exist (02/30/2026)
+ * and anything else (`March 10, 2026`, `TBD`) is null, never a guess.
+ */
+export function normaliseCalendarDate(value: string): string | null {
+  const trimmed = value.trim();
+  const iso = ISO_DATE_OR_DATE_TIME.exec(trimmed);
+  const us = iso ? null : US_DATE.exec(trimmed);
+  const parts = iso ? [iso[1], iso[2], iso[3]] : us ? [us[3], us[1], us[2]] : null;
+  if (!parts) return null;
+  if (iso) {
+    const [hour, minute, second] = [iso[4], iso[5], iso[6]].map((part) => Number(part ?? "0")) as [
+      number,
+      number,
+      number,
+    ];
+    if (hour > 23 || minute > 59 || second > 59) return null;
+  }
+  const [year, month, day] = parts.map(Number) as [number, number, number];
+  if (month < 1 || month > 12 || day < 1) return null;
+  const date = new Date(utc(year, month, day));
+  // A day past the month's end (02/30/2026) rolls over: refuse it rather than move the date.
+  if (date.getUTCDate() !== day || date.getUTCMonth() !== month - 1) return null;
+  return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}

@@ -32,10 +32,15 @@ export async function readEventMessage(body: unknown): Promise<ReadEventMessage 
   const parsed = eventMessageSchema().safeParse(body);
   if (!parsed.success) return null;
   const { envelope, received_at, request_id } = parsed.data;
+  // The payload and its hash are the event as NovaMed sent it: the hash is the event's identity in the
+  // claim, so it must not change with our normalisation (a stored event, an in-flight message and
+  // NovaMed's redelivery of it all hash alike, whenever they were accepted).
   const payload = JSON.stringify(envelope);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(payload));
   return {
-    envelope,
+    // Clinic ids are stored lower-case: the allow-list check ignores case, and every comparison after
+    // it (the silence rule, the console's "last heard") matches the lower-cased configured ids.
+    envelope: { ...envelope, clinic_id: envelope.clinic_id.toLowerCase() },
     receivedAt: received_at,
     requestId: request_id ?? null,
     occurredAt: normaliseTimestamp(envelope.timestamp) ?? envelope.timestamp,

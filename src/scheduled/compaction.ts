@@ -1,4 +1,4 @@
-import { readRetentionSettings } from "../config/retention";
+import { readEventRowRetentionDays } from "../config/retention";
 import { deleteFinalEvents, deleteFinalNotifications } from "../db/compaction";
 import { log } from "../log";
 import { PURGE_CHUNK_ROWS, PURGE_MAX_CHUNKS } from "./retention";
@@ -10,7 +10,7 @@ import { PURGE_CHUNK_ROWS, PURGE_MAX_CHUNKS } from "./retention";
  * redelivery still finds it. Notifications go first, so none is left pointing at a deleted event.
  */
 export async function compactFinalRows(env: Env, now: Date): Promise<{ events: number; notifications: number }> {
-  const days = readRetentionSettings(env).eventRowRetentionDays;
+  const days = readEventRowRetentionDays(env);
   if (days === 0) return { events: 0, notifications: 0 };
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const notifications = await inChunks(() => deleteFinalNotifications(env.DB, cutoff, PURGE_CHUNK_ROWS));

@@ -1,4 +1,4 @@
-import { readRetentionSettings } from "../config/retention";
+import { readAuditRetentionDays, readPayloadRetentionDays } from "../config/retention";
 import { purgeAuditRows } from "../db/audit";
 import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
 import { purgePayloads } from "../db/events";
@@ -25,7 +25,7 @@ export const STUCK_EVENT_GRACE_DAYS = 14;
  * their payload {@link STUCK_EVENT_GRACE_DAYS} later. `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
  */
 export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number> {
-  const days = readRetentionSettings(env).payloadRetentionDays;
+  const days = readPayloadRetentionDays(env);
   if (days === 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const stuckCutoff = new Date(now.getTime() - (days + STUCK_EVENT_GRACE_DAYS) * 86_400_000).toISOString();
@@ -49,7 +49,7 @@ export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number>
  * never touches the audit trail; this is its only deletion. `AUDIT_RETENTION_DAYS = 0` keeps it all.
  */
 export async function purgeExpiredAuditRows(env: Env, now: Date): Promise<number> {
-  const days = readRetentionSettings(env).auditRetentionDays;
+  const days = readAuditRetentionDays(env);
   if (days === 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const purged = await inChunks(() => purgeAuditRows(env.DB, cutoff, PURGE_CHUNK_ROWS));

@@ -1,5 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { hopDelaySeconds, MAX_QUEUE_DELAY_SECONDS, nextSmsWindowOpening } from "../../src/notify/quiet-hours";
+import { localTime } from "../../src/time-zone";
 
 const WINDOW = { start: 8 * 60, end: 21 * 60 };
 const at = (iso: string) => new Date(iso);
@@ -40,6 +42,42 @@ describe("SMS send window", () => {
     );
   });
 
+  it("opens a window that starts inside a DST gap when the gap ends, never at or before now", () => {
+    // New York, 2026-03-08: 01:59:59 EST is followed by 03:00 EDT; 02:30 does not exist that night.
+    const small = { start: 2 * 60 + 30, end: 21 * 60 };
+    for (const now of ["2026-03-08T06:59:00Z", "2026-03-08T06:30:00Z", "2026-03-08T06:00:00Z"]) {
+      expect(nextSmsWindowOpening(at(now), "America/New_York", small)?.toISOString()).toBe("2026-03-08T07:00:00.000Z");
+    }
+    // Havana jumps from 00:00 to 01:00 on 2026-03-08 (05:00Z): a window from midnight opens at 01:00.
+    const fromMidnight = { start: 0, end: 21 * 60 };
+    for (const now of ["2026-03-08T04:30:00Z", "2026-03-08T04:59:59Z"]) {
+      expect(nextSmsWindowOpening(at(now), "America/Havana", fromMidnight)?.toISOString()).toBe(
+        "2026-03-08T05:00:00.000Z",
+      );
+    }
+    // Santiago jumps from 24:00 on 2026-09-05 to 01:00 on the 6th (04:00Z).
+    expect(nextSmsWindowOpening(at("2026-09-06T03:30:00Z"), "America/Santiago", fromMidnight)?.toISOString()).toBe(
+      "2026-09-06T04:00:00.000Z",
+    );
+  });
+
+  it("skips a day whose window lies wholly inside the DST gap", () => {
+    // 02:00–02:45 never happens in New York on 2026-03-08: the next opening is the 9th at 02:00 EDT.
+    const inGap = { start: 2 * 60, end: 2 * 60 + 45 };
+    expect(nextSmsWindowOpening(at("2026-03-08T06:30:00Z"), "America/New_York", inGap)?.toISOString()).toBe(
+      "2026-03-09T06:00:00.000Z",
+    );
+  });
+
+  it("opens when a clock set back lands inside the window", () => {
+    // New York, 2026-11-01: at 01:45 EDT (05:45Z) a window ending 01:30 has closed, but at 06:00Z the
+    // clock reads 01:00 EST again, inside it.
+    const early = { start: 0, end: 90 };
+    expect(nextSmsWindowOpening(at("2026-11-01T05:45:00Z"), "America/New_York", early)?.toISOString()).toBe(
+      "2026-11-01T06:00:00.000Z",
+    );
+  });
+
   it("honours a configured window", () => {
     const narrow = { start: 10 * 60, end: 18 * 60 };
     expect(nextSmsWindowOpening(at("2026-01-15T14:30:00Z"), "America/New_York", narrow)?.toISOString()).toBe(
@@ -53,5 +91,94 @@ describe("SMS send window", () => {
     expect(hopDelaySeconds(now, at("2026-01-15T11:00:00Z"))).toBe(11 * 3600);
     expect(hopDelaySeconds(now, at("2026-01-16T06:00:00Z"))).toBe(MAX_QUEUE_DELAY_SECONDS);
     expect(hopDelaySeconds(now, now)).toBe(1);
+  });
+});
+
+/**
+ * The instants of 2026–2027 at which `zone` changes its offset, each the first second of the new
+ * offset (found day by day, then to the second).
+ */
+function offsetChanges(zone: string): number[] {
+  const offset = (instant: number) => {
+    const local = localTime(instant, zone);
+    return Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes, local.seconds) - instant;
+  };
+  const changes: number[] = [];
+  const first = Date.UTC(2026, 0, 1);
+  const last = Date.UTC(2028, 0, 1);
+  let before = offset(first);
+  for (let day = first; day < last; day += 86_400_000) {
+    const after = offset(day + 86_400_000);
+    if (after === before) continue;
+    let low = day / 1000;
+    let high = (day + 86_400_000) / 1000;
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (offset(middle * 1000) === before) low = middle;
+      else high = middle;
+    }
+    changes.push(high * 1000);
+    before = after;
+  }
+  return changes;
+}
+
+describe("SMS send window in every IANA zone, 2026–2027 (property)", () => {
+  const zones = Intl.supportedValuesOf("timeZone");
+  const from = Date.UTC(2026, 0, 1);
+  const to = Date.UTC(2028, 0, 1);
+
+  it("covers the runtime's zone list", () => {
+    expect(zones.length).toBeGreaterThan(300);
+    expect(zones).toContain("America/New_York");
+  });
+
+  it.each(zones)("%s: the opening is strictly after now, inside the window, and the first instant there", (zone) => {
+    const changes = offsetChanges(zone);
+    const inWindow = (instant: number, window: { start: number; end: number }) => {
+      const minutes = localTime(instant, zone).minutes;
+      return minutes >= window.start && minutes < window.end;
+    };
+    // Instants near an offset change (up to a day before it, an hour after), or anywhere in 2026–2027.
+    const nearChange =
+      changes.length > 0
+        ? fc
+            .tuple(fc.constantFrom(...changes), fc.integer({ min: -26 * 3600, max: 3600 }))
+            .map(([change, seconds]) => change + seconds * 1000)
+        : fc.integer({ min: from, max: to });
+    const instants = fc.oneof(nearChange, fc.integer({ min: from, max: to }));
+    // Windows starting where an offset change puts its gap (the local time just before it, plus up to
+    // 90 minutes), at midnight, or anywhere; ending any minute after the start.
+    const starts = fc.oneof(
+      changes.length > 0
+        ? fc
+            .tuple(fc.constantFrom(...changes), fc.integer({ min: 0, max: 90 }))
+            .map(([change, minutes]) => Math.min(1439, localTime(change - 1000, zone).minutes + 1 + minutes))
+        : fc.constant(0),
+      fc.constant(0),
+      fc.integer({ min: 0, max: 1439 }),
+    );
+    const windows = starts.chain((start) => fc.integer({ min: start + 1, max: 1440 }).map((end) => ({ start, end })));
+    fc.assert(
+      fc.property(instants, windows, (nowMs, window) => {
+        const opening = nextSmsWindowOpening(new Date(nowMs), zone, window);
+        if (inWindow(nowMs, window)) {
+          expect(opening).toBeNull();
+          return;
+        }
+        expect(opening).not.toBeNull();
+        const openingMs = opening?.getTime() ?? 0;
+        expect(openingMs).toBeGreaterThan(nowMs);
+        expect(inWindow(openingMs, window)).toBe(true);
+        // The window opens there: a second earlier (if still after now) is outside it, and so is
+        // every hour mark between now and then.
+        if (openingMs - 1000 > nowMs) expect(inWindow(openingMs - 1000, window)).toBe(false);
+        for (let instant = nowMs + 3_600_000; instant < openingMs; instant += 3_600_000) {
+          expect(inWindow(instant, window)).toBe(false);
+        }
+        expect(hopDelaySeconds(new Date(nowMs), opening ?? new Date(0))).toBeGreaterThanOrEqual(1);
+      }),
+      { seed: 19, numRuns: 30 },
+    );
   });
 });

@@ -1,0 +1,114 @@
+import { createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { insertAuditEntry } from "../../src/db/audit";
+import worker from "../../src/index";
+import { CRONS } from "../../src/scheduled/dispatch";
+import { auditRowsOf } from "../helpers/audit";
+import { makeEvent, uniqueId } from "../helpers/events";
+import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
+import { alertsOn, DAY, runWatch } from "../helpers/watch";
+
+// One bad setting stops only its own job: the daily jobs (payload purge, audit purge, compaction)
+// each read their own variable and run whatever the others' state.
+const now = Date.parse("2032-06-30T03:17:00.000Z");
+
+async function runDailyJobs(overrides: Record<string, string>) {
+  const controller = createScheduledController({ scheduledTime: new Date(now), cron: CRONS.retention });
+  await worker.scheduled(controller, { ...env, ...overrides } as Env);
+}
+
+/** A processed event received `daysAgo` days before `now`, with its payload. */
+async function storedEvent(daysAgo: number) {
+  const event = makeEvent("order:created", { data: { order_id: uniqueId("ord") } });
+  await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
+  const at = new Date(now - daysAgo * DAY).toISOString();
+  await env.DB.prepare(`UPDATE events SET received_at = ?2, processed_at = ?2 WHERE event_id = ?1`)
+    .bind(event.event_id, at)
+    .run();
+  return event.event_id;
+}
+
+async function auditRowAt(daysAgo: number) {
+  const target = uniqueId("pat");
+  await insertAuditEntry(env.DB, {
+    at: new Date(now - daysAgo * DAY).toISOString(),
+    actor: "token:admin",
+    action: "patient.read",
+    target_type: "patient",
+    target_id: target,
+    request_id: null,
+    outcome: "success",
+    status: 200,
+    detail: null,
+  });
+  return target;
+}
+
+describe("daily jobs with one malformed setting", () => {
+  it("EVENT_ROW_RETENTION_DAYS=14d stops the compaction alone: payloads and audit rows are still purged, and the watch raises config_problem", async () => {
+    const settings = { EVENT_ROW_RETENTION_DAYS: "14d", PAYLOAD_RETENTION_DAYS: "30" };
+    const eventId = await storedEvent(40);
+    const auditTarget = await auditRowAt(2191);
+
+    await expect(runDailyJobs(settings)).resolves.toBeUndefined();
+
+    // Still there (no compaction), without its payload (purged).
+    expect((await eventRow(eventId)).payload).toBeNull();
+    expect(await auditRowsOf("patient", auditTarget)).toEqual([]);
+
+    await runWatch(now, settings);
+    const [alert] = await alertsOn("EVENT_ROW_RETENTION_DAYS", "config_problem");
+    expect(alert?.state).toBe("open");
+  });
+
+  it("PAYLOAD_RETENTION_DAYS=30d stops the payload purge alone: audit rows are purged and final rows compacted", async () => {
+    const settings = { PAYLOAD_RETENTION_DAYS: "30d", EVENT_ROW_RETENTION_DAYS: "14" };
+    const compacted = await storedEvent(40);
+    const auditTarget = await auditRowAt(2191);
+
+    await expect(runDailyJobs(settings)).resolves.toBeUndefined();
+
+    await expect(eventRow(compacted)).rejects.toThrow("no event row");
+    expect(await auditRowsOf("patient", auditTarget)).toEqual([]);
+
+    await runWatch(now, settings);
+    const [alert] = await alertsOn("PAYLOAD_RETENTION_DAYS", "config_problem");
+    expect(alert?.state).toBe("open");
+  });
+
+  it("AUDIT_RETENTION_DAYS=6y stops the audit purge alone", async () => {
+    const settings = { AUDIT_RETENTION_DAYS: "6y", PAYLOAD_RETENTION_DAYS: "30" };
+    const eventId = await storedEvent(40);
+    const auditTarget = await auditRowAt(4000);
+
+    await expect(runDailyJobs(settings)).resolves.toBeUndefined();
+
+    expect((await eventRow(eventId)).payload).toBeNull();
+    expect(await auditRowsOf("patient", auditTarget)).toHaveLength(1);
+  });
+});
+
+describe("5-minute jobs with one failing", () => {
+  it("a failing stuck-event sweep still lets the notification sweep and the watch run, then fails the invocation", async () => {
+    // A D1 binding whose stuck-event sweep statement fails (as on a D1 error), everything else intact.
+    const db = new Proxy(env.DB, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (property === "prepare") {
+          return (sql: string) => {
+            if (sql.startsWith("UPDATE events SET status = 'queued'")) throw new Error("D1_ERROR: sweep broken");
+            return target.prepare(sql);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const controller = createScheduledController({ scheduledTime: new Date(now), cron: CRONS.notificationSweep });
+    await expect(
+      worker.scheduled(controller, { ...env, DB: db, NOVAMED_SILENCE_ALERT: "soon" } as Env),
+    ).rejects.toThrow("sweep broken");
+    const [alert] = await alertsOn("NOVAMED_SILENCE_ALERT", "config_problem");
+    expect(alert?.state).toBe("open");
+  });
+});
