@@ -42,7 +42,9 @@ export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number>
   const rendered = await inChunks(() => purgeRenderedMessages(env.DB, cutoff, PURGE_CHUNK_ROWS));
   let entities = 0;
   for (const kind of Object.keys(ENTITY_RETENTION) as EntityKind[]) {
-    entities += await inChunks(() => purgeEntityFacts(env.DB, kind, { final: cutoff, any: quietCutoff }, now.toISOString(), PURGE_CHUNK_ROWS));
+    entities += await inChunks(() =>
+      purgeEntityFacts(env.DB, kind, { final: cutoff, any: quietCutoff }, now.toISOString(), PURGE_CHUNK_ROWS),
+    );
   }
   log.info("payload retention", {
     retention_days: days,
