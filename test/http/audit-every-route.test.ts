@@ -17,7 +17,8 @@ afterEach(() => vi.restoreAllMocks());
  * as the target.
  */
 const NO_PATIENT_DATA: Record<string, string> = {
-  "GET /admin/events": "event summaries (ids, type, clinic, status, times, error code); no patient id, no patient filter",
+  "GET /admin/events":
+    "event summaries (ids, type, clinic, status, times, error code); no patient id, no patient filter",
   "GET /admin/stats": "counts by status",
   "GET /admin/health": "configuration problems by variable name",
   "GET /admin/alerts": "alerts name a rule and an entity, event or clinic id, never a patient",
@@ -57,7 +58,7 @@ describe("every admin and console route that can return patient data writes an a
 
     // A route parameter's value: the seeded patient, order or event where the name says so; any
     // other id is unknown (an audited route still writes its row, with outcome not_found).
-    const valueOf = (path: string, param: string): string => {
+    const parameterValue = (path: string, param: string): string => {
       if (param === "patient_id" || (param === "id" && path.includes("/patients/"))) return patientId;
       if (param === "order_id" || (param === "id" && path.includes("/orders/"))) return orderId;
       if (param === "event_id") return shipped.event_id;
@@ -78,9 +79,9 @@ describe("every admin and console route that can return patient data writes an a
     for (const route of routes) {
       const key = `${route.method} ${route.path}`;
       if (NO_PATIENT_DATA[key]) continue;
-      // DELETE last-but-safe: a fresh id, so the seeded patient stays for the other routes.
+      // DELETE gets a fresh id, so the seeded patient stays for the other routes.
       const path = route.path.replace(/:([A-Za-z_]+)(\{[^}]*\})?/g, (_match, param: string) =>
-        encodeURIComponent(route.method === "DELETE" ? uniqueId("walk") : valueOf(route.path, param)),
+        encodeURIComponent(route.method === "DELETE" ? uniqueId("walk") : parameterValue(route.path, param)),
       );
       const requestId = crypto.randomUUID();
       const headers = new Headers({ "x-request-id": requestId, "cf-connecting-ip": "203.0.113.77" });
