@@ -44,3 +44,22 @@ export function readAdminIdentity(env: Env): AdminIdentitySettings {
   cache.set(env, settings);
   return settings;
 }
+
+const consoleSessionSchema = () =>
+  z
+    .object({
+      /** Minutes a console session may sit unused before it ends (besides its 8-hour life). */
+      CONSOLE_IDLE_TIMEOUT_MINUTES: withDefault(
+        "30",
+        z
+          .string()
+          .transform(Number)
+          .refine((minutes) => Number.isInteger(minutes) && minutes >= 1 && minutes <= 480, {
+            error: "is not a whole number of minutes from 1 to 480",
+          }),
+      ),
+    })
+    .transform((vars) => ({ idleTimeoutMs: vars.CONSOLE_IDLE_TIMEOUT_MINUTES * 60_000 }));
+
+/** The console sessions' idle timeout; throws a ConfigError naming a malformed variable. */
+export const readConsoleSessionSettings = settingsReader(consoleSessionSchema);

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
+import { readAdminIdentity } from "../config/admin";
 import { ConfigError } from "../config/read";
 import { ApiError } from "../http/errors";
 import { errorKind, log } from "../log";
@@ -16,7 +17,7 @@ import { eventList } from "./pages/events";
 import { login } from "./pages/login";
 import { overview } from "./pages/overview";
 import { patientPage } from "./pages/patient";
-import { consoleIdentity, endSession } from "./session";
+import { ACCESS_LOGOUT_PATH, consoleIdentity, endSession } from "./session";
 import { CONSOLE_CSS, CONSOLE_ICON } from "./styles";
 import type { ConsoleApp } from "./types";
 
@@ -68,9 +69,10 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   // Everything below needs a session, and a CSRF token on every POST.
   consoleApp.use(consoleIdentity());
   consoleApp.use(requireCsrfToken());
-  consoleApp.post("/logout", (c) => {
-    endSession(c);
-    return c.redirect("/console/login", 303);
+  // Signing out revokes the session at once; behind Access it also ends the Access session.
+  consoleApp.post("/logout", async (c) => {
+    await endSession(c);
+    return c.redirect(readAdminIdentity(c.env).access ? ACCESS_LOGOUT_PATH : "/console/login", 303);
   });
   consoleApp.route("/", overview);
   consoleApp.route("/events", eventList);

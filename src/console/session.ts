@@ -1,21 +1,27 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
-import { readAdminIdentity } from "../config/admin";
+import { readAdminIdentity, readConsoleSessionSettings } from "../config/admin";
+import { deleteConsoleSession, insertConsoleSession, touchConsoleSession } from "../db/console-sessions";
 import { ACCESS_ASSERTION_HEADER, verifyAccessAssertion } from "../http/identity";
 import { failedAuthenticationThrottled } from "../http/middleware/auth-failure";
 import type { ConsoleApp } from "./types";
 
 /**
- * Console sessions: a signed cookie holding who signed in, when, and the session's CSRF token. The
- * expiry is enforced here from the signed timestamp, not only by the cookie's Max-Age, so a copied
- * cookie stops working after {@link SESSION_LIFETIME_MS} whatever the browser does with it.
+ * Console sessions of the token sign-in, kept server-side in D1 (`console_sessions`): the cookie
+ * holds a random session id (signed with a key derived from `ADMIN_TOKEN`), the row who signed in,
+ * the CSRF token, and when it was created and last used. So signing out revokes the session at once
+ * (a copied cookie dies with it), a session unused for `CONSOLE_IDLE_TIMEOUT_MINUTES` (default 30)
+ * ends, and none outlives {@link SESSION_LIFETIME_MS}, whatever the browser does with the cookie.
+ * Behind Cloudflare Access there are no sessions: the assertion is verified on every request, and
+ * the token sign-in is off.
  */
 
 export const SESSION_COOKIE = "console_session";
 export const SESSION_LIFETIME_MS = 8 * 60 * 60 * 1000;
+/** Where Cloudflare Access ends its own session (on the application's hostname). */
+export const ACCESS_LOGOUT_PATH = "/cdn-cgi/access/logout";
 interface Session {
   actor: string;
-  issuedAt: number;
   csrf: string;
 }
 
@@ -44,23 +50,42 @@ function isLocalhost(c: Context): boolean {
   return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
 }
 
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
+function randomToken(length = 24): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
   return btoa(String.fromCharCode(...bytes))
     .replaceAll("+", "-")
     .replaceAll("/", "_")
     .replaceAll("=", "");
 }
 
-/**
- * Starts a session for `actor` at `now` and sets its cookie. Sessions exist only where `ADMIN_TOKEN`
- * is configured (the login form); Access identities are verified on every request instead.
- */
+/** A session id as the cookie carries it: 32 random bytes, base64url. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+
+/** The stored form of a session id: its hex SHA-256. */
+async function sessionHash(sessionId: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(sessionId));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** True when the console's token sign-in is on: `ADMIN_TOKEN` set and Cloudflare Access not configured. */
+export function tokenSignInEnabled(env: Env): boolean {
+  const { token, access } = readAdminIdentity(env);
+  return token !== null && access === null;
+}
+
+/** Starts a session for `actor` at `now`: its row in D1, and the cookie naming it. */
 export async function startSession(c: Context<ConsoleApp>, actor: string, now: Date): Promise<void> {
   const { token } = readAdminIdentity(c.env);
-  if (token === null) throw new Error("console sessions need ADMIN_TOKEN");
-  const session: Session = { actor, issuedAt: now.getTime(), csrf: randomToken() };
-  await setSignedCookie(c, SESSION_COOKIE, btoa(JSON.stringify(session)), await sessionSigningKey(token), {
+  if (token === null || !tokenSignInEnabled(c.env)) throw new Error("console sessions need the token sign-in");
+  const sessionId = randomToken(32);
+  await insertConsoleSession(c.env.DB, {
+    sessionHash: await sessionHash(sessionId),
+    actor,
+    csrf: randomToken(),
+    createdAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + SESSION_LIFETIME_MS).toISOString(),
+  });
+  await setSignedCookie(c, SESSION_COOKIE, sessionId, await sessionSigningKey(token), {
     path: "/console",
     httpOnly: true,
     sameSite: "Strict",
@@ -69,28 +94,36 @@ export async function startSession(c: Context<ConsoleApp>, actor: string, now: D
   });
 }
 
-/** Ends the session: the cookie is removed (an unexpired copy still dies at its signed expiry). */
-export function endSession(c: Context<ConsoleApp>): void {
-  deleteCookie(c, SESSION_COOKIE, { path: "/console", secure: !isLocalhost(c) });
-}
-
-/** The request's session when its signature holds and it is younger than the lifetime at `now`. */
-export async function readSession(c: Context<ConsoleApp>, now: Date): Promise<Session | null> {
+/** The session id of the request's cookie when its signature holds; null otherwise. */
+async function sessionIdOf(c: Context<ConsoleApp>): Promise<string | null> {
   const { token } = readAdminIdentity(c.env);
   if (token === null) return null;
   const value = await getSignedCookie(c, await sessionSigningKey(token), SESSION_COOKIE);
-  if (!value) return null;
-  let session: Partial<Session>;
-  try {
-    session = JSON.parse(atob(value)) as Partial<Session>;
-  } catch {
-    return null;
-  }
-  const { actor, issuedAt, csrf } = session;
-  if (typeof actor !== "string" || typeof issuedAt !== "number" || typeof csrf !== "string") return null;
-  const age = now.getTime() - issuedAt;
-  if (age < 0 || age >= SESSION_LIFETIME_MS) return null;
-  return { actor, issuedAt, csrf };
+  return typeof value === "string" && SESSION_ID.test(value) ? value : null;
+}
+
+/** Ends the session: its row is deleted (the cookie is dead from this moment, copies included) and the cookie removed. */
+export async function endSession(c: Context<ConsoleApp>): Promise<void> {
+  const sessionId = await sessionIdOf(c);
+  if (sessionId) await deleteConsoleSession(c.env.DB, await sessionHash(sessionId));
+  deleteCookie(c, SESSION_COOKIE, { path: "/console", secure: !isLocalhost(c) });
+}
+
+/**
+ * The request's session when its cookie's signature holds and its row is alive at `now` (younger than
+ * the lifetime, used within the idle timeout); marks it used at `now`. Null behind Access.
+ */
+export async function readSession(c: Context<ConsoleApp>, now: Date): Promise<Session | null> {
+  if (!tokenSignInEnabled(c.env)) return null;
+  const sessionId = await sessionIdOf(c);
+  if (!sessionId) return null;
+  const { idleTimeoutMs } = readConsoleSessionSettings(c.env);
+  return touchConsoleSession(
+    c.env.DB,
+    await sessionHash(sessionId),
+    now.toISOString(),
+    new Date(now.getTime() - idleTimeoutMs).toISOString(),
+  );
 }
 
 /** Where a signed-out visitor is sent to sign in, returning to `path` afterwards. */
@@ -113,9 +146,9 @@ async function accessCsrfToken(assertion: string): Promise<string> {
 
 /**
  * The console's identity: with Cloudflare Access configured, a verified `Cf-Access-Jwt-Assertion`
- * (the actor is its email, checked on every request, as on the admin API); otherwise, or when no
- * assertion comes, a session opened with the admin token. A present but invalid assertion is 401 (and
- * counts as a failed authentication); no identity redirects a page request to the login form.
+ * (the actor is its email, checked on every request, as on the admin API), and nothing else;
+ * otherwise a session opened with the admin token. A present but invalid assertion is 401 (and
+ * counts as a failed authentication); no identity redirects a page request to the login page.
  */
 export function consoleIdentity(): MiddlewareHandler<ConsoleApp> {
   return async function consoleIdentity(c, next) {
@@ -132,7 +165,7 @@ export function consoleIdentity(): MiddlewareHandler<ConsoleApp> {
       c.set("csrfToken", await accessCsrfToken(assertion));
       return next();
     }
-    const session = await readSession(c, c.get("now"));
+    const session = access ? null : await readSession(c, c.get("now"));
     if (!session) {
       if (c.req.method === "GET" || c.req.method === "HEAD") {
         const url = new URL(c.req.url);

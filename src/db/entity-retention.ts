@@ -4,7 +4,8 @@ import { ENTITY_TABLES } from "./entities";
 /**
  * What entity retention clears and when. An entity keeps its ids, statuses and times for good (the
  * clinic's record of what happened); its PHI facts go once it is final and quiet for the retention
- * period. See docs/security.md, "Data inventory".
+ * period, or, final or not, once it has been quiet for the retention period plus a grace (an order
+ * left `shipped`, a request left `approved`). See docs/security.md, "Data inventory".
  */
 export const ENTITY_RETENTION = {
   order: {
@@ -21,14 +22,21 @@ export const ENTITY_RETENTION = {
   },
 } as const satisfies Record<EntityKind, { phiFacts: readonly string[]; finalStatuses: readonly string[] }>;
 
+/** The two cutoffs of entity retention: final entities quiet since `final`, any entity quiet since `any`. */
+export interface EntityPurgeCutoffs {
+  final: string;
+  any: string;
+}
+
 /**
- * Clears the PHI facts of up to `chunk` entities of `kind` that are in a final status and whose last
- * event came before `cutoff`, stamping `facts_purged_at = now`. Returns the rows cleared.
+ * Clears the PHI facts of up to `chunk` entities of `kind` whose last event came before
+ * `cutoffs.final` and which are in a final status, or whose last event came before `cutoffs.any`
+ * whatever their status, stamping `facts_purged_at = now`. Returns the rows cleared.
  */
 export async function purgeEntityFacts(
   db: D1Database,
   kind: EntityKind,
-  cutoff: string,
+  cutoffs: EntityPurgeCutoffs,
   now: string,
   chunk: number,
 ): Promise<number> {
@@ -41,10 +49,10 @@ export async function purgeEntityFacts(
       `UPDATE ${table} SET ${cleared}, facts_purged_at = ?2
 WHERE ${idColumn} IN (
   SELECT ${idColumn} FROM ${table}
-  WHERE facts_purged_at IS NULL AND status IN (${statuses}) AND last_event_at < ?1
+  WHERE facts_purged_at IS NULL AND last_event_at < ?1 AND (status IN (${statuses}) OR last_event_at < ?4)
   LIMIT ?3)`,
     )
-    .bind(cutoff, now, chunk)
+    .bind(cutoffs.final, now, chunk, cutoffs.any)
     .run();
   return result.meta.changes ?? 0;
 }

@@ -68,31 +68,67 @@ export function audited<E extends AuditedApp>(
 ): MiddlewareHandler<E> {
   return async function audit(c, next) {
     const targetId = typeof idParam === "string" ? (c.req.param(idParam) ?? "") : idParam.fixed;
-    let thrown: unknown;
-    try {
-      await next();
-    } catch (error) {
-      thrown = error;
-    }
-    const status = thrown ? (thrown instanceof ApiError ? thrown.status : 500) : c.res.status;
-    const detail = c.get("auditDetail");
-    try {
-      await recordAudit(c, { action, targetType, targetId, detail }, { status });
-    } catch (error) {
-      log.error("audit write failed", {
-        action,
-        target_type: targetType,
-        request_id: c.get("requestId"),
-        error: errorKind(error),
-      });
-      // A read whose row cannot be written does not hand out the data; a change has already happened,
-      // so its answer stands (and this log line is the trace).
-      if (c.req.method === "GET" && !thrown) {
-        throw new ApiError(503, "audit_unavailable", "The audit trail could not be written; retry later.", {
-          headers: { "Retry-After": "30" },
-        });
-      }
-    }
-    if (thrown) throw thrown;
+    await auditAround(c, next, action, targetType, targetId);
   };
+}
+
+/** The target type of a search's audit row: its target id is the search text itself. */
+export const SEARCH_TARGET = "search";
+/** A search text longer than this (every search field refuses it anyway) is recorded cut to it. */
+const MAX_SEARCH_TARGET_LENGTH = 200;
+
+/**
+ * Middleware auditing a list that can be searched by a patient or entity id: a request whose query
+ * parameter `queryParam` is non-empty writes `action` on target type `search` with the search text
+ * as target id. Without a search, `unsearched` says what happens: `{ targetType }` audits the list
+ * as `*` of that type (a list whose rows name patients either way), `"not_audited"` writes nothing
+ * (a list that names no patient unless searched).
+ */
+export function auditedSearch<E extends AuditedApp>(
+  action: string,
+  queryParam: string,
+  unsearched: { targetType: string } | "not_audited",
+): MiddlewareHandler<E> {
+  return async function auditSearch(c, next) {
+    const text = c.req.query(queryParam)?.trim() ?? "";
+    if (text !== "") return auditAround(c, next, action, SEARCH_TARGET, text.slice(0, MAX_SEARCH_TARGET_LENGTH));
+    if (unsearched === "not_audited") return next();
+    return auditAround(c, next, action, unsearched.targetType, "*");
+  };
+}
+
+/** Runs the handler, then writes the request's audit row; fails closed for reads. */
+async function auditAround<E extends AuditedApp>(
+  c: Context<E>,
+  next: () => Promise<void>,
+  action: string,
+  targetType: string,
+  targetId: string,
+): Promise<void> {
+  let thrown: unknown;
+  try {
+    await next();
+  } catch (error) {
+    thrown = error;
+  }
+  const status = thrown ? (thrown instanceof ApiError ? thrown.status : 500) : c.res.status;
+  const detail = c.get("auditDetail");
+  try {
+    await recordAudit(c, { action, targetType, targetId, detail }, { status });
+  } catch (error) {
+    log.error("audit write failed", {
+      action,
+      target_type: targetType,
+      request_id: c.get("requestId"),
+      error: errorKind(error),
+    });
+    // A read whose row cannot be written does not hand out the data; a change has already happened,
+    // so its answer stands (and this log line is the trace).
+    if (c.req.method === "GET" && !thrown) {
+      throw new ApiError(503, "audit_unavailable", "The audit trail could not be written; retry later.", {
+        headers: { "Retry-After": "30" },
+      });
+    }
+  }
+  if (thrown) throw thrown;
 }

@@ -1,6 +1,5 @@
 import { timingSafeEqual } from "hono/utils/buffer";
-import { Jwt } from "hono/utils/jwt";
-import type { HonoJsonWebKey } from "hono/utils/jwt/jws";
+import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { AccessSettings } from "../config/access";
 import type { AdminIdentitySettings } from "../config/admin";
 import { errorKind, log } from "../log";
@@ -11,88 +10,151 @@ import { ApiError } from "./errors";
  * (`Cf-Access-Jwt-Assertion`, verified here against the team's keys, audience, issuer and expiry:
  * Access in front of the Worker is not trusted blindly, a request that bypasses it must still fail),
  * and the `ADMIN_TOKEN` bearer token for scripts and local use.
+ *
+ * The team's keys come from `jose`'s `createRemoteJWKSet`: cached per isolate for
+ * {@link JWKS_CACHE_MAX_AGE_MS}, fetched again for a token naming an unknown key id at most once per
+ * {@link JWKS_COOLDOWN_MS}, each fetch cut off after {@link JWKS_TIMEOUT_MS}. On workerd jose does
+ * not share one fetch between concurrent requests (a promise must not carry I/O across requests), so
+ * its fetch goes through {@link sharedKeysFetch}: one fetch in flight per certs URL, whose text every
+ * waiter reads (each under its own timeout), and after a failed fetch none for
+ * {@link JWKS_FAILURE_COOLDOWN_MS}. A storm of forged tokens therefore costs a bounded number of
+ * fetches, and each forged token is an ordinary failure (401, counted by the failure limiter).
  */
 
 export const ACCESS_ASSERTION_HEADER = "Cf-Access-Jwt-Assertion";
 
 /** Access signs with RS256; any other algorithm (HS256 with the public key, `none`) is refused. */
-const ACCESS_ALGORITHMS = ["RS256"] as const;
+const ACCESS_ALGORITHMS = ["RS256"];
 
-/** The team's keys per certs URL, per isolate. Refetched when a token names a key we lack (rotation). */
-const jwksCache = new Map<string, { keys: HonoJsonWebKey[]; fetchedAt: number }>();
-
+/** How long fetched keys are used before they are fetched again, whatever the tokens name. */
+export const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 /**
  * At most one refetch per this interval for tokens naming unknown keys: a rotation is picked up within
  * seconds, while forged key ids cannot turn each request into an outbound fetch.
  */
-export const JWKS_REFETCH_INTERVAL_MS = 30_000;
+export const JWKS_COOLDOWN_MS = 30_000;
+/** A keys fetch that has not answered by then fails (503 `identity_unavailable`). */
+export const JWKS_TIMEOUT_MS = 5_000;
+/** After a failed keys fetch, requests needing a fetch answer 503 without one for this long. */
+export const JWKS_FAILURE_COOLDOWN_MS = 10_000;
 
-async function fetchSigningKeys(certsUrl: string, now: Date): Promise<HonoJsonWebKey[]> {
-  let response: Response;
-  try {
-    response = await fetch(certsUrl, { headers: { accept: "application/json" } });
-  } catch (error) {
-    log.error("access keys unavailable", { error: errorKind(error) });
-    throw identityUnavailable();
+/** The team's keys could not be read: answered 503, never counted as a failed sign-in. */
+class KeysUnavailable extends Error {
+  override name = "KeysUnavailable";
+}
+
+/** Per certs URL, per isolate: the fetch in flight (its body text) and when the last one failed. */
+const keyFetches = new Map<string, { inFlight?: Promise<string>; failedAt?: number }>();
+
+/** Resolves with `promise`, or rejects with the signal's reason once it aborts (the waiter's own timeout). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+/**
+ * jose's fetch of the team's keys, made single-flight: concurrent callers share one outbound fetch
+ * (only its body text crosses requests, each caller builds its own Response), and a failed fetch
+ * holds further ones off for {@link JWKS_FAILURE_COOLDOWN_MS}.
+ */
+export async function sharedKeysFetch(url: string, init: RequestInit & { signal: AbortSignal }): Promise<Response> {
+  let state = keyFetches.get(url);
+  if (!state) {
+    state = {};
+    keyFetches.set(url, state);
   }
-  const body = (await response.json().catch(() => null)) as { keys?: unknown } | null;
-  if (!response.ok || !Array.isArray(body?.keys)) {
-    log.error("access keys unavailable", { status: response.status });
-    throw identityUnavailable();
+  const sinceFailure = state.failedAt === undefined ? Number.POSITIVE_INFINITY : Date.now() - state.failedAt;
+  if (!state.inFlight && sinceFailure >= 0 && sinceFailure < JWKS_FAILURE_COOLDOWN_MS) {
+    throw new KeysUnavailable("a recent keys fetch failed");
   }
-  const keys = body.keys as HonoJsonWebKey[];
-  jwksCache.set(certsUrl, { keys, fetchedAt: now.getTime() });
-  return keys;
+  if (!state.inFlight) {
+    const current = state;
+    const flight = fetch(url, { ...init, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) })
+      .then(async (response) => {
+        if (response.status !== 200) {
+          await response.body?.cancel();
+          log.error("access keys unavailable", { status: response.status });
+          throw new KeysUnavailable(`keys answered ${response.status}`);
+        }
+        return response.text();
+      })
+      .then(
+        (text) => {
+          current.failedAt = undefined;
+          return text;
+        },
+        (error: unknown) => {
+          current.failedAt = Date.now();
+          if (!(error instanceof KeysUnavailable)) log.error("access keys unavailable", { error: errorKind(error) });
+          throw error instanceof KeysUnavailable ? error : new KeysUnavailable("keys fetch failed");
+        },
+      )
+      .finally(() => {
+        if (current.inFlight === flight) current.inFlight = undefined;
+      });
+    current.inFlight = flight;
+  }
+  const text = await untilAborted(state.inFlight as Promise<string>, init.signal);
+  return new Response(text, { status: 200, headers: { "content-type": "application/json" } });
+}
+
+/** jose's remote key set per certs URL, per isolate. */
+const keySets = new Map<string, JWTVerifyGetKey>();
+
+function keySetFor(certsUrl: string): JWTVerifyGetKey {
+  let keySet = keySets.get(certsUrl);
+  if (!keySet) {
+    keySet = createRemoteJWKSet(new URL(certsUrl), {
+      timeoutDuration: JWKS_TIMEOUT_MS,
+      cooldownDuration: JWKS_COOLDOWN_MS,
+      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+      [customFetch]: sharedKeysFetch,
+    });
+    keySets.set(certsUrl, keySet);
+  }
+  return keySet;
 }
 
 function identityUnavailable(): ApiError {
   return new ApiError(503, "identity_unavailable", "The identity provider's keys could not be read; retry later.", {
-    headers: { "Retry-After": "30" },
+    headers: { "Retry-After": String(JWKS_FAILURE_COOLDOWN_MS / 1000) },
   });
-}
-
-function keyIdOf(assertion: string): string | undefined {
-  try {
-    const kid = Jwt.decode(assertion).header.kid;
-    return typeof kid === "string" ? kid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The cached keys when they hold the token's key id or were fetched moments ago; otherwise a fresh fetch. */
-async function signingKeysFor(assertion: string, certsUrl: string, now: Date): Promise<HonoJsonWebKey[]> {
-  const cached = jwksCache.get(certsUrl);
-  const kid = keyIdOf(assertion);
-  if (cached && kid !== undefined && cached.keys.some((key) => key.kid === kid)) return cached.keys;
-  if (kid === undefined) return cached?.keys ?? [];
-  if (cached && now.getTime() - cached.fetchedAt < JWKS_REFETCH_INTERVAL_MS) return cached.keys;
-  return fetchSigningKeys(certsUrl, now);
 }
 
 /**
  * The actor an Access JWT proves at `now`: the user's email, or `service:<client id>` for an Access
  * service token. Null for any token that fails: signature (RS256 against the team's JWKS only),
- * audience, issuer, missing or past expiry.
+ * audience, issuer, missing or past expiry, not yet valid. Throws 503 `identity_unavailable` when
+ * the team's keys are needed and cannot be read.
  */
 export async function verifyAccessAssertion(
   assertion: string,
   access: AccessSettings,
   now: Date,
 ): Promise<string | null> {
-  const keys = await signingKeysFor(assertion, access.certsUrl, now);
   let payload: Record<string, unknown>;
   try {
-    payload = await Jwt.verifyWithJwks(assertion, {
-      keys,
-      allowedAlgorithms: ACCESS_ALGORITHMS,
-      verification: { aud: access.audience, iss: access.issuer },
-    });
-  } catch {
+    ({ payload } = await jwtVerify(assertion, keySetFor(access.certsUrl), {
+      algorithms: ACCESS_ALGORITHMS,
+      audience: access.audience,
+      issuer: access.issuer,
+      requiredClaims: ["exp"],
+      currentDate: now,
+    }));
+  } catch (error) {
+    if (
+      error instanceof KeysUnavailable ||
+      error instanceof errors.JWKSTimeout ||
+      error instanceof errors.JWKSInvalid
+    ) {
+      throw identityUnavailable();
+    }
     return null;
   }
-  // Hono checks `exp` only when present; an Access token always carries one, so require it.
-  if (typeof payload.exp !== "number" || payload.exp * 1000 <= now.getTime()) return null;
   if (typeof payload.email === "string" && payload.email.includes("@")) return payload.email.toLowerCase();
   if (typeof payload.common_name === "string" && payload.common_name !== "") return `service:${payload.common_name}`;
   return null;

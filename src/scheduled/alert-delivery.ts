@@ -12,7 +12,7 @@ import {
 import { errorKind, log } from "../log";
 import { networkFailure, PROVIDER_TIMEOUT_MS } from "../notify/providers/provider";
 import { resendProvider } from "../notify/providers/resend";
-import { type AlertMessage, digestMessage, openedMessage } from "./alert-text";
+import { type AlertMessage, digestMessage, openedMessage, slackEscape } from "./alert-text";
 
 /** Alerts per "opened" message; more wait for the next run (each run is every 5 minutes). */
 export const OPENED_PER_MESSAGE = 50;
@@ -76,7 +76,7 @@ function emailSettingsOrNull(env: Env) {
   }
 }
 
-/** A Slack-compatible incoming webhook: `POST {"text": ...}`, any 2xx is delivered. */
+/** A Slack-compatible incoming webhook: `POST {"text": ...}` (Slack-escaped), any 2xx is delivered. */
 function webhookSender(url: string): AlertSender {
   return {
     channel: "webhook",
@@ -86,7 +86,7 @@ function webhookSender(url: string): AlertSender {
         response = await fetch(url, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ text: message.text }),
+          body: JSON.stringify({ text: slackEscape(message.text) }),
           signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
         });
       } catch (error) {

@@ -5,7 +5,26 @@ import { formatDuration } from "../duration";
  * The texts staff receive about alerts: rule, target id, age and a console link per alert. Built
  * from the alert row alone (ids, rule names, times), so no patient name, contact, address or
  * medication can reach a text.
+ *
+ * Ids come from NovaMed's payloads, so a text shows them restricted to `[A-Za-z0-9._:-]` (anything
+ * else becomes `_`): no `<!channel>`, `<https://evil|…>` or HTML can ride in an id. The Slack sender
+ * escapes the whole text once more (`slackEscape`), the email sender escapes its HTML part.
  */
+
+/** An id as alert texts show it: characters outside `[A-Za-z0-9._:-]` replaced by `_`. */
+export function shownId(id: string): string {
+  return id.replace(/[^A-Za-z0-9._:-]/g, "_");
+}
+
+/** An actor (an email or `token:…`) as alert texts show it: ids' characters plus `@` and `+`. */
+function shownActor(actor: string): string {
+  return actor.replace(/[^A-Za-z0-9._:@+-]/g, "_");
+}
+
+/** Slack's own escaping of message text: `&`, `<` and `>` only (https://api.slack.com/reference/surfaces/formatting#escaping). */
+export function slackEscape(text: string): string {
+  return text.replace(/[&<>]/g, (character) => (character === "&" ? "&amp;" : character === "<" ? "&lt;" : "&gt;"));
+}
 
 /** What each rule means, in a few words. */
 const RULE_MEANINGS: Record<string, string> = {
@@ -42,9 +61,10 @@ export function consoleLink(alert: AlertRow, publicBaseUrl: string | null): stri
 /** One line per alert; `at` is the instant its age is measured at. */
 export function alertLine(alert: AlertRow, at: Date, publicBaseUrl: string | null): string {
   const age = formatDuration(at.getTime() - Date.parse(alert.since));
-  const meaning = RULE_MEANINGS[alert.rule] ?? alert.rule;
-  const acknowledged = alert.acknowledged_by ? ` (acknowledged by ${alert.acknowledged_by})` : "";
-  return `• ${alert.rule}: ${alert.target_type} ${alert.target_id}, ${meaning}, for ${age}${acknowledged} ${consoleLink(alert, publicBaseUrl)}`;
+  const rule = shownId(alert.rule);
+  const meaning = RULE_MEANINGS[alert.rule] ?? rule;
+  const acknowledged = alert.acknowledged_by ? ` (acknowledged by ${shownActor(alert.acknowledged_by)})` : "";
+  return `• ${rule}: ${shownId(alert.target_type)} ${shownId(alert.target_id)}, ${meaning}, for ${age}${acknowledged} ${consoleLink(alert, publicBaseUrl)}`;
 }
 
 export interface AlertMessage {

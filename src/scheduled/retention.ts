@@ -15,25 +15,36 @@ export const PURGE_MAX_CHUNKS = 40;
  * message at most 14 days, so after that the event is stuck, and its payload goes too.
  */
 export const STUCK_EVENT_GRACE_DAYS = 14;
+/**
+ * Extra days an entity that never reached a final status (an order left `shipped`, a medication
+ * request left `approved`, a refill left `requested`) keeps its PHI facts after its last event, on top
+ * of `PAYLOAD_RETENTION_DAYS`: a year, the usual life of a prescription, so a request still being
+ * refilled keeps its medication name; after that the entity is abandoned and its facts go.
+ */
+export const QUIET_ENTITY_GRACE_DAYS = 365;
 
 /**
  * Removes payload bodies older than `PAYLOAD_RETENTION_DAYS` (default 30), chunk by chunk. Each
  * event's id, type, status and times stay, so deduplication keeps working long after NovaMed's last
  * retry (about 1 h 21 min after the first attempt). Rendered notification bodies older than that go
  * too (each notification keeps its status and times), and so do the PHI facts of entities in a final
- * status whose last event is that old (ids, statuses and times stay). Events stuck in flight lose
- * their payload {@link STUCK_EVENT_GRACE_DAYS} later. `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
+ * status whose last event is that old (ids, statuses and times stay), and those of any entity, final
+ * or not, {@link QUIET_ENTITY_GRACE_DAYS} later. Events stuck in flight lose their payload
+ * {@link STUCK_EVENT_GRACE_DAYS} later. `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
  */
 export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number> {
   const days = readPayloadRetentionDays(env);
   if (days === 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const stuckCutoff = new Date(now.getTime() - (days + STUCK_EVENT_GRACE_DAYS) * 86_400_000).toISOString();
+  const quietCutoff = new Date(now.getTime() - (days + QUIET_ENTITY_GRACE_DAYS) * 86_400_000).toISOString();
   const purged = await inChunks(() => purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS, stuckCutoff));
   const rendered = await inChunks(() => purgeRenderedMessages(env.DB, cutoff, PURGE_CHUNK_ROWS));
   let entities = 0;
   for (const kind of Object.keys(ENTITY_RETENTION) as EntityKind[]) {
-    entities += await inChunks(() => purgeEntityFacts(env.DB, kind, cutoff, now.toISOString(), PURGE_CHUNK_ROWS));
+    entities += await inChunks(() =>
+      purgeEntityFacts(env.DB, kind, { final: cutoff, any: quietCutoff }, now.toISOString(), PURGE_CHUNK_ROWS),
+    );
   }
   log.info("payload retention", {
     retention_days: days,

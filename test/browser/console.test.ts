@@ -306,8 +306,13 @@ describe("console in a browser", () => {
     }
     // Still signed in: the refused POST changed nothing. Then sign out through the form.
     await page.goto("/console");
+    const cookiesBefore = await page.context().cookies();
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL("**/console/login");
+    await page.goto("/console");
+    expect(new URL(page.url()).pathname).toBe("/console/login");
+    // The session was revoked server-side: the old cookie, put back, opens nothing.
+    await page.context().addCookies(cookiesBefore);
     await page.goto("/console");
     expect(new URL(page.url()).pathname).toBe("/console/login");
     expect(problems).toEqual([]);

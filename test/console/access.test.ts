@@ -9,7 +9,8 @@ import {
   signAccessToken,
 } from "../helpers/access";
 import { adminFetch, randomClientAddress } from "../helpers/admin";
-import { consoleFetch, csrfTokenOf } from "../helpers/console";
+import { consoleFetch, csrfTokenOf, signIn } from "../helpers/console";
+import { ADMIN_TOKEN } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 
 const server = useMockNetwork();
@@ -74,5 +75,44 @@ describe("the console behind Cloudflare Access", () => {
     );
     expect(refused.status).toBe(401);
     expect((await consoleFetch("/console/events", {}, behindAccess)).status).toBe(303);
+  });
+
+  it("signing out ends the Access session too: a redirect to /cdn-cgi/access/logout", async () => {
+    serveAccessKeys(server, team);
+    const assertion = await signAccessToken(team, accessClaims("a@clinic.example"));
+    const headers = { "cf-access-jwt-assertion": assertion };
+    const csrf = csrfTokenOf(await (await consoleFetch("/console", { headers }, behindAccess)).text());
+    const out = await consoleFetch("/console/logout", { headers, form: { _csrf: csrf } }, behindAccess);
+    expect(out.status).toBe(303);
+    expect(out.headers.get("location")).toBe("/cdn-cgi/access/logout");
+  });
+
+  it("turns the console's token sign-in off while the token keeps working for scripts on /admin", async () => {
+    // ADMIN_TOKEN still configured next to Access, as for scripts.
+    const withToken = async (request: Request) => {
+      request.headers.set("cf-connecting-ip", randomClientAddress());
+      return worker.fetch(request, accessEnv());
+    };
+    const form = await consoleFetch("/console/login", {}, withToken);
+    expect(form.status).toBe(200);
+    const html = await form.text();
+    expect(html).not.toContain('id="token"');
+    expect(html).toContain("Cloudflare Access");
+
+    const posted = await consoleFetch("/console/login", { form: { token: ADMIN_TOKEN, next: "/console" } }, withToken);
+    expect(posted.status).toBe(403);
+    expect(posted.headers.get("set-cookie")).toBeNull();
+
+    // A session opened before Access was configured opens nothing behind it.
+    const { cookie } = await signIn();
+    const page = await consoleFetch("/console/events", { cookie }, withToken);
+    expect(page.status).toBe(303);
+    expect(page.headers.get("location")).toContain("/console/login");
+
+    const admin = await worker.fetch(
+      new Request("https://receiver.test/admin/stats", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
+      accessEnv(),
+    );
+    expect(admin.status).toBe(200);
   });
 });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { JWKS_REFETCH_INTERVAL_MS } from "../../src/http/identity";
+import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_FAILURE_COOLDOWN_MS } from "../../src/http/identity";
 import worker from "../../src/index";
 import {
   ACCESS_AUD,
@@ -128,7 +128,7 @@ describe("admin identity through Cloudflare Access", () => {
       const tooSoon = await signAccessToken(rotated, accessClaims("a@clinic.example"));
       await expectUnauthorized(await adminStats({ "cf-access-jwt-assertion": tooSoon }));
       expect(fetches).toEqual([]);
-      setClock(TEST_NOW + 10 * 60_000 + JWKS_REFETCH_INTERVAL_MS);
+      setClock(TEST_NOW + 10 * 60_000 + JWKS_COOLDOWN_MS);
       const response = await adminStats({
         "cf-access-jwt-assertion": await signAccessToken(rotated, accessClaims("a@clinic.example")),
       });
@@ -146,6 +146,80 @@ describe("admin identity through Cloudflare Access", () => {
     const response = await adminStats({ "cf-access-jwt-assertion": token });
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: { code: "identity_unavailable" } });
+  });
+
+  it("bounds a storm of forged tokens naming unknown key ids to one keys fetch per cooldown", async () => {
+    // A team of its own, so this isolate's cached keys for the other tests play no part.
+    const stormTeam = "storm-test";
+    const certsUrl = `https://${stormTeam}.cloudflareaccess.com/cdn-cgi/access/certs`;
+    const stormEnv = accessEnv({ ACCESS_TEAM_DOMAIN: `${stormTeam}.cloudflareaccess.com` });
+    const claims = () => accessClaims("a@clinic.example", { iss: `https://${stormTeam}.cloudflareaccess.com` });
+    const published = await generateAccessKeys();
+    let fetches = 0;
+    let up = true;
+    server.use(
+      http.get(certsUrl, () => {
+        fetches += 1;
+        return up
+          ? HttpResponse.json({ keys: [{ ...published.publicJwk, use: "sig" }] })
+          : HttpResponse.text("down", { status: 502 });
+      }),
+    );
+    // Forged tokens: RS256 headers naming random key ids, garbage signatures (cheap to make many).
+    const part = (value: unknown) =>
+      btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const forged = () =>
+      `${part({ alg: "RS256", typ: "JWT", kid: crypto.randomUUID() })}.${part(claims())}.c2lnbmF0dXJl`;
+    const storm = async (count: number) => {
+      const tokens = Array.from({ length: count }, forged);
+      return Promise.all(tokens.map((token) => adminStats({ "cf-access-jwt-assertion": token }, stormEnv)));
+    };
+    const start = setClock(TEST_NOW + 24 * 60 * 60_000);
+
+    // 50 concurrent forged tokens on a cold isolate: one fetch, every answer 401.
+    expect((await storm(50)).map((response) => response.status)).toEqual(Array(50).fill(401));
+    expect(fetches).toBe(1);
+    // More inside the cooldown: no fetch at all.
+    await storm(50);
+    expect(fetches).toBe(1);
+    // After the cooldown: one more fetch for the next 50.
+    setClock(start + JWKS_COOLDOWN_MS);
+    await storm(50);
+    expect(fetches).toBe(2);
+    // A genuine token still passes from the cache.
+    const genuine = await signAccessToken(published, claims());
+    expect((await adminStats({ "cf-access-jwt-assertion": genuine }, stormEnv)).status).toBe(200);
+    expect(fetches).toBe(2);
+
+    // With the endpoint failing, a storm after the cache expired costs one fetch, then none until the failure cooldown ends.
+    up = false;
+    setClock(start + JWKS_CACHE_MAX_AGE_MS + JWKS_COOLDOWN_MS);
+    expect(new Set((await storm(50)).map((response) => response.status))).toEqual(new Set([503]));
+    expect(fetches).toBe(3);
+    await storm(50);
+    expect(fetches).toBe(3);
+    setClock(start + JWKS_CACHE_MAX_AGE_MS + JWKS_COOLDOWN_MS + JWKS_FAILURE_COOLDOWN_MS);
+    up = true;
+    const later = await signAccessToken(published, claims());
+    expect((await adminStats({ "cf-access-jwt-assertion": later }, stormEnv)).status).toBe(200);
+    expect(fetches).toBe(4);
+  });
+
+  it("counts forged tokens toward the failure limiter: one client is throttled after 10", async () => {
+    serveAccessKeys(server, team);
+    const client = { "cf-connecting-ip": randomClientAddress() };
+    const forger = await generateAccessKeys();
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 12; attempt += 1) {
+      const token = await signAccessToken(forger, accessClaims("a@clinic.example"));
+      const response = await worker.fetch(
+        new Request("https://receiver.test/admin/stats", { headers: { ...client, "cf-access-jwt-assertion": token } }),
+        accessEnv(),
+      );
+      statuses.push(response.status);
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses.slice(10)).toEqual([429, 429]);
   });
 
   it("verifies the audience it is configured with", () => {

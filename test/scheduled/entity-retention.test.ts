@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
-import { STUCK_EVENT_GRACE_DAYS } from "../../src/scheduled/retention";
+import { QUIET_ENTITY_GRACE_DAYS, STUCK_EVENT_GRACE_DAYS } from "../../src/scheduled/retention";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { CANARY, leakedCanaries } from "../helpers/phi-canary";
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
@@ -12,8 +12,8 @@ const DAY = 86_400_000;
 const now = Date.parse("2027-03-01T03:17:00.000Z");
 const daysAgo = (days: number) => new Date(now - days * DAY).toISOString();
 
-async function runRetention() {
-  const controller = createScheduledController({ scheduledTime: new Date(now), cron: CRONS.retention });
+async function runRetention(at = now) {
+  const controller = createScheduledController({ scheduledTime: new Date(at), cron: CRONS.retention });
   await worker.scheduled(controller, env);
 }
 
@@ -106,6 +106,55 @@ describe("entity retention", () => {
       refills: expect.any(Number),
     });
     expect(await entity("refills", "refill_id", refillId)).toMatchObject({ status: "denied", denial_reason: null });
+  });
+
+  it("clears the PHI facts of entities that never finish once quiet for the period plus the grace (+3 years)", async () => {
+    const shipped = uniqueId("ord");
+    const approved = uniqueId("mr");
+    const requested = uniqueId("ref");
+    const lively = uniqueId("ord");
+    const threeYears = 3 * 365 * DAY;
+    const start = now - threeYears;
+    const at = (offset: number) => new Date(start + offset).toISOString();
+    await apply(
+      makeEvent("order:shipped", {
+        timestamp: at(0),
+        data: { order_id: shipped, carrier: "UPS", tracking_number: "1Z999AA10123456784", shipping_address: address },
+      }),
+      makeEvent("medication_request:approved", {
+        timestamp: at(0),
+        data: { medication_request_id: approved, medication_name: CANARY.medication, quantity: 30 },
+      }),
+      makeEvent("refill:requested", { timestamp: at(0), data: { refill_id: requested } }),
+      // Shipped too, but its last event is inside the period plus the grace: it keeps its facts.
+      makeEvent("order:shipped", {
+        timestamp: at(threeYears - (30 + QUIET_ENTITY_GRACE_DAYS - 1) * DAY),
+        data: { order_id: lively, carrier: "USPS", shipping_address: address },
+      }),
+    );
+    // Inside the grace the open entities keep their facts (the final-only rule alone).
+    await runRetention(start + 60 * DAY);
+    expect(await entity("orders", "order_id", shipped)).toMatchObject({ carrier: "UPS", facts_purged_at: null });
+
+    await runRetention(now);
+    const order = await entity("orders", "order_id", shipped);
+    expect(order).toMatchObject({
+      order_id: shipped,
+      status: "shipped",
+      carrier: null,
+      tracking_number: null,
+      shipping_address: null,
+      shipped_at: at(0),
+      facts_purged_at: new Date(now).toISOString(),
+    });
+    const request = await entity("medication_requests", "medication_request_id", approved);
+    expect(request).toMatchObject({ status: "approved", medication_name: null, quantity: null });
+    expect(await entity("refills", "refill_id", requested)).toMatchObject({
+      status: "requested",
+      facts_purged_at: new Date(now).toISOString(),
+    });
+    expect(leakedCanaries(JSON.stringify([order, request]))).toEqual([]);
+    expect(await entity("orders", "order_id", lively)).toMatchObject({ carrier: "USPS", facts_purged_at: null });
   });
 
   it("removes the payload of an event stuck in flight once the queue's message life is over too", async () => {

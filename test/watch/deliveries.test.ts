@@ -167,3 +167,35 @@ describe("alert deliveries through ALERT_EMAIL_TO", () => {
     });
   });
 });
+
+describe("alert texts carry no markup from payload ids", () => {
+  it("restricts ids to [A-Za-z0-9._:-] and escapes & < > for Slack and email alike", async () => {
+    const webhook = mockWebhook();
+    const providers = mockProviders(server);
+    const t0 = Date.parse("2026-07-20T00:00:00.000Z");
+    const base = uniqueId("ref");
+    const hostile = `${base}<!channel> <https://evil.example|Pay here> & <b>x</b>`;
+    await applyAt(t0, "refill:requested", { refill_id: hostile });
+    await runWatch(t0 + 48 * HOUR, { ...PROVIDER_ENV, ...WEBHOOK_ENV, ALERT_EMAIL_TO: "ops@clinic.example" });
+
+    const shown = `${base}__channel___https:__evil.example_Pay_here_____b_x__b_`;
+    const [call] = webhook.naming(base);
+    const text = String(call?.body.text);
+    expect(text).toContain(`refill ${shown}, requested`);
+    expect(text).not.toMatch(/[<>]/);
+    expect(text).not.toContain("<!channel>");
+    // The console link keeps the real id, percent-encoded: nothing Slack reads as markup.
+    expect(text).toContain(`/console/refills/${encodeURIComponent(hostile)}`);
+
+    const [email] = providers.emails.filter((candidate) => candidate.body.text.includes(base));
+    expect(email?.body.text).toContain(`refill ${shown}, requested`);
+    expect(email?.body.text).not.toMatch(/[<>&]/);
+    expect(email?.body.html).not.toContain("<!channel>");
+    expect(email?.body.html).not.toContain("<b>");
+  });
+
+  it("escapes & < > as Slack documents, once", async () => {
+    const { slackEscape } = await import("../../src/scheduled/alert-text");
+    expect(slackEscape("a & b <!here> c > d")).toBe("a &amp; b &lt;!here&gt; c &gt; d");
+  });
+});

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { type AuditRow, listAuditRows } from "../../db/audit";
 import type { EntityKind } from "../../events/event-types";
+import { auditedSearch } from "../../http/audit";
 import { decodeAuditCursor, encodeAuditCursor } from "../../http/audit-cursor";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";
@@ -147,12 +148,13 @@ function AuditTable({ rows, timeZone }: { rows: AuditRow[]; timeZone: string }) 
 
 /**
  * `/console/audit`: the audit trail newest first, by actor, action, target type and target id, 50 a
- * page with `GET /admin/audit`'s cursor; one round trip. Viewing it is not itself audited: its rows
- * hold ids and outcomes, never a PHI value (docs/console.md).
+ * page with `GET /admin/audit`'s cursor; one round trip. Its rows hold ids and outcomes, never a PHI
+ * value, but they name patients by id, so viewing it is audited (`audit.read`, a target id filter as
+ * the search text).
  */
 export const auditPage = new Hono<ConsoleApp>();
 
-auditPage.get("/", async (c) => {
+auditPage.get("/", auditedSearch("audit.read", "target_id", { targetType: "audit" }), async (c) => {
   const timeZone = clinicTimeZone(c.env);
   const parsed = filtersSchema.safeParse(c.req.query());
   const filters: Filters = parsed.success ? parsed.data : {};

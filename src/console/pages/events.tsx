@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES } from "../../db/events";
+import { auditedSearch } from "../../http/audit";
 import { encodeEventCursor } from "../../http/event-cursor";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
@@ -58,7 +59,7 @@ function FilterForm({ filters }: { filters: Filters }) {
  */
 export const eventList = new Hono<ConsoleApp>();
 
-eventList.get("/", async (c) => {
+eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) => {
   const timeZone = clinicTimeZone(c.env);
   const parsed = filtersSchema.safeParse(c.req.query());
   const filters: Filters = parsed.success ? parsed.data : {};

@@ -2,6 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { listAuditRows } from "../../db/audit";
+import { auditedSearch } from "../audit";
 import { decodeAuditCursor, encodeAuditCursor } from "../audit-cursor";
 import { requireCursor } from "../cursor";
 import { rejectInvalid } from "../errors";
@@ -19,11 +20,16 @@ const auditQuery = z.object({
 
 const positionOf = (cursor: string) => requireCursor(decodeAuditCursor(cursor));
 
-/** `GET /admin/audit`: the audit trail, newest first, by actor and/or target, a page at a time. */
+/**
+ * `GET /admin/audit`: the audit trail, newest first, by actor and/or target, a page at a time. Its
+ * rows name patients by id, so reading it is audited too (`audit.read`; a `target_id` filter is
+ * recorded as the search text).
+ */
 export const adminAudit = new Hono<App>();
 
 adminAudit.get(
   "/",
+  auditedSearch("audit.read", "target_id", { targetType: "audit" }),
   zValidator("query", auditQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
   async (c) => {
     const query = c.req.valid("query");
