@@ -308,6 +308,8 @@ export async function revertReplay(db: D1Database, eventIds: readonly string[], 
  * lost) or `processing` under a lease that ran out before `leaseExpiredBefore` (epoch ms; its consumer
  * died and its message may be gone). Each is put back to `queued` with a fresh `queued_at` (the lease
  * cleared, so a late commit of the old holder changes nothing) and returned for re-enqueueing.
+ * Oldest first (by `queued_at`, by lease expiry): an event whose re-send failed has a fresh
+ * `queued_at`, so it is retried by age, after the events that have waited longer, never ahead of them.
  */
 export async function takeStuckEvents(
   db: D1Database,
@@ -320,9 +322,11 @@ export async function takeStuckEvents(
     .prepare(
       `UPDATE events SET status = 'queued', queued_at = ?3, lease_owner = NULL, lease_expires_at = NULL
 WHERE event_id IN (
-  SELECT event_id FROM events WHERE status = 'queued' AND queued_at < ?1 AND payload IS NOT NULL LIMIT ?4)
+  SELECT event_id FROM events WHERE status = 'queued' AND queued_at < ?1 AND payload IS NOT NULL
+  ORDER BY queued_at LIMIT ?4)
 OR event_id IN (
-  SELECT event_id FROM events WHERE status = 'processing' AND lease_expires_at < ?2 AND payload IS NOT NULL LIMIT ?4)
+  SELECT event_id FROM events WHERE status = 'processing' AND lease_expires_at < ?2 AND payload IS NOT NULL
+  ORDER BY lease_expires_at LIMIT ?4)
 RETURNING event_id, payload, received_at`,
     )
     .bind(queuedBefore, leaseExpiredBefore, now, limit)

@@ -160,3 +160,44 @@ export async function runDeadLetter(envelope: EnvelopeLike, attempts = 1): Promi
     consumeDeadLetters(batch, batchEnv, { listeners: [failingHandler] }),
   );
 }
+
+/**
+ * A queue producer that enforces Cloudflare's limits as Queues do (the local binding does not check
+ * sizes): a `sendBatch` of more than 100 messages or 256 KB, or any message over 128 KB, throws and
+ * sends nothing. `failNext` makes the next `count` calls fail as an unreachable queue would. Records
+ * every accepted message and the size of every accepted call.
+ */
+export function limitedQueue(): {
+  queue: Queue;
+  sent: MessageSendRequest[];
+  calls: { messages: number; bytes: number }[];
+  failNext: (count: number) => void;
+} {
+  const sent: MessageSendRequest[] = [];
+  const calls: { messages: number; bytes: number }[] = [];
+  let failures = 0;
+  const size = (body: unknown) => new TextEncoder().encode(JSON.stringify(body)).byteLength;
+  const accept = (messages: MessageSendRequest[]) => {
+    if (failures > 0) {
+      failures -= 1;
+      throw new Error("Queue send failed: service unavailable");
+    }
+    if (messages.length > 100) throw new Error(`Queue sendBatch failed: ${messages.length} messages is over 100`);
+    const sizes = messages.map((message) => size(message.body));
+    if (sizes.some((bytes) => bytes > 128 * 1024)) throw new Error("Queue send failed: message over 128 KB");
+    const bytes = sizes.reduce((total, each) => total + each, 0);
+    if (bytes > 256 * 1024) throw new Error(`Queue sendBatch failed: batch of ${bytes} bytes is over 256 KB`);
+    calls.push({ messages: messages.length, bytes });
+    sent.push(...messages);
+  };
+  const queue = {
+    send: async (body: unknown, options?: QueueSendOptions) => accept([{ body, ...options }]),
+    sendBatch: async (messages: Iterable<MessageSendRequest>) => accept([...messages]),
+  } as unknown as Queue;
+  return { queue, sent, calls, failNext: (count) => (failures += count) };
+}
+
+/** A body of `bytes` printable characters, to bring an event near a size without touching its schema. */
+export function padding(bytes: number): string {
+  return "x".repeat(bytes);
+}
