@@ -76,13 +76,19 @@ export async function eventually<T>(
 }
 
 /**
- * Wraps a D1 binding to count round trips: every `batch`, `exec`, and every `run`/`all`/`first`/`raw`
- * of a statement prepared through it.
+ * Wraps a D1 binding to count round trips (every `batch`, `exec`, and every `run`/`all`/`first`/`raw`
+ * of a statement prepared through it) and queries as D1's per-invocation limit counts them (each
+ * statement of a `batch` is one, a failed one too).
  */
 const PROXY_TARGET = Symbol("target");
 
-export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: () => number } {
+export function countingDatabase(db: D1Database): {
+  db: D1Database;
+  roundTrips: () => number;
+  queries: () => number;
+} {
   let count = 0;
+  let queries = 0;
   const wrapStatement = (statement: D1PreparedStatement): D1PreparedStatement =>
     new Proxy(statement, {
       get(target, property, receiver) {
@@ -93,6 +99,7 @@ export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: 
         if (["run", "all", "first", "raw"].includes(String(property))) {
           return (...args: unknown[]) => {
             count += 1;
+            queries += 1;
             return value.apply(target, args);
           };
         }
@@ -107,6 +114,7 @@ export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: 
       if (property === "batch" || property === "exec") {
         return (...args: unknown[]) => {
           count += 1;
+          queries += property === "batch" ? (args[0] as D1PreparedStatement[]).length : 1;
           // D1 wants its own statement objects back, not our proxies.
           const unwrapped = property === "batch" ? [(args[0] as D1PreparedStatement[]).map(unproxy)] : args;
           return value.apply(target, unwrapped);
@@ -115,7 +123,7 @@ export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: 
       return value.bind(target);
     },
   });
-  return { db: wrapped, roundTrips: () => count };
+  return { db: wrapped, roundTrips: () => count, queries: () => queries };
 }
 
 function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
