@@ -42,7 +42,7 @@ export interface Retry {
 export interface RetryPolicy {
   delaySeconds(attempts: number): number;
   onHandlerError: "retry" | "dead";
-  /** Sends one batch's retries; the dead-letter queue re-spools the ones on their last delivery. */
+  /** Sends one batch's retries; the dead-letter queue re-spools the ones from their 14th delivery. */
   send(retries: readonly Retry[]): Promise<void>;
 }
 

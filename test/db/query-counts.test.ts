@@ -106,6 +106,18 @@ describe("D1 queries per invocation", () => {
     expect(counting.queries()).toBeGreaterThanOrEqual(8 * PURGE_MAX_CHUNKS);
     expect(counting.queries()).toBeLessThanOrEqual(WELL_UNDER_THE_LIMIT);
   });
+
+  it("the 5-minute cron: stuck-event sweep, notification sweep and lifecycle watch", async () => {
+    vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
+    vi.spyOn(env.NOTIFICATIONS, "sendBatch").mockResolvedValue(undefined as never);
+    const counting = countingDatabase(env.DB);
+    await worker.scheduled(
+      createScheduledController({ scheduledTime: new Date(TEST_NOW + 86_400_000), cron: CRONS.notificationSweep }),
+      { ...env, DB: counting.db },
+    );
+    expect(counting.queries()).toBeGreaterThan(0);
+    expect(counting.queries()).toBeLessThanOrEqual(WELL_UNDER_THE_LIMIT);
+  });
 });
 
 /**
