@@ -19,6 +19,14 @@ import type { CapturedMessage } from "./batch-record.ts";
 import type { RuntimeServer } from "./runtime.ts";
 import { ROOT } from "./servers.ts";
 
+/**
+ * Deliveries near the edge's 64 KiB cap added to the stream: at this size a chunk of 100 is 6 MB, so
+ * every re-send (re-spool, sweep, replay) must cut its chunks by bytes to pass Queues' 256 KB limit,
+ * which the bench entry enforces on what it captures.
+ */
+const LARGE_EVENTS = 30;
+const LARGE_EVENT_BYTES = 65_000;
+
 /** Cloudflare Queues' default message retention (4 days); a message older than this is dropped. */
 const RETENTION_S = 4 * 86_400;
 const CRONS = [
@@ -30,6 +38,9 @@ const CRONS = [
 export interface OutageResult {
   events: number;
   unique_events: number;
+  /** Of the accepted events, those whose body was near the 64 KiB cap, and how many of them were lost. */
+  large_events: number;
+  large_lost: number;
   outage_hours: number;
   /** Longest time (simulated) a main-queue message spent from first delivery to leaving the queue. */
   main_queue_retry_span_hours: number;
@@ -37,7 +48,7 @@ export interface OutageResult {
   deliveries: number;
   /** Messages moved to a dead-letter queue, and messages dropped (retries or retention exhausted). */
   dead_lettered: number;
-  /** Copies the dead-letter consumer sent back to its own queue on a message's last delivery. */
+  /** Copies the dead-letter consumer sent back to its own queue (from a message's 14th delivery on). */
   respooled: number;
   dropped: Record<string, number>;
   /** Accepted events with no final status after recovery (a `dead` row waits for a manual replay). */
@@ -124,14 +135,23 @@ export async function runOutage(
     startTime: Date.parse(SEEDED_START_TIME),
   });
   const accepted = new Set<string>();
-  for (const delivery of plan.sends) {
+  const large = new Set<string>();
+  const sends = [...plan.sends.map((delivery) => ({ body: delivery.body, eventId: delivery.envelope.event_id }))];
+  for (const [index, delivery] of plan.sends.slice(0, LARGE_EVENTS).entries()) {
+    const envelope = { ...delivery.envelope, event_id: `${delivery.envelope.event_id}-large-${index}` };
+    const unpadded = JSON.stringify({ ...envelope, data: { ...envelope.data, note: "" } });
+    const note = "n".repeat(LARGE_EVENT_BYTES - unpadded.length);
+    sends.push({ body: JSON.stringify({ ...envelope, data: { ...envelope.data, note } }), eventId: envelope.event_id });
+    large.add(envelope.event_id);
+  }
+  for (const delivery of sends) {
     const response = await fetch(`${server.url}/webhooks/novamed`, {
       method: "POST",
       headers: { "x-api-key": options.apiKey, "content-type": "application/json" },
       body: delivery.body,
     });
     await response.arrayBuffer();
-    if (response.status === 200) accepted.add(delivery.envelope.event_id);
+    if (response.status === 200) accepted.add(delivery.eventId);
   }
   await take();
   options.progress(`outage: ${accepted.size} events accepted with D1 down for ${options.outageHours} h (simulated)`);
@@ -229,6 +249,7 @@ export async function runOutage(
     const ids = [...accepted];
     return {
       lost: ids.filter((id) => !FINAL.has(status.get(id) ?? "")).length,
+      largeLost: ids.filter((id) => large.has(id) && !FINAL.has(status.get(id) ?? "")).length,
       withoutRow: ids.filter((id) => !status.has(id)).length,
       dead: ids.filter((id) => status.get(id) === "dead").length,
       byStatus: Object.fromEntries(
@@ -267,8 +288,10 @@ export async function runOutage(
   ).json()) as { events: { applied_more_than_once: number } };
   const finalStatus = (await outcome()).byStatus;
   return {
-    events: plan.sends.length,
+    events: sends.length,
     unique_events: accepted.size,
+    large_events: [...large].filter((id) => accepted.has(id)).length,
+    large_lost: before.largeLost,
     outage_hours: options.outageHours,
     main_queue_retry_span_hours: Math.round((mainSpan / 3600) * 100) / 100,
     simulated_hours: Math.round((now / 3600) * 10) / 10,

@@ -103,7 +103,7 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
   add(
     "outage: lost 0, applied twice 0 after recovery",
     outage
-      ? `lost ${outage.lost} (${outage.lost_after_replay_of_dead} after replaying dead), double_applied ${outage.double_applied}`
+      ? `lost ${outage.lost} (${outage.lost_after_replay_of_dead} after replaying dead; ${outage.large_lost} of ${outage.large_events} near 64 KiB), double_applied ${outage.double_applied}`
       : null,
     outage !== null && outage.lost === 0 && outage.double_applied === 0,
   );

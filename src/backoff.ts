@@ -23,10 +23,22 @@ const DEAD_LETTER_JITTER_FLOOR = 0.9;
 
 /**
  * `max_retries` of the `novamed-events-dlq` consumer in wrangler.toml (a Node test keeps the two
- * equal). The delivery that reaches it re-spools the message instead of retrying (see
- * dead-letter-consumer.ts), so the queue never deletes it.
+ * equal): a message is delivered at most this many times plus one, and then deleted.
  */
-export const DEAD_LETTER_MAX_RETRIES = 14;
+export const DEAD_LETTER_MAX_RETRIES = 20;
+
+/**
+ * The delivery from which the dead-letter consumer re-spools a message it cannot apply (D1 still
+ * down) instead of retrying it (see dead-letter-consumer.ts). Well before the last delivery, so a
+ * re-spool that fails is retried and re-spooled again: deliveries 14 to 21 are eight tries.
+ */
+export const DEAD_LETTER_RESPOOL_FROM_ATTEMPT = 14;
+
+/**
+ * Delay before the next try after a failed re-spool: short, since only the send to Queues is
+ * missing, and small enough that all the remaining tries fit in the queue's retention.
+ */
+export const RESPOOL_RETRY_DELAY_SECONDS = 30 * 60;
 
 /**
  * Backoff on the dead-letter path, sized for a D1 outage of days: `5 min · 2^(attempts-1)` capped at

@@ -29,12 +29,29 @@ let capture = false;
 let batches: BatchRecord[] = [];
 let captured: CapturedMessage[] = [];
 
+/**
+ * Refuses a send as Cloudflare Queues do (the local queue checks no sizes): more than 100 messages
+ * or 256 KB in one `sendBatch`, or a message over 128 KB, fails the whole call and sends nothing.
+ */
+function checkQueueLimits(bodies: readonly unknown[]): void {
+  const sizes = bodies.map((body) => new TextEncoder().encode(JSON.stringify(body)).byteLength);
+  if (bodies.length > 100) throw new Error(`Queue sendBatch refused: ${bodies.length} messages (limit 100)`);
+  if (sizes.some((size) => size > 128 * 1024)) throw new Error("Queue send refused: a message over 128 KB");
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  if (total > 256 * 1024) throw new Error(`Queue sendBatch refused: ${total} bytes (limit 256 KB)`);
+}
+
 function capturingQueue(queue: string): Queue {
   const keep = (body: unknown, delaySeconds = 0) => void captured.push({ queue, body, delaySeconds });
   return {
-    send: async (body: unknown, options?: QueueSendOptions) => keep(body, options?.delaySeconds),
+    send: async (body: unknown, options?: QueueSendOptions) => {
+      checkQueueLimits([body]);
+      keep(body, options?.delaySeconds);
+    },
     sendBatch: async (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
-      for (const message of messages) keep(message.body, message.delaySeconds ?? options?.delaySeconds);
+      const all = [...messages];
+      checkQueueLimits(all.map((message) => message.body));
+      for (const message of all) keep(message.body, message.delaySeconds ?? options?.delaySeconds);
     },
   } as unknown as Queue;
 }

@@ -3,11 +3,9 @@ import { ConfigError } from "../config/read";
 import { insertOutboxRow, type SendJob } from "../db/notifications";
 import type { EventType } from "../events/event-types";
 import type { ChangeListener } from "../events/handlers";
-import { errorKind, log } from "../log";
+import { log } from "../log";
+import { enqueueAll } from "../queue/enqueue";
 import { kindOf } from "./rules";
-
-/** Cloudflare Queues accept at most 100 messages per `sendBatch`. */
-const SEND_BATCH_LIMIT = 100;
 
 /** The channels each event type notifies on, or why they cannot be known (a ConfigError's text). */
 type Rules = { rules: ReadonlyMap<EventType, readonly Channel[]> } | { unreadable: string };
@@ -66,17 +64,14 @@ export function notificationListener(env: Env): ChangeListener {
   };
 }
 
-/** Sends jobs to the notification queue in chunks; failures are logged and left to the sweep. */
+/**
+ * Sends jobs to the notification queue in chunks Queues accept ({@link enqueueAll}); failures are
+ * logged and left to the sweep. Returns how many were enqueued.
+ */
 export async function enqueueSendJobs(env: Env, jobs: readonly SendJob[], delaySeconds?: number): Promise<number> {
-  let enqueued = 0;
-  for (let start = 0; start < jobs.length; start += SEND_BATCH_LIMIT) {
-    const chunk = jobs.slice(start, start + SEND_BATCH_LIMIT);
-    try {
-      await env.NOTIFICATIONS.sendBatch(chunk.map((body) => ({ body, contentType: "json" as const, delaySeconds })));
-      enqueued += chunk.length;
-    } catch (error) {
-      log.error("notification enqueue failed; the sweep will retry", { jobs: chunk.length, error: errorKind(error) });
-    }
+  const result = await enqueueAll(env.NOTIFICATIONS, jobs, (body) => ({ body, delaySeconds }));
+  for (const error of result.errors) {
+    log.error("notification enqueue failed; the sweep will retry", { jobs: error.messages, error: error.error });
   }
-  return enqueued;
+  return result.sent.length;
 }

@@ -1,5 +1,11 @@
-import { DEAD_LETTER_MAX_RETRIES, deadLetterRetryDelaySeconds } from "../backoff";
-import { errorKind, log } from "../log";
+import {
+  DEAD_LETTER_MAX_RETRIES,
+  DEAD_LETTER_RESPOOL_FROM_ATTEMPT,
+  deadLetterRetryDelaySeconds,
+  RESPOOL_RETRY_DELAY_SECONDS,
+} from "../backoff";
+import { log } from "../log";
+import { enqueueAll } from "./enqueue";
 import { consumeEvents, type Retry, type RetryPolicy } from "./events-consumer";
 
 /**
@@ -7,9 +13,13 @@ import { consumeEvents, type Retry, type RetryPolicy } from "./events-consumer";
  * out: almost always because D1 was unreachable, otherwise because its handler keeps throwing. So the
  * dead-letter consumer applies the event through the same claim/commit path, backing off for days
  * (deadLetterRetryDelaySeconds) while D1 is down, and records a handler error as `dead` (replayable)
- * at once. A message on its last delivery is not retried (the queue would delete it, as this queue
- * has no dead-letter queue of its own): a fresh copy is sent to this queue instead, which restarts
- * both its retries and its retention, so an acknowledged event outlives any D1 outage.
+ * at once.
+ *
+ * From its 14th delivery on ({@link DEAD_LETTER_RESPOOL_FROM_ATTEMPT}) a message D1 still cannot
+ * take is not retried: a fresh copy is sent to this queue (new retries, new retention) and the old
+ * one acked only once that send succeeded. A failed re-spool is retried after a short delay while
+ * deliveries remain (this queue's `max_retries` leaves eight tries), so no single failure, nor a few
+ * hours of them, lets Queues delete an event D1 never stored.
  */
 export function deadLetterRetries(env: Env): RetryPolicy {
   return {
@@ -20,21 +30,28 @@ export function deadLetterRetries(env: Env): RetryPolicy {
 }
 
 async function respoolOrRetry(env: Env, retries: readonly Retry[]): Promise<void> {
-  const last = retries.filter(({ message }) => message.attempts >= DEAD_LETTER_MAX_RETRIES);
-  for (const { message, delaySeconds } of retries) {
-    if (message.attempts < DEAD_LETTER_MAX_RETRIES) message.retry({ delaySeconds });
+  const respool: Retry[] = [];
+  for (const retry of retries) {
+    if (retry.message.attempts >= DEAD_LETTER_RESPOOL_FROM_ATTEMPT) respool.push(retry);
+    else retry.message.retry({ delaySeconds: retry.delaySeconds });
   }
-  if (last.length === 0) return;
-  try {
-    await env.EVENTS_DEAD_LETTER.sendBatch(
-      last.map(({ message, delaySeconds }) => ({ body: message.body, contentType: "json", delaySeconds })),
-    );
-    for (const { message } of last) message.ack();
-    log.warn("dead letters re-spooled", { messages: last.length });
-  } catch (error) {
-    // Nothing better is left than the retry we were avoiding; say so loudly.
-    log.error("dead-letter re-spool failed", { messages: last.length, error: errorKind(error) });
-    for (const { message, delaySeconds } of last) message.retry({ delaySeconds });
+  if (respool.length === 0) return;
+  const result = await enqueueAll(env.EVENTS_DEAD_LETTER, respool, ({ message, delaySeconds }) => ({
+    body: message.body,
+    delaySeconds,
+  }));
+  for (const { message } of result.sent) message.ack();
+  if (result.sent.length > 0) log.warn("dead letters re-spooled", { messages: result.sent.length });
+  for (const { message } of result.failed) {
+    const last = message.attempts > DEAD_LETTER_MAX_RETRIES;
+    // Acking would drop an event D1 never stored; retrying keeps it, and its next delivery re-spools.
+    log.error("dead-letter re-spool failed; retrying", {
+      message_id: message.id,
+      attempts: message.attempts,
+      last_delivery: last,
+      error: result.errors[0]?.error ?? "unknown",
+    });
+    message.retry({ delaySeconds: RESPOOL_RETRY_DELAY_SECONDS });
   }
 }
 

@@ -3,6 +3,7 @@ import {
   type ClaimedRow,
   type Completion,
   claimEvents,
+  claimQueries,
   completeEvent,
   type EventStatus,
   releaseLeases,
@@ -19,6 +20,14 @@ import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event
  */
 export const LEASE_MS = 120_000;
 
+/**
+ * D1 queries (each statement of a `db.batch` counts) one invocation may spend before the one-by-one
+ * fallback commit stops and retries the rest: D1 allows 1,000 per invocation. A batch of 100 costs
+ * about 100 for the claim and a few per event for the commit; the budget leaves the fallback room for
+ * most of a batch and the whole invocation well under the limit.
+ */
+export const D1_QUERY_BUDGET = 600;
+
 /** One message to deliver again after `delaySeconds`. */
 export interface Retry {
   message: Message<unknown>;
@@ -33,7 +42,7 @@ export interface Retry {
 export interface RetryPolicy {
   delaySeconds(attempts: number): number;
   onHandlerError: "retry" | "dead";
-  /** Sends one batch's retries; the dead-letter queue re-spools the ones on their last delivery. */
+  /** Sends one batch's retries; the dead-letter queue re-spools the ones from their 14th delivery. */
   send(retries: readonly Retry[]): Promise<void>;
 }
 
@@ -64,6 +73,8 @@ interface BatchCounts {
   retried: number;
   poison: number;
   d1_round_trips: number;
+  /** Statements sent to D1, as its per-invocation limit counts them. */
+  d1_queries: number;
 }
 
 /**
@@ -132,6 +143,7 @@ export async function consumeEvents(
     retried: 0,
     poison: 0,
     d1_round_trips: 0,
+    d1_queries: 0,
   };
 
   const reads: { message: Message<unknown>; read: ReadEventMessage }[] = [];
@@ -154,6 +166,7 @@ export async function consumeEvents(
     // If a first claim committed with only its answer lost, the repeat sees our lease as the owner.
     claimed = await retryOnceInPlace("claim", () => {
       counts.d1_round_trips += 1;
+      counts.d1_queries += claimQueries(requests.length);
       return claimEvents(env.DB, requests, leaseOwner, claimTime + LEASE_MS, claimTime);
     });
   } catch (error) {
@@ -161,6 +174,7 @@ export async function consumeEvents(
     // Release whatever we may have claimed, so those retries need not wait for the leases to expire.
     log.warn("claim failed", { queue: batch.queue, messages: reads.length, error: errorKind(error) });
     counts.d1_round_trips += 1;
+    counts.d1_queries += 1;
     await releaseLeases(env.DB, leaseOwner).catch(() => undefined);
     for (const { message } of reads) retries.push({ message, delaySeconds: policy.delaySeconds(message.attempts) });
     counts.retried += reads.length;
@@ -281,8 +295,10 @@ async function commit(
   }));
   const committed: EntityChange[] = [];
   try {
+    const statements = groups.flatMap((group) => group.statements);
     counts.d1_round_trips += 1;
-    const results = await db.batch(groups.flatMap((group) => group.statements));
+    counts.d1_queries += statements.length;
+    const results = await db.batch(statements);
     let offset = 0;
     for (const { item, statements } of groups) {
       offset += statements.length;
@@ -292,13 +308,23 @@ async function commit(
     }
   } catch (error) {
     log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
+    let deferred = 0;
     for (const { item, statements } of groups) {
       // The failed combined commit may have landed with only its answer lost, and a redelivery would
       // then find the event processed and skip it. So its follow-ups (send jobs) run in any case: for
       // an event that did not commit they find no outbox row and do nothing.
       if (item.change) committed.push(item.change);
+      // This event's batch, its failure record and the final lease release must fit the budget;
+      // otherwise it waits for a redelivery (a new invocation, a new budget).
+      if (counts.d1_queries + statements.length + 2 > D1_QUERY_BUDGET) {
+        deferred += 1;
+        retryLater(item.message);
+        counts.retried += 1;
+        continue;
+      }
       try {
         counts.d1_round_trips += 1;
+        counts.d1_queries += statements.length;
         const results = await db.batch(statements);
         settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts, retryLater);
       } catch (eventError) {
@@ -310,6 +336,13 @@ async function commit(
         await recordFailure(db, item, leaseOwner, now, counts);
         settle(item, false, counts, retryLater);
       }
+    }
+    if (deferred > 0) {
+      // Give up the deferred events' leases so their redeliveries need not wait for them to expire.
+      log.warn("query budget reached; retrying the rest", { deferred, d1_queries: counts.d1_queries });
+      counts.d1_round_trips += 1;
+      counts.d1_queries += 1;
+      await releaseLeases(db, leaseOwner).catch(() => undefined);
     }
   }
   return committed;
@@ -350,6 +383,7 @@ async function recordFailure(
 ): Promise<void> {
   try {
     counts.d1_round_trips += 1;
+    counts.d1_queries += 1;
     await completeEvent(db, item.completion, leaseOwner, now).run();
   } catch {
     // The lease expires on its own; the retry takes the event over.

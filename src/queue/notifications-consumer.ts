@@ -1,7 +1,8 @@
 import { retryDelaySeconds } from "../backoff";
 import { readSendJob } from "../db/notifications";
-import { errorKind, log } from "../log";
+import { log } from "../log";
 import { type QueuedJob, type SenderCounts, type SenderOptions, sendNotifications } from "../notify/sender";
+import { enqueueAll } from "./enqueue";
 
 /**
  * The `patient-notifications` consumer, a thin adapter around the sender (src/notify/sender.ts):
@@ -31,11 +32,13 @@ export async function consumeNotifications(
   const { verdicts, delayed, counts } = await sendNotifications(env, jobs, options);
   if (delayed.length > 0) {
     // If this fails the rows stay `scheduled` and the sweep enqueues them once their window opens.
-    await env.NOTIFICATIONS.sendBatch(
-      delayed.map(({ job, delaySeconds }) => ({ body: job, contentType: "json" as const, delaySeconds })),
-    ).catch((error: unknown) =>
-      log.error("scheduled enqueue failed; the sweep will retry", { jobs: delayed.length, error: errorKind(error) }),
-    );
+    const result = await enqueueAll(env.NOTIFICATIONS, delayed, ({ job, delaySeconds }) => ({
+      body: job,
+      delaySeconds,
+    }));
+    for (const error of result.errors) {
+      log.error("scheduled enqueue failed; the sweep will retry", { jobs: error.messages, error: error.error });
+    }
   }
   messages.forEach((message, index) => {
     const verdict = verdicts[index] ?? { action: "retry" };

@@ -9,12 +9,15 @@ import { requeueEvents } from "../queue/requeue";
  * a lease lasts two minutes.
  */
 export const STUCK_AFTER_MS = 5 * 60_000;
-const SWEEP_CHUNK = 100;
-const SWEEP_MAX_CHUNKS = 10;
+export const SWEEP_CHUNK = 100;
+export const SWEEP_MAX_CHUNKS = 10;
 
 /**
- * Re-enqueues events nothing is left to deliver (see {@link takeStuckEvents}). One that cannot be sent
- * stays `queued` with a fresh `queued_at`, so the next run tries again. Returns how many were sent.
+ * Re-enqueues events nothing is left to deliver (see {@link takeStuckEvents}), oldest first, at most
+ * `SWEEP_MAX_CHUNKS` takes of `SWEEP_CHUNK` per run. One that cannot be sent stays `queued` with a
+ * fresh `queued_at`: the next runs take it again by age, after the events that waited longer. A run
+ * goes on past a partly failed send and stops when a take sent nothing (the queue is down; the next
+ * run tries again). Returns how many were sent.
  */
 export async function sweepStuckEvents(env: Env, now: Date): Promise<number> {
   const cutoff = now.getTime() - STUCK_AFTER_MS;
@@ -25,7 +28,7 @@ export async function sweepStuckEvents(env: Env, now: Date): Promise<number> {
     const result = await requeueEvents(env, rows, null);
     sent += result.sent.length;
     failed += result.failed.length;
-    if (rows.length < SWEEP_CHUNK || result.failed.length > 0) break;
+    if (rows.length < SWEEP_CHUNK || result.sent.length === 0) break;
   }
   log.info("stuck event sweep", { sent, failed });
   return sent;

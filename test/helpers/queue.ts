@@ -76,13 +76,19 @@ export async function eventually<T>(
 }
 
 /**
- * Wraps a D1 binding to count round trips: every `batch`, `exec`, and every `run`/`all`/`first`/`raw`
- * of a statement prepared through it.
+ * Wraps a D1 binding to count round trips (every `batch`, `exec`, and every `run`/`all`/`first`/`raw`
+ * of a statement prepared through it) and queries as D1's per-invocation limit counts them (each
+ * statement of a `batch` is one, a failed one too).
  */
 const PROXY_TARGET = Symbol("target");
 
-export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: () => number } {
+export function countingDatabase(db: D1Database): {
+  db: D1Database;
+  roundTrips: () => number;
+  queries: () => number;
+} {
   let count = 0;
+  let queries = 0;
   const wrapStatement = (statement: D1PreparedStatement): D1PreparedStatement =>
     new Proxy(statement, {
       get(target, property, receiver) {
@@ -93,6 +99,7 @@ export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: 
         if (["run", "all", "first", "raw"].includes(String(property))) {
           return (...args: unknown[]) => {
             count += 1;
+            queries += 1;
             return value.apply(target, args);
           };
         }
@@ -107,6 +114,7 @@ export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: 
       if (property === "batch" || property === "exec") {
         return (...args: unknown[]) => {
           count += 1;
+          queries += property === "batch" ? (args[0] as D1PreparedStatement[]).length : 1;
           // D1 wants its own statement objects back, not our proxies.
           const unwrapped = property === "batch" ? [(args[0] as D1PreparedStatement[]).map(unproxy)] : args;
           return value.apply(target, unwrapped);
@@ -115,7 +123,7 @@ export function countingDatabase(db: D1Database): { db: D1Database; roundTrips: 
       return value.bind(target);
     },
   });
-  return { db: wrapped, roundTrips: () => count };
+  return { db: wrapped, roundTrips: () => count, queries: () => queries };
 }
 
 function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
@@ -159,4 +167,45 @@ export async function runDeadLetter(envelope: EnvelopeLike, attempts = 1): Promi
   return runBatch(EVENTS_DLQ, [eventMessage(envelope, attempts)], env, (batch, batchEnv) =>
     consumeDeadLetters(batch, batchEnv, { listeners: [failingHandler] }),
   );
+}
+
+/**
+ * A queue producer that enforces Cloudflare's limits as Queues do (the local binding does not check
+ * sizes): a `sendBatch` of more than 100 messages or 256 KB, or any message over 128 KB, throws and
+ * sends nothing. `failNext` makes the next `count` calls fail as an unreachable queue would. Records
+ * every accepted message and the size of every accepted call.
+ */
+export function limitedQueue(): {
+  queue: Queue;
+  sent: MessageSendRequest[];
+  calls: { messages: number; bytes: number }[];
+  failNext: (count: number) => void;
+} {
+  const sent: MessageSendRequest[] = [];
+  const calls: { messages: number; bytes: number }[] = [];
+  let failures = 0;
+  const size = (body: unknown) => new TextEncoder().encode(JSON.stringify(body)).byteLength;
+  const accept = (messages: MessageSendRequest[]) => {
+    if (failures > 0) {
+      failures -= 1;
+      throw new Error("Queue send failed: service unavailable");
+    }
+    if (messages.length > 100) throw new Error(`Queue sendBatch failed: ${messages.length} messages is over 100`);
+    const sizes = messages.map((message) => size(message.body));
+    if (sizes.some((bytes) => bytes > 128 * 1024)) throw new Error("Queue send failed: message over 128 KB");
+    const bytes = sizes.reduce((total, each) => total + each, 0);
+    if (bytes > 256 * 1024) throw new Error(`Queue sendBatch failed: batch of ${bytes} bytes is over 256 KB`);
+    calls.push({ messages: messages.length, bytes });
+    sent.push(...messages);
+  };
+  const queue = {
+    send: async (body: unknown, options?: QueueSendOptions) => accept([{ body, ...options }]),
+    sendBatch: async (messages: Iterable<MessageSendRequest>) => accept([...messages]),
+  } as unknown as Queue;
+  return { queue, sent, calls, failNext: (count) => (failures += count) };
+}
+
+/** A body of `bytes` printable characters, to bring an event near a size without touching its schema. */
+export function padding(bytes: number): string {
+  return "x".repeat(bytes);
 }

@@ -4,8 +4,10 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   DEAD_LETTER_MAX_RETRIES,
+  DEAD_LETTER_RESPOOL_FROM_ATTEMPT,
   deadLetterRetryDelaySeconds,
   QUEUES_MAX_DELAY_SECONDS,
+  RESPOOL_RETRY_DELAY_SECONDS,
   retryDelaySeconds,
 } from "../../src/backoff.ts";
 
@@ -46,15 +48,23 @@ describe("the survivable D1 outage, computed from the configuration", () => {
   });
 
   it("retries an acknowledged event for at least 72 hours before the dead-letter queue re-spools it", () => {
-    // Counted conservatively: the last delivery of each queue does not retry (the main queue hands
-    // over to the dead-letter queue, which re-spools), and every delay at its shortest.
+    // Counted conservatively: the last delivery of the main queue does not retry (it hands over to
+    // the dead-letter queue), the dead-letter queue re-spools from its 14th delivery, and every delay
+    // is at its shortest.
     const shortest =
-      schedule(mainRetries - 1, retryDelaySeconds, 0) + schedule(deadLetterRetries - 1, deadLetterRetryDelaySeconds, 0);
+      schedule(mainRetries - 1, retryDelaySeconds, 0) +
+      schedule(DEAD_LETTER_RESPOOL_FROM_ATTEMPT - 1, deadLetterRetryDelaySeconds, 0);
     expect(shortest).toBeGreaterThanOrEqual(72 * HOUR);
   });
 
-  it("keeps one dead-letter message's whole schedule inside the queue's default retention", () => {
-    const longest = schedule(deadLetterRetries, deadLetterRetryDelaySeconds, 1);
+  it("leaves several deliveries after the first re-spool, all inside the queue's default retention", () => {
+    // Deliveries from the first re-spool to the last (max_retries + 1) each re-spool again if the
+    // one before failed: a failed send is never the message's end.
+    const respoolTries = deadLetterRetries + 1 - DEAD_LETTER_RESPOOL_FROM_ATTEMPT + 1;
+    expect(respoolTries).toBeGreaterThanOrEqual(5);
+    const longest =
+      schedule(DEAD_LETTER_RESPOOL_FROM_ATTEMPT - 1, deadLetterRetryDelaySeconds, 1) +
+      (respoolTries - 1) * RESPOOL_RETRY_DELAY_SECONDS;
     expect(longest).toBeLessThan(DEFAULT_RETENTION_SECONDS);
   });
 

@@ -1,7 +1,7 @@
 import type { MessageBatchMessage } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DEAD_LETTER_MAX_RETRIES } from "../../src/backoff";
+import { DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_RESPOOL_FROM_ATTEMPT } from "../../src/backoff";
 import { getEntity } from "../../src/db/entities";
 import { makeEvent, uniqueId } from "../helpers/events";
 import {
@@ -9,6 +9,8 @@ import {
   EVENTS_QUEUE,
   eventMessage,
   eventRow,
+  limitedQueue,
+  padding,
   runBatch,
   runDeadLetter,
   withBatchHook,
@@ -70,7 +72,7 @@ describe("a D1 outage across the whole retry schedule", () => {
       waitedSeconds += result.retryMessages[0]?.delaySeconds ?? 0;
     }
     // The dead-letter queue: still failing, it keeps retrying with long delays (never `dead`).
-    for (let attempts = 1; attempts < DEAD_LETTER_MAX_RETRIES; attempts += 1) {
+    for (let attempts = 1; attempts < DEAD_LETTER_RESPOOL_FROM_ATTEMPT; attempts += 1) {
       const result = await runBatch(EVENTS_DLQ, [withAttempts(delivered, attempts)], outage);
       expect(result.explicitAcks).toEqual([]);
       expect(result.retryMessages).toHaveLength(1);
@@ -78,8 +80,8 @@ describe("a D1 outage across the whole retry schedule", () => {
     }
     expect(waitedSeconds).toBeGreaterThanOrEqual(72 * 3600);
 
-    // Its last delivery, D1 still down: re-spooled as a fresh message instead of deleted.
-    const last = await runBatch(EVENTS_DLQ, [withAttempts(delivered, DEAD_LETTER_MAX_RETRIES)], outage);
+    // Its 14th delivery, D1 still down: re-spooled as a fresh message instead of retried towards deletion.
+    const last = await runBatch(EVENTS_DLQ, [withAttempts(delivered, DEAD_LETTER_RESPOOL_FROM_ATTEMPT)], outage);
     expect(last.retryMessages).toEqual([]);
     expect(last.explicitAcks).toHaveLength(1);
     expect(spool.sent).toHaveLength(1);
@@ -96,18 +98,65 @@ describe("a D1 outage across the whole retry schedule", () => {
     expect(order).toMatchObject({ status: "shipped", tracking_number: "1Z999AA10123456784" });
   });
 
-  it("retries the last delivery rather than drop it when the re-spool send fails too", async () => {
+  it("survives a re-spool that fails once: retried with deliveries to spare, re-spooled next time, applied once", async () => {
+    // An event near the edge's 64 KiB cap, so the re-spool also goes through the byte limits.
+    const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), note: padding(60_000) } });
+    const delivered = eventMessage(event);
+    const spool = limitedQueue();
+    const outage = { ...env, DB: unreachableDatabase(), EVENTS_DEAD_LETTER: spool.queue };
+
+    spool.failNext(1);
+    const failed = await runBatch(EVENTS_DLQ, [withAttempts(delivered, DEAD_LETTER_RESPOOL_FROM_ATTEMPT)], outage);
+    expect(failed.explicitAcks).toEqual([]);
+    expect(failed.retryMessages).toHaveLength(1);
+    expect(spool.sent).toEqual([]);
+    // The failed try was not the message's last delivery: Queues will deliver it again.
+    expect(DEAD_LETTER_RESPOOL_FROM_ATTEMPT).toBeLessThan(DEAD_LETTER_MAX_RETRIES);
+    expect(failed.retryMessages[0]?.delaySeconds).toBeLessThan(3600);
+
+    const next = await runBatch(EVENTS_DLQ, [withAttempts(delivered, DEAD_LETTER_RESPOOL_FROM_ATTEMPT + 1)], outage);
+    expect(next.retryMessages).toEqual([]);
+    expect(next.explicitAcks).toHaveLength(1);
+    expect(spool.sent).toHaveLength(1);
+    expect(spool.sent[0]?.body).toEqual(delivered.body);
+
+    // D1 is back: the re-spooled copy applies the event once.
+    const recovered = await runBatch(EVENTS_DLQ, [{ ...delivered, id: uniqueId("msg"), body: spool.sent[0]?.body }]);
+    expect(recovered.explicitAcks).toHaveLength(1);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
+  });
+
+  it("never acks an unstored event whose re-spool fails, even on its last delivery", async () => {
     const event = makeEvent("order:delivered", { data: { order_id: uniqueId("ord") } });
-    const brokenSpool = {
-      sendBatch: async () => {
-        throw new Error("Queue send failed");
-      },
-    } as unknown as Queue;
-    const outage = { ...env, DB: unreachableDatabase(), EVENTS_DEAD_LETTER: brokenSpool };
-    const result = await runBatch(EVENTS_DLQ, [eventMessage(event, DEAD_LETTER_MAX_RETRIES)], outage);
+    const spool = limitedQueue();
+    spool.failNext(1);
+    const outage = { ...env, DB: unreachableDatabase(), EVENTS_DEAD_LETTER: spool.queue };
+    const result = await runBatch(EVENTS_DLQ, [eventMessage(event, DEAD_LETTER_MAX_RETRIES + 1)], outage);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toHaveLength(1);
   });
+
+  it.each([
+    { events: 100, bytes: 3_500 },
+    { events: 5, bytes: 60_000 },
+  ])(
+    "re-spools $events events of $bytes bytes in sends Queues accept, acking each one sent",
+    async ({ events, bytes }) => {
+      const messages = Array.from({ length: events }, () =>
+        withAttempts(
+          eventMessage(makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), note: padding(bytes) } })),
+          DEAD_LETTER_RESPOOL_FROM_ATTEMPT,
+        ),
+      );
+      const spool = limitedQueue();
+      const outage = { ...env, DB: unreachableDatabase(), EVENTS_DEAD_LETTER: spool.queue };
+      const result = await runBatch(EVENTS_DLQ, messages, outage);
+      expect(result.retryMessages).toEqual([]);
+      expect(result.explicitAcks).toHaveLength(events);
+      expect(spool.sent.map((sent) => sent.body)).toEqual(messages.map((message) => message.body));
+      expect(spool.calls.length).toBeGreaterThan(1);
+    },
+  );
 });
 
 describe("dead-letter consumer", () => {

@@ -1,7 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { deletePatient, getPatient, type Patient, upsertPatient } from "../../db/patients";
+import { deletePatient, getPatient, type Patient, upsertPatient, upsertPatients } from "../../db/patients";
 import { type ErrorIssue, toIssues } from "../../events/issues";
 import { isTimeZone } from "../../time-zone";
 import { audited, setAuditDetail } from "../audit";
@@ -74,7 +74,7 @@ patients.post(
         errors.push({ row: index + 1, issues });
       }
     });
-    if (valid.length > 0) await c.env.DB.batch(valid.map((patient) => upsertPatient(c.env.DB, patient, now)));
+    if (valid.length > 0) await c.env.DB.batch(upsertPatients(c.env.DB, valid, now));
     setAuditDetail(c, { imported: valid.length, failed: errors.length });
     return c.json({ imported: valid.length, failed: errors.length, errors });
   },

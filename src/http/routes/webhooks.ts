@@ -4,6 +4,7 @@ import { readWebhookConfig } from "../../config/webhook";
 import { type EventMessage, envelopeSchema } from "../../events/envelope";
 import { lazy } from "../../lazy";
 import { errorKind, log } from "../../log";
+import { enqueueOne } from "../../queue/enqueue";
 import { ApiError, rejectInvalid } from "../errors";
 import { apiKeyAuth } from "../middleware/api-key-auth";
 import { bodyCap } from "../middleware/body-cap";
@@ -49,7 +50,7 @@ export const novamedWebhook = new Hono<App>().post(
       request_id: c.get("requestId"),
     };
     try {
-      await c.env.EVENTS.send(message, { contentType: "json" });
+      await enqueueOne(c.env.EVENTS, message);
     } catch (error) {
       log.error("enqueue failed", {
         request_id: message.request_id,
