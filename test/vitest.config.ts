@@ -32,6 +32,9 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       exclude: ["test/node/**", "test/browser/**", "node_modules/**"],
       setupFiles: ["test/setup/apply-migrations.ts", "test/setup/clock.ts"],
+      // A hang guard, not a timing: property tests and the all-zones quiet-hours test take seconds on a
+      // loaded 2-core machine, and Vitest's 5 s default then fails a correct run.
+      testTimeout: 60_000,
       // The Worker's JSON log lines go straight to the runtime's stdout instead of through Vitest's
       // console RPC: a queue consumer still logging after a file's last test (its messages were
       // enqueued by that test) otherwise races the file's teardown and fails a green run with

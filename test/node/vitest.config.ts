@@ -11,5 +11,8 @@ export default defineConfig({
     include: ["test/node/**/*.test.ts"],
     environment: "node",
     silent: "passed-only",
+    // A hang guard, not a timing: tests that start real processes (the simulator, the dev script) take
+    // seconds on a loaded 2-core machine, and Vitest's 5 s default then fails a correct run.
+    testTimeout: 60_000,
   },
 });
