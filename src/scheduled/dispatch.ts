@@ -1,3 +1,4 @@
+import { archiveFinishedHistory, CATCH_UP_ARCHIVE_QUERIES, DAILY_ARCHIVE_QUERIES } from "../archive/run";
 import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
 import { sweepNotifications } from "./notification-sweep";
@@ -6,7 +7,8 @@ import { runLifecycleWatch } from "./watch";
 
 /**
  * Cron expressions as declared in wrangler.toml `[triggers]`. The 5-minute one also runs the
- * lifecycle watch (rules, alert deliveries, and the daily digest once its hour has come).
+ * lifecycle watch (rules, alert deliveries, and the daily digest once its hour has come) and the
+ * archive's catch-up; the daily one ends with the archive (src/archive/run.ts).
  */
 export const CRONS = {
   notificationSweep: "*/5 * * * *",
@@ -21,11 +23,14 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       await sweepStuckEvents(env, now);
       await sweepNotifications(env, now);
       await runLifecycleWatch(env, now);
+      // Drains an archive backlog the daily run could not finish (a few queries when there is none).
+      await archiveFinishedHistory(env, now, { queryBudget: CATCH_UP_ARCHIVE_QUERIES });
       return;
     case CRONS.retention:
       await purgeExpiredPayloads(env, now);
       await purgeExpiredAuditRows(env, now);
       await compactFinalRows(env, now);
+      await archiveFinishedHistory(env, now, { queryBudget: DAILY_ARCHIVE_QUERIES });
       return;
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
@@ -35,5 +40,6 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       await purgeExpiredPayloads(env, now);
       await purgeExpiredAuditRows(env, now);
       await compactFinalRows(env, now);
+      await archiveFinishedHistory(env, now, { queryBudget: CATCH_UP_ARCHIVE_QUERIES });
   }
 }
