@@ -107,20 +107,60 @@ function providerProblems(vars: Readonly<Record<string, string>>, isSet: (name: 
   return problems;
 }
 
-/** The [vars] table of a wrangler.toml: `NAME = "value"` lines (all this project's vars are strings). */
-export function readVars(toml: string): Record<string, string> {
+/**
+ * The [vars] table of a wrangler.toml (or `section`, e.g. `env.staging.vars`): `NAME = "value"` lines
+ * (all this project's vars are strings).
+ */
+export function readVars(toml: string, section = "vars"): Record<string, string> {
   const vars: Record<string, string> = {};
   let inVars = false;
   for (const line of toml.split(/\r?\n/)) {
     const trimmed = line.trim();
     if (trimmed.startsWith("[")) {
-      inVars = trimmed === "[vars]";
+      inVars = trimmed === `[${section}]`;
       continue;
     }
     const match = inVars ? /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(trimmed) : null;
     if (match?.[1]) vars[match[1]] = match[2] ?? "";
   }
   return vars;
+}
+
+/** The wrangler environment the arguments name (`--env NAME`, `--env=NAME`, `-e NAME`), or null. */
+export function environmentOf(args: readonly string[]): string | null {
+  for (const [index, arg] of args.entries()) {
+    if (arg === "--env" || arg === "-e") return args[index + 1] ?? null;
+    if (arg.startsWith("--env=")) return arg.slice("--env=".length);
+  }
+  return null;
+}
+
+/**
+ * What stops a deploy to `environment` in wrangler.toml itself: no `[env.NAME]` (wrangler would
+ * deploy the top-level Worker under another name), or a `replace-with-...` resource id left in it.
+ */
+export function environmentProblems(toml: string, environment: string): string[] {
+  const problems: string[] = [];
+  const ours = (section: string) => section === `env.${environment}` || section.startsWith(`env.${environment}.`);
+  let section = "";
+  let found = false;
+  for (const line of toml.split(/\r?\n/)) {
+    const trimmed = line.trim();
+    const header = /^\[\[?([^\]]+)\]\]?/.exec(trimmed)?.[1];
+    if (header) {
+      section = header;
+      found ||= ours(section);
+      continue;
+    }
+    const key = /^([A-Za-z_]+)\s*=\s*"replace-with-/.exec(trimmed)?.[1];
+    if (key && ours(section)) {
+      problems.push(
+        `${key} of [${section}] is still a placeholder: create the resource and paste its id (docs/operations.md, "Staging and production")`,
+      );
+    }
+  }
+  if (!found) return [`--env ${environment}: wrangler.toml has no [env.${environment}]`];
+  return problems;
 }
 
 export type WranglerRunner = (args: string[]) => { status: number | null; stdout: string; stderr: string };
@@ -161,9 +201,15 @@ export function runDeployCheck(options: {
     print(`Deploy check: ${(error as Error).message}`);
     return 1;
   }
-  const vars = readVars(readFileSync(path.join(options.root, "wrangler.toml"), "utf8"));
+  const toml = readFileSync(path.join(options.root, "wrangler.toml"), "utf8");
+  // Wrangler environments inherit no [vars]: a deploy to one reads only its own [env.NAME.vars].
+  const environment = environmentOf(options.args);
+  const vars = readVars(toml, environment ? `env.${environment}.vars` : "vars");
   const localValues = Object.fromEntries(CHECKED_VALUES.map((name) => [name, options.env[name]]));
-  const problems = deployProblems({ secretNames, vars, localValues });
+  const problems = [
+    ...(environment ? environmentProblems(toml, environment) : []),
+    ...deployProblems({ secretNames, vars, localValues }),
+  ];
   if (problems.length === 0) {
     print("Deploy check passed. (Remote secrets are checked by name only: wrangler never returns their values.)");
     return 0;
