@@ -18,7 +18,8 @@ import { type ArchiveLine, decodeLines, encodeLines } from "./ndjson";
  * chunk by chunk (each chunk one `db.batch` with the event index rows) and mark it `deleted`.
  *
  * - A run that dies before the record: every row is still in D1; the next run picks the same unit and
- *   part, so it rewrites the same key (nothing duplicated in R2, nothing lost).
+ *   part, finds the object at its key and takes it as that part when it reads back whole (rewrites it
+ *   otherwise): nothing duplicated in R2, nothing lost.
  * - A run that dies after the record: the next run reads the object back and deletes what it lists;
  *   deleting a row already gone changes nothing, so a half-finished delete just finishes.
  */
@@ -83,12 +84,7 @@ export async function archiveObject(
   budget.spend(1);
   const part = await nextPart(env.DB, kind, unit);
   const key = objectKey(kind, unit, part);
-  const body = await encodeLines(lines);
-  await env.ARCHIVE.put(key, body, {
-    httpMetadata: { contentType: "application/gzip" },
-    customMetadata: { lines: String(lines.length) },
-  });
-  const stored = await readBack(env.ARCHIVE, key, lines.length);
+  const stored = (await adoptOrphan(env.ARCHIVE, key)) ?? (await writeAndReadBack(env.ARCHIVE, key, lines));
   budget.spend(1);
   const objectId = await insertArchiveObject(
     env.DB,
@@ -98,12 +94,44 @@ export async function archiveObject(
       clinic_id: unit.clinic_id,
       day: unit.day,
       part,
-      line_count: lines.length,
-      bytes: body.byteLength,
+      line_count: stored.lines.length,
+      bytes: stored.bytes,
     },
     context.now.toISOString(),
   );
-  return deleteArchivedLines(context, objectId, stored);
+  return deleteArchivedLines(context, objectId, stored.lines);
+}
+
+interface StoredObject {
+  lines: ArchiveLine[];
+  bytes: number;
+}
+
+async function writeAndReadBack(bucket: R2Bucket, key: string, lines: readonly ArchiveLine[]): Promise<StoredObject> {
+  const body = await encodeLines(lines);
+  await bucket.put(key, body, {
+    httpMetadata: { contentType: "application/gzip" },
+    customMetadata: { lines: String(lines.length) },
+  });
+  return { lines: await readBack(bucket, key, lines.length), bytes: body.byteLength };
+}
+
+/**
+ * An object already at the key of an unrecorded part was written by a run that died before recording
+ * it: every row it lists is still in D1. When it reads back whole it is taken as this part (its rows
+ * are deleted like any part's) instead of being overwritten, so the archive also works under an R2
+ * bucket lock, which refuses overwrites. One that does not read back whole is overwritten.
+ */
+async function adoptOrphan(bucket: R2Bucket, key: string): Promise<StoredObject | null> {
+  const head = await bucket.head(key);
+  const expected = Number(head?.customMetadata?.lines ?? Number.NaN);
+  if (!head || !Number.isInteger(expected)) return null;
+  try {
+    return { lines: await readBack(bucket, key, expected), bytes: head.size };
+  } catch (error) {
+    if (error instanceof ArchiveReadBackError) return null;
+    throw error;
+  }
 }
 
 /** The object's lines, when it exists and holds exactly `expectedLines` of them. */

@@ -119,6 +119,16 @@ describe("archive of finished history to R2", () => {
     expect((await archivedLines(`history/${clinic}/`)).keys).toHaveLength(1);
   });
 
+  it("takes over the object a dead run left rather than overwrite it (a bucket lock refuses overwrites)", async () => {
+    const clinic = newClinic();
+    const seeded = await seedFinishedDay(clinic, "2025-08-11", 3);
+    await expect(run({ ARCHIVE: failingBucket("put-then-crash") })).rejects.toThrow();
+    const locked = await run({ ARCHIVE: failingBucket("locked") });
+    expect(locked.objects).toBeGreaterThan(0);
+    await drain();
+    await expectArchivedExactlyOnce(clinic, seeded);
+  });
+
   it("finishes on the next run when the D1 delete fails after the object was recorded", async () => {
     const clinic = newClinic();
     const seeded = await seedFinishedDay(clinic, "2025-08-06", 3);

@@ -86,9 +86,9 @@ export async function countWhereIn(table: string, idColumn: string, ids: readonl
   return row?.n ?? 0;
 }
 
-type Step = "put" | "put-then-crash" | "read-back" | "corrupt-read-back";
+type Step = "put" | "put-then-crash" | "read-back" | "corrupt-read-back" | "locked";
 
-/** The ARCHIVE bucket failing at one step of the write; every other call passes through. */
+/** The ARCHIVE bucket failing at one step of the write (or locked); every other call passes through. */
 export function failingBucket(step: Step): R2Bucket {
   const bucket = env.ARCHIVE;
   return new Proxy(bucket, {
@@ -96,6 +96,8 @@ export function failingBucket(step: Step): R2Bucket {
       if (property === "put") {
         return async (...args: Parameters<R2Bucket["put"]>) => {
           if (step === "put") throw new Error("R2 unavailable");
+          // An R2 bucket lock refuses to overwrite an object it holds.
+          if (step === "locked" && (await target.head(args[0]))) throw new Error("object is locked");
           const written = await target.put(...args);
           if (step === "put-then-crash") throw new Error("invocation ended after the put");
           return written;
