@@ -157,7 +157,10 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
 }
 
 describe("queries stay indexed", () => {
-  it("every query of every batch, admin page, console page and cron uses an index on the growing tables", async () => {
+  // It drives every path of the Worker (a few seconds alone, more on a busy machine).
+  it("every query of every batch, admin page, console page and cron uses an index on the growing tables", {
+    timeout: 30_000,
+  }, async () => {
     const recorded = new Map<string, RecordedQuery>();
     await driveEveryPath({ ...env, DB: recordingDatabase(recorded) });
     // The paths above reach every module that queries D1.
