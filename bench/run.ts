@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AckResult, measureAck } from "./ack.ts";
 import { measureAppCost } from "./app-cost.ts";
+import { type ArchiveMeasurement, measureArchive } from "./archive.ts";
 import { type OutageResult, runOutage } from "./outage.ts";
 import { runPipeline } from "./pipeline.ts";
 import { PROVIDER_VARS, providerFakes } from "./providers.ts";
@@ -288,7 +289,14 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     const { result, persist } = await pipelinePass("pipeline", 0, settings.events, settings.drainTimeoutS);
     let storage: StorageResult | null = null;
     try {
-      storage = measureStorage(findDatabaseFile(persist), scratch);
+      const file = findDatabaseFile(persist);
+      let archive: ArchiveMeasurement | null = null;
+      try {
+        archive = await measureArchive(file, scratch);
+      } catch (error) {
+        progress(`archive: not measured: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      storage = measureStorage(file, scratch, 30, 14, archive);
     } catch (error) {
       progress(`storage: not measured: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -298,7 +306,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     );
     if (storage)
       progress(
-        `storage: ${storage.bytes_per_event} B/event (${storage.bytes_per_event_without_payloads} without payloads)`,
+        `storage: ${storage.bytes_per_event} B/event (${storage.bytes_per_event_without_payloads} without payloads); steady state with the archive: ${JSON.stringify(storage.steady_state.by_volume)}`,
       );
   }
   let faults: Results["faults"] = null;

@@ -2,11 +2,13 @@
  * The `pipeline.storage` figures: D1 bytes per event after the pipeline pass, by table (indexes
  * included, from SQLite's `dbstat`), as stored and once payload retention has run (a copy of the
  * database with every payload and rendered body purged, then vacuumed), and the days until D1's
- * 10 GB per-database limit at 10k and 100k events a day.
+ * 10 GB per-database limit at 10k and 100k events a day; and D1's steady-state size once the archive
+ * runs (with bench/archive.ts's measurement of the job itself).
  */
 import { copyFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import type { ArchiveMeasurement } from "./archive.ts";
 
 /** D1's maximum database size (Workers Paid). */
 export const D1_LIMIT_BYTES = 10 * 1000 ** 3;
@@ -26,6 +28,67 @@ export interface StorageResult {
    * (the default); and with the purge plus the compaction of final event and notification rows.
    */
   days_to_limit: Record<string, { without_retention: number; with_retention: number; with_compaction: number }>;
+  steady_state: SteadyState;
+}
+
+/** The 2 GB goal of issue 26 for D1 at steady state. */
+export const STEADY_STATE_GOAL_BYTES = 2 * 1000 ** 3;
+
+/**
+ * D1 once the archive (src/archive/) runs: finished history lives ARCHIVE_AFTER_DAYS in D1, the
+ * first PAYLOAD_RETENTION_DAYS of it with payloads. Audit rows are left out (the bench's audit rows
+ * come from its own admin checks, not from events; in production they follow staff activity and move
+ * to R2 after a year). The event index (`archived_events`) is the part that keeps growing.
+ */
+export interface SteadyState {
+  archive_after_days: number;
+  payload_retention_days: number;
+  /** Bytes per event in D1 (audit excluded): before and after the payload purge. */
+  live_bytes_per_event: { with_payload: number; without_payload: number };
+  /** Keyed by events a day: the live window's size, and the longest ARCHIVE_AFTER_DAYS within 2 GB. */
+  by_volume: Record<
+    string,
+    { gb: number; within_2gb: boolean; archive_after_days_for_2gb: number; index_gb_per_year: number | null }
+  >;
+  archive: ArchiveMeasurement | null;
+}
+
+/** Bytes D1 holds at steady state: `archiveAfterDays` of events, the first `retentionDays` with payloads. */
+export function steadyStateBytes(
+  perDay: number,
+  archiveAfterDays: number,
+  retentionDays: number,
+  live: { with_payload: number; without_payload: number },
+): number {
+  const withPayload = Math.min(archiveAfterDays, retentionDays);
+  return perDay * (withPayload * live.with_payload + (archiveAfterDays - withPayload) * live.without_payload);
+}
+
+function steadyState(
+  live: SteadyState["live_bytes_per_event"],
+  retentionDays: number,
+  archive: ArchiveMeasurement | null,
+  archiveAfterDays = 90,
+): SteadyState {
+  const byVolume = (perDay: number) => {
+    const bytes = steadyStateBytes(perDay, archiveAfterDays, retentionDays, live);
+    let longest = 0;
+    while (longest < 3650 && steadyStateBytes(perDay, longest + 1, retentionDays, live) <= STEADY_STATE_GOAL_BYTES)
+      longest += 1;
+    return {
+      gb: Math.round(bytes / 1e7) / 100,
+      within_2gb: bytes <= STEADY_STATE_GOAL_BYTES,
+      archive_after_days_for_2gb: longest,
+      index_gb_per_year: archive ? Math.round((perDay * 365 * archive.index_bytes_per_event) / 1e7) / 100 : null,
+    };
+  };
+  return {
+    archive_after_days: archiveAfterDays,
+    payload_retention_days: retentionDays,
+    live_bytes_per_event: live,
+    by_volume: Object.fromEntries([10_000, 100_000].map((perDay) => [String(perDay), byVolume(perDay)])),
+    archive,
+  };
 }
 
 /** The SQLite file of the run's D1 under Miniflare's persistence directory (the largest one). */
@@ -82,7 +145,13 @@ export function daysToLimit(
 }
 
 /** Measures `file` (the D1 database after a run; Miniflare must be stopped) in `scratch`. */
-export function measureStorage(file: string, scratch: string, retentionDays = 30, compactionDays = 14): StorageResult {
+export function measureStorage(
+  file: string,
+  scratch: string,
+  retentionDays = 30,
+  compactionDays = 14,
+  archive: ArchiveMeasurement | null = null,
+): StorageResult {
   const stored = new DatabaseSync(file, { readOnly: true });
   const events = Number(stored.prepare("SELECT COUNT(*) AS n FROM events").get()?.n ?? 0);
   const asStored = tableBytes(stored);
@@ -105,6 +174,10 @@ export function measureStorage(file: string, scratch: string, retentionDays = 30
   const permanent = perEvent(sum(withoutPayloads) - compacted(withoutPayloads));
   const withCompaction = (perDay: number) =>
     Math.floor((D1_LIMIT_BYTES - perDay * compactionDays * compactable) / (perDay * Math.max(1, permanent)));
+  const live = {
+    with_payload: perEvent(sum(asStored) - (asStored.audit ?? 0)),
+    without_payload: perEvent(sum(withoutPayloads) - (withoutPayloads.audit ?? 0)),
+  };
   return {
     events,
     bytes_per_event: full,
@@ -118,5 +191,6 @@ export function measureStorage(file: string, scratch: string, retentionDays = 30
         { ...daysToLimit(perDay, full, bare, retentionDays), with_compaction: withCompaction(perDay) },
       ]),
     ),
+    steady_state: steadyState(live, retentionDays, archive),
   };
 }

@@ -171,6 +171,31 @@ export function targetEnvironment(args: readonly string[]): string | null {
   return null;
 }
 
+/**
+ * What stops a deploy to `environment` in wrangler.toml itself: no `[env.NAME]` (wrangler would
+ * deploy the top-level Worker under another name), or a `replace-with-...` resource id left in it.
+ */
+export function environmentProblems(toml: string, environment: string): string[] {
+  const config = parseToml(toml) as Record<string, unknown>;
+  const settings = isTable(config.env) ? config.env[environment] : undefined;
+  if (!isTable(settings)) return [`--env ${environment}: wrangler.toml has no [env.${environment}]`];
+  const problems: string[] = [];
+  const visit = (value: unknown, section: string) => {
+    if (Array.isArray(value)) for (const item of value) visit(item, section);
+    else if (isTable(value)) {
+      for (const [key, inner] of Object.entries(value)) {
+        if (typeof inner === "string" && inner.startsWith("replace-with-")) {
+          problems.push(
+            `${key} of [${section}] is still a placeholder: create the resource and paste its id (docs/operations.md, "Staging and production")`,
+          );
+        } else if (typeof inner === "object" && inner !== null) visit(inner, `${section}.${key}`);
+      }
+    }
+  };
+  visit(settings, `env.${environment}`);
+  return problems;
+}
+
 export type WranglerRunner = (args: string[]) => { status: number | null; stdout: string; stderr: string };
 
 const runWrangler: WranglerRunner = (args) => {
@@ -210,22 +235,21 @@ export function runDeployCheck(options: {
     return 1;
   }
   let wranglerVars: WranglerVars;
+  let toml: string;
   try {
-    wranglerVars = readWranglerVars(
-      readFileSync(path.join(options.root, "wrangler.toml"), "utf8"),
-      targetEnvironment(options.args),
-    );
+    toml = readFileSync(path.join(options.root, "wrangler.toml"), "utf8");
+    // Wrangler environments inherit no [vars]: a deploy to one reads only its own [env.NAME.vars].
+    wranglerVars = readWranglerVars(toml, targetEnvironment(options.args));
   } catch (error) {
     print(`Deploy check: wrangler.toml cannot be read: ${(error as Error).message.split("\n", 1)[0]}`);
     return 1;
   }
   const localValues = Object.fromEntries(CHECKED_VALUES.map((name) => [name, options.env[name]]));
-  const problems = deployProblems({
-    secretNames,
-    vars: wranglerVars.target,
-    varTables: wranglerVars.tables,
-    localValues,
-  });
+  const environment = targetEnvironment(options.args);
+  const problems = [
+    ...(environment ? environmentProblems(toml, environment) : []),
+    ...deployProblems({ secretNames, vars: wranglerVars.target, varTables: wranglerVars.tables, localValues }),
+  ];
   if (problems.length === 0) {
     print("Deploy check passed. (Remote secrets are checked by name only: wrangler never returns their values.)");
     return 0;

@@ -1,4 +1,5 @@
 import { readAdminIdentity } from "./admin";
+import { readArchiveSettings } from "./archive";
 import { readNotificationRules, readNotificationSettings, readTwilioWebhookSettings } from "./notifications";
 import { readEmailProvider, readSmsProvider } from "./providers";
 import { ConfigError } from "./read";
@@ -24,6 +25,7 @@ const READERS: readonly ((env: Env) => unknown)[] = [
   readPayloadRetentionDays,
   readAuditRetentionDays,
   readEventRowRetentionDays,
+  readArchiveSettings,
   readWatchSettings,
 ];
 

@@ -2,9 +2,12 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { parse as parseToml } from "smol-toml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { deploySteps } from "../../scripts/deploy.ts";
 import {
   deployProblems,
+  environmentProblems,
   isSecretName,
   readWranglerVars,
   runDeployCheck,
@@ -38,10 +41,10 @@ function fakeWrangler(names: string[], status = 0): WranglerRunner & { calls: st
   return run;
 }
 
-function check(names: string[], env: Record<string, string> = {}, checkRoot = root) {
+function check(names: string[], env: Record<string, string> = {}, args: string[] = [], checkedRoot = root) {
   const lines: string[] = [];
   const run = fakeWrangler(names);
-  const code = runDeployCheck({ root: checkRoot, args: [], env, run, print: (line) => lines.push(line) });
+  const code = runDeployCheck({ root: checkedRoot, args, env, run, print: (line) => lines.push(line) });
   return { code, output: lines.join("\n"), calls: run.calls };
 }
 
@@ -166,7 +169,7 @@ describe("deploy check", () => {
           'vars = { SMS_PROVIDER = "log", EMAIL_PROVIDER = "log", ADMIN_TOKEN = "" }',
         ].join("\n"),
       );
-      const result = check(COMPLETE, {}, directory);
+      const result = check(COMPLETE, {}, [], directory);
       expect(result.code).toBe(1);
       expect(result.output).toContain("SLACK_SIGNING_SECRET is in wrangler.toml [env.staging.vars]");
       expect(result.output).toContain("ADMIN_TOKEN is in wrangler.toml [env.production.vars]");
@@ -180,7 +183,7 @@ describe("deploy check", () => {
     const directory = mkdtempSync(path.join(tmpdir(), "deploy-check-"));
     try {
       writeFileSync(path.join(directory, "wrangler.toml"), '[vars]\nA = "unterminated\n');
-      const result = check(COMPLETE, {}, directory);
+      const result = check(COMPLETE, {}, [], directory);
       expect(result.code).toBe(1);
       expect(result.output).toContain("wrangler.toml cannot be read");
     } finally {
@@ -263,6 +266,76 @@ describe("deploy check", () => {
     expect(Object.keys(tables["[vars]"] ?? {})).toContain("SMS_PROVIDER");
     for (const vars of Object.values(tables)) expect(Object.keys(vars).filter(isSecretName)).toEqual([]);
   });
+
+  it("checks an environment against its own [env.NAME.vars] and secrets", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "deploy-env-"));
+    try {
+      writeFileSync(
+        path.join(dir, "wrangler.toml"),
+        '[vars]\nSMS_PROVIDER = ""\nEMAIL_PROVIDER = ""\n\n[env.staging]\n\n[env.staging.vars]\nSMS_PROVIDER = "log"\nEMAIL_PROVIDER = "log"\n',
+      );
+      const secrets = ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS", "ADMIN_TOKEN"];
+      const staging = check(secrets, {}, ["--env", "staging"], dir);
+      expect(staging.calls).toEqual([["secret", "list", "--format", "json", "--env", "staging"]]);
+      expect(staging.code).toBe(0);
+      // The top level chooses no provider: the same secrets fail there.
+      expect(check(secrets, {}, [], dir).output).toContain("SMS_PROVIDER is not chosen");
+      const production = check(secrets, {}, ["--env", "production"], dir);
+      expect(production.code).toBe(1);
+      expect(production.output).toContain("--env production: wrangler.toml has no [env.production]");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses an environment whose resource ids are still placeholders (as the repository ships them)", () => {
+    const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+    for (const environment of ["staging", "production"]) {
+      expect(environmentProblems(toml, environment)).toEqual([
+        expect.stringMatching(
+          new RegExp(`^database_id of \\[env\\.${environment}\\.d1_databases\\] is still a placeholder`),
+        ),
+      ]);
+    }
+  });
+
+  it("gives each environment its own database, queues, dead-letter queues and bucket", () => {
+    const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+    const names = (pattern: RegExp) => [...toml.matchAll(pattern)].map((match) => match[1]);
+    const databases = names(/^database_name = "([^"]+)"/gm);
+    const queues = names(/^queue = "([^"]+)"/gm);
+    const buckets = names(/^bucket_name = "([^"]+)"/gm);
+    expect(databases).toEqual(["novamed-receiver", "novamed-receiver-staging", "novamed-receiver-production"]);
+    expect(buckets).toEqual(["novamed-archive", "novamed-archive-staging", "novamed-archive-production"]);
+    for (const environment of ["staging", "production"]) {
+      expect(new Set(queues.filter((queue) => queue?.endsWith(`-${environment}`)))).toEqual(
+        new Set(
+          ["novamed-events", "novamed-events-dlq", "patient-notifications", "patient-notifications-dlq"].map(
+            (queue) => `${queue}-${environment}`,
+          ),
+        ),
+      );
+      expect(readWranglerVars(toml, environment).target).toEqual(readWranglerVars(toml).target);
+    }
+  });
+
+  it("gives each environment the top level's queue consumer settings (retries, batches, dead-letter queues)", () => {
+    const config = parseToml(readFileSync(path.join(root, "wrangler.toml"), "utf8")) as {
+      queues: { consumers: Record<string, unknown>[] };
+      env: Record<string, { queues: { consumers: Record<string, unknown>[] } }>;
+    };
+    const settings = (consumers: Record<string, unknown>[], suffix: string) =>
+      consumers.map(({ queue, dead_letter_queue, ...rest }) => ({
+        queue: String(queue).replace(suffix, ""),
+        dead_letter_queue: dead_letter_queue === undefined ? undefined : String(dead_letter_queue).replace(suffix, ""),
+        ...rest,
+      }));
+    for (const environment of ["staging", "production"]) {
+      expect(settings(config.env[environment]?.queues.consumers ?? [], `-${environment}`)).toEqual(
+        settings(config.queues.consumers, ""),
+      );
+    }
+  });
 });
 
 describe("npm run deploy wiring", () => {
@@ -286,9 +359,37 @@ describe("npm run deploy wiring", () => {
 
   it("the deploy script runs the check before migrations and deploy", async () => {
     const pkg = (await import("../../package.json", { with: { type: "json" } })).default;
-    expect(pkg.scripts.deploy).toMatch(
-      /^node scripts\/deploy-check\.ts && wrangler d1 migrations apply DB --remote && wrangler deploy$/,
-    );
+    expect(pkg.scripts.deploy).toBe("node scripts/deploy.ts");
+    expect(deploySteps([]).map((step) => step.slice(1).join(" "))).toEqual([
+      path.join(root, "scripts/deploy-check.ts"),
+      "d1 migrations apply DB --remote",
+      "deploy",
+    ]);
+  });
+
+  it("passes the environment to the check, the remote migrations and wrangler deploy", () => {
+    for (const args of [["--env", "staging"], ["--env=staging"], ["-e", "staging"]]) {
+      expect(deploySteps(args).map((step) => step.slice(-2))).toEqual([
+        ["--env", "staging"],
+        ["--env", "staging"],
+        ["--env", "staging"],
+      ]);
+    }
+    expect(() => deploySteps(["--env"])).toThrow("usage");
+    expect(() => deploySteps(["--env", "staging", "--dry-run"])).toThrow("usage");
+  });
+
+  it("stops before the migrations when the check fails for the environment", () => {
+    const log = path.join(bin, "calls.log");
+    writeFileSync(path.join(bin, "wrangler"), `#!/bin/sh\necho "$@" >> "${log}"\necho '[]'\n`);
+    chmodSync(path.join(bin, "wrangler"), 0o755);
+    const result = spawnSync(process.execPath, [path.join(root, "scripts/deploy.ts"), "--env", "staging"], {
+      cwd: root,
+      encoding: "utf8",
+      env: { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}` },
+    });
+    expect(result.status).toBe(1);
+    expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["secret list --format json --env staging"]);
   });
 
   it("exits 1 with the list against a wrangler that reports no secrets, 0 when all are set", () => {

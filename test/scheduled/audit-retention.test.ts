@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { insertAuditEntry } from "../../src/db/audit";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
+import { archivedLines } from "../archive/helpers";
 import { auditRowsOf } from "../helpers/audit";
 import { uniqueId } from "../helpers/events";
 
@@ -24,6 +25,12 @@ async function auditAt(targetId: string, at: number) {
   });
 }
 
+/** Audit rows of a target moved to the R2 archive (rows older than a year go there, src/archive/audit.ts). */
+async function archivedAuditRowsOf(targetId: string) {
+  const { lines } = await archivedLines("audit/");
+  return lines.filter((line) => line.table === "audit" && line.row.target_id === targetId);
+}
+
 async function runRetention(overrides: Record<string, string> = {}) {
   const controller = createScheduledController({ scheduledTime: new Date(now), cron: CRONS.retention });
   await worker.scheduled(controller, { ...env, ...overrides } as Env);
@@ -37,15 +44,19 @@ describe("audit retention", () => {
     await auditAt(kept, now - 2189 * DAY);
     await runRetention();
     expect(await auditRowsOf("patient", old)).toEqual([]);
-    expect(await auditRowsOf("patient", kept)).toHaveLength(1);
+    expect(await archivedAuditRowsOf(old)).toEqual([]);
+    // Older than a year: kept, in the R2 archive rather than D1.
+    expect(await auditRowsOf("patient", kept)).toEqual([]);
+    expect(await archivedAuditRowsOf(kept)).toHaveLength(1);
   });
 
   it("honours a shorter AUDIT_RETENTION_DAYS, and 0 keeps every row", async () => {
     const target = uniqueId("pat");
     await auditAt(target, now - 400 * DAY);
     await runRetention({ AUDIT_RETENTION_DAYS: "0", PAYLOAD_RETENTION_DAYS: "1" });
-    expect(await auditRowsOf("patient", target)).toHaveLength(1);
+    expect(await archivedAuditRowsOf(target)).toHaveLength(1);
     await runRetention({ AUDIT_RETENTION_DAYS: "365" });
     expect(await auditRowsOf("patient", target)).toEqual([]);
+    expect(await archivedAuditRowsOf(target)).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { findArchivedEvent } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
 import { FORCE_REPLAYABLE, getEventRow, REPLAYABLE } from "../../db/events";
 import { notificationsForEvent } from "../../db/notifications";
@@ -36,20 +37,25 @@ async function renderEventPage(
   status: 200 | 400 | 409 | 503 = 200,
 ) {
   const timeZone = clinicTimeZone(c.env);
-  const row = await getEventRow(c.env.DB, eventId);
+  const live = await getEventRow(c.env.DB, eventId);
+  // Finished history older than ARCHIVE_AFTER_DAYS is read back from the R2 archive (read-only).
+  const archived = live ? null : await findArchivedEvent(c.env, eventId);
+  const row = live ?? archived?.event;
   if (!row) {
     return renderPage(c, "Event not found", <Notice kind="error">No event has this id.</Notice>, 404);
   }
-  const entity = entityOfEvent(row);
-  const [notifications, entityRow] = await Promise.all([
-    notificationsForEvent(c.env.DB, row.event_id),
-    entity ? getEntity(c.env.DB, entity.kind, entity.id) : Promise.resolve(null),
-  ]);
+  const entity = archived ? null : entityOfEvent(row);
+  const [notifications, entityRow] = archived
+    ? [archived.notifications, null]
+    : await Promise.all([
+        notificationsForEvent(c.env.DB, row.event_id),
+        entity ? getEntity(c.env.DB, entity.kind, entity.id) : Promise.resolve(null),
+      ]);
   const issues = parseIssues(row.issues);
   const warnings = parseIssues(row.warnings);
   const effect = entity ? describeEntityEffect(row, entity.kind, ENTITY_PAGES[entity.kind].noun, entityRow) : null;
-  const replayable = row.payload !== null && REPLAYABLE.includes(row.status);
-  const forceOnly = row.payload !== null && !replayable && FORCE_REPLAYABLE.includes(row.status);
+  const replayable = !archived && row.payload !== null && REPLAYABLE.includes(row.status);
+  const forceOnly = !archived && row.payload !== null && !replayable && FORCE_REPLAYABLE.includes(row.status);
   const csrfToken = c.get("csrfToken");
 
   return renderPage(
@@ -57,6 +63,12 @@ async function renderEventPage(
     `Event ${row.event_id}`,
     <>
       {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
+      {archived && (
+        <Notice kind="info">
+          Archived: this finished event was moved out of the database and is read from the archive (object{" "}
+          <code>{archived.objectKey}</code>).
+        </Notice>
+      )}
       <dl class="facts">
         <dt>Type</dt>
         <dd class="mono">{row.event_type}</dd>
@@ -170,9 +182,11 @@ async function renderEventPage(
       )}
       {!replayable && !forceOnly && (
         <p class="muted">
-          {row.payload === null
-            ? "The payload was removed by the retention policy, so this event cannot be replayed."
-            : "This event is being processed; it can be replayed once it has finished."}
+          {archived
+            ? "Archived events cannot be replayed."
+            : row.payload === null
+              ? "The payload was removed by the retention policy, so this event cannot be replayed."
+              : "This event is being processed; it can be replayed once it has finished."}
         </p>
       )}
     </>,

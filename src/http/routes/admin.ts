@@ -1,15 +1,16 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
+import { findArchivedEvent } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
-import { EVENT_STATUSES, type EventRow, eventStats, listEventRows } from "../../db/events";
-import { notificationStats, notificationsForEvent } from "../../db/notifications";
+import { EVENT_STATUSES, type EventRow, eventStats, getEventRow, listEventRows } from "../../db/events";
+import { type NotificationRow, notificationStats, notificationsForEvent } from "../../db/notifications";
 import type { EntityKind } from "../../events/event-types";
 import { audited } from "../audit";
 import { requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
-import { findEvent, replayEvent } from "../event-replay";
+import { replayEvent } from "../event-replay";
 import { pageParams } from "../list-query";
 import { adminAuth } from "../middleware/admin-auth";
 import type { App } from "../types";
@@ -74,16 +75,16 @@ admin.get("/stats", async (c) =>
   c.json({ events: await eventStats(c.env.DB), notifications: await notificationStats(c.env.DB) }),
 );
 
-admin.get("/events/:event_id", audited("event.read", "event", "event_id"), async (c) => {
-  const row = await findEvent(c.env.DB, c.req.param("event_id"));
-  const notifications = await notificationsForEvent(c.env.DB, row.event_id);
-  return c.json({
+/** An event with its notifications; `archived` when it was read from the R2 archive (src/archive/). */
+function eventDetail(row: EventRow, notifications: NotificationRow[], archived: boolean) {
+  return {
     ...eventSummary(row),
     issues: row.issues ? (JSON.parse(row.issues) as unknown) : null,
     warnings: row.warnings ? (JSON.parse(row.warnings) as unknown) : [],
     conflicts: row.conflicts,
     applications: row.applications,
     payload_purged_at: row.payload_purged_at,
+    archived,
     notifications: notifications.map((notification) => ({
       notification_id: notification.notification_id,
       channel: notification.channel,
@@ -95,7 +96,17 @@ admin.get("/events/:event_id", audited("event.read", "event", "event_id"), async
       scheduled_for: notification.scheduled_for,
       error: notification.error,
     })),
-  });
+  };
+}
+
+admin.get("/events/:event_id", audited("event.read", "event", "event_id"), async (c) => {
+  const eventId = c.req.param("event_id");
+  const row = await getEventRow(c.env.DB, eventId);
+  if (row) return c.json(eventDetail(row, await notificationsForEvent(c.env.DB, row.event_id), false));
+  // Finished history older than ARCHIVE_AFTER_DAYS lives in R2; the index names its object.
+  const archived = await findArchivedEvent(c.env, eventId);
+  if (!archived) throw new ApiError(404, "not_found", "No event has this id.");
+  return c.json(eventDetail(archived.event, archived.notifications, true));
 });
 
 admin.post(

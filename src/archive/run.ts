@@ -1,0 +1,137 @@
+import { readArchiveSettings } from "../config/archive";
+import { pendingArchiveObjects, releaseArchiveLease, takeArchiveLease } from "../db/archive";
+import { errorKind, log } from "../log";
+import { archiveAuditPart, auditPartQueries, expireAuditObjects } from "./audit";
+import { archiveHistoryPart, historyPartQueries } from "./history";
+import {
+  type ArchiveContext,
+  ArchiveReadBackError,
+  deleteArchivedLines,
+  deleteQueries,
+  QueryBudget,
+  readBack,
+} from "./objects";
+
+/**
+ * The archive job (docs/operations.md "Archive"): finishes objects a previous run left `written`,
+ * then moves finished history older than ARCHIVE_AFTER_DAYS and audit rows older than a year to R2,
+ * part by part, while its D1 query budget lasts; then expires audit objects past AUDIT_RETENTION_DAYS.
+ */
+
+/** The daily run's share of the invocation's 1,000 D1 queries (retention and compaction use at most ~320). */
+export const DAILY_ARCHIVE_QUERIES = 600;
+/** The 5-minute catch-up's share: a backlog the daily run could not finish drains through the day. */
+export const CATCH_UP_ARCHIVE_QUERIES = 100;
+/** Rows per D1 read and per guarded delete. */
+export const ARCHIVE_PAGE_ROWS = 1000;
+/** Pages of events (and of each entity table) per object: up to 5,000 events. */
+export const ARCHIVE_PART_PAGES = 5;
+/** How long a run holds the lease: a cron invocation's wall-time limit. */
+const LEASE_MS = 15 * 60_000;
+
+export interface ArchiveRunOptions {
+  queryBudget: number;
+  pageRows?: number;
+  partPages?: number;
+}
+
+export interface ArchiveRunResult {
+  /** True when another run held the lease. */
+  skipped: boolean;
+  objects: number;
+  lines: number;
+  deleted: number;
+  resumed: number;
+  auditObjectsExpired: number;
+  queries: number;
+}
+
+/** Runs the archive job at `now` within `options.queryBudget` D1 queries. */
+export async function archiveFinishedHistory(
+  env: Env,
+  now: Date,
+  options: ArchiveRunOptions,
+): Promise<ArchiveRunResult> {
+  const { archiveAfterDays } = readArchiveSettings(env);
+  const cutoff = new Date(now.getTime() - archiveAfterDays * 86_400_000).toISOString();
+  const budget = new QueryBudget(options.queryBudget);
+  const context: ArchiveContext = { env, now, budget, pageRows: options.pageRows ?? ARCHIVE_PAGE_ROWS };
+  const partPages = options.partPages ?? ARCHIVE_PART_PAGES;
+  const result: ArchiveRunResult = {
+    skipped: false,
+    objects: 0,
+    lines: 0,
+    deleted: 0,
+    resumed: 0,
+    auditObjectsExpired: 0,
+    queries: 0,
+  };
+  const leaseUntil = now.getTime() + LEASE_MS;
+  budget.spend(2); // the lease and its release
+  if (!(await takeArchiveLease(env.DB, now.getTime(), leaseUntil))) {
+    log.info("archive skipped", { reason: "another run holds the lease" });
+    return { ...result, skipped: true, queries: 1 };
+  }
+  try {
+    result.resumed = await resumeWrittenObjects(context, result);
+    while (budget.remaining >= historyPartQueries(partPages)) {
+      if (!tally(result, await archiveHistoryPart(context, cutoff, partPages))) break;
+    }
+    while (budget.remaining >= auditPartQueries(partPages)) {
+      if (!tally(result, await archiveAuditPart(context, partPages))) break;
+    }
+    if (budget.remaining >= 1) result.auditObjectsExpired = await expireAuditObjects(context);
+  } finally {
+    await releaseArchiveLease(env.DB, leaseUntil);
+  }
+  result.queries = options.queryBudget - budget.remaining;
+  log.info("archive", {
+    archive_after_days: archiveAfterDays,
+    objects: result.objects,
+    lines: result.lines,
+    deleted: result.deleted,
+    resumed: result.resumed,
+    audit_objects_expired: result.auditObjectsExpired,
+    queries: result.queries,
+  });
+  return result;
+}
+
+/**
+ * Adds a part to the run's counts; false when there was none, or when it deleted nothing (every row
+ * changed after it was read: they go on a later run rather than spin this one).
+ */
+function tally(result: ArchiveRunResult, part: { lines: number; deleted: number } | null): boolean {
+  if (!part) return false;
+  result.objects += 1;
+  result.lines += part.lines;
+  result.deleted += part.deleted;
+  return part.deleted > 0;
+}
+
+/**
+ * Finishes the objects a run left `written` (it died after recording, before or while deleting): reads
+ * each back and deletes what it lists. An object that cannot be read back is logged and left for
+ * the operator (docs/operations.md); its rows stay in D1.
+ */
+async function resumeWrittenObjects(context: ArchiveContext, result: ArchiveRunResult): Promise<number> {
+  const { env, budget } = context;
+  if (budget.remaining < 2) return 0;
+  budget.spend(1);
+  const pending = await pendingArchiveObjects(env.DB, 10);
+  let resumed = 0;
+  for (const object of pending) {
+    let lines: Awaited<ReturnType<typeof readBack>>;
+    try {
+      lines = await readBack(env.ARCHIVE, object.object_key, object.line_count);
+    } catch (error) {
+      if (!(error instanceof ArchiveReadBackError)) throw error;
+      log.error("archive object unreadable", { object_id: object.object_id, error: errorKind(error) });
+      continue;
+    }
+    if (deleteQueries(lines, context.pageRows) > budget.remaining) break;
+    result.deleted += await deleteArchivedLines(context, object.object_id, lines);
+    resumed += 1;
+  }
+  return resumed;
+}

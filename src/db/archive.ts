@@ -1,0 +1,325 @@
+import type { EntityKind } from "../events/event-types";
+import { ENTITY_TABLES } from "./entities";
+import { ENTITY_RETENTION } from "./entity-retention";
+
+/**
+ * The archive's SQL (src/archive/ runs it): which finished rows may leave D1, the manifest of R2
+ * objects (`archive_objects`), the event index (`archived_events`), and the guarded deletes. Rows are
+ * finished exactly as the compaction defines it (src/db/compaction.ts): events `processed`, `ignored`
+ * or `invalid` whose every notification is final; notifications `sent`, `delivered`, `suppressed` or
+ * `superseded`; entities in a final status (src/db/entity-retention.ts).
+ */
+
+export const FINAL_EVENT_STATUSES = ["processed", "ignored", "invalid"] as const;
+export const FINAL_NOTIFICATION_STATUSES = ["sent", "delivered", "suppressed", "superseded"] as const;
+
+/** The tables an archive object holds lines of. */
+export type ArchivedTable =
+  | "events"
+  | "notifications"
+  | "notification_status_history"
+  | "orders"
+  | "medication_requests"
+  | "refills"
+  | "audit";
+
+/** One archived row: its table's columns as D1 returned them. */
+export type ArchivedRow = Record<string, unknown>;
+
+const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
+
+/**
+ * A table whose finished rows are archived by time. Its `condition` may use ?4 (the cutoff); the
+ * page query binds ?1 clinic, ?2 day start, ?3 range end, ?4 cutoff, ?5/?6 the last row read, ?7 limit.
+ */
+export interface ArchiveSource {
+  table: ArchivedTable;
+  idColumn: string;
+  timeColumn: string;
+  /** Whether rows carry `clinic_id` (audit rows do not). */
+  perClinic: boolean;
+  condition: string;
+}
+
+export const EVENT_SOURCE: ArchiveSource = {
+  table: "events",
+  idColumn: "event_id",
+  timeColumn: "received_at",
+  perClinic: true,
+  condition: `status IN (${quoted(FINAL_EVENT_STATUSES)}) AND NOT EXISTS (
+    SELECT 1 FROM notifications n WHERE n.event_id = events.event_id
+    AND n.status NOT IN (${quoted(FINAL_NOTIFICATION_STATUSES)}))`,
+};
+
+function entitySource(kind: EntityKind): ArchiveSource {
+  const { table, idColumn } = ENTITY_TABLES[kind];
+  return {
+    table: table as ArchivedTable,
+    idColumn,
+    timeColumn: "status_at",
+    perClinic: true,
+    condition: `status IN (${quoted(ENTITY_RETENTION[kind].finalStatuses)}) AND last_event_at < ?4`,
+  };
+}
+
+/** Final entities, archived by the day their final status was set. */
+export const ENTITY_SOURCES: readonly ArchiveSource[] = (["order", "medication_request", "refill"] as const).map(
+  entitySource,
+);
+
+export const AUDIT_SOURCE: ArchiveSource = {
+  table: "audit",
+  idColumn: "audit_id",
+  timeColumn: "at",
+  perClinic: false,
+  condition: "1 = 1",
+};
+
+/** A clinic's day (`clinic_id` is '' for audit rows). */
+export interface ArchiveUnit {
+  clinic_id: string;
+  day: string;
+}
+
+/** The oldest (day, clinic) with a row of `source` older than `cutoff` to archive, or null. */
+export async function oldestUnit(db: D1Database, source: ArchiveSource, cutoff: string): Promise<ArchiveUnit | null> {
+  const clinic = source.perClinic ? "clinic_id" : "''";
+  return db
+    .prepare(
+      `SELECT ${clinic} AS clinic_id, substr(${source.timeColumn}, 1, 10) AS day FROM ${source.table}
+WHERE ${source.timeColumn} < ?4 AND ${source.condition}
+ORDER BY ${source.timeColumn} LIMIT 1`,
+    )
+    .bind(null, null, null, cutoff)
+    .first<ArchiveUnit>();
+}
+
+/** Where a page of a unit's rows starts: after this row (time, id), or from the beginning. */
+export interface PagePosition {
+  time: string;
+  id: string | number;
+}
+
+/**
+ * Up to `limit` rows of `source` in `unit` whose time is before `end` (the day's end or the cutoff),
+ * oldest first, after `after`.
+ */
+export async function unitRows(
+  db: D1Database,
+  source: ArchiveSource,
+  unit: ArchiveUnit,
+  range: { start: string; end: string; cutoff: string },
+  after: PagePosition | null,
+  limit: number,
+): Promise<ArchivedRow[]> {
+  const { table, idColumn: id, timeColumn: time } = source;
+  const clinic = source.perClinic ? "clinic_id = ?1 AND " : "?1 IS NOT NULL AND ";
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM ${table}
+WHERE ${clinic}${time} >= ?2 AND ${time} < ?3 AND ${source.condition}
+  AND (?5 IS NULL OR ${time} > ?5 OR (${time} = ?5 AND ${id} > ?6))
+ORDER BY ${time}, ${id} LIMIT ?7`,
+    )
+    .bind(unit.clinic_id, range.start, range.end, range.cutoff, after?.time ?? null, after?.id ?? null, limit)
+    .all<ArchivedRow>();
+  return results;
+}
+
+/** The notifications of `eventIds` (all final: an event with another one is not archived yet). */
+export async function notificationsOfEvents(db: D1Database, eventIds: readonly string[]): Promise<ArchivedRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM notifications WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY event_id, channel`,
+    )
+    .bind(JSON.stringify(eventIds))
+    .all<ArchivedRow>();
+  return results;
+}
+
+/** The status history of `notificationIds`, oldest first per notification. */
+export async function historyOfNotifications(
+  db: D1Database,
+  notificationIds: readonly string[],
+): Promise<ArchivedRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT * FROM notification_status_history WHERE notification_id IN (SELECT value FROM json_each(?1))
+ORDER BY notification_id, at`,
+    )
+    .bind(JSON.stringify(notificationIds))
+    .all<ArchivedRow>();
+  return results;
+}
+
+/**
+ * The next part number of a unit: one past its last recorded object. An object written but never
+ * recorded (its run died) is not counted, so the retry rewrites that same key.
+ */
+export async function nextPart(db: D1Database, kind: ArchiveKind, unit: ArchiveUnit): Promise<number> {
+  const row = await db
+    .prepare(
+      `SELECT COALESCE(MAX(part) + 1, 0) AS part FROM archive_objects WHERE kind = ?1 AND clinic_id = ?2 AND day = ?3`,
+    )
+    .bind(kind, unit.clinic_id, unit.day)
+    .first<{ part: number }>();
+  return row?.part ?? 0;
+}
+
+export type ArchiveKind = "history" | "audit";
+
+export interface ArchiveObjectRow {
+  object_id: number;
+  object_key: string;
+  kind: ArchiveKind;
+  clinic_id: string;
+  day: string;
+  part: number;
+  state: "written" | "deleted";
+  line_count: number;
+  bytes: number;
+  written_at: string;
+  deleted_at: string | null;
+}
+
+/** Records an object that is in R2 and was read back whole; its rows are still in D1. Returns its id. */
+export async function insertArchiveObject(
+  db: D1Database,
+  object: Pick<ArchiveObjectRow, "object_key" | "kind" | "clinic_id" | "day" | "part" | "line_count" | "bytes">,
+  now: string,
+): Promise<number> {
+  const row = await db
+    .prepare(
+      `INSERT INTO archive_objects (object_key, kind, clinic_id, day, part, state, line_count, bytes, written_at)
+VALUES (?1, ?2, ?3, ?4, ?5, 'written', ?6, ?7, ?8) RETURNING object_id`,
+    )
+    .bind(
+      object.object_key,
+      object.kind,
+      object.clinic_id,
+      object.day,
+      object.part,
+      object.line_count,
+      object.bytes,
+      now,
+    )
+    .first<{ object_id: number }>();
+  if (!row) throw new Error("archive object not recorded");
+  return row.object_id;
+}
+
+/** Objects written whose rows may still be in D1 (a run ended between the write and the delete). */
+export async function pendingArchiveObjects(db: D1Database, limit: number): Promise<ArchiveObjectRow[]> {
+  const { results } = await db
+    .prepare(`SELECT * FROM archive_objects WHERE state = 'written' ORDER BY written_at, object_id LIMIT ?1`)
+    .bind(limit)
+    .all<ArchiveObjectRow>();
+  return results;
+}
+
+export function markArchiveObjectDeleted(db: D1Database, objectId: number, now: string): D1PreparedStatement {
+  return db
+    .prepare(`UPDATE archive_objects SET state = 'deleted', deleted_at = ?2 WHERE object_id = ?1 AND state = 'written'`)
+    .bind(objectId, now);
+}
+
+/**
+ * What a row must still look like to be deleted: its id, then the columns that change whenever
+ * anything happens to it. A row that changed after it was written (a forced replay, say) stays in D1
+ * and is archived again later, so the delete never removes a row whose archived copy is stale.
+ */
+export const DELETE_GUARDS: Partial<Record<ArchivedTable, { idColumn: string; unchanged: readonly string[] }>> = {
+  events: { idColumn: "event_id", unchanged: ["status", "attempts", "applications"] },
+  notifications: { idColumn: "notification_id", unchanged: ["status", "updated_at"] },
+  orders: { idColumn: "order_id", unchanged: ["status", "updated_at"] },
+  medication_requests: { idColumn: "medication_request_id", unchanged: ["status", "updated_at"] },
+  refills: { idColumn: "refill_id", unchanged: ["status", "updated_at"] },
+  audit: { idColumn: "audit_id", unchanged: [] },
+};
+
+/**
+ * Deletes the rows of `table` listed in `keys` (each `[id, ...unchanged columns]` as archived) that
+ * are still exactly as archived. A notification's status history goes with it (trigger of 0011).
+ */
+export function deleteArchivedRows(
+  db: D1Database,
+  table: ArchivedTable,
+  keys: readonly unknown[][],
+): D1PreparedStatement {
+  const guard = DELETE_GUARDS[table];
+  if (!guard) throw new Error(`${table} rows are not deleted directly`);
+  const matches = guard.unchanged.map((column, index) => `t.${column} IS json_extract(j.value, '$[${index + 1}]')`);
+  return db
+    .prepare(
+      `DELETE FROM ${table} WHERE ${guard.idColumn} IN (
+  SELECT t.${guard.idColumn} FROM json_each(?1) j JOIN ${table} t ON t.${guard.idColumn} = json_extract(j.value, '$[0]')
+  ${matches.length > 0 ? `WHERE ${matches.join(" AND ")}` : ""})`,
+    )
+    .bind(JSON.stringify(keys));
+}
+
+/** Indexes archived events (their {@link eventKey}s) under `objectId`. */
+export function indexArchivedEvents(
+  db: D1Database,
+  eventKeys: readonly number[],
+  objectId: number,
+): D1PreparedStatement {
+  return db
+    .prepare(`INSERT OR IGNORE INTO archived_events (event_key, object_id) SELECT value, ?2 FROM json_each(?1)`)
+    .bind(JSON.stringify(eventKeys), objectId);
+}
+
+/** The objects that may hold the event with this key, newest first. */
+export async function objectsForEventKey(db: D1Database, key: number): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT o.object_key FROM archived_events a JOIN archive_objects o ON o.object_id = a.object_id
+WHERE a.event_key = ?1 ORDER BY o.object_id DESC`,
+    )
+    .bind(key)
+    .all<{ object_key: string }>();
+  return results.map((row) => row.object_key);
+}
+
+/**
+ * 53 bits of SHA-256 of an event id: the index key. 53 bits is what both a JavaScript number and a
+ * D1 binding carry exactly; a shared key only costs the reader one more object to open.
+ */
+export async function eventKey(eventId: string): Promise<number> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(eventId)));
+  let key = (digest[0] ?? 0) & 0x1f;
+  for (let index = 1; index < 7; index += 1) key = key * 256 + (digest[index] ?? 0);
+  return key;
+}
+
+/** Forgets expired audit objects (deleted from R2 by the caller) from the manifest. */
+export async function forgetAuditObjectsBefore(db: D1Database, day: string): Promise<number> {
+  const result = await db
+    .prepare(`DELETE FROM archive_objects WHERE kind = 'audit' AND clinic_id = '' AND day < ?1 AND state = 'deleted'`)
+    .bind(day)
+    .run();
+  return result.meta.changes ?? 0;
+}
+
+/**
+ * Takes the archive's run lease (one run at a time: two would pick the same object key) until
+ * `expiresAt` (epoch ms); false when another run holds it.
+ */
+export async function takeArchiveLease(db: D1Database, now: number, expiresAt: number): Promise<boolean> {
+  const row = await db
+    .prepare(
+      `INSERT INTO archive_lease (name, expires_at) VALUES ('archive', ?2)
+ON CONFLICT (name) DO UPDATE SET expires_at = ?2 WHERE archive_lease.expires_at <= ?1
+RETURNING expires_at`,
+    )
+    .bind(now, expiresAt)
+    .first<{ expires_at: number }>();
+  return row !== null;
+}
+
+export async function releaseArchiveLease(db: D1Database, expiresAt: number): Promise<void> {
+  await db
+    .prepare(`UPDATE archive_lease SET expires_at = 0 WHERE name = 'archive' AND expires_at = ?1`)
+    .bind(expiresAt)
+    .run();
+}

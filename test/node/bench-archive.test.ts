@@ -1,0 +1,48 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { measureArchive } from "../../bench/archive.ts";
+import { STEADY_STATE_GOAL_BYTES, steadyStateBytes } from "../../bench/storage.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+describe("bench: D1's steady state with the archive", () => {
+  it("holds ARCHIVE_AFTER_DAYS of events, the first PAYLOAD_RETENTION_DAYS of them with payloads", () => {
+    const live = { with_payload: 2500, without_payload: 1700 };
+    expect(steadyStateBytes(100_000, 90, 30, live)).toBe(100_000 * (30 * 2500 + 60 * 1700));
+    expect(steadyStateBytes(100_000, 7, 30, live)).toBe(100_000 * 7 * 2500);
+    expect(steadyStateBytes(100_000, 7, 30, live)).toBeLessThanOrEqual(STEADY_STATE_GOAL_BYTES);
+  });
+});
+
+describe("bench: the archive job on a D1 copy (bench/archive.ts)", () => {
+  let scratch: string;
+  beforeEach(() => {
+    scratch = mkdtempSync(path.join(tmpdir(), "bench-archive-"));
+  });
+  afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("runs the real job to the end and counts what moved to R2", { timeout: 60_000 }, async () => {
+    const file = path.join(scratch, "d1.sqlite");
+    const database = new DatabaseSync(file);
+    for (const migration of readdirSync(path.join(root, "migrations")).sort())
+      database.exec(readFileSync(path.join(root, "migrations", migration), "utf8"));
+    const insert = database.prepare(
+      `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, payload_hash)
+       VALUES (?, 'order:created', 'clinic-a', ?, 1, ?, ?, 'hash')`,
+    );
+    for (let index = 0; index < 30; index += 1) {
+      const at = `2026-03-0${1 + (index % 3)}T10:00:00.${String(index).padStart(3, "0")}Z`;
+      insert.run(`evt_${index}`, index === 0 ? "dead" : "processed", at, at);
+    }
+    database.close();
+
+    const measured = await measureArchive(file, scratch);
+    expect(measured).toMatchObject({ events_archived: 29, events_left: 1, objects: 3 });
+    expect(measured.r2_bytes_per_event).toBeGreaterThan(0);
+    expect(measured.index_bytes_per_event).toBeGreaterThan(0);
+    expect(measured.d1_queries_per_100k_events).toBeGreaterThan(0);
+  });
+});
