@@ -10,5 +10,7 @@ export type App = {
     actor?: string;
     /** Counts for this request's audit row (never values); see src/http/audit.ts. */
     auditDetail?: Record<string, number>;
+    /** The clinic this request's audit row is about, when it is about one. */
+    auditClinic?: string;
   };
 };
