@@ -134,3 +134,39 @@ ON CONFLICT (phone, sender) DO NOTHING`,
 export function optInToSender(db: D1Database, phone: string, sender: string): D1PreparedStatement {
   return db.prepare(`DELETE FROM sms_sender_opt_outs WHERE phone = ?1 AND sender = ?2`).bind(phone, sender);
 }
+
+/**
+ * The clinic each of some entities was first seen under, in one statement (rows of `kind`,
+ * `entity_id`, `clinic_id`): an entity never changes clinic (issue 22.2).
+ */
+export function selectEntityClinics(
+  db: D1Database,
+  ids: { order: readonly string[]; medication_request: readonly string[]; refill: readonly string[] },
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT 'order' AS kind, order_id AS entity_id, clinic_id FROM orders WHERE order_id IN (SELECT value FROM json_each(?1))
+UNION ALL
+SELECT 'medication_request', medication_request_id, clinic_id FROM medication_requests
+WHERE medication_request_id IN (SELECT value FROM json_each(?2))
+UNION ALL
+SELECT 'refill', refill_id, clinic_id FROM refills WHERE refill_id IN (SELECT value FROM json_each(?3))`,
+    )
+    .bind(JSON.stringify(ids.order), JSON.stringify(ids.medication_request), JSON.stringify(ids.refill));
+}
+
+/** Opens the `clinic_mismatch` alert of an event (one open alert per event; a repeat changes nothing). */
+export function openClinicMismatchAlert(
+  db: D1Database,
+  eventId: string,
+  clinicId: string,
+  now: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
+VALUES ('alt_' || lower(hex(randomblob(12))), 'clinic_mismatch', 'event', ?1, ?2, 'open', ?3, ?3)
+ON CONFLICT DO NOTHING`,
+    )
+    .bind(eventId, clinicId, now);
+}

@@ -13,12 +13,19 @@ import {
   selectCurrentStatuses,
   selectRecentSends,
 } from "../db/notifications";
-import { type Patient, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../db/patients";
+import {
+  type Patient,
+  selectNotificationPatients,
+  selectOptedOutPhones,
+  toPatient,
+  toPatientRow,
+} from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../events/event-types";
 import { entityKindOf } from "./rules";
 
 /** What the sender reads about a batch's notifications just before deciding them. */
 export interface SendContext {
+  /** Each notification's patient in its event's clinic's directory, by notification id ({@link patientOf}). */
   patients: ReadonlyMap<string, Patient>;
   optedOutPhones: ReadonlySet<string>;
   orders: ReadonlyMap<string, OrderFacts>;
@@ -40,6 +47,10 @@ export const senderOptOutKey = (phone: string, sender: string) => `${phone}\n${s
 /** Longer than any local day (25 h across a DST change) plus the widest offset drift. */
 const RECENT_SENDS_MS = 27 * 3_600_000;
 
+/** The directory entry of a notification's patient, in its event's clinic. */
+export const patientOf = (context: SendContext, row: NotificationRow): Patient | undefined =>
+  context.patients.get(row.notification_id);
+
 /** Key of an entity in {@link SendContext.currentStatuses}. */
 export const entityKey = (kind: EntityKind, entityId: string) => `${kind}\n${entityId}`;
 
@@ -52,6 +63,7 @@ export async function loadSendContext(
   db: D1Database,
   rows: readonly NotificationRow[],
   now: Date,
+  soleClinic: string | null = null,
 ): Promise<SendContext> {
   const patientIds = [...new Set(rows.map((row) => row.patient_id))];
   const idsByKind = new Map<EntityKind, Set<string>>(ENTITY_KINDS.map((kind) => [kind, new Set()]));
@@ -66,7 +78,11 @@ export async function loadSendContext(
       selectEventClinics(db, eventIds),
       selectProfilesOfEvents(db, eventIds),
       selectSenderOptOuts(db, patientIds),
-      selectPatients(db, patientIds),
+      selectNotificationPatients(
+        db,
+        rows.map((row) => row.notification_id),
+        soleClinic,
+      ),
       selectOptedOutPhones(db, patientIds),
       selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
       selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
@@ -78,8 +94,9 @@ export async function loadSendContext(
       currentStatuses.set(entityKey(kind, row.entity_id), row);
   });
   return {
+    // Rows come unassigned first, so a clinic's own row replaces an unassigned one.
     patients: new Map(
-      (patientRows?.results ?? []).map((row) => [String(row.patient_id), toPatient(toPatientRow(row))]),
+      (patientRows?.results ?? []).map((row) => [String(row.for_notification), toPatient(toPatientRow(row))]),
     ),
     optedOutPhones: new Set((optOutRows?.results ?? []).map((row) => String(row.phone))),
     orders: new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts])),

@@ -1,5 +1,5 @@
 import { retryDelaySeconds } from "../backoff";
-import { readSenderDefaults, type SenderDefaults } from "../config/clinics";
+import { readClinicIds, readSenderDefaults, type SenderDefaults } from "../config/clinics";
 import { type Channel, type NotificationSettings, readNotificationSettings } from "../config/notifications";
 import { ConfigError } from "../config/read";
 import { optOutOfSender } from "../db/clinics";
@@ -22,7 +22,7 @@ import { type Decision, decide } from "./decide";
 import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
 import type { Provider, SendResult } from "./providers/provider";
 import { type ChannelProvider, providersFor } from "./providers/select";
-import { loadSendContext, supersededBy } from "./send-context";
+import { loadSendContext, patientOf, supersededBy } from "./send-context";
 
 /** How long a sender holds a notification while it calls the provider. */
 export const SEND_LEASE_MS = 60_000;
@@ -158,7 +158,7 @@ export async function sendNotifications(
   let decided: Decided[];
   try {
     decided = await retryOnceInPlace("notification context load", () =>
-      decideAll(env.DB, work, settings, providers, now, readSenderDefaults(env)),
+      decideAll(env.DB, work, settings, providers, now, readSenderDefaults(env), soleClinicOf(env)),
     );
   } catch (error) {
     log.warn("notification context load failed", { error: errorKind(error) });
@@ -427,6 +427,7 @@ async function decideAll(
   providers: Record<Channel, ChannelProvider>,
   now: Date,
   senderDefaults: SenderDefaults,
+  soleClinic: string | null,
 ): Promise<Decided[]> {
   if ("unreadable" in settings)
     return work.map((claimed) => ({ ...claimed, decision: { action: "hold", reason: settings.unreadable } }));
@@ -434,6 +435,7 @@ async function decideAll(
     db,
     work.map(({ row }) => row),
     now,
+    soleClinic,
   );
   // Every message speaks for its event's clinic: its settings, its sender's opt-outs, its caps.
   const clinicOf = clinicContexts(settings, senderDefaults, context, now);
@@ -445,20 +447,30 @@ async function decideAll(
     const clinic = clinicOf(row);
     const decision = decide(
       row,
-      context.patients.get(row.patient_id),
+      patientOf(context, row),
       clinic.optedOutPhones,
       context.orders.get(row.entity_id),
       clinic.settings,
       now,
     );
     if (decision.action !== "send") return { index, row, decision };
-    const patient = context.patients.get(row.patient_id);
+    const patient = patientOf(context, row);
     const timeZone = patient?.timezone ?? clinic.settings.clinicTimezone;
     if (!clinic.cap.take(row.patient_id, row.channel, timeZone))
       return { index, row, decision: { action: "suppress", reason: "daily_cap" } };
     const message = fromClinic(decision.message, clinic.settings);
     return { index, row, decision: { ...decision, message, provider: channel.provider } };
   });
+}
+
+/** The only configured clinic (its unassigned directory rows are its own), or null; never fails the run. */
+function soleClinicOf(env: Env): string | null {
+  try {
+    const ids = readClinicIds(env);
+    return ids.length === 1 ? (ids[0] ?? null) : null;
+  } catch {
+    return null;
+  }
 }
 
 async function callProvider(provider: Provider, decision: SendDecision): Promise<SendResult> {

@@ -1,6 +1,7 @@
 import { readClinicIds, readSenderDefaults } from "../config/clinics";
 import { readNotificationSettings } from "../config/notifications";
 import { getClinicProfiles } from "../db/clinics";
+import type { DirectoryClinic } from "../db/patients";
 import { type ClinicSettings, clinicSettings } from "./clinic-settings";
 
 /**
@@ -38,4 +39,18 @@ export function clinicsOfSender(
     if (matched.length > 0) return { senderKey: key, clinics: matched };
   }
   return null;
+}
+
+/** The only configured clinic, or null when several are: unassigned directory rows are its own. */
+export function soleClinic(env: Env): string | null {
+  const ids = readClinicIds(env);
+  return ids.length === 1 ? (ids[0] ?? null) : null;
+}
+
+/** A clinic's directory (its rows, and the unassigned ones while it is the only clinic), or null outside the allow-list. */
+export function directoryOf(env: Env, clinicId: string): DirectoryClinic | null {
+  const id = clinicId.toLowerCase();
+  const ids = readClinicIds(env);
+  if (!ids.includes(id)) return null;
+  return { clinicId: id, withUnassigned: ids.length === 1 };
 }

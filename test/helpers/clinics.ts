@@ -1,6 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../../src/index";
-import { ADMIN_TOKEN, CLINIC_ID, OTHER_CLINIC_ID } from "./events";
+import { ADMIN_TOKEN, CLINIC_ID, OTHER_CLINIC_ID, uniqueId } from "./events";
 import { providerEnv } from "./notifications";
 
 /** Clinic A and clinic B of the two-clinic tests (the suite's two allowed ids). */
@@ -41,4 +41,26 @@ export async function putClinicProfile(workerEnv: Env, clinicId: string, profile
   });
   if (response.status !== 200) throw new Error(`profile not set: ${response.status} ${await response.text()}`);
   return response.json();
+}
+
+/** Creates a patient in one clinic's directory (`PUT /admin/clinics/:clinic_id/patients/:id`); returns its id. */
+export async function createClinicPatient(
+  workerEnv: Env,
+  clinicId: string,
+  fields: Record<string, unknown> = {},
+  patientId: string = uniqueId("pat"),
+): Promise<string> {
+  const response = await adminFetchWith(workerEnv, `/clinics/${clinicId}/patients/${patientId}`, {
+    method: "PUT",
+    body: JSON.stringify({
+      phone: `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, "0")}`,
+      email: `${patientId}@example.org`,
+      timezone: "America/New_York",
+      sms_opt_in: true,
+      email_opt_in: true,
+      ...fields,
+    }),
+  });
+  if (response.status !== 200) throw new Error(`patient not created: ${response.status} ${await response.text()}`);
+  return patientId;
 }

@@ -1,17 +1,10 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { twilioSignature } from "../../src/notify/twilio-signature";
-import { adminFetchWith, fetchWith, putClinicProfile, twoClinicEnv } from "../helpers/clinics";
+import { adminFetchWith, createClinicPatient, fetchWith, putClinicProfile, twoClinicEnv } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
-import {
-  applyAndCaptureJobs,
-  createPatient,
-  mockProviders,
-  notificationsOf,
-  PROVIDER_ENV,
-  runSender,
-} from "../helpers/notifications";
+import { applyAndCaptureJobs, mockProviders, notificationsOf, PROVIDER_ENV, runSender } from "../helpers/notifications";
 
 const server = useMockNetwork();
 afterEach(() => vi.restoreAllMocks());
@@ -187,8 +180,8 @@ describe("clinic profiles: every patient message speaks for its event's clinic",
       email_reply_to: "desk@alpha.example",
     });
     await putClinicProfile(workerEnv, b, { name: "Beta Health", phone: "+14155550112", sms_from: NUMBER_B });
-    const patientA = await createPatient({ phone: "+14155550401", email: "a@example.org" });
-    const patientB = await createPatient({ phone: "+14155550402", email: "b@example.org" });
+    const patientA = await createClinicPatient(workerEnv, a, { phone: "+14155550401", email: "a@example.org" });
+    const patientB = await createClinicPatient(workerEnv, b, { phone: "+14155550402", email: "b@example.org" });
     const jobs = await applyAndCaptureJobs([shipped(a, patientA), shipped(b, patientB)]);
     await runSender(jobs, { workerEnv });
 
@@ -218,8 +211,8 @@ describe("clinic profiles: every patient message speaks for its event's clinic",
     // 15:00 UTC is 00:00 in Tokyo: outside clinic A's window, inside clinic B's (New York, 10:00).
     await putClinicProfile(workerEnv, a, { time_zone: "Asia/Tokyo" });
     await putClinicProfile(workerEnv, b, { sms_daily_cap: 1, sms_send_window: "09:00-17:00" });
-    const patientA = await createPatient({ timezone: null });
-    const patientB = await createPatient({ timezone: null });
+    const patientA = await createClinicPatient(workerEnv, a, { timezone: null });
+    const patientB = await createClinicPatient(workerEnv, b, { timezone: null });
     const firstA = shipped(a, patientA);
     const firstB = shipped(b, patientB);
     const sms = (jobs: { channel: string }[]) => jobs.filter((job) => job.channel === "sms");
@@ -263,8 +256,9 @@ describe("consent follows the sender", () => {
     const help = await postInbound(workerEnv, { From: phone, To: NUMBER_B, Body: "HELP" });
     expect(await help.text()).toContain("Beta Health: for help, call +14155550112.");
 
-    const patientA = await createPatient({ phone });
-    const patientB = await createPatient({ phone });
+    // The same person is a patient of both clinics, under the same NovaMed id.
+    const patientA = await createClinicPatient(workerEnv, a, { phone });
+    const patientB = await createClinicPatient(workerEnv, b, { phone }, patientA);
     const eventA = shipped(a, patientA);
     const eventB = shipped(b, patientB);
     await runSender(await applyAndCaptureJobs([eventA, eventB]), { workerEnv });
@@ -304,8 +298,8 @@ describe("consent follows the sender", () => {
     });
     // Two clinics share the sender: the reply names the default clinic.
     expect(await stop.text()).toContain(`${PROVIDER_ENV.CLINIC_NAME}: you are unsubscribed`);
-    const eventA = shipped(a, await createPatient({ phone }));
-    const eventB = shipped(b, await createPatient({ phone }));
+    const eventA = shipped(a, await createClinicPatient(workerEnv, a, { phone }));
+    const eventB = shipped(b, await createClinicPatient(workerEnv, b, { phone }));
     await runSender(await applyAndCaptureJobs([eventA, eventB]), { workerEnv });
     expect((await notificationsOf(eventA.event_id)).sms).toMatchObject({
       status: "suppressed",

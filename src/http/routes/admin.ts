@@ -19,12 +19,13 @@ import { adminClinics } from "./admin-clinics";
 import { adminHealth } from "./admin-health";
 import { adminNotifications } from "./admin-notifications";
 import { adminReplay } from "./admin-replay";
-import { patients } from "./patients";
+import { clinicPatients, patients } from "./patients";
 
 /** The clinic staff's API: events (list, detail, replay), entity state, patients. Bearer `ADMIN_TOKEN`. */
 export const admin = new Hono<App>();
 admin.use(adminAuth());
 admin.route("/patients", patients);
+admin.route("/clinics/:clinic_id/patients", clinicPatients);
 admin.route("/clinics", adminClinics);
 admin.route("/alerts", adminAlerts);
 admin.route("/", adminReplay);
