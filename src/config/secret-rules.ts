@@ -35,3 +35,17 @@ export function adminTokenProblem(token: string): string | null {
   if (token.length < ADMIN_TOKEN_MIN_LENGTH) return `must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters`;
   return null;
 }
+
+/** The shortest webhook key accepted (`NOVAMED_WEBHOOK_KEYS`): 32 characters, like the admin token. */
+export const WEBHOOK_KEY_MIN_LENGTH = 32;
+
+/**
+ * Why `value` cannot be a NovaMed webhook key, or null when it is acceptable: at least 32 characters,
+ * not a published or example value, at least 8 distinct characters. Never quotes the value.
+ */
+export function keyProblem(value: string): string | null {
+  if (PUBLISHED_SECRET_VALUES.includes(value)) return "holds a value published in the repository; generate a new one";
+  if (value.length < WEBHOOK_KEY_MIN_LENGTH) return `holds a key shorter than ${WEBHOOK_KEY_MIN_LENGTH} characters`;
+  if (new Set(value).size < 8) return "holds a key with fewer than 8 distinct characters";
+  return null;
+}

@@ -6,6 +6,8 @@ export type App = {
     /** Set once the envelope is valid, so the request log line can name the event. */
     eventType?: string;
     eventId?: string;
+    /** The clinic a per-clinic webhook key opens (`NOVAMED_WEBHOOK_KEYS`); unset for a shared key. */
+    keyClinicId?: string;
     /** Who is calling the admin API (an Access email or `token:<name>`); set by `adminAuth`. */
     actor?: string;
     /** Counts for this request's audit row (never values); see src/http/audit.ts. */
