@@ -50,6 +50,7 @@ export async function recordAudit<E extends AuditedApp>(
     status: outcome.status,
     detail: target.detail ?? null,
     clinic_id: c.get("auditClinic") ?? null,
+    role: c.get("staffScope")?.role ?? null,
   });
 }
 

@@ -1,3 +1,5 @@
+import type { StaffScope } from "../tenancy/staff";
+
 /** The one Hono environment type: bindings from `wrangler types`, per-request variables. */
 export type App = {
   Bindings: Env;
@@ -10,6 +12,8 @@ export type App = {
     keyClinicId?: string;
     /** Who is calling the admin API (an Access email or `token:<name>`); set by `adminAuth`. */
     actor?: string;
+    /** The actor's role and clinics (src/http/middleware/staff-scope.ts). */
+    staffScope?: StaffScope;
     /** Counts for this request's audit row (never values); see src/http/audit.ts. */
     auditDetail?: Record<string, number>;
     /** The clinic this request's audit row is about, when it is about one. */

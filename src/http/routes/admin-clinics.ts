@@ -6,6 +6,7 @@ import { loadClinic, loadClinics } from "../../tenancy/clinics";
 import { clinicProfileInput, profileFieldsOf } from "../../tenancy/profile-input";
 import { audited, setAuditClinic } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
+import { coversClinic } from "../middleware/staff-scope";
 import type { App } from "../types";
 
 /**
@@ -18,7 +19,11 @@ const invalidProfile = rejectInvalid("invalid_clinic_profile", "The clinic profi
 
 const notFound = () => new ApiError(404, "not_found", "No clinic has this id.");
 
-adminClinics.get("/", async (c) => c.json({ clinics: (await loadClinics(c.env)).map(clinicView) }));
+adminClinics.get("/", async (c) => {
+  const scope = c.get("staffScope");
+  const clinics = (await loadClinics(c.env)).filter((clinic) => coversClinic(scope, clinic.clinicId));
+  return c.json({ clinics: clinics.map(clinicView) });
+});
 
 adminClinics.get("/:clinic_id", async (c) => {
   const clinic = await loadClinic(c.env, c.req.param("clinic_id"));

@@ -1,6 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
+import { maskEmail, maskPhone } from "../../console/format";
 import { type DirectoryClinic, deletePatient, getPatient, upsertPatient } from "../../db/patients";
 import { type ErrorIssue, toIssues } from "../../events/issues";
 import { directoryOf, soleClinic } from "../../tenancy/clinics";
@@ -92,6 +93,13 @@ function patientRoutes(): Hono<App> {
   routes.get("/:patient_id", audited("patient.read", "patient", "patient_id"), async (c) => {
     const patient = await getPatient(c.env.DB, directoryOfRequest(c), c.req.param("patient_id"));
     if (!patient) throw new ApiError(404, "not_found", "No patient has this id.");
+    // A viewer sees contact details masked; revealing them is for operators.
+    if (c.get("staffScope")?.role === "viewer")
+      return c.json({
+        ...patient,
+        phone: patient.phone && maskPhone(patient.phone),
+        email: patient.email && maskEmail(patient.email),
+      });
     return c.json(patient);
   });
   routes.delete("/:patient_id", audited("patient.delete", "patient", "patient_id"), async (c) => {
