@@ -49,7 +49,7 @@ const notificationRules = () =>
   });
 
 /** `SMS_SEND_WINDOW`: `HH:MM-HH:MM`, the start before the end. */
-const sendWindow = () =>
+export const sendWindow = () =>
   z.string().transform((raw, context): SendWindow => {
     const match = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/.exec(raw);
     const start = match ? Number(match[1]) * 60 + Number(match[2]) : Number.NaN;

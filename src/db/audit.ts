@@ -17,6 +17,10 @@ export interface AuditEntry {
   status: number | null;
   /** Counts for an action over many targets, e.g. `{ imported: 3, failed: 1 }`. */
   detail: Record<string, number> | null;
+  /** The clinic the action was about (a patient's, a profile's), or null (migration 0046). */
+  clinic_id?: string | null;
+  /** The actor's role when it acted (viewer, operator, admin), or null (migration 0048). */
+  role?: string | null;
 }
 
 export interface AuditRow extends AuditEntry {
@@ -27,8 +31,8 @@ export interface AuditRow extends AuditEntry {
 export async function insertAuditEntry(db: D1Database, entry: AuditEntry): Promise<void> {
   await db
     .prepare(
-      `INSERT INTO audit (at, actor, action, target_type, target_id, request_id, outcome, status, detail)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+      `INSERT INTO audit (at, actor, action, target_type, target_id, request_id, outcome, status, detail, clinic_id, role)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
     )
     .bind(
       entry.at,
@@ -40,6 +44,8 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
       entry.outcome,
       entry.status,
       entry.detail ? JSON.stringify(entry.detail) : null,
+      entry.clinic_id ?? null,
+      entry.role ?? null,
     )
     .run();
 }

@@ -170,6 +170,7 @@ ON CONFLICT (${idColumn}) DO UPDATE SET
   first_event_at = MIN(${table}.first_event_at, excluded.first_event_at),
   last_event_at = MAX(${table}.last_event_at, excluded.last_event_at),
   updated_at = excluded.updated_at
+WHERE lower(${table}.clinic_id) = lower(excluded.clinic_id)
 RETURNING status, status_event_id`;
 }
 

@@ -10,6 +10,7 @@ export interface Patient {
 }
 
 interface PatientRow extends Omit<Patient, "sms_opt_in" | "email_opt_in"> {
+  clinic_id: string;
   sms_opt_in: number;
   email_opt_in: number;
   created_at: string;
@@ -17,17 +18,41 @@ interface PatientRow extends Omit<Patient, "sms_opt_in" | "email_opt_in"> {
 }
 
 export function toPatient(row: PatientRow): Patient & { created_at: string; updated_at: string } {
-  return { ...row, sms_opt_in: row.sms_opt_in === 1, email_opt_in: row.email_opt_in === 1 };
+  const { clinic_id: _clinic, ...patient } = row;
+  return { ...patient, sms_opt_in: row.sms_opt_in === 1, email_opt_in: row.email_opt_in === 1 };
 }
 
-const UPSERT_SQL = `INSERT INTO patients (patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-ON CONFLICT (patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
+/**
+ * Whose directory entries a caller reads and writes: one clinic's, plus the rows not yet assigned to a
+ * clinic (clinic_id '', from before patients belonged to clinics) while that clinic is the only one
+ * configured (migration 0047).
+ */
+export interface DirectoryClinic {
+  clinicId: string;
+  /** True while `clinicId` is the only configured clinic: unassigned rows are its own. */
+  withUnassigned: boolean;
+}
+
+/** The clinic id '' rows are read as, in SQL: the clinic itself, or null (none) with several clinics. */
+const unassignedOf = (clinic: DirectoryClinic) => (clinic.withUnassigned ? "" : null);
+
+const UPSERT_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
+VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+ON CONFLICT (clinic_id, patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
   sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, updated_at = excluded.updated_at`;
 
-/** Creates or replaces a patient's contact details and consent. */
-export function upsertPatient(db: D1Database, patient: Patient, now: string): D1PreparedStatement {
-  return db
+/**
+ * Creates or replaces a clinic's patient's contact details and consent. With one clinic, its
+ * unassigned row for the same id is taken over (deleted: the new row replaces it), so no stale copy
+ * remains.
+ */
+export function upsertPatient(
+  db: D1Database,
+  clinic: DirectoryClinic,
+  patient: Patient,
+  now: string,
+): D1PreparedStatement[] {
+  const upsert = db
     .prepare(UPSERT_SQL)
     .bind(
       patient.patient_id,
@@ -37,15 +62,22 @@ export function upsertPatient(db: D1Database, patient: Patient, now: string): D1
       patient.sms_opt_in ? 1 : 0,
       patient.email_opt_in ? 1 : 0,
       now,
+      clinic.clinicId,
     );
+  if (!clinic.withUnassigned) return [upsert];
+  return [db.prepare(`DELETE FROM patients WHERE clinic_id = '' AND patient_id = ?1`).bind(patient.patient_id), upsert];
 }
 
-const UPSERT_MANY_SQL = `INSERT INTO patients (patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
+const UPSERT_MANY_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
-  json_extract(value, '$[4]'), json_extract(value, '$[5]'), ?2, ?2
+  json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), ?2, ?2
 FROM json_each(?1) WHERE true
-ON CONFLICT (patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
+ON CONFLICT (clinic_id, patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
   sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, updated_at = excluded.updated_at`;
+
+/** The unassigned rows the sole clinic's new rows replace (as {@link upsertPatient} does one by one). */
+const DELETE_UNASSIGNED_MANY_SQL = `DELETE FROM patients WHERE clinic_id = '' AND patient_id IN
+  (SELECT json_extract(value, '$[1]') FROM json_each(?1) WHERE json_extract(value, '$[7]') = 1)`;
 
 /** Patients per statement of {@link upsertPatients}: a few hundred bytes each, far below D1's value size. */
 const UPSERT_CHUNK = 250;
@@ -55,40 +87,93 @@ const UPSERT_CHUNK = 250;
  * would otherwise spend 1,000 of D1's 1,000 queries per invocation). In order, so of two rows with one
  * id the later wins, as with one statement each.
  */
-export function upsertPatients(db: D1Database, patients: readonly Patient[], now: string): D1PreparedStatement[] {
+export function upsertPatients(
+  db: D1Database,
+  entries: readonly { clinic: DirectoryClinic; patient: Patient }[],
+  now: string,
+): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
-  for (let start = 0; start < patients.length; start += UPSERT_CHUNK) {
-    const rows = patients
-      .slice(start, start + UPSERT_CHUNK)
-      .map((patient) => [
+  for (let start = 0; start < entries.length; start += UPSERT_CHUNK) {
+    const chunk = entries.slice(start, start + UPSERT_CHUNK);
+    const rows = JSON.stringify(
+      chunk.map(({ clinic, patient }) => [
+        clinic.clinicId,
         patient.patient_id,
         patient.phone,
         patient.email,
         patient.timezone,
         patient.sms_opt_in ? 1 : 0,
         patient.email_opt_in ? 1 : 0,
-      ]);
-    statements.push(db.prepare(UPSERT_MANY_SQL).bind(JSON.stringify(rows), now));
+        clinic.withUnassigned ? 1 : 0,
+      ]),
+    );
+    if (chunk.some(({ clinic }) => clinic.withUnassigned))
+      statements.push(db.prepare(DELETE_UNASSIGNED_MANY_SQL).bind(rows));
+    statements.push(db.prepare(UPSERT_MANY_SQL).bind(rows, now));
   }
   return statements;
 }
 
-export async function getPatient(db: D1Database, patientId: string) {
-  const row = await db.prepare(`SELECT * FROM patients WHERE patient_id = ?1`).bind(patientId).first<PatientRow>();
-  return row ? toPatient(row) : null;
+/** A clinic's patient (its own row first, then an unassigned one it may read), or null. */
+export async function getPatient(db: D1Database, clinic: DirectoryClinic, patientId: string) {
+  const row = await db
+    .prepare(`SELECT * FROM patients WHERE clinic_id IN (?1, ?2) AND patient_id = ?3 ORDER BY clinic_id DESC LIMIT 1`)
+    .bind(clinic.clinicId, unassignedOf(clinic), patientId)
+    .first<PatientRow>();
+  return row ? { ...toPatient(row), clinic_id: clinic.clinicId } : null;
 }
 
-/** Deletes a patient; true when one existed. */
-export async function deletePatient(db: D1Database, patientId: string): Promise<boolean> {
-  const result = await db.prepare(`DELETE FROM patients WHERE patient_id = ?1`).bind(patientId).run();
+/** Deletes a clinic's patient (and an unassigned row it may read); true when one existed. */
+export async function deletePatient(db: D1Database, clinic: DirectoryClinic, patientId: string): Promise<boolean> {
+  const result = await db
+    .prepare(`DELETE FROM patients WHERE clinic_id IN (?1, ?2) AND patient_id = ?3`)
+    .bind(clinic.clinicId, unassignedOf(clinic), patientId)
+    .run();
   return (result.meta.changes ?? 0) > 0;
 }
 
-/** Patients by id, in one statement. */
-export function selectPatients(db: D1Database, patientIds: readonly string[]): D1PreparedStatement {
+/**
+ * The directory entry of each notification's patient in the clinic of the notification's event, in
+ * one statement (rows carry `for_notification`; an unassigned row only for `soleClinic`, the only
+ * configured clinic, and after that clinic's own row). Another clinic's entry for the same patient id
+ * is never returned.
+ */
+export function selectNotificationPatients(
+  db: D1Database,
+  notificationIds: readonly string[],
+  soleClinic: string | null,
+): D1PreparedStatement {
   return db
-    .prepare(`SELECT * FROM patients WHERE patient_id IN (SELECT value FROM json_each(?1))`)
-    .bind(JSON.stringify(patientIds));
+    .prepare(
+      `SELECT n.notification_id AS for_notification, p.* FROM notifications n
+JOIN events e ON e.event_id = n.event_id
+JOIN patients p ON p.patient_id = n.patient_id
+  AND p.clinic_id IN (lower(e.clinic_id), CASE WHEN lower(e.clinic_id) = ?2 THEN '' END)
+WHERE n.notification_id IN (SELECT value FROM json_each(?1))
+ORDER BY p.clinic_id`,
+    )
+    .bind(JSON.stringify(notificationIds), soleClinic);
+}
+
+/** Patients by id in one clinic's directory, in one statement (the console's patient page). */
+export function selectPatients(
+  db: D1Database,
+  clinic: DirectoryClinic,
+  patientIds: readonly string[],
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT * FROM patients WHERE clinic_id IN (?2, ?3) AND patient_id IN (SELECT value FROM json_each(?1)) ORDER BY clinic_id DESC`,
+    )
+    .bind(JSON.stringify(patientIds), clinic.clinicId, unassignedOf(clinic));
+}
+
+/** Unassigned directory rows (clinic_id ''), for the health check with several clinics. */
+export async function countUnassignedPatients(db: D1Database): Promise<number> {
+  const row = await db
+    .prepare(`SELECT COUNT(*) AS count FROM patients WHERE clinic_id = ''`)
+    .first<{ count: number }>();
+  return row?.count ?? 0;
 }
 
 /** The opted-out numbers among those patients' phones, in one statement. */

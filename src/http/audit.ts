@@ -49,12 +49,19 @@ export async function recordAudit<E extends AuditedApp>(
     outcome: outcomeOf(outcome.status),
     status: outcome.status,
     detail: target.detail ?? null,
+    clinic_id: c.get("auditClinic") ?? null,
+    role: c.get("staffScope")?.role ?? null,
   });
 }
 
 /** Adds counts to the audit row of the current request, e.g. rows imported (never values). */
 export function setAuditDetail<E extends AuditedApp>(c: Context<E>, detail: Record<string, number>): void {
   c.set("auditDetail", detail);
+}
+
+/** Records the clinic the current request's audit row is about (its own column, beside the target). */
+export function setAuditClinic<E extends AuditedApp>(c: Context<E>, clinicId: string): void {
+  c.set("auditClinic", clinicId);
 }
 
 /**

@@ -1,3 +1,10 @@
+import {
+  type ClinicProfile,
+  selectEventClinics,
+  selectProfilesOfEvents,
+  selectSenderOptOuts,
+  toClinicProfile,
+} from "../db/clinics";
 import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import {
   type CurrentStatus,
@@ -6,12 +13,19 @@ import {
   selectCurrentStatuses,
   selectRecentSends,
 } from "../db/notifications";
-import { type Patient, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../db/patients";
+import {
+  type Patient,
+  selectNotificationPatients,
+  selectOptedOutPhones,
+  toPatient,
+  toPatientRow,
+} from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../events/event-types";
 import { entityKindOf } from "./rules";
 
 /** What the sender reads about a batch's notifications just before deciding them. */
 export interface SendContext {
+  /** Each notification's patient in its event's clinic's directory, by notification id ({@link patientOf}). */
   patients: ReadonlyMap<string, Patient>;
   optedOutPhones: ReadonlySet<string>;
   orders: ReadonlyMap<string, OrderFacts>;
@@ -19,10 +33,23 @@ export interface SendContext {
   currentStatuses: ReadonlyMap<string, CurrentStatus>;
   /** What these patients were sent in the last 27 hours (at least their whole local day). */
   recentSends: readonly RecentSend[];
+  /** The clinic of each notification's event, by event id. */
+  eventClinics: ReadonlyMap<string, string>;
+  /** The profiles of those clinics (a clinic without one is absent: it uses the defaults). */
+  clinicProfiles: ReadonlyMap<string, ClinicProfile>;
+  /** Per-sender opt-outs of these patients' phones, by {@link senderOptOutKey}. */
+  senderOptOuts: ReadonlySet<string>;
 }
+
+/** Key of a phone's opt-out from one sender in {@link SendContext.senderOptOuts}. */
+export const senderOptOutKey = (phone: string, sender: string) => `${phone}\n${sender}`;
 
 /** Longer than any local day (25 h across a DST change) plus the widest offset drift. */
 const RECENT_SENDS_MS = 27 * 3_600_000;
+
+/** The directory entry of a notification's patient, in its event's clinic. */
+export const patientOf = (context: SendContext, row: NotificationRow): Patient | undefined =>
+  context.patients.get(row.notification_id);
 
 /** Key of an entity in {@link SendContext.currentStatuses}. */
 export const entityKey = (kind: EntityKind, entityId: string) => `${kind}\n${entityId}`;
@@ -36,6 +63,7 @@ export async function loadSendContext(
   db: D1Database,
   rows: readonly NotificationRow[],
   now: Date,
+  soleClinic: string | null = null,
 ): Promise<SendContext> {
   const patientIds = [...new Set(rows.map((row) => row.patient_id))];
   const idsByKind = new Map<EntityKind, Set<string>>(ENTITY_KINDS.map((kind) => [kind, new Set()]));
@@ -44,26 +72,41 @@ export async function loadSendContext(
     if (kind) idsByKind.get(kind)?.add(row.entity_id);
   }
   const statusKinds = ENTITY_KINDS.filter((kind) => (idsByKind.get(kind)?.size ?? 0) > 0);
-  const [patientRows, optOutRows, recentRows, orderRows, ...statusRows] = await db.batch<Record<string, unknown>>([
-    selectPatients(db, patientIds),
-    selectOptedOutPhones(db, patientIds),
-    selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
-    selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
-    ...statusKinds.map((kind) => selectCurrentStatuses(db, kind, [...(idsByKind.get(kind) ?? [])])),
-  ]);
+  const eventIds = [...new Set(rows.map((row) => row.event_id))];
+  const [clinicRows, profileRows, senderOptOutRows, patientRows, optOutRows, recentRows, orderRows, ...statusRows] =
+    await db.batch<Record<string, unknown>>([
+      selectEventClinics(db, eventIds),
+      selectProfilesOfEvents(db, eventIds),
+      selectSenderOptOuts(db, patientIds),
+      selectNotificationPatients(
+        db,
+        rows.map((row) => row.notification_id),
+        soleClinic,
+      ),
+      selectOptedOutPhones(db, patientIds),
+      selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
+      selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
+      ...statusKinds.map((kind) => selectCurrentStatuses(db, kind, [...(idsByKind.get(kind) ?? [])])),
+    ]);
   const currentStatuses = new Map<string, CurrentStatus>();
   statusKinds.forEach((kind, position) => {
     for (const row of (statusRows[position]?.results ?? []) as unknown as CurrentStatus[])
       currentStatuses.set(entityKey(kind, row.entity_id), row);
   });
   return {
+    // Rows come unassigned first, so a clinic's own row replaces an unassigned one.
     patients: new Map(
-      (patientRows?.results ?? []).map((row) => [String(row.patient_id), toPatient(toPatientRow(row))]),
+      (patientRows?.results ?? []).map((row) => [String(row.for_notification), toPatient(toPatientRow(row))]),
     ),
     optedOutPhones: new Set((optOutRows?.results ?? []).map((row) => String(row.phone))),
     orders: new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts])),
     currentStatuses,
     recentSends: (recentRows?.results ?? []) as unknown as RecentSend[],
+    eventClinics: new Map((clinicRows?.results ?? []).map((row) => [String(row.event_id), String(row.clinic_id)])),
+    clinicProfiles: new Map((profileRows?.results ?? []).map((row) => [String(row.clinic_id), toClinicProfile(row)])),
+    senderOptOuts: new Set(
+      (senderOptOutRows?.results ?? []).map((row) => senderOptOutKey(String(row.phone), String(row.sender))),
+    ),
   };
 }
 

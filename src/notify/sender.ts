@@ -1,6 +1,8 @@
 import { retryDelaySeconds } from "../backoff";
+import { readClinicIds, readSenderDefaults, type SenderDefaults } from "../config/clinics";
 import { type Channel, type NotificationSettings, readNotificationSettings } from "../config/notifications";
 import { ConfigError } from "../config/read";
+import { optOutOfSender } from "../db/clinics";
 import {
   claimNotifications,
   markSendStarted,
@@ -15,12 +17,12 @@ import {
 import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
-import { dailyCap } from "./daily-cap";
+import { clinicContexts, fromClinic } from "./clinic-decisions";
 import { type Decision, decide } from "./decide";
 import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
 import type { Provider, SendResult } from "./providers/provider";
 import { type ChannelProvider, providersFor } from "./providers/select";
-import { loadSendContext, supersededBy } from "./send-context";
+import { loadSendContext, patientOf, supersededBy } from "./send-context";
 
 /** How long a sender holds a notification while it calls the provider. */
 export const SEND_LEASE_MS = 60_000;
@@ -156,7 +158,7 @@ export async function sendNotifications(
   let decided: Decided[];
   try {
     decided = await retryOnceInPlace("notification context load", () =>
-      decideAll(env.DB, work, settings, providers, now),
+      decideAll(env.DB, work, settings, providers, now, readSenderDefaults(env), soleClinicOf(env)),
     );
   } catch (error) {
     log.warn("notification context load failed", { error: errorKind(error) });
@@ -278,8 +280,15 @@ export async function sendNotifications(
               result.outcome === "unknown",
             ),
           ];
-      if (result.outcome === "opted_out")
-        statements.push(optOutPhone(env.DB, decision.message.to, "twilio_21610", answeredAt));
+      if (result.outcome === "opted_out") {
+        // Twilio's 21610: the patient opted out of this sender, so of its clinics' texts only.
+        const sender = decision.message.sender;
+        statements.push(
+          sender
+            ? optOutOfSender(env.DB, decision.message.to, sender.smsKey, "twilio_21610", answeredAt)
+            : optOutPhone(env.DB, decision.message.to, "twilio_21610", answeredAt),
+        );
+      }
       const written = await write(statements);
       if (written === null) {
         // The provider answered but D1 could not record it: retry; the row keeps its send mark, so
@@ -417,6 +426,8 @@ async function decideAll(
   settings: NotificationSettings | { unreadable: string },
   providers: Record<Channel, ChannelProvider>,
   now: Date,
+  senderDefaults: SenderDefaults,
+  soleClinic: string | null,
 ): Promise<Decided[]> {
   if ("unreadable" in settings)
     return work.map((claimed) => ({ ...claimed, decision: { action: "hold", reason: settings.unreadable } }));
@@ -424,28 +435,42 @@ async function decideAll(
     db,
     work.map(({ row }) => row),
     now,
+    soleClinic,
   );
-  const cap = dailyCap(settings.dailyCaps, context.recentSends, now);
+  // Every message speaks for its event's clinic: its settings, its sender's opt-outs, its caps.
+  const clinicOf = clinicContexts(settings, senderDefaults, context, now);
   return work.map(({ index, row }): Decided => {
     const channel = providers[row.channel];
     if ("held" in channel) return { index, row, decision: { action: "hold", reason: channel.held } };
     const movedOnTo = supersededBy(row, context);
     if (movedOnTo !== null) return { index, row, decision: { action: "supersede", status: movedOnTo } };
+    const clinic = clinicOf(row);
     const decision = decide(
       row,
-      context.patients.get(row.patient_id),
-      context.optedOutPhones,
+      patientOf(context, row),
+      clinic.optedOutPhones,
       context.orders.get(row.entity_id),
-      settings,
+      clinic.settings,
       now,
     );
     if (decision.action !== "send") return { index, row, decision };
-    const patient = context.patients.get(row.patient_id);
-    const timeZone = patient?.timezone ?? settings.clinicTimezone;
-    if (!cap.take(row.patient_id, row.channel, timeZone))
+    const patient = patientOf(context, row);
+    const timeZone = patient?.timezone ?? clinic.settings.clinicTimezone;
+    if (!clinic.cap.take(row.patient_id, row.channel, timeZone))
       return { index, row, decision: { action: "suppress", reason: "daily_cap" } };
-    return { index, row, decision: { ...decision, provider: channel.provider } };
+    const message = fromClinic(decision.message, clinic.settings);
+    return { index, row, decision: { ...decision, message, provider: channel.provider } };
   });
+}
+
+/** The only configured clinic (its unassigned directory rows are its own), or null; never fails the run. */
+function soleClinicOf(env: Env): string | null {
+  try {
+    const ids = readClinicIds(env);
+    return ids.length === 1 ? (ids[0] ?? null) : null;
+  } catch {
+    return null;
+  }
 }
 
 async function callProvider(provider: Provider, decision: SendDecision): Promise<SendResult> {

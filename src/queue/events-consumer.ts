@@ -12,6 +12,7 @@ import { retryOnceInPlace } from "../db/retry-once";
 import { applyEvent, type ChangeListener, type EntityChange } from "../events/handlers";
 import { parseEvent } from "../events/schemas";
 import { errorKind, log } from "../log";
+import { guardEntityClinics } from "./clinic-guard";
 import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event-message";
 
 /**
@@ -213,6 +214,7 @@ export async function consumeEvents(
     }
   }
 
+  counts.d1_round_trips += await guardEntityClinics(env.DB, work, new Date(claimTime).toISOString());
   const committed = await commit(env.DB, work, leaseOwner, new Date(now()).toISOString(), counts, (retry) =>
     retries.push({ message: retry, delaySeconds: policy.delaySeconds(retry.attempts) }),
   );

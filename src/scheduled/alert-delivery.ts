@@ -3,6 +3,7 @@ import { ConfigError } from "../config/read";
 import { readWatchSettings } from "../config/watch";
 import {
   type AlertChannel,
+  type AlertRow,
   digestDelivered,
   openAlertsForDigest,
   recordAlertDelivery,
@@ -12,6 +13,7 @@ import {
 import { errorKind, log } from "../log";
 import { networkFailure, PROVIDER_TIMEOUT_MS } from "../notify/providers/provider";
 import { resendProvider } from "../notify/providers/resend";
+import { loadClinics } from "../tenancy/clinics";
 import { type AlertMessage, digestMessage, openedMessage, slackEscape } from "./alert-text";
 
 /** Alerts per "opened" message; more wait for the next run (each run is every 5 minutes). */
@@ -28,14 +30,28 @@ type DeliveryOutcome = { delivered: true } | { delivered: false; error: string }
 
 interface AlertSender {
   channel: AlertChannel;
-  send(message: AlertMessage): Promise<DeliveryOutcome>;
+  /**
+   * Sends `message` about `alerts`; the email sender also tells each clinic's `alert_emails` about
+   * that clinic's alerts, in a message `render` writes for them alone.
+   */
+  send(
+    message: AlertMessage,
+    alerts?: readonly AlertRow[],
+    render?: (alerts: readonly AlertRow[]) => AlertMessage,
+  ): Promise<DeliveryOutcome>;
 }
+
+/** Each clinic's `alert_emails` (its profile), by clinic id; clinics without any are absent. */
+export type ClinicAlertEmails = ReadonlyMap<string, readonly string[]>;
 
 /** Each channel's state, as `/admin/alerts` reports it: `not_configured` channels tell nobody. */
 export type ChannelState = "configured" | "not_configured" | "email_provider_not_configured" | "misconfigured";
 
 /** The channels staff are told through, and why a wanted channel cannot send. */
-export function alertChannels(env: Env): { senders: AlertSender[]; states: Record<AlertChannel, ChannelState> } {
+export function alertChannels(
+  env: Env,
+  clinicEmails: ClinicAlertEmails = new Map(),
+): { senders: AlertSender[]; states: Record<AlertChannel, ChannelState> } {
   const settings = readWatchSettings(env);
   const senders: AlertSender[] = [];
   const states: Record<AlertChannel, ChannelState> = { webhook: "not_configured", email: "not_configured" };
@@ -43,10 +59,10 @@ export function alertChannels(env: Env): { senders: AlertSender[]; states: Recor
     senders.push(webhookSender(settings.webhookUrl));
     states.webhook = "configured";
   }
-  if (settings.emailTo.length > 0) {
+  if (settings.emailTo.length > 0 || clinicEmails.size > 0) {
     const email = emailSettingsOrNull(env);
     if (email) {
-      senders.push(emailSender(email, settings.emailTo));
+      senders.push(emailSender(email, settings.emailTo, clinicEmails));
       states.email = "configured";
     } else {
       states.email = "email_provider_not_configured";
@@ -104,19 +120,35 @@ function webhookSender(url: string): AlertSender {
  * derived from its text and address, so a retry after a partial failure re-sends only what the
  * provider has not seen.
  */
-function emailSender(settings: NonNullable<ReturnType<typeof emailSettingsOrNull>>, to: string[]): AlertSender {
+function emailSender(
+  settings: NonNullable<ReturnType<typeof emailSettingsOrNull>>,
+  to: string[],
+  clinicEmails: ClinicAlertEmails,
+): AlertSender {
   const provider = resendProvider(settings);
+  const sendTo = async (addresses: readonly string[], message: AlertMessage): Promise<string | null> => {
+    for (const address of addresses) {
+      const result = await provider.send({
+        channel: "email",
+        notificationId: await idempotencyKey(address, message),
+        to: address,
+        email: { subject: message.subject, text: message.text, html: htmlOf(message.text) },
+      });
+      if (result.outcome !== "sent") return result.reason;
+    }
+    return null;
+  };
   return {
     channel: "email",
-    async send(message) {
-      for (const address of to) {
-        const result = await provider.send({
-          channel: "email",
-          notificationId: await idempotencyKey(address, message),
-          to: address,
-          email: { subject: message.subject, text: message.text, html: htmlOf(message.text) },
-        });
-        if (result.outcome !== "sent") return { delivered: false, error: result.reason };
+    async send(message, alerts = [], render) {
+      const failed = await sendTo(to, message);
+      if (failed) return { delivered: false, error: failed };
+      // Alerts for a clinic's targets also go to that clinic's alert_emails, each clinic its own only.
+      for (const [clinicId, addresses] of clinicEmails) {
+        const own = alerts.filter((alert) => alert.clinic_id?.toLowerCase() === clinicId);
+        if (own.length === 0 || !render) continue;
+        const clinicFailed = await sendTo(addresses, render(own));
+        if (clinicFailed) return { delivered: false, error: clinicFailed };
       }
       return { delivered: true };
     },
@@ -142,7 +174,7 @@ function htmlOf(text: string): string {
  * A failed delivery stays pending and is retried by the next run.
  */
 export async function deliverAlerts(env: Env, now: Date): Promise<{ told: number; digests: number }> {
-  const { senders, states } = alertChannels(env);
+  const { senders, states } = alertChannels(env, await clinicAlertEmails(env));
   if (states.email === "email_provider_not_configured") {
     log.warn("alert email not sent", { reason: "ALERT_EMAIL_TO is set but no email provider is configured" });
   }
@@ -155,6 +187,20 @@ export async function deliverAlerts(env: Env, now: Date): Promise<{ told: number
   return { told, digests };
 }
 
+/** Each allowed clinic's alert emails; none while the clinic settings cannot be read (staff still hear). */
+async function clinicAlertEmails(env: Env): Promise<ClinicAlertEmails> {
+  try {
+    const clinics = await loadClinics(env);
+    return new Map(
+      clinics.filter((clinic) => clinic.alertEmails.length > 0).map((clinic) => [clinic.clinicId, clinic.alertEmails]),
+    );
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    log.warn("clinic alert emails unreadable", { variable: error.variable });
+    return new Map();
+  }
+}
+
 function publicBaseUrl(env: Env): string | null {
   return readWatchSettings(env).publicBaseUrl;
 }
@@ -162,7 +208,9 @@ function publicBaseUrl(env: Env): string | null {
 async function tellOpened(db: D1Database, sender: AlertSender, now: Date, baseUrl: string | null): Promise<number> {
   const pending = await undeliveredAlerts(db, sender.channel, OPENED_PER_MESSAGE);
   if (pending.length === 0) return 0;
-  const outcome = await safeSend(sender, openedMessage(pending, baseUrl));
+  const outcome = await safeSend(sender, openedMessage(pending, baseUrl), pending, (alerts) =>
+    openedMessage(alerts, baseUrl),
+  );
   await recordAlertDelivery(
     db,
     pending.map((alert) => alert.alert_id),
@@ -192,9 +240,14 @@ async function sendDigest(db: D1Database, sender: AlertSender, now: Date, baseUr
 }
 
 /** A sender's outcome; an unexpected throw counts as a failed delivery, retried by the next run. */
-async function safeSend(sender: AlertSender, message: AlertMessage): Promise<DeliveryOutcome> {
+async function safeSend(
+  sender: AlertSender,
+  message: AlertMessage,
+  alerts?: readonly AlertRow[],
+  render?: (alerts: readonly AlertRow[]) => AlertMessage,
+): Promise<DeliveryOutcome> {
   try {
-    return await sender.send(message);
+    return await sender.send(message, alerts, render);
   } catch (error) {
     return { delivered: false, error: errorKind(error) };
   }

@@ -66,6 +66,7 @@ describe("set variables", () => {
     });
     expect(readWebhookConfig(custom)).toEqual({
       apiKeys: [NEW_KEY, OLD_KEY],
+      clinicKeys: new Map(),
       clinicIds: new Set(["550e8400-e29b-41d4-a716-446655440000"]),
     });
     expect(readAdminIdentity(custom).token).toBe("a-long-admin-token-for-this-config-test");

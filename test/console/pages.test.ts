@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createConsole } from "../../src/console/app";
 import { adminJson } from "../helpers/admin";
 import { consoleFetch, signIn } from "../helpers/console";
-import { CLINIC_ID, type EnvelopeLike, makeEvent, uniqueId } from "../helpers/events";
+import { CLINIC_ID, type EnvelopeLike, makeEvent, OTHER_CLINIC_ID, uniqueId } from "../helpers/events";
 import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, eventually, runBatch } from "../helpers/queue";
 
 afterEach(() => vi.restoreAllMocks());
@@ -23,7 +23,9 @@ function receivedAt(envelope: EnvelopeLike, at: Date) {
 function consoleAtNow() {
   const counting = countingDatabase(env.DB);
   const app = new Hono().route("/console", createConsole({ now: () => NOW }));
-  return { fetcher: (request: Request) => Promise.resolve(app.fetch(request, { ...env, DB: counting.db })), counting };
+  // Two clinics, so the overview shows one never heard from.
+  const workerEnv = { ...env, DB: counting.db, NOVAMED_CLINIC_IDS: `${CLINIC_ID},${OTHER_CLINIC_ID}` };
+  return { fetcher: (request: Request) => Promise.resolve(app.fetch(request, workerEnv)), counting };
 }
 
 function cellText(html: string, tableId: string, status: string): string[] {

@@ -7,7 +7,7 @@ import { D1_QUERY_BUDGET } from "../../src/queue/events-consumer";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { PURGE_CHUNK_ROWS, PURGE_MAX_CHUNKS } from "../../src/scheduled/retention";
 import { TEST_NOW } from "../helpers/clock";
-import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
+import { ADMIN_TOKEN, CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch, withBatchHook } from "../helpers/queue";
 
 /**
@@ -90,7 +90,10 @@ describe("D1 queries per invocation", () => {
     await waitOnExecutionContext(ctx);
     expect(await response.json()).toMatchObject({ imported: 1000, failed: 0 });
     expect(counting.queries()).toBeLessThanOrEqual(10);
-    expect(await getPatient(env.DB, ids[999] ?? "")).toMatchObject({ phone: "+14155550999", sms_opt_in: true });
+    expect(await getPatient(env.DB, { clinicId: CLINIC_ID, withUnassigned: true }, ids[999] ?? "")).toMatchObject({
+      phone: "+14155550999",
+      sms_opt_in: true,
+    });
   });
 
   it("the daily retention and compaction run, with every chunk full up to each job's cap", async () => {

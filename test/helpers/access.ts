@@ -12,7 +12,14 @@ export const ACCESS_AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56f
 
 /** `env` with Access configured (a fresh object, so the cached settings readers see it). */
 export function accessEnv(overrides: Record<string, string | undefined> = {}): Env {
-  return { ...env, ACCESS_TEAM_DOMAIN: `${ACCESS_TEAM}.cloudflareaccess.com`, ACCESS_AUD, ...overrides } as Env;
+  return {
+    ...env,
+    ACCESS_TEAM_DOMAIN: `${ACCESS_TEAM}.cloudflareaccess.com`,
+    ACCESS_AUD,
+    // The identities the suites sign in as are admins (bootstrap); test/tenancy/staff.test.ts covers roles.
+    ACCESS_ADMIN_EMAILS: "a@clinic.example,nurse@clinic.example,nurse.jones@clinic.example,pharmacist@clinic.example",
+    ...overrides,
+  } as Env;
 }
 
 export interface AccessKeyPair {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_WEBHOOK_BODY_BYTES } from "../../src/http/routes/webhooks";
 import medicationRequestApproved from "../fixtures/medication-request-approved.json";
 import orderShipped from "../fixtures/order-shipped.json";
+import { fetchWith } from "../helpers/clinics";
 import { API_KEY, CLINIC_ID, makeEvent, OTHER_CLINIC_ID, PREVIOUS_API_KEY, postWebhook } from "../helpers/events";
 
 afterEach(() => {
@@ -72,8 +73,20 @@ describe("POST /webhooks/novamed: accepted", () => {
   });
 
   it("accepts events for every configured clinic", async () => {
-    expect((await postWebhook(makeEvent("order:created", { clinic_id: OTHER_CLINIC_ID }))).status).toBe(200);
-    expect((await postWebhook(makeEvent("order:created", { clinic_id: CLINIC_ID.toUpperCase() }))).status).toBe(200);
+    const workerEnv = { ...env, NOVAMED_CLINIC_IDS: `${CLINIC_ID},${OTHER_CLINIC_ID}` } as Env;
+    const post = (clinicId: string) =>
+      fetchWith(
+        workerEnv,
+        new Request("https://receiver.test/webhooks/novamed", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": API_KEY },
+          body: JSON.stringify(makeEvent("order:created", { clinic_id: clinicId })),
+        }),
+      );
+    expect((await post(OTHER_CLINIC_ID)).status).toBe(200);
+    expect((await post(CLINIC_ID.toUpperCase())).status).toBe(200);
+    // The suite's own Worker serves one clinic: the other is refused.
+    expect((await postWebhook(makeEvent("order:created", { clinic_id: OTHER_CLINIC_ID }))).status).toBe(403);
   });
 });
 

@@ -162,8 +162,11 @@ describe("sender: outcomes", () => {
     );
     await runSender(jobs);
     expect((await notificationsOf(first.event_id)).sms).toMatchObject({ status: "suppressed" });
-    const optOut = await env.DB.prepare(`SELECT source FROM sms_opt_outs WHERE phone = ?1`).bind(phone).first();
-    expect(optOut).toEqual({ source: "twilio_21610" });
+    // Twilio's 21610 is about the sender it came from: the opt-out is kept for that sender.
+    const optOut = await env.DB.prepare(`SELECT sender, source FROM sms_sender_opt_outs WHERE phone = ?1`)
+      .bind(phone)
+      .first();
+    expect(optOut).toEqual({ sender: PROVIDER_ENV.TWILIO_MESSAGING_SERVICE_SID, source: "twilio_21610" });
 
     server.resetHandlers();
     const providers = mockProviders(server);

@@ -1,9 +1,11 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { readClinicIds } from "../../config/clinics";
 import { selectPatientNotifications } from "../../db/event-search";
 import type { NotificationRow } from "../../db/notifications";
-import { selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../../db/patients";
-import { audited } from "../../http/audit";
+import { type DirectoryClinic, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../../db/patients";
+import { audited, setAuditClinic } from "../../http/audit";
+import { directoryOf, soleClinic } from "../../tenancy/clinics";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { maskEmail, maskPhone } from "../format";
 import { CsrfField, Notice, renderPage } from "../layout";
@@ -15,12 +17,14 @@ const MESSAGE_LIMIT = 100;
 
 function ContactDetail({
   patientId,
+  clinicId,
   field,
   value,
   revealed,
   csrfToken,
 }: {
   patientId: string;
+  clinicId: string;
   field: RevealedField;
   value: string | null;
   revealed: boolean;
@@ -34,7 +38,11 @@ function ContactDetail({
       </span>
     );
   return (
-    <form method="post" action={`/console/patients/${encodeURIComponent(patientId)}/reveal`} class="inline">
+    <form
+      method="post"
+      action={`/console/patients/${encodeURIComponent(patientId)}/reveal?clinic=${encodeURIComponent(clinicId)}`}
+      class="inline"
+    >
       <span class="mono" id={`${field}-value`}>
         {field === "phone" ? maskPhone(value) : maskEmail(value)}
       </span>{" "}
@@ -48,10 +56,15 @@ function ContactDetail({
 }
 
 /** The patient page: contact details masked (one revealed on request), consent, opt-out, messages. One round trip. */
-async function renderPatientPage(c: Context<ConsoleApp>, patientId: string, revealed?: RevealedField) {
+async function renderPatientPage(
+  c: Context<ConsoleApp>,
+  patientId: string,
+  directory: DirectoryClinic,
+  revealed?: RevealedField,
+) {
   const timeZone = clinicTimeZone(c.env);
   const [patients, optedOut, messages] = await c.env.DB.batch<Record<string, unknown>>([
-    selectPatients(c.env.DB, [patientId]),
+    selectPatients(c.env.DB, directory, [patientId]),
     selectOptedOutPhones(c.env.DB, [patientId]),
     selectPatientNotifications(c.env.DB, patientId, MESSAGE_LIMIT),
   ]);
@@ -67,6 +80,7 @@ async function renderPatientPage(c: Context<ConsoleApp>, patientId: string, reve
     c,
     `Patient ${patientId}`,
     <>
+      <p class="muted">Clinic {directory.clinicId}</p>
       {!patient && <Notice kind="info">This patient is not in the directory; these messages name them.</Notice>}
       {patient && (
         <dl class="facts">
@@ -74,6 +88,7 @@ async function renderPatientPage(c: Context<ConsoleApp>, patientId: string, reve
           <dd>
             <ContactDetail
               patientId={patientId}
+              clinicId={directory.clinicId}
               field="phone"
               value={patient.phone}
               revealed={revealed === "phone"}
@@ -84,6 +99,7 @@ async function renderPatientPage(c: Context<ConsoleApp>, patientId: string, reve
           <dd>
             <ContactDetail
               patientId={patientId}
+              clinicId={directory.clinicId}
               field="email"
               value={patient.email}
               revealed={revealed === "email"}
@@ -109,7 +125,49 @@ async function renderPatientPage(c: Context<ConsoleApp>, patientId: string, reve
 /** `/console/patients/:id` and the explicit, recorded reveal of one contact detail. */
 export const patientPage = new Hono<ConsoleApp>();
 
-patientPage.get("/:id", audited("patient.read", "patient", "id"), (c) => renderPatientPage(c, c.req.param("id")));
+/**
+ * The directory the page reads: `?clinic=` (an allowed clinic), or the only configured clinic. With
+ * several clinics and none chosen, the page lists them to choose from (null).
+ */
+function directoryOfPage(c: Context<ConsoleApp>): DirectoryClinic | null | "not_found" {
+  const chosen = c.req.query("clinic") ?? soleClinic(c.env);
+  if (chosen === null) return null;
+  const directory = directoryOf(c.env, chosen);
+  if (!directory) return "not_found";
+  setAuditClinic(c, directory.clinicId);
+  return directory;
+}
+
+function ChooseClinic({ patientId, clinicIds }: { patientId: string; clinicIds: readonly string[] }) {
+  return (
+    <>
+      <p>Patients belong to a clinic. Choose the clinic whose directory to read:</p>
+      <ul>
+        {clinicIds.map((clinicId) => (
+          <li>
+            <a href={`/console/patients/${encodeURIComponent(patientId)}?clinic=${encodeURIComponent(clinicId)}`}>
+              {clinicId}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
+patientPage.get("/:id", audited("patient.read", "patient", "id"), (c) => {
+  const patientId = c.req.param("id");
+  const directory = directoryOfPage(c);
+  if (directory === "not_found")
+    return renderPage(c, "Patient not found", <Notice kind="error">No clinic has this id.</Notice>, 404);
+  if (directory === null)
+    return renderPage(
+      c,
+      `Patient ${patientId}`,
+      <ChooseClinic patientId={patientId} clinicIds={readClinicIds(c.env)} />,
+    );
+  return renderPatientPage(c, patientId, directory);
+});
 
 patientPage.post("/:id/reveal", async (c) => {
   const form = await c.req.parseBody();
@@ -117,8 +175,11 @@ patientPage.post("/:id/reveal", async (c) => {
   if (field !== "phone" && field !== "email") {
     return renderPage(c, "Reveal", <Notice kind="error">Choose the phone or the email to reveal.</Notice>, 400);
   }
+  const directory = directoryOfPage(c);
+  if (directory === null || directory === "not_found")
+    return renderPage(c, "Reveal", <Notice kind="error">Choose the patient's clinic first.</Notice>, 400);
   const patientId = c.req.param("id");
   // Recorded before the value is shown: when the audit row cannot be written, nothing is revealed.
   await recordReveal(c, patientId, field);
-  return renderPatientPage(c, patientId, field);
+  return renderPatientPage(c, patientId, directory, field);
 });

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { configProblems } from "../../config/health";
+import { tenancyProblems } from "../../tenancy/health";
 import type { App } from "../types";
 
 /**
@@ -8,7 +9,7 @@ import type { App } from "../types";
  */
 export const adminHealth = new Hono<App>();
 
-adminHealth.get("/", (c) => {
-  const problems = configProblems(c.env);
+adminHealth.get("/", async (c) => {
+  const problems = [...configProblems(c.env), ...(await tenancyProblems(c.env))];
   return c.json({ status: problems.length === 0 ? "ok" : "misconfigured", problems });
 });

@@ -13,18 +13,25 @@ import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
 import { replayEvent } from "../event-replay";
 import { pageParams } from "../list-query";
 import { adminAuth } from "../middleware/admin-auth";
+import { staffScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 import { adminAlerts } from "./admin-alerts";
 import { adminAudit } from "./admin-audit";
+import { adminClinics } from "./admin-clinics";
 import { adminHealth } from "./admin-health";
 import { adminNotifications } from "./admin-notifications";
 import { adminReplay } from "./admin-replay";
-import { patients } from "./patients";
+import { adminStaff } from "./admin-staff";
+import { clinicPatients, patients } from "./patients";
 
 /** The clinic staff's API: events (list, detail, replay), entity state, patients. Bearer `ADMIN_TOKEN`. */
 export const admin = new Hono<App>();
 admin.use(adminAuth());
+admin.use(staffScope());
 admin.route("/patients", patients);
+admin.route("/clinics/:clinic_id/patients", clinicPatients);
+admin.route("/clinics", adminClinics);
+admin.route("/staff", adminStaff);
 admin.route("/alerts", adminAlerts);
 admin.route("/", adminReplay);
 admin.route("/notifications", adminNotifications);

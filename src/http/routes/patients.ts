@@ -1,10 +1,19 @@
 import { zValidator } from "@hono/zod-validator";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { deletePatient, getPatient, type Patient, upsertPatient, upsertPatients } from "../../db/patients";
+import { maskEmail, maskPhone } from "../../console/format";
+import {
+  type DirectoryClinic,
+  deletePatient,
+  getPatient,
+  type Patient,
+  upsertPatient,
+  upsertPatients,
+} from "../../db/patients";
 import { type ErrorIssue, toIssues } from "../../events/issues";
+import { directoryOf, soleClinic } from "../../tenancy/clinics";
 import { isTimeZone } from "../../time-zone";
-import { audited, setAuditDetail } from "../audit";
+import { audited, setAuditClinic, setAuditDetail } from "../audit";
 import { parseCsvRows } from "../csv";
 import { ApiError, rejectInvalid } from "../errors";
 import { bodyCap } from "../middleware/body-cap";
@@ -42,7 +51,76 @@ const IMPORT_MAX_BYTES = 1024 * 1024;
 
 const invalidPatient = rejectInvalid("invalid_patient", "The patient is invalid.");
 
-/** `/admin/patients`: the patient directory (mounted behind the admin bearer token). */
+/**
+ * The clinic whose directory a request uses: `:clinic_id` (404 outside `NOVAMED_CLINIC_IDS`, as an
+ * unknown one), or on the old `/admin/patients` routes the only configured clinic (400
+ * `clinic_required` with several).
+ */
+function directoryOfRequest(c: Context<App>): DirectoryClinic {
+  const clinicId = c.req.param("clinic_id");
+  if (clinicId !== undefined) {
+    const directory = directoryOf(c.env, clinicId);
+    if (!directory) throw new ApiError(404, "not_found", "No clinic has this id.");
+    setAuditClinic(c, directory.clinicId);
+    return directory;
+  }
+  const only = soleClinic(c.env);
+  if (only === null)
+    throw new ApiError(
+      400,
+      "clinic_required",
+      "Several clinics are configured: use /admin/clinics/:clinic_id/patients/:patient_id.",
+    );
+  setAuditClinic(c, only);
+  return { clinicId: only, withUnassigned: true };
+}
+
+/** PUT, GET and DELETE of one patient, in the directory {@link directoryOfRequest} picks. */
+function patientRoutes(): Hono<App> {
+  const routes = new Hono<App>();
+  routes.put(
+    "/:patient_id",
+    audited("patient.upsert", "patient", "patient_id"),
+    async (c, next) => {
+      directoryOfRequest(c);
+      await next();
+    },
+    zValidator("json", patientFields, invalidPatient),
+    async (c) => {
+      const directory = directoryOfRequest(c);
+      const id = patientId.safeParse(c.req.param("patient_id"));
+      if (!id.success)
+        throw new ApiError(400, "invalid_patient", "The patient id is invalid.", { issues: toIssues(id.error) });
+      await c.env.DB.batch(
+        upsertPatient(c.env.DB, directory, { patient_id: id.data, ...c.req.valid("json") }, new Date().toISOString()),
+      );
+      return c.json(await getPatient(c.env.DB, directory, id.data));
+    },
+  );
+  routes.get("/:patient_id", audited("patient.read", "patient", "patient_id"), async (c) => {
+    const patient = await getPatient(c.env.DB, directoryOfRequest(c), c.req.param("patient_id"));
+    if (!patient) throw new ApiError(404, "not_found", "No patient has this id.");
+    // A viewer sees contact details masked; revealing them is for operators.
+    if (c.get("staffScope")?.role === "viewer")
+      return c.json({
+        ...patient,
+        phone: patient.phone && maskPhone(patient.phone),
+        email: patient.email && maskEmail(patient.email),
+      });
+    return c.json(patient);
+  });
+  routes.delete("/:patient_id", audited("patient.delete", "patient", "patient_id"), async (c) => {
+    if (!(await deletePatient(c.env.DB, directoryOfRequest(c), c.req.param("patient_id"))))
+      throw new ApiError(404, "not_found", "No patient has this id.");
+    return c.body(null, 204);
+  });
+  return routes;
+}
+
+/** `/admin/clinics/:clinic_id/patients`: one clinic's patient directory. */
+export const clinicPatients = patientRoutes();
+
+/** `/admin/patients`: the import (rows name their clinic) and, with one clinic, the old per-patient routes. */
 export const patients = new Hono<App>();
 
 patients.post(
@@ -60,14 +138,18 @@ patients.post(
       );
     }
     const now = new Date().toISOString();
-    const valid: Patient[] = [];
+    const valid: { clinic: DirectoryClinic; patient: Patient }[] = [];
     const errors: { row: number; issues: ErrorIssue[] }[] = [];
+    const only = soleClinic(c.env);
     rows.forEach((row, index) => {
       const id = patientId.safeParse(row.patient_id);
       const fields = patientFields.safeParse(row);
-      if (id.success && fields.success) valid.push({ patient_id: id.data, ...fields.data });
+      const clinic = importClinicOf(c.env, row.clinic_id, only);
+      if (id.success && fields.success && "clinicId" in clinic)
+        valid.push({ clinic, patient: { patient_id: id.data, ...fields.data } });
       else {
         const issues = [
+          ...("issue" in clinic ? [{ path: "clinic_id", message: clinic.issue }] : []),
           ...(id.success ? [] : toIssues(id.error).map((issue) => ({ ...issue, path: "patient_id" }))),
           ...(fields.success ? [] : toIssues(fields.error)),
         ];
@@ -80,30 +162,18 @@ patients.post(
   },
 );
 
-patients.put(
-  "/:patient_id",
-  audited("patient.upsert", "patient", "patient_id"),
-  zValidator("json", patientFields, invalidPatient),
-  async (c) => {
-    const id = patientId.safeParse(c.req.param("patient_id"));
-    if (!id.success)
-      throw new ApiError(400, "invalid_patient", "The patient id is invalid.", { issues: toIssues(id.error) });
-    await upsertPatient(c.env.DB, { patient_id: id.data, ...c.req.valid("json") }, new Date().toISOString()).run();
-    return c.json(await getPatient(c.env.DB, id.data));
-  },
-);
+patients.route("/", patientRoutes());
 
-patients.get("/:patient_id", audited("patient.read", "patient", "patient_id"), async (c) => {
-  const patient = await getPatient(c.env.DB, c.req.param("patient_id"));
-  if (!patient) throw new ApiError(404, "not_found", "No patient has this id.");
-  return c.json(patient);
-});
-
-patients.delete("/:patient_id", audited("patient.delete", "patient", "patient_id"), async (c) => {
-  if (!(await deletePatient(c.env.DB, c.req.param("patient_id"))))
-    throw new ApiError(404, "not_found", "No patient has this id.");
-  return c.body(null, 204);
-});
+/** The clinic of one import row: its `clinic_id` (an allowed one), or the only clinic when it names none. */
+function importClinicOf(env: Env, value: unknown, only: string | null): DirectoryClinic | { issue: string } {
+  if (value === undefined || value === null || value === "") {
+    return only === null
+      ? { issue: "is required when several clinics are configured" }
+      : { clinicId: only, withUnassigned: true };
+  }
+  const directory = typeof value === "string" ? directoryOf(env, value) : null;
+  return directory ?? { issue: "is not a clinic this receiver serves" };
+}
 
 /** A JSON import body: an array of patients, or `{"patients": [...]}`. */
 async function readJsonRows(request: Request): Promise<Record<string, unknown>[]> {

@@ -1,12 +1,14 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../config/notifications";
 import { ConfigError } from "../../config/read";
+import { optInToSender, optOutOfSender } from "../../db/clinics";
 import { applyDeliveryReport } from "../../db/notifications";
 import { optInPhone, optOutPhone } from "../../db/patients";
 import { log } from "../../log";
 import { markup } from "../../notify/markup";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
+import { clinicsOfSender, loadClinics } from "../../tenancy/clinics";
 import { refuseRefusedClient, rejectAuthentication } from "../middleware/auth-failure";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
@@ -69,16 +71,29 @@ function twiml(message?: string): Response {
 }
 
 /**
- * The clinic's name and phone for replies. A notification setting that cannot be read must not cost
- * a patient's STOP (Twilio does not retry an inbound webhook): the reply then names no clinic.
+ * Who an inbound text was sent to: the clinic whose SMS sender received it (its name and phone for the
+ * reply) and that sender's consent key. Clinics sharing the sender share the key, and the reply names
+ * the default clinic; a number no clinic sends from has no key (its STOP stops every sender). A
+ * setting that cannot be read must not cost a patient's STOP (Twilio does not retry an inbound
+ * webhook): the reply then names no clinic and the STOP stops every sender.
  */
-function clinicContact(env: Env): { clinicName: string; clinicPhone: string | null } {
+async function receivingClinic(
+  env: Env,
+  params: Record<string, string>,
+): Promise<{ clinicName: string; clinicPhone: string | null; senderKey: string | null }> {
   try {
-    return readNotificationSettings(env);
+    const base = readNotificationSettings(env);
+    const matched = clinicsOfSender(await loadClinics(env), {
+      messagingServiceSid: params.MessagingServiceSid,
+      to: params.To,
+    });
+    const [only, ...others] = matched?.clinics ?? [];
+    const speaker = only && others.length === 0 ? only : base;
+    return { clinicName: speaker.clinicName, clinicPhone: speaker.clinicPhone, senderKey: matched?.senderKey ?? null };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log.warn("twilio reply without clinic settings", { variable: error.variable });
-    return { clinicName: "Your clinic", clinicPhone: null };
+    return { clinicName: "Your clinic", clinicPhone: null, senderKey: null };
   }
 }
 
@@ -95,20 +110,30 @@ twilioWebhooks.use(bodyCap(TWILIO_MAX_BODY_BYTES, "The body is larger than 32 Ki
 twilioWebhooks.use(twilioSignatureAuth());
 
 twilioWebhooks.post("/inbound", async (c) => {
-  const { From: from, Body: body } = c.get("twilioParams");
+  const params = c.get("twilioParams");
+  const { From: from, Body: body } = params;
   const keyword = (body ?? "")
     .trim()
     .toUpperCase()
     .replace(/[^A-Z]/g, "");
-  const { clinicName, clinicPhone } = clinicContact(c.env);
+  const { clinicName, clinicPhone, senderKey } = await receivingClinic(c.env, params);
   const now = new Date().toISOString();
   if (from && OPT_OUT_KEYWORDS.has(keyword)) {
-    await optOutPhone(c.env.DB, from, "keyword", now).run();
+    // Consent follows the sender: a STOP to one clinic's own number stops that clinic's texts only.
+    await (senderKey
+      ? optOutOfSender(c.env.DB, from, senderKey, "keyword", now)
+      : optOutPhone(c.env.DB, from, "keyword", now)
+    ).run();
     log.info("sms opt-out", { request_id: c.get("requestId"), keyword });
     return twiml(`${clinicName}: you are unsubscribed and will receive no more texts. Reply START to resubscribe.`);
   }
   if (from && OPT_IN_KEYWORDS.has(keyword)) {
-    await optInPhone(c.env.DB, from).run();
+    // START lifts this sender's opt-out and any opt-out of every sender (a STOP to an unknown number,
+    // or one from before consent was kept per sender).
+    await c.env.DB.batch([
+      optInPhone(c.env.DB, from),
+      ...(senderKey ? [optInToSender(c.env.DB, from, senderKey)] : []),
+    ]);
     log.info("sms opt-in", { request_id: c.get("requestId"), keyword });
     return twiml(`${clinicName}: you are resubscribed to texts about your orders. Reply STOP to opt out.`);
   }
@@ -149,8 +174,18 @@ twilioWebhooks.post("/status", async (c) => {
       now,
     );
     if (row && Number(errorCode) === TWILIO_UNSUBSCRIBED) {
-      const phone = c.get("twilioParams").To;
-      if (phone) await optOutPhone(c.env.DB, phone, "twilio_21610", now).run();
+      // The patient opted out of the sender this text came from (its From or Messaging Service).
+      const params = c.get("twilioParams");
+      const phone = params.To;
+      const { senderKey } = await receivingClinic(c.env, {
+        MessagingServiceSid: params.MessagingServiceSid ?? "",
+        To: params.From ?? "",
+      });
+      if (phone)
+        await (senderKey
+          ? optOutOfSender(c.env.DB, phone, senderKey, "twilio_21610", now)
+          : optOutPhone(c.env.DB, phone, "twilio_21610", now)
+        ).run();
     }
     log.info("sms delivery report", {
       request_id: c.get("requestId"),

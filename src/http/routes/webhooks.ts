@@ -43,6 +43,11 @@ export const novamedWebhook = new Hono<App>().post(
     if (!readWebhookConfig(c.env).clinicIds.has(envelope.clinic_id.toLowerCase())) {
       throw new ApiError(403, "unknown_clinic", "The clinic_id is not served by this receiver.");
     }
+    // A per-clinic key opens its own clinic only.
+    const keyClinicId = c.get("keyClinicId");
+    if (keyClinicId !== undefined && keyClinicId !== envelope.clinic_id.toLowerCase()) {
+      throw new ApiError(403, "clinic_key_mismatch", "This key does not open the event's clinic.");
+    }
 
     const message: EventMessage = {
       envelope,

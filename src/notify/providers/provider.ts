@@ -1,11 +1,25 @@
 import type { Channel } from "../../config/notifications";
 import type { EmailMessage } from "../templates";
 
+/**
+ * Who a message goes out from: its clinic's sender identities (src/tenancy/clinic-settings.ts). A
+ * message without one uses the provider's configured sender.
+ */
+export interface MessageSender {
+  smsMessagingServiceSid: string | null;
+  smsFrom: string | null;
+  /** The consent key of the SMS sender (a Twilio 21610 opts the number out of this sender). */
+  smsKey: string;
+  emailFrom: string | null;
+  emailReplyTo: string | null;
+}
+
 /** One rendered message to one recipient: an SMS body or an email, by channel. */
 export type OutboundMessage = {
   notificationId: string;
   /** E.164 phone number or email address. Never logged. */
   to: string;
+  sender?: MessageSender;
 } & ({ channel: Extract<Channel, "sms">; sms: string } | { channel: Extract<Channel, "email">; email: EmailMessage });
 
 /**

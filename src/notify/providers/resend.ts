@@ -35,7 +35,8 @@ export function resendProvider(settings: EmailSettings): Provider {
             "Idempotency-Key": message.notificationId,
           },
           body: JSON.stringify({
-            from: settings.from,
+            from: message.sender?.emailFrom ?? settings.from,
+            ...(message.sender?.emailReplyTo ? { reply_to: message.sender.emailReplyTo } : {}),
             to: [message.to],
             subject: email.subject,
             text: email.text,

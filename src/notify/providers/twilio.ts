@@ -42,8 +42,11 @@ export function twilioProvider(settings: TwilioSettings): Provider {
     async send(message: OutboundMessage): Promise<SendResult> {
       if (message.channel !== "sms") return { outcome: "permanent", reason: "twilio sends SMS only" };
       const form = new URLSearchParams({ To: message.to, Body: message.sms });
-      if (settings.messagingServiceSid) form.set("MessagingServiceSid", settings.messagingServiceSid);
-      else if (settings.from) form.set("From", settings.from);
+      // The clinic's own sender when it has one (a message carries its clinic's identities).
+      const messagingServiceSid = message.sender ? message.sender.smsMessagingServiceSid : settings.messagingServiceSid;
+      const from = message.sender ? message.sender.smsFrom : settings.from;
+      if (messagingServiceSid) form.set("MessagingServiceSid", messagingServiceSid);
+      else if (from) form.set("From", from);
       if (settings.statusCallbackUrl)
         form.set(
           "StatusCallback",

@@ -1,0 +1,99 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { app } from "../../src/http/app";
+import {
+  type AccessKeyPair,
+  accessClaims,
+  accessEnv,
+  generateAccessKeys,
+  serveAccessKeys,
+  signAccessToken,
+} from "../helpers/access";
+import { randomClientAddress } from "../helpers/admin";
+import { adminFetchWith, createClinicPatient, fetchWith, putClinicProfile } from "../helpers/clinics";
+import { makeEvent, uniqueId } from "../helpers/events";
+import { useMockNetwork } from "../helpers/msw";
+import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+
+const server = useMockNetwork();
+
+let team: AccessKeyPair;
+beforeAll(async () => {
+  team = await generateAccessKeys();
+});
+
+describe("a viewer of clinic A walks every admin route and sees nothing of clinic B", () => {
+  it("answers every route without clinic B's ids, names or contact details", async () => {
+    const a = crypto.randomUUID();
+    const b = crypto.randomUUID();
+    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    // Clinic B's data, each piece with a value to look for.
+    const secretName = `Beta ${uniqueId("name")}`;
+    await putClinicProfile(workerEnv, b, { name: secretName });
+    const patientB = await createClinicPatient(workerEnv, b, {
+      phone: "+14155550666",
+      email: "beta-secret@example.org",
+    });
+    const orderB = uniqueId("ord");
+    const eventB = makeEvent("order:shipped", { clinic_id: b, data: { order_id: orderB, patient_id: patientB } });
+    await runBatch(EVENTS_QUEUE, [eventMessage(eventB)]);
+    const markers = [b, secretName, patientB, "+14155550666", "beta-secret@example.org", orderB, eventB.event_id];
+
+    const viewer = `viewer-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+    expect(
+      (
+        await adminFetchWith(workerEnv, `/staff/${viewer}`, {
+          method: "PUT",
+          body: JSON.stringify({ role: "viewer", clinics: [a] }),
+        })
+      ).status,
+    ).toBe(200);
+
+    // Every route the app serves under /admin, enumerated from the app itself, with clinic B's ids.
+    const values: Record<string, string> = {
+      clinic_id: b,
+      patient_id: patientB,
+      event_id: eventB.event_id,
+      order_id: orderB,
+      notification_id: "ntf_x",
+      alert_id: "alt_x",
+      identity: viewer,
+    };
+    const routes = [
+      ...new Map(
+        app.routes
+          .filter((route) => route.path.startsWith("/admin/") && route.method !== "ALL")
+          .map((route) => [`${route.method} ${route.path}`, route]),
+      ).values(),
+    ];
+    expect(routes.length).toBeGreaterThan(15);
+    serveAccessKeys(server, team);
+    const token = await signAccessToken(team, accessClaims(viewer));
+    const seen: string[] = [];
+    for (const route of routes) {
+      const path = route.path.replace(/:([a-z_]+)(\{[^}]*\})?/g, (_, name: string) =>
+        encodeURIComponent(values[name] ?? "x"),
+      );
+      const init: RequestInit = {
+        method: route.method,
+        headers: {
+          "cf-access-jwt-assertion": token,
+          "cf-connecting-ip": randomClientAddress(),
+          "content-type": "application/json",
+        },
+        ...(route.method === "GET" ? {} : { body: JSON.stringify({ status: "dead", role: "admin", clinics: "all" }) }),
+      };
+      const response = await fetchWith(workerEnv, new Request(`https://receiver.test${path}`, init));
+      const body = await response.text();
+      seen.push(`${route.method} ${route.path} ${response.status}`);
+      for (const marker of markers) expect(body, `${route.method} ${route.path}`).not.toContain(marker);
+      expect(response.status, `${route.method} ${route.path}`).not.toBe(500);
+    }
+    // Nothing changed either: clinic B's profile and patient are as they were.
+    expect(await env.DB.prepare(`SELECT name FROM clinic_profiles WHERE clinic_id = ?1`).bind(b).first()).toEqual({
+      name: secretName,
+    });
+    expect(seen).toContain(`GET /admin/clinics/:clinic_id 404`);
+    expect(seen).toContain(`GET /admin/events 403`);
+  });
+});
