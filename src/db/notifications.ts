@@ -304,14 +304,24 @@ RETURNING event_id, channel`,
   return results;
 }
 
-/** Marks dead-lettered send jobs `failed` unless they already reached a final status. */
-export async function failDeadNotifications(db: D1Database, jobs: readonly SendJob[], now: string): Promise<void> {
-  if (jobs.length === 0) return;
+/**
+ * Marks dead-lettered send jobs `failed` unless they already reached a final status. A row another
+ * sender holds under a live lease is left alone (that sender records the provider's answer; if it
+ * dies, the lease runs out and the sweep sends the job again), and so is a row whose last provider
+ * call has an unknown outcome (`send_started_at`): the provider may have accepted it, so it stays
+ * `pending` for the sweep, whose retry asks the provider before sending. A message a provider
+ * accepted is thereby never recorded `failed` by a dead letter. Returns how many rows it marked.
+ */
+export async function failDeadNotifications(db: D1Database, jobs: readonly SendJob[], now: number): Promise<number> {
+  if (jobs.length === 0) return 0;
   const statement = db.prepare(
     `UPDATE notifications SET status = 'failed', error = COALESCE(error, 'retries exhausted'), lease_expires_at = NULL, updated_at = ?3
-WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')`,
+WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ?4) AND send_started_at IS NULL`,
   );
-  await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, now)));
+  const iso = new Date(now).toISOString();
+  const results = await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, iso, now)));
+  return results.reduce((sum, result) => sum + (result.meta.changes ?? 0), 0);
 }
 
 /** A Twilio delivery report, by our notification id (from the callback URL) and Twilio's message SID. */
