@@ -76,6 +76,8 @@ export interface NotificationRow {
   /** Set while a provider call's outcome is unknown (see migration 0007). */
   send_started_at: string | null;
   rendered: string | null;
+  /** JSON of the message handed to the provider while its outcome is unknown (see migration 0025). */
+  send_attempt: string | null;
   sent_at: string | null;
   created_at: string;
   updated_at: string;
@@ -203,6 +205,7 @@ const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = CASE
   scheduled_for = ${OUTCOME.ref("scheduled_for")},
   sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
   send_started_at = CASE WHEN ${OUTCOME.ref("status")} = 'scheduled' THEN send_started_at END,
+  send_attempt = CASE WHEN ${OUTCOME.ref("status")} = 'scheduled' THEN send_attempt END,
   lease_expires_at = NULL, updated_at = ${OUTCOME.ref("now")}
 WHERE notification_id = ${OUTCOME.ref("notification_id")} AND lease_token = ${OUTCOME.ref("lease_token")}`;
 
@@ -241,30 +244,34 @@ export function releaseNotification(
   return db
     .prepare(
       `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3,
-  next_attempt_at = ?5, send_started_at = CASE WHEN ?6 THEN send_started_at END
+  next_attempt_at = ?5, send_started_at = CASE WHEN ?6 THEN send_started_at END,
+  send_attempt = CASE WHEN ?6 THEN send_attempt END
 WHERE notification_id = ?1 AND lease_token = ?4`,
     )
     .bind(notificationId, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0);
 }
 
 /**
- * Marks that a provider is about to be called for this row, with the exact text it will get: if the
- * answer is then lost, the next sender knows to look the message up before sending again. Keeps the
- * earliest start (the lookup searches from that day). Only while our lease holds (`changes = 1`).
+ * Marks that a provider is about to be called for this row, with the exact text it will get
+ * (`rendered`, shown to staff) and the exact message, destination included (`send_attempt`): if the
+ * answer is then lost, the next sender looks that message up, or repeats it, before sending anything
+ * else. Keeps the earliest start (the lookup searches from that day). Only while our lease holds
+ * (`changes = 1`).
  */
 export function markSendStarted(
   db: D1Database,
   notificationId: string,
   rendered: string,
+  attempt: string,
   lease: SendLease,
   now: string,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, updated_at = ?3
+      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, send_attempt = ?5, updated_at = ?3
 WHERE notification_id = ?1 AND lease_token = ?4`,
     )
-    .bind(notificationId, rendered, now, lease.token);
+    .bind(notificationId, rendered, now, lease.token, attempt);
 }
 
 /** The notifications of one event, for the admin event view. */
@@ -349,7 +356,7 @@ export async function applyDeliveryReport(
     .prepare(
       `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
   provider = COALESCE(provider, 'twilio'), provider_message_id = COALESCE(provider_message_id, ?2),
-  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL
+  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL, send_attempt = NULL
 WHERE (notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = 'sms'
   AND (provider_message_id IS NULL OR provider_message_id = ?2)
   AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 0 END)
@@ -411,7 +418,7 @@ RETURNING event_id, channel`,
 export async function purgeRenderedMessages(db: D1Database, cutoff: string, chunk: number): Promise<number> {
   const result = await db
     .prepare(
-      `UPDATE notifications SET rendered = NULL
+      `UPDATE notifications SET rendered = NULL, send_attempt = NULL
 WHERE notification_id IN (SELECT notification_id FROM notifications WHERE rendered IS NOT NULL AND created_at < ?1 LIMIT ?2)`,
     )
     .bind(cutoff, chunk)

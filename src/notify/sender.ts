@@ -18,7 +18,7 @@ import { errorKind, log } from "../log";
 import { dailyCap } from "./daily-cap";
 import { type Decision, decide } from "./decide";
 import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
-import type { Provider, SendResult } from "./providers/provider";
+import { type Provider, readSendAttempt, type SendResult, sendAttemptOf } from "./providers/provider";
 import { type ChannelProvider, providersFor } from "./providers/select";
 import { loadSendContext, supersededBy } from "./send-context";
 
@@ -176,7 +176,14 @@ export async function sendNotifications(
     item,
     statement:
       item.decision.action === "send"
-        ? markSendStarted(env.DB, item.row.notification_id, item.decision.rendered, lease, nowIso)
+        ? markSendStarted(
+            env.DB,
+            item.row.notification_id,
+            item.decision.rendered,
+            sendAttemptOf(item.decision.message),
+            lease,
+            nowIso,
+          )
         : item.decision.action === "lookup_failed"
           ? releaseNotification(
               env.DB,
@@ -315,12 +322,23 @@ export async function sendNotifications(
   );
   return { verdicts, delayed, counts };
 
-  /** Asks the provider about an earlier attempt of unknown outcome; the decision it comes to. */
+  /**
+   * After an earlier attempt of unknown outcome, works from that attempt as stored (its text and
+   * destination), never from a freshly rendered message: a changed clinic name, carrier or phone
+   * would otherwise miss it. A provider with a lookup (Twilio) is asked whether it is there; one
+   * that dedupes by key (Resend) gets exactly the same request again, so its key matches its payload.
+   */
   async function lookUpEarlierAttempt(item: Decided): Promise<Decided> {
     const { row, decision } = item;
-    if (decision.action !== "send" || row.send_started_at === null || !decision.provider.find) return item;
-    const found = await decision.provider.find(decision.message, new Date(row.send_started_at));
+    if (decision.action !== "send" || row.send_started_at === null) return item;
+    const earlier = readSendAttempt(row.send_attempt, row.notification_id, row.channel);
+    if (!decision.provider.find)
+      return earlier
+        ? { ...item, decision: { ...decision, message: earlier, rendered: row.rendered ?? decision.rendered } }
+        : item;
+    const found = await decision.provider.find(earlier ?? decision.message, new Date(row.send_started_at));
     if ("failed" in found) return { ...item, decision: { action: "lookup_failed", reason: found.failed } };
+    // Not there: the earlier attempt never reached the patient, so today's message is sent.
     if (!found.found) return item;
     return {
       ...item,
