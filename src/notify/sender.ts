@@ -15,10 +15,11 @@ import {
 import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
+import { connectionLimit } from "./connection-limit";
 import { dailyCap } from "./daily-cap";
 import { type Decision, decide } from "./decide";
 import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
-import { type Provider, readSendAttempt, type SendResult, sendAttemptOf } from "./providers/provider";
+import { type FindResult, type Provider, readSendAttempt, type SendResult, sendAttemptOf } from "./providers/provider";
 import { type ChannelProvider, providersFor } from "./providers/select";
 import { loadSendContext, supersededBy } from "./send-context";
 
@@ -94,6 +95,8 @@ export async function sendNotifications(
   const nowIso = now.toISOString();
   const settings = readSettings(env);
   const providers = providersFor(env);
+  // Every provider call of this run (lookups and sends) holds one of the runtime's 6 connections.
+  const withConnection = connectionLimit();
   const counts: SenderCounts = {
     messages: jobs.length,
     sent: 0,
@@ -267,7 +270,7 @@ export async function sendNotifications(
         kind: row.kind,
       };
       const provider = decision.provider.name;
-      const result = await callProvider(decision.provider, decision);
+      const result = await withConnection(() => callProvider(decision.provider, decision));
       // The duplicate-SMS window: from the provider's answer to our record of it (logged as record_ms).
       const answered = Date.now();
       const answeredAt = new Date(options.now?.() ?? Date.now()).toISOString();
@@ -331,12 +334,17 @@ export async function sendNotifications(
   async function lookUpEarlierAttempt(item: Decided): Promise<Decided> {
     const { row, decision } = item;
     if (decision.action !== "send" || row.send_started_at === null) return item;
+    const startedAt = new Date(row.send_started_at);
     const earlier = readSendAttempt(row.send_attempt, row.notification_id, row.channel);
-    if (!decision.provider.find)
+    const { provider } = decision;
+    if (!provider.find)
       return earlier
         ? { ...item, decision: { ...decision, message: earlier, rendered: row.rendered ?? decision.rendered } }
         : item;
-    const found = await decision.provider.find(earlier ?? decision.message, new Date(row.send_started_at));
+    const found = await withConnection(
+      async (): Promise<FindResult> =>
+        (await provider.find?.(earlier ?? decision.message, startedAt)) ?? { found: false },
+    );
     if ("failed" in found) return { ...item, decision: { action: "lookup_failed", reason: found.failed } };
     // Not there: the earlier attempt never reached the patient, so today's message is sent.
     if (!found.found) return item;
