@@ -29,7 +29,9 @@ export interface OutboxIntent {
 /**
  * The outbox row for one intent, committed with the state change: only while the event's lease is
  * held, and only when the event set the entity's current status — a stale event (a late
- * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none.
+ * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none,
+ * and per (entity, channel, kind) (`topic`), so a second event with the same status for the same
+ * entity (a later `order:shipped` with a new event_id) adds none either: one message per status.
  * With `heldReason` the row starts `held` (a setting could not be read) and waits for a replay.
  */
 export function insertOutboxRow(
@@ -41,11 +43,11 @@ export function insertOutboxRow(
   const { table, idColumn } = ENTITY_TABLES[intent.entityKind];
   return db
     .prepare(
-      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, error, created_at, updated_at)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
   AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
-ON CONFLICT (event_id, channel) DO NOTHING`,
+ON CONFLICT DO NOTHING`,
     )
     .bind(
       intent.eventId,
@@ -58,6 +60,47 @@ ON CONFLICT (event_id, channel) DO NOTHING`,
       heldReason,
     );
 }
+
+/**
+ * A tracking update row for an order event that carried `trackingNumber`, committed with the state
+ * change: written only when that number is now the order's (this event's won), the order is still
+ * `shipped`, the patient already has a shipping message on this channel from another event, and no
+ * message sent on this channel told this number. At most one per new number (`topic`). Whether it is
+ * sent is decided at send time against what the patient was actually told (src/notify/tracking-update.ts).
+ */
+export function insertTrackingUpdateRow(
+  db: D1Database,
+  intent: Omit<OutboxIntent, "kind" | "entityKind">,
+  trackingNumber: string,
+  guard: WriteGuard,
+  heldReason: string | null = null,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, '${TRACKING_UPDATED_KIND}', '${TRACKING_UPDATED_KIND}:' || ?8, ?3, ?4,
+  CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'held' END, ?7, ?5, ?5
+WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?6)
+  AND EXISTS (SELECT 1 FROM orders WHERE order_id = ?4 AND status = 'shipped' AND tracking_number = ?8)
+  AND EXISTS (SELECT 1 FROM notifications WHERE entity_id = ?4 AND channel = ?2 AND kind = 'order_shipped' AND event_id <> ?1)
+  AND NOT EXISTS (SELECT 1 FROM notifications WHERE entity_id = ?4 AND channel = ?2
+    AND kind IN ('order_shipped', '${TRACKING_UPDATED_KIND}') AND status IN ('sent', 'delivered') AND told_tracking_number = ?8)
+ON CONFLICT DO NOTHING`,
+    )
+    .bind(
+      intent.eventId,
+      intent.channel,
+      intent.patientId,
+      intent.entityId,
+      guard.now,
+      guard.leaseOwner,
+      heldReason,
+      trackingNumber,
+    );
+}
+
+/** The kind of a message telling a patient their order's tracking number changed. */
+export const TRACKING_UPDATED_KIND = "order_tracking_updated";
 
 export interface NotificationRow {
   notification_id: string;
@@ -76,6 +119,10 @@ export interface NotificationRow {
   /** Set while a provider call's outcome is unknown (see migration 0007). */
   send_started_at: string | null;
   rendered: string | null;
+  /** One message per (entity, channel, topic): the kind, or the tracking update's number (migration 0026). */
+  topic: string | null;
+  /** The tracking number the message carried (set with the send mark). */
+  told_tracking_number: string | null;
   /** JSON of the message handed to the provider while its outcome is unknown (see migration 0025). */
   send_attempt: string | null;
   sent_at: string | null;
@@ -263,15 +310,17 @@ export function markSendStarted(
   notificationId: string,
   rendered: string,
   attempt: string,
+  toldTrackingNumber: string | null,
   lease: SendLease,
   now: string,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, send_attempt = ?5, updated_at = ?3
+      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, send_attempt = ?5,
+  told_tracking_number = ?6, updated_at = ?3
 WHERE notification_id = ?1 AND lease_token = ?4`,
     )
-    .bind(notificationId, rendered, now, lease.token, attempt);
+    .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber);
 }
 
 /** The notifications of one event, for the admin event view. */
@@ -445,6 +494,28 @@ export function selectCurrentStatuses(
       `SELECT ${idColumn} AS entity_id, status, status_event_id FROM ${table} WHERE ${idColumn} IN (SELECT value FROM json_each(?1))`,
     )
     .bind(JSON.stringify(entityIds));
+}
+
+/** A message about an order's shipment: a shipping message or a tracking update. */
+export interface ShipmentMessage {
+  notification_id: string;
+  kind: string;
+  entity_id: string;
+  channel: Channel;
+  status: NotificationStatus;
+  told_tracking_number: string | null;
+  send_started_at: string | null;
+  sent_at: string | null;
+}
+
+/** The shipping messages and tracking updates of some orders, in one statement (read at send time). */
+export function selectShipmentMessages(db: D1Database, orderIds: readonly string[]): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT notification_id, kind, entity_id, channel, status, told_tracking_number, send_started_at, sent_at FROM notifications
+WHERE entity_id IN (SELECT value FROM json_each(?1)) AND kind IN ('order_shipped', '${TRACKING_UPDATED_KIND}')`,
+    )
+    .bind(JSON.stringify(orderIds));
 }
 
 /** A notification sent to a patient (for the daily cap). */

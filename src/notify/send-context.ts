@@ -3,12 +3,15 @@ import {
   type CurrentStatus,
   type NotificationRow,
   type RecentSend,
+  type ShipmentMessage,
   selectCurrentStatuses,
   selectRecentSends,
+  selectShipmentMessages,
+  TRACKING_UPDATED_KIND,
 } from "../db/notifications";
 import { type Patient, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../events/event-types";
-import { entityKindOf } from "./rules";
+import { entityKindOf, subjectOf } from "./rules";
 
 /** What the sender reads about a batch's notifications just before deciding them. */
 export interface SendContext {
@@ -19,6 +22,8 @@ export interface SendContext {
   currentStatuses: ReadonlyMap<string, CurrentStatus>;
   /** What these patients were sent in the last 27 hours (at least their whole local day). */
   recentSends: readonly RecentSend[];
+  /** The shipping messages and tracking updates of the orders that have a tracking update here. */
+  shipmentMessages: readonly ShipmentMessage[];
 }
 
 /** Longer than any local day (25 h across a DST change) plus the widest offset drift. */
@@ -44,11 +49,17 @@ export async function loadSendContext(
     if (kind) idsByKind.get(kind)?.add(row.entity_id);
   }
   const statusKinds = ENTITY_KINDS.filter((kind) => (idsByKind.get(kind)?.size ?? 0) > 0);
-  const [patientRows, optOutRows, recentRows, orderRows, ...statusRows] = await db.batch<Record<string, unknown>>([
+  const updatedOrders = [
+    ...new Set(rows.filter((row) => row.kind === TRACKING_UPDATED_KIND).map((row) => row.entity_id)),
+  ];
+  const [patientRows, optOutRows, recentRows, orderRows, shipmentRows, ...statusRows] = await db.batch<
+    Record<string, unknown>
+  >([
     selectPatients(db, patientIds),
     selectOptedOutPhones(db, patientIds),
     selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
     selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
+    selectShipmentMessages(db, updatedOrders),
     ...statusKinds.map((kind) => selectCurrentStatuses(db, kind, [...(idsByKind.get(kind) ?? [])])),
   ]);
   const currentStatuses = new Map<string, CurrentStatus>();
@@ -64,17 +75,21 @@ export async function loadSendContext(
     orders: new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts])),
     currentStatuses,
     recentSends: (recentRows?.results ?? []) as unknown as RecentSend[],
+    shipmentMessages: (shipmentRows?.results ?? []) as unknown as ShipmentMessage[],
   };
 }
 
 /**
- * The status the entity has moved on to when another event has set it since this notification's
- * event (a `cancelled` after the `shipped` it would announce), or null when it is still current.
- * Messages for one entity waiting together thereby collapse to the latest: only the event that set
- * the entity's status may still notify.
+ * The status the entity has moved on to when it no longer has the status this notification announces
+ * (a `cancelled` after the `shipped` it would announce), or null when it is still current. A second
+ * event of the same status writes no second row (one message per entity and status, migration 0026),
+ * so this row stays current and is sent with the facts of now. Rows written before that rule (no
+ * `topic`) keep the older test: only the event that set the entity's current status may notify.
  */
 export function supersededBy(row: NotificationRow, context: SendContext): string | null {
-  const kind = entityKindOf(row.kind);
-  const current = kind ? context.currentStatuses.get(entityKey(kind, row.entity_id)) : undefined;
-  return current && current.status_event_id !== row.event_id ? current.status : null;
+  const subject = subjectOf(row.kind);
+  const current = subject ? context.currentStatuses.get(entityKey(subject.entity, row.entity_id)) : undefined;
+  if (!current || !subject) return null;
+  if (row.topic === null) return current.status_event_id !== row.event_id ? current.status : null;
+  return current.status !== subject.status ? current.status : null;
 }

@@ -11,6 +11,7 @@ import {
   releaseNotificationLeases,
   type SendJob,
   type SendLease,
+  TRACKING_UPDATED_KIND,
 } from "../db/notifications";
 import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
@@ -19,12 +20,23 @@ import { connectionLimit } from "./connection-limit";
 import { dailyCap } from "./daily-cap";
 import { type Decision, decide } from "./decide";
 import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
-import { type FindResult, type Provider, readSendAttempt, type SendResult, sendAttemptOf } from "./providers/provider";
+import {
+  type FindResult,
+  PROVIDER_TIMEOUT_MS,
+  type Provider,
+  readSendAttempt,
+  type SendResult,
+  sendAttemptOf,
+} from "./providers/provider";
 import { type ChannelProvider, providersFor } from "./providers/select";
 import { loadSendContext, supersededBy } from "./send-context";
+import { trackingUpdateVerdict } from "./tracking-update";
 
 /** How long a sender holds a notification while it calls the provider. */
 export const SEND_LEASE_MS = 60_000;
+
+/** Time kept in a lease, after a provider call's timeout, to record the answer. */
+const RECORD_MARGIN_MS = 5_000;
 
 /** One send job as the queue delivered it: `attempts` is the delivery count (1-based). */
 export interface QueuedJob {
@@ -184,10 +196,11 @@ export async function sendNotifications(
             item.row.notification_id,
             item.decision.rendered,
             sendAttemptOf(item.decision.message),
+            item.decision.toldTrackingNumber,
             lease,
             nowIso,
           )
-        : item.decision.action === "lookup_failed"
+        : item.decision.action === "retry_later"
           ? releaseNotification(
               env.DB,
               item.row.notification_id,
@@ -231,10 +244,10 @@ export async function sendNotifications(
         counts.recovered += 1;
         log.info("notification found at the provider; not sent again", { ...ids, provider: decision.provider });
         return;
-      case "lookup_failed":
+      case "retry_later":
         verdicts[index] = retryVerdict(index);
         counts.retried += 1;
-        log.warn("notification lookup failed; will retry", { ...ids, reason: decision.reason });
+        log.warn("notification waits; will retry", { ...ids, reason: decision.reason });
         return;
       case "hold":
         counts.held += 1;
@@ -270,7 +283,13 @@ export async function sendNotifications(
         kind: row.kind,
       };
       const provider = decision.provider.name;
-      const result = await withConnection(() => callProvider(decision.provider, decision));
+      const result = await withConnection(async (): Promise<SendResult> => {
+        // A call that could outlive our lease would race the sender that takes the row over next
+        // (calls wait here for a connection): leave it, with its send mark, to the retry.
+        if ((options.now?.() ?? Date.now()) + PROVIDER_TIMEOUT_MS + RECORD_MARGIN_MS > lease.expiresAt)
+          return { outcome: "unknown", reason: "lease too short for the call; not called" };
+        return callProvider(decision.provider, decision);
+      });
       // The duplicate-SMS window: from the provider's answer to our record of it (logged as record_ms).
       const answered = Date.now();
       const answeredAt = new Date(options.now?.() ?? Date.now()).toISOString();
@@ -339,13 +358,21 @@ export async function sendNotifications(
     const { provider } = decision;
     if (!provider.find)
       return earlier
-        ? { ...item, decision: { ...decision, message: earlier, rendered: row.rendered ?? decision.rendered } }
+        ? {
+            ...item,
+            decision: {
+              ...decision,
+              message: earlier,
+              rendered: row.rendered ?? decision.rendered,
+              toldTrackingNumber: row.told_tracking_number,
+            },
+          }
         : item;
     const found = await withConnection(
       async (): Promise<FindResult> =>
         (await provider.find?.(earlier ?? decision.message, startedAt)) ?? { found: false },
     );
-    if ("failed" in found) return { ...item, decision: { action: "lookup_failed", reason: found.failed } };
+    if ("failed" in found) return { ...item, decision: { action: "retry_later", reason: found.failed } };
     // Not there: the earlier attempt never reached the patient, so today's message is sent.
     if (!found.found) return item;
     return {
@@ -361,7 +388,7 @@ export async function sendNotifications(
 
   function outcomeFor(
     row: NotificationRow,
-    decision: Exclude<SenderDecision, SendDecision | { action: "lookup_failed" }>,
+    decision: Exclude<SenderDecision, SendDecision | { action: "retry_later" }>,
   ): Outcome {
     if (decision.action === "recovered")
       return {
@@ -410,13 +437,14 @@ type SendDecision = Extract<Decision, { action: "send" }> & { provider: Provider
 /**
  * What the sender does with a claimed job: a decision, or, after an earlier attempt of unknown
  * outcome, what the provider's records said (the message is there: `recovered`; could not ask:
- * `lookup_failed`, retried later).
+ * `retry_later`, retried later). A tracking update also waits (`retry_later`) while a shipping
+ * message's outcome is unknown.
  */
 type SenderDecision =
   | Exclude<Decision, { action: "send" }>
   | SendDecision
   | { action: "recovered"; provider: string; providerMessageId: string; rendered: string }
-  | { action: "lookup_failed"; reason: string };
+  | { action: "retry_later"; reason: string };
 
 /** A claimed job with what to do about it. */
 interface Decided extends Claimed {
@@ -457,6 +485,10 @@ async function decideAll(
     if ("held" in channel) return { index, row, decision: { action: "hold", reason: channel.held } };
     const movedOnTo = supersededBy(row, context);
     if (movedOnTo !== null) return { index, row, decision: { action: "supersede", status: movedOnTo } };
+    if (row.kind === TRACKING_UPDATED_KIND) {
+      const verdict = trackingUpdateVerdict(row, context.shipmentMessages, context.orders.get(row.entity_id));
+      if (verdict.action !== "send") return { index, row, decision: verdict };
+    }
     const decision = decide(
       row,
       context.patients.get(row.patient_id),

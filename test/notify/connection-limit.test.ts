@@ -2,9 +2,10 @@ import { env } from "cloudflare:workers";
 import { delay, HttpResponse, http } from "msw";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { connectionLimit } from "../../src/notify/connection-limit";
+import { sendNotifications } from "../../src/notify/sender";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
-import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
+import { applyAndCaptureJobs, createPatient, DAYTIME, providerEnv, runSender } from "../helpers/notifications";
 
 const server = useMockNetwork();
 afterEach(() => vi.restoreAllMocks());
@@ -41,7 +42,7 @@ function slowTwilioBehindSixConnections() {
       }
     }),
   );
-  return { created, mostOpen: () => mostOpen, timedOutWaiting: () => timedOutWaiting };
+  return { created, mostOpen: () => mostOpen, timedOutWaiting: () => timedOutWaiting, open: () => open };
 }
 
 describe("provider calls and the runtime's 6 connections", () => {
@@ -67,6 +68,35 @@ WHERE event_id IN (SELECT value FROM json_each(?1)) AND channel = 'sms' GROUP BY
       .bind(JSON.stringify(events.map((event) => event.event_id)))
       .all<{ status: string; count: number }>();
     expect(results).toEqual([{ status: "sent", count: 50 }]);
+  }, 60_000);
+
+  it("a call that waited so long for a connection that it could outlive the send lease is not made", async () => {
+    const twilio = slowTwilioBehindSixConnections();
+    const events = [];
+    for (let index = 0; index < 7; index += 1) {
+      const patientId = await createPatient({ phone: `+1415557${String(index).padStart(4, "0")}`, email: null });
+      events.push(makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } }));
+    }
+    const jobs = (await applyAndCaptureJobs(events)).filter((job) => job.channel === "sms");
+    // The injected clock: the claim at DAYTIME; once the first six calls are under way, 50 s have
+    // passed (a slow provider), so the seventh would start with 10 s of a 60 s lease left.
+    const clock = () => (twilio.created.length + twilio.open() >= 6 ? DAYTIME + 50_000 : DAYTIME);
+    const run = await sendNotifications(
+      providerEnv(),
+      jobs.map((job) => ({ job, attempts: 1 })),
+      { now: clock },
+    );
+    expect(twilio.created).toHaveLength(6);
+    expect(run.verdicts.filter((verdict) => verdict.action === "retry")).toHaveLength(1);
+    // The retry (after the lease) looks the message up, finds nothing, and sends it once.
+    server.use(
+      http.get("https://api.twilio.com/2010-04-01/Accounts/:accountSid/Messages.json", () =>
+        HttpResponse.json({ messages: [], next_page_uri: null }),
+      ),
+    );
+    const retry = await runSender(jobs, { now: DAYTIME + 61_000, attempts: 2 });
+    expect(retry.explicitAcks).toHaveLength(7);
+    expect(twilio.created).toHaveLength(7);
   });
 
   it("lets at most the limit run at once and hands each freed slot to the next waiter in order", async () => {
