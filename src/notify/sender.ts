@@ -22,6 +22,7 @@ import { type Decision, decide } from "./decide";
 import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
 import {
   type FindResult,
+  type OutboundMessage,
   PROVIDER_TIMEOUT_MS,
   type Provider,
   readSendAttempt,
@@ -347,30 +348,33 @@ export async function sendNotifications(
   /**
    * After an earlier attempt of unknown outcome, works from that attempt as stored (its text and
    * destination), never from a freshly rendered message: a changed clinic name, carrier or phone
-   * would otherwise miss it. A provider with a lookup (Twilio) is asked whether it is there; one
-   * that dedupes by key (Resend) gets exactly the same request again, so its key matches its payload.
+   * would otherwise miss it. The earlier attempt is settled before any other decision counts (a
+   * message the provider accepted must be recorded `sent`, even if the entity has moved on since): a
+   * provider with a lookup (Twilio) is asked whether it is there; one that dedupes by key (Resend)
+   * gets exactly the same request again, so its key matches its payload and it sends nothing new,
+   * unless the patient's consent or contact is gone (a suppression stands).
    */
   async function lookUpEarlierAttempt(item: Decided): Promise<Decided> {
-    const { row, decision } = item;
-    if (decision.action !== "send" || row.send_started_at === null) return item;
+    const { row, decision, provider } = item;
+    if (row.send_started_at === null || provider === null) return item;
+    if (decision.action !== "send" && decision.action !== "supersede") return item;
     const startedAt = new Date(row.send_started_at);
     const earlier = readSendAttempt(row.send_attempt, row.notification_id, row.channel);
-    const { provider } = decision;
-    if (!provider.find)
-      return earlier
-        ? {
-            ...item,
-            decision: {
-              ...decision,
-              message: earlier,
-              rendered: row.rendered ?? decision.rendered,
-              toldTrackingNumber: row.told_tracking_number,
-            },
-          }
-        : item;
+    const repeat = (message: OutboundMessage): Decided => ({
+      ...item,
+      decision: {
+        action: "send",
+        provider,
+        message,
+        rendered: row.rendered ?? (decision.action === "send" ? decision.rendered : ""),
+        toldTrackingNumber: row.told_tracking_number,
+      },
+    });
+    if (!provider.find) return earlier ? repeat(earlier) : item;
+    const lookedFor = earlier ?? (decision.action === "send" ? decision.message : null);
+    if (lookedFor === null) return item;
     const found = await withConnection(
-      async (): Promise<FindResult> =>
-        (await provider.find?.(earlier ?? decision.message, startedAt)) ?? { found: false },
+      async (): Promise<FindResult> => (await provider.find?.(lookedFor, startedAt)) ?? { found: false },
     );
     if ("failed" in found) return { ...item, decision: { action: "retry_later", reason: found.failed } };
     // Not there: the earlier attempt never reached the patient, so today's message is sent.
@@ -379,9 +383,15 @@ export async function sendNotifications(
       ...item,
       decision: {
         action: "recovered",
-        provider: decision.provider.name,
+        provider: provider.name,
         providerMessageId: found.providerMessageId,
-        rendered: row.rendered ?? decision.rendered,
+        rendered:
+          row.rendered ??
+          (decision.action === "send"
+            ? decision.rendered
+            : lookedFor.channel === "sms"
+              ? JSON.stringify({ text: lookedFor.sms })
+              : ""),
       },
     };
   }
@@ -449,6 +459,8 @@ type SenderDecision =
 /** A claimed job with what to do about it. */
 interface Decided extends Claimed {
   decision: SenderDecision;
+  /** The channel's provider, to settle an earlier attempt of unknown outcome; null when held. */
+  provider: Provider | null;
 }
 
 /** The notification settings, or the ConfigError's text (variable and problem) that holds every message. */
@@ -473,7 +485,11 @@ async function decideAll(
   now: Date,
 ): Promise<Decided[]> {
   if ("unreadable" in settings)
-    return work.map((claimed) => ({ ...claimed, decision: { action: "hold", reason: settings.unreadable } }));
+    return work.map((claimed) => ({
+      ...claimed,
+      provider: null,
+      decision: { action: "hold", reason: settings.unreadable },
+    }));
   const context = await loadSendContext(
     db,
     work.map(({ row }) => row),
@@ -482,12 +498,13 @@ async function decideAll(
   const cap = dailyCap(settings.dailyCaps, context.recentSends, now);
   return work.map(({ index, row }): Decided => {
     const channel = providers[row.channel];
-    if ("held" in channel) return { index, row, decision: { action: "hold", reason: channel.held } };
+    if ("held" in channel) return { index, row, provider: null, decision: { action: "hold", reason: channel.held } };
+    const { provider } = channel;
     const movedOnTo = supersededBy(row, context);
-    if (movedOnTo !== null) return { index, row, decision: { action: "supersede", status: movedOnTo } };
+    if (movedOnTo !== null) return { index, row, provider, decision: { action: "supersede", status: movedOnTo } };
     if (row.kind === TRACKING_UPDATED_KIND) {
       const verdict = trackingUpdateVerdict(row, context.shipmentMessages, context.orders.get(row.entity_id));
-      if (verdict.action !== "send") return { index, row, decision: verdict };
+      if (verdict.action !== "send") return { index, row, provider, decision: verdict };
     }
     const decision = decide(
       row,
@@ -497,12 +514,12 @@ async function decideAll(
       settings,
       now,
     );
-    if (decision.action !== "send") return { index, row, decision };
+    if (decision.action !== "send") return { index, row, provider, decision };
     const patient = context.patients.get(row.patient_id);
     const timeZone = patient?.timezone ?? settings.clinicTimezone;
     if (!cap.take(row.patient_id, row.channel, timeZone))
-      return { index, row, decision: { action: "suppress", reason: "daily_cap" } };
-    return { index, row, decision: { ...decision, provider: channel.provider } };
+      return { index, row, provider, decision: { action: "suppress", reason: "daily_cap" } };
+    return { index, row, provider, decision: { ...decision, provider } };
   });
 }
 

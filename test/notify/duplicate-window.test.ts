@@ -105,6 +105,26 @@ describe("the duplicate-SMS window", () => {
     expect(stored!.provider_message_id).toBe(providers.emailIdsByKey().get(email.notification_id));
   });
 
+  it("a message accepted with its answer lost is recorded sent even if the order was delivered before the retry", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1, loseEmailAnswers: 1 });
+    const patientId = await createPatient();
+    const data = { order_id: uniqueId("ord"), patient_id: patientId };
+    const shipped = makeEvent("order:shipped", { timestamp: "2026-01-15T12:00:00Z", data });
+    const jobs = await applyAndCaptureJobs([shipped]);
+    await runSender(jobs);
+    await applyAndCaptureJobs([makeEvent("order:delivered", { timestamp: "2026-01-15T13:00:00Z", data })]);
+    await runSender(jobs, { now: DAYTIME + 30_000, attempts: 2 });
+    // Twilio's list has the SMS; Resend answers the repeated request with the first email's id.
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.lookups).toHaveLength(1);
+    expect(providers.uniqueEmailKeys()).toBe(1);
+    expect(providers.emailIdsByKey().size).toBe(1);
+    expect(await notificationsOf(shipped.event_id)).toMatchObject({
+      sms: { status: "sent" },
+      email: { status: "sent" },
+    });
+  });
+
   it("a request that never reached Twilio is not found, so the retry sends it once", async () => {
     const providers = mockProviders(server);
     const { event, jobs } = await smsJobFor(await createPatient());
