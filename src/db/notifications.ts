@@ -238,7 +238,8 @@ const OUTCOME = namedParameters([
 ] as const);
 
 // What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
-// which describe only the latest attempt. A delivery report may have moved the row on while we held
+// which describe only the latest attempt. A row that waits (`scheduled`, or `held` until a replay)
+// keeps the mark of an earlier attempt of unknown outcome, so its eventual send looks it up first. A delivery report may have moved the row on while we held
 // it (it carries our notification id): our `sent` never overwrites the status a report set. The lease
 // token stays, so repeating a write whose answer was lost still reports one changed row; `changes = 0`
 // means another sender took the row over.
@@ -251,8 +252,8 @@ const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = CASE
   rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),
   scheduled_for = ${OUTCOME.ref("scheduled_for")},
   sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
-  send_started_at = CASE WHEN ${OUTCOME.ref("status")} = 'scheduled' THEN send_started_at END,
-  send_attempt = CASE WHEN ${OUTCOME.ref("status")} = 'scheduled' THEN send_attempt END,
+  send_started_at = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_started_at END,
+  send_attempt = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_attempt END,
   lease_expires_at = NULL, updated_at = ${OUTCOME.ref("now")}
 WHERE notification_id = ${OUTCOME.ref("notification_id")} AND lease_token = ${OUTCOME.ref("lease_token")}`;
 

@@ -125,6 +125,24 @@ describe("the duplicate-SMS window", () => {
     });
   });
 
+  it("a lost answer, then a broken setting (held), then a replay: the SMS is looked up, not sent again", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const { event, jobs } = await smsJobFor(await createPatient());
+    await runSender(jobs);
+    await runSender(jobs, { now: DAYTIME + 30_000, attempts: 2, workerEnv: providerEnv({ SMS_PROVIDER: "" }) });
+    expect(await statusOf(event.event_id)).toMatchObject({ status: "held" });
+    const replay = await adminFetch("/notifications/replay", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ status: "held", limit: 1000 }),
+    });
+    expect(replay.status).toBe(202);
+    await runSender(jobs, { now: DAYTIME + 60_000, attempts: 1 });
+    expect(providers.lookups).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    expect(await statusOf(event.event_id)).toMatchObject({ status: "sent" });
+  });
+
   it("a request that never reached Twilio is not found, so the retry sends it once", async () => {
     const providers = mockProviders(server);
     const { event, jobs } = await smsJobFor(await createPatient());
