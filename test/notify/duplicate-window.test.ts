@@ -143,6 +143,27 @@ describe("the duplicate-SMS window", () => {
     expect(await statusOf(event.event_id)).toMatchObject({ status: "sent" });
   });
 
+  it("the lookup takes its own message, not another notification's identical text to the same number", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const patientId = await createPatient();
+    // An unnamed carrier: both orders' shipping texts are word for word the same.
+    const plain = { patient_id: patientId, carrier: "Acme Freight", tracking_number: "ACME-1" };
+    const lost = makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } });
+    const other = makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } });
+    const lostJobs = (await applyAndCaptureJobs([lost])).filter((job) => job.channel === "sms");
+    await runSender(lostJobs);
+    await runSender((await applyAndCaptureJobs([other])).filter((job) => job.channel === "sms"));
+    await runSender(lostJobs, { now: DAYTIME + 30_000, attempts: 2 });
+    expect(providers.sms).toHaveLength(2);
+    expect(providers.sms[0]!.body).toBe(providers.sms[1]!.body);
+    const sids = await env.DB.prepare(
+      `SELECT provider_message_id AS sid FROM notifications WHERE event_id IN (?1, ?2) AND channel = 'sms'`,
+    )
+      .bind(lost.event_id, other.event_id)
+      .all<{ sid: string }>();
+    expect(new Set(sids.results.map(({ sid }) => sid)).size).toBe(2);
+  });
+
   it("a request that never reached Twilio is not found, so the retry sends it once", async () => {
     const providers = mockProviders(server);
     const { event, jobs } = await smsJobFor(await createPatient());
