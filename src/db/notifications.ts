@@ -29,7 +29,9 @@ export interface OutboxIntent {
 /**
  * The outbox row for one intent, committed with the state change: only while the event's lease is
  * held, and only when the event set the entity's current status — a stale event (a late
- * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none.
+ * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none,
+ * and per (entity, channel, kind) (`topic`), so a second event with the same status for the same
+ * entity (a later `order:shipped` with a new event_id) adds none either: one message per status.
  * With `heldReason` the row starts `held` (a setting could not be read) and waits for a replay.
  */
 export function insertOutboxRow(
@@ -41,11 +43,11 @@ export function insertOutboxRow(
   const { table, idColumn } = ENTITY_TABLES[intent.entityKind];
   return db
     .prepare(
-      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, error, created_at, updated_at)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
   AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
-ON CONFLICT (event_id, channel) DO NOTHING`,
+ON CONFLICT DO NOTHING`,
     )
     .bind(
       intent.eventId,
@@ -58,6 +60,47 @@ ON CONFLICT (event_id, channel) DO NOTHING`,
       heldReason,
     );
 }
+
+/**
+ * A tracking update row for an order event that carried `trackingNumber`, committed with the state
+ * change: written only when that number is now the order's (this event's won), the order is still
+ * `shipped`, the patient already has a shipping message on this channel from another event, and no
+ * message sent on this channel told this number. At most one per new number (`topic`). Whether it is
+ * sent is decided at send time against what the patient was actually told (src/notify/tracking-update.ts).
+ */
+export function insertTrackingUpdateRow(
+  db: D1Database,
+  intent: Omit<OutboxIntent, "kind" | "entityKind">,
+  trackingNumber: string,
+  guard: WriteGuard,
+  heldReason: string | null = null,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, '${TRACKING_UPDATED_KIND}', '${TRACKING_UPDATED_KIND}:' || ?8, ?3, ?4,
+  CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'held' END, ?7, ?5, ?5
+WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?6)
+  AND EXISTS (SELECT 1 FROM orders WHERE order_id = ?4 AND status = 'shipped' AND tracking_number = ?8)
+  AND EXISTS (SELECT 1 FROM notifications WHERE entity_id = ?4 AND channel = ?2 AND kind = 'order_shipped' AND event_id <> ?1)
+  AND NOT EXISTS (SELECT 1 FROM notifications WHERE entity_id = ?4 AND channel = ?2
+    AND kind IN ('order_shipped', '${TRACKING_UPDATED_KIND}') AND status IN ('sent', 'delivered') AND told_tracking_number = ?8)
+ON CONFLICT DO NOTHING`,
+    )
+    .bind(
+      intent.eventId,
+      intent.channel,
+      intent.patientId,
+      intent.entityId,
+      guard.now,
+      guard.leaseOwner,
+      heldReason,
+      trackingNumber,
+    );
+}
+
+/** The kind of a message telling a patient their order's tracking number changed. */
+export const TRACKING_UPDATED_KIND = "order_tracking_updated";
 
 export interface NotificationRow {
   notification_id: string;
@@ -76,6 +119,12 @@ export interface NotificationRow {
   /** Set while a provider call's outcome is unknown (see migration 0007). */
   send_started_at: string | null;
   rendered: string | null;
+  /** One message per (entity, channel, topic): the kind, or the tracking update's number (migration 0026). */
+  topic: string | null;
+  /** The tracking number the message carried (set with the send mark). */
+  told_tracking_number: string | null;
+  /** JSON of the message handed to the provider while its outcome is unknown (see migration 0025). */
+  send_attempt: string | null;
   sent_at: string | null;
   created_at: string;
   updated_at: string;
@@ -189,7 +238,8 @@ const OUTCOME = namedParameters([
 ] as const);
 
 // What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
-// which describe only the latest attempt. A delivery report may have moved the row on while we held
+// which describe only the latest attempt. A row that waits (`scheduled`, or `held` until a replay)
+// keeps the mark of an earlier attempt of unknown outcome, so its eventual send looks it up first. A delivery report may have moved the row on while we held
 // it (it carries our notification id): our `sent` never overwrites the status a report set. The lease
 // token stays, so repeating a write whose answer was lost still reports one changed row; `changes = 0`
 // means another sender took the row over.
@@ -202,7 +252,8 @@ const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = CASE
   rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),
   scheduled_for = ${OUTCOME.ref("scheduled_for")},
   sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
-  send_started_at = CASE WHEN ${OUTCOME.ref("status")} = 'scheduled' THEN send_started_at END,
+  send_started_at = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_started_at END,
+  send_attempt = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_attempt END,
   lease_expires_at = NULL, updated_at = ${OUTCOME.ref("now")}
 WHERE notification_id = ${OUTCOME.ref("notification_id")} AND lease_token = ${OUTCOME.ref("lease_token")}`;
 
@@ -241,30 +292,36 @@ export function releaseNotification(
   return db
     .prepare(
       `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3,
-  next_attempt_at = ?5, send_started_at = CASE WHEN ?6 THEN send_started_at END
+  next_attempt_at = ?5, send_started_at = CASE WHEN ?6 THEN send_started_at END,
+  send_attempt = CASE WHEN ?6 THEN send_attempt END
 WHERE notification_id = ?1 AND lease_token = ?4`,
     )
     .bind(notificationId, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0);
 }
 
 /**
- * Marks that a provider is about to be called for this row, with the exact text it will get: if the
- * answer is then lost, the next sender knows to look the message up before sending again. Keeps the
- * earliest start (the lookup searches from that day). Only while our lease holds (`changes = 1`).
+ * Marks that a provider is about to be called for this row, with the exact text it will get
+ * (`rendered`, shown to staff) and the exact message, destination included (`send_attempt`): if the
+ * answer is then lost, the next sender looks that message up, or repeats it, before sending anything
+ * else. Keeps the earliest start (the lookup searches from that day). Only while our lease holds
+ * (`changes = 1`).
  */
 export function markSendStarted(
   db: D1Database,
   notificationId: string,
   rendered: string,
+  attempt: string,
+  toldTrackingNumber: string | null,
   lease: SendLease,
   now: string,
 ): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, updated_at = ?3
+      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, send_attempt = ?5,
+  told_tracking_number = ?6, updated_at = ?3
 WHERE notification_id = ?1 AND lease_token = ?4`,
     )
-    .bind(notificationId, rendered, now, lease.token);
+    .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber);
 }
 
 /** The notifications of one event, for the admin event view. */
@@ -304,14 +361,24 @@ RETURNING event_id, channel`,
   return results;
 }
 
-/** Marks dead-lettered send jobs `failed` unless they already reached a final status. */
-export async function failDeadNotifications(db: D1Database, jobs: readonly SendJob[], now: string): Promise<void> {
-  if (jobs.length === 0) return;
+/**
+ * Marks dead-lettered send jobs `failed` unless they already reached a final status. A row another
+ * sender holds under a live lease is left alone (that sender records the provider's answer; if it
+ * dies, the lease runs out and the sweep sends the job again), and so is a row whose last provider
+ * call has an unknown outcome (`send_started_at`): the provider may have accepted it, so it stays
+ * `pending` for the sweep, whose retry asks the provider before sending. A message a provider
+ * accepted is thereby never recorded `failed` by a dead letter. Returns how many rows it marked.
+ */
+export async function failDeadNotifications(db: D1Database, jobs: readonly SendJob[], now: number): Promise<number> {
+  if (jobs.length === 0) return 0;
   const statement = db.prepare(
     `UPDATE notifications SET status = 'failed', error = COALESCE(error, 'retries exhausted'), lease_expires_at = NULL, updated_at = ?3
-WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')`,
+WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ?4) AND send_started_at IS NULL`,
   );
-  await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, now)));
+  const iso = new Date(now).toISOString();
+  const results = await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, iso, now)));
+  return results.reduce((sum, result) => sum + (result.meta.changes ?? 0), 0);
 }
 
 /** A Twilio delivery report, by our notification id (from the callback URL) and Twilio's message SID. */
@@ -339,7 +406,7 @@ export async function applyDeliveryReport(
     .prepare(
       `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
   provider = COALESCE(provider, 'twilio'), provider_message_id = COALESCE(provider_message_id, ?2),
-  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL
+  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL, send_attempt = NULL
 WHERE (notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = 'sms'
   AND (provider_message_id IS NULL OR provider_message_id = ?2)
   AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 0 END)
@@ -401,7 +468,7 @@ RETURNING event_id, channel`,
 export async function purgeRenderedMessages(db: D1Database, cutoff: string, chunk: number): Promise<number> {
   const result = await db
     .prepare(
-      `UPDATE notifications SET rendered = NULL
+      `UPDATE notifications SET rendered = NULL, send_attempt = NULL
 WHERE notification_id IN (SELECT notification_id FROM notifications WHERE rendered IS NOT NULL AND created_at < ?1 LIMIT ?2)`,
     )
     .bind(cutoff, chunk)
@@ -428,6 +495,28 @@ export function selectCurrentStatuses(
       `SELECT ${idColumn} AS entity_id, status, status_event_id FROM ${table} WHERE ${idColumn} IN (SELECT value FROM json_each(?1))`,
     )
     .bind(JSON.stringify(entityIds));
+}
+
+/** A message about an order's shipment: a shipping message or a tracking update. */
+export interface ShipmentMessage {
+  notification_id: string;
+  kind: string;
+  entity_id: string;
+  channel: Channel;
+  status: NotificationStatus;
+  told_tracking_number: string | null;
+  send_started_at: string | null;
+  sent_at: string | null;
+}
+
+/** The shipping messages and tracking updates of some orders, in one statement (read at send time). */
+export function selectShipmentMessages(db: D1Database, orderIds: readonly string[]): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT notification_id, kind, entity_id, channel, status, told_tracking_number, send_started_at, sent_at FROM notifications
+WHERE entity_id IN (SELECT value FROM json_each(?1)) AND kind IN ('order_shipped', '${TRACKING_UPDATED_KIND}')`,
+    )
+    .bind(JSON.stringify(orderIds));
 }
 
 /** A notification sent to a patient (for the daily cap). */

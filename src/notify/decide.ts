@@ -4,7 +4,7 @@ import type { NotificationRow } from "../db/notifications";
 import type { Patient } from "../db/patients";
 import type { OutboundMessage } from "./providers/provider";
 import { hopDelaySeconds, nextSmsWindowOpening } from "./quiet-hours";
-import { kindOf } from "./rules";
+import { kindOf, ruleKindOf } from "./rules";
 import { type MessageContext, renderEmail, renderSms } from "./templates";
 
 /** What the sender does with one claimed notification. */
@@ -13,7 +13,7 @@ export type Decision =
   | { action: "supersede"; status: string }
   | { action: "suppress"; reason: string }
   | { action: "schedule"; opening: Date; delaySeconds: number }
-  | { action: "send"; message: OutboundMessage; rendered: string };
+  | { action: "send"; message: OutboundMessage; rendered: string; toldTrackingNumber: string | null };
 
 /**
  * Consent, contact and timing rules, in order: a message the rules no longer want (they changed, or
@@ -40,6 +40,8 @@ export function decide(
     trackingNumber: order?.tracking_number,
     estimatedDelivery: order?.estimated_delivery,
   };
+  // What the message tells of the shipment, kept on the row so a later change is told once.
+  const toldTrackingNumber = order?.tracking_number ?? null;
   if (row.channel === "email") {
     if (!patient.email) return { action: "suppress", reason: "no email address" };
     if (!patient.email_opt_in) return { action: "suppress", reason: "email not opted in" };
@@ -48,6 +50,7 @@ export function decide(
       action: "send",
       message: { notificationId: row.notification_id, channel: "email", to: patient.email, email },
       rendered: JSON.stringify({ subject: email.subject, text: email.text }),
+      toldTrackingNumber,
     };
   }
   if (!patient.phone) return { action: "suppress", reason: "no phone number" };
@@ -60,12 +63,13 @@ export function decide(
     action: "send",
     message: { notificationId: row.notification_id, channel: "sms", to: patient.phone, sms },
     rendered: JSON.stringify({ text: sms }),
+    toldTrackingNumber,
   };
 }
 
-/** True when `NOTIFICATION_RULES` still names this row's channel for its kind of event. */
+/** True when `NOTIFICATION_RULES` still names this row's channel for its kind of event (a tracking update: `order:shipped`'s). */
 function wantedByRules(row: NotificationRow, settings: NotificationSettings): boolean {
   for (const [eventType, channels] of settings.rules)
-    if (kindOf(eventType) === row.kind && channels.includes(row.channel)) return true;
+    if (kindOf(eventType) === ruleKindOf(row.kind) && channels.includes(row.channel)) return true;
   return false;
 }

@@ -1,8 +1,9 @@
 import { CHANNELS, type Channel, readNotificationRules } from "../config/notifications";
 import { ConfigError } from "../config/read";
-import { insertOutboxRow, type SendJob } from "../db/notifications";
+import type { OrderFacts } from "../db/entities";
+import { insertOutboxRow, insertTrackingUpdateRow, type SendJob } from "../db/notifications";
 import type { EventType } from "../events/event-types";
-import type { ChangeListener } from "../events/handlers";
+import type { ChangeListener, EntityChange } from "../events/handlers";
 import { log } from "../log";
 import { enqueueAll } from "../queue/enqueue";
 import { kindOf } from "./rules";
@@ -36,28 +37,41 @@ export function notificationListener(env: Env): ChangeListener {
     log.error("notification rules unreadable; holding notifications", { reason: read.unreadable });
   const channelsOf = (eventType: EventType) => ("rules" in read ? (read.rules.get(eventType) ?? []) : CHANNELS);
   const heldReason = "unreadable" in read ? read.unreadable : null;
+  // An order event carrying a tracking number may need a tracking update on the shipping channels.
+  const trackingOf = (change: EntityChange) => {
+    const tracking = change.write.kind === "order" ? (change.write.facts as OrderFacts).tracking_number : null;
+    return typeof tracking === "string" && tracking !== "" ? tracking : null;
+  };
+  const channelsFor = (change: EntityChange): readonly Channel[] => {
+    const channels = new Set(channelsOf(change.eventType));
+    if (trackingOf(change) !== null) for (const channel of channelsOf("order:shipped")) channels.add(channel);
+    return [...channels];
+  };
   return {
     statements(change, guard, db) {
-      return channelsOf(change.eventType).map((channel) =>
-        insertOutboxRow(
-          db,
-          {
-            eventId: change.write.eventId,
-            channel,
-            kind: kindOf(change.eventType),
-            patientId: change.write.patientId,
-            entityKind: change.write.kind,
-            entityId: change.write.entityId,
-          },
-          guard,
-          heldReason,
+      const intent = {
+        eventId: change.write.eventId,
+        patientId: change.write.patientId,
+        entityKind: change.write.kind,
+        entityId: change.write.entityId,
+      };
+      const tracking = trackingOf(change);
+      return [
+        ...channelsOf(change.eventType).map((channel) =>
+          insertOutboxRow(db, { ...intent, channel, kind: kindOf(change.eventType) }, guard, heldReason),
         ),
-      );
+        // After the status rows, so an event's own shipping row is never mistaken for an earlier one.
+        ...(tracking === null
+          ? []
+          : channelsOf("order:shipped").map((channel) =>
+              insertTrackingUpdateRow(db, { ...intent, channel }, tracking, guard, heldReason),
+            )),
+      ];
     },
     async afterCommit(committed, workerEnv) {
       if (heldReason !== null) return;
       const jobs: SendJob[] = committed.flatMap((change) =>
-        channelsOf(change.eventType).map((channel) => ({ event_id: change.write.eventId, channel })),
+        channelsFor(change).map((channel) => ({ event_id: change.write.eventId, channel })),
       );
       await enqueueSendJobs(workerEnv, jobs);
     },

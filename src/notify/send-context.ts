@@ -10,8 +10,11 @@ import {
   type CurrentStatus,
   type NotificationRow,
   type RecentSend,
+  type ShipmentMessage,
   selectCurrentStatuses,
   selectRecentSends,
+  selectShipmentMessages,
+  TRACKING_UPDATED_KIND,
 } from "../db/notifications";
 import {
   type Patient,
@@ -21,7 +24,7 @@ import {
   toPatientRow,
 } from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../events/event-types";
-import { entityKindOf } from "./rules";
+import { entityKindOf, subjectOf } from "./rules";
 
 /** What the sender reads about a batch's notifications just before deciding them. */
 export interface SendContext {
@@ -39,6 +42,8 @@ export interface SendContext {
   clinicProfiles: ReadonlyMap<string, ClinicProfile>;
   /** Per-sender opt-outs of these patients' phones, by {@link senderOptOutKey}. */
   senderOptOuts: ReadonlySet<string>;
+  /** The shipping messages and tracking updates of the orders that have a tracking update here. */
+  shipmentMessages: readonly ShipmentMessage[];
 }
 
 /** Key of a phone's opt-out from one sender in {@link SendContext.senderOptOuts}. */
@@ -73,21 +78,34 @@ export async function loadSendContext(
   }
   const statusKinds = ENTITY_KINDS.filter((kind) => (idsByKind.get(kind)?.size ?? 0) > 0);
   const eventIds = [...new Set(rows.map((row) => row.event_id))];
-  const [clinicRows, profileRows, senderOptOutRows, patientRows, optOutRows, recentRows, orderRows, ...statusRows] =
-    await db.batch<Record<string, unknown>>([
-      selectEventClinics(db, eventIds),
-      selectProfilesOfEvents(db, eventIds),
-      selectSenderOptOuts(db, patientIds),
-      selectNotificationPatients(
-        db,
-        rows.map((row) => row.notification_id),
-        soleClinic,
-      ),
-      selectOptedOutPhones(db, patientIds),
-      selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
-      selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
-      ...statusKinds.map((kind) => selectCurrentStatuses(db, kind, [...(idsByKind.get(kind) ?? [])])),
-    ]);
+  const updatedOrders = [
+    ...new Set(rows.filter((row) => row.kind === TRACKING_UPDATED_KIND).map((row) => row.entity_id)),
+  ];
+  const [
+    clinicRows,
+    profileRows,
+    senderOptOutRows,
+    patientRows,
+    optOutRows,
+    recentRows,
+    orderRows,
+    shipmentRows,
+    ...statusRows
+  ] = await db.batch<Record<string, unknown>>([
+    selectEventClinics(db, eventIds),
+    selectProfilesOfEvents(db, eventIds),
+    selectSenderOptOuts(db, patientIds),
+    selectNotificationPatients(
+      db,
+      rows.map((row) => row.notification_id),
+      soleClinic,
+    ),
+    selectOptedOutPhones(db, patientIds),
+    selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
+    selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
+    selectShipmentMessages(db, updatedOrders),
+    ...statusKinds.map((kind) => selectCurrentStatuses(db, kind, [...(idsByKind.get(kind) ?? [])])),
+  ]);
   const currentStatuses = new Map<string, CurrentStatus>();
   statusKinds.forEach((kind, position) => {
     for (const row of (statusRows[position]?.results ?? []) as unknown as CurrentStatus[])
@@ -107,17 +125,21 @@ export async function loadSendContext(
     senderOptOuts: new Set(
       (senderOptOutRows?.results ?? []).map((row) => senderOptOutKey(String(row.phone), String(row.sender))),
     ),
+    shipmentMessages: (shipmentRows?.results ?? []) as unknown as ShipmentMessage[],
   };
 }
 
 /**
- * The status the entity has moved on to when another event has set it since this notification's
- * event (a `cancelled` after the `shipped` it would announce), or null when it is still current.
- * Messages for one entity waiting together thereby collapse to the latest: only the event that set
- * the entity's status may still notify.
+ * The status the entity has moved on to when it no longer has the status this notification announces
+ * (a `cancelled` after the `shipped` it would announce), or null when it is still current. A second
+ * event of the same status writes no second row (one message per entity and status, migration 0026),
+ * so this row stays current and is sent with the facts of now. Rows written before that rule (no
+ * `topic`) keep the older test: only the event that set the entity's current status may notify.
  */
 export function supersededBy(row: NotificationRow, context: SendContext): string | null {
-  const kind = entityKindOf(row.kind);
-  const current = kind ? context.currentStatuses.get(entityKey(kind, row.entity_id)) : undefined;
-  return current && current.status_event_id !== row.event_id ? current.status : null;
+  const subject = subjectOf(row.kind);
+  const current = subject ? context.currentStatuses.get(entityKey(subject.entity, row.entity_id)) : undefined;
+  if (!current || !subject) return null;
+  if (row.topic === null) return current.status_event_id !== row.event_id ? current.status : null;
+  return current.status !== subject.status ? current.status : null;
 }

@@ -13,19 +13,33 @@ import {
   releaseNotificationLeases,
   type SendJob,
   type SendLease,
+  TRACKING_UPDATED_KIND,
 } from "../db/notifications";
 import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
 import { clinicContexts, fromClinic } from "./clinic-decisions";
+import { connectionLimit } from "./connection-limit";
 import { type Decision, decide } from "./decide";
 import { outcomeOfDecision, outcomeOfResult, outcomeWriter } from "./outcomes";
-import type { Provider, SendResult } from "./providers/provider";
+import {
+  type FindResult,
+  type OutboundMessage,
+  PROVIDER_TIMEOUT_MS,
+  type Provider,
+  readSendAttempt,
+  type SendResult,
+  sendAttemptOf,
+} from "./providers/provider";
 import { type ChannelProvider, providersFor } from "./providers/select";
 import { loadSendContext, patientOf, supersededBy } from "./send-context";
+import { trackingUpdateVerdict } from "./tracking-update";
 
 /** How long a sender holds a notification while it calls the provider. */
 export const SEND_LEASE_MS = 60_000;
+
+/** Time kept in a lease, after a provider call's timeout, to record the answer. */
+const RECORD_MARGIN_MS = 5_000;
 
 /** One send job as the queue delivered it: `attempts` is the delivery count (1-based). */
 export interface QueuedJob {
@@ -96,6 +110,8 @@ export async function sendNotifications(
   const nowIso = now.toISOString();
   const settings = readSettings(env);
   const providers = providersFor(env);
+  // Every provider call of this run (lookups and sends) holds one of the runtime's 6 connections.
+  const withConnection = connectionLimit();
   const counts: SenderCounts = {
     messages: jobs.length,
     sent: 0,
@@ -178,8 +194,16 @@ export async function sendNotifications(
     item,
     statement:
       item.decision.action === "send"
-        ? markSendStarted(env.DB, item.row.notification_id, item.decision.rendered, lease, nowIso)
-        : item.decision.action === "lookup_failed"
+        ? markSendStarted(
+            env.DB,
+            item.row.notification_id,
+            item.decision.rendered,
+            sendAttemptOf(item.decision.message),
+            item.decision.toldTrackingNumber,
+            lease,
+            nowIso,
+          )
+        : item.decision.action === "retry_later"
           ? releaseNotification(
               env.DB,
               item.row.notification_id,
@@ -223,10 +247,10 @@ export async function sendNotifications(
         counts.recovered += 1;
         log.info("notification found at the provider; not sent again", { ...ids, provider: decision.provider });
         return;
-      case "lookup_failed":
+      case "retry_later":
         verdicts[index] = retryVerdict(index);
         counts.retried += 1;
-        log.warn("notification lookup failed; will retry", { ...ids, reason: decision.reason });
+        log.warn("notification waits; will retry", { ...ids, reason: decision.reason });
         return;
       case "hold":
         counts.held += 1;
@@ -262,7 +286,13 @@ export async function sendNotifications(
         kind: row.kind,
       };
       const provider = decision.provider.name;
-      const result = await callProvider(decision.provider, decision);
+      const result = await withConnection(async (): Promise<SendResult> => {
+        // A call that could outlive our lease would race the sender that takes the row over next
+        // (calls wait here for a connection): leave it, with its send mark, to the retry.
+        if ((options.now?.() ?? Date.now()) + PROVIDER_TIMEOUT_MS + RECORD_MARGIN_MS > lease.expiresAt)
+          return { outcome: "unknown", reason: "lease too short for the call; not called" };
+        return callProvider(decision.provider, decision);
+      });
       // The duplicate-SMS window: from the provider's answer to our record of it (logged as record_ms).
       const answered = Date.now();
       const answeredAt = new Date(options.now?.() ?? Date.now()).toISOString();
@@ -324,27 +354,60 @@ export async function sendNotifications(
   );
   return { verdicts, delayed, counts };
 
-  /** Asks the provider about an earlier attempt of unknown outcome; the decision it comes to. */
+  /**
+   * After an earlier attempt of unknown outcome, works from that attempt as stored (its text and
+   * destination), never from a freshly rendered message: a changed clinic name, carrier or phone
+   * would otherwise miss it. The earlier attempt is settled before any other decision counts (a
+   * message the provider accepted must be recorded `sent`, even if the entity has moved on since): a
+   * provider with a lookup (Twilio) is asked whether it is there; one that dedupes by key (Resend)
+   * gets exactly the same request again, so its key matches its payload and it sends nothing new,
+   * unless the patient's consent or contact is gone (a suppression stands).
+   */
   async function lookUpEarlierAttempt(item: Decided): Promise<Decided> {
-    const { row, decision } = item;
-    if (decision.action !== "send" || row.send_started_at === null || !decision.provider.find) return item;
-    const found = await decision.provider.find(decision.message, new Date(row.send_started_at));
-    if ("failed" in found) return { ...item, decision: { action: "lookup_failed", reason: found.failed } };
+    const { row, decision, provider } = item;
+    if (row.send_started_at === null || provider === null) return item;
+    if (decision.action !== "send" && decision.action !== "supersede") return item;
+    const startedAt = new Date(row.send_started_at);
+    const earlier = readSendAttempt(row.send_attempt, row.notification_id, row.channel);
+    const repeat = (message: OutboundMessage): Decided => ({
+      ...item,
+      decision: {
+        action: "send",
+        provider,
+        message,
+        rendered: row.rendered ?? (decision.action === "send" ? decision.rendered : ""),
+        toldTrackingNumber: row.told_tracking_number,
+      },
+    });
+    if (!provider.find) return earlier ? repeat(earlier) : item;
+    const lookedFor = earlier ?? (decision.action === "send" ? decision.message : null);
+    if (lookedFor === null) return item;
+    const found = await withConnection(
+      async (): Promise<FindResult> => (await provider.find?.(lookedFor, startedAt)) ?? { found: false },
+    );
+    if ("failed" in found) return { ...item, decision: { action: "retry_later", reason: found.failed } };
+    // Not there: the earlier attempt never reached the patient, so today's message is sent.
     if (!found.found) return item;
     return {
       ...item,
       decision: {
         action: "recovered",
-        provider: decision.provider.name,
+        provider: provider.name,
         providerMessageId: found.providerMessageId,
-        rendered: row.rendered ?? decision.rendered,
+        rendered:
+          row.rendered ??
+          (decision.action === "send"
+            ? decision.rendered
+            : lookedFor.channel === "sms"
+              ? JSON.stringify({ text: lookedFor.sms })
+              : ""),
       },
     };
   }
 
   function outcomeFor(
     row: NotificationRow,
-    decision: Exclude<SenderDecision, SendDecision | { action: "lookup_failed" }>,
+    decision: Exclude<SenderDecision, SendDecision | { action: "retry_later" }>,
   ): Outcome {
     if (decision.action === "recovered")
       return {
@@ -393,17 +456,20 @@ type SendDecision = Extract<Decision, { action: "send" }> & { provider: Provider
 /**
  * What the sender does with a claimed job: a decision, or, after an earlier attempt of unknown
  * outcome, what the provider's records said (the message is there: `recovered`; could not ask:
- * `lookup_failed`, retried later).
+ * `retry_later`, retried later). A tracking update also waits (`retry_later`) while a shipping
+ * message's outcome is unknown.
  */
 type SenderDecision =
   | Exclude<Decision, { action: "send" }>
   | SendDecision
   | { action: "recovered"; provider: string; providerMessageId: string; rendered: string }
-  | { action: "lookup_failed"; reason: string };
+  | { action: "retry_later"; reason: string };
 
 /** A claimed job with what to do about it. */
 interface Decided extends Claimed {
   decision: SenderDecision;
+  /** The channel's provider, to settle an earlier attempt of unknown outcome; null when held. */
+  provider: Provider | null;
 }
 
 /** The notification settings, or the ConfigError's text (variable and problem) that holds every message. */
@@ -430,7 +496,11 @@ async function decideAll(
   soleClinic: string | null,
 ): Promise<Decided[]> {
   if ("unreadable" in settings)
-    return work.map((claimed) => ({ ...claimed, decision: { action: "hold", reason: settings.unreadable } }));
+    return work.map((claimed) => ({
+      ...claimed,
+      provider: null,
+      decision: { action: "hold", reason: settings.unreadable },
+    }));
   const context = await loadSendContext(
     db,
     work.map(({ row }) => row),
@@ -441,9 +511,14 @@ async function decideAll(
   const clinicOf = clinicContexts(settings, senderDefaults, context, now);
   return work.map(({ index, row }): Decided => {
     const channel = providers[row.channel];
-    if ("held" in channel) return { index, row, decision: { action: "hold", reason: channel.held } };
+    if ("held" in channel) return { index, row, provider: null, decision: { action: "hold", reason: channel.held } };
+    const { provider } = channel;
     const movedOnTo = supersededBy(row, context);
-    if (movedOnTo !== null) return { index, row, decision: { action: "supersede", status: movedOnTo } };
+    if (movedOnTo !== null) return { index, row, provider, decision: { action: "supersede", status: movedOnTo } };
+    if (row.kind === TRACKING_UPDATED_KIND) {
+      const verdict = trackingUpdateVerdict(row, context.shipmentMessages, context.orders.get(row.entity_id));
+      if (verdict.action !== "send") return { index, row, provider, decision: verdict };
+    }
     const clinic = clinicOf(row);
     const decision = decide(
       row,
@@ -453,13 +528,13 @@ async function decideAll(
       clinic.settings,
       now,
     );
-    if (decision.action !== "send") return { index, row, decision };
+    if (decision.action !== "send") return { index, row, provider, decision };
     const patient = patientOf(context, row);
     const timeZone = patient?.timezone ?? clinic.settings.clinicTimezone;
     if (!clinic.cap.take(row.patient_id, row.channel, timeZone))
-      return { index, row, decision: { action: "suppress", reason: "daily_cap" } };
+      return { index, row, provider, decision: { action: "suppress", reason: "daily_cap" } };
     const message = fromClinic(decision.message, clinic.settings);
-    return { index, row, decision: { ...decision, message, provider: channel.provider } };
+    return { index, row, provider, decision: { ...decision, message, provider } };
   });
 }
 

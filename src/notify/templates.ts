@@ -26,6 +26,7 @@ export interface EmailMessage {
 /** The kinds with a template; a rule naming another event type renders the generic update. */
 export const TEMPLATE_KINDS = [
   "order_shipped",
+  "order_tracking_updated",
   "order_delivered",
   "order_cancelled",
   "refill_approved",
@@ -50,6 +51,16 @@ function smsCandidates(context: MessageContext): string[] {
         `${clinic}: your order has shipped${via}.${track}${stop}`,
         `${clinic}: your order has shipped${via}.${track}`,
         `${clinic}: order shipped.${track}`,
+      ];
+    }
+    case "order_tracking_updated": {
+      const shipment = shipmentOf(context.carrier, context.trackingNumber);
+      const via = shipment.carrier ? ` (${shipment.carrier})` : "";
+      const track = shipment.trackingUrl ? ` Track: ${shipment.trackingUrl}` : "";
+      return [
+        `${clinic}: the tracking number for your order was updated${via}.${track}${stop}`,
+        `${clinic}: your order's tracking was updated.${track}`,
+        `${clinic}: tracking updated.${track}`,
       ];
     }
     case "order_delivered":
@@ -107,7 +118,8 @@ export function renderSms(context: MessageContext): string {
 /** The email: subject, plain text and HTML with the same content. */
 export function renderEmail(context: MessageContext): EmailMessage {
   const shipment = shipmentOf(context.carrier, context.trackingNumber);
-  const link = context.kind === "order_shipped" ? shipment.trackingUrl : null;
+  const link =
+    context.kind === "order_shipped" || context.kind === "order_tracking_updated" ? shipment.trackingUrl : null;
   const { subject, lines } = emailContent(context, shipment, link);
   const footer = [contactLine(context), `${context.clinicName}`];
   const text = ["Hello,", "", ...lines, "", ...footer].join("\n");
@@ -135,6 +147,16 @@ function emailContent(
         lines: [
           `Your order has shipped${shipment.carrier ? ` with ${shipment.carrier}` : ""}.`,
           ...(shipment.trackingNumber ? [`Tracking number: ${shipment.trackingNumber}`] : []),
+          ...(link ? [`Track your package: ${link}`] : []),
+          ...(deliveryDate ? [`Estimated delivery: ${deliveryDate}`] : []),
+        ],
+      };
+    case "order_tracking_updated":
+      return {
+        subject: `${clinic}: your tracking number was updated`,
+        lines: [
+          `The tracking number for your order was updated${shipment.carrier ? ` (${shipment.carrier})` : ""}.`,
+          ...(shipment.trackingNumber ? [`New tracking number: ${shipment.trackingNumber}`] : []),
           ...(link ? [`Track your package: ${link}`] : []),
           ...(deliveryDate ? [`Estimated delivery: ${deliveryDate}`] : []),
         ],

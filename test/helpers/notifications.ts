@@ -157,11 +157,14 @@ export function mockProviders(
   options: {
     /** Accept the next N SMS and then lose the answer (a network error after Twilio created it). */
     loseAnswers?: number;
+    /** Accept the next N emails and then lose the answer (a network error after Resend sent it). */
+    loseEmailAnswers?: number;
     /** Runs while Twilio "processes" an SMS, before it answers. */
     whileSending?: (form: URLSearchParams) => Promise<void>;
   } = {},
 ) {
   let answersToLose = options.loseAnswers ?? 0;
+  let emailAnswersToLose = options.loseEmailAnswers ?? 0;
   const sms: { to: string; body: string; form: URLSearchParams; authorization: string | null }[] = [];
   const lookups: URLSearchParams[] = [];
   const created: { accountSid: string; sid: string; form: URLSearchParams; at: Date }[] = [];
@@ -170,7 +173,7 @@ export function mockProviders(
     body: { from: string; to: string[]; subject: string; text: string; html: string };
     authorization: string | null;
   }[] = [];
-  const idsByKey = new Map<string, string>();
+  const sentByKey = new Map<string, { id: string; payload: string }>();
   server.use(
     http.post("https://api.twilio.com/2010-04-01/Accounts/:accountSid/Messages.json", async ({ request, params }) => {
       const form = new URLSearchParams(await request.text());
@@ -217,18 +220,41 @@ export function mockProviders(
     }),
     http.post("https://api.resend.com/emails", async ({ request }) => {
       const key = request.headers.get("idempotency-key");
+      const text = await request.text();
       emails.push({
         key,
-        body: (await request.json()) as (typeof emails)[number]["body"],
+        body: JSON.parse(text) as (typeof emails)[number]["body"],
         authorization: request.headers.get("authorization"),
       });
-      // Resend answers a repeated idempotency key with the first email's id and sends nothing new.
-      const id = (key && idsByKey.get(key)) || crypto.randomUUID();
-      if (key) idsByKey.set(key, id);
+      // Resend keeps a key for 24 hours: the same key and payload answer the first email's id and
+      // send nothing new; the same key with another payload is refused (409) and sends nothing.
+      const earlier = key ? sentByKey.get(key) : undefined;
+      if (earlier && earlier.payload !== text)
+        return HttpResponse.json(
+          {
+            statusCode: 409,
+            name: "invalid_idempotent_request",
+            message: "Same idempotency key used with a different request payload.",
+          },
+          { status: 409 },
+        );
+      const id = earlier?.id ?? crypto.randomUUID();
+      if (key && !earlier) sentByKey.set(key, { id, payload: text });
+      if (emailAnswersToLose > 0) {
+        emailAnswersToLose -= 1;
+        return HttpResponse.error();
+      }
       return HttpResponse.json({ id });
     }),
   );
-  return { sms, emails, lookups, uniqueEmailKeys: () => new Set(emails.map((email) => email.key)).size };
+  return {
+    sms,
+    emails,
+    lookups,
+    uniqueEmailKeys: () => new Set(emails.map((email) => email.key)).size,
+    /** The id of the email Resend sent under each key. */
+    emailIdsByKey: () => new Map([...sentByKey].map(([key, { id }]) => [key, id])),
+  };
 }
 
 /** A Twilio error response as its API documents it. */

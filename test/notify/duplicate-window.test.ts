@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { adminFetch } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
@@ -10,6 +11,7 @@ import {
   mockProviders,
   notificationsOf,
   postTwilio,
+  providerEnv,
   runSender,
 } from "../helpers/notifications";
 import { eventually } from "../helpers/queue";
@@ -50,6 +52,116 @@ describe("the duplicate-SMS window", () => {
       .first<{ status: string; provider_message_id: string; send_started_at: string | null }>();
     expect(row).toMatchObject({ status: "sent", send_started_at: null });
     expect(row!.provider_message_id).toMatch(/^SM/);
+  });
+
+  it("after a lost answer the lookup uses the first attempt's stored text and number, not today's rendering", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const patientId = await createPatient({ phone: "+14155550411" });
+    const { event, jobs } = await smsJobFor(patientId);
+    await runSender(jobs);
+    // Before the retry the clinic is renamed and the patient's number changes.
+    const moved = await adminFetch(`/patients/${patientId}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        phone: "+14155550412",
+        email: `${patientId}@example.org`,
+        timezone: "America/New_York",
+        sms_opt_in: true,
+        email_opt_in: true,
+      }),
+    });
+    expect(moved.status).toBe(200);
+    await runSender(jobs, {
+      now: DAYTIME + 30_000,
+      attempts: 2,
+      workerEnv: providerEnv({ CLINIC_NAME: "Sunset Family Clinic" }),
+    });
+    expect(providers.lookups.map((query) => query.get("To"))).toEqual(["+14155550411"]);
+    expect(providers.sms).toHaveLength(1);
+    expect(await statusOf(event.event_id)).toMatchObject({ status: "sent" });
+  });
+
+  it("after a lost email answer the retry repeats the stored email, so Resend's key matches and nothing is sent twice", async () => {
+    const providers = mockProviders(server, { loseEmailAnswers: 1 });
+    const event = makeEvent("order:shipped", {
+      data: { order_id: uniqueId("ord"), patient_id: await createPatient() },
+    });
+    const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "email");
+    const first = await runSender(jobs);
+    expect(first.retryMessages).toHaveLength(1);
+    await runSender(jobs, {
+      now: DAYTIME + 30_000,
+      attempts: 2,
+      workerEnv: providerEnv({ CLINIC_NAME: "Sunset Family Clinic" }),
+    });
+    expect(providers.emails).toHaveLength(2);
+    expect(providers.emails[1]!.body).toEqual(providers.emails[0]!.body);
+    const email = (await notificationsOf(event.event_id)).email!;
+    expect(email.status).toBe("sent");
+    const stored = await env.DB.prepare(`SELECT provider_message_id FROM notifications WHERE notification_id = ?1`)
+      .bind(email.notification_id)
+      .first<{ provider_message_id: string }>();
+    expect(stored!.provider_message_id).toBe(providers.emailIdsByKey().get(email.notification_id));
+  });
+
+  it("a message accepted with its answer lost is recorded sent even if the order was delivered before the retry", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1, loseEmailAnswers: 1 });
+    const patientId = await createPatient();
+    const data = { order_id: uniqueId("ord"), patient_id: patientId };
+    const shipped = makeEvent("order:shipped", { timestamp: "2026-01-15T12:00:00Z", data });
+    const jobs = await applyAndCaptureJobs([shipped]);
+    await runSender(jobs);
+    await applyAndCaptureJobs([makeEvent("order:delivered", { timestamp: "2026-01-15T13:00:00Z", data })]);
+    await runSender(jobs, { now: DAYTIME + 30_000, attempts: 2 });
+    // Twilio's list has the SMS; Resend answers the repeated request with the first email's id.
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.lookups).toHaveLength(1);
+    expect(providers.uniqueEmailKeys()).toBe(1);
+    expect(providers.emailIdsByKey().size).toBe(1);
+    expect(await notificationsOf(shipped.event_id)).toMatchObject({
+      sms: { status: "sent" },
+      email: { status: "sent" },
+    });
+  });
+
+  it("a lost answer, then a broken setting (held), then a replay: the SMS is looked up, not sent again", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const { event, jobs } = await smsJobFor(await createPatient());
+    await runSender(jobs);
+    await runSender(jobs, { now: DAYTIME + 30_000, attempts: 2, workerEnv: providerEnv({ SMS_PROVIDER: "" }) });
+    expect(await statusOf(event.event_id)).toMatchObject({ status: "held" });
+    const replay = await adminFetch("/notifications/replay", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ status: "held", limit: 1000 }),
+    });
+    expect(replay.status).toBe(202);
+    await runSender(jobs, { now: DAYTIME + 60_000, attempts: 1 });
+    expect(providers.lookups).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    expect(await statusOf(event.event_id)).toMatchObject({ status: "sent" });
+  });
+
+  it("the lookup takes its own message, not another notification's identical text to the same number", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const patientId = await createPatient();
+    // An unnamed carrier: both orders' shipping texts are word for word the same.
+    const plain = { patient_id: patientId, carrier: "Acme Freight", tracking_number: "ACME-1" };
+    const lost = makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } });
+    const other = makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } });
+    const lostJobs = (await applyAndCaptureJobs([lost])).filter((job) => job.channel === "sms");
+    await runSender(lostJobs);
+    await runSender((await applyAndCaptureJobs([other])).filter((job) => job.channel === "sms"));
+    await runSender(lostJobs, { now: DAYTIME + 30_000, attempts: 2 });
+    expect(providers.sms).toHaveLength(2);
+    expect(providers.sms[0]!.body).toBe(providers.sms[1]!.body);
+    const sids = await env.DB.prepare(
+      `SELECT provider_message_id AS sid FROM notifications WHERE event_id IN (?1, ?2) AND channel = 'sms'`,
+    )
+      .bind(lost.event_id, other.event_id)
+      .all<{ sid: string }>();
+    expect(new Set(sids.results.map(({ sid }) => sid)).size).toBe(2);
   });
 
   it("a request that never reached Twilio is not found, so the retry sends it once", async () => {

@@ -325,6 +325,44 @@ describe("notification dead letters and the sweep", () => {
     expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "failed", error: "retries exhausted" });
   });
 
+  const deadLetter = (jobs: { event_id: string; channel: string }[]) =>
+    runBatch(
+      NOTIFICATIONS_DLQ,
+      jobs.map((job) => ({ id: uniqueId("m"), timestamp: new Date(), attempts: 11, body: job })),
+    );
+  const storedRow = (eventId: string) =>
+    env.DB.prepare(`SELECT status, provider_message_id FROM notifications WHERE event_id = ?1 AND channel = 'sms'`)
+      .bind(eventId)
+      .first<{ status: string; provider_message_id: string | null }>();
+
+  it("a dead letter never overrides a live send lease: the sender's accepted message is recorded sent", async () => {
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms");
+    // A second copy of the job runs out of retries while this sender is waiting for Twilio.
+    const providers = mockProviders(server, { whileSending: async () => void (await deadLetter(jobs)) });
+    const result = await runSender(jobs);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(providers.sms).toHaveLength(1);
+    const row = await storedRow(event.event_id);
+    expect(row!.status).toBe("sent");
+    expect(row!.provider_message_id).toMatch(/^SM/);
+  });
+
+  it("a dead letter after a lost answer leaves the row pending; the next attempt finds it sent, never failed", async () => {
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms");
+    await runSender(jobs);
+    const dead = await deadLetter(jobs);
+    expect(dead.explicitAcks).toHaveLength(1);
+    expect((await storedRow(event.event_id))!.status).toBe("pending");
+    await runSender(jobs, { now: DAYTIME + 30_000, attempts: 2 });
+    expect(providers.sms).toHaveLength(1);
+    expect((await storedRow(event.event_id))!.status).toBe("sent");
+  });
+
   it("consumes real queue messages end to end with the log provider", async () => {
     const patientId = await createPatient();
     const event = shippedFor(patientId);

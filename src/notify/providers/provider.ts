@@ -23,6 +23,37 @@ export type OutboundMessage = {
 } & ({ channel: Extract<Channel, "sms">; sms: string } | { channel: Extract<Channel, "email">; email: EmailMessage });
 
 /**
+ * The message as stored in `send_attempt` while a provider call's outcome is unknown: the
+ * destination and the body, exactly as handed to the provider (the notification id is the row's).
+ */
+export function sendAttemptOf(message: OutboundMessage): string {
+  return JSON.stringify(
+    message.channel === "sms" ? { to: message.to, sms: message.sms } : { to: message.to, email: message.email },
+  );
+}
+
+/** A stored `send_attempt` as the message it was, or null when there is none (or it is unreadable). */
+export function readSendAttempt(
+  stored: string | null,
+  notificationId: string,
+  channel: Channel,
+): OutboundMessage | null {
+  if (!stored) return null;
+  let parsed: { to?: unknown; sms?: unknown; email?: { subject?: unknown; text?: unknown; html?: unknown } };
+  try {
+    parsed = JSON.parse(stored) as typeof parsed;
+  } catch {
+    return null;
+  }
+  if (typeof parsed.to !== "string") return null;
+  if (channel === "sms")
+    return typeof parsed.sms === "string" ? { notificationId, channel, to: parsed.to, sms: parsed.sms } : null;
+  const { subject, text, html } = parsed.email ?? {};
+  if (typeof subject !== "string" || typeof text !== "string" || typeof html !== "string") return null;
+  return { notificationId, channel, to: parsed.to, email: { subject, text, html } };
+}
+
+/**
  * A provider's answer, classified: `transient` (an answer saying nothing was sent) is retried with
  * backoff, `permanent` marks the notification failed, `opted_out` (Twilio 21610) opts the number out
  * and suppresses it. `unknown` (a timeout or a lost answer) may or may not have sent: it is retried,

@@ -26,7 +26,12 @@ interface TwilioMessage {
   body: string;
   direction: string;
   status: string;
+  /** RFC 2822, to the second. */
+  date_created: string;
 }
+
+/** Twilio's clock against ours, and its dates' whole seconds. */
+const CLOCK_SKEW_MS = 5_000;
 
 /**
  * SMS through Twilio's Messages API with plain `fetch` (Twilio's Node SDK does not run on workerd):
@@ -77,7 +82,7 @@ export function twilioProvider(settings: TwilioSettings): Provider {
     /**
      * Twilio has no idempotency key, so after an unknown outcome we ask before sending again: the
      * Messages list filtered by `To` and `DateSent>=` the day the first attempt started (UTC),
-     * matched on the exact body we sent. One page of 50 is enough: a patient gets a few texts a day.
+     * matched on the exact body we sent, created since our first attempt began (the earliest such). One page of 50 is enough: a patient gets a few texts a day.
      */
     async find(message: OutboundMessage, since: Date): Promise<FindResult> {
       if (message.channel !== "sms") return { found: false };
@@ -97,9 +102,18 @@ export function twilioProvider(settings: TwilioSettings): Provider {
       }
       if (!response.ok) return { failed: `twilio lookup ${response.status}` };
       const page = (await response.json().catch(() => ({}))) as { messages?: TwilioMessage[] };
-      const match = (page.messages ?? []).find(
-        (sent) => sent.direction.startsWith("outbound") && sent.to === message.to && sent.body === message.sms,
-      );
+      // The list is newest first. Another notification may carry the same text to the same number
+      // (two orders shipped alike): ours is the earliest match created since our first attempt began.
+      const notBefore = since.getTime() - CLOCK_SKEW_MS;
+      const match = (page.messages ?? [])
+        .filter(
+          (sent) =>
+            sent.direction.startsWith("outbound") &&
+            sent.to === message.to &&
+            sent.body === message.sms &&
+            Date.parse(sent.date_created) >= notBefore,
+        )
+        .at(-1);
       return match ? { found: true, providerMessageId: match.sid } : { found: false };
     },
   };
