@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { decodeLines } from "../../src/archive/ndjson";
+import { wrapDatabase } from "../helpers/d1";
 import { uniqueId } from "../helpers/events";
 
 /** A clinic of its own per test: the archive works oldest clinic-day first across the whole file's D1. */
@@ -120,23 +121,15 @@ export function failingBucket(step: Step): R2Bucket {
 /** `env.DB` whose `batch` calls fail from the `failFrom`-th on (1-based); counts every prepared statement. */
 export function countingDatabase(failFrom = Number.POSITIVE_INFINITY) {
   const counter = { prepared: 0, batches: 0 };
-  const database = new Proxy(env.DB, {
-    get(target, property) {
-      if (property === "prepare") {
-        return (sql: string) => {
-          counter.prepared += 1;
-          return target.prepare(sql);
-        };
-      }
-      if (property === "batch") {
-        return async (statements: D1PreparedStatement[]) => {
-          counter.batches += 1;
-          if (counter.batches >= failFrom) throw new Error("D1 unavailable");
-          return target.batch(statements);
-        };
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
+  const database = wrapDatabase(env.DB, {
+    prepare: (sql, prepare) => {
+      counter.prepared += 1;
+      return prepare(sql);
+    },
+    batch: async (statements, batch) => {
+      counter.batches += 1;
+      if (counter.batches >= failFrom) throw new Error("D1 unavailable");
+      return batch(statements);
     },
   });
   return { database, counter };

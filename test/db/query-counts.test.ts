@@ -7,6 +7,7 @@ import { D1_QUERY_BUDGET } from "../../src/queue/events-consumer";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { PURGE_CHUNK_ROWS, PURGE_MAX_CHUNKS } from "../../src/scheduled/retention";
 import { TEST_NOW } from "../helpers/clock";
+import { wrapDatabase } from "../helpers/d1";
 import { ADMIN_TOKEN, CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch, withBatchHook } from "../helpers/queue";
 
@@ -142,11 +143,5 @@ function fullBacklog(db: D1Database): D1Database {
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
-  return new Proxy(db, {
-    get(target, property) {
-      const value = Reflect.get(target, property);
-      if (property === "prepare") return (sql: string) => wrapStatement(target.prepare(sql));
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  return wrapDatabase(db, { prepare: (sql, prepare) => wrapStatement(prepare(sql)) });
 }

@@ -6,6 +6,7 @@ import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { newClinic, seedFinishedDay } from "../archive/helpers";
 import { consoleFetch as consoleRequest, signIn } from "../helpers/console";
+import { wrapDatabase } from "../helpers/d1";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
@@ -26,20 +27,16 @@ interface RecordedQuery {
  * so the test collects the queries of every path it drives in one place, whatever builds them.
  */
 function recordingDatabase(recorded: Map<string, RecordedQuery>): D1Database {
-  return new Proxy(env.DB, {
-    get(target, property) {
-      const value = Reflect.get(target, property);
-      if (property !== "prepare") return typeof value === "function" ? value.bind(target) : value;
-      return (sql: string) => {
-        const statement = target.prepare(sql);
-        if (!recorded.has(sql)) recorded.set(sql, { sql, args: [] });
-        const bind = statement.bind.bind(statement);
-        statement.bind = (...args: unknown[]) => {
-          recorded.set(sql, { sql, args });
-          return bind(...args);
-        };
-        return statement;
+  return wrapDatabase(env.DB, {
+    prepare: (sql, prepare) => {
+      const statement = prepare(sql);
+      if (!recorded.has(sql)) recorded.set(sql, { sql, args: [] });
+      const bind = statement.bind.bind(statement);
+      statement.bind = (...args: unknown[]) => {
+        recorded.set(sql, { sql, args });
+        return bind(...args);
       };
+      return statement;
     },
   });
 }

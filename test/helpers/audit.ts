@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import type { AuditRow } from "../../src/db/audit";
+import { wrapDatabase } from "./d1";
 
 /** An audit row as D1 stores it: `detail` still the JSON text the writer stored. */
 export type StoredAuditRow = Omit<AuditRow, "detail"> & { detail: string | null };
@@ -23,16 +24,10 @@ export async function onlyAuditRowOf(targetType: string, targetId: string): Prom
 
 /** `env.DB` refusing every audit insert (as an unavailable D1 would), all else passed through. */
 export function auditlessDatabase(): D1Database {
-  return new Proxy(env.DB, {
-    get(target, property) {
-      if (property === "prepare") {
-        return (sql: string) => {
-          if (sql.startsWith("INSERT INTO audit")) throw new Error("D1 unavailable");
-          return target.prepare(sql);
-        };
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
+  return wrapDatabase(env.DB, {
+    prepare: (sql, prepare) => {
+      if (sql.startsWith("INSERT INTO audit")) throw new Error("D1 unavailable");
+      return prepare(sql);
     },
   });
 }

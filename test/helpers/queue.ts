@@ -10,6 +10,7 @@ import { getEventRow } from "../../src/db/events";
 import worker from "../../src/index";
 import { consumeDeadLetters } from "../../src/queue/dead-letter-consumer";
 import { QUEUES } from "../../src/queue/dispatch";
+import { wrapDatabase } from "./d1";
 import { type EnvelopeLike, uniqueId } from "./events";
 
 export const EVENTS_QUEUE = QUEUES.events;
@@ -106,21 +107,18 @@ export function countingDatabase(db: D1Database): {
         return value.bind(target);
       },
     });
-  const wrapped = new Proxy(db, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== "function") return value;
-      if (property === "prepare") return (sql: string) => wrapStatement(value.call(target, sql));
-      if (property === "batch" || property === "exec") {
-        return (...args: unknown[]) => {
-          count += 1;
-          queries += property === "batch" ? (args[0] as D1PreparedStatement[]).length : 1;
-          // D1 wants its own statement objects back, not our proxies.
-          const unwrapped = property === "batch" ? [(args[0] as D1PreparedStatement[]).map(unproxy)] : args;
-          return value.apply(target, unwrapped);
-        };
-      }
-      return value.bind(target);
+  const wrapped = wrapDatabase(db, {
+    prepare: (sql, prepare) => wrapStatement(prepare(sql)),
+    batch: (statements, batch) => {
+      count += 1;
+      queries += statements.length;
+      // D1 wants its own statement objects back, not our proxies.
+      return batch(statements.map(unproxy));
+    },
+    exec: (query, exec) => {
+      count += 1;
+      queries += 1;
+      return exec(query);
     },
   });
   return { db: wrapped, roundTrips: () => count, queries: () => queries };
@@ -137,19 +135,13 @@ function unproxy(statement: D1PreparedStatement): D1PreparedStatement {
  */
 export function withBatchHook(db: D1Database, hook: (batchNumber: number) => unknown): D1Database {
   let batches = 0;
-  return new Proxy(db, {
-    get(target, property) {
-      const value = Reflect.get(target, property);
-      if (property === "batch" && typeof value === "function") {
-        return async (statements: D1PreparedStatement[]) => {
-          batches += 1;
-          const mode = await hook(batches);
-          const results = await value.call(target, statements);
-          if (mode === "lose-answer") throw new Error("D1_ERROR: network connection lost");
-          return results;
-        };
-      }
-      return typeof value === "function" ? value.bind(target) : value;
+  return wrapDatabase(db, {
+    batch: async (statements, batch) => {
+      batches += 1;
+      const mode = await hook(batches);
+      const results = await batch(statements);
+      if (mode === "lose-answer") throw new Error("D1_ERROR: network connection lost");
+      return results;
     },
   });
 }

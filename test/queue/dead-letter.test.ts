@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_RESPOOL_FROM_ATTEMPT } from "../../src/backoff";
 import { getEntity } from "../../src/db/entities";
+import { wrapDatabase } from "../helpers/d1";
 import { makeEvent, uniqueId } from "../helpers/events";
 import {
   EVENTS_DLQ,
@@ -22,20 +23,10 @@ const MAIN_QUEUE_MAX_RETRIES = 10;
 
 /** D1 as seen during an outage: every batch and every statement fails. */
 function unreachableDatabase(): D1Database {
-  const failing = withBatchHook(env.DB, () => {
+  const unavailable = () => {
     throw new Error("D1_ERROR: D1 is unavailable");
-  });
-  return new Proxy(failing, {
-    get(target, property) {
-      if (property === "prepare") {
-        return () => {
-          throw new Error("D1_ERROR: D1 is unavailable");
-        };
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  };
+  return wrapDatabase(env.DB, { prepare: unavailable, batch: unavailable });
 }
 
 /** A queue producer that records what it was asked to send. */

@@ -6,6 +6,7 @@ import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { archivedLines } from "../archive/helpers";
 import { auditRowsOf } from "../helpers/audit";
+import { wrapDatabase } from "../helpers/d1";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
 import { alertsOn, DAY, runWatch } from "../helpers/watch";
@@ -100,16 +101,10 @@ describe("daily jobs with one malformed setting", () => {
 describe("5-minute jobs with one failing", () => {
   it("a failing stuck-event sweep still lets the notification sweep and the watch run, then fails the invocation", async () => {
     // A D1 binding whose stuck-event sweep statement fails (as on a D1 error), everything else intact.
-    const db = new Proxy(env.DB, {
-      get(target, property) {
-        const value = Reflect.get(target, property);
-        if (property === "prepare") {
-          return (sql: string) => {
-            if (sql.startsWith("UPDATE events SET status = 'queued'")) throw new Error("D1_ERROR: sweep broken");
-            return target.prepare(sql);
-          };
-        }
-        return typeof value === "function" ? value.bind(target) : value;
+    const db = wrapDatabase(env.DB, {
+      prepare: (sql, prepare) => {
+        if (sql.startsWith("UPDATE events SET status = 'queued'")) throw new Error("D1_ERROR: sweep broken");
+        return prepare(sql);
       },
     });
     const controller = createScheduledController({ scheduledTime: new Date(now), cron: CRONS.notificationSweep });

@@ -1,0 +1,31 @@
+/**
+ * The one way tests wrap a D1 binding: intercept `prepare` (by SQL), `batch` and `exec`, and pass
+ * everything else through. Counting, recording, failing and hooking bindings are all built on it, so
+ * a new test never writes its own Proxy.
+ */
+export interface D1Interceptors {
+  /** Each `prepare`: return the statement (`prepare(sql)`, wrapped or not) or throw as D1 would. */
+  prepare?: (sql: string, prepare: (sql: string) => D1PreparedStatement) => D1PreparedStatement;
+  /** Each `batch`: call `batch(statements)` (or not) and return its results, or throw as D1 would. */
+  batch?: (
+    statements: D1PreparedStatement[],
+    batch: (statements: D1PreparedStatement[]) => Promise<D1Result[]>,
+  ) => Promise<D1Result[]>;
+  /** Each `exec`. */
+  exec?: (query: string, exec: (query: string) => Promise<D1ExecResult>) => Promise<D1ExecResult>;
+}
+
+/** `db` with `interceptors` applied; what they leave out behaves as `db` does. */
+export function wrapDatabase(db: D1Database, interceptors: D1Interceptors): D1Database {
+  return new Proxy(db, {
+    get(target, property) {
+      const { prepare, batch, exec } = interceptors;
+      if (property === "prepare" && prepare) return (sql: string) => prepare(sql, (inner) => target.prepare(inner));
+      if (property === "batch" && batch)
+        return (statements: D1PreparedStatement[]) => batch(statements, (inner) => target.batch(inner));
+      if (property === "exec" && exec) return (query: string) => exec(query, (inner) => target.exec(inner));
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
