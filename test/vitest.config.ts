@@ -37,6 +37,8 @@ export default defineConfig(async () => {
       // A hang guard, not a timing: property tests and the all-zones quiet-hours test take seconds on a
       // loaded 2-core machine, and Vitest's 5 s default then fails a correct run.
       testTimeout: 60_000,
+      // Every spy and mock is restored after each test, so no file needs its own afterEach for it.
+      restoreMocks: true,
       // The Worker's JSON log lines go straight to the runtime's stdout instead of through Vitest's
       // console RPC: a queue consumer still logging after a file's last test (its messages were
       // enqueued by that test) otherwise races the file's teardown and fails a green run with

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import {
   type AccessKeyPair,
@@ -14,7 +14,6 @@ import { ADMIN_TOKEN } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 let team: AccessKeyPair;
 beforeAll(async () => {

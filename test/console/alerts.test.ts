@@ -1,10 +1,8 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditRowsOf } from "../helpers/audit";
 import { consoleFetch, signIn } from "../helpers/console";
 import { uniqueId } from "../helpers/events";
 import { alertsOn, applyAt, HOUR, runWatch } from "../helpers/watch";
-
-afterEach(() => vi.restoreAllMocks());
 
 /** A refill whose alert is open (stalled 48 hours before `now`'s run). */
 async function openAlert(t0: number): Promise<{ refillId: string; alertId: string }> {

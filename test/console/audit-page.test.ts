@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createConsole } from "../../src/console/app";
 import { type AuditEntry, insertAuditEntry } from "../../src/db/audit";
 import { adminFetch } from "../helpers/admin";
@@ -9,8 +9,6 @@ import { consoleFetch, signIn } from "../helpers/console";
 import { uniqueId } from "../helpers/events";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
 import { countingDatabase } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 /** Appends audit rows as the writers would (ids and outcomes only). */
 async function seed(rows: Partial<AuditEntry>[]): Promise<void> {

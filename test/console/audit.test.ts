@@ -1,13 +1,11 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { adminFetch } from "../helpers/admin";
 import { auditlessDatabase, auditRowsOf, onlyAuditRowOf } from "../helpers/audit";
 import { consoleFetch, signIn } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("the audit trail of the console", () => {
   it("records the patient page and each reveal (which field, never the value)", async () => {

@@ -1,13 +1,11 @@
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { generateSignedCookie } from "hono/cookie";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createConsole } from "../../src/console/app";
 import { SESSION_COOKIE, SESSION_LIFETIME_MS, sessionSigningKey } from "../../src/console/session";
 import { consoleFetch, cookiePair, signIn } from "../helpers/console";
 import { ADMIN_TOKEN } from "../helpers/events";
-
-afterEach(() => vi.restoreAllMocks());
 
 /** The console alone on a fixed, movable clock, with `env` overridable (token rotation). */
 function consoleAt(clock: { now: Date }, workerEnv: Env = env) {

@@ -1,10 +1,9 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { consoleFetch, signIn } from "../helpers/console";
 import { type EnvelopeLike, makeEvent, uniqueId } from "../helpers/events";
-import { EVENTS_QUEUE, eventMessage, eventRow, eventually, runBatch } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
+import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
+import { WAIT } from "../helpers/wait";
 
 /** A refill event whose refill_id is a number: the consumer records it `invalid`. */
 function invalidEvent(): EnvelopeLike {
@@ -78,10 +77,11 @@ describe("console bulk replay: selected events", () => {
     expect(page).toContain("2 events queued for replay. 1 of the 3 selected was no longer dead, failed or invalid.");
 
     for (const event of [first, second]) {
-      const row = await eventually(async () => {
+      const row = await vi.waitFor(async () => {
         const current = await eventRow(event.event_id);
-        return current.attempts === 2 && current.status === "invalid" ? current : undefined;
-      });
+        if (!(current.attempts === 2 && current.status === "invalid")) throw new Error("not yet");
+        return current;
+      }, WAIT);
       expect(row.attempts).toBe(2);
     }
     expect((await eventRow(untouched.event_id)).attempts).toBe(1);
@@ -130,7 +130,7 @@ describe("console bulk replay: all matching", () => {
     );
     expect(await follow(response, cookie)).toContain("2 events queued for replay.");
     for (const event of [atFrom, inside]) {
-      await eventually(async () => ((await eventRow(event.event_id)).attempts === 2 ? true : undefined));
+      await vi.waitFor(async () => expect((await eventRow(event.event_id)).attempts).toBe(2), WAIT);
     }
     expect((await eventRow(before.event_id)).attempts).toBe(1);
     expect((await eventRow(after.event_id)).attempts).toBe(1);

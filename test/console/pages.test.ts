@@ -1,13 +1,12 @@
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createConsole } from "../../src/console/app";
 import { adminJson } from "../helpers/admin";
 import { consoleFetch, signIn } from "../helpers/console";
 import { CLINIC_ID, type EnvelopeLike, makeEvent, OTHER_CLINIC_ID, uniqueId } from "../helpers/events";
-import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, eventually, runBatch } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
+import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
+import { WAIT } from "../helpers/wait";
 
 const NOW = new Date("2031-05-10T15:30:00.000Z");
 const MINUTE = 60_000;
@@ -143,10 +142,11 @@ describe("console event page", () => {
     const replay = await consoleFetch(`/console/events/${invalid.event_id}/replay`, { cookie, form: { _csrf: csrf } });
     expect(replay.status).toBe(303);
     expect(replay.headers.get("location")).toBe(`/console/events/${invalid.event_id}?replayed=1`);
-    const replayed = await eventually(async () => {
+    const replayed = await vi.waitFor(async () => {
       const row = await eventRow(invalid.event_id);
-      return row.attempts === 2 && row.status === "invalid" ? row : undefined;
-    });
+      if (!(row.attempts === 2 && row.status === "invalid")) throw new Error("not yet");
+      return row;
+    }, WAIT);
     expect(replayed.attempts).toBe(2);
     expect(await (await consoleFetch(replay.headers.get("location") ?? "", { cookie })).text()).toContain(
       "Replay queued",
@@ -171,10 +171,11 @@ describe("console event page", () => {
 
     const forced = await consoleFetch(path, { cookie, form: { _csrf: csrf, force: "true", confirm: "yes" } });
     expect(forced.status).toBe(303);
-    const done = await eventually(async () => {
+    const done = await vi.waitFor(async () => {
       const row = await eventRow(event.event_id);
-      return row.status === "processed" && row.applications === 2 ? row : undefined;
-    });
+      if (!(row.status === "processed" && row.applications === 2)) throw new Error("not yet");
+      return row;
+    }, WAIT);
     expect(done.applications).toBe(2);
   });
 

@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getPatient } from "../../src/db/patients";
 import worker from "../../src/index";
 import { D1_QUERY_BUDGET } from "../../src/queue/events-consumer";
@@ -17,8 +17,6 @@ import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch, withB
  * under the limit.
  */
 const WELL_UNDER_THE_LIMIT = 700;
-
-afterEach(() => vi.restoreAllMocks());
 
 /** 100 events of the types that write the most (entity facts and one outbox row per channel). */
 function heavyBatch() {

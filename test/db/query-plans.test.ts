@@ -1,6 +1,6 @@
 import { createExecutionContext, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { encodeAuditCursor } from "../../src/http/audit-cursor";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
@@ -10,8 +10,6 @@ import { wrapDatabase } from "../helpers/d1";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 /** Tables that grow with traffic: a full scan of one of them is a query that slows as it grows. */
 const GROWING_TABLES = ["events", "notifications", "orders", "medication_requests", "refills", "patients", "audit"];

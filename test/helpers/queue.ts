@@ -62,20 +62,6 @@ export async function eventRow(eventId: string) {
   return row;
 }
 
-/** Polls until `check` returns a value (not undefined/false) or the attempts run out. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  attempts = 200,
-  intervalMs = 50,
-): Promise<T> {
-  for (let attempt = 0; attempt < attempts; attempt += 1) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-  throw new Error("condition not met in time");
-}
-
 /**
  * Wraps a D1 binding to count round trips (every `batch`, `exec`, and every `run`/`all`/`first`/`raw`
  * of a statement prepared through it) and queries as D1's per-invocation limit counts them (each

@@ -1,11 +1,9 @@
 import { exports } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { auditRowsOf } from "../helpers/audit";
 import { uniqueId } from "../helpers/events";
 import { captureConsole } from "../helpers/phi-canary";
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("admin responses", () => {
   it.each([

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_FAILURE_COOLDOWN_MS } from "../../src/http/identity";
 import worker from "../../src/index";
 import {
@@ -22,7 +22,6 @@ import { ADMIN_TOKEN } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 let team: AccessKeyPair;
 let stranger: AccessKeyPair;

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { purgeRenderedMessages } from "../../src/db/notifications";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { setClock } from "../helpers/clock";
@@ -8,7 +8,6 @@ import { useMockNetwork } from "../helpers/msw";
 import { applyAndCaptureJobs, createPatient, mockProviders, postTwilio, runSender } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 interface NotificationDetail {
   notification_id: string;

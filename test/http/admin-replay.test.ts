@@ -1,11 +1,10 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { setClock } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { eventRow, eventually, runDeadLetter } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
+import { eventRow, runDeadLetter } from "../helpers/queue";
+import { WAIT } from "../helpers/wait";
 
 function bulkReplay(body: unknown) {
   return adminJson("/events/replay", {
@@ -47,10 +46,11 @@ describe("POST /admin/events/replay", () => {
     expect((await bulkReplay({ status: "invalid", limit: 1000 })).status).toBe(202);
 
     for (const event of events) {
-      const row = await eventually(async () => {
+      const row = await vi.waitFor(async () => {
         const current = await eventRow(event.event_id);
-        return current.status === "processed" ? current : undefined;
-      });
+        if (!(current.status === "processed")) throw new Error("not yet");
+        return current;
+      }, WAIT);
       expect(row.applications).toBe(1);
     }
   });

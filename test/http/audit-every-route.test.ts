@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { app } from "../../src/http/app";
 import worker from "../../src/index";
 import type { StoredAuditRow } from "../helpers/audit";
@@ -7,8 +7,6 @@ import { CONSOLE_ORIGIN, signIn } from "../helpers/console";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
 import { createPatient } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 /**
  * The routes of the admin API and the console that return no data about a patient, each with the

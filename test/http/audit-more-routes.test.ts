@@ -1,13 +1,11 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { auditRowsOf } from "../helpers/audit";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { applyAndCaptureJobs, createPatient, notificationsOf } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 import { alertsOn, runWatch } from "../helpers/watch";
-
-afterEach(() => vi.restoreAllMocks());
 
 const post = (path: string, body: unknown) =>
   adminFetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { accessClaims, accessEnv, generateAccessKeys, serveAccessKeys, signAccessToken } from "../helpers/access";
 import { adminFetch, adminJson, randomClientAddress } from "../helpers/admin";
@@ -9,7 +9,6 @@ import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 const json = (body: unknown, method = "PUT"): RequestInit => ({
   method,

@@ -1,14 +1,12 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { twilioSignature } from "../../src/notify/twilio-signature";
 import { adminFetch, randomClientAddress } from "../helpers/admin";
 import { setClock, TEST_NOW } from "../helpers/clock";
 import { consoleFetch } from "../helpers/console";
 import { ADMIN_TOKEN, API_KEY, makeEvent } from "../helpers/events";
-
-afterEach(() => vi.restoreAllMocks());
 
 /**
  * The limiter counts 10 failures per client in fixed one-minute windows of real time (not ours to

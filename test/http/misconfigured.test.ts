@@ -1,10 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { ADMIN_TOKEN, API_KEY, makeEvent } from "../helpers/events";
-
-afterEach(() => vi.restoreAllMocks());
 
 async function postWith(overrides: Record<string, unknown>, apiKey = API_KEY) {
   const request = new Request("https://receiver.test/webhooks/novamed", {

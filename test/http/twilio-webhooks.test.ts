@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { twilioSignature } from "../../src/notify/twilio-signature";
 import { makeEvent, uniqueId } from "../helpers/events";
@@ -15,7 +15,6 @@ import {
 } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 const TOKEN = PROVIDER_ENV.TWILIO_AUTH_TOKEN;
 

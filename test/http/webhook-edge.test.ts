@@ -1,14 +1,10 @@
 import { env, exports } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MAX_WEBHOOK_BODY_BYTES } from "../../src/http/routes/webhooks";
 import medicationRequestApproved from "../fixtures/medication-request-approved.json";
 import orderShipped from "../fixtures/order-shipped.json";
 import { fetchWith } from "../helpers/clinics";
 import { API_KEY, CLINIC_ID, makeEvent, OTHER_CLINIC_ID, PREVIOUS_API_KEY, postWebhook } from "../helpers/events";
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
 
 function spyOnQueue() {
   return vi.spyOn(env.EVENTS, "send");

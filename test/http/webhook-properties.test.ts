@@ -1,9 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { API_KEY, CLINIC_ID, makeEvent } from "../helpers/events";
-
-afterEach(() => vi.restoreAllMocks());
 
 /** Every status the edge contract allows when the queue is healthy. */
 const CONTRACT_STATUSES = new Set([200, 400, 401, 403, 413, 415, 429]);

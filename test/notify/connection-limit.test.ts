@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { delay, HttpResponse, http } from "msw";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { connectionLimit } from "../../src/notify/connection-limit";
 import { sendNotifications } from "../../src/notify/sender";
 import { makeEvent, uniqueId } from "../helpers/events";
@@ -8,7 +8,6 @@ import { useMockNetwork } from "../helpers/msw";
 import { applyAndCaptureJobs, createPatient, DAYTIME, providerEnv, runSender } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 /**
  * A slow Twilio behind the Workers runtime's connection pool. The runtime keeps at most 6

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { setClock } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -12,7 +12,6 @@ import {
 } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 /** Applies one shipped event for the patient at `at` and runs its jobs of `channel` at the same instant. */
 async function shipAt(patientId: string, at: string, channel: "sms" | "email", workerEnv: Env) {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -14,10 +14,9 @@ import {
   providerEnv,
   runSender,
 } from "../helpers/notifications";
-import { eventually } from "../helpers/queue";
+import { WAIT } from "../helpers/wait";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 async function smsJobFor(patientId: string) {
   const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
@@ -201,7 +200,7 @@ describe("the duplicate-SMS window", () => {
       // Twilio answers the slow number only once the fast number's outcome is in D1.
       whileSending: async (form) => {
         if (form.get("To") === "+14155550402")
-          await eventually(async () => (await statusOf(fast.event.event_id))?.status === "sent");
+          await vi.waitFor(async () => expect((await statusOf(fast.event.event_id))?.status).toBe("sent"), WAIT);
       },
     });
     const result = await runSender([...slow.jobs, ...fast.jobs]);

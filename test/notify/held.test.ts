@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { configProblems } from "../../src/config/health";
 import type { SendJob } from "../../src/db/notifications";
 import worker from "../../src/index";
@@ -18,7 +18,6 @@ import {
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 const shippedFor = (patientId: string) =>
   makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { segmentCount } from "../../src/notify/sms-encoding";
 import { renderEmail, renderSms, TEMPLATE_KINDS } from "../../src/notify/templates";
 import { deliveryDateOf, normalizeCarrier, shipmentOf } from "../../src/notify/tracking";
@@ -7,7 +7,6 @@ import { useMockNetwork } from "../helpers/msw";
 import { applyAndCaptureJobs, createPatient, mockProviders, runSender } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 /** Words the sender of a payload chose that must never reach a patient. */
 const HOSTILE_WORDS = ["evil", "Billing", "Customs", "pay at", "Pay now", "bit.ly", "<script", "javascript:"];

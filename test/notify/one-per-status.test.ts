@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
@@ -12,7 +12,6 @@ import {
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 const FIRST_TRACKING = "1Z999AA10123456784";
 const NEW_TRACKING = "1Z999AA10123456795";

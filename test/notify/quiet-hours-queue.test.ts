@@ -1,12 +1,10 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { SendJob } from "../../src/db/notifications";
 import { setClock } from "../helpers/clock";
 import { makeEvent, postWebhook, uniqueId } from "../helpers/events";
 import { createPatient, notificationsOf } from "../helpers/notifications";
-import { eventually } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
+import { WAIT } from "../helpers/wait";
 
 // Real queues batch for up to a second (events) and two (notifications) before delivering.
 const QUEUE_HOPS_TIMEOUT_MS = 20_000;
@@ -53,20 +51,22 @@ describe("quiet hours through the real queues, with the clock injected", () => {
       const patientId = await createPatient({ timezone: "America/New_York" });
       const event = await postShipped(patientId);
 
-      const night = await eventually(async () => {
+      const night = await vi.waitFor(async () => {
         const current = await statusesOf(event.event_id);
-        return current.sms === "scheduled" && current.email === "sent" ? current.notifications : undefined;
-      });
+        if (!(current.sms === "scheduled" && current.email === "sent")) throw new Error("not yet");
+        return current.notifications;
+      }, WAIT);
       expect(night.sms).toMatchObject({ scheduled_for: "2026-01-15T13:00:00.000Z", sent_at: null });
       expect(night.email).toMatchObject({ status: "sent", provider: "log" });
       expect(held).toEqual([{ body: { event_id: event.event_id, channel: "sms" }, delaySeconds: 5 * 3600 }]);
 
       setClock("2026-01-15T13:00:00.000Z"); // 08:00 EST: the window opens
       await env.NOTIFICATIONS.send(held[0]!.body, { contentType: "json" });
-      const morning = await eventually(async () => {
+      const morning = await vi.waitFor(async () => {
         const current = await statusesOf(event.event_id);
-        return current.sms === "sent" ? current.notifications : undefined;
-      });
+        if (!(current.sms === "sent")) throw new Error("not yet");
+        return current.notifications;
+      }, WAIT);
       expect(morning.sms).toMatchObject({ status: "sent", provider: "log", sent_at: "2026-01-15T13:00:00.000Z" });
     },
     QUEUE_HOPS_TIMEOUT_MS,
@@ -80,10 +80,11 @@ describe("quiet hours through the real queues, with the clock injected", () => {
       const patientId = await createPatient({ timezone: "America/New_York" });
       const event = await postShipped(patientId);
 
-      const sent = await eventually(async () => {
+      const sent = await vi.waitFor(async () => {
         const current = await statusesOf(event.event_id);
-        return current.sms === "sent" && current.email === "sent" ? current.notifications : undefined;
-      });
+        if (!(current.sms === "sent" && current.email === "sent")) throw new Error("not yet");
+        return current.notifications;
+      }, WAIT);
       expect(sent.sms).toMatchObject({ provider: "log", scheduled_for: null, sent_at: "2026-01-15T20:00:00.000Z" });
       expect(held).toEqual([]);
     },

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
@@ -15,10 +15,10 @@ import {
   runSender,
   twilioError,
 } from "../helpers/notifications";
-import { eventually, runBatch, withBatchHook } from "../helpers/queue";
+import { runBatch, withBatchHook } from "../helpers/queue";
+import { WAIT } from "../helpers/wait";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 function shippedFor(patientId: string, data: Record<string, unknown> = {}) {
   return makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId, ...data } });
@@ -368,10 +368,11 @@ describe("notification dead letters and the sweep", () => {
     const event = shippedFor(patientId);
     const jobs = await applyAndCaptureJobs([event]);
     await env.NOTIFICATIONS.sendBatch(jobs.map((body) => ({ body, contentType: "json" })));
-    const notifications = await eventually(async () => {
+    const notifications = await vi.waitFor(async () => {
       const current = await notificationsOf(event.event_id);
-      return current.sms?.status === "sent" && current.email?.status === "sent" ? current : undefined;
-    });
+      if (!(current.sms?.status === "sent" && current.email?.status === "sent")) throw new Error("not yet");
+      return current;
+    }, WAIT);
     expect(notifications.sms).toMatchObject({ status: "sent", provider: "log" });
   });
 });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
@@ -10,7 +10,6 @@ import {
 } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 describe("re-check at send time: no stale messages", () => {
   it("shipped at 22:00 and cancelled at 23:00 both wait for 08:00; only the cancellation goes out", async () => {

@@ -1,5 +1,5 @@
 import { HttpResponse, http } from "msw";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { consoleFetch, signIn } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
@@ -10,7 +10,6 @@ import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/
 import { applyAt, DAY, runWatch } from "../helpers/watch";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 const WEBHOOK_URL = "https://hooks.slack.test/services/T0000/B0000/canary";
 

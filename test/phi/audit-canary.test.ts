@@ -1,12 +1,10 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { consoleFetch, signIn } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("PHI canary: the audit trail", () => {
   it("audit rows, the audit list and the logs name ids, never the patient data that was read or changed", async () => {

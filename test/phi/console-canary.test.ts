@@ -1,12 +1,10 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { consoleFetch, signIn } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("PHI canary: console", () => {
   it("keeps canaries out of the logs, the event pages, the order page and the masked patient page; a reveal logs no value", async () => {

@@ -1,9 +1,7 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { makeEvent, postWebhook } from "../helpers/events";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
-
-afterEach(() => vi.restoreAllMocks());
 
 /** An event whose data carries every canary value in the places NovaMed puts patient data. */
 function canaryEvent(overrides: Record<string, unknown> = {}) {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { http } from "msw";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { adminFetch } from "../helpers/admin";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
@@ -17,7 +17,6 @@ import {
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 describe("PHI canary: patients and notifications", () => {
   it("no phone, email, name, address, medication or rendered message reaches the console or an error", async () => {

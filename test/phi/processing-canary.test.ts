@@ -1,10 +1,8 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("PHI canary: processing", () => {
   it("no canary value reaches the console from the consumers, or an admin error or event view", async () => {

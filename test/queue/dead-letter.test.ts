@@ -1,6 +1,6 @@
 import type { MessageBatchMessage } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_RESPOOL_FROM_ATTEMPT } from "../../src/backoff";
 import { getEntity } from "../../src/db/entities";
 import { wrapDatabase } from "../helpers/d1";
@@ -16,8 +16,6 @@ import {
   runDeadLetter,
   withBatchHook,
 } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 const MAIN_QUEUE_MAX_RETRIES = 10;
 

@@ -1,10 +1,9 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { describe, expect, it, type MockInstance, vi } from "vitest";
 import { getEntity } from "../../src/db/entities";
 import { makeEvent, postWebhook, uniqueId } from "../helpers/events";
-import { EVENTS_QUEUE, eventRow, eventually } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
+import { EVENTS_QUEUE, eventRow } from "../helpers/queue";
+import { WAIT } from "../helpers/wait";
 
 /** Sums the events consumer's per-batch counts from its structured log lines. */
 function eventBatchTotals(logs: MockInstance<typeof console.log>) {
@@ -30,7 +29,7 @@ describe("edge → queue → consumer → D1", () => {
     expect(responses.map((response) => response.status)).toEqual(Array(100).fill(200));
     // Wait until the consumer has taken every one of the 100 deliveries (its batch log line counts
     // them), so a straggling copy applied late would show in `applications`.
-    await eventually(() => Promise.resolve(eventBatchTotals(logs).messages >= 100));
+    await vi.waitFor(() => expect(eventBatchTotals(logs).messages).toBeGreaterThanOrEqual(100), WAIT);
     const row = await eventRow(event.event_id);
     expect(row).toMatchObject({ status: "processed", applications: 1 });
     expect(await getEntity(env.DB, "order", String(event.data.order_id))).toMatchObject({ status: "shipped" });
@@ -46,11 +45,11 @@ describe("edge → queue → consumer → D1", () => {
       makeEvent("order:processing", { timestamp: at(10), data: { order_id: orderId } }),
     ];
     for (const event of lifecycle) expect((await postWebhook(event)).status).toBe(200);
-    const order = await eventually(async () => {
+    const order = await vi.waitFor(async () => {
       const rows = await Promise.all(lifecycle.map((event) => eventRow(event.event_id).catch(() => undefined)));
-      if (!rows.every((row) => row?.status === "processed")) return undefined;
+      if (!rows.every((row) => row?.status === "processed")) throw new Error("not yet");
       return getEntity(env.DB, "order", orderId);
-    });
+    }, WAIT);
     expect(order).toMatchObject({
       status: "delivered",
       first_event_at: at(9),

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { takeStuckEvents } from "../../src/db/events";
 import { enqueueSendJobs } from "../../src/notify/outbox";
 import { enqueueAll, QUEUE_LIMITS } from "../../src/queue/enqueue";
@@ -24,7 +24,6 @@ beforeEach(async () => {
   events = limitedQueue();
   vi.spyOn(env.EVENTS, "sendBatch").mockImplementation((messages) => events.queue.sendBatch(messages));
 });
-afterEach(() => vi.restoreAllMocks());
 
 type StoredStatus =
   | { status: "dead" }

@@ -1,13 +1,11 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getEntity } from "../../src/db/entities";
 import type { ChangeListener } from "../../src/events/handlers";
 import { consumeEvents, LEASE_MS } from "../../src/queue/events-consumer";
 import { TEST_NOW } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch, withBatchHook } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 function shipped(overrides: Parameters<typeof makeEvent>[1] = {}) {
   return makeEvent("order:shipped", { ...overrides, data: { order_id: uniqueId("ord"), ...overrides.data } });

@@ -1,11 +1,9 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getEntity } from "../../src/db/entities";
 import { normaliseTimestamp } from "../../src/events/timestamp";
 import { makeEvent, postWebhook, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("timestamps normalised for sorting", () => {
   it.each([

@@ -1,6 +1,6 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { claimEvents, markQueuedForReplay, REPLAYABLE } from "../../src/db/events";
 import worker from "../../src/index";
 import { LEASE_MS } from "../../src/queue/events-consumer";
@@ -9,8 +9,6 @@ import { STUCK_AFTER_MS } from "../../src/scheduled/event-sweep";
 import { TEST_NOW } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch, runDeadLetter } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 /** Runs the 5-minute cron at `at` and returns the event messages it enqueued. */
 async function runSweep(at: number) {

@@ -1,7 +1,7 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { http } from "msw";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { STALE_AFTER_MS } from "../../src/scheduled/notification-sweep";
@@ -17,7 +17,6 @@ import {
 } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 /** Runs the 5-minute cron at `at`; returns the send jobs it enqueued for `eventId`. */
 async function sweepJobsFor(eventId: string, at: number): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { STALE_AFTER_MS } from "../../src/scheduled/notification-sweep";
@@ -8,8 +8,6 @@ import { TEST_NOW } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { createPatient } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("notification sweep", () => {
   it("re-enqueues outbox rows whose enqueue failed after the commit, and only stale ones", async () => {

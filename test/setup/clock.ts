@@ -5,8 +5,10 @@ import { TEST_NOW } from "../helpers/clock";
 // window), whatever the hour, date or time zone of the machine running the suite. Only `Date` is
 // faked: timers, the queue broker and D1 keep real time. The Worker under test runs in the same
 // isolate, so its `Date.now()` reads this clock too; a test moves it with `setClock(...)`.
+// `vi.setSystemTime` without `vi.useFakeTimers` mocks `Date` alone and freezes it; with fake timers
+// instead, `vi.waitFor` would advance the clock on every poll and move the times tests assert.
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"], now: TEST_NOW });
+  vi.setSystemTime(TEST_NOW);
 });
 
 afterEach(() => {

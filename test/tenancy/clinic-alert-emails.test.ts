@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { deliverAlerts } from "../../src/scheduled/alert-delivery";
 import { putClinicProfile, twoClinicEnv } from "../helpers/clinics";
 import { uniqueId } from "../helpers/events";
@@ -7,7 +7,6 @@ import { useMockNetwork } from "../helpers/msw";
 import { mockProviders } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 async function openAlert(clinicId: string): Promise<string> {
   const target = uniqueId("evt");

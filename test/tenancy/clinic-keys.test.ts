@@ -1,10 +1,8 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { secretKeyProblem } from "../../src/config/secret-rules";
 import { adminFetchWith, fetchWith } from "../helpers/clinics";
 import { API_KEY, makeEvent } from "../helpers/events";
-
-afterEach(() => vi.restoreAllMocks());
 
 const KEY_A = "clinic-a-key-7Hq2Lx9Vd4Rm8Tp3Wz6Nc1Bf5";
 const NEXT_KEY_A = "clinic-a-next-key-3Jk8Pw2Xs7Gd5Hv9Qm4Ty";

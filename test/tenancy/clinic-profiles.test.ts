@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { twilioSignature } from "../../src/notify/twilio-signature";
 import { adminFetchWith, createClinicPatient, fetchWith, putClinicProfile, twoClinicEnv } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
@@ -7,7 +7,6 @@ import { useMockNetwork } from "../helpers/msw";
 import { applyAndCaptureJobs, mockProviders, notificationsOf, PROVIDER_ENV, runSender } from "../helpers/notifications";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 const SERVICE_A = `MG${"a".repeat(32)}`;
 const NUMBER_B = "+14155550222";

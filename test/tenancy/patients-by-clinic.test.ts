@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminFetchWith, createClinicPatient, twoClinicEnv } from "../helpers/clinics";
 import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -7,7 +7,6 @@ import { applyAndCaptureJobs, mockProviders, notificationsOf, providerEnv, runSe
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 function clinics() {
   const a = crypto.randomUUID();

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   type AccessKeyPair,
   accessClaims,
@@ -14,7 +14,6 @@ import { CLINIC_ID } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 let team: AccessKeyPair;
 beforeAll(async () => {

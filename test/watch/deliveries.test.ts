@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { ADMIN_TOKEN, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -9,7 +9,6 @@ import { captureConsole } from "../helpers/phi-canary";
 import { alertsOn, applyAt, DAY, HOUR, runWatch } from "../helpers/watch";
 
 const server = useMockNetwork();
-afterEach(() => vi.restoreAllMocks());
 
 const WEBHOOK_URL = "https://hooks.slack.test/services/T0000/B0000/webhook-secret";
 const WEBHOOK_ENV = { ALERT_WEBHOOK_URL: WEBHOOK_URL, PUBLIC_BASE_URL: "https://receiver.example" };
