@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { consoleFetch, signIn } from "../helpers/console";
-import { makeEvent, OTHER_CLINIC_ID, postWebhook, uniqueId } from "../helpers/events";
+import { CLINIC_ID, makeEvent, postWebhook, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
 import { alertsOn, applyAt, HOUR, runWatch } from "../helpers/watch";
 
@@ -17,14 +17,14 @@ const clinicOf = async (table: string, key: string, id: string) =>
 describe("clinic ids are stored lower-case", () => {
   it("the edge accepts an upper-case clinic id; the event and its entity are stored lower-case, the payload as sent", async () => {
     const orderId = uniqueId("ord");
-    const event = makeEvent("order:created", { clinic_id: OTHER_CLINIC_ID.toUpperCase(), data: { order_id: orderId } });
+    const event = makeEvent("order:created", { clinic_id: CLINIC_ID.toUpperCase(), data: { order_id: orderId } });
     expect((await postWebhook(event)).status).toBe(200);
 
     await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
     const row = await eventRow(event.event_id);
-    expect(row.clinic_id).toBe(OTHER_CLINIC_ID);
-    expect(await clinicOf("orders", "order_id", orderId)).toBe(OTHER_CLINIC_ID);
-    expect(JSON.parse(row.payload ?? "{}").clinic_id).toBe(OTHER_CLINIC_ID.toUpperCase());
+    expect(row.clinic_id).toBe(CLINIC_ID);
+    expect(await clinicOf("orders", "order_id", orderId)).toBe(CLINIC_ID);
+    expect(JSON.parse(row.payload ?? "{}").clinic_id).toBe(CLINIC_ID.toUpperCase());
 
     // NovaMed's redelivery of the same event is the same event: no conflict.
     await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
@@ -41,11 +41,11 @@ describe("clinic ids are stored lower-case", () => {
   });
 
   it("the console shows when an upper-case UUID's clinic was last heard from", async () => {
-    await applyAt(T0, "invoice:sent", {}, OTHER_CLINIC_ID.toUpperCase());
+    await applyAt(T0, "invoice:sent", {}, CLINIC_ID.toUpperCase());
     const { cookie } = await signIn();
     const html = await (await consoleFetch("/console", { cookie })).text();
-    const clinicRow = html.slice(html.indexOf(`>${OTHER_CLINIC_ID}<`)).split("</tr>")[0] ?? "";
-    expect(clinicRow).toContain(OTHER_CLINIC_ID);
+    const clinicRow = html.slice(html.indexOf(`>${CLINIC_ID}<`)).split("</tr>")[0] ?? "";
+    expect(clinicRow).toContain(CLINIC_ID);
     expect(clinicRow).not.toContain("never");
     expect(clinicRow).toContain("ago");
   });
@@ -53,7 +53,7 @@ describe("clinic ids are stored lower-case", () => {
   it("migration 0030 lower-cases rows stored before", async () => {
     const eventId = uniqueId("evt");
     const orderId = uniqueId("ord");
-    const upper = OTHER_CLINIC_ID.toUpperCase();
+    const upper = CLINIC_ID.toUpperCase();
     await env.DB.batch([
       env.DB.prepare(
         `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, payload_hash)
@@ -68,7 +68,7 @@ describe("clinic ids are stored lower-case", () => {
     const migration = env.TEST_MIGRATIONS.find((entry) => entry.name.startsWith("0030_"));
     expect(migration).toBeDefined();
     await env.DB.batch((migration?.queries ?? []).map((query) => env.DB.prepare(query)));
-    expect((await eventRow(eventId)).clinic_id).toBe(OTHER_CLINIC_ID);
-    expect(await clinicOf("orders", "order_id", orderId)).toBe(OTHER_CLINIC_ID);
+    expect((await eventRow(eventId)).clinic_id).toBe(CLINIC_ID);
+    expect(await clinicOf("orders", "order_id", orderId)).toBe(CLINIC_ID);
   });
 });
