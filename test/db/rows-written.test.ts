@@ -8,14 +8,14 @@ import { uniqueId } from "../helpers/events";
  * not name, or a provider id a notification does not have yet, costs no index entry.
  */
 
-async function insertEvent(data: Record<string, string>): Promise<number> {
+async function insertEvent(data: Record<string, string>, status = "processed"): Promise<number> {
   const eventId = uniqueId("evt");
   const payload = JSON.stringify({ event_id: eventId, event_type: "order:shipped", data });
   const result = await env.DB.prepare(
     `INSERT INTO events (event_id, event_type, clinic_id, status, occurred_at, received_at, payload, payload_hash)
-     VALUES (?1, 'order:shipped', 'clinic_rows', 'processed', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?2, 'h')`,
+     VALUES (?1, 'order:shipped', 'clinic_rows', ?3, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?2, 'h')`,
   )
-    .bind(eventId, payload)
+    .bind(eventId, payload, status)
     .run();
   return result.meta.rows_written;
 }
@@ -43,6 +43,11 @@ describe("D1 rows written per event", () => {
     });
     const two = await insertEvent({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
     expect(all - two).toBe(2);
+  });
+
+  it("an event claimed as processing writes no more index entries than a finished one", async () => {
+    const data = () => ({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
+    expect(await insertEvent(data(), "processing")).toBe(await insertEvent(data(), "processed"));
   });
 
   it("a notification without a provider id writes no provider-id index entry", async () => {
