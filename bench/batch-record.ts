@@ -20,3 +20,35 @@ export interface CapturedMessage {
   body: unknown;
   delaySeconds: number;
 }
+
+/** The cost ledger of one stage of the receiver, kept by the bench entry (bench/worker/ledger.ts). */
+export type Stage = "edge" | "events_consumer" | "sender" | "dead_letter" | "crons";
+
+export interface StatementFigures {
+  calls: number;
+  changes: number;
+  rows_read: number;
+  rows_written: number;
+}
+
+export interface StageLedger {
+  invocations: number;
+  /** Summed wall time of the stage's invocations (workerd's clock, advancing on I/O). */
+  wall_ms: number;
+  d1_statements: number;
+  /** Statements whose result carried no `meta` (none expected: `first` is answered through `all`). */
+  d1_statements_without_meta: number;
+  rows_read: number;
+  rows_written: number;
+  /** Per SQL text (whitespace collapsed). */
+  statements: Record<string, StatementFigures>;
+  /** Queue messages sent, and the 64 KB chunks they bill as writes. */
+  queue_messages_sent: number;
+  queue_write_chunks: number;
+  /** Deliveries to this stage's consumer (each a read per chunk), acks (deletes), retries. */
+  queue_deliveries: number;
+  queue_read_chunks: number;
+  queue_acks: number;
+  queue_delete_chunks: number;
+  queue_retries: number;
+}

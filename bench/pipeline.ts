@@ -11,7 +11,7 @@
 
 import { DEFAULT_CLINIC_ID, SEEDED_START_TIME } from "../tools/simulator/args.ts";
 import { buildPlan, type EntityKind, lifecycleOutcomes } from "../tools/simulator/generator.ts";
-import type { BatchRecord } from "./batch-record.ts";
+import type { BatchRecord, Stage, StageLedger } from "./batch-record.ts";
 import { busyShare, cpuDelta, machineCpu, treeCpu, waitForQuiet } from "./proc.ts";
 import type { ProviderFigures } from "./providers.ts";
 import type { RuntimeServer } from "./runtime.ts";
@@ -86,6 +86,10 @@ export interface PipelineResult {
   /** Sender alone: notification jobs / summed notification batch durations. */
   sender_jobs_per_s: number;
   notification_batches: number;
+  /** workerd CPU ms from first send to drain (the figure per event is `server_cpu_ms_per_event`). */
+  server_cpu_ms: number | null;
+  /** The bench entry's cost ledger by stage (bench/worker/ledger.ts); the harness prices it and drops it. */
+  ledger?: Partial<Record<Stage, StageLedger>>;
 }
 
 interface Stats {
@@ -177,7 +181,12 @@ async function adminGet<T>(server: Server, token: string, path: string): Promise
 }
 
 /** Runs `task` over `items` with at most `limit` in flight; stops starting new ones after `deadline`. */
-async function pool<T>(items: T[], limit: number, deadline: number, task: (item: T) => Promise<void>): Promise<void> {
+export async function pool<T>(
+  items: T[],
+  limit: number,
+  deadline: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -361,6 +370,8 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     );
 
     const batches = mainBatches();
+    const ledgerResponse = await fetch(`${server.url}/__bench/ledger`, { signal: AbortSignal.timeout(15_000) });
+    const ledger = (await ledgerResponse.json()) as Partial<Record<Stage, StageLedger>>;
     const db = await server.mf.getD1Database("DB");
     const recorded = await db
       .prepare("SELECT provider_message_id FROM notifications WHERE provider_message_id IS NOT NULL")
@@ -416,6 +427,8 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
         senderBatches.reduce((sum, batch) => sum + batch.messages, 0) / busySeconds(senderBatches),
         0,
       ),
+      server_cpu_ms: serverCpu > 0 ? round(serverCpu, 0) : null,
+      ledger,
       server_cpu_ms_per_event: serverCpu > 0 ? round(serverCpu / Math.max(1, accepted.size), 3) : null,
       machine_busy: busy === null ? null : round(busy),
       machine_busy_before: quiet.busy === null ? null : round(quiet.busy),

@@ -6,8 +6,10 @@
 import { cpus, totalmem } from "node:os";
 import type { AckResult } from "./ack.ts";
 import type { AppFigures, ReceiverAppFigures } from "./app-cost.ts";
+import type { CostResult } from "./cost.ts";
 import type { OutageResult } from "./outage.ts";
 import type { PipelineResult } from "./pipeline.ts";
+import type { FloorResult } from "./pipeline-floor.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StorageResult } from "./storage.ts";
 
@@ -23,7 +25,19 @@ export interface Results {
     empty_worker: AckResult | null;
     express_reference: AckResult | null;
   };
-  pipeline: (PipelineResult & { storage: StorageResult | null }) | null;
+  pipeline:
+    | (PipelineResult & {
+        storage: StorageResult | null;
+        /** The pipeline floor (bench/pipeline-floor/) on the same stream in the same run. */
+        floor: FloorResult;
+        /** Full pipeline events/s ÷ the floor's; goal ≥ 0.5. */
+        vs_floor: number | null;
+        /** workerd CPU ms per event by stage (the cost ledger's split). */
+        cpu_ms_per_event_by_stage: Record<string, number> | null;
+      })
+    | null;
+  /** What a million events cost, from the pipeline pass (bench/cost.ts). */
+  cost: CostResult | null;
   faults: (PipelineResult & { rate: number }) | null;
   outage: OutageResult | null;
   targets: Target[];
@@ -71,6 +85,20 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
     "pipeline end to end ≥ 1,000 events/s (20 % duplicates)",
     pipeline ? `${fmt(pipeline.events_per_s)} events/s` : null,
     pipeline !== null && pipeline.events_per_s >= 1000,
+  );
+  add(
+    "pipeline ≥ 0.5× the pipeline floor's events/s",
+    pipeline
+      ? `${fmt(pipeline.vs_floor, 2)}× (${fmt(pipeline.events_per_s)} vs ${fmt(pipeline.floor.events_per_s)} events/s; workerd CPU ${fmt(pipeline.server_cpu_ms_per_event, 3)} vs ${fmt(pipeline.floor.cpu_ms_per_event, 3)} ms/event)`
+      : null,
+    pipeline !== null && pipeline.vs_floor !== null && pipeline.vs_floor >= 0.5,
+  );
+  add(
+    "cost ≤ $10 per million events (list price, marginal)",
+    results.cost
+      ? `$${fmt(results.cost.usd_per_million_events, 2)}; D1 rows written ${fmt(results.cost.d1_rows_written_per_event, 2)}/event`
+      : null,
+    results.cost !== null && results.cost.usd_per_million_events <= 10,
   );
   add(
     "consumer alone ≥ 2,500 events/s",
@@ -121,6 +149,38 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
     startup !== null && startup.startup_cpu_ms <= 10,
   );
   return targets;
+}
+
+/** The cost section: per event by stage, priced per million events (bench/cost.ts). */
+function costTable(cost: CostResult): string[] {
+  const stages = Object.entries(cost.by_stage);
+  return [
+    `Cost per event by stage (list prices of ${cost.prices_date}, marginal; ${fmt(cost.events)} events)`,
+    table(
+      ["stage", "invocations", "CPU ms", "D1 rows written (rule)", "D1 rows read", "queue ops", "$/M events"],
+      [
+        ...stages.map(([stage, figures]) => [
+          stage,
+          fmt(figures.invocations_per_event, 3),
+          fmt(figures.cpu_ms_per_event, 3),
+          `${fmt(figures.d1_rows_written_per_event, 2)} (${fmt(figures.d1_rows_written_by_rule_per_event, 2)})`,
+          fmt(figures.d1_rows_read_per_event, 1),
+          fmt(figures.queue_operations_per_event, 2),
+          fmt(figures.usd_per_million_events, 2),
+        ]),
+        [
+          "total",
+          fmt(cost.worker_invocations_per_event, 3),
+          fmt(cost.cpu_ms_per_event, 3),
+          fmt(cost.d1_rows_written_per_event, 2),
+          fmt(cost.d1_rows_read_per_event, 1),
+          fmt(cost.queue_operations_per_event, 2),
+          fmt(cost.usd_per_million_events, 2),
+        ],
+      ],
+    ),
+    `storage: $${fmt(cost.storage_usd_per_million_events_month ?? Number.NaN, 2)} per million events per month kept; provider fees beside (not in) the price: ${fmt(cost.provider_fees.sms_per_event, 3)} SMS and ${fmt(cost.provider_fees.emails_per_event, 3)} emails per event, $${fmt(cost.provider_fees.usd_per_million_events)} per million events`,
+  ];
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -270,6 +330,7 @@ export function renderTable(results: Results): string {
       "",
     );
   }
+  if (results.cost) out.push(...costTable(results.cost), "");
   out.push(...notes(results), "Targets");
   out.push(
     table(

@@ -24,8 +24,10 @@ import { parseArgs } from "node:util";
 import { type AckResult, measureAck } from "./ack.ts";
 import { measureAppCost } from "./app-cost.ts";
 import { type ArchiveMeasurement, measureArchive } from "./archive.ts";
+import { type CostResult, computeCost, readIndexes, storageUsdPerMillionEventsMonth } from "./cost.ts";
 import { type OutageResult, runOutage } from "./outage.ts";
 import { runPipeline } from "./pipeline.ts";
+import { type FloorResult, runPipelineFloor, vsFloor } from "./pipeline-floor.ts";
 import { PROVIDER_VARS, providerFakes } from "./providers.ts";
 import { evaluateTargets, machineDescription, type Results, renderTable } from "./report.ts";
 import {
@@ -170,6 +172,10 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     benchEntry: await bundleWorker(join(ROOT, "bench", "worker", "index.ts"), join(scratch, "bench-entry")),
     enqueueFloor: await bundleWorker(join(ROOT, "bench", "enqueue-floor", "index.ts"), join(scratch, "floor")),
     emptyWorker: await bundleWorker(join(ROOT, "bench", "empty-worker", "index.ts"), join(scratch, "empty")),
+    pipelineFloor: await bundleWorker(
+      join(ROOT, "bench", "pipeline-floor", "index.ts"),
+      join(scratch, "pipeline-floor"),
+    ),
   };
 
   let startup: StartupResult | null = null;
@@ -285,11 +291,43 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
   };
 
   let pipeline: Results["pipeline"] = null;
+  let cost: CostResult | null = null;
   if (settings.parts.has("pipeline")) {
+    // The pipeline floor first, on the same local queue and D1 setup, with the same stream.
+    const floor: FloorResult = await withServer(
+      () =>
+        startRuntime({
+          name: "pipeline-floor",
+          scriptPath: bundles.pipelineFloor,
+          wranglerConfig,
+          persist: join(scratch, "d1-pipeline-floor"),
+        }),
+      (server: RuntimeServer) =>
+        runPipelineFloor(server, {
+          events: settings.events,
+          seed: settings.seed,
+          label: "pipeline",
+          concurrency: 32,
+          drainTimeoutS: settings.drainTimeoutS,
+        }),
+    );
+    progress(
+      `pipeline floor: ${floor.events_per_s} events/s, ${floor.cpu_ms_per_event} workerd CPU ms/event${floor.drained ? "" : " (not drained)"}`,
+    );
     const { result, persist } = await pipelinePass("pipeline", 0, settings.events, settings.drainTimeoutS);
     let storage: StorageResult | null = null;
+    const { ledger, ...figures } = result;
     try {
       const file = findDatabaseFile(persist);
+      cost = computeCost({
+        ledgers: ledger ?? {},
+        events: result.accepted,
+        cpuMs: result.server_cpu_ms,
+        indexes: readIndexes(file),
+        bytesPerEvent: null,
+        smsSent: result.providers.sms_accepted,
+        emailsSent: result.providers.email_accepted,
+      });
       let archive: ArchiveMeasurement | null = null;
       try {
         archive = await measureArchive(file, scratch);
@@ -300,7 +338,22 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     } catch (error) {
       progress(`storage: not measured: ${error instanceof Error ? error.message : String(error)}`);
     }
-    pipeline = { ...result, storage };
+    if (cost && storage)
+      cost.storage_usd_per_million_events_month = storageUsdPerMillionEventsMonth(storage.bytes_per_event);
+    pipeline = {
+      ...figures,
+      storage,
+      floor,
+      vs_floor: vsFloor(figures.events_per_s, floor.drained ? floor.events_per_s : null),
+      cpu_ms_per_event_by_stage: cost
+        ? Object.fromEntries(Object.entries(cost.by_stage).map(([stage, value]) => [stage, value.cpu_ms_per_event]))
+        : null,
+    };
+    progress(`pipeline vs floor: ${pipeline.vs_floor}× (goal ≥ 0.5)`);
+    if (cost)
+      progress(
+        `cost: $${cost.usd_per_million_events} per million events; D1 rows written ${cost.d1_rows_written_per_event}/event, read ${cost.d1_rows_read_per_event}/event; queue ops ${cost.queue_operations_per_event}/event`,
+      );
     progress(
       `pipeline: ${result.events_per_s} events/s, consumer ${result.consumer_events_per_s}/s, lost ${result.lost}, double_applied ${result.double_applied}, D1 trips/batch ${result.d1_round_trips_per_batch}`,
     );
@@ -312,7 +365,8 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
   let faults: Results["faults"] = null;
   if (settings.parts.has("faults")) {
     const { result } = await pipelinePass("faults", settings.faultRate, settings.faultEvents, settings.faultsTimeoutS);
-    faults = { rate: settings.faultRate, ...result };
+    const { ledger: _ledger, ...figures } = result;
+    faults = { rate: settings.faultRate, ...figures };
     progress(
       `faults: lost ${faults.lost}, double_applied ${faults.double_applied}, retried ${faults.retried}, drained ${faults.drained}`,
     );
@@ -352,6 +406,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     app,
     ack,
     pipeline,
+    cost,
     faults,
     outage,
     settings: {

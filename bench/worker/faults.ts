@@ -7,6 +7,8 @@
  * `raw`) fails before reaching D1 with probability R. `down` makes every call fail (an outage).
  * Everything injected is transient: the queues' retries must still apply every event exactly once.
  */
+import { recordResult, type StageLedger } from "./ledger";
+
 export class InjectedFault extends Error {
   override name = "InjectedFault";
 }
@@ -20,24 +22,46 @@ export interface FaultPlan {
 
 /** Statements handed to `batch` must be D1's own objects, not proxies: unwrap what we wrapped. */
 const originals = new WeakMap<object, D1PreparedStatement>();
+/** Each wrapped statement's SQL text, for the cost ledger. */
+const sqlOf = new WeakMap<object, string>();
 
 const STATEMENT_CALLS = new Set(["first", "all", "run", "raw"]);
 
-function statementProxy(statement: D1PreparedStatement, onCall: () => void): D1PreparedStatement {
+function statementProxy(
+  statement: D1PreparedStatement,
+  sql: string,
+  onCall: () => void,
+  ledger: StageLedger | null,
+): D1PreparedStatement {
   const proxy = new Proxy(statement, {
     get(target, property) {
       const value = Reflect.get(target, property);
       if (typeof value !== "function") return value;
       if (property === "bind")
-        return (...values: unknown[]) => statementProxy(value.apply(target, values) as D1PreparedStatement, onCall);
+        return (...values: unknown[]) =>
+          statementProxy(value.apply(target, values) as D1PreparedStatement, sql, onCall, ledger);
       if (!STATEMENT_CALLS.has(String(property))) return value.bind(target);
-      return (...args: unknown[]) => {
+      if (ledger && property === "first")
+        // `first` answers no `meta`: the same statement through `all`, its first row (or column) kept.
+        return async (column?: string) => {
+          onCall();
+          const result = await target.all<Record<string, unknown>>();
+          recordResult(ledger, sql, result);
+          const row = result.results[0] ?? null;
+          if (row === null || column === undefined) return row;
+          if (!(column in row)) throw new Error(`D1_COLUMN_NOTFOUND: Column not found (${column})`);
+          return row[column];
+        };
+      return async (...args: unknown[]) => {
         onCall();
-        return value.apply(target, args);
+        const result = await value.apply(target, args);
+        if (ledger) recordResult(ledger, sql, property === "raw" ? null : result);
+        return result;
       };
     },
   });
   originals.set(proxy, statement);
+  sqlOf.set(proxy, sql);
   return proxy;
 }
 
@@ -49,6 +73,7 @@ export function instrumentedDatabase(
   db: D1Database,
   counter: { roundTrips: number },
   plan: FaultPlan | null,
+  ledger: StageLedger | null = null,
 ): D1Database {
   const fail = (where: string, probability: number) => {
     if (plan && (plan.down || plan.random() < probability)) throw new InjectedFault(`injected D1 fault ${where}`);
@@ -59,10 +84,15 @@ export function instrumentedDatabase(
       if (typeof value !== "function") return value;
       if (property === "prepare")
         return (sql: string) => {
-          return statementProxy(value.call(target, sql) as D1PreparedStatement, () => {
-            counter.roundTrips += 1;
-            fail("on a statement", plan?.rate ?? 0);
-          });
+          return statementProxy(
+            value.call(target, sql) as D1PreparedStatement,
+            sql,
+            () => {
+              counter.roundTrips += 1;
+              fail("on a statement", plan?.rate ?? 0);
+            },
+            ledger,
+          );
         };
       if (property === "batch")
         return async (statements: D1PreparedStatement[]) => {
@@ -73,6 +103,9 @@ export function instrumentedDatabase(
             target,
             statements.map((statement) => unwrap(statement)),
           )) as D1Result[];
+          if (ledger)
+            for (const [index, result] of results.entries())
+              recordResult(ledger, sqlOf.get(statements[index]!) ?? "?", result);
           if (roll < (plan?.rate ?? 0)) throw new InjectedFault("injected D1 fault after commit");
           return results;
         };

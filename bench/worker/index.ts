@@ -16,6 +16,7 @@
 import worker from "../../src/index";
 import type { BatchRecord, CapturedMessage } from "../batch-record";
 import { type FaultPlan, instrumentedDatabase } from "./faults";
+import { chunksOf, countingQueue, ledgerOf, type Stage, type StageLedger, takeLedgers } from "./ledger";
 
 /** Producer binding → queue name, as in wrangler.toml. */
 const PRODUCERS = {
@@ -56,17 +57,28 @@ function capturingQueue(queue: string): Queue {
   } as unknown as Queue;
 }
 
-/** `env` with this invocation's D1 wrapper and, when capturing, the capturing queues. */
-function instrumentedEnv(env: Env, counter: { roundTrips: number }): Env {
+/** The stage a queue's consumer is, for the cost ledger. */
+const CONSUMER_STAGE: Record<string, Stage> = {
+  [PRODUCERS.EVENTS]: "events_consumer",
+  [PRODUCERS.EVENTS_DEAD_LETTER]: "dead_letter",
+  [PRODUCERS.NOTIFICATIONS]: "sender",
+};
+
+/**
+ * `env` with this invocation's D1 wrapper (counting round trips and adding every statement's `meta`
+ * to `ledger`) and its queue producers counted into `ledger`, or, when capturing, the capturing queues.
+ */
+function instrumentedEnv(env: Env, counter: { roundTrips: number }, ledger: StageLedger): Env {
   const faulty = plan.down || plan.rate > 0;
   return {
     ...env,
-    DB: instrumentedDatabase(env.DB, counter, faulty ? plan : null),
-    ...(capture
-      ? (Object.fromEntries(
-          Object.entries(PRODUCERS).map(([binding, queue]) => [binding, capturingQueue(queue)]),
-        ) as Pick<Env, keyof typeof PRODUCERS>)
-      : {}),
+    DB: instrumentedDatabase(env.DB, counter, faulty ? plan : null, ledger),
+    ...(Object.fromEntries(
+      Object.entries(PRODUCERS).map(([binding, queue]) => [
+        binding,
+        capture ? capturingQueue(queue) : countingQueue(env[binding as keyof typeof PRODUCERS] as Queue, ledger),
+      ]),
+    ) as Pick<Env, keyof typeof PRODUCERS>),
   };
 }
 
@@ -130,6 +142,7 @@ async function control(request: Request): Promise<Response> {
     batches = [];
     return Response.json(taken);
   }
+  if (path === "/__bench/ledger") return Response.json(takeLedgers());
   if (path === "/__bench/captured") {
     const taken = captured;
     captured = [];
@@ -139,9 +152,20 @@ async function control(request: Request): Promise<Response> {
 }
 
 export default {
-  fetch(request, env, ctx) {
-    if (new URL(request.url).pathname.startsWith("/__bench/")) return control(request);
-    return worker.fetch(request, capture ? { ...env, EVENTS: capturingQueue(PRODUCERS.EVENTS) } : env, ctx);
+  async fetch(request, env, ctx) {
+    const path = new URL(request.url).pathname;
+    if (path.startsWith("/__bench/")) return control(request);
+    if (capture) return worker.fetch(request, { ...env, EVENTS: capturingQueue(PRODUCERS.EVENTS) }, ctx);
+    // Only NovaMed's deliveries are the edge's cost; the harness's admin reads are not.
+    if (!path.startsWith("/webhooks/")) return worker.fetch(request, env, ctx);
+    const ledger = ledgerOf("edge");
+    ledger.invocations += 1;
+    const started = Date.now();
+    try {
+      return await worker.fetch(request, instrumentedEnv(env, { roundTrips: 0 }, ledger), ctx);
+    } finally {
+      ledger.wall_ms += Date.now() - started;
+    }
   },
 
   async queue(batch, env, ctx) {
@@ -156,9 +180,11 @@ export default {
       duration_ms: 0,
       retried_event_ids: [],
     };
+    const ledger = ledgerOf(CONSUMER_STAGE[batch.queue] ?? "events_consumer");
+    ledger.invocations += 1;
     const started = Date.now();
     try {
-      await worker.queue(recordingBatch(batch, record), instrumentedEnv(env, counter));
+      await worker.queue(recordingBatch(batch, record), instrumentedEnv(env, counter, ledger));
     } catch (error) {
       record.threw = true;
       throw error;
@@ -166,11 +192,29 @@ export default {
       record.d1_round_trips = counter.roundTrips;
       record.duration_ms = Date.now() - started;
       batches.push(record);
+      // Queues: a read per 64 KB chunk per delivery; an ack deletes, a retry (or a throw) delivers again.
+      const chunks = batch.messages.reduce((sum, message) => sum + chunksOf(message.body), 0);
+      ledger.wall_ms += record.duration_ms;
+      ledger.queue_deliveries += batch.messages.length;
+      ledger.queue_read_chunks += chunks;
+      // A message neither acked nor retried is acked when the handler returns.
+      const acked = record.threw ? 0 : batch.messages.length - record.retried;
+      ledger.queue_acks += acked;
+      ledger.queue_delete_chunks +=
+        record.threw || acked === 0 ? 0 : Math.round((chunks * acked) / batch.messages.length);
+      ledger.queue_retries += record.threw ? batch.messages.length : record.retried;
     }
     void ctx;
   },
 
   async scheduled(controller, env) {
-    await worker.scheduled(controller, instrumentedEnv(env, { roundTrips: 0 }));
+    const ledger = ledgerOf("crons");
+    ledger.invocations += 1;
+    const started = Date.now();
+    try {
+      await worker.scheduled(controller, instrumentedEnv(env, { roundTrips: 0 }, ledger));
+    } finally {
+      ledger.wall_ms += Date.now() - started;
+    }
   },
 } satisfies ExportedHandler<Env>;

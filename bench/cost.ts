@@ -1,0 +1,257 @@
+/**
+ * What a million events cost on Cloudflare, from the pipeline pass's ledger (bench/worker/ledger.ts).
+ *
+ * Method, per stage (edge, events consumer, sender, dead-letter consumer, crons):
+ * - D1 rows written and read: the runtime's own `meta.rows_written` / `meta.rows_read` of every
+ *   statement, summed. Checked against D1's documented billing rule recomputed from the SQL:
+ *   each row a statement changes (`meta.changes`) counts once, plus once for every index on its
+ *   table whose columns the write touches (INSERT and DELETE: every index; UPDATE: the indexes with a
+ *   column the SET assigns; an upsert counts as an insert, its upper bound). Rows written by triggers
+ *   are not in `meta.changes`, so the rule undercounts statements that fire one.
+ * - Queues: a write per 64 KB chunk of each message sent, a read per chunk per delivery (so each
+ *   retry's delivery is another read), a delete per chunk acked.
+ * - Workers: one request per invocation (each HTTP delivery, each queue batch, each cron run) and the
+ *   workerd CPU of the pass split over the stages by their share of invocation time.
+ * Priced at the marginal Workers Paid list prices of `PRICES_DATE` (no included amounts, no $5 base).
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import type { Stage, StageLedger, StatementFigures } from "./batch-record.ts";
+
+export const PRICES_DATE = "2026-12-01";
+/** US dollars per unit, Workers Paid, beyond the included amounts. */
+export const PRICES = {
+  worker_request: 0.3 / 1e6,
+  worker_cpu_ms: 0.02 / 1e6,
+  queue_operation: 0.4 / 1e6,
+  d1_row_written: 1.0 / 1e6,
+  d1_row_read: 0.001 / 1e6,
+  d1_gb_month: 0.75,
+} as const;
+
+/** Per-message provider fees listed beside the price, not in it (list prices of PRICES_DATE). */
+export const PROVIDER_FEES = {
+  sms_usd_per_message: 0.0083, // Twilio US SMS, one segment, before carrier fees
+  email_usd_per_message: 0.0004, // Resend Pro: $20 for 50,000 emails a month, per email at the cap
+} as const;
+
+export const STAGES: Stage[] = ["edge", "events_consumer", "sender", "dead_letter", "crons"];
+
+/** Each table's indexes, as the columns each covers. */
+export type IndexMap = Record<string, string[][]>;
+
+interface ParsedWrite {
+  kind: "insert" | "update" | "delete";
+  table: string;
+  /** UPDATE: the columns assigned (both of the upsert's parts for an upsert, counted as an insert). */
+  columns: string[];
+}
+
+/** The table and the columns a write statement touches; null for a read. */
+export function parseWrite(sql: string): ParsedWrite | null {
+  const text = sql.replace(/\s+/g, " ").trim();
+  const insert = /^(?:INSERT|REPLACE)\b(?: OR \w+)? INTO "?(\w+)"?/i.exec(text);
+  if (insert) return { kind: "insert", table: insert[1]!, columns: [] };
+  const del = /^DELETE FROM "?(\w+)"?/i.exec(text);
+  if (del) return { kind: "delete", table: del[1]!, columns: [] };
+  const update = /^UPDATE(?: OR \w+)? "?(\w+)"? SET (.*?)(?: WHERE | FROM | RETURNING |$)/i.exec(text);
+  if (update) {
+    const columns = [...update[2]!.matchAll(/(?:^|,)\s*"?(\w+)"?\s*=/g)].map((match) => match[1]!);
+    return { kind: "update", table: update[1]!, columns };
+  }
+  return null;
+}
+
+/** A month of D1 storage for a million events at `bytesPerEvent` (GB = 10^9 bytes). */
+export function storageUsdPerMillionEventsMonth(bytesPerEvent: number): number {
+  return round(((bytesPerEvent * 1e6) / 1e9) * PRICES.d1_gb_month, 3);
+}
+
+/** Rows written by D1's billing rule for one statement's summed figures. */
+export function billedRowsWritten(sql: string, figures: StatementFigures, indexes: IndexMap): number {
+  const write = parseWrite(sql);
+  if (!write || figures.changes === 0) return 0;
+  const tableIndexes = indexes[write.table] ?? [];
+  const touched =
+    write.kind === "update"
+      ? tableIndexes.filter((columns) => columns.some((column) => write.columns.includes(column))).length
+      : tableIndexes.length;
+  return figures.changes * (1 + touched);
+}
+
+export interface StageCost {
+  invocations_per_event: number;
+  cpu_ms_per_event: number;
+  d1_rows_written_per_event: number;
+  /** The same by the billing rule recomputed from the SQL (see the method above). */
+  d1_rows_written_by_rule_per_event: number;
+  d1_rows_read_per_event: number;
+  queue_operations_per_event: number;
+  usd_per_million_events: number;
+}
+
+export interface CostResult {
+  prices_date: string;
+  events: number;
+  usd_per_million_events: number;
+  d1_rows_written_per_event: number;
+  d1_rows_read_per_event: number;
+  queue_operations_per_event: number;
+  worker_invocations_per_event: number;
+  cpu_ms_per_event: number;
+  /** D1 storage of a million events for one month at the measured bytes per event. */
+  storage_usd_per_million_events_month: number | null;
+  by_stage: Partial<Record<Stage, StageCost>>;
+  /** Dollars per million events by what is billed. */
+  by_item: {
+    worker_requests: number;
+    worker_cpu: number;
+    queues: number;
+    d1_rows_written: number;
+    d1_rows_read: number;
+  };
+  provider_fees: typeof PROVIDER_FEES & {
+    sms_per_event: number;
+    emails_per_event: number;
+    usd_per_million_events: number;
+  };
+  /** Statements whose `meta` was missing (counted, not priced). */
+  statements_without_meta: number;
+  /** The ten statements writing the most rows per event, by the runtime's meta. */
+  top_writes: { stage: Stage; sql: string; rows_written_per_event: number; by_rule_per_event: number }[];
+}
+
+const round = (value: number, digits = 4) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export function queueOperations(ledger: StageLedger): number {
+  return ledger.queue_write_chunks + ledger.queue_read_chunks + ledger.queue_delete_chunks;
+}
+
+/** Dollars for the given counts. */
+export function priceOf(counts: {
+  requests: number;
+  cpu_ms: number;
+  queue_operations: number;
+  rows_written: number;
+  rows_read: number;
+}) {
+  const items = {
+    worker_requests: counts.requests * PRICES.worker_request,
+    worker_cpu: counts.cpu_ms * PRICES.worker_cpu_ms,
+    queues: counts.queue_operations * PRICES.queue_operation,
+    d1_rows_written: counts.rows_written * PRICES.d1_row_written,
+    d1_rows_read: counts.rows_read * PRICES.d1_row_read,
+  };
+  return { items, total: Object.values(items).reduce((sum, value) => sum + value, 0) };
+}
+
+/**
+ * The cost section: `ledgers` from the bench entry, `events` the unique events accepted, `cpuMs` the
+ * workerd CPU of the pass (split over the stages by invocation time), `bytesPerEvent` D1's storage.
+ */
+export function computeCost(input: {
+  ledgers: Partial<Record<Stage, StageLedger>>;
+  events: number;
+  cpuMs: number | null;
+  indexes: IndexMap;
+  bytesPerEvent: number | null;
+  smsSent: number;
+  emailsSent: number;
+}): CostResult {
+  const { ledgers, events, indexes } = input;
+  const per = (value: number) => value / Math.max(1, events);
+  const totalWall = STAGES.reduce((sum, stage) => sum + (ledgers[stage]?.wall_ms ?? 0), 0);
+  const byStage: Partial<Record<Stage, StageCost>> = {};
+  const totals = { requests: 0, cpu_ms: 0, queue_operations: 0, rows_written: 0, rows_read: 0 };
+  let withoutMeta = 0;
+  const top: CostResult["top_writes"] = [];
+  for (const stage of STAGES) {
+    const ledger = ledgers[stage];
+    if (!ledger) continue;
+    const cpu = input.cpuMs !== null && totalWall > 0 ? (input.cpuMs * ledger.wall_ms) / totalWall : 0;
+    const byRule = Object.entries(ledger.statements).reduce(
+      (sum, [sql, figures]) => sum + billedRowsWritten(sql, figures, indexes),
+      0,
+    );
+    for (const [sql, figures] of Object.entries(ledger.statements))
+      if (figures.rows_written > 0)
+        top.push({
+          stage,
+          sql: sql.slice(0, 160),
+          rows_written_per_event: round(per(figures.rows_written)),
+          by_rule_per_event: round(per(billedRowsWritten(sql, figures, indexes))),
+        });
+    const counts = {
+      requests: ledger.invocations,
+      cpu_ms: cpu,
+      queue_operations: queueOperations(ledger),
+      rows_written: ledger.rows_written,
+      rows_read: ledger.rows_read,
+    };
+    for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += counts[key];
+    withoutMeta += ledger.d1_statements_without_meta;
+    byStage[stage] = {
+      invocations_per_event: round(per(counts.requests)),
+      cpu_ms_per_event: round(per(cpu)),
+      d1_rows_written_per_event: round(per(counts.rows_written)),
+      d1_rows_written_by_rule_per_event: round(per(byRule)),
+      d1_rows_read_per_event: round(per(counts.rows_read)),
+      queue_operations_per_event: round(per(counts.queue_operations)),
+      usd_per_million_events: round(per(priceOf(counts).total) * 1e6, 3),
+    };
+  }
+  const price = priceOf(totals);
+  const sms = per(input.smsSent);
+  const emails = per(input.emailsSent);
+  return {
+    prices_date: PRICES_DATE,
+    events,
+    usd_per_million_events: round(per(price.total) * 1e6, 3),
+    d1_rows_written_per_event: round(per(totals.rows_written)),
+    d1_rows_read_per_event: round(per(totals.rows_read)),
+    queue_operations_per_event: round(per(totals.queue_operations)),
+    worker_invocations_per_event: round(per(totals.requests)),
+    cpu_ms_per_event: round(per(totals.cpu_ms)),
+    storage_usd_per_million_events_month:
+      input.bytesPerEvent === null ? null : storageUsdPerMillionEventsMonth(input.bytesPerEvent),
+    by_stage: byStage,
+    by_item: Object.fromEntries(
+      Object.entries(price.items).map(([key, value]) => [key, round(per(value) * 1e6, 3)]),
+    ) as CostResult["by_item"],
+    provider_fees: {
+      ...PROVIDER_FEES,
+      sms_per_event: round(sms),
+      emails_per_event: round(emails),
+      usd_per_million_events: round(
+        (sms * PROVIDER_FEES.sms_usd_per_message + emails * PROVIDER_FEES.email_usd_per_message) * 1e6,
+        0,
+      ),
+    },
+    statements_without_meta: withoutMeta,
+    top_writes: top.sort((a, b) => b.rows_written_per_event - a.rows_written_per_event).slice(0, 10),
+  };
+}
+
+/** Each table's indexes (automatic ones for UNIQUE and PRIMARY KEY included) from a D1 file. */
+export function readIndexes(file: string): IndexMap {
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    const map: IndexMap = {};
+    const tables = db
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+      )
+      .all() as { name: string }[];
+    for (const { name } of tables) {
+      const list = db.prepare(`SELECT name, origin FROM pragma_index_list(?)`).all(name) as { name: string }[];
+      map[name] = list.map((index) =>
+        (db.prepare(`SELECT name FROM pragma_index_info(?)`).all(index.name) as { name: string | null }[])
+          .map((column) => column.name ?? "")
+          .filter(Boolean),
+      );
+    }
+    return map;
+  } finally {
+    db.close();
+  }
+}

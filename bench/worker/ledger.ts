@@ -1,0 +1,96 @@
+/**
+ * Bench-only cost ledger: what each stage of the receiver (edge, events consumer, sender, dead-letter
+ * consumer, crons) asks of D1 and Queues, summed from the runtime's own answers. Every D1 statement's
+ * result `meta` (`rows_read`, `rows_written`, `changes`) is added to its stage, per SQL text, so the
+ * harness can both total what the runtime reports and recompute rows written by D1's billing rule
+ * (bench/cost.ts). Queue sends are counted in 64 KB chunks, deliveries, acks and retries per message.
+ */
+
+import type { Stage, StageLedger } from "../batch-record";
+
+export type { Stage, StageLedger };
+
+const empty = (): StageLedger => ({
+  invocations: 0,
+  wall_ms: 0,
+  d1_statements: 0,
+  d1_statements_without_meta: 0,
+  rows_read: 0,
+  rows_written: 0,
+  statements: {},
+  queue_messages_sent: 0,
+  queue_write_chunks: 0,
+  queue_deliveries: 0,
+  queue_read_chunks: 0,
+  queue_acks: 0,
+  queue_delete_chunks: 0,
+  queue_retries: 0,
+});
+
+let ledgers: Partial<Record<Stage, StageLedger>> = {};
+
+export function ledgerOf(stage: Stage): StageLedger {
+  ledgers[stage] ??= empty();
+  return ledgers[stage]!;
+}
+
+/** The ledgers so far, cleared. */
+export function takeLedgers(): Partial<Record<Stage, StageLedger>> {
+  const taken = ledgers;
+  ledgers = {};
+  return taken;
+}
+
+/** Queues bills a write, read and delete per 64 KB of a message. */
+export const QUEUE_CHUNK_BYTES = 64 * 1024;
+export function chunksOf(body: unknown): number {
+  const bytes = typeof body === "string" ? new TextEncoder().encode(body).byteLength : jsonBytes(body);
+  return Math.max(1, Math.ceil(bytes / QUEUE_CHUNK_BYTES));
+}
+function jsonBytes(body: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(body) ?? "").byteLength;
+}
+
+const normalize = (sql: string) => sql.replace(/\s+/g, " ").trim();
+
+/** Adds one statement's result to `ledger`. */
+export function recordResult(ledger: StageLedger, sql: string, result: unknown): void {
+  ledger.d1_statements += 1;
+  const meta = (result as { meta?: { rows_read?: number; rows_written?: number; changes?: number } } | null)?.meta;
+  if (!meta) {
+    ledger.d1_statements_without_meta += 1;
+    return;
+  }
+  const key = normalize(sql);
+  ledger.statements[key] ??= { calls: 0, changes: 0, rows_read: 0, rows_written: 0 };
+  const figures = ledger.statements[key];
+  figures.calls += 1;
+  figures.changes += meta.changes ?? 0;
+  figures.rows_read += meta.rows_read ?? 0;
+  figures.rows_written += meta.rows_written ?? 0;
+  ledger.rows_read += meta.rows_read ?? 0;
+  ledger.rows_written += meta.rows_written ?? 0;
+}
+
+/** A producer binding whose sends are counted (messages and 64 KB chunks) into `ledger`. */
+export function countingQueue(queue: Queue, ledger: StageLedger): Queue {
+  return new Proxy(queue, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (property === "send")
+        return (body: unknown, options?: QueueSendOptions) => {
+          ledger.queue_messages_sent += 1;
+          ledger.queue_write_chunks += chunksOf(body);
+          return value.call(target, body, options);
+        };
+      if (property === "sendBatch")
+        return (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
+          const all = [...messages];
+          ledger.queue_messages_sent += all.length;
+          for (const message of all) ledger.queue_write_chunks += chunksOf(message.body);
+          return value.call(target, all, options);
+        };
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import type { StageLedger } from "../../bench/batch-record.ts";
+import {
+  billedRowsWritten,
+  computeCost,
+  parseWrite,
+  priceOf,
+  storageUsdPerMillionEventsMonth,
+} from "../../bench/cost.ts";
+import { vsFloor } from "../../bench/pipeline-floor.ts";
+
+const ledger = (overrides: Partial<StageLedger>): StageLedger => ({
+  invocations: 0,
+  wall_ms: 0,
+  d1_statements: 0,
+  d1_statements_without_meta: 0,
+  rows_read: 0,
+  rows_written: 0,
+  statements: {},
+  queue_messages_sent: 0,
+  queue_write_chunks: 0,
+  queue_deliveries: 0,
+  queue_read_chunks: 0,
+  queue_acks: 0,
+  queue_delete_chunks: 0,
+  queue_retries: 0,
+  ...overrides,
+});
+
+describe("bench: pricing (bench/cost.ts)", () => {
+  it("prices each item at the marginal Workers Paid list price", () => {
+    const { items, total } = priceOf({
+      requests: 1e6,
+      cpu_ms: 1e6,
+      queue_operations: 1e6,
+      rows_written: 1e6,
+      rows_read: 1e6,
+    });
+    expect(items.worker_requests).toBeCloseTo(0.3, 10);
+    expect(items.worker_cpu).toBeCloseTo(0.02, 10);
+    expect(items.queues).toBeCloseTo(0.4, 10);
+    expect(items.d1_rows_written).toBeCloseTo(1, 10);
+    expect(items.d1_rows_read).toBeCloseTo(0.001, 10);
+    expect(total).toBeCloseTo(1.721, 10);
+    expect(storageUsdPerMillionEventsMonth(2000)).toBe(1.5); // 2 GB at $0.75/GB-month
+  });
+
+  it("counts rows written as D1 bills them: each row changed plus each index the write touches", () => {
+    const indexes = { events: [["event_id"], ["status", "received_at"], ["clinic_id"]] };
+    const figures = { calls: 2, changes: 2, rows_read: 0, rows_written: 0 };
+    expect(billedRowsWritten("INSERT INTO events (event_id) VALUES (?1)", figures, indexes)).toBe(8);
+    expect(billedRowsWritten("DELETE FROM events WHERE event_id = ?1", figures, indexes)).toBe(8);
+    expect(
+      billedRowsWritten("UPDATE events SET status = ?2, payload = NULL WHERE event_id = ?1", figures, indexes),
+    ).toBe(4);
+    expect(billedRowsWritten("UPDATE events SET payload = NULL WHERE event_id = ?1", figures, indexes)).toBe(2);
+    expect(billedRowsWritten("SELECT * FROM events", figures, indexes)).toBe(0);
+    expect(billedRowsWritten("INSERT INTO events (event_id) VALUES (?1)", { ...figures, changes: 0 }, indexes)).toBe(0);
+    expect(parseWrite("UPDATE  notifications SET a = COALESCE(a, ?1), b=?2 WHERE c = 1")).toEqual({
+      kind: "update",
+      table: "notifications",
+      columns: ["a", "b"],
+    });
+  });
+
+  it("sums the stages per event, counts queue chunks as operations and splits CPU by invocation time", () => {
+    const cost = computeCost({
+      ledgers: {
+        edge: ledger({ invocations: 125, wall_ms: 100, queue_messages_sent: 125, queue_write_chunks: 125 }),
+        events_consumer: ledger({
+          invocations: 2,
+          wall_ms: 300,
+          rows_written: 1000,
+          rows_read: 5000,
+          queue_deliveries: 130,
+          queue_read_chunks: 130,
+          queue_acks: 125,
+          queue_delete_chunks: 125,
+          queue_retries: 5,
+        }),
+      },
+      events: 100,
+      cpuMs: 400,
+      indexes: {},
+      bytesPerEvent: null,
+      smsSent: 50,
+      emailsSent: 0,
+    });
+    expect(cost.d1_rows_written_per_event).toBe(10);
+    expect(cost.d1_rows_read_per_event).toBe(50);
+    expect(cost.queue_operations_per_event).toBe(3.8);
+    expect(cost.worker_invocations_per_event).toBe(1.27);
+    expect(cost.by_stage.edge?.cpu_ms_per_event).toBe(1);
+    expect(cost.by_stage.events_consumer?.cpu_ms_per_event).toBe(3);
+    // per event: 1.27 requests, 4 CPU ms, 3.8 queue ops, 10 rows written, 50 rows read
+    const expected = (1.27 * 0.3 + 4 * 0.02 + 3.8 * 0.4 + 10 * 1 + 50 * 0.001) / 1e6;
+    expect(cost.usd_per_million_events).toBeCloseTo(expected * 1e6, 3);
+    expect(cost.provider_fees.sms_per_event).toBe(0.5);
+    expect(cost.storage_usd_per_million_events_month).toBeNull();
+  });
+
+  it("reports the pipeline as a ratio to its floor", () => {
+    expect(vsFloor(300, 600)).toBe(0.5);
+    expect(vsFloor(300, null)).toBeNull();
+  });
+});
