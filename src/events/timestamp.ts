@@ -1,4 +1,5 @@
 import type { ErrorIssue } from "./issues";
+
 /**
  * ISO 8601 date-times as NovaMed may send them: `T` separator, seconds, any fraction of a second and
  * an offset written `Z`, `+HH:MM`, `+HHMM` or `+HH`.

@@ -2,6 +2,7 @@ import { configProblems } from "../config/health";
 import { ConfigError } from "../config/read";
 import { type LifecycleState, readWatchSettings, SHIPPED_WITHOUT_ETA_MS, type WatchSettings } from "../config/watch";
 import { readWebhookConfig } from "../config/webhook";
+import { minuteKey } from "../db/rejections";
 import {
   approvedWithoutOrder,
   clinicSilence,
@@ -16,7 +17,6 @@ import {
   type WatchQuery,
   webhookRejections,
 } from "../db/watch";
-import { minuteKey } from "../db/rejections";
 import { log } from "../log";
 import { deliverAlerts } from "./alert-delivery";
 
