@@ -3,7 +3,8 @@
 // 1. creates .dev.vars from .dev.vars.example when missing (never overwrites one), with a random
 //    NOVAMED_WEBHOOK_SECRET and ADMIN_TOKEN of its own, since no published value may guard the
 //    webhook edge or the admin API (the example carries no usable key);
-// 2. applies D1 migrations to the local database;
+// 2. applies D1 migrations to the local database, printing one line for wrangler's table (all of its
+//    output when it fails);
 // 3. starts `wrangler dev` on port 8787 unless `--port` is given (`npm run dev -- --port 9000`),
 //    with `--tunnel` for `npm run dev:tunnel`, passing on any further arguments.
 import { spawnSync } from "node:child_process";
@@ -27,7 +28,9 @@ export function plan(extraArgs) {
   return [
     // CI=true: wrangler applies local migrations without asking for confirmation.
     ["wrangler", ["d1", "migrations", "apply", "DB", "--local"], { CI: "true" }],
-    ["wrangler", ["dev", ...port, ...extraArgs], {}],
+    // No fetch of the `Request.cf` object from workers.cloudflare.com: offline it printed a DNS error
+    // (getaddrinfo ENOTFOUND) at every start; the local placeholder serves the receiver as well.
+    ["wrangler", ["dev", ...port, ...extraArgs], { CLOUDFLARE_CF_FETCH_ENABLED: "false" }],
   ];
 }
 
@@ -59,12 +62,36 @@ export function ensureDevVars(directory, keys = {}) {
   return { created: true, path: target };
 }
 
-function run(command, commandArgs, extraEnv) {
+/**
+ * A few lines for wrangler's migration output (a banner, a table of every migration, two lines per
+ * migration applied): how many were applied, the first and the last, or that none was due. Null when
+ * the output is not one of a success, so the caller shows it whole.
+ */
+export function summarizeMigrations(output) {
+  if (/No migrations to apply/.test(output)) return "Local D1 database: up to date (no migrations to apply).";
+  const table = output.split(/Migrations to be applied:/)[1];
+  if (table === undefined || !/executed successfully/.test(output)) return null;
+  const names = [...table.matchAll(/\b(\d{4}_[\w.-]+\.sql)\b/g)].map((match) => match[1]);
+  const unique = [...new Set(names)];
+  if (unique.length === 0) return null;
+  const range = unique.length === 1 ? unique[0] : `${unique[0]} … ${unique.at(-1)}`;
+  return `Local D1 database: applied ${unique.length} migration(s) (${range}).`;
+}
+
+function run(command, commandArgs, extraEnv, { quiet = false } = {}) {
   const result = spawnSync(command, commandArgs, {
     cwd: root,
-    stdio: "inherit",
+    stdio: quiet ? ["inherit", "pipe", "pipe"] : "inherit",
+    encoding: "utf8",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", ...extraEnv },
   });
+  if (quiet) {
+    const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
+    const summary = result.status === 0 ? summarizeMigrations(output) : null;
+    // A failure (or an output this script does not recognise) is shown whole, as wrangler wrote it.
+    if (summary === null) process.stdout.write(output);
+    else console.log(summary);
+  }
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
@@ -77,5 +104,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log("NOVAMED_WEBHOOK_SECRET is the x-api-key to send (npm run simulate reads it from there);");
     console.log("ADMIN_TOKEN is for the admin API (Authorization: Bearer ...) and the console's sign-in.");
   }
-  for (const [command, commandArgs, extraEnv] of plan(args)) run(command, commandArgs, extraEnv);
+  for (const [command, commandArgs, extraEnv] of plan(args)) {
+    run(command, commandArgs, extraEnv, { quiet: commandArgs[0] === "d1" });
+  }
 }

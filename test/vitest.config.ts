@@ -33,7 +33,7 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       exclude: ["test/node/**", "test/browser/**", "node_modules/**"],
-      setupFiles: ["test/setup/apply-migrations.ts", "test/setup/clock.ts"],
+      setupFiles: ["test/setup/apply-migrations.ts", "test/setup/clock.ts", "test/setup/quiet-logs.ts"],
       // A hang guard, not a timing: property tests and the all-zones quiet-hours test take seconds on a
       // loaded 2-core machine, and Vitest's 5 s default then fails a correct run.
       testTimeout: 60_000,
@@ -44,6 +44,7 @@ export default defineConfig(async () => {
       // enqueued by that test) otherwise races the file's teardown and fails a green run with
       // "EnvironmentTeardownError: Closing rpc while onUserConsoleLog was pending"
       // (vitest-dev/vitest#11153). The PHI canaries spy on console directly, so they see every line.
+      // test/setup/quiet-logs.ts holds a test's lines and prints them only when it fails.
       disableConsoleIntercept: true,
     },
   };

@@ -14,7 +14,16 @@ export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
 
 /** `LIFECYCLE_RULES`' defaults; an entry in the variable replaces its state's default only. */
 const DEFAULT_LIFECYCLE_RULES =
-  "medication_request:approved=24h,order:created=72h,order:processing=72h,order:shipped=eta+2d,refill:requested=48h";
+  "medication_request:approved=24h,order:created=72h,order:processing=72h,order:shipped=eta+2d,refill:requested=48h,webhook_rejections=20/15m";
+
+/** The `LIFECYCLE_RULES` entry for refused webhook deliveries: `webhook_rejections=<count>/<window>` or `off`. */
+export const REJECTIONS_RULE = "webhook_rejections";
+
+/** Alert when one clinic (or `unknown`) has `count` refused deliveries or more within `windowMs`. */
+export interface RejectionThreshold {
+  count: number;
+  windowMs: number;
+}
 
 /** How long a shipped order without an `estimated_delivery` may stay undelivered. */
 export const SHIPPED_WITHOUT_ETA_MS = 7 * 86_400_000;
@@ -47,12 +56,26 @@ export function parseDuration(text: string): number | null {
 const lifecycleRules = () =>
   z.string().transform((source, context) => {
     const rules = new Map<LifecycleState, LifecycleThreshold | null>();
+    let rejections: RejectionThreshold | null = null;
     for (const entry of `${DEFAULT_LIFECYCLE_RULES},${source}`.split(",")) {
       if (entry.trim() === "") continue;
       const [name = "", value = ""] = entry.split("=").map((part) => part.trim());
+      if (name === REJECTIONS_RULE) {
+        const match = /^(\d{1,6})\/(.+)$/.exec(value);
+        const windowMs = match?.[2] ? parseDuration(match[2]) : null;
+        if (value !== "off" && (!match || Number(match[1]) < 1 || windowMs === null)) {
+          context.addIssue({ code: "custom", message: `needs ${REJECTIONS_RULE}=count/duration (e.g. 20/15m) or off` });
+          return z.NEVER;
+        }
+        rejections = value === "off" || windowMs === null ? null : { count: Number(match?.[1]), windowMs };
+        continue;
+      }
       const state = LIFECYCLE_STATES.find((known) => known === name);
       if (!state) {
-        context.addIssue({ code: "custom", message: `names a state other than ${LIFECYCLE_STATES.join(", ")}` });
+        context.addIssue({
+          code: "custom",
+          message: `names a state other than ${LIFECYCLE_STATES.join(", ")} (or ${REJECTIONS_RULE})`,
+        });
         return z.NEVER;
       }
       if (value === "off") {
@@ -70,7 +93,7 @@ const lifecycleRules = () =>
       }
       rules.set(state, { afterMs, fromEta });
     }
-    return rules;
+    return { rules, rejections };
   });
 
 /** A duration variable that may also be `off`. */
@@ -128,7 +151,9 @@ const watchSchema = () =>
     })
     .transform((vars) => ({
       /** Each lifecycle state's threshold; null when the rule is off. */
-      lifecycle: vars.LIFECYCLE_RULES,
+      lifecycle: vars.LIFECYCLE_RULES.rules,
+      /** Refused webhook deliveries that open an alert; null when the rule is off. */
+      rejections: vars.LIFECYCLE_RULES.rejections,
       /** How long a clinic may stay silent before an alert; null when off. */
       silenceMs: vars.NOVAMED_SILENCE_ALERT,
       /** The Slack-compatible incoming webhook staff are told through; null when unset. */

@@ -97,6 +97,24 @@ AND NOT EXISTS (SELECT 1 FROM events WHERE clinic_id = alerts.target_id AND rece
   };
 }
 
+/**
+ * One clinic (or `unknown`) refused `count` times or more in the window from `windowStart` (a
+ * `webhook_rejections` minute key, `YYYY-MM-DDTHH:MM`); resolves once the window holds fewer. A range
+ * of `webhook_rejections_minute`.
+ */
+export function webhookRejections(windowStart: string, count: number): WatchQuery {
+  const offending = `SELECT clinic_id, MIN(minute) AS first_minute FROM webhook_rejections WHERE minute >= ?5
+GROUP BY clinic_id HAVING SUM(count) >= ?6`;
+  return {
+    rule: "webhook_rejections",
+    targetType: "clinic",
+    candidates: `SELECT clinic_id AS target_id, NULLIF(clinic_id, 'unknown') AS clinic_id,
+  first_minute || ':00.000Z' AS since FROM (${offending})`,
+    stillOffends: `alerts.target_id IN (SELECT clinic_id FROM (${offending}))`,
+    params: [windowStart, count],
+  };
+}
+
 /** An event left `dead` or `invalid`; resolves when a replay moves it on. */
 export function eventsInStatus(status: "dead" | "invalid"): WatchQuery {
   return {

@@ -4,6 +4,8 @@ import type { z } from "zod";
 export interface ErrorIssue {
   path: string;
   message: string;
+  /** A stable name for a warning staff may filter on (e.g. `timestamp_in_future`); absent for schema issues. */
+  code?: string;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { ErrorIssue } from "./issues";
+
 /**
  * ISO 8601 date-times as NovaMed may send them: `T` separator, seconds, any fraction of a second and
  * an offset written `Z`, `+HH:MM`, `+HHMM` or `+HH`.
@@ -85,4 +87,21 @@ export function normaliseCalendarDate(value: string): string | null {
   // A day past the month's end (02/30/2026) rolls over: refuse it rather than move the date.
   if (date.getUTCDate() !== day || date.getUTCMonth() !== month - 1) return null;
   return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
+/** How far after its receipt an event may be dated before it gets a warning (clock skew allowance). */
+export const FUTURE_TIMESTAMP_TOLERANCE_MS = 5 * 60_000;
+
+/**
+ * The `timestamp_in_future` warning when an event is dated more than 5 minutes after the edge
+ * received it (both UTC ISO); null otherwise. The event is still processed: its own date orders it.
+ */
+export function futureTimestampWarning(occurredAt: string, receivedAt: string): ErrorIssue | null {
+  const ahead = Date.parse(occurredAt) - Date.parse(receivedAt);
+  if (!(ahead > FUTURE_TIMESTAMP_TOLERANCE_MS)) return null;
+  return {
+    path: "timestamp",
+    code: "timestamp_in_future",
+    message: "is more than 5 minutes after the receiver got the event",
+  };
 }

@@ -11,6 +11,8 @@ export type App = {
     /** Set once the envelope is valid, so the request log line can name the event. */
     eventType?: string;
     eventId?: string;
+    /** The valid envelope's `clinic_id` (lower case), for counting a rejection by clinic. */
+    envelopeClinicId?: string;
     /** The clinic a per-clinic webhook key opens (`NOVAMED_WEBHOOK_KEYS`); unset for a shared key. */
     keyClinicId?: string;
     /** Who is calling the admin API (an Access email or `token:<name>`); set by `adminAuth`. */

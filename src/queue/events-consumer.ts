@@ -11,6 +11,7 @@ import {
 import { retryOnceInPlace } from "../db/retry-once";
 import { applyEvent, type ChangeListener, type EntityChange } from "../events/handlers";
 import { parseEvent } from "../events/schemas";
+import { futureTimestampWarning } from "../events/timestamp";
 import { errorKind, log } from "../log";
 import { guardEntityClinics } from "./clinic-guard";
 import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event-message";
@@ -254,7 +255,9 @@ function buildWork(
   }
   try {
     const change = applyEvent(db, parsed.event, read.occurredAt, guard, listeners);
-    const warnings = parsed.warnings.length > 0 ? JSON.stringify(parsed.warnings) : null;
+    const future = futureTimestampWarning(read.occurredAt, read.receivedAt);
+    const allWarnings = future ? [...parsed.warnings, future] : parsed.warnings;
+    const warnings = allWarnings.length > 0 ? JSON.stringify(allWarnings) : null;
     return {
       message,
       read,

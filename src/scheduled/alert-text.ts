@@ -34,6 +34,7 @@ const RULE_MEANINGS: Record<string, string> = {
   "order:shipped": "shipped, not delivered",
   "refill:requested": "requested, neither approved nor denied",
   novamed_silence: "no NovaMed event from this clinic",
+  webhook_rejections: "many webhook deliveries refused (a NovaMed key rotated on one side only?)",
   event_dead: "event dead (retries exhausted)",
   event_invalid: "event invalid (failed its schema)",
   notification_failed: "patient notification failed",

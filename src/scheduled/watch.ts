@@ -2,6 +2,7 @@ import { configProblems } from "../config/health";
 import { ConfigError } from "../config/read";
 import { type LifecycleState, readWatchSettings, SHIPPED_WITHOUT_ETA_MS, type WatchSettings } from "../config/watch";
 import { readWebhookConfig } from "../config/webhook";
+import { minuteKey } from "../db/rejections";
 import {
   approvedWithoutOrder,
   clinicSilence,
@@ -14,6 +15,7 @@ import {
   shippedNotDelivered,
   stillInStatus,
   type WatchQuery,
+  webhookRejections,
 } from "../db/watch";
 import { log } from "../log";
 import { deliverAlerts } from "./alert-delivery";
@@ -37,6 +39,11 @@ function settingsRules(settings: WatchSettings, clinicIds: readonly string[] | n
     rule("order:shipped", (afterMs, fromEta) => shippedNotDelivered(now, afterMs, fromEta, SHIPPED_WITHOUT_ETA_MS)),
     rule("refill:requested", (afterMs) => stillInStatus("refills", "requested", now, afterMs)),
   ];
+  plans.push(
+    settings.rejections === null
+      ? { off: "webhook_rejections" }
+      : webhookRejections(minuteKey(new Date(now.getTime() - settings.rejections.windowMs)), settings.rejections.count),
+  );
   // Without a readable clinic list there is nothing to measure silence against: leave its alerts be.
   if (clinicIds) {
     plans.push(

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { describe, expect, it, vi } from "vitest";
 import { createConsole } from "../../src/console/app";
+import { recordRejection } from "../../src/db/rejections";
 import { adminJson } from "../helpers/admin";
 import { consoleFetch, signIn } from "../helpers/console";
 import { CLINIC_ID, type EnvelopeLike, makeEvent, OTHER_CLINIC_ID, uniqueId } from "../helpers/events";
@@ -37,7 +38,7 @@ function cellText(html: string, tableId: string, status: string): string[] {
 }
 
 describe("console overview", () => {
-  it("shows each clinic's last event, 24 h / 7 d counts by status and the same totals as /admin/stats, in 3 round trips plus the session's", async () => {
+  it("shows each clinic's last event, 24 h / 7 d counts by status and the same totals as /admin/stats, in 4 round trips plus the session's", async () => {
     await runBatch(EVENTS_QUEUE, [
       receivedAt(
         makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } }),
@@ -52,8 +53,8 @@ describe("console overview", () => {
     const before = counting.roundTrips();
     const response = await consoleFetch("/console", { cookie }, fetcher);
     expect(response.status).toBe(200);
-    // The session's (one statement reads and touches it), then the page's three.
-    expect(counting.roundTrips() - before).toBe(4);
+    // The session's (one statement reads and touches it), then the page's four.
+    expect(counting.roundTrips() - before).toBe(5);
     const html = await response.text();
 
     expect(html).toContain(`<td class="mono">${CLINIC_ID}</td>`);
@@ -81,7 +82,44 @@ describe("console overview", () => {
     );
     const again = counting.roundTrips();
     expect((await consoleFetch("/console", { cookie }, fetcher)).status).toBe(200);
-    expect(counting.roundTrips() - again).toBe(4);
+    expect(counting.roundTrips() - again).toBe(5);
+  });
+
+  it("shows the webhook deliveries refused in the last 24 hours and the last reason", async () => {
+    const { fetcher } = consoleAtNow();
+    const { cookie } = await signIn(fetcher);
+    const card = async () => {
+      const html = await (await consoleFetch("/console", { cookie }, fetcher)).text();
+      const start = html.indexOf('id="rejections"');
+      return html.slice(start, html.indexOf("</div>", start));
+    };
+    expect(await card()).toContain("<strong>0</strong>");
+    // One older than 24 hours (not counted), then three, the newest an unknown clinic.
+    await recordRejection(env.DB, {
+      clinicId: CLINIC_ID,
+      reason: "invalid_json",
+      at: new Date(NOW.getTime() - 25 * 60 * MINUTE),
+    });
+    await recordRejection(env.DB, {
+      clinicId: CLINIC_ID,
+      reason: "invalid_envelope",
+      at: new Date(NOW.getTime() - 60 * MINUTE),
+    });
+    await recordRejection(env.DB, {
+      clinicId: CLINIC_ID,
+      reason: "invalid_envelope",
+      at: new Date(NOW.getTime() - 59 * MINUTE),
+    });
+    await recordRejection(env.DB, {
+      clinicId: "unknown",
+      reason: "unauthorized",
+      at: new Date(NOW.getTime() - 5 * MINUTE),
+    });
+    const shown = await card();
+    expect(shown).toContain('class="card attention"');
+    expect(shown).toContain("<strong>3</strong>");
+    expect(shown).toContain("last: <code>unauthorized</code>");
+    expect(shown).toContain("(5 min ago)");
   });
 });
 

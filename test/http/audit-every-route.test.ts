@@ -23,6 +23,7 @@ const NO_PATIENT_DATA: Record<string, string> = {
   "GET /admin/clinics/:clinic_id": "one clinic profile, as GET /admin/clinics",
   "GET /admin/staff": "staff identities and roles, never a patient",
   "GET /admin/alerts": "alerts name a rule and an entity, event or clinic id, never a patient",
+  "GET /admin/rejections": "refused webhook deliveries counted by clinic, reason and hour; no body, no key",
   "GET /console": "the overview: counts and charts",
   "GET /console/alerts": "the alert list, as GET /admin/alerts",
   "GET /console/assets/console.css": "the stylesheet",

@@ -3,19 +3,23 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 // @ts-expect-error -- a plain .mjs script without type declarations
-import { ensureDevVars, plan, randomKey } from "../../scripts/dev.mjs";
+import { ensureDevVars, plan, randomKey, summarizeMigrations } from "../../scripts/dev.mjs";
 import { secretKeyProblem } from "../../src/config/secret-rules.ts";
 
 describe("npm run dev / dev:tunnel wiring", () => {
-  it("applies local migrations before starting wrangler dev on 8787", () => {
+  it("applies local migrations before starting wrangler dev on 8787, with no DNS lookup of the Request.cf object", () => {
     expect(plan([])).toEqual([
       ["wrangler", ["d1", "migrations", "apply", "DB", "--local"], { CI: "true" }],
-      ["wrangler", ["dev", "--port", "8787"], {}],
+      ["wrangler", ["dev", "--port", "8787"], { CLOUDFLARE_CF_FETCH_ENABLED: "false" }],
     ]);
   });
 
   it("passes --tunnel (npm run dev:tunnel) through to wrangler dev", () => {
-    expect(plan(["--tunnel"]).at(-1)).toEqual(["wrangler", ["dev", "--port", "8787", "--tunnel"], {}]);
+    expect(plan(["--tunnel"]).at(-1)).toEqual([
+      "wrangler",
+      ["dev", "--port", "8787", "--tunnel"],
+      { CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    ]);
   });
 
   it.each([[["--port", "9000"]], [["--port=9000"]], [["--tunnel", "--port", "9000"]]])(
@@ -26,6 +30,30 @@ describe("npm run dev / dev:tunnel wiring", () => {
       expect(wranglerDev).not.toContain("8787");
     },
   );
+});
+
+describe("the migration step's output (wrangler prints a table row and two lines per migration)", () => {
+  const banner =
+    " ⛅️ wrangler 4.156.2\n────────────\nResource location: local \n\nUse --remote if you want to access the remote instance.\n\n";
+  const names = Array.from({ length: 60 }, (_, index) => `${String(index + 1).padStart(4, "0")}_step.sql`);
+  const applied = `${banner}Migrations to be applied:\n┌────┐\n│ name │\n${names.map((name) => `├────┤\n│ ${name} │\n`).join("")}└────┘\n? About to apply ${names.length} migration(s)\n${names.map(() => "🌀 Executing on local database DB (DB) from .wrangler/state/v3/d1:\n🚣 3 commands executed successfully.\n").join("")}┌────┬────┐\n${names.map((name) => `│ ${name} │ ✅ │\n`).join("")}`;
+
+  it("is one line naming how many were applied, the first and the last", () => {
+    expect(applied.split("\n").length).toBeGreaterThan(300);
+    expect(summarizeMigrations(applied)).toBe(
+      "Local D1 database: applied 60 migration(s) (0001_step.sql … 0060_step.sql).",
+    );
+  });
+
+  it("says when the database is up to date", () => {
+    expect(summarizeMigrations(`${banner}✅ No migrations to apply!\n`)).toBe(
+      "Local D1 database: up to date (no migrations to apply).",
+    );
+  });
+
+  it("gives up (the script then prints wrangler's output whole) on anything it does not recognise", () => {
+    expect(summarizeMigrations(`${banner}✘ [ERROR] near "TABLEE": syntax error\n`)).toBeNull();
+  });
 });
 
 describe("the local .dev.vars", () => {

@@ -278,14 +278,22 @@ describe("simulator flags", () => {
       () => devVars,
     );
 
-  it("starts a seeded run at a fixed time and an unseeded one now, with a random seed", () => {
+  it("starts a seeded run at a fixed time and ends an unseeded one now, with a random seed", () => {
     const seeded = parse(["--seed", "7", "--dry-run"]);
     expect(seeded.kind === "run" && new Date(seeded.config.startTime).toISOString()).toBe("2025-01-15T09:00:00.000Z");
-    const unseeded = parse(["--dry-run"]);
-    expect(unseeded.kind === "run" && new Date(unseeded.config.startTime).toISOString()).toBe(
-      "2026-03-01T12:34:56.000Z",
-    );
-    expect(unseeded.kind === "run" && unseeded.config.seed).toMatch(/^\d+$/);
+    const unseeded = parse(["--dry-run", "--count", "40"]);
+    if (unseeded.kind !== "run") throw new Error("expected a run");
+    expect(unseeded.config.seed).toMatch(/^\d+$/);
+    const times = buildPlan(unseeded.config).sends.map((send) => Date.parse(send.envelope.timestamp));
+    // The timeline spans hours (stories of 40 events), and it ends at the clock's second, not after it.
+    expect(new Date(Math.max(...times)).toISOString()).toBe("2026-03-01T12:34:56.000Z");
+    expect(Math.min(...times)).toBe(unseeded.config.startTime);
+    expect(unseeded.config.startTime).toBeLessThan(Date.parse("2026-03-01T10:00:00Z"));
+  });
+
+  it("starts an unseeded run with --start-time at that time", () => {
+    const result = parse(["--dry-run", "--start-time", "2026-02-01T00:00:00Z"]);
+    expect(result.kind === "run" && new Date(result.config.startTime).toISOString()).toBe("2026-02-01T00:00:00.000Z");
   });
 
   it("has the documented defaults and environment fallbacks", () => {

@@ -10,6 +10,7 @@ import {
   UsageError,
   usageErrorFromParseArgs,
 } from "../cli-kit.ts";
+import { buildPlan } from "./generator.ts";
 
 /** Flags of `npm run simulate`, merged with the environment, checked, and given defaults. */
 
@@ -152,29 +153,37 @@ export function parseSimulatorArgs(
       throw new UsageError("--start-time must be an ISO 8601 date-time, e.g. 2025-01-15T09:00:00Z");
     }
   } else {
-    // Seeded runs are fully reproducible by default; unseeded ones happen "now" (to the second).
+    // Seeded runs are fully reproducible by default; unseeded ones end "now" (to the second), so no
+    // event is dated in the future (the receiver warns about those) and the console shows them as recent.
     startTime = seedGiven ? Date.parse(SEEDED_START_TIME) : Math.floor(now() / 1000) * 1000;
   }
 
-  return {
-    kind: "run",
-    warnings,
-    config: {
-      target: url.href,
-      apiKey,
-      count: integer(values.count, "--count", 50, 1, MAX_COUNT),
-      duplicateRate: rate(values["duplicate-rate"], "--duplicate-rate", false),
-      outOfOrderRate: rate(values["out-of-order-rate"], "--out-of-order-rate", true),
-      concurrency: integer(values.concurrency, "--concurrency", 4, 1, 256),
-      clinicId,
-      seed,
-      startTime,
-      retryScale: number(values["retry-scale"], "--retry-scale", 1, 0, 100),
-      timeoutMs: Math.round(number(values.timeout, "--timeout", 5, 0.001, 300) * 1000),
-      dryRun,
-      json: values.json === true,
-    },
+  const config = {
+    target: url.href,
+    apiKey,
+    count: integer(values.count, "--count", 50, 1, MAX_COUNT),
+    duplicateRate: rate(values["duplicate-rate"], "--duplicate-rate", false),
+    outOfOrderRate: rate(values["out-of-order-rate"], "--out-of-order-rate", true),
+    concurrency: integer(values.concurrency, "--concurrency", 4, 1, 256),
+    clinicId,
+    seed,
+    startTime,
+    retryScale: number(values["retry-scale"], "--retry-scale", 1, 0, 100),
+    timeoutMs: Math.round(number(values.timeout, "--timeout", 5, 0.001, 300) * 1000),
+    dryRun,
+    json: values.json === true,
   };
+  if (values["start-time"] === undefined && !seedGiven) {
+    // The timeline does not depend on its start (only on the seed), so one trial plan gives its span.
+    config.startTime -= timelineSpan(config);
+  }
+  return { kind: "run", warnings, config };
+}
+
+/** Milliseconds from the first to the last event timestamp of the plan these options build. */
+function timelineSpan(options: Parameters<typeof buildPlan>[0]): number {
+  const times = buildPlan(options).sends.map((send) => Date.parse(send.envelope.timestamp));
+  return times.length === 0 ? 0 : Math.max(...times) - Math.min(...times);
 }
 
 function number(raw: string | undefined, flag: string, fallback: number, min: number, max: number): number {

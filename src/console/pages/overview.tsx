@@ -3,6 +3,7 @@ import { readWebhookConfig } from "../../config/webhook";
 import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
 import { notificationStats } from "../../db/notifications";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
+import { rejectionSummary } from "../../db/rejections";
 import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
 import { clinicTimeZone } from "../clinic-time-zone";
@@ -75,12 +76,14 @@ overview.get("/", async (c) => {
   const now = c.get("now");
   const timeZone = clinicTimeZone(c.env);
   const clinicIds = [...readWebhookConfig(c.env).clinicIds];
-  // Three round trips whatever the table sizes: the admin API's two stats reads and one overview batch.
+  // Four round trips whatever the table sizes: the admin API's two stats reads, one overview batch and
+  // the refused deliveries of the last 24 hours (GET /admin/rejections' table).
   const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();
-  const [events, notifications, activity] = await Promise.all([
+  const [events, notifications, activity, rejected] = await Promise.all([
     eventStats(c.env.DB),
     notificationStats(c.env.DB),
     readOverview(c.env.DB, clinicIds, since),
+    rejectionSummary(c.env.DB, new Date(now.getTime() - 24 * HOUR_MS)),
   ]);
   const openAlerts = activity.open_alerts;
   const lastDay = hourlyBars(activity.hourly, now, timeZone);
@@ -105,6 +108,15 @@ overview.get("/", async (c) => {
             <strong>{events.by_status[status] ?? 0}</strong> <StatusBadge status={status} /> events
           </a>
         ))}
+        <div id="rejections" class={`card${rejected.count ? " attention" : ""}`}>
+          Webhook deliveries refused in the last 24 hours
+          <strong>{rejected.count}</strong>
+          {rejected.last_reason ? (
+            <span>
+              last: <code>{rejected.last_reason}</code> <TimeAgo iso={rejected.last_at} timeZone={timeZone} now={now} />
+            </span>
+          ) : null}
+        </div>
         <div class={`card${activity.oldest_pending_at ? " attention" : ""}`}>
           Oldest pending notification
           <strong>{activity.oldest_pending_at ? formatAge(activity.oldest_pending_at, now) : "none waiting"}</strong>

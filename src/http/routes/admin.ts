@@ -20,6 +20,7 @@ import { adminAudit } from "./admin-audit";
 import { adminClinics } from "./admin-clinics";
 import { adminHealth } from "./admin-health";
 import { adminNotifications } from "./admin-notifications";
+import { adminRejections } from "./admin-rejections";
 import { adminReplay } from "./admin-replay";
 import { adminStaff } from "./admin-staff";
 import { clinicPatients, patients } from "./patients";
@@ -37,6 +38,7 @@ admin.route("/", adminReplay);
 admin.route("/notifications", adminNotifications);
 admin.route("/health", adminHealth);
 admin.route("/audit", adminAudit);
+admin.route("/rejections", adminRejections);
 
 const invalidQuery = rejectInvalid("invalid_query", "The query parameters are invalid.");
 

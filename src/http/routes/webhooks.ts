@@ -8,6 +8,7 @@ import { enqueueOne } from "../../queue/enqueue";
 import { ApiError, rejectInvalid } from "../errors";
 import { apiKeyAuth } from "../middleware/api-key-auth";
 import { bodyCap } from "../middleware/body-cap";
+import { rejectionCount } from "../middleware/rejection-count";
 import { requireJsonContentType } from "../middleware/require-json";
 import type { App } from "../types";
 
@@ -25,12 +26,14 @@ const envelopeValidator = lazy(buildEnvelopeValidator);
 const validateEnvelope: ReturnType<typeof buildEnvelopeValidator> = (c, next) => envelopeValidator()(c, next);
 
 /**
- * `POST /webhooks/novamed`: authenticate, cap, parse, check the envelope and clinic, enqueue, 200.
+ * `POST /webhooks/novamed`: authenticate, cap, parse, check the envelope and clinic, enqueue, 200; a
+ * refusal is counted after the answer (src/http/middleware/rejection-count.ts).
  * No D1 and no business logic here: the answer must be fast, and a 200 must mean only "durably
  * enqueued" (the queue owns retries from then on). Anything else makes NovaMed retry.
  */
 export const novamedWebhook = new Hono<App>().post(
   "/novamed",
+  rejectionCount(),
   apiKeyAuth(),
   requireJsonContentType(),
   bodyCap(MAX_WEBHOOK_BODY_BYTES, "The body is larger than 64 KiB."),
@@ -39,6 +42,7 @@ export const novamedWebhook = new Hono<App>().post(
     const envelope = c.req.valid("json");
     c.set("eventType", envelope.event_type);
     c.set("eventId", envelope.event_id);
+    c.set("envelopeClinicId", envelope.clinic_id.toLowerCase());
 
     if (!readWebhookConfig(c.env).clinicIds.has(envelope.clinic_id.toLowerCase())) {
       throw new ApiError(403, "unknown_clinic", "The clinic_id is not served by this receiver.");

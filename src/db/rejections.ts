@@ -1,0 +1,80 @@
+/**
+ * Typed SQL for rejected webhook deliveries (`webhook_rejections`, migration 0090): one counter per
+ * clinic (or `unknown`), reason and UTC minute. Written after the edge has answered; read by the admin
+ * API (per hour), the console overview and the lifecycle watch.
+ */
+
+/** The clinic of a rejection that cannot be tied to a served clinic (a bad key, an unserved clinic id). */
+export const UNKNOWN_CLINIC = "unknown";
+
+export interface Rejection {
+  clinicId: string;
+  /** The answer's error code, e.g. `unauthorized`. */
+  reason: string;
+  at: Date;
+}
+
+/** `YYYY-MM-DDTHH:MM` (UTC) of an instant: the row's minute. */
+export function minuteKey(at: Date): string {
+  return at.toISOString().slice(0, 16);
+}
+
+/** Counts one rejection: one upsert on the primary key. */
+export async function recordRejection(db: D1Database, rejection: Rejection): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO webhook_rejections (clinic_id, reason, minute, count, last_at) VALUES (?1, ?2, ?3, 1, ?4)
+ON CONFLICT (clinic_id, reason, minute) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`,
+    )
+    .bind(rejection.clinicId, rejection.reason, minuteKey(rejection.at), rejection.at.toISOString())
+    .run();
+}
+
+/** Rejections of one clinic and reason in one UTC hour (`YYYY-MM-DDTHH`). */
+export interface HourlyRejections {
+  clinic_id: string;
+  reason: string;
+  hour: string;
+  count: number;
+  last_at: string;
+}
+
+/** Rejections from the minute of `since` on, per clinic, reason and hour, newest hour first (`webhook_rejections_minute`). */
+export async function listRejections(db: D1Database, since: Date): Promise<HourlyRejections[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT clinic_id, reason, substr(minute, 1, 13) AS hour, SUM(count) AS count, MAX(last_at) AS last_at
+FROM webhook_rejections WHERE minute >= ?1
+GROUP BY clinic_id, reason, hour ORDER BY hour DESC, count DESC, clinic_id, reason LIMIT 5000`,
+    )
+    .bind(minuteKey(since))
+    .all<HourlyRejections>();
+  return results;
+}
+
+export interface RejectionSummary {
+  count: number;
+  /** The newest rejection's reason and time; null when there was none. */
+  last_reason: string | null;
+  last_at: string | null;
+}
+
+/** How many rejections since `since`, and the newest one's reason, in one round trip. */
+export async function rejectionSummary(db: D1Database, since: Date): Promise<RejectionSummary> {
+  const [total, last] = await db.batch([
+    db
+      .prepare(`SELECT COALESCE(SUM(count), 0) AS count FROM webhook_rejections WHERE minute >= ?1`)
+      .bind(minuteKey(since)),
+    db
+      .prepare(
+        `SELECT reason, last_at FROM webhook_rejections WHERE minute >= ?1 ORDER BY minute DESC, last_at DESC LIMIT 1`,
+      )
+      .bind(minuteKey(since)),
+  ]);
+  const lastRow = (last?.results[0] as { reason: string; last_at: string } | undefined) ?? null;
+  return {
+    count: Number((total?.results[0] as { count: number } | undefined)?.count ?? 0),
+    last_reason: lastRow?.reason ?? null,
+    last_at: lastRow?.last_at ?? null,
+  };
+}

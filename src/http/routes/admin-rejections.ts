@@ -1,0 +1,40 @@
+import { zValidator } from "@hono/zod-validator";
+import { Hono } from "hono";
+import { z } from "zod";
+import { listRejections } from "../../db/rejections";
+import { rejectInvalid } from "../errors";
+import type { App } from "../types";
+
+const DAY_MS = 86_400_000;
+
+const rejectionsQuery = z.object({
+  since: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" }).optional(),
+});
+
+/**
+ * `GET /admin/rejections?since=<ISO date-time>`: webhook deliveries the edge refused since `since`
+ * (default 24 h ago), per clinic (or `unknown`), reason (the answer's error code) and UTC hour, newest
+ * hour first. Counts only: no body, no key, no patient; so it is not audited (test/http/audit-every-route.test.ts).
+ */
+export const adminRejections = new Hono<App>();
+
+adminRejections.get(
+  "/",
+  zValidator("query", rejectionsQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
+  async (c) => {
+    const query = c.req.valid("query");
+    const since = query.since ? new Date(query.since) : new Date(Date.now() - DAY_MS);
+    const rows = await listRejections(c.env.DB, since);
+    return c.json({
+      since: since.toISOString(),
+      total: rows.reduce((sum, row) => sum + row.count, 0),
+      rejections: rows.map((row) => ({
+        clinic_id: row.clinic_id,
+        reason: row.reason,
+        hour: `${row.hour}:00:00.000Z`,
+        count: row.count,
+        last_at: row.last_at,
+      })),
+    });
+  },
+);
