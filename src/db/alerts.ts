@@ -1,3 +1,4 @@
+import { query, readBatch } from "./batch";
 import type { AlertTargetType } from "./watch";
 
 /** Typed SQL for lifecycle-watch alerts and their deliveries to staff (migration 0009). */
@@ -98,13 +99,15 @@ export async function openAlertsForDigest(
   db: D1Database,
   limit: number,
 ): Promise<{ alerts: AlertRow[]; total: number }> {
-  const [rows, count] = await db.batch<Record<string, unknown>>([
-    db.prepare(`SELECT * FROM alerts WHERE state = 'open' ORDER BY opened_at, alert_id LIMIT ?1`).bind(limit),
-    db.prepare(`SELECT COUNT(*) AS total FROM alerts WHERE state = 'open'`),
+  const [alerts, count] = await readBatch(db, [
+    query<AlertRow>(
+      db.prepare(`SELECT * FROM alerts WHERE state = 'open' ORDER BY opened_at, alert_id LIMIT ?1`).bind(limit),
+    ),
+    query<{ total: number }>(db.prepare(`SELECT COUNT(*) AS total FROM alerts WHERE state = 'open'`)),
   ]);
   return {
-    alerts: (rows?.results ?? []) as unknown as AlertRow[],
-    total: Number(count?.results[0]?.total ?? 0),
+    alerts,
+    total: Number(count[0]?.total ?? 0),
   };
 }
 

@@ -5,7 +5,7 @@ import { findArchivedEvent } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
 import { EVENT_STATUSES, type EventRow, eventStats, getEventRow, listEventRows } from "../../db/events";
 import { type NotificationRow, notificationStats, notificationsForEvent } from "../../db/notifications";
-import type { EntityKind } from "../../events/event-types";
+import type { EntityKind } from "../../event-types";
 import { audited } from "../audit";
 import { requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
