@@ -2,6 +2,7 @@ import type { EntityKind } from "../event-types";
 import { type Query, query, readBatch } from "./batch";
 import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus } from "./events";
 import type { NotificationRow } from "./notifications";
+import { where } from "./parameters";
 import { type DirectoryClinic, type Patient, selectOptedOutPhones, selectPatients, toPatient } from "./patients";
 
 /**
@@ -40,32 +41,27 @@ export interface EventSearch {
  * needs (status, type, received range, or the id lookups united).
  */
 export async function searchEventRows(db: D1Database, search: EventSearch): Promise<EventRow[]> {
-  const conditions: string[] = [];
-  const params: (string | number)[] = [];
-  const param = (value: string | number) => {
-    params.push(value);
-    return `?${params.length}`;
-  };
-  if (search.status) conditions.push(`status = ${param(search.status)}`);
-  if (search.type) conditions.push(`event_type = ${param(search.type)}`);
-  if (search.receivedFrom) conditions.push(`received_at >= ${param(search.receivedFrom)}`);
-  if (search.receivedBefore) conditions.push(`received_at < ${param(search.receivedBefore)}`);
-  if (search.reference) {
-    const reference = param(search.reference);
-    const paths = [...Object.values(ENTITY_REFERENCE).map((entry) => entry.path), PATIENT_REFERENCE];
-    conditions.push(`(event_id = ${reference} OR ${paths.map((path) => `${path} = ${reference}`).join(" OR ")})`);
-  }
-  if (search.after) {
-    const receivedAt = param(search.after.receivedAt);
-    const eventId = param(search.after.eventId);
-    conditions.push(`(received_at < ${receivedAt} OR (received_at = ${receivedAt} AND event_id < ${eventId}))`);
-  }
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+  const { reference, after } = search;
+  const filters = where()
+    .and(Boolean(search.status), (param) => `status = ${param(search.status)}`)
+    .and(Boolean(search.type), (param) => `event_type = ${param(search.type)}`)
+    .and(Boolean(search.receivedFrom), (param) => `received_at >= ${param(search.receivedFrom)}`)
+    .and(Boolean(search.receivedBefore), (param) => `received_at < ${param(search.receivedBefore)}`)
+    .and(Boolean(reference), (param) => {
+      const ref = param(reference);
+      const paths = [...Object.values(ENTITY_REFERENCE).map((entry) => entry.path), PATIENT_REFERENCE];
+      return `(event_id = ${ref} OR ${paths.map((path) => `${path} = ${ref}`).join(" OR ")})`;
+    })
+    .and(after !== undefined, (param) => {
+      const receivedAt = param(after?.receivedAt);
+      return `(received_at < ${receivedAt} OR (received_at = ${receivedAt} AND event_id < ${param(after?.eventId)}))`;
+    });
+  const limit = filters.param(search.limit + 1);
   const { results } = await db
     .prepare(
-      `SELECT ${EVENT_ROW_COLUMNS} FROM events ${where} ORDER BY received_at DESC, event_id DESC LIMIT ${param(search.limit + 1)}`,
+      `SELECT ${EVENT_ROW_COLUMNS} FROM events ${filters.clause} ORDER BY received_at DESC, event_id DESC LIMIT ${limit}`,
     )
-    .bind(...params)
+    .bind(...filters.values)
     .all<EventRow>();
   return results;
 }

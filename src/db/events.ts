@@ -205,38 +205,6 @@ export async function getEventRow(db: D1Database, eventId: string): Promise<Even
   return db.prepare(`SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE event_id = ?1`).bind(eventId).first<EventRow>();
 }
 
-export interface EventListQuery {
-  status?: EventStatus;
-  type?: string;
-  limit: number;
-  /** Position after which to continue (newest first): the last row's received_at and event_id. */
-  after?: { receivedAt: string; eventId: string };
-}
-
-/**
- * Events newest first, filtered, one page plus one row to tell whether another page exists. The SQL
- * is built per filter: `(?1 IS NULL OR status = ?1)` would make SQLite scan the table instead of
- * using the (status, received_at) or (event_type, received_at) index.
- */
-export async function listEventRows(db: D1Database, query: EventListQuery): Promise<EventRow[]> {
-  const conditions: string[] = [];
-  if (query.status !== undefined) conditions.push("status = ?1");
-  if (query.type !== undefined) conditions.push("event_type = ?2");
-  if (query.after !== undefined) conditions.push("(received_at < ?3 OR (received_at = ?3 AND event_id < ?4))");
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
-  const { results } = await db
-    .prepare(`SELECT ${EVENT_ROW_COLUMNS} FROM events ${where} ORDER BY received_at DESC, event_id DESC LIMIT ?5`)
-    .bind(
-      query.status ?? null,
-      query.type ?? null,
-      query.after?.receivedAt ?? null,
-      query.after?.eventId ?? null,
-      query.limit + 1,
-    )
-    .all<EventRow>();
-  return results;
-}
-
 /** Statuses a replay may start from; `force` adds the finished ones. */
 export const REPLAYABLE: readonly EventStatus[] = ["dead", "invalid", "failed"];
 export const FORCE_REPLAYABLE: readonly EventStatus[] = [...REPLAYABLE, "processed", "ignored"];
