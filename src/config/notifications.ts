@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { EVENT_TYPES, type EventType } from "../events/event-types";
+import { EVENT_TYPES, type EventType } from "../event-types";
 import { isTimeZone } from "../time-zone";
 import { authTokenList, publicBaseUrl } from "./providers";
 import { optionalText, settingsReader, withDefault } from "./read";

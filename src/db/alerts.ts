@@ -1,3 +1,5 @@
+import { query, readBatch } from "./batch";
+import { where } from "./parameters";
 import type { AlertTargetType } from "./watch";
 
 /** Typed SQL for lifecycle-watch alerts and their deliveries to staff (migration 0009). */
@@ -36,20 +38,18 @@ export interface AlertListQuery {
  * page exists; read through `alerts_state_opened` or `alerts_rule_state_opened`.
  */
 export async function listAlerts(db: D1Database, query: AlertListQuery): Promise<AlertRow[]> {
+  const { after } = query;
+  const filters = where()
+    .and(query.state !== undefined, (param) => `state = ${param(query.state)}`)
+    .and(query.rule !== undefined, (param) => `rule = ${param(query.rule)}`)
+    .and(after !== undefined, (param) => {
+      const openedAt = param(after?.openedAt);
+      return `(opened_at < ${openedAt} OR (opened_at = ${openedAt} AND alert_id < ${param(after?.alertId)}))`;
+    });
+  const limit = filters.param(query.limit + 1);
   const { results } = await db
-    .prepare(
-      `SELECT * FROM alerts
-WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR rule = ?2)
-  AND (?3 IS NULL OR opened_at < ?3 OR (opened_at = ?3 AND alert_id < ?4))
-ORDER BY opened_at DESC, alert_id DESC LIMIT ?5`,
-    )
-    .bind(
-      query.state ?? null,
-      query.rule ?? null,
-      query.after?.openedAt ?? null,
-      query.after?.alertId ?? null,
-      query.limit + 1,
-    )
+    .prepare(`SELECT * FROM alerts ${filters.clause} ORDER BY opened_at DESC, alert_id DESC LIMIT ${limit}`)
+    .bind(...filters.values)
     .all<AlertRow>();
   return results;
 }
@@ -98,13 +98,15 @@ export async function openAlertsForDigest(
   db: D1Database,
   limit: number,
 ): Promise<{ alerts: AlertRow[]; total: number }> {
-  const [rows, count] = await db.batch<Record<string, unknown>>([
-    db.prepare(`SELECT * FROM alerts WHERE state = 'open' ORDER BY opened_at, alert_id LIMIT ?1`).bind(limit),
-    db.prepare(`SELECT COUNT(*) AS total FROM alerts WHERE state = 'open'`),
+  const [alerts, count] = await readBatch(db, [
+    query<AlertRow>(
+      db.prepare(`SELECT * FROM alerts WHERE state = 'open' ORDER BY opened_at, alert_id LIMIT ?1`).bind(limit),
+    ),
+    query<{ total: number }>(db.prepare(`SELECT COUNT(*) AS total FROM alerts WHERE state = 'open'`)),
   ]);
   return {
-    alerts: (rows?.results ?? []) as unknown as AlertRow[],
-    total: Number(count?.results[0]?.total ?? 0),
+    alerts,
+    total: Number(count[0]?.total ?? 0),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { Query } from "./batch";
+
 /**
  * Typed SQL for clinic profiles (migration 0045) and per-sender SMS opt-outs. A profile field left
  * NULL means "the [vars] default"; src/tenancy/clinic-settings.ts resolves it.
@@ -38,11 +40,10 @@ export interface ClinicProfile {
   updated_at: string;
 }
 
-type ClinicProfileRow = Omit<ClinicProfile, "alert_emails"> & { alert_emails: string | null };
+export type ClinicProfileRow = Omit<ClinicProfile, "alert_emails"> & { alert_emails: string | null };
 
 /** A profile row as D1 returns it (alert emails as JSON text). */
-export function toClinicProfile(row: Record<string, unknown>): ClinicProfile {
-  const typed = row as unknown as ClinicProfileRow;
+export function toClinicProfile(typed: ClinicProfileRow): ClinicProfile {
   let alertEmails: string[] | null = null;
   if (typed.alert_emails) {
     const parsed: unknown = JSON.parse(typed.alert_emails);
@@ -52,14 +53,14 @@ export function toClinicProfile(row: Record<string, unknown>): ClinicProfile {
 }
 
 /** The profiles of some clinics, in one statement (a clinic without one has no row). */
-export function selectClinicProfiles(db: D1Database, clinicIds: readonly string[]): D1PreparedStatement {
+export function selectClinicProfiles(db: D1Database, clinicIds: readonly string[]): Query<ClinicProfileRow> {
   return db
     .prepare(`SELECT * FROM clinic_profiles WHERE clinic_id IN (SELECT value FROM json_each(?1))`)
     .bind(JSON.stringify(clinicIds));
 }
 
 /** The profiles of the clinics of some events, in one statement. */
-export function selectProfilesOfEvents(db: D1Database, eventIds: readonly string[]): D1PreparedStatement {
+export function selectProfilesOfEvents(db: D1Database, eventIds: readonly string[]): Query<ClinicProfileRow> {
   return db
     .prepare(
       `SELECT * FROM clinic_profiles
@@ -73,7 +74,7 @@ export async function getClinicProfiles(
   db: D1Database,
   clinicIds: readonly string[],
 ): Promise<Map<string, ClinicProfile>> {
-  const { results } = await selectClinicProfiles(db, clinicIds).all<Record<string, unknown>>();
+  const { results } = await selectClinicProfiles(db, clinicIds).all<ClinicProfileRow>();
   return new Map(results.map((row) => [String(row.clinic_id), toClinicProfile(row)]));
 }
 
@@ -98,14 +99,20 @@ ON CONFLICT (clinic_id) DO UPDATE SET updated_at = excluded.updated_at, ${column
 }
 
 /** The clinic of each of some events (the sender's notifications carry their event id, not the clinic). */
-export function selectEventClinics(db: D1Database, eventIds: readonly string[]): D1PreparedStatement {
+export function selectEventClinics(
+  db: D1Database,
+  eventIds: readonly string[],
+): Query<{ event_id: string; clinic_id: string }> {
   return db
     .prepare(`SELECT event_id, clinic_id FROM events WHERE event_id IN (SELECT value FROM json_each(?1))`)
     .bind(JSON.stringify(eventIds));
 }
 
 /** Per-sender opt-outs of some patients' phones, in one statement (rows of `phone`, `sender`). */
-export function selectSenderOptOuts(db: D1Database, patientIds: readonly string[]): D1PreparedStatement {
+export function selectSenderOptOuts(
+  db: D1Database,
+  patientIds: readonly string[],
+): Query<{ phone: string; sender: string }> {
   return db
     .prepare(
       `SELECT phone, sender FROM sms_sender_opt_outs

@@ -1,3 +1,5 @@
+import type { Query } from "./batch";
+
 /**
  * Typed SQL for the entity tables (orders, medication requests, refills). Every write is a
  * "progression upsert": the event's status wins only if it ranks higher than the stored one (or ranks
@@ -7,7 +9,7 @@
  * consumer that holds the claim can commit its effects (see src/db/events.ts).
  */
 
-import { type EntityKind, TIE_PRECEDENCE } from "../events/event-types";
+import { type EntityKind, TIE_PRECEDENCE } from "../event-types";
 import { type NamedParameters, namedParameters } from "./parameters";
 
 interface EntityTable {
@@ -221,7 +223,10 @@ export interface OrderFacts {
 }
 
 /** The shipping facts of several orders, in one statement. */
-export function selectOrderFacts(db: D1Database, orderIds: readonly string[]): D1PreparedStatement {
+export function selectOrderFacts(
+  db: D1Database,
+  orderIds: readonly string[],
+): Query<OrderFacts & { order_id: string }> {
   return db
     .prepare(
       `SELECT order_id, carrier, tracking_number, estimated_delivery FROM orders WHERE order_id IN (SELECT value FROM json_each(?1))`,

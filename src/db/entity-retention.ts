@@ -1,4 +1,4 @@
-import type { EntityKind } from "../events/event-types";
+import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES } from "./entities";
 
 /**

@@ -1,15 +1,15 @@
-import type { EntityKind } from "../events/event-types";
-import type { EventRow, EventStatus } from "./events";
+import type { EntityKind } from "../event-types";
+import { type Query, query, readBatch } from "./batch";
+import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus } from "./events";
 import type { NotificationRow } from "./notifications";
+import { where } from "./parameters";
+import { type DirectoryClinic, type Patient, selectOptedOutPhones, selectPatients, toPatient } from "./patients";
 
 /**
  * Typed SQL for the console's event lookups: filtered and searched lists, the events that named an
  * entity, a patient's messages. Every entity or patient lookup uses the JSON-path expression indexes
  * of migrations/0005_console.sql, so the expressions here must stay exactly as indexed.
  */
-
-const EVENT_ROW_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,
-  last_error, issues, payload, payload_purged_at, conflicts, applications`;
 
 /** The indexed JSON path of each entity's id inside an event payload, and the event types that apply to it. */
 const ENTITY_REFERENCE: Record<EntityKind, { path: string; typePrefix: string }> = {
@@ -41,32 +41,27 @@ export interface EventSearch {
  * needs (status, type, received range, or the id lookups united).
  */
 export async function searchEventRows(db: D1Database, search: EventSearch): Promise<EventRow[]> {
-  const conditions: string[] = [];
-  const params: (string | number)[] = [];
-  const param = (value: string | number) => {
-    params.push(value);
-    return `?${params.length}`;
-  };
-  if (search.status) conditions.push(`status = ${param(search.status)}`);
-  if (search.type) conditions.push(`event_type = ${param(search.type)}`);
-  if (search.receivedFrom) conditions.push(`received_at >= ${param(search.receivedFrom)}`);
-  if (search.receivedBefore) conditions.push(`received_at < ${param(search.receivedBefore)}`);
-  if (search.reference) {
-    const reference = param(search.reference);
-    const paths = [...Object.values(ENTITY_REFERENCE).map((entry) => entry.path), PATIENT_REFERENCE];
-    conditions.push(`(event_id = ${reference} OR ${paths.map((path) => `${path} = ${reference}`).join(" OR ")})`);
-  }
-  if (search.after) {
-    const receivedAt = param(search.after.receivedAt);
-    const eventId = param(search.after.eventId);
-    conditions.push(`(received_at < ${receivedAt} OR (received_at = ${receivedAt} AND event_id < ${eventId}))`);
-  }
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+  const { reference, after } = search;
+  const filters = where()
+    .and(Boolean(search.status), (param) => `status = ${param(search.status)}`)
+    .and(Boolean(search.type), (param) => `event_type = ${param(search.type)}`)
+    .and(Boolean(search.receivedFrom), (param) => `received_at >= ${param(search.receivedFrom)}`)
+    .and(Boolean(search.receivedBefore), (param) => `received_at < ${param(search.receivedBefore)}`)
+    .and(Boolean(reference), (param) => {
+      const ref = param(reference);
+      const paths = [...Object.values(ENTITY_REFERENCE).map((entry) => entry.path), PATIENT_REFERENCE];
+      return `(event_id = ${ref} OR ${paths.map((path) => `${path} = ${ref}`).join(" OR ")})`;
+    })
+    .and(after !== undefined, (param) => {
+      const receivedAt = param(after?.receivedAt);
+      return `(received_at < ${receivedAt} OR (received_at = ${receivedAt} AND event_id < ${param(after?.eventId)}))`;
+    });
+  const limit = filters.param(search.limit + 1);
   const { results } = await db
     .prepare(
-      `SELECT ${EVENT_ROW_COLUMNS} FROM events ${where} ORDER BY received_at DESC, event_id DESC LIMIT ${param(search.limit + 1)}`,
+      `SELECT ${EVENT_ROW_COLUMNS} FROM events ${filters.clause} ORDER BY received_at DESC, event_id DESC LIMIT ${limit}`,
     )
-    .bind(...params)
+    .bind(...filters.values)
     .all<EventRow>();
   return results;
 }
@@ -83,29 +78,49 @@ export async function eventsForEntity(
 ): Promise<{ events: EventRow[]; notifications: NotificationRow[] }> {
   const { path, typePrefix } = ENTITY_REFERENCE[kind];
   const matching = `${path} = ?1 AND substr(event_type, 1, ${typePrefix.length}) = ?2`;
-  const [events, notifications] = await db.batch<Record<string, unknown>>([
-    db
-      .prepare(
-        `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3`,
-      )
-      .bind(entityId, typePrefix, limit),
-    db
-      .prepare(
-        `SELECT * FROM notifications WHERE event_id IN (
+  const [events, notifications] = await readBatch(db, [
+    query<EventRow>(
+      db
+        .prepare(
+          `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3`,
+        )
+        .bind(entityId, typePrefix, limit),
+    ),
+    query<NotificationRow>(
+      db
+        .prepare(
+          `SELECT * FROM notifications WHERE event_id IN (
   SELECT event_id FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3)
 ORDER BY created_at, channel`,
-      )
-      .bind(entityId, typePrefix, limit),
+        )
+        .bind(entityId, typePrefix, limit),
+    ),
   ]);
-  return {
-    events: (events?.results ?? []) as unknown as EventRow[],
-    notifications: (notifications?.results ?? []) as unknown as NotificationRow[],
-  };
+  return { events, notifications };
 }
 
 /** A patient's newest `limit` notifications (`notifications_patient_created`), as a statement for a batch. */
-export function selectPatientNotifications(db: D1Database, patientId: string, limit: number): D1PreparedStatement {
+export function selectPatientNotifications(db: D1Database, patientId: string, limit: number): Query<NotificationRow> {
   return db
     .prepare(`SELECT * FROM notifications WHERE patient_id = ?1 ORDER BY created_at DESC LIMIT ?2`)
     .bind(patientId, limit);
+}
+
+/**
+ * What the console's patient page shows, in one round trip: the patient in the clinic's directory
+ * (or null), whether their phone is opted out of SMS, and their newest `limit` messages.
+ */
+export async function readPatientPage(
+  db: D1Database,
+  directory: DirectoryClinic,
+  patientId: string,
+  limit: number,
+): Promise<{ patient: Patient | null; phoneOptedOut: boolean; notifications: NotificationRow[] }> {
+  const [patients, optedOut, notifications] = await readBatch(db, [
+    selectPatients(db, directory, [patientId]),
+    selectOptedOutPhones(db, [patientId]),
+    selectPatientNotifications(db, patientId, limit),
+  ]);
+  const stored = patients[0];
+  return { patient: stored ? toPatient(stored) : null, phoneOptedOut: optedOut.length > 0, notifications };
 }

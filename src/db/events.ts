@@ -4,6 +4,8 @@
  * guarded by `lease_owner`), so an event is applied once even when deliveries race or a consumer dies.
  */
 
+import { query, readBatch, readBatchThen } from "./batch";
+
 export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
 export const EVENT_STATUSES: readonly EventStatus[] = [
   "queued",
@@ -110,9 +112,11 @@ export async function claimEvents(
       .prepare(COUNT_CONFLICTS_SQL)
       .bind(JSON.stringify(requests.map((request) => [request.eventId, request.payloadHash]))),
   );
-  statements.push(db.prepare(CLAIMED_ROWS_SQL).bind(JSON.stringify(requests.map((request) => request.eventId))));
-  const results = await db.batch<ClaimedRow>(statements);
-  const rows = results.at(-1)?.results ?? [];
+  const { last: rows } = await readBatchThen(
+    db,
+    statements,
+    query<ClaimedRow>(db.prepare(CLAIMED_ROWS_SQL).bind(JSON.stringify(requests.map((request) => request.eventId)))),
+  );
   return new Map(rows.map((row) => [row.event_id, row]));
 }
 
@@ -193,43 +197,12 @@ export interface EventRow {
   applications: number;
 }
 
-const EVENT_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,
+/** The columns of an {@link EventRow}: every list and lookup of events selects these. */
+export const EVENT_ROW_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,
   last_error, issues, warnings, payload, payload_purged_at, conflicts, applications`;
 
 export async function getEventRow(db: D1Database, eventId: string): Promise<EventRow | null> {
-  return db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?1`).bind(eventId).first<EventRow>();
-}
-
-export interface EventListQuery {
-  status?: EventStatus;
-  type?: string;
-  limit: number;
-  /** Position after which to continue (newest first): the last row's received_at and event_id. */
-  after?: { receivedAt: string; eventId: string };
-}
-
-/**
- * Events newest first, filtered, one page plus one row to tell whether another page exists. The SQL
- * is built per filter: `(?1 IS NULL OR status = ?1)` would make SQLite scan the table instead of
- * using the (status, received_at) or (event_type, received_at) index.
- */
-export async function listEventRows(db: D1Database, query: EventListQuery): Promise<EventRow[]> {
-  const conditions: string[] = [];
-  if (query.status !== undefined) conditions.push("status = ?1");
-  if (query.type !== undefined) conditions.push("event_type = ?2");
-  if (query.after !== undefined) conditions.push("(received_at < ?3 OR (received_at = ?3 AND event_id < ?4))");
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
-  const { results } = await db
-    .prepare(`SELECT ${EVENT_COLUMNS} FROM events ${where} ORDER BY received_at DESC, event_id DESC LIMIT ?5`)
-    .bind(
-      query.status ?? null,
-      query.type ?? null,
-      query.after?.receivedAt ?? null,
-      query.after?.eventId ?? null,
-      query.limit + 1,
-    )
-    .all<EventRow>();
-  return results;
+  return db.prepare(`SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE event_id = ?1`).bind(eventId).first<EventRow>();
 }
 
 /** Statuses a replay may start from; `force` adds the finished ones. */
@@ -392,20 +365,24 @@ export interface EventStats {
 
 /** Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. */
 export async function eventStats(db: D1Database): Promise<EventStats> {
-  const [byStatus, totals] = await db.batch<Record<string, number | string>>([
+  const [byStatus, totals] = await readBatch(db, [
     // Counted from the (status, received_at) index alone; the sums read only the partial indexes of
     // the few rows with conflicts or repeated applications (migration 0006).
-    db.prepare(`SELECT status, COUNT(*) AS count FROM events GROUP BY status`),
-    db.prepare(`SELECT
+    query<{ status: string; count: number }>(
+      db.prepare(`SELECT status, COUNT(*) AS count FROM events GROUP BY status`),
+    ),
+    query<{ conflicts: number; repeated: number }>(
+      db.prepare(`SELECT
       (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0) AS conflicts,
       (SELECT COUNT(*) FROM events WHERE applications > 1) AS repeated`),
+    ),
   ]);
-  const row = totals?.results[0] ?? {};
-  const counts = (byStatus?.results ?? []).map((entry) => [String(entry.status), Number(entry.count)] as const);
+  const row = totals[0];
+  const counts = byStatus.map((entry) => [String(entry.status), Number(entry.count)] as const);
   return {
     total: counts.reduce((sum, [, count]) => sum + count, 0),
     by_status: Object.fromEntries(counts),
-    conflicts: Number(row.conflicts ?? 0),
-    applied_more_than_once: Number(row.repeated ?? 0),
+    conflicts: Number(row?.conflicts ?? 0),
+    applied_more_than_once: Number(row?.repeated ?? 0),
   };
 }

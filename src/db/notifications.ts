@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CHANNELS, type Channel } from "../config/notifications";
-import type { EntityKind } from "../events/event-types";
+import type { EntityKind } from "../event-types";
+import { type Query, query, readBatch, readBatchThen } from "./batch";
 import type { WriteGuard } from "./entities";
 import { ENTITY_TABLES } from "./entities";
 import { namedParameters } from "./parameters";
@@ -178,31 +179,32 @@ export async function claimNotifications(
   if (jobs.length === 0) return { claimed: [], leasedElsewhere: [] };
   const claim = db.prepare(CLAIM_SQL);
   const iso = new Date(now).toISOString();
-  const results = await db.batch<Record<string, unknown>>([
-    ...jobs.map((job) =>
-      claim.bind(
-        ...CLAIM.bind({
-          event_id: job.event_id,
-          channel: job.channel,
-          lease_expires_at: lease.expiresAt,
-          now_ms: now,
-          now: iso,
-          lease_token: lease.token,
-        }),
+  const { rows, last: leasedElsewhere } = await readBatchThen(
+    db,
+    jobs.map((job) =>
+      query<NotificationRow>(
+        claim.bind(
+          ...CLAIM.bind({
+            event_id: job.event_id,
+            channel: job.channel,
+            lease_expires_at: lease.expiresAt,
+            now_ms: now,
+            now: iso,
+            lease_token: lease.token,
+          }),
+        ),
       ),
     ),
-    db
-      .prepare(
-        `SELECT event_id, channel, lease_expires_at FROM notifications
+    query<LeasedElsewhere>(
+      db
+        .prepare(
+          `SELECT event_id, channel, lease_expires_at FROM notifications
 WHERE event_id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 'scheduled') AND lease_expires_at > ?2 AND lease_token <> ?3`,
-      )
-      .bind(JSON.stringify(jobs.map((job) => job.event_id)), now, lease.token),
-  ]);
-  const leasedElsewhere = (results.at(-1)?.results ?? []) as unknown as LeasedElsewhere[];
-  return {
-    claimed: results.slice(0, -1).flatMap((result) => result.results) as unknown as NotificationRow[],
-    leasedElsewhere,
-  };
+        )
+        .bind(JSON.stringify(jobs.map((job) => job.event_id)), now, lease.token),
+    ),
+  );
+  return { claimed: rows.flat(), leasedElsewhere };
 }
 
 /** Gives up every row held with this lease (after a claim whose answer was lost). */
@@ -426,17 +428,20 @@ export interface NotificationStats {
 
 /** Counts by status, and the held ones by reason, in one round trip. */
 export async function notificationStats(db: D1Database): Promise<NotificationStats> {
-  const [byStatus, held] = await db.batch<{ key: string; count: number }>([
-    db.prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications GROUP BY status`),
-    db.prepare(
-      `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held' GROUP BY error`,
+  const [statusRows, held] = await readBatch(db, [
+    query<{ key: string; count: number }>(
+      db.prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications GROUP BY status`),
+    ),
+    query<{ key: string; count: number }>(
+      db.prepare(
+        `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held' GROUP BY error`,
+      ),
     ),
   ]);
-  const statusRows = byStatus?.results ?? [];
   return {
     total: statusRows.reduce((sum, row) => sum + row.count, 0),
     by_status: Object.fromEntries(statusRows.map((row) => [row.key, row.count])),
-    held_by_reason: Object.fromEntries((held?.results ?? []).map((row) => [row.key, row.count])),
+    held_by_reason: Object.fromEntries(held.map((row) => [row.key, row.count])),
   };
 }
 
@@ -488,7 +493,7 @@ export function selectCurrentStatuses(
   db: D1Database,
   kind: EntityKind,
   entityIds: readonly string[],
-): D1PreparedStatement {
+): Query<CurrentStatus> {
   const { table, idColumn } = ENTITY_TABLES[kind];
   return db
     .prepare(
@@ -510,7 +515,7 @@ export interface ShipmentMessage {
 }
 
 /** The shipping messages and tracking updates of some orders, in one statement (read at send time). */
-export function selectShipmentMessages(db: D1Database, orderIds: readonly string[]): D1PreparedStatement {
+export function selectShipmentMessages(db: D1Database, orderIds: readonly string[]): Query<ShipmentMessage> {
   return db
     .prepare(
       `SELECT notification_id, kind, entity_id, channel, status, told_tracking_number, send_started_at, sent_at FROM notifications
@@ -527,7 +532,7 @@ export interface RecentSend {
 }
 
 /** The sends to some patients since `since` (ISO), in one statement. */
-export function selectRecentSends(db: D1Database, patientIds: readonly string[], since: string): D1PreparedStatement {
+export function selectRecentSends(db: D1Database, patientIds: readonly string[], since: string): Query<RecentSend> {
   return db
     .prepare(
       `SELECT patient_id, channel, sent_at FROM notifications
@@ -549,14 +554,16 @@ export async function notificationWithHistory(
   db: D1Database,
   notificationId: string,
 ): Promise<{ row: NotificationRow; history: StatusChange[] } | null> {
-  const [rows, history] = await db.batch<Record<string, unknown>>([
-    db.prepare(`SELECT * FROM notifications WHERE notification_id = ?1`).bind(notificationId),
-    db
-      .prepare(
-        `SELECT status, at, error, provider_message_id FROM notification_status_history WHERE notification_id = ?1 ORDER BY rowid`,
-      )
-      .bind(notificationId),
+  const [rows, history] = await readBatch(db, [
+    query<NotificationRow>(db.prepare(`SELECT * FROM notifications WHERE notification_id = ?1`).bind(notificationId)),
+    query<StatusChange>(
+      db
+        .prepare(
+          `SELECT status, at, error, provider_message_id FROM notification_status_history WHERE notification_id = ?1 ORDER BY rowid`,
+        )
+        .bind(notificationId),
+    ),
   ]);
-  const row = rows?.results[0] as unknown as NotificationRow | undefined;
-  return row ? { row, history: (history?.results ?? []) as unknown as StatusChange[] } : null;
+  const row = rows[0];
+  return row ? { row, history } : null;
 }

@@ -1,3 +1,4 @@
+import { query, readBatch } from "./batch";
 import type { EventStatus } from "./events";
 
 /** Typed SQL for the console overview: recent activity per clinic, per hour and status. */
@@ -30,29 +31,35 @@ export interface Overview {
  * range of `events_received`), the oldest pending notification (`notifications_status_created`) and the open alerts.
  */
 export async function readOverview(db: D1Database, clinicIds: readonly string[], since: string): Promise<Overview> {
-  const [clinics, hourly, oldest, alerts] = await db.batch<Record<string, unknown>>([
-    db
-      .prepare(
-        `SELECT value AS clinic_id, (SELECT MAX(received_at) FROM events WHERE clinic_id = value) AS last_received_at
+  const [clinics, hourly, oldest, alerts] = await readBatch(db, [
+    query<ClinicActivity>(
+      db
+        .prepare(
+          `SELECT value AS clinic_id, (SELECT MAX(received_at) FROM events WHERE clinic_id = value) AS last_received_at
 FROM json_each(?1)`,
-      )
-      .bind(JSON.stringify(clinicIds)),
-    db
-      .prepare(
-        `SELECT substr(received_at, 1, 13) AS hour, status, COUNT(*) AS count FROM events
+        )
+        .bind(JSON.stringify(clinicIds)),
+    ),
+    query<HourlyStatusCount>(
+      db
+        .prepare(
+          `SELECT substr(received_at, 1, 13) AS hour, status, COUNT(*) AS count FROM events
 WHERE received_at >= ?1 GROUP BY hour, status`,
-      )
-      .bind(since),
-    db.prepare(`SELECT MIN(created_at) AS oldest FROM notifications WHERE status = 'pending'`),
-    db.prepare(`SELECT COUNT(*) AS open FROM alerts WHERE state = 'open'`),
+        )
+        .bind(since),
+    ),
+    query<{ oldest: string | null }>(
+      db.prepare(`SELECT MIN(created_at) AS oldest FROM notifications WHERE status = 'pending'`),
+    ),
+    query<{ open: number }>(db.prepare(`SELECT COUNT(*) AS open FROM alerts WHERE state = 'open'`)),
   ]);
   return {
-    clinics: (clinics?.results ?? []) as unknown as ClinicActivity[],
-    hourly: ((hourly?.results ?? []) as unknown as HourlyStatusCount[]).map((row) => ({
+    clinics,
+    hourly: hourly.map((row) => ({
       ...row,
       count: Number(row.count),
     })),
-    oldest_pending_at: ((oldest?.results[0]?.oldest as string | null | undefined) ?? null) || null,
-    open_alerts: Number(alerts?.results[0]?.open ?? 0),
+    oldest_pending_at: oldest[0]?.oldest || null,
+    open_alerts: Number(alerts[0]?.open ?? 0),
   };
 }

@@ -20,3 +20,40 @@ export function namedParameters<N extends string>(names: readonly N[]): NamedPar
     bind: (values) => names.map((name) => values[name]),
   };
 }
+
+/**
+ * A WHERE clause of optional filters: only the filters present go into the SQL, so SQLite picks the
+ * index each needs. `(?1 IS NULL OR state = ?1)` instead makes it scan the table and sort in a temp
+ * B-tree whatever the filter. `param` numbers each value in order of use.
+ */
+export interface Where {
+  /** Adds `condition(param)` when `present`; `param(value)` answers the value's placeholder. */
+  and(present: boolean, condition: (param: (value: unknown) => string) => string): Where;
+  /** The placeholder of one more value (e.g. the LIMIT), numbered after the filters'. */
+  param(value: unknown): string;
+  /** `WHERE …` of the conditions added, or "" when none was. */
+  readonly clause: string;
+  /** The values in placeholder order, for `statement.bind(...)`. */
+  readonly values: unknown[];
+}
+
+export function where(): Where {
+  const values: unknown[] = [];
+  const conditions: string[] = [];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `?${values.length}`;
+  };
+  const builder: Where = {
+    and(present, condition) {
+      if (present) conditions.push(condition(param));
+      return builder;
+    },
+    param,
+    get clause() {
+      return conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    },
+    values,
+  };
+  return builder;
+}

@@ -1,3 +1,5 @@
+import type { Query } from "./batch";
+
 /** Typed SQL for the patient directory and SMS opt-outs. */
 
 export interface Patient {
@@ -142,7 +144,7 @@ export function selectNotificationPatients(
   db: D1Database,
   notificationIds: readonly string[],
   soleClinic: string | null,
-): D1PreparedStatement {
+): Query<PatientRow & { for_notification: string }> {
   return db
     .prepare(
       `SELECT n.notification_id AS for_notification, p.* FROM notifications n
@@ -160,7 +162,7 @@ export function selectPatients(
   db: D1Database,
   clinic: DirectoryClinic,
   patientIds: readonly string[],
-): D1PreparedStatement {
+): Query<PatientRow> {
   return db
     .prepare(
       `SELECT * FROM patients WHERE clinic_id IN (?2, ?3) AND patient_id IN (SELECT value FROM json_each(?1)) ORDER BY clinic_id DESC`,
@@ -177,7 +179,7 @@ export async function countUnassignedPatients(db: D1Database): Promise<number> {
 }
 
 /** The opted-out numbers among those patients' phones, in one statement. */
-export function selectOptedOutPhones(db: D1Database, patientIds: readonly string[]): D1PreparedStatement {
+export function selectOptedOutPhones(db: D1Database, patientIds: readonly string[]): Query<{ phone: string }> {
   return db
     .prepare(
       `SELECT phone FROM sms_opt_outs WHERE phone IN (SELECT phone FROM patients WHERE patient_id IN (SELECT value FROM json_each(?1)))`,
@@ -202,8 +204,4 @@ export function optOutPhone(
 /** Opts a number back in (START, UNSTOP, YES). */
 export function optInPhone(db: D1Database, phone: string): D1PreparedStatement {
   return db.prepare(`DELETE FROM sms_opt_outs WHERE phone = ?1`).bind(phone);
-}
-
-export function toPatientRow(row: Record<string, unknown>): PatientRow {
-  return row as unknown as PatientRow;
 }

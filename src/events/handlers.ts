@@ -1,5 +1,5 @@
 import { type EntityWrite, upsertEntity, type WriteGuard } from "../db/entities";
-import type { EntityKind, EventType } from "./event-types";
+import type { EntityKind, EventType } from "../event-types";
 import { medicationRequestWrite } from "./medication-requests";
 import { orderWrite } from "./orders";
 import { refillWrite } from "./refills";

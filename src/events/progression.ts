@@ -1,5 +1,5 @@
 import type { EntityWrite } from "../db/entities";
-import type { EntityKind } from "./event-types";
+import type { EntityKind } from "../event-types";
 import type { EventOf } from "./schemas";
 
 /**

@@ -1,12 +1,12 @@
 import { z } from "zod";
+import { type EntityKind, type EventTypeOf, eventTypeParts, type StatusOf } from "../event-types";
 import { lazy } from "../lazy";
 import type { EventEnvelope } from "./envelope";
-import { type EntityKind, type EventTypeOf, eventTypeParts, type StatusOf } from "./event-types";
 import { type ErrorIssue, toIssues } from "./issues";
 import { normaliseCalendarDate } from "./timestamp";
 
 /**
- * Per-entity `data` shapes for the NovaMed event types (listed in ./event-types.ts). The guide shows
+ * Per-entity `data` shapes for the NovaMed event types (listed in ../event-types.ts). The guide shows
  * payloads for `order:shipped` and `medication_request:approved` only; for the rest we require the ids
  * a handler needs, tolerate odd optional fields (coerced, or dropped with a warning) and let unknown
  * fields through, because NovaMed may add fields at any time.

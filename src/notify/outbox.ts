@@ -2,7 +2,7 @@ import { CHANNELS, type Channel, readNotificationRules } from "../config/notific
 import { ConfigError } from "../config/read";
 import type { OrderFacts } from "../db/entities";
 import { insertOutboxRow, insertTrackingUpdateRow, type SendJob } from "../db/notifications";
-import type { EventType } from "../events/event-types";
+import type { EventType } from "../event-types";
 import type { ChangeListener, EntityChange } from "../events/handlers";
 import { log } from "../log";
 import { enqueueAll } from "../queue/enqueue";

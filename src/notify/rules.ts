@@ -1,5 +1,5 @@
 import { TRACKING_UPDATED_KIND } from "../db/notifications";
-import { type EntityKind, EVENT_TYPES, eventTypeParts } from "../events/event-types";
+import { type EntityKind, EVENT_TYPES, eventTypeParts } from "../event-types";
 
 /** What a patient is told, one per notifying event type: `order:shipped` → `order_shipped`. */
 export type NotificationKind = string;

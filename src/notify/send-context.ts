@@ -1,3 +1,4 @@
+import { readBatch } from "../db/batch";
 import {
   type ClinicProfile,
   selectEventClinics,
@@ -16,14 +17,8 @@ import {
   selectShipmentMessages,
   TRACKING_UPDATED_KIND,
 } from "../db/notifications";
-import {
-  type Patient,
-  selectNotificationPatients,
-  selectOptedOutPhones,
-  toPatient,
-  toPatientRow,
-} from "../db/patients";
-import { ENTITY_KINDS, type EntityKind } from "../events/event-types";
+import { type Patient, selectNotificationPatients, selectOptedOutPhones, toPatient } from "../db/patients";
+import { ENTITY_KINDS, type EntityKind } from "../event-types";
 import { entityKindOf, subjectOf } from "./rules";
 
 /** What the sender reads about a batch's notifications just before deciding them. */
@@ -91,7 +86,7 @@ export async function loadSendContext(
     orderRows,
     shipmentRows,
     ...statusRows
-  ] = await db.batch<Record<string, unknown>>([
+  ] = await readBatch(db, [
     selectEventClinics(db, eventIds),
     selectProfilesOfEvents(db, eventIds),
     selectSenderOptOuts(db, patientIds),
@@ -108,24 +103,19 @@ export async function loadSendContext(
   ]);
   const currentStatuses = new Map<string, CurrentStatus>();
   statusKinds.forEach((kind, position) => {
-    for (const row of (statusRows[position]?.results ?? []) as unknown as CurrentStatus[])
-      currentStatuses.set(entityKey(kind, row.entity_id), row);
+    for (const row of statusRows[position] ?? []) currentStatuses.set(entityKey(kind, row.entity_id), row);
   });
   return {
     // Rows come unassigned first, so a clinic's own row replaces an unassigned one.
-    patients: new Map(
-      (patientRows?.results ?? []).map((row) => [String(row.for_notification), toPatient(toPatientRow(row))]),
-    ),
-    optedOutPhones: new Set((optOutRows?.results ?? []).map((row) => String(row.phone))),
-    orders: new Map((orderRows?.results ?? []).map((row) => [String(row.order_id), row as unknown as OrderFacts])),
+    patients: new Map(patientRows.map((row) => [String(row.for_notification), toPatient(row)])),
+    optedOutPhones: new Set(optOutRows.map((row) => String(row.phone))),
+    orders: new Map(orderRows.map((row) => [String(row.order_id), row])),
     currentStatuses,
-    recentSends: (recentRows?.results ?? []) as unknown as RecentSend[],
-    eventClinics: new Map((clinicRows?.results ?? []).map((row) => [String(row.event_id), String(row.clinic_id)])),
-    clinicProfiles: new Map((profileRows?.results ?? []).map((row) => [String(row.clinic_id), toClinicProfile(row)])),
-    senderOptOuts: new Set(
-      (senderOptOutRows?.results ?? []).map((row) => senderOptOutKey(String(row.phone), String(row.sender))),
-    ),
-    shipmentMessages: (shipmentRows?.results ?? []) as unknown as ShipmentMessage[],
+    recentSends: recentRows,
+    eventClinics: new Map(clinicRows.map((row) => [String(row.event_id), String(row.clinic_id)])),
+    clinicProfiles: new Map(profileRows.map((row) => [String(row.clinic_id), toClinicProfile(row)])),
+    senderOptOuts: new Set(senderOptOutRows.map((row) => senderOptOutKey(String(row.phone), String(row.sender)))),
+    shipmentMessages: shipmentRows,
   };
 }
 

@@ -3,7 +3,7 @@ import { purgeAuditRows } from "../db/audit";
 import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
 import { purgePayloads } from "../db/events";
 import { purgeRenderedMessages } from "../db/notifications";
-import type { EntityKind } from "../events/event-types";
+import type { EntityKind } from "../event-types";
 import { log } from "../log";
 
 /** Rows per UPDATE: small enough to keep each statement short on D1's single writer. */

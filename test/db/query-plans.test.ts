@@ -1,6 +1,7 @@
 import { createExecutionContext, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { listAlerts } from "../../src/db/alerts";
 import { encodeAuditCursor } from "../../src/http/audit-cursor";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
@@ -172,6 +173,29 @@ describe("queries stay indexed", () => {
       for (const { detail } of results) if (FULL_SCAN.test(detail)) scans.push({ sql: sql.slice(0, 160), detail });
     }
     expect(scans).toEqual([]);
+  });
+});
+
+describe("the alert list", () => {
+  it("reads an index in its order for every filter combination (no scan, no temp B-tree)", async () => {
+    const recorded = new Map<string, RecordedQuery>();
+    const db = recordingDatabase(recorded);
+    const after = { openedAt: "2026-01-01T00:00:00.000Z", alertId: "alr_x" };
+    for (const state of ["open", "resolved"] as const) {
+      await listAlerts(db, { state, limit: 10 });
+      await listAlerts(db, { state, rule: "order_stuck", limit: 10 });
+      await listAlerts(db, { state, rule: "order_stuck", limit: 10, after });
+      await listAlerts(db, { state, limit: 10, after });
+    }
+    expect(recorded.size).toBe(4);
+    const plans: string[] = [];
+    for (const { sql, args } of recorded.values()) {
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .bind(...args)
+        .all<{ detail: string }>();
+      plans.push(...results.map(({ detail }) => detail));
+    }
+    expect(plans.filter((detail) => /^SCAN alerts|TEMP B-TREE/.test(detail))).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EVENT_PROGRESSIONS, EVENT_TYPES, eventTypeParts, isEventType } from "../../src/events/event-types.ts";
+import { EVENT_PROGRESSIONS, EVENT_TYPES, eventTypeParts, isEventType } from "../../src/event-types.ts";
 import { EVENT_TYPES as CATALOG_EVENT_TYPES } from "../../tools/simulator/catalog.ts";
 import { EVENT_TYPES as SIMULATED_EVENT_TYPES } from "../../tools/simulator/lifecycles.ts";
 

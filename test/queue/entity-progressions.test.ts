@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { getEntity } from "../../src/db/entities";
-import type { EntityKind } from "../../src/events/event-types";
+import type { EntityKind } from "../../src/event-types";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 

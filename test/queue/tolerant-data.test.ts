@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getEntity } from "../../src/db/entities";
-import type { EntityKind } from "../../src/events/event-types";
+import type { EntityKind } from "../../src/event-types";
 import { adminJson } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";

@@ -2,7 +2,7 @@ import type { Random } from "./prng.ts";
 
 // The receiver's one table of event types (a leaf module with no imports, so it runs on Node as is):
 // the simulator sends exactly the types the receiver knows, and a type added there is simulated here.
-export { EVENT_TYPES, type EventType } from "../../src/events/event-types.ts";
+export { EVENT_TYPES, type EventType } from "../../src/event-types.ts";
 
 /**
  * Synthetic but realistic values for simulated events. Nothing here describes a real person: street

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { type AuditRow, listAuditRows } from "../../db/audit";
-import type { EntityKind } from "../../events/event-types";
+import type { EntityKind } from "../../event-types";
 import { auditedSearch } from "../../http/audit";
 import { decodeAuditCursor, encodeAuditCursor } from "../../http/audit-cursor";
 import { clinicTimeZone } from "../clinic-time-zone";

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { getEntity } from "../../db/entities";
 import { eventsForEntity } from "../../db/event-search";
-import type { EntityKind } from "../../events/event-types";
+import type { EntityKind } from "../../event-types";
 import { audited } from "../../http/audit";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, renderPage, StatusBadge, Time } from "../layout";

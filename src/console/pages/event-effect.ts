@@ -1,6 +1,6 @@
 import { ENTITY_TABLES } from "../../db/entities";
 import type { EventRow } from "../../db/events";
-import { type EntityKind, eventTypeParts } from "../../events/event-types";
+import { type EntityKind, eventTypeParts } from "../../event-types";
 import { normaliseTimestamp } from "../../events/timestamp";
 
 /** What an event did to its entity, in words: its status change (or why it made none) and its facts. */

@@ -1,9 +1,8 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { readClinicIds } from "../../config/clinics";
-import { selectPatientNotifications } from "../../db/event-search";
-import type { NotificationRow } from "../../db/notifications";
-import { type DirectoryClinic, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../../db/patients";
+import { readPatientPage } from "../../db/event-search";
+import type { DirectoryClinic } from "../../db/patients";
 import { audited, setAuditClinic } from "../../http/audit";
 import { directoryOf, soleClinic } from "../../tenancy/clinics";
 import { clinicTimeZone } from "../clinic-time-zone";
@@ -63,18 +62,15 @@ async function renderPatientPage(
   revealed?: RevealedField,
 ) {
   const timeZone = clinicTimeZone(c.env);
-  const [patients, optedOut, messages] = await c.env.DB.batch<Record<string, unknown>>([
-    selectPatients(c.env.DB, directory, [patientId]),
-    selectOptedOutPhones(c.env.DB, [patientId]),
-    selectPatientNotifications(c.env.DB, patientId, MESSAGE_LIMIT),
-  ]);
-  const stored = patients?.results[0];
-  const patient = stored ? toPatient(toPatientRow(stored)) : null;
-  const notifications = (messages?.results ?? []) as unknown as NotificationRow[];
+  const { patient, phoneOptedOut, notifications } = await readPatientPage(
+    c.env.DB,
+    directory,
+    patientId,
+    MESSAGE_LIMIT,
+  );
   if (!patient && notifications.length === 0) {
     return renderPage(c, "Patient not found", <Notice kind="error">No patient has this id.</Notice>, 404);
   }
-  const phoneOptedOut = (optedOut?.results.length ?? 0) > 0;
   const csrfToken = c.get("csrfToken");
   return renderPage(
     c,

@@ -1,6 +1,6 @@
 import type { EventRow } from "../../db/events";
 import type { NotificationRow } from "../../db/notifications";
-import { type EntityKind, eventTypeParts } from "../../events/event-types";
+import { type EntityKind, eventTypeParts } from "../../event-types";
 import { StatusBadge, Time } from "../layout";
 
 /** Each entity kind's console path, payload field and name in prose. */

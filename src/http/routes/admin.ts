@@ -3,9 +3,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { findArchivedEvent } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
-import { EVENT_STATUSES, type EventRow, eventStats, getEventRow, listEventRows } from "../../db/events";
+import { searchEventRows } from "../../db/event-search";
+import { EVENT_STATUSES, type EventRow, eventStats, getEventRow } from "../../db/events";
 import { type NotificationRow, notificationStats, notificationsForEvent } from "../../db/notifications";
-import type { EntityKind } from "../../events/event-types";
+import type { EntityKind } from "../../event-types";
 import { audited } from "../audit";
 import { requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
@@ -68,7 +69,7 @@ function eventSummary(row: EventRow) {
 
 admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => {
   const query = c.req.valid("query");
-  const rows = await listEventRows(c.env.DB, {
+  const rows = await searchEventRows(c.env.DB, {
     status: query.status as EventRow["status"] | undefined,
     type: query.type,
     limit: query.limit,
