@@ -78,3 +78,19 @@ export async function rejectionSummary(db: D1Database, since: Date): Promise<Rej
     last_at: lastRow?.last_at ?? null,
   };
 }
+
+/** Days rejection counters are kept: the admin list and the watch look back a day at most. */
+export const REJECTION_RETENTION_DAYS = 30;
+
+/** Deletes counters older than {@link REJECTION_RETENTION_DAYS} before `now`, at most `limit` rows; answers how many. */
+export async function purgeOldRejections(db: D1Database, now: Date, limit = 5000): Promise<number> {
+  const cutoff = minuteKey(new Date(now.getTime() - REJECTION_RETENTION_DAYS * 86_400_000));
+  const result = await db
+    .prepare(
+      `DELETE FROM webhook_rejections WHERE (clinic_id, reason, minute) IN
+  (SELECT clinic_id, reason, minute FROM webhook_rejections WHERE minute < ?1 LIMIT ?2)`,
+    )
+    .bind(cutoff, limit)
+    .run();
+  return result.meta.changes ?? 0;
+}

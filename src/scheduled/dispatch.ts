@@ -1,5 +1,6 @@
 import { archiveFinishedHistory, CATCH_UP_ARCHIVE_QUERIES, DAILY_ARCHIVE_QUERIES } from "../archive/run";
 import { ConfigError } from "../config/read";
+import { purgeOldRejections } from "../db/rejections";
 import { errorKind, log } from "../log";
 import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
@@ -31,6 +32,7 @@ const DAILY_PURGES: Record<string, Job> = {
   payload_retention: purgeExpiredPayloads,
   audit_retention: purgeExpiredAuditRows,
   row_compaction: compactFinalRows,
+  rejection_counts: (env, now) => purgeOldRejections(env.DB, now),
 };
 const DAILY_JOBS: Record<string, Job> = {
   ...DAILY_PURGES,
