@@ -324,6 +324,25 @@ WHERE notification_id = ?1 AND lease_token = ?4`,
     .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber);
 }
 
+/** A provider message id and the notification that records it. */
+export interface RecordedProviderId {
+  provider_message_id: string;
+  notification_id: string;
+}
+
+/** Which of some provider message ids a notification row already records, and which row (one statement). */
+export async function recordedProviderIds(db: D1Database, ids: readonly string[]): Promise<RecordedProviderId[]> {
+  if (ids.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT provider_message_id, notification_id FROM notifications
+WHERE provider_message_id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(ids))
+    .all<RecordedProviderId>();
+  return results;
+}
+
 /** The notifications of one event, for the admin event view. */
 export async function notificationsForEvent(db: D1Database, eventId: string): Promise<NotificationRow[]> {
   const { results } = await db

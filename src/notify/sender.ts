@@ -8,6 +8,7 @@ import {
   markSendStarted,
   type NotificationRow,
   type Outcome,
+  recordedProviderIds,
   recordOutcome,
   releaseNotification,
   releaseNotificationLeases,
@@ -185,7 +186,7 @@ export async function sendNotifications(
   }
 
   // An earlier attempt whose outcome is unknown may have reached the patient: ask first.
-  decided = await Promise.all(decided.map((item) => lookUpEarlierAttempt(item)));
+  decided = await adoptOwnMessages(env.DB, await Promise.all(decided.map((item) => lookUpEarlierAttempt(item))));
 
   // One write before any provider call: every outcome that needs no call, and a mark on each row
   // about to be sent (with its text), so a lost answer is looked up instead of sent again.
@@ -363,10 +364,10 @@ export async function sendNotifications(
    * gets exactly the same request again, so its key matches its payload and it sends nothing new,
    * unless the patient's consent or contact is gone (a suppression stands).
    */
-  async function lookUpEarlierAttempt(item: Decided): Promise<Decided> {
+  async function lookUpEarlierAttempt(item: Decided): Promise<Lookup> {
     const { row, decision, provider } = item;
-    if (row.send_started_at === null || provider === null) return item;
-    if (decision.action !== "send" && decision.action !== "supersede") return item;
+    if (row.send_started_at === null || provider === null) return { item };
+    if (decision.action !== "send" && decision.action !== "supersede") return { item };
     const startedAt = new Date(row.send_started_at);
     const earlier = readSendAttempt(row.send_attempt, row.notification_id, row.channel);
     const repeat = (message: OutboundMessage): Decided => ({
@@ -379,21 +380,20 @@ export async function sendNotifications(
         toldTrackingNumber: row.told_tracking_number,
       },
     });
-    if (!provider.find) return earlier ? repeat(earlier) : item;
+    if (!provider.find) return { item: earlier ? repeat(earlier) : item };
     const lookedFor = earlier ?? (decision.action === "send" ? decision.message : null);
-    if (lookedFor === null) return item;
+    if (lookedFor === null) return { item };
     const found = await withConnection(
       async (): Promise<FindResult> => (await provider.find?.(lookedFor, startedAt)) ?? { found: false },
     );
-    if ("failed" in found) return { ...item, decision: { action: "retry_later", reason: found.failed } };
+    if ("failed" in found) return { item: { ...item, decision: { action: "retry_later", reason: found.failed } } };
     // Not there: the earlier attempt never reached the patient, so today's message is sent.
-    if (!found.found) return item;
+    if (!found.found) return { item };
     return {
-      ...item,
-      decision: {
-        action: "recovered",
+      item,
+      found: {
+        providerMessageIds: found.providerMessageIds,
         provider: provider.name,
-        providerMessageId: found.providerMessageId,
         rendered:
           row.rendered ??
           (decision.action === "send"
@@ -420,6 +420,36 @@ export async function sendNotifications(
       };
     return outcomeOfDecision(row, decision);
   }
+}
+
+/**
+ * Settles each lookup that found matching messages: the row takes the earliest match that no other
+ * notification row records (nor another row of this run took), so two word-for-word identical texts
+ * to one number never share a message. When every match is another notification's, the earlier
+ * attempt never arrived and the decision stands. Records unreadable: the found rows wait and retry.
+ */
+async function adoptOwnMessages(db: D1Database, lookups: readonly Lookup[]): Promise<Decided[]> {
+  const ids = lookups.flatMap(({ found }) => found?.providerMessageIds ?? []);
+  let holders: Map<string, string>;
+  try {
+    const recorded =
+      ids.length === 0 ? [] : await retryOnceInPlace("provider id read", () => recordedProviderIds(db, ids));
+    holders = new Map(recorded.map((row) => [row.provider_message_id, row.notification_id]));
+  } catch (error) {
+    log.warn("recorded provider ids not read", { error: errorKind(error) });
+    return lookups.map(({ item, found }) =>
+      found ? { ...item, decision: { action: "retry_later", reason: "recorded provider ids unreadable" } } : item,
+    );
+  }
+  return lookups.map(({ item, found }) => {
+    if (!found) return item;
+    const own = item.row.notification_id;
+    const providerMessageId = found.providerMessageIds.find((id) => (holders.get(id) ?? own) === own);
+    if (providerMessageId === undefined) return item;
+    holders.set(providerMessageId, own);
+    const { provider, rendered } = found;
+    return { ...item, decision: { action: "recovered", provider, providerMessageId, rendered } };
+  });
 }
 
 /** Gives the rows back (status unchanged) so a retry need not wait for the lease to run out. */
@@ -464,6 +494,12 @@ type SenderDecision =
   | SendDecision
   | { action: "recovered"; provider: string; providerMessageId: string; rendered: string }
   | { action: "retry_later"; reason: string };
+
+/** A claimed job after its earlier attempt was looked up: the messages found, if any (earliest first). */
+interface Lookup {
+  item: Decided;
+  found?: { providerMessageIds: string[]; provider: string; rendered: string };
+}
 
 /** A claimed job with what to do about it. */
 interface Decided extends Claimed {

@@ -251,6 +251,10 @@ export function mockProviders(
     sms,
     emails,
     lookups,
+    /** From now on, accept the next N SMS and then lose the answer (as the `loseAnswers` option). */
+    loseNextAnswers: (count: number) => {
+      answersToLose = count;
+    },
     uniqueEmailKeys: () => new Set(emails.map((email) => email.key)).size,
     /** The id of the email Resend sent under each key. */
     emailIdsByKey: () => new Map([...sentByKey].map(([key, { id }]) => [key, id])),
