@@ -1,6 +1,6 @@
 import type { EntityKind } from "../events/event-types";
 import type { EventRow, EventStatus } from "./events";
-import type { NotificationRow } from "./notifications";
+import type { NotificationRow } from "./notification-outbox";
 
 /**
  * Typed SQL for the console's event lookups: filtered and searched lists, the events that named an

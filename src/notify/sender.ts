@@ -1,21 +1,20 @@
 import { retryDelaySeconds } from "../backoff";
+import type { Channel } from "../channels";
 import { readClinicIds, readSenderDefaults, type SenderDefaults } from "../config/clinics";
-import { type Channel, type NotificationSettings, readNotificationSettings } from "../config/notifications";
+import { type NotificationSettings, readNotificationSettings } from "../config/notifications";
 import { ConfigError } from "../config/read";
 import { optOutOfSender } from "../db/clinics";
+import { type NotificationRow, type OutboxKey, TRACKING_UPDATED_KIND } from "../db/notification-outbox";
 import {
   claimNotifications,
   markSendStarted,
-  type NotificationRow,
   type Outcome,
   recordedProviderIds,
   recordOutcome,
   releaseNotification,
   releaseNotificationLeases,
-  type SendJob,
   type SendLease,
-  TRACKING_UPDATED_KIND,
-} from "../db/notifications";
+} from "../db/notification-sends";
 import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
@@ -44,7 +43,7 @@ const RECORD_MARGIN_MS = 5_000;
 
 /** One send job as the queue delivered it: `attempts` is the delivery count (1-based). */
 export interface QueuedJob {
-  job: SendJob;
+  job: OutboxKey;
   attempts: number;
 }
 
@@ -75,7 +74,7 @@ export interface SenderCounts {
 
 /** A scheduled SMS's job, to be enqueued again with a delay (its window opening). */
 export interface DelayedJob {
-  job: SendJob;
+  job: OutboxKey;
   delaySeconds: number;
 }
 
@@ -90,7 +89,7 @@ export interface SenderOptions {
   now?: () => number;
 }
 
-const keyOf = (job: SendJob) => `${job.event_id}\n${job.channel}`;
+const keyOf = (job: OutboxKey) => `${job.event_id}\n${job.channel}`;
 
 /**
  * The sender: claim every job's outbox row under a lease (one round trip); load patients, opt-outs,

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { readClinicIds } from "../../config/clinics";
 import { selectPatientNotifications } from "../../db/event-search";
-import type { NotificationRow } from "../../db/notifications";
+import type { NotificationRow } from "../../db/notification-outbox";
 import { type DirectoryClinic, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../../db/patients";
 import { audited, setAuditClinic } from "../../http/audit";
 import { directoryOf, soleClinic } from "../../tenancy/clinics";

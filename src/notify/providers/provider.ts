@@ -1,4 +1,4 @@
-import type { Channel } from "../../config/notifications";
+import type { Channel } from "../../channels";
 import type { EmailMessage } from "../templates";
 
 /**
