@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { CHANNELS } from "../config/notifications";
+import { CHANNELS } from "../channels";
 import { eventKey, FINAL_EVENT_STATUSES, FINAL_NOTIFICATION_STATUSES, objectsForEventKey } from "../db/archive";
 import type { EventRow } from "../db/events";
-import type { NotificationRow } from "../db/notifications";
+import type { NotificationRow } from "../db/notification-outbox";
 import { decodeLines } from "./ndjson";
 
 /**

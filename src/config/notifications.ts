@@ -1,12 +1,9 @@
 import { z } from "zod";
+import { CHANNELS, type Channel } from "../channels";
 import { EVENT_TYPES, type EventType } from "../event-types";
 import { isTimeZone } from "../time-zone";
 import { authTokenList, publicBaseUrl } from "./providers";
 import { optionalText, settingsReader, withDefault } from "./read";
-
-/** The channels a patient is told on, and that `NOTIFICATION_RULES` may name. */
-export const CHANNELS = ["sms", "email"] as const;
-export type Channel = (typeof CHANNELS)[number];
 
 /** The events that notify by default, on both channels. */
 const DEFAULT_NOTIFICATION_RULES =

@@ -1,7 +1,7 @@
 import type { EntityKind } from "../event-types";
 import { type Query, query, readBatch } from "./batch";
 import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus } from "./events";
-import type { NotificationRow } from "./notifications";
+import type { NotificationRow } from "./notification-outbox";
 import { where } from "./parameters";
 import { type DirectoryClinic, type Patient, selectOptedOutPhones, selectPatients, toPatient } from "./patients";
 

@@ -1,6 +1,6 @@
 import type { SenderDefaults } from "../config/clinics";
 import type { NotificationSettings } from "../config/notifications";
-import type { NotificationRow } from "../db/notifications";
+import type { NotificationRow } from "../db/notification-outbox";
 import { type ClinicSettings, clinicSettings } from "../tenancy/clinic-settings";
 import { type DailyCap, dailyCap } from "./daily-cap";
 import type { OutboundMessage } from "./providers/provider";

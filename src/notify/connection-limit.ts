@@ -23,3 +23,6 @@ export function connectionLimit(limit: number = SIMULTANEOUS_CONNECTIONS) {
     }
   };
 }
+
+/** A run's gate on provider calls. */
+export type ConnectionLimit = ReturnType<typeof connectionLimit>;

@@ -1,5 +1,5 @@
-import type { Channel } from "../config/notifications";
-import type { RecentSend } from "../db/notifications";
+import type { Channel } from "../channels";
+import type { RecentSend } from "../db/notification-sends";
 import { localDate } from "../time-zone";
 
 /**

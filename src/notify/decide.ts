@@ -1,6 +1,6 @@
 import type { NotificationSettings } from "../config/notifications";
 import type { OrderFacts } from "../db/entities";
-import type { NotificationRow } from "../db/notifications";
+import type { NotificationRow } from "../db/notification-outbox";
 import type { Patient } from "../db/patients";
 import type { OutboundMessage } from "./providers/provider";
 import { hopDelaySeconds, nextSmsWindowOpening } from "./quiet-hours";

@@ -1,7 +1,8 @@
-import { CHANNELS, type Channel, readNotificationRules } from "../config/notifications";
+import { CHANNELS, type Channel } from "../channels";
+import { readNotificationRules } from "../config/notifications";
 import { ConfigError } from "../config/read";
 import type { OrderFacts } from "../db/entities";
-import { insertOutboxRow, insertTrackingUpdateRow, type SendJob } from "../db/notifications";
+import { insertOutboxRow, insertTrackingUpdateRow, type OutboxKey } from "../db/notification-outbox";
 import type { EventType } from "../event-types";
 import type { ChangeListener, EntityChange } from "../events/handlers";
 import { log } from "../log";
@@ -70,7 +71,7 @@ export function notificationListener(env: Env): ChangeListener {
     },
     async afterCommit(committed, workerEnv) {
       if (heldReason !== null) return;
-      const jobs: SendJob[] = committed.flatMap((change) =>
+      const jobs: OutboxKey[] = committed.flatMap((change) =>
         channelsFor(change).map((channel) => ({ event_id: change.write.eventId, channel })),
       );
       await enqueueSendJobs(workerEnv, jobs);
@@ -82,7 +83,7 @@ export function notificationListener(env: Env): ChangeListener {
  * Sends jobs to the notification queue in chunks Queues accept ({@link enqueueAll}); failures are
  * logged and left to the sweep. Returns how many were enqueued.
  */
-export async function enqueueSendJobs(env: Env, jobs: readonly SendJob[], delaySeconds?: number): Promise<number> {
+export async function enqueueSendJobs(env: Env, jobs: readonly OutboxKey[], delaySeconds?: number): Promise<number> {
   const result = await enqueueAll(env.NOTIFICATIONS, jobs, (body) => ({ body, delaySeconds }));
   for (const error of result.errors) {
     log.error("notification enqueue failed; the sweep will retry", { jobs: error.messages, error: error.error });

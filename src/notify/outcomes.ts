@@ -1,4 +1,5 @@
-import type { NotificationRow, Outcome } from "../db/notifications";
+import type { NotificationRow } from "../db/notification-outbox";
+import type { Outcome } from "../db/notification-sends";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
 import type { Decision } from "./decide";

@@ -1,4 +1,4 @@
-import { TRACKING_UPDATED_KIND } from "../db/notifications";
+import { TRACKING_UPDATED_KIND } from "../db/notification-outbox";
 import { type EntityKind, EVENT_TYPES, eventTypeParts } from "../event-types";
 
 /** What a patient is told, one per notifying event type: `order:shipped` → `order_shipped`. */

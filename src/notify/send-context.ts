@@ -7,16 +7,15 @@ import {
   toClinicProfile,
 } from "../db/clinics";
 import { type OrderFacts, selectOrderFacts } from "../db/entities";
+import { type NotificationRow, TRACKING_UPDATED_KIND } from "../db/notification-outbox";
 import {
   type CurrentStatus,
-  type NotificationRow,
   type RecentSend,
   type ShipmentMessage,
   selectCurrentStatuses,
   selectRecentSends,
   selectShipmentMessages,
-  TRACKING_UPDATED_KIND,
-} from "../db/notifications";
+} from "../db/notification-sends";
 import { type Patient, selectNotificationPatients, selectOptedOutPhones, toPatient } from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../event-types";
 import { entityKindOf, subjectOf } from "./rules";

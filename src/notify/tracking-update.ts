@@ -1,5 +1,6 @@
 import type { OrderFacts } from "../db/entities";
-import { type NotificationRow, type ShipmentMessage, TRACKING_UPDATED_KIND } from "../db/notifications";
+import { type NotificationRow, TRACKING_UPDATED_KIND } from "../db/notification-outbox";
+import type { ShipmentMessage } from "../db/notification-sends";
 
 /** Whether a tracking update goes out: sent, suppressed with a stable reason, or retried later. */
 export type TrackingUpdateVerdict =

@@ -1,8 +1,8 @@
 import { retryDelaySeconds } from "../backoff";
-import { readSendJob } from "../db/notifications";
 import { log } from "../log";
 import { type QueuedJob, type SenderCounts, type SenderOptions, sendNotifications } from "../notify/sender";
 import { enqueueAll } from "./enqueue";
+import { readSendJob } from "./send-job";
 
 /**
  * The `patient-notifications` consumer, a thin adapter around the sender (src/notify/sender.ts):

@@ -1,6 +1,7 @@
 import { retryDelaySeconds } from "../backoff";
-import { failDeadNotifications, readSendJob } from "../db/notifications";
+import { failDeadNotifications } from "../db/notification-outbox";
 import { errorKind, log } from "../log";
+import { readSendJob } from "./send-job";
 
 /**
  * The `patient-notifications-dlq` consumer: a send job whose retries ran out marks its outbox row

@@ -1,4 +1,4 @@
-import { takeStaleNotifications } from "../db/notifications";
+import { takeStaleNotifications } from "../db/notification-outbox";
 import { log } from "../log";
 import { enqueueSendJobs } from "../notify/outbox";
 

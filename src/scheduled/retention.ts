@@ -2,7 +2,7 @@ import { readAuditRetentionDays, readPayloadRetentionDays } from "../config/rete
 import { purgeAuditRows } from "../db/audit";
 import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
 import { purgePayloads } from "../db/events";
-import { purgeRenderedMessages } from "../db/notifications";
+import { purgeRenderedMessages } from "../db/notification-outbox";
 import type { EntityKind } from "../event-types";
 import { log } from "../log";
 

@@ -2,11 +2,11 @@ import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import type { setupServer } from "msw/native";
 import { vi } from "vitest";
-import type { SendJob } from "../../src/db/notifications";
 import worker from "../../src/index";
 import { twilioSignature } from "../../src/notify/twilio-signature";
 import { QUEUES } from "../../src/queue/dispatch";
 import { consumeNotifications } from "../../src/queue/notifications-consumer";
+import type { SendJob } from "../../src/queue/send-job";
 import { adminFetch } from "./admin";
 import { TEST_NOW } from "./clock";
 import { type EnvelopeLike, uniqueId } from "./events";
@@ -251,6 +251,10 @@ export function mockProviders(
     sms,
     emails,
     lookups,
+    /** From now on, accept the next N SMS and then lose the answer (as the `loseAnswers` option). */
+    loseNextAnswers: (count: number) => {
+      answersToLose = count;
+    },
     uniqueEmailKeys: () => new Set(emails.map((email) => email.key)).size,
     /** The id of the email Resend sent under each key. */
     emailIdsByKey: () => new Map([...sentByKey].map(([key, { id }]) => [key, id])),

@@ -19,7 +19,16 @@ const LAYERS: readonly (readonly string[])[] = [
   ["events/"],
   ["db/"],
   ["config/"],
-  ["log.ts", "time-zone.ts", "duration.ts", "backoff.ts", "lazy.ts", "event-types.ts", "queue/enqueue.ts"],
+  [
+    "log.ts",
+    "time-zone.ts",
+    "duration.ts",
+    "backoff.ts",
+    "lazy.ts",
+    "channels.ts",
+    "event-types.ts",
+    "queue/enqueue.ts",
+  ],
 ];
 
 /** The layer of a module (0 = top), by the longest matching prefix. */

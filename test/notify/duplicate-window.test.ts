@@ -163,6 +163,28 @@ describe("the duplicate-SMS window", () => {
     expect(new Set(sids.results.map(({ sid }) => sid)).size).toBe(2);
   });
 
+  it("the lookup never takes a message another notification already records, even the earliest match", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const plain = { patient_id: patientId, carrier: "Acme Freight", tracking_number: "ACME-1" };
+    const other = makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } });
+    const lost = makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } });
+    // The other order's identical text is sent and recorded first, within the lookup's window.
+    await runSender((await applyAndCaptureJobs([other])).filter((job) => job.channel === "sms"));
+    const lostJobs = (await applyAndCaptureJobs([lost])).filter((job) => job.channel === "sms");
+    providers.loseNextAnswers(1);
+    await runSender(lostJobs);
+    await runSender(lostJobs, { now: DAYTIME + 30_000, attempts: 2 });
+    expect(providers.lookups).toHaveLength(1);
+    expect(providers.sms).toHaveLength(2);
+    const sids = await env.DB.prepare(
+      `SELECT provider_message_id AS sid FROM notifications WHERE event_id IN (?1, ?2) AND channel = 'sms'`,
+    )
+      .bind(lost.event_id, other.event_id)
+      .all<{ sid: string }>();
+    expect(new Set(sids.results.map(({ sid }) => sid)).size).toBe(2);
+  });
+
   it("a request that never reached Twilio is not found, so the retry sends it once", async () => {
     const providers = mockProviders(server);
     const { event, jobs } = await smsJobFor(await createPatient());

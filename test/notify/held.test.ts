@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { configProblems } from "../../src/config/health";
-import type { SendJob } from "../../src/db/notifications";
 import worker from "../../src/index";
+import type { SendJob } from "../../src/queue/send-job";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { envWith } from "../helpers/config";
 import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import type { SendJob } from "../../src/db/notifications";
+import type { SendJob } from "../../src/queue/send-job";
 import { setClock } from "../helpers/clock";
 import { makeEvent, postWebhook, uniqueId } from "../helpers/events";
 import { createPatient, notificationsOf } from "../helpers/notifications";

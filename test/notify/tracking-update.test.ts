@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { NotificationRow, ShipmentMessage } from "../../src/db/notifications";
+import type { NotificationRow } from "../../src/db/notification-outbox";
+import type { ShipmentMessage } from "../../src/db/notification-sends";
 import { trackingUpdateVerdict } from "../../src/notify/tracking-update";
 
 const ORDER = "ord_tracking_unit";

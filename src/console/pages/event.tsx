@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { findArchivedEvent } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
 import { FORCE_REPLAYABLE, getEventRow, REPLAYABLE } from "../../db/events";
-import { notificationsForEvent } from "../../db/notifications";
+import { notificationsForEvent } from "../../db/notification-views";
 import { audited } from "../../http/audit";
 import { ApiError } from "../../http/errors";
 import { replayEvent } from "../../http/event-replay";

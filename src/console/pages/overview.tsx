@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { readWebhookConfig } from "../../config/webhook";
 import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
-import { notificationStats } from "../../db/notifications";
+import { notificationStats } from "../../db/notification-views";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
 import { rejectionSummary } from "../../db/rejections";
 import { localDate } from "../../time-zone";

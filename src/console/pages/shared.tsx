@@ -1,5 +1,5 @@
 import type { EventRow } from "../../db/events";
-import type { NotificationRow } from "../../db/notifications";
+import type { NotificationRow } from "../../db/notification-outbox";
 import { type EntityKind, eventTypeParts } from "../../event-types";
 import { StatusBadge, Time } from "../layout";
 

@@ -1,7 +1,8 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { notificationWithHistory, REPLAYABLE_NOTIFICATION_STATUSES, reopenNotifications } from "../../db/notifications";
+import { REPLAYABLE_NOTIFICATION_STATUSES, reopenNotifications } from "../../db/notification-outbox";
+import { notificationWithHistory } from "../../db/notification-views";
 import { log } from "../../log";
 import { enqueueSendJobs } from "../../notify/outbox";
 import { audited, setAuditDetail } from "../audit";

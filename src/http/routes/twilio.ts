@@ -2,7 +2,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../config/notifications";
 import { ConfigError } from "../../config/read";
 import { optInToSender, optOutOfSender } from "../../db/clinics";
-import { applyDeliveryReport } from "../../db/notifications";
+import { applyDeliveryReport } from "../../db/notification-sends";
 import { optInPhone, optOutPhone } from "../../db/patients";
 import { log } from "../../log";
 import { markup } from "../../notify/markup";

@@ -1,4 +1,4 @@
-import type { Channel } from "../../config/notifications";
+import type { Channel } from "../../channels";
 import type { EmailMessage } from "../templates";
 
 /**
@@ -63,8 +63,12 @@ export type SendResult =
   | { outcome: "sent"; providerMessageId: string | null }
   | { outcome: "transient" | "permanent" | "opted_out" | "unknown"; reason: string };
 
-/** What a provider's records say about a message we may have sent: its id, or that it is not there. */
-export type FindResult = { found: true; providerMessageId: string } | { found: false } | { failed: string };
+/**
+ * What a provider's records say about a message we may have sent: the ids of the messages that match
+ * it, earliest first (another notification may have sent the same text to the same number, so the
+ * caller picks the earliest no other row records), or that it is not there.
+ */
+export type FindResult = { found: true; providerMessageIds: string[] } | { found: false } | { failed: string };
 
 export interface Provider {
   readonly name: "twilio" | "resend" | "log";

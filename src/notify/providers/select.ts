@@ -1,4 +1,4 @@
-import type { Channel } from "../../config/notifications";
+import type { Channel } from "../../channels";
 import { readEmailProvider, readSmsProvider } from "../../config/providers";
 import { ConfigError } from "../../config/read";
 import { logProvider } from "./log";

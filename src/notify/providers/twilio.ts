@@ -82,7 +82,8 @@ export function twilioProvider(settings: TwilioSettings): Provider {
     /**
      * Twilio has no idempotency key, so after an unknown outcome we ask before sending again: the
      * Messages list filtered by `To` and `DateSent>=` the day the first attempt started (UTC),
-     * matched on the exact body we sent, created since our first attempt began (the earliest such). One page of 50 is enough: a patient gets a few texts a day.
+     * matched on the exact body we sent, created since our first attempt began (all such, earliest
+     * first). One page of 50 is enough: a patient gets a few texts a day.
      */
     async find(message: OutboundMessage, since: Date): Promise<FindResult> {
       if (message.channel !== "sms") return { found: false };
@@ -103,9 +104,10 @@ export function twilioProvider(settings: TwilioSettings): Provider {
       if (!response.ok) return { failed: `twilio lookup ${response.status}` };
       const page = (await response.json().catch(() => ({}))) as { messages?: TwilioMessage[] };
       // The list is newest first. Another notification may carry the same text to the same number
-      // (two orders shipped alike): ours is the earliest match created since our first attempt began.
+      // (two orders shipped alike): every match created since our first attempt began, earliest
+      // first; the sender takes the earliest that no other notification records.
       const notBefore = since.getTime() - CLOCK_SKEW_MS;
-      const match = (page.messages ?? [])
+      const matches = (page.messages ?? [])
         .filter(
           (sent) =>
             sent.direction.startsWith("outbound") &&
@@ -113,8 +115,9 @@ export function twilioProvider(settings: TwilioSettings): Provider {
             sent.body === message.sms &&
             Date.parse(sent.date_created) >= notBefore,
         )
-        .at(-1);
-      return match ? { found: true, providerMessageId: match.sid } : { found: false };
+        .reverse()
+        .map((sent) => sent.sid);
+      return matches.length > 0 ? { found: true, providerMessageIds: matches } : { found: false };
     },
   };
 }

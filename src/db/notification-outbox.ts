@@ -1,0 +1,218 @@
+import type { Channel } from "../channels";
+import type { EntityKind } from "../event-types";
+import { ENTITY_TABLES, type WriteGuard } from "./entities";
+
+/** Typed SQL for the notification outbox rows: written with the state change, swept, dead-lettered, replayed, purged. */
+
+/** One outbox row's key: an event and a channel (a send job names one). */
+export interface OutboxKey {
+  event_id: string;
+  channel: Channel;
+}
+
+export type NotificationStatus =
+  | "pending"
+  | "scheduled"
+  | "sent"
+  | "delivered"
+  | "failed"
+  | "suppressed"
+  | "superseded"
+  | "held";
+
+export interface OutboxIntent {
+  eventId: string;
+  channel: Channel;
+  kind: string;
+  patientId: string;
+  entityKind: EntityKind;
+  entityId: string;
+}
+
+/**
+ * The outbox row for one intent, committed with the state change: only while the event's lease is
+ * held, and only when the event set the entity's current status — a stale event (a late
+ * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none,
+ * and per (entity, channel, kind) (`topic`), so a second event with the same status for the same
+ * entity (a later `order:shipped` with a new event_id) adds none either: one message per status.
+ * With `heldReason` the row starts `held` (a setting could not be read) and waits for a replay.
+ */
+export function insertOutboxRow(
+  db: D1Database,
+  intent: OutboxIntent,
+  guard: WriteGuard,
+  heldReason: string | null = null,
+): D1PreparedStatement {
+  const { table, idColumn } = ENTITY_TABLES[intent.entityKind];
+  return db
+    .prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6
+WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
+  AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
+ON CONFLICT DO NOTHING`,
+    )
+    .bind(
+      intent.eventId,
+      intent.channel,
+      intent.kind,
+      intent.patientId,
+      intent.entityId,
+      guard.now,
+      guard.leaseOwner,
+      heldReason,
+    );
+}
+
+/**
+ * A tracking update row for an order event that carried `trackingNumber`, committed with the state
+ * change: written only when that number is now the order's (this event's won), the order is still
+ * `shipped`, the patient already has a shipping message on this channel from another event, and no
+ * message sent on this channel told this number. At most one per new number (`topic`). Whether it is
+ * sent is decided at send time against what the patient was actually told (src/notify/tracking-update.ts).
+ */
+export function insertTrackingUpdateRow(
+  db: D1Database,
+  intent: Omit<OutboxIntent, "kind" | "entityKind">,
+  trackingNumber: string,
+  guard: WriteGuard,
+  heldReason: string | null = null,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, '${TRACKING_UPDATED_KIND}', '${TRACKING_UPDATED_KIND}:' || ?8, ?3, ?4,
+  CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'held' END, ?7, ?5, ?5
+WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?6)
+  AND EXISTS (SELECT 1 FROM orders WHERE order_id = ?4 AND status = 'shipped' AND tracking_number = ?8)
+  AND EXISTS (SELECT 1 FROM notifications WHERE entity_id = ?4 AND channel = ?2 AND kind = 'order_shipped' AND event_id <> ?1)
+  AND NOT EXISTS (SELECT 1 FROM notifications WHERE entity_id = ?4 AND channel = ?2
+    AND kind IN ('order_shipped', '${TRACKING_UPDATED_KIND}') AND status IN ('sent', 'delivered') AND told_tracking_number = ?8)
+ON CONFLICT DO NOTHING`,
+    )
+    .bind(
+      intent.eventId,
+      intent.channel,
+      intent.patientId,
+      intent.entityId,
+      guard.now,
+      guard.leaseOwner,
+      heldReason,
+      trackingNumber,
+    );
+}
+
+/** The kind of a message telling a patient their order's tracking number changed. */
+export const TRACKING_UPDATED_KIND = "order_tracking_updated";
+
+export interface NotificationRow {
+  notification_id: string;
+  event_id: string;
+  channel: Channel;
+  kind: string;
+  patient_id: string;
+  entity_id: string;
+  status: NotificationStatus;
+  provider: string | null;
+  provider_message_id: string | null;
+  attempts: number;
+  error: string | null;
+  scheduled_for: string | null;
+  lease_expires_at: number | null;
+  /** Set while a provider call's outcome is unknown (see migration 0007). */
+  send_started_at: string | null;
+  rendered: string | null;
+  /** One message per (entity, channel, topic): the kind, or the tracking update's number (migration 0026). */
+  topic: string | null;
+  /** The tracking number the message carried (set with the send mark). */
+  told_tracking_number: string | null;
+  /** JSON of the message handed to the provider while its outcome is unknown (see migration 0025). */
+  send_attempt: string | null;
+  sent_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * Rows the sweep should enqueue again: `pending` ones untouched since `staleBefore` (their enqueue
+ * failed or was lost), and `scheduled` ones whose window opened that long ago. Touches `updated_at`
+ * so the next sweep does not pick them again at once. At most `limit` rows.
+ */
+export async function takeStaleNotifications(
+  db: D1Database,
+  staleBefore: string,
+  now: string,
+  limit: number,
+): Promise<OutboxKey[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE notifications SET updated_at = ?2
+WHERE notification_id IN (
+  SELECT notification_id FROM notifications
+  WHERE status IN ('pending', 'scheduled') AND updated_at < ?1
+    AND (status = 'pending' OR scheduled_for <= ?1)
+    AND (lease_expires_at IS NULL OR lease_expires_at < ?4)
+    AND (next_attempt_at IS NULL OR next_attempt_at < ?1)
+  LIMIT ?3)
+RETURNING event_id, channel`,
+    )
+    .bind(staleBefore, now, limit, Date.parse(now))
+    .all<OutboxKey>();
+  return results;
+}
+
+/**
+ * Marks dead-lettered send jobs `failed` unless they already reached a final status. A row another
+ * sender holds under a live lease is left alone (that sender records the provider's answer; if it
+ * dies, the lease runs out and the sweep sends the job again), and so is a row whose last provider
+ * call has an unknown outcome (`send_started_at`): the provider may have accepted it, so it stays
+ * `pending` for the sweep, whose retry asks the provider before sending. A message a provider
+ * accepted is thereby never recorded `failed` by a dead letter. Returns how many rows it marked.
+ */
+export async function failDeadNotifications(db: D1Database, jobs: readonly OutboxKey[], now: number): Promise<number> {
+  if (jobs.length === 0) return 0;
+  const statement = db.prepare(
+    `UPDATE notifications SET status = 'failed', error = COALESCE(error, 'retries exhausted'), lease_expires_at = NULL, updated_at = ?3
+WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ?4) AND send_started_at IS NULL`,
+  );
+  const iso = new Date(now).toISOString();
+  const results = await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, iso, now)));
+  return results.reduce((sum, result) => sum + (result.meta.changes ?? 0), 0);
+}
+
+/** The statuses an operator may release with `POST /admin/notifications/replay`. */
+export const REPLAYABLE_NOTIFICATION_STATUSES = ["held", "failed"] as const;
+
+/**
+ * Puts up to `limit` notifications in `status` (oldest first) back to `pending` and returns their
+ * send jobs. If enqueueing them fails, the sweep finds them `pending` and enqueues them later.
+ */
+export async function reopenNotifications(
+  db: D1Database,
+  status: (typeof REPLAYABLE_NOTIFICATION_STATUSES)[number],
+  limit: number,
+  now: string,
+): Promise<OutboxKey[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?3
+WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1 ORDER BY created_at LIMIT ?2)
+RETURNING event_id, channel`,
+    )
+    .bind(status, limit, now)
+    .all<OutboxKey>();
+  return results;
+}
+
+/** Removes rendered message bodies of notifications created before `cutoff`, at most `chunk` rows. */
+export async function purgeRenderedMessages(db: D1Database, cutoff: string, chunk: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `UPDATE notifications SET rendered = NULL, send_attempt = NULL
+WHERE notification_id IN (SELECT notification_id FROM notifications WHERE rendered IS NOT NULL AND created_at < ?1 LIMIT ?2)`,
+    )
+    .bind(cutoff, chunk)
+    .run();
+  return result.meta.changes ?? 0;
+}

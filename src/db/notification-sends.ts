@@ -1,0 +1,313 @@
+import type { Channel } from "../channels";
+import type { EntityKind } from "../event-types";
+import { type Query, query, readBatchThen } from "./batch";
+import { ENTITY_TABLES } from "./entities";
+import {
+  type NotificationRow,
+  type NotificationStatus,
+  type OutboxKey,
+  TRACKING_UPDATED_KIND,
+} from "./notification-outbox";
+import { namedParameters } from "./parameters";
+
+/** Typed SQL for the sender: claims under a lease, outcomes recorded once, delivery reports, send-time reads. */
+
+/** A sender's hold on the rows it claimed: until `expiresAt` (epoch ms), proven by `token`. */
+export interface SendLease {
+  token: string;
+  expiresAt: number;
+}
+
+const CLAIM = namedParameters(["event_id", "channel", "lease_expires_at", "now_ms", "now", "lease_token"] as const);
+
+const CLAIM_SQL = `UPDATE notifications SET lease_token = ${CLAIM.ref("lease_token")},
+  lease_expires_at = ${CLAIM.ref("lease_expires_at")}, attempts = attempts + 1, updated_at = ${CLAIM.ref("now")}
+WHERE event_id = ${CLAIM.ref("event_id")} AND channel = ${CLAIM.ref("channel")} AND status IN ('pending', 'scheduled')
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ${CLAIM.ref("now_ms")} OR lease_token = ${CLAIM.ref("lease_token")})
+RETURNING *`;
+
+/** A job's row that another sender holds: retried once that lease has run out. */
+export interface LeasedElsewhere {
+  event_id: string;
+  channel: Channel;
+  lease_expires_at: number;
+}
+
+/**
+ * Claims send jobs in one round trip: each row still `pending` or `scheduled` and not leased by
+ * another sender gets our lease (a row already holding our token is ours again, so a claim repeated
+ * after a lost answer gets its rows back). Also returns the rows of these
+ * jobs still held under someone else's live lease; every other job is done, or never had a row (its
+ * event was stale).
+ */
+export async function claimNotifications(
+  db: D1Database,
+  jobs: readonly OutboxKey[],
+  lease: SendLease,
+  now: number,
+): Promise<{ claimed: NotificationRow[]; leasedElsewhere: LeasedElsewhere[] }> {
+  if (jobs.length === 0) return { claimed: [], leasedElsewhere: [] };
+  const claim = db.prepare(CLAIM_SQL);
+  const iso = new Date(now).toISOString();
+  const { rows, last: leasedElsewhere } = await readBatchThen(
+    db,
+    jobs.map((job) =>
+      query<NotificationRow>(
+        claim.bind(
+          ...CLAIM.bind({
+            event_id: job.event_id,
+            channel: job.channel,
+            lease_expires_at: lease.expiresAt,
+            now_ms: now,
+            now: iso,
+            lease_token: lease.token,
+          }),
+        ),
+      ),
+    ),
+    query<LeasedElsewhere>(
+      db
+        .prepare(
+          `SELECT event_id, channel, lease_expires_at FROM notifications
+WHERE event_id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 'scheduled') AND lease_expires_at > ?2 AND lease_token <> ?3`,
+        )
+        .bind(JSON.stringify(jobs.map((job) => job.event_id)), now, lease.token),
+    ),
+  );
+  return { claimed: rows.flat(), leasedElsewhere };
+}
+
+/** Gives up every row held with this lease (after a claim whose answer was lost). */
+export async function releaseNotificationLeases(db: D1Database, lease: SendLease): Promise<void> {
+  await db
+    .prepare(`UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL WHERE lease_token = ?1`)
+    .bind(lease.token)
+    .run();
+}
+
+export interface Outcome {
+  notificationId: string;
+  status: NotificationStatus;
+  provider?: string | null;
+  providerMessageId?: string | null;
+  error?: string | null;
+  rendered?: string | null;
+  scheduledFor?: string | null;
+  sentAt?: string | null;
+}
+
+const OUTCOME = namedParameters([
+  "notification_id",
+  "status",
+  "provider",
+  "provider_message_id",
+  "error",
+  "rendered",
+  "scheduled_for",
+  "sent_at",
+  "now",
+  "lease_token",
+] as const);
+
+// What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
+// which describe only the latest attempt. A row that waits (`scheduled`, or `held` until a replay)
+// keeps the mark of an earlier attempt of unknown outcome, so its eventual send looks it up first. A delivery report may have moved the row on while we held
+// it (it carries our notification id): our `sent` never overwrites the status a report set. The lease
+// token stays, so repeating a write whose answer was lost still reports one changed row; `changes = 0`
+// means another sender took the row over.
+
+const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = CASE
+    WHEN ${OUTCOME.ref("status")} = 'sent' AND status IN ('sent', 'delivered', 'failed') THEN status
+    ELSE ${OUTCOME.ref("status")} END,
+  provider = COALESCE(${OUTCOME.ref("provider")}, provider),
+  provider_message_id = COALESCE(${OUTCOME.ref("provider_message_id")}, provider_message_id),
+  error = ${OUTCOME.ref("error")},
+  rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),
+  scheduled_for = ${OUTCOME.ref("scheduled_for")},
+  sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
+  send_started_at = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_started_at END,
+  send_attempt = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_attempt END,
+  lease_expires_at = NULL, updated_at = ${OUTCOME.ref("now")}
+WHERE notification_id = ${OUTCOME.ref("notification_id")} AND lease_token = ${OUTCOME.ref("lease_token")}`;
+
+/** Records a send outcome and releases the lease, only if our lease still holds the row. */
+export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease, now: string): D1PreparedStatement {
+  return db.prepare(RECORD_OUTCOME_SQL).bind(
+    ...OUTCOME.bind({
+      notification_id: outcome.notificationId,
+      status: outcome.status,
+      provider: outcome.provider ?? null,
+      provider_message_id: outcome.providerMessageId ?? null,
+      error: outcome.error ?? null,
+      rendered: outcome.rendered ?? null,
+      scheduled_for: outcome.scheduledFor ?? null,
+      sent_at: outcome.sentAt ?? null,
+      now,
+      lease_token: lease.token,
+    }),
+  );
+}
+
+/**
+ * Releases a lease without changing the status (a failure that will retry), noting when the retry is
+ * due so the sweep leaves the row alone until then. An `unknown` outcome keeps `send_started_at`, so
+ * the retry asks the provider first; a definite failure clears it.
+ */
+export function releaseNotification(
+  db: D1Database,
+  notificationId: string,
+  error: string,
+  lease: SendLease,
+  now: string,
+  retryAt: string,
+  outcomeUnknown = false,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3,
+  next_attempt_at = ?5, send_started_at = CASE WHEN ?6 THEN send_started_at END,
+  send_attempt = CASE WHEN ?6 THEN send_attempt END
+WHERE notification_id = ?1 AND lease_token = ?4`,
+    )
+    .bind(notificationId, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0);
+}
+
+/**
+ * Marks that a provider is about to be called for this row, with the exact text it will get
+ * (`rendered`, shown to staff) and the exact message, destination included (`send_attempt`): if the
+ * answer is then lost, the next sender looks that message up, or repeats it, before sending anything
+ * else. Keeps the earliest start (the lookup searches from that day). Only while our lease holds
+ * (`changes = 1`).
+ */
+export function markSendStarted(
+  db: D1Database,
+  notificationId: string,
+  rendered: string,
+  attempt: string,
+  toldTrackingNumber: string | null,
+  lease: SendLease,
+  now: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, send_attempt = ?5,
+  told_tracking_number = ?6, updated_at = ?3
+WHERE notification_id = ?1 AND lease_token = ?4`,
+    )
+    .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber);
+}
+
+/** A provider message id and the notification that records it. */
+export interface RecordedProviderId {
+  provider_message_id: string;
+  notification_id: string;
+}
+
+/** Which of some provider message ids a notification row already records, and which row (one statement). */
+export async function recordedProviderIds(db: D1Database, ids: readonly string[]): Promise<RecordedProviderId[]> {
+  if (ids.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT provider_message_id, notification_id FROM notifications
+WHERE provider_message_id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(ids))
+    .all<RecordedProviderId>();
+  return results;
+}
+
+/** A Twilio delivery report, by our notification id (from the callback URL) and Twilio's message SID. */
+export interface DeliveryReport {
+  notificationId: string | null;
+  providerMessageId: string;
+  status: "sent" | "delivered" | "failed";
+  error: string | null;
+}
+
+/**
+ * Applies a delivery report. Statuses only move forward: pending/scheduled < sent < delivered or
+ * failed. A report applies only when it ranks above the row's status, so a late `sent` never
+ * overwrites `delivered`, and once one final report (`delivered`, or `failed` for Twilio's
+ * `undelivered`/`failed`) is recorded the other never replaces it: the first final report wins. A
+ * report that arrives before the sender recorded its outcome (matched by notification id) records the
+ * send itself: status, SID, provider and time. Returns the row when the report changed it.
+ */
+export async function applyDeliveryReport(
+  db: D1Database,
+  report: DeliveryReport,
+  now: string,
+): Promise<NotificationRow | null> {
+  return db
+    .prepare(
+      `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
+  provider = COALESCE(provider, 'twilio'), provider_message_id = COALESCE(provider_message_id, ?2),
+  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL, send_attempt = NULL
+WHERE (notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = 'sms'
+  AND (provider_message_id IS NULL OR provider_message_id = ?2)
+  AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 0 END)
+    < (CASE ?3 WHEN 'sent' THEN 1 ELSE 2 END)
+RETURNING *`,
+    )
+    .bind(report.notificationId, report.providerMessageId, report.status, report.error, now)
+    .first<NotificationRow>();
+}
+
+/** An entity's current status and the event that set it. */
+export interface CurrentStatus {
+  entity_id: string;
+  status: string;
+  status_event_id: string;
+}
+
+/** The current status of some entities of one kind, in one statement (read at send time). */
+export function selectCurrentStatuses(
+  db: D1Database,
+  kind: EntityKind,
+  entityIds: readonly string[],
+): Query<CurrentStatus> {
+  const { table, idColumn } = ENTITY_TABLES[kind];
+  return db
+    .prepare(
+      `SELECT ${idColumn} AS entity_id, status, status_event_id FROM ${table} WHERE ${idColumn} IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(entityIds));
+}
+
+/** A message about an order's shipment: a shipping message or a tracking update. */
+export interface ShipmentMessage {
+  notification_id: string;
+  kind: string;
+  entity_id: string;
+  channel: Channel;
+  status: NotificationStatus;
+  told_tracking_number: string | null;
+  send_started_at: string | null;
+  sent_at: string | null;
+}
+
+/** The shipping messages and tracking updates of some orders, in one statement (read at send time). */
+export function selectShipmentMessages(db: D1Database, orderIds: readonly string[]): Query<ShipmentMessage> {
+  return db
+    .prepare(
+      `SELECT notification_id, kind, entity_id, channel, status, told_tracking_number, send_started_at, sent_at FROM notifications
+WHERE entity_id IN (SELECT value FROM json_each(?1)) AND kind IN ('order_shipped', '${TRACKING_UPDATED_KIND}')`,
+    )
+    .bind(JSON.stringify(orderIds));
+}
+
+/** A notification sent to a patient (for the daily cap). */
+export interface RecentSend {
+  patient_id: string;
+  channel: Channel;
+  sent_at: string;
+}
+
+/** The sends to some patients since `since` (ISO), in one statement. */
+export function selectRecentSends(db: D1Database, patientIds: readonly string[], since: string): Query<RecentSend> {
+  return db
+    .prepare(
+      `SELECT patient_id, channel, sent_at FROM notifications
+WHERE patient_id IN (SELECT value FROM json_each(?1)) AND sent_at >= ?2`,
+    )
+    .bind(JSON.stringify(patientIds), since);
+}

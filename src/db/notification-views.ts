@@ -1,0 +1,66 @@
+import { query, readBatch } from "./batch";
+import type { NotificationRow, NotificationStatus } from "./notification-outbox";
+
+/** Typed SQL for reading notifications: an event's rows, the counts, one row with its status history. */
+
+/** The notifications of one event, for the admin event view. */
+export async function notificationsForEvent(db: D1Database, eventId: string): Promise<NotificationRow[]> {
+  const { results } = await db
+    .prepare(`SELECT * FROM notifications WHERE event_id = ?1 ORDER BY channel`)
+    .bind(eventId)
+    .all<NotificationRow>();
+  return results;
+}
+
+export interface NotificationStats {
+  total: number;
+  by_status: Partial<Record<NotificationStatus, number>>;
+  /** Held notifications by reason (a variable name and its problem), so staff know what to fix. */
+  held_by_reason: Record<string, number>;
+}
+
+/** Counts by status, and the held ones by reason, in one round trip. */
+export async function notificationStats(db: D1Database): Promise<NotificationStats> {
+  const [statusRows, held] = await readBatch(db, [
+    query<{ key: string; count: number }>(
+      db.prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications GROUP BY status`),
+    ),
+    query<{ key: string; count: number }>(
+      db.prepare(
+        `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held' GROUP BY error`,
+      ),
+    ),
+  ]);
+  return {
+    total: statusRows.reduce((sum, row) => sum + row.count, 0),
+    by_status: Object.fromEntries(statusRows.map((row) => [row.key, row.count])),
+    held_by_reason: Object.fromEntries(held.map((row) => [row.key, row.count])),
+  };
+}
+
+/** One status a notification took, with its time. */
+export interface StatusChange {
+  status: NotificationStatus;
+  at: string;
+  error: string | null;
+  provider_message_id: string | null;
+}
+
+/** One notification and its status history (oldest first), or null when unknown. One round trip. */
+export async function notificationWithHistory(
+  db: D1Database,
+  notificationId: string,
+): Promise<{ row: NotificationRow; history: StatusChange[] } | null> {
+  const [rows, history] = await readBatch(db, [
+    query<NotificationRow>(db.prepare(`SELECT * FROM notifications WHERE notification_id = ?1`).bind(notificationId)),
+    query<StatusChange>(
+      db
+        .prepare(
+          `SELECT status, at, error, provider_message_id FROM notification_status_history WHERE notification_id = ?1 ORDER BY rowid`,
+        )
+        .bind(notificationId),
+    ),
+  ]);
+  const row = rows[0];
+  return row ? { row, history } : null;
+}
