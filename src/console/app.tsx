@@ -17,6 +17,7 @@ import { eventList } from "./pages/events";
 import { login } from "./pages/login";
 import { overview } from "./pages/overview";
 import { patientPage } from "./pages/patient";
+import { consoleScope } from "./scope";
 import { ACCESS_LOGOUT_PATH, consoleIdentity, endSession } from "./session";
 import { CONSOLE_CSS, CONSOLE_ICON } from "./styles";
 import type { ConsoleApp } from "./types";
@@ -68,6 +69,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
 
   // Everything below needs a session, and a CSRF token on every POST.
   consoleApp.use(consoleIdentity());
+  consoleApp.use(consoleScope());
   consoleApp.use(requireCsrfToken());
   // Signing out revokes the session at once; behind Access it also ends the Access session.
   consoleApp.post("/logout", async (c) => {

@@ -1,3 +1,4 @@
+import { andInScope, type StaffScope } from "./scope";
 import type { AlertTargetType } from "./watch";
 
 /** Typed SQL for lifecycle-watch alerts and their deliveries to staff (migration 0009). */
@@ -35,12 +36,13 @@ export interface AlertListQuery {
  * Alerts newest first (by `opened_at`, then id), `limit + 1` rows so the caller knows whether a next
  * page exists; read through `alerts_state_opened` or `alerts_rule_state_opened`.
  */
-export async function listAlerts(db: D1Database, query: AlertListQuery): Promise<AlertRow[]> {
+export async function listAlerts(db: D1Database, scope: StaffScope, query: AlertListQuery): Promise<AlertRow[]> {
+  const inScope = andInScope(scope, "clinic_id", "?6");
   const { results } = await db
     .prepare(
       `SELECT * FROM alerts
 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR rule = ?2)
-  AND (?3 IS NULL OR opened_at < ?3 OR (opened_at = ?3 AND alert_id < ?4))
+  AND (?3 IS NULL OR opened_at < ?3 OR (opened_at = ?3 AND alert_id < ?4))${inScope.sql}
 ORDER BY opened_at DESC, alert_id DESC LIMIT ?5`,
     )
     .bind(
@@ -49,14 +51,19 @@ ORDER BY opened_at DESC, alert_id DESC LIMIT ?5`,
       query.after?.openedAt ?? null,
       query.after?.alertId ?? null,
       query.limit + 1,
+      ...inScope.values,
     )
     .all<AlertRow>();
   return results;
 }
 
 /** One alert, or null. */
-export async function getAlert(db: D1Database, alertId: string): Promise<AlertRow | null> {
-  return db.prepare(`SELECT * FROM alerts WHERE alert_id = ?1`).bind(alertId).first<AlertRow>();
+export async function getAlert(db: D1Database, scope: StaffScope, alertId: string): Promise<AlertRow | null> {
+  const inScope = andInScope(scope, "clinic_id", "?2");
+  return db
+    .prepare(`SELECT * FROM alerts WHERE alert_id = ?1${inScope.sql}`)
+    .bind(alertId, ...inScope.values)
+    .first<AlertRow>();
 }
 
 /**
@@ -65,17 +72,19 @@ export async function getAlert(db: D1Database, alertId: string): Promise<AlertRo
  */
 export async function acknowledgeAlert(
   db: D1Database,
+  scope: StaffScope,
   alertId: string,
   actor: string,
   now: Date,
 ): Promise<AlertRow | null> {
+  const inScope = andInScope(scope, "clinic_id", "?4");
   await db
     .prepare(
-      `UPDATE alerts SET acknowledged_by = ?2, acknowledged_at = ?3 WHERE alert_id = ?1 AND acknowledged_by IS NULL`,
+      `UPDATE alerts SET acknowledged_by = ?2, acknowledged_at = ?3 WHERE alert_id = ?1 AND acknowledged_by IS NULL${inScope.sql}`,
     )
-    .bind(alertId, actor, now.toISOString())
+    .bind(alertId, actor, now.toISOString(), ...inScope.values)
     .run();
-  return getAlert(db, alertId);
+  return getAlert(db, scope, alertId);
 }
 
 /** Open alerts staff have not yet been told about on `channel`, oldest first. */

@@ -1,6 +1,7 @@
 import type { EntityKind } from "../events/event-types";
 import type { EventRow, EventStatus } from "./events";
 import type { NotificationRow } from "./notifications";
+import { andEventInScope, andInScope, type StaffScope } from "./scope";
 
 /**
  * Typed SQL for the console's event lookups: filtered and searched lists, the events that named an
@@ -40,13 +41,18 @@ export interface EventSearch {
  * page exists). Only the filters present go into the statement, so SQLite can pick the index each
  * needs (status, type, received range, or the id lookups united).
  */
-export async function searchEventRows(db: D1Database, search: EventSearch): Promise<EventRow[]> {
+export async function searchEventRows(db: D1Database, scope: StaffScope, search: EventSearch): Promise<EventRow[]> {
   const conditions: string[] = [];
   const params: (string | number)[] = [];
   const param = (value: string | number) => {
     params.push(value);
     return `?${params.length}`;
   };
+  if (scope.clinics !== "all") {
+    const inScope = andInScope(scope, "clinic_id", `?${params.length + 1}`);
+    params.push(...inScope.values);
+    conditions.push(inScope.sql.replace(" AND ", ""));
+  }
   if (search.status) conditions.push(`status = ${param(search.status)}`);
   if (search.type) conditions.push(`event_type = ${param(search.type)}`);
   if (search.receivedFrom) conditions.push(`received_at >= ${param(search.receivedFrom)}`);
@@ -77,25 +83,27 @@ export async function searchEventRows(db: D1Database, search: EventSearch): Prom
  */
 export async function eventsForEntity(
   db: D1Database,
+  scope: StaffScope,
   kind: EntityKind,
   entityId: string,
   limit: number,
 ): Promise<{ events: EventRow[]; notifications: NotificationRow[] }> {
   const { path, typePrefix } = ENTITY_REFERENCE[kind];
-  const matching = `${path} = ?1 AND substr(event_type, 1, ${typePrefix.length}) = ?2`;
+  const inScope = andInScope(scope, "clinic_id", "?4");
+  const matching = `${path} = ?1 AND substr(event_type, 1, ${typePrefix.length}) = ?2${inScope.sql}`;
   const [events, notifications] = await db.batch<Record<string, unknown>>([
     db
       .prepare(
         `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3`,
       )
-      .bind(entityId, typePrefix, limit),
+      .bind(entityId, typePrefix, limit, ...inScope.values),
     db
       .prepare(
         `SELECT * FROM notifications WHERE event_id IN (
   SELECT event_id FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3)
 ORDER BY created_at, channel`,
       )
-      .bind(entityId, typePrefix, limit),
+      .bind(entityId, typePrefix, limit, ...inScope.values),
   ]);
   return {
     events: (events?.results ?? []) as unknown as EventRow[],
@@ -104,8 +112,14 @@ ORDER BY created_at, channel`,
 }
 
 /** A patient's newest `limit` notifications (`notifications_patient_created`), as a statement for a batch. */
-export function selectPatientNotifications(db: D1Database, patientId: string, limit: number): D1PreparedStatement {
+export function selectPatientNotifications(
+  db: D1Database,
+  scope: StaffScope,
+  patientId: string,
+  limit: number,
+): D1PreparedStatement {
+  const inScope = andEventInScope(scope, "event_id", "?3");
   return db
-    .prepare(`SELECT * FROM notifications WHERE patient_id = ?1 ORDER BY created_at DESC LIMIT ?2`)
-    .bind(patientId, limit);
+    .prepare(`SELECT * FROM notifications WHERE patient_id = ?1${inScope.sql} ORDER BY created_at DESC LIMIT ?2`)
+    .bind(patientId, limit, ...inScope.values);
 }

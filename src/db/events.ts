@@ -1,3 +1,5 @@
+import { ALL_CLINICS, andInScope, type StaffScope } from "./scope";
+
 /**
  * Typed SQL for the `events` table: the idempotency record of every NovaMed event. A consumer claims
  * events by `event_id` with a lease; only the lease holder's effects commit (every effect statement is
@@ -196,8 +198,13 @@ export interface EventRow {
 const EVENT_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,
   last_error, issues, warnings, payload, payload_purged_at, conflicts, applications`;
 
-export async function getEventRow(db: D1Database, eventId: string): Promise<EventRow | null> {
-  return db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?1`).bind(eventId).first<EventRow>();
+/** One event within `scope`, or null (another clinic's event reads as unknown). */
+export async function getEventRow(db: D1Database, scope: StaffScope, eventId: string): Promise<EventRow | null> {
+  const inScope = andInScope(scope, "clinic_id", "?2");
+  return db
+    .prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?1${inScope.sql}`)
+    .bind(eventId, ...inScope.values)
+    .first<EventRow>();
 }
 
 export interface EventListQuery {
@@ -213,8 +220,9 @@ export interface EventListQuery {
  * is built per filter: `(?1 IS NULL OR status = ?1)` would make SQLite scan the table instead of
  * using the (status, received_at) or (event_type, received_at) index.
  */
-export async function listEventRows(db: D1Database, query: EventListQuery): Promise<EventRow[]> {
-  const conditions: string[] = [];
+export async function listEventRows(db: D1Database, scope: StaffScope, query: EventListQuery): Promise<EventRow[]> {
+  const inScope = andInScope(scope, "clinic_id", "?6");
+  const conditions: string[] = inScope.sql ? [inScope.sql.replace(" AND ", "")] : [];
   if (query.status !== undefined) conditions.push("status = ?1");
   if (query.type !== undefined) conditions.push("event_type = ?2");
   if (query.after !== undefined) conditions.push("(received_at < ?3 OR (received_at = ?3 AND event_id < ?4))");
@@ -227,9 +235,25 @@ export async function listEventRows(db: D1Database, query: EventListQuery): Prom
       query.after?.receivedAt ?? null,
       query.after?.eventId ?? null,
       query.limit + 1,
+      ...inScope.values,
     )
     .all<EventRow>();
   return results;
+}
+
+/** Of `eventIds`, those of events within `scope` (all of them, unread, for a scope of every clinic). */
+export async function eventIdsInScope(
+  db: D1Database,
+  scope: StaffScope,
+  eventIds: readonly string[],
+): Promise<string[]> {
+  if (scope.clinics === "all") return [...eventIds];
+  const inScope = andInScope(scope, "clinic_id", "?2");
+  const { results } = await db
+    .prepare(`SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?1))${inScope.sql}`)
+    .bind(JSON.stringify(eventIds), ...inScope.values)
+    .all<{ event_id: string }>();
+  return results.map((row) => row.event_id);
 }
 
 /** Statuses a replay may start from; `force` adds the finished ones. */
@@ -277,6 +301,8 @@ export interface BulkReplayFilter {
   /** Only these events (the console's selection); each still has to have `status`. */
   eventIds?: readonly string[];
   limit: number;
+  /** Only events of the clinics a limited staff scope covers (absent: every clinic). */
+  scope?: StaffScope;
 }
 
 /**
@@ -294,6 +320,8 @@ export async function markQueuedForBulkReplay(
   if (filter.receivedAfter !== undefined) conditions.push("received_at > ?4");
   if (filter.receivedBefore !== undefined) conditions.push("received_at < ?5");
   if (filter.eventIds !== undefined) conditions.push("event_id IN (SELECT value FROM json_each(?6))");
+  const inScope = andInScope(filter.scope ?? ALL_CLINICS, "clinic_id", "?8");
+  if (inScope.sql) conditions.push(inScope.sql.replace(" AND ", ""));
   const { results } = await db
     .prepare(
       `UPDATE events SET status = 'queued', queued_at = ?2, last_error = NULL
@@ -310,6 +338,7 @@ RETURNING event_id, payload, received_at`,
       filter.eventIds === undefined ? null : JSON.stringify(filter.eventIds),
       // The highest parameter number is always used, so D1 accepts all seven values for every filter.
       filter.limit,
+      ...inScope.values,
     )
     .all<RequeueRow>();
   return results;
@@ -391,14 +420,20 @@ export interface EventStats {
 }
 
 /** Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. */
-export async function eventStats(db: D1Database): Promise<EventStats> {
+export async function eventStats(db: D1Database, scope: StaffScope): Promise<EventStats> {
+  const inScope = andInScope(scope, "clinic_id", "?1");
   const [byStatus, totals] = await db.batch<Record<string, number | string>>([
-    // Counted from the (status, received_at) index alone; the sums read only the partial indexes of
-    // the few rows with conflicts or repeated applications (migration 0006).
-    db.prepare(`SELECT status, COUNT(*) AS count FROM events GROUP BY status`),
-    db.prepare(`SELECT
-      (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0) AS conflicts,
-      (SELECT COUNT(*) FROM events WHERE applications > 1) AS repeated`),
+    // Counted from the (status, received_at) index alone (or (clinic_id, received_at) for some
+    // clinics); the sums read only the partial indexes of the few rows with conflicts or repeated
+    // applications (migration 0006).
+    db
+      .prepare(`SELECT status, COUNT(*) AS count FROM events WHERE 1${inScope.sql} GROUP BY status`)
+      .bind(...inScope.values),
+    db
+      .prepare(`SELECT
+      (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0${inScope.sql}) AS conflicts,
+      (SELECT COUNT(*) FROM events WHERE applications > 1${inScope.sql}) AS repeated`)
+      .bind(...inScope.values),
   ]);
   const row = totals?.results[0] ?? {};
   const counts = (byStatus?.results ?? []).map((entry) => [String(entry.status), Number(entry.count)] as const);

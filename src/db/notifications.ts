@@ -4,6 +4,7 @@ import type { EntityKind } from "../events/event-types";
 import type { WriteGuard } from "./entities";
 import { ENTITY_TABLES } from "./entities";
 import { namedParameters } from "./parameters";
+import { andEventInScope, type StaffScope } from "./scope";
 
 /** Typed SQL for the notification outbox. */
 
@@ -425,12 +426,17 @@ export interface NotificationStats {
 }
 
 /** Counts by status, and the held ones by reason, in one round trip. */
-export async function notificationStats(db: D1Database): Promise<NotificationStats> {
+export async function notificationStats(db: D1Database, scope: StaffScope): Promise<NotificationStats> {
+  const inScope = andEventInScope(scope, "event_id", "?1");
   const [byStatus, held] = await db.batch<{ key: string; count: number }>([
-    db.prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications GROUP BY status`),
-    db.prepare(
-      `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held' GROUP BY error`,
-    ),
+    db
+      .prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications WHERE 1${inScope.sql} GROUP BY status`)
+      .bind(...inScope.values),
+    db
+      .prepare(
+        `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held'${inScope.sql} GROUP BY error`,
+      )
+      .bind(...inScope.values),
   ]);
   const statusRows = byStatus?.results ?? [];
   return {
@@ -547,10 +553,14 @@ export interface StatusChange {
 /** One notification and its status history (oldest first), or null when unknown. One round trip. */
 export async function notificationWithHistory(
   db: D1Database,
+  scope: StaffScope,
   notificationId: string,
 ): Promise<{ row: NotificationRow; history: StatusChange[] } | null> {
+  const inScope = andEventInScope(scope, "event_id", "?2");
   const [rows, history] = await db.batch<Record<string, unknown>>([
-    db.prepare(`SELECT * FROM notifications WHERE notification_id = ?1`).bind(notificationId),
+    db
+      .prepare(`SELECT * FROM notifications WHERE notification_id = ?1${inScope.sql}`)
+      .bind(notificationId, ...inScope.values),
     db
       .prepare(
         `SELECT status, at, error, provider_message_id FROM notification_status_history WHERE notification_id = ?1 ORDER BY rowid`,

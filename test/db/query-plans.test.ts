@@ -1,12 +1,20 @@
 import { createExecutionContext, createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { listAlerts } from "../../src/db/alerts";
+import { listAuditRows } from "../../src/db/audit";
+import { getEntity } from "../../src/db/entities";
+import { eventsForEntity, searchEventRows, selectPatientNotifications } from "../../src/db/event-search";
+import { eventIdsInScope, eventStats, getEventRow, listEventRows, markQueuedForBulkReplay } from "../../src/db/events";
+import { notificationStats, notificationWithHistory } from "../../src/db/notifications";
+import { readOverview } from "../../src/db/overview";
+import type { StaffScope } from "../../src/db/scope";
 import { encodeAuditCursor } from "../../src/http/audit-cursor";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { newClinic, seedFinishedDay } from "../archive/helpers";
 import { consoleFetch as consoleRequest, signIn } from "../helpers/console";
-import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
+import { ADMIN_TOKEN, CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 
@@ -97,6 +105,36 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
     { status: "dead", type: "order:cancelled", received_after: "2026-01-01T00:00:00Z" },
   ])
     await fetch("/admin/events/replay", { method: "POST", headers: json, body: JSON.stringify(body) });
+
+  // The same readers for an identity of some clinics: their SQL gains a clinic condition, which must keep its index.
+  const db = recordingEnv.DB;
+  const some: StaffScope = { role: "operator", clinics: [CLINIC_ID] };
+  const after = { receivedAt: new Date().toISOString(), eventId: "evt_z" };
+  for (const query of [
+    { limit: 50 },
+    { status: "processed" as const, limit: 50 },
+    { type: "order:shipped", limit: 50, after },
+  ])
+    await listEventRows(db, some, query);
+  await eventStats(db, some);
+  await notificationStats(db, some);
+  await getEventRow(db, some, shipped.event_id);
+  await eventIdsInScope(db, some, [shipped.event_id, dead.event_id]);
+  await getEntity(db, some, "order", orderId);
+  await notificationWithHistory(db, some, "ntf_x");
+  await listAlerts(db, some, { limit: 50 });
+  for (const query of [
+    { limit: 50 },
+    { actor: "token:admin", limit: 50 },
+    { targetType: "patient", targetId: patientId, limit: 50 },
+  ])
+    await listAuditRows(db, some, query);
+  for (const search of [{ limit: 50 }, { reference: orderId, limit: 50 }, { status: "processed" as const, limit: 50 }])
+    await searchEventRows(db, some, search);
+  await eventsForEntity(db, some, "order", orderId, 20);
+  await selectPatientNotifications(db, some, patientId, 20).all();
+  await readOverview(db, some, [CLINIC_ID], "2026-01-01T00:00:00.000Z");
+  await markQueuedForBulkReplay(db, { status: "invalid", limit: 10, scope: some }, new Date().toISOString());
 
   // Console pages.
   const consoleFetch = async (request: Request) => worker.fetch(request, recordingEnv, createExecutionContext());

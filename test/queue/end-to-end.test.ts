@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { getEntity } from "../../src/db/entities";
+import { ALL_CLINICS } from "../../src/db/scope";
 import { makeEvent, postWebhook, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventRow, eventually } from "../helpers/queue";
 
@@ -33,7 +34,9 @@ describe("edge → queue → consumer → D1", () => {
     await eventually(() => Promise.resolve(eventBatchTotals(logs).messages >= 100));
     const row = await eventRow(event.event_id);
     expect(row).toMatchObject({ status: "processed", applications: 1 });
-    expect(await getEntity(env.DB, "order", String(event.data.order_id))).toMatchObject({ status: "shipped" });
+    expect(await getEntity(env.DB, ALL_CLINICS, "order", String(event.data.order_id))).toMatchObject({
+      status: "shipped",
+    });
   });
 
   it("a lifecycle posted out of order ends in the right state", async () => {
@@ -49,7 +52,7 @@ describe("edge → queue → consumer → D1", () => {
     const order = await eventually(async () => {
       const rows = await Promise.all(lifecycle.map((event) => eventRow(event.event_id).catch(() => undefined)));
       if (!rows.every((row) => row?.status === "processed")) return undefined;
-      return getEntity(env.DB, "order", orderId);
+      return getEntity(env.DB, ALL_CLINICS, "order", orderId);
     });
     expect(order).toMatchObject({
       status: "delivered",

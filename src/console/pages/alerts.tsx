@@ -8,6 +8,7 @@ import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";
 import { formatAge } from "../format";
 import { CsrfField, Notice, Pager, renderPage, Time } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 
 const PAGE_SIZE = 50;
@@ -116,7 +117,12 @@ alertsPage.get("/", async (c) => {
     );
   }
   const filters = parsed.data;
-  const rows = await listAlerts(c.env.DB, { state: filters.state, rule: filters.rule, limit: PAGE_SIZE, after });
+  const rows = await listAlerts(c.env.DB, scopeOf(c), {
+    state: filters.state,
+    rule: filters.rule,
+    limit: PAGE_SIZE,
+    after,
+  });
   const page = rows.slice(0, PAGE_SIZE);
   const last = page.at(-1);
   const next = rows.length > PAGE_SIZE && last ? listUrl(filters, encodeCursor([last.opened_at, last.alert_id])) : null;
@@ -145,7 +151,7 @@ alertsPage.get("/", async (c) => {
 });
 
 alertsPage.post("/:alert_id/ack", audited("alert.ack", "alert", "alert_id"), async (c) => {
-  const alert = await acknowledgeAlert(c.env.DB, c.req.param("alert_id"), c.get("actor"), c.get("now"));
+  const alert = await acknowledgeAlert(c.env.DB, scopeOf(c), c.req.param("alert_id"), c.get("actor"), c.get("now"));
   if (!alert) return renderPage(c, "Alert not found", <Notice kind="error">No alert has this id.</Notice>, 404);
   return c.redirect(listUrl({ state: alert.state }), 303);
 });

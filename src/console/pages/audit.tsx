@@ -7,6 +7,7 @@ import { decodeAuditCursor, encodeAuditCursor } from "../../http/audit-cursor";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";
 import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { ENTITY_PAGES } from "./shared";
 
@@ -172,7 +173,7 @@ auditPage.get("/", auditedSearch("audit.read", "target_id", { targetType: "audit
       400,
     );
   }
-  const rows = await listAuditRows(c.env.DB, {
+  const rows = await listAuditRows(c.env.DB, scopeOf(c), {
     actor: filters.actor,
     action: filters.action,
     targetType: filters.target_type,

@@ -5,6 +5,7 @@ import { auditedSearch } from "../../http/audit";
 import { encodeEventCursor } from "../../http/event-cursor";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { BulkReplayActions, bulkReplayNotice, isSelectable, SelectCheckbox } from "./event-bulk-replay";
 import { type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
@@ -75,7 +76,7 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
       400,
     );
   }
-  const rows = await searchEventRows(c.env.DB, {
+  const rows = await searchEventRows(c.env.DB, scopeOf(c), {
     status: filters.status,
     type: filters.type,
     reference: filters.q,

@@ -8,6 +8,7 @@ import { type ChartBar, StatusChart } from "../chart";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { formatAge } from "../format";
 import { renderPage, StatusBadge, TimeAgo } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -78,9 +79,9 @@ overview.get("/", async (c) => {
   // Three round trips whatever the table sizes: the admin API's two stats reads and one overview batch.
   const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();
   const [events, notifications, activity] = await Promise.all([
-    eventStats(c.env.DB),
-    notificationStats(c.env.DB),
-    readOverview(c.env.DB, clinicIds, since),
+    eventStats(c.env.DB, scopeOf(c)),
+    notificationStats(c.env.DB, scopeOf(c)),
+    readOverview(c.env.DB, scopeOf(c), clinicIds, since),
   ]);
   const openAlerts = activity.open_alerts;
   const lastDay = hourlyBars(activity.hourly, now, timeZone);

@@ -4,12 +4,14 @@ import { readClinicIds } from "../../config/clinics";
 import { selectPatientNotifications } from "../../db/event-search";
 import type { NotificationRow } from "../../db/notifications";
 import { type DirectoryClinic, selectOptedOutPhones, selectPatients, toPatient, toPatientRow } from "../../db/patients";
+import { coversClinic } from "../../db/scope";
 import { audited, setAuditClinic } from "../../http/audit";
 import { directoryOf, soleClinic } from "../../tenancy/clinics";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { maskEmail, maskPhone } from "../format";
 import { CsrfField, Notice, renderPage } from "../layout";
 import { type RevealedField, recordReveal } from "../reveal";
+import { mayOperate, scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { NotificationTable } from "./shared";
 
@@ -22,6 +24,7 @@ function ContactDetail({
   value,
   revealed,
   csrfToken,
+  mayReveal,
 }: {
   patientId: string;
   clinicId: string;
@@ -29,8 +32,16 @@ function ContactDetail({
   value: string | null;
   revealed: boolean;
   csrfToken: string;
+  /** Viewers see the masked value only, without the reveal button (the POST is refused to them too). */
+  mayReveal: boolean;
 }) {
   if (!value) return <span class="muted">none on file</span>;
+  if (!mayReveal)
+    return (
+      <span class="mono" id={`${field}-value`}>
+        {field === "phone" ? maskPhone(value) : maskEmail(value)}
+      </span>
+    );
   if (revealed)
     return (
       <span class="mono" id={`${field}-value`}>
@@ -66,7 +77,7 @@ async function renderPatientPage(
   const [patients, optedOut, messages] = await c.env.DB.batch<Record<string, unknown>>([
     selectPatients(c.env.DB, directory, [patientId]),
     selectOptedOutPhones(c.env.DB, [patientId]),
-    selectPatientNotifications(c.env.DB, patientId, MESSAGE_LIMIT),
+    selectPatientNotifications(c.env.DB, scopeOf(c), patientId, MESSAGE_LIMIT),
   ]);
   const stored = patients?.results[0];
   const patient = stored ? toPatient(toPatientRow(stored)) : null;
@@ -93,6 +104,7 @@ async function renderPatientPage(
               value={patient.phone}
               revealed={revealed === "phone"}
               csrfToken={csrfToken}
+              mayReveal={mayOperate(c)}
             />
           </dd>
           <dt>Email</dt>
@@ -104,6 +116,7 @@ async function renderPatientPage(
               value={patient.email}
               revealed={revealed === "email"}
               csrfToken={csrfToken}
+              mayReveal={mayOperate(c)}
             />
           </dd>
           <dt>Time zone</dt>
@@ -133,7 +146,8 @@ function directoryOfPage(c: Context<ConsoleApp>): DirectoryClinic | null | "not_
   const chosen = c.req.query("clinic") ?? soleClinic(c.env);
   if (chosen === null) return null;
   const directory = directoryOf(c.env, chosen);
-  if (!directory) return "not_found";
+  // Another clinic's directory is unknown to this identity, as an unconfigured one is.
+  if (!directory || !coversClinic(scopeOf(c), directory.clinicId)) return "not_found";
   setAuditClinic(c, directory.clinicId);
   return directory;
 }
