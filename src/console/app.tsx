@@ -10,6 +10,7 @@ import { requireCsrfToken } from "./csrf";
 import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
 import { alertsPage } from "./pages/alerts";
 import { auditPage } from "./pages/audit";
+import { clinicsPage } from "./pages/clinics";
 import { entityPages } from "./pages/entity";
 import { eventPage } from "./pages/event";
 import { eventBulkReplay } from "./pages/event-bulk-replay";
@@ -84,6 +85,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.route("/patients", patientPage);
   consoleApp.route("/alerts", alertsPage);
   consoleApp.route("/audit", auditPage);
+  consoleApp.route("/clinics", clinicsPage);
 
   consoleApp.onError((error, c) => {
     if (error instanceof HTTPException && error.res) return error.getResponse();

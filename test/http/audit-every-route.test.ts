@@ -27,6 +27,7 @@ const NO_PATIENT_DATA: Record<string, string> = {
   "GET /admin/staff": "staff identities, roles and clinic ids",
   "GET /console": "the overview: counts and charts",
   "GET /console/alerts": "the alert list, as GET /admin/alerts",
+  "GET /console/clinics": "clinic settings, as GET /admin/clinics",
   "GET /console/assets/console.css": "the stylesheet",
   "GET /console/assets/icon.svg": "the icon",
   "GET /console/login": "the sign-in form",
