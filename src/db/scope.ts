@@ -52,3 +52,12 @@ export function andEventInScope(
   if (!inScope.sql) return inScope;
   return { sql: ` AND ${eventColumn} IN (SELECT event_id FROM events WHERE 1${inScope.sql})`, values: inScope.values };
 }
+
+/**
+ * `scope` narrowed to one chosen clinic (a list's clinic filter): that clinic when the scope covers it,
+ * no clinic at all (an empty list) when it does not; `scope` itself when none is chosen.
+ */
+export function narrowedTo(scope: StaffScope, clinicId: string | undefined): StaffScope {
+  if (!clinicId) return scope;
+  return { role: scope.role, clinics: coversClinic(scope, clinicId) ? [clinicId.toLowerCase()] : [] };
+}

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { type EventRow, eventIdsInScope, REPLAYABLE } from "../../db/events";
+import { narrowedTo } from "../../db/scope";
 import { audited, setAuditDetail } from "../../http/audit";
 import { ApiError } from "../../http/errors";
 import { replayEvents, replaySelectedEvents } from "../../http/event-replay";
@@ -147,7 +148,7 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
             : undefined,
           receivedBefore: resolved.receivedBefore,
           limit: BULK_REPLAY_LIMIT,
-          scope: scopeOf(c),
+          scope: narrowedTo(scopeOf(c), filters.clinic),
         },
         { requestId },
       );

@@ -3,8 +3,10 @@ import { readWebhookConfig } from "../../config/webhook";
 import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
 import { notificationStats } from "../../db/notifications";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
+import { narrowedTo } from "../../db/scope";
 import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
+import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { formatAge } from "../format";
 import { renderPage, StatusBadge, TimeAgo } from "../layout";
@@ -76,12 +78,17 @@ overview.get("/", async (c) => {
   const now = c.get("now");
   const timeZone = clinicTimeZone(c.env);
   const clinicIds = [...readWebhookConfig(c.env).clinicIds];
+  // `?clinic=`: every figure of one clinic of the identity (the clinic filter; links below keep it).
+  const chosen = c.req.query("clinic")?.trim().toLowerCase() || undefined;
+  const scope = narrowedTo(scopeOf(c), chosen);
+  const withClinic = (path: string) =>
+    chosen ? `${path}${path.includes("?") ? "&" : "?"}clinic=${encodeURIComponent(chosen)}` : path;
   // Three round trips whatever the table sizes: the admin API's two stats reads and one overview batch.
   const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();
   const [events, notifications, activity] = await Promise.all([
-    eventStats(c.env.DB, scopeOf(c)),
-    notificationStats(c.env.DB, scopeOf(c)),
-    readOverview(c.env.DB, scopeOf(c), clinicIds, since),
+    eventStats(c.env.DB, scope),
+    notificationStats(c.env.DB, scope),
+    readOverview(c.env.DB, scope, clinicIds, since),
   ]);
   const openAlerts = activity.open_alerts;
   const lastDay = hourlyBars(activity.hourly, now, timeZone);
@@ -96,13 +103,20 @@ overview.get("/", async (c) => {
     c,
     "Overview",
     <>
+      <form method="get" action="/console" class="filters" aria-label="Filter the overview by clinic">
+        <ClinicFilter clinics={clinicChoices(c)} chosen={chosen} />
+        <button type="submit">Apply</button>
+      </form>
       <h2>Needs attention</h2>
       <div class="cards">
-        <a id="open-alerts" class={`card${openAlerts ? " attention" : ""}`} href="/console/alerts">
+        <a id="open-alerts" class={`card${openAlerts ? " attention" : ""}`} href={withClinic("/console/alerts")}>
           <strong>{openAlerts}</strong> open alert{openAlerts === 1 ? "" : "s"}
         </a>
         {ATTENTION.map((status) => (
-          <a class={`card${events.by_status[status] ? " attention" : ""}`} href={`/console/events?status=${status}`}>
+          <a
+            class={`card${events.by_status[status] ? " attention" : ""}`}
+            href={withClinic(`/console/events?status=${status}`)}
+          >
             <strong>{events.by_status[status] ?? 0}</strong> <StatusBadge status={status} /> events
           </a>
         ))}
@@ -124,7 +138,9 @@ overview.get("/", async (c) => {
         <tbody>
           {activity.clinics.map((clinic) => (
             <tr>
-              <td class="mono">{clinic.clinic_id}</td>
+              <td class="mono">
+                <a href={`/console?clinic=${encodeURIComponent(clinic.clinic_id)}`}>{clinic.clinic_id}</a>
+              </td>
               <td>
                 <TimeAgo iso={clinic.last_received_at} timeZone={timeZone} now={now} />
               </td>
