@@ -19,7 +19,7 @@ export function ClinicFilter({ clinics, chosen }: { clinics: readonly string[]; 
         <option value="">every clinic</option>
         {clinics.map((clinicId) => (
           <option value={clinicId} selected={chosen?.toLowerCase() === clinicId}>
-            {clinicId}
+            {`clinic ${clinicId}`}
           </option>
         ))}
       </select>

@@ -138,9 +138,7 @@ overview.get("/", async (c) => {
         <tbody>
           {activity.clinics.map((clinic) => (
             <tr>
-              <td class="mono">
-                <a href={`/console?clinic=${encodeURIComponent(clinic.clinic_id)}`}>{clinic.clinic_id}</a>
-              </td>
+              <td class="mono">{clinic.clinic_id}</td>
               <td>
                 <TimeAgo iso={clinic.last_received_at} timeZone={timeZone} now={now} />
               </td>
