@@ -5,6 +5,7 @@ import { type Query, query, readBatch, readBatchThen } from "./batch";
 import type { WriteGuard } from "./entities";
 import { ENTITY_TABLES } from "./entities";
 import { namedParameters } from "./parameters";
+import { andEventInScope, type StaffScope } from "./scope";
 
 /** Typed SQL for the notification outbox. */
 
@@ -427,15 +428,20 @@ export interface NotificationStats {
 }
 
 /** Counts by status, and the held ones by reason, in one round trip. */
-export async function notificationStats(db: D1Database): Promise<NotificationStats> {
+export async function notificationStats(db: D1Database, scope: StaffScope): Promise<NotificationStats> {
+  const inScope = andEventInScope(scope, "event_id", "?1");
   const [statusRows, held] = await readBatch(db, [
     query<{ key: string; count: number }>(
-      db.prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications GROUP BY status`),
+      db
+        .prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications WHERE 1${inScope.sql} GROUP BY status`)
+        .bind(...inScope.values),
     ),
     query<{ key: string; count: number }>(
-      db.prepare(
-        `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held' GROUP BY error`,
-      ),
+      db
+        .prepare(
+          `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held'${inScope.sql} GROUP BY error`,
+        )
+        .bind(...inScope.values),
     ),
   ]);
   return {
@@ -552,10 +558,16 @@ export interface StatusChange {
 /** One notification and its status history (oldest first), or null when unknown. One round trip. */
 export async function notificationWithHistory(
   db: D1Database,
+  scope: StaffScope,
   notificationId: string,
 ): Promise<{ row: NotificationRow; history: StatusChange[] } | null> {
+  const inScope = andEventInScope(scope, "event_id", "?2");
   const [rows, history] = await readBatch(db, [
-    query<NotificationRow>(db.prepare(`SELECT * FROM notifications WHERE notification_id = ?1`).bind(notificationId)),
+    query<NotificationRow>(
+      db
+        .prepare(`SELECT * FROM notifications WHERE notification_id = ?1${inScope.sql}`)
+        .bind(notificationId, ...inScope.values),
+    ),
     query<StatusChange>(
       db
         .prepare(
