@@ -10,6 +10,7 @@ import { requireCsrfToken } from "./csrf";
 import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
 import { alertsPage } from "./pages/alerts";
 import { auditPage } from "./pages/audit";
+import { clinicsPage } from "./pages/clinics";
 import { entityPages } from "./pages/entity";
 import { eventPage } from "./pages/event";
 import { eventBulkReplay } from "./pages/event-bulk-replay";
@@ -17,6 +18,7 @@ import { eventList } from "./pages/events";
 import { login } from "./pages/login";
 import { overview } from "./pages/overview";
 import { patientPage } from "./pages/patient";
+import { consoleScope } from "./scope";
 import { ACCESS_LOGOUT_PATH, consoleIdentity, endSession } from "./session";
 import { CONSOLE_CSS, CONSOLE_ICON } from "./styles";
 import type { ConsoleApp } from "./types";
@@ -68,6 +70,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
 
   // Everything below needs a session, and a CSRF token on every POST.
   consoleApp.use(consoleIdentity());
+  consoleApp.use(consoleScope());
   consoleApp.use(requireCsrfToken());
   // Signing out revokes the session at once; behind Access it also ends the Access session.
   consoleApp.post("/logout", async (c) => {
@@ -82,6 +85,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.route("/patients", patientPage);
   consoleApp.route("/alerts", alertsPage);
   consoleApp.route("/audit", auditPage);
+  consoleApp.route("/clinics", clinicsPage);
 
   consoleApp.onError((error, c) => {
     if (error instanceof HTTPException && error.res) return error.getResponse();

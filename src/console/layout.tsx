@@ -39,6 +39,7 @@ export function Layout({ title, actor, csrfToken, children }: LayoutProps) {
               <a href="/console/events">Events</a>
               <a href="/console/alerts">Alerts</a>
               <a href="/console/audit">Audit</a>
+              <a href="/console/clinics">Clinics</a>
             </nav>
           )}
           {actor && csrfToken && (

@@ -1,5 +1,6 @@
 import { query, readBatch } from "./batch";
 import { where } from "./parameters";
+import { andInScope, inScopeCondition, type StaffScope } from "./scope";
 import type { AlertTargetType } from "./watch";
 
 /** Typed SQL for lifecycle-watch alerts and their deliveries to staff (migration 0009). */
@@ -37,7 +38,7 @@ export interface AlertListQuery {
  * Alerts newest first (by `opened_at`, then id), `limit + 1` rows so the caller knows whether a next
  * page exists; read through `alerts_state_opened` or `alerts_rule_state_opened`.
  */
-export async function listAlerts(db: D1Database, query: AlertListQuery): Promise<AlertRow[]> {
+export async function listAlerts(db: D1Database, scope: StaffScope, query: AlertListQuery): Promise<AlertRow[]> {
   const { after } = query;
   const filters = where()
     .and(query.state !== undefined, (param) => `state = ${param(query.state)}`)
@@ -45,7 +46,8 @@ export async function listAlerts(db: D1Database, query: AlertListQuery): Promise
     .and(after !== undefined, (param) => {
       const openedAt = param(after?.openedAt);
       return `(opened_at < ${openedAt} OR (opened_at = ${openedAt} AND alert_id < ${param(after?.alertId)}))`;
-    });
+    })
+    .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param));
   const limit = filters.param(query.limit + 1);
   const { results } = await db
     .prepare(`SELECT * FROM alerts ${filters.clause} ORDER BY opened_at DESC, alert_id DESC LIMIT ${limit}`)
@@ -55,8 +57,12 @@ export async function listAlerts(db: D1Database, query: AlertListQuery): Promise
 }
 
 /** One alert, or null. */
-export async function getAlert(db: D1Database, alertId: string): Promise<AlertRow | null> {
-  return db.prepare(`SELECT * FROM alerts WHERE alert_id = ?1`).bind(alertId).first<AlertRow>();
+export async function getAlert(db: D1Database, scope: StaffScope, alertId: string): Promise<AlertRow | null> {
+  const inScope = andInScope(scope, "clinic_id", "?2");
+  return db
+    .prepare(`SELECT * FROM alerts WHERE alert_id = ?1${inScope.sql}`)
+    .bind(alertId, ...inScope.values)
+    .first<AlertRow>();
 }
 
 /**
@@ -65,17 +71,19 @@ export async function getAlert(db: D1Database, alertId: string): Promise<AlertRo
  */
 export async function acknowledgeAlert(
   db: D1Database,
+  scope: StaffScope,
   alertId: string,
   actor: string,
   now: Date,
 ): Promise<AlertRow | null> {
+  const inScope = andInScope(scope, "clinic_id", "?4");
   await db
     .prepare(
-      `UPDATE alerts SET acknowledged_by = ?2, acknowledged_at = ?3 WHERE alert_id = ?1 AND acknowledged_by IS NULL`,
+      `UPDATE alerts SET acknowledged_by = ?2, acknowledged_at = ?3 WHERE alert_id = ?1 AND acknowledged_by IS NULL${inScope.sql}`,
     )
-    .bind(alertId, actor, now.toISOString())
+    .bind(alertId, actor, now.toISOString(), ...inScope.values)
     .run();
-  return getAlert(db, alertId);
+  return getAlert(db, scope, alertId);
 }
 
 /** Open alerts staff have not yet been told about on `channel`, oldest first. */

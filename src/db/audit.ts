@@ -1,3 +1,5 @@
+import { inScopeCondition, type StaffScope } from "./scope";
+
 /**
  * The audit trail (migration 0008): who read or changed what, when, and how it ended. Rows hold ids
  * and outcomes only; the writers in src/http/audit.ts never pass a PHI value.
@@ -65,7 +67,7 @@ export interface AuditListQuery {
  * Audit rows newest first (time, then insertion order), filtered by actor, action and/or target; the admin
  * API's `GET /admin/audit` and the console's audit page read through here.
  */
-export async function listAuditRows(db: D1Database, query: AuditListQuery): Promise<AuditRow[]> {
+export async function listAuditRows(db: D1Database, scope: StaffScope, query: AuditListQuery): Promise<AuditRow[]> {
   // Only the filters given go into the SQL, so each query can use its index (audit_by_actor,
   // audit_by_target or audit_newest) instead of a scan.
   const conditions: string[] = [];
@@ -74,6 +76,8 @@ export async function listAuditRows(db: D1Database, query: AuditListQuery): Prom
     values.push(value);
     return `?${values.length}`;
   };
+  // A scope of some clinics sees the rows about its clinics (the clinic_id column, audit_by_clinic).
+  if (scope.clinics !== "all") conditions.push(inScopeCondition(scope, "clinic_id", param));
   if (query.actor !== undefined) conditions.push(`actor = ${param(query.actor)}`);
   if (query.action !== undefined) conditions.push(`action = ${param(query.action)}`);
   if (query.targetType !== undefined) conditions.push(`target_type = ${param(query.targetType)}`);

@@ -1,4 +1,5 @@
 import type { Query } from "./batch";
+import { andInScope, type StaffScope } from "./scope";
 
 /**
  * Typed SQL for the entity tables (orders, medication requests, refills). Every write is a
@@ -234,12 +235,17 @@ export function selectOrderFacts(
     .bind(JSON.stringify(orderIds));
 }
 
-/** One entity row as stored, or null; the admin API shapes it. */
+/** One entity row as stored within `scope`, or null (another clinic's reads as unknown); the admin API shapes it. */
 export async function getEntity(
   db: D1Database,
+  scope: StaffScope,
   kind: EntityKind,
   entityId: string,
 ): Promise<Record<string, unknown> | null> {
   const { table, idColumn } = ENTITY_TABLES[kind];
-  return db.prepare(`SELECT * FROM ${table} WHERE ${idColumn} = ?1`).bind(entityId).first();
+  const inScope = andInScope(scope, "clinic_id", "?2");
+  return db
+    .prepare(`SELECT * FROM ${table} WHERE ${idColumn} = ?1${inScope.sql}`)
+    .bind(entityId, ...inScope.values)
+    .first();
 }

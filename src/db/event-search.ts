@@ -4,6 +4,7 @@ import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus } from "./events";
 import type { NotificationRow } from "./notification-outbox";
 import { where } from "./parameters";
 import { type DirectoryClinic, type Patient, selectOptedOutPhones, selectPatients, toPatient } from "./patients";
+import { andEventInScope, andInScope, inScopeCondition, type StaffScope } from "./scope";
 
 /**
  * Typed SQL for the console's event lookups: filtered and searched lists, the events that named an
@@ -40,9 +41,10 @@ export interface EventSearch {
  * page exists). Only the filters present go into the statement, so SQLite can pick the index each
  * needs (status, type, received range, or the id lookups united).
  */
-export async function searchEventRows(db: D1Database, search: EventSearch): Promise<EventRow[]> {
+export async function searchEventRows(db: D1Database, scope: StaffScope, search: EventSearch): Promise<EventRow[]> {
   const { reference, after } = search;
   const filters = where()
+    .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param))
     .and(Boolean(search.status), (param) => `status = ${param(search.status)}`)
     .and(Boolean(search.type), (param) => `event_type = ${param(search.type)}`)
     .and(Boolean(search.receivedFrom), (param) => `received_at >= ${param(search.receivedFrom)}`)
@@ -72,19 +74,21 @@ export async function searchEventRows(db: D1Database, search: EventSearch): Prom
  */
 export async function eventsForEntity(
   db: D1Database,
+  scope: StaffScope,
   kind: EntityKind,
   entityId: string,
   limit: number,
 ): Promise<{ events: EventRow[]; notifications: NotificationRow[] }> {
   const { path, typePrefix } = ENTITY_REFERENCE[kind];
-  const matching = `${path} = ?1 AND substr(event_type, 1, ${typePrefix.length}) = ?2`;
+  const inScope = andInScope(scope, "clinic_id", "?4");
+  const matching = `${path} = ?1 AND substr(event_type, 1, ${typePrefix.length}) = ?2${inScope.sql}`;
   const [events, notifications] = await readBatch(db, [
     query<EventRow>(
       db
         .prepare(
           `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3`,
         )
-        .bind(entityId, typePrefix, limit),
+        .bind(entityId, typePrefix, limit, ...inScope.values),
     ),
     query<NotificationRow>(
       db
@@ -93,17 +97,25 @@ export async function eventsForEntity(
   SELECT event_id FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3)
 ORDER BY created_at, channel`,
         )
-        .bind(entityId, typePrefix, limit),
+        .bind(entityId, typePrefix, limit, ...inScope.values),
     ),
   ]);
   return { events, notifications };
 }
 
 /** A patient's newest `limit` notifications (`notifications_patient_created`), as a statement for a batch. */
-export function selectPatientNotifications(db: D1Database, patientId: string, limit: number): Query<NotificationRow> {
-  return db
-    .prepare(`SELECT * FROM notifications WHERE patient_id = ?1 ORDER BY created_at DESC LIMIT ?2`)
-    .bind(patientId, limit);
+export function selectPatientNotifications(
+  db: D1Database,
+  scope: StaffScope,
+  patientId: string,
+  limit: number,
+): Query<NotificationRow> {
+  const inScope = andEventInScope(scope, "event_id", "?3");
+  return query<NotificationRow>(
+    db
+      .prepare(`SELECT * FROM notifications WHERE patient_id = ?1${inScope.sql} ORDER BY created_at DESC LIMIT ?2`)
+      .bind(patientId, limit, ...inScope.values),
+  );
 }
 
 /**
@@ -112,6 +124,7 @@ export function selectPatientNotifications(db: D1Database, patientId: string, li
  */
 export async function readPatientPage(
   db: D1Database,
+  scope: StaffScope,
   directory: DirectoryClinic,
   patientId: string,
   limit: number,
@@ -119,7 +132,7 @@ export async function readPatientPage(
   const [patients, optedOut, notifications] = await readBatch(db, [
     selectPatients(db, directory, [patientId]),
     selectOptedOutPhones(db, [patientId]),
-    selectPatientNotifications(db, patientId, limit),
+    selectPatientNotifications(db, scope, patientId, limit),
   ]);
   const stored = patients[0];
   return { patient: stored ? toPatient(stored) : null, phoneOptedOut: optedOut.length > 0, notifications };

@@ -1,3 +1,5 @@
+import { ALL_CLINICS, andInScope, type StaffScope } from "./scope";
+
 /**
  * Typed SQL for the `events` table: the idempotency record of every NovaMed event. A consumer claims
  * events by `event_id` with a lease; only the lease holder's effects commit (every effect statement is
@@ -201,8 +203,28 @@ export interface EventRow {
 export const EVENT_ROW_COLUMNS = `event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, processed_at,
   last_error, issues, warnings, payload, payload_purged_at, conflicts, applications`;
 
-export async function getEventRow(db: D1Database, eventId: string): Promise<EventRow | null> {
-  return db.prepare(`SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE event_id = ?1`).bind(eventId).first<EventRow>();
+/** One event within `scope`, or null (another clinic's event reads as unknown). */
+export async function getEventRow(db: D1Database, scope: StaffScope, eventId: string): Promise<EventRow | null> {
+  const inScope = andInScope(scope, "clinic_id", "?2");
+  return db
+    .prepare(`SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE event_id = ?1${inScope.sql}`)
+    .bind(eventId, ...inScope.values)
+    .first<EventRow>();
+}
+
+/** Of `eventIds`, those of events within `scope` (all of them, unread, for a scope of every clinic). */
+export async function eventIdsInScope(
+  db: D1Database,
+  scope: StaffScope,
+  eventIds: readonly string[],
+): Promise<string[]> {
+  if (scope.clinics === "all") return [...eventIds];
+  const inScope = andInScope(scope, "clinic_id", "?2");
+  const { results } = await db
+    .prepare(`SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?1))${inScope.sql}`)
+    .bind(JSON.stringify(eventIds), ...inScope.values)
+    .all<{ event_id: string }>();
+  return results.map((row) => row.event_id);
 }
 
 /** Statuses a replay may start from; `force` adds the finished ones. */
@@ -250,6 +272,8 @@ export interface BulkReplayFilter {
   /** Only these events (the console's selection); each still has to have `status`. */
   eventIds?: readonly string[];
   limit: number;
+  /** Only events of the clinics a limited staff scope covers (absent: every clinic). */
+  scope?: StaffScope;
 }
 
 /**
@@ -267,6 +291,8 @@ export async function markQueuedForBulkReplay(
   if (filter.receivedAfter !== undefined) conditions.push("received_at > ?4");
   if (filter.receivedBefore !== undefined) conditions.push("received_at < ?5");
   if (filter.eventIds !== undefined) conditions.push("event_id IN (SELECT value FROM json_each(?6))");
+  const inScope = andInScope(filter.scope ?? ALL_CLINICS, "clinic_id", "?8");
+  if (inScope.sql) conditions.push(inScope.sql.replace(" AND ", ""));
   const { results } = await db
     .prepare(
       `UPDATE events SET status = 'queued', queued_at = ?2, last_error = NULL
@@ -283,6 +309,7 @@ RETURNING event_id, payload, received_at`,
       filter.eventIds === undefined ? null : JSON.stringify(filter.eventIds),
       // The highest parameter number is always used, so D1 accepts all seven values for every filter.
       filter.limit,
+      ...inScope.values,
     )
     .all<RequeueRow>();
   return results;
@@ -364,17 +391,23 @@ export interface EventStats {
 }
 
 /** Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. */
-export async function eventStats(db: D1Database): Promise<EventStats> {
+export async function eventStats(db: D1Database, scope: StaffScope): Promise<EventStats> {
+  const inScope = andInScope(scope, "clinic_id", "?1");
   const [byStatus, totals] = await readBatch(db, [
-    // Counted from the (status, received_at) index alone; the sums read only the partial indexes of
-    // the few rows with conflicts or repeated applications (migration 0006).
+    // Counted from the (status, received_at) index alone (or (clinic_id, received_at) for some
+    // clinics); the sums read only the partial indexes of the few rows with conflicts or repeated
+    // applications (migration 0006).
     query<{ status: string; count: number }>(
-      db.prepare(`SELECT status, COUNT(*) AS count FROM events GROUP BY status`),
+      db
+        .prepare(`SELECT status, COUNT(*) AS count FROM events WHERE 1${inScope.sql} GROUP BY status`)
+        .bind(...inScope.values),
     ),
     query<{ conflicts: number; repeated: number }>(
-      db.prepare(`SELECT
-      (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0) AS conflicts,
-      (SELECT COUNT(*) FROM events WHERE applications > 1) AS repeated`),
+      db
+        .prepare(`SELECT
+      (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0${inScope.sql}) AS conflicts,
+      (SELECT COUNT(*) FROM events WHERE applications > 1${inScope.sql}) AS repeated`)
+        .bind(...inScope.values),
     ),
   ]);
   const row = totals[0];

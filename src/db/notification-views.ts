@@ -1,5 +1,6 @@
 import { query, readBatch } from "./batch";
 import type { NotificationRow, NotificationStatus } from "./notification-outbox";
+import { andEventInScope, type StaffScope } from "./scope";
 
 /** Typed SQL for reading notifications: an event's rows, the counts, one row with its status history. */
 
@@ -20,15 +21,20 @@ export interface NotificationStats {
 }
 
 /** Counts by status, and the held ones by reason, in one round trip. */
-export async function notificationStats(db: D1Database): Promise<NotificationStats> {
+export async function notificationStats(db: D1Database, scope: StaffScope): Promise<NotificationStats> {
+  const inScope = andEventInScope(scope, "event_id", "?1");
   const [statusRows, held] = await readBatch(db, [
     query<{ key: string; count: number }>(
-      db.prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications GROUP BY status`),
+      db
+        .prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications WHERE 1${inScope.sql} GROUP BY status`)
+        .bind(...inScope.values),
     ),
     query<{ key: string; count: number }>(
-      db.prepare(
-        `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held' GROUP BY error`,
-      ),
+      db
+        .prepare(
+          `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held'${inScope.sql} GROUP BY error`,
+        )
+        .bind(...inScope.values),
     ),
   ]);
   return {
@@ -49,10 +55,16 @@ export interface StatusChange {
 /** One notification and its status history (oldest first), or null when unknown. One round trip. */
 export async function notificationWithHistory(
   db: D1Database,
+  scope: StaffScope,
   notificationId: string,
 ): Promise<{ row: NotificationRow; history: StatusChange[] } | null> {
+  const inScope = andEventInScope(scope, "event_id", "?2");
   const [rows, history] = await readBatch(db, [
-    query<NotificationRow>(db.prepare(`SELECT * FROM notifications WHERE notification_id = ?1`).bind(notificationId)),
+    query<NotificationRow>(
+      db
+        .prepare(`SELECT * FROM notifications WHERE notification_id = ?1${inScope.sql}`)
+        .bind(notificationId, ...inScope.values),
+    ),
     query<StatusChange>(
       db
         .prepare(

@@ -1,5 +1,6 @@
 import { query, readBatch } from "./batch";
 import type { EventStatus } from "./events";
+import { andEventInScope, andInScope, coversClinic, type StaffScope } from "./scope";
 
 /** Typed SQL for the console overview: recent activity per clinic, per hour and status. */
 
@@ -30,7 +31,15 @@ export interface Overview {
  * clinic on `events_clinic_received`), events received since `since` counted per hour and status (a
  * range of `events_received`), the oldest pending notification (`notifications_status_created`) and the open alerts.
  */
-export async function readOverview(db: D1Database, clinicIds: readonly string[], since: string): Promise<Overview> {
+export async function readOverview(
+  db: D1Database,
+  scope: StaffScope,
+  clinicIds: readonly string[],
+  since: string,
+): Promise<Overview> {
+  const events = andInScope(scope, "clinic_id", "?2");
+  const notifications = andEventInScope(scope, "event_id", "?1");
+  const openAlerts = andInScope(scope, "clinic_id", "?1");
   const [clinics, hourly, oldest, alerts] = await readBatch(db, [
     query<ClinicActivity>(
       db
@@ -38,20 +47,26 @@ export async function readOverview(db: D1Database, clinicIds: readonly string[],
           `SELECT value AS clinic_id, (SELECT MAX(received_at) FROM events WHERE clinic_id = value) AS last_received_at
 FROM json_each(?1)`,
         )
-        .bind(JSON.stringify(clinicIds)),
+        .bind(JSON.stringify(clinicIds.filter((clinicId) => coversClinic(scope, clinicId)))),
     ),
     query<HourlyStatusCount>(
       db
         .prepare(
           `SELECT substr(received_at, 1, 13) AS hour, status, COUNT(*) AS count FROM events
-WHERE received_at >= ?1 GROUP BY hour, status`,
+WHERE received_at >= ?1${events.sql} GROUP BY hour, status`,
         )
-        .bind(since),
+        .bind(since, ...events.values),
     ),
     query<{ oldest: string | null }>(
-      db.prepare(`SELECT MIN(created_at) AS oldest FROM notifications WHERE status = 'pending'`),
+      db
+        .prepare(`SELECT MIN(created_at) AS oldest FROM notifications WHERE status = 'pending'${notifications.sql}`)
+        .bind(...notifications.values),
     ),
-    query<{ open: number }>(db.prepare(`SELECT COUNT(*) AS open FROM alerts WHERE state = 'open'`)),
+    query<{ open: number }>(
+      db
+        .prepare(`SELECT COUNT(*) AS open FROM alerts WHERE state = 'open'${openAlerts.sql}`)
+        .bind(...openAlerts.values),
+    ),
   ]);
   return {
     clinics,

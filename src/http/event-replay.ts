@@ -8,13 +8,14 @@ import {
   REPLAYABLE,
   revertReplay,
 } from "../db/events";
+import { ALL_CLINICS } from "../db/scope";
 import { log } from "../log";
 import { requeueEvents } from "../queue/requeue";
 import { ApiError } from "./errors";
 
 /** The event row, or the contract's 404. */
 export async function findEvent(db: D1Database, eventId: string): Promise<EventRow> {
-  const row = await getEventRow(db, eventId);
+  const row = await getEventRow(db, ALL_CLINICS, eventId);
   if (!row) throw new ApiError(404, "not_found", "No event has this id.");
   return row;
 }

@@ -1,11 +1,8 @@
 import { readAccessAdminEmails } from "../config/staff";
-import { getStaffMember, type StaffRole } from "../db/staff";
+import { ALL_CLINICS, type StaffScope } from "../db/scope";
+import { getStaffMember } from "../db/staff";
 
-/** What an identity may do, for which clinics. */
-export interface StaffScope {
-  role: StaffRole;
-  clinics: readonly string[] | "all";
-}
+export type { StaffScope } from "../db/scope";
 
 /**
  * The role of an admin actor: `ADMIN_TOKEN` (actor `token:…`) is admin of every clinic; an Access
@@ -13,9 +10,9 @@ export interface StaffScope {
  * (null: it may not act).
  */
 export async function staffScopeOf(env: Env, actor: string): Promise<StaffScope | null> {
-  if (actor.startsWith("token:")) return { role: "admin", clinics: "all" };
+  if (actor.startsWith("token:")) return ALL_CLINICS;
   const identity = actor.toLowerCase();
-  if (readAccessAdminEmails(env).has(identity)) return { role: "admin", clinics: "all" };
+  if (readAccessAdminEmails(env).has(identity)) return ALL_CLINICS;
   const member = await getStaffMember(env.DB, identity);
   return member ? { role: member.role, clinics: member.clinics } : null;
 }

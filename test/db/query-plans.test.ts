@@ -2,13 +2,20 @@ import { createExecutionContext, createScheduledController } from "cloudflare:te
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { listAlerts } from "../../src/db/alerts";
+import { listAuditRows } from "../../src/db/audit";
+import { getEntity } from "../../src/db/entities";
+import { eventsForEntity, searchEventRows, selectPatientNotifications } from "../../src/db/event-search";
+import { eventIdsInScope, eventStats, getEventRow, markQueuedForBulkReplay } from "../../src/db/events";
+import { notificationStats, notificationWithHistory } from "../../src/db/notification-views";
+import { readOverview } from "../../src/db/overview";
+import { ALL_CLINICS, type StaffScope } from "../../src/db/scope";
 import { encodeAuditCursor } from "../../src/http/audit-cursor";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { newClinic, seedFinishedDay } from "../archive/helpers";
 import { consoleFetch as consoleRequest, signIn } from "../helpers/console";
 import { wrapDatabase } from "../helpers/d1";
-import { ADMIN_TOKEN, makeEvent, uniqueId } from "../helpers/events";
+import { ADMIN_TOKEN, CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 
@@ -93,6 +100,37 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
     { status: "dead", type: "order:cancelled", received_after: "2026-01-01T00:00:00Z" },
   ])
     await fetch("/admin/events/replay", { method: "POST", headers: json, body: JSON.stringify(body) });
+
+  // The same readers for an identity of some clinics: their SQL gains a clinic condition, which must keep its index.
+  const db = recordingEnv.DB;
+  const some: StaffScope = { role: "operator", clinics: [CLINIC_ID] };
+  const after = { receivedAt: new Date().toISOString(), eventId: "evt_z" };
+  for (const query of [
+    { limit: 50 },
+    { status: "processed" as const, limit: 50 },
+    { type: "order:shipped", limit: 50, after },
+  ])
+    await searchEventRows(db, some, query);
+  await eventStats(db, some);
+  await notificationStats(db, some);
+  await getEventRow(db, some, shipped.event_id);
+  await eventIdsInScope(db, some, [shipped.event_id, dead.event_id]);
+  await getEntity(db, some, "order", orderId);
+  await notificationWithHistory(db, some, "ntf_x");
+  await listAlerts(db, some, { limit: 50 });
+  await listAlerts(db, some, { state: "open", limit: 50 });
+  for (const query of [
+    { limit: 50 },
+    { actor: "token:admin", limit: 50 },
+    { targetType: "patient", targetId: patientId, limit: 50 },
+  ])
+    await listAuditRows(db, some, query);
+  for (const search of [{ limit: 50 }, { reference: orderId, limit: 50 }, { status: "processed" as const, limit: 50 }])
+    await searchEventRows(db, some, search);
+  await eventsForEntity(db, some, "order", orderId, 20);
+  await selectPatientNotifications(db, some, patientId, 20).all();
+  await readOverview(db, some, [CLINIC_ID], "2026-01-01T00:00:00.000Z");
+  await markQueuedForBulkReplay(db, { status: "invalid", limit: 10, scope: some }, new Date().toISOString());
 
   // Console pages.
   const consoleFetch = async (request: Request) => worker.fetch(request, recordingEnv, createExecutionContext());
@@ -182,10 +220,10 @@ describe("the alert list", () => {
     const db = recordingDatabase(recorded);
     const after = { openedAt: "2026-01-01T00:00:00.000Z", alertId: "alr_x" };
     for (const state of ["open", "resolved"] as const) {
-      await listAlerts(db, { state, limit: 10 });
-      await listAlerts(db, { state, rule: "order_stuck", limit: 10 });
-      await listAlerts(db, { state, rule: "order_stuck", limit: 10, after });
-      await listAlerts(db, { state, limit: 10, after });
+      await listAlerts(db, ALL_CLINICS, { state, limit: 10 });
+      await listAlerts(db, ALL_CLINICS, { state, rule: "order_stuck", limit: 10 });
+      await listAlerts(db, ALL_CLINICS, { state, rule: "order_stuck", limit: 10, after });
+      await listAlerts(db, ALL_CLINICS, { state, limit: 10, after });
     }
     expect(recorded.size).toBe(4);
     const plans: string[] = [];

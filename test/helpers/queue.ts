@@ -7,6 +7,7 @@ import {
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { getEventRow } from "../../src/db/events";
+import { ALL_CLINICS } from "../../src/db/scope";
 import worker from "../../src/index";
 import { consumeDeadLetters } from "../../src/queue/dead-letter-consumer";
 import { QUEUES } from "../../src/queue/dispatch";
@@ -57,7 +58,7 @@ export async function runBatch(
 
 /** The stored event row, failing loudly when it is missing. */
 export async function eventRow(eventId: string) {
-  const row = await getEventRow(env.DB, eventId);
+  const row = await getEventRow(env.DB, ALL_CLINICS, eventId);
   if (!row) throw new Error(`no event row for ${eventId}`);
   return row;
 }

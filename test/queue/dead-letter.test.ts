@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_RESPOOL_FROM_ATTEMPT } from "../../src/backoff";
 import { getEntity } from "../../src/db/entities";
+import { ALL_CLINICS } from "../../src/db/scope";
 import { wrapDatabase } from "../helpers/d1";
 import { makeEvent, uniqueId } from "../helpers/events";
 import {
@@ -83,7 +84,7 @@ describe("a D1 outage across the whole retry schedule", () => {
     const stray = await runBatch(EVENTS_QUEUE, [withAttempts(delivered, 1)]);
     expect(stray.explicitAcks).toHaveLength(1);
     expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
-    const order = await getEntity(env.DB, "order", String(event.data.order_id));
+    const order = await getEntity(env.DB, ALL_CLINICS, "order", String(event.data.order_id));
     expect(order).toMatchObject({ status: "shipped", tracking_number: "1Z999AA10123456784" });
   });
 

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, type MockInstance, vi } from "vitest";
 import { getEntity } from "../../src/db/entities";
+import { ALL_CLINICS } from "../../src/db/scope";
 import { makeEvent, postWebhook, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventRow } from "../helpers/queue";
 import { WAIT } from "../helpers/wait";
@@ -32,7 +33,9 @@ describe("edge → queue → consumer → D1", () => {
     await vi.waitFor(() => expect(eventBatchTotals(logs).messages).toBeGreaterThanOrEqual(100), WAIT);
     const row = await eventRow(event.event_id);
     expect(row).toMatchObject({ status: "processed", applications: 1 });
-    expect(await getEntity(env.DB, "order", String(event.data.order_id))).toMatchObject({ status: "shipped" });
+    expect(await getEntity(env.DB, ALL_CLINICS, "order", String(event.data.order_id))).toMatchObject({
+      status: "shipped",
+    });
   });
 
   it("a lifecycle posted out of order ends in the right state", async () => {
@@ -48,7 +51,7 @@ describe("edge → queue → consumer → D1", () => {
     const order = await vi.waitFor(async () => {
       const rows = await Promise.all(lifecycle.map((event) => eventRow(event.event_id).catch(() => undefined)));
       if (!rows.every((row) => row?.status === "processed")) throw new Error("not yet");
-      return getEntity(env.DB, "order", orderId);
+      return getEntity(env.DB, ALL_CLINICS, "order", orderId);
     }, WAIT);
     expect(order).toMatchObject({
       status: "delivered",

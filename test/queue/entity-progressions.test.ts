@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { getEntity } from "../../src/db/entities";
+import { ALL_CLINICS } from "../../src/db/scope";
 import type { EntityKind } from "../../src/event-types";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -126,7 +127,7 @@ async function applyLifecycle(lifecycle: Lifecycle, batches: number[][]) {
       EVENTS_QUEUE,
       batch.map((index) => eventMessage(events[index]!)),
     );
-  const row = await getEntity(env.DB, lifecycle.kind, entityId);
+  const row = await getEntity(env.DB, ALL_CLINICS, lifecycle.kind, entityId);
   const { [lifecycle.idField]: _id, updated_at: _updated, fact_times: _times, status_event_id, ...state } = row!;
   // Event ids differ between runs; the type of the event that set the status does not.
   return { ...state, status_set_by: events.find((event) => event.event_id === status_event_id)?.event_type };
@@ -202,7 +203,7 @@ describe("entity progressions", () => {
     const shipped = makeEvent("order:shipped", { timestamp: "2025-01-15T10:30:00Z", data: { order_id: orderId } });
     await runBatch(EVENTS_QUEUE, [eventMessage(delivered)]);
     await runBatch(EVENTS_QUEUE, [eventMessage(shipped)]);
-    const order = await getEntity(env.DB, "order", orderId);
+    const order = await getEntity(env.DB, ALL_CLINICS, "order", orderId);
     expect(order).toMatchObject({
       status: "delivered",
       tracking_number: "1Z999AA10123456784",
@@ -224,7 +225,7 @@ describe("entity progressions", () => {
       data: { order_id: orderId, carrier: "USPS" },
     });
     await runBatch(EVENTS_QUEUE, [eventMessage(processing), eventMessage(processingAgain)]);
-    const order = await getEntity(env.DB, "order", orderId);
+    const order = await getEntity(env.DB, ALL_CLINICS, "order", orderId);
     expect(order).toMatchObject({ status_event_id: processing.event_id, status_at: "2025-01-15T06:00:00.000Z" });
   });
 });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { getEntity } from "../../src/db/entities";
+import { ALL_CLINICS } from "../../src/db/scope";
 import type { ChangeListener } from "../../src/events/handlers";
 import { consumeEvents, LEASE_MS } from "../../src/queue/events-consumer";
 import { TEST_NOW } from "../helpers/clock";
@@ -20,7 +21,7 @@ describe("events consumer: applying", () => {
     const row = await eventRow(event.event_id);
     expect(row).toMatchObject({ status: "processed", attempts: 1, applications: 1, event_type: "order:shipped" });
     expect(row.processed_at).not.toBeNull();
-    const order = await getEntity(env.DB, "order", String(event.data.order_id));
+    const order = await getEntity(env.DB, ALL_CLINICS, "order", String(event.data.order_id));
     expect(order).toMatchObject({
       status: "shipped",
       patient_id: "pat_67890",
@@ -81,7 +82,7 @@ describe("events consumer: exactly once", () => {
     const result = await runBatch(EVENTS_QUEUE, [eventMessage(second)]);
     expect(result.explicitAcks).toHaveLength(1);
     expect(await eventRow(first.event_id)).toMatchObject({ status: "processed", applications: 1, conflicts: 1 });
-    const order = await getEntity(env.DB, "order", String(first.data.order_id));
+    const order = await getEntity(env.DB, ALL_CLINICS, "order", String(first.data.order_id));
     expect(order!.tracking_number).toBe("1Z999AA10123456784");
   });
 });
@@ -145,7 +146,7 @@ describe("events consumer: leases", () => {
     );
     expect(result.explicitAcks).toHaveLength(1);
     expect(await eventRow(event.event_id)).toMatchObject({ status: "processing", applications: 0 });
-    expect(await getEntity(env.DB, "order", String(event.data.order_id))).toBeNull();
+    expect(await getEntity(env.DB, ALL_CLINICS, "order", String(event.data.order_id))).toBeNull();
   });
 });
 

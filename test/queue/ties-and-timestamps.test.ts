@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { getEntity } from "../../src/db/entities";
+import { ALL_CLINICS } from "../../src/db/scope";
 import { normaliseTimestamp } from "../../src/events/timestamp";
 import { makeEvent, postWebhook, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -66,7 +67,7 @@ describe("ties resolve the same way every time", () => {
       }),
     );
     for (const event of events) await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
-    return { row: await getEntity(env.DB, "refill", refillId), events };
+    return { row: await getEntity(env.DB, ALL_CLINICS, "refill", refillId), events };
   }
 
   it("refill approved and denied at the same instant: denied wins in both arrival orders", async () => {

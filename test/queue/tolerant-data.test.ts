@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getEntity } from "../../src/db/entities";
+import { ALL_CLINICS } from "../../src/db/scope";
 import type { EntityKind } from "../../src/event-types";
 import { adminJson } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
@@ -81,7 +82,7 @@ describe("an optional field never drops a state transition", () => {
         const warnings = JSON.parse(row.warnings ?? "[]") as { path: string; message: string }[];
         expect(warnings.map((warning) => warning.path)).toContain(`data.${field}`);
         expect(row.warnings).not.toContain(SECRET);
-        const entity = await getEntity(env.DB, kind, String(event.data[idField]));
+        const entity = await getEntity(env.DB, ALL_CLINICS, kind, String(event.data[idField]));
         expect(entity?.status).toBe(type.split(":")[1]);
       }
     });
@@ -93,12 +94,12 @@ describe("an optional field never drops a state transition", () => {
       tracking_number: 1234567890,
     });
     expect(order.row).toMatchObject({ status: "processed", warnings: null });
-    const orderRow = await getEntity(env.DB, "order", String(order.event.data.order_id));
+    const orderRow = await getEntity(env.DB, ALL_CLINICS, "order", String(order.event.data.order_id));
     expect(JSON.parse(String(orderRow?.shipping_address))).toMatchObject({ zip: "02134" });
     expect(orderRow?.tracking_number).toBe("1234567890");
 
     const zip = await apply("order:shipped", "order_id", withField("order:shipped", "shipping_address.zip", 94102));
-    const zipRow = await getEntity(env.DB, "order", String(zip.event.data.order_id));
+    const zipRow = await getEntity(env.DB, ALL_CLINICS, "order", String(zip.event.data.order_id));
     expect(JSON.parse(String(zipRow?.shipping_address))).toMatchObject({ zip: "94102" });
 
     const request = await apply("medication_request:approved", "medication_request_id", {
@@ -107,7 +108,12 @@ describe("an optional field never drops a state transition", () => {
       refills: " 5 ",
     });
     expect(request.row.warnings).toBeNull();
-    const requestRow = await getEntity(env.DB, "medication_request", String(request.event.data.medication_request_id));
+    const requestRow = await getEntity(
+      env.DB,
+      ALL_CLINICS,
+      "medication_request",
+      String(request.event.data.medication_request_id),
+    );
     expect(requestRow).toMatchObject({ quantity: 30, refills: 5 });
   });
 

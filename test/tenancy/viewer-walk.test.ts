@@ -37,7 +37,29 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
     const orderB = uniqueId("ord");
     const eventB = makeEvent("order:shipped", { clinic_id: b, data: { order_id: orderB, patient_id: patientB } });
     await runBatch(EVENTS_QUEUE, [eventMessage(eventB)]);
-    const markers = [b, secretName, patientB, "+14155550666", "beta-secret@example.org", orderB, eventB.event_id];
+    // Clinic B's notification (of its event) and an alert about its order, each with its own id.
+    const notificationB = await env.DB.prepare(`SELECT notification_id FROM notifications WHERE event_id = ?1`)
+      .bind(eventB.event_id)
+      .first<{ notification_id: string }>();
+    expect(notificationB).not.toBeNull();
+    const alertB = uniqueId("alt");
+    await env.DB.prepare(
+      `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
+       VALUES (?1, 'order:shipped', 'order', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+    )
+      .bind(alertB, orderB, b)
+      .run();
+    const markers = [
+      b,
+      secretName,
+      patientB,
+      "+14155550666",
+      "beta-secret@example.org",
+      orderB,
+      eventB.event_id,
+      String(notificationB?.notification_id),
+      alertB,
+    ];
 
     const viewer = `viewer-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
     expect(
@@ -55,8 +77,8 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
       patient_id: patientB,
       event_id: eventB.event_id,
       order_id: orderB,
-      notification_id: "ntf_x",
-      alert_id: "alt_x",
+      notification_id: String(notificationB?.notification_id),
+      alert_id: alertB,
       identity: viewer,
     };
     const routes = [
@@ -70,7 +92,18 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
     serveAccessKeys(server, team);
     const token = await signAccessToken(team, accessClaims(viewer));
     const seen: string[] = [];
-    for (const route of routes) {
+    const bodies = new Map<string, string>();
+    // The routes themselves, and the lists and search again with filters that would find clinic B's rows.
+    const walks = [
+      ...routes.map((route) => ({ method: route.method, path: route.path })),
+      { method: "GET", path: `/admin/events?status=processed` },
+      { method: "GET", path: `/admin/events?type=order:shipped` },
+      { method: "GET", path: `/admin/alerts?state=open` },
+      { method: "GET", path: `/admin/alerts?rule=order:shipped` },
+      { method: "GET", path: `/admin/audit?target_type=patient` },
+      { method: "GET", path: `/admin/audit?target_id=${patientB}` },
+    ];
+    for (const route of walks) {
       const path = route.path.replace(/:([a-z_]+)(\{[^}]*\})?/g, (_, name: string) =>
         encodeURIComponent(values[name] ?? "x"),
       );
@@ -86,6 +119,7 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
       const response = await fetchWith(workerEnv, new Request(`https://receiver.test${path}`, init));
       const body = await response.text();
       seen.push(`${route.method} ${route.path} ${response.status}`);
+      bodies.set(`${route.method} ${route.path}`, body);
       for (const marker of markers) expect(body, `${route.method} ${route.path}`).not.toContain(marker);
       expect(response.status, `${route.method} ${route.path}`).not.toBe(500);
     }
@@ -94,6 +128,28 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
       name: secretName,
     });
     expect(seen).toContain(`GET /admin/clinics/:clinic_id 404`);
-    expect(seen).toContain(`GET /admin/events 403`);
+    // The routes of clinic data answer a viewer of some clinics from its clinics' rows only: lists and
+    // counts 200, another clinic's event, entity, notification or patient 404 (as an unknown id), not 403.
+    for (const answer of [
+      "GET /admin/events 200",
+      "GET /admin/events?status=processed 200",
+      "GET /admin/stats 200",
+      "GET /admin/alerts 200",
+      "GET /admin/alerts?state=open 200",
+      "GET /admin/audit 200",
+      `GET /admin/audit?target_id=${patientB} 200`,
+      "GET /admin/events/:event_id 404",
+      "GET /admin/orders/:order_id 404",
+      "GET /admin/medication-requests/:medication_request_id 404",
+      "GET /admin/refills/:refill_id 404",
+      "GET /admin/notifications/:notification_id 404",
+      "GET /admin/clinics/:clinic_id/patients/:patient_id 404",
+    ])
+      expect(seen).toContain(answer);
+    // Clinic B's event and notification are not counted in a viewer of clinic A's stats.
+    expect(JSON.parse(bodies.get("GET /admin/stats") ?? "{}")).toMatchObject({
+      events: { total: 0 },
+      notifications: { total: 0 },
+    });
   });
 });

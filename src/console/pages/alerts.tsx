@@ -1,13 +1,16 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_STATES, type AlertRow, type AlertState, acknowledgeAlert, listAlerts } from "../../db/alerts";
+import { narrowedTo } from "../../db/scope";
 import { audited } from "../../http/audit";
 import { encodeCursor, readCursor } from "../../http/cursor";
 import { consoleLink } from "../../scheduled/alert-text";
+import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";
 import { formatAge } from "../format";
 import { CsrfField, Notice, Pager, renderPage, Time } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 
 const PAGE_SIZE = 50;
@@ -15,14 +18,16 @@ const PAGE_SIZE = 50;
 const filtersSchema = z.object({
   state: z.enum(ALERT_STATES as [AlertState, ...AlertState[]]).default("open"),
   rule: optionalFormText(100),
+  clinic: optionalFormText(64),
   cursor: z.string().max(400).optional(),
 });
 
 type Filters = z.infer<typeof filtersSchema>;
 
-function listUrl(filters: { state: AlertState; rule?: string }, cursor?: string): string {
+function listUrl(filters: { state: AlertState; rule?: string; clinic?: string }, cursor?: string): string {
   const params = new URLSearchParams({ state: filters.state });
   if (filters.rule) params.set("rule", filters.rule);
+  if (filters.clinic) params.set("clinic", filters.clinic);
   if (cursor) params.set("cursor", cursor);
   return `/console/alerts?${params}`;
 }
@@ -116,7 +121,12 @@ alertsPage.get("/", async (c) => {
     );
   }
   const filters = parsed.data;
-  const rows = await listAlerts(c.env.DB, { state: filters.state, rule: filters.rule, limit: PAGE_SIZE, after });
+  const rows = await listAlerts(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
+    state: filters.state,
+    rule: filters.rule,
+    limit: PAGE_SIZE,
+    after,
+  });
   const page = rows.slice(0, PAGE_SIZE);
   const last = page.at(-1);
   const next = rows.length > PAGE_SIZE && last ? listUrl(filters, encodeCursor([last.opened_at, last.alert_id])) : null;
@@ -126,12 +136,21 @@ alertsPage.get("/", async (c) => {
     <>
       <nav class="filters" aria-label="Alert state">
         {ALERT_STATES.map((state) => (
-          <a href={listUrl({ state, rule: filters.rule })} aria-current={filters.state === state ? "page" : undefined}>
+          <a
+            href={listUrl({ state, rule: filters.rule, clinic: filters.clinic })}
+            aria-current={filters.state === state ? "page" : undefined}
+          >
             {state === "open" ? "Open" : "Resolved"}
           </a>
         ))}
-        {filters.rule && <a href={listUrl({ state: filters.state })}>All rules</a>}
+        {filters.rule && <a href={listUrl({ state: filters.state, clinic: filters.clinic })}>All rules</a>}
       </nav>
+      <form method="get" action="/console/alerts" class="filters" aria-label="Filter alerts by clinic">
+        <input type="hidden" name="state" value={filters.state} />
+        {filters.rule && <input type="hidden" name="rule" value={filters.rule} />}
+        <ClinicFilter clinics={clinicChoices(c)} chosen={filters.clinic} />
+        <button type="submit">Apply</button>
+      </form>
       <AlertTable
         alerts={page}
         filters={filters}
@@ -145,7 +164,7 @@ alertsPage.get("/", async (c) => {
 });
 
 alertsPage.post("/:alert_id/ack", audited("alert.ack", "alert", "alert_id"), async (c) => {
-  const alert = await acknowledgeAlert(c.env.DB, c.req.param("alert_id"), c.get("actor"), c.get("now"));
+  const alert = await acknowledgeAlert(c.env.DB, scopeOf(c), c.req.param("alert_id"), c.get("actor"), c.get("now"));
   if (!alert) return renderPage(c, "Alert not found", <Notice kind="error">No alert has this id.</Notice>, 404);
   return c.redirect(listUrl({ state: alert.state }), 303);
 });

@@ -1,12 +1,15 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { type AuditRow, listAuditRows } from "../../db/audit";
+import { narrowedTo } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
 import { auditedSearch } from "../../http/audit";
 import { decodeAuditCursor, encodeAuditCursor } from "../../http/audit-cursor";
+import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";
 import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { ENTITY_PAGES } from "./shared";
 
@@ -18,12 +21,13 @@ const filtersSchema = z.object({
   action: optionalFormText(100),
   target_type: optionalFormText(50),
   target_id: optionalFormText(200),
+  clinic: optionalFormText(64),
   cursor: optionalFormText(400),
 });
 
 type Filters = z.infer<typeof filtersSchema>;
 
-const FILTER_FIELDS = ["actor", "action", "target_type", "target_id"] as const;
+const FILTER_FIELDS = ["actor", "action", "target_type", "target_id", "clinic"] as const;
 
 /** Target types the writers use, offered as suggestions (the field takes any text). */
 const TARGET_TYPES = ["event", "order", "medication_request", "refill", "patient", "notification", "alert"];
@@ -58,7 +62,7 @@ function detailText(detail: AuditRow["detail"]): string {
     .join(", ");
 }
 
-function FilterForm({ filters }: { filters: Filters }) {
+function FilterForm({ filters, clinics }: { filters: Filters; clinics: readonly string[] }) {
   return (
     <form method="get" action="/console/audit" class="filters" aria-label="Filter the audit trail">
       <label>
@@ -89,6 +93,7 @@ function FilterForm({ filters }: { filters: Filters }) {
         Target id
         <input type="text" name="target_id" value={filters.target_id ?? ""} size={28} />
       </label>
+      <ClinicFilter clinics={clinics} chosen={filters.clinic} />
       <button type="submit">Apply</button>
       <a href="/console/audit">Clear</a>
     </form>
@@ -164,7 +169,7 @@ auditPage.get("/", auditedSearch("audit.read", "target_id", { targetType: "audit
       c,
       "Audit trail",
       <>
-        <FilterForm filters={filters} />
+        <FilterForm filters={filters} clinics={clinicChoices(c)} />
         <Notice kind="error">
           These filters are not valid; check their length, or start again from the first page.
         </Notice>
@@ -172,7 +177,7 @@ auditPage.get("/", auditedSearch("audit.read", "target_id", { targetType: "audit
       400,
     );
   }
-  const rows = await listAuditRows(c.env.DB, {
+  const rows = await listAuditRows(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
     actor: filters.actor,
     action: filters.action,
     targetType: filters.target_type,
@@ -187,7 +192,7 @@ auditPage.get("/", auditedSearch("audit.read", "target_id", { targetType: "audit
     c,
     "Audit trail",
     <>
-      <FilterForm filters={filters} />
+      <FilterForm filters={filters} clinics={clinicChoices(c)} />
       <AuditTable rows={page} timeZone={timeZone} />
       <Pager first={filters.cursor ? listUrl(filters) : null} next={next} />
     </>,

@@ -5,6 +5,7 @@ import type { EntityKind } from "../../event-types";
 import { audited } from "../../http/audit";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, renderPage, StatusBadge, Time } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { ENTITY_PAGES, EventTable, NotificationTable } from "./shared";
 
@@ -36,8 +37,8 @@ function entityRoute(kind: EntityKind) {
     const timeZone = clinicTimeZone(c.env);
     const id = c.req.param("id");
     const [row, related] = await Promise.all([
-      getEntity(c.env.DB, kind, id),
-      eventsForEntity(c.env.DB, kind, id, EVENT_LIMIT),
+      getEntity(c.env.DB, scopeOf(c), kind, id),
+      eventsForEntity(c.env.DB, scopeOf(c), kind, id, EVENT_LIMIT),
     ]);
     if (!row && related.events.length === 0) {
       return renderPage(

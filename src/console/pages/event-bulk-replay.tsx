@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { type EventRow, REPLAYABLE } from "../../db/events";
+import { type EventRow, eventIdsInScope, REPLAYABLE } from "../../db/events";
+import { narrowedTo } from "../../db/scope";
 import { audited, setAuditDetail } from "../../http/audit";
 import { ApiError } from "../../http/errors";
 import { replayEvents, replaySelectedEvents } from "../../http/event-replay";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { FILTER_FIELDS, type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
 
@@ -146,6 +148,7 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
             : undefined,
           receivedBefore: resolved.receivedBefore,
           limit: BULK_REPLAY_LIMIT,
+          scope: narrowedTo(scopeOf(c), filters.clinic),
         },
         { requestId },
       );
@@ -154,9 +157,11 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
 
     const selection = selectionSchema.safeParse(form.event_id === undefined ? [] : [form.event_id].flat());
     if (!selection.success) return back({ refused: "none_selected" });
-    const eventIds = [...new Set(selection.data)];
+    const chosen = [...new Set(selection.data)];
+    if (chosen.length > MAX_SELECTION) return back({ refused: "too_many" });
+    // Only the identity's clinics' events: another clinic's id is dropped as an unknown one would be.
+    const eventIds = await eventIdsInScope(c.env.DB, scopeOf(c), chosen);
     if (eventIds.length === 0) return back({ refused: "none_selected" });
-    if (eventIds.length > MAX_SELECTION) return back({ refused: "too_many" });
     const { replayed } = await replaySelectedEvents(c.env, eventIds, { requestId });
     return back({ replayed: String(replayed), selected: String(eventIds.length) });
   } catch (error) {

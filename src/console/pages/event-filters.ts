@@ -14,13 +14,14 @@ export const filtersSchema = z.object({
   q: optionalFormText(200),
   from: optionalFormText(16),
   to: optionalFormText(16),
+  clinic: optionalFormText(64),
   cursor: optionalFormText(400),
 });
 
 export type Filters = z.infer<typeof filtersSchema>;
 
 /** The filters the list's URL keeps, in the order they appear in it. */
-export const FILTER_FIELDS = ["status", "type", "q", "from", "to"] as const;
+export const FILTER_FIELDS = ["status", "type", "q", "from", "to", "clinic"] as const;
 
 /** The list's URL for these filters, plus `extra` parameters (a cursor, a notice), so links keep the filters. */
 export function listUrl(filters: Filters, extra: Record<string, string | undefined> = {}): string {

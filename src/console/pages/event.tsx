@@ -9,6 +9,7 @@ import { ApiError } from "../../http/errors";
 import { replayEvent } from "../../http/event-replay";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { describeEntityEffect } from "./event-effect";
 import { ENTITY_PAGES, entityOfEvent, NotificationTable, referencesOf } from "./shared";
@@ -37,7 +38,7 @@ async function renderEventPage(
   status: 200 | 400 | 409 | 503 = 200,
 ) {
   const timeZone = clinicTimeZone(c.env);
-  const live = await getEventRow(c.env.DB, eventId);
+  const live = await getEventRow(c.env.DB, scopeOf(c), eventId);
   // Finished history older than ARCHIVE_AFTER_DAYS is read back from the R2 archive (read-only).
   const archived = live ? null : await findArchivedEvent(c.env, eventId);
   const row = live ?? archived?.event;
@@ -49,7 +50,7 @@ async function renderEventPage(
     ? [archived.notifications, null]
     : await Promise.all([
         notificationsForEvent(c.env.DB, row.event_id),
-        entity ? getEntity(c.env.DB, entity.kind, entity.id) : Promise.resolve(null),
+        entity ? getEntity(c.env.DB, scopeOf(c), entity.kind, entity.id) : Promise.resolve(null),
       ]);
   const issues = parseIssues(row.issues);
   const warnings = parseIssues(row.warnings);
@@ -218,6 +219,8 @@ eventPage.post("/:event_id/replay", audited("event.replay", "event", "event_id")
       400,
     );
   }
+  // Another clinic's event is unknown here: the page answers 404 without replaying anything.
+  if (!(await getEventRow(c.env.DB, scopeOf(c), eventId))) return renderEventPage(c, eventId);
   try {
     await replayEvent(c.env, eventId, { force, requestId: c.get("requestId") });
   } catch (error) {

@@ -1,17 +1,20 @@
 import { Hono } from "hono";
 import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES } from "../../db/events";
+import { narrowedTo } from "../../db/scope";
 import { auditedSearch } from "../../http/audit";
 import { encodeEventCursor } from "../../http/event-cursor";
+import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { BulkReplayActions, bulkReplayNotice, isSelectable, SelectCheckbox } from "./event-bulk-replay";
 import { type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
 
 const PAGE_SIZE = 50;
 
-function FilterForm({ filters }: { filters: Filters }) {
+function FilterForm({ filters, clinics }: { filters: Filters; clinics: readonly string[] }) {
   return (
     <form method="get" action="/console/events" class="filters" aria-label="Filter events">
       <label>
@@ -47,6 +50,7 @@ function FilterForm({ filters }: { filters: Filters }) {
         Received before (clinic time)
         <input type="datetime-local" name="to" value={filters.to ?? ""} />
       </label>
+      <ClinicFilter clinics={clinics} chosen={filters.clinic} />
       <button type="submit">Apply</button>
       <a href="/console/events">Clear</a>
     </form>
@@ -69,13 +73,13 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
       c,
       "Events",
       <>
-        <FilterForm filters={filters} />
+        <FilterForm filters={filters} clinics={clinicChoices(c)} />
         <Notice kind="error">These filters are not valid; check the status, dates and search text.</Notice>
       </>,
       400,
     );
   }
-  const rows = await searchEventRows(c.env.DB, {
+  const rows = await searchEventRows(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
     status: filters.status,
     type: filters.type,
     reference: filters.q,
@@ -95,7 +99,7 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
     "Events",
     <>
       {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
-      <FilterForm filters={filters} />
+      <FilterForm filters={filters} clinics={clinicChoices(c)} />
       <form method="post" action="/console/events/replay" id="bulk-replay" aria-label="Replay events">
         <table id="events">
           <caption class="muted">

@@ -4,11 +4,14 @@ import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
 import { notificationStats } from "../../db/notification-views";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
 import { rejectionSummary } from "../../db/rejections";
+import { narrowedTo } from "../../db/scope";
 import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
+import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { formatAge } from "../format";
 import { renderPage, StatusBadge, TimeAgo } from "../layout";
+import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -76,13 +79,18 @@ overview.get("/", async (c) => {
   const now = c.get("now");
   const timeZone = clinicTimeZone(c.env);
   const clinicIds = [...readWebhookConfig(c.env).clinicIds];
+  // `?clinic=`: every figure of one clinic of the identity (the clinic filter; links below keep it).
+  const chosen = c.req.query("clinic")?.trim().toLowerCase() || undefined;
+  const scope = narrowedTo(scopeOf(c), chosen);
+  const withClinic = (path: string) =>
+    chosen ? `${path}${path.includes("?") ? "&" : "?"}clinic=${encodeURIComponent(chosen)}` : path;
   // Four round trips whatever the table sizes: the admin API's two stats reads, one overview batch and
   // the refused deliveries of the last 24 hours (GET /admin/rejections' table).
   const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();
   const [events, notifications, activity, rejected] = await Promise.all([
-    eventStats(c.env.DB),
-    notificationStats(c.env.DB),
-    readOverview(c.env.DB, clinicIds, since),
+    eventStats(c.env.DB, scope),
+    notificationStats(c.env.DB, scope),
+    readOverview(c.env.DB, scope, clinicIds, since),
     rejectionSummary(c.env.DB, new Date(now.getTime() - 24 * HOUR_MS)),
   ]);
   const openAlerts = activity.open_alerts;
@@ -98,13 +106,20 @@ overview.get("/", async (c) => {
     c,
     "Overview",
     <>
+      <form method="get" action="/console" class="filters" aria-label="Filter the overview by clinic">
+        <ClinicFilter clinics={clinicChoices(c)} chosen={chosen} />
+        <button type="submit">Apply</button>
+      </form>
       <h2>Needs attention</h2>
       <div class="cards">
-        <a id="open-alerts" class={`card${openAlerts ? " attention" : ""}`} href="/console/alerts">
+        <a id="open-alerts" class={`card${openAlerts ? " attention" : ""}`} href={withClinic("/console/alerts")}>
           <strong>{openAlerts}</strong> open alert{openAlerts === 1 ? "" : "s"}
         </a>
         {ATTENTION.map((status) => (
-          <a class={`card${events.by_status[status] ? " attention" : ""}`} href={`/console/events?status=${status}`}>
+          <a
+            class={`card${events.by_status[status] ? " attention" : ""}`}
+            href={withClinic(`/console/events?status=${status}`)}
+          >
             <strong>{events.by_status[status] ?? 0}</strong> <StatusBadge status={status} /> events
           </a>
         ))}

@@ -3,12 +3,14 @@ import { Hono } from "hono";
 import { readClinicIds } from "../../config/clinics";
 import { readPatientPage } from "../../db/event-search";
 import type { DirectoryClinic } from "../../db/patients";
+import { coversClinic } from "../../db/scope";
 import { audited, setAuditClinic } from "../../http/audit";
 import { directoryOf, soleClinic } from "../../tenancy/clinics";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { maskEmail, maskPhone } from "../format";
 import { CsrfField, Notice, renderPage } from "../layout";
 import { type RevealedField, recordReveal } from "../reveal";
+import { mayOperate, scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { NotificationTable } from "./shared";
 
@@ -21,6 +23,7 @@ function ContactDetail({
   value,
   revealed,
   csrfToken,
+  mayReveal,
 }: {
   patientId: string;
   clinicId: string;
@@ -28,8 +31,16 @@ function ContactDetail({
   value: string | null;
   revealed: boolean;
   csrfToken: string;
+  /** Viewers see the masked value only, without the reveal button (the POST is refused to them too). */
+  mayReveal: boolean;
 }) {
   if (!value) return <span class="muted">none on file</span>;
+  if (!mayReveal)
+    return (
+      <span class="mono" id={`${field}-value`}>
+        {field === "phone" ? maskPhone(value) : maskEmail(value)}
+      </span>
+    );
   if (revealed)
     return (
       <span class="mono" id={`${field}-value`}>
@@ -64,6 +75,7 @@ async function renderPatientPage(
   const timeZone = clinicTimeZone(c.env);
   const { patient, phoneOptedOut, notifications } = await readPatientPage(
     c.env.DB,
+    scopeOf(c),
     directory,
     patientId,
     MESSAGE_LIMIT,
@@ -89,6 +101,7 @@ async function renderPatientPage(
               value={patient.phone}
               revealed={revealed === "phone"}
               csrfToken={csrfToken}
+              mayReveal={mayOperate(c)}
             />
           </dd>
           <dt>Email</dt>
@@ -100,6 +113,7 @@ async function renderPatientPage(
               value={patient.email}
               revealed={revealed === "email"}
               csrfToken={csrfToken}
+              mayReveal={mayOperate(c)}
             />
           </dd>
           <dt>Time zone</dt>
@@ -129,7 +143,8 @@ function directoryOfPage(c: Context<ConsoleApp>): DirectoryClinic | null | "not_
   const chosen = c.req.query("clinic") ?? soleClinic(c.env);
   if (chosen === null) return null;
   const directory = directoryOf(c.env, chosen);
-  if (!directory) return "not_found";
+  // Another clinic's directory is unknown to this identity, as an unconfigured one is.
+  if (!directory || !coversClinic(scopeOf(c), directory.clinicId)) return "not_found";
   setAuditClinic(c, directory.clinicId);
   return directory;
 }

@@ -1,6 +1,7 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { coversClinic, type StaffScope } from "../../db/scope";
 import type { StaffRole } from "../../db/staff";
-import { type StaffScope, staffScopeOf } from "../../tenancy/staff";
+import { staffScopeOf } from "../../tenancy/staff";
 import { ApiError } from "../errors";
 import type { App } from "../types";
 
@@ -18,26 +19,36 @@ function requiredRole(method: string, path: string): StaffRole {
 }
 
 /**
- * Routes an identity limited to some clinics may use: those that take the clinic in their path (and
- * check it, answering 404 for another clinic) and the clinic list (filtered to its clinics). The
- * other routes are not yet filtered by clinic, so they stay closed (403) to such an identity rather
- * than showing it other clinics' data.
+ * Routes that stay closed (403) to an identity of some clinics: staff (who may act for which clinics
+ * is decided by admins of every clinic), health (the deployment's configuration), the old patient
+ * routes without a clinic in their path, and the bulk release of notifications (not filtered by
+ * clinic). Every other route filters by the request's scope in its SQL.
  */
-function clinicScopedPath(path: string): string | null | "list" {
-  if (/^\/admin\/clinics\/?$/.test(path)) return "list";
+const EVERY_CLINIC_ONLY = [
+  /^\/admin\/staff(\/|$)/,
+  /^\/admin\/health(\/|$)/,
+  /^\/admin\/patients(\/|$)/,
+  /^\/admin\/notifications\/replay\/?$/,
+];
+
+/** The clinic a `/admin/clinics/:clinic_id…` path names, lower-cased; null for any other path. */
+function clinicInPath(path: string): string | null {
   const match = /^\/admin\/clinics\/([^/]+)(\/|$)/.exec(path);
   return match?.[1] ? decodeURIComponent(match[1]).toLowerCase() : null;
 }
 
-/** True when `scope` covers `clinicId`. */
-export function coversClinic(scope: StaffScope | undefined, clinicId: string): boolean {
-  return scope !== undefined && (scope.clinics === "all" || scope.clinics.includes(clinicId.toLowerCase()));
+/** The request's staff scope (set by {@link staffScope}, which runs before every admin route). */
+export function requestScope(c: Context<App>): StaffScope {
+  const scope = c.get("staffScope");
+  if (!scope) throw new ApiError(403, "forbidden", "This identity is not on the staff list.");
+  return scope;
 }
 
 /**
  * After `adminAuth`: resolves the actor to its staff scope (role and clinics) once per request. An
  * Access identity without a staff row (nor in `ACCESS_ADMIN_EMAILS`) gets 403; a role below what the
- * route needs gets 403; a clinic outside the identity's clinics answers 404, as an unknown one would.
+ * route needs gets 403; a clinic outside the identity's clinics answers 404, as an unknown one would;
+ * the routes then read through the scope (`requestScope`), so other clinics' rows answer 404 too.
  */
 export function staffScope(): MiddlewareHandler<App> {
   return async function staffScope(c, next) {
@@ -47,9 +58,10 @@ export function staffScope(): MiddlewareHandler<App> {
     if (RANK[scope.role] < RANK[requiredRole(c.req.method, c.req.path)])
       throw new ApiError(403, "forbidden", "This identity's role may not do this.");
     if (scope.clinics !== "all") {
-      const clinic = clinicScopedPath(c.req.path);
-      if (clinic === null) throw new ApiError(403, "forbidden", "This route needs an identity of every clinic.");
-      if (clinic !== "list" && !coversClinic(scope, clinic))
+      if (EVERY_CLINIC_ONLY.some((pattern) => pattern.test(c.req.path)))
+        throw new ApiError(403, "forbidden", "This route needs an identity of every clinic.");
+      const clinic = clinicInPath(c.req.path);
+      if (clinic !== null && !coversClinic(scope, clinic))
         throw new ApiError(404, "not_found", "No clinic has this id.");
     }
     await next();

@@ -7,6 +7,7 @@ import { audited } from "../audit";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
+import { requestScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 
 /** `/admin/alerts`: the lifecycle watch's alerts (docs/watch.md), listed and acknowledged. */
@@ -42,7 +43,7 @@ adminAlerts.get(
   async (c) => {
     const query = c.req.valid("query");
     const after = query.cursor ? decodeCursor(query.cursor, 2) : undefined;
-    const rows = await listAlerts(c.env.DB, {
+    const rows = await listAlerts(c.env.DB, requestScope(c), {
       state: query.state as AlertRow["state"] | undefined,
       rule: query.rule,
       limit: query.limit,
@@ -61,7 +62,13 @@ adminAlerts.get(
 
 // The actor is the admin identity (an Access email, or the token's actor name).
 adminAlerts.post("/:alert_id/ack", audited("alert.ack", "alert", "alert_id"), async (c) => {
-  const alert = await acknowledgeAlert(c.env.DB, c.req.param("alert_id"), c.get("actor") ?? "unknown", new Date());
+  const alert = await acknowledgeAlert(
+    c.env.DB,
+    requestScope(c),
+    c.req.param("alert_id"),
+    c.get("actor") ?? "unknown",
+    new Date(),
+  );
   if (!alert) throw new ApiError(404, "not_found", "No alert has this id.");
   return c.json(alertView(alert));
 });

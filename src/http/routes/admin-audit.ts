@@ -7,6 +7,7 @@ import { decodeAuditCursor, encodeAuditCursor } from "../audit-cursor";
 import { requireCursor } from "../cursor";
 import { rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
+import { requestScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 
 const text = (max: number) => z.string().min(1, { error: "must not be empty" }).max(max, { error: "is too long" });
@@ -33,7 +34,7 @@ adminAudit.get(
   zValidator("query", auditQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
   async (c) => {
     const query = c.req.valid("query");
-    const rows = await listAuditRows(c.env.DB, {
+    const rows = await listAuditRows(c.env.DB, requestScope(c), {
       actor: query.actor,
       targetType: query.target_type,
       targetId: query.target_id,

@@ -1,12 +1,12 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { upsertClinicProfile } from "../../db/clinics";
+import { coversClinic } from "../../db/scope";
 import { clinicView } from "../../tenancy/clinic-settings";
 import { loadClinic, loadClinics } from "../../tenancy/clinics";
 import { clinicProfileInput, profileFieldsOf } from "../../tenancy/profile-input";
 import { audited, setAuditClinic } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
-import { coversClinic } from "../middleware/staff-scope";
 import type { App } from "../types";
 
 /**

@@ -7,6 +7,7 @@ import { log } from "../../log";
 import { enqueueSendJobs } from "../../notify/outbox";
 import { audited, setAuditDetail } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
+import { requestScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 
 /** `/admin/notifications`: release held or failed notifications, and what one notification told the patient. */
@@ -57,7 +58,7 @@ adminNotifications.get(
   "/:notification_id",
   audited("notification.read", "notification", "notification_id"),
   async (c) => {
-    const found = await notificationWithHistory(c.env.DB, c.req.param("notification_id"));
+    const found = await notificationWithHistory(c.env.DB, requestScope(c), c.req.param("notification_id"));
     if (!found) throw new ApiError(404, "not_found", "No notification has this id.");
     const { row, history } = found;
     return c.json({

@@ -5,6 +5,7 @@ import { audited, setAuditDetail } from "../audit";
 import { rejectInvalid } from "../errors";
 import { replayEvents } from "../event-replay";
 import { requireJsonContentType } from "../middleware/require-json";
+import { requestScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 
 /** Bulk re-drive after an outage or a schema fix: `POST /admin/events/replay` (admin auth applies). */
@@ -50,6 +51,7 @@ adminReplay.post(
         receivedAfter: body.received_after ? new Date(body.received_after).toISOString() : undefined,
         receivedBefore: body.received_before ? new Date(body.received_before).toISOString() : undefined,
         limit: body.limit ?? DEFAULT_LIMIT,
+        scope: requestScope(c),
       },
       { requestId: c.get("requestId") },
     );

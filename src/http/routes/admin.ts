@@ -7,6 +7,7 @@ import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES, type EventRow, eventStats, getEventRow } from "../../db/events";
 import type { NotificationRow } from "../../db/notification-outbox";
 import { notificationStats, notificationsForEvent } from "../../db/notification-views";
+import { coversClinic } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
 import { audited } from "../audit";
 import { requireCursor } from "../cursor";
@@ -15,7 +16,7 @@ import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
 import { replayEvent } from "../event-replay";
 import { pageParams } from "../list-query";
 import { adminAuth } from "../middleware/admin-auth";
-import { staffScope } from "../middleware/staff-scope";
+import { requestScope, staffScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 import { adminAlerts } from "./admin-alerts";
 import { adminAudit } from "./admin-audit";
@@ -70,7 +71,7 @@ function eventSummary(row: EventRow) {
 
 admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => {
   const query = c.req.valid("query");
-  const rows = await searchEventRows(c.env.DB, {
+  const rows = await searchEventRows(c.env.DB, requestScope(c), {
     status: query.status as EventRow["status"] | undefined,
     type: query.type,
     limit: query.limit,
@@ -83,7 +84,10 @@ admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => 
 });
 
 admin.get("/stats", async (c) =>
-  c.json({ events: await eventStats(c.env.DB), notifications: await notificationStats(c.env.DB) }),
+  c.json({
+    events: await eventStats(c.env.DB, requestScope(c)),
+    notifications: await notificationStats(c.env.DB, requestScope(c)),
+  }),
 );
 
 /** An event with its notifications; `archived` when it was read from the R2 archive (src/archive/). */
@@ -112,11 +116,14 @@ function eventDetail(row: EventRow, notifications: NotificationRow[], archived: 
 
 admin.get("/events/:event_id", audited("event.read", "event", "event_id"), async (c) => {
   const eventId = c.req.param("event_id");
-  const row = await getEventRow(c.env.DB, eventId);
+  const scope = requestScope(c);
+  const row = await getEventRow(c.env.DB, scope, eventId);
   if (row) return c.json(eventDetail(row, await notificationsForEvent(c.env.DB, row.event_id), false));
   // Finished history older than ARCHIVE_AFTER_DAYS lives in R2; the index names its object.
   const archived = await findArchivedEvent(c.env, eventId);
-  if (!archived) throw new ApiError(404, "not_found", "No event has this id.");
+  // Another clinic's archived event reads as unknown, like a live one.
+  if (!archived || !coversClinic(scope, archived.event.clinic_id))
+    throw new ApiError(404, "not_found", "No event has this id.");
   return c.json(eventDetail(archived.event, archived.notifications, true));
 });
 
@@ -129,6 +136,10 @@ admin.post(
     invalidQuery,
   ),
   async (c) => {
+    // Another clinic's event answers 404, as an unknown one does (the replay itself reads it unscoped).
+    const scope = requestScope(c);
+    if (scope.clinics !== "all" && !(await getEventRow(c.env.DB, scope, c.req.param("event_id"))))
+      throw new ApiError(404, "not_found", "No event has this id.");
     const result = await replayEvent(c.env, c.req.param("event_id"), {
       force: c.req.valid("query").force === "true",
       requestId: c.get("requestId"),
@@ -153,7 +164,7 @@ function entityView(row: Record<string, unknown>) {
 
 function entityRoute(path: string, kind: EntityKind, param: string) {
   admin.get(path, audited(`${kind}.read`, kind, param), async (c) => {
-    const row = await getEntity(c.env.DB, kind, c.req.param(param) ?? "");
+    const row = await getEntity(c.env.DB, requestScope(c), kind, c.req.param(param) ?? "");
     if (!row) throw new ApiError(404, "not_found", `No ${kind.replace("_", " ")} has this id.`);
     return c.json(entityView(row));
   });

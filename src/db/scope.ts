@@ -1,0 +1,72 @@
+import type { StaffRole } from "./staff";
+
+/**
+ * What an identity may do, for which clinics: resolved once per request (src/tenancy/staff.ts) and
+ * passed to every reader of clinic data, which filters in its SQL. A leaf type, so `src/db` needs
+ * nothing from `src/http` to be scoped.
+ */
+export interface StaffScope {
+  role: StaffRole;
+  /** Lower-case clinic ids, or "all". */
+  clinics: readonly string[] | "all";
+}
+
+/** Every clinic, as the admin token and `ACCESS_ADMIN_EMAILS` see them. */
+export const ALL_CLINICS: StaffScope = { role: "admin", clinics: "all" };
+
+/** True when `scope` covers `clinicId` (null: data of no clinic, which only an all-clinics scope sees). */
+export function coversClinic(scope: StaffScope | undefined, clinicId: string | null): boolean {
+  if (scope === undefined) return false;
+  if (scope.clinics === "all") return true;
+  return clinicId !== null && scope.clinics.includes(clinicId.toLowerCase());
+}
+
+/**
+ * The SQL condition that keeps `column` within the scope's clinics, as ` AND <column> IN (…)` with
+ * its one value at `placeholder` (e.g. `?3`), or nothing for a scope of every clinic. Only the
+ * condition a scope needs goes into the statement, so each query keeps its index (a catch-all
+ * `?N IS NULL OR …` would make SQLite scan).
+ */
+export function andInScope(
+  scope: StaffScope,
+  column: string,
+  placeholder: string,
+): { sql: string; values: [string] | [] } {
+  if (scope.clinics === "all") return { sql: "", values: [] };
+  return {
+    sql: ` AND ${column} IN (SELECT value FROM json_each(${placeholder}))`,
+    values: [JSON.stringify(scope.clinics.map((clinic) => clinic.toLowerCase()))],
+  };
+}
+
+/**
+ * The same for rows that belong to a clinic through their event (notifications): ` AND <eventColumn>
+ * IN (the scope's clinics' events)`, read through `events_clinic_received`; nothing for every clinic.
+ */
+export function andEventInScope(
+  scope: StaffScope,
+  eventColumn: string,
+  placeholder: string,
+): { sql: string; values: [string] | [] } {
+  const inScope = andInScope(scope, "clinic_id", placeholder);
+  if (!inScope.sql) return inScope;
+  return { sql: ` AND ${eventColumn} IN (SELECT event_id FROM events WHERE 1${inScope.sql})`, values: inScope.values };
+}
+
+/**
+ * `scope` narrowed to one chosen clinic (a list's clinic filter): that clinic when the scope covers it,
+ * no clinic at all (an empty list) when it does not; `scope` itself when none is chosen.
+ */
+export function narrowedTo(scope: StaffScope, clinicId: string | undefined): StaffScope {
+  if (!clinicId) return scope;
+  return { role: scope.role, clinics: coversClinic(scope, clinicId) ? [clinicId.toLowerCase()] : [] };
+}
+
+/**
+ * The condition that keeps `column` within a scope of some clinics, for `where().and(...)`:
+ * `where().and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param))`.
+ */
+export function inScopeCondition(scope: StaffScope, column: string, param: (value: unknown) => string): string {
+  const clinics = scope.clinics === "all" ? [] : scope.clinics.map((clinic) => clinic.toLowerCase());
+  return `${column} IN (SELECT value FROM json_each(${param(JSON.stringify(clinics))}))`;
+}

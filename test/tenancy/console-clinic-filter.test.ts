@@ -1,0 +1,97 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import {
+  type AccessKeyPair,
+  accessClaims,
+  accessEnv,
+  generateAccessKeys,
+  serveAccessKeys,
+  signAccessToken,
+} from "../helpers/access";
+import { randomClientAddress } from "../helpers/admin";
+import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
+import { consoleFetch } from "../helpers/console";
+import { makeEvent, uniqueId } from "../helpers/events";
+import { useMockNetwork } from "../helpers/msw";
+import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+
+const server = useMockNetwork();
+
+let team: AccessKeyPair;
+beforeAll(async () => {
+  team = await generateAccessKeys();
+});
+
+describe("the console's clinic filter on the lists and the overview", () => {
+  it("narrows events, alerts, audit and the overview to one clinic of the identity, and never beyond it", async () => {
+    const a = crypto.randomUUID();
+    const b = crypto.randomUUID();
+    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ADMIN_TOKEN: undefined });
+    const adminEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const seed = async (clinicId: string) => {
+      const patientId = await createClinicPatient(adminEnv, clinicId);
+      const event = makeEvent("order:shipped", {
+        clinic_id: clinicId,
+        data: { order_id: uniqueId("ord"), patient_id: patientId },
+      });
+      await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
+      const alertId = uniqueId("alt");
+      await env.DB.prepare(
+        `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
+         VALUES (?1, 'event_dead', 'event', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+      )
+        .bind(alertId, event.event_id, clinicId)
+        .run();
+      return { patientId, eventId: event.event_id, alertId };
+    };
+    const ofA = await seed(a);
+    const ofB = await seed(b);
+    const as = async (identity: string) => {
+      serveAccessKeys(server, team);
+      const headers = { "cf-access-jwt-assertion": await signAccessToken(team, accessClaims(identity)) };
+      return async (path: string) => {
+        const response = await consoleFetch(path, { headers }, async (request) => {
+          request.headers.set("cf-connecting-ip", randomClientAddress());
+          return worker.fetch(request, workerEnv);
+        });
+        expect(response.status, path).toBe(200);
+        return response.text();
+      };
+    };
+
+    // An admin of every clinic sees both unfiltered, and one with the filter.
+    const asAdmin = await as("a@clinic.example");
+    const everyEvent = await asAdmin("/console/events");
+    expect(everyEvent).toContain(ofA.eventId);
+    expect(everyEvent).toContain(ofB.eventId);
+    expect(everyEvent).toContain(`<option value="${b}">`);
+    const pages = {
+      events: await asAdmin(`/console/events?clinic=${a}`),
+      alerts: await asAdmin(`/console/alerts?clinic=${a}`),
+      audit: await asAdmin(`/console/audit?target_type=patient&clinic=${a}`),
+      overview: await asAdmin(`/console?clinic=${a}`),
+    };
+    expect(pages.events).toContain(ofA.eventId);
+    expect(pages.events).not.toContain(ofB.eventId);
+    expect(pages.alerts).toContain(ofA.alertId);
+    expect(pages.alerts).not.toContain(ofB.alertId);
+    expect(pages.audit).toContain(ofA.patientId);
+    expect(pages.audit).not.toContain(ofB.patientId);
+    expect(pages.overview).toContain(`<option value="${a}" selected="">`);
+    expect(pages.overview).toContain(`/console/alerts?clinic=${a}`);
+
+    // A viewer of clinic A choosing clinic B gets nothing of it, and is offered clinic A only.
+    const viewer = `viewer-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+    await adminFetchWith(adminEnv, `/staff/${viewer}`, {
+      method: "PUT",
+      body: JSON.stringify({ role: "viewer", clinics: [a] }),
+    });
+    const asViewer = await as(viewer);
+    const chosenB = await asViewer(`/console/events?clinic=${b}`);
+    expect(chosenB).not.toContain(ofB.eventId);
+    expect(chosenB).not.toContain(ofA.eventId);
+    expect(chosenB).not.toContain(`<option value="${b}"`);
+    expect(await asViewer(`/console/alerts?clinic=${b}`)).not.toContain(ofB.alertId);
+  });
+});
