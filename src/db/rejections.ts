@@ -1,3 +1,6 @@
+import { query, readBatch } from "./batch";
+import { andInScope, type StaffScope } from "./scope";
+
 /**
  * Typed SQL for rejected webhook deliveries (`webhook_rejections`, migration 0090): one counter per
  * clinic (or `unknown`), reason and UTC minute. Written after the edge has answered; read by the admin
@@ -60,20 +63,26 @@ export interface RejectionSummary {
 }
 
 /** How many rejections since `since`, and the newest one's reason, in one round trip. */
-export async function rejectionSummary(db: D1Database, since: Date): Promise<RejectionSummary> {
-  const [total, last] = await db.batch([
-    db
-      .prepare(`SELECT COALESCE(SUM(count), 0) AS count FROM webhook_rejections WHERE minute >= ?1`)
-      .bind(minuteKey(since)),
-    db
-      .prepare(
-        `SELECT reason, last_at FROM webhook_rejections WHERE minute >= ?1 ORDER BY minute DESC, last_at DESC LIMIT 1`,
-      )
-      .bind(minuteKey(since)),
+export async function rejectionSummary(db: D1Database, scope: StaffScope, since: Date): Promise<RejectionSummary> {
+  // An identity of some clinics sees its clinics' rejections only (not `unknown`: it names no clinic).
+  const inScope = andInScope(scope, "clinic_id", "?2");
+  const [total, last] = await readBatch(db, [
+    query<{ count: number }>(
+      db
+        .prepare(`SELECT COALESCE(SUM(count), 0) AS count FROM webhook_rejections WHERE minute >= ?1${inScope.sql}`)
+        .bind(minuteKey(since), ...inScope.values),
+    ),
+    query<{ reason: string; last_at: string }>(
+      db
+        .prepare(
+          `SELECT reason, last_at FROM webhook_rejections WHERE minute >= ?1${inScope.sql} ORDER BY minute DESC, last_at DESC LIMIT 1`,
+        )
+        .bind(minuteKey(since), ...inScope.values),
+    ),
   ]);
-  const lastRow = (last?.results[0] as { reason: string; last_at: string } | undefined) ?? null;
+  const lastRow = last[0] ?? null;
   return {
-    count: Number((total?.results[0] as { count: number } | undefined)?.count ?? 0),
+    count: Number(total[0]?.count ?? 0),
     last_reason: lastRow?.reason ?? null,
     last_at: lastRow?.last_at ?? null,
   };

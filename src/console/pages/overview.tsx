@@ -91,7 +91,7 @@ overview.get("/", async (c) => {
     eventStats(c.env.DB, scope),
     notificationStats(c.env.DB, scope),
     readOverview(c.env.DB, scope, clinicIds, since),
-    rejectionSummary(c.env.DB, new Date(now.getTime() - 24 * HOUR_MS)),
+    rejectionSummary(c.env.DB, scope, new Date(now.getTime() - 24 * HOUR_MS)),
   ]);
   const openAlerts = activity.open_alerts;
   const lastDay = hourlyBars(activity.hourly, now, timeZone);
