@@ -9,10 +9,11 @@ const RANK: Record<StaffRole, number> = { viewer: 0, operator: 1, admin: 2 };
 
 /**
  * The role a request needs: reads are for every role; changes (replays, releases, acknowledgements,
- * patient edits and imports) need an operator; changing a clinic profile or staff needs an admin.
+ * patient edits and imports) need an operator; changing a clinic profile or staff, and anything about
+ * forwarding destinations (reads included: they name the clinic's systems), needs an admin.
  */
 function requiredRole(method: string, path: string): StaffRole {
-  if (/^\/admin\/staff(\/|$)/.test(path)) return "admin";
+  if (/^\/admin\/(staff|destinations)(\/|$)/.test(path)) return "admin";
   if (method === "GET" || method === "HEAD") return "viewer";
   if (/^\/admin\/clinics\/[^/]+\/?$/.test(path)) return "admin";
   return "operator";
