@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { destinationView } from "../../src/forwarding/destinations";
 import {
   type AccessKeyPair,
   accessClaims,
@@ -30,17 +31,7 @@ const json = (method: string, body?: unknown): RequestInit => ({
 });
 const newId = () => `dst_${crypto.randomUUID().slice(0, 8)}`;
 
-interface DestinationBody {
-  destination_id: string;
-  clinic_id: string;
-  url: string;
-  events: string[];
-  include_phi: boolean;
-  enabled: boolean;
-  state: string;
-  secret?: string;
-  previous_secret_valid_until: string | null;
-}
+type DestinationBody = ReturnType<typeof destinationView> & { secret?: string };
 
 async function create(workerEnv: Env, id: string, settings: Record<string, unknown> = {}) {
   const response = await adminFetchWith(
