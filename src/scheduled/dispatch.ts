@@ -5,7 +5,7 @@ import { errorKind, log } from "../log";
 import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
 import { sweepNotifications } from "./notification-sweep";
-import { purgeExpiredAuditRows, purgeExpiredPayloads } from "./retention";
+import { purgeExpiredAuditRows, purgeExpiredChanges, purgeExpiredPayloads } from "./retention";
 import { runLifecycleWatch } from "./watch";
 
 /**
@@ -31,6 +31,7 @@ const FIVE_MINUTE_JOBS: Record<string, Job> = {
 const DAILY_PURGES: Record<string, Job> = {
   payload_retention: purgeExpiredPayloads,
   audit_retention: purgeExpiredAuditRows,
+  change_feed_retention: purgeExpiredChanges,
   row_compaction: compactFinalRows,
   rejection_counts: (env, now) => purgeOldRejections(env.DB, now),
 };

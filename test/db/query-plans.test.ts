@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { listAlerts } from "../../src/db/alerts";
 import { listAuditRows } from "../../src/db/audit";
+import { listChanges } from "../../src/db/changes";
+import { listDestinations } from "../../src/db/destinations";
 import { getEntity } from "../../src/db/entities";
 import { eventsForEntity, searchEventRows, selectPatientNotifications } from "../../src/db/event-search";
 import { eventIdsInScope, eventStats, getEventRow, markQueuedForBulkReplay } from "../../src/db/events";
@@ -20,7 +22,16 @@ import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifi
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 
 /** Tables that grow with traffic: a full scan of one of them is a query that slows as it grows. */
-const GROWING_TABLES = ["events", "notifications", "orders", "medication_requests", "refills", "patients", "audit"];
+const GROWING_TABLES = [
+  "events",
+  "notifications",
+  "orders",
+  "medication_requests",
+  "refills",
+  "patients",
+  "audit",
+  "changes",
+];
 const FULL_SCAN = new RegExp(`^SCAN (${GROWING_TABLES.join("|")})$`);
 
 interface RecordedQuery {
@@ -91,6 +102,9 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   await fetch(`/admin/medication-requests/${String(request.data.medication_request_id)}`);
   await fetch(`/admin/refills/${String(refill.data.refill_id)}`);
   await fetch(`/admin/patients/${patientId}`);
+  await fetch("/admin/changes");
+  await fetch("/admin/changes?after=1&limit=10");
+  await fetch("/admin/destinations");
   vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
   await fetch(`/admin/events/${dead.event_id}/replay`, { method: "POST" });
   for (const body of [
@@ -131,6 +145,8 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   await selectPatientNotifications(db, some, patientId, 20).all();
   await readOverview(db, some, [CLINIC_ID], "2026-01-01T00:00:00.000Z");
   await markQueuedForBulkReplay(db, { status: "invalid", limit: 10, scope: some }, new Date().toISOString());
+  await listChanges(db, some, 0, 50);
+  await listDestinations(db, some);
 
   // Console pages.
   const consoleFetch = async (request: Request) => worker.fetch(request, recordingEnv, createExecutionContext());

@@ -1,28 +1,18 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { Webhook } from "standardwebhooks";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { destinationView } from "../../src/forwarding/destinations";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
-import { adminFetchWith, CLINIC_A, CLINIC_B, fetchWith } from "../helpers/clinics";
+import { accessEnv } from "../helpers/access";
+import { adminFetchWith, CLINIC_A, CLINIC_B } from "../helpers/clinics";
 import { setClock, TEST_NOW } from "../helpers/clock";
 import { useMockNetwork } from "../helpers/msw";
+import { useStaffAccess } from "../helpers/staff-access";
 
 const server = useMockNetwork();
 const ENDPOINT = "https://ehr.clinic-a.example/hooks/novamed";
 
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const staff = useStaffAccess(server);
 
 const twoClinics = () => accessEnv({ NOVAMED_CLINIC_IDS: `${CLINIC_A},${CLINIC_B}` });
 const json = (method: string, body?: unknown): RequestInit => ({
@@ -53,15 +43,6 @@ function endpoint(answer: () => Response = () => HttpResponse.text("ok")) {
     }),
   );
   return received;
-}
-
-async function asAccess(workerEnv: Env, email: string, path: string, init: RequestInit = {}) {
-  serveAccessKeys(server, team);
-  const headers = new Headers(init.headers);
-  headers.set("cf-access-jwt-assertion", await signAccessToken(team, accessClaims(email)));
-  headers.set("cf-connecting-ip", randomClientAddress());
-  if (init.body !== undefined) headers.set("content-type", "application/json");
-  return fetchWith(workerEnv, new Request(`https://receiver.test/admin${path}`, { ...init, headers }));
 }
 
 describe("destinations: PUT/GET/DELETE /admin/destinations/:id", () => {
@@ -259,13 +240,6 @@ describe("signing: POST /admin/destinations/:id/test and /rotate-secret", () => 
 });
 
 describe("destinations are admin-only and scoped to the identity's clinics", () => {
-  async function member(workerEnv: Env, role: string, clinics: string[] | "all") {
-    const identity = `${role}-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
-    const response = await adminFetchWith(workerEnv, `/staff/${identity}`, json("PUT", { role, clinics }));
-    expect(response.status).toBe(200);
-    return identity;
-  }
-
   it("an admin of clinic A never sees, changes or pings clinic B's destination; an operator gets 403", async () => {
     const workerEnv = twoClinics();
     const ofB = newId();
@@ -274,9 +248,9 @@ describe("destinations are admin-only and scoped to the identity's clinics", () 
       `/destinations/${ofB}`,
       json("PUT", { clinic_id: CLINIC_B, url: "https://ehr.clinic-b.example/hook", events: ["*"] }),
     );
-    const adminOfA = await member(workerEnv, "admin", [CLINIC_A]);
+    const adminOfA = await staff.member(workerEnv, "admin", [CLINIC_A]);
     const ofA = newId();
-    const created = await asAccess(
+    const created = await staff.as(
       workerEnv,
       adminOfA,
       `/destinations/${ofA}`,
@@ -284,7 +258,7 @@ describe("destinations are admin-only and scoped to the identity's clinics", () 
     );
     expect(created.status).toBe(201);
 
-    const list = await (await asAccess(workerEnv, adminOfA, "/destinations")).text();
+    const list = await (await staff.as(workerEnv, adminOfA, "/destinations")).text();
     expect(list).toContain(ofA);
     expect(list).not.toContain(ofB);
     expect(list).not.toContain("clinic-b");
@@ -296,7 +270,7 @@ describe("destinations are admin-only and scoped to the identity's clinics", () 
       [`/destinations/${ofB}`, json("PUT", { clinic_id: CLINIC_A, url: ENDPOINT, events: ["*"] })],
       [`/destinations/${newId()}`, json("PUT", { clinic_id: CLINIC_B, url: ENDPOINT, events: ["*"] })],
     ] as const) {
-      const response = await asAccess(workerEnv, adminOfA, path, init);
+      const response = await staff.as(workerEnv, adminOfA, path, init);
       expect(response.status, `${init.method} ${path}`).toBe(404);
       expect(await response.text()).not.toContain("clinic-b");
     }
@@ -304,8 +278,8 @@ describe("destinations are admin-only and scoped to the identity's clinics", () 
     const ofBRead = (await (await adminFetchWith(workerEnv, `/destinations/${ofB}`)).json()) as DestinationBody;
     expect(ofBRead.clinic_id).toBe(CLINIC_B);
 
-    const operator = await member(workerEnv, "operator", "all");
-    expect((await asAccess(workerEnv, operator, "/destinations")).status).toBe(403);
-    expect((await asAccess(workerEnv, operator, `/destinations/${ofA}/test`, json("POST"))).status).toBe(403);
+    const operator = await staff.member(workerEnv, "operator", "all");
+    expect((await staff.as(workerEnv, operator, "/destinations")).status).toBe(403);
+    expect((await staff.as(workerEnv, operator, `/destinations/${ofA}/test`, json("POST"))).status).toBe(403);
   });
 });

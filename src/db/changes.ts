@@ -1,0 +1,50 @@
+import { andInScope, type StaffScope } from "./scope";
+
+/** Typed SQL for changes (migration 0121): written by triggers on the state tables, read in commit order. */
+
+export type ChangeKind = "order" | "medication_request" | "refill" | "notification";
+
+export interface ChangeRow {
+  sequence: number;
+  change_id: string;
+  type: string;
+  occurred_at: string;
+  clinic_id: string | null;
+  entity_kind: ChangeKind;
+  entity_id: string;
+  status: string;
+  previous_status: string | null;
+  event_id: string | null;
+}
+
+/**
+ * Up to `limit` changes after `after` (a sequence; 0 = from the start), in commit order, within the
+ * scope's clinics: by the primary key for every clinic, by `changes_by_clinic` for some.
+ */
+export async function listChanges(
+  db: D1Database,
+  scope: StaffScope,
+  after: number,
+  limit: number,
+): Promise<ChangeRow[]> {
+  const inScope = andInScope(scope, "clinic_id", "?3");
+  const { results } = await db
+    .prepare(`SELECT * FROM changes WHERE sequence > ?1${inScope.sql} ORDER BY sequence LIMIT ?2`)
+    .bind(after, limit, ...inScope.values)
+    .all<ChangeRow>();
+  return results;
+}
+
+/**
+ * Deletes up to `limit` of the oldest changes (by sequence, through the primary key) that occurred
+ * before `cutoff`; answers how many went. The feed's start moves forward; nothing else reads them.
+ */
+export async function purgeChanges(db: D1Database, cutoff: string, limit: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `DELETE FROM changes WHERE sequence IN (SELECT sequence FROM changes ORDER BY sequence LIMIT ?2) AND occurred_at < ?1`,
+    )
+    .bind(cutoff, limit)
+    .run();
+  return result.meta.changes ?? 0;
+}
