@@ -19,7 +19,7 @@ export interface ChangeRow {
 
 /**
  * Up to `limit` changes after `after` (a sequence; 0 = from the start), in commit order, within the
- * scope's clinics: by the primary key for every clinic, by `changes_by_clinic` for some.
+ * scope's clinics, along the primary key (a scope of some clinics filters as it walks).
  */
 export async function listChanges(
   db: D1Database,
@@ -36,13 +36,16 @@ export async function listChanges(
 }
 
 /**
- * Deletes up to `limit` of the oldest changes (by sequence, through the primary key) that occurred
- * before `cutoff`; answers how many went. The feed's start moves forward; nothing else reads them.
+ * Deletes, among the `limit` oldest sequences (a range of the primary key), the changes that occurred
+ * before `cutoff`; answers how many went. The feed's start moves forward. The newest change always
+ * stays, so the next one never reuses its sequence (a resuming client would miss it).
  */
 export async function purgeChanges(db: D1Database, cutoff: string, limit: number): Promise<number> {
   const result = await db
     .prepare(
-      `DELETE FROM changes WHERE sequence IN (SELECT sequence FROM changes ORDER BY sequence LIMIT ?2) AND occurred_at < ?1`,
+      `DELETE FROM changes
+WHERE sequence BETWEEN (SELECT MIN(sequence) FROM changes) AND (SELECT MIN(sequence) FROM changes) + ?2 - 1
+  AND occurred_at < ?1 AND sequence < (SELECT MAX(sequence) FROM changes)`,
     )
     .bind(cutoff, limit)
     .run();

@@ -219,3 +219,20 @@ describe("the feed keeps 30 days", () => {
     expect(CHANGE_FEED_DAYS).toBe(30);
   });
 });
+
+describe("a sequence is never handed out twice", () => {
+  it("even when every change is old enough to go, the newest stays and the next change follows it", async () => {
+    const now = new Date();
+    const old = new Date(now.getTime() - 40 * 86_400_000).toISOString();
+    await runBatch(EVENTS_QUEUE, [eventMessage(orderEvent("order:created", uniqueId("ord"), "pat_feed", old))]);
+    const newest = await env.DB.prepare(`SELECT MAX(sequence) AS sequence FROM changes`).first<{ sequence: number }>();
+    await env.DB.prepare(`UPDATE changes SET occurred_at = ?1`).bind(old).run();
+    await purgeExpiredChanges(env, now);
+    const left = await env.DB.prepare(`SELECT sequence FROM changes`).all<{ sequence: number }>();
+    expect(left.results).toEqual([{ sequence: newest?.sequence }]);
+    const next = uniqueId("ord");
+    await runBatch(EVENTS_QUEUE, [eventMessage(orderEvent("order:created", next))]);
+    const [change] = await changesOf(next);
+    expect(change?.entity.sequence).toBe((newest?.sequence ?? 0) + 1);
+  });
+});
