@@ -187,6 +187,9 @@ WHERE ${idColumn} = ${ref.id} AND lease_token = ${ref.token}`,
   };
 }
 
+/** One try at delivering: delivered, or failed with an error that names no contact details. */
+export type DeliveryOutcome = { delivered: true } | { delivered: false; error: string };
+
 /**
  * The upsert of a delivery log without leases (a cron that tells staff, one row per thing told and
  * channel): each try counts an attempt and its error, and the first delivery is recorded once
