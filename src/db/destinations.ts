@@ -20,6 +20,10 @@ export interface Destination {
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: string | null;
+  /** The last change sequence this destination has delivery rows for (its fan-out cursor). */
+  fanout_cursor: number;
+  /** While paused (circuit open): when the next single probe delivery goes. */
+  probe_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -27,13 +31,13 @@ export interface Destination {
 /** What an admin may set on a destination. */
 export type DestinationSettings = Pick<Destination, "clinic_id" | "url" | "events" | "include_phi" | "enabled">;
 
-type DestinationRow = Omit<Destination, "events" | "include_phi" | "enabled"> & {
+export type DestinationRow = Omit<Destination, "events" | "include_phi" | "enabled"> & {
   events: string;
   include_phi: number;
   enabled: number;
 };
 
-function toDestination(row: DestinationRow): Destination {
+export function toDestination(row: DestinationRow): Destination {
   const events: unknown = JSON.parse(row.events);
   return {
     ...row,
@@ -63,7 +67,10 @@ export async function getDestination(db: D1Database, scope: StaffScope, id: stri
   return row ? toDestination(row) : null;
 }
 
-/** Creates a destination with its first secret; false when the id is already taken (any clinic). */
+/**
+ * Creates a destination with its first secret; false when the id is already taken (any clinic). It
+ * hears of changes from now on: its fan-out cursor starts at the newest change.
+ */
 export async function insertDestination(
   db: D1Database,
   id: string,
@@ -73,8 +80,9 @@ export async function insertDestination(
 ): Promise<boolean> {
   const result = await db
     .prepare(
-      `INSERT INTO destinations (destination_id, clinic_id, url, events, include_phi, enabled, secret, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (destination_id) DO NOTHING`,
+      `INSERT INTO destinations (destination_id, clinic_id, url, events, include_phi, enabled, secret, fanout_cursor, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT COALESCE(MAX(sequence), 0) FROM changes), ?8, ?8)
+ON CONFLICT (destination_id) DO NOTHING`,
     )
     .bind(
       id,
@@ -92,7 +100,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (destination_id) DO NOTH
 
 /**
  * Changes a destination's settings (its clinic and secrets stay). Re-enabling a destination that a
- * 410 disabled makes it active again with a fresh failure streak.
+ * 410 disabled makes it active again with a fresh failure streak, and resolves its alert.
  */
 export async function updateDestination(
   db: D1Database,
@@ -100,24 +108,33 @@ export async function updateDestination(
   settings: DestinationSettings,
   now: string,
 ): Promise<boolean> {
-  const result = await db
-    .prepare(
-      `UPDATE destinations SET url = ?2, events = ?3, include_phi = ?4,
-  state = CASE WHEN ?5 = 1 AND enabled = 0 THEN 'active' ELSE state END,
-  failure_streak = CASE WHEN ?5 = 1 AND enabled = 0 THEN 0 ELSE failure_streak END,
+  const reEnable = `?5 = 1 AND enabled = 0`;
+  const [result] = await db.batch([
+    db
+      .prepare(
+        `UPDATE destinations SET url = ?2, events = ?3, include_phi = ?4,
+  state = CASE WHEN ${reEnable} THEN 'active' ELSE state END,
+  failure_streak = CASE WHEN ${reEnable} THEN 0 ELSE failure_streak END,
+  probe_at = CASE WHEN ${reEnable} THEN NULL ELSE probe_at END,
   enabled = ?5, updated_at = ?6
 WHERE destination_id = ?1`,
-    )
-    .bind(
-      id,
-      settings.url,
-      JSON.stringify(settings.events),
-      settings.include_phi ? 1 : 0,
-      settings.enabled ? 1 : 0,
-      now,
-    )
-    .run();
-  return (result.meta.changes ?? 0) > 0;
+      )
+      .bind(
+        id,
+        settings.url,
+        JSON.stringify(settings.events),
+        settings.include_phi ? 1 : 0,
+        settings.enabled ? 1 : 0,
+        now,
+      ),
+    db
+      .prepare(
+        `UPDATE alerts SET state = 'resolved', resolved_at = ?2
+WHERE rule = 'destination_gone' AND target_id = ?1 AND state = 'open' AND ?3 = 1`,
+      )
+      .bind(id, now, settings.enabled ? 1 : 0),
+  ]);
+  return (result?.meta.changes ?? 0) > 0;
 }
 
 /** Replaces the secret; the old one keeps signing beside it until `previousUntil`. */

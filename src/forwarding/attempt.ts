@@ -5,6 +5,8 @@
  * 256 bytes of the answer, never more of what a clinic's server says.
  */
 
+import { retryAfterSeconds } from "../outbox/backoff";
+
 export const ATTEMPT_TIMEOUT_MS = 15_000;
 export const RESPONSE_EXCERPT_BYTES = 256;
 
@@ -18,14 +20,6 @@ export interface AttemptResult {
   response_excerpt: string | null;
   /** Seconds asked for by `Retry-After` on a 429 or 503, when given. */
   retry_after_seconds: number | null;
-}
-
-/** `Retry-After` as seconds (delta or HTTP date, relative to `now`), or null. */
-export function retryAfterSeconds(value: string | null, now: Date): number | null {
-  if (!value) return null;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now.getTime()) / 1000));
 }
 
 async function excerpt(response: Response): Promise<string | null> {
@@ -77,7 +71,7 @@ export async function attemptDelivery(
     });
     const status = response.status;
     const retryAfter =
-      status === 429 || status === 503 ? retryAfterSeconds(response.headers.get("retry-after"), now()) : null;
+      status === 429 || status === 503 ? retryAfterSeconds(response.headers.get("retry-after"), now().getTime()) : null;
     return {
       delivered: status >= 200 && status < 300,
       http_status: status,

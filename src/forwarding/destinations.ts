@@ -104,6 +104,7 @@ export function destinationView(destination: Destination, now: Date) {
     state: destination.enabled ? destination.state : "disabled",
     failure_streak: destination.failure_streak,
     last_success_at: destination.last_success_at,
+    next_probe_at: destination.state === "paused" ? destination.probe_at : null,
     previous_secret_valid_until: rotating ? destination.previous_secret_expires_at : null,
     created_at: destination.created_at,
     updated_at: destination.updated_at,

@@ -5,6 +5,7 @@ import { errorKind, log } from "../log";
 import { runLifecycleWatch } from "../watch/run";
 import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
+import { sweepForwarding } from "./forwarding-sweep";
 import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredAuditRows, purgeExpiredChanges, purgeExpiredPayloads } from "./retention";
 
@@ -24,6 +25,7 @@ type Job = (env: Env, now: Date) => Promise<unknown>;
 const FIVE_MINUTE_JOBS: Record<string, Job> = {
   event_sweep: sweepStuckEvents,
   notification_sweep: sweepNotifications,
+  forwarding_sweep: sweepForwarding,
   lifecycle_watch: runLifecycleWatch,
   // Drains an archive backlog the daily run could not finish (a few queries when there is none).
   archive_catch_up: (env, now) => archiveFinishedHistory(env, now, { queryBudget: CATCH_UP_ARCHIVE_QUERIES }),

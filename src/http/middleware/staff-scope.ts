@@ -13,7 +13,7 @@ const RANK: Record<StaffRole, number> = { viewer: 0, operator: 1, admin: 2 };
  * forwarding destinations (reads included: they name the clinic's systems), needs an admin.
  */
 function requiredRole(method: string, path: string): StaffRole {
-  if (/^\/admin\/(staff|destinations)(\/|$)/.test(path)) return "admin";
+  if (/^\/admin\/(staff|destinations|deliveries)(\/|$)/.test(path)) return "admin";
   if (method === "GET" || method === "HEAD") return "viewer";
   if (/^\/admin\/clinics\/[^/]+\/?$/.test(path)) return "admin";
   return "operator";

@@ -1,6 +1,8 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
+import { z } from "zod";
 import { readClinicIds } from "../../config/clinics";
+import { type DeliveryStatus, listDeliveries, markForReplay } from "../../db/deliveries";
 import {
   type Destination,
   deleteDestination,
@@ -18,9 +20,11 @@ import {
   newSigningSecret,
   PREVIOUS_SECRET_GRACE_MS,
 } from "../../forwarding/destinations";
+import { enqueueDeliveryJobs } from "../../forwarding/fan-out";
 import { pingDestination } from "../../forwarding/ping";
 import { audited, setAuditClinic } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
+import { pageParams, validQuery } from "../list-query";
 import { requestScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 
@@ -121,5 +125,96 @@ adminDestinations.post(
   async (c) => {
     const destination = await destinationInScope(c, c.req.param("destination_id"));
     return c.json(await pingDestination(destination, new Date()));
+  },
+);
+
+const deliveriesQuery = z.object({
+  status: z.enum(["pending", "delivered", "failed"], { error: "must be pending, delivered or failed" }).optional(),
+  after: z
+    .string()
+    .regex(/^\d{1,15}$/, { error: "must be a cursor from next_cursor" })
+    .optional(),
+  limit: pageParams.limit,
+});
+
+/**
+ * `GET /admin/destinations/:id/deliveries?status=&after=&limit=`: the destination's deliveries in
+ * change order, each with its attempts (time, HTTP status, latency, error class, the first 256 bytes
+ * of the answer). `next_cursor` as in the change feed.
+ */
+adminDestinations.get(
+  "/:destination_id/deliveries",
+  audited("destination.deliveries", "destination", "destination_id"),
+  validQuery(deliveriesQuery),
+  async (c) => {
+    const destination = await destinationInScope(c, c.req.param("destination_id"));
+    const query = c.req.valid("query");
+    const after = Number(query.after ?? "0");
+    const { deliveries, attempts } = await listDeliveries(c.env.DB, destination.destination_id, {
+      status: query.status as DeliveryStatus | undefined,
+      after,
+      limit: query.limit,
+    });
+    const last = deliveries.at(-1);
+    return c.json({
+      deliveries: deliveries.map((row) => ({
+        delivery_id: row.delivery_id,
+        change_id: row.change_id,
+        sequence: row.change_sequence,
+        status: row.status,
+        attempts: attempts
+          .filter((attempt) => attempt.delivery_id === row.delivery_id)
+          .map(({ delivery_id: _, ...attempt }) => attempt),
+        error: row.error,
+        last_http_status: row.last_http_status,
+        next_attempt_at: row.status === "pending" ? row.next_attempt_at : null,
+        created_at: row.created_at,
+        delivered_at: row.delivered_at,
+      })),
+      next_cursor: String(last ? last.change_sequence : after),
+    });
+  },
+);
+
+const replayBody = z.strictObject(
+  {
+    destination_id: z.string({ error: "must be a destination id" }).regex(DESTINATION_ID, {
+      error: "must be a destination id",
+    }),
+    status: z.enum(["failed", "delivered"], { error: "must be failed or delivered" }).default("failed"),
+    occurred_after: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" }).optional(),
+    occurred_before: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" }).optional(),
+    limit: z.number().int().min(1).max(1000, { error: "must be at most 1000" }).default(100),
+  },
+  { error: "is not a replay field" },
+);
+
+/**
+ * `POST /admin/deliveries/replay`: a destination's failed (or delivered) deliveries, optionally of
+ * changes in a time range, at most `limit` (≤ 1000), back to pending and enqueued at once.
+ * Idempotent in effect: the endpoint dedupes by `webhook-id`, which a replay keeps.
+ */
+export const adminDeliveries = new Hono<App>();
+
+adminDeliveries.post(
+  "/replay",
+  audited("deliveries.replay", "destination", { fixed: "*" }),
+  zValidator("json", replayBody, rejectInvalid("invalid_body", "The replay request is invalid.")),
+  async (c) => {
+    const body = c.req.valid("json");
+    const destination = await destinationInScope(c, body.destination_id);
+    const jobs = await markForReplay(
+      c.env.DB,
+      {
+        destinationId: destination.destination_id,
+        status: body.status,
+        from: body.occurred_after ? new Date(body.occurred_after).toISOString() : undefined,
+        to: body.occurred_before ? new Date(body.occurred_before).toISOString() : undefined,
+        limit: body.limit,
+      },
+      new Date().toISOString(),
+    );
+    const enqueued = await enqueueDeliveryJobs(c.env, jobs);
+    return c.json({ replayed: jobs.length, enqueued }, 202);
   },
 );
