@@ -43,15 +43,13 @@ async function addRow(updatedAt: number): Promise<{ id: string; key: { change_id
 }
 
 const rowOf = (id: string) =>
-  env.DB.prepare("SELECT * FROM test_outbox_deliveries WHERE delivery_id = ?1")
-    .bind(id)
-    .first<{
-      status: string;
-      attempts: number;
-      error: string | null;
-      lease_token: string | null;
-      call_started_at: string | null;
-    }>();
+  env.DB.prepare("SELECT * FROM test_outbox_deliveries WHERE delivery_id = ?1").bind(id).first<{
+    status: string;
+    attempts: number;
+    error: string | null;
+    lease_token: string | null;
+    call_started_at: string | null;
+  }>();
 
 const record = (id: string, status: string, token: string, now: number) =>
   env.DB.prepare(DELIVERIES.recordSql("status = ?2", { now: "?3", id: "?1", token: "?4" }))
