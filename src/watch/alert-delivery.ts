@@ -17,9 +17,6 @@ import { attemptDelivery, type DeliveryOutcome } from "../outbox/attempt";
 import { loadClinics } from "../tenancy/clinics";
 import { type AlertMessage, digestMessage, openedMessage, slackEscape } from "./alert-text";
 
-// Telling staff: each open alert once per channel (a lease-less delivery log, src/db/outbox.ts's
-// attemptLogUpsert), and a daily digest; a failed try waits for the next 5-minute run.
-
 /** Alerts per "opened" message; more wait for the next run (each run is every 5 minutes). */
 export const OPENED_PER_MESSAGE = 50;
 /** Alerts listed by name in a digest; the rest are counted. */
