@@ -11,6 +11,8 @@ import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
 import { alertsPage } from "./pages/alerts";
 import { auditPage } from "./pages/audit";
 import { clinicsPage } from "./pages/clinics";
+import { deliveryReplay } from "./pages/delivery-replay";
+import { destinationsPage } from "./pages/destinations";
 import { entityPages } from "./pages/entity";
 import { eventPage } from "./pages/event";
 import { eventBulkReplay } from "./pages/event-bulk-replay";
@@ -86,6 +88,8 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.route("/alerts", alertsPage);
   consoleApp.route("/audit", auditPage);
   consoleApp.route("/clinics", clinicsPage);
+  consoleApp.route("/destinations", destinationsPage);
+  consoleApp.route("/destinations", deliveryReplay);
 
   consoleApp.onError((error, c) => {
     if (error instanceof HTTPException && error.res) return error.getResponse();

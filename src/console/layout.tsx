@@ -13,11 +13,13 @@ interface LayoutProps {
   /** Who is signed in; omitted on the login page, which then shows no navigation. */
   actor?: string;
   csrfToken?: string;
+  /** An admin's navigation also links the admins-only pages (forwarding destinations). */
+  admin?: boolean;
   children: Child;
 }
 
 /** The one page layout: skip link, header with navigation and sign-out, main content. */
-export function Layout({ title, actor, csrfToken, children }: LayoutProps) {
+export function Layout({ title, actor, csrfToken, admin, children }: LayoutProps) {
   return (
     <html lang="en">
       <head>
@@ -40,6 +42,7 @@ export function Layout({ title, actor, csrfToken, children }: LayoutProps) {
               <a href="/console/alerts">Alerts</a>
               <a href="/console/audit">Audit</a>
               <a href="/console/clinics">Clinics</a>
+              {admin && <a href="/console/destinations">Destinations</a>}
             </nav>
           )}
           {actor && csrfToken && (
@@ -67,7 +70,12 @@ export function renderPage(
   status: 200 | 400 | 403 | 404 | 409 | 503 = 200,
 ) {
   return c.html(
-    <Layout title={title} actor={c.get("actor")} csrfToken={c.get("csrfToken")}>
+    <Layout
+      title={title}
+      actor={c.get("actor")}
+      csrfToken={c.get("csrfToken")}
+      admin={c.get("staffScope")?.role === "admin"}
+    >
       {content}
     </Layout>,
     status,

@@ -269,6 +269,10 @@ ORDER BY change_sequence LIMIT ?3`,
   return { deliveries: rows.results, attempts: attempts.results };
 }
 
+/** A replay's row change: back to `pending` with no backoff and no lease; the `updated_at` placeholder follows. */
+const REPLAY_UPDATE = `UPDATE clinic_deliveries SET status = 'pending', error = NULL, next_attempt_at = NULL, lease_token = NULL,
+  lease_expires_at = NULL, updated_at =`;
+
 /**
  * Replay: the destination's deliveries of one status (and a change time range), at most `limit`,
  * back to `pending` with no backoff; answers their jobs. Replaying them again re-sends them again
@@ -281,8 +285,7 @@ export async function markForReplay(
 ): Promise<DeliveryKey[]> {
   const { results } = await db
     .prepare(
-      `UPDATE clinic_deliveries SET status = 'pending', error = NULL, next_attempt_at = NULL, lease_token = NULL,
-  lease_expires_at = NULL, updated_at = ?5
+      `${REPLAY_UPDATE} ?5
 WHERE delivery_id IN (
   SELECT delivery_id FROM clinic_deliveries d
   WHERE d.destination_id = ?1 AND d.status = ?2
@@ -291,6 +294,33 @@ WHERE delivery_id IN (
 RETURNING change_id, destination_id`,
     )
     .bind(filter.destinationId, filter.status, filter.from ?? "0000", filter.to ?? "9999", now, filter.limit)
+    .all<DeliveryKey>();
+  return results;
+}
+
+/** The most deliveries one replay by ids takes (a console page shows 50). */
+export const MAX_REPLAY_SELECTION = 100;
+
+/**
+ * Replay by ids: those of `deliveryIds` that are the destination's and `failed` or `delivered`, back
+ * to `pending` as {@link markForReplay} does; answers their jobs. Ids of another destination, unknown
+ * ids and pending rows are left as they are.
+ */
+export async function markSelectedForReplay(
+  db: D1Database,
+  destinationId: string,
+  deliveryIds: readonly string[],
+  now: string,
+): Promise<DeliveryKey[]> {
+  if (deliveryIds.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `${REPLAY_UPDATE} ?3
+WHERE destination_id = ?1 AND status IN ('failed', 'delivered')
+  AND delivery_id IN (SELECT value FROM json_each(?2) LIMIT ${MAX_REPLAY_SELECTION})
+RETURNING change_id, destination_id`,
+    )
+    .bind(destinationId, JSON.stringify(deliveryIds), now)
     .all<DeliveryKey>();
   return results;
 }

@@ -3,10 +3,12 @@ import { beforeAll, expect } from "vitest";
 import { type AccessKeyPair, accessClaims, generateAccessKeys, serveAccessKeys, signAccessToken } from "./access";
 import { randomClientAddress } from "./admin";
 import { adminFetchWith, fetchWith } from "./clinics";
+import { consoleFetch } from "./console";
 
 /**
  * Staff members signed in through Cloudflare Access, for tests of roles and clinic scoping: `member`
- * adds a staff row (with the admin token) and `as` calls the admin API as that identity.
+ * adds a staff row (with the admin token), `as` calls the admin API as that identity and `console`
+ * opens the console as it.
  */
 export function useStaffAccess(server: ReturnType<typeof setupServer>) {
   let team: AccessKeyPair;
@@ -30,6 +32,16 @@ export function useStaffAccess(server: ReturnType<typeof setupServer>) {
       headers.set("cf-connecting-ip", randomClientAddress());
       if (init.body !== undefined) headers.set("content-type", "application/json");
       return fetchWith(workerEnv, new Request(`https://receiver.test/admin${path}`, { ...init, headers }));
+    },
+    /** The console as `identity`: `path` as a GET, or a POST of `form` (pairs repeat a field). */
+    async console(workerEnv: Env, identity: string) {
+      serveAccessKeys(server, team);
+      const headers = { "cf-access-jwt-assertion": await signAccessToken(team, accessClaims(identity)) };
+      return (path: string, form?: Record<string, string> | [string, string][]) =>
+        consoleFetch(path, { headers, ...(form ? { form } : {}) }, (request) => {
+          request.headers.set("cf-connecting-ip", randomClientAddress());
+          return fetchWith(workerEnv, request);
+        });
     },
   };
 }

@@ -2,7 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { readClinicIds } from "../../config/clinics";
-import { type DeliveryStatus, listDeliveries, markForReplay } from "../../db/deliveries";
+import { type DeliveryStatus, listDeliveries } from "../../db/deliveries";
 import {
   type Destination,
   deleteDestination,
@@ -20,8 +20,8 @@ import {
   newSigningSecret,
   PREVIOUS_SECRET_GRACE_MS,
 } from "../../forwarding/destinations";
-import { enqueueDeliveryJobs } from "../../forwarding/fan-out";
 import { pingDestination } from "../../forwarding/ping";
+import { replayDeliveries } from "../../forwarding/replay";
 import { audited, setAuditClinic } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
 import { pageParams, validQuery } from "../list-query";
@@ -203,18 +203,17 @@ adminDeliveries.post(
   async (c) => {
     const body = c.req.valid("json");
     const destination = await destinationInScope(c, body.destination_id);
-    const jobs = await markForReplay(
-      c.env.DB,
+    const result = await replayDeliveries(
+      c.env,
+      destination.destination_id,
       {
-        destinationId: destination.destination_id,
         status: body.status,
         from: body.occurred_after ? new Date(body.occurred_after).toISOString() : undefined,
         to: body.occurred_before ? new Date(body.occurred_before).toISOString() : undefined,
         limit: body.limit,
       },
-      new Date().toISOString(),
+      new Date(),
     );
-    const enqueued = await enqueueDeliveryJobs(c.env, jobs);
-    return c.json({ replayed: jobs.length, enqueued }, 202);
+    return c.json(result, 202);
   },
 );
