@@ -281,6 +281,30 @@ describe("console in a browser", () => {
     expect(problems).toEqual([]);
   });
 
+  it("lists a forwarding destination for the admin and opens its deliveries with the replay forms", async () => {
+    const destination = `dst_${run}`;
+    const put = await admin(`/destinations/${destination}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      // Disabled: nothing is sent from the local receiver; the page shows the state.
+      body: JSON.stringify({ clinic_id: CLINIC_ID, url: "http://127.0.0.1:9/hooks", events: ["*"], enabled: false }),
+    });
+    expect(put.status).toBe(201);
+    await page.goto("/console");
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Destinations" }).click();
+    await page.waitForURL("**/console/destinations");
+    const row = page.locator(`tr[data-destination-id="${destination}"]`);
+    expect(await row.locator(".status-disabled").textContent()).toBe("disabled");
+    await reviewPage("destinations");
+    await row.getByRole("link", { name: destination }).click();
+    await page.waitForURL(`**/console/destinations/${destination}`);
+    await reviewPage("destination");
+    await page.getByRole("button", { name: /Replay all matching/ }).click();
+    await page.waitForURL(`**/console/destinations/${destination}?*`);
+    expect(await page.getByText("0 deliveries queued for replay.").count()).toBe(1);
+    expect(problems).toEqual([]);
+  });
+
   it("refuses a POST without the CSRF token and a page without a session", async () => {
     const withoutToken = await page.request.post("/console/logout", {
       form: { field: "phone" },
