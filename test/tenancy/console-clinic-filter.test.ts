@@ -1,27 +1,12 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../../src/index";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
+import { describe, expect, it } from "vitest";
+import { accessEnv, useAccessTeam } from "../helpers/access";
 import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
-import { consoleFetch } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 describe("the console's clinic filter on the lists and the overview", () => {
   it("narrows events, alerts, audit and the overview to one clinic of the identity, and never beyond it", async () => {
@@ -48,13 +33,9 @@ describe("the console's clinic filter on the lists and the overview", () => {
     const ofA = await seed(a);
     const ofB = await seed(b);
     const as = async (identity: string) => {
-      serveAccessKeys(server, team);
-      const headers = { "cf-access-jwt-assertion": await signAccessToken(team, accessClaims(identity)) };
+      const fetchPage = await access.consoleAs(workerEnv, identity);
       return async (path: string) => {
-        const response = await consoleFetch(path, { headers }, async (request) => {
-          request.headers.set("cf-connecting-ip", randomClientAddress());
-          return worker.fetch(request, workerEnv);
-        });
+        const response = await fetchPage(path);
         expect(response.status, path).toBe(200);
         return response.text();
       };

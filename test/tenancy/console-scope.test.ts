@@ -1,27 +1,13 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../../src/index";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
+import { describe, expect, it } from "vitest";
+import { accessEnv, useAccessTeam } from "../helpers/access";
 import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
-import { consoleFetch, csrfTokenOf } from "../helpers/console";
+import { csrfTokenOf } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 describe("the console resolves the staff scope: roles, and pages filtered to the identity's clinics", () => {
   it("a viewer of clinic A sees clinic A's rows, masked, never clinic B's, and may not change anything", async () => {
@@ -59,15 +45,7 @@ describe("the console resolves the staff scope: roles, and pages filtered to the
     };
     const viewer = await staff("viewer");
     const operator = await staff("operator");
-    const as = async (identity: string) => {
-      serveAccessKeys(server, team);
-      const headers = { "cf-access-jwt-assertion": await signAccessToken(team, accessClaims(identity)) };
-      return (path: string, form?: Record<string, string>) =>
-        consoleFetch(path, { headers, ...(form ? { form } : {}) }, async (request) => {
-          request.headers.set("cf-connecting-ip", randomClientAddress());
-          return worker.fetch(request, workerEnv);
-        });
-    };
+    const as = (identity: string) => access.consoleAs(workerEnv, identity);
 
     const asViewer = await as(viewer);
     const markersOfB = [b, ofB.patientId, ofB.orderId, ofB.eventId, ofB.alertId, "0142"];

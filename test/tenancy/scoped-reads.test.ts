@@ -1,34 +1,15 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it, vi } from "vitest";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
-import { adminFetchWith, createClinicPatient, fetchWith } from "../helpers/clinics";
+import { describe, expect, it, vi } from "vitest";
+import { accessEnv, useAccessTeam } from "../helpers/access";
+import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
-const server = useMockNetwork();
+const access = useAccessTeam(useMockNetwork());
 
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
-
-async function asAccess(workerEnv: Env, email: string, path: string, init: RequestInit = {}) {
-  serveAccessKeys(server, team);
-  const headers = new Headers(init.headers);
-  headers.set("cf-access-jwt-assertion", await signAccessToken(team, accessClaims(email)));
-  headers.set("cf-connecting-ip", randomClientAddress());
-  if (init.body !== undefined) headers.set("content-type", "application/json");
-  return fetchWith(workerEnv, new Request(`https://receiver.test/admin${path}`, { ...init, headers }));
-}
+/** A staff route called as an Access identity. */
+const asAccess = access.adminFetch;
 
 /** One clinic's data: a patient, a shipped order (with its notifications), an invalid event, an open alert. */
 async function seedClinic(workerEnv: Env, clinicId: string) {

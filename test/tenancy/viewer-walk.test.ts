@@ -1,26 +1,14 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { app } from "../../src/http/app";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
+import { accessEnv, useAccessTeam } from "../helpers/access";
 import { randomClientAddress } from "../helpers/admin";
 import { adminFetchWith, createClinicPatient, fetchWith, putClinicProfile } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 describe("a viewer of clinic A walks every admin route and sees nothing of clinic B", () => {
   it("answers every route without clinic B's ids, names or contact details", async () => {
@@ -89,8 +77,7 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
       ).values(),
     ];
     expect(routes.length).toBeGreaterThan(15);
-    serveAccessKeys(server, team);
-    const token = await signAccessToken(team, accessClaims(viewer));
+    const token = await access.assertion(viewer);
     const seen: string[] = [];
     const bodies = new Map<string, string>();
     // The routes themselves, and the lists and search again with filters that would find clinic B's rows.
