@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import worker from "../../src/index";
 import { ADMIN_TOKEN, CLINIC_ID, OTHER_CLINIC_ID, uniqueId } from "./events";
-import { providerEnv } from "./notifications";
+import { patientRecord, providerEnv } from "./notifications";
 
 /** Clinic A and clinic B of the two-clinic tests (the suite's two allowed ids). */
 export const CLINIC_A = CLINIC_ID;
@@ -52,14 +52,7 @@ export async function createClinicPatient(
 ): Promise<string> {
   const response = await adminFetchWith(workerEnv, `/clinics/${clinicId}/patients/${patientId}`, {
     method: "PUT",
-    body: JSON.stringify({
-      phone: `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, "0")}`,
-      email: `${patientId}@example.org`,
-      timezone: "America/New_York",
-      sms_opt_in: true,
-      email_opt_in: true,
-      ...fields,
-    }),
+    body: JSON.stringify(patientRecord(patientId, fields)),
   });
   if (response.status !== 200) throw new Error(`patient not created: ${response.status} ${await response.text()}`);
   return patientId;
