@@ -27,6 +27,21 @@ export function accessEnv(overrides: Record<string, string | undefined> = {}): E
   } as Env;
 }
 
+/**
+ * Two fresh clinics served behind Access: `workerEnv` as production runs the console (no admin
+ * token), `adminEnv` with the token too, to seed them through the admin API.
+ */
+export function twoClinicsBehindAccess() {
+  const a = crypto.randomUUID();
+  const b = crypto.randomUUID();
+  return {
+    a,
+    b,
+    workerEnv: accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ADMIN_TOKEN: undefined }),
+    adminEnv: accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` }),
+  };
+}
+
 export interface AccessKeyPair {
   kid: string;
   privateJwk: JsonWebKey & { kid: string; alg: "RS256" };

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { accessEnv, useAccessTeam } from "../helpers/access";
+import { twoClinicsBehindAccess, useAccessTeam } from "../helpers/access";
 import { adminFetchWith } from "../helpers/clinics";
 import { csrfTokenOf } from "../helpers/console";
 import { useMockNetwork } from "../helpers/msw";
@@ -9,10 +9,7 @@ const access = useAccessTeam(useMockNetwork());
 
 describe("/console/clinics: each clinic's effective settings; admins edit them (CSRF, audited)", () => {
   it("shows each clinic of the identity with its sources, saves an admin's valid form and refuses the rest", async () => {
-    const a = crypto.randomUUID();
-    const b = crypto.randomUUID();
-    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ADMIN_TOKEN: undefined });
-    const adminEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const { a, b, workerEnv, adminEnv } = twoClinicsBehindAccess();
     const as = (identity: string) => access.consoleAs(workerEnv, identity);
     const profileOf = (clinicId: string) =>
       env.DB.prepare(`SELECT name, sms_daily_cap, time_zone FROM clinic_profiles WHERE clinic_id = ?1`)

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { accessEnv, useAccessTeam } from "../helpers/access";
-import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
+import { twoClinicsBehindAccess, useAccessTeam } from "../helpers/access";
+import { adminFetchWith, createClinicPatient, openClinicAlert } from "../helpers/clinics";
 import { csrfTokenOf } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -11,10 +11,7 @@ const access = useAccessTeam(useMockNetwork());
 
 describe("the console resolves the staff scope: roles, and pages filtered to the identity's clinics", () => {
   it("a viewer of clinic A sees clinic A's rows, masked, never clinic B's, and may not change anything", async () => {
-    const a = crypto.randomUUID();
-    const b = crypto.randomUUID();
-    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ADMIN_TOKEN: undefined });
-    const adminEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const { a, b, workerEnv, adminEnv } = twoClinicsBehindAccess();
     const seed = async (clinicId: string, phone: string) => {
       const patientId = await createClinicPatient(adminEnv, clinicId, { phone });
       const orderId = uniqueId("ord");
@@ -23,13 +20,7 @@ describe("the console resolves the staff scope: roles, and pages filtered to the
         data: { order_id: orderId, patient_id: patientId },
       });
       await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
-      const alertId = uniqueId("alt");
-      await env.DB.prepare(
-        `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
-         VALUES (?1, 'order:shipped', 'order', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-      )
-        .bind(alertId, orderId, clinicId)
-        .run();
+      const alertId = await openClinicAlert(clinicId, orderId);
       return { patientId, orderId, eventId: event.event_id, alertId };
     };
     const ofA = await seed(a, "+14155550141");

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { accessEnv, useAccessTeam } from "../helpers/access";
-import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
+import { adminFetchWith, createClinicPatient, openClinicAlert } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -24,13 +24,7 @@ async function seedClinic(workerEnv: Env, clinicId: string) {
   const notification = await env.DB.prepare(`SELECT notification_id FROM notifications WHERE event_id = ?1 LIMIT 1`)
     .bind(shipped.event_id)
     .first<{ notification_id: string }>();
-  const alertId = uniqueId("alt");
-  await env.DB.prepare(
-    `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
-     VALUES (?1, 'order:shipped', 'order', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-  )
-    .bind(alertId, orderId, clinicId)
-    .run();
+  const alertId = await openClinicAlert(clinicId, orderId);
   return { patientId, orderId, shipped, invalid, notificationId: String(notification?.notification_id), alertId };
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { app } from "../../src/http/app";
 import { accessEnv, useAccessTeam } from "../helpers/access";
 import { randomClientAddress } from "../helpers/admin";
-import { adminFetchWith, createClinicPatient, fetchWith, putClinicProfile } from "../helpers/clinics";
+import { adminFetchWith, createClinicPatient, fetchWith, openClinicAlert, putClinicProfile } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -30,13 +30,7 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
       .bind(eventB.event_id)
       .first<{ notification_id: string }>();
     expect(notificationB).not.toBeNull();
-    const alertB = uniqueId("alt");
-    await env.DB.prepare(
-      `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
-       VALUES (?1, 'order:shipped', 'order', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-    )
-      .bind(alertB, orderB, b)
-      .run();
+    const alertB = await openClinicAlert(b, orderB);
     const markers = [
       b,
       secretName,

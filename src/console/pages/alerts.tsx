@@ -115,13 +115,15 @@ alertsPage.get("/", async (c) => {
     );
   }
   const filters = parsed.data;
-  const { rows: page, next: nextPosition } = await listAlerts(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
-    state: filters.state,
-    rule: filters.rule,
+  const { state, rule } = filters;
+  const found = await listAlerts(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
+    state,
+    rule,
     limit: PAGE_SIZE,
     after,
   });
-  const next = nextPosition && listUrl(filters, encodePosition(nextPosition));
+  const page = found.rows;
+  const next = found.next && listUrl(filters, encodePosition(found.next));
   return renderPage(
     c,
     "Alerts",
