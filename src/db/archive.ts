@@ -1,6 +1,7 @@
 import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES } from "./entities";
 import { ENTITY_RETENTION } from "./entity-retention";
+import { statusHistorySql } from "./notification-views";
 
 /**
  * The archive's SQL (src/archive/ runs it): which finished rows may leave D1, the manifest of R2
@@ -144,8 +145,9 @@ export async function historyOfNotifications(
 ): Promise<ArchivedRow[]> {
   const { results } = await db
     .prepare(
-      `SELECT * FROM notification_status_history WHERE notification_id IN (SELECT value FROM json_each(?1))
-ORDER BY notification_id, at`,
+      `SELECT notification_id, status, at, error, provider_message_id
+FROM (${statusHistorySql("IN (SELECT value FROM json_each(?1))")})
+ORDER BY notification_id, at, seq`,
     )
     .bind(JSON.stringify(notificationIds))
     .all<ArchivedRow>();
