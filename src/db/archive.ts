@@ -304,6 +304,16 @@ export async function forgetAuditObjectsBefore(db: D1Database, day: string): Pro
 }
 
 /**
+ * D1's size in bytes, as the database reports it in a result's `meta.size_after` (a one-row read); null
+ * when the runtime does not report it. Pages freed by deletes leave that size (checked on workerd).
+ */
+export async function databaseBytes(db: D1Database): Promise<number | null> {
+  const { meta } = await db.prepare("SELECT 1").run();
+  const size: unknown = meta.size_after;
+  return typeof size === "number" && size > 0 ? size : null;
+}
+
+/**
  * Takes the archive's run lease (one run at a time: two would pick the same object key) until
  * `expiresAt` (epoch ms); false when another run holds it.
  */
