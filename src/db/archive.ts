@@ -1,6 +1,7 @@
 import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES } from "./entities";
 import { ENTITY_RETENTION } from "./entity-retention";
+import { statusHistorySql } from "./notification-views";
 import type { ListPosition } from "./paging";
 import { where } from "./parameters";
 
@@ -138,8 +139,9 @@ export async function historyOfNotifications(
 ): Promise<ArchivedRow[]> {
   const { results } = await db
     .prepare(
-      `SELECT * FROM notification_status_history WHERE notification_id IN (SELECT value FROM json_each(?1))
-ORDER BY notification_id, at`,
+      `SELECT notification_id, status, at, error, provider_message_id
+FROM (${statusHistorySql("IN (SELECT value FROM json_each(?1))")})
+ORDER BY notification_id, at, seq`,
     )
     .bind(JSON.stringify(notificationIds))
     .all<ArchivedRow>();
@@ -293,6 +295,16 @@ export async function forgetAuditObjectsBefore(db: D1Database, day: string): Pro
     .bind(day)
     .run();
   return result.meta.changes ?? 0;
+}
+
+/**
+ * D1's size in bytes, as the database reports it in a result's `meta.size_after` (a one-row read); null
+ * when the runtime does not report it. Pages freed by deletes leave that size (checked on workerd).
+ */
+export async function databaseBytes(db: D1Database): Promise<number | null> {
+  const { meta } = await db.prepare("SELECT 1").run();
+  const size: unknown = meta.size_after;
+  return typeof size === "number" && size > 0 ? size : null;
 }
 
 /**
