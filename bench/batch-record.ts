@@ -52,3 +52,23 @@ export interface StageLedger {
   queue_delete_chunks: number;
   queue_retries: number;
 }
+
+/** A ledger of a stage that has done nothing yet. */
+export function emptyLedger(): StageLedger {
+  return {
+    invocations: 0,
+    wall_ms: 0,
+    d1_statements: 0,
+    d1_statements_without_meta: 0,
+    rows_read: 0,
+    rows_written: 0,
+    statements: {},
+    queue_messages_sent: 0,
+    queue_write_chunks: 0,
+    queue_deliveries: 0,
+    queue_read_chunks: 0,
+    queue_acks: 0,
+    queue_delete_chunks: 0,
+    queue_retries: 0,
+  };
+}

@@ -33,6 +33,26 @@ export interface StorageResult {
 
 /** The 2 GB goal of issue 26 for D1 at steady state. */
 export const STEADY_STATE_GOAL_BYTES = 2 * 1000 ** 3;
+/** D1_SIZE_BUDGET_GB's default (src/config/archive.ts), in bytes. */
+export const SIZE_BUDGET_BYTES = 2 * 1000 ** 3;
+
+/**
+ * D1 at steady state under the size budget: the window ARCHIVE_AFTER_DAYS keeps, unless that passes
+ * the budget; then the archive moves the oldest days until it is under (down to a day), so the
+ * size is the budget and the window the longest that fits beside `indexBytes` of event index.
+ */
+export function budgetedSteadyState(
+  perDay: number,
+  archiveAfterDays: number,
+  retentionDays: number,
+  live: { with_payload: number; without_payload: number },
+  indexBytes: number,
+): { bytes: number; days: number } {
+  const window = (days: number) => steadyStateBytes(perDay, days, retentionDays, live) + indexBytes;
+  let days = archiveAfterDays;
+  while (days > 1 && window(days) > SIZE_BUDGET_BYTES) days -= 1;
+  return { bytes: window(days), days };
+}
 
 /**
  * D1 once the archive (src/archive/) runs: finished history lives ARCHIVE_AFTER_DAYS in D1, the
@@ -45,10 +65,23 @@ export interface SteadyState {
   payload_retention_days: number;
   /** Bytes per event in D1 (audit excluded): before and after the payload purge. */
   live_bytes_per_event: { with_payload: number; without_payload: number };
-  /** Keyed by events a day: the live window's size, and the longest ARCHIVE_AFTER_DAYS within 2 GB. */
+  /** D1_SIZE_BUDGET_GB's default: above it the archive also moves history younger than ARCHIVE_AFTER_DAYS. */
+  size_budget_gb: number;
+  /**
+   * Keyed by events a day: the live window's size at ARCHIVE_AFTER_DAYS alone, the longest
+   * ARCHIVE_AFTER_DAYS within 2 GB, and with the default settings (the size budget included): D1's
+   * size, the days of history it then holds (the event index's first year included), and the years
+   * until the event index alone fills the budget.
+   */
   by_volume: Record<
     string,
-    { gb: number; within_2gb: boolean; archive_after_days_for_2gb: number; index_gb_per_year: number | null }
+    {
+      gb: number;
+      within_2gb: boolean;
+      archive_after_days_for_2gb: number;
+      index_gb_per_year: number | null;
+      with_budget: { gb: number; within_2gb: boolean; days_in_d1: number; index_years_to_budget: number | null };
+    }
   >;
   archive: ArchiveMeasurement | null;
 }
@@ -75,16 +108,25 @@ function steadyState(
     let longest = 0;
     while (longest < 3650 && steadyStateBytes(perDay, longest + 1, retentionDays, live) <= STEADY_STATE_GOAL_BYTES)
       longest += 1;
+    const indexPerYear = archive ? perDay * 365 * archive.index_bytes_per_event : 0;
+    const budgeted = budgetedSteadyState(perDay, archiveAfterDays, retentionDays, live, indexPerYear);
     return {
       gb: Math.round(bytes / 1e7) / 100,
       within_2gb: bytes <= STEADY_STATE_GOAL_BYTES,
       archive_after_days_for_2gb: longest,
-      index_gb_per_year: archive ? Math.round((perDay * 365 * archive.index_bytes_per_event) / 1e7) / 100 : null,
+      index_gb_per_year: archive ? Math.round(indexPerYear / 1e7) / 100 : null,
+      with_budget: {
+        gb: Math.round(budgeted.bytes / 1e7) / 100,
+        within_2gb: budgeted.bytes <= STEADY_STATE_GOAL_BYTES,
+        days_in_d1: budgeted.days,
+        index_years_to_budget: indexPerYear > 0 ? Math.round((SIZE_BUDGET_BYTES / indexPerYear) * 10) / 10 : null,
+      },
     };
   };
   return {
     archive_after_days: archiveAfterDays,
     payload_retention_days: retentionDays,
+    size_budget_gb: SIZE_BUDGET_BYTES / 1e9,
     live_bytes_per_event: live,
     by_volume: Object.fromEntries([10_000, 100_000].map((perDay) => [String(perDay), byVolume(perDay)])),
     archive,

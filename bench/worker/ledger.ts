@@ -6,31 +6,14 @@
  * (bench/cost.ts). Queue sends are counted in 64 KB chunks, deliveries, acks and retries per message.
  */
 
-import type { Stage, StageLedger } from "../batch-record";
+import { emptyLedger, type Stage, type StageLedger } from "../batch-record";
 
 export type { Stage, StageLedger };
-
-const empty = (): StageLedger => ({
-  invocations: 0,
-  wall_ms: 0,
-  d1_statements: 0,
-  d1_statements_without_meta: 0,
-  rows_read: 0,
-  rows_written: 0,
-  statements: {},
-  queue_messages_sent: 0,
-  queue_write_chunks: 0,
-  queue_deliveries: 0,
-  queue_read_chunks: 0,
-  queue_acks: 0,
-  queue_delete_chunks: 0,
-  queue_retries: 0,
-});
 
 let ledgers: Partial<Record<Stage, StageLedger>> = {};
 
 export function ledgerOf(stage: Stage): StageLedger {
-  ledgers[stage] ??= empty();
+  ledgers[stage] ??= emptyLedger();
   return ledgers[stage]!;
 }
 

@@ -1,5 +1,5 @@
-import { readArchiveSettings } from "../config/archive";
-import { pendingArchiveObjects, releaseArchiveLease, takeArchiveLease } from "../db/archive";
+import { BUDGET_FLOOR_DAYS, readArchiveSettings } from "../config/archive";
+import { databaseBytes, pendingArchiveObjects, releaseArchiveLease, takeArchiveLease } from "../db/archive";
 import { errorKind, log } from "../log";
 import { archiveAuditPart, auditPartQueries, expireAuditObjects } from "./audit";
 import { archiveHistoryPart, historyPartQueries } from "./history";
@@ -14,8 +14,10 @@ import {
 
 /**
  * The archive job (docs/operations.md "Archive"): finishes objects a previous run left `written`,
- * then moves finished history older than ARCHIVE_AFTER_DAYS and audit rows older than a year to R2,
- * part by part, while its D1 query budget lasts; then expires audit objects past AUDIT_RETENTION_DAYS.
+ * then moves finished history older than ARCHIVE_AFTER_DAYS to R2; while D1 is still larger than
+ * D1_SIZE_BUDGET_GB, also the oldest finished history younger than that (down to a day old), oldest
+ * first; then audit rows older than a year; part by part, while its D1 query budget lasts; then
+ * expires audit objects past AUDIT_RETENTION_DAYS.
  */
 
 /** The daily run's share of the invocation's 1,000 D1 queries (retention and compaction use at most ~320). */
@@ -33,6 +35,8 @@ export interface ArchiveRunOptions {
   queryBudget: number;
   pageRows?: number;
   partPages?: number;
+  /** D1's size in bytes (default: the database's own `meta.size_after`); tests inject one. */
+  databaseBytes?: (db: D1Database) => Promise<number | null>;
 }
 
 export interface ArchiveRunResult {
@@ -44,6 +48,10 @@ export interface ArchiveRunResult {
   resumed: number;
   auditObjectsExpired: number;
   queries: number;
+  /** Rows deleted from history younger than ARCHIVE_AFTER_DAYS because D1 was over its size budget. */
+  budgetDeleted: number;
+  /** D1's size in bytes after the history parts (null when not measured or not reported). */
+  databaseBytes: number | null;
 }
 
 /** Runs the archive job at `now` within `options.queryBudget` D1 queries. */
@@ -52,8 +60,10 @@ export async function archiveFinishedHistory(
   now: Date,
   options: ArchiveRunOptions,
 ): Promise<ArchiveRunResult> {
-  const { archiveAfterDays } = readArchiveSettings(env);
+  const { archiveAfterDays, sizeBudgetBytes } = readArchiveSettings(env);
   const cutoff = new Date(now.getTime() - archiveAfterDays * 86_400_000).toISOString();
+  const budgetCutoff = new Date(now.getTime() - BUDGET_FLOOR_DAYS * 86_400_000).toISOString();
+  const measure = options.databaseBytes ?? databaseBytes;
   const budget = new QueryBudget(options.queryBudget);
   const context: ArchiveContext = { env, now, budget, pageRows: options.pageRows ?? ARCHIVE_PAGE_ROWS };
   const partPages = options.partPages ?? ARCHIVE_PART_PAGES;
@@ -65,6 +75,8 @@ export async function archiveFinishedHistory(
     resumed: 0,
     auditObjectsExpired: 0,
     queries: 0,
+    budgetDeleted: 0,
+    databaseBytes: null,
   };
   const leaseUntil = now.getTime() + LEASE_MS;
   budget.spend(2); // the lease and its release
@@ -76,6 +88,29 @@ export async function archiveFinishedHistory(
     result.resumed = await resumeWrittenObjects(context, result);
     while (budget.remaining >= historyPartQueries(partPages)) {
       if (!tally(result, await archiveHistoryPart(context, cutoff, partPages))) break;
+    }
+    // The size budget: one size read, then one more after each part it archives.
+    if (budget.remaining >= 1 && cutoff < budgetCutoff) {
+      budget.spend(1);
+      result.databaseBytes = await measure(env.DB);
+      while (
+        result.databaseBytes !== null &&
+        result.databaseBytes > sizeBudgetBytes &&
+        budget.remaining >= historyPartQueries(partPages) + 1
+      ) {
+        const before = result.deleted;
+        if (!tally(result, await archiveHistoryPart(context, budgetCutoff, partPages))) {
+          // Nothing finished older than a day is left: D1 holds more live data than the budget.
+          log.warn("archive over the D1 size budget with nothing left to archive", {
+            d1_bytes: result.databaseBytes,
+            budget_bytes: sizeBudgetBytes,
+          });
+          break;
+        }
+        result.budgetDeleted += result.deleted - before;
+        budget.spend(1);
+        result.databaseBytes = await measure(env.DB);
+      }
     }
     while (budget.remaining >= auditPartQueries(partPages)) {
       if (!tally(result, await archiveAuditPart(context, partPages))) break;
@@ -93,6 +128,8 @@ export async function archiveFinishedHistory(
     resumed: result.resumed,
     audit_objects_expired: result.auditObjectsExpired,
     queries: result.queries,
+    d1_bytes: result.databaseBytes,
+    budget_deleted: result.budgetDeleted,
   });
   return result;
 }

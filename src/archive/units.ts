@@ -1,4 +1,5 @@
 import { type ArchivedRow, type ArchiveSource, type ArchiveUnit, oldestUnit, unitRows } from "../db/archive";
+import type { ListPosition } from "../db/paging";
 import type { ArchiveContext } from "./objects";
 
 /** A unit's time range: its UTC day, cut at the cutoff when the cutoff falls inside it. */
@@ -46,7 +47,7 @@ export async function readUnitRows(
   pages: number,
 ): Promise<ArchivedRow[]> {
   const rows: ArchivedRow[] = [];
-  let after: { time: string; id: string | number } | null = null;
+  let after: ListPosition | null = null;
   for (let page = 0; page < pages; page += 1) {
     context.budget.spend(1);
     const batch = await unitRows(context.env.DB, source, unit, range, after, context.pageRows);

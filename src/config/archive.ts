@@ -17,8 +17,29 @@ const archiveSchema = () =>
             error: "is not a whole number of days (1 or more)",
           }),
       ),
+      /**
+       * GB of D1 above which the daily job also archives the oldest finished history younger than
+       * ARCHIVE_AFTER_DAYS (down to {@link BUDGET_FLOOR_DAYS}), oldest first, until D1 is under it:
+       * D1 stays bounded at any volume. A fraction is allowed (tests set a few KB).
+       */
+      D1_SIZE_BUDGET_GB: withDefault(
+        "2",
+        z
+          .string()
+          .transform(Number)
+          .refine((value) => Number.isFinite(value) && value > 0, { error: "is not a positive number of GB" }),
+      ),
     })
-    .transform((vars) => ({ archiveAfterDays: vars.ARCHIVE_AFTER_DAYS }));
+    .transform((vars) => ({
+      archiveAfterDays: vars.ARCHIVE_AFTER_DAYS,
+      sizeBudgetBytes: Math.round(vars.D1_SIZE_BUDGET_GB * 1_000_000_000),
+    }));
+
+/**
+ * The youngest history the size budget may archive: a day old, the least ARCHIVE_AFTER_DAYS allows,
+ * far past NovaMed's retry horizon (about 1 h 21 min), so nothing it may still redeliver leaves D1.
+ */
+export const BUDGET_FLOOR_DAYS = 1;
 
 export type ArchiveSettings = z.output<ReturnType<typeof archiveSchema>>;
 

@@ -2,7 +2,7 @@ import { readAdminIdentity } from "./admin";
 import { readArchiveSettings } from "./archive";
 import { readNotificationRules, readNotificationSettings, readTwilioWebhookSettings } from "./notifications";
 import { readEmailProvider, readSmsProvider } from "./providers";
-import { ConfigError } from "./read";
+import { tryRead } from "./read";
 import { readAuditRetentionDays, readEventRowRetentionDays, readPayloadRetentionDays } from "./retention";
 import { readWatchSettings } from "./watch";
 import { readWebhookConfig } from "./webhook";
@@ -36,10 +36,8 @@ const READERS: readonly ((env: Env) => unknown)[] = [
 export function configProblems(env: Env): ConfigProblem[] {
   const problems = new Map<string, ConfigProblem>();
   for (const read of READERS) {
-    try {
-      read(env);
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
+    const { problem: error } = tryRead(read, env);
+    if (error) {
       const problem = error.message.slice(error.variable.length).trim();
       if (!problems.has(error.variable)) problems.set(error.variable, { variable: error.variable, problem });
     }

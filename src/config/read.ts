@@ -21,15 +21,38 @@ export class ConfigError extends Error {
   }
 }
 
+/** A read that does not throw for configuration: the settings, or the problem naming the variable to fix. */
+export type SettingsRead<T> = { settings: T; problem?: undefined } | { settings?: undefined; problem: ConfigError };
+
+/**
+ * Reads settings with `read`, answering a {@link ConfigError} as the `problem` instead of throwing
+ * it, for the callers that carry on without those settings (hold a channel, show UTC, report it);
+ * any other error is thrown.
+ */
+export function tryRead<T>(read: (env: Env) => T, env: Env): SettingsRead<T> {
+  try {
+    return { settings: read(env) };
+  } catch (error) {
+    if (error instanceof ConfigError) return { problem: error };
+    throw error;
+  }
+}
+
+/** A settings reader: throws a {@link ConfigError} on a bad variable, or `tryRead` answers it. */
+export interface SettingsReader<T> {
+  (env: Env): T;
+  tryRead(env: Env): SettingsRead<T>;
+}
+
 /**
  * A cached reader for one concern: the schema `buildSchema` returns (built on the first read, not at
  * startup) parses `env` (its output is the typed settings), and a failure becomes a
  * {@link ConfigError} naming the variable of the first issue.
  */
-export function settingsReader<S extends z.ZodType>(buildSchema: () => S): (env: Env) => z.output<S> {
+export function settingsReader<S extends z.ZodType>(buildSchema: () => S): SettingsReader<z.output<S>> {
   const schema = lazy(buildSchema);
   const cache = new WeakMap<object, z.output<S>>();
-  return (env) => {
+  const read = (env: Env): z.output<S> => {
     const cached = cache.get(env);
     if (cached !== undefined) return cached;
     const parsed = schema().safeParse(env);
@@ -37,6 +60,7 @@ export function settingsReader<S extends z.ZodType>(buildSchema: () => S): (env:
     cache.set(env, parsed.data);
     return parsed.data;
   };
+  return Object.assign(read, { tryRead: (env: Env) => tryRead(read, env) });
 }
 
 function toConfigError(error: z.ZodError): ConfigError {

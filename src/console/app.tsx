@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { readAdminIdentity } from "../config/admin";
 import { ConfigError } from "../config/read";
-import { ApiError } from "../http/errors";
+import { contractAnswer } from "../http/errors";
 import { errorKind, log } from "../log";
 import { requireCsrfToken } from "./csrf";
 import { ICON_PATH, Layout, Notice, STYLESHEET_PATH } from "./layout";
@@ -94,7 +94,8 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.onError((error, c) => {
     if (error instanceof HTTPException && error.res) return error.getResponse();
     // A contract error raised before any page (the sign-in's body cap): the one error shape.
-    if (error instanceof ApiError) return c.json(error.body(), error.status, error.headers);
+    const contractError = contractAnswer(c, error);
+    if (contractError) return contractError;
     if (error instanceof ConfigError) {
       log.error("misconfigured", { request_id: c.get("requestId"), variable: error.variable });
     } else {

@@ -1,5 +1,4 @@
 import { readClinicTimeZone } from "../config/notifications";
-import { ConfigError } from "../config/read";
 
 /**
  * The zone console pages show times in: the clinic's (`CLINIC_TIMEZONE`, read alone so another broken
@@ -7,10 +6,5 @@ import { ConfigError } from "../config/read";
  * every time shown, while `CLINIC_TIMEZONE` itself is malformed (`/admin/health` reports it).
  */
 export function clinicTimeZone(env: Env): string {
-  try {
-    return readClinicTimeZone(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return "UTC";
-    throw error;
-  }
+  return readClinicTimeZone.tryRead(env).settings ?? "UTC";
 }

@@ -1,5 +1,6 @@
 import { query, readBatch } from "./batch";
 import { attemptLogUpsert, type DeliveryOutcome } from "./outbox";
+import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
 import { where } from "./parameters";
 import { andInScope, inScopeCondition, type StaffScope } from "./scope";
 import type { AlertTargetType } from "./watch";
@@ -31,30 +32,26 @@ export interface AlertListQuery {
   state?: AlertState;
   rule?: string;
   limit: number;
-  /** Continue after this row of the newest-first order. */
-  after?: { openedAt: string; alertId: string };
+  /** Continue after this position (`opened_at`, `alert_id`) of the newest-first order. */
+  after?: ListPosition;
 }
 
 /**
- * Alerts newest first (by `opened_at`, then id), `limit + 1` rows so the caller knows whether a next
- * page exists; read through `alerts_state_opened` or `alerts_rule_state_opened`.
+ * A page of alerts newest first (by `opened_at`, then id), read through `alerts_state_opened` or
+ * `alerts_rule_state_opened`.
  */
-export async function listAlerts(db: D1Database, scope: StaffScope, query: AlertListQuery): Promise<AlertRow[]> {
-  const { after } = query;
+export async function listAlerts(db: D1Database, scope: StaffScope, query: AlertListQuery): Promise<Page<AlertRow>> {
   const filters = where()
     .and(query.state !== undefined, (param) => `state = ${param(query.state)}`)
     .and(query.rule !== undefined, (param) => `rule = ${param(query.rule)}`)
-    .and(after !== undefined, (param) => {
-      const openedAt = param(after?.openedAt);
-      return `(opened_at < ${openedAt} OR (opened_at = ${openedAt} AND alert_id < ${param(after?.alertId)}))`;
-    })
+    .after(query.after, { time: "opened_at", id: "alert_id" }, "desc")
     .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param));
-  const limit = filters.param(query.limit + 1);
+  const limit = filters.param(pageLimit(query.limit));
   const { results } = await db
     .prepare(`SELECT * FROM alerts ${filters.clause} ORDER BY opened_at DESC, alert_id DESC LIMIT ${limit}`)
     .bind(...filters.values)
     .all<AlertRow>();
-  return results;
+  return nextPage(results, query.limit, (row) => ({ time: row.opened_at, id: row.alert_id }));
 }
 
 /** One alert, or null. */

@@ -1,6 +1,9 @@
 import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES } from "./entities";
 import { ENTITY_RETENTION } from "./entity-retention";
+import { statusHistorySql } from "./notification-views";
+import type { ListPosition } from "./paging";
+import { where } from "./parameters";
 
 /**
  * The archive's SQL (src/archive/ runs it): which finished rows may leave D1, the manifest of R2
@@ -28,17 +31,15 @@ export type ArchivedRow = Record<string, unknown>;
 
 const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
 
-/**
- * A table whose finished rows are archived by time. Its `condition` may use ?4 (the cutoff); the
- * page query binds ?1 clinic, ?2 day start, ?3 range end, ?4 cutoff, ?5/?6 the last row read, ?7 limit.
- */
+/** A table whose finished rows are archived by time. */
 export interface ArchiveSource {
   table: ArchivedTable;
   idColumn: string;
   timeColumn: string;
   /** Whether rows carry `clinic_id` (audit rows do not). */
   perClinic: boolean;
-  condition: string;
+  /** Which rows are finished; `cutoff()` answers the placeholder of the cutoff, for a condition that needs it. */
+  condition(cutoff: () => string): string;
 }
 
 export const EVENT_SOURCE: ArchiveSource = {
@@ -46,7 +47,7 @@ export const EVENT_SOURCE: ArchiveSource = {
   idColumn: "event_id",
   timeColumn: "received_at",
   perClinic: true,
-  condition: `status IN (${quoted(FINAL_EVENT_STATUSES)}) AND NOT EXISTS (
+  condition: () => `status IN (${quoted(FINAL_EVENT_STATUSES)}) AND NOT EXISTS (
     SELECT 1 FROM notifications n WHERE n.event_id = events.event_id
     AND n.status NOT IN (${quoted(FINAL_NOTIFICATION_STATUSES)}))`,
 };
@@ -58,7 +59,8 @@ function entitySource(kind: EntityKind): ArchiveSource {
     idColumn,
     timeColumn: "status_at",
     perClinic: true,
-    condition: `status IN (${quoted(ENTITY_RETENTION[kind].finalStatuses)}) AND last_event_at < ?4`,
+    condition: (cutoff) =>
+      `status IN (${quoted(ENTITY_RETENTION[kind].finalStatuses)}) AND last_event_at < ${cutoff()}`,
   };
 }
 
@@ -72,7 +74,7 @@ export const AUDIT_SOURCE: ArchiveSource = {
   idColumn: "audit_id",
   timeColumn: "at",
   perClinic: false,
-  condition: "1 = 1",
+  condition: () => "1 = 1",
 };
 
 /** A clinic's day (`clinic_id` is '' for audit rows). */
@@ -87,17 +89,11 @@ export async function oldestUnit(db: D1Database, source: ArchiveSource, cutoff: 
   return db
     .prepare(
       `SELECT ${clinic} AS clinic_id, substr(${source.timeColumn}, 1, 10) AS day FROM ${source.table}
-WHERE ${source.timeColumn} < ?4 AND ${source.condition}
+WHERE ${source.timeColumn} < ?1 AND ${source.condition(() => "?1")}
 ORDER BY ${source.timeColumn} LIMIT 1`,
     )
-    .bind(null, null, null, cutoff)
+    .bind(cutoff)
     .first<ArchiveUnit>();
-}
-
-/** Where a page of a unit's rows starts: after this row (time, id), or from the beginning. */
-export interface PagePosition {
-  time: string;
-  id: string | number;
 }
 
 /**
@@ -109,19 +105,18 @@ export async function unitRows(
   source: ArchiveSource,
   unit: ArchiveUnit,
   range: { start: string; end: string; cutoff: string },
-  after: PagePosition | null,
+  after: ListPosition | null,
   limit: number,
 ): Promise<ArchivedRow[]> {
   const { table, idColumn: id, timeColumn: time } = source;
-  const clinic = source.perClinic ? "clinic_id = ?1 AND " : "?1 IS NOT NULL AND ";
+  const filters = where()
+    .and(source.perClinic, (param) => `clinic_id = ${param(unit.clinic_id)}`)
+    .and(true, (param) => `${time} >= ${param(range.start)} AND ${time} < ${param(range.end)}`)
+    .and(true, (param) => source.condition(() => param(range.cutoff)))
+    .after(after, { time, id }, "asc");
   const { results } = await db
-    .prepare(
-      `SELECT * FROM ${table}
-WHERE ${clinic}${time} >= ?2 AND ${time} < ?3 AND ${source.condition}
-  AND (?5 IS NULL OR ${time} > ?5 OR (${time} = ?5 AND ${id} > ?6))
-ORDER BY ${time}, ${id} LIMIT ?7`,
-    )
-    .bind(unit.clinic_id, range.start, range.end, range.cutoff, after?.time ?? null, after?.id ?? null, limit)
+    .prepare(`SELECT * FROM ${table} ${filters.clause} ORDER BY ${time}, ${id} LIMIT ${filters.param(limit)}`)
+    .bind(...filters.values)
     .all<ArchivedRow>();
   return results;
 }
@@ -144,8 +139,9 @@ export async function historyOfNotifications(
 ): Promise<ArchivedRow[]> {
   const { results } = await db
     .prepare(
-      `SELECT * FROM notification_status_history WHERE notification_id IN (SELECT value FROM json_each(?1))
-ORDER BY notification_id, at`,
+      `SELECT notification_id, status, at, error, provider_message_id
+FROM (${statusHistorySql("IN (SELECT value FROM json_each(?1))")})
+ORDER BY notification_id, at, seq`,
     )
     .bind(JSON.stringify(notificationIds))
     .all<ArchivedRow>();
@@ -299,6 +295,16 @@ export async function forgetAuditObjectsBefore(db: D1Database, day: string): Pro
     .bind(day)
     .run();
   return result.meta.changes ?? 0;
+}
+
+/**
+ * D1's size in bytes, as the database reports it in a result's `meta.size_after` (a one-row read); null
+ * when the runtime does not report it. Pages freed by deletes leave that size (checked on workerd).
+ */
+export async function databaseBytes(db: D1Database): Promise<number | null> {
+  const { meta } = await db.prepare("SELECT 1").run();
+  const size: unknown = meta.size_after;
+  return typeof size === "number" && size > 0 ? size : null;
 }
 
 /**

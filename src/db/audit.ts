@@ -1,3 +1,5 @@
+import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
+import { where } from "./parameters";
 import { inScopeCondition, type StaffScope } from "./scope";
 
 /**
@@ -57,50 +59,39 @@ export interface AuditListQuery {
   action?: string;
   targetType?: string;
   targetId?: string;
-  /** Rows to return; the caller asks for one more than a page to learn whether another follows. */
   limit: number;
-  /** Continue after this row in the newest-first order. */
-  after?: { at: string; auditId: number };
+  /** Continue after this position (`at`, `audit_id`) in the newest-first order. */
+  after?: ListPosition;
 }
 
 /**
- * Audit rows newest first (time, then insertion order), filtered by actor, action and/or target; the admin
- * API's `GET /admin/audit` and the console's audit page read through here.
+ * A page of audit rows newest first (time, then insertion order), filtered by actor, action and/or
+ * target; the admin API's `GET /admin/audit` and the console's audit page read through here. Only
+ * the filters given go into the SQL, so each query uses its index (audit_by_actor, audit_by_target,
+ * audit_by_clinic or audit_newest) instead of a scan.
  */
-export async function listAuditRows(db: D1Database, scope: StaffScope, query: AuditListQuery): Promise<AuditRow[]> {
-  // Only the filters given go into the SQL, so each query can use its index (audit_by_actor,
-  // audit_by_target or audit_newest) instead of a scan.
-  const conditions: string[] = [];
-  const values: unknown[] = [];
-  const param = (value: unknown) => {
-    values.push(value);
-    return `?${values.length}`;
-  };
-  // A scope of some clinics sees the rows about its clinics (the clinic_id column, audit_by_clinic).
-  if (scope.clinics !== "all") conditions.push(inScopeCondition(scope, "clinic_id", param));
-  if (query.actor !== undefined) conditions.push(`actor = ${param(query.actor)}`);
-  if (query.action !== undefined) conditions.push(`action = ${param(query.action)}`);
-  if (query.targetType !== undefined) conditions.push(`target_type = ${param(query.targetType)}`);
-  if (query.targetId !== undefined) conditions.push(`target_id = ${param(query.targetId)}`);
-  if (query.after) {
-    const at = param(query.after.at);
-    const id = param(query.after.auditId);
-    conditions.push(`(at < ${at} OR (at = ${at} AND audit_id < ${id}))`);
-  }
-  const limit = param(query.limit);
+export async function listAuditRows(db: D1Database, scope: StaffScope, query: AuditListQuery): Promise<Page<AuditRow>> {
+  const filters = where()
+    // A scope of some clinics sees the rows about its clinics (the clinic_id column).
+    .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param))
+    .and(query.actor !== undefined, (param) => `actor = ${param(query.actor)}`)
+    .and(query.action !== undefined, (param) => `action = ${param(query.action)}`)
+    .and(query.targetType !== undefined, (param) => `target_type = ${param(query.targetType)}`)
+    .and(query.targetId !== undefined, (param) => `target_id = ${param(query.targetId)}`)
+    .after(query.after, { time: "at", id: "audit_id" }, "desc");
+  const limit = filters.param(pageLimit(query.limit));
   const { results } = await db
     .prepare(
       `SELECT audit_id, at, actor, action, target_type, target_id, request_id, outcome, status, detail
-FROM audit ${conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : ""}
-ORDER BY at DESC, audit_id DESC
-LIMIT ${limit}`,
+FROM audit ${filters.clause} ORDER BY at DESC, audit_id DESC LIMIT ${limit}`,
     )
-    .bind(...values)
+    .bind(...filters.values)
     .all<Omit<AuditRow, "detail"> & { detail: string | null }>();
-  return results.map((row) => ({
+  const rows = results.map((row) => ({
     ...row,
     detail: row.detail ? (JSON.parse(row.detail) as Record<string, number>) : null,
   }));
+  return nextPage(rows, query.limit, (row) => ({ time: row.at, id: row.audit_id }));
 }
 
 /** Deletes audit rows older than `cutoff`, at most `chunk` per call; returns rows deleted. */

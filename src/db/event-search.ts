@@ -2,6 +2,7 @@ import type { EntityKind } from "../event-types";
 import { type Query, query, readBatch } from "./batch";
 import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus } from "./events";
 import type { NotificationRow } from "./notification-outbox";
+import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
 import { where } from "./parameters";
 import { type DirectoryClinic, type Patient, selectOptedOutPhones, selectPatients, toPatient } from "./patients";
 import { andEventInScope, andInScope, inScopeCondition, type StaffScope } from "./scope";
@@ -32,17 +33,17 @@ export interface EventSearch {
   /** An event id, or an order, medication request, refill or patient id the event names. */
   reference?: string;
   limit: number;
-  /** Position after which to continue (newest first): the last row's received_at and event_id. */
-  after?: { receivedAt: string; eventId: string };
+  /** Position after which to continue (newest first): the last row's `received_at` and `event_id`. */
+  after?: ListPosition;
 }
 
 /**
- * Events newest first matching every given filter, one page plus one row (to tell whether another
- * page exists). Only the filters present go into the statement, so SQLite can pick the index each
- * needs (status, type, received range, or the id lookups united).
+ * A page of events newest first matching every given filter: the admin `/events` list and the
+ * console's event list both read here. Only the filters present go into the statement, so SQLite can
+ * pick the index each needs (status, type, received range, or the id lookups united).
  */
-export async function searchEventRows(db: D1Database, scope: StaffScope, search: EventSearch): Promise<EventRow[]> {
-  const { reference, after } = search;
+export async function searchEventRows(db: D1Database, scope: StaffScope, search: EventSearch): Promise<Page<EventRow>> {
+  const { reference } = search;
   const filters = where()
     .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param))
     .and(Boolean(search.status), (param) => `status = ${param(search.status)}`)
@@ -54,18 +55,15 @@ export async function searchEventRows(db: D1Database, scope: StaffScope, search:
       const paths = [...Object.values(ENTITY_REFERENCE).map((entry) => entry.path), PATIENT_REFERENCE];
       return `(event_id = ${ref} OR ${paths.map((path) => `${path} = ${ref}`).join(" OR ")})`;
     })
-    .and(after !== undefined, (param) => {
-      const receivedAt = param(after?.receivedAt);
-      return `(received_at < ${receivedAt} OR (received_at = ${receivedAt} AND event_id < ${param(after?.eventId)}))`;
-    });
-  const limit = filters.param(search.limit + 1);
+    .after(search.after, { time: "received_at", id: "event_id" }, "desc");
+  const limit = filters.param(pageLimit(search.limit));
   const { results } = await db
     .prepare(
       `SELECT ${EVENT_ROW_COLUMNS} FROM events ${filters.clause} ORDER BY received_at DESC, event_id DESC LIMIT ${limit}`,
     )
     .bind(...filters.values)
     .all<EventRow>();
-  return results;
+  return nextPage(results, search.limit, (row) => ({ time: row.received_at, id: row.event_id }));
 }
 
 /**

@@ -45,6 +45,13 @@ export interface OutboxIntent {
 }
 
 /**
+ * `created_status` of an outbox insert whose held reason is `heldReason`: 'pending' folds the first
+ * status-history row into the notification row (migration 0131: no history row, two D1 rows written
+ * fewer); a held row keeps NULL, so the insert trigger records its first row with the reason.
+ */
+const CREATED_STATUS_SQL = (heldReason: string) => `CASE WHEN ${heldReason} IS NULL THEN 'pending' END`;
+
+/**
  * The outbox row for one intent, committed with the state change: only while the event's lease is
  * held, and only when the event set the entity's current status — a stale event (a late
  * `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none,
@@ -61,8 +68,10 @@ export function insertOutboxRow(
   const { table, idColumn } = ENTITY_TABLES[intent.entityKind];
   return db
     .prepare(
-      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at,
+  created_status)
+SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6,
+  ${CREATED_STATUS_SQL("?8")}
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
   AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
 ON CONFLICT DO NOTHING`,
@@ -95,9 +104,10 @@ export function insertTrackingUpdateRow(
 ): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at)
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at,
+  created_status)
 SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, '${TRACKING_UPDATED_KIND}', '${TRACKING_UPDATED_KIND}:' || ?8, ?3, ?4,
-  CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'held' END, ?7, ?5, ?5
+  CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'held' END, ?7, ?5, ?5, ${CREATED_STATUS_SQL("?7")}
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?6)
   AND EXISTS (SELECT 1 FROM orders WHERE order_id = ?4 AND status = 'shipped' AND tracking_number = ?8)
   AND EXISTS (SELECT 1 FROM notifications WHERE entity_id = ?4 AND channel = ?2 AND kind = 'order_shipped' AND event_id <> ?1)

@@ -52,6 +52,20 @@ export interface StatusChange {
   provider_message_id: string | null;
 }
 
+/**
+ * Status-history rows of the notifications matching `idCondition` (SQL after `notification_id`), each
+ * with `seq` (its order within its notification): the first row folded into the notification row
+ * (`created_status`, migration 0131), then the rows the triggers stored, by rowid. Every reader of the
+ * history reads it through this, so the folded row is never missed.
+ */
+export function statusHistorySql(idCondition: string): string {
+  return `SELECT notification_id, created_status AS status, created_at AS at, NULL AS error, NULL AS provider_message_id, 0 AS seq
+  FROM notifications WHERE notification_id ${idCondition} AND created_status IS NOT NULL
+UNION ALL
+SELECT notification_id, status, at, error, provider_message_id, rowid AS seq
+  FROM notification_status_history WHERE notification_id ${idCondition}`;
+}
+
 /** One notification and its status history (oldest first), or null when unknown. One round trip. */
 export async function notificationWithHistory(
   db: D1Database,
@@ -67,9 +81,7 @@ export async function notificationWithHistory(
     ),
     query<StatusChange>(
       db
-        .prepare(
-          `SELECT status, at, error, provider_message_id FROM notification_status_history WHERE notification_id = ?1 ORDER BY rowid`,
-        )
+        .prepare(`SELECT status, at, error, provider_message_id FROM (${statusHistorySql("= ?1")}) ORDER BY seq`)
         .bind(notificationId),
     ),
   ]);

@@ -1,3 +1,5 @@
+import { afterPosition, type ListPosition } from "./paging";
+
 /**
  * D1's numbered parameters (`?1`, `?2`, …) by name: a statement lists its parameter names once, its
  * SQL says `ref("event_id")` where a value goes, and `bind` takes the values by name, so neither the
@@ -29,6 +31,11 @@ export function namedParameters<N extends string>(names: readonly N[]): NamedPar
 export interface Where {
   /** Adds `condition(param)` when `present`; `param(value)` answers the value's placeholder. */
   and(present: boolean, condition: (param: (value: unknown) => string) => string): Where;
+  /**
+   * Adds the keyset condition of the rows after `position` in the list's `(time, id)` order, when a
+   * position is given (a page after the first); see {@link afterPosition}.
+   */
+  after(position: ListPosition | null | undefined, columns: { time: string; id: string }, order: "asc" | "desc"): Where;
   /** The placeholder of one more value (e.g. the LIMIT), numbered after the filters'. */
   param(value: unknown): string;
   /** `WHERE …` of the conditions added, or "" when none was. */
@@ -47,6 +54,10 @@ export function where(): Where {
   const builder: Where = {
     and(present, condition) {
       if (present) conditions.push(condition(param));
+      return builder;
+    },
+    after(position, columns, order) {
+      if (position) conditions.push(afterPosition(param, columns, position, order));
       return builder;
     },
     param,

@@ -38,38 +38,6 @@ export interface DirectoryClinic {
 /** The clinic id '' rows are read as, in SQL: the clinic itself, or null (none) with several clinics. */
 const unassignedOf = (clinic: DirectoryClinic) => (clinic.withUnassigned ? "" : null);
 
-const UPSERT_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
-VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-ON CONFLICT (clinic_id, patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
-  sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, updated_at = excluded.updated_at`;
-
-/**
- * Creates or replaces a clinic's patient's contact details and consent. With one clinic, its
- * unassigned row for the same id is taken over (deleted: the new row replaces it), so no stale copy
- * remains.
- */
-export function upsertPatient(
-  db: D1Database,
-  clinic: DirectoryClinic,
-  patient: Patient,
-  now: string,
-): D1PreparedStatement[] {
-  const upsert = db
-    .prepare(UPSERT_SQL)
-    .bind(
-      patient.patient_id,
-      patient.phone,
-      patient.email,
-      patient.timezone,
-      patient.sms_opt_in ? 1 : 0,
-      patient.email_opt_in ? 1 : 0,
-      now,
-      clinic.clinicId,
-    );
-  if (!clinic.withUnassigned) return [upsert];
-  return [db.prepare(`DELETE FROM patients WHERE clinic_id = '' AND patient_id = ?1`).bind(patient.patient_id), upsert];
-}
-
 const UPSERT_MANY_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
   json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), ?2, ?2
@@ -77,17 +45,31 @@ FROM json_each(?1) WHERE true
 ON CONFLICT (clinic_id, patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
   sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, updated_at = excluded.updated_at`;
 
-/** The unassigned rows the sole clinic's new rows replace (as {@link upsertPatient} does one by one). */
+/** The unassigned rows the sole clinic's new rows replace (a sole clinic's directory takes them over). */
 const DELETE_UNASSIGNED_MANY_SQL = `DELETE FROM patients WHERE clinic_id = '' AND patient_id IN
   (SELECT json_extract(value, '$[1]') FROM json_each(?1) WHERE json_extract(value, '$[7]') = 1)`;
+
+/**
+ * Creates or replaces a clinic's patient's contact details and consent. With one clinic, its
+ * unassigned row for the same id is taken over (deleted: the new row replaces it), so no stale copy
+ * remains. The same statements as an import of one row.
+ */
+export function upsertPatient(
+  db: D1Database,
+  clinic: DirectoryClinic,
+  patient: Patient,
+  now: string,
+): D1PreparedStatement[] {
+  return upsertPatients(db, [{ clinic, patient }], now);
+}
 
 /** Patients per statement of {@link upsertPatients}: a few hundred bytes each, far below D1's value size. */
 const UPSERT_CHUNK = 250;
 
 /**
- * {@link upsertPatient} for many, a few statements instead of one per patient (an import of 1,000
- * would otherwise spend 1,000 of D1's 1,000 queries per invocation). In order, so of two rows with one
- * id the later wins, as with one statement each.
+ * Creates or replaces many patients (each as {@link upsertPatient} describes) in a few statements
+ * instead of one per patient (an import of 1,000 would otherwise spend 1,000 of D1's 1,000 queries per
+ * invocation). In order, so of two rows with one id the later wins, as with one statement each.
  */
 export function upsertPatients(
   db: D1Database,

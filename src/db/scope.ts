@@ -68,5 +68,8 @@ export function narrowedTo(scope: StaffScope, clinicId: string | undefined): Sta
  */
 export function inScopeCondition(scope: StaffScope, column: string, param: (value: unknown) => string): string {
   const clinics = scope.clinics === "all" ? [] : scope.clinics.map((clinic) => clinic.toLowerCase());
+  // One clinic (the usual identity, or a list's clinic filter) as an equality, so a list reads its
+  // (clinic_id, time, id) index in order; a list of several is merged by a sort.
+  if (clinics.length === 1) return `${column} = ${param(clinics[0])}`;
   return `${column} IN (SELECT value FROM json_each(${param(JSON.stringify(clinics))}))`;
 }

@@ -1,4 +1,5 @@
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
+import type { ListPosition } from "../db/paging";
 import { ApiError } from "./errors";
 
 /**
@@ -40,4 +41,21 @@ export function requireCursor<T>(position: T | null): T {
 /** {@link readCursor}, or the contract's 400 `invalid_query`. */
 export function decodeCursor(cursor: string, length: number): string[] {
   return requireCursor(readCursor(cursor, length));
+}
+
+/** The cursor of a list position (the admin lists' `next_cursor`, the console's `cursor` link). */
+export function encodePosition(position: ListPosition): string {
+  return encodeCursor([position.time, String(position.id)]);
+}
+
+/**
+ * The position a cursor of {@link encodePosition} names, or null for anything else; `id: "integer"`
+ * for a list ordered by a row number (the audit trail), whose id must read back as a safe integer.
+ */
+export function readPosition(cursor: string, id: "text" | "integer" = "text"): ListPosition | null {
+  const [time, text] = readCursor(cursor, 2) ?? [];
+  if (time === undefined || text === undefined) return null;
+  if (id === "text") return { time, id: text };
+  const number = Number(text);
+  return text !== "" && Number.isSafeInteger(number) ? { time, id: number } : null;
 }

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
@@ -39,6 +40,14 @@ export class ApiError extends HTTPException {
       },
     };
   }
+}
+
+/**
+ * The contract's answer to `error` when it is an {@link ApiError} (the one error shape, its status
+ * and headers), or null for any other error; for an `onError` outside the HTTP app's (the console's).
+ */
+export function contractAnswer(c: Context, error: unknown): Response | null {
+  return error instanceof ApiError ? c.json(error.body(), error.status, error.headers) : null;
 }
 
 /**

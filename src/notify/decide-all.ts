@@ -1,7 +1,6 @@
 import type { Channel } from "../channels";
 import { readClinicIds, type SenderDefaults } from "../config/clinics";
 import { type NotificationSettings, readNotificationSettings } from "../config/notifications";
-import { ConfigError } from "../config/read";
 import { TRACKING_UPDATED_KIND } from "../db/notification-outbox";
 import { clinicContexts, fromClinic } from "./clinic-decisions";
 import { decide } from "./decide";
@@ -12,12 +11,8 @@ import { trackingUpdateVerdict } from "./tracking-update";
 
 /** The notification settings, or the ConfigError's text (variable and problem) that holds every message. */
 export function readSettings(env: Env): NotificationSettings | { unreadable: string } {
-  try {
-    return readNotificationSettings(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return { unreadable: error.message };
-    throw error;
-  }
+  const { settings, problem } = readNotificationSettings.tryRead(env);
+  return problem ? { unreadable: problem.message } : settings;
 }
 
 /**

@@ -1,6 +1,5 @@
 import { CHANNELS, type Channel } from "../channels";
 import { readNotificationRules } from "../config/notifications";
-import { ConfigError } from "../config/read";
 import type { OrderFacts } from "../db/entities";
 import { insertOutboxRow, insertTrackingUpdateRow, type OutboxKey } from "../db/notification-outbox";
 import type { EventType } from "../event-types";
@@ -13,12 +12,8 @@ import { kindOf } from "./rules";
 type Rules = { rules: ReadonlyMap<EventType, readonly Channel[]> } | { unreadable: string };
 
 function readRules(env: Env): Rules {
-  try {
-    return { rules: readNotificationRules(env) };
-  } catch (error) {
-    if (error instanceof ConfigError) return { unreadable: error.message };
-    throw error;
-  }
+  const { settings: rules, problem } = readNotificationRules.tryRead(env);
+  return problem ? { unreadable: problem.message } : { rules };
 }
 
 /**

@@ -1,6 +1,6 @@
-import { takeStuckEvents } from "../db/events";
+import { takeStuckEvents } from "../db/event-requeue";
 import { log } from "../log";
-import { requeueEvents } from "../queue/requeue";
+import { requeueEvents } from "../replay/requeue";
 
 /**
  * An event `queued` this long has lost its message (the Worker died between the status change and

@@ -1,6 +1,5 @@
 import { readClinicIds } from "../config/clinics";
 import type { ConfigProblem } from "../config/health";
-import { ConfigError } from "../config/read";
 import { clinicsWithoutKey, readWebhookConfig } from "../config/webhook";
 import { countUnassignedPatients } from "../db/patients";
 
@@ -16,28 +15,20 @@ export async function tenancyProblems(env: Env): Promise<ConfigProblem[]> {
 
 /** Each allowed clinic no per-clinic key opens, once `NOVAMED_WEBHOOK_KEYS` is in use. */
 function keyProblems(env: Env): ConfigProblem[] {
-  try {
-    return clinicsWithoutKey(readWebhookConfig(env)).map(({ clinicId, sharedKeyOnly }) => ({
-      variable: "NOVAMED_WEBHOOK_KEYS",
-      problem: `has no key for clinic ${clinicId}: ${
-        sharedKeyOnly ? "only NOVAMED_WEBHOOK_SECRET opens it" : "no key opens it, so its events are refused"
-      }`,
-    }));
-  } catch (error) {
-    if (error instanceof ConfigError) return []; // reported by configProblems
-    throw error;
-  }
+  const { settings: config } = readWebhookConfig.tryRead(env);
+  if (!config) return []; // reported by configProblems
+  return clinicsWithoutKey(config).map(({ clinicId, sharedKeyOnly }) => ({
+    variable: "NOVAMED_WEBHOOK_KEYS",
+    problem: `has no key for clinic ${clinicId}: ${
+      sharedKeyOnly ? "only NOVAMED_WEBHOOK_SECRET opens it" : "no key opens it, so its events are refused"
+    }`,
+  }));
 }
 
 async function unassignedPatientProblems(env: Env): Promise<ConfigProblem[]> {
-  let clinicCount: number;
-  try {
-    clinicCount = readClinicIds(env).length;
-  } catch (error) {
-    if (error instanceof ConfigError) return []; // reported by configProblems
-    throw error;
-  }
-  if (clinicCount <= 1) return [];
+  const { settings: clinicIds } = readClinicIds.tryRead(env);
+  // Unreadable clinic ids are reported by configProblems.
+  if (!clinicIds || clinicIds.length <= 1) return [];
   const unassigned = await countUnassignedPatients(env.DB);
   return unassigned === 0
     ? []

@@ -1,24 +1,12 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
+import { accessEnv, useAccessTeam } from "../helpers/access";
 import { adminFetch, randomClientAddress } from "../helpers/admin";
 import { consoleFetch, csrfTokenOf, signIn } from "../helpers/console";
 import { ADMIN_TOKEN } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 /** The Worker with Access configured and no admin token, as a production console behind Access. */
 const behindAccess = async (request: Request) => {
@@ -28,8 +16,7 @@ const behindAccess = async (request: Request) => {
 
 describe("the console behind Cloudflare Access", () => {
   it("opens pages for a verified assertion, with its email as the actor, and no sign-in form", async () => {
-    serveAccessKeys(server, team);
-    const assertion = await signAccessToken(team, accessClaims("Pharmacist@Clinic.example"));
+    const assertion = await access.assertion("Pharmacist@Clinic.example");
     const page = await consoleFetch(
       "/console/events",
       { headers: { "cf-access-jwt-assertion": assertion } },
@@ -42,8 +29,7 @@ describe("the console behind Cloudflare Access", () => {
   });
 
   it("accepts a form whose CSRF token came with the same assertion, and refuses one without it", async () => {
-    serveAccessKeys(server, team);
-    const assertion = await signAccessToken(team, accessClaims("a@clinic.example"));
+    const assertion = await access.assertion("a@clinic.example");
     const headers = { "cf-access-jwt-assertion": assertion };
     const patient = { phone: "+14155550177", email: null, timezone: null, sms_opt_in: true, email_opt_in: false };
     await adminFetch("/patients/p-access", {
@@ -65,8 +51,7 @@ describe("the console behind Cloudflare Access", () => {
   });
 
   it("401 for an invalid assertion, and a redirect to the login form without one", async () => {
-    serveAccessKeys(server, team);
-    const expired = await signAccessToken(team, accessClaims("a@clinic.example", { exp: Date.now() / 1000 - 5 }));
+    const expired = await access.assertion("a@clinic.example", { exp: Date.now() / 1000 - 5 });
     const refused = await consoleFetch(
       "/console/events",
       { headers: { "cf-access-jwt-assertion": expired } },
@@ -77,8 +62,7 @@ describe("the console behind Cloudflare Access", () => {
   });
 
   it("signing out ends the Access session too: a redirect to /cdn-cgi/access/logout", async () => {
-    serveAccessKeys(server, team);
-    const assertion = await signAccessToken(team, accessClaims("a@clinic.example"));
+    const assertion = await access.assertion("a@clinic.example");
     const headers = { "cf-access-jwt-assertion": assertion };
     const csrf = csrfTokenOf(await (await consoleFetch("/console", { headers }, behindAccess)).text());
     const out = await consoleFetch("/console/logout", { headers, form: { _csrf: csrf } }, behindAccess);

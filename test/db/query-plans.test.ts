@@ -6,12 +6,13 @@ import { listAuditRows } from "../../src/db/audit";
 import { listChanges } from "../../src/db/changes";
 import { listDestinations } from "../../src/db/destinations";
 import { getEntity } from "../../src/db/entities";
+import { markQueuedForBulkReplay } from "../../src/db/event-requeue";
 import { eventsForEntity, searchEventRows, selectPatientNotifications } from "../../src/db/event-search";
-import { eventIdsInScope, eventStats, getEventRow, markQueuedForBulkReplay } from "../../src/db/events";
+import { eventIdsInScope, eventStats, getEventRow } from "../../src/db/events";
 import { notificationStats, notificationWithHistory } from "../../src/db/notification-views";
 import { readOverview } from "../../src/db/overview";
 import { ALL_CLINICS, type StaffScope } from "../../src/db/scope";
-import { encodeAuditCursor } from "../../src/http/audit-cursor";
+import { encodePosition } from "../../src/http/cursor";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { newClinic, seedFinishedDay } from "../archive/helpers";
@@ -118,7 +119,7 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   // The same readers for an identity of some clinics: their SQL gains a clinic condition, which must keep its index.
   const db = recordingEnv.DB;
   const some: StaffScope = { role: "operator", clinics: [CLINIC_ID] };
-  const after = { receivedAt: new Date().toISOString(), eventId: "evt_z" };
+  const after = { time: new Date().toISOString(), id: "evt_z" };
   for (const query of [
     { limit: 50 },
     { status: "processed" as const, limit: 50 },
@@ -169,7 +170,7 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
     "/console/audit?target_type=patient",
     `/console/audit?target_type=patient&target_id=${patientId}`,
     `/console/audit?actor=token%3Aadmin&action=patient.read&target_type=patient&target_id=${patientId}`,
-    `/console/audit?actor=token%3Aadmin&cursor=${encodeAuditCursor({ at: new Date().toISOString(), audit_id: 1 })}`,
+    `/console/audit?actor=token%3Aadmin&cursor=${encodePosition({ time: new Date().toISOString(), id: 1 })}`,
   ])
     await consoleFetch(new Request(`https://receiver.test${path}`, { headers: { cookie } }));
   for (const fields of [
@@ -230,26 +231,56 @@ describe("queries stay indexed", () => {
   });
 });
 
-describe("the alert list", () => {
-  it("reads an index in its order for every filter combination (no scan, no temp B-tree)", async () => {
+/** Every combination of the given optional filters: each present or absent. */
+function combinations<T extends Record<string, unknown>>(filters: T): Partial<T>[] {
+  return Object.entries(filters).reduce<Partial<T>[]>(
+    (sets, [name, value]) => sets.flatMap((set) => [set, { ...set, [name]: value }]),
+    [{}],
+  );
+}
+
+/** The plan lines of each recorded query that scan a table or sort in a temp B-tree. */
+async function unindexedPlans(recorded: Map<string, RecordedQuery>): Promise<{ sql: string; detail: string }[]> {
+  const found: { sql: string; detail: string }[] = [];
+  for (const { sql, args } of recorded.values()) {
+    const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+      .bind(...args)
+      .all<{ detail: string }>();
+    for (const { detail } of results)
+      if (/^SCAN \w+$|TEMP B-TREE/.test(detail)) found.push({ sql: sql.slice(0, 240), detail });
+  }
+  return found;
+}
+
+describe("every list (admin API and console)", () => {
+  it("reads an index in its order for every filter combination, page and scope (no scan, no temp B-tree)", async () => {
     const recorded = new Map<string, RecordedQuery>();
     const db = recordingDatabase(recorded);
-    const after = { openedAt: "2026-01-01T00:00:00.000Z", alertId: "alr_x" };
-    for (const state of ["open", "resolved"] as const) {
-      await listAlerts(db, ALL_CLINICS, { state, limit: 10 });
-      await listAlerts(db, ALL_CLINICS, { state, rule: "order_stuck", limit: 10 });
-      await listAlerts(db, ALL_CLINICS, { state, rule: "order_stuck", limit: 10, after });
-      await listAlerts(db, ALL_CLINICS, { state, limit: 10, after });
+    const some: StaffScope = { role: "viewer", clinics: [CLINIC_ID] };
+    const at = "2026-01-01T00:00:00.000Z";
+    for (const scope of [ALL_CLINICS, some]) {
+      for (const filters of combinations({ state: "open" as const, rule: "order_stuck", after: { time: at, id: "a" } }))
+        await listAlerts(db, scope, { ...filters, limit: 10 });
+      for (const filters of combinations({
+        status: "processed" as const,
+        type: "order:shipped",
+        receivedFrom: at,
+        receivedBefore: "2026-02-01T00:00:00.000Z",
+        after: { time: at, id: "evt_z" },
+      }))
+        await searchEventRows(db, scope, { ...filters, limit: 10 });
+      for (const filters of combinations({
+        actor: "token:admin",
+        action: "patient.read",
+        targetType: "patient",
+        targetId: "pat_1",
+        after: { time: at, id: 7 },
+      }))
+        await listAuditRows(db, scope, { ...filters, limit: 10 });
     }
-    expect(recorded.size).toBe(4);
-    const plans: string[] = [];
-    for (const { sql, args } of recorded.values()) {
-      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-        .bind(...args)
-        .all<{ detail: string }>();
-      plans.push(...results.map(({ detail }) => detail));
-    }
-    expect(plans.filter((detail) => /^SCAN alerts|TEMP B-TREE/.test(detail))).toEqual([]);
+    // 2 scopes × (alerts 8 + events 32 + audit 32 combinations).
+    expect(recorded.size).toBe(144);
+    expect(await unindexedPlans(recorded)).toEqual([]);
   });
 });
 

@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { uniqueId } from "../helpers/events";
+import { notificationWithHistory } from "../../src/db/notification-views";
+import { ALL_CLINICS } from "../../src/db/scope";
+import { makeEvent, uniqueId } from "../helpers/events";
+import { applyAndCaptureJobs, createPatient } from "../helpers/notifications";
 
 /**
  * D1 bills a row written for every index entry a write adds, changes or removes (issue 26.2). The
@@ -54,5 +57,74 @@ describe("D1 rows written per event", () => {
     const withId = await insertNotification(uniqueId("SM"));
     const withoutId = await insertNotification(null);
     expect(withId - withoutId).toBe(1);
+  });
+
+  it("a sender write to a pending notification that leaves its status writes the row alone (no sweep index)", async () => {
+    const id = uniqueId("ntf");
+    await env.DB.prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status,
+         created_at, updated_at)
+       VALUES (?1, ?1, 'sms', 'order_shipped', 'shipped', 'pat_rows', ?1, 'pending', '2026-01-01T00:00:00Z',
+         '2026-01-01T00:00:00Z')`,
+    )
+      .bind(id)
+      .run();
+    // What the sender's lease and send mark SET: updated_at, lease, attempts (migration 0130).
+    const lease = await env.DB.prepare(
+      `UPDATE notifications SET lease_token = 't', lease_expires_at = 1, attempts = attempts + 1,
+         updated_at = '2026-01-01T00:01:00Z' WHERE notification_id = ?1`,
+    )
+      .bind(id)
+      .run();
+    expect(lease.meta.rows_written).toBe(1);
+  });
+
+  it("an outbox insert folds its first status into the row: no history row written, the same history read", async () => {
+    const patientId = await createPatient();
+    const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
+    await applyAndCaptureJobs([shipped]);
+    const rows = await env.DB.prepare(
+      `SELECT notification_id, created_status, created_at FROM notifications WHERE event_id = ?1 ORDER BY channel`,
+    )
+      .bind(shipped.event_id)
+      .all<{ notification_id: string; created_status: string | null; created_at: string }>();
+    expect(rows.results.length).toBeGreaterThan(0);
+    for (const row of rows.results) {
+      expect(row.created_status).toBe("pending");
+      const stored = await env.DB.prepare(
+        `SELECT COUNT(*) AS n FROM notification_status_history WHERE notification_id = ?1`,
+      )
+        .bind(row.notification_id)
+        .first<{ n: number }>();
+      expect(stored?.n).toBe(0);
+      // The first row is read back as the trigger used to write it, and a later change follows it.
+      await env.DB.prepare(
+        `UPDATE notifications SET status = 'sent', updated_at = '2030-01-01T00:00:00.000Z', provider_message_id = 'SMx'
+         WHERE notification_id = ?1`,
+      )
+        .bind(row.notification_id)
+        .run();
+      const found = await notificationWithHistory(env.DB, ALL_CLINICS, row.notification_id);
+      expect(found?.history).toEqual([
+        { status: "pending", at: row.created_at, error: null, provider_message_id: null },
+        { status: "sent", at: "2030-01-01T00:00:00.000Z", error: null, provider_message_id: "SMx" },
+      ]);
+    }
+  });
+
+  it("a notification inserted without created_status (held, or older code) keeps its stored first row, read once", async () => {
+    const id = uniqueId("ntf");
+    await env.DB.prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error,
+         created_at, updated_at)
+       VALUES (?1, ?1, 'sms', 'order_shipped', 'shipped', 'pat_rows', ?1, 'held', 'reason', '2026-01-01T00:00:00Z',
+         '2026-01-01T00:00:00Z')`,
+    )
+      .bind(id)
+      .run();
+    const found = await notificationWithHistory(env.DB, ALL_CLINICS, id);
+    expect(found?.history).toEqual([
+      { status: "held", at: "2026-01-01T00:00:00Z", error: "reason", provider_message_id: null },
+    ]);
   });
 });

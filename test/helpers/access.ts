@@ -3,6 +3,11 @@ import { encodeBase64Url } from "hono/utils/encode";
 import { Jwt } from "hono/utils/jwt";
 import { HttpResponse, http } from "msw";
 import type { setupServer } from "msw/native";
+import { beforeAll } from "vitest";
+import worker from "../../src/index";
+import { randomClientAddress } from "./admin";
+import { fetchWith } from "./clinics";
+import { consoleFetch } from "./console";
 
 /** A Cloudflare Access team and application as the tests configure them. */
 export const ACCESS_TEAM = "clinic-test";
@@ -20,6 +25,21 @@ export function accessEnv(overrides: Record<string, string | undefined> = {}): E
     ACCESS_ADMIN_EMAILS: "a@clinic.example,nurse@clinic.example,nurse.jones@clinic.example,pharmacist@clinic.example",
     ...overrides,
   } as Env;
+}
+
+/**
+ * Two fresh clinics served behind Access: `workerEnv` as production runs the console (no admin
+ * token), `adminEnv` with the token too, to seed them through the admin API.
+ */
+export function twoClinicsBehindAccess() {
+  const a = crypto.randomUUID();
+  const b = crypto.randomUUID();
+  return {
+    a,
+    b,
+    workerEnv: accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ADMIN_TOKEN: undefined }),
+    adminEnv: accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` }),
+  };
 }
 
 export interface AccessKeyPair {
@@ -78,6 +98,46 @@ export function accessClaims(email: string, overrides: Record<string, unknown> =
 /** An Access assertion signed with `pair`. */
 export function signAccessToken(pair: AccessKeyPair, claims: Record<string, unknown>): Promise<string> {
   return Jwt.sign(claims as Parameters<typeof Jwt.sign>[0], pair.privateJwk);
+}
+
+/**
+ * A Cloudflare Access team for one test file: its key pair is made once (in `beforeAll`), and every
+ * assertion serves the team's keys on `server` first, so the verifier finds them whatever ran before.
+ */
+export function useAccessTeam(server: ReturnType<typeof setupServer>) {
+  let team: AccessKeyPair | undefined;
+  beforeAll(async () => {
+    team = await generateAccessKeys();
+  });
+  const keys = (): AccessKeyPair => {
+    if (!team) throw new Error("the Access team's keys are made in beforeAll");
+    return team;
+  };
+  /** Serves the team's keys and signs an assertion for `email` (`overrides` on top of its claims). */
+  const assertion = (email: string, overrides: Record<string, unknown> = {}): Promise<string> => {
+    serveAccessKeys(server, keys());
+    return signAccessToken(keys(), accessClaims(email, overrides));
+  };
+  return {
+    assertion,
+    /** `/admin${path}` on a Worker running with `workerEnv`, as the Access identity `email`. */
+    async adminFetch(workerEnv: Env, email: string, path: string, init: RequestInit = {}): Promise<Response> {
+      const headers = new Headers(init.headers);
+      headers.set("cf-access-jwt-assertion", await assertion(email));
+      headers.set("cf-connecting-ip", randomClientAddress());
+      if (init.body !== undefined) headers.set("content-type", "application/json");
+      return fetchWith(workerEnv, new Request(`https://receiver.test/admin${path}`, { ...init, headers }));
+    },
+    /** Console pages of a Worker running with `workerEnv`, as `email` (a `form` posts it). */
+    async consoleAs(workerEnv: Env, email: string) {
+      const headers = { "cf-access-jwt-assertion": await assertion(email) };
+      return (path: string, form?: Record<string, string>): Promise<Response> =>
+        consoleFetch(path, { headers, ...(form ? { form } : {}) }, async (request) => {
+          request.headers.set("cf-connecting-ip", randomClientAddress());
+          return worker.fetch(request, workerEnv);
+        });
+    },
+  };
 }
 
 const encodePart = (part: unknown) => {

@@ -1,7 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { ADMIN_TOKEN, CLINIC_ID, OTHER_CLINIC_ID, uniqueId } from "./events";
-import { providerEnv } from "./notifications";
+import { patientRecord, providerEnv } from "./notifications";
 
 /** Clinic A and clinic B of the two-clinic tests (the suite's two allowed ids). */
 export const CLINIC_A = CLINIC_ID;
@@ -52,15 +53,24 @@ export async function createClinicPatient(
 ): Promise<string> {
   const response = await adminFetchWith(workerEnv, `/clinics/${clinicId}/patients/${patientId}`, {
     method: "PUT",
-    body: JSON.stringify({
-      phone: `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, "0")}`,
-      email: `${patientId}@example.org`,
-      timezone: "America/New_York",
-      sms_opt_in: true,
-      email_opt_in: true,
-      ...fields,
-    }),
+    body: JSON.stringify(patientRecord(patientId, fields)),
   });
   if (response.status !== 200) throw new Error(`patient not created: ${response.status} ${await response.text()}`);
   return patientId;
+}
+
+/** Opens an alert of `clinicId` about `targetId` (an order unless told) straight in D1; returns its id. */
+export async function openClinicAlert(
+  clinicId: string,
+  targetId: string,
+  { rule = "order:shipped", targetType = "order" }: { rule?: string; targetType?: string } = {},
+): Promise<string> {
+  const alertId = uniqueId("alt");
+  await env.DB.prepare(
+    `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
+     VALUES (?1, ?4, ?5, ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+  )
+    .bind(alertId, targetId, clinicId, rule, targetType)
+    .run();
+  return alertId;
 }

@@ -36,6 +36,18 @@ export function providerEnv(overrides: Record<string, string> = {}): Env {
 /** 10:00 in New York on a January weekday: inside the default send window (the suite clock's start). */
 export const DAYTIME = TEST_NOW;
 
+/** A directory record for `patientId`: a random phone, an email from the id, opted in to both (`fields` on top). */
+export function patientRecord(patientId: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    phone: `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, "0")}`,
+    email: `${patientId}@example.org`,
+    timezone: "America/New_York",
+    sms_opt_in: true,
+    email_opt_in: true,
+    ...fields,
+  };
+}
+
 /** Creates a patient through the admin API; returns its id. */
 export async function createPatient(
   fields: Partial<{
@@ -50,14 +62,7 @@ export async function createPatient(
   const response = await adminFetch(`/patients/${patientId}`, {
     method: "PUT",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      phone: `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, "0")}`,
-      email: `${patientId}@example.org`,
-      timezone: "America/New_York",
-      sms_opt_in: true,
-      email_opt_in: true,
-      ...fields,
-    }),
+    body: JSON.stringify(patientRecord(patientId, fields)),
   });
   if (response.status !== 200) throw new Error(`patient not created: ${response.status} ${await response.text()}`);
   return patientId;

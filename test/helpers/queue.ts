@@ -6,6 +6,7 @@ import {
   type QueueResult,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { vi } from "vitest";
 import { getEventRow } from "../../src/db/events";
 import { ALL_CLINICS } from "../../src/db/scope";
 import worker from "../../src/index";
@@ -13,6 +14,7 @@ import { consumeDeadLetters } from "../../src/queue/dead-letter-consumer";
 import { QUEUES } from "../../src/queue/dispatch";
 import { wrapDatabase } from "./d1";
 import { type EnvelopeLike, uniqueId } from "./events";
+import { WAIT } from "./wait";
 
 export const EVENTS_QUEUE = QUEUES.events;
 export const EVENTS_DLQ = QUEUES.eventsDeadLetter;
@@ -61,6 +63,15 @@ export async function eventRow(eventId: string) {
   const row = await getEventRow(env.DB, ALL_CLINICS, eventId);
   if (!row) throw new Error(`no event row for ${eventId}`);
   return row;
+}
+
+/** The event's row once the real queue and consumer have processed it (a replay, a redelivery). */
+export function processedRow(eventId: string) {
+  return vi.waitFor(async () => {
+    const current = await eventRow(eventId);
+    if (!(current.status === "processed")) throw new Error("not yet");
+    return current;
+  }, WAIT);
 }
 
 /**

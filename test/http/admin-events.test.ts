@@ -2,8 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { EVENTS_QUEUE, eventMessage, eventRow, runBatch, runDeadLetter } from "../helpers/queue";
-import { WAIT } from "../helpers/wait";
+import { EVENTS_QUEUE, eventMessage, eventRow, processedRow, runBatch, runDeadLetter } from "../helpers/queue";
 
 interface EventList {
   events: { event_id: string; status: string; event_type: string; received_at: string }[];
@@ -103,11 +102,7 @@ describe("admin API: replay", () => {
     expect(replay.status).toBe(202);
     expect(replay.body).toMatchObject({ status: "queued", previous_status: "dead" });
     // The replay went through the real queue to the real consumer.
-    const processed = await vi.waitFor(async () => {
-      const current = await eventRow(event.event_id);
-      if (!(current.status === "processed")) throw new Error("not yet");
-      return current;
-    }, WAIT);
+    const processed = await processedRow(event.event_id);
     expect(processed.applications).toBe(1);
     const order = await adminJson(`/orders/${String(event.data.order_id)}`);
     expect(order.body).toMatchObject({ status: "shipped", tracking_number: "1Z999AA10123456784" });
@@ -122,11 +117,7 @@ describe("admin API: replay", () => {
 
     const forced = await adminFetch(`/events/${event.event_id}/replay?force=true`, { method: "POST" });
     expect(forced.status).toBe(202);
-    const done = await vi.waitFor(async () => {
-      const current = await eventRow(event.event_id);
-      if (!(current.status === "processed")) throw new Error("not yet");
-      return current;
-    }, WAIT);
+    const done = await processedRow(event.event_id);
     expect(done.applications).toBe(2);
     const order = await adminJson(`/orders/${String(event.data.order_id)}`);
     expect(order.body).toMatchObject({ status: "shipped" });

@@ -3,8 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { setClock } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { eventRow, runDeadLetter } from "../helpers/queue";
-import { WAIT } from "../helpers/wait";
+import { eventRow, processedRow, runDeadLetter } from "../helpers/queue";
 
 function bulkReplay(body: unknown) {
   return adminJson("/events/replay", {
@@ -46,11 +45,7 @@ describe("POST /admin/events/replay", () => {
     expect((await bulkReplay({ status: "invalid", limit: 1000 })).status).toBe(202);
 
     for (const event of events) {
-      const row = await vi.waitFor(async () => {
-        const current = await eventRow(event.event_id);
-        if (!(current.status === "processed")) throw new Error("not yet");
-        return current;
-      }, WAIT);
+      const row = await processedRow(event.event_id);
       expect(row.applications).toBe(1);
     }
   });

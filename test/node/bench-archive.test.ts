@@ -4,7 +4,7 @@ import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { measureArchive } from "../../bench/archive.ts";
-import { STEADY_STATE_GOAL_BYTES, steadyStateBytes } from "../../bench/storage.ts";
+import { budgetedSteadyState, STEADY_STATE_GOAL_BYTES, steadyStateBytes } from "../../bench/storage.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -14,6 +14,19 @@ describe("bench: D1's steady state with the archive", () => {
     expect(steadyStateBytes(100_000, 90, 30, live)).toBe(100_000 * (30 * 2500 + 60 * 1700));
     expect(steadyStateBytes(100_000, 7, 30, live)).toBe(100_000 * 7 * 2500);
     expect(steadyStateBytes(100_000, 7, 30, live)).toBeLessThanOrEqual(STEADY_STATE_GOAL_BYTES);
+  });
+
+  it("with the size budget holds the longest window within 2 GB beside the event index, or ARCHIVE_AFTER_DAYS", () => {
+    const live = { with_payload: 2500, without_payload: 1700 };
+    // 100k a day: the default 90 days would be 17.7 GB; the budget keeps 8 days (2 GB).
+    expect(budgetedSteadyState(100_000, 90, 30, live, 0)).toEqual({ bytes: 100_000 * 8 * 2500, days: 8 });
+    // A year of event index (1 GB) leaves room for 4 days.
+    expect(budgetedSteadyState(100_000, 90, 30, live, 1e9)).toEqual({ bytes: 2e9, days: 4 });
+    // 10k a day: under the budget at 90 days, the budget changes nothing.
+    expect(budgetedSteadyState(10_000, 90, 30, live, 0)).toEqual({
+      bytes: steadyStateBytes(10_000, 90, 30, live),
+      days: 90,
+    });
   });
 });
 

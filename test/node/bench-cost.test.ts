@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { StageLedger } from "../../bench/batch-record.ts";
+import { emptyLedger, type StageLedger } from "../../bench/batch-record.ts";
 import {
   billedRowsWritten,
   computeCost,
@@ -9,23 +9,7 @@ import {
 } from "../../bench/cost.ts";
 import { vsFloor } from "../../bench/pipeline-floor.ts";
 
-const ledger = (overrides: Partial<StageLedger>): StageLedger => ({
-  invocations: 0,
-  wall_ms: 0,
-  d1_statements: 0,
-  d1_statements_without_meta: 0,
-  rows_read: 0,
-  rows_written: 0,
-  statements: {},
-  queue_messages_sent: 0,
-  queue_write_chunks: 0,
-  queue_deliveries: 0,
-  queue_read_chunks: 0,
-  queue_acks: 0,
-  queue_delete_chunks: 0,
-  queue_retries: 0,
-  ...overrides,
-});
+const ledger = (overrides: Partial<StageLedger>): StageLedger => ({ ...emptyLedger(), ...overrides });
 
 describe("bench: pricing (bench/cost.ts)", () => {
   it("prices each item at the marginal Workers Paid list price", () => {

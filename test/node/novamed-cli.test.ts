@@ -3,7 +3,16 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../tools/novamed/cli.ts";
 import { EXIT } from "../../tools/novamed/outcome.ts";
-import { capture, closedPortUrl, type FakeServer, type Reply, ROOT, runTool, startFakeServer } from "./fake-server.ts";
+import {
+  capture,
+  closedPortUrl,
+  type FakeServer,
+  type RecordedRequest,
+  type Reply,
+  ROOT,
+  runTool,
+  startFakeServer,
+} from "./fake-server.ts";
 
 const API_KEY = "nm_test_CANARY_key_5f2a9c";
 const CLINIC_ID = "550e8400-e29b-41d4-a716-446655440000";
@@ -43,6 +52,14 @@ function expectOneCleanLine(result: { stdout: string[]; stderr: string[] }) {
   expect([...result.stdout, ...result.stderr].join("\n")).not.toContain(API_KEY);
 }
 
+/** A request to NovaMed's webhook API as the contract wants it: the path, the key, JSON both ways. */
+function expectNovaMedJson(request: RecordedRequest) {
+  expect(request.url).toBe("/api/external/webhook");
+  expect(request.headers["x-api-key"]).toBe(API_KEY);
+  expect(request.headers["content-type"]).toBe("application/json");
+  expect(request.headers.accept).toBe("application/json");
+}
+
 describe("npm run novamed -- register", () => {
   it("POSTs the guide's request and prints the webhook_id", async () => {
     const api = await fakeNovaMed({ status: 200, body: REGISTER_RESPONSE });
@@ -52,10 +69,7 @@ describe("npm run novamed -- register", () => {
     expect(api.requests).toHaveLength(1);
     const request = api.requests[0]!;
     expect(request.method).toBe("POST");
-    expect(request.url).toBe("/api/external/webhook");
-    expect(request.headers["x-api-key"]).toBe(API_KEY);
-    expect(request.headers["content-type"]).toBe("application/json");
-    expect(request.headers.accept).toBe("application/json");
+    expectNovaMedJson(request);
     expect(JSON.parse(request.body)).toEqual({ clinic_id: CLINIC_ID, webhook_url: WEBHOOK_URL });
     expect(result.stdout).toEqual([WEBHOOK_ID]);
     expect(result.stderr).toHaveLength(1);
@@ -163,10 +177,7 @@ describe("npm run novamed -- delete", () => {
     expect(result.code).toBe(EXIT.ok);
     const request = api.requests[0]!;
     expect(request.method).toBe("DELETE");
-    expect(request.url).toBe("/api/external/webhook");
-    expect(request.headers["x-api-key"]).toBe(API_KEY);
-    expect(request.headers["content-type"]).toBe("application/json");
-    expect(request.headers.accept).toBe("application/json");
+    expectNovaMedJson(request);
     expect(JSON.parse(request.body)).toEqual({ clinic_id: CLINIC_ID, webhook_id: WEBHOOK_ID });
     expect(result.stdout).toEqual([]);
     expect(result.stderr[0]).toContain(`Deleted webhook ${WEBHOOK_ID}`);

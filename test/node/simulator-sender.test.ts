@@ -52,6 +52,24 @@ async function flakyReceiver(failures: number, then = 200, onRequest?: (request:
   return { url: `${receiver.url}/webhooks/novamed`, seen };
 }
 
+/** One clinic's plan of `count` events in order, without duplicates. */
+function planOf(seed: string, count: number) {
+  return buildPlan({ seed, clinicId: CLINIC_ID, startTime: 0, count, duplicateRate: 0, outOfOrderRate: 0 });
+}
+
+/** Sends `sends` one at a time to `url`, with retries at {@link SCALE} of NovaMed's delays on `time`. */
+function sendScaled(sends: Parameters<typeof sendPlan>[0], url: string, time: ReturnType<typeof fakeTime>) {
+  return sendPlan(sends, {
+    target: url,
+    apiKey: API_KEY,
+    timeoutMs: 5000,
+    concurrency: 1,
+    retryScale: SCALE,
+    sleep: time.sleep,
+    now: time.now,
+  });
+}
+
 function eventIdsOf(server: FakeServer): string[] {
   return server.requests.map((request) => String(JSON.parse(request.body).event_id));
 }
@@ -61,24 +79,9 @@ describe("the simulator's retry schedule (NovaMed's: immediate, 1 min, 5 min, 15
     const time = fakeTime();
     const arrivals: number[] = [];
     const { url } = await flakyReceiver(2, 200, () => arrivals.push(time.now()));
-    const { sends } = buildPlan({
-      seed: "one",
-      clinicId: CLINIC_ID,
-      startTime: 0,
-      count: 1,
-      duplicateRate: 0,
-      outOfOrderRate: 0,
-    });
+    const { sends } = planOf("one", 1);
 
-    const stats = await sendPlan(sends, {
-      target: url,
-      apiKey: API_KEY,
-      timeoutMs: 5000,
-      concurrency: 1,
-      retryScale: SCALE,
-      sleep: time.sleep,
-      now: time.now,
-    });
+    const stats = await sendScaled(sends, url, time);
 
     expect(time.sleeps).toEqual([60_000 * SCALE, 300_000 * SCALE]);
     expect(arrivals).toEqual([0, 60_000 * SCALE, 360_000 * SCALE]);
@@ -91,24 +94,9 @@ describe("the simulator's retry schedule (NovaMed's: immediate, 1 min, 5 min, 15
     const time = fakeTime();
     const arrivals: number[] = [];
     const { url } = await flakyReceiver(Number.POSITIVE_INFINITY, 200, () => arrivals.push(time.now()));
-    const { sends } = buildPlan({
-      seed: "one",
-      clinicId: CLINIC_ID,
-      startTime: 0,
-      count: 1,
-      duplicateRate: 0,
-      outOfOrderRate: 0,
-    });
+    const { sends } = planOf("one", 1);
 
-    const stats = await sendPlan(sends, {
-      target: url,
-      apiKey: API_KEY,
-      timeoutMs: 5000,
-      concurrency: 1,
-      retryScale: SCALE,
-      sleep: time.sleep,
-      now: time.now,
-    });
+    const stats = await sendScaled(sends, url, time);
 
     expect(RETRY_DELAYS_MS).toEqual([0, 60_000, 300_000, 900_000, 3_600_000]);
     expect(time.sleeps).toEqual([60, 300, 900, 3600]);
@@ -119,36 +107,14 @@ describe("the simulator's retry schedule (NovaMed's: immediate, 1 min, 5 min, 15
   it("treats any non-200, even a 2xx, as a failure", async () => {
     const time = fakeTime();
     const { url } = await flakyReceiver(0, 202);
-    const { sends } = buildPlan({
-      seed: "one",
-      clinicId: CLINIC_ID,
-      startTime: 0,
-      count: 1,
-      duplicateRate: 0,
-      outOfOrderRate: 0,
-    });
-    const stats = await sendPlan(sends, {
-      target: url,
-      apiKey: API_KEY,
-      timeoutMs: 5000,
-      concurrency: 1,
-      retryScale: SCALE,
-      sleep: time.sleep,
-      now: time.now,
-    });
+    const { sends } = planOf("one", 1);
+    const stats = await sendScaled(sends, url, time);
     expect(stats).toMatchObject({ givenUp: 1, attempts: 5, results: { "202": 5 } });
   });
 
   it("sends each event as NovaMed does: POST, x-api-key, JSON body", async () => {
     const { url } = await flakyReceiver(0);
-    const { sends } = buildPlan({
-      seed: "shape",
-      clinicId: CLINIC_ID,
-      startTime: 0,
-      count: 5,
-      duplicateRate: 0,
-      outOfOrderRate: 0,
-    });
+    const { sends } = planOf("shape", 5);
     await sendPlan(sends, { target: url, apiKey: API_KEY, timeoutMs: 5000, concurrency: 1, retryScale: 0 });
     expect(receiver!.requests.map((request) => request.body)).toEqual(sends.map((send) => send.body));
     for (const request of receiver!.requests) {
@@ -169,14 +135,7 @@ describe("the simulator's retry schedule (NovaMed's: immediate, 1 min, 5 min, 15
       active -= 1;
       return { status: 200, body: "{}" };
     });
-    const { sends } = buildPlan({
-      seed: "c",
-      clinicId: CLINIC_ID,
-      startTime: 0,
-      count: 30,
-      duplicateRate: 0,
-      outOfOrderRate: 0,
-    });
+    const { sends } = planOf("c", 30);
     const stats = await sendPlan(sends, {
       target: `${receiver.url}/webhooks/novamed`,
       apiKey: API_KEY,

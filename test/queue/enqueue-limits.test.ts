@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { takeStuckEvents } from "../../src/db/events";
+import { takeStuckEvents } from "../../src/db/event-requeue";
 import { enqueueSendJobs } from "../../src/notify/outbox";
 import { enqueueAll, QUEUE_LIMITS } from "../../src/queue/enqueue";
 import { STUCK_AFTER_MS, SWEEP_MAX_CHUNKS, sweepStuckEvents } from "../../src/scheduled/event-sweep";

@@ -1,7 +1,8 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { claimEvents, markQueuedForReplay, REPLAYABLE } from "../../src/db/events";
+import { markQueuedForReplay, REPLAYABLE } from "../../src/db/event-requeue";
+import { claimEvents } from "../../src/db/events";
 import worker from "../../src/index";
 import { LEASE_MS } from "../../src/queue/events-consumer";
 import { CRONS } from "../../src/scheduled/dispatch";

@@ -54,6 +54,13 @@ async function auditRowAt(daysAgo: number) {
   return target;
 }
 
+/** After a watch run with `settings`, the `config_problem` alert about `variable` is open. */
+async function expectConfigProblemRaised(settings: Record<string, string>, variable: string) {
+  await runWatch(now, settings);
+  const [alert] = await alertsOn(variable, "config_problem");
+  expect(alert?.state).toBe("open");
+}
+
 describe("daily jobs with one malformed setting", () => {
   it("EVENT_ROW_RETENTION_DAYS=14d stops the compaction alone: payloads and audit rows are still purged, and the watch raises config_problem", async () => {
     const settings = { EVENT_ROW_RETENTION_DAYS: "14d", PAYLOAD_RETENTION_DAYS: "30" };
@@ -66,9 +73,7 @@ describe("daily jobs with one malformed setting", () => {
     expect((await eventRow(eventId)).payload).toBeNull();
     expect(await keptAuditRowsOf(auditTarget)).toEqual([]);
 
-    await runWatch(now, settings);
-    const [alert] = await alertsOn("EVENT_ROW_RETENTION_DAYS", "config_problem");
-    expect(alert?.state).toBe("open");
+    await expectConfigProblemRaised(settings, "EVENT_ROW_RETENTION_DAYS");
   });
 
   it("PAYLOAD_RETENTION_DAYS=30d stops the payload purge alone: audit rows are purged and final rows compacted", async () => {
@@ -81,9 +86,7 @@ describe("daily jobs with one malformed setting", () => {
     await expect(eventRow(compacted)).rejects.toThrow("no event row");
     expect(await keptAuditRowsOf(auditTarget)).toEqual([]);
 
-    await runWatch(now, settings);
-    const [alert] = await alertsOn("PAYLOAD_RETENTION_DAYS", "config_problem");
-    expect(alert?.state).toBe("open");
+    await expectConfigProblemRaised(settings, "PAYLOAD_RETENTION_DAYS");
   });
 
   it("AUDIT_RETENTION_DAYS=6y stops the audit purge alone", async () => {

@@ -9,6 +9,8 @@ import { applyAndCaptureJobs, mockProviders, notificationsOf, PROVIDER_ENV, runS
 const server = useMockNetwork();
 
 const SERVICE_A = `MG${"a".repeat(32)}`;
+/** Clinic A's profile texting from its own Messaging Service. */
+const ALPHA_SMS = { name: "Alpha Clinic", phone: "+14155550111", sms_messaging_service_sid: SERVICE_A };
 const NUMBER_B = "+14155550222";
 
 /**
@@ -172,9 +174,7 @@ describe("clinic profiles: every patient message speaks for its event's clinic",
     const providers = mockProviders(server);
     const { a, b, workerEnv } = clinics();
     await putClinicProfile(workerEnv, a, {
-      name: "Alpha Clinic",
-      phone: "+14155550111",
-      sms_messaging_service_sid: SERVICE_A,
+      ...ALPHA_SMS,
       email_from: "Alpha Clinic <care@alpha.example>",
       email_reply_to: "desk@alpha.example",
     });
@@ -237,11 +237,7 @@ describe("consent follows the sender", () => {
   it("a STOP to clinic A's own number stops clinic A's texts only; replies speak for the receiving clinic", async () => {
     const providers = mockProviders(server);
     const { a, b, workerEnv } = clinics();
-    await putClinicProfile(workerEnv, a, {
-      name: "Alpha Clinic",
-      phone: "+14155550111",
-      sms_messaging_service_sid: SERVICE_A,
-    });
+    await putClinicProfile(workerEnv, a, ALPHA_SMS);
     await putClinicProfile(workerEnv, b, { name: "Beta Health", phone: "+14155550112", sms_from: NUMBER_B });
     const phone = "+14155550411";
 

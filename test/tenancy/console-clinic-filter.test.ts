@@ -1,34 +1,15 @@
-import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../../src/index";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
-import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
-import { consoleFetch } from "../helpers/console";
+import { describe, expect, it } from "vitest";
+import { twoClinicsBehindAccess, useAccessTeam } from "../helpers/access";
+import { adminFetchWith, createClinicPatient, openClinicAlert } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 describe("the console's clinic filter on the lists and the overview", () => {
   it("narrows events, alerts, audit and the overview to one clinic of the identity, and never beyond it", async () => {
-    const a = crypto.randomUUID();
-    const b = crypto.randomUUID();
-    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ADMIN_TOKEN: undefined });
-    const adminEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const { a, b, workerEnv, adminEnv } = twoClinicsBehindAccess();
     const seed = async (clinicId: string) => {
       const patientId = await createClinicPatient(adminEnv, clinicId);
       const event = makeEvent("order:shipped", {
@@ -36,25 +17,15 @@ describe("the console's clinic filter on the lists and the overview", () => {
         data: { order_id: uniqueId("ord"), patient_id: patientId },
       });
       await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
-      const alertId = uniqueId("alt");
-      await env.DB.prepare(
-        `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
-         VALUES (?1, 'event_dead', 'event', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-      )
-        .bind(alertId, event.event_id, clinicId)
-        .run();
+      const alertId = await openClinicAlert(clinicId, event.event_id, { rule: "event_dead", targetType: "event" });
       return { patientId, eventId: event.event_id, alertId };
     };
     const ofA = await seed(a);
     const ofB = await seed(b);
     const as = async (identity: string) => {
-      serveAccessKeys(server, team);
-      const headers = { "cf-access-jwt-assertion": await signAccessToken(team, accessClaims(identity)) };
+      const fetchPage = await access.consoleAs(workerEnv, identity);
       return async (path: string) => {
-        const response = await consoleFetch(path, { headers }, async (request) => {
-          request.headers.set("cf-connecting-ip", randomClientAddress());
-          return worker.fetch(request, workerEnv);
-        });
+        const response = await fetchPage(path);
         expect(response.status, path).toBe(200);
         return response.text();
       };

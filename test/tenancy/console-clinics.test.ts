@@ -1,41 +1,16 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../../src/index";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
+import { describe, expect, it } from "vitest";
+import { twoClinicsBehindAccess, useAccessTeam } from "../helpers/access";
 import { adminFetchWith } from "../helpers/clinics";
-import { consoleFetch, csrfTokenOf } from "../helpers/console";
+import { csrfTokenOf } from "../helpers/console";
 import { useMockNetwork } from "../helpers/msw";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 describe("/console/clinics: each clinic's effective settings; admins edit them (CSRF, audited)", () => {
   it("shows each clinic of the identity with its sources, saves an admin's valid form and refuses the rest", async () => {
-    const a = crypto.randomUUID();
-    const b = crypto.randomUUID();
-    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ADMIN_TOKEN: undefined });
-    const adminEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
-    const as = async (identity: string) => {
-      serveAccessKeys(server, team);
-      const headers = { "cf-access-jwt-assertion": await signAccessToken(team, accessClaims(identity)) };
-      return (path: string, form?: Record<string, string>) =>
-        consoleFetch(path, { headers, ...(form ? { form } : {}) }, async (request) => {
-          request.headers.set("cf-connecting-ip", randomClientAddress());
-          return worker.fetch(request, workerEnv);
-        });
-    };
+    const { a, b, workerEnv, adminEnv } = twoClinicsBehindAccess();
+    const as = (identity: string) => access.consoleAs(workerEnv, identity);
     const profileOf = (clinicId: string) =>
       env.DB.prepare(`SELECT name, sms_daily_cap, time_zone FROM clinic_profiles WHERE clinic_id = ?1`)
         .bind(clinicId)

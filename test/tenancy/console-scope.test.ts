@@ -1,34 +1,17 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../../src/index";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
-import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
-import { consoleFetch, csrfTokenOf } from "../helpers/console";
+import { describe, expect, it } from "vitest";
+import { twoClinicsBehindAccess, useAccessTeam } from "../helpers/access";
+import { adminFetchWith, createClinicPatient, openClinicAlert } from "../helpers/clinics";
+import { csrfTokenOf } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 describe("the console resolves the staff scope: roles, and pages filtered to the identity's clinics", () => {
   it("a viewer of clinic A sees clinic A's rows, masked, never clinic B's, and may not change anything", async () => {
-    const a = crypto.randomUUID();
-    const b = crypto.randomUUID();
-    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ADMIN_TOKEN: undefined });
-    const adminEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const { a, b, workerEnv, adminEnv } = twoClinicsBehindAccess();
     const seed = async (clinicId: string, phone: string) => {
       const patientId = await createClinicPatient(adminEnv, clinicId, { phone });
       const orderId = uniqueId("ord");
@@ -37,13 +20,7 @@ describe("the console resolves the staff scope: roles, and pages filtered to the
         data: { order_id: orderId, patient_id: patientId },
       });
       await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
-      const alertId = uniqueId("alt");
-      await env.DB.prepare(
-        `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
-         VALUES (?1, 'order:shipped', 'order', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-      )
-        .bind(alertId, orderId, clinicId)
-        .run();
+      const alertId = await openClinicAlert(clinicId, orderId);
       return { patientId, orderId, eventId: event.event_id, alertId };
     };
     const ofA = await seed(a, "+14155550141");
@@ -59,15 +36,7 @@ describe("the console resolves the staff scope: roles, and pages filtered to the
     };
     const viewer = await staff("viewer");
     const operator = await staff("operator");
-    const as = async (identity: string) => {
-      serveAccessKeys(server, team);
-      const headers = { "cf-access-jwt-assertion": await signAccessToken(team, accessClaims(identity)) };
-      return (path: string, form?: Record<string, string>) =>
-        consoleFetch(path, { headers, ...(form ? { form } : {}) }, async (request) => {
-          request.headers.set("cf-connecting-ip", randomClientAddress());
-          return worker.fetch(request, workerEnv);
-        });
-    };
+    const as = (identity: string) => access.consoleAs(workerEnv, identity);
 
     const asViewer = await as(viewer);
     const markersOfB = [b, ofB.patientId, ofB.orderId, ofB.eventId, ofB.alertId, "0142"];

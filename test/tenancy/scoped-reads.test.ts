@@ -1,34 +1,15 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it, vi } from "vitest";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
-import { adminFetchWith, createClinicPatient, fetchWith } from "../helpers/clinics";
+import { describe, expect, it, vi } from "vitest";
+import { accessEnv, useAccessTeam } from "../helpers/access";
+import { adminFetchWith, createClinicPatient, openClinicAlert } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
-const server = useMockNetwork();
+const access = useAccessTeam(useMockNetwork());
 
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
-
-async function asAccess(workerEnv: Env, email: string, path: string, init: RequestInit = {}) {
-  serveAccessKeys(server, team);
-  const headers = new Headers(init.headers);
-  headers.set("cf-access-jwt-assertion", await signAccessToken(team, accessClaims(email)));
-  headers.set("cf-connecting-ip", randomClientAddress());
-  if (init.body !== undefined) headers.set("content-type", "application/json");
-  return fetchWith(workerEnv, new Request(`https://receiver.test/admin${path}`, { ...init, headers }));
-}
+/** A staff route called as an Access identity. */
+const asAccess = access.adminFetch;
 
 /** One clinic's data: a patient, a shipped order (with its notifications), an invalid event, an open alert. */
 async function seedClinic(workerEnv: Env, clinicId: string) {
@@ -43,13 +24,7 @@ async function seedClinic(workerEnv: Env, clinicId: string) {
   const notification = await env.DB.prepare(`SELECT notification_id FROM notifications WHERE event_id = ?1 LIMIT 1`)
     .bind(shipped.event_id)
     .first<{ notification_id: string }>();
-  const alertId = uniqueId("alt");
-  await env.DB.prepare(
-    `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
-     VALUES (?1, 'order:shipped', 'order', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-  )
-    .bind(alertId, orderId, clinicId)
-    .run();
+  const alertId = await openClinicAlert(clinicId, orderId);
   return { patientId, orderId, shipped, invalid, notificationId: String(notification?.notification_id), alertId };
 }
 

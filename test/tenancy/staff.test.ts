@@ -1,34 +1,14 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
-import { randomClientAddress } from "../helpers/admin";
-import { adminFetchWith, fetchWith } from "../helpers/clinics";
+import { describe, expect, it } from "vitest";
+import { accessEnv, useAccessTeam } from "../helpers/access";
+import { adminFetchWith } from "../helpers/clinics";
 import { CLINIC_ID } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 /** A staff route called as an Access identity. */
-async function asAccess(workerEnv: Env, email: string, path: string, init: RequestInit = {}) {
-  serveAccessKeys(server, team);
-  const headers = new Headers(init.headers);
-  headers.set("cf-access-jwt-assertion", await signAccessToken(team, accessClaims(email)));
-  headers.set("cf-connecting-ip", randomClientAddress());
-  if (init.body !== undefined) headers.set("content-type", "application/json");
-  return fetchWith(workerEnv, new Request(`https://receiver.test/admin${path}`, { ...init, headers }));
-}
+const asAccess = access.adminFetch;
 
 const put = (body: unknown): RequestInit => ({ method: "PUT", body: JSON.stringify(body) });
 

@@ -1,26 +1,14 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { app } from "../../src/http/app";
-import {
-  type AccessKeyPair,
-  accessClaims,
-  accessEnv,
-  generateAccessKeys,
-  serveAccessKeys,
-  signAccessToken,
-} from "../helpers/access";
+import { accessEnv, useAccessTeam } from "../helpers/access";
 import { randomClientAddress } from "../helpers/admin";
-import { adminFetchWith, createClinicPatient, fetchWith, putClinicProfile } from "../helpers/clinics";
+import { adminFetchWith, createClinicPatient, fetchWith, openClinicAlert, putClinicProfile } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam(useMockNetwork());
 
 describe("a viewer of clinic A walks every admin route and sees nothing of clinic B", () => {
   it("answers every route without clinic B's ids, names or contact details", async () => {
@@ -42,13 +30,7 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
       .bind(eventB.event_id)
       .first<{ notification_id: string }>();
     expect(notificationB).not.toBeNull();
-    const alertB = uniqueId("alt");
-    await env.DB.prepare(
-      `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
-       VALUES (?1, 'order:shipped', 'order', ?2, ?3, 'open', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-    )
-      .bind(alertB, orderB, b)
-      .run();
+    const alertB = await openClinicAlert(b, orderB);
     const markers = [
       b,
       secretName,
@@ -89,8 +71,7 @@ describe("a viewer of clinic A walks every admin route and sees nothing of clini
       ).values(),
     ];
     expect(routes.length).toBeGreaterThan(15);
-    serveAccessKeys(server, team);
-    const token = await signAccessToken(team, accessClaims(viewer));
+    const token = await access.assertion(viewer);
     const seen: string[] = [];
     const bodies = new Map<string, string>();
     // The routes themselves, and the lists and search again with filters that would find clinic B's rows.

@@ -19,65 +19,50 @@ interface LifecycleCase {
 
 const order = (id: string) => ({ order_id: id, medication_request_id: uniqueId("mr") });
 
+/** A `stall` that applies `type` at `at` to a fresh target (id prefixed `prefix`) with `dataOf(id)`. */
+function stallWith(prefix: string, type: string, dataOf: (id: string) => Record<string, unknown>) {
+  return async (at: number) => {
+    const id = uniqueId(prefix);
+    await applyAt(at, type, dataOf(id));
+    return id;
+  };
+}
+
 const CASES: LifecycleCase[] = [
   {
     rule: "medication_request:approved",
-    stall: async (at) => {
-      const id = uniqueId("mr");
-      await applyAt(at, "medication_request:approved", { medication_request_id: id });
-      return id;
-    },
+    stall: stallWith("mr", "medication_request:approved", (id) => ({ medication_request_id: id })),
     threshold: T0 + 24 * HOUR,
     moveOn: (at, id) => applyAt(at, "order:created", { order_id: uniqueId("ord"), medication_request_id: id }),
   },
   {
     rule: "order:created",
-    stall: async (at) => {
-      const id = uniqueId("ord");
-      await applyAt(at, "order:created", order(id));
-      return id;
-    },
+    stall: stallWith("ord", "order:created", (id) => order(id)),
     threshold: T0 + 72 * HOUR,
     moveOn: (at, id) => applyAt(at, "order:processing", { order_id: id }),
   },
   {
     rule: "order:processing",
-    stall: async (at) => {
-      const id = uniqueId("ord");
-      await applyAt(at, "order:processing", order(id));
-      return id;
-    },
+    stall: stallWith("ord", "order:processing", (id) => order(id)),
     threshold: T0 + 72 * HOUR,
     moveOn: (at, id) => applyAt(at, "order:shipped", { order_id: id }),
   },
   {
     rule: "order:shipped",
-    stall: async (at) => {
-      const id = uniqueId("ord");
-      // Estimated for 2026-03-04: due two days after that day's start (UTC).
-      await applyAt(at, "order:shipped", { ...order(id), estimated_delivery: "2026-03-04" });
-      return id;
-    },
+    // Estimated for 2026-03-04: due two days after that day's start (UTC).
+    stall: stallWith("ord", "order:shipped", (id) => ({ ...order(id), estimated_delivery: "2026-03-04" })),
     threshold: Date.parse("2026-03-06T00:00:00.000Z"),
     moveOn: (at, id) => applyAt(at, "order:delivered", { order_id: id }),
   },
   {
     rule: "order:shipped",
-    stall: async (at) => {
-      const id = uniqueId("ord");
-      await applyAt(at, "order:shipped", { ...order(id), estimated_delivery: undefined });
-      return id;
-    },
+    stall: stallWith("ord", "order:shipped", (id) => ({ ...order(id), estimated_delivery: undefined })),
     threshold: T0 + 7 * DAY,
     moveOn: (at, id) => applyAt(at, "order:cancelled", { order_id: id }),
   },
   {
     rule: "refill:requested",
-    stall: async (at) => {
-      const id = uniqueId("ref");
-      await applyAt(at, "refill:requested", { refill_id: id });
-      return id;
-    },
+    stall: stallWith("ref", "refill:requested", (id) => ({ refill_id: id })),
     threshold: T0 + 48 * HOUR,
     moveOn: (at, id) => applyAt(at, "refill:denied", { refill_id: id }),
   },

@@ -127,16 +127,18 @@ function writeStory(ctx: StoryContext, start: number): void {
     refills: random.int(0, 5),
   };
   const requestEntity = `medication_request:${medicationRequestId}`;
-
-  emit("medication_request:created", requestEntity, { ...request, created_at: iso() });
-  if (random.chance(0.08)) {
-    advance(30, 600);
+  const cancelRequest = () =>
     emit("medication_request:cancelled", requestEntity, {
       medication_request_id: medicationRequestId,
       patient_id: patient.id,
       reason: random.pick(MEDICATION_REQUEST_CANCEL_REASONS),
       cancelled_at: iso(),
     });
+
+  emit("medication_request:created", requestEntity, { ...request, created_at: iso() });
+  if (random.chance(0.08)) {
+    advance(30, 600);
+    cancelRequest();
     return;
   }
   advance(10, 240);
@@ -202,12 +204,7 @@ function writeStory(ctx: StoryContext, start: number): void {
     // Half the time a cancelled first order ends the prescription too.
     if (random.chance(0.5)) {
       advance(10, 240);
-      emit("medication_request:cancelled", requestEntity, {
-        medication_request_id: medicationRequestId,
-        patient_id: patient.id,
-        reason: random.pick(MEDICATION_REQUEST_CANCEL_REASONS),
-        cancelled_at: iso(),
-      });
+      cancelRequest();
     }
     return;
   }

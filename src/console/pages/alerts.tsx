@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ALERT_STATES, type AlertRow, type AlertState, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { narrowedTo } from "../../db/scope";
 import { audited } from "../../http/audit";
-import { encodeCursor, readCursor } from "../../http/cursor";
+import { encodePosition, readPosition } from "../../http/cursor";
 import { consoleLink } from "../../watch/alert-text";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
@@ -30,12 +30,6 @@ function listUrl(filters: { state: AlertState; rule?: string; clinic?: string },
   if (filters.clinic) params.set("clinic", filters.clinic);
   if (cursor) params.set("cursor", cursor);
   return `/console/alerts?${params}`;
-}
-
-/** The position a console cursor names, or null when it is not one this page made. */
-function cursorPosition(cursor: string): { openedAt: string; alertId: string } | null {
-  const [openedAt, alertId] = readCursor(cursor, 2) ?? [];
-  return openedAt !== undefined && alertId !== undefined ? { openedAt, alertId } : null;
 }
 
 function AlertTable({
@@ -111,7 +105,7 @@ export const alertsPage = new Hono<ConsoleApp>();
 alertsPage.get("/", async (c) => {
   const timeZone = clinicTimeZone(c.env);
   const parsed = filtersSchema.safeParse(c.req.query());
-  const after = parsed.success && parsed.data.cursor ? cursorPosition(parsed.data.cursor) : undefined;
+  const after = parsed.success && parsed.data.cursor ? readPosition(parsed.data.cursor) : undefined;
   if (!parsed.success || after === null) {
     return renderPage(
       c,
@@ -121,15 +115,15 @@ alertsPage.get("/", async (c) => {
     );
   }
   const filters = parsed.data;
-  const rows = await listAlerts(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
-    state: filters.state,
-    rule: filters.rule,
+  const { state, rule } = filters;
+  const found = await listAlerts(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
+    state,
+    rule,
     limit: PAGE_SIZE,
     after,
   });
-  const page = rows.slice(0, PAGE_SIZE);
-  const last = page.at(-1);
-  const next = rows.length > PAGE_SIZE && last ? listUrl(filters, encodeCursor([last.opened_at, last.alert_id])) : null;
+  const page = found.rows;
+  const next = found.next && listUrl(filters, encodePosition(found.next));
   return renderPage(
     c,
     "Alerts",

@@ -4,7 +4,7 @@ import { type AuditRow, listAuditRows } from "../../db/audit";
 import { narrowedTo } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
 import { auditedSearch } from "../../http/audit";
-import { decodeAuditCursor, encodeAuditCursor } from "../../http/audit-cursor";
+import { encodePosition, readPosition } from "../../http/cursor";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";
@@ -163,7 +163,7 @@ auditPage.get("/", auditedSearch("audit.read", "target_id", { targetType: "audit
   const timeZone = clinicTimeZone(c.env);
   const parsed = filtersSchema.safeParse(c.req.query());
   const filters: Filters = parsed.success ? parsed.data : {};
-  const after = parsed.success && filters.cursor ? decodeAuditCursor(filters.cursor) : undefined;
+  const after = parsed.success && filters.cursor ? readPosition(filters.cursor, "integer") : undefined;
   if (!parsed.success || after === null) {
     return renderPage(
       c,
@@ -177,17 +177,15 @@ auditPage.get("/", auditedSearch("audit.read", "target_id", { targetType: "audit
       400,
     );
   }
-  const rows = await listAuditRows(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
+  const { rows: page, next: nextPosition } = await listAuditRows(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
     actor: filters.actor,
     action: filters.action,
     targetType: filters.target_type,
     targetId: filters.target_id,
-    limit: PAGE_SIZE + 1,
+    limit: PAGE_SIZE,
     after,
   });
-  const page = rows.slice(0, PAGE_SIZE);
-  const last = page.at(-1);
-  const next = rows.length > PAGE_SIZE && last ? listUrl(filters, encodeAuditCursor(last)) : null;
+  const next = nextPosition && listUrl(filters, encodePosition(nextPosition));
   return renderPage(
     c,
     "Audit trail",

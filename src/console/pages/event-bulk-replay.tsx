@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { type EventRow, eventIdsInScope, REPLAYABLE } from "../../db/events";
+import { REPLAYABLE } from "../../db/event-requeue";
+import { type EventRow, eventIdsInScope } from "../../db/events";
 import { narrowedTo } from "../../db/scope";
 import { audited, setAuditDetail } from "../../http/audit";
-import { ApiError } from "../../http/errors";
-import { replayEvents, replaySelectedEvents } from "../../http/event-replay";
+import { type BulkReplayResult, replayEvents, replaySelectedEvents } from "../../replay/replay";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField } from "../layout";
 import { scopeOf } from "../scope";
@@ -130,42 +130,39 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
     return c.redirect(listUrl(filters, { cursor: filters.cursor, ...notice }), 303);
   };
   const requestId = c.get("requestId");
+  const answer = (result: BulkReplayResult, notice: Record<string, string>) =>
+    back("refused" in result ? { refused: result.refused } : { replayed: String(result.replayed), ...notice });
 
-  try {
-    if (form.scope === "matching") {
-      const resolved = parsed.success ? resolveFilters(filters, clinicTimeZone(c.env)) : null;
-      if (!resolved) return back({ refused: "invalid_filters" });
-      if (filters.q) return back({ refused: "search" });
-      if (!isBulkStatus(filters.status)) return back({ refused: "no_status" });
-      const { replayed } = await replayEvents(
-        c.env,
-        {
-          status: filters.status,
-          type: filters.type,
-          // The list's "from" includes its instant; the bulk filter's lower bound excludes it.
-          receivedAfter: resolved.receivedFrom
-            ? new Date(Date.parse(resolved.receivedFrom) - 1).toISOString()
-            : undefined,
-          receivedBefore: resolved.receivedBefore,
-          limit: BULK_REPLAY_LIMIT,
-          scope: narrowedTo(scopeOf(c), filters.clinic),
-        },
-        { requestId },
-      );
-      return back({ replayed: String(replayed), scope: "matching" });
-    }
-
-    const selection = selectionSchema.safeParse(form.event_id === undefined ? [] : [form.event_id].flat());
-    if (!selection.success) return back({ refused: "none_selected" });
-    const chosen = [...new Set(selection.data)];
-    if (chosen.length > MAX_SELECTION) return back({ refused: "too_many" });
-    // Only the identity's clinics' events: another clinic's id is dropped as an unknown one would be.
-    const eventIds = await eventIdsInScope(c.env.DB, scopeOf(c), chosen);
-    if (eventIds.length === 0) return back({ refused: "none_selected" });
-    const { replayed } = await replaySelectedEvents(c.env, eventIds, { requestId });
-    return back({ replayed: String(replayed), selected: String(eventIds.length) });
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 503) return back({ refused: "enqueue_failed" });
-    throw error;
+  if (form.scope === "matching") {
+    const resolved = parsed.success ? resolveFilters(filters, clinicTimeZone(c.env)) : null;
+    if (!resolved) return back({ refused: "invalid_filters" });
+    if (filters.q) return back({ refused: "search" });
+    if (!isBulkStatus(filters.status)) return back({ refused: "no_status" });
+    const result = await replayEvents(
+      c.env,
+      {
+        status: filters.status,
+        type: filters.type,
+        // The list's "from" includes its instant; the bulk filter's lower bound excludes it.
+        receivedAfter: resolved.receivedFrom
+          ? new Date(Date.parse(resolved.receivedFrom) - 1).toISOString()
+          : undefined,
+        receivedBefore: resolved.receivedBefore,
+        limit: BULK_REPLAY_LIMIT,
+        scope: narrowedTo(scopeOf(c), filters.clinic),
+      },
+      { requestId },
+    );
+    return answer(result, { scope: "matching" });
   }
+
+  const selection = selectionSchema.safeParse(form.event_id === undefined ? [] : [form.event_id].flat());
+  if (!selection.success) return back({ refused: "none_selected" });
+  const chosen = [...new Set(selection.data)];
+  if (chosen.length > MAX_SELECTION) return back({ refused: "too_many" });
+  // Only the identity's clinics' events: another clinic's id is dropped as an unknown one would be.
+  const eventIds = await eventIdsInScope(c.env.DB, scopeOf(c), chosen);
+  if (eventIds.length === 0) return back({ refused: "none_selected" });
+  const result = await replaySelectedEvents(c.env, eventIds, { requestId });
+  return answer(result, { selected: String(eventIds.length) });
 });

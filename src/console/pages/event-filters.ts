@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { EVENT_STATUSES, type EventStatus } from "../../db/events";
-import { decodeEventCursor } from "../../http/event-cursor";
+import type { ListPosition } from "../../db/paging";
+import { readPosition } from "../../http/cursor";
 import { optionalFormText } from "../form-fields";
 import { wallClockToUtc } from "../format";
 
@@ -39,7 +40,7 @@ export function listUrl(filters: Filters, extra: Record<string, string | undefin
 export interface ResolvedFilters {
   receivedFrom?: string;
   receivedBefore?: string;
-  after?: { receivedAt: string; eventId: string };
+  after?: ListPosition;
 }
 
 /**
@@ -49,7 +50,7 @@ export interface ResolvedFilters {
 export function resolveFilters(filters: Filters, timeZone: string): ResolvedFilters | null {
   const receivedFrom = filters.from ? wallClockToUtc(filters.from, timeZone) : undefined;
   const receivedBefore = filters.to ? wallClockToUtc(filters.to, timeZone) : undefined;
-  const after = filters.cursor ? decodeEventCursor(filters.cursor) : undefined;
+  const after = filters.cursor ? readPosition(filters.cursor) : undefined;
   if (receivedFrom === null || receivedBefore === null || after === null) return null;
   return { receivedFrom, receivedBefore, after };
 }

@@ -2,11 +2,11 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { findArchivedEvent } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
-import { FORCE_REPLAYABLE, getEventRow, REPLAYABLE } from "../../db/events";
+import { FORCE_REPLAYABLE, REPLAYABLE } from "../../db/event-requeue";
+import { getEventRow } from "../../db/events";
 import { notificationsForEvent } from "../../db/notification-views";
 import { audited } from "../../http/audit";
-import { ApiError } from "../../http/errors";
-import { replayEvent } from "../../http/event-replay";
+import { refusalText, replayEvent } from "../../replay/replay";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
 import { scopeOf } from "../scope";
@@ -221,14 +221,12 @@ eventPage.post("/:event_id/replay", audited("event.replay", "event", "event_id")
   }
   // Another clinic's event is unknown here: the page answers 404 without replaying anything.
   if (!(await getEventRow(c.env.DB, scopeOf(c), eventId))) return renderEventPage(c, eventId);
-  try {
-    await replayEvent(c.env, eventId, { force, requestId: c.get("requestId") });
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 409 || error.status === 503)) {
-      return renderEventPage(c, eventId, { kind: "error", text: error.message }, error.status);
-    }
-    if (error instanceof ApiError && error.status === 404) return renderEventPage(c, eventId);
-    throw error;
+  const result = await replayEvent(c.env, eventId, { force, requestId: c.get("requestId") });
+  if (!("replayed" in result)) {
+    if (result.refused === "not_found") return renderEventPage(c, eventId);
+    // Try again later (503), or a refusal about this event's state (409).
+    const status = result.refused === "enqueue_failed" ? 503 : 409;
+    return renderEventPage(c, eventId, { kind: "error", text: refusalText(result) }, status);
   }
   return c.redirect(`/console/events/${encodeURIComponent(eventId)}?replayed=1`, 303);
 });

@@ -3,7 +3,7 @@ import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES } from "../../db/events";
 import { narrowedTo } from "../../db/scope";
 import { auditedSearch } from "../../http/audit";
-import { encodeEventCursor } from "../../http/event-cursor";
+import { encodePosition } from "../../http/cursor";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
@@ -79,7 +79,7 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
       400,
     );
   }
-  const rows = await searchEventRows(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
+  const { rows: page, next: nextPosition } = await searchEventRows(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
     status: filters.status,
     type: filters.type,
     reference: filters.q,
@@ -88,9 +88,7 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
     limit: PAGE_SIZE,
     after: resolved.after,
   });
-  const page = rows.slice(0, PAGE_SIZE);
-  const last = page.at(-1);
-  const next = rows.length > PAGE_SIZE && last ? listUrl(filters, { cursor: encodeEventCursor(last) }) : null;
+  const next = nextPosition && listUrl(filters, { cursor: encodePosition(nextPosition) });
   const notice = bulkReplayNotice(c.req.query());
   const anySelectable = page.some(isSelectable);
 

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { ALERT_STATES, type AlertRow, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { alertChannelStates } from "../../watch/alert-delivery";
 import { audited } from "../audit";
-import { decodeCursor, encodeCursor } from "../cursor";
+import { encodePosition, readPosition, requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
 import { requestScope } from "../middleware/staff-scope";
@@ -42,18 +42,15 @@ adminAlerts.get(
   zValidator("query", listQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
   async (c) => {
     const query = c.req.valid("query");
-    const after = query.cursor ? decodeCursor(query.cursor, 2) : undefined;
-    const rows = await listAlerts(c.env.DB, requestScope(c), {
+    const { rows, next } = await listAlerts(c.env.DB, requestScope(c), {
       state: query.state as AlertRow["state"] | undefined,
       rule: query.rule,
       limit: query.limit,
-      after: after ? { openedAt: after[0] ?? "", alertId: after[1] ?? "" } : undefined,
+      after: query.cursor ? requireCursor(readPosition(query.cursor)) : undefined,
     });
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
     return c.json({
-      alerts: page.map(alertView),
-      next_cursor: rows.length > query.limit && last ? encodeCursor([last.opened_at, last.alert_id]) : null,
+      alerts: rows.map(alertView),
+      next_cursor: next && encodePosition(next),
       // Whether anyone is told: a channel that is wanted but cannot send says so here, not silently.
       channels: alertChannelStates(c.env),
     });

@@ -3,8 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { listAuditRows } from "../../db/audit";
 import { auditedSearch } from "../audit";
-import { decodeAuditCursor, encodeAuditCursor } from "../audit-cursor";
-import { requireCursor } from "../cursor";
+import { encodePosition, readPosition, requireCursor } from "../cursor";
 import { rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
 import { requestScope } from "../middleware/staff-scope";
@@ -19,7 +18,7 @@ const auditQuery = z.object({
   ...pageParams,
 });
 
-const positionOf = (cursor: string) => requireCursor(decodeAuditCursor(cursor));
+const positionOf = (cursor: string) => requireCursor(readPosition(cursor, "integer"));
 
 /**
  * `GET /admin/audit`: the audit trail, newest first, by actor and/or target, a page at a time. Its
@@ -34,15 +33,13 @@ adminAudit.get(
   zValidator("query", auditQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
   async (c) => {
     const query = c.req.valid("query");
-    const rows = await listAuditRows(c.env.DB, requestScope(c), {
+    const { rows, next } = await listAuditRows(c.env.DB, requestScope(c), {
       actor: query.actor,
       targetType: query.target_type,
       targetId: query.target_id,
-      limit: query.limit + 1,
+      limit: query.limit,
       after: query.cursor ? positionOf(query.cursor) : undefined,
     });
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    return c.json({ entries: page, next_cursor: rows.length > query.limit && last ? encodeAuditCursor(last) : null });
+    return c.json({ entries: rows, next_cursor: next && encodePosition(next) });
   },
 );

@@ -1,11 +1,12 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
+import { replayEvents } from "../../replay/replay";
 import { audited, setAuditDetail } from "../audit";
 import { rejectInvalid } from "../errors";
-import { replayEvents } from "../event-replay";
 import { requireJsonContentType } from "../middleware/require-json";
 import { requestScope } from "../middleware/staff-scope";
+import { replayRefusalError } from "../replay-refusal";
 import type { App } from "../types";
 
 /** Bulk re-drive after an outage or a schema fix: `POST /admin/events/replay` (admin auth applies). */
@@ -55,6 +56,7 @@ adminReplay.post(
       },
       { requestId: c.get("requestId") },
     );
+    if ("refused" in result) throw replayRefusalError(result);
     setAuditDetail(c, { replayed: result.replayed });
     return c.json(result, 202);
   },

@@ -9,14 +9,14 @@ import type { NotificationRow } from "../../db/notification-outbox";
 import { notificationStats, notificationsForEvent } from "../../db/notification-views";
 import { coversClinic } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
+import { replayEvent } from "../../replay/replay";
 import { audited } from "../audit";
-import { requireCursor } from "../cursor";
+import { encodePosition, readPosition, requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
-import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
-import { replayEvent } from "../event-replay";
 import { pageParams } from "../list-query";
 import { adminAuth } from "../middleware/admin-auth";
 import { requestScope, staffScope } from "../middleware/staff-scope";
+import { replayRefusalError } from "../replay-refusal";
 import type { App } from "../types";
 import { adminAlerts } from "./admin-alerts";
 import { adminAudit } from "./admin-audit";
@@ -58,7 +58,7 @@ const listQuery = z.object({
   ...pageParams,
 });
 
-const afterCursor = (cursor: string) => requireCursor(decodeEventCursor(cursor));
+const afterCursor = (cursor: string) => requireCursor(readPosition(cursor));
 
 function eventSummary(row: EventRow) {
   return {
@@ -76,16 +76,13 @@ function eventSummary(row: EventRow) {
 
 admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => {
   const query = c.req.valid("query");
-  const rows = await searchEventRows(c.env.DB, requestScope(c), {
+  const { rows, next } = await searchEventRows(c.env.DB, requestScope(c), {
     status: query.status as EventRow["status"] | undefined,
     type: query.type,
     limit: query.limit,
     after: query.cursor ? afterCursor(query.cursor) : undefined,
   });
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  const nextCursor = rows.length > query.limit && last ? encodeEventCursor(last) : null;
-  return c.json({ events: page.map(eventSummary), next_cursor: nextCursor });
+  return c.json({ events: rows.map(eventSummary), next_cursor: next && encodePosition(next) });
 });
 
 admin.get("/stats", async (c) =>
@@ -149,7 +146,8 @@ admin.post(
       force: c.req.valid("query").force === "true",
       requestId: c.get("requestId"),
     });
-    return c.json(result, 202);
+    if (!("replayed" in result)) throw replayRefusalError(result);
+    return c.json(result.replayed, 202);
   },
 );
 

@@ -1,6 +1,6 @@
 import type { Channel } from "../../channels";
 import { readEmailProvider, readSmsProvider } from "../../config/providers";
-import { ConfigError } from "../../config/read";
+import { tryRead } from "../../config/read";
 import { logProvider } from "./log";
 import type { Provider } from "./provider";
 import { resendProvider } from "./resend";
@@ -16,22 +16,18 @@ export type ChannelProvider = { provider: Provider } | { held: string };
  */
 export function providersFor(env: Env): Record<Channel, ChannelProvider> {
   return {
-    sms: heldOnConfigError(() => {
-      const sms = readSmsProvider(env);
+    sms: heldOnConfigError(env, (settings) => {
+      const sms = readSmsProvider(settings);
       return sms.provider === "twilio" ? twilioProvider(sms.twilio) : logProvider;
     }),
-    email: heldOnConfigError(() => {
-      const email = readEmailProvider(env);
+    email: heldOnConfigError(env, (settings) => {
+      const email = readEmailProvider(settings);
       return email.provider === "resend" ? resendProvider(email.resend) : logProvider;
     }),
   };
 }
 
-function heldOnConfigError(read: () => Provider): ChannelProvider {
-  try {
-    return { provider: read() };
-  } catch (error) {
-    if (error instanceof ConfigError) return { held: error.message };
-    throw error;
-  }
+function heldOnConfigError(env: Env, read: (env: Env) => Provider): ChannelProvider {
+  const { settings: provider, problem } = tryRead(read, env);
+  return problem ? { held: problem.message } : { provider };
 }

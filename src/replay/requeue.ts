@@ -1,7 +1,7 @@
-import type { RequeueRow } from "../db/events";
+import type { RequeueRow } from "../db/event-requeue";
 import type { EventMessage } from "../events/envelope";
 import { log } from "../log";
-import { enqueueAll } from "./enqueue";
+import { enqueueAll } from "../queue/enqueue";
 
 /**
  * Sends stored events back to `novamed-events` as the edge would have, in chunks Queues accept (by

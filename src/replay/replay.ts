@@ -1,0 +1,118 @@
+import {
+  type BulkReplayFilter,
+  FORCE_REPLAYABLE,
+  markQueuedForBulkReplay,
+  markQueuedForReplay,
+  REPLAYABLE,
+  revertReplay,
+} from "../db/event-requeue";
+import type { EventStatus } from "../db/events";
+import { getEventRow } from "../db/events";
+import { ALL_CLINICS } from "../db/scope";
+import { log } from "../log";
+import { requeueEvents } from "./requeue";
+
+/**
+ * Why a replay did not happen: no such event, its payload was purged by retention, its status does
+ * not allow it (`status` says which), or nothing could be sent to the queue (retry later).
+ */
+export type ReplayRefusal =
+  | { refused: "not_found" }
+  | { refused: "payload_purged" }
+  | { refused: "not_replayable"; status: EventStatus }
+  | { refused: "enqueue_failed" };
+
+/** What a single replay did: queued again (from `previous_status`), or refused. */
+export type ReplayResult =
+  | { replayed: { event_id: string; status: "queued"; previous_status: EventStatus } }
+  | ReplayRefusal;
+
+/** What a bulk replay did: how many events were queued again, or refused when none could be sent. */
+export type BulkReplayResult = { replayed: number } | { refused: "enqueue_failed" };
+
+/** A refusal in one sentence for whoever asked (the admin API's message, the console's notice). */
+export function refusalText(refusal: ReplayRefusal): string {
+  switch (refusal.refused) {
+    case "not_found":
+      return "No event has this id.";
+    case "payload_purged":
+      return "This event's payload was removed by the retention policy; it cannot be replayed.";
+    case "not_replayable":
+      return `An event with status ${refusal.status} is replayed only with force=true, and never while queued or processing.`;
+    case "enqueue_failed":
+      return "The replay could not be queued; retry later.";
+  }
+}
+
+/**
+ * Re-runs one stored event: moves it to `queued` (only from a replayable status, or a finished one
+ * with `force`) and sends its stored envelope to the events queue, undoing the status change when the
+ * send fails. The one replay path of the admin API and the console; the bulk re-drive shares its
+ * compare-and-set and its enqueue ({@link replayEvents}).
+ */
+export async function replayEvent(
+  env: Env,
+  eventId: string,
+  options: { force: boolean; requestId: string | null },
+): Promise<ReplayResult> {
+  const row = await getEventRow(env.DB, ALL_CLINICS, eventId);
+  if (!row) return { refused: "not_found" };
+  if (row.payload === null) return { refused: "payload_purged" };
+  const previous = await markQueuedForReplay(
+    env.DB,
+    eventId,
+    options.force ? FORCE_REPLAYABLE : REPLAYABLE,
+    new Date().toISOString(),
+  );
+  if (!previous) return { refused: "not_replayable", status: row.status };
+  const { failed } = await requeueEvents(env, [{ ...row, payload: row.payload }], options.requestId);
+  if (failed.length > 0) {
+    // If the revert fails too, the stuck-event sweep re-enqueues it within minutes.
+    await revertReplay(env.DB, [eventId], previous);
+    return { refused: "enqueue_failed" };
+  }
+  log.info("event replay queued", { event_id: eventId, previous_status: previous, force: options.force });
+  return { replayed: { event_id: eventId, status: "queued", previous_status: previous } };
+}
+
+/**
+ * Bulk re-drive: moves every event matching `filter` (up to its limit) to `queued` and enqueues it,
+ * through the same compare-and-set and enqueue as {@link replayEvent}. Idempotent: a second call finds
+ * them `queued` (or done) and takes none. Events whose enqueue failed go back to their status.
+ * Answers how many were enqueued; refused (`enqueue_failed`) when some matched and none could be sent.
+ */
+export async function replayEvents(
+  env: Env,
+  filter: BulkReplayFilter,
+  options: { requestId: string | null },
+): Promise<BulkReplayResult> {
+  const rows = await markQueuedForBulkReplay(env.DB, filter, new Date().toISOString());
+  const { sent, failed } = await requeueEvents(env, rows, options.requestId);
+  if (failed.length > 0) await revertReplay(env.DB, failed, filter.status);
+  log.info("bulk replay queued", { status: filter.status, matched: rows.length, replayed: sent.length });
+  if (sent.length === 0 && failed.length > 0) return { refused: "enqueue_failed" };
+  return { replayed: sent.length };
+}
+
+/**
+ * Replays the chosen events (the console's selection) that are still `dead`, `failed` or `invalid`:
+ * one {@link replayEvents} per replayable status, so the selection shares the bulk re-drive's
+ * compare-and-set and enqueue and costs the same few statements however many are chosen. Events in
+ * any other status (queued, processing, finished) are left alone and not counted. Refused
+ * (`enqueue_failed`) when some matched and none could be sent.
+ */
+export async function replaySelectedEvents(
+  env: Env,
+  eventIds: readonly string[],
+  options: { requestId: string | null },
+): Promise<BulkReplayResult> {
+  let replayed = 0;
+  let enqueueFailed = false;
+  for (const status of ["dead", "failed", "invalid"] as const) {
+    const result = await replayEvents(env, { status, eventIds, limit: eventIds.length }, options);
+    if ("refused" in result) enqueueFailed = true;
+    else replayed += result.replayed;
+  }
+  if (replayed === 0 && enqueueFailed) return { refused: "enqueue_failed" };
+  return { replayed };
+}
