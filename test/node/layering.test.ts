@@ -8,14 +8,14 @@ const src = path.join(root, "src");
 
 /**
  * The layers of src/, top first. A module may import from its own layer and any layer below it,
- * never from a layer above: http/console → queue/scheduled → notify/archive/tenancy → events → db → config → leaves.
+ * never from a layer above: http/console → queue/scheduled → notify/archive/tenancy/consent → events → db → config → leaves.
  * The leaves import nothing of ours, so everything (and the Node tools) may use them.
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["index.ts"],
   ["http/", "console/"],
   ["queue/", "scheduled/"],
-  ["notify/", "archive/", "tenancy/"],
+  ["notify/", "archive/", "tenancy/", "consent/"],
   ["events/"],
   ["db/"],
   ["config/"],
