@@ -31,6 +31,21 @@ async function textAbout(patientId: string) {
   return { ...sms, sid: row?.provider_message_id ?? null };
 }
 
+/** A text to a new patient, then Twilio's delivery report of it with an error code; returns the patient. */
+async function reportedError(code: number, status = "undelivered") {
+  const { patientId, phone } = await patientWithPhone();
+  notifications.mockProviders(server);
+  const sms = await textAbout(patientId);
+  await notifications.postTwilio(`status?notification_id=${sms.notification_id}`, {
+    MessageSid: sms.sid!,
+    MessageStatus: status,
+    ErrorCode: String(code),
+    To: phone,
+    From: "+14155550100",
+  });
+  return patientId;
+}
+
 const patientView = async (patientId: string) =>
   (await adminJson<Record<string, unknown>>(`/patients/${patientId}`)).body;
 
@@ -71,30 +86,13 @@ describe("Twilio permanent errors: the phone is unreachable", () => {
   );
 
   it.each([30005, 30006])("error %i in a delivery report marks the phone unreachable", async (code) => {
-    const { patientId, phone } = await patientWithPhone();
-    notifications.mockProviders(server);
-    const sms = await textAbout(patientId);
-    await notifications.postTwilio(`status?notification_id=${sms.notification_id}`, {
-      MessageSid: sms.sid!,
-      MessageStatus: "undelivered",
-      ErrorCode: String(code),
-      To: phone,
-      From: "+14155550100",
-    });
+    const patientId = await reportedError(code);
     expect(await patientView(patientId)).toMatchObject({ phone_status: "unreachable", sms_opt_in: true });
     expect(await textAbout(patientId)).toMatchObject({ status: "suppressed", error: "phone_unreachable" });
   });
 
   it("a lifecycle-watch rule alerts staff about the patient, and resolves once the phone changes", async () => {
-    const { patientId, phone } = await patientWithPhone();
-    notifications.mockProviders(server);
-    const sms = await textAbout(patientId);
-    await notifications.postTwilio("status", {
-      MessageSid: sms.sid!,
-      MessageStatus: "failed",
-      ErrorCode: "30006",
-      To: phone,
-    });
+    const patientId = await reportedError(30006, "failed");
     await evaluateRules(env, new Date(TEST_NOW));
     expect(await alertsOn(patientId, "phone_unreachable")).toMatchObject([
       { state: "open", target_type: "patient", clinic_id: CLINIC_ID },
@@ -109,31 +107,14 @@ describe("Twilio permanent errors: the phone is unreachable", () => {
   });
 
   it("another error code changes nothing about the phone", async () => {
-    const { patientId, phone } = await patientWithPhone();
-    notifications.mockProviders(server);
-    const sms = await textAbout(patientId);
-    await notifications.postTwilio("status", {
-      MessageSid: sms.sid!,
-      MessageStatus: "undelivered",
-      ErrorCode: "30003",
-      To: phone,
-    });
-    expect(await patientView(patientId)).toMatchObject({ phone_status: "ok" });
+    expect(await patientView(await reportedError(30003))).toMatchObject({ phone_status: "ok" });
   });
 });
 
 describe("Twilio 30007: carrier filtering", () => {
   it("opens a staff alert for the clinic, which resolves after a day without another", async () => {
     await env.DB.prepare(`DELETE FROM sms_carrier_filtering`).run();
-    const { patientId, phone } = await patientWithPhone();
-    notifications.mockProviders(server);
-    const sms = await textAbout(patientId);
-    await notifications.postTwilio("status", {
-      MessageSid: sms.sid!,
-      MessageStatus: "undelivered",
-      ErrorCode: "30007",
-      To: phone,
-    });
+    const patientId = await reportedError(30007);
     expect(await patientView(patientId)).toMatchObject({ phone_status: "ok" });
     await evaluateRules(env, new Date(TEST_NOW + 5 * 60_000));
     const [alert] = await alertsOn(CLINIC_ID, "sms_carrier_filtering");
