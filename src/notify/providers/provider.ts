@@ -62,8 +62,9 @@ export function readSendAttempt(
 /**
  * A provider's answer, classified: `transient` (an answer saying nothing was sent) is retried with
  * backoff, `permanent` marks the notification failed, `opted_out` (Twilio 21610) opts the number out
- * and suppresses it (`code`: the provider's error code, when it gave one). `unknown` (a timeout or a lost answer) may or may not have sent: it is retried,
- * and the retry first asks the provider whether the message is there ({@link Provider.find}).
+ * and suppresses it; `code` is the provider's error code when it gave one (Twilio's 21211 or 21614
+ * mark the phone unreachable). `unknown` (a timeout or a lost answer) may or may not have sent: it is
+ * retried, and the retry first asks the provider whether the message is there ({@link Provider.find}).
  */
 export type SendResult =
   | { outcome: "sent"; providerMessageId: string | null }
