@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { http } from "msw";
 import { describe, expect, it } from "vitest";
-import { evaluateRules } from "../../src/scheduled/watch";
+import { evaluateRules } from "../../src/watch/run";
 import { adminJson } from "../helpers/admin";
 import { TEST_NOW } from "../helpers/clock";
 import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
