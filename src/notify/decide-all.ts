@@ -1,6 +1,7 @@
 import type { Channel } from "../channels";
 import { readClinicIds, type SenderDefaults } from "../config/clinics";
 import { type NotificationSettings, readNotificationSettings } from "../config/notifications";
+import { type UnsubscribeLinks, unsubscribeHeaders } from "../consent/unsubscribe-links";
 import { TRACKING_UPDATED_KIND } from "../db/notification-outbox";
 import { clinicContexts, fromClinic } from "./clinic-decisions";
 import { decide } from "./decide";
@@ -27,6 +28,7 @@ export async function decideAll(
   now: Date,
   senderDefaults: SenderDefaults,
   soleClinic: string | null,
+  links: UnsubscribeLinks | null = null,
 ): Promise<Decided[]> {
   if ("unreadable" in settings)
     return work.map((claimed) => ({
@@ -42,7 +44,7 @@ export async function decideAll(
   );
   // Every message speaks for its event's clinic: its settings, its sender's opt-outs, its caps.
   const clinicOf = clinicContexts(settings, senderDefaults, context, now);
-  return work.map(({ index, row }): Decided => {
+  const decided = work.map(({ index, row }): Decided => {
     const channel = providers[row.channel];
     if ("held" in channel) return { index, row, provider: null, decision: { action: "hold", reason: channel.held } };
     const { provider } = channel;
@@ -52,6 +54,9 @@ export async function decideAll(
       const verdict = trackingUpdateVerdict(row, context.shipmentMessages, context.orders.get(row.entity_id));
       if (verdict.action !== "send") return { index, row, provider, decision: verdict };
     }
+    // The patient's current contact bounced, complained, unsubscribed or is unreachable.
+    const optedOut = context.contactOptOuts.get(row.notification_id);
+    if (optedOut) return { index, row, provider, decision: { action: "suppress", reason: optedOut } };
     const clinic = clinicOf(row);
     const decision = decide(
       row,
@@ -69,6 +74,26 @@ export async function decideAll(
     const message = fromClinic(decision.message, clinic.settings);
     return { index, row, provider, decision: { ...decision, message, provider } };
   });
+  return links
+    ? Promise.all(decided.map((item) => withUnsubscribeHeaders(item, links, context.eventClinics)))
+    : decided;
+}
+
+/** An email about to be sent, with its one-click unsubscribe headers (also in `rendered`, shown to staff). */
+async function withUnsubscribeHeaders(
+  item: Decided,
+  links: UnsubscribeLinks,
+  eventClinics: ReadonlyMap<string, string>,
+): Promise<Decided> {
+  const { decision, row } = item;
+  if (decision.action !== "send" || decision.message.channel !== "email") return item;
+  const clinicId = eventClinics.get(row.event_id);
+  if (!clinicId) return item;
+  const headers = await unsubscribeHeaders(links, { clinicId, patientId: row.patient_id, channel: "email" });
+  if (!headers) return item;
+  const message = { ...decision.message, email: { ...decision.message.email, headers } };
+  const rendered = JSON.stringify({ ...(JSON.parse(decision.rendered) as object), headers });
+  return { ...item, decision: { ...decision, message, rendered } };
 }
 
 /** The only configured clinic (its unassigned directory rows are its own), or null; never fails the run. */

@@ -1,4 +1,6 @@
 import { readSenderDefaults } from "../config/clinics";
+import { phoneOutcomeStatements } from "../consent/phone-outcomes";
+import { unsubscribeLinksOf } from "../consent/unsubscribe-links";
 import { optOutOfSender } from "../db/clinics";
 import type { OutboxKey } from "../db/notification-outbox";
 import {
@@ -83,7 +85,16 @@ export async function sendNotifications(
   const work = await claim(phase);
   if (work.length === 0) return run.result();
   const decided = await decideClaimed(phase, work, (db) =>
-    decideAll(db, work, settings, providers, run.now, readSenderDefaults(env), soleClinicOf(env)),
+    decideAll(
+      db,
+      work,
+      settings,
+      providers,
+      run.now,
+      readSenderDefaults(env),
+      soleClinicOf(env),
+      unsubscribeLinksOf(env),
+    ),
   );
   if (decided === null) return run.result();
   // An earlier attempt whose outcome is unknown may have reached the patient: ask first.
@@ -262,6 +273,11 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
         : optOutPhone(env.DB, decision.message.to, "twilio_21610", answeredAt),
     );
   }
+  // Twilio's verdict on the number itself (21211 invalid, 21614 not a mobile): no further SMS to it.
+  if (result.outcome === "permanent" && result.code !== undefined)
+    statements.push(
+      ...phoneOutcomeStatements(env.DB, row.notification_id, decision.message.to, result.code, answeredAt),
+    );
   const written = await phase.write(statements);
   // The provider answered but D1 could not record it: retry; the row keeps its send mark, so the
   // retry asks the provider before sending again.

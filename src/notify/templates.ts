@@ -21,6 +21,8 @@ export interface EmailMessage {
   subject: string;
   text: string;
   html: string;
+  /** Extra headers: the RFC 8058 unsubscribe pair, added by the sender once the recipient is known. */
+  headers?: Record<string, string>;
 }
 
 /** The kinds with a template; a rule naming another event type renders the generic update. */

@@ -42,11 +42,17 @@ adminNotifications.post(
   },
 );
 
-/** The rendered message as stored (`{subject?, text}`), or null once retention purged it. */
-function renderedOf(rendered: string | null): { subject?: string; text: string } | null {
+/** The rendered message as stored (`{subject?, text, headers?}`: an email's headers), or null once retention purged it. */
+function renderedOf(
+  rendered: string | null,
+): { subject?: string; text: string; headers?: Record<string, string> } | null {
   if (!rendered) return null;
-  const parsed = JSON.parse(rendered) as { subject?: string; text: string };
-  return parsed.subject === undefined ? { text: parsed.text } : { subject: parsed.subject, text: parsed.text };
+  const parsed = JSON.parse(rendered) as { subject?: string; text: string; headers?: Record<string, string> };
+  return {
+    ...(parsed.subject === undefined ? {} : { subject: parsed.subject }),
+    text: parsed.text,
+    ...(parsed.headers === undefined ? {} : { headers: parsed.headers }),
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../config/notifications";
 import { ConfigError } from "../../config/read";
+import { phoneOutcomeStatements } from "../../consent/phone-outcomes";
 import { optInToSender, optOutOfSender } from "../../db/clinics";
 import { applyDeliveryReport } from "../../db/notification-sends";
 import { optInPhone, optOutPhone } from "../../db/patients";
@@ -26,6 +27,11 @@ export const OPT_OUT_KEYWORDS = new Set([
 ]);
 export const OPT_IN_KEYWORDS = new Set(["START", "UNSTOP", "YES"]);
 export const HELP_KEYWORDS = new Set(["HELP", "INFO"]);
+
+/** Runs some statements together, when there are any. */
+async function runAll(db: D1Database, statements: D1PreparedStatement[]): Promise<void> {
+  if (statements.length > 0) await db.batch(statements);
+}
 
 /** The Twilio routes' failure-limiter scope. */
 const TWILIO_SCOPE = "twilio-auth";
@@ -173,6 +179,11 @@ twilioWebhooks.post("/status", async (c) => {
       },
       now,
     );
+    if (row && errorCode)
+      await runAll(
+        c.env.DB,
+        phoneOutcomeStatements(c.env.DB, row.notification_id, c.get("twilioParams").To ?? null, Number(errorCode), now),
+      );
     if (row && Number(errorCode) === TWILIO_UNSUBSCRIBED) {
       // The patient opted out of the sender this text came from (its From or Messaging Service).
       const params = c.get("twilioParams");
