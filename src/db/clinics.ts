@@ -13,6 +13,7 @@ export const CLINIC_PROFILE_FIELDS = [
   "sms_send_window",
   "sms_daily_cap",
   "email_daily_cap",
+  "sms_weekly_cap",
   "sms_from",
   "sms_messaging_service_sid",
   "email_from",
@@ -31,6 +32,7 @@ export interface ClinicProfile {
   sms_send_window: string | null;
   sms_daily_cap: number | null;
   email_daily_cap: number | null;
+  sms_weekly_cap: number | null;
   sms_from: string | null;
   sms_messaging_service_sid: string | null;
   email_from: string | null;

@@ -1,3 +1,4 @@
+import type { Locale } from "../channels";
 import type { Query } from "./batch";
 
 /** Typed SQL for the patient directory and SMS opt-outs. */
@@ -9,10 +10,13 @@ export interface Patient {
   timezone: string | null;
   sms_opt_in: boolean;
   email_opt_in: boolean;
+  /** The language of the patient's messages; null: the clinic's `default_locale`. */
+  locale: Locale | null;
 }
 
-interface PatientRow extends Omit<Patient, "sms_opt_in" | "email_opt_in"> {
+interface PatientRow extends Omit<Patient, "sms_opt_in" | "email_opt_in" | "locale"> {
   clinic_id: string;
+  locale: string | null;
   sms_opt_in: number;
   email_opt_in: number;
   created_at: string;
@@ -21,7 +25,12 @@ interface PatientRow extends Omit<Patient, "sms_opt_in" | "email_opt_in"> {
 
 export function toPatient(row: PatientRow): Patient & { created_at: string; updated_at: string } {
   const { clinic_id: _clinic, ...patient } = row;
-  return { ...patient, sms_opt_in: row.sms_opt_in === 1, email_opt_in: row.email_opt_in === 1 };
+  return {
+    ...patient,
+    sms_opt_in: row.sms_opt_in === 1,
+    email_opt_in: row.email_opt_in === 1,
+    locale: row.locale === "en" || row.locale === "es" ? row.locale : null,
+  };
 }
 
 /**
@@ -38,10 +47,10 @@ export interface DirectoryClinic {
 /** The clinic id '' rows are read as, in SQL: the clinic itself, or null (none) with several clinics. */
 const unassignedOf = (clinic: DirectoryClinic) => (clinic.withUnassigned ? "" : null);
 
-const UPSERT_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
-VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+const UPSERT_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, locale, created_at, updated_at)
+VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?9, ?7, ?7)
 ON CONFLICT (clinic_id, patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
-  sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, updated_at = excluded.updated_at`;
+  sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, locale = excluded.locale, updated_at = excluded.updated_at`;
 
 /**
  * Creates or replaces a clinic's patient's contact details and consent. With one clinic, its
@@ -65,17 +74,18 @@ export function upsertPatient(
       patient.email_opt_in ? 1 : 0,
       now,
       clinic.clinicId,
+      patient.locale,
     );
   if (!clinic.withUnassigned) return [upsert];
   return [db.prepare(`DELETE FROM patients WHERE clinic_id = '' AND patient_id = ?1`).bind(patient.patient_id), upsert];
 }
 
-const UPSERT_MANY_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
+const UPSERT_MANY_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, locale, created_at, updated_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
-  json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), ?2, ?2
+  json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[8]'), ?2, ?2
 FROM json_each(?1) WHERE true
 ON CONFLICT (clinic_id, patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
-  sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, updated_at = excluded.updated_at`;
+  sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, locale = excluded.locale, updated_at = excluded.updated_at`;
 
 /** The unassigned rows the sole clinic's new rows replace (as {@link upsertPatient} does one by one). */
 const DELETE_UNASSIGNED_MANY_SQL = `DELETE FROM patients WHERE clinic_id = '' AND patient_id IN
@@ -107,6 +117,7 @@ export function upsertPatients(
         patient.sms_opt_in ? 1 : 0,
         patient.email_opt_in ? 1 : 0,
         clinic.withUnassigned ? 1 : 0,
+        patient.locale,
       ]),
     );
     if (chunk.some(({ clinic }) => clinic.withUnassigned))

@@ -164,6 +164,7 @@ async function recordBeforeSend(phase: Phase, work: readonly Claimed[], decided:
           decision.toldTrackingNumber,
           lease,
           run.nowIso,
+          decision.locale,
         )
       : decision.action === "retry_later"
         ? releaseNotification(env.DB, row.notification_id, decision.reason, lease, run.nowIso, run.retryAt(index), true)

@@ -44,6 +44,7 @@ export async function createPatient(
     timezone: string | null;
     sms_opt_in: boolean;
     email_opt_in: boolean;
+    locale: "en" | "es" | null;
   }> = {},
 ) {
   const patientId = uniqueId("pat");
@@ -110,6 +111,9 @@ export interface NotificationView {
   sent_at: string | null;
   scheduled_for: string | null;
   error: string | null;
+  /** The stable reason code of a suppressed, held or scheduled notification (src/notify/reasons.ts). */
+  reason: string | null;
+  reason_setting: string | null;
 }
 
 /** The notifications of an event, as the admin API shows them, keyed by channel. */

@@ -9,6 +9,7 @@ import type { NotificationRow } from "../../db/notification-outbox";
 import { notificationStats, notificationsForEvent } from "../../db/notification-views";
 import { coversClinic } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
+import { reasonFields } from "../../notify/reasons";
 import { audited } from "../audit";
 import { requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
@@ -110,6 +111,7 @@ function eventDetail(row: EventRow, notifications: NotificationRow[], archived: 
       sent_at: notification.sent_at,
       scheduled_for: notification.scheduled_for,
       error: notification.error,
+      ...reasonFields(notification),
     })),
   };
 }
