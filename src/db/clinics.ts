@@ -123,12 +123,12 @@ WHERE phone IN (SELECT phone FROM patients WHERE patient_id IN (SELECT value FRO
     .bind(JSON.stringify(patientIds));
 }
 
-/** Opts a phone out of one sender's texts (a STOP sent to it, or Twilio's 21610 from it). */
+/** Opts a phone out of one sender's texts (through `recordSmsOptOut` in src/db/patients.ts). */
 export function optOutOfSender(
   db: D1Database,
   phone: string,
   sender: string,
-  source: "keyword" | "twilio_21610",
+  source: "keyword" | "revoked" | "twilio_21610",
   now: string,
 ): D1PreparedStatement {
   return db

@@ -1,5 +1,6 @@
 import type { Locale } from "../channels";
 import type { Query } from "./batch";
+import { optOutOfSender } from "./clinics";
 
 /** Typed SQL for the patient directory and SMS opt-outs. */
 
@@ -198,13 +199,28 @@ export function selectOptedOutPhones(db: D1Database, patientIds: readonly string
     .bind(JSON.stringify(patientIds));
 }
 
-/** Opts a number out of SMS at once (a STOP keyword, or Twilio error 21610). */
-export function optOutPhone(
+/**
+ * Why a number was opted out of SMS: a STOP-family keyword, a plain-words revocation ("please stop
+ * texting me"), or Twilio's error 21610. Stored with the opt-out, for the patient's page and API.
+ */
+export type SmsOptOutSource = "keyword" | "revoked" | "twilio_21610";
+
+/**
+ * The one SMS opt-out write, for every path (STOP, a plain-words revocation, Twilio's 21610): out of
+ * one sender's texts when the sender is known (consent follows the sender), else out of every sender's.
+ */
+export function recordSmsOptOut(
   db: D1Database,
   phone: string,
-  source: "keyword" | "twilio_21610",
+  senderKey: string | null,
+  source: SmsOptOutSource,
   now: string,
 ): D1PreparedStatement {
+  return senderKey ? optOutOfSender(db, phone, senderKey, source, now) : optOutPhone(db, phone, source, now);
+}
+
+/** Opts a number out of every sender's SMS at once (through {@link recordSmsOptOut}). */
+function optOutPhone(db: D1Database, phone: string, source: SmsOptOutSource, now: string): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO sms_opt_outs (phone, source, opted_out_at) VALUES (?1, ?2, ?3) ON CONFLICT (phone) DO NOTHING`,
@@ -215,4 +231,24 @@ export function optOutPhone(
 /** Opts a number back in (START, UNSTOP, YES). */
 export function optInPhone(db: D1Database, phone: string): D1PreparedStatement {
   return db.prepare(`DELETE FROM sms_opt_outs WHERE phone = ?1`).bind(phone);
+}
+
+/**
+ * The language a phone's patient reads, from the directory of the clinics an inbound text reached
+ * (any clinic's when none is known); null when no entry with that phone sets one.
+ */
+export async function localeOfPhone(
+  db: D1Database,
+  phone: string,
+  clinicIds: readonly string[] | null,
+): Promise<Locale | null> {
+  const row = await db
+    .prepare(
+      `SELECT locale FROM patients WHERE phone = ?1 AND locale IS NOT NULL
+  AND (?2 IS NULL OR clinic_id IN (SELECT value FROM json_each(?2)) OR clinic_id = '')
+ORDER BY updated_at DESC LIMIT 1`,
+    )
+    .bind(phone, clinicIds ? JSON.stringify(clinicIds) : null)
+    .first<{ locale: string }>();
+  return row?.locale === "en" || row?.locale === "es" ? row.locale : null;
 }

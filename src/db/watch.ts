@@ -12,7 +12,8 @@ export type AlertTargetType =
   | "clinic"
   | "event"
   | "notification"
-  | "config";
+  | "config"
+  | "inbound_reply";
 
 export interface WatchQuery {
   rule: string;

@@ -1,5 +1,4 @@
 import { readSenderDefaults } from "../config/clinics";
-import { optOutOfSender } from "../db/clinics";
 import type { OutboxKey } from "../db/notification-outbox";
 import {
   claimNotifications,
@@ -10,7 +9,7 @@ import {
   releaseNotificationLeases,
   type SendLease,
 } from "../db/notification-sends";
-import { optOutPhone } from "../db/patients";
+import { recordSmsOptOut } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
 import { type ConnectionLimit, connectionLimit } from "./connection-limit";
@@ -256,11 +255,7 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
   if (result.outcome === "opted_out") {
     // Twilio's 21610: the patient opted out of this sender, so of its clinics' texts only.
     const sender = decision.message.sender;
-    statements.push(
-      sender
-        ? optOutOfSender(env.DB, decision.message.to, sender.smsKey, "twilio_21610", answeredAt)
-        : optOutPhone(env.DB, decision.message.to, "twilio_21610", answeredAt),
-    );
+    statements.push(recordSmsOptOut(env.DB, decision.message.to, sender?.smsKey ?? null, "twilio_21610", answeredAt));
   }
   const written = await phase.write(statements);
   // The provider answered but D1 could not record it: retry; the row keeps its send mark, so the

@@ -40,6 +40,7 @@ const RULE_MEANINGS: Record<string, string> = {
   notification_failed: "patient notification failed",
   notification_held: "patient notification held",
   config_problem: "configuration problem",
+  patient_replied: "a patient replied by text (an operator reads it in the console)",
 };
 
 /** The console page of each target type that has one. */

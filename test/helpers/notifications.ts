@@ -275,9 +275,15 @@ export function twilioError(status: number, code: number, message: string) {
 
 /**
  * Posts a form to a Twilio webhook route as Twilio would (`path` may carry a query, as the sender's
- * StatusCallback URL does), signed with the provider settings' token unless `signature` is given.
+ * StatusCallback URL does), signed with the provider settings' token unless `signature` is given, to a
+ * Worker running with `workerEnv` (the provider settings by default).
  */
-export async function postTwilio(path: string, params: Record<string, string>, signature?: string) {
+export async function postTwilio(
+  path: string,
+  params: Record<string, string>,
+  signature?: string,
+  workerEnv: Env = providerEnv(),
+) {
   const url = `https://receiver.test/webhooks/twilio/${path}`;
   const request = new Request(url, {
     method: "POST",
@@ -287,5 +293,5 @@ export async function postTwilio(path: string, params: Record<string, string>, s
     },
     body: new URLSearchParams(params),
   });
-  return worker.fetch(request, providerEnv());
+  return worker.fetch(request, workerEnv);
 }

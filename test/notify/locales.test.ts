@@ -25,12 +25,8 @@ const patient = {
 describe("the patient directory takes a locale", () => {
   it("PUT and GET carry `locale` (en | es); omitted means the clinic's default (null); another is refused", async () => {
     const id = uniqueId("pat");
-    const put = (body: unknown) =>
-      adminJson(`/patients/${id}`, {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
+    const headers = { "content-type": "application/json" };
+    const put = (body: unknown) => adminJson(`/patients/${id}`, { method: "PUT", headers, body: JSON.stringify(body) });
     expect((await put({ ...patient, locale: "es" })).body).toMatchObject({ locale: "es" });
     expect((await adminJson(`/patients/${id}`)).body).toMatchObject({ locale: "es" });
     expect((await put(patient)).body).toMatchObject({ locale: null });

@@ -115,13 +115,12 @@ describe("email in both languages", () => {
   });
 
   it("Spanish shipping email: carrier, number, link and date in Spanish", () => {
+    const shipment = { carrier: "FedEx", trackingNumber: "771234567890", estimatedDelivery: "2026-01-18" };
     const email = renderEmail({
       kind: "order_shipped",
       clinicName: "Sunrise Clinic",
       clinicPhone: "+14155550100",
-      carrier: "FedEx",
-      trackingNumber: "771234567890",
-      estimatedDelivery: "2026-01-18",
+      ...shipment,
       locale: "es",
     });
     expect(email.subject).toBe("Sunrise Clinic: su pedido fue enviado");
