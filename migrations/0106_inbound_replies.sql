@@ -8,4 +8,5 @@ CREATE TABLE inbound_replies (
   body          TEXT NOT NULL,            -- the text as received (PHI: never logged)
   received_at   TEXT NOT NULL
 );
-CREATE INDEX inbound_replies_clinic ON inbound_replies (clinic_id, received_at DESC);
+-- Retention deletes replies older than PAYLOAD_RETENTION_DAYS (src/scheduled/retention.ts).
+CREATE INDEX inbound_replies_received ON inbound_replies (received_at);

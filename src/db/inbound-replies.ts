@@ -41,3 +41,14 @@ export function getInboundReply(db: D1Database, scope: StaffScope, replyId: stri
     .bind(replyId, ...inScope.values)
     .first<InboundReply>();
 }
+
+/** Deletes up to `limit` replies received before `cutoff` (their alerts keep the id); the number deleted. */
+export async function purgeInboundReplies(db: D1Database, cutoff: string, limit: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `DELETE FROM inbound_replies WHERE reply_id IN (SELECT reply_id FROM inbound_replies WHERE received_at < ?1 LIMIT ?2)`,
+    )
+    .bind(cutoff, limit)
+    .run();
+  return result.meta.changes ?? 0;
+}
