@@ -142,14 +142,15 @@ export function markSendStarted(
   toldTrackingNumber: string | null,
   lease: SendLease,
   now: string,
+  locale: string | null = null,
 ): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, send_attempt = ?5,
-  told_tracking_number = ?6, updated_at = ?3
+  told_tracking_number = ?6, locale = COALESCE(?7, locale), updated_at = ?3
 WHERE notification_id = ?1 AND lease_token = ?4`,
     )
-    .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber);
+    .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber, locale);
 }
 
 /** A provider message id and the notification that records it. */

@@ -13,7 +13,8 @@ export type AlertTargetType =
   | "event"
   | "notification"
   | "patient"
-  | "config";
+  | "config"
+  | "inbound_reply";
 
 export interface WatchQuery {
   rule: string;

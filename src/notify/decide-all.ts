@@ -1,12 +1,15 @@
 import type { Channel } from "../channels";
 import { readClinicIds, type SenderDefaults } from "../config/clinics";
-import { type NotificationSettings, readNotificationSettings } from "../config/notifications";
+import { type NotificationSettings, readNotificationSettings, type SendWindow } from "../config/notifications";
 import { type UnsubscribeLinks, unsubscribeHeaders } from "../consent/unsubscribe-links";
-import { TRACKING_UPDATED_KIND } from "../db/notification-outbox";
+import { type NotificationRow, TRACKING_UPDATED_KIND } from "../db/notification-outbox";
 import { clinicContexts, fromClinic } from "./clinic-decisions";
-import { decide } from "./decide";
+import type { CapVerdict } from "./daily-cap";
+import { type Decision, decide } from "./decide";
 import type { Claimed, Decided } from "./earlier-attempt";
 import type { ChannelProvider } from "./providers/select";
+import { hopDelaySeconds, nextSmsWindowOpening } from "./quiet-hours";
+import { storedReason } from "./reasons";
 import { loadSendContext, patientOf, supersededBy } from "./send-context";
 import { trackingUpdateVerdict } from "./tracking-update";
 
@@ -57,6 +60,8 @@ export async function decideAll(
     // The patient's current contact bounced, complained, unsubscribed or is unreachable.
     const optedOut = context.contactOptOuts.get(row.notification_id);
     if (optedOut) return { index, row, provider, decision: { action: "suppress", reason: optedOut } };
+    if (capWaitExpired(row, now))
+      return { index, row, provider, decision: { action: "suppress", reason: storedReason("expired") } };
     const clinic = clinicOf(row);
     const decision = decide(
       row,
@@ -69,8 +74,9 @@ export async function decideAll(
     if (decision.action !== "send") return { index, row, provider, decision };
     const patient = patientOf(context, row);
     const timeZone = patient?.timezone ?? clinic.settings.clinicTimezone;
-    if (!clinic.cap.take(row.patient_id, row.channel, timeZone))
-      return { index, row, provider, decision: { action: "suppress", reason: "daily_cap" } };
+    const capped = clinic.cap.take(row.patient_id, row.channel, timeZone);
+    if (!capped.allowed)
+      return { index, row, provider, decision: capDeferral(row, capped, timeZone, clinic.settings.smsWindow, now) };
     const message = fromClinic(decision.message, clinic.settings);
     return { index, row, provider, decision: { ...decision, message, provider } };
   });
@@ -94,6 +100,38 @@ async function withUnsubscribeHeaders(
   const message = { ...decision.message, email: { ...decision.message.email, headers } };
   const rendered = JSON.stringify({ ...(JSON.parse(decision.rendered) as object), headers });
   return { ...item, decision: { ...decision, message, rendered } };
+}
+
+/** How long a message over a cap may wait for the patient's next allowed day before it expires. */
+export const CAP_WAIT_MS = 48 * 3_600_000;
+
+const CAP_REASONS: ReadonlySet<string | null> = new Set([storedReason("daily_cap"), storedReason("weekly_cap")]);
+
+const capDeadline = (row: NotificationRow) => Date.parse(row.created_at) + CAP_WAIT_MS;
+
+/** True when a message a cap deferred has waited its 48 hours: it ends `expired`, whatever the caps say now. */
+function capWaitExpired(row: NotificationRow, now: Date): boolean {
+  return CAP_REASONS.has(row.error) && now.getTime() >= capDeadline(row);
+}
+
+/**
+ * A message over a cap waits for the patient's next allowed day (an SMS for that day's send window),
+ * `scheduled` with the cap as its reason, and is decided afresh then (consent, caps, whether the entity
+ * moved on). It never waits past 48 hours from its creation: it comes back then and expires.
+ */
+function capDeferral(
+  row: NotificationRow,
+  capped: Extract<CapVerdict, { allowed: false }>,
+  timeZone: string,
+  window: SendWindow,
+  now: Date,
+): Exclude<Decision, { action: "send" }> {
+  const deadline = capDeadline(row);
+  if (now.getTime() >= deadline) return { action: "suppress", reason: storedReason("expired") };
+  const day = capped.nextAllowedDay;
+  const allowed = row.channel === "sms" ? (nextSmsWindowOpening(day, timeZone, window) ?? day) : day;
+  const opening = new Date(Math.min(allowed.getTime(), deadline));
+  return { action: "schedule", opening, delaySeconds: hopDelaySeconds(now, opening), reason: capped.reason };
 }
 
 /** The only configured clinic (its unassigned directory rows are its own), or null; never fails the run. */

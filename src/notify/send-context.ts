@@ -19,6 +19,7 @@ import {
 } from "../db/notification-sends";
 import { type Patient, selectNotificationPatients, selectOptedOutPhones, toPatient } from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../event-types";
+import { RECENT_SENDS_MS } from "./daily-cap";
 import { entityKindOf, subjectOf } from "./rules";
 
 /** What the sender reads about a batch's notifications just before deciding them. */
@@ -29,7 +30,7 @@ export interface SendContext {
   orders: ReadonlyMap<string, OrderFacts>;
   /** The current status of each notification's entity, by `kind\nentity_id`. */
   currentStatuses: ReadonlyMap<string, CurrentStatus>;
-  /** What these patients were sent in the last 27 hours (at least their whole local day). */
+  /** What these patients were sent in the last 7 days and 3 hours (at least their whole local week). */
   recentSends: readonly RecentSend[];
   /** The clinic of each notification's event, by event id. */
   eventClinics: ReadonlyMap<string, string>;
@@ -48,9 +49,6 @@ export interface SendContext {
 
 /** Key of a phone's opt-out from one sender in {@link SendContext.senderOptOuts}. */
 export const senderOptOutKey = (phone: string, sender: string) => `${phone}\n${sender}`;
-
-/** Longer than any local day (25 h across a DST change) plus the widest offset drift. */
-const RECENT_SENDS_MS = 27 * 3_600_000;
 
 /** The directory entry of a notification's patient, in its event's clinic. */
 export const patientOf = (context: SendContext, row: NotificationRow): Patient | undefined =>

@@ -1,7 +1,6 @@
 import { readSenderDefaults } from "../config/clinics";
 import { phoneOutcomeStatements } from "../consent/phone-outcomes";
 import { unsubscribeLinksOf } from "../consent/unsubscribe-links";
-import { optOutOfSender } from "../db/clinics";
 import type { OutboxKey } from "../db/notification-outbox";
 import {
   claimNotifications,
@@ -12,7 +11,7 @@ import {
   releaseNotificationLeases,
   type SendLease,
 } from "../db/notification-sends";
-import { optOutPhone } from "../db/patients";
+import { recordSmsOptOut } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
 import { leaseCovers, newLease } from "../outbox/lease";
@@ -176,6 +175,7 @@ async function recordBeforeSend(phase: Phase, work: readonly Claimed[], decided:
           decision.toldTrackingNumber,
           lease,
           run.nowIso,
+          decision.locale,
         )
       : decision.action === "retry_later"
         ? releaseNotification(env.DB, row.notification_id, decision.reason, lease, run.nowIso, run.retryAt(index), true)
@@ -267,11 +267,7 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
   if (result.outcome === "opted_out") {
     // Twilio's 21610: the patient opted out of this sender, so of its clinics' texts only.
     const sender = decision.message.sender;
-    statements.push(
-      sender
-        ? optOutOfSender(env.DB, decision.message.to, sender.smsKey, "twilio_21610", answeredAt)
-        : optOutPhone(env.DB, decision.message.to, "twilio_21610", answeredAt),
-    );
+    statements.push(recordSmsOptOut(env.DB, decision.message.to, sender?.smsKey ?? null, "twilio_21610", answeredAt));
   }
   // Twilio's verdict on the number itself (21211 invalid, 21614 not a mobile): no further SMS to it.
   if (result.outcome === "permanent" && result.code !== undefined)

@@ -42,6 +42,7 @@ const RULE_MEANINGS: Record<string, string> = {
   config_problem: "configuration problem",
   phone_unreachable: "patient's phone cannot take texts (Twilio: invalid, landline or unknown); update the phone",
   sms_carrier_filtering: "carriers filtered this clinic's texts (Twilio 30007; check A2P 10DLC registration)",
+  patient_replied: "a patient replied by text (an operator reads it in the console)",
 };
 
 /** The console page of each target type that has one. */

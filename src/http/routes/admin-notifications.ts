@@ -5,6 +5,7 @@ import { REPLAYABLE_NOTIFICATION_STATUSES, reopenNotifications } from "../../db/
 import { notificationWithHistory } from "../../db/notification-views";
 import { log } from "../../log";
 import { enqueueSendJobs } from "../../notify/outbox";
+import { reasonFields } from "../../notify/reasons";
 import { audited, setAuditDetail } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
 import { requestScope } from "../middleware/staff-scope";
@@ -79,6 +80,8 @@ adminNotifications.get(
       provider: row.provider,
       provider_message_id: row.provider_message_id,
       error: row.error,
+      ...reasonFields(row),
+      locale: row.locale,
       scheduled_for: row.scheduled_for,
       sent_at: row.sent_at,
       created_at: row.created_at,

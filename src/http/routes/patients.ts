@@ -1,6 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
+import { LOCALES } from "../../channels";
 import { readPatientWithConsent } from "../../consent/patient-consent";
 import { maskEmail, maskPhone } from "../../console/format";
 import { type DirectoryClinic, deletePatient, type Patient, upsertPatient, upsertPatients } from "../../db/patients";
@@ -31,6 +32,13 @@ export const patientFields = z.object({
     .default(null),
   sms_opt_in: z.boolean({ error: "must be true or false" }),
   email_opt_in: z.boolean({ error: "must be true or false" }),
+  /** The language of the patient's messages; omitted or null: the clinic's `default_locale`. */
+  locale: z
+    .preprocess(
+      (value) => (typeof value === "string" ? value.toLowerCase() : value),
+      z.enum(LOCALES, { error: "must be en or es" }).nullable(),
+    )
+    .default(null),
 });
 
 const patientId = z
