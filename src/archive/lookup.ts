@@ -38,10 +38,11 @@ const archivedNotificationSchema = z.object({
   event_id: text(),
   channel: z.enum(CHANNELS),
   kind: text(),
-  // Columns of migration 0026 and 0025: absent from objects archived before them.
+  // Columns of migrations 0026, 0025 and 0105: absent from objects archived before them.
   topic: nullableText().default(null),
   told_tracking_number: nullableText().default(null),
   send_attempt: nullableText().default(null),
+  locale: nullableText().default(null),
   patient_id: text(),
   entity_id: text(),
   status: z.enum(FINAL_NOTIFICATION_STATUSES),

@@ -58,7 +58,7 @@ export const sendWindow = () =>
     return { start, end };
   });
 
-/** `SMS_DAILY_CAP`, `EMAIL_DAILY_CAP`: a whole number of messages per patient per local day. */
+/** `SMS_DAILY_CAP`, `EMAIL_DAILY_CAP`, `SMS_WEEKLY_CAP`: a whole number of messages per patient per local day (week). */
 const dailyCap = () =>
   z
     .string()
@@ -78,6 +78,7 @@ const notificationSchema = () =>
       SMS_SEND_WINDOW: withDefault(SMS_SEND_WINDOW, sendWindow()),
       SMS_DAILY_CAP: withDefault("3", dailyCap()),
       EMAIL_DAILY_CAP: withDefault("5", dailyCap()),
+      SMS_WEEKLY_CAP: withDefault("0", dailyCap()),
       NOTIFICATION_RULES: withDefault(DEFAULT_NOTIFICATION_RULES, notificationRules()),
     })
     .transform((vars) => ({
@@ -90,6 +91,8 @@ const notificationSchema = () =>
       rules: vars.NOTIFICATION_RULES,
       /** Messages per patient and channel per local day; 0 turns a channel's cap off. */
       dailyCaps: { sms: vars.SMS_DAILY_CAP, email: vars.EMAIL_DAILY_CAP } satisfies Record<Channel, number>,
+      /** Texts per patient in any 7 local days; 0 (the default) turns it off. */
+      weeklySmsCap: vars.SMS_WEEKLY_CAP,
     }));
 
 export type NotificationSettings = z.output<ReturnType<typeof notificationSchema>>;

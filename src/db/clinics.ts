@@ -13,6 +13,7 @@ export const CLINIC_PROFILE_FIELDS = [
   "sms_send_window",
   "sms_daily_cap",
   "email_daily_cap",
+  "sms_weekly_cap",
   "sms_from",
   "sms_messaging_service_sid",
   "email_from",
@@ -31,6 +32,7 @@ export interface ClinicProfile {
   sms_send_window: string | null;
   sms_daily_cap: number | null;
   email_daily_cap: number | null;
+  sms_weekly_cap: number | null;
   sms_from: string | null;
   sms_messaging_service_sid: string | null;
   email_from: string | null;
@@ -121,12 +123,12 @@ WHERE phone IN (SELECT phone FROM patients WHERE patient_id IN (SELECT value FRO
     .bind(JSON.stringify(patientIds));
 }
 
-/** Opts a phone out of one sender's texts (a STOP sent to it, or Twilio's 21610 from it). */
+/** Opts a phone out of one sender's texts (through `recordSmsOptOut` in src/db/patients.ts). */
 export function optOutOfSender(
   db: D1Database,
   phone: string,
   sender: string,
-  source: "keyword" | "twilio_21610",
+  source: "keyword" | "revoked" | "twilio_21610",
   now: string,
 ): D1PreparedStatement {
   return db

@@ -153,6 +153,8 @@ export interface NotificationRow {
   told_tracking_number: string | null;
   /** JSON of the message handed to the provider while its outcome is unknown (see migration 0025). */
   send_attempt: string | null;
+  /** The language the message was rendered in (migration 0105); null until rendered. */
+  locale: string | null;
   sent_at: string | null;
   created_at: string;
   updated_at: string;

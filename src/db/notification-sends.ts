@@ -142,14 +142,15 @@ export function markSendStarted(
   toldTrackingNumber: string | null,
   lease: SendLease,
   now: string,
+  locale: string | null = null,
 ): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, send_attempt = ?5,
-  told_tracking_number = ?6, updated_at = ?3
+  told_tracking_number = ?6, locale = COALESCE(?7, locale), updated_at = ?3
 WHERE notification_id = ?1 AND lease_token = ?4`,
     )
-    .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber);
+    .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber, locale);
 }
 
 /** A provider message id and the notification that records it. */
@@ -171,40 +172,58 @@ WHERE provider_message_id IN (SELECT value FROM json_each(?1))`,
   return results;
 }
 
-/** A Twilio delivery report, by our notification id (from the callback URL) and Twilio's message SID. */
+/**
+ * A provider's delivery report, by our notification id (from Twilio's callback URL) and the provider's
+ * message id (Twilio's SID, Resend's email id). Twilio's when `channel` is not given.
+ */
 export interface DeliveryReport {
   notificationId: string | null;
   providerMessageId: string;
   status: "sent" | "delivered" | "failed";
   error: string | null;
+  channel?: Channel;
+  provider?: "twilio" | "resend";
 }
 
 /**
  * Applies a delivery report. Statuses only move forward: pending/scheduled < sent < delivered or
  * failed. A report applies only when it ranks above the row's status, so a late `sent` never
  * overwrites `delivered`, and once one final report (`delivered`, or `failed` for Twilio's
- * `undelivered`/`failed`) is recorded the other never replaces it: the first final report wins. A
- * report that arrives before the sender recorded its outcome (matched by notification id) records the
- * send itself: status, SID, provider and time. Returns the row when the report changed it.
+ * `undelivered`/`failed` or Resend's bounce) is recorded the other never replaces it: the first final
+ * report wins. A report that arrives before the sender recorded its outcome (matched by notification
+ * id, or by the provider's id) records the send itself: status, id, provider and time. Returns the row
+ * when the report changed it.
  */
 export async function applyDeliveryReport(
   db: D1Database,
   report: DeliveryReport,
   now: string,
 ): Promise<NotificationRow | null> {
+  return deliveryReportStatement(db, report, now).first<NotificationRow>();
+}
+
+/** {@link applyDeliveryReport} as a statement, for a batch (`RETURNING` the changed row). */
+export function deliveryReportStatement(db: D1Database, report: DeliveryReport, now: string): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
-  provider = COALESCE(provider, 'twilio'), provider_message_id = COALESCE(provider_message_id, ?2),
+  provider = COALESCE(provider, ?7), provider_message_id = COALESCE(provider_message_id, ?2),
   sent_at = COALESCE(sent_at, ?5), send_started_at = NULL, send_attempt = NULL
-WHERE (notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = 'sms'
+WHERE (notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = ?6
   AND (provider_message_id IS NULL OR provider_message_id = ?2)
   AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 0 END)
     < (CASE ?3 WHEN 'sent' THEN 1 ELSE 2 END)
 RETURNING *`,
     )
-    .bind(report.notificationId, report.providerMessageId, report.status, report.error, now)
-    .first<NotificationRow>();
+    .bind(
+      report.notificationId,
+      report.providerMessageId,
+      report.status,
+      report.error,
+      now,
+      report.channel ?? "sms",
+      report.provider ?? "twilio",
+    );
 }
 
 /** An entity's current status and the event that set it. */

@@ -1,4 +1,6 @@
+import type { Locale } from "../channels";
 import type { Query } from "./batch";
+import { optOutOfSender } from "./clinics";
 
 /** Typed SQL for the patient directory and SMS opt-outs. */
 
@@ -9,10 +11,13 @@ export interface Patient {
   timezone: string | null;
   sms_opt_in: boolean;
   email_opt_in: boolean;
+  /** The language of the patient's messages; null: the clinic's `default_locale`. */
+  locale: Locale | null;
 }
 
-interface PatientRow extends Omit<Patient, "sms_opt_in" | "email_opt_in"> {
+interface PatientRow extends Omit<Patient, "sms_opt_in" | "email_opt_in" | "locale"> {
   clinic_id: string;
+  locale: string | null;
   sms_opt_in: number;
   email_opt_in: number;
   created_at: string;
@@ -21,7 +26,12 @@ interface PatientRow extends Omit<Patient, "sms_opt_in" | "email_opt_in"> {
 
 export function toPatient(row: PatientRow): Patient & { created_at: string; updated_at: string } {
   const { clinic_id: _clinic, ...patient } = row;
-  return { ...patient, sms_opt_in: row.sms_opt_in === 1, email_opt_in: row.email_opt_in === 1 };
+  return {
+    ...patient,
+    sms_opt_in: row.sms_opt_in === 1,
+    email_opt_in: row.email_opt_in === 1,
+    locale: row.locale === "en" || row.locale === "es" ? row.locale : null,
+  };
 }
 
 /**
@@ -38,12 +48,12 @@ export interface DirectoryClinic {
 /** The clinic id '' rows are read as, in SQL: the clinic itself, or null (none) with several clinics. */
 const unassignedOf = (clinic: DirectoryClinic) => (clinic.withUnassigned ? "" : null);
 
-const UPSERT_MANY_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, created_at, updated_at)
+const UPSERT_MANY_SQL = `INSERT INTO patients (clinic_id, patient_id, phone, email, timezone, sms_opt_in, email_opt_in, locale, created_at, updated_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
-  json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), ?2, ?2
+  json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[8]'), ?2, ?2
 FROM json_each(?1) WHERE true
 ON CONFLICT (clinic_id, patient_id) DO UPDATE SET phone = excluded.phone, email = excluded.email, timezone = excluded.timezone,
-  sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, updated_at = excluded.updated_at`;
+  sms_opt_in = excluded.sms_opt_in, email_opt_in = excluded.email_opt_in, locale = excluded.locale, updated_at = excluded.updated_at`;
 
 /** The unassigned rows the sole clinic's new rows replace (a sole clinic's directory takes them over). */
 const DELETE_UNASSIGNED_MANY_SQL = `DELETE FROM patients WHERE clinic_id = '' AND patient_id IN
@@ -89,6 +99,7 @@ export function upsertPatients(
         patient.sms_opt_in ? 1 : 0,
         patient.email_opt_in ? 1 : 0,
         clinic.withUnassigned ? 1 : 0,
+        patient.locale,
       ]),
     );
     if (chunk.some(({ clinic }) => clinic.withUnassigned))
@@ -169,13 +180,28 @@ export function selectOptedOutPhones(db: D1Database, patientIds: readonly string
     .bind(JSON.stringify(patientIds));
 }
 
-/** Opts a number out of SMS at once (a STOP keyword, or Twilio error 21610). */
-export function optOutPhone(
+/**
+ * Why a number was opted out of SMS: a STOP-family keyword, a plain-words revocation ("please stop
+ * texting me"), or Twilio's error 21610. Stored with the opt-out, for the patient's page and API.
+ */
+export type SmsOptOutSource = "keyword" | "revoked" | "twilio_21610";
+
+/**
+ * The one SMS opt-out write, for every path (STOP, a plain-words revocation, Twilio's 21610): out of
+ * one sender's texts when the sender is known (consent follows the sender), else out of every sender's.
+ */
+export function recordSmsOptOut(
   db: D1Database,
   phone: string,
-  source: "keyword" | "twilio_21610",
+  senderKey: string | null,
+  source: SmsOptOutSource,
   now: string,
 ): D1PreparedStatement {
+  return senderKey ? optOutOfSender(db, phone, senderKey, source, now) : optOutPhone(db, phone, source, now);
+}
+
+/** Opts a number out of every sender's SMS at once (through {@link recordSmsOptOut}). */
+function optOutPhone(db: D1Database, phone: string, source: SmsOptOutSource, now: string): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO sms_opt_outs (phone, source, opted_out_at) VALUES (?1, ?2, ?3) ON CONFLICT (phone) DO NOTHING`,
@@ -186,4 +212,24 @@ export function optOutPhone(
 /** Opts a number back in (START, UNSTOP, YES). */
 export function optInPhone(db: D1Database, phone: string): D1PreparedStatement {
   return db.prepare(`DELETE FROM sms_opt_outs WHERE phone = ?1`).bind(phone);
+}
+
+/**
+ * The language a phone's patient reads, from the directory of the clinics an inbound text reached
+ * (any clinic's when none is known); null when no entry with that phone sets one.
+ */
+export async function localeOfPhone(
+  db: D1Database,
+  phone: string,
+  clinicIds: readonly string[] | null,
+): Promise<Locale | null> {
+  const row = await db
+    .prepare(
+      `SELECT locale FROM patients WHERE phone = ?1 AND locale IS NOT NULL
+  AND (?2 IS NULL OR clinic_id IN (SELECT value FROM json_each(?2)) OR clinic_id = '')
+ORDER BY updated_at DESC LIMIT 1`,
+    )
+    .bind(phone, clinicIds ? JSON.stringify(clinicIds) : null)
+    .first<{ locale: string }>();
+  return row?.locale === "en" || row?.locale === "es" ? row.locale : null;
 }

@@ -12,7 +12,9 @@ export type AlertTargetType =
   | "clinic"
   | "event"
   | "notification"
-  | "config";
+  | "patient"
+  | "config"
+  | "inbound_reply";
 
 export interface WatchQuery {
   rule: string;
@@ -136,6 +138,38 @@ export function notificationsInStatus(status: "failed" | "held"): WatchQuery {
 FROM notifications n LEFT JOIN events e ON e.event_id = n.event_id WHERE n.status = ?5`,
     stillOffends: `EXISTS (SELECT 1 FROM notifications WHERE notification_id = alerts.target_id AND status = ?5)`,
     params: [status],
+  };
+}
+
+/**
+ * A patient whose current phone Twilio called unreachable (migration 0100: 21211, 21614, 30005,
+ * 30006); resolves when the phone changes (or the patient leaves the directory).
+ */
+export function phonesUnreachable(): WatchQuery {
+  const onFile = (optOut: string) => `EXISTS (SELECT 1 FROM patients p WHERE p.patient_id = ${optOut}.patient_id
+  AND p.clinic_id IN (${optOut}.clinic_id, '') AND p.phone = ${optOut}.contact)`;
+  return {
+    rule: "phone_unreachable",
+    targetType: "patient",
+    candidates: `SELECT co.patient_id AS target_id, co.clinic_id, co.opted_out_at AS since FROM contact_opt_outs co
+WHERE co.reason = 'unreachable' AND co.channel = 'sms' AND ${onFile("co")}`,
+    stillOffends: `EXISTS (SELECT 1 FROM contact_opt_outs co WHERE co.reason = 'unreachable' AND co.channel = 'sms'
+  AND co.patient_id = alerts.target_id AND co.clinic_id = alerts.clinic_id AND ${onFile("co")})`,
+    params: [],
+  };
+}
+
+/**
+ * A clinic whose texts a carrier filtered (Twilio 30007, usually an unregistered A2P 10DLC campaign)
+ * since `since` (ISO); resolves once a whole window passes without one.
+ */
+export function carrierFiltering(since: string): WatchQuery {
+  return {
+    rule: "sms_carrier_filtering",
+    targetType: "clinic",
+    candidates: `SELECT clinic_id AS target_id, clinic_id, first_at AS since FROM sms_carrier_filtering WHERE last_at >= ?5`,
+    stillOffends: `EXISTS (SELECT 1 FROM sms_carrier_filtering f WHERE f.clinic_id = alerts.target_id AND f.last_at >= ?5)`,
+    params: [since],
   };
 }
 

@@ -9,7 +9,9 @@ import { errorKind, log } from "../log";
 import { ApiError } from "./errors";
 import { requestLog } from "./middleware/request-log";
 import { admin } from "./routes/admin";
+import { resendWebhook } from "./routes/resend";
 import { twilioWebhooks } from "./routes/twilio";
+import { unsubscribe } from "./routes/unsubscribe";
 import { novamedWebhook } from "./routes/webhooks";
 import type { App } from "./types";
 
@@ -51,6 +53,8 @@ app.use("/admin/*", async function noStore(c, next) {
 app.get("/health", (c) => c.json({ status: "ok" }));
 app.route("/webhooks", novamedWebhook);
 app.route("/webhooks/twilio", twilioWebhooks);
+app.route("/webhooks/resend", resendWebhook);
+app.route("/u", unsubscribe);
 app.route("/admin", admin);
 app.route("/console", createConsole());
 

@@ -9,7 +9,7 @@ import { type SendContext, senderOptOutKey } from "./send-context";
 /**
  * What the sender decides a notification with, per clinic: the clinic of the notification's event,
  * its effective settings (name, phone, zone, window, caps, senders), the phones opted out of its SMS
- * sender (a STOP to another clinic's own number does not count), and its daily cap.
+ * sender (a STOP to another clinic's own number does not count), and its daily and weekly caps.
  */
 export interface ClinicDecisionContext {
   settings: ClinicSettings;
@@ -35,7 +35,11 @@ export function clinicContexts(
     for (const patient of context.patients.values())
       if (patient.phone && context.senderOptOuts.has(senderOptOutKey(patient.phone, settings.senderKey)))
         optedOutPhones.add(patient.phone);
-    const created = { settings, optedOutPhones, cap: dailyCap(settings.dailyCaps, context.recentSends, now) };
+    const created = {
+      settings,
+      optedOutPhones,
+      cap: dailyCap(settings.dailyCaps, context.recentSends, now, settings.weeklySmsCap),
+    };
     byClinic.set(clinicId, created);
     return created;
   };

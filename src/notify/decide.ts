@@ -1,9 +1,11 @@
+import type { Locale } from "../channels";
 import type { NotificationSettings } from "../config/notifications";
 import type { OrderFacts } from "../db/entities";
 import type { NotificationRow } from "../db/notification-outbox";
 import type { Patient } from "../db/patients";
 import type { OutboundMessage } from "./providers/provider";
 import { hopDelaySeconds, nextSmsWindowOpening } from "./quiet-hours";
+import { storedReason } from "./reasons";
 import { kindOf, ruleKindOf } from "./rules";
 import { type MessageContext, renderEmail, renderSms } from "./templates";
 
@@ -12,8 +14,8 @@ export type Decision =
   | { action: "hold"; reason: string }
   | { action: "supersede"; status: string }
   | { action: "suppress"; reason: string }
-  | { action: "schedule"; opening: Date; delaySeconds: number }
-  | { action: "send"; message: OutboundMessage; rendered: string; toldTrackingNumber: string | null };
+  | { action: "schedule"; opening: Date; delaySeconds: number; reason?: string }
+  | { action: "send"; message: OutboundMessage; rendered: string; toldTrackingNumber: string | null; locale?: Locale };
 
 /**
  * Consent, contact and timing rules, in order: a message the rules no longer want (they changed, or
@@ -27,12 +29,14 @@ export function decide(
   patient: Patient | undefined,
   optedOutPhones: ReadonlySet<string>,
   order: OrderFacts | undefined,
-  settings: NotificationSettings,
+  settings: NotificationSettings & { defaultLocale?: Locale },
   now: Date,
 ): Decision {
-  if (!wantedByRules(row, settings)) return { action: "suppress", reason: "not wanted" };
-  if (!patient) return { action: "suppress", reason: "unknown patient" };
+  if (!wantedByRules(row, settings)) return { action: "suppress", reason: storedReason("not_wanted") };
+  if (!patient) return { action: "suppress", reason: storedReason("unknown_patient") };
+  const locale = patient.locale ?? settings.defaultLocale ?? "en";
   const context: MessageContext = {
+    locale,
     kind: row.kind,
     clinicName: settings.clinicName,
     clinicPhone: settings.clinicPhone,
@@ -43,19 +47,20 @@ export function decide(
   // What the message tells of the shipment, kept on the row so a later change is told once.
   const toldTrackingNumber = order?.tracking_number ?? null;
   if (row.channel === "email") {
-    if (!patient.email) return { action: "suppress", reason: "no email address" };
-    if (!patient.email_opt_in) return { action: "suppress", reason: "email not opted in" };
+    if (!patient.email) return { action: "suppress", reason: storedReason("no_email") };
+    if (!patient.email_opt_in) return { action: "suppress", reason: storedReason("email_not_opted_in") };
     const email = renderEmail(context);
     return {
       action: "send",
       message: { notificationId: row.notification_id, channel: "email", to: patient.email, email },
       rendered: JSON.stringify({ subject: email.subject, text: email.text }),
       toldTrackingNumber,
+      locale,
     };
   }
-  if (!patient.phone) return { action: "suppress", reason: "no phone number" };
-  if (!patient.sms_opt_in) return { action: "suppress", reason: "sms not opted in" };
-  if (optedOutPhones.has(patient.phone)) return { action: "suppress", reason: "opted out by STOP" };
+  if (!patient.phone) return { action: "suppress", reason: storedReason("no_phone") };
+  if (!patient.sms_opt_in) return { action: "suppress", reason: storedReason("sms_not_opted_in") };
+  if (optedOutPhones.has(patient.phone)) return { action: "suppress", reason: storedReason("opted_out") };
   const opening = nextSmsWindowOpening(now, patient.timezone ?? settings.clinicTimezone, settings.smsWindow);
   if (opening) return { action: "schedule", opening, delaySeconds: hopDelaySeconds(now, opening) };
   const sms = renderSms(context);
@@ -64,6 +69,7 @@ export function decide(
     message: { notificationId: row.notification_id, channel: "sms", to: patient.phone, sms },
     rendered: JSON.stringify({ text: sms }),
     toldTrackingNumber,
+    locale,
   };
 }
 

@@ -16,7 +16,13 @@ export function outcomeOfDecision(row: NotificationRow, decision: Exclude<Decisi
     case "suppress":
       return { notificationId, status: "suppressed", error: decision.reason };
     case "schedule":
-      return { notificationId, status: "scheduled", scheduledFor: decision.opening.toISOString() };
+      // A cap's deferral keeps its reason on the row (quiet hours have none): the event detail shows it.
+      return {
+        notificationId,
+        status: "scheduled",
+        scheduledFor: decision.opening.toISOString(),
+        error: decision.reason ?? null,
+      };
   }
 }
 

@@ -6,6 +6,7 @@ import {
   selectSenderOptOuts,
   toClinicProfile,
 } from "../db/clinics";
+import { selectNotificationContactOptOuts, storedContact } from "../db/consent";
 import { type OrderFacts, selectOrderFacts } from "../db/entities";
 import { type NotificationRow, TRACKING_UPDATED_KIND } from "../db/notification-outbox";
 import {
@@ -18,6 +19,7 @@ import {
 } from "../db/notification-sends";
 import { type Patient, selectNotificationPatients, selectOptedOutPhones, toPatient } from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../event-types";
+import { RECENT_SENDS_MS } from "./daily-cap";
 import { entityKindOf, subjectOf } from "./rules";
 
 /** What the sender reads about a batch's notifications just before deciding them. */
@@ -28,7 +30,7 @@ export interface SendContext {
   orders: ReadonlyMap<string, OrderFacts>;
   /** The current status of each notification's entity, by `kind\nentity_id`. */
   currentStatuses: ReadonlyMap<string, CurrentStatus>;
-  /** What these patients were sent in the last 27 hours (at least their whole local day). */
+  /** What these patients were sent in the last 7 days and 3 hours (at least their whole local week). */
   recentSends: readonly RecentSend[];
   /** The clinic of each notification's event, by event id. */
   eventClinics: ReadonlyMap<string, string>;
@@ -38,13 +40,15 @@ export interface SendContext {
   senderOptOuts: ReadonlySet<string>;
   /** The shipping messages and tracking updates of the orders that have a tracking update here. */
   shipmentMessages: readonly ShipmentMessage[];
+  /**
+   * The suppression code of each notification whose patient's current contact on its channel is
+   * opted out (`email_bounced`, `email_complained`, `email_unsubscribed`, `phone_unreachable`).
+   */
+  contactOptOuts: ReadonlyMap<string, string>;
 }
 
 /** Key of a phone's opt-out from one sender in {@link SendContext.senderOptOuts}. */
 export const senderOptOutKey = (phone: string, sender: string) => `${phone}\n${sender}`;
-
-/** Longer than any local day (25 h across a DST change) plus the widest offset drift. */
-const RECENT_SENDS_MS = 27 * 3_600_000;
 
 /** The directory entry of a notification's patient, in its event's clinic. */
 export const patientOf = (context: SendContext, row: NotificationRow): Patient | undefined =>
@@ -84,6 +88,7 @@ export async function loadSendContext(
     recentRows,
     orderRows,
     shipmentRows,
+    contactOptOutRows,
     ...statusRows
   ] = await readBatch(db, [
     selectEventClinics(db, eventIds),
@@ -98,15 +103,30 @@ export async function loadSendContext(
     selectRecentSends(db, patientIds, new Date(now.getTime() - RECENT_SENDS_MS).toISOString()),
     selectOrderFacts(db, [...(idsByKind.get("order") ?? [])]),
     selectShipmentMessages(db, updatedOrders),
+    selectNotificationContactOptOuts(
+      db,
+      rows.map((row) => row.notification_id),
+    ),
     ...statusKinds.map((kind) => selectCurrentStatuses(db, kind, [...(idsByKind.get(kind) ?? [])])),
   ]);
   const currentStatuses = new Map<string, CurrentStatus>();
   statusKinds.forEach((kind, position) => {
     for (const row of statusRows[position] ?? []) currentStatuses.set(entityKey(kind, row.entity_id), row);
   });
+  // Rows come unassigned first, so a clinic's own row replaces an unassigned one.
+  const patients = new Map(patientRows.map((row) => [String(row.for_notification), toPatient(row)]));
+  const channels = new Map(rows.map((row) => [row.notification_id, row.channel]));
+  const contactOptOuts = new Map<string, string>();
+  for (const optOut of contactOptOutRows) {
+    const patient = patients.get(optOut.for_notification);
+    const channel = channels.get(optOut.for_notification);
+    const contact = channel === "email" ? patient?.email : patient?.phone;
+    // An opt-out of an earlier address or phone no longer applies: the patient changed it.
+    if (channel && contact && storedContact(channel, contact) === optOut.contact)
+      contactOptOuts.set(optOut.for_notification, suppressionOf(optOut.reason));
+  }
   return {
-    // Rows come unassigned first, so a clinic's own row replaces an unassigned one.
-    patients: new Map(patientRows.map((row) => [String(row.for_notification), toPatient(row)])),
+    patients,
     optedOutPhones: new Set(optOutRows.map((row) => String(row.phone))),
     orders: new Map(orderRows.map((row) => [String(row.order_id), row])),
     currentStatuses,
@@ -115,8 +135,12 @@ export async function loadSendContext(
     clinicProfiles: new Map(profileRows.map((row) => [String(row.clinic_id), toClinicProfile(row)])),
     senderOptOuts: new Set(senderOptOutRows.map((row) => senderOptOutKey(String(row.phone), String(row.sender)))),
     shipmentMessages: shipmentRows,
+    contactOptOuts,
   };
 }
+
+/** The stable suppression code of a contact opt-out. */
+const suppressionOf = (reason: string) => (reason === "unreachable" ? "phone_unreachable" : `email_${reason}`);
 
 /**
  * The status the entity has moved on to when it no longer has the status this notification announces

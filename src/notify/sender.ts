@@ -1,5 +1,6 @@
 import { readSenderDefaults } from "../config/clinics";
-import { optOutOfSender } from "../db/clinics";
+import { phoneOutcomeStatements } from "../consent/phone-outcomes";
+import { unsubscribeLinksOf } from "../consent/unsubscribe-links";
 import type { OutboxKey } from "../db/notification-outbox";
 import {
   claimNotifications,
@@ -10,7 +11,7 @@ import {
   releaseNotificationLeases,
   type SendLease,
 } from "../db/notification-sends";
-import { optOutPhone } from "../db/patients";
+import { recordSmsOptOut } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
 import { leaseCovers, newLease } from "../outbox/lease";
@@ -83,7 +84,16 @@ export async function sendNotifications(
   const work = await claim(phase);
   if (work.length === 0) return run.result();
   const decided = await decideClaimed(phase, work, (db) =>
-    decideAll(db, work, settings, providers, run.now, readSenderDefaults(env), soleClinicOf(env)),
+    decideAll(
+      db,
+      work,
+      settings,
+      providers,
+      run.now,
+      readSenderDefaults(env),
+      soleClinicOf(env),
+      unsubscribeLinksOf(env),
+    ),
   );
   if (decided === null) return run.result();
   // An earlier attempt whose outcome is unknown may have reached the patient: ask first.
@@ -165,6 +175,7 @@ async function recordBeforeSend(phase: Phase, work: readonly Claimed[], decided:
           decision.toldTrackingNumber,
           lease,
           run.nowIso,
+          decision.locale,
         )
       : decision.action === "retry_later"
         ? releaseNotification(env.DB, row.notification_id, decision.reason, lease, run.nowIso, run.retryAt(index), true)
@@ -256,12 +267,13 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
   if (result.outcome === "opted_out") {
     // Twilio's 21610: the patient opted out of this sender, so of its clinics' texts only.
     const sender = decision.message.sender;
-    statements.push(
-      sender
-        ? optOutOfSender(env.DB, decision.message.to, sender.smsKey, "twilio_21610", answeredAt)
-        : optOutPhone(env.DB, decision.message.to, "twilio_21610", answeredAt),
-    );
+    statements.push(recordSmsOptOut(env.DB, decision.message.to, sender?.smsKey ?? null, "twilio_21610", answeredAt));
   }
+  // Twilio's verdict on the number itself (21211 invalid, 21614 not a mobile): no further SMS to it.
+  if (result.outcome === "permanent" && result.code !== undefined)
+    statements.push(
+      ...phoneOutcomeStatements(env.DB, row.notification_id, decision.message.to, result.code, answeredAt),
+    );
   const written = await phase.write(statements);
   // The provider answered but D1 could not record it: retry; the row keeps its send mark, so the
   // retry asks the provider before sending again.

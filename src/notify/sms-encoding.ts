@@ -15,21 +15,21 @@ export function gsm7Length(text: string): number | null {
   return length;
 }
 
-/** True when the text fits one SMS segment: 160 GSM-7 septets, or 70 UCS-2 characters. */
+/** True when the text fits one SMS segment: 160 GSM-7 septets, or 70 UCS-2 (UTF-16) units. */
 export function fitsOneSegment(text: string): boolean {
-  const septets = gsm7Length(text);
-  return septets === null ? [...text].length <= 70 : septets <= 160;
+  return segmentCount(text) === 1;
 }
 
 /**
- * Segments the text takes: one up to 160 GSM-7 septets (70 UCS-2 characters), otherwise 153 (67)
+ * Segments the text takes: one up to 160 GSM-7 septets (70 UCS-2 units), otherwise 153 (67)
  * per segment, as concatenated SMS reserve room for their header.
  */
 export function segmentCount(text: string): number {
   const septets = gsm7Length(text);
   if (septets === null) {
-    const characters = [...text].length;
-    return characters <= 70 ? 1 : Math.ceil(characters / 67);
+    // UCS-2 counts UTF-16 units: an emoji outside the basic plane takes two of a segment's 70.
+    const units = text.length;
+    return units <= 70 ? 1 : Math.ceil(units / 67);
   }
   return septets <= 160 ? 1 : Math.ceil(septets / 153);
 }

@@ -3,6 +3,7 @@ import { purgeAuditRows } from "../db/audit";
 import { purgeChanges } from "../db/changes";
 import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
 import { purgePayloads } from "../db/events";
+import { purgeInboundReplies } from "../db/inbound-replies";
 import { purgeRenderedMessages } from "../db/notification-outbox";
 import type { EntityKind } from "../event-types";
 import { log } from "../log";
@@ -28,7 +29,7 @@ export const QUIET_ENTITY_GRACE_DAYS = 365;
  * Removes payload bodies older than `PAYLOAD_RETENTION_DAYS` (default 30), chunk by chunk. Each
  * event's id, type, status and times stay, so deduplication keeps working long after NovaMed's last
  * retry (about 1 h 21 min after the first attempt). Rendered notification bodies older than that go
- * too (each notification keeps its status and times), and so do the PHI facts of entities in a final
+ * too (each notification keeps its status and times), and so do patients' inbound replies, and so do the PHI facts of entities in a final
  * status whose last event is that old (ids, statuses and times stay), and those of any entity, final
  * or not, {@link QUIET_ENTITY_GRACE_DAYS} later. Events stuck in flight lose their payload
  * {@link STUCK_EVENT_GRACE_DAYS} later. `PAYLOAD_RETENTION_DAYS = 0` disables the purge.
@@ -41,6 +42,7 @@ export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number>
   const quietCutoff = new Date(now.getTime() - (days + QUIET_ENTITY_GRACE_DAYS) * 86_400_000).toISOString();
   const purged = await inChunks(() => purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS, stuckCutoff));
   const rendered = await inChunks(() => purgeRenderedMessages(env.DB, cutoff, PURGE_CHUNK_ROWS));
+  const replies = await inChunks(() => purgeInboundReplies(env.DB, cutoff, PURGE_CHUNK_ROWS));
   let entities = 0;
   for (const kind of Object.keys(ENTITY_RETENTION) as EntityKind[]) {
     entities += await inChunks(() =>
@@ -51,6 +53,7 @@ export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number>
     retention_days: days,
     purged,
     rendered_purged: rendered,
+    inbound_replies_purged: replies,
     entity_facts_purged: entities,
   });
   return purged;

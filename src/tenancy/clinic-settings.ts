@@ -5,7 +5,7 @@ import { CLINIC_PROFILE_FIELDS, type ClinicProfile, type ClinicProfileField } fr
 /**
  * A clinic's effective settings: each field of its profile (D1, `PUT /admin/clinics/:clinic_id`), or,
  * when the clinic has no profile or left the field empty, the `[vars]` default (`CLINIC_NAME`,
- * `CLINIC_PHONE`, `CLINIC_TIMEZONE`, `SMS_SEND_WINDOW`, `SMS_DAILY_CAP`, `EMAIL_DAILY_CAP`,
+ * `CLINIC_PHONE`, `CLINIC_TIMEZONE`, `SMS_SEND_WINDOW`, `SMS_DAILY_CAP`, `EMAIL_DAILY_CAP`, `SMS_WEEKLY_CAP`,
  * `TWILIO_FROM_NUMBER`/`TWILIO_MESSAGING_SERVICE_SID`, `EMAIL_FROM`). Precedence is documented in
  * docs/operations.md ("Clinic profiles").
  */
@@ -71,6 +71,7 @@ export function clinicSettings(
       sms: profile?.sms_daily_cap ?? base.dailyCaps.sms,
       email: profile?.email_daily_cap ?? base.dailyCaps.email,
     },
+    weeklySmsCap: profile?.sms_weekly_cap ?? base.weeklySmsCap,
     smsSender,
     senderKey: smsSender.messagingServiceSid ?? smsSender.from ?? UNNAMED_SENDER,
     emailFrom: profile?.email_from ?? senders.emailFrom,
@@ -100,6 +101,7 @@ export function clinicView(settings: ClinicSettings) {
       sms_send_window: `${minutes(settings.smsWindow.start)}-${minutes(settings.smsWindow.end)}`,
       sms_daily_cap: settings.dailyCaps.sms,
       email_daily_cap: settings.dailyCaps.email,
+      sms_weekly_cap: settings.weeklySmsCap,
       sms_from: settings.smsSender.from,
       sms_messaging_service_sid: settings.smsSender.messagingServiceSid,
       email_from: settings.emailFrom,

@@ -56,6 +56,7 @@ export const clinicProfileInput = z.strictObject(
     ),
     sms_daily_cap: optional(cap()),
     email_daily_cap: optional(cap()),
+    sms_weekly_cap: optional(cap()),
     sms_from: optional(phone()),
     sms_messaging_service_sid: optional(
       z
@@ -85,6 +86,7 @@ export function profileFieldsOf(input: ClinicProfileInput): Omit<ClinicProfile, 
     sms_send_window: input.sms_send_window ?? null,
     sms_daily_cap: input.sms_daily_cap ?? null,
     email_daily_cap: input.email_daily_cap ?? null,
+    sms_weekly_cap: input.sms_weekly_cap ?? null,
     sms_from: input.sms_from ?? null,
     sms_messaging_service_sid: input.sms_messaging_service_sid ?? null,
     email_from: input.email_from ?? null,

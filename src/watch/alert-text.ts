@@ -40,6 +40,9 @@ const RULE_MEANINGS: Record<string, string> = {
   notification_failed: "patient notification failed",
   notification_held: "patient notification held",
   config_problem: "configuration problem",
+  phone_unreachable: "patient's phone cannot take texts (Twilio: invalid, landline or unknown); update the phone",
+  sms_carrier_filtering: "carriers filtered this clinic's texts (Twilio 30007; check A2P 10DLC registration)",
+  patient_replied: "a patient replied by text (an operator reads it in the console)",
 };
 
 /** The console page of each target type that has one. */
@@ -48,6 +51,7 @@ const TARGET_PAGES: Partial<Record<AlertRow["target_type"], string>> = {
   medication_request: "/console/medication-requests",
   refill: "/console/refills",
   event: "/console/events",
+  patient: "/console/patients",
 };
 
 /** The console link of an alert's target (its page, or the alert list for targets without one). */

@@ -5,11 +5,13 @@ import { readWebhookConfig } from "../config/webhook";
 import { minuteKey } from "../db/rejections";
 import {
   approvedWithoutOrder,
+  carrierFiltering,
   clinicSilence,
   configProblemsQuery,
   eventsInStatus,
   notificationsInStatus,
   openAlertsStatement,
+  phonesUnreachable,
   resolveAlertsStatement,
   resolveRuleStatement,
   shippedNotDelivered,
@@ -19,6 +21,9 @@ import {
 } from "../db/watch";
 import { log } from "../log";
 import { deliverAlerts } from "./alert-delivery";
+
+/** How long a clinic's carrier-filtering alert stays open after its last Twilio 30007. */
+export const CARRIER_FILTERING_WINDOW_MS = 24 * 3_600_000;
 
 /** Alerts a rule may open per run; a larger backlog opens over the next runs (every 5 minutes). */
 export const ALERTS_PER_RULE_PER_RUN = 100;
@@ -77,6 +82,8 @@ export async function evaluateRules(env: Env, now: Date): Promise<{ opened: numb
     eventsInStatus("invalid"),
     notificationsInStatus("failed"),
     notificationsInStatus("held"),
+    phonesUnreachable(),
+    carrierFiltering(new Date(now.getTime() - CARRIER_FILTERING_WINDOW_MS).toISOString()),
     configProblemsQuery(configProblems(env).map((problem) => problem.variable)),
   ];
   const statements = plans.flatMap((plan) =>

@@ -56,6 +56,7 @@ export async function createPatient(
     timezone: string | null;
     sms_opt_in: boolean;
     email_opt_in: boolean;
+    locale: "en" | "es" | null;
   }> = {},
 ) {
   const patientId = uniqueId("pat");
@@ -115,6 +116,9 @@ export interface NotificationView {
   sent_at: string | null;
   scheduled_for: string | null;
   error: string | null;
+  /** The stable reason code of a suppressed, held or scheduled notification (src/notify/reasons.ts). */
+  reason: string | null;
+  reason_setting: string | null;
 }
 
 /** The notifications of an event, as the admin API shows them, keyed by channel. */
@@ -276,9 +280,15 @@ export function twilioError(status: number, code: number, message: string) {
 
 /**
  * Posts a form to a Twilio webhook route as Twilio would (`path` may carry a query, as the sender's
- * StatusCallback URL does), signed with the provider settings' token unless `signature` is given.
+ * StatusCallback URL does), signed with the provider settings' token unless `signature` is given, to a
+ * Worker running with `workerEnv` (the provider settings by default).
  */
-export async function postTwilio(path: string, params: Record<string, string>, signature?: string) {
+export async function postTwilio(
+  path: string,
+  params: Record<string, string>,
+  signature?: string,
+  workerEnv: Env = providerEnv(),
+) {
   const url = `https://receiver.test/webhooks/twilio/${path}`;
   const request = new Request(url, {
     method: "POST",
@@ -288,5 +298,5 @@ export async function postTwilio(path: string, params: Record<string, string>, s
     },
     body: new URLSearchParams(params),
   });
-  return worker.fetch(request, providerEnv());
+  return worker.fetch(request, workerEnv);
 }

@@ -17,7 +17,7 @@ interface NotificationDetail {
   provider: string | null;
   provider_message_id: string | null;
   history: { status: string; at: string; error: string | null; provider_message_id: string | null }[];
-  rendered: { subject?: string; text: string } | null;
+  rendered: { subject?: string; text: string; headers?: Record<string, string> } | null;
 }
 
 async function deliveryReport(notificationId: string, sid: string) {
@@ -72,6 +72,10 @@ describe("GET /admin/notifications/:notification_id", () => {
     expect(email.rendered).toEqual({
       subject: providers.emails[0]!.body.subject,
       text: providers.emails[0]!.body.text,
+      headers: {
+        "List-Unsubscribe": expect.stringMatching(/^<https:\/\/receiver\.test\/u\/[A-Za-z0-9_-]+>$/),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+      },
     });
     expect(email.history.map((change) => change.status)).toEqual(["pending", "sent"]);
   });

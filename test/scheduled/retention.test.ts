@@ -94,3 +94,20 @@ describe("notification retention", () => {
     ]);
   });
 });
+
+describe("inbound reply retention", () => {
+  it("deletes patients' replies older than PAYLOAD_RETENTION_DAYS with the payloads; newer ones stay", async () => {
+    const now = Date.parse("2026-06-30T03:17:00.000Z");
+    await env.DB.prepare(
+      `INSERT INTO inbound_replies (reply_id, clinic_id, phone, body, received_at)
+       VALUES ('rpl_old', NULL, '+14155550101', 'old', ?1), ('rpl_new', NULL, '+14155550101', 'new', ?2)`,
+    )
+      .bind(new Date(now - 31 * DAY).toISOString(), new Date(now - DAY).toISOString())
+      .run();
+    await runRetention(now);
+    const { results } = await env.DB.prepare(
+      `SELECT reply_id FROM inbound_replies WHERE reply_id IN ('rpl_old', 'rpl_new')`,
+    ).all();
+    expect(results).toEqual([{ reply_id: "rpl_new" }]);
+  });
+});

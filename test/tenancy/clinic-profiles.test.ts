@@ -48,7 +48,9 @@ describe("clinic profiles: admin API", () => {
     const { a, b, workerEnv } = clinics();
     await putClinicProfile(workerEnv, a, {
       name: "Alpha Clinic",
+      // The TCPA healthcare-exemption profile: at most 1 text a day, 3 a week.
       sms_daily_cap: 1,
+      sms_weekly_cap: 3,
       alert_emails: ["ops@alpha.example"],
     });
     const response = await adminFetchWith(workerEnv, "/clinics");
@@ -61,12 +63,14 @@ describe("clinic profiles: admin API", () => {
     expect(alpha!.settings).toMatchObject({
       name: "Alpha Clinic",
       sms_daily_cap: 1,
+      sms_weekly_cap: 3,
       phone: PROVIDER_ENV.CLINIC_PHONE,
       alert_emails: ["ops@alpha.example"],
     });
     expect(alpha!.sources).toMatchObject({
       name: "profile",
       sms_daily_cap: "profile",
+      sms_weekly_cap: "profile",
       phone: "default",
       alert_emails: "profile",
     });
@@ -77,6 +81,7 @@ describe("clinic profiles: admin API", () => {
       sms_send_window: "08:00-21:00",
       sms_daily_cap: 3,
       email_daily_cap: 5,
+      sms_weekly_cap: 0,
       sms_messaging_service_sid: PROVIDER_ENV.TWILIO_MESSAGING_SERVICE_SID,
       email_from: PROVIDER_ENV.EMAIL_FROM,
       default_locale: "en",
@@ -223,13 +228,17 @@ describe("clinic profiles: every patient message speaks for its event's clinic",
     expect((await notificationsOf(firstB.event_id)).sms).toMatchObject({ status: "sent" });
     expect(first.delayed).toHaveLength(1);
 
-    // Clinic B's cap is one text a day; clinic A's is the default (3).
+    // Clinic B's cap is one text a day (the next waits for its window tomorrow); clinic A's is the default (3).
     const secondB = makeEvent("order:delivered", {
       clinic_id: b,
       data: { order_id: firstB.data.order_id, patient_id: patientB },
     });
     await runSender(sms(await applyAndCaptureJobs([secondB])) as never, { workerEnv });
-    expect((await notificationsOf(secondB.event_id)).sms).toMatchObject({ status: "suppressed", error: "daily_cap" });
+    expect((await notificationsOf(secondB.event_id)).sms).toMatchObject({
+      status: "scheduled",
+      error: "daily_cap",
+      scheduled_for: "2026-01-16T14:00:00.000Z",
+    });
   });
 });
 

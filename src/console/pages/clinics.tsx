@@ -12,7 +12,7 @@ import type { ConsoleApp } from "../types";
 /** `/console/clinics`: each clinic's effective settings and where each came from; admins edit the profile. */
 export const clinicsPage = new Hono<ConsoleApp>();
 
-const NUMBER_FIELDS: readonly ClinicProfileField[] = ["sms_daily_cap", "email_daily_cap"];
+const NUMBER_FIELDS: readonly ClinicProfileField[] = ["sms_daily_cap", "email_daily_cap", "sms_weekly_cap"];
 
 function shown(value: unknown): string {
   if (value === null || value === undefined) return "";

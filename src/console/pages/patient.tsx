@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { readClinicIds } from "../../config/clinics";
+import { readPatientWithConsent } from "../../consent/patient-consent";
 import { readPatientPage } from "../../db/event-search";
 import type { DirectoryClinic } from "../../db/patients";
 import { coversClinic } from "../../db/scope";
@@ -65,6 +66,12 @@ function ContactDetail({
   );
 }
 
+/** Recorded consent, and the patient's opt-out that overrides it (until the contact changes or START). */
+function consentText(recorded: boolean, optedOut: string | null | undefined): string {
+  if (optedOut) return `no: opted out (${optedOut})${recorded ? "; recorded consent yes" : ""}`;
+  return recorded ? "yes" : "no";
+}
+
 /** The patient page: contact details masked (one revealed on request), consent, opt-out, messages. One round trip. */
 async function renderPatientPage(
   c: Context<ConsoleApp>,
@@ -80,6 +87,8 @@ async function renderPatientPage(
     patientId,
     MESSAGE_LIMIT,
   );
+  // Consent as it takes effect (opt-outs of the current contacts), as GET /admin/patients shows it.
+  const consent = patient ? await readPatientWithConsent(c.env, directory, patientId) : null;
   if (!patient && notifications.length === 0) {
     return renderPage(c, "Patient not found", <Notice kind="error">No patient has this id.</Notice>, 404);
   }
@@ -119,9 +128,15 @@ async function renderPatientPage(
           <dt>Time zone</dt>
           <dd>{patient.timezone ?? `clinic default (${timeZone})`}</dd>
           <dt>SMS consent</dt>
-          <dd id="sms-consent">{patient.sms_opt_in ? "yes" : "no"}</dd>
+          <dd id="sms-consent">{consentText(patient.sms_opt_in, consent?.sms_opt_out_reason)}</dd>
           <dt>Email consent</dt>
-          <dd id="email-consent">{patient.email_opt_in ? "yes" : "no"}</dd>
+          <dd id="email-consent">{consentText(patient.email_opt_in, consent?.email_opt_out_reason)}</dd>
+          <dt>Phone status</dt>
+          <dd id="phone-status">
+            {consent?.phone_status === "unreachable"
+              ? `unreachable (${consent.phone_unreachable_error}): no SMS until the phone changes`
+              : "reachable"}
+          </dd>
           <dt>SMS opt-out (STOP)</dt>
           <dd id="sms-opt-out">{phoneOptedOut ? "opted out: no SMS is sent to this number" : "not opted out"}</dd>
         </dl>

@@ -2,6 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_STATES, type AlertRow, acknowledgeAlert, listAlerts } from "../../db/alerts";
+import { getInboundReply } from "../../db/inbound-replies";
 import { alertChannelStates } from "../../watch/alert-delivery";
 import { audited } from "../audit";
 import { encodePosition, readPosition, requireCursor } from "../cursor";
@@ -68,4 +69,16 @@ adminAlerts.post("/:alert_id/ack", audited("alert.ack", "alert", "alert_id"), as
   );
   if (!alert) throw new ApiError(404, "not_found", "No alert has this id.");
   return c.json(alertView(alert));
+});
+
+/**
+ * `/admin/inbound-replies/:reply_id`: what a patient wrote back (the `patient_replied` alert's target),
+ * for operators only, audited; the alert itself never carries the text or the phone.
+ */
+export const adminInboundReplies = new Hono<App>();
+
+adminInboundReplies.get("/:reply_id", audited("inbound_reply.read", "inbound_reply", "reply_id"), async (c) => {
+  const reply = await getInboundReply(c.env.DB, requestScope(c), c.req.param("reply_id"));
+  if (!reply) throw new ApiError(404, "not_found", "No inbound reply has this id.");
+  return c.json(reply);
 });

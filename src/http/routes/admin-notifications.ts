@@ -5,6 +5,7 @@ import { REPLAYABLE_NOTIFICATION_STATUSES, reopenNotifications } from "../../db/
 import { notificationWithHistory } from "../../db/notification-views";
 import { log } from "../../log";
 import { enqueueSendJobs } from "../../notify/outbox";
+import { reasonFields } from "../../notify/reasons";
 import { audited, setAuditDetail } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
 import { requestScope } from "../middleware/staff-scope";
@@ -42,11 +43,17 @@ adminNotifications.post(
   },
 );
 
-/** The rendered message as stored (`{subject?, text}`), or null once retention purged it. */
-function renderedOf(rendered: string | null): { subject?: string; text: string } | null {
+/** The rendered message as stored (`{subject?, text, headers?}`: an email's headers), or null once retention purged it. */
+function renderedOf(
+  rendered: string | null,
+): { subject?: string; text: string; headers?: Record<string, string> } | null {
   if (!rendered) return null;
-  const parsed = JSON.parse(rendered) as { subject?: string; text: string };
-  return parsed.subject === undefined ? { text: parsed.text } : { subject: parsed.subject, text: parsed.text };
+  const parsed = JSON.parse(rendered) as { subject?: string; text: string; headers?: Record<string, string> };
+  return {
+    ...(parsed.subject === undefined ? {} : { subject: parsed.subject }),
+    text: parsed.text,
+    ...(parsed.headers === undefined ? {} : { headers: parsed.headers }),
+  };
 }
 
 /**
@@ -73,6 +80,8 @@ adminNotifications.get(
       provider: row.provider,
       provider_message_id: row.provider_message_id,
       error: row.error,
+      ...reasonFields(row),
+      locale: row.locale,
       scheduled_for: row.scheduled_for,
       sent_at: row.sent_at,
       created_at: row.created_at,

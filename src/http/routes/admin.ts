@@ -9,6 +9,7 @@ import type { NotificationRow } from "../../db/notification-outbox";
 import { notificationStats, notificationsForEvent } from "../../db/notification-views";
 import { coversClinic } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
+import { reasonFields } from "../../notify/reasons";
 import { replayEvent } from "../../replay/replay";
 import { audited } from "../audit";
 import { encodePosition, readPosition, requireCursor } from "../cursor";
@@ -18,7 +19,7 @@ import { adminAuth } from "../middleware/admin-auth";
 import { requestScope, staffScope } from "../middleware/staff-scope";
 import { replayRefusalError } from "../replay-refusal";
 import type { App } from "../types";
-import { adminAlerts } from "./admin-alerts";
+import { adminAlerts, adminInboundReplies } from "./admin-alerts";
 import { adminAudit } from "./admin-audit";
 import { adminChanges } from "./admin-changes";
 import { adminClinics } from "./admin-clinics";
@@ -42,6 +43,7 @@ admin.route("/destinations", adminDestinations);
 admin.route("/deliveries", adminDeliveries);
 admin.route("/changes", adminChanges);
 admin.route("/alerts", adminAlerts);
+admin.route("/inbound-replies", adminInboundReplies);
 admin.route("/", adminReplay);
 admin.route("/notifications", adminNotifications);
 admin.route("/health", adminHealth);
@@ -112,6 +114,7 @@ function eventDetail(row: EventRow, notifications: NotificationRow[], archived: 
       sent_at: notification.sent_at,
       scheduled_for: notification.scheduled_for,
       error: notification.error,
+      ...reasonFields(notification),
     })),
   };
 }

@@ -1,15 +1,10 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
+import { LOCALES } from "../../channels";
+import { readPatientWithConsent } from "../../consent/patient-consent";
 import { maskEmail, maskPhone } from "../../console/format";
-import {
-  type DirectoryClinic,
-  deletePatient,
-  getPatient,
-  type Patient,
-  upsertPatient,
-  upsertPatients,
-} from "../../db/patients";
+import { type DirectoryClinic, deletePatient, type Patient, upsertPatient, upsertPatients } from "../../db/patients";
 import { type ErrorIssue, toIssues } from "../../events/issues";
 import { directoryOf, soleClinic } from "../../tenancy/clinics";
 import { isTimeZone } from "../../time-zone";
@@ -37,6 +32,13 @@ export const patientFields = z.object({
     .default(null),
   sms_opt_in: z.boolean({ error: "must be true or false" }),
   email_opt_in: z.boolean({ error: "must be true or false" }),
+  /** The language of the patient's messages; omitted or null: the clinic's `default_locale`. */
+  locale: z
+    .preprocess(
+      (value) => (typeof value === "string" ? value.toLowerCase() : value),
+      z.enum(LOCALES, { error: "must be en or es" }).nullable(),
+    )
+    .default(null),
 });
 
 const patientId = z
@@ -94,11 +96,12 @@ function patientRoutes(): Hono<App> {
       await c.env.DB.batch(
         upsertPatient(c.env.DB, directory, { patient_id: id.data, ...c.req.valid("json") }, new Date().toISOString()),
       );
-      return c.json(await getPatient(c.env.DB, directory, id.data));
+      return c.json(await readPatientWithConsent(c.env, directory, id.data));
     },
   );
   routes.get("/:patient_id", audited("patient.read", "patient", "patient_id"), async (c) => {
-    const patient = await getPatient(c.env.DB, directoryOfRequest(c), c.req.param("patient_id"));
+    // Consent as it takes effect: false while the patient is opted out, with the reason.
+    const patient = await readPatientWithConsent(c.env, directoryOfRequest(c), c.req.param("patient_id"));
     if (!patient) throw new ApiError(404, "not_found", "No patient has this id.");
     // A viewer sees contact details masked; revealing them is for operators.
     if (c.get("staffScope")?.role === "viewer")

@@ -1,31 +1,27 @@
 import { Hono, type MiddlewareHandler } from "hono";
+import type { Locale } from "../../channels";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../config/notifications";
 import { ConfigError } from "../../config/read";
-import { optInToSender, optOutOfSender } from "../../db/clinics";
+import { phoneOutcomeStatements } from "../../consent/phone-outcomes";
+import { optInToSender } from "../../db/clinics";
+import { recordInboundReply } from "../../db/inbound-replies";
 import { applyDeliveryReport } from "../../db/notification-sends";
-import { optInPhone, optOutPhone } from "../../db/patients";
+import { localeOfPhone, optInPhone, recordSmsOptOut } from "../../db/patients";
 import { log } from "../../log";
+import { inboundIntent } from "../../notify/inbound-words";
 import { markup } from "../../notify/markup";
 import { TWILIO_UNSUBSCRIBED } from "../../notify/providers/twilio";
+import { TEXT } from "../../notify/template-text";
 import { isValidTwilioSignature } from "../../notify/twilio-signature";
 import { clinicsOfSender, loadClinics } from "../../tenancy/clinics";
 import { refuseRefusedClient, rejectAuthentication } from "../middleware/auth-failure";
 import { bodyCap } from "../middleware/body-cap";
 import type { App } from "../types";
 
-/** Carrier-standard opt-out and opt-in keywords (Twilio's defaults). */
-export const OPT_OUT_KEYWORDS = new Set([
-  "STOP",
-  "STOPALL",
-  "UNSUBSCRIBE",
-  "CANCEL",
-  "END",
-  "QUIT",
-  "REVOKE",
-  "OPTOUT",
-]);
-export const OPT_IN_KEYWORDS = new Set(["START", "UNSTOP", "YES"]);
-export const HELP_KEYWORDS = new Set(["HELP", "INFO"]);
+/** Runs some statements together, when there are any. */
+async function runAll(db: D1Database, statements: D1PreparedStatement[]): Promise<void> {
+  if (statements.length > 0) await db.batch(statements);
+}
 
 /** The Twilio routes' failure-limiter scope. */
 const TWILIO_SCOPE = "twilio-auth";
@@ -70,17 +66,26 @@ function twiml(message?: string): Response {
   });
 }
 
+/** The clinic an inbound text reached, as its reply speaks for it. */
+interface ReceivingClinic {
+  clinicName: string;
+  clinicPhone: string | null;
+  /** The clinic when exactly one sends from the number; null otherwise. */
+  clinicId: string | null;
+  /** Every clinic sending from the number (whose directories know the patient's language); null when none does. */
+  clinicIds: string[] | null;
+  defaultLocale: Locale;
+  senderKey: string | null;
+}
+
 /**
- * Who an inbound text was sent to: the clinic whose SMS sender received it (its name and phone for the
- * reply) and that sender's consent key. Clinics sharing the sender share the key, and the reply names
- * the default clinic; a number no clinic sends from has no key (its STOP stops every sender). A
- * setting that cannot be read must not cost a patient's STOP (Twilio does not retry an inbound
- * webhook): the reply then names no clinic and the STOP stops every sender.
+ * Who an inbound text was sent to: the clinic whose SMS sender received it (its name, phone and
+ * language for the reply) and that sender's consent key. Clinics sharing the sender share the key, and
+ * the reply names the default clinic; a number no clinic sends from has no key (its STOP stops every
+ * sender). A setting that cannot be read must not cost a patient's STOP (Twilio does not retry an
+ * inbound webhook): the reply then names no clinic and the STOP stops every sender.
  */
-async function receivingClinic(
-  env: Env,
-  params: Record<string, string>,
-): Promise<{ clinicName: string; clinicPhone: string | null; senderKey: string | null }> {
+async function receivingClinic(env: Env, params: Record<string, string>): Promise<ReceivingClinic> {
   try {
     const base = readNotificationSettings(env);
     const matched = clinicsOfSender(await loadClinics(env), {
@@ -88,12 +93,27 @@ async function receivingClinic(
       to: params.To,
     });
     const [only, ...others] = matched?.clinics ?? [];
-    const speaker = only && others.length === 0 ? only : base;
-    return { clinicName: speaker.clinicName, clinicPhone: speaker.clinicPhone, senderKey: matched?.senderKey ?? null };
+    const single = only && others.length === 0 ? only : null;
+    const speaker = single ?? base;
+    return {
+      clinicName: speaker.clinicName,
+      clinicPhone: speaker.clinicPhone,
+      clinicId: single?.clinicId ?? null,
+      clinicIds: matched ? matched.clinics.map((clinic) => clinic.clinicId) : null,
+      defaultLocale: single?.defaultLocale ?? "en",
+      senderKey: matched?.senderKey ?? null,
+    };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log.warn("twilio reply without clinic settings", { variable: error.variable });
-    return { clinicName: "Your clinic", clinicPhone: null, senderKey: null };
+    return {
+      clinicName: "Your clinic",
+      clinicPhone: null,
+      clinicId: null,
+      clinicIds: null,
+      defaultLocale: "en",
+      senderKey: null,
+    };
   }
 }
 
@@ -111,35 +131,45 @@ twilioWebhooks.use(twilioSignatureAuth());
 
 twilioWebhooks.post("/inbound", async (c) => {
   const params = c.get("twilioParams");
-  const { From: from, Body: body } = params;
-  const keyword = (body ?? "")
-    .trim()
-    .toUpperCase()
-    .replace(/[^A-Z]/g, "");
-  const { clinicName, clinicPhone, senderKey } = await receivingClinic(c.env, params);
+  const { From: from, Body: body = "" } = params;
+  const intent = inboundIntent(body);
+  const clinic = await receivingClinic(c.env, params);
   const now = new Date().toISOString();
-  if (from && OPT_OUT_KEYWORDS.has(keyword)) {
+  // The patient's language when the directory knows it, else the language they wrote in, else the clinic's.
+  const patientLocale = from ? await localeOfPhone(c.env.DB, from, clinic.clinicIds) : null;
+  const words = (spoken: Locale | null = null) => TEXT[patientLocale ?? spoken ?? clinic.defaultLocale];
+  if (from && intent.kind === "opt_out") {
     // Consent follows the sender: a STOP to one clinic's own number stops that clinic's texts only.
-    await (senderKey
-      ? optOutOfSender(c.env.DB, from, senderKey, "keyword", now)
-      : optOutPhone(c.env.DB, from, "keyword", now)
-    ).run();
-    log.info("sms opt-out", { request_id: c.get("requestId"), keyword });
-    return twiml(`${clinicName}: you are unsubscribed and will receive no more texts. Reply START to resubscribe.`);
+    // A plain-words revocation takes the same path, with its own source.
+    const source = intent.keyword === "revoked" ? "revoked" : "keyword";
+    await recordSmsOptOut(c.env.DB, from, clinic.senderKey, source, now).run();
+    log.info("sms opt-out", { request_id: c.get("requestId"), keyword: intent.keyword });
+    return twiml(words(intent.locale).optedOut(clinic.clinicName));
   }
-  if (from && OPT_IN_KEYWORDS.has(keyword)) {
+  if (from && intent.kind === "opt_in") {
     // START lifts this sender's opt-out and any opt-out of every sender (a STOP to an unknown number,
     // or one from before consent was kept per sender).
     await c.env.DB.batch([
       optInPhone(c.env.DB, from),
-      ...(senderKey ? [optInToSender(c.env.DB, from, senderKey)] : []),
+      ...(clinic.senderKey ? [optInToSender(c.env.DB, from, clinic.senderKey)] : []),
     ]);
-    log.info("sms opt-in", { request_id: c.get("requestId"), keyword });
-    return twiml(`${clinicName}: you are resubscribed to texts about your orders. Reply STOP to opt out.`);
+    log.info("sms opt-in", { request_id: c.get("requestId"), keyword: intent.keyword });
+    return twiml(words().optedIn(clinic.clinicName));
   }
-  if (HELP_KEYWORDS.has(keyword)) {
-    const contact = clinicPhone ? `call ${clinicPhone}` : "contact your clinic";
-    return twiml(`${clinicName}: for help, ${contact}. Reply STOP to opt out.`);
+  if (intent.kind === "help") return twiml(words().help(clinic.clinicName, clinic.clinicPhone));
+  if (from && body.trim() !== "") {
+    // A reply for a person: kept for an operator to read, and staff are told (without the text).
+    const replyId = `rpl_${crypto.randomUUID().replaceAll("-", "")}`;
+    await c.env.DB.batch(
+      recordInboundReply(c.env.DB, {
+        reply_id: replyId,
+        clinic_id: clinic.clinicId,
+        phone: from,
+        body,
+        received_at: now,
+      }),
+    );
+    log.info("sms reply for staff", { request_id: c.get("requestId"), reply_id: replyId });
   }
   return twiml();
 });
@@ -173,6 +203,11 @@ twilioWebhooks.post("/status", async (c) => {
       },
       now,
     );
+    if (row && errorCode)
+      await runAll(
+        c.env.DB,
+        phoneOutcomeStatements(c.env.DB, row.notification_id, c.get("twilioParams").To ?? null, Number(errorCode), now),
+      );
     if (row && Number(errorCode) === TWILIO_UNSUBSCRIBED) {
       // The patient opted out of the sender this text came from (its From or Messaging Service).
       const params = c.get("twilioParams");
@@ -181,11 +216,7 @@ twilioWebhooks.post("/status", async (c) => {
         MessagingServiceSid: params.MessagingServiceSid ?? "",
         To: params.From ?? "",
       });
-      if (phone)
-        await (senderKey
-          ? optOutOfSender(c.env.DB, phone, senderKey, "twilio_21610", now)
-          : optOutPhone(c.env.DB, phone, "twilio_21610", now)
-        ).run();
+      if (phone) await recordSmsOptOut(c.env.DB, phone, senderKey, "twilio_21610", now).run();
     }
     log.info("sms delivery report", {
       request_id: c.get("requestId"),

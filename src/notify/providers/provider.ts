@@ -39,7 +39,11 @@ export function readSendAttempt(
   channel: Channel,
 ): OutboundMessage | null {
   if (!stored) return null;
-  let parsed: { to?: unknown; sms?: unknown; email?: { subject?: unknown; text?: unknown; html?: unknown } };
+  let parsed: {
+    to?: unknown;
+    sms?: unknown;
+    email?: { subject?: unknown; text?: unknown; html?: unknown; headers?: unknown };
+  };
   try {
     parsed = JSON.parse(stored) as typeof parsed;
   } catch {
@@ -48,20 +52,23 @@ export function readSendAttempt(
   if (typeof parsed.to !== "string") return null;
   if (channel === "sms")
     return typeof parsed.sms === "string" ? { notificationId, channel, to: parsed.to, sms: parsed.sms } : null;
-  const { subject, text, html } = parsed.email ?? {};
+  const { subject, text, html, headers } = parsed.email ?? {};
   if (typeof subject !== "string" || typeof text !== "string" || typeof html !== "string") return null;
-  return { notificationId, channel, to: parsed.to, email: { subject, text, html } };
+  // The headers go out again exactly as stored, so a repeated send is the same payload.
+  const sameHeaders = headers && typeof headers === "object" ? { headers: headers as Record<string, string> } : {};
+  return { notificationId, channel, to: parsed.to, email: { subject, text, html, ...sameHeaders } };
 }
 
 /**
  * A provider's answer, classified: `transient` (an answer saying nothing was sent) is retried with
  * backoff, `permanent` marks the notification failed, `opted_out` (Twilio 21610) opts the number out
- * and suppresses it. `unknown` (a timeout or a lost answer) may or may not have sent: it is retried,
- * and the retry first asks the provider whether the message is there ({@link Provider.find}).
+ * and suppresses it; `code` is the provider's error code when it gave one (Twilio's 21211 or 21614
+ * mark the phone unreachable). `unknown` (a timeout or a lost answer) may or may not have sent: it is
+ * retried, and the retry first asks the provider whether the message is there ({@link Provider.find}).
  */
 export type SendResult =
   | { outcome: "sent"; providerMessageId: string | null }
-  | { outcome: "transient" | "permanent" | "opted_out" | "unknown"; reason: string };
+  | { outcome: "transient" | "permanent" | "opted_out" | "unknown"; reason: string; code?: number };
 
 /**
  * What a provider's records say about a message we may have sent: the ids of the messages that match

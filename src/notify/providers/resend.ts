@@ -41,6 +41,7 @@ export function resendProvider(settings: EmailSettings): Provider {
             subject: email.subject,
             text: email.text,
             html: email.html,
+            ...(email.headers ? { headers: email.headers } : {}),
           }),
           signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
         });

@@ -76,7 +76,7 @@ export function twilioProvider(settings: TwilioSettings): Provider {
       if (response.ok) return { outcome: "sent", providerMessageId: body.sid ?? null };
       const reason = `twilio ${body.code ?? response.status}: ${redactContacts(body.message ?? response.statusText)}`;
       if (body.code === TWILIO_UNSUBSCRIBED) return { outcome: "opted_out", reason };
-      return { outcome: classifyStatus(response.status), reason };
+      return { outcome: classifyStatus(response.status), reason, ...(body.code ? { code: body.code } : {}) };
     },
 
     /**
