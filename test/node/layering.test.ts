@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["index.ts"],
   ["http/", "console/"],
   ["queue/", "scheduled/"],
-  ["notify/", "archive/", "tenancy/"],
+  ["notify/", "archive/", "tenancy/", "search/"],
   ["events/"],
   ["db/"],
   ["config/"],
