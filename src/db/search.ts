@@ -1,4 +1,5 @@
 import { type Query, query } from "./batch";
+import { withUnassignedPatients } from "./lists";
 import { where } from "./parameters";
 import { inScopeCondition, type StaffScope } from "./scope";
 
@@ -71,15 +72,6 @@ JOIN patients p ON p.clinic_id = q.clinic_id AND p.patient_id = q.patient_id LIM
   return results;
 }
 
-/**
- * The clinics whose patients a scope may find: its own, plus the unassigned rows (clinic_id '') while
- * `soleClinic` is the only clinic and in the scope (src/db/patients.ts reads them as that clinic's).
- */
-function patientScope(scope: StaffScope, soleClinic: string | null): StaffScope {
-  if (scope.clinics === "all" || soleClinic === null || !scope.clinics.includes(soleClinic)) return scope;
-  return { ...scope, clinics: [...scope.clinics, ""] };
-}
-
 /** What a search found: a kind, its id, the clinic, and what matched (never the matched value). */
 export interface SearchHit {
   kind: "patient" | "order" | "medication_request" | "refill" | "event" | "notification";
@@ -98,7 +90,7 @@ export function selectPatientsByDigest(
   digests: readonly string[],
   limit: number,
 ): Query<SearchHit> {
-  const scoped = patientScope(scope, soleClinic);
+  const scoped = withUnassignedPatients(scope, soleClinic);
   const filters = where()
     .and(true, (param) => `digest IN (SELECT value FROM json_each(${param(JSON.stringify(digests))}))`)
     .and(scoped.clinics !== "all", (param) => inScopeCondition(scoped, "clinic_id", param));
@@ -168,7 +160,7 @@ export function selectIdsByPrefix(
     true,
     (param) => `lower(${column}) >= ${param(lower)} AND lower(${column}) < ${param(prefixEnd(lower))}`,
   );
-  const within = scoped === "patient" ? patientScope(scope, soleClinic) : scope;
+  const within = scoped === "patient" ? withUnassignedPatients(scope, soleClinic) : scope;
   // Notifications belong to the clinic of their event (events_clinic_received answers the subquery).
   filters.and(within.clinics !== "all", (param) =>
     scoped === "event"
