@@ -20,6 +20,13 @@ CREATE TABLE patient_search_pending (
   patient_id  TEXT NOT NULL,
   PRIMARY KEY (clinic_id, patient_id)
 );
+-- Which key the digests were written with (a fingerprint, never the key): when ADMIN_TOKEN is rotated
+-- the cron sees a new fingerprint and puts every patient back on the pending list.
+CREATE TABLE patient_search_key (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  fingerprint TEXT NOT NULL
+);
+
 -- The backfill: every existing patient with a contact detail waits for its digests.
 INSERT INTO patient_search_pending (clinic_id, patient_id)
 SELECT clinic_id, patient_id FROM patients WHERE phone IS NOT NULL OR email IS NOT NULL;

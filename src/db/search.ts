@@ -1,4 +1,4 @@
-import { type Query, query } from "./batch";
+import { type Query, query, readBatch } from "./batch";
 import { withUnassignedPatients } from "./lists";
 import { where } from "./parameters";
 import { inScopeCondition, type StaffScope } from "./scope";
@@ -58,6 +58,33 @@ FROM json_each(?1)`,
       )
       .bind(keys),
   ];
+}
+
+/**
+ * Records `fingerprint` as the index key's and answers the one recorded before (null the first time).
+ * When they differ the caller re-indexes everyone ({@link requeueAllPatients}).
+ */
+export async function swapIndexKeyFingerprint(db: D1Database, fingerprint: string): Promise<string | null> {
+  const [before] = await readBatch(db, [
+    query<{ fingerprint: string }>(db.prepare(`SELECT fingerprint FROM patient_search_key WHERE id = 1`)),
+    db
+      .prepare(
+        `INSERT INTO patient_search_key (id, fingerprint) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint`,
+      )
+      .bind(fingerprint),
+  ]);
+  return before[0]?.fingerprint ?? null;
+}
+
+/**
+ * Puts every patient with a contact detail back on the pending list: after a key change, every digest
+ * must be written again. A scan of the directory, run once per key rotation.
+ */
+export function requeueAllPatients(db: D1Database): D1PreparedStatement {
+  return db.prepare(
+    `INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id)
+SELECT clinic_id, patient_id FROM patients WHERE phone IS NOT NULL OR email IS NOT NULL`,
+  );
 }
 
 /** Up to `limit` patients waiting for their digests (a new key, a write that did not index, the backfill). */

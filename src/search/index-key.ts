@@ -52,3 +52,9 @@ export async function digestsOf(env: Env, field: IndexedField, values: readonly 
     }),
   );
 }
+
+/** A fingerprint of the index key (a digest of a fixed text under it), to notice a rotated `ADMIN_TOKEN`. */
+export async function indexKeyFingerprint(env: Env): Promise<string> {
+  const [digest] = await digestsOf(env, "phone", ["key-fingerprint"]);
+  return (digest ?? "").slice(0, 16);
+}

@@ -1,6 +1,13 @@
-import { type PatientDigest, type PendingPatient, selectPendingPatients, writePatientDigests } from "../db/search";
+import {
+  type PatientDigest,
+  type PendingPatient,
+  requeueAllPatients,
+  selectPendingPatients,
+  swapIndexKeyFingerprint,
+  writePatientDigests,
+} from "../db/search";
 import { log } from "../log";
-import { digestsOf, indexKeyAvailable, normaliseEmail } from "./index-key";
+import { digestsOf, indexKeyAvailable, indexKeyFingerprint, normaliseEmail } from "./index-key";
 
 /**
  * Keeps the patient search index in step with the directory. Every patient write (PUT, import) adds
@@ -12,7 +19,7 @@ import { digestsOf, indexKeyAvailable, normaliseEmail } from "./index-key";
 
 /** Patients per statement: each a few hundred bytes of JSON, far below D1's value size. */
 const CHUNK = 250;
-/** Rounds of the cron's drain per run: 10 × 500 patients, 70 D1 queries at most. */
+/** Rounds of the cron's drain per run: 10 × 500 patients, about 75 D1 queries at most. */
 const DRAIN_ROUNDS = 10;
 const DRAIN_BATCH = 500;
 
@@ -62,6 +69,13 @@ export async function indexPatients(env: Env, patients: readonly PendingPatient[
 /** The 5-minute cron's job: indexes the patients waiting on the pending list; answers how many. */
 export async function drainPendingPatients(env: Env): Promise<number> {
   if (!indexKeyAvailable(env)) return 0;
+  // A rotated ADMIN_TOKEN makes every digest stale: all patients go back on the pending list.
+  const fingerprint = await indexKeyFingerprint(env);
+  const before = await swapIndexKeyFingerprint(env.DB, fingerprint);
+  if (before !== null && before !== fingerprint) {
+    await requeueAllPatients(env.DB).run();
+    log.warn("patient search index key changed; re-indexing every patient");
+  }
   let indexed = 0;
   for (let round = 0; round < DRAIN_ROUNDS; round++) {
     const pending = await selectPendingPatients(env.DB, DRAIN_BATCH);

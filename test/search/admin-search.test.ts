@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { drainPendingPatients } from "../../src/search/patient-index";
 import { adminFetch, adminJson } from "../helpers/admin";
+import { adminFetchWith, CLINIC_B, createClinicPatient, putClinicProfile, twoClinicEnv } from "../helpers/clinics";
 import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { createPatient } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -164,5 +165,28 @@ describe("GET /admin/search: find by what staff have", () => {
     expect(phoneRow).toMatchObject({ action: "search", target_type: "search", outcome: "success" });
     expect(phoneRow?.target_id).toMatch(/^phone:[0-9a-f]{16}$/);
     expect(idRow).toMatchObject({ action: "search", target_type: "search", target_id: patientId });
+  });
+
+  it("reads a national number in each clinic's country (its phone's), and re-indexes everyone after the key changes", async () => {
+    const workerEnv = twoClinicEnv();
+    await putClinicProfile(workerEnv, CLINIC_B, { phone: "+442079460000" });
+    const patientId = await createClinicPatient(workerEnv, CLINIC_B, { phone: "+442079460958" });
+    const searchWith = async (searchEnv: Env, q: string) => {
+      const response = await adminFetchWith(searchEnv, `/search?q=${encodeURIComponent(q)}`);
+      return ((await response.json()) as { results: Hit[] }).results;
+    };
+    expect(patientHits(await searchWith(workerEnv, "020 7946 0958"), patientId)).toHaveLength(1);
+    expect(patientHits(await searchWith(workerEnv, "+44 20 7946 0958"), patientId)).toHaveLength(1);
+
+    // A rotated ADMIN_TOKEN: the old digests match nothing until the cron has written them again.
+    await drainPendingPatients(workerEnv);
+    const rotated = { ...workerEnv, ADMIN_TOKEN: "rotated-admin-token-9b3e7d1c5a2f8e64" };
+    const rotatedSearch = (q: string) =>
+      adminFetchWith(rotated, `/search?q=${encodeURIComponent(q)}`, {}, rotated.ADMIN_TOKEN).then(
+        async (response) => ((await response.json()) as { results: Hit[] }).results,
+      );
+    expect(patientHits(await rotatedSearch("020 7946 0958"), patientId)).toEqual([]);
+    expect(await drainPendingPatients(rotated)).toBeGreaterThanOrEqual(1);
+    expect(patientHits(await rotatedSearch("020 7946 0958"), patientId)).toHaveLength(1);
   });
 });
