@@ -31,16 +31,24 @@ CREATE TABLE patient_search_key (
 INSERT INTO patient_search_pending (clinic_id, patient_id)
 SELECT clinic_id, patient_id FROM patients WHERE phone IS NOT NULL OR email IS NOT NULL;
 
+-- A patient with a contact detail waits for its digests from every insert or change of them; a
+-- digest written takes it off the list, and a delete removes its digests and its place on the list.
 CREATE TRIGGER patients_search_insert AFTER INSERT ON patients BEGIN
-  INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id) VALUES (new.clinic_id, new.patient_id);
+  INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id)
+  SELECT new.clinic_id, new.patient_id WHERE new.phone IS NOT NULL OR new.email IS NOT NULL;
 END;
 CREATE TRIGGER patients_search_update AFTER UPDATE OF phone, email ON patients BEGIN
   DELETE FROM patient_search_index WHERE clinic_id = old.clinic_id AND patient_id = old.patient_id;
-  INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id) VALUES (new.clinic_id, new.patient_id);
+  DELETE FROM patient_search_pending WHERE clinic_id = old.clinic_id AND patient_id = old.patient_id;
+  INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id)
+  SELECT new.clinic_id, new.patient_id WHERE new.phone IS NOT NULL OR new.email IS NOT NULL;
 END;
 CREATE TRIGGER patients_search_delete AFTER DELETE ON patients BEGIN
   DELETE FROM patient_search_index WHERE clinic_id = old.clinic_id AND patient_id = old.patient_id;
   DELETE FROM patient_search_pending WHERE clinic_id = old.clinic_id AND patient_id = old.patient_id;
+END;
+CREATE TRIGGER patient_search_index_written AFTER INSERT ON patient_search_index BEGIN
+  DELETE FROM patient_search_pending WHERE clinic_id = new.clinic_id AND patient_id = new.patient_id;
 END;
 
 -- Any id by a case-insensitive prefix: a range on lower(id).

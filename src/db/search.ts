@@ -26,38 +26,20 @@ export interface PendingPatient {
 }
 
 /**
- * Writes the digests of these patients (replacing what they had) and takes them off the pending list,
- * in two statements whatever their number (the rows travel as one JSON value). `patients` are the
- * patients indexed, including those with no contact detail left (their digests are just removed).
+ * Writes these digests (replacing a patient's earlier digest of the same field) in one statement
+ * whatever their number (the rows travel as one JSON value). A trigger of migration 0110 takes each
+ * patient written off the pending list, and the patients' own writes already removed the digests of
+ * a changed or cleared field.
  */
-export function writePatientDigests(
-  db: D1Database,
-  patients: readonly { clinic_id: string; patient_id: string }[],
-  digests: readonly PatientDigest[],
-): D1PreparedStatement[] {
-  const keys = JSON.stringify(patients.map((patient) => [patient.clinic_id, patient.patient_id]));
+export function writePatientDigests(db: D1Database, digests: readonly PatientDigest[]): D1PreparedStatement {
   const rows = JSON.stringify(digests.map((row) => [row.clinic_id, row.patient_id, row.field, row.digest]));
-  return [
-    db
-      .prepare(
-        `DELETE FROM patient_search_index WHERE (clinic_id, patient_id) IN
-  (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))`,
-      )
-      .bind(keys),
-    db
-      .prepare(
-        `INSERT OR REPLACE INTO patient_search_index (clinic_id, patient_id, field, digest)
+  return db
+    .prepare(
+      `INSERT OR REPLACE INTO patient_search_index (clinic_id, patient_id, field, digest)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')
 FROM json_each(?1)`,
-      )
-      .bind(rows),
-    db
-      .prepare(
-        `DELETE FROM patient_search_pending WHERE (clinic_id, patient_id) IN
-  (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))`,
-      )
-      .bind(keys),
-  ];
+    )
+    .bind(rows);
 }
 
 /**

@@ -17,9 +17,9 @@ import { digestsOf, indexKeyAvailable, indexKeyFingerprint, normaliseEmail } fro
  * removes its digests by trigger.
  */
 
-/** Patients per statement: each a few hundred bytes of JSON, far below D1's value size. */
-const CHUNK = 250;
-/** Rounds of the cron's drain per run: 10 × 500 patients, about 75 D1 queries at most. */
+/** Patients per statement (an import's most): two digests of ~130 bytes of JSON each, far below D1's 2 MB value. */
+const CHUNK = 1000;
+/** Rounds of the cron's drain per run: 10 × 500 patients, 23 D1 queries at most. */
 const DRAIN_ROUNDS = 10;
 const DRAIN_BATCH = 500;
 
@@ -52,16 +52,16 @@ async function digestRows(env: Env, patients: readonly PendingPatient[]): Promis
 }
 
 /**
- * The statements that index these patients, for the batch that writes them (after the writes, so the
- * triggers' pending rows are taken off again). None without an index key: the patients then wait on
+ * The statements that index these patients, for the batch that writes them (after the writes, whose
+ * triggers put them on the pending list and clear their old digests; writing a digest takes them off). None without an index key: the patients then wait on
  * the pending list, and phone and email search is off until `ADMIN_TOKEN` is set.
  */
 export async function indexPatients(env: Env, patients: readonly PendingPatient[]): Promise<D1PreparedStatement[]> {
-  if (!indexKeyAvailable(env) || patients.length === 0) return [];
+  if (!indexKeyAvailable(env)) return [];
   const statements: D1PreparedStatement[] = [];
   for (let start = 0; start < patients.length; start += CHUNK) {
-    const chunk = patients.slice(start, start + CHUNK);
-    statements.push(...writePatientDigests(env.DB, chunk, await digestRows(env, chunk)));
+    const digests = await digestRows(env, patients.slice(start, start + CHUNK));
+    if (digests.length > 0) statements.push(writePatientDigests(env.DB, digests));
   }
   return statements;
 }
@@ -79,8 +79,9 @@ export async function drainPendingPatients(env: Env): Promise<number> {
   let indexed = 0;
   for (let round = 0; round < DRAIN_ROUNDS; round++) {
     const pending = await selectPendingPatients(env.DB, DRAIN_BATCH);
-    if (pending.length === 0) break;
-    await env.DB.batch(await indexPatients(env, pending));
+    const statements = pending.length > 0 ? await indexPatients(env, pending) : [];
+    if (statements.length === 0) break;
+    await env.DB.batch(statements);
     indexed += pending.length;
     if (pending.length < DRAIN_BATCH) break;
   }
