@@ -3,11 +3,11 @@ import { ConfigError } from "../config/read";
 import { purgeOldRejections } from "../db/rejections";
 import { errorKind, log } from "../log";
 import { drainPendingPatients } from "../search/patient-index";
+import { runLifecycleWatch } from "../watch/run";
 import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
 import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredAuditRows, purgeExpiredPayloads } from "./retention";
-import { runLifecycleWatch } from "./watch";
 
 /**
  * Cron expressions as declared in wrangler.toml `[triggers]`. The 5-minute one also runs the
