@@ -14,6 +14,7 @@ a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible
 .site-header a { color: #fff; margin-right: 16px; font-weight: 600; }
 .brand { font-weight: 700; margin-right: 24px; }
 .sign-out { margin-left: auto; display: flex; gap: 12px; align-items: center; }
+.site-search { display: flex; gap: 6px; align-items: center; } .site-search input { width: 18em; max-width: 100%; min-width: 0; }
 .actor { color: #d0d7de; }
 main { max-width: 1200px; margin: 0 auto; padding: 16px 24px 48px; }
 h1 { font-size: 1.6rem; margin: 8px 0 16px; word-break: break-all; }
