@@ -16,6 +16,7 @@ import { eventPage } from "./pages/event";
 import { eventBulkReplay } from "./pages/event-bulk-replay";
 import { eventList } from "./pages/events";
 import { login } from "./pages/login";
+import { notificationSend } from "./pages/notification-send";
 import { overview } from "./pages/overview";
 import { patientPage } from "./pages/patient";
 import { consoleScope } from "./scope";
@@ -83,6 +84,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.route("/events", eventPage);
   consoleApp.route("/", entityPages);
   consoleApp.route("/patients", patientPage);
+  consoleApp.route("/notifications", notificationSend);
   consoleApp.route("/alerts", alertsPage);
   consoleApp.route("/audit", auditPage);
   consoleApp.route("/clinics", clinicsPage);

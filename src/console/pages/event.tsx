@@ -9,9 +9,10 @@ import { ApiError } from "../../http/errors";
 import { replayEvent } from "../../http/event-replay";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
-import { scopeOf } from "../scope";
+import { mayOperate, scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { describeEntityEffect } from "./event-effect";
+import { reasonValuesOf } from "./reason-values";
 import { ENTITY_PAGES, entityOfEvent, NotificationTable, referencesOf } from "./shared";
 
 interface PageNotice {
@@ -46,11 +47,12 @@ async function renderEventPage(
     return renderPage(c, "Event not found", <Notice kind="error">No event has this id.</Notice>, 404);
   }
   const entity = archived ? null : entityOfEvent(row);
-  const [notifications, entityRow] = archived
-    ? [archived.notifications, null]
+  const [notifications, entityRow, reasonValues] = archived
+    ? [archived.notifications, null, undefined]
     : await Promise.all([
         notificationsForEvent(c.env.DB, row.event_id),
         entity ? getEntity(c.env.DB, scopeOf(c), entity.kind, entity.id) : Promise.resolve(null),
+        reasonValuesOf(c.env, row.clinic_id),
       ]);
   const issues = parseIssues(row.issues);
   const warnings = parseIssues(row.warnings);
@@ -155,7 +157,12 @@ async function renderEventPage(
       </ol>
 
       <h2>Notifications</h2>
-      <NotificationTable notifications={notifications} timeZone={timeZone} />
+      <NotificationTable
+        notifications={notifications}
+        timeZone={timeZone}
+        values={reasonValues}
+        sendToken={!archived && mayOperate(c) ? csrfToken : undefined}
+      />
 
       <h2>Replay</h2>
       {replayable && (
@@ -200,10 +207,18 @@ export const eventPage = new Hono<ConsoleApp>();
 
 eventPage.get("/:event_id", audited("event.read", "event", "event_id"), async (c) => {
   const replayed = c.req.query("replayed") === "1";
+  const sent = c.req.query("sent");
   return renderEventPage(
     c,
     c.req.param("event_id"),
-    replayed ? { kind: "info", text: "Replay queued: the event will be processed again shortly." } : undefined,
+    replayed
+      ? { kind: "info", text: "Replay queued: the event will be processed again shortly." }
+      : sent === "sms" || sent === "email"
+        ? {
+            kind: "info",
+            text: `The ${sent === "sms" ? "SMS" : "email"} is queued to send: consent, caps, quiet hours and the provider are checked again, so it may be held or suppressed again if the cause remains.`,
+          }
+        : undefined,
   );
 });
 
