@@ -28,6 +28,8 @@ export interface AlertRow {
 
 export interface AlertListQuery {
   state?: AlertState;
+  /** Only alerts someone acknowledged (true), or only those nobody has (false); both when absent. */
+  acknowledged?: boolean;
   rule?: string;
   limit: number;
   /** Continue after this row of the newest-first order. */
@@ -43,6 +45,7 @@ export async function listAlerts(db: D1Database, scope: StaffScope, query: Alert
   const filters = where()
     .and(query.state !== undefined, (param) => `state = ${param(query.state)}`)
     .and(query.rule !== undefined, (param) => `rule = ${param(query.rule)}`)
+    .and(query.acknowledged !== undefined, () => `acknowledged_by IS ${query.acknowledged ? "NOT NULL" : "NULL"}`)
     .and(after !== undefined, (param) => {
       const openedAt = param(after?.openedAt);
       return `(opened_at < ${openedAt} OR (opened_at = ${openedAt} AND alert_id < ${param(after?.alertId)}))`;

@@ -130,3 +130,25 @@ describe("every status says why and what to do; operators send held and capped m
     expect((await notificationsOf(event.event_id)).sms!.status).toBe("held");
   });
 });
+
+describe("the overview breaks held and suppressed notifications down by reason", () => {
+  it("counts each reason with its sentence, and every card names its time window", async () => {
+    mockProviders(server);
+    await shippedAndSent(providerEnv({ SMS_PROVIDER: "" }));
+    await shippedAndSent(providerEnv(), { sms_opt_in: false });
+    const session = await signIn();
+    const html = await (await consoleFetch("/console", { cookie: session.cookie })).text();
+    const card = (id: string) =>
+      html.slice(html.indexOf(`id="${id}"`), html.indexOf("</div>", html.indexOf(`id="${id}"`)));
+    expect(card("held-reasons")).toMatch(
+      /<li data-reason="SMS_PROVIDER is not set \(twilio or log\)">\d+ — the SMS or email provider or a notification setting is not configured/,
+    );
+    expect(card("suppressed-reasons")).toMatch(
+      /<li data-reason="sms not opted in">\d+ — the patient has not agreed to texts/,
+    );
+    const cards = html.slice(html.indexOf('<div class="cards">'), html.indexOf("<h2>Clinics</h2>"));
+    const cardCount = cards.match(/class="card[ "]/g)?.length ?? 0;
+    expect(cardCount).toBeGreaterThanOrEqual(7);
+    expect(cards.match(/<span class="window">/g)?.length).toBe(cardCount);
+  });
+});

@@ -5,6 +5,7 @@ import { notificationStats } from "../../db/notification-views";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
 import { rejectionSummary } from "../../db/rejections";
 import { narrowedTo } from "../../db/scope";
+import { explainNotification } from "../../notify/explanations";
 import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
@@ -19,6 +20,12 @@ const HOUR_MS = 60 * 60 * 1000;
 const ATTENTION: readonly EventStatus[] = ["dead", "failed", "invalid"];
 /** Notification statuses highlighted on the overview: nothing will send them without a person. */
 const NOTIFICATION_ATTENTION = new Set(["held", "failed"]);
+
+/** The overview's breakdowns of messages nothing will send without a person, or a rule chose not to send. */
+const REASON_CARDS = [
+  { status: "held", id: "held-reasons", title: "Held notifications, by reason" },
+  { status: "suppressed", id: "suppressed-reasons", title: "Suppressed notifications, by reason" },
+] as const;
 
 /** The UTC hour key (`YYYY-MM-DDTHH`) of an instant, as `readOverview` groups them. */
 function hourKey(instant: Date): string {
@@ -114,6 +121,7 @@ overview.get("/", async (c) => {
       <div class="cards">
         <a id="open-alerts" class={`card${openAlerts ? " attention" : ""}`} href={withClinic("/console/alerts")}>
           <strong>{openAlerts}</strong> open alert{openAlerts === 1 ? "" : "s"}
+          <span class="window">now</span>
         </a>
         {ATTENTION.map((status) => (
           <a
@@ -121,11 +129,13 @@ overview.get("/", async (c) => {
             href={withClinic(`/console/events?status=${status}`)}
           >
             <strong>{events.by_status[status] ?? 0}</strong> <StatusBadge status={status} /> events
+            <span class="window">all stored events</span>
           </a>
         ))}
         <div id="rejections" class={`card${rejected.count ? " attention" : ""}`}>
-          Webhook deliveries refused in the last 24 hours
+          Webhook deliveries refused
           <strong>{rejected.count}</strong>
+          <span class="window">last 24 hours</span>
           {rejected.last_reason ? (
             <span>
               last: <code>{rejected.last_reason}</code> <TimeAgo iso={rejected.last_at} timeZone={timeZone} now={now} />
@@ -135,12 +145,36 @@ overview.get("/", async (c) => {
         <div class={`card${activity.oldest_pending_at ? " attention" : ""}`}>
           Oldest pending notification
           <strong>{activity.oldest_pending_at ? formatAge(activity.oldest_pending_at, now) : "none waiting"}</strong>
+          <span class="window">now</span>
         </div>
+        {REASON_CARDS.map(({ status, id, title }) => {
+          const byReason = status === "held" ? notifications.held_by_reason : notifications.suppressed_by_reason;
+          const count = Object.values(byReason).reduce((sum, n) => sum + n, 0);
+          return (
+            <div id={id} class={`card${status === "held" && count ? " attention" : ""}`}>
+              {title}
+              <strong>{count}</strong>
+              <span class="window">all stored notifications</span>
+              {count > 0 && (
+                <ul class="reasons">
+                  {Object.entries(byReason)
+                    .sort(([, a], [, b]) => b - a)
+                    .map(([reason, n]) => (
+                      <li data-reason={reason}>
+                        {n} — {explainNotification({ status, error: reason, channel: null })?.sentence ?? reason} (
+                        <code>{reason}</code>)
+                      </li>
+                    ))}
+                </ul>
+              )}
+            </div>
+          );
+        })}
       </div>
 
       <h2>Clinics</h2>
       <table>
-        <caption class="muted">When NovaMed last sent each clinic an event ({timeZone}).</caption>
+        <caption class="muted">When NovaMed last sent each clinic an event (all time; {timeZone}).</caption>
         <thead>
           <tr>
             <th scope="col">Clinic id</th>
@@ -224,6 +258,7 @@ overview.get("/", async (c) => {
 
       <h2>Patient notifications</h2>
       <table id="notification-totals">
+        <caption class="muted">Notifications by status (all stored notifications).</caption>
         <thead>
           <tr>
             <th scope="col">Status</th>
