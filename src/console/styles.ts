@@ -35,7 +35,7 @@ td .mono, td a.mono, dd.mono, dd .mono, h1 { white-space: nowrap; }
 nav.tabs { display: flex; flex-wrap: wrap; gap: 4px; border-bottom: 1px solid var(--line); margin: 8px 0 16px; }
 nav.tabs a { padding: 6px 14px; border: 1px solid transparent; border-bottom: none; border-radius: 6px 6px 0 0; text-decoration: none; }
 nav.tabs a[aria-current="page"] { border-color: var(--line); background: #fff; color: var(--ink); font-weight: 700; margin-bottom: -1px; box-shadow: inset 0 3px 0 #0969da; }
-pre.payload { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 12px; overflow-x: auto; max-width: 100%; }
+.payload { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 0 12px; overflow-x: auto; max-width: 100%; }
 .card.attention { border-color: #cf222e; background: #fff0f0; }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600; border: 1px solid transparent; }
 .status-processed, .status-success, .status-sent, .status-delivered, .status-shipped, .status-approved, .status-filled { background: #dafbe1; color: #116329; border-color: #4ac26b; }

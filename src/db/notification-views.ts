@@ -13,6 +13,29 @@ export async function notificationsForEvent(db: D1Database, eventId: string): Pr
   return results;
 }
 
+/** One notification's outcome, for the events list's column. */
+export interface NotificationOutcome {
+  event_id: string;
+  channel: NotificationRow["channel"];
+  status: NotificationStatus;
+  error: string | null;
+}
+
+/** The notifications of a page of events (ids already read through the scope), in one query. */
+export async function notificationOutcomesOf(
+  db: D1Database,
+  eventIds: readonly string[],
+): Promise<NotificationOutcome[]> {
+  if (eventIds.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT event_id, channel, status, error FROM notifications WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY channel`,
+    )
+    .bind(JSON.stringify(eventIds))
+    .all<NotificationOutcome>();
+  return results;
+}
+
 export interface NotificationStats {
   total: number;
   by_status: Partial<Record<NotificationStatus, number>>;
