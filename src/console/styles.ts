@@ -44,6 +44,9 @@ nav.tabs a[aria-current="page"] { border-color: var(--line); background: #fff; c
 .status-invalid, .status-held, .status-not_found, .status-rejected { background: #fff8c5; color: #6b4b00; border-color: #d4a72c; }
 .status-failed, .status-dead, .status-error { background: #ffebe9; color: #a40e26; border-color: #ff8182; }
 .chart { display: block; max-width: 100%; height: auto; }
+.chart-figure { margin: 12px 0; }
+.chart-title { font-weight: 600; margin-bottom: 4px; }
+.chart .axis-label { font-style: italic; }
 .chart .bar-processed { fill: #2da44e; } .chart .bar-queued, .chart .bar-processing { fill: #54aeff; }
 .chart .bar-ignored { fill: #8c959f; } .chart .bar-invalid { fill: #d4a72c; }
 .chart .bar-failed { fill: #fa4549; } .chart .bar-dead { fill: #82071e; }

@@ -199,12 +199,14 @@ overview.get("/", async (c) => {
         title="Events received in the last 24 hours, per hour, by status"
         bars={lastDay}
         barWidth={18}
+        xLabel={`hour (${timeZone})`}
       />
       <StatusChart
         id="chart-7d"
         title="Events received in the last 7 days, per day, by status"
         bars={lastWeek}
         barWidth={40}
+        xLabel={`day (${timeZone})`}
       />
       <ul class="legend" aria-label="Chart colours">
         {EVENT_STATUSES.map((status) => (
