@@ -18,12 +18,13 @@ a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible
 main { max-width: 1200px; margin: 0 auto; padding: 16px 24px 48px; }
 h1 { font-size: 1.6rem; margin: 8px 0 16px; overflow-wrap: normal; }
 h2 { font-size: 1.2rem; margin: 28px 0 8px; }
-table { border-collapse: collapse; width: 100%; margin: 8px 0; }
+/* A table wider than the page scrolls in its own box, so the page itself never scrolls sideways. */
+table { border-collapse: collapse; width: 100%; margin: 8px 0; display: block; max-width: 100%; overflow-x: auto; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--bg); font-weight: 600; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.9em; }
-td .mono, td a.mono, dd.mono, dd .mono, h1 { white-space: nowrap; }
+.mono, h1 { white-space: nowrap; }
 .muted, .age { color: var(--muted); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 12px; background: var(--bg); }
@@ -82,7 +83,6 @@ label.select input { width: 18px; height: 18px; margin: 0; }
   .sign-out { margin-left: 0; flex-wrap: wrap; }
   main { padding: 12px 12px 32px; }
   h1 { font-size: 1.15rem; white-space: normal; }
-  table { display: block; max-width: 100%; overflow-x: auto; }
   dl.facts { grid-template-columns: 1fr; }
   dl.facts dd { margin-bottom: 6px; overflow-x: auto; }
   form.filters > * { max-width: 100%; }

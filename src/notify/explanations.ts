@@ -1,5 +1,3 @@
-import type { Channel } from "../channels";
-
 /**
  * Why a notification is suppressed, held, failed or superseded, and why an alert rule fired: one
  * sentence in plain words, the setting behind it, and what to do. The one source of these words:
@@ -7,6 +5,12 @@ import type { Channel } from "../channels";
  * against {@link reasonTableMarkdown} (test/node/explanations.test.ts). A new reason is one more
  * entry here (a code, or a `matches` test for reasons stored as text).
  */
+
+/**
+ * A notification's channel (`sms` or `email`, as in src/channels.ts). Plain text here so the docs
+ * check (a Node test) can import this module without the Worker's module resolution.
+ */
+type Channel = string;
 
 /** The notification statuses that carry a reason. */
 export type ExplainedStatus = "suppressed" | "held" | "failed" | "superseded";
@@ -35,7 +39,7 @@ interface ReasonEntry {
 }
 
 const CHANNEL_NAMES: Record<Channel, string> = { sms: "SMS", email: "email" };
-const channelName = (channel: Channel | null) => (channel ? CHANNEL_NAMES[channel] : "SMS or email");
+const channelName = (channel: Channel | null) => (channel ? (CHANNEL_NAMES[channel] ?? channel) : "SMS or email");
 const perChannel = (sms: string, email: string) => (channel: Channel | null) =>
   channel === "sms" ? sms : channel === "email" ? email : `${sms} / ${email}`;
 const none = () => null;

@@ -94,7 +94,7 @@ describe("the event page shows the payload, masked, and its history", () => {
     const { invalid } = await patientEvents();
     const { cookie, csrf } = await signIn();
     const before = await (await consoleFetch(`/console/events/${invalid.event_id}`, { cookie })).text();
-    expect(before).toContain("1 processing attempt by the receiver");
+    expect(before).toContain("The receiver has run it 1 time (each replay adds a run).");
     expect(before).toContain("No replays or reveals by staff.");
     const replay = await consoleFetch(`/console/events/${invalid.event_id}/replay`, { cookie, form: { _csrf: csrf } });
     expect(replay.status).toBe(303);
@@ -102,7 +102,7 @@ describe("the event page shows the payload, masked, and its history", () => {
       if ((await eventRow(invalid.event_id)).attempts !== 2) throw new Error("not yet");
     }, WAIT);
     const after = await (await consoleFetch(`/console/events/${invalid.event_id}`, { cookie })).text();
-    expect(after).toContain("2 processing attempts by the receiver");
+    expect(after).toContain("The receiver has run it 2 times");
     const history = after.slice(after.indexOf('id="event-history"'));
     expect(history).toMatch(
       /<li><time datetime="[^"]+"[^>]*>[^<]+<\/time> — replay by <span class="actor-name">token:admin<\/span>: <span class="status status-success">success<\/span> \(303\)<\/li>/,

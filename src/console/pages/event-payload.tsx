@@ -105,7 +105,7 @@ export function EventHistory({
   return (
     <>
       <p>
-        {attempts} processing attempt{attempts === 1 ? "" : "s"} by the receiver (each replay adds one).
+        The receiver has run it {attempts} time{attempts === 1 ? "" : "s"} (each replay adds a run).
       </p>
       {actions.length === 0 ? (
         <p class="muted">No replays or reveals by staff.</p>

@@ -173,7 +173,8 @@ overview.get("/", async (c) => {
       </div>
 
       <h2>Clinics</h2>
-      <table>
+      {/* Focusable, so a keyboard can scroll it when it is wider than a phone (it holds no link). */}
+      <table id="clinic-activity" tabindex={0}>
         <caption class="muted">When NovaMed last sent each clinic an event (all time; {timeZone}).</caption>
         <thead>
           <tr>
@@ -259,7 +260,7 @@ overview.get("/", async (c) => {
       </table>
 
       <h2>Patient notifications</h2>
-      <table id="notification-totals">
+      <table id="notification-totals" tabindex={0}>
         <caption class="muted">Notifications by status (all stored notifications).</caption>
         <thead>
           <tr>

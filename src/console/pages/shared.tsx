@@ -112,7 +112,8 @@ export function NotificationTable({
 }) {
   if (notifications.length === 0) return <p class="muted">No notifications.</p>;
   return (
-    <table class="notifications">
+    // Focusable, so a keyboard can scroll it when it is wider than a phone (it may hold no control).
+    <table class="notifications" tabindex={0} aria-label="Notifications">
       <thead>
         <tr>
           {showEvent && <th scope="col">Event</th>}
