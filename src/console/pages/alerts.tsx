@@ -6,7 +6,7 @@ import { narrowedTo } from "../../db/scope";
 import { audited } from "../../http/audit";
 import { encodeCursor, readCursor } from "../../http/cursor";
 import { explainAlertRule } from "../../notify/explanations";
-import { consoleLink } from "../../scheduled/alert-text";
+import { consoleLink } from "../../watch/alert-text";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";

@@ -2,7 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_STATES, type AlertRow, acknowledgeAlert, listAlerts } from "../../db/alerts";
-import { alertChannelStates } from "../../scheduled/alert-delivery";
+import { alertChannelStates } from "../../watch/alert-delivery";
 import { audited } from "../audit";
 import { decodeCursor, encodeCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
