@@ -18,6 +18,7 @@ import { eventBulkReplay } from "./pages/event-bulk-replay";
 import { eventList } from "./pages/events";
 import { login } from "./pages/login";
 import { notificationList } from "./pages/notification-list";
+import { notificationSend } from "./pages/notification-send";
 import { overview } from "./pages/overview";
 import { patientPage } from "./pages/patient";
 import { patientList } from "./pages/patient-list";
@@ -91,6 +92,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.route("/patients", patientPage);
   consoleApp.route("/", notificationList);
   consoleApp.route("/search", searchPage);
+  consoleApp.route("/notifications", notificationSend);
   consoleApp.route("/alerts", alertsPage);
   consoleApp.route("/audit", auditPage);
   consoleApp.route("/clinics", clinicsPage);
