@@ -39,11 +39,30 @@ export function Layout({ title, actor, csrfToken, admin, children }: LayoutProps
             <nav aria-label="Main">
               <a href="/console">Overview</a>
               <a href="/console/events">Events</a>
+              <a href="/console/patients">Patients</a>
+              <a href="/console/orders">Orders</a>
+              <a href="/console/medication-requests">Requests</a>
+              <a href="/console/refills">Refills</a>
+              <a href="/console/notifications">Notifications</a>
               <a href="/console/alerts">Alerts</a>
               <a href="/console/audit">Audit</a>
               <a href="/console/clinics">Clinics</a>
               {admin && <a href="/console/destinations">Destinations</a>}
             </nav>
+          )}
+          {actor && (
+            // biome-ignore lint/a11y/useSemanticElements: a form with role="search" is announced by every screen reader; <search> is not yet
+            <form method="get" action="/console/search" role="search" class="site-search">
+              <label for="site-search">Search</label>
+              <input
+                id="site-search"
+                type="search"
+                name="q"
+                placeholder="phone, email, tracking number or id"
+                maxlength={200}
+              />
+              <button type="submit">Find</button>
+            </form>
           )}
           {actor && csrfToken && (
             <form method="post" action="/console/logout" class="sign-out">

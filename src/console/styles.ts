@@ -14,19 +14,30 @@ a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible
 .site-header a { color: #fff; margin-right: 16px; font-weight: 600; }
 .brand { font-weight: 700; margin-right: 24px; }
 .sign-out { margin-left: auto; display: flex; gap: 12px; align-items: center; }
+.site-search { display: flex; gap: 6px; align-items: center; } .site-search input { width: 18em; max-width: 100%; min-width: 0; }
 .actor { color: #d0d7de; }
 main { max-width: 1200px; margin: 0 auto; padding: 16px 24px 48px; }
-h1 { font-size: 1.6rem; margin: 8px 0 16px; word-break: break-all; }
+h1 { font-size: 1.6rem; margin: 8px 0 16px; overflow-wrap: normal; }
 h2 { font-size: 1.2rem; margin: 28px 0 8px; }
-table { border-collapse: collapse; width: 100%; margin: 8px 0; }
+/* A table wider than the page scrolls in its own box, so the page itself never scrolls sideways. */
+table { border-collapse: collapse; width: 100%; margin: 8px 0; display: block; max-width: 100%; overflow-x: auto; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--bg); font-weight: 600; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.9em; word-break: break-all; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.9em; }
+.mono, h1 { white-space: nowrap; }
 .muted, .age { color: var(--muted); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 12px; background: var(--bg); }
 .card strong { display: block; font-size: 1.6rem; }
+.card .window { display: block; color: var(--muted); font-size: 0.85em; }
+.card .reasons { margin: 6px 0 0; padding-left: 18px; font-size: 0.9em; }
+.reason p { margin: 2px 0; }
+.reason form { margin-top: 4px; }
+nav.tabs { display: flex; flex-wrap: wrap; gap: 4px; border-bottom: 1px solid var(--line); margin: 8px 0 16px; }
+nav.tabs a { padding: 6px 14px; border: 1px solid transparent; border-bottom: none; border-radius: 6px 6px 0 0; text-decoration: none; }
+nav.tabs a[aria-current="page"] { border-color: var(--line); background: #fff; color: var(--ink); font-weight: 700; margin-bottom: -1px; box-shadow: inset 0 3px 0 #0969da; }
+.payload { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 0 12px; overflow-x: auto; max-width: 100%; }
 .card.attention { border-color: #cf222e; background: #fff0f0; }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600; border: 1px solid transparent; }
 .status-processed, .status-success, .status-sent, .status-delivered, .status-shipped, .status-approved, .status-filled { background: #dafbe1; color: #116329; border-color: #4ac26b; }
@@ -35,6 +46,9 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .status-invalid, .status-held, .status-not_found, .status-rejected { background: #fff8c5; color: #6b4b00; border-color: #d4a72c; }
 .status-failed, .status-dead, .status-error { background: #ffebe9; color: #a40e26; border-color: #ff8182; }
 .chart { display: block; max-width: 100%; height: auto; }
+.chart-figure { margin: 12px 0; }
+.chart-title { font-weight: 600; margin-bottom: 4px; }
+.chart .axis-label { font-style: italic; }
 .chart .bar-processed { fill: #2da44e; } .chart .bar-queued, .chart .bar-processing { fill: #54aeff; }
 .chart .bar-ignored { fill: #8c959f; } .chart .bar-invalid { fill: #d4a72c; }
 .chart .bar-failed { fill: #fa4549; } .chart .bar-dead { fill: #82071e; }
@@ -62,8 +76,19 @@ label.select input { width: 18px; height: 18px; margin: 0; }
 .bulk-actions { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; margin: 8px 0; }
 .bulk-actions p { margin: 0; }
 .warnings li { margin: 2px 0; }
-#audit .mono { word-break: normal; overflow-wrap: break-word; }
 #audit td:first-child { white-space: nowrap; }
+/* Narrow screens (a phone at 390 px): the page never scrolls sideways; a wide table scrolls in its own box. */
+@media (max-width: 760px) {
+  .site-header { padding: 8px 12px; gap: 8px; }
+  .site-header a { margin-right: 10px; }
+  .sign-out { margin-left: 0; flex-wrap: wrap; }
+  main { padding: 12px 12px 32px; }
+  h1 { font-size: 1.15rem; white-space: normal; }
+  dl.facts { grid-template-columns: 1fr; }
+  dl.facts dd { margin-bottom: 6px; overflow-x: auto; }
+  form.filters > * { max-width: 100%; }
+  input, select { max-width: 100%; }
+}
 `;
 
 /** The favicon, so browsers do not request a missing /favicon.ico. */

@@ -30,6 +30,8 @@ export interface AlertRow {
 
 export interface AlertListQuery {
   state?: AlertState;
+  /** Only alerts someone acknowledged (true), or only those nobody has (false); both when absent. */
+  acknowledged?: boolean;
   rule?: string;
   limit: number;
   /** Continue after this position (`opened_at`, `alert_id`) of the newest-first order. */
@@ -45,6 +47,7 @@ export async function listAlerts(db: D1Database, scope: StaffScope, query: Alert
     .and(query.state !== undefined, (param) => `state = ${param(query.state)}`)
     .and(query.rule !== undefined, (param) => `rule = ${param(query.rule)}`)
     .after(query.after, { time: "opened_at", id: "alert_id" }, "desc")
+    .and(query.acknowledged !== undefined, () => `acknowledged_by IS ${query.acknowledged ? "NOT NULL" : "NULL"}`)
     .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param));
   const limit = filters.param(pageLimit(query.limit));
   const { results } = await db

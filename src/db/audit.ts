@@ -102,3 +102,29 @@ export async function purgeAuditRows(db: D1Database, cutoff: string, chunk: numb
     .run();
   return result.meta.changes ?? 0;
 }
+
+/** One thing staff did to an event (a replay, a payload reveal), for its page's history. */
+export interface EventAction {
+  at: string;
+  actor: string;
+  action: string;
+  outcome: string;
+  status: number;
+}
+
+/**
+ * What staff did to one event, newest first (`audit_by_target`): replays from the console or the
+ * admin API and payload reveals; page views (`event.read`) are left out. The caller has already read
+ * the event through its scope.
+ */
+export async function eventActions(db: D1Database, eventId: string, limit: number): Promise<EventAction[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT at, actor, action, outcome, status FROM audit
+WHERE target_type = 'event' AND target_id = ?1 AND action != 'event.read'
+ORDER BY at DESC, audit_id DESC LIMIT ?2`,
+    )
+    .bind(eventId, limit)
+    .all<EventAction>();
+  return results;
+}

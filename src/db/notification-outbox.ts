@@ -2,6 +2,7 @@ import type { Channel } from "../channels";
 import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES, type WriteGuard } from "./entities";
 import { outbox } from "./outbox";
+import { andEventInScope, type StaffScope } from "./scope";
 
 /** Typed SQL for the notification outbox rows: written with the state change, swept, dead-lettered, replayed, purged. */
 
@@ -208,6 +209,31 @@ RETURNING event_id, channel`,
     .bind(status, limit, now)
     .all<OutboxKey>();
   return results;
+}
+
+/**
+ * Puts one held notification, or one suppressed for a reason in `sendableSuppressions` (the caps),
+ * back to `pending` and returns its send job; null when it is not (or no longer) in such a state or
+ * outside the scope. The sender then decides it afresh: consent, caps, quiet hours and the provider
+ * are all checked again, so sending by hand never skips a rule.
+ */
+export async function reopenNotification(
+  db: D1Database,
+  scope: StaffScope,
+  notificationId: string,
+  sendableSuppressions: readonly string[],
+  now: string,
+): Promise<OutboxKey | null> {
+  const inScope = andEventInScope(scope, "event_id", "?4");
+  return db
+    .prepare(
+      `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?2
+WHERE notification_id = ?1
+  AND (status = 'held' OR (status = 'suppressed' AND error IN (SELECT value FROM json_each(?3))))${inScope.sql}
+RETURNING event_id, channel`,
+    )
+    .bind(notificationId, now, JSON.stringify(sendableSuppressions), ...inScope.values)
+    .first<OutboxKey>();
 }
 
 /** Removes rendered message bodies of notifications created before `cutoff`, at most `chunk` rows. */

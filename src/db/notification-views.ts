@@ -13,34 +13,63 @@ export async function notificationsForEvent(db: D1Database, eventId: string): Pr
   return results;
 }
 
+/** One notification's outcome, for the events list's column. */
+export interface NotificationOutcome {
+  event_id: string;
+  channel: NotificationRow["channel"];
+  status: NotificationStatus;
+  error: string | null;
+}
+
+/** The notifications of a page of events (ids already read through the scope), in one query. */
+export async function notificationOutcomesOf(
+  db: D1Database,
+  eventIds: readonly string[],
+): Promise<NotificationOutcome[]> {
+  if (eventIds.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT event_id, channel, status, error FROM notifications WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY channel`,
+    )
+    .bind(JSON.stringify(eventIds))
+    .all<NotificationOutcome>();
+  return results;
+}
+
 export interface NotificationStats {
   total: number;
   by_status: Partial<Record<NotificationStatus, number>>;
   /** Held notifications by reason (a variable name and its problem), so staff know what to fix. */
   held_by_reason: Record<string, number>;
+  /** Suppressed notifications by reason (e.g. `daily_cap`, `sms not opted in`). */
+  suppressed_by_reason: Record<string, number>;
 }
 
-/** Counts by status, and the held ones by reason, in one round trip. */
+/** Counts by status, and the held and suppressed ones by reason, in one round trip. */
 export async function notificationStats(db: D1Database, scope: StaffScope): Promise<NotificationStats> {
   const inScope = andEventInScope(scope, "event_id", "?1");
-  const [statusRows, held] = await readBatch(db, [
+  const byReason = (status: "held" | "suppressed") =>
+    query<{ key: string; count: number }>(
+      db
+        .prepare(
+          `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = '${status}'${inScope.sql} GROUP BY error`,
+        )
+        .bind(...inScope.values),
+    );
+  const [statusRows, held, suppressed] = await readBatch(db, [
     query<{ key: string; count: number }>(
       db
         .prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications WHERE 1${inScope.sql} GROUP BY status`)
         .bind(...inScope.values),
     ),
-    query<{ key: string; count: number }>(
-      db
-        .prepare(
-          `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = 'held'${inScope.sql} GROUP BY error`,
-        )
-        .bind(...inScope.values),
-    ),
+    byReason("held"),
+    byReason("suppressed"),
   ]);
   return {
     total: statusRows.reduce((sum, row) => sum + row.count, 0),
     by_status: Object.fromEntries(statusRows.map((row) => [row.key, row.count])),
     held_by_reason: Object.fromEntries(held.map((row) => [row.key, row.count])),
+    suppressed_by_reason: Object.fromEntries(suppressed.map((row) => [row.key, row.count])),
   };
 }
 

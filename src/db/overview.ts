@@ -22,7 +22,7 @@ export interface Overview {
   hourly: HourlyStatusCount[];
   /** Creation time of the oldest notification still `pending`; null when none waits. */
   oldest_pending_at: string | null;
-  /** Lifecycle-watch alerts still open (`alerts_state_opened`). */
+  /** Lifecycle-watch alerts still open and not yet acknowledged (`alerts_state_opened`). */
   open_alerts: number;
 }
 
@@ -64,7 +64,9 @@ WHERE received_at >= ?1${events.sql} GROUP BY hour, status`,
     ),
     query<{ open: number }>(
       db
-        .prepare(`SELECT COUNT(*) AS open FROM alerts WHERE state = 'open'${openAlerts.sql}`)
+        .prepare(
+          `SELECT COUNT(*) AS open FROM alerts WHERE state = 'open' AND acknowledged_by IS NULL${openAlerts.sql}`,
+        )
         .bind(...openAlerts.values),
     ),
   ]);

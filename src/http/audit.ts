@@ -95,10 +95,15 @@ export function auditedSearch<E extends AuditedApp>(
   action: string,
   queryParam: string,
   unsearched: { targetType: string } | "not_audited",
+  /** What the row records for a search text that may be a contact detail (never the value itself). */
+  recorded: (c: Context<E>, text: string) => string | Promise<string> = (_c, text) => text,
 ): MiddlewareHandler<E> {
   return async function auditSearch(c, next) {
     const text = c.req.query(queryParam)?.trim() ?? "";
-    if (text !== "") return auditAround(c, next, action, SEARCH_TARGET, text.slice(0, MAX_SEARCH_TARGET_LENGTH));
+    if (text !== "") {
+      const target = (await recorded(c, text)).slice(0, MAX_SEARCH_TARGET_LENGTH);
+      return auditAround(c, next, action, SEARCH_TARGET, target);
+    }
     if (unsearched === "not_audited") return next();
     return auditAround(c, next, action, unsearched.targetType, "*");
   };

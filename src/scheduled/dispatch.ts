@@ -2,6 +2,7 @@ import { archiveFinishedHistory, CATCH_UP_ARCHIVE_QUERIES, DAILY_ARCHIVE_QUERIES
 import { ConfigError } from "../config/read";
 import { purgeOldRejections } from "../db/rejections";
 import { errorKind, log } from "../log";
+import { drainPendingPatients } from "../search/patient-index";
 import { runLifecycleWatch } from "../watch/run";
 import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
@@ -27,6 +28,8 @@ const FIVE_MINUTE_JOBS: Record<string, Job> = {
   notification_sweep: sweepNotifications,
   forwarding_sweep: sweepForwarding,
   lifecycle_watch: runLifecycleWatch,
+  // Digests of patients written without them (and the rows from before the search index).
+  patient_search_index: (env) => drainPendingPatients(env),
   // Drains an archive backlog the daily run could not finish (a few queries when there is none).
   archive_catch_up: (env, now) => archiveFinishedHistory(env, now, { queryBudget: CATCH_UP_ARCHIVE_QUERIES }),
 };

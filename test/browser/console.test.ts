@@ -75,6 +75,12 @@ async function invalidAttemptsShown(eventId: string): Promise<number | undefined
   return Number(await row.locator("td.number").textContent());
 }
 
+/** What the layout check reads of a page's document (the test's types have no DOM). */
+interface PageDocument {
+  documentElement: { scrollWidth: number; clientWidth: number };
+  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null; getClientRects(): { length: number } }>;
+}
+
 /** Checks the page a test ends on: no console or request problems, no serious axe findings; saves a screenshot. */
 async function reviewPage(name: string): Promise<void> {
   await screenshot(page, name);
@@ -139,6 +145,11 @@ describe("console in a browser", () => {
       expect(await page.locator(`#notification-totals td[data-status="${status}"]`).textContent()).toBe(String(count));
     }
     expect(await page.getByRole("img", { name: /last 24 hours/ }).count()).toBe(1);
+    // Suppressed messages by reason, in words (the patient is not in the directory yet), each card with its window.
+    expect(await page.locator('#suppressed-reasons li[data-reason="unknown patient"]').textContent()).toContain(
+      "the patient is not in the clinic's patient directory",
+    );
+    expect(await page.locator(".cards .card .window").count()).toBe(await page.locator(".cards .card").count());
     expect(await page.getByText(/s ago\)|min ago\)/).count()).toBeGreaterThan(0);
     await reviewPage("overview");
   });
@@ -167,7 +178,16 @@ describe("console in a browser", () => {
     await page.waitForURL(`**/console/events/${ids.shipped}`);
     expect(await page.getByText("Set the order's current status (shipped).").count()).toBe(1);
     expect(await page.getByRole("checkbox", { name: /re-apply this event/ }).count()).toBe(1);
+    // The payload as sent: ids, carrier and tracking number shown; a reveal is a recorded POST.
+    const payload = await page.locator("#payload").textContent();
+    expect(payload).toContain(`"order_id": "${ids.order}"`);
+    expect(payload).toContain('"tracking_number": "1Z999"');
+    expect(payload).toContain('"carrier": "UPS"');
     await reviewPage("event");
+    await page.getByRole("button", { name: "Reveal payload" }).click();
+    expect(await page.getByText("this reveal was recorded in the audit trail").count()).toBe(1);
+    await page.goto(`/console/events/${ids.shipped}`);
+    expect(await page.locator("#event-history").textContent()).toContain("payload revealed by token:admin");
 
     await page.getByRole("link", { name: ids.order }).click();
     await page.waitForURL(`**/console/orders/${ids.order}`);
@@ -188,6 +208,7 @@ describe("console in a browser", () => {
       return (await page.getByText("2 processing attempts").count()) === 1;
     }, "the replay to run");
     expect(await page.locator("dd .status-invalid").count()).toBe(1);
+    expect(await page.locator("#event-history li", { hasText: "replay by token:admin" }).count()).toBe(1);
     await reviewPage("event-replayed");
   });
 
@@ -234,10 +255,19 @@ describe("console in a browser", () => {
     await page.locator("#open-alerts").click();
     await page.waitForURL("**/console/alerts");
     const row = page.locator("tr", { hasText: ids.invalid });
-    expect(await row.locator("td").first().textContent()).toBe("event_invalid");
+    expect(await row.locator("td code").first().textContent()).toBe("event_invalid");
     await reviewPage("alerts");
+    expect(await page.getByText(/Alert delivery: webhook not configured/).count()).toBe(1);
+    expect(await row.getByText(/What to do: open the event/).count()).toBe(1);
     await row.getByRole("button", { name: /Acknowledge/ }).click();
     await page.waitForURL("**/console/alerts?state=open");
+    // Acknowledged, it leaves the open list; the tabs say which list is shown.
+    const tabs = page.getByRole("navigation", { name: "Alert state" });
+    expect(await tabs.locator('[aria-current="page"]').textContent()).toBe("Open");
+    expect(await page.locator("tr", { hasText: ids.invalid }).count()).toBe(0);
+    await tabs.getByRole("link", { name: "Acknowledged" }).click();
+    await page.waitForURL("**/console/alerts?state=acknowledged");
+    expect(await tabs.locator('[aria-current="page"]').textContent()).toBe("Acknowledged");
     expect(await page.locator("tr", { hasText: ids.invalid }).getByText("by token:admin").count()).toBe(1);
     expect(problems).toEqual([]);
   });
@@ -304,6 +334,49 @@ describe("console in a browser", () => {
     expect(await page.getByText("0 deliveries queued for replay.").count()).toBe(1);
     expect(problems).toEqual([]);
   });
+  it("shows every console page at 1280 and 390 px without sideways scrolling, ids whole, axe clean", async () => {
+    const pages: [string, string][] = [
+      ["overview", "/console"],
+      ["events", `/console/events?q=${ids.patient}`],
+      ["event", `/console/events/${ids.shipped}`],
+      ["event-invalid", `/console/events/${ids.invalid}`],
+      ["order", `/console/orders/${ids.order}`],
+      ["patient", `/console/patients/${ids.patient}`],
+      ["alerts", "/console/alerts"],
+      ["alerts-acknowledged", "/console/alerts?state=acknowledged"],
+      ["alerts-resolved", "/console/alerts?state=resolved"],
+      ["audit", "/console/audit"],
+      ["clinics", "/console/clinics"],
+    ];
+    const found: string[] = [];
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 800 });
+      for (const [name, path] of pages) {
+        await page.goto(path);
+        const layout = await page.evaluate(() => {
+          const { document } = globalThis as unknown as { document: PageDocument };
+          const root = document.documentElement;
+          // An inline id wrapped over two lines has two client rectangles.
+          const broken = Array.from(document.querySelectorAll(".mono, code"))
+            .filter((element) => !/\s/.test(element.textContent?.trim() ?? ""))
+            .filter((element) => element.getClientRects().length > 1)
+            .map((element) => element.textContent ?? "");
+          return { scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, broken };
+        });
+        if (layout.scrollWidth > layout.clientWidth)
+          found.push(`${name} at ${width} px scrolls sideways (${layout.scrollWidth} > ${layout.clientWidth})`);
+        for (const id of layout.broken) found.push(`${name} at ${width} px breaks ${id}`);
+        for (const violation of await seriousAccessibilityViolations(page))
+          found.push(`${name} at ${width} px: ${violation}`);
+        await screenshot(page, `${name}-${width}`);
+      }
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+    // Every page and width is checked before failing, so one run lists everything to fix.
+    expect(found).toEqual([]);
+    expect(problems).toEqual([]);
+    // 22 pages, each with axe and a full-page screenshot: minutes on a shared machine.
+  }, 300_000);
 
   it("refuses a POST without the CSRF token and a page without a session", async () => {
     const withoutToken = await page.request.post("/console/logout", {

@@ -33,8 +33,14 @@ describe("console alerts page", () => {
     expect(ack.status).toBe(303);
     expect(ack.headers.get("location")).toBe("/console/alerts?state=open");
     expect((await alertsOn(refillId))[0]?.acknowledged_by).toBe("token:admin");
+    // Acknowledged, it leaves the open list for the Acknowledged tab, which is marked as the current one.
     const after = await (await consoleFetch("/console/alerts", { cookie })).text();
-    expect(after).toContain("by token:admin");
+    expect(after).not.toContain(`data-alert-id="${alertId}"`);
+    expect(after).toMatch(/<a href="\/console\/alerts\?state=open" aria-current="page">Open<\/a>/);
+    const acknowledged = await (await consoleFetch("/console/alerts?state=acknowledged", { cookie })).text();
+    expect(acknowledged).toContain(`data-alert-id="${alertId}"`);
+    expect(acknowledged).toContain("by token:admin");
+    expect(acknowledged).toMatch(/aria-current="page">Acknowledged<\/a>/);
     // The forged POST was refused before the route; the acknowledgement itself is audited once.
     expect((await auditRowsOf("alert", String(alertId))).map((row) => [row.action, row.actor, row.outcome])).toEqual([
       ["alert.ack", "token:admin", "success"],
@@ -52,6 +58,19 @@ describe("console alerts page", () => {
     const resolved = await (await consoleFetch("/console/alerts?state=resolved", { cookie })).text();
     expect(resolved).toContain(`data-alert-id="${alertId}"`);
     expect((await consoleFetch("/console/alerts?state=stuck", { cookie })).status).toBe(400);
+  });
+
+  it("explains each rule with its setting and what to do, and says whether alert delivery is configured", async () => {
+    const { alertId } = await openAlert(Date.parse("2026-10-26T00:00:00.000Z"));
+    const { cookie } = await signIn();
+    const html = await (await consoleFetch("/console/alerts", { cookie })).text();
+    const row = html.slice(html.indexOf(`data-alert-id="${alertId}"`));
+    expect(row).toContain("An order or refill stayed in one status longer than its rule allows (LIFECYCLE_RULES");
+    expect(row).toContain("What to do: ask NovaMed why it is stuck");
+    // The test Worker sets neither ALERT_WEBHOOK_URL nor ALERT_EMAIL_TO.
+    expect(html).toMatch(
+      /id="alert-delivery" class="notice notice-error">Alert delivery: webhook <strong>not configured<\/strong>/,
+    );
   });
 
   it("sends a signed-out visitor to the login page", async () => {

@@ -73,6 +73,11 @@ describe("console overview", () => {
     expect(html).toMatch(new RegExp(`data-status="total">${stats.body.events.total}<`));
     expect(html).toContain('href="/console/events?status=invalid"');
     expect(html).toMatch(/role="img" aria-labelledby="chart-24h-title chart-24h-desc"/);
+    // Each chart has a visible title and labelled axes (events up, hours or days along).
+    expect(html).toContain('<figcaption class="chart-title">Events received in the last 24 hours');
+    expect(html.match(/<text class="axis axis-label"[^>]*>events<\/text>/g)).toHaveLength(2);
+    expect(html).toMatch(/<text class="axis axis-label"[^>]*>hour \(America\/New_York\)<\/text>/);
+    expect(html).toMatch(/<text class="axis axis-label"[^>]*>day \(America\/New_York\)<\/text>/);
     expect(html).toContain("Events received in the last 7 days, per day, by status");
 
     // More events, same number of round trips.

@@ -9,12 +9,14 @@ import { getEntity } from "../../src/db/entities";
 import { markQueuedForBulkReplay } from "../../src/db/event-requeue";
 import { eventsForEntity, searchEventRows, selectPatientNotifications } from "../../src/db/event-search";
 import { eventIdsInScope, eventStats, getEventRow } from "../../src/db/events";
+import { listEntities, listNotifications, listPatients } from "../../src/db/lists";
 import { notificationStats, notificationWithHistory } from "../../src/db/notification-views";
 import { readOverview } from "../../src/db/overview";
 import { ALL_CLINICS, type StaffScope } from "../../src/db/scope";
 import { encodePosition } from "../../src/http/cursor";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
+import { findAnything } from "../../src/search/find";
 import { newClinic, seedFinishedDay } from "../archive/helpers";
 import { consoleFetch as consoleRequest, signIn } from "../helpers/console";
 import { wrapDatabase } from "../helpers/d1";
@@ -106,6 +108,9 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   await fetch("/admin/changes");
   await fetch("/admin/changes?after=1&limit=10");
   await fetch("/admin/destinations");
+  // The search: phone, email, tracking number, id prefix (each kind).
+  for (const q of ["(415) 555-0100", "pat@example.org", "1Z999AA10123456784", orderId.slice(0, 8), "evt_"])
+    await fetch(`/admin/search?q=${encodeURIComponent(q)}`);
   vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
   await fetch(`/admin/events/${dead.event_id}/replay`, { method: "POST" });
   for (const body of [
@@ -148,6 +153,19 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   await markQueuedForBulkReplay(db, { status: "invalid", limit: 10, scope: some }, new Date().toISOString());
   await listChanges(db, some, 0, 50);
   await listDestinations(db, some);
+  const position = { at: new Date().toISOString(), id: "x" };
+  for (const query of [{ limit: 50 }, { limit: 50, from: "2026-01-01", before: "2027-01-01", after: position }]) {
+    for (const kind of ["order", "medication_request", "refill"] as const) {
+      await listEntities(db, some, kind, query);
+      await listEntities(db, some, kind, { ...query, status: "created" });
+    }
+    await listPatients(db, some, CLINIC_ID, query);
+    await listNotifications(db, some, query);
+    await listNotifications(db, some, { ...query, status: "held", channel: "sms", kind: "order_shipped" });
+    await listNotifications(db, some, { ...query, reason: "daily_cap" });
+  }
+  await findAnything({ ...recordingEnv, DB: db }, some, "(415) 555-0100");
+  await findAnything({ ...recordingEnv, DB: db }, some, "1Z999AA10123456784");
 
   // Console pages.
   const consoleFetch = async (request: Request) => worker.fetch(request, recordingEnv, createExecutionContext());
@@ -165,6 +183,15 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
     `/console/refills/${String(refill.data.refill_id)}`,
     `/console/patients/${patientId}`,
     "/console/audit",
+    "/console/search?q=ord_1234",
+    "/console/patients",
+    "/console/orders",
+    "/console/orders?status=shipped&from=2026-01-01T00%3A00&to=2027-01-01T00%3A00",
+    "/console/medication-requests?status=approved",
+    "/console/refills",
+    "/console/notifications",
+    "/console/notifications?status=held&channel=sms&kind=order_shipped&reason=daily_cap",
+    "/console/notifications?channel=email",
     "/console/audit?actor=token%3Aadmin",
     "/console/audit?action=patient.read",
     "/console/audit?target_type=patient",

@@ -164,3 +164,22 @@ export async function publicKeyHmacToken(pair: AccessKeyPair, claims: Record<str
   const signature = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${header}.${body}`));
   return `${header}.${body}.${encodeBase64Url(signature).replace(/=+$/, "")}`;
 }
+
+/**
+ * A console client signed in through Access as `identity` (a new team key pair, served by `server`)
+ * against the Worker with `workerEnv`; each request comes from a new client address. A form posts.
+ */
+export async function consoleAsAccessIdentity(
+  server: ReturnType<typeof setupServer>,
+  workerEnv: Env,
+  identity: string,
+): Promise<(path: string, form?: Record<string, string>) => Promise<Response>> {
+  const pair = await generateAccessKeys();
+  serveAccessKeys(server, pair);
+  const headers = { "cf-access-jwt-assertion": await signAccessToken(pair, accessClaims(identity)) };
+  return (path, form) =>
+    consoleFetch(path, { headers, ...(form ? { form } : {}) }, async (request) => {
+      request.headers.set("cf-connecting-ip", randomClientAddress());
+      return worker.fetch(request, workerEnv);
+    });
+}

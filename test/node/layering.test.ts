@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["index.ts"],
   ["http/", "console/"],
   ["queue/", "scheduled/"],
-  ["notify/", "archive/", "tenancy/", "outbox/", "watch/", "forwarding/", "replay/"],
+  ["notify/", "archive/", "tenancy/", "outbox/", "watch/", "forwarding/", "replay/", "search/"],
   ["events/"],
   ["db/"],
   ["config/"],

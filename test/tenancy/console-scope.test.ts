@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { twoClinicsBehindAccess, useAccessTeam } from "../helpers/access";
+import { accessEnv, twoClinicsBehindAccess, useAccessTeam } from "../helpers/access";
 import { adminFetchWith, createClinicPatient, openClinicAlert } from "../helpers/clinics";
 import { csrfTokenOf } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
@@ -94,5 +94,79 @@ describe("the console resolves the staff scope: roles, and pages filtered to the
     // An Access identity without a staff row gets 403.
     const stranger = await as(`stranger-${crypto.randomUUID().slice(0, 8)}@clinic.example`);
     expect((await stranger("/console/events")).status).toBe(403);
+  });
+});
+
+describe("the search and the list pages stay within the identity's clinics", () => {
+  it("a viewer of clinic A finds clinic A's patient, order and ids, never clinic B's, and sees contacts masked", async () => {
+    const a = crypto.randomUUID();
+    const b = crypto.randomUUID();
+    // Access for people, the admin token kept for scripts (and as the search index's key).
+    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const seed = async (clinicId: string, line: string) => {
+      const patientId = await createClinicPatient(workerEnv, clinicId, {
+        phone: `+1415555${line}`,
+        email: `shared-${line}@example.org`,
+      });
+      const orderId = uniqueId("ord");
+      const tracking = `1Z${line}${crypto.randomUUID().replaceAll("-", "").slice(0, 10).toUpperCase()}`;
+      const event = makeEvent("order:shipped", {
+        clinic_id: clinicId,
+        data: { order_id: orderId, patient_id: patientId, tracking_number: tracking },
+      });
+      await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
+      return { patientId, orderId, eventId: event.event_id, tracking, national: `(415) 555-${line}` };
+    };
+    const ofA = await seed(a, "0151");
+    const ofB = await seed(b, "0152");
+    const viewer = `viewer-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+    const put = await adminFetchWith(workerEnv, `/staff/${viewer}`, {
+      method: "PUT",
+      body: JSON.stringify({ role: "viewer", clinics: [a] }),
+    });
+    expect(put.status).toBe(200);
+    const asViewer = await access.consoleAs(workerEnv, viewer);
+    const adminSearch = async (q: string) => {
+      const response = await access.adminFetch(workerEnv, viewer, `/search?q=${encodeURIComponent(q)}`);
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { results: { kind: string; id: string }[] }).results;
+    };
+
+    // Clinic A's: found by phone, email, tracking number and id prefix, through the API and the console.
+    expect(await adminSearch(ofA.national)).toContainEqual(
+      expect.objectContaining({ kind: "patient", id: ofA.patientId }),
+    );
+    expect(await adminSearch("SHARED-0151@example.org")).toContainEqual(
+      expect.objectContaining({ kind: "patient", id: ofA.patientId }),
+    );
+    expect(await adminSearch(ofA.tracking.toLowerCase())).toContainEqual(
+      expect.objectContaining({ kind: "order", id: ofA.orderId }),
+    );
+    expect(await adminSearch(ofA.eventId.slice(0, 10))).toContainEqual(
+      expect.objectContaining({ kind: "event", id: ofA.eventId }),
+    );
+    const found = await (await asViewer(`/console/search?q=${encodeURIComponent(ofA.national)}`)).text();
+    expect(found).toContain(ofA.patientId);
+
+    // Clinic B's: nothing, by any of the same.
+    const markersOfB = [ofB.patientId, ofB.orderId, ofB.eventId, b];
+    for (const q of [ofB.national, "shared-0152@example.org", ofB.tracking, ofB.eventId, ofB.orderId, ofB.patientId]) {
+      expect(await adminSearch(q), q).toEqual([]);
+      const page = await (await asViewer(`/console/search?q=${encodeURIComponent(q)}`)).text();
+      for (const marker of markersOfB) expect(page, q).not.toContain(marker);
+    }
+
+    // The list pages: clinic A's rows only, contact details masked.
+    const lists = ["/console/patients", "/console/orders", "/console/notifications", "/console/orders?status=shipped"];
+    for (const path of [...lists, `/console/patients?clinic=${b}`]) {
+      const page = await asViewer(path);
+      expect(page.status, path).toBe(200);
+      const html = await page.text();
+      for (const marker of [...markersOfB, "0152"]) expect(html, path).not.toContain(marker);
+      expect(html, path).not.toContain("+14155550151");
+      expect(html, path).not.toContain("shared-0151@");
+    }
+    expect(await (await asViewer("/console/patients")).text()).toContain(ofA.patientId);
+    expect(await (await asViewer("/console/orders")).text()).toContain(ofA.orderId);
   });
 });

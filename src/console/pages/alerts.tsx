@@ -1,9 +1,11 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { ALERT_STATES, type AlertRow, type AlertState, acknowledgeAlert, listAlerts } from "../../db/alerts";
+import { readWatchSettings } from "../../config/watch";
+import { type AlertRow, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { narrowedTo } from "../../db/scope";
 import { audited } from "../../http/audit";
 import { encodePosition, readPosition } from "../../http/cursor";
+import { explainAlertRule } from "../../notify/explanations";
 import { consoleLink } from "../../watch/alert-text";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
@@ -15,8 +17,16 @@ import type { ConsoleApp } from "../types";
 
 const PAGE_SIZE = 50;
 
+/**
+ * The console's tabs: open alerts nobody has acknowledged, open ones someone has (they leave the open
+ * list), and resolved ones.
+ */
+const TABS = ["open", "acknowledged", "resolved"] as const;
+type Tab = (typeof TABS)[number];
+const TAB_NAMES: Record<Tab, string> = { open: "Open", acknowledged: "Acknowledged", resolved: "Resolved" };
+
 const filtersSchema = z.object({
-  state: z.enum(ALERT_STATES as [AlertState, ...AlertState[]]).default("open"),
+  state: z.enum(TABS).default("open"),
   rule: optionalFormText(100),
   clinic: optionalFormText(64),
   cursor: z.string().max(400).optional(),
@@ -24,12 +34,56 @@ const filtersSchema = z.object({
 
 type Filters = z.infer<typeof filtersSchema>;
 
-function listUrl(filters: { state: AlertState; rule?: string; clinic?: string }, cursor?: string): string {
+function listUrl(filters: { state: Tab; rule?: string; clinic?: string }, cursor?: string): string {
   const params = new URLSearchParams({ state: filters.state });
   if (filters.rule) params.set("rule", filters.rule);
   if (filters.clinic) params.set("clinic", filters.clinic);
   if (cursor) params.set("cursor", cursor);
   return `/console/alerts?${params}`;
+}
+
+/** Why the rule fired, the setting behind it and what to do (src/notify/explanations.ts). */
+function RuleExplanation({ rule }: { rule: string }) {
+  const explained = explainAlertRule(rule);
+  return (
+    <div class="reason">
+      <p>
+        {explained.sentence[0]?.toUpperCase()}
+        {explained.sentence.slice(1)} ({explained.setting}).
+      </p>
+      <p class="muted">What to do: {explained.action}.</p>
+    </div>
+  );
+}
+
+/** Whether the watch can tell staff: the webhook and email (never their values), or the setting's problem. */
+function AlertDelivery({ env }: { env: Env }) {
+  let settings: ReturnType<typeof readWatchSettings>;
+  try {
+    settings = readWatchSettings(env);
+  } catch {
+    return (
+      <p id="alert-delivery" class="notice notice-error">
+        Alert delivery: the watch settings cannot be read, so nobody is told; see <code>GET /admin/health</code>.
+      </p>
+    );
+  }
+  const webhook = settings.webhookUrl !== null;
+  const email = settings.emailTo.length > 0;
+  return (
+    <p id="alert-delivery" class={`notice ${webhook || email ? "notice-info" : "notice-error"}`}>
+      Alert delivery: webhook <strong>{webhook ? "configured" : "not configured"}</strong> (
+      <code>ALERT_WEBHOOK_URL</code>), email{" "}
+      <strong>
+        {email
+          ? `configured (${settings.emailTo.length} address${settings.emailTo.length === 1 ? "" : "es"})`
+          : "not configured"}
+      </strong>{" "}
+      (<code>ALERT_EMAIL_TO</code>
+      {email ? "" : ", or a clinic's alert_emails"}).
+      {!webhook && !email && " Alerts show only here until one is set."}
+    </p>
+  );
 }
 
 function AlertTable({
@@ -45,7 +99,7 @@ function AlertTable({
   now: Date;
   csrfToken: string;
 }) {
-  if (alerts.length === 0) return <p class="muted">No {filters.state} alerts.</p>;
+  if (alerts.length === 0) return <p class="muted">No {TAB_NAMES[filters.state].toLowerCase()} alerts.</p>;
   return (
     <table id="alerts">
       <caption class="muted">Newest first; times in {timeZone}.</caption>
@@ -63,7 +117,10 @@ function AlertTable({
       <tbody>
         {alerts.map((alert) => (
           <tr data-alert-id={alert.alert_id}>
-            <td class="mono">{alert.rule}</td>
+            <td>
+              <code>{alert.rule}</code>
+              <RuleExplanation rule={alert.rule} />
+            </td>
             <td>
               {alert.target_type}{" "}
               <a class="mono" href={consoleLink(alert, null)}>
@@ -115,10 +172,10 @@ alertsPage.get("/", async (c) => {
     );
   }
   const filters = parsed.data;
-  const { state, rule } = filters;
   const found = await listAlerts(c.env.DB, narrowedTo(scopeOf(c), filters.clinic), {
-    state,
-    rule,
+    state: filters.state === "resolved" ? "resolved" : "open",
+    acknowledged: filters.state === "resolved" ? undefined : filters.state === "acknowledged",
+    rule: filters.rule,
     limit: PAGE_SIZE,
     after,
   });
@@ -128,13 +185,14 @@ alertsPage.get("/", async (c) => {
     c,
     "Alerts",
     <>
-      <nav class="filters" aria-label="Alert state">
-        {ALERT_STATES.map((state) => (
+      <AlertDelivery env={c.env} />
+      <nav class="tabs" aria-label="Alert state">
+        {TABS.map((state) => (
           <a
             href={listUrl({ state, rule: filters.rule, clinic: filters.clinic })}
             aria-current={filters.state === state ? "page" : undefined}
           >
-            {state === "open" ? "Open" : "Resolved"}
+            {TAB_NAMES[state]}
           </a>
         ))}
         {filters.rule && <a href={listUrl({ state: filters.state, clinic: filters.clinic })}>All rules</a>}
@@ -160,5 +218,6 @@ alertsPage.get("/", async (c) => {
 alertsPage.post("/:alert_id/ack", audited("alert.ack", "alert", "alert_id"), async (c) => {
   const alert = await acknowledgeAlert(c.env.DB, scopeOf(c), c.req.param("alert_id"), c.get("actor"), c.get("now"));
   if (!alert) return renderPage(c, "Alert not found", <Notice kind="error">No alert has this id.</Notice>, 404);
-  return c.redirect(listUrl({ state: alert.state }), 303);
+  // An acknowledged open alert leaves the open list: back to it, where the next one waits.
+  return c.redirect(listUrl({ state: alert.state === "resolved" ? "resolved" : "open" }), 303);
 });

@@ -11,6 +11,7 @@ import { optionalFormText } from "../form-fields";
 import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
 import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
+import { listUrl } from "./list-page";
 import { ENTITY_PAGES } from "./shared";
 
 const PAGE_SIZE = 50;
@@ -27,21 +28,11 @@ const filtersSchema = z.object({
 
 type Filters = z.infer<typeof filtersSchema>;
 
+const PATH = "/console/audit";
 const FILTER_FIELDS = ["actor", "action", "target_type", "target_id", "clinic"] as const;
 
 /** Target types the writers use, offered as suggestions (the field takes any text). */
 const TARGET_TYPES = ["event", "order", "medication_request", "refill", "patient", "notification", "alert"];
-
-function listUrl(filters: Filters, cursor?: string): string {
-  const params = new URLSearchParams();
-  for (const key of FILTER_FIELDS) {
-    const value = filters[key];
-    if (value) params.set(key, value);
-  }
-  if (cursor) params.set("cursor", cursor);
-  const query = params.toString();
-  return query ? `/console/audit?${query}` : "/console/audit";
-}
 
 /** The console page of an audit row's target, when it has one; `*` (an action over many) has none. */
 function targetHref(row: AuditRow): string | null {
@@ -185,14 +176,14 @@ auditPage.get("/", auditedSearch("audit.read", "target_id", { targetType: "audit
     limit: PAGE_SIZE,
     after,
   });
-  const next = nextPosition && listUrl(filters, encodePosition(nextPosition));
+  const next = nextPosition && listUrl(PATH, filters, FILTER_FIELDS, encodePosition(nextPosition));
   return renderPage(
     c,
     "Audit trail",
     <>
       <FilterForm filters={filters} clinics={clinicChoices(c)} />
       <AuditTable rows={page} timeZone={timeZone} />
-      <Pager first={filters.cursor ? listUrl(filters) : null} next={next} />
+      <Pager first={filters.cursor ? listUrl(PATH, filters, FILTER_FIELDS) : null} next={next} />
     </>,
   );
 });

@@ -5,7 +5,7 @@ import type { EntityKind } from "../../event-types";
 import { audited } from "../../http/audit";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, renderPage, StatusBadge, Time } from "../layout";
-import { scopeOf } from "../scope";
+import { mayOperate, scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { ENTITY_PAGES, EventTable, NotificationTable } from "./shared";
 
@@ -96,7 +96,12 @@ function entityRoute(kind: EntityKind) {
           currentEventId={row ? String(row.status_event_id) : ""}
         />
         <h2>Messages</h2>
-        <NotificationTable notifications={related.notifications} timeZone={timeZone} showEvent />
+        <NotificationTable
+          notifications={related.notifications}
+          timeZone={timeZone}
+          showEvent
+          sendToken={mayOperate(c) ? c.get("csrfToken") : undefined}
+        />
       </>,
     );
   });

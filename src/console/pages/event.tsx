@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { findArchivedEvent } from "../../archive/lookup";
+import { eventActions } from "../../db/audit";
 import { getEntity } from "../../db/entities";
 import { FORCE_REPLAYABLE, REPLAYABLE } from "../../db/event-requeue";
 import { getEventRow } from "../../db/events";
@@ -9,9 +10,12 @@ import { audited } from "../../http/audit";
 import { refusalText, replayEvent } from "../../replay/replay";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
-import { scopeOf } from "../scope";
+import { recordPayloadReveal } from "../reveal";
+import { mayOperate, scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 import { describeEntityEffect } from "./event-effect";
+import { EventHistory, PayloadSection } from "./event-payload";
+import { reasonValuesOf } from "./reason-values";
 import { ENTITY_PAGES, entityOfEvent, NotificationTable, referencesOf } from "./shared";
 
 interface PageNotice {
@@ -20,7 +24,7 @@ interface PageNotice {
 }
 
 /** The event's stored issues or warnings (`[{path, message}]`), tolerating anything else as absent. */
-function parseIssues(issues: string | null): { path: string; message: string }[] {
+export function parseIssues(issues: string | null): { path: string; message: string }[] {
   if (!issues) return [];
   try {
     const parsed = JSON.parse(issues) as unknown;
@@ -36,6 +40,7 @@ async function renderEventPage(
   eventId: string,
   notice?: PageNotice,
   status: 200 | 400 | 409 | 503 = 200,
+  options: { revealPayload?: boolean } = {},
 ) {
   const timeZone = clinicTimeZone(c.env);
   const live = await getEventRow(c.env.DB, scopeOf(c), eventId);
@@ -46,11 +51,13 @@ async function renderEventPage(
     return renderPage(c, "Event not found", <Notice kind="error">No event has this id.</Notice>, 404);
   }
   const entity = archived ? null : entityOfEvent(row);
-  const [notifications, entityRow] = archived
-    ? [archived.notifications, null]
+  const [notifications, entityRow, reasonValues, actions] = archived
+    ? [archived.notifications, null, undefined, []]
     : await Promise.all([
         notificationsForEvent(c.env.DB, row.event_id),
         entity ? getEntity(c.env.DB, scopeOf(c), entity.kind, entity.id) : Promise.resolve(null),
+        reasonValuesOf(c.env, row.clinic_id),
+        eventActions(c.env.DB, row.event_id, 50),
       ]);
   const issues = parseIssues(row.issues);
   const warnings = parseIssues(row.warnings);
@@ -154,8 +161,24 @@ async function renderEventPage(
         )}
       </ol>
 
+      <h2>Payload</h2>
+      <PayloadSection
+        eventId={row.event_id}
+        payload={row.payload}
+        revealed={options.revealPayload === true}
+        revealToken={mayOperate(c) ? csrfToken : undefined}
+      />
+
+      <h2>Attempts and replays</h2>
+      <EventHistory attempts={row.attempts} actions={actions} timeZone={timeZone} />
+
       <h2>Notifications</h2>
-      <NotificationTable notifications={notifications} timeZone={timeZone} />
+      <NotificationTable
+        notifications={notifications}
+        timeZone={timeZone}
+        values={reasonValues}
+        sendToken={!archived && mayOperate(c) ? csrfToken : undefined}
+      />
 
       <h2>Replay</h2>
       {replayable && (
@@ -200,10 +223,18 @@ export const eventPage = new Hono<ConsoleApp>();
 
 eventPage.get("/:event_id", audited("event.read", "event", "event_id"), async (c) => {
   const replayed = c.req.query("replayed") === "1";
+  const sent = c.req.query("sent");
   return renderEventPage(
     c,
     c.req.param("event_id"),
-    replayed ? { kind: "info", text: "Replay queued: the event will be processed again shortly." } : undefined,
+    replayed
+      ? { kind: "info", text: "Replay queued: the event will be processed again shortly." }
+      : sent === "sms" || sent === "email"
+        ? {
+            kind: "info",
+            text: `The ${sent === "sms" ? "SMS" : "email"} is queued to send: consent, caps, quiet hours and the provider are checked again, so it may be held or suppressed again if the cause remains.`,
+          }
+        : undefined,
   );
 });
 
@@ -229,4 +260,17 @@ eventPage.post("/:event_id/replay", audited("event.replay", "event", "event_id")
     return renderEventPage(c, eventId, { kind: "error", text: refusalText(result) }, status);
   }
   return c.redirect(`/console/events/${encodeURIComponent(eventId)}?replayed=1`, 303);
+});
+
+/**
+ * `POST /console/events/:event_id/reveal`: an operator sees the payload unmasked once, after its
+ * audit row (`event.reveal_payload`) is written; viewers get 403 from the role check, and another
+ * clinic's event answers 404 without a row.
+ */
+eventPage.post("/:event_id/reveal", async (c) => {
+  const eventId = c.req.param("event_id");
+  const live = await getEventRow(c.env.DB, scopeOf(c), eventId);
+  if (!live) return renderEventPage(c, eventId);
+  await recordPayloadReveal(c, eventId);
+  return renderEventPage(c, eventId, undefined, 200, { revealPayload: true });
 });

@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import { searchEventRows } from "../../db/event-search";
-import { EVENT_STATUSES } from "../../db/events";
+import { EVENT_STATUSES, type EventRow } from "../../db/events";
+import { type NotificationOutcome, notificationOutcomesOf } from "../../db/notification-views";
 import { narrowedTo } from "../../db/scope";
+import { EVENT_TYPES } from "../../event-types";
 import { auditedSearch } from "../../http/audit";
 import { encodePosition } from "../../http/cursor";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
@@ -9,10 +11,70 @@ import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, Pager, renderPage, StatusBadge, Time } from "../layout";
 import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
+import { parseIssues } from "./event";
 import { BulkReplayActions, bulkReplayNotice, isSelectable, SelectCheckbox } from "./event-bulk-replay";
 import { type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
+import { ENTITY_PAGES, entityOfEvent, referencesOf } from "./shared";
 
 const PAGE_SIZE = 50;
+
+/** The notifications an event caused, one badge per channel (`sms: sent`), or a dash. */
+function OutcomeCell({ outcomes }: { outcomes: NotificationOutcome[] }) {
+  if (outcomes.length === 0) return <span class="muted">none</span>;
+  return (
+    <>
+      {outcomes.map((outcome) => (
+        <span class="outcome">
+          {outcome.channel}: <StatusBadge status={outcome.status} />{" "}
+        </span>
+      ))}
+    </>
+  );
+}
+
+/** The first thing wrong with an event: its first validation issue, else its last error. */
+function firstIssueOf(row: { issues: string | null; last_error: string | null }): string {
+  const issue = parseIssues(row.issues)[0];
+  if (issue) return `${issue.path || "(data)"}: ${issue.message}`;
+  return row.last_error ?? "";
+}
+
+/** The patient id the event's payload names, if any. */
+function patientOf(row: EventRow): string | undefined {
+  return referencesOf(row).find((reference) => reference.label === "Patient")?.id;
+}
+
+/** The entity the event applies to, linked to its page ("order ord_…"). */
+function EntityLink({ row }: { row: EventRow }) {
+  const entity = entityOfEvent(row);
+  if (!entity) return null;
+  const page = ENTITY_PAGES[entity.kind];
+  return (
+    <>
+      {page.noun}{" "}
+      <a class="mono" href={`${page.path}/${encodeURIComponent(entity.id)}`}>
+        {entity.id}
+      </a>
+    </>
+  );
+}
+
+/** A labelled select of `choices` with "any" first (an empty value: no filter). */
+function ChoiceSelect(props: { label: string; name: string; choices: readonly string[]; chosen?: string }) {
+  return (
+    <label>
+      {props.label}
+      <select name={props.name}>
+        <option value="">any</option>
+        {props.choices.map((choice) => (
+          <option value={choice} selected={props.chosen === choice}>
+            {choice}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
 
 function FilterForm({ filters, clinics }: { filters: Filters; clinics: readonly string[] }) {
   return (
@@ -27,21 +89,18 @@ function FilterForm({ filters, clinics }: { filters: Filters; clinics: readonly 
           size={36}
         />
       </label>
-      <label>
-        Status
-        <select name="status">
-          <option value="">any</option>
-          {EVENT_STATUSES.map((status) => (
-            <option value={status} selected={filters.status === status}>
-              {status}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Type
-        <input type="text" name="type" value={filters.type ?? ""} placeholder="order:shipped" size={20} />
-      </label>
+      <ChoiceSelect label="Status" name="status" choices={EVENT_STATUSES} chosen={filters.status} />
+      {/* A type NovaMed sent that the receiver does not know (recorded as ignored) stays selectable. */}
+      <ChoiceSelect
+        label="Type"
+        name="type"
+        choices={
+          filters.type && !(EVENT_TYPES as readonly string[]).includes(filters.type)
+            ? [...EVENT_TYPES, filters.type]
+            : EVENT_TYPES
+        }
+        chosen={filters.type}
+      />
       <label>
         Received from (clinic time)
         <input type="datetime-local" name="from" value={filters.from ?? ""} />
@@ -88,6 +147,13 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
     limit: PAGE_SIZE,
     after: resolved.after,
   });
+  const outcomes = Map.groupBy(
+    await notificationOutcomesOf(
+      c.env.DB,
+      page.map((row) => row.event_id),
+    ),
+    (outcome) => outcome.event_id,
+  );
   const next = nextPosition && listUrl(filters, { cursor: encodePosition(nextPosition) });
   const notice = bulkReplayNotice(c.req.query());
   const anySelectable = page.some(isSelectable);
@@ -111,11 +177,15 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
               <th scope="col">Received</th>
               <th scope="col">Event</th>
               <th scope="col">Type</th>
+              <th scope="col">Patient</th>
+              <th scope="col">Entity</th>
+              <th scope="col">Happened</th>
               <th scope="col">Status</th>
               <th scope="col" class="number">
                 Attempts
               </th>
-              <th scope="col">Last error</th>
+              <th scope="col">Notifications</th>
+              <th scope="col">First issue</th>
             </tr>
           </thead>
           <tbody>
@@ -132,10 +202,26 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
                 </td>
                 <td class="mono">{row.event_type}</td>
                 <td>
+                  {patientOf(row) && (
+                    <a class="mono" href={`/console/patients/${encodeURIComponent(patientOf(row) ?? "")}`}>
+                      {patientOf(row)}
+                    </a>
+                  )}
+                </td>
+                <td>
+                  <EntityLink row={row} />
+                </td>
+                <td>
+                  <Time iso={row.occurred_at} timeZone={timeZone} />
+                </td>
+                <td>
                   <StatusBadge status={row.status} />
                 </td>
                 <td class="number">{row.attempts}</td>
-                <td>{row.last_error ?? ""}</td>
+                <td>
+                  <OutcomeCell outcomes={outcomes.get(row.event_id) ?? []} />
+                </td>
+                <td class="first-issue">{firstIssueOf(row)}</td>
               </tr>
             ))}
           </tbody>

@@ -5,6 +5,7 @@ import { notificationStats } from "../../db/notification-views";
 import { type HourlyStatusCount, readOverview } from "../../db/overview";
 import { rejectionSummary } from "../../db/rejections";
 import { narrowedTo } from "../../db/scope";
+import { explainNotification } from "../../notify/explanations";
 import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
@@ -19,6 +20,12 @@ const HOUR_MS = 60 * 60 * 1000;
 const ATTENTION: readonly EventStatus[] = ["dead", "failed", "invalid"];
 /** Notification statuses highlighted on the overview: nothing will send them without a person. */
 const NOTIFICATION_ATTENTION = new Set(["held", "failed"]);
+
+/** The overview's breakdowns of messages nothing will send without a person, or a rule chose not to send. */
+const REASON_CARDS = [
+  { status: "held", id: "held-reasons", title: "Held notifications, by reason" },
+  { status: "suppressed", id: "suppressed-reasons", title: "Suppressed notifications, by reason" },
+] as const;
 
 /** The UTC hour key (`YYYY-MM-DDTHH`) of an instant, as `readOverview` groups them. */
 function hourKey(instant: Date): string {
@@ -114,6 +121,7 @@ overview.get("/", async (c) => {
       <div class="cards">
         <a id="open-alerts" class={`card${openAlerts ? " attention" : ""}`} href={withClinic("/console/alerts")}>
           <strong>{openAlerts}</strong> open alert{openAlerts === 1 ? "" : "s"}
+          <span class="window">now</span>
         </a>
         {ATTENTION.map((status) => (
           <a
@@ -121,11 +129,13 @@ overview.get("/", async (c) => {
             href={withClinic(`/console/events?status=${status}`)}
           >
             <strong>{events.by_status[status] ?? 0}</strong> <StatusBadge status={status} /> events
+            <span class="window">all stored events</span>
           </a>
         ))}
         <div id="rejections" class={`card${rejected.count ? " attention" : ""}`}>
-          Webhook deliveries refused in the last 24 hours
+          Webhook deliveries refused
           <strong>{rejected.count}</strong>
+          <span class="window">last 24 hours</span>
           {rejected.last_reason ? (
             <span>
               last: <code>{rejected.last_reason}</code> <TimeAgo iso={rejected.last_at} timeZone={timeZone} now={now} />
@@ -135,12 +145,37 @@ overview.get("/", async (c) => {
         <div class={`card${activity.oldest_pending_at ? " attention" : ""}`}>
           Oldest pending notification
           <strong>{activity.oldest_pending_at ? formatAge(activity.oldest_pending_at, now) : "none waiting"}</strong>
+          <span class="window">now</span>
         </div>
+        {REASON_CARDS.map(({ status, id, title }) => {
+          const byReason = status === "held" ? notifications.held_by_reason : notifications.suppressed_by_reason;
+          const count = Object.values(byReason).reduce((sum, n) => sum + n, 0);
+          return (
+            <div id={id} class={`card${status === "held" && count ? " attention" : ""}`}>
+              {title}
+              <strong>{count}</strong>
+              <span class="window">all stored notifications</span>
+              {count > 0 && (
+                <ul class="reasons">
+                  {Object.entries(byReason)
+                    .sort(([, a], [, b]) => b - a)
+                    .map(([reason, n]) => (
+                      <li data-reason={reason}>
+                        {n} — {explainNotification({ status, error: reason, channel: null })?.sentence ?? reason} (
+                        <code>{reason}</code>)
+                      </li>
+                    ))}
+                </ul>
+              )}
+            </div>
+          );
+        })}
       </div>
 
       <h2>Clinics</h2>
-      <table>
-        <caption class="muted">When NovaMed last sent each clinic an event ({timeZone}).</caption>
+      {/* Focusable, so a keyboard can scroll it when it is wider than a phone (it holds no link). */}
+      <table id="clinic-activity" tabindex={0}>
+        <caption class="muted">When NovaMed last sent each clinic an event (all time; {timeZone}).</caption>
         <thead>
           <tr>
             <th scope="col">Clinic id</th>
@@ -165,12 +200,14 @@ overview.get("/", async (c) => {
         title="Events received in the last 24 hours, per hour, by status"
         bars={lastDay}
         barWidth={18}
+        xLabel={`hour (${timeZone})`}
       />
       <StatusChart
         id="chart-7d"
         title="Events received in the last 7 days, per day, by status"
         bars={lastWeek}
         barWidth={40}
+        xLabel={`day (${timeZone})`}
       />
       <ul class="legend" aria-label="Chart colours">
         {EVENT_STATUSES.map((status) => (
@@ -223,7 +260,8 @@ overview.get("/", async (c) => {
       </table>
 
       <h2>Patient notifications</h2>
-      <table id="notification-totals">
+      <table id="notification-totals" tabindex={0}>
+        <caption class="muted">Notifications by status (all stored notifications).</caption>
         <thead>
           <tr>
             <th scope="col">Status</th>

@@ -142,7 +142,12 @@ async function renderPatientPage(
         </dl>
       )}
       <h2>Messages</h2>
-      <NotificationTable notifications={notifications} timeZone={timeZone} showEvent />
+      <NotificationTable
+        notifications={notifications}
+        timeZone={timeZone}
+        showEvent
+        sendToken={mayOperate(c) ? c.get("csrfToken") : undefined}
+      />
     </>,
   );
 }

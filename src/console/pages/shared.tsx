@@ -1,7 +1,8 @@
 import type { EventRow } from "../../db/events";
 import type { NotificationRow } from "../../db/notification-outbox";
 import { type EntityKind, eventTypeParts } from "../../event-types";
-import { StatusBadge, Time } from "../layout";
+import { explainNotification, type ReasonValues } from "../../notify/explanations";
+import { CsrfField, StatusBadge, Time } from "../layout";
 
 /** Each entity kind's console path, payload field and name in prose. */
 export const ENTITY_PAGES: Record<EntityKind, { path: string; field: string; noun: string; title: string }> = {
@@ -50,19 +51,69 @@ export function referencesOf(row: EventRow): { label: string; id: string; href: 
   return references;
 }
 
+/**
+ * A notification's reason in words (src/notify/explanations.ts): what happened, the setting behind
+ * it, what to do, and for an operator a "Send now" form when it is held or over a cap.
+ */
+export function ReasonCell({
+  notification,
+  values,
+  sendToken,
+}: {
+  notification: NotificationRow;
+  values?: ReasonValues;
+  /** The CSRF token when the identity may send (operators and admins). */
+  sendToken?: string;
+}) {
+  const explained = explainNotification(notification, values);
+  if (!explained) return <>{notification.error ?? ""}</>;
+  return (
+    <div class="reason">
+      {notification.error && <code>{notification.error}</code>}
+      <p>
+        {explained.sentence[0]?.toUpperCase()}
+        {explained.sentence.slice(1)}
+        {explained.setting && (
+          <>
+            {" "}
+            (<code>{explained.setting}</code>)
+          </>
+        )}
+        .
+      </p>
+      <p class="muted">What to do: {explained.action}.</p>
+      {explained.sendable && sendToken && (
+        <form method="post" action={`/console/notifications/${encodeURIComponent(notification.notification_id)}/send`}>
+          <CsrfField token={sendToken} />
+          <button type="submit" aria-label={`Send the ${notification.channel} message now`}>
+            Send now
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
 /** Notifications with their delivery status; message bodies are not shown (they may hold PHI). */
 export function NotificationTable({
   notifications,
   timeZone,
   showEvent = false,
+  values,
+  sendToken,
 }: {
   notifications: NotificationRow[];
   timeZone: string;
   showEvent?: boolean;
+  /** The clinic's settings the reasons name (the daily caps). */
+  values?: ReasonValues;
+  /** The CSRF token when the identity may send held or cap-suppressed messages. */
+  sendToken?: string;
 }) {
   if (notifications.length === 0) return <p class="muted">No notifications.</p>;
   return (
-    <table class="notifications">
+    // Focusable, so a keyboard can scroll it when it is wider than a phone (it may hold no control).
+    <table class="notifications" tabindex={0} aria-label="Notifications">
       <thead>
         <tr>
           {showEvent && <th scope="col">Event</th>}
@@ -103,7 +154,9 @@ export function NotificationTable({
             <td>
               <Time iso={notification.sent_at} timeZone={timeZone} />
             </td>
-            <td>{notification.error ?? ""}</td>
+            <td>
+              <ReasonCell notification={notification} values={values} sendToken={sendToken} />
+            </td>
           </tr>
         ))}
       </tbody>

@@ -28,6 +28,7 @@ import { adminHealth } from "./admin-health";
 import { adminNotifications } from "./admin-notifications";
 import { adminRejections } from "./admin-rejections";
 import { adminReplay } from "./admin-replay";
+import { adminSearch } from "./admin-search";
 import { adminStaff } from "./admin-staff";
 import { clinicPatients, patients } from "./patients";
 
@@ -49,6 +50,7 @@ admin.route("/notifications", adminNotifications);
 admin.route("/health", adminHealth);
 admin.route("/audit", adminAudit);
 admin.route("/rejections", adminRejections);
+admin.route("/search", adminSearch);
 
 const invalidQuery = rejectInvalid("invalid_query", "The query parameters are invalid.");
 

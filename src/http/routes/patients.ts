@@ -6,6 +6,7 @@ import { readPatientWithConsent } from "../../consent/patient-consent";
 import { maskEmail, maskPhone } from "../../console/format";
 import { type DirectoryClinic, deletePatient, type Patient, upsertPatient, upsertPatients } from "../../db/patients";
 import { type ErrorIssue, toIssues } from "../../events/issues";
+import { indexPatients } from "../../search/patient-index";
 import { directoryOf, soleClinic } from "../../tenancy/clinics";
 import { isTimeZone } from "../../time-zone";
 import { audited, setAuditClinic, setAuditDetail } from "../audit";
@@ -93,9 +94,11 @@ function patientRoutes(): Hono<App> {
       const id = patientId.safeParse(c.req.param("patient_id"));
       if (!id.success)
         throw new ApiError(400, "invalid_patient", "The patient id is invalid.", { issues: toIssues(id.error) });
-      await c.env.DB.batch(
-        upsertPatient(c.env.DB, directory, { patient_id: id.data, ...c.req.valid("json") }, new Date().toISOString()),
-      );
+      const patient = { patient_id: id.data, ...c.req.valid("json") };
+      await c.env.DB.batch([
+        ...upsertPatient(c.env.DB, directory, patient, new Date().toISOString()),
+        ...(await indexPatients(c.env, [{ clinic_id: directory.clinicId, ...patient }])),
+      ]);
       return c.json(await readPatientWithConsent(c.env, directory, id.data));
     },
   );
@@ -159,7 +162,10 @@ patients.post(
         errors.push({ row: index + 1, issues });
       }
     });
-    if (valid.length > 0) await c.env.DB.batch(upsertPatients(c.env.DB, valid, now));
+    if (valid.length > 0) {
+      const indexed = valid.map(({ clinic, patient }) => ({ clinic_id: clinic.clinicId, ...patient }));
+      await c.env.DB.batch([...upsertPatients(c.env.DB, valid, now), ...(await indexPatients(c.env, indexed))]);
+    }
     setAuditDetail(c, { imported: valid.length, failed: errors.length });
     return c.json({ imported: valid.length, failed: errors.length, errors });
   },

@@ -1,0 +1,194 @@
+import { type Query, query, readBatch } from "./batch";
+import { withUnassignedPatients } from "./lists";
+import { where } from "./parameters";
+import { inScopeCondition, type StaffScope } from "./scope";
+
+/**
+ * Typed SQL of the search (issue 24.1): the patient search index of keyed digests (migration 0110),
+ * orders by tracking number, and every kind of id by a case-insensitive prefix. Each reader takes the
+ * identity's scope and filters in its SQL, so another clinic's rows are never found.
+ */
+
+/** One digest row of the patient search index. */
+export interface PatientDigest {
+  clinic_id: string;
+  patient_id: string;
+  field: "phone" | "email";
+  digest: string;
+}
+
+/** A patient whose digests are waiting to be written, with the contact details to digest. */
+export interface PendingPatient {
+  clinic_id: string;
+  patient_id: string;
+  phone: string | null;
+  email: string | null;
+}
+
+/**
+ * Writes these digests (replacing a patient's earlier digest of the same field) in one statement
+ * whatever their number (the rows travel as one JSON value). A trigger of migration 0110 takes each
+ * patient written off the pending list, and the patients' own writes already removed the digests of
+ * a changed or cleared field.
+ */
+export function writePatientDigests(db: D1Database, digests: readonly PatientDigest[]): D1PreparedStatement {
+  const rows = JSON.stringify(digests.map((row) => [row.clinic_id, row.patient_id, row.field, row.digest]));
+  return db
+    .prepare(
+      `INSERT OR REPLACE INTO patient_search_index (clinic_id, patient_id, field, digest)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')
+FROM json_each(?1)`,
+    )
+    .bind(rows);
+}
+
+/**
+ * Records `fingerprint` as the index key's and answers the one recorded before (null the first time).
+ * When they differ the caller re-indexes everyone ({@link requeueAllPatients}).
+ */
+export async function swapIndexKeyFingerprint(db: D1Database, fingerprint: string): Promise<string | null> {
+  const [before] = await readBatch(db, [
+    query<{ fingerprint: string }>(db.prepare(`SELECT fingerprint FROM patient_search_key WHERE id = 1`)),
+    db
+      .prepare(
+        `INSERT INTO patient_search_key (id, fingerprint) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint`,
+      )
+      .bind(fingerprint),
+  ]);
+  return before[0]?.fingerprint ?? null;
+}
+
+/**
+ * Puts every patient with a contact detail back on the pending list: after a key change, every digest
+ * must be written again. A scan of the directory, run once per key rotation.
+ */
+export function requeueAllPatients(db: D1Database): D1PreparedStatement {
+  return db.prepare(
+    `INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id)
+SELECT clinic_id, patient_id FROM patients WHERE phone IS NOT NULL OR email IS NOT NULL`,
+  );
+}
+
+/** Up to `limit` patients waiting for their digests (a new key, a write that did not index, the backfill). */
+export async function selectPendingPatients(db: D1Database, limit: number): Promise<PendingPatient[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT p.clinic_id, p.patient_id, p.phone, p.email FROM patient_search_pending q
+JOIN patients p ON p.clinic_id = q.clinic_id AND p.patient_id = q.patient_id LIMIT ?1`,
+    )
+    .bind(limit)
+    .all<PendingPatient>();
+  return results;
+}
+
+/** What a search found: a kind, its id, the clinic, and what matched (never the matched value). */
+export interface SearchHit {
+  kind: "patient" | "order" | "medication_request" | "refill" | "event" | "notification";
+  id: string;
+  clinic_id: string | null;
+  matched: "phone" | "email" | "tracking_number" | "id";
+  /** A notification's event (the console links it there); null for every other kind. */
+  event_id: string | null;
+}
+
+/** Patients whose phone or email digest is one of `digests`. */
+export function selectPatientsByDigest(
+  db: D1Database,
+  scope: StaffScope,
+  soleClinic: string | null,
+  digests: readonly string[],
+  limit: number,
+): Query<SearchHit> {
+  const scoped = withUnassignedPatients(scope, soleClinic);
+  const filters = where()
+    .and(true, (param) => `digest IN (SELECT value FROM json_each(${param(JSON.stringify(digests))}))`)
+    .and(scoped.clinics !== "all", (param) => inScopeCondition(scoped, "clinic_id", param));
+  return query<SearchHit>(
+    db
+      .prepare(
+        `SELECT 'patient' AS kind, patient_id AS id, clinic_id, field AS matched, NULL AS event_id FROM patient_search_index
+${filters.clause} ORDER BY patient_id LIMIT ${filters.param(limit)}`,
+      )
+      .bind(...filters.values),
+  );
+}
+
+/** Orders whose tracking number is `tracking` (compared upper-case, `orders_tracking_upper`). */
+export function selectOrdersByTracking(
+  db: D1Database,
+  scope: StaffScope,
+  tracking: string,
+  limit: number,
+): Query<SearchHit> {
+  const filters = where()
+    .and(true, (param) => `upper(tracking_number) = ${param(tracking.toUpperCase())} AND tracking_number IS NOT NULL`)
+    .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param));
+  return query<SearchHit>(
+    db
+      .prepare(
+        `SELECT 'order' AS kind, order_id AS id, clinic_id, 'tracking_number' AS matched, NULL AS event_id FROM orders
+${filters.clause} ORDER BY order_id LIMIT ${filters.param(limit)}`,
+      )
+      .bind(...filters.values),
+  );
+}
+
+/** Each kind of id the prefix search covers: its table, id column and how it is scoped. */
+const ID_TABLES: Record<SearchHit["kind"], { table: string; column: string; scoped: "clinic" | "patient" | "event" }> =
+  {
+    event: { table: "events", column: "event_id", scoped: "clinic" },
+    order: { table: "orders", column: "order_id", scoped: "clinic" },
+    medication_request: { table: "medication_requests", column: "medication_request_id", scoped: "clinic" },
+    refill: { table: "refills", column: "refill_id", scoped: "clinic" },
+    patient: { table: "patients", column: "patient_id", scoped: "patient" },
+    notification: { table: "notifications", column: "notification_id", scoped: "event" },
+  };
+
+/** The first string after every string that starts with `prefix` (its last character plus one). */
+function prefixEnd(prefix: string): string {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  return `${prefix.slice(0, -1)}${String.fromCharCode(last + 1)}`;
+}
+
+/**
+ * Rows of one kind whose id starts with `prefix`, case-insensitive: a range on the `<table>_id_lower`
+ * index (migration 0110). `prefix` holds letters, digits and `_.:-` only, so lower-casing and the range
+ * end are plain ASCII.
+ */
+export function selectIdsByPrefix(
+  db: D1Database,
+  scope: StaffScope,
+  soleClinic: string | null,
+  kind: SearchHit["kind"],
+  prefix: string,
+  limit: number,
+): Query<SearchHit> {
+  const { table, column, scoped } = ID_TABLES[kind];
+  const lower = prefix.toLowerCase();
+  const filters = where().and(
+    true,
+    (param) => `lower(${column}) >= ${param(lower)} AND lower(${column}) < ${param(prefixEnd(lower))}`,
+  );
+  const within = scoped === "patient" ? withUnassignedPatients(scope, soleClinic) : scope;
+  // Notifications belong to the clinic of their event (events_clinic_received answers the subquery).
+  filters.and(within.clinics !== "all", (param) =>
+    scoped === "event"
+      ? `event_id IN (SELECT event_id FROM events WHERE ${inScopeCondition(within, "clinic_id", param)})`
+      : inScopeCondition(within, "clinic_id", param),
+  );
+  const [clinic, event] =
+    scoped === "event"
+      ? ["(SELECT clinic_id FROM events e WHERE e.event_id = t.event_id)", "t.event_id"]
+      : ["clinic_id", "NULL"];
+  return query<SearchHit>(
+    db
+      .prepare(
+        `SELECT '${kind}' AS kind, ${column} AS id, ${clinic} AS clinic_id, 'id' AS matched, ${event} AS event_id FROM ${table} t
+${filters.clause} ORDER BY lower(${column}) LIMIT ${filters.param(limit)}`,
+      )
+      .bind(...filters.values),
+  );
+}
+
+/** The kinds of id the prefix search covers, in the order results are shown. */
+export const ID_KINDS = Object.keys(ID_TABLES) as SearchHit["kind"][];
