@@ -1,0 +1,38 @@
+import type { setupServer } from "msw/native";
+import { expect } from "vitest";
+import { type AccessKeyPair, accessClaims, serveAccessKeys, signAccessToken } from "./access";
+import { randomClientAddress } from "./admin";
+import { adminFetchWith, fetchWith } from "./clinics";
+
+/** Adds a staff row through `PUT /admin/staff/:identity` (as the admin token); returns its identity. */
+export async function addStaff(adminEnv: Env, role: string, clinics: string[] | "all"): Promise<string> {
+  const identity = `${role}-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+  const response = await adminFetchWith(adminEnv, `/staff/${identity}`, {
+    method: "PUT",
+    body: JSON.stringify({ role, clinics }),
+  });
+  expect(response.status).toBe(200);
+  return identity;
+}
+
+/**
+ * A fetcher signed in as the Access identity `identity` (the team's keys served through `server`):
+ * `path` is absolute (`/admin/…`, `/console/…`); a JSON body gets its content type, and each call
+ * comes from its own client address so no failure limit is shared.
+ */
+export async function asIdentity(
+  server: ReturnType<typeof setupServer>,
+  team: AccessKeyPair,
+  workerEnv: Env,
+  identity: string,
+): Promise<(path: string, init?: RequestInit) => Promise<Response>> {
+  serveAccessKeys(server, team);
+  const assertion = await signAccessToken(team, accessClaims(identity));
+  return (path, init = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set("cf-access-jwt-assertion", assertion);
+    headers.set("cf-connecting-ip", randomClientAddress());
+    if (typeof init.body === "string" && !headers.has("content-type")) headers.set("content-type", "application/json");
+    return fetchWith(workerEnv, new Request(`https://receiver.test${path}`, { ...init, headers }));
+  };
+}
