@@ -35,7 +35,7 @@ export function clinicContexts(
     for (const patient of context.patients.values())
       if (patient.phone && context.senderOptOuts.has(senderOptOutKey(patient.phone, settings.senderKey)))
         optedOutPhones.add(patient.phone);
-    const created = { settings, optedOutPhones, cap: dailyCap(settings.dailyCaps, context.recentSends, now) };
+    const created = { settings, optedOutPhones, cap: dailyCap(clinicId, settings.dailyCaps, context.recentSends, now) };
     byClinic.set(clinicId, created);
     return created;
   };

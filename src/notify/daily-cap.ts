@@ -3,9 +3,11 @@ import type { RecentSend } from "../db/notification-sends";
 import { localDate } from "../time-zone";
 
 /**
- * The per-patient frequency cap: at most `caps[channel]` messages per patient and channel per local
- * day (the patient's time zone), so a burst of events, or a compromised NovaMed key, cannot text a
- * patient over and over. Counts what was sent today plus what this run has already let through.
+ * The per-patient frequency cap of one clinic: at most `caps[channel]` messages per patient of the
+ * clinic and channel per local day (the patient's time zone), so a burst of events, or a compromised
+ * NovaMed key, cannot text a patient over and over. Counts what the clinic sent today plus what this
+ * run has already let through; another clinic's sends to the same patient id never count (patient ids
+ * are per clinic, and each clinic has its own cap).
  * Two senders running at the same moment may each let one more through: the cap bounds a burst, it
  * is not a ledger.
  */
@@ -14,7 +16,12 @@ export interface DailyCap {
   take(patientId: string, channel: Channel, timeZone: string): boolean;
 }
 
-export function dailyCap(caps: Record<Channel, number>, recentSends: readonly RecentSend[], now: Date): DailyCap {
+export function dailyCap(
+  clinicId: string,
+  caps: Record<Channel, number>,
+  recentSends: readonly RecentSend[],
+  now: Date,
+): DailyCap {
   const taken = new Map<string, number>();
   return {
     take(patientId, channel, timeZone) {
@@ -27,6 +34,7 @@ export function dailyCap(caps: Record<Channel, number>, recentSends: readonly Re
           key,
           recentSends.filter(
             (send) =>
+              send.clinic_id === clinicId &&
               send.patient_id === patientId &&
               send.channel === channel &&
               localDate(Date.parse(send.sent_at), timeZone) === today,
