@@ -28,6 +28,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 12px; background: var(--bg); }
 .card strong { display: block; font-size: 1.6rem; }
 .card.attention { border-color: #cf222e; background: #fff0f0; }
+#clinic-cards .card > * { display: block; margin-top: 4px; }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600; border: 1px solid transparent; }
 .status-processed, .status-success, .status-sent, .status-delivered, .status-shipped, .status-approved, .status-filled { background: #dafbe1; color: #116329; border-color: #4ac26b; }
 .status-queued, .status-processing, .status-pending, .status-scheduled, .status-created, .status-requested { background: #ddf4ff; color: #0a3069; border-color: #54aeff; }
