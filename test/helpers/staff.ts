@@ -1,8 +1,9 @@
 import type { setupServer } from "msw/native";
-import { expect } from "vitest";
-import { type AccessKeyPair, accessClaims, serveAccessKeys, signAccessToken } from "./access";
+import { beforeAll, expect } from "vitest";
+import { type AccessKeyPair, accessClaims, generateAccessKeys, serveAccessKeys, signAccessToken } from "./access";
 import { randomClientAddress } from "./admin";
 import { adminFetchWith, fetchWith } from "./clinics";
+import { useMockNetwork } from "./msw";
 
 /** Adds a staff row through `PUT /admin/staff/:identity` (as the admin token); returns its identity. */
 export async function addStaff(adminEnv: Env, role: string, clinics: string[] | "all"): Promise<string> {
@@ -34,5 +35,24 @@ export async function asIdentity(
     headers.set("cf-connecting-ip", randomClientAddress());
     if (typeof init.body === "string" && !headers.has("content-type")) headers.set("content-type", "application/json");
     return fetchWith(workerEnv, new Request(`https://receiver.test${path}`, { ...init, headers }));
+  };
+}
+
+/**
+ * A test file's Access team and mock network: `signedIn(workerEnv, identity)` is {@link asIdentity}
+ * with the file's team (generated once), `server` the file's MSW server.
+ */
+export function useAccessTeam() {
+  const server = useMockNetwork();
+  let team: AccessKeyPair | undefined;
+  beforeAll(async () => {
+    team = await generateAccessKeys();
+  });
+  return {
+    server,
+    signedIn(workerEnv: Env, identity: string) {
+      if (!team) throw new Error("the Access team is generated in beforeAll");
+      return asIdentity(server, team, workerEnv, identity);
+    },
   };
 }

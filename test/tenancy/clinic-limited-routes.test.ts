@@ -1,19 +1,13 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { recordRejection } from "../../src/db/rejections";
-import { type AccessKeyPair, accessEnv, generateAccessKeys } from "../helpers/access";
+import { accessEnv } from "../helpers/access";
 import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-import { addStaff, asIdentity } from "../helpers/staff";
+import { addStaff, useAccessTeam } from "../helpers/staff";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam();
 
 /** A deployment of two fresh clinics A and B (Access configured, the admin token still an admin of both). */
 function twoClinics(overrides: Record<string, string> = {}) {
@@ -41,7 +35,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
     )
       .bind(uniqueId("pat"))
       .run();
-    const viewerOfA = await asIdentity(server, team, workerEnv, await addStaff(workerEnv, "viewer", [a]));
+    const viewerOfA = await access.signedIn(workerEnv, await addStaff(workerEnv, "viewer", [a]));
     const response = await viewerOfA("/admin/health");
     expect(response.status).toBe(200);
     const text = await response.text();
@@ -60,7 +54,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
     const ofA = await addStaff(workerEnv, "viewer", [a]);
     const ofB = await addStaff(workerEnv, "operator", [b]);
     const ofBoth = await addStaff(workerEnv, "viewer", [a, b]);
-    const asAdminOfA = await asIdentity(server, team, workerEnv, adminOfA);
+    const asAdminOfA = await access.signedIn(workerEnv, adminOfA);
 
     const list = await asAdminOfA("/admin/staff");
     expect(list.status).toBe(200);
@@ -94,13 +88,13 @@ describe("routes of the whole deployment answer an identity of some clinics for 
       ]),
     );
     // Staff stays for admins: an operator of clinic A still gets 403.
-    const operatorOfA = await asIdentity(server, team, workerEnv, await addStaff(workerEnv, "operator", [a]));
+    const operatorOfA = await access.signedIn(workerEnv, await addStaff(workerEnv, "operator", [a]));
     expect((await operatorOfA("/admin/staff")).status).toBe(403);
   });
 
   it("the old /admin/patients routes use the identity's only clinic; an identity of two gets 400 clinic_required", async () => {
     const { a, b, workerEnv } = twoClinics();
-    const operatorOfA = await asIdentity(server, team, workerEnv, await addStaff(workerEnv, "operator", [a]));
+    const operatorOfA = await access.signedIn(workerEnv, await addStaff(workerEnv, "operator", [a]));
     const patientId = uniqueId("pat");
     const fields = { phone: "+14155550123", email: null, timezone: null, sms_opt_in: true, email_opt_in: false };
     expect((await operatorOfA(`/admin/patients/${patientId}`, json(fields))).status).toBe(200);
@@ -132,7 +126,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
       .first<{ phone: string }>();
     expect(untouched?.phone).not.toBe("+14155550999");
 
-    const ofBoth = await asIdentity(server, team, workerEnv, await addStaff(workerEnv, "operator", [a, b]));
+    const ofBoth = await access.signedIn(workerEnv, await addStaff(workerEnv, "operator", [a, b]));
     const ambiguous = await ofBoth(`/admin/patients/${patientId}`);
     expect(ambiguous.status).toBe(400);
     expect(await ambiguous.json()).toMatchObject({ error: { code: "clinic_required" } });
@@ -159,7 +153,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
     const ofA = held.find((row) => row.event_id === eventOfA.event_id)?.notification_id ?? "";
     const ofB = held.find((row) => row.event_id === eventOfB.event_id)?.notification_id ?? "";
     expect(ofA && ofB).toBeTruthy();
-    const operatorOfA = await asIdentity(server, team, workerEnv, await addStaff(workerEnv, "operator", [a]));
+    const operatorOfA = await access.signedIn(workerEnv, await addStaff(workerEnv, "operator", [a]));
     const response = await operatorOfA("/admin/notifications/replay", {
       method: "POST",
       body: JSON.stringify({ status: "held", limit: 1000 }),
@@ -181,7 +175,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
     await recordRejection(env.DB, { clinicId: a, reason: "invalid_envelope", at });
     await recordRejection(env.DB, { clinicId: b, reason: "clinic_key_mismatch", at });
     await recordRejection(env.DB, { clinicId: "unknown", reason: "unauthorized", at });
-    const viewerOfA = await asIdentity(server, team, workerEnv, await addStaff(workerEnv, "viewer", [a]));
+    const viewerOfA = await access.signedIn(workerEnv, await addStaff(workerEnv, "viewer", [a]));
     const body = (await (await viewerOfA("/admin/rejections")).json()) as { rejections: { clinic_id: string }[] };
     expect(new Set(body.rejections.map((row) => row.clinic_id))).toEqual(new Set([a]));
     const every = (await (await adminFetchWith(workerEnv, "/rejections")).json()) as {

@@ -1,18 +1,12 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import { type AccessKeyPair, accessEnv, generateAccessKeys } from "../helpers/access";
+import { describe, expect, it } from "vitest";
+import { accessEnv } from "../helpers/access";
 import { putClinicProfile } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-import { addStaff, asIdentity } from "../helpers/staff";
+import { addStaff, useAccessTeam } from "../helpers/staff";
 
-const server = useMockNetwork();
-
-let team: AccessKeyPair;
-beforeAll(async () => {
-  team = await generateAccessKeys();
-});
+const access = useAccessTeam();
 
 /** The overview's card of one clinic (its `<section>`), or null. */
 function cardOf(page: string, clinicId: string): string | null {
@@ -43,7 +37,7 @@ describe("the overview has a card per clinic of the identity", () => {
       .bind(uniqueId("alt"), uniqueId("evt"), a)
       .run();
 
-    const asAdmin = await asIdentity(server, team, workerEnv, "a@clinic.example");
+    const asAdmin = await access.signedIn(workerEnv, "a@clinic.example");
     const page = await (await asAdmin("/console")).text();
     const cardA = cardOf(page, a);
     const cardB = cardOf(page, b);
@@ -56,7 +50,7 @@ describe("the overview has a card per clinic of the identity", () => {
     expect(cardB).toContain(`href="/console/events?clinic=${b}"`);
 
     // A viewer of clinic A: clinic A's card only, nothing of clinic B anywhere on the page.
-    const viewer = await asIdentity(server, team, workerEnv, await addStaff(workerEnv, "viewer", [a]));
+    const viewer = await access.signedIn(workerEnv, await addStaff(workerEnv, "viewer", [a]));
     const scoped = await (await viewer("/console")).text();
     expect(cardOf(scoped, a)).toContain("Alpha Care");
     expect(scoped).not.toContain(b);
