@@ -6,7 +6,7 @@ import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
 import { notificationStats } from "../../db/notification-views";
 import { ATTENTION_STATUSES, type HourlyStatusCount, readOverview } from "../../db/overview";
 import { rejectionSummary } from "../../db/rejections";
-import { narrowedTo } from "../../db/scope";
+import { coversClinic, narrowedTo } from "../../db/scope";
 import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
@@ -92,8 +92,10 @@ overview.get("/", async (c) => {
   // `?clinic=`: every figure of one clinic of the identity (the clinic filter; links below keep it).
   const chosen = c.req.query("clinic")?.trim().toLowerCase() || undefined;
   const scope = narrowedTo(scopeOf(c), chosen);
+  // A clinic outside the identity's shows nothing (an empty scope), and its id is not echoed in links.
+  const linked = chosen && coversClinic(scopeOf(c), chosen) ? chosen : undefined;
   const withClinic = (path: string) =>
-    chosen ? `${path}${path.includes("?") ? "&" : "?"}clinic=${encodeURIComponent(chosen)}` : path;
+    linked ? `${path}${path.includes("?") ? "&" : "?"}clinic=${encodeURIComponent(linked)}` : path;
   // Four round trips whatever the table sizes: the admin API's two stats reads, one overview batch
   // (with a card per clinic) and the refused deliveries of the last 24 hours (GET /admin/rejections' table).
   const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();
