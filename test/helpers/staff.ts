@@ -1,6 +1,6 @@
 import type { setupServer } from "msw/native";
 import { beforeAll, expect } from "vitest";
-import { type AccessKeyPair, accessClaims, generateAccessKeys, serveAccessKeys, signAccessToken } from "./access";
+import * as accessHelpers from "./access";
 import { randomClientAddress } from "./admin";
 import { adminFetchWith, fetchWith } from "./clinics";
 import { useMockNetwork } from "./msw";
@@ -23,12 +23,12 @@ export async function addStaff(adminEnv: Env, role: string, clinics: string[] | 
  */
 export async function asIdentity(
   server: ReturnType<typeof setupServer>,
-  team: AccessKeyPair,
+  team: accessHelpers.AccessKeyPair,
   workerEnv: Env,
   identity: string,
 ): Promise<(path: string, init?: RequestInit) => Promise<Response>> {
-  serveAccessKeys(server, team);
-  const assertion = await signAccessToken(team, accessClaims(identity));
+  accessHelpers.serveAccessKeys(server, team);
+  const assertion = await accessHelpers.signAccessToken(team, accessHelpers.accessClaims(identity));
   return (path, init = {}) => {
     const headers = new Headers(init.headers);
     headers.set("cf-access-jwt-assertion", assertion);
@@ -44,9 +44,9 @@ export async function asIdentity(
  */
 export function useAccessTeam() {
   const server = useMockNetwork();
-  let team: AccessKeyPair | undefined;
+  let team: accessHelpers.AccessKeyPair | undefined;
   beforeAll(async () => {
-    team = await generateAccessKeys();
+    team = await accessHelpers.generateAccessKeys();
   });
   return {
     server,
@@ -55,4 +55,11 @@ export function useAccessTeam() {
       return asIdentity(server, team, workerEnv, identity);
     },
   };
+}
+
+/** A deployment of two fresh clinics A and B, Access configured (the admin token still an admin of both). */
+export function twoClinicAccess(overrides: Record<string, string> = {}) {
+  const a = crypto.randomUUID();
+  const b = crypto.randomUUID();
+  return { a, b, workerEnv: accessHelpers.accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ...overrides }) };
 }

@@ -4,15 +4,13 @@ import { accessEnv } from "../helpers/access";
 import { adminFetchWith } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-import { addStaff, useAccessTeam } from "../helpers/staff";
+import { addStaff, twoClinicAccess, useAccessTeam } from "../helpers/staff";
 
 const access = useAccessTeam();
 
 describe("audit rows of no clinic are for identities of every clinic only", () => {
   it("a viewer of clinic A reads clinic A's audit rows, never a system row nor clinic B's; an admin of all reads each", async () => {
-    const a = crypto.randomUUID();
-    const b = crypto.randomUUID();
-    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const { a, b, workerEnv } = twoClinicAccess();
     // One row per kind, each with its own target id to look for.
     const targets = { system: uniqueId("sys"), ofA: uniqueId("tgt"), ofB: uniqueId("tgt") };
     for (const [target, clinicId] of [

@@ -5,16 +5,9 @@ import { accessEnv } from "../helpers/access";
 import { adminFetchWith, createClinicPatient } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-import { addStaff, useAccessTeam } from "../helpers/staff";
+import { addStaff, twoClinicAccess, useAccessTeam } from "../helpers/staff";
 
 const access = useAccessTeam();
-
-/** A deployment of two fresh clinics A and B (Access configured, the admin token still an admin of both). */
-function twoClinics(overrides: Record<string, string> = {}) {
-  const a = crypto.randomUUID();
-  const b = crypto.randomUUID();
-  return { a, b, workerEnv: accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}`, ...overrides }) };
-}
 
 const json = (body: unknown): RequestInit => ({ method: "PUT", body: JSON.stringify(body) });
 
@@ -49,7 +42,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
   });
 
   it("/admin/staff: an admin of clinic A sees and manages clinic A's staff only", async () => {
-    const { a, b, workerEnv } = twoClinics();
+    const { a, b, workerEnv } = twoClinicAccess();
     const adminOfA = await addStaff(workerEnv, "admin", [a]);
     const ofA = await addStaff(workerEnv, "viewer", [a]);
     const ofB = await addStaff(workerEnv, "operator", [b]);
@@ -93,7 +86,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
   });
 
   it("the old /admin/patients routes use the identity's only clinic; an identity of two gets 400 clinic_required", async () => {
-    const { a, b, workerEnv } = twoClinics();
+    const { a, b, workerEnv } = twoClinicAccess();
     const operatorOfA = await access.signedIn(workerEnv, await addStaff(workerEnv, "operator", [a]));
     const patientId = uniqueId("pat");
     const fields = { phone: "+14155550123", email: null, timezone: null, sms_opt_in: true, email_opt_in: false };
@@ -133,7 +126,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
   });
 
   it("POST /admin/notifications/replay releases the identity's clinics' notifications only", async () => {
-    const { a, b, workerEnv } = twoClinics();
+    const { a, b, workerEnv } = twoClinicAccess();
     // One shipped order in each clinic, whose notification is then held (as without a provider).
     const patients = [await createClinicPatient(workerEnv, a), await createClinicPatient(workerEnv, b)];
     const [eventOfA, eventOfB] = [a, b].map((clinicId, index) =>
@@ -170,7 +163,7 @@ describe("routes of the whole deployment answer an identity of some clinics for 
   });
 
   it("GET /admin/rejections counts the identity's clinics only (not unknown)", async () => {
-    const { a, b, workerEnv } = twoClinics();
+    const { a, b, workerEnv } = twoClinicAccess();
     const at = new Date(Date.now() - 60_000);
     await recordRejection(env.DB, { clinicId: a, reason: "invalid_envelope", at });
     await recordRejection(env.DB, { clinicId: b, reason: "clinic_key_mismatch", at });

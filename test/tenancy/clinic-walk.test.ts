@@ -2,12 +2,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { recordRejection } from "../../src/db/rejections";
 import { app } from "../../src/http/app";
-import { accessEnv } from "../helpers/access";
 import { adminFetchWith, createClinicPatient, putClinicProfile } from "../helpers/clinics";
 import { CONSOLE_ORIGIN, csrfTokenOf } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-import { addStaff, useAccessTeam } from "../helpers/staff";
+import { addStaff, twoClinicAccess, useAccessTeam } from "../helpers/staff";
 
 const access = useAccessTeam();
 
@@ -107,9 +106,7 @@ function withoutOwnRows(path: string, body: string, actor: string): string {
 
 describe("an identity of clinic A walks every admin route and console page and meets nothing of clinic B", () => {
   it.each(["viewer", "operator", "admin"])("as %s of clinic A", { timeout: 60_000 }, async (role) => {
-    const a = crypto.randomUUID();
-    const b = crypto.randomUUID();
-    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const { a, b, workerEnv } = twoClinicAccess();
     // Some of clinic A's own data, so lists and pages have rows to show.
     const patientOfA = await createClinicPatient(workerEnv, a);
     const eventOfA = makeEvent("order:shipped", {

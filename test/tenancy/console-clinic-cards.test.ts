@@ -1,10 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { accessEnv } from "../helpers/access";
 import { putClinicProfile } from "../helpers/clinics";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
-import { addStaff, useAccessTeam } from "../helpers/staff";
+import { addStaff, twoClinicAccess, useAccessTeam } from "../helpers/staff";
 
 const access = useAccessTeam();
 
@@ -16,9 +15,7 @@ function cardOf(page: string, clinicId: string): string | null {
 
 describe("the overview has a card per clinic of the identity", () => {
   it("each card names its clinic, counts its events needing attention and open alerts, and links to its lists", async () => {
-    const a = crypto.randomUUID();
-    const b = crypto.randomUUID();
-    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${a},${b}` });
+    const { a, b, workerEnv } = twoClinicAccess();
     await putClinicProfile(workerEnv, a, { name: "Alpha Care" });
     await putClinicProfile(workerEnv, b, { name: "Beta Health" });
     // Clinic B: two events that fail their schema (invalid). Clinic A: one open alert.

@@ -7,9 +7,10 @@ import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES, type EventRow, eventStats, getEventRow } from "../../db/events";
 import type { NotificationRow } from "../../db/notification-outbox";
 import { notificationStats, notificationsForEvent } from "../../db/notification-views";
-import { coversClinic } from "../../db/scope";
+import { coversClinic, narrowedTo } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
 import { audited, setAuditClinic } from "../audit";
+import { clinicParam } from "../clinic-query";
 import { requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { decodeEventCursor, encodeEventCursor } from "../event-cursor";
@@ -51,6 +52,7 @@ const listQuery = z.object({
     .optional(),
   type: z.string().max(100, { error: "is too long" }).optional(),
   ...pageParams,
+  ...clinicParam,
 });
 
 const afterCursor = (cursor: string) => requireCursor(decodeEventCursor(cursor));
@@ -71,7 +73,7 @@ function eventSummary(row: EventRow) {
 
 admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => {
   const query = c.req.valid("query");
-  const rows = await searchEventRows(c.env.DB, requestScope(c), {
+  const rows = await searchEventRows(c.env.DB, narrowedTo(requestScope(c), query.clinic_id), {
     status: query.status as EventRow["status"] | undefined,
     type: query.type,
     limit: query.limit,
