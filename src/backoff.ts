@@ -1,25 +1,52 @@
-/** First retry delay on `novamed-events`; each further attempt doubles it. */
-const BASE_DELAY_SECONDS = 10;
+/**
+ * An exponential backoff: the `attempts`-th try (1-based) waits `baseSeconds · 2^(attempts-1)`, capped
+ * at `capSeconds`, of which at least `jitterFloor` (a share) and at most all. Every retry schedule
+ * (the queues', and each outbox path's) is one of these.
+ */
+export interface BackoffSchedule {
+  baseSeconds: number;
+  capSeconds: number;
+  jitterFloor: number;
+}
+
+/** The delay in whole seconds (at least 1) before the try after the `attempts`-th. */
+export function backoffSeconds(
+  schedule: BackoffSchedule,
+  attempts: number,
+  random: () => number = Math.random,
+): number {
+  const exponent = Math.max(0, Math.min(attempts - 1, 20));
+  const ceiling = Math.min(schedule.capSeconds, schedule.baseSeconds * 2 ** exponent);
+  const floor = ceiling * schedule.jitterFloor;
+  return Math.max(1, Math.round(floor + (ceiling - floor) * random()));
+}
+
 /** Cap on one delay: 15 minutes keeps ten retries within about an hour, like NovaMed's own schedule. */
 export const MAX_DELAY_SECONDS = 15 * 60;
 
 /**
- * Exponential backoff with jitter for a message on its `attempts`-th delivery (1-based): between half
- * and all of `BASE · 2^(attempts-1)`, capped. Jitter spreads retries of a failed batch apart so they
- * do not hit D1 together again.
+ * `novamed-events` and `patient-notifications`: 10 s doubling, capped, between half and all of it.
+ * Jitter spreads retries of a failed batch apart so they do not hit D1 together again.
  */
+export const QUEUE_BACKOFF: BackoffSchedule = { baseSeconds: 10, capSeconds: MAX_DELAY_SECONDS, jitterFloor: 0.5 };
+
+/** The main queues' backoff for a message on its `attempts`-th delivery (1-based). */
 export function retryDelaySeconds(attempts: number, random: () => number = Math.random): number {
-  const exponent = Math.max(0, Math.min(attempts - 1, 20));
-  const ceiling = Math.min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** exponent);
-  return Math.max(1, Math.round(ceiling / 2 + (ceiling / 2) * random()));
+  return backoffSeconds(QUEUE_BACKOFF, attempts, random);
 }
 
-/** First retry delay on `novamed-events-dlq`: the main queue already spent its hour. */
-const DEAD_LETTER_BASE_DELAY_SECONDS = 5 * 60;
 /** The longest delay Cloudflare Queues accepts on `retry()` or `send()` (12 hours). */
 export const QUEUES_MAX_DELAY_SECONDS = 12 * 60 * 60;
-/** Share of the ceiling a dead-letter delay is at least: little jitter, so the schedule is predictable. */
-const DEAD_LETTER_JITTER_FLOOR = 0.9;
+
+/**
+ * `novamed-events-dlq`: 5 min (the main queue already spent its hour) doubling to Queues' maximum,
+ * with little jitter (at least 90%), so the schedule is predictable.
+ */
+export const DEAD_LETTER_BACKOFF: BackoffSchedule = {
+  baseSeconds: 5 * 60,
+  capSeconds: QUEUES_MAX_DELAY_SECONDS,
+  jitterFloor: 0.9,
+};
 
 /**
  * `max_retries` of the `novamed-events-dlq` consumer in wrangler.toml (a Node test keeps the two
@@ -46,7 +73,5 @@ export const RESPOOL_RETRY_DELAY_SECONDS = 30 * 60;
  * stays inside the queue's default 4-day message retention (docs/architecture.md, "What survives what").
  */
 export function deadLetterRetryDelaySeconds(attempts: number, random: () => number = Math.random): number {
-  const exponent = Math.max(0, Math.min(attempts - 1, 20));
-  const ceiling = Math.min(QUEUES_MAX_DELAY_SECONDS, DEAD_LETTER_BASE_DELAY_SECONDS * 2 ** exponent);
-  return Math.max(1, Math.round(ceiling * (DEAD_LETTER_JITTER_FLOOR + (1 - DEAD_LETTER_JITTER_FLOOR) * random())));
+  return backoffSeconds(DEAD_LETTER_BACKOFF, attempts, random);
 }

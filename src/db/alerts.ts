@@ -1,4 +1,5 @@
 import { query, readBatch } from "./batch";
+import { attemptLogUpsert, type DeliveryOutcome } from "./outbox";
 import { where } from "./parameters";
 import { andInScope, inScopeCondition, type StaffScope } from "./scope";
 import type { AlertTargetType } from "./watch";
@@ -126,7 +127,7 @@ export async function recordAlertDelivery(
   db: D1Database,
   alertIds: readonly string[],
   channel: AlertChannel,
-  outcome: { delivered: true } | { delivered: false; error: string },
+  outcome: DeliveryOutcome,
   now: Date,
 ): Promise<void> {
   if (alertIds.length === 0) return;
@@ -139,8 +140,7 @@ export async function recordAlertDelivery(
       .prepare(
         `INSERT INTO alert_deliveries (alert_id, channel, attempts, last_error, delivered_at)
 SELECT value, ?2, 1, ?3, ?4 FROM json_each(?1) WHERE true
-ON CONFLICT (alert_id, channel) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error,
-  delivered_at = COALESCE(alert_deliveries.delivered_at, excluded.delivered_at)`,
+${attemptLogUpsert("alert_deliveries", ["alert_id", "channel"])}`,
       )
       .bind(ids, channel, error, delivered),
   ];
@@ -169,7 +169,7 @@ export async function recordDigest(
   day: string,
   channel: AlertChannel,
   alertIds: readonly string[],
-  outcome: { delivered: true } | { delivered: false; error: string },
+  outcome: DeliveryOutcome,
   now: Date,
 ): Promise<void> {
   const at = now.toISOString();
@@ -178,8 +178,7 @@ export async function recordDigest(
       .prepare(
         `INSERT INTO alert_digests (day, channel, alert_count, attempts, last_error, delivered_at)
 VALUES (?1, ?2, ?3, 1, ?4, ?5)
-ON CONFLICT (day, channel) DO UPDATE SET attempts = attempts + 1, alert_count = excluded.alert_count,
-  last_error = excluded.last_error, delivered_at = COALESCE(alert_digests.delivered_at, excluded.delivered_at)`,
+${attemptLogUpsert("alert_digests", ["day", "channel"], ["alert_count"])}`,
       )
       .bind(day, channel, alertIds.length, outcome.delivered ? null : outcome.error, outcome.delivered ? at : null),
   ];

@@ -1,6 +1,7 @@
 import type { Channel } from "../channels";
 import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES, type WriteGuard } from "./entities";
+import { outbox } from "./outbox";
 import { andEventInScope, type StaffScope } from "./scope";
 
 /** Typed SQL for the notification outbox rows: written with the state change, swept, dead-lettered, replayed, purged. */
@@ -10,6 +11,20 @@ export interface OutboxKey {
   event_id: string;
   channel: Channel;
 }
+
+/**
+ * The notifications table as an outbox (src/db/outbox.ts): a send job names its row by (event,
+ * channel); `send_started_at` marks a provider call of unknown outcome (with the message, `send_attempt`);
+ * a `scheduled` row is swept only once its window opened.
+ */
+export const NOTIFICATION_OUTBOX = outbox<"event_id" | "channel">({
+  table: "notifications",
+  idColumn: "notification_id",
+  keyColumns: ["event_id", "channel"],
+  openStatuses: ["pending", "scheduled"],
+  unknownOutcomeColumns: ["send_started_at", "send_attempt"],
+  sweepCondition: "(status = 'pending' OR scheduled_for <= ?1)",
+});
 
 export type NotificationStatus =
   | "pending"
@@ -145,21 +160,7 @@ export async function takeStaleNotifications(
   now: string,
   limit: number,
 ): Promise<OutboxKey[]> {
-  const { results } = await db
-    .prepare(
-      `UPDATE notifications SET updated_at = ?2
-WHERE notification_id IN (
-  SELECT notification_id FROM notifications
-  WHERE status IN ('pending', 'scheduled') AND updated_at < ?1
-    AND (status = 'pending' OR scheduled_for <= ?1)
-    AND (lease_expires_at IS NULL OR lease_expires_at < ?4)
-    AND (next_attempt_at IS NULL OR next_attempt_at < ?1)
-  LIMIT ?3)
-RETURNING event_id, channel`,
-    )
-    .bind(staleBefore, now, limit, Date.parse(now))
-    .all<OutboxKey>();
-  return results;
+  return (await NOTIFICATION_OUTBOX.takeStale(db, staleBefore, now, limit)) as OutboxKey[];
 }
 
 /**
@@ -171,15 +172,7 @@ RETURNING event_id, channel`,
  * accepted is thereby never recorded `failed` by a dead letter. Returns how many rows it marked.
  */
 export async function failDeadNotifications(db: D1Database, jobs: readonly OutboxKey[], now: number): Promise<number> {
-  if (jobs.length === 0) return 0;
-  const statement = db.prepare(
-    `UPDATE notifications SET status = 'failed', error = COALESCE(error, 'retries exhausted'), lease_expires_at = NULL, updated_at = ?3
-WHERE event_id = ?1 AND channel = ?2 AND status IN ('pending', 'scheduled')
-  AND (lease_expires_at IS NULL OR lease_expires_at <= ?4) AND send_started_at IS NULL`,
-  );
-  const iso = new Date(now).toISOString();
-  const results = await db.batch(jobs.map((job) => statement.bind(job.event_id, job.channel, iso, now)));
-  return results.reduce((sum, result) => sum + (result.meta.changes ?? 0), 0);
+  return NOTIFICATION_OUTBOX.deadLetter(db, jobs, now);
 }
 
 /** The statuses an operator may release with `POST /admin/notifications/replay`. */

@@ -1,30 +1,21 @@
 import type { Channel } from "../channels";
 import type { EntityKind } from "../event-types";
-import { type Query, query, readBatchThen } from "./batch";
+import type { Query } from "./batch";
 import { ENTITY_TABLES } from "./entities";
 import {
+  NOTIFICATION_OUTBOX,
   type NotificationRow,
   type NotificationStatus,
   type OutboxKey,
   TRACKING_UPDATED_KIND,
 } from "./notification-outbox";
+import type { Lease } from "./outbox";
 import { namedParameters } from "./parameters";
 
 /** Typed SQL for the sender: claims under a lease, outcomes recorded once, delivery reports, send-time reads. */
 
-/** A sender's hold on the rows it claimed: until `expiresAt` (epoch ms), proven by `token`. */
-export interface SendLease {
-  token: string;
-  expiresAt: number;
-}
-
-const CLAIM = namedParameters(["event_id", "channel", "lease_expires_at", "now_ms", "now", "lease_token"] as const);
-
-const CLAIM_SQL = `UPDATE notifications SET lease_token = ${CLAIM.ref("lease_token")},
-  lease_expires_at = ${CLAIM.ref("lease_expires_at")}, attempts = attempts + 1, updated_at = ${CLAIM.ref("now")}
-WHERE event_id = ${CLAIM.ref("event_id")} AND channel = ${CLAIM.ref("channel")} AND status IN ('pending', 'scheduled')
-  AND (lease_expires_at IS NULL OR lease_expires_at <= ${CLAIM.ref("now_ms")} OR lease_token = ${CLAIM.ref("lease_token")})
-RETURNING *`;
+/** A sender's hold on the rows it claimed (the outbox machinery's lease). */
+export type SendLease = Lease;
 
 /** A job's row that another sender holds: retried once that lease has run out. */
 export interface LeasedElsewhere {
@@ -34,11 +25,11 @@ export interface LeasedElsewhere {
 }
 
 /**
- * Claims send jobs in one round trip: each row still `pending` or `scheduled` and not leased by
- * another sender gets our lease (a row already holding our token is ours again, so a claim repeated
- * after a lost answer gets its rows back). Also returns the rows of these
- * jobs still held under someone else's live lease; every other job is done, or never had a row (its
- * event was stale).
+ * Claims send jobs in one round trip (the outbox machinery's claim): each row still `pending` or
+ * `scheduled` and not leased by another sender gets our lease (a row already holding our token is
+ * ours again, so a claim repeated after a lost answer gets its rows back). Also returns the rows of
+ * these jobs still held under someone else's live lease; every other job is done, or never had a row
+ * (its event was stale).
  */
 export async function claimNotifications(
   db: D1Database,
@@ -46,43 +37,13 @@ export async function claimNotifications(
   lease: SendLease,
   now: number,
 ): Promise<{ claimed: NotificationRow[]; leasedElsewhere: LeasedElsewhere[] }> {
-  if (jobs.length === 0) return { claimed: [], leasedElsewhere: [] };
-  const claim = db.prepare(CLAIM_SQL);
-  const iso = new Date(now).toISOString();
-  const { rows, last: leasedElsewhere } = await readBatchThen(
-    db,
-    jobs.map((job) =>
-      query<NotificationRow>(
-        claim.bind(
-          ...CLAIM.bind({
-            event_id: job.event_id,
-            channel: job.channel,
-            lease_expires_at: lease.expiresAt,
-            now_ms: now,
-            now: iso,
-            lease_token: lease.token,
-          }),
-        ),
-      ),
-    ),
-    query<LeasedElsewhere>(
-      db
-        .prepare(
-          `SELECT event_id, channel, lease_expires_at FROM notifications
-WHERE event_id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 'scheduled') AND lease_expires_at > ?2 AND lease_token <> ?3`,
-        )
-        .bind(JSON.stringify(jobs.map((job) => job.event_id)), now, lease.token),
-    ),
-  );
-  return { claimed: rows.flat(), leasedElsewhere };
+  const { claimed, leasedElsewhere } = await NOTIFICATION_OUTBOX.claim<NotificationRow>(db, jobs, lease, now);
+  return { claimed, leasedElsewhere: leasedElsewhere as LeasedElsewhere[] };
 }
 
 /** Gives up every row held with this lease (after a claim whose answer was lost). */
 export async function releaseNotificationLeases(db: D1Database, lease: SendLease): Promise<void> {
-  await db
-    .prepare(`UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL WHERE lease_token = ?1`)
-    .bind(lease.token)
-    .run();
+  await NOTIFICATION_OUTBOX.releaseLeases(db, lease);
 }
 
 export interface Outcome {
@@ -116,7 +77,8 @@ const OUTCOME = namedParameters([
 // token stays, so repeating a write whose answer was lost still reports one changed row; `changes = 0`
 // means another sender took the row over.
 
-const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = CASE
+const RECORD_OUTCOME_SQL = NOTIFICATION_OUTBOX.recordSql(
+  `status = CASE
     WHEN ${OUTCOME.ref("status")} = 'sent' AND status IN ('sent', 'delivered', 'failed') THEN status
     ELSE ${OUTCOME.ref("status")} END,
   provider = COALESCE(${OUTCOME.ref("provider")}, provider),
@@ -126,9 +88,9 @@ const RECORD_OUTCOME_SQL = `UPDATE notifications SET status = CASE
   scheduled_for = ${OUTCOME.ref("scheduled_for")},
   sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
   send_started_at = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_started_at END,
-  send_attempt = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_attempt END,
-  lease_expires_at = NULL, updated_at = ${OUTCOME.ref("now")}
-WHERE notification_id = ${OUTCOME.ref("notification_id")} AND lease_token = ${OUTCOME.ref("lease_token")}`;
+  send_attempt = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_attempt END`,
+  { now: OUTCOME.ref("now"), id: OUTCOME.ref("notification_id"), token: OUTCOME.ref("lease_token") },
+);
 
 /** Records a send outcome and releases the lease, only if our lease still holds the row. */
 export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease, now: string): D1PreparedStatement {
@@ -162,14 +124,7 @@ export function releaseNotification(
   retryAt: string,
   outcomeUnknown = false,
 ): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE notifications SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3,
-  next_attempt_at = ?5, send_started_at = CASE WHEN ?6 THEN send_started_at END,
-  send_attempt = CASE WHEN ?6 THEN send_attempt END
-WHERE notification_id = ?1 AND lease_token = ?4`,
-    )
-    .bind(notificationId, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0);
+  return NOTIFICATION_OUTBOX.retryLater(db, notificationId, error, lease, now, retryAt, outcomeUnknown);
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 import { optOutPhone } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
+import { leaseCovers, newLease } from "../outbox/lease";
 import { type ConnectionLimit, connectionLimit } from "./connection-limit";
 import { decideAll, readSettings, soleClinicOf } from "./decide-all";
 import {
@@ -75,7 +76,7 @@ export async function sendNotifications(
   const settings = readSettings(env);
   const providers = providersFor(env);
   // A row can be claimed only once the previous lease ran out; the token proves which lease is ours.
-  const lease: SendLease = { token: crypto.randomUUID(), expiresAt: run.nowMs + SEND_LEASE_MS };
+  const lease = newLease(run.nowMs, SEND_LEASE_MS);
   // Every provider call of this run (lookups and sends) holds one of the runtime's 6 connections.
   const phase: Phase = { env, run, lease, clock, withConnection: connectionLimit(), write: outcomeWriter(env.DB) };
 
@@ -231,7 +232,7 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
   const result = await phase.withConnection(async (): Promise<SendResult> => {
     // A call that could outlive our lease would race the sender that takes the row over next
     // (calls wait here for a connection): leave it, with its send mark, to the retry.
-    if (clock() + PROVIDER_TIMEOUT_MS + RECORD_MARGIN_MS > lease.expiresAt)
+    if (!leaseCovers(lease, clock(), PROVIDER_TIMEOUT_MS, RECORD_MARGIN_MS))
       return { outcome: "unknown", reason: "lease too short for the call; not called" };
     return callProvider(decision.provider, decision);
   });

@@ -2,11 +2,11 @@ import { archiveFinishedHistory, CATCH_UP_ARCHIVE_QUERIES, DAILY_ARCHIVE_QUERIES
 import { ConfigError } from "../config/read";
 import { purgeOldRejections } from "../db/rejections";
 import { errorKind, log } from "../log";
+import { runLifecycleWatch } from "../watch/run";
 import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
 import { sweepNotifications } from "./notification-sweep";
 import { purgeExpiredAuditRows, purgeExpiredPayloads } from "./retention";
-import { runLifecycleWatch } from "./watch";
 
 /**
  * Cron expressions as declared in wrangler.toml `[triggers]`. The 5-minute one also runs the

@@ -1,6 +1,7 @@
 import { takeStaleNotifications } from "../db/notification-outbox";
 import { log } from "../log";
 import { enqueueSendJobs } from "../notify/outbox";
+import { sweepOutbox } from "../outbox/sweep";
 
 /** An outbox row untouched this long has lost its send job (or its scheduled job). */
 export const STALE_AFTER_MS = 5 * 60_000;
@@ -13,12 +14,11 @@ const SWEEP_MAX_CHUNKS = 10;
  */
 export async function sweepNotifications(env: Env, now: Date): Promise<number> {
   const staleBefore = new Date(now.getTime() - STALE_AFTER_MS).toISOString();
-  let enqueued = 0;
-  for (let chunk = 0; chunk < SWEEP_MAX_CHUNKS; chunk += 1) {
-    const jobs = await takeStaleNotifications(env.DB, staleBefore, now.toISOString(), SWEEP_CHUNK);
-    enqueued += await enqueueSendJobs(env, jobs);
-    if (jobs.length < SWEEP_CHUNK) break;
-  }
+  const enqueued = await sweepOutbox(
+    (limit) => takeStaleNotifications(env.DB, staleBefore, now.toISOString(), limit),
+    (jobs) => enqueueSendJobs(env, jobs),
+    { chunk: SWEEP_CHUNK, maxChunks: SWEEP_MAX_CHUNKS },
+  );
   log.info("notification sweep", { enqueued });
   return enqueued;
 }

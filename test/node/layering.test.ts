@@ -8,14 +8,14 @@ const src = path.join(root, "src");
 
 /**
  * The layers of src/, top first. A module may import from its own layer and any layer below it,
- * never from a layer above: http/console → queue/scheduled → notify/archive/tenancy → events → db → config → leaves.
+ * never from a layer above: http/console → queue/scheduled → the domain folders → events → db → config → leaves.
  * The leaves import nothing of ours, so everything (and the Node tools) may use them.
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["index.ts"],
   ["http/", "console/"],
   ["queue/", "scheduled/"],
-  ["notify/", "archive/", "tenancy/"],
+  ["notify/", "archive/", "tenancy/", "outbox/", "watch/"],
   ["events/"],
   ["db/"],
   ["config/"],
@@ -31,7 +31,14 @@ const LAYERS: readonly (readonly string[])[] = [
   ],
 ];
 
-/** The layer of a module (0 = top), by the longest matching prefix. */
+/**
+ * The rule for a new folder (docs/architecture.md, "Layering"): a top-level folder of src/ named in no
+ * layer is a domain folder (a capability like notify/ or archive/), so it joins the domain layer:
+ * above events/ and db/, below the adapters (queue/, scheduled/, http/, console/) that call it.
+ */
+const DOMAIN_LAYER = LAYERS.findIndex((prefixes) => prefixes.includes("notify/"));
+
+/** The layer of a module (0 = top), by the longest matching prefix; a new folder's by the rule above. */
 function layerOf(file: string): number {
   let best = { layer: -1, length: -1 };
   LAYERS.forEach((prefixes, layer) => {
@@ -39,6 +46,7 @@ function layerOf(file: string): number {
       if (file.startsWith(prefix) && prefix.length > best.length) best = { layer, length: prefix.length };
     }
   });
+  if (best.layer < 0 && file.includes("/")) return DOMAIN_LAYER;
   return best.layer;
 }
 
@@ -82,6 +90,14 @@ describe("src/ layering", () => {
   it("keeps the leaves free of imports of our own", () => {
     const leaves = files.filter((file) => layerOf(file) === LAYERS.length - 1);
     expect(leaves.flatMap((file) => relativeImports(file).map((target) => `${file} → ${target}`))).toEqual([]);
+  });
+
+  it("puts a new top-level folder in the domain layer, and a new top-level file in none", () => {
+    expect(layerOf("forwarding/deliver.ts")).toBe(DOMAIN_LAYER);
+    expect(layerOf("forwarding/deliver.ts")).toBe(layerOf("notify/sender.ts"));
+    expect(layerOf("forwarding/deliver.ts")).toBeLessThan(layerOf("db/outbox.ts"));
+    expect(layerOf("forwarding/deliver.ts")).toBeGreaterThan(layerOf("queue/dispatch.ts"));
+    expect(layerOf("new-leaf.ts")).toBe(-1);
   });
 
   it("would catch an upward import (the check itself works)", () => {

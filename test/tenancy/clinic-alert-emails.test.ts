@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { deliverAlerts } from "../../src/scheduled/alert-delivery";
+import { deliverAlerts } from "../../src/watch/alert-delivery";
 import { putClinicProfile, twoClinicEnv } from "../helpers/clinics";
 import { uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";

@@ -194,7 +194,7 @@ describe("alert texts carry no markup from payload ids", () => {
   });
 
   it("escapes & < > as Slack documents, once", async () => {
-    const { slackEscape } = await import("../../src/scheduled/alert-text");
+    const { slackEscape } = await import("../../src/watch/alert-text");
     expect(slackEscape("a & b <!here> c > d")).toBe("a &amp; b &lt;!here&gt; c &gt; d");
   });
 });

@@ -4,7 +4,7 @@ import { ALERT_STATES, type AlertRow, type AlertState, acknowledgeAlert, listAle
 import { narrowedTo } from "../../db/scope";
 import { audited } from "../../http/audit";
 import { encodeCursor, readCursor } from "../../http/cursor";
-import { consoleLink } from "../../scheduled/alert-text";
+import { consoleLink } from "../../watch/alert-text";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_STATES, type AlertRow, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { narrowedTo } from "../../db/scope";
-import { alertChannelStates } from "../../scheduled/alert-delivery";
+import { alertChannelStates } from "../../watch/alert-delivery";
 import { audited } from "../audit";
 import { clinicParam } from "../clinic-query";
 import { decodeCursor, encodeCursor } from "../cursor";

@@ -10,9 +10,10 @@ import {
   recordDigest,
   undeliveredAlerts,
 } from "../db/alerts";
-import { errorKind, log } from "../log";
+import { log } from "../log";
 import { networkFailure, PROVIDER_TIMEOUT_MS } from "../notify/providers/provider";
 import { resendProvider } from "../notify/providers/resend";
+import { attemptDelivery, type DeliveryOutcome } from "../outbox/attempt";
 import { loadClinics } from "../tenancy/clinics";
 import { type AlertMessage, digestMessage, openedMessage, slackEscape } from "./alert-text";
 
@@ -25,8 +26,6 @@ export const DIGEST_LISTED = 50;
  * first 5-minute run at or after it sends the day's digest, and a failed one is retried by the next.
  */
 export const DIGEST_HOUR_UTC = 13;
-
-type DeliveryOutcome = { delivered: true } | { delivered: false; error: string };
 
 interface AlertSender {
   channel: AlertChannel;
@@ -240,15 +239,11 @@ async function sendDigest(db: D1Database, sender: AlertSender, now: Date, baseUr
 }
 
 /** A sender's outcome; an unexpected throw counts as a failed delivery, retried by the next run. */
-async function safeSend(
+function safeSend(
   sender: AlertSender,
   message: AlertMessage,
   alerts?: readonly AlertRow[],
   render?: (alerts: readonly AlertRow[]) => AlertMessage,
 ): Promise<DeliveryOutcome> {
-  try {
-    return await sender.send(message, alerts, render);
-  } catch (error) {
-    return { delivered: false, error: errorKind(error) };
-  }
+  return attemptDelivery(() => sender.send(message, alerts, render));
 }
