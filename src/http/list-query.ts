@@ -1,4 +1,6 @@
+import { zValidator } from "@hono/zod-validator";
 import { z } from "zod";
+import { rejectInvalid } from "./errors";
 
 /**
  * The paging parameters every admin list shares: `limit` (default 50, at most 100, as DESIGN.md
@@ -13,3 +15,8 @@ export const pageParams = {
     .default(50),
   cursor: z.string().max(400, { error: "is too long" }).optional(),
 };
+
+/** Validates a list's query string with `schema`; a bad parameter is a 400 `invalid_query` with issues. */
+export function validQuery<S extends z.ZodType>(schema: S) {
+  return zValidator("query", schema, rejectInvalid("invalid_query", "The query parameters are invalid."));
+}

@@ -1,13 +1,15 @@
 import { archiveFinishedHistory, CATCH_UP_ARCHIVE_QUERIES, DAILY_ARCHIVE_QUERIES } from "../archive/run";
 import { ConfigError } from "../config/read";
 import { purgeOldRejections } from "../db/rejections";
+import { fanOut } from "../forwarding/fan-out";
 import { errorKind, log } from "../log";
 import { drainPendingPatients } from "../search/patient-index";
 import { runLifecycleWatch } from "../watch/run";
 import { compactFinalRows } from "./compaction";
 import { sweepStuckEvents } from "./event-sweep";
+import { sweepForwarding } from "./forwarding-sweep";
 import { sweepNotifications } from "./notification-sweep";
-import { purgeExpiredAuditRows, purgeExpiredPayloads } from "./retention";
+import { purgeExpiredAuditRows, purgeExpiredChanges, purgeExpiredPayloads } from "./retention";
 
 /**
  * Cron expressions as declared in wrangler.toml `[triggers]`. The 5-minute one also runs the
@@ -17,6 +19,7 @@ import { purgeExpiredAuditRows, purgeExpiredPayloads } from "./retention";
 export const CRONS = {
   notificationSweep: "*/5 * * * *",
   retention: "17 3 * * *",
+  forwarding: "* * * * *",
 } as const;
 
 type Job = (env: Env, now: Date) => Promise<unknown>;
@@ -25,15 +28,20 @@ type Job = (env: Env, now: Date) => Promise<unknown>;
 const FIVE_MINUTE_JOBS: Record<string, Job> = {
   event_sweep: sweepStuckEvents,
   notification_sweep: sweepNotifications,
+  forwarding_sweep: sweepForwarding,
   lifecycle_watch: runLifecycleWatch,
   // Digests of patients written without them (and the rows from before the search index).
   patient_search_index: (env) => drainPendingPatients(env),
   // Drains an archive backlog the daily run could not finish (a few queries when there is none).
   archive_catch_up: (env, now) => archiveFinishedHistory(env, now, { queryBudget: CATCH_UP_ARCHIVE_QUERIES }),
 };
+const MINUTE_JOBS: Record<string, Job> = {
+  forwarding_fan_out: fanOut,
+};
 const DAILY_PURGES: Record<string, Job> = {
   payload_retention: purgeExpiredPayloads,
   audit_retention: purgeExpiredAuditRows,
+  change_feed_retention: purgeExpiredChanges,
   row_compaction: compactFinalRows,
   rejection_counts: (env, now) => purgeOldRejections(env.DB, now),
 };
@@ -50,10 +58,12 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       return runJobs(FIVE_MINUTE_JOBS, env, now);
     case CRONS.retention:
       return runJobs(DAILY_JOBS, env, now);
+    case CRONS.forwarding:
+      return runJobs(MINUTE_JOBS, env, now);
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
       // The archive runs once, with the catch-up budget, so the whole run stays under D1's query limit.
-      return runJobs({ ...FIVE_MINUTE_JOBS, ...DAILY_PURGES }, env, now);
+      return runJobs({ ...MINUTE_JOBS, ...FIVE_MINUTE_JOBS, ...DAILY_PURGES }, env, now);
   }
 }
 

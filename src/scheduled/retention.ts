@@ -1,5 +1,6 @@
 import { readAuditRetentionDays, readPayloadRetentionDays } from "../config/retention";
 import { purgeAuditRows } from "../db/audit";
+import { purgeChanges } from "../db/changes";
 import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
 import { purgePayloads } from "../db/events";
 import { purgeInboundReplies } from "../db/inbound-replies";
@@ -68,6 +69,20 @@ export async function purgeExpiredAuditRows(env: Env, now: Date): Promise<number
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const purged = await inChunks(() => purgeAuditRows(env.DB, cutoff, PURGE_CHUNK_ROWS));
   log.info("audit retention", { retention_days: days, purged });
+  return purged;
+}
+
+/**
+ * Days the change feed (`GET /admin/changes`) keeps a change: far beyond a destination's 3 days of
+ * retries, so a poller away for a month resumes without a gap; older changes go, oldest first.
+ */
+export const CHANGE_FEED_DAYS = 30;
+
+/** Deletes changes older than {@link CHANGE_FEED_DAYS}, chunk by chunk. */
+export async function purgeExpiredChanges(env: Env, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - CHANGE_FEED_DAYS * 86_400_000).toISOString();
+  const purged = await inChunks(() => purgeChanges(env.DB, cutoff, PURGE_CHUNK_ROWS));
+  log.info("change feed retention", { retention_days: CHANGE_FEED_DAYS, purged });
   return purged;
 }
 

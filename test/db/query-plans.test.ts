@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { listAlerts } from "../../src/db/alerts";
 import { listAuditRows } from "../../src/db/audit";
+import { listChanges } from "../../src/db/changes";
+import { listDestinations } from "../../src/db/destinations";
 import { getEntity } from "../../src/db/entities";
 import { markQueuedForBulkReplay } from "../../src/db/event-requeue";
 import { eventsForEntity, searchEventRows, selectPatientNotifications } from "../../src/db/event-search";
@@ -23,7 +25,16 @@ import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifi
 import { EVENTS_QUEUE, eventMessage, runBatch, runDeadLetter } from "../helpers/queue";
 
 /** Tables that grow with traffic: a full scan of one of them is a query that slows as it grows. */
-const GROWING_TABLES = ["events", "notifications", "orders", "medication_requests", "refills", "patients", "audit"];
+const GROWING_TABLES = [
+  "events",
+  "notifications",
+  "orders",
+  "medication_requests",
+  "refills",
+  "patients",
+  "audit",
+  "changes",
+];
 const FULL_SCAN = new RegExp(`^SCAN (${GROWING_TABLES.join("|")})$`);
 
 interface RecordedQuery {
@@ -97,6 +108,9 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   // The search: phone, email, tracking number, id prefix (each kind).
   for (const q of ["(415) 555-0100", "pat@example.org", "1Z999AA10123456784", orderId.slice(0, 8), "evt_"])
     await fetch(`/admin/search?q=${encodeURIComponent(q)}`);
+  await fetch("/admin/changes");
+  await fetch("/admin/changes?after=1&limit=10");
+  await fetch("/admin/destinations");
   vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
   await fetch(`/admin/events/${dead.event_id}/replay`, { method: "POST" });
   for (const body of [
@@ -150,6 +164,8 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   }
   await findAnything({ ...recordingEnv, DB: db }, some, "(415) 555-0100");
   await findAnything({ ...recordingEnv, DB: db }, some, "1Z999AA10123456784");
+  await listChanges(db, some, 0, 50);
+  await listDestinations(db, some);
 
   // Console pages.
   const consoleFetch = async (request: Request) => worker.fetch(request, recordingEnv, createExecutionContext());

@@ -21,6 +21,7 @@ const NO_PATIENT_DATA: Record<string, string> = {
   "GET /admin/health": "configuration problems by variable name",
   "GET /admin/alerts": "alerts name a rule and an entity, event or clinic id, never a patient",
   "GET /admin/rejections": "refused webhook deliveries counted by clinic, reason and hour; no body, no key",
+  "GET /admin/changes": "the change feed: ids, statuses and times; no patient data",
   "GET /admin/clinics": "clinic profiles: the clinic's own name, phone and senders, never a patient's",
   "GET /admin/clinics/:clinic_id": "one clinic profile, as GET /admin/clinics",
   "GET /admin/staff": "staff identities, roles and clinic ids",

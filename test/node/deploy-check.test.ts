@@ -310,9 +310,14 @@ describe("deploy check", () => {
     for (const environment of ["staging", "production"]) {
       expect(new Set(queues.filter((queue) => queue?.endsWith(`-${environment}`)))).toEqual(
         new Set(
-          ["novamed-events", "novamed-events-dlq", "patient-notifications", "patient-notifications-dlq"].map(
-            (queue) => `${queue}-${environment}`,
-          ),
+          [
+            "novamed-events",
+            "novamed-events-dlq",
+            "patient-notifications",
+            "patient-notifications-dlq",
+            "clinic-deliveries",
+            "clinic-deliveries-dlq",
+          ].map((queue) => `${queue}-${environment}`),
         ),
       );
       expect(readWranglerVars(toml, environment).target).toEqual(readWranglerVars(toml).target);

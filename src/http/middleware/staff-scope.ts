@@ -10,10 +10,11 @@ const RANK: Record<StaffRole, number> = { viewer: 0, operator: 1, admin: 2 };
 /**
  * The role a request needs: reads are for every role, except a patient's own words (an inbound
  * reply's text), which are for operators; changes (replays, releases, acknowledgements, patient edits
- * and imports) need an operator; changing a clinic profile or staff needs an admin.
+ * and imports) need an operator; changing a clinic profile or staff, and anything about forwarding
+ * destinations (reads included: they name the clinic's systems), needs an admin.
  */
 function requiredRole(method: string, path: string): StaffRole {
-  if (/^\/admin\/staff(\/|$)/.test(path)) return "admin";
+  if (/^\/admin\/(staff|destinations|deliveries)(\/|$)/.test(path)) return "admin";
   if (/^\/admin\/inbound-replies(\/|$)/.test(path)) return "operator";
   if (method === "GET" || method === "HEAD") return "viewer";
   if (/^\/admin\/clinics\/[^/]+\/?$/.test(path)) return "admin";

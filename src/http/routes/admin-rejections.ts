@@ -1,8 +1,7 @@
-import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { listRejections } from "../../db/rejections";
-import { rejectInvalid } from "../errors";
+import { validQuery } from "../list-query";
 import { requestScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 
@@ -19,23 +18,19 @@ const rejectionsQuery = z.object({
  */
 export const adminRejections = new Hono<App>();
 
-adminRejections.get(
-  "/",
-  zValidator("query", rejectionsQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
-  async (c) => {
-    const query = c.req.valid("query");
-    const since = query.since ? new Date(query.since) : new Date(Date.now() - DAY_MS);
-    const rows = await listRejections(c.env.DB, requestScope(c), since);
-    return c.json({
-      since: since.toISOString(),
-      total: rows.reduce((sum, row) => sum + row.count, 0),
-      rejections: rows.map((row) => ({
-        clinic_id: row.clinic_id,
-        reason: row.reason,
-        hour: `${row.hour}:00:00.000Z`,
-        count: row.count,
-        last_at: row.last_at,
-      })),
-    });
-  },
-);
+adminRejections.get("/", validQuery(rejectionsQuery), async (c) => {
+  const query = c.req.valid("query");
+  const since = query.since ? new Date(query.since) : new Date(Date.now() - DAY_MS);
+  const rows = await listRejections(c.env.DB, requestScope(c), since);
+  return c.json({
+    since: since.toISOString(),
+    total: rows.reduce((sum, row) => sum + row.count, 0),
+    rejections: rows.map((row) => ({
+      clinic_id: row.clinic_id,
+      reason: row.reason,
+      hour: `${row.hour}:00:00.000Z`,
+      count: row.count,
+      last_at: row.last_at,
+    })),
+  });
+});

@@ -1,0 +1,333 @@
+import { createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { HttpResponse, http } from "msw";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it, vi } from "vitest";
+import type { DeliveryKey } from "../../src/db/deliveries";
+import { GIVE_UP_AFTER_MS, PAUSE_AFTER_FAILURES } from "../../src/forwarding/deliver";
+import { fanOut } from "../../src/forwarding/fan-out";
+import worker from "../../src/index";
+import { consumeClinicDeliveries } from "../../src/queue/clinic-deliveries-consumer";
+import { QUEUES } from "../../src/queue/dispatch";
+import { CRONS } from "../../src/scheduled/dispatch";
+import { sweepForwarding } from "../../src/scheduled/forwarding-sweep";
+import { adminFetch } from "../helpers/admin";
+import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
+import { useMockNetwork } from "../helpers/msw";
+import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+
+const server = useMockNetwork();
+
+interface Received {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A clinic endpoint at `url` that answers each request with the next of `answers` (the last repeats). */
+function endpoint(url: string, ...answers: (() => Response)[]): Received[] {
+  const received: Received[] = [];
+  server.use(
+    http.post(url, async ({ request }) => {
+      received.push({ headers: Object.fromEntries(request.headers), body: await request.text() });
+      const answer = answers[Math.min(received.length - 1, answers.length - 1)];
+      return answer ? answer() : HttpResponse.text("ok");
+    }),
+  );
+  return received;
+}
+
+async function createDestination(settings: Record<string, unknown> = {}) {
+  const id = uniqueId("dst");
+  const url = `https://ehr-${id}.example/hooks`;
+  const response = await adminFetch(`/destinations/${id}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ clinic_id: CLINIC_ID, url, events: ["order.status_changed"], ...settings }),
+  });
+  expect(response.status).toBe(201);
+  const { secret } = (await response.json()) as { secret: string };
+  return { id, url, secret };
+}
+
+async function orderChange(orderId = uniqueId("ord"), type = "order:created") {
+  await runBatch(EVENTS_QUEUE, [eventMessage(makeEvent(type, { data: { order_id: orderId } }))]);
+  return orderId;
+}
+
+/** Captures what is sent to the clinic-deliveries queue while `run` runs. */
+async function capturingDeliveries(run: () => Promise<unknown>) {
+  const sent: { body: DeliveryKey; delaySeconds?: number }[] = [];
+  const spy = vi.spyOn(env.DELIVERIES, "sendBatch").mockImplementation(async (messages) => {
+    for (const message of messages)
+      sent.push({ body: message.body as DeliveryKey, delaySeconds: message.delaySeconds });
+    return undefined as never;
+  });
+  try {
+    await run();
+    return sent;
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** The fan-out's jobs, for destination `id` only (other tests' destinations fan out too). */
+async function fanOutJobs(id: string, now = new Date()): Promise<DeliveryKey[]> {
+  const sent = await capturingDeliveries(() => fanOut(env, now));
+  return sent.map((message) => message.body).filter((job) => job.destination_id === id);
+}
+
+/** Runs the clinic-deliveries consumer over `jobs` at `nowMs`; answers the jobs it enqueued again. */
+async function deliver(jobs: DeliveryKey[], nowMs = Date.now()) {
+  return capturingDeliveries(() =>
+    runBatch(
+      QUEUES.deliveries,
+      jobs.map((job) => ({ id: uniqueId("msg"), timestamp: new Date(nowMs), attempts: 1, body: job })),
+      env,
+      (batch, batchEnv) => consumeClinicDeliveries(batch, batchEnv, { now: () => nowMs }),
+    ),
+  );
+}
+
+async function deliveriesOf(id: string) {
+  const response = await adminFetch(`/destinations/${id}/deliveries`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as {
+    deliveries: {
+      change_id: string;
+      status: string;
+      error: string | null;
+      next_attempt_at: string | null;
+      attempts: { attempt: number; http_status: number | null; latency_ms: number; response_excerpt: string | null }[];
+    }[];
+    next_cursor: string;
+  };
+}
+
+async function destination(id: string) {
+  return (await (await adminFetch(`/destinations/${id}`)).json()) as {
+    state: string;
+    enabled: boolean;
+    failure_streak: number;
+    last_success_at: string | null;
+    next_probe_at: string | null;
+  };
+}
+
+describe("forwarding: each change delivered, signed, to each destination that asked for it", () => {
+  it("delivers a signed change the standardwebhooks package verifies, with the change id as webhook-id", async () => {
+    const { id, url, secret } = await createDestination();
+    const received = endpoint(url);
+    const orderId = await orderChange();
+    const jobs = await fanOutJobs(id);
+    expect(jobs).toHaveLength(1);
+    await deliver(jobs);
+    expect(received).toHaveLength(1);
+    const [request] = received;
+    if (!request) throw new Error("nothing received");
+    const change = new Webhook(secret).verify(request.body, request.headers) as {
+      id: string;
+      type: string;
+      entity: { id: string; status: string };
+      data: Record<string, unknown>;
+    };
+    expect(change).toMatchObject({ type: "order.status_changed", entity: { id: orderId, status: "created" } });
+    expect(request.headers["webhook-id"]).toBe(change.id);
+    expect(change.data.facts).toBeUndefined(); // include_phi is off by default
+    const list = await deliveriesOf(id);
+    expect(list.deliveries).toMatchObject([{ change_id: change.id, status: "delivered" }]);
+    expect(list.deliveries[0]?.attempts).toMatchObject([{ attempt: 1, http_status: 200, response_excerpt: "ok" }]);
+    expect((await destination(id)).last_success_at).not.toBeNull();
+  });
+
+  it("a failure retries with backoff under the same webhook-id; 429 waits its Retry-After", async () => {
+    const { id, url } = await createDestination();
+    const received = endpoint(
+      url,
+      () => HttpResponse.text("down", { status: 500 }),
+      () => new HttpResponse(null, { status: 429, headers: { "retry-after": "600" } }),
+      () => HttpResponse.text("ok"),
+    );
+    await orderChange();
+    const jobs = await fanOutJobs(id);
+    const now = Date.now();
+    const first = await deliver(jobs, now);
+    expect(first).toHaveLength(1);
+    expect(first[0]?.delaySeconds).toBeGreaterThanOrEqual(24); // 30 s, at least 80 %
+    const second = await deliver(jobs, now + 60_000);
+    expect(second[0]?.delaySeconds).toBeGreaterThanOrEqual(600);
+    const list = await deliveriesOf(id);
+    expect(list.deliveries[0]?.next_attempt_at).toBe(
+      new Date(now + 60_000 + (second[0]?.delaySeconds ?? 0) * 1000).toISOString(),
+    );
+    await deliver(jobs, now + 11 * 60_000);
+    expect(received.map((request) => request.headers["webhook-id"])).toEqual(
+      Array(3).fill(received[0]?.headers["webhook-id"]),
+    );
+    const after = await deliveriesOf(id);
+    expect(after.deliveries[0]?.status).toBe("delivered");
+    expect(after.deliveries[0]?.attempts.map((attempt) => attempt.http_status)).toEqual([500, 429, 200]);
+  });
+
+  it("410 fails the delivery, disables the destination and opens an alert; enabling it resolves the alert", async () => {
+    const { id, url } = await createDestination();
+    endpoint(url, () => new HttpResponse(null, { status: 410 }));
+    await orderChange();
+    await deliver(await fanOutJobs(id));
+    expect((await deliveriesOf(id)).deliveries[0]).toMatchObject({ status: "failed" });
+    expect(await destination(id)).toMatchObject({ enabled: false, state: "disabled" });
+    const alert = await env.DB.prepare(
+      `SELECT state, clinic_id FROM alerts WHERE rule = 'destination_gone' AND target_id = ?1`,
+    )
+      .bind(id)
+      .first();
+    expect(alert).toEqual({ state: "open", clinic_id: CLINIC_ID });
+    // A disabled destination gets no more rows.
+    await orderChange();
+    expect(await fanOutJobs(id)).toEqual([]);
+
+    const enable = await adminFetch(`/destinations/${id}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ clinic_id: CLINIC_ID, url, events: ["order.status_changed"], enabled: true }),
+    });
+    expect(enable.status).toBe(200);
+    expect(await destination(id)).toMatchObject({ enabled: true, state: "active", failure_streak: 0 });
+    const resolved = await env.DB.prepare(`SELECT state FROM alerts WHERE rule = 'destination_gone' AND target_id = ?1`)
+      .bind(id)
+      .first();
+    expect(resolved).toEqual({ state: "resolved" });
+  });
+
+  it(`after ${PAUSE_AFTER_FAILURES} failures in a row a destination pauses and is probed once per step; others keep going`, async () => {
+    const broken = await createDestination();
+    const healthy = await createDestination();
+    let up = false;
+    const brokenHits = endpoint(broken.url, () =>
+      up ? HttpResponse.text("ok") : HttpResponse.text("no", { status: 503 }),
+    );
+    const healthyHits = endpoint(healthy.url);
+    for (let i = 0; i < PAUSE_AFTER_FAILURES + 2; i++) await orderChange();
+    const now = Date.now();
+    const brokenJobs = await fanOutJobs(broken.id, new Date(now));
+    const healthyJobs = await fanOutJobs(healthy.id, new Date(now));
+    expect(brokenJobs).toHaveLength(PAUSE_AFTER_FAILURES + 2);
+
+    // The first 10 fail (one each); the destination is paused; its 2 others wait without a try.
+    await deliver(brokenJobs.slice(0, PAUSE_AFTER_FAILURES), now);
+    const paused = await destination(broken.id);
+    expect(paused.state).toBe("paused");
+    expect(paused.next_probe_at).not.toBeNull();
+    const probeAt = Date.parse(paused.next_probe_at ?? "");
+    expect(probeAt).toBeGreaterThan(now);
+    const hitsBefore = brokenHits.length;
+    await deliver([...brokenJobs.slice(PAUSE_AFTER_FAILURES), ...healthyJobs], now + 1_000);
+    expect(brokenHits.length).toBe(hitsBefore); // paused: no try
+    expect(healthyHits).toHaveLength(healthyJobs.length); // the other destination is not held back
+
+    // At the probe time one delivery goes; it succeeds and closes the circuit.
+    up = true;
+    await deliver(brokenJobs.slice(PAUSE_AFTER_FAILURES), probeAt + 1_000);
+    expect(brokenHits.length).toBe(hitsBefore + 1);
+    expect(await destination(broken.id)).toMatchObject({ state: "active", failure_streak: 0 });
+    await deliver(brokenJobs, probeAt + 2_000);
+    const statuses = (await deliveriesOf(broken.id)).deliveries.map((delivery) => delivery.status);
+    expect(statuses.every((status) => status === "delivered")).toBe(true);
+  });
+
+  it("a delivery still failing after the retry window fails for good; replay sends it again", async () => {
+    const { id, url } = await createDestination();
+    let up = false;
+    endpoint(url, () => (up ? HttpResponse.text("ok") : HttpResponse.text("no", { status: 500 })));
+    await orderChange();
+    const jobs = await fanOutJobs(id);
+    const now = Date.now();
+    await deliver(jobs, now);
+    expect((await deliveriesOf(id)).deliveries[0]?.status).toBe("pending");
+    await deliver(jobs, now + GIVE_UP_AFTER_MS + 1_000);
+    expect((await deliveriesOf(id)).deliveries[0]).toMatchObject({
+      status: "failed",
+      error: "retries exhausted (http 500)",
+    });
+
+    up = true;
+    const replayed = await capturingDeliveries(async () => {
+      const response = await adminFetch("/deliveries/replay", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ destination_id: id, status: "failed" }),
+      });
+      expect(response.status).toBe(202);
+      expect(await response.json()).toEqual({ replayed: 1, enqueued: 1 });
+    });
+    expect(replayed.map((message) => message.body)).toEqual(jobs);
+    await deliver(jobs);
+    expect((await deliveriesOf(id)).deliveries[0]?.status).toBe("delivered");
+  });
+
+  it("with include_phi the entity's facts ride along; a destination sees only its clinic's chosen types", async () => {
+    const { id, url, secret } = await createDestination({ include_phi: true });
+    const received = endpoint(url);
+    const orderId = await orderChange(uniqueId("ord"), "order:shipped");
+    await deliver(await fanOutJobs(id));
+    const change = new Webhook(secret).verify(received[0]?.body ?? "", received[0]?.headers ?? {}) as {
+      data: { facts: Record<string, unknown> };
+    };
+    expect(change.data.facts).toMatchObject({ order_id: orderId, status: "shipped" });
+
+    // A medication request's change is not a type this destination asked for.
+    await runBatch(EVENTS_QUEUE, [
+      eventMessage(makeEvent("medication_request:approved", { data: { medication_request_id: uniqueId("mr") } })),
+    ]);
+    expect(await fanOutJobs(id)).toEqual([]);
+  });
+
+  it("a destination hears of changes from its creation on", async () => {
+    await orderChange();
+    const { id } = await createDestination();
+    expect(await fanOutJobs(id)).toEqual([]);
+  });
+});
+
+describe("queues of the staging and production environments", () => {
+  it("an events batch from novamed-events-staging is processed like one from novamed-events", async () => {
+    const event = makeEvent("order:created", { data: { order_id: uniqueId("ord") } });
+    await runBatch("novamed-events-staging", [eventMessage(event)]);
+    const row = await env.DB.prepare(`SELECT status FROM events WHERE event_id = ?1`).bind(event.event_id).first();
+    expect(row).toEqual({ status: "processed" });
+  });
+});
+
+describe("fan-out runs, the sweep and the dead-letter queue", () => {
+  it("the consumer fans out new changes after its deliveries; the minute's cron fans out too", async () => {
+    const { id, url } = await createDestination();
+    endpoint(url);
+    await orderChange();
+    const first = await fanOutJobs(id);
+    await orderChange();
+    // Delivering the first change also fans out the second.
+    const sent = await deliver(first);
+    expect(sent.filter((message) => message.body.destination_id === id)).toHaveLength(1);
+    await orderChange();
+    const cron = await capturingDeliveries(() =>
+      worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: CRONS.forwarding }), env),
+    );
+    expect(cron.filter((message) => message.body.destination_id === id)).toHaveLength(1);
+  });
+
+  it("the 5-minute sweep fans out and re-sends a lost job; a dead-lettered job fails its row", async () => {
+    const { id } = await createDestination();
+    await orderChange();
+    const now = new Date();
+    const fannedOut = await capturingDeliveries(() => sweepForwarding(env, now));
+    const job = fannedOut.map((message) => message.body).find((body) => body.destination_id === id);
+    expect(job).toBeDefined();
+    // The job is lost: 5 minutes later the sweep sends it again.
+    const swept = await capturingDeliveries(() => sweepForwarding(env, new Date(now.getTime() + 6 * 60_000)));
+    expect(swept.map((message) => message.body)).toContainEqual(job);
+
+    await runBatch(QUEUES.deliveriesDeadLetter, [
+      { id: uniqueId("msg"), timestamp: new Date(), attempts: 1, body: job },
+    ]);
+    expect((await deliveriesOf(id)).deliveries[0]).toMatchObject({ status: "failed", error: "retries exhausted" });
+  });
+});
