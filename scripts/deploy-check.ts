@@ -16,18 +16,29 @@ import {
 } from "../src/config/secret-rules.ts";
 
 /** Secrets a receiver cannot run without. */
-const REQUIRED_SECRETS = ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_CLINIC_IDS"] as const;
+const REQUIRED_SECRETS = ["NOVAMED_CLINIC_IDS"] as const;
+/**
+ * The webhook keys: the shared `NOVAMED_WEBHOOK_SECRET` (every clinic), per-clinic
+ * `NOVAMED_WEBHOOK_KEYS` (JSON), or both during a migration; one of them must be set.
+ */
+const WEBHOOK_KEY_SECRETS = ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_WEBHOOK_KEYS"] as const;
 /** Secrets whose values, when given locally, must not be ones the repository published. */
-const CHECKED_VALUES = ["NOVAMED_WEBHOOK_SECRET", "ADMIN_TOKEN", "TWILIO_AUTH_TOKEN", "RESEND_API_KEY"] as const;
-/** Secrets that alone open the receiver: each of their keys must meet the key rule. */
-const KEY_RULE_VALUES: readonly string[] = ["NOVAMED_WEBHOOK_SECRET", "ADMIN_TOKEN"];
+const CHECKED_VALUES = [
+  "NOVAMED_WEBHOOK_SECRET",
+  "NOVAMED_WEBHOOK_KEYS",
+  "ADMIN_TOKEN",
+  "TWILIO_AUTH_TOKEN",
+  "RESEND_API_KEY",
+] as const;
+/** Secrets that alone open the receiver (or a clinic of it): each of their keys must meet the key rule. */
+const KEY_RULE_VALUES: readonly string[] = ["NOVAMED_WEBHOOK_SECRET", "NOVAMED_WEBHOOK_KEYS", "ADMIN_TOKEN"];
 
 /**
- * Whether a variable's name says it holds a secret (`ADMIN_TOKEN`, `*_SECRET`, `*_TOKEN`, `*_KEY`):
+ * Whether a variable's name says it holds a secret (`ADMIN_TOKEN`, `*_SECRET`, `*_TOKEN`, `*_KEY(S)`):
  * such a variable never belongs in wrangler.toml, where anyone with the repository reads it.
  */
 export function isSecretName(name: string): boolean {
-  return name === "ADMIN_TOKEN" || /_(SECRET|TOKEN|KEY)$/.test(name);
+  return name === "ADMIN_TOKEN" || /_(SECRET|TOKEN|KEYS?)$/.test(name);
 }
 
 /** The variables of wrangler.toml: the target environment's, and every table, for the secret-name rule. */
@@ -63,6 +74,11 @@ export function deployProblems({ secretNames, vars, varTables, localValues }: De
   for (const name of REQUIRED_SECRETS) {
     if (!isSet(name)) problems.push(`${name} is not set: npx wrangler secret put ${name}`);
   }
+  if (!WEBHOOK_KEY_SECRETS.some(isSet)) {
+    problems.push(
+      'NOVAMED_WEBHOOK_SECRET is not set, nor NOVAMED_WEBHOOK_KEYS: npx wrangler secret put NOVAMED_WEBHOOK_SECRET (one key for every clinic), or NOVAMED_WEBHOOK_KEYS (JSON {"<clinic uuid>": ["<key>"]}, a key per clinic)',
+    );
+  }
   const team = isSet("ACCESS_TEAM_DOMAIN");
   const audience = isSet("ACCESS_AUD");
   if (team !== audience) {
@@ -80,11 +96,13 @@ export function deployProblems({ secretNames, vars, varTables, localValues }: De
   for (const name of CHECKED_VALUES) {
     const value = localValues[name]?.trim();
     if (!value) continue;
-    // A comma-separated secret (key rotation) is unsafe when any of its keys is.
-    const keys = value
-      .split(",")
-      .map((entry) => entry.trim())
-      .filter((entry) => entry !== "");
+    const keys = keysOf(name, value);
+    if (keys === null) {
+      problems.push(
+        `${name} (the value in your environment) is not JSON like {"<clinic uuid>": ["<key>", "<next key>"]}`,
+      );
+      continue;
+    }
     if (keys.some((key) => knownValues.includes(key))) {
       problems.push(
         `${name} (the value in your environment) is a value published in the repository; generate a new one`,
@@ -96,6 +114,29 @@ export function deployProblems({ secretNames, vars, varTables, localValues }: De
     if (weak) problems.push(`${name} (the value in your environment) holds a key that ${weak}`);
   }
   return problems;
+}
+
+/**
+ * The keys a secret's value holds: a comma-separated list (a key rotation) for most, every key of every
+ * clinic for `NOVAMED_WEBHOOK_KEYS` (null when that is not a JSON object of key lists). A secret is
+ * unsafe when any of its keys is.
+ */
+function keysOf(name: string, value: string): string[] | null {
+  if (name !== "NOVAMED_WEBHOOK_KEYS") {
+    return value
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== "");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return null;
+  }
+  if (!isTable(parsed)) return null;
+  const keys = Object.values(parsed).flatMap((list) => (Array.isArray(list) ? list : [list]));
+  return keys.every((key) => typeof key === "string") ? (keys as string[]) : null;
 }
 
 /**

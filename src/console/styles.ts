@@ -39,6 +39,7 @@ nav.tabs a { padding: 6px 14px; border: 1px solid transparent; border-bottom: no
 nav.tabs a[aria-current="page"] { border-color: var(--line); background: #fff; color: var(--ink); font-weight: 700; margin-bottom: -1px; box-shadow: inset 0 3px 0 #0969da; }
 .payload { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 0 12px; overflow-x: auto; max-width: 100%; }
 .card.attention { border-color: #cf222e; background: #fff0f0; }
+#clinic-cards .card > * { display: block; margin-top: 4px; }
 .status { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 0.85em; font-weight: 600; border: 1px solid transparent; }
 .status-processed, .status-success, .status-sent, .status-delivered, .status-shipped, .status-approved, .status-filled { background: #dafbe1; color: #116329; border-color: #4ac26b; }
 .status-queued, .status-processing, .status-pending, .status-scheduled, .status-created, .status-requested { background: #ddf4ff; color: #0a3069; border-color: #54aeff; }

@@ -82,7 +82,7 @@ export async function listAuditRows(db: D1Database, scope: StaffScope, query: Au
   const limit = filters.param(pageLimit(query.limit));
   const { results } = await db
     .prepare(
-      `SELECT audit_id, at, actor, action, target_type, target_id, request_id, outcome, status, detail
+      `SELECT audit_id, at, actor, action, target_type, target_id, request_id, outcome, status, detail, clinic_id, role
 FROM audit ${filters.clause} ORDER BY at DESC, audit_id DESC LIMIT ${limit}`,
     )
     .bind(...filters.values)

@@ -192,21 +192,24 @@ export const REPLAYABLE_NOTIFICATION_STATUSES = ["held", "failed"] as const;
 
 /**
  * Puts up to `limit` notifications in `status` (oldest first) back to `pending` and returns their
- * send jobs. If enqueueing them fails, the sweep finds them `pending` and enqueues them later.
+ * send jobs. If enqueueing them fails, the sweep finds them `pending` and enqueues them later. Only
+ * notifications of `scope`'s clinics (through their events): another clinic's are left as they are.
  */
 export async function reopenNotifications(
   db: D1Database,
+  scope: StaffScope,
   status: (typeof REPLAYABLE_NOTIFICATION_STATUSES)[number],
   limit: number,
   now: string,
 ): Promise<OutboxKey[]> {
+  const inScope = andEventInScope(scope, "event_id", "?4");
   const { results } = await db
     .prepare(
       `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?3
-WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1 ORDER BY created_at LIMIT ?2)
+WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1${inScope.sql} ORDER BY created_at LIMIT ?2)
 RETURNING event_id, channel`,
     )
-    .bind(status, limit, now)
+    .bind(status, limit, now, ...inScope.values)
     .all<OutboxKey>();
   return results;
 }

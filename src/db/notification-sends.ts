@@ -269,19 +269,23 @@ WHERE entity_id IN (SELECT value FROM json_each(?1)) AND kind IN ('order_shipped
     .bind(JSON.stringify(orderIds));
 }
 
-/** A notification sent to a patient (for the daily cap). */
+/** A notification sent to a patient of a clinic (for the daily cap, which counts per clinic and patient). */
 export interface RecentSend {
+  /** The clinic of the notification's event: patient ids are NovaMed's per clinic, so two clinics may share one. */
+  clinic_id: string;
   patient_id: string;
   channel: Channel;
   sent_at: string;
 }
 
-/** The sends to some patients since `since` (ISO), in one statement. */
+/** The sends to some patient ids since `since` (ISO), with their events' clinics, in one statement. */
 export function selectRecentSends(db: D1Database, patientIds: readonly string[], since: string): Query<RecentSend> {
   return db
     .prepare(
-      `SELECT patient_id, channel, sent_at FROM notifications
-WHERE patient_id IN (SELECT value FROM json_each(?1)) AND sent_at >= ?2`,
+      `SELECT events.clinic_id AS clinic_id, notifications.patient_id AS patient_id, notifications.channel AS channel,
+  notifications.sent_at AS sent_at
+FROM notifications JOIN events ON events.event_id = notifications.event_id
+WHERE notifications.patient_id IN (SELECT value FROM json_each(?1)) AND notifications.sent_at >= ?2`,
     )
     .bind(JSON.stringify(patientIds), since);
 }

@@ -4,11 +4,21 @@ import { andEventInScope, andInScope, coversClinic, type StaffScope } from "./sc
 
 /** Typed SQL for the console overview: recent activity per clinic, per hour and status. */
 
+/** One clinic's card on the overview. */
 export interface ClinicActivity {
   clinic_id: string;
+  /** The name its profile gives it; null without one (the `CLINIC_NAME` default). */
+  name: string | null;
   /** When the newest event from this clinic reached the receiver; null when none has. */
   last_received_at: string | null;
+  /** The clinic's events that need someone: `dead`, `failed` or `invalid`. */
+  attention_events: number;
+  /** The clinic's lifecycle-watch alerts still open. */
+  open_alerts: number;
 }
+
+/** Event statuses that need someone's attention (the overview's cards link to their lists). */
+export const ATTENTION_STATUSES = ["dead", "failed", "invalid"] as const;
 
 /** Events received in one UTC hour (`YYYY-MM-DDTHH`) with one status. */
 export interface HourlyStatusCount {
@@ -27,8 +37,10 @@ export interface Overview {
 }
 
 /**
- * The overview's activity figures in one round trip: each clinic's newest event (one index probe per
- * clinic on `events_clinic_received`), events received since `since` counted per hour and status (a
+ * The overview's activity figures in one round trip: each clinic's card (its profile's name, its newest event, one index
+ * probe on `events_clinic_received`; its events needing attention, read from `events_status_received`
+ * (the few rows of those statuses, `+clinic_id` keeping SQLite off the clinic index, which would read
+ * every event of the clinic); its open alerts, from `alerts_state_opened`), events received since `since` counted per hour and status (a
  * range of `events_received`), the oldest pending notification (`notifications_status_created`) and the open alerts.
  */
 export async function readOverview(
@@ -44,10 +56,17 @@ export async function readOverview(
     query<ClinicActivity>(
       db
         .prepare(
-          `SELECT value AS clinic_id, (SELECT MAX(received_at) FROM events WHERE clinic_id = value) AS last_received_at
-FROM json_each(?1)`,
+          `SELECT value AS clinic_id, (SELECT NULLIF(name, '') FROM clinic_profiles WHERE clinic_id = clinics.value) AS name,
+  (SELECT MAX(received_at) FROM events WHERE clinic_id = clinics.value) AS last_received_at,
+  (SELECT COUNT(*) FROM events WHERE status IN (SELECT value FROM json_each(?2)) AND +clinic_id = clinics.value)
+    AS attention_events,
+  (SELECT COUNT(*) FROM alerts WHERE state = 'open' AND +clinic_id = clinics.value) AS open_alerts
+FROM json_each(?1) AS clinics`,
         )
-        .bind(JSON.stringify(clinicIds.filter((clinicId) => coversClinic(scope, clinicId)))),
+        .bind(
+          JSON.stringify(clinicIds.filter((clinicId) => coversClinic(scope, clinicId))),
+          JSON.stringify(ATTENTION_STATUSES),
+        ),
     ),
     query<HourlyStatusCount>(
       db
@@ -71,7 +90,11 @@ WHERE received_at >= ?1${events.sql} GROUP BY hour, status`,
     ),
   ]);
   return {
-    clinics,
+    clinics: clinics.map((clinic) => ({
+      ...clinic,
+      attention_events: Number(clinic.attention_events),
+      open_alerts: Number(clinic.open_alerts),
+    })),
     hourly: hourly.map((row) => ({
       ...row,
       count: Number(row.count),

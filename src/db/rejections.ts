@@ -42,15 +42,20 @@ export interface HourlyRejections {
   last_at: string;
 }
 
-/** Rejections from the minute of `since` on, per clinic, reason and hour, newest hour first (`webhook_rejections_minute`). */
-export async function listRejections(db: D1Database, since: Date): Promise<HourlyRejections[]> {
+/**
+ * Rejections from the minute of `since` on, per clinic, reason and hour, newest hour first
+ * (`webhook_rejections_minute`). An identity of some clinics reads its clinics' rows only (not
+ * `unknown`, which names no clinic).
+ */
+export async function listRejections(db: D1Database, scope: StaffScope, since: Date): Promise<HourlyRejections[]> {
+  const inScope = andInScope(scope, "clinic_id", "?2");
   const { results } = await db
     .prepare(
       `SELECT clinic_id, reason, substr(minute, 1, 13) AS hour, SUM(count) AS count, MAX(last_at) AS last_at
-FROM webhook_rejections WHERE minute >= ?1
+FROM webhook_rejections WHERE minute >= ?1${inScope.sql}
 GROUP BY clinic_id, reason, hour ORDER BY hour DESC, count DESC, clinic_id, reason LIMIT 5000`,
     )
-    .bind(minuteKey(since))
+    .bind(minuteKey(since), ...inScope.values)
     .all<HourlyRejections>();
   return results;
 }

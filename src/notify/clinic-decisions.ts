@@ -38,7 +38,7 @@ export function clinicContexts(
     const created = {
       settings,
       optedOutPhones,
-      cap: dailyCap(settings.dailyCaps, context.recentSends, now, settings.weeklySmsCap),
+      cap: dailyCap(clinicId, settings.dailyCaps, context.recentSends, now, settings.weeklySmsCap),
     };
     byClinic.set(clinicId, created);
     return created;

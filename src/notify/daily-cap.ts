@@ -3,12 +3,14 @@ import type { RecentSend } from "../db/notification-sends";
 import { instantClockReaches, localDate } from "../time-zone";
 
 /**
- * The per-patient frequency caps: at most `caps[channel]` messages per patient and channel per local
+ * The per-patient frequency caps of one clinic: at most `caps[channel]` messages per patient of the
+ * clinic and channel per local
  * day (the patient's time zone), and, when set, at most `weeklySms` texts in any 7 local days, so a
  * burst of events, or a compromised NovaMed key, cannot text a patient over and over. Counts what was
  * sent plus what this run has already let through. Two senders running at the same moment may each
  * let one more through: the cap bounds a burst, it is not a ledger. A message over a cap is not
- * dropped: it waits for the patient's next allowed day ({@link CapVerdict}).
+ * dropped: it waits for the patient's next allowed day ({@link CapVerdict}). Another clinic's sends to
+ * the same patient id never count (patient ids are per clinic, and each clinic has its own caps).
  */
 export interface DailyCap {
   /** Takes (and counts) one message when it fits the patient's caps; otherwise says until when it waits. */
@@ -32,6 +34,7 @@ export const RECENT_SENDS_MS = (WEEK_DAYS * 24 + 3) * 3_600_000;
 const dayNumber = (date: string) => Date.parse(`${date}T00:00:00Z`) / DAY_MS;
 
 export function dailyCap(
+  clinicId: string,
   caps: Record<Channel, number>,
   recentSends: readonly RecentSend[],
   now: Date,
@@ -49,7 +52,7 @@ export function dailyCap(
       let counted = days.get(key);
       if (!counted) {
         counted = recentSends
-          .filter((send) => send.patient_id === patientId && send.channel === channel)
+          .filter((send) => send.clinic_id === clinicId && send.patient_id === patientId && send.channel === channel)
           .map((send) => dayNumber(localDate(Date.parse(send.sent_at), timeZone)));
         days.set(key, counted);
       }

@@ -8,16 +8,17 @@ import { consumeOutboxDeadLetters } from "../outbox/dead-letter";
 
 const jobSchema = z.object({ change_id: z.string().min(1), destination_id: z.string().min(1) });
 
-/** A delivery job from a message body, or null for a fan-out nudge or an unreadable body. */
+/** A delivery job from a message body, or null for an unreadable one (acked without effect). */
 export function readDeliveryJob(body: unknown): DeliveryKey | null {
   const parsed = jobSchema.safeParse(body);
   return parsed.success ? parsed.data : null;
 }
 
 /**
- * The `clinic-deliveries` consumer: a fan-out nudge (sent after an events batch while destinations
- * exist) fans new changes out; delivery jobs are delivered (src/forwarding/deliver.ts) and the ones to
- * retry are enqueued again with their delay. While D1 cannot be read, every message is retried.
+ * The `clinic-deliveries` consumer: delivery jobs are delivered (src/forwarding/deliver.ts), the ones
+ * to retry are enqueued again with their delay, and then new changes are fanned out, so a busy
+ * destination does not wait for the next minute's fan-out. While D1 cannot be read, every message
+ * is retried.
  */
 export async function consumeClinicDeliveries(
   batch: MessageBatch<unknown>,
@@ -27,7 +28,6 @@ export async function consumeClinicDeliveries(
   const now = options.now ?? Date.now;
   const jobs = batch.messages.flatMap((message) => readDeliveryJob(message.body) ?? []);
   try {
-    if (jobs.length < batch.messages.length) await fanOut(env, new Date(now()));
     if (jobs.length > 0) {
       const result = await deliverChanges(env, jobs, now);
       const delays = new Map(result.later.map(({ job, delaySeconds }) => [job, delaySeconds]));
@@ -38,6 +38,7 @@ export async function consumeClinicDeliveries(
         failed: result.failed,
       });
     }
+    await fanOut(env, new Date(now()));
   } catch (error) {
     log.error("clinic deliveries not processed; will retry", { error: errorKind(error) });
     for (const message of batch.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });

@@ -1,5 +1,4 @@
 import type { ChangeListener } from "../events/handlers";
-import { nudgeForwarding } from "../forwarding/fan-out";
 import { log } from "../log";
 import { notificationListener } from "../notify/outbox";
 import { consumeClinicDeliveries, consumeClinicDeliveryDeadLetters } from "./clinic-deliveries-consumer";
@@ -33,8 +32,7 @@ export function baseQueueName(name: string): string {
 export async function queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   switch (baseQueueName(batch.queue)) {
     case QUEUES.events:
-      await consumeEvents(batch, env, { listeners: changeListeners(env) });
-      return nudgeForwarding(env);
+      return consumeEvents(batch, env, { listeners: changeListeners(env) });
     case QUEUES.eventsDeadLetter:
       return consumeDeadLetters(batch, env, { listeners: changeListeners(env) });
     case QUEUES.notifications:

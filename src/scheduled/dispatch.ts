@@ -1,6 +1,7 @@
 import { archiveFinishedHistory, CATCH_UP_ARCHIVE_QUERIES, DAILY_ARCHIVE_QUERIES } from "../archive/run";
 import { ConfigError } from "../config/read";
 import { purgeOldRejections } from "../db/rejections";
+import { fanOut } from "../forwarding/fan-out";
 import { errorKind, log } from "../log";
 import { drainPendingPatients } from "../search/patient-index";
 import { runLifecycleWatch } from "../watch/run";
@@ -18,6 +19,7 @@ import { purgeExpiredAuditRows, purgeExpiredChanges, purgeExpiredPayloads } from
 export const CRONS = {
   notificationSweep: "*/5 * * * *",
   retention: "17 3 * * *",
+  forwarding: "* * * * *",
 } as const;
 
 type Job = (env: Env, now: Date) => Promise<unknown>;
@@ -32,6 +34,9 @@ const FIVE_MINUTE_JOBS: Record<string, Job> = {
   patient_search_index: (env) => drainPendingPatients(env),
   // Drains an archive backlog the daily run could not finish (a few queries when there is none).
   archive_catch_up: (env, now) => archiveFinishedHistory(env, now, { queryBudget: CATCH_UP_ARCHIVE_QUERIES }),
+};
+const MINUTE_JOBS: Record<string, Job> = {
+  forwarding_fan_out: fanOut,
 };
 const DAILY_PURGES: Record<string, Job> = {
   payload_retention: purgeExpiredPayloads,
@@ -53,10 +58,12 @@ export async function scheduled(controller: ScheduledController, env: Env): Prom
       return runJobs(FIVE_MINUTE_JOBS, env, now);
     case CRONS.retention:
       return runJobs(DAILY_JOBS, env, now);
+    case CRONS.forwarding:
+      return runJobs(MINUTE_JOBS, env, now);
     default:
       // Unknown schedules (e.g. a manual trigger) run every job; each is idempotent.
       // The archive runs once, with the catch-up budget, so the whole run stays under D1's query limit.
-      return runJobs({ ...FIVE_MINUTE_JOBS, ...DAILY_PURGES }, env, now);
+      return runJobs({ ...MINUTE_JOBS, ...FIVE_MINUTE_JOBS, ...DAILY_PURGES }, env, now);
   }
 }
 

@@ -2,6 +2,7 @@ import { readClinicIds, readSenderDefaults } from "../config/clinics";
 import { readNotificationSettings } from "../config/notifications";
 import { getClinicProfiles } from "../db/clinics";
 import type { DirectoryClinic } from "../db/patients";
+import { coversClinic, type StaffScope } from "../db/scope";
 import { type ClinicSettings, clinicSettings } from "./clinic-settings";
 
 /**
@@ -53,4 +54,21 @@ export function directoryOf(env: Env, clinicId: string): DirectoryClinic | null 
   const ids = readClinicIds(env);
   if (!ids.includes(id)) return null;
   return { clinicId: id, withUnassigned: ids.length === 1 };
+}
+
+/**
+ * The directory a request without a clinic (the old `/admin/patients` routes, an import row without
+ * `clinic_id`) means for an identity of `scope`: the only configured clinic, or else the identity's
+ * only clinic; null when that is ambiguous (several clinics either way: 400 `clinic_required`) or
+ * the clinic is not one of the identity's.
+ */
+export function impliedDirectory(env: Env, scope: StaffScope): DirectoryClinic | null {
+  const only = soleClinic(env) ?? (scope.clinics !== "all" && scope.clinics.length === 1 ? scope.clinics[0] : null);
+  if (!only || !coversClinic(scope, only)) return null;
+  return directoryOf(env, only);
+}
+
+/** A clinic's directory as an identity of `scope` may use it: null outside the allow-list or its clinics. */
+export function directoryWithin(env: Env, scope: StaffScope, clinicId: string): DirectoryClinic | null {
+  return coversClinic(scope, clinicId) ? directoryOf(env, clinicId) : null;
 }

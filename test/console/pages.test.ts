@@ -57,7 +57,7 @@ describe("console overview", () => {
     expect(counting.roundTrips() - before).toBe(5);
     const html = await response.text();
 
-    expect(html).toContain(`<td class="mono">${CLINIC_ID}</td>`);
+    expect(html).toContain(`data-clinic="${CLINIC_ID}"`);
     expect(html).toContain('datetime="2031-05-10T15:20:00.000Z"');
     expect(html).toContain("May 10, 2031, 11:20:00 EDT");
     expect(html).toContain("(10 min ago)");

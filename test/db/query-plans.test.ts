@@ -105,12 +105,12 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   await fetch(`/admin/medication-requests/${String(request.data.medication_request_id)}`);
   await fetch(`/admin/refills/${String(refill.data.refill_id)}`);
   await fetch(`/admin/patients/${patientId}`);
-  await fetch("/admin/changes");
-  await fetch("/admin/changes?after=1&limit=10");
-  await fetch("/admin/destinations");
   // The search: phone, email, tracking number, id prefix (each kind).
   for (const q of ["(415) 555-0100", "pat@example.org", "1Z999AA10123456784", orderId.slice(0, 8), "evt_"])
     await fetch(`/admin/search?q=${encodeURIComponent(q)}`);
+  await fetch("/admin/changes");
+  await fetch("/admin/changes?after=1&limit=10");
+  await fetch("/admin/destinations");
   vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
   await fetch(`/admin/events/${dead.event_id}/replay`, { method: "POST" });
   for (const body of [
@@ -151,8 +151,6 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   await selectPatientNotifications(db, some, patientId, 20).all();
   await readOverview(db, some, [CLINIC_ID], "2026-01-01T00:00:00.000Z");
   await markQueuedForBulkReplay(db, { status: "invalid", limit: 10, scope: some }, new Date().toISOString());
-  await listChanges(db, some, 0, 50);
-  await listDestinations(db, some);
   const position = { at: new Date().toISOString(), id: "x" };
   for (const query of [{ limit: 50 }, { limit: 50, from: "2026-01-01", before: "2027-01-01", after: position }]) {
     for (const kind of ["order", "medication_request", "refill"] as const) {
@@ -166,6 +164,8 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   }
   await findAnything({ ...recordingEnv, DB: db }, some, "(415) 555-0100");
   await findAnything({ ...recordingEnv, DB: db }, some, "1Z999AA10123456784");
+  await listChanges(db, some, 0, 50);
+  await listDestinations(db, some);
 
   // Console pages.
   const consoleFetch = async (request: Request) => worker.fetch(request, recordingEnv, createExecutionContext());

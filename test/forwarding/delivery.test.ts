@@ -1,12 +1,15 @@
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { Webhook } from "standardwebhooks";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { DeliveryKey } from "../../src/db/deliveries";
 import { GIVE_UP_AFTER_MS, PAUSE_AFTER_FAILURES } from "../../src/forwarding/deliver";
 import { fanOut } from "../../src/forwarding/fan-out";
+import worker from "../../src/index";
 import { consumeClinicDeliveries } from "../../src/queue/clinic-deliveries-consumer";
 import { QUEUES } from "../../src/queue/dispatch";
+import { CRONS } from "../../src/scheduled/dispatch";
 import { sweepForwarding } from "../../src/scheduled/forwarding-sweep";
 import { adminFetch } from "../helpers/admin";
 import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
@@ -14,12 +17,6 @@ import { useMockNetwork } from "../helpers/msw";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
 const server = useMockNetwork();
-
-// The events consumer's fan-out nudge would reach the local queue and run a consumer in the
-// background; each test drives the fan-out and the deliveries itself instead.
-beforeEach(() => {
-  vi.spyOn(env.DELIVERIES, "send").mockResolvedValue(undefined as never);
-});
 
 interface Received {
   headers: Record<string, string>;
@@ -300,20 +297,21 @@ describe("queues of the staging and production environments", () => {
   });
 });
 
-describe("nudges, the sweep and the dead-letter queue", () => {
-  it("an events batch nudges the fan-out while a destination is enabled, and the nudge fans out", async () => {
-    const { id } = await createDestination();
-    const send = vi.mocked(env.DELIVERIES.send);
+describe("fan-out runs, the sweep and the dead-letter queue", () => {
+  it("the consumer fans out new changes after its deliveries; the minute's cron fans out too", async () => {
+    const { id, url } = await createDestination();
+    endpoint(url);
     await orderChange();
-    expect(send).toHaveBeenCalledWith({ fan_out: true });
-    const sent = await capturingDeliveries(() =>
-      runBatch(
-        QUEUES.deliveries,
-        [{ id: uniqueId("msg"), timestamp: new Date(), attempts: 1, body: { fan_out: true } }],
-        env,
-      ),
-    );
+    const first = await fanOutJobs(id);
+    await orderChange();
+    // Delivering the first change also fans out the second.
+    const sent = await deliver(first);
     expect(sent.filter((message) => message.body.destination_id === id)).toHaveLength(1);
+    await orderChange();
+    const cron = await capturingDeliveries(() =>
+      worker.scheduled(createScheduledController({ scheduledTime: new Date(), cron: CRONS.forwarding }), env),
+    );
+    expect(cron.filter((message) => message.body.destination_id === id)).toHaveLength(1);
   });
 
   it("the 5-minute sweep fans out and re-sends a lost job; a dead-lettered job fails its row", async () => {

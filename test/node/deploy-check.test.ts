@@ -60,7 +60,7 @@ describe("deploy check", () => {
     const result = check([]);
     expect(result.code).toBe(1);
     expect(result.output).toContain(
-      "NOVAMED_WEBHOOK_SECRET is not set: npx wrangler secret put NOVAMED_WEBHOOK_SECRET",
+      "NOVAMED_WEBHOOK_SECRET is not set, nor NOVAMED_WEBHOOK_KEYS: npx wrangler secret put NOVAMED_WEBHOOK_SECRET",
     );
     expect(result.output).toContain("NOVAMED_CLINIC_IDS is not set");
     expect(result.output).toContain("ADMIN_TOKEN is not set and Cloudflare Access is not configured");

@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["index.ts"],
   ["http/", "console/"],
   ["queue/", "scheduled/"],
-  ["notify/", "archive/", "tenancy/", "outbox/", "watch/", "forwarding/", "replay/", "search/"],
+  ["notify/", "archive/", "tenancy/", "outbox/", "watch/", "replay/", "search/", "forwarding/"],
   ["events/"],
   ["db/"],
   ["config/"],

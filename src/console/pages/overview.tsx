@@ -1,10 +1,12 @@
 import { Hono } from "hono";
+import { readNotificationSettings } from "../../config/notifications";
+import { ConfigError } from "../../config/read";
 import { readWebhookConfig } from "../../config/webhook";
 import { EVENT_STATUSES, type EventStatus, eventStats } from "../../db/events";
 import { notificationStats } from "../../db/notification-views";
-import { type HourlyStatusCount, readOverview } from "../../db/overview";
+import { ATTENTION_STATUSES, type HourlyStatusCount, readOverview } from "../../db/overview";
 import { rejectionSummary } from "../../db/rejections";
-import { narrowedTo } from "../../db/scope";
+import { coversClinic, narrowedTo } from "../../db/scope";
 import { explainNotification } from "../../notify/explanations";
 import { localDate } from "../../time-zone";
 import { type ChartBar, StatusChart } from "../chart";
@@ -16,8 +18,6 @@ import { scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 
 const HOUR_MS = 60 * 60 * 1000;
-/** Statuses that need someone's attention, linked to their filtered lists. */
-const ATTENTION: readonly EventStatus[] = ["dead", "failed", "invalid"];
 /** Notification statuses highlighted on the overview: nothing will send them without a person. */
 const NOTIFICATION_ATTENTION = new Set(["held", "failed"]);
 
@@ -79,7 +79,17 @@ function totals(bars: ChartBar[]): Partial<Record<EventStatus, number>> {
   return sum;
 }
 
-/** `/console`: each clinic's last event, recent events by status, what needs attention. */
+/** `CLINIC_NAME`, the name of a clinic without its own; "Clinic" while a notification setting is broken (the page still shows). */
+function defaultClinicName(env: Env): string {
+  try {
+    return readNotificationSettings(env).clinicName;
+  } catch (error) {
+    if (error instanceof ConfigError) return "Clinic";
+    throw error;
+  }
+}
+
+/** `/console`: a card per clinic of the identity, recent events by status, what needs attention. */
 export const overview = new Hono<ConsoleApp>();
 
 overview.get("/", async (c) => {
@@ -89,10 +99,12 @@ overview.get("/", async (c) => {
   // `?clinic=`: every figure of one clinic of the identity (the clinic filter; links below keep it).
   const chosen = c.req.query("clinic")?.trim().toLowerCase() || undefined;
   const scope = narrowedTo(scopeOf(c), chosen);
+  // A clinic outside the identity's shows nothing (an empty scope), and its id is not echoed in links.
+  const linked = chosen && coversClinic(scopeOf(c), chosen) ? chosen : undefined;
   const withClinic = (path: string) =>
-    chosen ? `${path}${path.includes("?") ? "&" : "?"}clinic=${encodeURIComponent(chosen)}` : path;
-  // Four round trips whatever the table sizes: the admin API's two stats reads, one overview batch and
-  // the refused deliveries of the last 24 hours (GET /admin/rejections' table).
+    linked ? `${path}${path.includes("?") ? "&" : "?"}clinic=${encodeURIComponent(linked)}` : path;
+  // Four round trips whatever the table sizes: the admin API's two stats reads, one overview batch
+  // (with a card per clinic) and the refused deliveries of the last 24 hours (GET /admin/rejections' table).
   const since = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS - (7 * 24 - 1) * HOUR_MS).toISOString();
   const [events, notifications, activity, rejected] = await Promise.all([
     eventStats(c.env.DB, scope),
@@ -107,6 +119,7 @@ overview.get("/", async (c) => {
     { name: "Last 24 hours", totals: totals(lastDay) },
     { name: "Last 7 days", totals: totals(lastWeek) },
   ];
+  const defaultName = defaultClinicName(c.env);
   const notificationStatuses = Object.keys(notifications.by_status).sort();
 
   return renderPage(
@@ -123,7 +136,7 @@ overview.get("/", async (c) => {
           <strong>{openAlerts}</strong> open alert{openAlerts === 1 ? "" : "s"}
           <span class="window">now</span>
         </a>
-        {ATTENTION.map((status) => (
+        {ATTENTION_STATUSES.map((status) => (
           <a
             class={`card${events.by_status[status] ? " attention" : ""}`}
             href={withClinic(`/console/events?status=${status}`)}
@@ -173,26 +186,32 @@ overview.get("/", async (c) => {
       </div>
 
       <h2>Clinics</h2>
-      {/* Focusable, so a keyboard can scroll it when it is wider than a phone (it holds no link). */}
-      <table id="clinic-activity" tabindex={0}>
-        <caption class="muted">When NovaMed last sent each clinic an event (all time; {timeZone}).</caption>
-        <thead>
-          <tr>
-            <th scope="col">Clinic id</th>
-            <th scope="col">Last event received</th>
-          </tr>
-        </thead>
-        <tbody>
-          {activity.clinics.map((clinic) => (
-            <tr>
-              <td class="mono">{clinic.clinic_id}</td>
-              <td>
-                <TimeAgo iso={clinic.last_received_at} timeZone={timeZone} now={now} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <div class="cards" id="clinic-cards">
+        {activity.clinics.map((clinic) => {
+          const name = clinic.name ?? defaultName;
+          const only = (path: string) =>
+            `${path}${path.includes("?") ? "&" : "?"}clinic=${encodeURIComponent(clinic.clinic_id)}`;
+          return (
+            <section
+              class={`card${clinic.attention_events || clinic.open_alerts ? " attention" : ""}`}
+              data-clinic={clinic.clinic_id}
+              aria-label={`Clinic ${name}`}
+            >
+              <a href={only("/console")}>{name}</a>
+              <span class="mono muted">{clinic.clinic_id}</span>
+              <span>
+                Last event: <TimeAgo iso={clinic.last_received_at} timeZone={timeZone} now={now} />
+              </span>
+              <a href={only("/console/events")}>
+                <strong>{clinic.attention_events}</strong> events need attention
+              </a>
+              <a href={only("/console/alerts")}>
+                <strong>{clinic.open_alerts}</strong> open alert{clinic.open_alerts === 1 ? "" : "s"}
+              </a>
+            </section>
+          );
+        })}
+      </div>
 
       <h2>Events received</h2>
       <StatusChart
@@ -235,7 +254,7 @@ overview.get("/", async (c) => {
           {EVENT_STATUSES.map((status) => (
             <tr>
               <th scope="row">
-                <a href={`/console/events?status=${status}`}>
+                <a href={withClinic(`/console/events?status=${status}`)}>
                   <StatusBadge status={status} />
                 </a>
               </th>

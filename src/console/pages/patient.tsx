@@ -1,12 +1,11 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { readClinicIds } from "../../config/clinics";
 import { readPatientWithConsent } from "../../consent/patient-consent";
 import { readPatientPage } from "../../db/event-search";
 import type { DirectoryClinic } from "../../db/patients";
-import { coversClinic } from "../../db/scope";
 import { audited, setAuditClinic } from "../../http/audit";
-import { directoryOf, soleClinic } from "../../tenancy/clinics";
+import { directoryWithin, impliedDirectory } from "../../tenancy/clinics";
+import { clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { maskEmail, maskPhone } from "../format";
 import { CsrfField, Notice, renderPage } from "../layout";
@@ -156,15 +155,16 @@ async function renderPatientPage(
 export const patientPage = new Hono<ConsoleApp>();
 
 /**
- * The directory the page reads: `?clinic=` (an allowed clinic), or the only configured clinic. With
- * several clinics and none chosen, the page lists them to choose from (null).
+ * The directory the page reads: `?clinic=` (an allowed clinic of the identity), or the only configured
+ * clinic, or the identity's only clinic. With several possible and none chosen, the page lists the
+ * identity's clinics to choose from (null).
  */
 function directoryOfPage(c: Context<ConsoleApp>): DirectoryClinic | null | "not_found" {
-  const chosen = c.req.query("clinic") ?? soleClinic(c.env);
-  if (chosen === null) return null;
-  const directory = directoryOf(c.env, chosen);
+  const chosen = c.req.query("clinic");
   // Another clinic's directory is unknown to this identity, as an unconfigured one is.
-  if (!directory || !coversClinic(scopeOf(c), directory.clinicId)) return "not_found";
+  const directory =
+    chosen === undefined ? impliedDirectory(c.env, scopeOf(c)) : directoryWithin(c.env, scopeOf(c), chosen);
+  if (!directory) return chosen === undefined ? null : "not_found";
   setAuditClinic(c, directory.clinicId);
   return directory;
 }
@@ -192,11 +192,7 @@ patientPage.get("/:id", audited("patient.read", "patient", "id"), (c) => {
   if (directory === "not_found")
     return renderPage(c, "Patient not found", <Notice kind="error">No clinic has this id.</Notice>, 404);
   if (directory === null)
-    return renderPage(
-      c,
-      `Patient ${patientId}`,
-      <ChooseClinic patientId={patientId} clinicIds={readClinicIds(c.env)} />,
-    );
+    return renderPage(c, `Patient ${patientId}`, <ChooseClinic patientId={patientId} clinicIds={clinicChoices(c)} />);
   return renderPatientPage(c, patientId, directory);
 });
 

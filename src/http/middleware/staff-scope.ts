@@ -21,19 +21,6 @@ function requiredRole(method: string, path: string): StaffRole {
   return "operator";
 }
 
-/**
- * Routes that stay closed (403) to an identity of some clinics: staff (who may act for which clinics
- * is decided by admins of every clinic), health (the deployment's configuration), the old patient
- * routes without a clinic in their path, and the bulk release of notifications (not filtered by
- * clinic). Every other route filters by the request's scope in its SQL.
- */
-const EVERY_CLINIC_ONLY = [
-  /^\/admin\/staff(\/|$)/,
-  /^\/admin\/health(\/|$)/,
-  /^\/admin\/patients(\/|$)/,
-  /^\/admin\/notifications\/replay\/?$/,
-];
-
 /** The clinic a `/admin/clinics/:clinic_id…` path names, lower-cased; null for any other path. */
 function clinicInPath(path: string): string | null {
   const match = /^\/admin\/clinics\/([^/]+)(\/|$)/.exec(path);
@@ -51,7 +38,8 @@ export function requestScope(c: Context<App>): StaffScope {
  * After `adminAuth`: resolves the actor to its staff scope (role and clinics) once per request. An
  * Access identity without a staff row (nor in `ACCESS_ADMIN_EMAILS`) gets 403; a role below what the
  * route needs gets 403; a clinic outside the identity's clinics answers 404, as an unknown one would;
- * the routes then read through the scope (`requestScope`), so other clinics' rows answer 404 too.
+ * every route then reads through the scope (`requestScope`), so other clinics' rows answer 404 too and
+ * lists, counts, health and staff show the identity's clinics only (none is closed to it as a whole).
  */
 export function staffScope(): MiddlewareHandler<App> {
   return async function staffScope(c, next) {
@@ -60,13 +48,8 @@ export function staffScope(): MiddlewareHandler<App> {
     c.set("staffScope", scope);
     if (RANK[scope.role] < RANK[requiredRole(c.req.method, c.req.path)])
       throw new ApiError(403, "forbidden", "This identity's role may not do this.");
-    if (scope.clinics !== "all") {
-      if (EVERY_CLINIC_ONLY.some((pattern) => pattern.test(c.req.path)))
-        throw new ApiError(403, "forbidden", "This route needs an identity of every clinic.");
-      const clinic = clinicInPath(c.req.path);
-      if (clinic !== null && !coversClinic(scope, clinic))
-        throw new ApiError(404, "not_found", "No clinic has this id.");
-    }
+    const clinic = clinicInPath(c.req.path);
+    if (clinic !== null && !coversClinic(scope, clinic)) throw new ApiError(404, "not_found", "No clinic has this id.");
     await next();
   };
 }

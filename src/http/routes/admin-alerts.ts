@@ -3,8 +3,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ALERT_STATES, type AlertRow, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { getInboundReply } from "../../db/inbound-replies";
+import { narrowedTo } from "../../db/scope";
 import { alertChannelStates } from "../../watch/alert-delivery";
 import { audited } from "../audit";
+import { clinicParam } from "../clinic-query";
 import { encodePosition, readPosition, requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
@@ -18,6 +20,7 @@ const listQuery = z.object({
   state: z.enum(ALERT_STATES as [string, ...string[]], { error: "must be open or resolved" }).optional(),
   rule: z.string().max(100, { error: "is too long" }).optional(),
   ...pageParams,
+  ...clinicParam,
 });
 
 /** An alert as the API shows it (`since`: when the target entered the watched state, where its age counts from). */
@@ -43,7 +46,7 @@ adminAlerts.get(
   zValidator("query", listQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
   async (c) => {
     const query = c.req.valid("query");
-    const { rows, next } = await listAlerts(c.env.DB, requestScope(c), {
+    const { rows, next } = await listAlerts(c.env.DB, narrowedTo(requestScope(c), query.clinic_id), {
       state: query.state as AlertRow["state"] | undefined,
       rule: query.rule,
       limit: query.limit,

@@ -2,7 +2,9 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { listAuditRows } from "../../db/audit";
+import { narrowedTo } from "../../db/scope";
 import { auditedSearch } from "../audit";
+import { clinicParam } from "../clinic-query";
 import { encodePosition, readPosition, requireCursor } from "../cursor";
 import { rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
@@ -16,6 +18,7 @@ const auditQuery = z.object({
   target_type: text(50).optional(),
   target_id: text(200).optional(),
   ...pageParams,
+  ...clinicParam,
 });
 
 const positionOf = (cursor: string) => requireCursor(readPosition(cursor, "integer"));
@@ -33,7 +36,7 @@ adminAudit.get(
   zValidator("query", auditQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
   async (c) => {
     const query = c.req.valid("query");
-    const { rows, next } = await listAuditRows(c.env.DB, requestScope(c), {
+    const { rows, next } = await listAuditRows(c.env.DB, narrowedTo(requestScope(c), query.clinic_id), {
       actor: query.actor,
       targetType: query.target_type,
       targetId: query.target_id,

@@ -35,7 +35,7 @@ adminNotifications.post(
   zValidator("json", replayBody, rejectInvalid("invalid_body", "The request body is invalid.")),
   async (c) => {
     const { status, limit } = c.req.valid("json");
-    const jobs = await reopenNotifications(c.env.DB, status, limit, new Date().toISOString());
+    const jobs = await reopenNotifications(c.env.DB, requestScope(c), status, limit, new Date().toISOString());
     const enqueued = await enqueueSendJobs(c.env, jobs);
     log.info("notifications replayed", { request_id: c.get("requestId"), status, replayed: jobs.length, enqueued });
     setAuditDetail(c, { replayed: jobs.length, enqueued });

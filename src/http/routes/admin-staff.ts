@@ -1,25 +1,43 @@
 import { zValidator } from "@hono/zod-validator";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { readClinicIds } from "../../config/clinics";
-import { deleteStaffMember, getStaffMember, listStaff, STAFF_ROLES, upsertStaffMember } from "../../db/staff";
-import { staffScopeOf } from "../../tenancy/staff";
+import {
+  deleteStaffMember,
+  getStaffMember,
+  listStaff,
+  STAFF_ROLES,
+  type StaffMember,
+  upsertStaffMember,
+} from "../../db/staff";
+import { mayManageStaffOf, staffRowSeenBy } from "../../tenancy/staff";
 import { audited } from "../audit";
 import { ApiError, rejectInvalid } from "../errors";
+import { requestScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 
 /**
  * `/admin/staff`: who may act, with which role, for which clinics. Admins only (`ADMIN_TOKEN`, an
- * identity of `ACCESS_ADMIN_EMAILS`, or a staff row with role admin); anyone else gets 403.
+ * identity of `ACCESS_ADMIN_EMAILS`, or a staff row with role admin; the staff-scope middleware
+ * refuses other roles with 403). An admin of some clinics sees the staff of its clinics (each row's
+ * clinics cut to its own), and gives or takes away access to its own clinics only: a row of another
+ * clinic answers 404, a row reaching beyond its clinics (or "all") 403 (docs/security.md).
  */
 export const adminStaff = new Hono<App>();
 
-adminStaff.use(async function requireAdmin(c, next) {
-  const scope = await staffScopeOf(c.env, c.get("actor") ?? "");
-  if (scope?.role !== "admin" || scope.clinics !== "all")
-    throw new ApiError(403, "forbidden", "Only an admin of every clinic may manage staff.");
-  await next();
-});
+const notFound = () => new ApiError(404, "not_found", "No staff member has this identity.");
+const beyondOwnClinics = () =>
+  new ApiError(403, "forbidden", "An admin of some clinics may grant and revoke access to its own clinics only.");
+
+/** The existing row of `identity`, checked manageable by the request's admin (404 when it may not see it). */
+async function manageableRow(c: Context<App>, identity: string): Promise<StaffMember | null> {
+  const scope = requestScope(c);
+  const existing = await getStaffMember(c.env.DB, identity);
+  if (!existing) return null;
+  if (!staffRowSeenBy(scope, existing)) throw notFound();
+  if (!mayManageStaffOf(scope, existing.clinics)) throw beyondOwnClinics();
+  return existing;
+}
 
 const staffBody = z.strictObject(
   {
@@ -38,7 +56,11 @@ const identityParam = z
   .max(254)
   .regex(/^(service:[A-Za-z0-9._-]+|[^\s@]+@[^\s@]+)$/, { error: "must be an email address or service:<client id>" });
 
-adminStaff.get("/", async (c) => c.json({ staff: await listStaff(c.env.DB) }));
+adminStaff.get("/", async (c) => {
+  const scope = requestScope(c);
+  const staff = (await listStaff(c.env.DB)).flatMap((member) => staffRowSeenBy(scope, member) ?? []);
+  return c.json({ staff });
+});
 
 adminStaff.put(
   "/:identity",
@@ -54,14 +76,17 @@ adminStaff.put(
       throw new ApiError(400, "invalid_staff", "The staff member is invalid.", {
         issues: [{ path: "clinics", message: "names a clinic that is not in NOVAMED_CLINIC_IDS" }],
       });
+    if (!mayManageStaffOf(requestScope(c), clinics)) throw beyondOwnClinics();
     const id = identity.data.toLowerCase();
+    await manageableRow(c, id);
     await upsertStaffMember(c.env.DB, { identity: id, role: body.role, clinics }, new Date().toISOString());
-    return c.json(await getStaffMember(c.env.DB, id));
+    const saved = await getStaffMember(c.env.DB, id);
+    return c.json(saved && staffRowSeenBy(requestScope(c), saved));
   },
 );
 
 adminStaff.delete("/:identity", audited("staff.delete", "staff", "identity"), async (c) => {
-  if (!(await deleteStaffMember(c.env.DB, c.req.param("identity").toLowerCase())))
-    throw new ApiError(404, "not_found", "No staff member has this identity.");
+  const identity = c.req.param("identity").toLowerCase();
+  if (!(await manageableRow(c, identity)) || !(await deleteStaffMember(c.env.DB, identity))) throw notFound();
   return c.body(null, 204);
 });

@@ -7,11 +7,12 @@ import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES, type EventRow, eventStats, getEventRow } from "../../db/events";
 import type { NotificationRow } from "../../db/notification-outbox";
 import { notificationStats, notificationsForEvent } from "../../db/notification-views";
-import { coversClinic } from "../../db/scope";
+import { coversClinic, narrowedTo } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
 import { reasonFields } from "../../notify/reasons";
 import { replayEvent } from "../../replay/replay";
-import { audited } from "../audit";
+import { audited, setAuditClinic } from "../audit";
+import { clinicParam } from "../clinic-query";
 import { encodePosition, readPosition, requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
 import { pageParams } from "../list-query";
@@ -60,6 +61,7 @@ const listQuery = z.object({
     .optional(),
   type: z.string().max(100, { error: "is too long" }).optional(),
   ...pageParams,
+  ...clinicParam,
 });
 
 const afterCursor = (cursor: string) => requireCursor(readPosition(cursor));
@@ -80,7 +82,7 @@ function eventSummary(row: EventRow) {
 
 admin.get("/events", zValidator("query", listQuery, invalidQuery), async (c) => {
   const query = c.req.valid("query");
-  const { rows, next } = await searchEventRows(c.env.DB, requestScope(c), {
+  const { rows, next } = await searchEventRows(c.env.DB, narrowedTo(requestScope(c), query.clinic_id), {
     status: query.status as EventRow["status"] | undefined,
     type: query.type,
     limit: query.limit,
@@ -125,12 +127,16 @@ admin.get("/events/:event_id", audited("event.read", "event", "event_id"), async
   const eventId = c.req.param("event_id");
   const scope = requestScope(c);
   const row = await getEventRow(c.env.DB, scope, eventId);
-  if (row) return c.json(eventDetail(row, await notificationsForEvent(c.env.DB, row.event_id), false));
+  if (row) {
+    setAuditClinic(c, row.clinic_id);
+    return c.json(eventDetail(row, await notificationsForEvent(c.env.DB, row.event_id), false));
+  }
   // Finished history older than ARCHIVE_AFTER_DAYS lives in R2; the index names its object.
   const archived = await findArchivedEvent(c.env, eventId);
   // Another clinic's archived event reads as unknown, like a live one.
   if (!archived || !coversClinic(scope, archived.event.clinic_id))
     throw new ApiError(404, "not_found", "No event has this id.");
+  setAuditClinic(c, archived.event.clinic_id);
   return c.json(eventDetail(archived.event, archived.notifications, true));
 });
 
@@ -174,6 +180,7 @@ function entityRoute(path: string, kind: EntityKind, param: string) {
   admin.get(path, audited(`${kind}.read`, kind, param), async (c) => {
     const row = await getEntity(c.env.DB, requestScope(c), kind, c.req.param(param) ?? "");
     if (!row) throw new ApiError(404, "not_found", `No ${kind.replace("_", " ")} has this id.`);
+    if (typeof row.clinic_id === "string") setAuditClinic(c, row.clinic_id);
     return c.json(entityView(row));
   });
 }

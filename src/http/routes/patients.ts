@@ -5,14 +5,16 @@ import { LOCALES } from "../../channels";
 import { readPatientWithConsent } from "../../consent/patient-consent";
 import { maskEmail, maskPhone } from "../../console/format";
 import { type DirectoryClinic, deletePatient, type Patient, upsertPatient, upsertPatients } from "../../db/patients";
+import type { StaffScope } from "../../db/scope";
 import { type ErrorIssue, toIssues } from "../../events/issues";
 import { indexPatients } from "../../search/patient-index";
-import { directoryOf, soleClinic } from "../../tenancy/clinics";
+import { directoryWithin, impliedDirectory } from "../../tenancy/clinics";
 import { isTimeZone } from "../../time-zone";
 import { audited, setAuditClinic, setAuditDetail } from "../audit";
 import { parseCsvRows } from "../csv";
 import { ApiError, rejectInvalid } from "../errors";
 import { bodyCap } from "../middleware/body-cap";
+import { requestScope } from "../middleware/staff-scope";
 import type { App } from "../types";
 
 /** E.164: a plus, a non-zero digit, then up to 14 more digits. */
@@ -55,27 +57,24 @@ const IMPORT_MAX_BYTES = 1024 * 1024;
 const invalidPatient = rejectInvalid("invalid_patient", "The patient is invalid.");
 
 /**
- * The clinic whose directory a request uses: `:clinic_id` (404 outside `NOVAMED_CLINIC_IDS`, as an
- * unknown one), or on the old `/admin/patients` routes the only configured clinic (400
- * `clinic_required` with several).
+ * The clinic whose directory a request uses: `:clinic_id` (404 outside `NOVAMED_CLINIC_IDS` or the
+ * identity's clinics, as an unknown one), or on the old `/admin/patients` routes the only configured
+ * clinic, else the identity's only clinic (400 `clinic_required` when several are possible).
  */
 function directoryOfRequest(c: Context<App>): DirectoryClinic {
   const clinicId = c.req.param("clinic_id");
-  if (clinicId !== undefined) {
-    const directory = directoryOf(c.env, clinicId);
-    if (!directory) throw new ApiError(404, "not_found", "No clinic has this id.");
-    setAuditClinic(c, directory.clinicId);
-    return directory;
-  }
-  const only = soleClinic(c.env);
-  if (only === null)
+  const scope = requestScope(c);
+  const directory = clinicId === undefined ? impliedDirectory(c.env, scope) : directoryWithin(c.env, scope, clinicId);
+  if (!directory) {
+    if (clinicId !== undefined) throw new ApiError(404, "not_found", "No clinic has this id.");
     throw new ApiError(
       400,
       "clinic_required",
-      "Several clinics are configured: use /admin/clinics/:clinic_id/patients/:patient_id.",
+      "Several clinics are possible: use /admin/clinics/:clinic_id/patients/:patient_id.",
     );
-  setAuditClinic(c, only);
-  return { clinicId: only, withUnassigned: true };
+  }
+  setAuditClinic(c, directory.clinicId);
+  return directory;
 }
 
 /** PUT, GET and DELETE of one patient, in the directory {@link directoryOfRequest} picks. */
@@ -146,11 +145,11 @@ patients.post(
     const now = new Date().toISOString();
     const valid: { clinic: DirectoryClinic; patient: Patient }[] = [];
     const errors: { row: number; issues: ErrorIssue[] }[] = [];
-    const only = soleClinic(c.env);
+    const scope = requestScope(c);
     rows.forEach((row, index) => {
       const id = patientId.safeParse(row.patient_id);
       const fields = patientFields.safeParse(row);
-      const clinic = importClinicOf(c.env, row.clinic_id, only);
+      const clinic = importClinicOf(c.env, scope, row.clinic_id);
       if (id.success && fields.success && "clinicId" in clinic)
         valid.push({ clinic, patient: { patient_id: id.data, ...fields.data } });
       else {
@@ -173,14 +172,15 @@ patients.post(
 
 patients.route("/", patientRoutes());
 
-/** The clinic of one import row: its `clinic_id` (an allowed one), or the only clinic when it names none. */
-function importClinicOf(env: Env, value: unknown, only: string | null): DirectoryClinic | { issue: string } {
+/**
+ * The clinic of one import row: its `clinic_id` (an allowed one of the identity's clinics; any other
+ * reads as unknown), or the clinic a request without one means ({@link impliedDirectory}).
+ */
+function importClinicOf(env: Env, scope: StaffScope, value: unknown): DirectoryClinic | { issue: string } {
   if (value === undefined || value === null || value === "") {
-    return only === null
-      ? { issue: "is required when several clinics are configured" }
-      : { clinicId: only, withUnassigned: true };
+    return impliedDirectory(env, scope) ?? { issue: "is required when several clinics are configured" };
   }
-  const directory = typeof value === "string" ? directoryOf(env, value) : null;
+  const directory = typeof value === "string" ? directoryWithin(env, scope, value) : null;
   return directory ?? { issue: "is not a clinic this receiver serves" };
 }
 
