@@ -36,26 +36,14 @@ BEGIN
 END;
 
 -- Entities: the first status (insert) and each different one (update).
-CREATE TRIGGER orders_change_created AFTER INSERT ON orders BEGIN
-  INSERT INTO change_log VALUES ('order', NEW.order_id, NEW.status, NULL, NEW.status_at, NEW.clinic_id, NEW.status_event_id);
-END;
-CREATE TRIGGER orders_change_updated AFTER UPDATE OF status ON orders WHEN OLD.status IS NOT NEW.status BEGIN
-  INSERT INTO change_log VALUES ('order', NEW.order_id, NEW.status, OLD.status, NEW.status_at, NEW.clinic_id, NEW.status_event_id);
-END;
+CREATE TRIGGER orders_change_created AFTER INSERT ON orders BEGIN INSERT INTO change_log VALUES ('order', NEW.order_id, NEW.status, NULL, NEW.status_at, NEW.clinic_id, NEW.status_event_id); END;
+CREATE TRIGGER orders_change_updated AFTER UPDATE OF status ON orders WHEN OLD.status IS NOT NEW.status BEGIN INSERT INTO change_log VALUES ('order', NEW.order_id, NEW.status, OLD.status, NEW.status_at, NEW.clinic_id, NEW.status_event_id); END;
 
-CREATE TRIGGER medication_requests_change_created AFTER INSERT ON medication_requests BEGIN
-  INSERT INTO change_log VALUES ('medication_request', NEW.medication_request_id, NEW.status, NULL, NEW.status_at, NEW.clinic_id, NEW.status_event_id);
-END;
-CREATE TRIGGER medication_requests_change_updated AFTER UPDATE OF status ON medication_requests WHEN OLD.status IS NOT NEW.status BEGIN
-  INSERT INTO change_log VALUES ('medication_request', NEW.medication_request_id, NEW.status, OLD.status, NEW.status_at, NEW.clinic_id, NEW.status_event_id);
-END;
+CREATE TRIGGER medication_requests_change_created AFTER INSERT ON medication_requests BEGIN INSERT INTO change_log VALUES ('medication_request', NEW.medication_request_id, NEW.status, NULL, NEW.status_at, NEW.clinic_id, NEW.status_event_id); END;
+CREATE TRIGGER medication_requests_change_updated AFTER UPDATE OF status ON medication_requests WHEN OLD.status IS NOT NEW.status BEGIN INSERT INTO change_log VALUES ('medication_request', NEW.medication_request_id, NEW.status, OLD.status, NEW.status_at, NEW.clinic_id, NEW.status_event_id); END;
 
-CREATE TRIGGER refills_change_created AFTER INSERT ON refills BEGIN
-  INSERT INTO change_log VALUES ('refill', NEW.refill_id, NEW.status, NULL, NEW.status_at, NEW.clinic_id, NEW.status_event_id);
-END;
-CREATE TRIGGER refills_change_updated AFTER UPDATE OF status ON refills WHEN OLD.status IS NOT NEW.status BEGIN
-  INSERT INTO change_log VALUES ('refill', NEW.refill_id, NEW.status, OLD.status, NEW.status_at, NEW.clinic_id, NEW.status_event_id);
-END;
+CREATE TRIGGER refills_change_created AFTER INSERT ON refills BEGIN INSERT INTO change_log VALUES ('refill', NEW.refill_id, NEW.status, NULL, NEW.status_at, NEW.clinic_id, NEW.status_event_id); END;
+CREATE TRIGGER refills_change_updated AFTER UPDATE OF status ON refills WHEN OLD.status IS NOT NEW.status BEGIN INSERT INTO change_log VALUES ('refill', NEW.refill_id, NEW.status, OLD.status, NEW.status_at, NEW.clinic_id, NEW.status_event_id); END;
 
 -- Patient notifications: the statuses a clinic acts on (pending and scheduled are internal steps).
 CREATE TRIGGER notifications_change_created AFTER INSERT ON notifications

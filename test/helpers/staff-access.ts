@@ -1,42 +1,23 @@
 import type { setupServer } from "msw/native";
-import { beforeAll, expect } from "vitest";
-import { type AccessKeyPair, accessClaims, generateAccessKeys, serveAccessKeys, signAccessToken } from "./access";
+import { useAccessTeam } from "./access";
 import { randomClientAddress } from "./admin";
-import { adminFetchWith, fetchWith } from "./clinics";
+import { fetchWith } from "./clinics";
 import { consoleFetch } from "./console";
+import { addStaff } from "./staff";
 
 /**
  * Staff members signed in through Cloudflare Access, for tests of roles and clinic scoping: `member`
  * adds a staff row (with the admin token), `as` calls the admin API as that identity and `console`
- * opens the console as it.
+ * opens the console as it (a form may repeat a field).
  */
 export function useStaffAccess(server: ReturnType<typeof setupServer>) {
-  let team: AccessKeyPair;
-  beforeAll(async () => {
-    team = await generateAccessKeys();
-  });
+  const team = useAccessTeam(server);
   return {
-    async member(workerEnv: Env, role: string, clinics: string[] | "all"): Promise<string> {
-      const identity = `${role}-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
-      const response = await adminFetchWith(workerEnv, `/staff/${identity}`, {
-        method: "PUT",
-        body: JSON.stringify({ role, clinics }),
-      });
-      expect(response.status).toBe(200);
-      return identity;
-    },
-    async as(workerEnv: Env, identity: string, path: string, init: RequestInit = {}): Promise<Response> {
-      serveAccessKeys(server, team);
-      const headers = new Headers(init.headers);
-      headers.set("cf-access-jwt-assertion", await signAccessToken(team, accessClaims(identity)));
-      headers.set("cf-connecting-ip", randomClientAddress());
-      if (init.body !== undefined) headers.set("content-type", "application/json");
-      return fetchWith(workerEnv, new Request(`https://receiver.test/admin${path}`, { ...init, headers }));
-    },
+    member: (workerEnv: Env, role: string, clinics: string[] | "all") => addStaff(workerEnv, role, clinics),
+    as: team.adminFetch,
     /** The console as `identity`: `path` as a GET, or a POST of `form` (pairs repeat a field). */
     async console(workerEnv: Env, identity: string) {
-      serveAccessKeys(server, team);
-      const headers = { "cf-access-jwt-assertion": await signAccessToken(team, accessClaims(identity)) };
+      const headers = { "cf-access-jwt-assertion": await team.assertion(identity) };
       return (path: string, form?: Record<string, string> | [string, string][]) =>
         consoleFetch(path, { headers, ...(form ? { form } : {}) }, (request) => {
           request.headers.set("cf-connecting-ip", randomClientAddress());

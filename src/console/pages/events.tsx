@@ -14,7 +14,7 @@ import type { ConsoleApp } from "../types";
 import { parseIssues } from "./event";
 import { BulkReplayActions, bulkReplayNotice, isSelectable, SelectCheckbox } from "./event-bulk-replay";
 import { type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
-import { ENTITY_PAGES, entityOfEvent, referencesOf } from "./shared";
+import { ENTITY_PAGES, EventCells, entityOfEvent, referencesOf } from "./shared";
 
 const PAGE_SIZE = 50;
 
@@ -192,15 +192,7 @@ eventList.get("/", auditedSearch("event.search", "q", "not_audited"), async (c) 
             {page.map((row) => (
               <tr data-event-id={row.event_id}>
                 <td>{isSelectable(row) && <SelectCheckbox eventId={row.event_id} />}</td>
-                <td>
-                  <Time iso={row.received_at} timeZone={timeZone} />
-                </td>
-                <td>
-                  <a class="mono" href={`/console/events/${encodeURIComponent(row.event_id)}`}>
-                    {row.event_id}
-                  </a>
-                </td>
-                <td class="mono">{row.event_type}</td>
+                <EventCells row={row} timeZone={timeZone} />
                 <td>
                   {patientOf(row) && (
                     <a class="mono" href={`/console/patients/${encodeURIComponent(patientOf(row) ?? "")}`}>

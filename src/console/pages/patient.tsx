@@ -100,30 +100,22 @@ async function renderPatientPage(
       {!patient && <Notice kind="info">This patient is not in the directory; these messages name them.</Notice>}
       {patient && (
         <dl class="facts">
-          <dt>Phone</dt>
-          <dd>
-            <ContactDetail
-              patientId={patientId}
-              clinicId={directory.clinicId}
-              field="phone"
-              value={patient.phone}
-              revealed={revealed === "phone"}
-              csrfToken={csrfToken}
-              mayReveal={mayOperate(c)}
-            />
-          </dd>
-          <dt>Email</dt>
-          <dd>
-            <ContactDetail
-              patientId={patientId}
-              clinicId={directory.clinicId}
-              field="email"
-              value={patient.email}
-              revealed={revealed === "email"}
-              csrfToken={csrfToken}
-              mayReveal={mayOperate(c)}
-            />
-          </dd>
+          {(["phone", "email"] as const).map((field) => (
+            <>
+              <dt>{field === "phone" ? "Phone" : "Email"}</dt>
+              <dd>
+                <ContactDetail
+                  patientId={patientId}
+                  clinicId={directory.clinicId}
+                  field={field}
+                  value={patient[field]}
+                  revealed={revealed === field}
+                  csrfToken={csrfToken}
+                  mayReveal={mayOperate(c)}
+                />
+              </dd>
+            </>
+          ))}
           <dt>Time zone</dt>
           <dd>{patient.timezone ?? `clinic default (${timeZone})`}</dd>
           <dt>SMS consent</dt>

@@ -191,15 +191,7 @@ export function EventTable({
       <tbody>
         {events.map((row) => (
           <tr data-event-id={row.event_id}>
-            <td>
-              <Time iso={row.received_at} timeZone={timeZone} />
-            </td>
-            <td>
-              <a class="mono" href={`/console/events/${encodeURIComponent(row.event_id)}`}>
-                {row.event_id}
-              </a>
-            </td>
-            <td class="mono">{row.event_type}</td>
+            <EventCells row={row} timeZone={timeZone} />
             <td>
               <Time iso={row.occurred_at} timeZone={timeZone} />
             </td>
@@ -219,5 +211,28 @@ export function EventTable({
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** An event's first cells in a list: when it was received, its id (linked to its page) and its type. */
+export function EventCells({
+  row,
+  timeZone,
+}: {
+  row: { received_at: string; event_id: string; event_type: string };
+  timeZone: string;
+}) {
+  return (
+    <>
+      <td>
+        <Time iso={row.received_at} timeZone={timeZone} />
+      </td>
+      <td>
+        <a class="mono" href={`/console/events/${encodeURIComponent(row.event_id)}`}>
+          {row.event_id}
+        </a>
+      </td>
+      <td class="mono">{row.event_type}</td>
+    </>
   );
 }

@@ -196,24 +196,17 @@ const replayBody = z.strictObject(
  */
 export const adminDeliveries = new Hono<App>();
 
+const invalidReplay = rejectInvalid("invalid_body", "The replay request is invalid.");
+const isoOrNone = (at: string | undefined) => (at ? new Date(at).toISOString() : undefined);
+
 adminDeliveries.post(
   "/replay",
   audited("deliveries.replay", "destination", { fixed: "*" }),
-  zValidator("json", replayBody, rejectInvalid("invalid_body", "The replay request is invalid.")),
+  zValidator("json", replayBody, invalidReplay),
   async (c) => {
-    const body = c.req.valid("json");
-    const destination = await destinationInScope(c, body.destination_id);
-    const result = await replayDeliveries(
-      c.env,
-      destination.destination_id,
-      {
-        status: body.status,
-        from: body.occurred_after ? new Date(body.occurred_after).toISOString() : undefined,
-        to: body.occurred_before ? new Date(body.occurred_before).toISOString() : undefined,
-        limit: body.limit,
-      },
-      new Date(),
-    );
-    return c.json(result, 202);
+    const { destination_id, status, occurred_after, occurred_before, limit } = c.req.valid("json");
+    const { destination_id: id } = await destinationInScope(c, destination_id);
+    const range = { status, from: isoOrNone(occurred_after), to: isoOrNone(occurred_before), limit };
+    return c.json(await replayDeliveries(c.env, id, range, new Date()), 202);
   },
 );
