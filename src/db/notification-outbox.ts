@@ -215,7 +215,8 @@ RETURNING event_id, channel`,
 }
 
 /**
- * Puts one held notification, or one suppressed for a reason in `sendableSuppressions` (the caps),
+ * Puts one held notification, or one suppressed or waiting for a reason in `sendableSuppressions`
+ * (the caps and their expiry),
  * back to `pending` and returns its send job; null when it is not (or no longer) in such a state or
  * outside the scope. The sender then decides it afresh: consent, caps, quiet hours and the provider
  * are all checked again, so sending by hand never skips a rule.
@@ -232,7 +233,7 @@ export async function reopenNotification(
     .prepare(
       `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?2
 WHERE notification_id = ?1
-  AND (status = 'held' OR (status = 'suppressed' AND error IN (SELECT value FROM json_each(?3))))${inScope.sql}
+  AND (status = 'held' OR (status IN ('suppressed', 'scheduled') AND error IN (SELECT value FROM json_each(?3))))${inScope.sql}
 RETURNING event_id, channel`,
     )
     .bind(notificationId, now, JSON.stringify(sendableSuppressions), ...inScope.values)

@@ -13,7 +13,7 @@
 type Channel = string;
 
 /** The notification statuses that carry a reason. */
-export type ExplainedStatus = "suppressed" | "held" | "failed" | "superseded";
+export type ExplainedStatus = "suppressed" | "held" | "failed" | "superseded" | "scheduled";
 
 /** The values a sentence may name, from the clinic's effective settings. */
 export interface ReasonValues {
@@ -54,6 +54,40 @@ function capSentence(period: "daily", caps: Partial<Record<Channel, number>> | u
 }
 
 const ENTRIES: readonly ReasonEntry[] = [
+  {
+    status: "scheduled",
+    code: "daily_cap",
+    sentence: (context) =>
+      `${capSentence("daily", context.values.dailyCaps)(context)}; it waits for the patient's next allowed day`,
+    setting: perChannel("SMS_DAILY_CAP", "EMAIL_DAILY_CAP"),
+    docSentence:
+      "daily SMS (or email) limit of N reached for this patient; it waits for the patient's next allowed day",
+    docSetting: "`SMS_DAILY_CAP` / `EMAIL_DAILY_CAP` (or the clinic's `sms_daily_cap` / `email_daily_cap`)",
+    action:
+      "nothing: it goes on the next allowed day (within 48 hours, else it expires); to send it now, raise the cap, then send it from its event page",
+    sendable: true,
+  },
+  {
+    status: "scheduled",
+    code: "weekly_cap",
+    sentence: () => "weekly SMS limit reached for this patient; it waits for the next day the week allows",
+    setting: () => "SMS_WEEKLY_CAP",
+    docSentence: "weekly SMS limit reached for this patient; it waits for the next day the week allows",
+    docSetting: "`SMS_WEEKLY_CAP` (or the clinic's `sms_weekly_cap`)",
+    action:
+      "nothing: it goes when the week allows (within 48 hours, else it expires); to send it now, raise the cap, then send it from its event page",
+    sendable: true,
+  },
+  {
+    status: "suppressed",
+    code: "expired",
+    sentence: () => "it waited 48 hours for the patient's caps to allow it, and was not sent",
+    setting: () => "SMS_DAILY_CAP / SMS_WEEKLY_CAP",
+    docSentence: "it waited 48 hours for the patient's caps to allow it, and was not sent",
+    docSetting: "`SMS_DAILY_CAP`, `EMAIL_DAILY_CAP`, `SMS_WEEKLY_CAP`",
+    action: "if it still matters, raise the cap, then send it from its event page",
+    sendable: true,
+  },
   {
     status: "suppressed",
     code: "daily_cap",
@@ -278,10 +312,17 @@ export function isSendable(notification: { status: string; error: string | null 
   return entryFor(notification.status, notification.error)?.sendable ?? notification.status === "held";
 }
 
-/** The stored reasons of the sendable suppressions (the caps), for the send's compare-and-set. */
-export const SENDABLE_SUPPRESSIONS: readonly string[] = ENTRIES.filter(
-  (entry) => entry.status === "suppressed" && entry.sendable && !entry.matches,
-).map((entry) => entry.code);
+/**
+ * The stored reasons of the sendable suppressions and cap waits (the caps, their expiry), for the
+ * send's compare-and-set.
+ */
+export const SENDABLE_SUPPRESSIONS: readonly string[] = [
+  ...new Set(
+    ENTRIES.filter(
+      (entry) => (entry.status === "suppressed" || entry.status === "scheduled") && entry.sendable && !entry.matches,
+    ).map((entry) => entry.code),
+  ),
+];
 
 interface AlertRuleEntry {
   rule: string;

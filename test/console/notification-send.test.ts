@@ -84,20 +84,23 @@ describe("every status says why and what to do; operators send held and capped m
     const second = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
     await runSender(await applyAndCaptureJobs([first]), { workerEnv: capped });
     await runSender(await applyAndCaptureJobs([second]), { workerEnv: capped });
+    // Over the cap it waits for the patient's next allowed day (issue 23); staff may send it now.
     const over = (await notificationsOf(second.event_id)).sms!;
-    expect(over).toMatchObject({ status: "suppressed", error: "daily_cap" });
+    expect(over).toMatchObject({ status: "scheduled", reason: "daily_cap" });
 
     const session = await signIn();
     const page = await (await consoleFetch(`/console/events/${second.event_id}`, { cookie: session.cookie })).text();
     // The console's env keeps the default cap of 3: the page names the clinic's effective value.
-    expect(page).toContain("Daily SMS limit of 3 reached for this patient (<code>SMS_DAILY_CAP</code>).");
+    expect(page).toContain(
+      "Daily SMS limit of 3 reached for this patient; it waits for the patient&#39;s next allowed day (<code>SMS_DAILY_CAP</code>).",
+    );
     expect(page).toContain(`action="/console/notifications/${over.notification_id}/send"`);
     const { response, jobs } = await send(over.notification_id, session);
     expect(response.status).toBe(303);
     expect(jobs).toHaveLength(1);
-    // Re-checked at send: still over the cap of 1 today, so suppressed again.
+    // Re-checked at send: still over the cap of 1 today, so it waits again.
     await runSender(jobs, { workerEnv: capped });
-    expect((await notificationsOf(second.event_id)).sms).toMatchObject({ status: "suppressed", error: "daily_cap" });
+    expect((await notificationsOf(second.event_id)).sms).toMatchObject({ status: "scheduled", reason: "daily_cap" });
 
     const { event, notifications } = await shippedAndSent(providerEnv(), { sms_opt_in: false });
     const unwanted = notifications.sms!;

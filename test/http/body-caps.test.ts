@@ -3,7 +3,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/http/app";
 import { FORM_MAX_BODY_BYTES } from "../../src/http/middleware/body-cap";
+import { RESEND_MAX_BODY_BYTES } from "../../src/http/routes/resend";
 import { TWILIO_MAX_BODY_BYTES } from "../../src/http/routes/twilio";
+import { UNSUBSCRIBE_MAX_BODY_BYTES } from "../../src/http/routes/unsubscribe";
 import { MAX_WEBHOOK_BODY_BYTES } from "../../src/http/routes/webhooks";
 import worker from "../../src/index";
 import { randomClientAddress } from "../helpers/admin";
@@ -21,6 +23,8 @@ const PRE_AUTH_CAPS: Record<string, number> = {
   "POST /console/login": FORM_MAX_BODY_BYTES,
   "POST /webhooks/twilio/inbound": TWILIO_MAX_BODY_BYTES,
   "POST /webhooks/twilio/status": TWILIO_MAX_BODY_BYTES,
+  "POST /webhooks/resend": RESEND_MAX_BODY_BYTES,
+  "POST /u/:token": UNSUBSCRIBE_MAX_BODY_BYTES,
 };
 
 const CHUNK_BYTES = 1024;

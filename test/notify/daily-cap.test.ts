@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { statusHistorySql } from "../../src/db/notification-views";
 import { setClock } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -177,9 +178,8 @@ describe("weekly SMS cap (SMS_WEEKLY_CAP) and the 48-hour limit", () => {
       reason: "expired",
     });
     expect(providers.sms).toHaveLength(1);
-    const { results } = await env.DB.prepare(
-      `SELECT status FROM notification_status_history WHERE notification_id = ?1 ORDER BY rowid`,
-    )
+    // The history as every reader sees it (the first status lives on the notification row).
+    const { results } = await env.DB.prepare(`${statusHistorySql("= ?1")} ORDER BY seq`)
       .bind(second.notification_id)
       .all<{ status: string }>();
     expect(results.map((row) => row.status)).toEqual(["pending", "scheduled", "suppressed"]);

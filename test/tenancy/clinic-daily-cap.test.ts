@@ -34,13 +34,13 @@ describe("the daily cap counts per clinic and patient", () => {
     expect(await textFor(ship(b, "order:shipped"), workerEnv)).toMatchObject({ status: "sent" });
     // …and clinic A's patient of the same id still gets clinic A's one text.
     expect(await textFor(ship(a, "order:shipped"), workerEnv)).toMatchObject({ status: "sent" });
-    // Each clinic's cap still holds for its own patient.
+    // Each clinic's cap still holds for its own patient: the next text waits for the next day.
     expect(await textFor(ship(a, "order:delivered"), workerEnv)).toMatchObject({
-      status: "suppressed",
+      status: "scheduled",
       error: "daily_cap",
     });
     expect(await textFor(ship(b, "order:delivered"), workerEnv)).toMatchObject({
-      status: "suppressed",
+      status: "scheduled",
       error: "daily_cap",
     });
     expect(providers.sms).toHaveLength(2);

@@ -19,8 +19,11 @@ import type { App } from "../types";
  * follows links changes nothing. A token that does not verify (forged, altered, another deployment's)
  * is 404 like an unknown path.
  */
+/** The one-click form body (`List-Unsubscribe=One-Click`) is 26 bytes; anything past 1 KiB is refused unread. */
+export const UNSUBSCRIBE_MAX_BODY_BYTES = 1024;
+
 export const unsubscribe = new Hono<App>();
-unsubscribe.use(bodyCap(1024, "The body is larger than 1 KiB."));
+unsubscribe.use(bodyCap(UNSUBSCRIBE_MAX_BODY_BYTES, "The body is larger than 1 KiB."));
 
 /** The body RFC 8058 requires of a one-click unsubscribe. */
 const ONE_CLICK = { field: "List-Unsubscribe", value: "One-Click" } as const;
