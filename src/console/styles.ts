@@ -12,6 +12,8 @@ a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible
 .skip-link:focus { left: 8px; }
 .site-header { display: flex; flex-wrap: wrap; gap: 16px; align-items: center; padding: 10px 24px; background: #24292f; color: #fff; }
 .site-header a { color: #fff; margin-right: 16px; font-weight: 600; }
+/* The links carry no spaces between them (JSX), so the nav wraps as a flex row, never past a phone's width. */
+.site-header nav { display: flex; flex-wrap: wrap; row-gap: 4px; min-width: 0; }
 .brand { font-weight: 700; margin-right: 24px; }
 .sign-out { margin-left: auto; display: flex; gap: 12px; align-items: center; }
 .site-search { display: flex; gap: 6px; align-items: center; } .site-search input { width: 18em; max-width: 100%; min-width: 0; }
@@ -83,6 +85,7 @@ label.select input { width: 18px; height: 18px; margin: 0; }
   .site-header { padding: 8px 12px; gap: 8px; }
   .site-header a { margin-right: 10px; }
   .sign-out { margin-left: 0; flex-wrap: wrap; }
+  .site-search { width: 100%; } .site-search input { flex: 1 1 0; width: auto; }
   main { padding: 12px 12px 32px; }
   h1 { font-size: 1.15rem; white-space: normal; }
   dl.facts { grid-template-columns: 1fr; }

@@ -347,6 +347,13 @@ describe("console in a browser", () => {
       ["alerts-resolved", "/console/alerts?state=resolved"],
       ["audit", "/console/audit"],
       ["clinics", "/console/clinics"],
+      ["search", `/console/search?q=${ids.order}`],
+      ["patients", "/console/patients"],
+      ["orders", "/console/orders"],
+      ["medication-requests", "/console/medication-requests"],
+      ["refills", "/console/refills"],
+      ["notifications", "/console/notifications"],
+      ["destinations", "/console/destinations"],
     ];
     const found: string[] = [];
     for (const width of [1280, 390]) {
@@ -375,7 +382,7 @@ describe("console in a browser", () => {
     // Every page and width is checked before failing, so one run lists everything to fix.
     expect(found).toEqual([]);
     expect(problems).toEqual([]);
-    // 22 pages, each with axe and a full-page screenshot: minutes on a shared machine.
+    // 36 pages, each with axe and a full-page screenshot: minutes on a shared machine.
   }, 300_000);
 
   it("refuses a POST without the CSRF token and a page without a session", async () => {

@@ -170,7 +170,8 @@ export function addListPage<Fields extends z.ZodRawShape, Row>(app: Hono<Console
       spec.title,
       <>
         {form}
-        <table class="list">
+        {/* Focusable, so a keyboard can scroll it on a phone even when it holds no link (an empty list). */}
+        <table class="list" tabindex={0}>
           <caption class="muted">
             {page.length === 0 ? `No ${spec.title.toLowerCase()} match.` : `Newest first; times in ${timeZone}.`}
           </caption>

@@ -198,6 +198,7 @@ overview.get("/", async (c) => {
               aria-label={`Clinic ${name}`}
             >
               <a href={only("/console")}>{name}</a>
+              <span class="window">now</span>
               <span class="mono muted">{clinic.clinic_id}</span>
               <span>
                 Last event: <TimeAgo iso={clinic.last_received_at} timeZone={timeZone} now={now} />
