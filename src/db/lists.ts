@@ -1,20 +1,15 @@
 import type { EntityKind } from "../event-types";
 import type { NotificationRow, NotificationStatus } from "./notification-outbox";
+import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
 import { where } from "./parameters";
 import { inScopeCondition, type StaffScope } from "./scope";
 
 /**
  * Typed SQL of the console's list pages (issue 24.1): patients, orders, medication requests, refills
- * and notifications, newest first, filtered, one page plus one row (so the caller knows whether
- * another page follows) after a cursor position. Only the filters given go into the SQL (`where()`),
+ * and notifications, newest first, filtered, a page at a time after a cursor position (`nextPage`,
+ * src/db/paging.ts, like every list). Only the filters given go into the SQL (`where()`),
  * so each keeps its index (test/db/query-plans.test.ts); every list is scoped to the identity's clinics.
  */
-
-/** A row's place in a newest-first list: its time and id (the tie-break). */
-export interface ListPosition {
-  at: string;
-  id: string;
-}
 
 /** The filters every list shares. */
 export interface ListQuery {
@@ -44,14 +39,10 @@ function pageConditions(
   timeColumn: string,
   idColumn: string,
 ): ReturnType<typeof where> {
-  const { after } = query;
   return filters
     .and(Boolean(query.from), (param) => `${timeColumn} >= ${param(query.from)}`)
     .and(Boolean(query.before), (param) => `${timeColumn} < ${param(query.before)}`)
-    .and(after !== undefined, (param) => {
-      const at = param(after?.at);
-      return `(${timeColumn} < ${at} OR (${timeColumn} = ${at} AND ${idColumn} < ${param(after?.id)}))`;
-    });
+    .after(query.after, { time: timeColumn, id: idColumn }, "desc");
 }
 
 /** One row of the orders, medication requests or refills list. */
@@ -87,7 +78,7 @@ export async function listEntities(
   scope: StaffScope,
   kind: EntityKind,
   query: ListQuery & { status?: string },
-): Promise<EntityListRow[]> {
+): Promise<Page<EntityListRow>> {
   const { table, idColumn, orderColumns } = ENTITY_TABLES[kind];
   const filters = pageConditions(
     where()
@@ -100,11 +91,11 @@ export async function listEntities(
   const { results } = await db
     .prepare(
       `SELECT ${idColumn} AS id, clinic_id, patient_id, status, status_at, last_event_at, ${orderColumns} FROM ${table}
-${filters.clause} ORDER BY status_at DESC, ${idColumn} DESC LIMIT ${filters.param(query.limit + 1)}`,
+${filters.clause} ORDER BY status_at DESC, ${idColumn} DESC LIMIT ${filters.param(pageLimit(query.limit))}`,
     )
     .bind(...filters.values)
     .all<EntityListRow>();
-  return results;
+  return nextPage(results, query.limit, (row) => ({ time: row.status_at, id: row.id }));
 }
 
 /**
@@ -136,7 +127,7 @@ export async function listPatients(
   scope: StaffScope,
   soleClinic: string | null,
   query: ListQuery,
-): Promise<PatientListRow[]> {
+): Promise<Page<PatientListRow>> {
   const clinics = withUnassignedPatients(scope, soleClinic);
   const filters = pageConditions(
     where().and(clinics.clinics !== "all", (param) => inScopeCondition(clinics, "clinic_id", param)),
@@ -147,11 +138,11 @@ export async function listPatients(
   const { results } = await db
     .prepare(
       `SELECT clinic_id, patient_id, phone, email, sms_opt_in, email_opt_in, updated_at FROM patients
-${filters.clause} ORDER BY updated_at DESC, patient_id DESC LIMIT ${filters.param(query.limit + 1)}`,
+${filters.clause} ORDER BY updated_at DESC, patient_id DESC LIMIT ${filters.param(pageLimit(query.limit))}`,
     )
     .bind(...filters.values)
     .all<PatientListRow>();
-  return results;
+  return nextPage(results, query.limit, (row) => ({ time: row.updated_at, id: row.patient_id }));
 }
 
 export interface NotificationListQuery extends ListQuery {
@@ -171,7 +162,7 @@ export async function listNotifications(
   db: D1Database,
   scope: StaffScope,
   query: NotificationListQuery,
-): Promise<NotificationRow[]> {
+): Promise<Page<NotificationRow>> {
   const filters = pageConditions(
     where()
       .and(
@@ -188,9 +179,9 @@ export async function listNotifications(
   );
   const { results } = await db
     .prepare(
-      `SELECT * FROM notifications ${filters.clause} ORDER BY created_at DESC, notification_id DESC LIMIT ${filters.param(query.limit + 1)}`,
+      `SELECT * FROM notifications ${filters.clause} ORDER BY created_at DESC, notification_id DESC LIMIT ${filters.param(pageLimit(query.limit))}`,
     )
     .bind(...filters.values)
     .all<NotificationRow>();
-  return results;
+  return nextPage(results, query.limit, (row) => ({ time: row.created_at, id: row.notification_id }));
 }

@@ -151,7 +151,7 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   await selectPatientNotifications(db, some, patientId, 20).all();
   await readOverview(db, some, [CLINIC_ID], "2026-01-01T00:00:00.000Z");
   await markQueuedForBulkReplay(db, { status: "invalid", limit: 10, scope: some }, new Date().toISOString());
-  const position = { at: new Date().toISOString(), id: "x" };
+  const position = { time: new Date().toISOString(), id: "x" };
   for (const query of [{ limit: 50 }, { limit: 50, from: "2026-01-01", before: "2027-01-01", after: position }]) {
     for (const kind of ["order", "medication_request", "refill"] as const) {
       await listEntities(db, some, kind, query);

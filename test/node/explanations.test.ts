@@ -2,12 +2,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import {
-  explainAlertRule,
-  explainNotification,
-  isSendable,
-  reasonTableMarkdown,
-} from "../../src/notify/explanations.ts";
+import { explainAlertRule } from "../../src/notify/alert-explanations.ts";
+import { explainNotification, isSendable, reasonTableMarkdown } from "../../src/notify/explanations.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const START = "<!-- reasons:start (generated from src/notify/explanations.ts; test/node/explanations.test.ts) -->";

@@ -5,7 +5,7 @@ import { type AlertRow, acknowledgeAlert, listAlerts } from "../../db/alerts";
 import { narrowedTo } from "../../db/scope";
 import { audited } from "../../http/audit";
 import { encodePosition, readPosition } from "../../http/cursor";
-import { explainAlertRule } from "../../notify/explanations";
+import { explainAlertRule } from "../../notify/alert-explanations";
 import { consoleLink } from "../../watch/alert-text";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";

@@ -49,7 +49,7 @@ for (const kind of Object.keys(ENTITY_PAGES) as EntityKind[]) {
     fields: { status: optionalChoice(statuses) },
     controls: (filters) => <ChoiceFilter label="Status" name="status" values={statuses} chosen={filters.status} />,
     read: (c, scope, filters, query) => listEntities(c.env.DB, scope, kind, { ...query, status: filters.status }),
-    positionOf: (row) => ({ at: row.status_at, id: row.id }),
+    idOf: (row) => row.id,
     columns: (timeZone) => columnsOf(kind, timeZone),
   });
 }

@@ -1,10 +1,11 @@
 import type { Context, Hono } from "hono";
 import type { Child } from "hono/jsx";
 import { z } from "zod";
-import type { ListPosition, ListQuery } from "../../db/lists";
+import type { ListQuery } from "../../db/lists";
+import type { Page } from "../../db/paging";
 import { narrowedTo, type StaffScope } from "../../db/scope";
 import { audited } from "../../http/audit";
-import { decodeListCursor, encodeListCursor } from "../../http/list-cursor";
+import { encodePosition, readPosition } from "../../http/cursor";
 import { ClinicFilter, clinicChoices } from "../clinic-filter";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";
@@ -62,8 +63,9 @@ export interface ListPageSpec<Fields extends z.ZodRawShape, Row> {
   /** The page's own form controls. */
   controls?: (filters: Filters) => Child;
   /** Reads one page plus one row; `filters` hold the page's own fields, validated by `fields`. */
-  read: (c: Context<ConsoleApp>, scope: StaffScope, filters: Filters, query: ListQuery) => Promise<Row[]>;
-  positionOf: (row: Row) => ListPosition;
+  read: (c: Context<ConsoleApp>, scope: StaffScope, filters: Filters, query: ListQuery) => Promise<Page<Row>>;
+  /** The row's id (the table row's `data-id`). */
+  idOf: (row: Row) => string;
   columns: (timeZone: string) => Column<Row>[];
 }
 
@@ -83,7 +85,7 @@ export function listUrl(path: string, filters: Filters, keys: readonly string[],
 function resolveListQuery(filters: Filters, timeZone: string): Omit<ListQuery, "limit"> | null {
   const from = filters.from ? wallClockToUtc(filters.from, timeZone) : undefined;
   const before = filters.to ? wallClockToUtc(filters.to, timeZone) : undefined;
-  const after = filters.cursor ? decodeListCursor(filters.cursor) : undefined;
+  const after = filters.cursor ? readPosition(filters.cursor) : undefined;
   if (from === null || before === null || after === null) return null;
   return { from, before, after };
 }
@@ -159,11 +161,12 @@ export function addListPage<Fields extends z.ZodRawShape, Row>(app: Hono<Console
         400,
       );
     const scope = narrowedTo(scopeOf(c), filters.clinic);
-    const rows = await spec.read(c, scope, filters, { ...resolved, limit: LIST_PAGE_SIZE });
-    const page = rows.slice(0, LIST_PAGE_SIZE);
-    const last = page.at(-1);
+    const { rows: page, next: nextPosition } = await spec.read(c, scope, filters, {
+      ...resolved,
+      limit: LIST_PAGE_SIZE,
+    });
     const urlOf = (cursor?: string) => listUrl(spec.path, filters, keys, cursor);
-    const next = rows.length > LIST_PAGE_SIZE && last ? urlOf(encodeListCursor(spec.positionOf(last))) : null;
+    const next = nextPosition && urlOf(encodePosition(nextPosition));
     const columns = spec.columns(timeZone);
     return renderPage(
       c,
@@ -186,7 +189,7 @@ export function addListPage<Fields extends z.ZodRawShape, Row>(app: Hono<Console
           </thead>
           <tbody>
             {page.map((row) => (
-              <tr data-id={spec.positionOf(row).id}>
+              <tr data-id={spec.idOf(row)}>
                 {columns.map((column) => (
                   <td class={column.class}>{column.cell(row)}</td>
                 ))}

@@ -41,7 +41,7 @@ addListPage(notificationList, {
   ),
   read: (c, scope, { status, reason, channel, kind }, query) =>
     listNotifications(c.env.DB, scope, { ...query, status, reason, channel, kind }),
-  positionOf: (row) => ({ at: row.created_at, id: row.notification_id }),
+  idOf: (row) => row.notification_id,
   columns: (timeZone) => [
     { header: "Created", cell: (row) => <Time iso={row.created_at} timeZone={timeZone} /> },
     { header: "Notification", class: "mono", cell: (row) => row.notification_id },

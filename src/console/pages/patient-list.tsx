@@ -22,7 +22,7 @@ addListPage(patientList, {
   timeLabel: "Updated",
   fields: {},
   read: (c, scope, _filters, query) => listPatients(c.env.DB, scope, soleClinic(c.env), query),
-  positionOf: (row) => ({ at: row.updated_at, id: row.patient_id }),
+  idOf: (row) => row.patient_id,
   columns: (timeZone) => [
     { header: "Updated", cell: (row) => <Time iso={row.updated_at} timeZone={timeZone} /> },
     {
