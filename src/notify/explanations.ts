@@ -56,31 +56,34 @@ function capSentence(period: "daily", caps: Partial<Record<Channel, number>> | u
   };
 }
 
+const DAILY_WAIT = "it waits for the patient's next allowed day";
+const WEEKLY_WAIT = "weekly SMS limit reached for this patient; it waits for the next day the week allows";
+const WEEKLY_TEXT = {
+  sentence: () => WEEKLY_WAIT,
+  setting: () => "SMS_WEEKLY_CAP",
+  docSentence: WEEKLY_WAIT,
+  docSetting: "`SMS_WEEKLY_CAP` (or the clinic's `sms_weekly_cap`)",
+};
+
+/** A message waiting on a cap (issue 23): `scheduled` with the cap's code, sendable by an operator. */
+function capWait(code: string, when: string) {
+  return {
+    status: "scheduled" as const,
+    code,
+    action: `nothing: ${when} (within 48 hours, else it expires); to send it now, raise the cap, then send it from its event page`,
+    sendable: true,
+  };
+}
+
 const ENTRIES: readonly ReasonEntry[] = [
   {
-    status: "scheduled",
-    code: "daily_cap",
-    sentence: (context) =>
-      `${capSentence("daily", context.values.dailyCaps)(context)}; it waits for the patient's next allowed day`,
+    ...capWait("daily_cap", "it goes on the next allowed day"),
+    sentence: (context) => `${capSentence("daily", context.values.dailyCaps)(context)}; ${DAILY_WAIT}`,
     setting: perChannel("SMS_DAILY_CAP", "EMAIL_DAILY_CAP"),
-    docSentence:
-      "daily SMS (or email) limit of N reached for this patient; it waits for the patient's next allowed day",
+    docSentence: `daily SMS (or email) limit of N reached for this patient; ${DAILY_WAIT}`,
     docSetting: "`SMS_DAILY_CAP` / `EMAIL_DAILY_CAP` (or the clinic's `sms_daily_cap` / `email_daily_cap`)",
-    action:
-      "nothing: it goes on the next allowed day (within 48 hours, else it expires); to send it now, raise the cap, then send it from its event page",
-    sendable: true,
   },
-  {
-    status: "scheduled",
-    code: "weekly_cap",
-    sentence: () => "weekly SMS limit reached for this patient; it waits for the next day the week allows",
-    setting: () => "SMS_WEEKLY_CAP",
-    docSentence: "weekly SMS limit reached for this patient; it waits for the next day the week allows",
-    docSetting: "`SMS_WEEKLY_CAP` (or the clinic's `sms_weekly_cap`)",
-    action:
-      "nothing: it goes when the week allows (within 48 hours, else it expires); to send it now, raise the cap, then send it from its event page",
-    sendable: true,
-  },
+  { ...capWait("weekly_cap", "it goes when the week allows"), ...WEEKLY_TEXT },
   {
     status: "suppressed",
     code: "expired",
