@@ -79,3 +79,12 @@ export function explainAlertRule(rule: string): { sentence: string; setting: str
     ALERT_RULE_ENTRIES.find((candidate) => candidate.matches?.(rule));
   return entry ?? { sentence: `the ${rule} rule fired`, setting: "none", action: "see docs/watch.md" };
 }
+
+/** docs/operations.md's "Reasons and what to do" table of alert rules, as this module says them. */
+export function alertRuleTableMarkdown(): string {
+  const cell = (text: string) => text.replaceAll("|", "\\|");
+  const rows = ALERT_RULE_ENTRIES.map(
+    (entry) => `| \`${cell(entry.rule)}\` | ${cell(entry.sentence)} | ${cell(entry.setting)} | ${cell(entry.action)} |`,
+  );
+  return ["| alert rule | what happened | setting | what to do |", "|---|---|---|---|", ...rows].join("\n");
+}

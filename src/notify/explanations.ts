@@ -4,10 +4,8 @@
  * the console renders them and docs/operations.md's "Reasons and what to do" table is checked
  * against {@link reasonTableMarkdown} (test/node/explanations.test.ts). A new reason is one more
  * entry here (a code, or a `matches` test for reasons stored as text). The alert rules' words are in
- * ./alert-explanations.ts, in the same table of the docs.
+ * ./alert-explanations.ts (the docs' second table, {@link alertRuleTableMarkdown} there).
  */
-
-import { ALERT_RULE_ENTRIES } from "./alert-explanations";
 
 /**
  * A notification's channel (`sms` or `email`, as in src/channels.ts). Plain text here so the docs
@@ -332,22 +330,15 @@ export const SENDABLE_SUPPRESSIONS: readonly string[] = [
 
 const cell = (text: string) => text.replaceAll("|", "\\|");
 
-/** docs/operations.md's "Reasons and what to do" tables, as this module says them. */
+/** docs/operations.md's "Reasons and what to do" table of notification reasons, as this module says them. */
 export function reasonTableMarkdown(): string {
   const notificationRows = ENTRIES.map(
     (entry) =>
       `| \`${entry.status}\` | \`${cell(entry.code)}\` | ${cell(entry.docSentence)} | ${cell(entry.docSetting)} | ${cell(entry.action)}${entry.sendable ? " (console: **Send now**)" : ""} |`,
   );
-  const alertRows = ALERT_RULE_ENTRIES.map(
-    (entry) => `| \`${cell(entry.rule)}\` | ${cell(entry.sentence)} | ${cell(entry.setting)} | ${cell(entry.action)} |`,
-  );
   return [
     "| status | reason | what happened | setting | what to do |",
     "|---|---|---|---|---|",
     ...notificationRows,
-    "",
-    "| alert rule | what happened | setting | what to do |",
-    "|---|---|---|---|",
-    ...alertRows,
   ].join("\n");
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { explainAlertRule } from "../../src/notify/alert-explanations.ts";
+import { alertRuleTableMarkdown, explainAlertRule } from "../../src/notify/alert-explanations.ts";
 import { explainNotification, isSendable, reasonTableMarkdown } from "../../src/notify/explanations.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -30,7 +30,9 @@ describe("status explanations: one source for the console and docs/operations.md
     const end = doc.indexOf(END);
     expect(start).toBeGreaterThan(-1);
     expect(end).toBeGreaterThan(start);
-    expect(tableCells(doc.slice(start + START.length, end))).toEqual(tableCells(reasonTableMarkdown()));
+    expect(tableCells(doc.slice(start + START.length, end))).toEqual(
+      tableCells(`${reasonTableMarkdown()}\n\n${alertRuleTableMarkdown()}`),
+    );
   });
 
   it("names the cap, its value and its setting for a daily-cap suppression, and lets it be sent", () => {
