@@ -5,7 +5,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it, vi } from "vitest";
 import type { DeliveryKey } from "../../src/db/deliveries";
 import { GIVE_UP_AFTER_MS, PAUSE_AFTER_FAILURES } from "../../src/forwarding/deliver";
-import { fanOut } from "../../src/forwarding/fan-out";
+import { fanOut, MAX_TAKES_PER_RUN } from "../../src/forwarding/fan-out";
 import worker from "../../src/index";
 import { consumeClinicDeliveries } from "../../src/queue/clinic-deliveries-consumer";
 import { QUEUES } from "../../src/queue/dispatch";
@@ -14,7 +14,7 @@ import { sweepForwarding } from "../../src/scheduled/forwarding-sweep";
 import { adminFetch } from "../helpers/admin";
 import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
-import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
+import { countingDatabase, EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
 const server = useMockNetwork();
 
@@ -329,5 +329,33 @@ describe("fan-out runs, the sweep and the dead-letter queue", () => {
       { id: uniqueId("msg"), timestamp: new Date(), attempts: 1, body: job },
     ]);
     expect((await deliveriesOf(id)).deliveries[0]).toMatchObject({ status: "failed", error: "retries exhausted" });
+  });
+});
+
+describe("the fan-out stays inside one invocation's limits", () => {
+  it(`shares ${MAX_TAKES_PER_RUN} takes a run among every destination behind, and the next run goes on`, async () => {
+    await orderChange();
+    const ids = Array.from({ length: MAX_TAKES_PER_RUN + 5 }, () => uniqueId("dst"));
+    // Many destinations, each one change behind (written directly: the admin PUT would start them at the newest).
+    await env.DB.batch(
+      ids.map((id) =>
+        env.DB.prepare(
+          `INSERT INTO destinations (destination_id, clinic_id, url, events, secret, fanout_cursor, created_at, updated_at)
+           VALUES (?1, ?2, 'https://ehr.example/hook', '["*"]', 'whsec_AAAA', (SELECT MAX(sequence) - 1 FROM changes), ?3, ?3)`,
+        ).bind(id, CLINIC_ID, new Date().toISOString()),
+      ),
+    );
+    const counting = countingDatabase(env.DB);
+    const first = await capturingDeliveries(() => fanOut({ ...env, DB: counting.db }, new Date()));
+    // One read of the state, then at most 3 statements a take.
+    expect(counting.queries()).toBeLessThanOrEqual(2 + 3 * MAX_TAKES_PER_RUN);
+    // Every take serves one destination: the run covers at most the budget (other tests' destinations share it).
+    const served = new Set(first.map((message) => message.body.destination_id));
+    expect(served.size).toBe(MAX_TAKES_PER_RUN);
+    expect(ids.filter((id) => served.has(id)).length).toBeLessThan(ids.length);
+    for (let run = 0; run < 2; run++)
+      for (const message of await capturingDeliveries(() => fanOut(env, new Date())))
+        served.add(message.body.destination_id);
+    expect(ids.every((id) => served.has(id))).toBe(true);
   });
 });

@@ -14,6 +14,7 @@ import type { ConsoleApp } from "../types";
 import { parseIssues } from "./event";
 import { BulkReplayActions, bulkReplayNotice, isSelectable, SelectCheckbox } from "./event-bulk-replay";
 import { type Filters, filtersSchema, listUrl, resolveFilters } from "./event-filters";
+import { ChoiceFilter } from "./list-page";
 import { ENTITY_PAGES, EventCells, entityOfEvent, referencesOf } from "./shared";
 
 const PAGE_SIZE = 50;
@@ -59,23 +60,6 @@ function EntityLink({ row }: { row: EventRow }) {
   );
 }
 
-/** A labelled select of `choices` with "any" first (an empty value: no filter). */
-function ChoiceSelect(props: { label: string; name: string; choices: readonly string[]; chosen?: string }) {
-  return (
-    <label>
-      {props.label}
-      <select name={props.name}>
-        <option value="">any</option>
-        {props.choices.map((choice) => (
-          <option value={choice} selected={props.chosen === choice}>
-            {choice}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-}
-
 function FilterForm({ filters, clinics }: { filters: Filters; clinics: readonly string[] }) {
   return (
     <form method="get" action="/console/events" class="filters" aria-label="Filter events">
@@ -89,12 +73,12 @@ function FilterForm({ filters, clinics }: { filters: Filters; clinics: readonly 
           size={36}
         />
       </label>
-      <ChoiceSelect label="Status" name="status" choices={EVENT_STATUSES} chosen={filters.status} />
+      <ChoiceFilter label="Status" name="status" values={EVENT_STATUSES} chosen={filters.status} />
       {/* A type NovaMed sent that the receiver does not know (recorded as ignored) stays selectable. */}
-      <ChoiceSelect
+      <ChoiceFilter
         label="Type"
         name="type"
-        choices={
+        values={
           filters.type && !(EVENT_TYPES as readonly string[]).includes(filters.type)
             ? [...EVENT_TYPES, filters.type]
             : EVENT_TYPES

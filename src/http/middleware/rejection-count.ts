@@ -31,13 +31,7 @@ export function rejectionCount(): MiddlewareHandler<App> {
             const reason = typeof code === "string" && CODE.test(code) ? code : `http_${response.status}`;
             const served =
               envelopeClinic !== undefined &&
-              (() => {
-                try {
-                  return readWebhookConfig(c.env).clinicIds.has(envelopeClinic);
-                } catch {
-                  return false;
-                }
-              })();
+              (readWebhookConfig.tryRead(c.env).settings?.clinicIds.has(envelopeClinic) ?? false);
             await recordRejection(c.env.DB, {
               clinicId: clinicId ?? (served ? envelopeClinic : UNKNOWN_CLINIC),
               reason,
