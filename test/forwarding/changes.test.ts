@@ -128,8 +128,6 @@ describe("changes: every status an entity takes, written by the statement that w
 
 describe("GET /admin/changes: the feed for systems that poll", () => {
   it("a client that resumes from its last cursor misses nothing and sees nothing twice", async () => {
-    const start = (await feed("?after=0&limit=100")).changes.length;
-    expect(start).toBeGreaterThanOrEqual(0);
     // Where the feed ends now: page through once.
     let cursor = "0";
     for (;;) {

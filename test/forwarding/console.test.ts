@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { DeliveryKey } from "../../src/db/deliveries";
 import { accessEnv } from "../helpers/access";
 import { adminFetchWith } from "../helpers/clinics";
@@ -9,9 +9,6 @@ import { useMockNetwork } from "../helpers/msw";
 import { useStaffAccess } from "../helpers/staff-access";
 
 const staff = useStaffAccess(useMockNetwork());
-afterEach(() => {
-  vi.restoreAllMocks();
-});
 
 /** Two clinics, A and B, served behind Access; `adminEnv` also takes the admin token for seeding. */
 function twoClinics() {

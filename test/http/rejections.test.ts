@@ -1,11 +1,9 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { randomClientAddress } from "../helpers/admin";
 import { adminFetchWith, fetchWith } from "../helpers/clinics";
 import { setClock } from "../helpers/clock";
 import { API_KEY, makeEvent } from "../helpers/events";
-
-afterEach(() => vi.restoreAllMocks());
 
 const KEY_A = "clinic-a-key-7Hq2Lx9Vd4Rm8Tp3Wz6Nc1Bf5";
 

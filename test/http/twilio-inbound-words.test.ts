@@ -4,8 +4,9 @@ import { getInboundReply } from "../../src/db/inbound-replies";
 import { inboundIntent, REVOCATION_PHRASES } from "../../src/notify/inbound-words";
 import { adminJson } from "../helpers/admin";
 import { CLINIC_A, CLINIC_B, putClinicProfile, twoClinicEnv } from "../helpers/clinics";
+import { wrapDatabase } from "../helpers/d1";
 import { uniqueId } from "../helpers/events";
-import { createPatient, PROVIDER_ENV, postTwilio } from "../helpers/notifications";
+import { createPatient, PROVIDER_ENV, postTwilio, providerEnv } from "../helpers/notifications";
 
 const inbound = (from: string, body: string, to: string = PROVIDER_ENV.CLINIC_PHONE) => ({
   MessageSid: `SM${uniqueId("x")}`,
@@ -110,7 +111,6 @@ describe("plain-words revocation (FCC 2024) takes the STOP path", () => {
       .bind(phone)
       .first();
     expect(perSender).toEqual({ sender: "+14155550199", source: "revoked" });
-    expect(CLINIC_A).not.toBe(CLINIC_B);
   });
 });
 
@@ -140,5 +140,24 @@ describe("any other reply is for a person", () => {
     // A reply that reached no single clinic is only for identities of every clinic.
     expect(await getInboundReply(env.DB, { role: "operator", clinics: [CLINIC_A] }, replyId)).toBeNull();
     expect((await adminJson(`/inbound-replies/rpl_unknown`)).status).toBe(404);
+  });
+});
+
+describe("a STOP is never lost to the reply's language", () => {
+  it("records the opt-out even when the directory read for the patient's language fails, and replies in the clinic's", async () => {
+    const phone = freshPhone();
+    const failingLocale = wrapDatabase(env.DB, {
+      prepare: (sql, prepare) => {
+        if (sql.includes("SELECT locale FROM patients")) throw new Error("D1_ERROR: the directory read failed");
+        return prepare(sql);
+      },
+    });
+    const response = await postTwilio("inbound", inbound(phone, "STOP"), undefined, {
+      ...providerEnv(),
+      DB: failingLocale,
+    });
+    expect(response.status).toBe(200);
+    expect(await optOutSource(phone)).toBe("keyword");
+    expect(messagesOf(await response.text())).toHaveLength(1);
   });
 });

@@ -97,6 +97,9 @@ describe("src/ layering", () => {
     expect(layerOf("forwarding/deliver.ts")).toBe(layerOf("notify/sender.ts"));
     expect(layerOf("forwarding/deliver.ts")).toBeLessThan(layerOf("db/outbox.ts"));
     expect(layerOf("forwarding/deliver.ts")).toBeGreaterThan(layerOf("queue/dispatch.ts"));
+    // A folder no line of LAYERS names (consent/ today, any new one tomorrow) joins the domain layer.
+    expect(layerOf("consent/unsubscribe-token.ts")).toBe(DOMAIN_LAYER);
+    expect(layerOf("brand-new-capability/x.ts")).toBe(DOMAIN_LAYER);
     expect(layerOf("new-leaf.ts")).toBe(-1);
   });
 

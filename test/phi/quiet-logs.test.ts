@@ -1,10 +1,8 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { log } from "../../src/log";
 import { holdConsole } from "../helpers/log-buffer";
 
 describe("the Worker's log lines in tests (test/setup/quiet-logs.ts)", () => {
-  afterEach(() => vi.restoreAllMocks());
-
   it("are held, not written, until flushed; a flush writes them once, in order, through the original console", () => {
     const written: string[] = [];
     const target = {

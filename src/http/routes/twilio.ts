@@ -135,16 +135,20 @@ twilioWebhooks.post("/inbound", async (c) => {
   const intent = inboundIntent(body);
   const clinic = await receivingClinic(c.env, params);
   const now = new Date().toISOString();
-  // The patient's language when the directory knows it, else the language they wrote in, else the clinic's.
-  const patientLocale = from ? await localeOfPhone(c.env.DB, from, clinic.clinicIds) : null;
-  const words = (spoken: Locale | null = null) => TEXT[patientLocale ?? spoken ?? clinic.defaultLocale];
+  // The patient's language when the directory knows it, else the language they wrote in, else the
+  // clinic's. Read after any consent write and never fatal: a reply in the clinic's language beats a
+  // lost STOP (Twilio does not retry an inbound webhook).
+  const words = async (spoken: Locale | null = null) => {
+    const known = from ? await localeOfPhone(c.env.DB, from, clinic.clinicIds).catch(() => null) : null;
+    return TEXT[known ?? spoken ?? clinic.defaultLocale];
+  };
   if (from && intent.kind === "opt_out") {
     // Consent follows the sender: a STOP to one clinic's own number stops that clinic's texts only.
     // A plain-words revocation takes the same path, with its own source.
     const source = intent.keyword === "revoked" ? "revoked" : "keyword";
     await recordSmsOptOut(c.env.DB, from, clinic.senderKey, source, now).run();
     log.info("sms opt-out", { request_id: c.get("requestId"), keyword: intent.keyword });
-    return twiml(words(intent.locale).optedOut(clinic.clinicName));
+    return twiml((await words(intent.locale)).optedOut(clinic.clinicName));
   }
   if (from && intent.kind === "opt_in") {
     // START lifts this sender's opt-out and any opt-out of every sender (a STOP to an unknown number,
@@ -154,9 +158,9 @@ twilioWebhooks.post("/inbound", async (c) => {
       ...(clinic.senderKey ? [optInToSender(c.env.DB, from, clinic.senderKey)] : []),
     ]);
     log.info("sms opt-in", { request_id: c.get("requestId"), keyword: intent.keyword });
-    return twiml(words().optedIn(clinic.clinicName));
+    return twiml((await words()).optedIn(clinic.clinicName));
   }
-  if (intent.kind === "help") return twiml(words().help(clinic.clinicName, clinic.clinicPhone));
+  if (intent.kind === "help") return twiml((await words()).help(clinic.clinicName, clinic.clinicPhone));
   if (from && body.trim() !== "") {
     // A reply for a person: kept for an operator to read, and staff are told (without the text).
     const replyId = `rpl_${crypto.randomUUID().replaceAll("-", "")}`;
