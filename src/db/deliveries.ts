@@ -56,7 +56,10 @@ export const FAN_OUT_TAKE = 200;
 /** The enabled destinations, with the newest change sequence (what each has yet to fan out). */
 export async function fanOutState(db: D1Database): Promise<{ destinations: Destination[]; newest: number }> {
   const [destinations, newest] = await readBatch(db, [
-    query<DestinationRow>(db.prepare(`SELECT * FROM destinations WHERE enabled = 1`)),
+    // The furthest behind first, so a run's shared budget reaches every destination in turn.
+    query<DestinationRow>(
+      db.prepare(`SELECT * FROM destinations WHERE enabled = 1 ORDER BY fanout_cursor, destination_id`),
+    ),
     query<{ newest: number | null }>(db.prepare(`SELECT MAX(sequence) AS newest FROM changes`)),
   ]);
   return {
@@ -67,9 +70,9 @@ export async function fanOutState(db: D1Database): Promise<{ destinations: Desti
 
 /**
  * One take of a destination's fan-out, in one batch: a row for each of its clinic's changes of the
- * types it wants after its cursor up to `upTo`, the cursor moved (only from where this take started,
- * so two takes at once insert the same rows once and move it once), and the pending rows of the
- * range, as jobs to enqueue.
+ * types it wants after its cursor up to `upTo`, and the cursor moved (only from where this take
+ * started). The jobs are the rows this take inserted: two takes at once insert each row once, so
+ * neither enqueues the other's (a row whose job is lost is the sweep's).
  */
 export async function fanOutTake(
   db: D1Database,
@@ -78,15 +81,16 @@ export async function fanOutTake(
   now: string,
 ): Promise<DeliveryKey[]> {
   const every = destination.events.includes("*") ? 1 : 0;
-  const [, , jobs] = await readBatch(db, [
-    query<never>(
+  const [jobs] = await readBatch(db, [
+    query<DeliveryKey>(
       db
         .prepare(
           `INSERT INTO clinic_deliveries (delivery_id, change_id, destination_id, change_sequence, status, created_at, updated_at)
 SELECT 'dlv_' || lower(hex(randomblob(12))), change_id, ?1, sequence, 'pending', ?4, ?4
 FROM changes
 WHERE sequence > ?2 AND sequence <= ?3 AND clinic_id = ?5 AND (?6 = 1 OR type IN (SELECT value FROM json_each(?7)))
-ON CONFLICT (change_id, destination_id) DO NOTHING`,
+ON CONFLICT (change_id, destination_id) DO NOTHING
+RETURNING change_id, destination_id`,
         )
         .bind(
           destination.destination_id,
@@ -101,14 +105,6 @@ ON CONFLICT (change_id, destination_id) DO NOTHING`,
     query<never>(
       db
         .prepare(`UPDATE destinations SET fanout_cursor = ?3 WHERE destination_id = ?1 AND fanout_cursor = ?2`)
-        .bind(destination.destination_id, destination.fanout_cursor, upTo),
-    ),
-    query<DeliveryKey>(
-      db
-        .prepare(
-          `SELECT change_id, destination_id FROM clinic_deliveries
-WHERE destination_id = ?1 AND change_sequence > ?2 AND change_sequence <= ?3 AND status = 'pending'`,
-        )
         .bind(destination.destination_id, destination.fanout_cursor, upTo),
     ),
   ]);
@@ -343,4 +339,18 @@ export function deadLetterDeliveries(db: D1Database, keys: readonly DeliveryKey[
 /** Claims jobs' rows under `lease`. */
 export function claimDeliveries(db: D1Database, keys: readonly DeliveryKey[], lease: Lease, nowMs: number) {
   return DELIVERY_OUTBOX.claim<DeliveryRow>(db, keys, lease, nowMs);
+}
+
+/**
+ * Deletes up to `limit` deliveries of changes older than the feed's oldest (purged), with their
+ * attempts, in one batch; answers how many deliveries went. The rows are read in insertion order,
+ * which is change order, so the oldest are found first.
+ */
+export async function purgeDeliveriesBeforeFeed(db: D1Database, limit: number): Promise<number> {
+  const old = `SELECT delivery_id FROM clinic_deliveries WHERE change_sequence < (SELECT MIN(sequence) FROM changes) LIMIT ?1`;
+  const [, deliveries] = await db.batch([
+    db.prepare(`DELETE FROM clinic_delivery_attempts WHERE delivery_id IN (${old})`).bind(limit),
+    db.prepare(`DELETE FROM clinic_deliveries WHERE delivery_id IN (${old})`).bind(limit),
+  ]);
+  return deliveries?.meta.changes ?? 0;
 }

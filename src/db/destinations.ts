@@ -155,8 +155,19 @@ WHERE destination_id = ?1`,
   return (result.meta.changes ?? 0) > 0;
 }
 
-/** Deletes a destination; true when one existed. */
+/**
+ * Deletes a destination with its deliveries and their attempts, in one batch: an id set free may be
+ * taken again, by any clinic, and must not inherit a single row of the old one. True when one existed.
+ */
 export async function deleteDestination(db: D1Database, id: string): Promise<boolean> {
-  const result = await db.prepare(`DELETE FROM destinations WHERE destination_id = ?1`).bind(id).run();
-  return (result.meta.changes ?? 0) > 0;
+  const [, , destination] = await db.batch([
+    db
+      .prepare(
+        `DELETE FROM clinic_delivery_attempts WHERE delivery_id IN (SELECT delivery_id FROM clinic_deliveries WHERE destination_id = ?1)`,
+      )
+      .bind(id),
+    db.prepare(`DELETE FROM clinic_deliveries WHERE destination_id = ?1`).bind(id),
+    db.prepare(`DELETE FROM destinations WHERE destination_id = ?1`).bind(id),
+  ]);
+  return (destination?.meta.changes ?? 0) > 0;
 }

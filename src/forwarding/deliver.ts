@@ -12,7 +12,6 @@ import {
 } from "../db/deliveries";
 import type { Destination } from "../db/destinations";
 import { getEntity } from "../db/entities";
-import { ALL_CLINICS } from "../db/scope";
 import { log } from "../log";
 import { connectionLimit } from "../notify/connection-limit";
 import { nextTrySeconds } from "../outbox/backoff";
@@ -58,8 +57,27 @@ async function bodyFor(db: D1Database, context: DeliveryContext, destination: De
   if (!change) throw new Error("change missing");
   const body = changeBody(change);
   if (!destination.include_phi || change.entity_kind === "notification") return JSON.stringify(body);
-  const facts = await getEntity(db, ALL_CLINICS, change.entity_kind, change.entity_id);
+  // Read within the destination's clinic: no other clinic's facts can reach its endpoint.
+  const facts = await getEntity(
+    db,
+    { role: "viewer", clinics: [destination.clinic_id] },
+    change.entity_kind,
+    change.entity_id,
+  );
   return JSON.stringify({ ...body, data: { ...body.data, facts } });
+}
+
+/**
+ * Why a claimed row cannot go, or null: its destination or change is gone, the destination is
+ * disabled, or the row pairs a change with another clinic's destination (a change is only ever its
+ * own clinic's).
+ */
+function refusalOf({ destination, change }: DeliveryContext): string | null {
+  if (!destination) return "destination deleted";
+  if (!change) return "change purged";
+  if (change.clinic_id !== destination.clinic_id) return "change of another clinic";
+  if (!destination.enabled) return "destination disabled";
+  return null;
 }
 
 /** Delivers the rows of `jobs` at `now` (epoch ms); answers tallies and the jobs to try later. */
@@ -83,9 +101,16 @@ export async function deliverChanges(
       const at = new Date(now());
       const iso = at.toISOString();
       const job = { change_id: row.change_id, destination_id: row.destination_id };
-      if (!destination?.enabled || !context.change) {
-        const error = !destination ? "destination deleted" : !context.change ? "change purged" : "destination disabled";
-        await recordDelivery(db, { delivered: false, error }, row.delivery_id, lease, iso, null).run();
+      const error = refusalOf(context);
+      if (error || !destination) {
+        await recordDelivery(
+          db,
+          { delivered: false, error: error ?? "destination deleted" },
+          row.delivery_id,
+          lease,
+          iso,
+          null,
+        ).run();
         result.failed += 1;
         return;
       }

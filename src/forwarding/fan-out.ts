@@ -3,7 +3,7 @@ import { enqueueAll } from "../queue/enqueue";
 
 /**
  * Takes per run, shared by every destination: 40 × 200 changes (8,000 a run, about 130 a second at a
- * run a minute), 120 D1 queries and at most 80 queue sends, far inside an invocation's limits however
+ * run a minute), 80 D1 queries and at most 80 queue sends, far inside an invocation's limits however
  * many destinations there are; a larger backlog is finished by the next runs.
  */
 export const MAX_TAKES_PER_RUN = 40;
@@ -11,8 +11,8 @@ export const MAX_TAKES_PER_RUN = 40;
 /**
  * Fans the change log out to every enabled destination: the changes after each one's cursor become
  * delivery rows (src/db/deliveries.ts `fanOutTake`, one batch per take), and their jobs go to the
- * `clinic-deliveries` queue. The destinations take turns, one take each, so a large backlog of one
- * never starves the others of the run's budget. Runs every minute (its own cron) and after each batch
+ * `clinic-deliveries` queue. The destinations take turns, one take each, the furthest behind first,
+ * so a large backlog of one never starves the others of the run's budget. Runs every minute (its own cron) and after each batch
  * of deliveries, never in the events consumer, which stays as fast with destinations as without. A job
  * lost on the way is re-sent by the sweep; a take repeated by a second run at once inserts nothing
  * twice. Answers how many jobs were enqueued.

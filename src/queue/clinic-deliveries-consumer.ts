@@ -38,13 +38,19 @@ export async function consumeClinicDeliveries(
         failed: result.failed,
       });
     }
-    await fanOut(env, new Date(now()));
   } catch (error) {
     log.error("clinic deliveries not processed; will retry", { error: errorKind(error) });
     for (const message of batch.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     return;
   }
   batch.ackAll();
+  // After the batch is settled: a failing fan-out must not retry deliveries already recorded (the
+  // minute's cron fans out what this one could not).
+  try {
+    await fanOut(env, new Date(now()));
+  } catch (error) {
+    log.warn("fan-out after deliveries failed; the cron fans out", { error: errorKind(error) });
+  }
 }
 
 /** `clinic-deliveries-dlq`: a job whose retries ran out marks its row `failed` (retries exhausted). */

@@ -1,6 +1,7 @@
 import { readAuditRetentionDays, readPayloadRetentionDays } from "../config/retention";
 import { purgeAuditRows } from "../db/audit";
 import { purgeChanges } from "../db/changes";
+import { purgeDeliveriesBeforeFeed } from "../db/deliveries";
 import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
 import { purgePayloads } from "../db/events";
 import { purgeInboundReplies } from "../db/inbound-replies";
@@ -78,21 +79,37 @@ export async function purgeExpiredAuditRows(env: Env, now: Date): Promise<number
  */
 export const CHANGE_FEED_DAYS = 30;
 
-/** Deletes changes older than {@link CHANGE_FEED_DAYS}, chunk by chunk. */
+/**
+ * Changes and forwarding deliveries a run deletes at most: 10 ranges of 50,000 changes (each a range
+ * of the primary key) and 10 chunks of 10,000 deliveries with their attempts, 30 queries in all, so
+ * the daily run keeps its budget (src/archive/run.ts) while taking over 400,000 changes a day.
+ */
+const CHANGE_PURGE = { rows: 50_000, maxChunks: 10 };
+const DELIVERY_PURGE = { rows: 10_000, maxChunks: 10 };
+
+/**
+ * Deletes changes older than {@link CHANGE_FEED_DAYS}, oldest first, then the forwarding deliveries
+ * (and their attempts) of changes the feed no longer holds: their response excerpts may echo a
+ * destination's body, which must not outlive the change.
+ */
 export async function purgeExpiredChanges(env: Env, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - CHANGE_FEED_DAYS * 86_400_000).toISOString();
-  const purged = await inChunks(() => purgeChanges(env.DB, cutoff, PURGE_CHUNK_ROWS));
-  log.info("change feed retention", { retention_days: CHANGE_FEED_DAYS, purged });
+  const purged = await inChunks(() => purgeChanges(env.DB, cutoff, CHANGE_PURGE.rows), CHANGE_PURGE);
+  const deliveries = await inChunks(() => purgeDeliveriesBeforeFeed(env.DB, DELIVERY_PURGE.rows), DELIVERY_PURGE);
+  log.info("change feed retention", { retention_days: CHANGE_FEED_DAYS, purged, deliveries_purged: deliveries });
   return purged;
 }
 
 /** Runs a chunked purge until a chunk comes back short or the per-run cap is reached. */
-async function inChunks(purgeChunk: () => Promise<number>): Promise<number> {
+async function inChunks(
+  purgeChunk: () => Promise<number>,
+  limits: { rows: number; maxChunks: number } = { rows: PURGE_CHUNK_ROWS, maxChunks: PURGE_MAX_CHUNKS },
+): Promise<number> {
   let total = 0;
-  for (let chunk = 0; chunk < PURGE_MAX_CHUNKS; chunk += 1) {
+  for (let chunk = 0; chunk < limits.maxChunks; chunk += 1) {
     const changed = await purgeChunk();
     total += changed;
-    if (changed < PURGE_CHUNK_ROWS) break;
+    if (changed < limits.rows) break;
   }
   return total;
 }

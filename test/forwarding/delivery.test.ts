@@ -11,8 +11,9 @@ import { consumeClinicDeliveries } from "../../src/queue/clinic-deliveries-consu
 import { QUEUES } from "../../src/queue/dispatch";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { sweepForwarding } from "../../src/scheduled/forwarding-sweep";
+import { purgeExpiredChanges } from "../../src/scheduled/retention";
 import { adminFetch } from "../helpers/admin";
-import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
+import { CLINIC_ID, makeEvent, OTHER_CLINIC_ID, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import { countingDatabase, EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
@@ -36,8 +37,7 @@ function endpoint(url: string, ...answers: (() => Response)[]): Received[] {
   return received;
 }
 
-async function createDestination(settings: Record<string, unknown> = {}) {
-  const id = uniqueId("dst");
+async function createDestination(settings: Record<string, unknown> = {}, id = uniqueId("dst")) {
   const url = `https://ehr-${id}.example/hooks`;
   const response = await adminFetch(`/destinations/${id}`, {
     method: "PUT",
@@ -70,10 +70,17 @@ async function capturingDeliveries(run: () => Promise<unknown>) {
   }
 }
 
-/** The fan-out's jobs, for destination `id` only (other tests' destinations fan out too). */
+/**
+ * The fan-out's jobs for destination `id` only (other tests' destinations fan out too, and share a
+ * run's budget: a few runs reach every destination).
+ */
 async function fanOutJobs(id: string, now = new Date()): Promise<DeliveryKey[]> {
-  const sent = await capturingDeliveries(() => fanOut(env, now));
-  return sent.map((message) => message.body).filter((job) => job.destination_id === id);
+  for (let run = 0; run < 3; run++) {
+    const sent = await capturingDeliveries(() => fanOut(env, now));
+    const jobs = sent.map((message) => message.body).filter((job) => job.destination_id === id);
+    if (jobs.length > 0) return jobs;
+  }
+  return [];
 }
 
 /** Runs the clinic-deliveries consumer over `jobs` at `nowMs`; answers the jobs it enqueued again. */
@@ -347,8 +354,8 @@ describe("the fan-out stays inside one invocation's limits", () => {
     );
     const counting = countingDatabase(env.DB);
     const first = await capturingDeliveries(() => fanOut({ ...env, DB: counting.db }, new Date()));
-    // One read of the state, then at most 3 statements a take.
-    expect(counting.queries()).toBeLessThanOrEqual(2 + 3 * MAX_TAKES_PER_RUN);
+    // One read of the state (2 statements), then 2 statements a take.
+    expect(counting.queries()).toBeLessThanOrEqual(2 + 2 * MAX_TAKES_PER_RUN);
     // Every take serves one destination: the run covers at most the budget (other tests' destinations share it).
     const served = new Set(first.map((message) => message.body.destination_id));
     expect(served.size).toBe(MAX_TAKES_PER_RUN);
@@ -357,5 +364,69 @@ describe("the fan-out stays inside one invocation's limits", () => {
       for (const message of await capturingDeliveries(() => fanOut(env, new Date())))
         served.add(message.body.destination_id);
     expect(ids.every((id) => served.has(id))).toBe(true);
+  });
+});
+
+describe("a destination hears of its own clinic only, and keeps nothing of another", () => {
+  /** A change of clinic B, as its trigger would write it. */
+  async function changeOfOtherClinic(): Promise<string> {
+    const changeId = `chg_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+    await env.DB.prepare(
+      `INSERT INTO changes (change_id, type, occurred_at, clinic_id, entity_kind, entity_id, status)
+       VALUES (?1, 'order.status_changed', ?2, ?3, 'order', ?4, 'created')`,
+    )
+      .bind(changeId, new Date().toISOString(), OTHER_CLINIC_ID, uniqueId("ord"))
+      .run();
+    return changeId;
+  }
+
+  it("another clinic's change is never fanned out to it, nor delivered if a row pairs them", async () => {
+    const { id, url } = await createDestination({ events: ["*"] });
+    const received = endpoint(url);
+    const otherChange = await changeOfOtherClinic();
+    expect(await fanOutJobs(id)).toEqual([]);
+    // A row pairing them (as a reused id once could) is refused, and nothing is sent.
+    await env.DB.prepare(
+      `INSERT INTO clinic_deliveries (delivery_id, change_id, destination_id, change_sequence, status, created_at, updated_at)
+       SELECT 'dlv_paired', change_id, ?2, sequence, 'pending', ?3, ?3 FROM changes WHERE change_id = ?1`,
+    )
+      .bind(otherChange, id, new Date().toISOString())
+      .run();
+    await deliver([{ change_id: otherChange, destination_id: id }]);
+    expect(received).toEqual([]);
+    expect((await deliveriesOf(id)).deliveries).toMatchObject([
+      { change_id: otherChange, status: "failed", error: "change of another clinic" },
+    ]);
+  });
+
+  it("deleting a destination deletes its deliveries and attempts, so a reused id starts empty", async () => {
+    const { id, url } = await createDestination();
+    endpoint(url);
+    await orderChange();
+    await deliver(await fanOutJobs(id));
+    const count = async (sql: string) => (await env.DB.prepare(sql).bind(id).first<{ n: number }>())?.n;
+    const deliveries = `SELECT COUNT(*) AS n FROM clinic_deliveries WHERE destination_id = ?1`;
+    const attempts = `SELECT COUNT(*) AS n FROM clinic_delivery_attempts
+      WHERE delivery_id IN (SELECT delivery_id FROM clinic_deliveries WHERE destination_id = ?1)`;
+    expect([await count(deliveries), await count(attempts)]).toEqual([1, 1]);
+    const attemptRows = `SELECT COUNT(*) AS n FROM clinic_delivery_attempts WHERE delivery_id NOT IN (SELECT delivery_id FROM clinic_deliveries) AND ?1 = ?1`;
+    expect((await adminFetch(`/destinations/${id}`, { method: "DELETE" })).status).toBe(204);
+    expect([await count(deliveries), await count(attemptRows)]).toEqual([0, 0]);
+    await createDestination({}, id);
+    expect((await deliveriesOf(id)).deliveries).toEqual([]);
+  });
+
+  it("the daily retention deletes the deliveries of changes the feed no longer holds", async () => {
+    const { id, url } = await createDestination();
+    endpoint(url);
+    await orderChange();
+    await orderChange();
+    await deliver(await fanOutJobs(id));
+    expect((await deliveriesOf(id)).deliveries).toHaveLength(2);
+    const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    await env.DB.prepare(`UPDATE changes SET occurred_at = ?1`).bind(old).run();
+    await purgeExpiredChanges(env, new Date());
+    // The newest change stays (its sequence is never reused), and so does its delivery.
+    expect((await deliveriesOf(id)).deliveries).toHaveLength(1);
   });
 });
