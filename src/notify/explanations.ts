@@ -73,7 +73,41 @@ function capWait(code: string, when: string) {
   };
 }
 
+/** The patient's own contact refused further messages (issue 23): not sendable until it changes. */
+function contactRefused(code: string, sentence: string, action: string): ReasonEntry {
+  return {
+    status: "suppressed",
+    code,
+    sentence: () => sentence,
+    setting: none,
+    docSentence: sentence,
+    docSetting: "none (the patient's contact)",
+    action,
+    sendable: false,
+  };
+}
+
 const ENTRIES: readonly ReasonEntry[] = [
+  contactRefused(
+    "email_bounced",
+    "the patient's email address bounced for good",
+    "update the address; the next email goes to the new one",
+  ),
+  contactRefused(
+    "email_complained",
+    "the patient marked an email as spam",
+    "email again only if the patient asks, with a new address",
+  ),
+  contactRefused(
+    "email_unsubscribed",
+    "the patient unsubscribed from email",
+    "nothing: email resumes only with a new address",
+  ),
+  contactRefused(
+    "phone_unreachable",
+    "Twilio reported the phone cannot take texts",
+    "update the phone; the next text goes to the new one",
+  ),
   {
     ...capWait("daily_cap", "it goes on the next allowed day"),
     sentence: (context) => `${capSentence("daily", context.values.dailyCaps)(context)}; ${DAILY_WAIT}`,

@@ -48,6 +48,26 @@ export const NOTIFICATION_REASONS = {
     sentence: "Twilio refused the text because the patient unsubscribed from this number (error 21610).",
     setting: null,
   },
+  email_bounced: {
+    stored: "email_bounced",
+    sentence: "The patient's email address bounced for good; no email goes to it until it changes.",
+    setting: null,
+  },
+  email_complained: {
+    stored: "email_complained",
+    sentence: "The patient marked an email as spam; no email goes to this address until it changes.",
+    setting: null,
+  },
+  email_unsubscribed: {
+    stored: "email_unsubscribed",
+    sentence: "The patient unsubscribed from email with the link in a message.",
+    setting: null,
+  },
+  phone_unreachable: {
+    stored: "phone_unreachable",
+    sentence: "Twilio reported the patient's phone cannot take texts; no text goes to it until it changes.",
+    setting: null,
+  },
   daily_cap: {
     stored: "daily_cap",
     sentence: "The patient reached today's limit of messages; this one waits for their next allowed day.",

@@ -20,6 +20,7 @@ import {
 import { type Patient, selectNotificationPatients, selectOptedOutPhones, toPatient } from "../db/patients";
 import { ENTITY_KINDS, type EntityKind } from "../event-types";
 import { RECENT_SENDS_MS } from "./daily-cap";
+import { storedReason } from "./reasons";
 import { entityKindOf, subjectOf } from "./rules";
 
 /** What the sender reads about a batch's notifications just before deciding them. */
@@ -140,7 +141,14 @@ export async function loadSendContext(
 }
 
 /** The stable suppression code of a contact opt-out. */
-const suppressionOf = (reason: string) => (reason === "unreachable" ? "phone_unreachable" : `email_${reason}`);
+const CONTACT_SUPPRESSIONS = {
+  unreachable: storedReason("phone_unreachable"),
+  bounced: storedReason("email_bounced"),
+  complained: storedReason("email_complained"),
+  unsubscribed: storedReason("email_unsubscribed"),
+} as const;
+const suppressionOf = (reason: string): string =>
+  CONTACT_SUPPRESSIONS[reason as keyof typeof CONTACT_SUPPRESSIONS] ?? `email_${reason}`;
 
 /**
  * The status the entity has moved on to when it no longer has the status this notification announces

@@ -87,3 +87,11 @@ describe("status explanations: one source for the console and docs/operations.md
     expect(explainAlertRule("order:created").setting).toContain("LIFECYCLE_RULES");
   });
 });
+
+describe("the contact refusals of issue 23 are explained, not unknown", () => {
+  it.each(["email_bounced", "email_complained", "email_unsubscribed", "phone_unreachable"])("%s", (code) => {
+    const explained = explainNotification({ status: "suppressed", error: code, channel: null });
+    expect(explained?.sentence).not.toContain("no explanation is known");
+    expect(explained?.sendable).toBe(false);
+  });
+});
