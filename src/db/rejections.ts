@@ -24,13 +24,30 @@ export function minuteKey(at: Date): string {
 
 /** Counts one rejection: one upsert on the primary key. */
 export async function recordRejection(db: D1Database, rejection: Rejection): Promise<void> {
-  await db
-    .prepare(
-      `INSERT INTO webhook_rejections (clinic_id, reason, minute, count, last_at) VALUES (?1, ?2, ?3, 1, ?4)
-ON CONFLICT (clinic_id, reason, minute) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`,
-    )
-    .bind(rejection.clinicId, rejection.reason, minuteKey(rejection.at), rejection.at.toISOString())
-    .run();
+  await recordRejections(db, [{ ...rejection, count: 1 }]);
+}
+
+/** Adds several counts in one batch, each to its (clinic, reason, minute) row. */
+export async function recordRejections(
+  db: D1Database,
+  rejections: readonly (Rejection & { count: number })[],
+): Promise<void> {
+  if (rejections.length === 0) return;
+  const upsert = db.prepare(
+    `INSERT INTO webhook_rejections (clinic_id, reason, minute, count, last_at) VALUES (?1, ?2, ?3, ?5, ?4)
+ON CONFLICT (clinic_id, reason, minute) DO UPDATE SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)`,
+  );
+  await db.batch(
+    rejections.map((rejection) =>
+      upsert.bind(
+        rejection.clinicId,
+        rejection.reason,
+        minuteKey(rejection.at),
+        rejection.at.toISOString(),
+        rejection.count,
+      ),
+    ),
+  );
 }
 
 /** Rejections of one clinic and reason in one UTC hour (`YYYY-MM-DDTHH`). */

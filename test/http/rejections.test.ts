@@ -4,6 +4,7 @@ import { randomClientAddress } from "../helpers/admin";
 import { adminFetchWith, fetchWith } from "../helpers/clinics";
 import { setClock } from "../helpers/clock";
 import { API_KEY, makeEvent } from "../helpers/events";
+import { countingDatabase } from "../helpers/queue";
 
 const KEY_A = "clinic-a-key-7Hq2Lx9Vd4Rm8Tp3Wz6Nc1Bf5";
 
@@ -142,5 +143,24 @@ describe("rejected webhook deliveries are counted (GET /admin/rejections)", () =
     expect(await refused.json()).toEqual({ error: { code: "invalid_json", message: "The body is not valid JSON." } });
     expect(uses.length).toBeGreaterThan(0);
     expect(warnings.mock.calls.map(([line]) => JSON.parse(String(line)).message)).toContain("rejection not counted");
+  });
+});
+
+describe("a flood of refused requests", () => {
+  it("is counted in full, with far fewer D1 writes than requests (one batch in flight at a time)", async () => {
+    const { workerEnv } = deployment();
+    const unauthorizedCount = async () =>
+      (await rejections(workerEnv)).rejections
+        .filter((row) => row.reason === "unauthorized" && row.clinic_id === "unknown")
+        .reduce((sum, row) => sum + row.count, 0);
+    const before = await unauthorizedCount();
+    const counting = countingDatabase(workerEnv.DB);
+    const flooded = { ...workerEnv, DB: counting.db } as Env;
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => post(flooded, { key: "not-a-key-of-this-deployment-0123456789" })),
+    );
+    expect(answers.every((answer) => answer.status === 401)).toBe(true);
+    expect((await unauthorizedCount()) - before).toBe(30);
+    expect(counting.roundTrips()).toBeLessThan(30);
   });
 });

@@ -1,8 +1,41 @@
 import type { MiddlewareHandler } from "hono";
 import { readWebhookConfig } from "../../config/webhook";
-import { recordRejection, UNKNOWN_CLINIC } from "../../db/rejections";
+import { type Rejection, recordRejections, UNKNOWN_CLINIC } from "../../db/rejections";
 import { errorKind, log } from "../../log";
 import type { App } from "../types";
+
+/**
+ * Counts waiting to be written, per D1 binding, and the one write in flight: refused requests that
+ * arrive while a write runs are added to the next one, so a flood of unauthenticated requests (or the
+ * limiter's 429s) costs at most one D1 batch at a time per isolate, not one write per request.
+ */
+const pending = new WeakMap<
+  D1Database,
+  { counts: Map<string, Rejection & { count: number }>; flushing: Promise<void> | null }
+>();
+
+function enqueueCount(db: D1Database, rejection: Rejection): Promise<void> {
+  const state = pending.get(db) ?? { counts: new Map(), flushing: null };
+  pending.set(db, state);
+  const key = `${rejection.clinicId} ${rejection.reason} ${rejection.at.toISOString().slice(0, 16)}`;
+  const counted = state.counts.get(key);
+  state.counts.set(
+    key,
+    counted ? { ...counted, at: rejection.at, count: counted.count + 1 } : { ...rejection, count: 1 },
+  );
+  state.flushing ??= (async () => {
+    try {
+      while (state.counts.size > 0) {
+        const batch = [...state.counts.values()];
+        state.counts.clear();
+        await recordRejections(db, batch);
+      }
+    } finally {
+      state.flushing = null;
+    }
+  })();
+  return state.flushing;
+}
 
 /** An error code as the contract writes them; anything else is not stored. */
 const CODE = /^[a-z_]{1,40}$/;
@@ -32,7 +65,7 @@ export function rejectionCount(): MiddlewareHandler<App> {
             const served =
               envelopeClinic !== undefined &&
               (readWebhookConfig.tryRead(c.env).settings?.clinicIds.has(envelopeClinic) ?? false);
-            await recordRejection(c.env.DB, {
+            await enqueueCount(c.env.DB, {
               clinicId: clinicId ?? (served ? envelopeClinic : UNKNOWN_CLINIC),
               reason,
               at,
