@@ -8,7 +8,7 @@ import {
 } from "../db/event-requeue";
 import type { EventStatus } from "../db/events";
 import { getEventRow } from "../db/events";
-import { ALL_CLINICS } from "../db/scope";
+import type { StaffScope } from "../db/scope";
 import { log } from "../log";
 import { requeueEvents } from "./requeue";
 
@@ -53,9 +53,10 @@ export function refusalText(refusal: ReplayRefusal): string {
 export async function replayEvent(
   env: Env,
   eventId: string,
-  options: { force: boolean; requestId: string | null },
+  options: { force: boolean; requestId: string | null; scope: StaffScope },
 ): Promise<ReplayResult> {
-  const row = await getEventRow(env.DB, ALL_CLINICS, eventId);
+  // Read within the caller's clinics: another clinic's event is `not_found`, as an unknown one is.
+  const row = await getEventRow(env.DB, options.scope, eventId);
   if (!row) return { refused: "not_found" };
   if (row.payload === null) return { refused: "payload_purged" };
   const previous = await markQueuedForReplay(
@@ -104,12 +105,12 @@ export async function replayEvents(
 export async function replaySelectedEvents(
   env: Env,
   eventIds: readonly string[],
-  options: { requestId: string | null },
+  options: { requestId: string | null; scope: StaffScope },
 ): Promise<BulkReplayResult> {
   let replayed = 0;
   let enqueueFailed = false;
   for (const status of ["dead", "failed", "invalid"] as const) {
-    const result = await replayEvents(env, { status, eventIds, limit: eventIds.length }, options);
+    const result = await replayEvents(env, { status, eventIds, limit: eventIds.length, scope: options.scope }, options);
     if ("refused" in result) enqueueFailed = true;
     else replayed += result.replayed;
   }

@@ -163,6 +163,6 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
   // Only the identity's clinics' events: another clinic's id is dropped as an unknown one would be.
   const eventIds = await eventIdsInScope(c.env.DB, scopeOf(c), chosen);
   if (eventIds.length === 0) return back({ refused: "none_selected" });
-  const result = await replaySelectedEvents(c.env, eventIds, { requestId });
+  const result = await replaySelectedEvents(c.env, eventIds, { requestId, scope: scopeOf(c) });
   return answer(result, { selected: String(eventIds.length) });
 });

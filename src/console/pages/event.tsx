@@ -250,9 +250,8 @@ eventPage.post("/:event_id/replay", audited("event.replay", "event", "event_id")
       400,
     );
   }
-  // Another clinic's event is unknown here: the page answers 404 without replaying anything.
-  if (!(await getEventRow(c.env.DB, scopeOf(c), eventId))) return renderEventPage(c, eventId);
-  const result = await replayEvent(c.env, eventId, { force, requestId: c.get("requestId") });
+  // Another clinic's event is unknown here (`not_found`): the page answers 404 without replaying anything.
+  const result = await replayEvent(c.env, eventId, { force, requestId: c.get("requestId"), scope: scopeOf(c) });
   if (!("replayed" in result)) {
     if (result.refused === "not_found") return renderEventPage(c, eventId);
     // Try again later (503), or a refusal about this event's state (409).

@@ -149,13 +149,11 @@ admin.post(
     invalidQuery,
   ),
   async (c) => {
-    // Another clinic's event answers 404, as an unknown one does (the replay itself reads it unscoped).
-    const scope = requestScope(c);
-    if (scope.clinics !== "all" && !(await getEventRow(c.env.DB, scope, c.req.param("event_id"))))
-      throw new ApiError(404, "not_found", "No event has this id.");
+    // Another clinic's event answers 404 (`not_found`), as an unknown one does.
     const result = await replayEvent(c.env, c.req.param("event_id"), {
       force: c.req.valid("query").force === "true",
       requestId: c.get("requestId"),
+      scope: requestScope(c),
     });
     if (!("replayed" in result)) throw replayRefusalError(result);
     return c.json(result.replayed, 202);
