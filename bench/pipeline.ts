@@ -92,7 +92,7 @@ export interface PipelineResult {
   ledger?: Partial<Record<Stage, StageLedger>>;
 }
 
-interface Stats {
+export interface Stats {
   events: { total: number; by_status: Record<string, number>; conflicts: number; applied_more_than_once: number };
   notifications?: { by_status?: Record<string, number> } & Record<string, unknown>;
 }
@@ -131,7 +131,7 @@ export function middayTimeZone(now = new Date()): string {
 }
 
 /** The stream's patients: registered before the run, so its events produce notifications. */
-const PATIENT_IDS = Array.from({ length: 100 }, (_, index) => `pat_bench_${index}`);
+export const PATIENT_IDS = Array.from({ length: 100 }, (_, index) => `pat_bench_${index}`);
 
 /** Where the admin API shows each kind of entity. */
 const ENTITY_ROUTES: Record<EntityKind, string> = {
@@ -145,7 +145,7 @@ const ENTITY_ROUTES: Record<EntityKind, string> = {
  * opted in) so shipped/delivered events produce notifications that go through the sender to the
  * log provider. Returns how many were stored; 0 when the receiver has no patient API yet.
  */
-async function registerPatients(server: Server, token: string): Promise<number> {
+export async function registerPatients(server: Server, token: string): Promise<number> {
   const timezone = middayTimeZone();
   let stored = 0;
   const indexes = PATIENT_IDS.map((_, index) => index);
@@ -171,7 +171,11 @@ async function registerPatients(server: Server, token: string): Promise<number> 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const FINAL = ["processed", "ignored", "invalid"];
 
-async function adminGet<T>(server: Server, token: string, path: string): Promise<{ status: number; body: T | null }> {
+export async function adminGet<T>(
+  server: Server,
+  token: string,
+  path: string,
+): Promise<{ status: number; body: T | null }> {
   const response = await fetch(server.url + path, {
     headers: { authorization: `Bearer ${token}` },
     signal: AbortSignal.timeout(15_000),
@@ -206,9 +210,45 @@ function notificationDuplicates(notifications: Record<string, unknown> | undefin
     .reduce((sum, [, value]) => sum + (value as number), 0);
 }
 
-const finalCount = (stats: Stats | null) =>
+export const finalCount = (stats: Stats | null) =>
   FINAL.reduce((sum, status) => sum + (stats?.events.by_status[status] ?? 0), 0);
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/**
+ * Sends `sends` to the receiver's webhook route like NovaMed does: anything but a 200 is sent again
+ * (here after 250 ms, at most 4 attempts). Adds each accepted event id to `accepted`; answers how
+ * many deliveries got no 200 at all.
+ */
+export async function sendStream(
+  server: Server,
+  sends: readonly { body: string; envelope: { event_id: string } }[],
+  options: { concurrency: number; apiKey: string; accepted: Set<string>; onSent?: () => void },
+): Promise<number> {
+  let failures = 0;
+  await pool([...sends], options.concurrency, Number.POSITIVE_INFINITY, async (delivery) => {
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      try {
+        const response = await fetch(`${server.url}/webhooks/novamed`, {
+          method: "POST",
+          headers: { "x-api-key": options.apiKey, "content-type": "application/json" },
+          body: delivery.body,
+          signal: AbortSignal.timeout(10_000),
+        });
+        await response.arrayBuffer();
+        if (response.status === 200) {
+          options.accepted.add(delivery.envelope.event_id);
+          break;
+        }
+      } catch {
+        // no answer: retry like NovaMed would
+      }
+      if (attempt === 4) failures += 1;
+      else await sleep(250);
+    }
+    options.onSent?.();
+  });
+  return failures;
+}
 
 /** Sends the stream, waits for the drain (bounded), verifies, and returns the figures. */
 export async function runPipeline(server: RuntimeServer, options: PipelineOptions): Promise<PipelineResult> {
@@ -254,28 +294,11 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
   }, 2000);
 
   try {
-    // Like NovaMed: anything but a 200 is sent again (here after 250 ms, at most 4 attempts).
-    await pool(plan.sends, options.concurrency, Number.POSITIVE_INFINITY, async (delivery) => {
-      for (let attempt = 1; attempt <= 4; attempt++) {
-        try {
-          const response = await fetch(`${server.url}/webhooks/novamed`, {
-            method: "POST",
-            headers: { "x-api-key": options.apiKey, "content-type": "application/json" },
-            body: delivery.body,
-            signal: AbortSignal.timeout(10_000),
-          });
-          await response.arrayBuffer();
-          if (response.status === 200) {
-            accepted.add(delivery.envelope.event_id);
-            break;
-          }
-        } catch {
-          // no answer: retry like NovaMed would
-        }
-        if (attempt === 4) sendFailures += 1;
-        else await sleep(250);
-      }
-      sent += 1;
+    sendFailures = await sendStream(server, plan.sends, {
+      concurrency: options.concurrency,
+      apiKey: options.apiKey,
+      accepted,
+      onSent: () => void sent++,
     });
     sending = false;
     const sendSeconds = (performance.now() - started) / 1000;

@@ -7,6 +7,7 @@ import { cpus, totalmem } from "node:os";
 import type { AckResult } from "./ack.ts";
 import type { AppFigures, ReceiverAppFigures } from "./app-cost.ts";
 import type { CostResult } from "./cost.ts";
+import type { ForwardingOutageResult, ForwardingResult } from "./forwarding.ts";
 import type { OutageResult } from "./outage.ts";
 import type { PipelineResult } from "./pipeline.ts";
 import type { FloorResult } from "./pipeline-floor.ts";
@@ -40,6 +41,14 @@ export interface Results {
   cost: CostResult | null;
   faults: (PipelineResult & { rate: number }) | null;
   outage: OutageResult | null;
+  /** The forwarding pass (bench/forwarding.ts) and its 72 h endpoint outage. */
+  forwarding:
+    | (ForwardingResult & {
+        /** changes/s ÷ the pipeline floor's events/s, when the pipeline part ran in the same run. */
+        vs_pipeline_floor: number | null;
+        outage: ForwardingOutageResult;
+      })
+    | null;
   targets: Target[];
   settings: Record<string, unknown>;
 }
@@ -134,6 +143,32 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
       ? `lost ${outage.lost} (${outage.lost_after_replay_of_dead} after replaying dead; ${outage.large_lost} of ${outage.large_events} near 64 KiB), double_applied ${outage.double_applied}`
       : null,
     outage !== null && outage.lost === 0 && outage.double_applied === 0,
+  );
+  const forwarding = results.forwarding ?? null;
+  add(
+    "forwarding: lost 0, signature failures 0 (endpoint 50–200 ms, 10 % refused)",
+    forwarding
+      ? `lost ${forwarding.lost} of ${fmt(forwarding.changes)} changes, ${fmt(forwarding.duplicates_delivered)} delivered more than once, signature failures ${forwarding.signature_failures}${forwarding.drained ? "" : " (not drained)"}`
+      : null,
+    forwarding !== null && forwarding.lost === 0 && forwarding.signature_failures === 0 && forwarding.unknown_ids === 0,
+  );
+  add(
+    "forwarding ≥ 500 changes/s end to end",
+    forwarding
+      ? `${fmt(forwarding.changes_per_s)} changes/s (first delivery after ${fmt(forwarding.first_delivery_s, 1)} s; ${fmt(forwarding.delivery_changes_per_s)}/s from then)${forwarding.vs_pipeline_floor === null ? "" : `; ${fmt(forwarding.vs_pipeline_floor, 2)}× the pipeline floor`}`
+      : null,
+    forwarding !== null && forwarding.changes_per_s >= 500,
+  );
+  const endpointOutage = forwarding?.outage ?? null;
+  add(
+    "forwarding: nothing lost across the endpoint's outage (72 h)",
+    endpointOutage
+      ? `${endpointOutage.outage_hours} h: lost ${endpointOutage.lost} of ${fmt(endpointOutage.changes)}, rows failed ${endpointOutage.rows_failed}, all delivered ${fmt(endpointOutage.hours_from_recovery_to_all_delivered, 1)} h after recovery`
+      : null,
+    endpointOutage !== null &&
+      endpointOutage.lost === 0 &&
+      endpointOutage.rows_failed === 0 &&
+      endpointOutage.signature_failures === 0,
   );
   const startup = results.startup;
   add(

@@ -12,6 +12,8 @@
  *    bench/worker/) until drained; then D1's bytes per event (bench/storage.ts).
  * 4. Faults: the same with D1 and provider failures injected from outside the Worker (--no-faults skips).
  * 5. Outage: D1 down for longer than the main queue's retry span, on a simulated clock (bench/outage.ts).
+ * 6. Forwarding: the stream with one destination on a slow, failing local endpoint until every change
+ *    was delivered, then its endpoint down for 72 h of simulated time (bench/forwarding.ts).
  *
  * Progress goes to stderr, the table to stdout, the figures to bench/results/latest.json. Exit code 0
  * whenever the run completed (missed targets are findings); 1 when the harness itself failed, or when
@@ -25,6 +27,7 @@ import { type AckResult, measureAck } from "./ack.ts";
 import { measureAppCost } from "./app-cost.ts";
 import { type ArchiveMeasurement, measureArchive } from "./archive.ts";
 import { type CostResult, computeCost, readIndexes, storageUsdPerMillionEventsMonth } from "./cost.ts";
+import { type ForwardingOutageResult, runForwarding, runForwardingOutage } from "./forwarding.ts";
 import { type OutageResult, runOutage } from "./outage.ts";
 import { runPipeline } from "./pipeline.ts";
 import { type FloorResult, runPipelineFloor, vsFloor } from "./pipeline-floor.ts";
@@ -57,11 +60,15 @@ const HELP = `npm run bench -- [options]
   --drain-timeout <s>   pipeline drain limit (default 180; quick 60)
   --faults-timeout <s>  faults-pass drain limit; retries back off 10 s, 20 s, … (default 450; quick 90)
   --app-duration <s>    app part: measured seconds per app, in-process (default 2; quick 1)
-  --only <parts>        comma-separated subset of startup,app,ack,pipeline,faults,outage
+  --forwarding-events <n>  forwarding-pass deliveries to the receiver (default 10000; quick 2000)
+  --forwarding-timeout <s> forwarding-pass limit until every change is delivered (default 1800; quick 600)
+  --forwarding-outage-hours <h>   the endpoint's simulated outage (default 72)
+  --forwarding-outage-events <n>  deliveries of the forwarding outage sub-pass (default 300; quick 100)
+  --only <parts>        comma-separated subset of startup,app,ack,pipeline,faults,outage,forwarding
   --seed <n>            event stream seed (default: random, printed)
   -h, --help`;
 
-const PARTS = ["startup", "app", "ack", "pipeline", "faults", "outage"];
+const PARTS = ["startup", "app", "ack", "pipeline", "faults", "outage", "forwarding"];
 
 /** The benchmark's own secrets, given to every receiver it starts. */
 const SECRETS = {
@@ -93,6 +100,10 @@ function parse() {
       "drain-timeout": { type: "string" },
       "faults-timeout": { type: "string" },
       "app-duration": { type: "string" },
+      "forwarding-events": { type: "string" },
+      "forwarding-timeout": { type: "string" },
+      "forwarding-outage-hours": { type: "string" },
+      "forwarding-outage-events": { type: "string" },
       only: { type: "string" },
       seed: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -135,6 +146,16 @@ function options() {
     faultEvents: number("fault-events", values["fault-events"], quick ? 300 : 2000, 10, 100_000),
     drainTimeoutS: number("drain-timeout", values["drain-timeout"], quick ? 60 : 180, 5, 3600),
     faultsTimeoutS: number("faults-timeout", values["faults-timeout"], quick ? 90 : 450, 5, 3600),
+    forwardingEvents: number("forwarding-events", values["forwarding-events"], quick ? 2000 : 10_000, 10, 100_000),
+    forwardingTimeoutS: number("forwarding-timeout", values["forwarding-timeout"], quick ? 600 : 1800, 5, 7200),
+    forwardingOutageHours: number("forwarding-outage-hours", values["forwarding-outage-hours"], 72, 1, 24 * 14),
+    forwardingOutageEvents: number(
+      "forwarding-outage-events",
+      values["forwarding-outage-events"],
+      quick ? 100 : 300,
+      10,
+      5000,
+    ),
     appDurationS: number("app-duration", values["app-duration"], quick ? 1 : 2, 0.1, 60),
     seed: number("seed", values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
   };
@@ -399,6 +420,61 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     );
   }
 
+  let forwarding: Results["forwarding"] = null;
+  if (settings.parts.has("forwarding")) {
+    const forwardingOptions = {
+      seed: settings.seed,
+      failureRate: 0.1,
+      drainTimeoutS: settings.forwardingTimeoutS,
+      apiKey: SECRETS.NOVAMED_WEBHOOK_SECRET,
+      adminToken: SECRETS.ADMIN_TOKEN,
+      progress,
+    };
+    progress(`forwarding: ${settings.forwardingEvents} deliveries, one destination on a local endpoint`);
+    const main = await withServer(
+      () =>
+        startRuntime({
+          name: "forwarding",
+          scriptPath: bundles.benchEntry,
+          wranglerConfig,
+          vars: { ...SECRETS, ...LOG_PROVIDERS },
+          persist: join(scratch, "d1-forwarding"),
+          migrate: true,
+        }),
+      (server: RuntimeServer) => runForwarding(server, { ...forwardingOptions, events: settings.forwardingEvents }),
+    );
+    progress(
+      `forwarding: ${main.changes} changes, ${main.delivered} delivered, lost ${main.lost}, delivered more than once ${main.duplicates_delivered}, signature failures ${main.signature_failures}, ${main.changes_per_s} changes/s end to end`,
+    );
+    progress(`forwarding outage: endpoint down ${settings.forwardingOutageHours} h (simulated)`);
+    const outageResult: ForwardingOutageResult = await withServer(
+      () =>
+        startRuntime({
+          name: "forwarding-outage",
+          scriptPath: bundles.benchEntry,
+          wranglerConfig,
+          vars: { ...SECRETS, ...LOG_PROVIDERS },
+          withoutConsumers: ["clinic-deliveries", "clinic-deliveries-dlq"],
+          migrate: true,
+        }),
+      (server: RuntimeServer) =>
+        runForwardingOutage(server, {
+          ...forwardingOptions,
+          events: settings.forwardingOutageEvents,
+          outageHours: settings.forwardingOutageHours,
+        }),
+    );
+    progress(
+      `forwarding outage: ${outageResult.changes} changes, lost ${outageResult.lost}, rows failed ${outageResult.rows_failed}, all delivered ${outageResult.hours_from_recovery_to_all_delivered} h after recovery`,
+    );
+    const floor = pipeline?.floor;
+    forwarding = {
+      ...main,
+      vs_pipeline_floor: floor?.drained ? Math.round((main.changes_per_s / floor.events_per_s) * 100) / 100 : null,
+      outage: outageResult,
+    };
+  }
+
   const partial = {
     machine: machineDescription(),
     date: new Date().toISOString(),
@@ -409,6 +485,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     cost,
     faults,
     outage,
+    forwarding,
     settings: {
       quick: settings.quick,
       connections: settings.connections,
@@ -418,6 +495,9 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       fault_deliveries: settings.faultEvents,
       outage_hours: settings.outageHours,
       outage_deliveries: settings.outageEvents,
+      forwarding_deliveries: settings.forwardingEvents,
+      forwarding_outage_hours: settings.forwardingOutageHours,
+      forwarding_outage_deliveries: settings.forwardingOutageEvents,
       duplicate_rate: 0.2,
       out_of_order_rate: 0.2,
       pipeline_sender_concurrency: 32,

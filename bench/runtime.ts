@@ -94,6 +94,8 @@ export async function startRuntime(options: {
   wranglerConfig?: string;
   vars?: Record<string, string>;
   consumers?: boolean;
+  /** Queues whose consumers are dropped (their messages stay queued, or are captured by the bench entry). */
+  withoutConsumers?: string[];
   persist?: string;
   migrate?: boolean;
   outboundService?: (request: Request) => Promise<Response> | Response;
@@ -119,6 +121,15 @@ export async function startRuntime(options: {
     modulesRoot: dirname(options.scriptPath),
     bindings: { ...((fromConfig as { bindings?: Record<string, string> }).bindings ?? {}), ...options.vars },
     ...(options.consumers === false ? { queueConsumers: {} } : {}),
+    ...(options.consumers !== false && options.withoutConsumers
+      ? {
+          queueConsumers: Object.fromEntries(
+            Object.entries((fromConfig.queueConsumers ?? {}) as Record<string, unknown>).filter(
+              ([queue]) => !options.withoutConsumers!.includes(queue),
+            ),
+          ),
+        }
+      : {}),
     ...(options.outboundService ? { outboundService: options.outboundService } : {}),
   } as unknown as Parameters<typeof convertV4MiniflareOptions>[0];
   let lines = 0;

@@ -6,14 +6,18 @@
  *   when the run asks for it, injects transient failures (bench/worker/faults.ts).
  * - Each queue batch is recorded (messages, acks, retries, round trips, duration) from the messages'
  *   own `ack`/`retry` calls, so the harness reads outcomes from bindings and D1, never from log text.
- * - With `capture`, what the Worker sends to its queues is kept here instead of being enqueued, so the
- *   outage soak can deliver it on its own simulated clock.
+ * - With `capture`, what the Worker sends to its queues (all of them, or the ones named) is kept here
+ *   instead of being enqueued, so the outage soaks can deliver it on their own simulated clock.
+ * - With `clock_offset_ms`, the forwarding consumer (`clinic-deliveries`) runs on that simulated
+ *   clock (`Date.now()` plus the offset) through its `now` option: the forwarding outage soak's 72 h
+ *   of backoff and circuit. Only this bench build has the hook; the receiver's own entry has none.
  *
  * `/__bench/*` is answered here and never reaches the receiver: POST `/__bench/control` sets the
- * fault plan (`{"rate", "down", "capture"}`), GET `/__bench/batches` and `/__bench/captured` return
+ * fault plan (`{"rate", "down", "capture", "clock_offset_ms"}`), GET `/__bench/batches` and `/__bench/captured` return
  * and clear what was recorded.
  */
 import worker from "../../src/index";
+import { consumeClinicDeliveries } from "../../src/queue/clinic-deliveries-consumer";
 import type { BatchRecord, CapturedMessage } from "../batch-record";
 import { type FaultPlan, instrumentedDatabase } from "./faults";
 import { chunksOf, countingQueue, ledgerOf, type Stage, type StageLedger, takeLedgers } from "./ledger";
@@ -23,10 +27,15 @@ const PRODUCERS = {
   EVENTS: "novamed-events",
   EVENTS_DEAD_LETTER: "novamed-events-dlq",
   NOTIFICATIONS: "patient-notifications",
+  DELIVERIES: "clinic-deliveries",
 } as const;
 
 const plan: FaultPlan = { rate: 0, down: false, random: Math.random };
-let capture = false;
+/** Queues whose sends are captured: every one (`true`), the ones named, or none. */
+let capture: boolean | string[] = false;
+const captures = (queue: string) => capture === true || (Array.isArray(capture) && capture.includes(queue));
+/** The forwarding consumer's simulated clock, as an offset from `Date.now()`; null: the wall clock. */
+let clockOffsetMs: number | null = null;
 let batches: BatchRecord[] = [];
 let captured: CapturedMessage[] = [];
 
@@ -76,7 +85,9 @@ function instrumentedEnv(env: Env, counter: { roundTrips: number }, ledger: Stag
     ...(Object.fromEntries(
       Object.entries(PRODUCERS).map(([binding, queue]) => [
         binding,
-        capture ? capturingQueue(queue) : countingQueue(env[binding as keyof typeof PRODUCERS] as Queue, ledger),
+        captures(queue)
+          ? capturingQueue(queue)
+          : countingQueue(env[binding as keyof typeof PRODUCERS] as Queue, ledger),
       ]),
     ) as Pick<Env, keyof typeof PRODUCERS>),
   };
@@ -131,11 +142,17 @@ function recordingBatch(batch: MessageBatch<unknown>, record: BatchRecord): Mess
 async function control(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
   if (path === "/__bench/control" && request.method === "POST") {
-    const body = (await request.json()) as { rate?: number; down?: boolean; capture?: boolean };
+    const body = (await request.json()) as {
+      rate?: number;
+      down?: boolean;
+      capture?: boolean | string[];
+      clock_offset_ms?: number | null;
+    };
     if (typeof body.rate === "number") plan.rate = body.rate;
     if (typeof body.down === "boolean") plan.down = body.down;
-    if (typeof body.capture === "boolean") capture = body.capture;
-    return Response.json({ rate: plan.rate, down: plan.down, capture });
+    if (typeof body.capture === "boolean" || Array.isArray(body.capture)) capture = body.capture;
+    if (body.clock_offset_ms !== undefined) clockOffsetMs = body.clock_offset_ms;
+    return Response.json({ rate: plan.rate, down: plan.down, capture, clock_offset_ms: clockOffsetMs });
   }
   if (path === "/__bench/batches") {
     const taken = batches;
@@ -155,7 +172,8 @@ export default {
   async fetch(request, env, ctx) {
     const path = new URL(request.url).pathname;
     if (path.startsWith("/__bench/")) return control(request);
-    if (capture) return worker.fetch(request, { ...env, EVENTS: capturingQueue(PRODUCERS.EVENTS) }, ctx);
+    if (captures(PRODUCERS.EVENTS))
+      return worker.fetch(request, { ...env, EVENTS: capturingQueue(PRODUCERS.EVENTS) }, ctx);
     // Only NovaMed's deliveries are the edge's cost; the harness's admin reads are not.
     if (!path.startsWith("/webhooks/")) return worker.fetch(request, env, ctx);
     const ledger = ledgerOf("edge");
@@ -184,7 +202,13 @@ export default {
     ledger.invocations += 1;
     const started = Date.now();
     try {
-      await worker.queue(recordingBatch(batch, record), instrumentedEnv(env, counter, ledger));
+      const recorded = recordingBatch(batch, record);
+      const offset = clockOffsetMs;
+      if (offset !== null && batch.queue === PRODUCERS.DELIVERIES)
+        await consumeClinicDeliveries(recorded, instrumentedEnv(env, counter, ledger), {
+          now: () => Date.now() + offset,
+        });
+      else await worker.queue(recorded, instrumentedEnv(env, counter, ledger));
     } catch (error) {
       record.threw = true;
       throw error;
