@@ -21,13 +21,21 @@
 import { join } from "node:path";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { DEFAULT_CLINIC_ID } from "../tools/simulator/args.ts";
-import { buildPlan } from "../tools/simulator/generator.ts";
 import type { BatchRecord, CapturedMessage } from "./batch-record.ts";
 import { type Accounting, account, ENDPOINT_DELAY_MS, type Endpoint, startEndpoint } from "./forwarding-endpoint.ts";
-import { adminGet, finalCount, PATIENT_IDS, registerPatients, type Stats, sendStream } from "./pipeline.ts";
+import {
+  adminGet,
+  finalCount,
+  PATIENT_IDS,
+  planEndingAt,
+  registerPatients,
+  type Stats,
+  sendStream,
+} from "./pipeline.ts";
 import { busyShare, cpuDelta, machineCpu, treeCpu, waitForQuiet } from "./proc.ts";
 import type { RuntimeServer } from "./runtime.ts";
 import { ROOT } from "./servers.ts";
+import { deliverSimulatedBatch } from "./simulated-queue.ts";
 
 const DESTINATION_ID = "bench-endpoint";
 const DELIVERIES = "clinic-deliveries";
@@ -191,23 +199,23 @@ function cronDriver(server: RuntimeServer) {
 
 /**
  * The stream of the pipeline pass (20 % re-sends, 20 % shuffled lifecycles) under this pass's seed,
- * its timeline ending at `endAt` as the simulator's does without a seed: a change's `occurred_at` is
- * its event's time, and the daily feed retention (30 days by `occurred_at`) would purge a stream dated
- * in the past, pending deliveries with it, within the outage's first simulated day.
+ * ending at `endAt`: a change's `occurred_at` is its event's time, and the daily feed retention (30
+ * days by `occurred_at`) would purge a stream dated in the past, pending deliveries with it, within
+ * the outage's first simulated day.
  */
-export function streamOf(label: string, count: number, seed: number, endAt: number) {
-  const options = {
-    count,
-    duplicateRate: 0.2,
-    outOfOrderRate: 0.2,
-    seed: `${label}-${seed}`,
-    clinicId: DEFAULT_CLINIC_ID,
-    startTime: endAt,
-    patientIds: PATIENT_IDS,
-  };
-  const times = buildPlan(options).sends.map((send) => Date.parse(send.envelope.timestamp));
-  return buildPlan({ ...options, startTime: endAt - (Math.max(...times) - Math.min(...times)) });
-}
+const streamOf = (label: string, count: number, seed: number, endAt: number) =>
+  planEndingAt(
+    {
+      count,
+      duplicateRate: 0.2,
+      outOfOrderRate: 0.2,
+      seed: `${label}-${seed}`,
+      clinicId: DEFAULT_CLINIC_ID,
+      startTime: endAt,
+      patientIds: PATIENT_IDS,
+    },
+    endAt,
+  );
 
 /** Runs the pass against `server` (the bench entry with its queue consumers). */
 export async function runForwarding(server: RuntimeServer, options: ForwardingOptions): Promise<ForwardingResult> {
@@ -486,33 +494,23 @@ export async function runForwardingOutage(
           fanOutDue = true;
           for (const job of batch) pending.splice(pending.indexOf(job), 1);
           queueDeliveries += batch.length;
-          const result = await worker
-            .queue(
-              queue,
-              batch.map((job) => ({
-                id: job.id,
-                timestamp: new Date(start + now * 1000),
-                body: job.body,
-                attempts: job.attempts,
-              })),
-            )
-            .catch(() => null);
+          const fate = await deliverSimulatedBatch(
+            worker,
+            queue,
+            batch.map((job) => ({ ...job, enqueuedAtMs: start + now * 1000 })),
+          );
           await take();
-          const retries = new Map((result?.retryMessages ?? []).map((retry) => [retry.msgId, retry.delaySeconds ?? 0]));
-          const acked = new Set(result?.explicitAcks ?? []);
           for (const job of batch) {
-            const retryAll = result?.outcome !== "ok" || result.retryBatch.retry;
-            if (!retries.has(job.id) && !(retryAll && !acked.has(job.id))) continue;
+            const { retry, delaySeconds } = fate(job.id);
+            if (!retry) continue;
             retried += 1;
-            if (job.attempts > (consumer.maxRetries ?? 3) && consumer.deadLetterQueue) {
+            const maxRetries = consumer.maxRetries ?? 3;
+            if (job.attempts <= maxRetries)
+              pending.push({ ...job, attempts: job.attempts + 1, availableAt: now + delaySeconds });
+            else if (consumer.deadLetterQueue) {
               deadLettered += 1;
               pending.push({ ...job, queue: consumer.deadLetterQueue, attempts: 1, availableAt: now });
-            } else if (job.attempts <= (consumer.maxRetries ?? 3))
-              pending.push({
-                ...job,
-                attempts: job.attempts + 1,
-                availableAt: now + (retries.get(job.id) ?? result?.retryBatch.delaySeconds ?? 0),
-              });
+            }
           }
         }
       }

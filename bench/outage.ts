@@ -18,6 +18,7 @@ import { buildPlan } from "../tools/simulator/generator.ts";
 import type { CapturedMessage } from "./batch-record.ts";
 import type { RuntimeServer } from "./runtime.ts";
 import { ROOT } from "./servers.ts";
+import { deliverSimulatedBatch } from "./simulated-queue.ts";
 
 /**
  * Deliveries near the edge's 64 KiB cap added to the stream: at this size a chunk of 100 is 6 MB, so
@@ -209,23 +210,14 @@ export async function runOutage(
         .slice(0, consumer.maxBatchSize);
       for (const message of batch) message.firstDeliveryAt ??= now;
       deliveries += batch.length;
-      const result = await worker
-        .queue(
-          queue,
-          batch.map((message) => ({
-            id: message.id,
-            timestamp: new Date(start + message.enqueuedAt * 1000),
-            body: message.body,
-            attempts: message.attempts,
-          })),
-        )
-        .catch(() => null);
+      const fate = await deliverSimulatedBatch(
+        worker,
+        queue,
+        batch.map((message) => ({ ...message, enqueuedAtMs: start + message.enqueuedAt * 1000 })),
+      );
       await take();
-      const retries = new Map((result?.retryMessages ?? []).map((retry) => [retry.msgId, retry.delaySeconds ?? 0]));
-      const acked = new Set(result?.explicitAcks ?? []);
       for (const message of batch) {
-        const retryAll = result?.outcome !== "ok" || result.retryBatch.retry;
-        const retry = retries.has(message.id) || (retryAll && !acked.has(message.id));
+        const { retry, delaySeconds } = fate(message.id);
         if (!retry) {
           leave(message, "acked");
           continue;
@@ -235,7 +227,7 @@ export async function runOutage(
           continue;
         }
         message.attempts += 1;
-        message.availableAt = now + (retries.get(message.id) ?? result?.retryBatch.delaySeconds ?? 0);
+        message.availableAt = now + delaySeconds;
       }
     }
   }

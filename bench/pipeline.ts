@@ -133,6 +133,15 @@ export function middayTimeZone(now = new Date()): string {
 /** The stream's patients: registered before the run, so its events produce notifications. */
 export const PATIENT_IDS = Array.from({ length: 100 }, (_, index) => `pat_bench_${index}`);
 
+/**
+ * The simulator's plan for `options` with its timeline ending at `endAt` (as the simulator does
+ * without a seed): the timeline depends on the seed only, so one trial plan gives its span.
+ */
+export function planEndingAt(options: Parameters<typeof buildPlan>[0], endAt: number): ReturnType<typeof buildPlan> {
+  const times = buildPlan({ ...options, startTime: endAt }).sends.map((send) => Date.parse(send.envelope.timestamp));
+  return buildPlan({ ...options, startTime: endAt - (Math.max(...times) - Math.min(...times)) });
+}
+
 /** Where the admin API shows each kind of entity. */
 const ENTITY_ROUTES: Record<EntityKind, string> = {
   order: "/admin/orders",
