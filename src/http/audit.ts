@@ -1,5 +1,5 @@
 import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
-import { type AuditOutcome, insertAuditEntry } from "../db/audit";
+import { type AuditActor, type AuditOutcome, insertAuditEntry } from "../db/audit";
 import { errorKind, log } from "../log";
 import { ApiError } from "./errors";
 import type { App } from "./types";
@@ -52,6 +52,15 @@ export async function recordAudit<E extends AuditedApp>(
     clinic_id: c.get("auditClinic") ?? null,
     role: c.get("staffScope")?.role ?? null,
   });
+}
+
+/** This request's actor, role and id, for audit rows written beside a change (a bulk replay's, per event). */
+export function auditActorOf<E extends AuditedApp>(c: Context<E>): AuditActor {
+  return {
+    actor: c.get("actor") ?? "unknown",
+    role: c.get("staffScope")?.role ?? null,
+    requestId: c.get("requestId") ?? null,
+  };
 }
 
 /** Adds counts to the audit row of the current request, e.g. rows imported (never values). */
