@@ -162,8 +162,7 @@ export interface EventAction {
 /**
  * What staff did to one event, newest first (`audit_by_target`): replays from the console or the
  * admin API, single or bulk (one row per event of a bulk replay), and payload reveals; page views
- * (`event.read`) are left out. The caller has already read
- * the event through its scope.
+ * (`event.read`) are left out. The caller has already read the event through its scope.
  */
 export async function eventActions(db: D1Database, eventId: string, limit: number): Promise<EventAction[]> {
   const { results } = await db
