@@ -179,6 +179,22 @@ describe("GET /admin/search: find by what staff have", () => {
     expect(phoneRow).toMatchObject({ action: "search", target_type: "search", outcome: "success" });
     expect(phoneRow?.target_id).toMatch(/^phone:[0-9a-f]{16}$/);
     expect(idRow).toMatchObject({ action: "search", target_type: "search", target_id: patientId });
+
+    // POST {"q"} (the number kept out of the URL): the same hits, the same audit row.
+    const json = { "content-type": "application/json" };
+    const posted = await adminFetch("/search", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ q: phone.national }),
+    });
+    expect(patientHits(((await posted.json()) as { results: Hit[] }).results, patientId)).toHaveLength(1);
+    const postedRow = await env.DB.prepare(`SELECT action, target_id FROM audit WHERE request_id = ?1`)
+      .bind(posted.headers.get("x-request-id"))
+      .first<{ action: string; target_id: string }>();
+    expect(postedRow).toEqual({ action: "search", target_id: phoneRow?.target_id });
+    const empty = await adminFetch("/search", { method: "POST", headers: json, body: JSON.stringify({ q: "" }) });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ error: { code: "invalid_body" } });
   });
 
   it("reads a national number in each clinic's country (its phone's), and re-indexes everyone after the key changes", async () => {
