@@ -1,4 +1,4 @@
-import { type Query, query, readBatch } from "./batch";
+import { type Query, query } from "./batch";
 import { withUnassignedPatients } from "./lists";
 import { where } from "./parameters";
 import { inScopeCondition, type StaffScope } from "./scope";
@@ -51,29 +51,34 @@ WHERE CASE d.field WHEN 'phone' THEN p.phone WHEN 'email' THEN p.email END = d.v
 }
 
 /**
- * Records `fingerprint` as the index key's and, in the same transaction, puts every patient with a
- * contact detail back on the pending list when it differs from the one recorded (every digest is then
- * stale and must be written again; a scan of the directory, once per key rotation). Answers the
- * fingerprint recorded before (null the first time). One batch: a failure leaves the old fingerprint,
- * so the next run re-queues; the key is never recorded without the re-queue.
+ * Records `fingerprint` as the index key's and answers the one recorded before (null the first time).
+ * When a different one was recorded, every digest is stale: the same batch puts every patient with a
+ * contact detail back on the pending list (a scan of the directory, once per key rotation), so the
+ * new key is never recorded without the re-queue (a failure leaves the old one, and the next run
+ * re-queues). An unchanged key writes nothing.
  */
 export async function swapIndexKeyFingerprint(db: D1Database, fingerprint: string): Promise<string | null> {
-  const [before] = await readBatch(db, [
-    query<{ fingerprint: string }>(db.prepare(`SELECT fingerprint FROM patient_search_key WHERE id = 1`)),
-    db
-      .prepare(
-        `INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id)
-SELECT clinic_id, patient_id FROM patients WHERE (phone IS NOT NULL OR email IS NOT NULL)
-  AND EXISTS (SELECT 1 FROM patient_search_key WHERE id = 1 AND fingerprint <> ?1)`,
-      )
-      .bind(fingerprint),
+  const recorded = await db
+    .prepare(`SELECT fingerprint FROM patient_search_key WHERE id = 1`)
+    .first<{ fingerprint: string }>();
+  const before = recorded?.fingerprint ?? null;
+  if (before === fingerprint) return before;
+  await db.batch([
+    ...(before === null
+      ? []
+      : [
+          db.prepare(
+            `INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id)
+SELECT clinic_id, patient_id FROM patients WHERE phone IS NOT NULL OR email IS NOT NULL`,
+          ),
+        ]),
     db
       .prepare(
         `INSERT INTO patient_search_key (id, fingerprint) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint`,
       )
       .bind(fingerprint),
   ]);
-  return before[0]?.fingerprint ?? null;
+  return before;
 }
 
 /** Up to `limit` patients waiting for their digests (a new key, a write that did not index, the backfill). */
