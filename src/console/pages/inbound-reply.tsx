@@ -59,10 +59,11 @@ inboundReplyPage.get("/:reply_id", audited("inbound_reply.read", "inbound_reply"
   const patients = await patientsOfReply(c.env.DB, reply, directory, PATIENT_LIMIT);
   return renderPage(
     c,
-    `Patient reply ${replyId}`,
+    "Patient reply",
     <>
       <p class="muted">
-        A text from a patient that is neither a keyword nor an opt-out; this view was recorded in the audit trail.
+        Reply <span class="mono">{replyId}</span>: a text from a patient that is neither a keyword nor an opt-out; this
+        view was recorded in the audit trail.
       </p>
       <dl class="facts">
         <dt>Received</dt>
