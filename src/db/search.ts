@@ -113,7 +113,10 @@ ${filters.clause} ORDER BY patient_id LIMIT ${filters.param(limit)}`,
   );
 }
 
-/** Orders whose tracking number is `tracking` (compared upper-case, `orders_tracking_upper`). */
+/**
+ * Orders whose tracking number is `tracking` (upper-case, without spaces and dashes, as the
+ * `orders_tracking_key` index stores it: migration 0155).
+ */
 export function selectOrdersByTracking(
   db: D1Database,
   scope: StaffScope,
@@ -121,7 +124,11 @@ export function selectOrdersByTracking(
   limit: number,
 ): Query<SearchHit> {
   const filters = where()
-    .and(true, (param) => `upper(tracking_number) = ${param(tracking.toUpperCase())} AND tracking_number IS NOT NULL`)
+    .and(
+      true,
+      (param) =>
+        `upper(replace(replace(tracking_number, ' ', ''), '-', '')) = ${param(tracking.replaceAll(/[\s-]/g, "").toUpperCase())} AND tracking_number IS NOT NULL`,
+    )
     .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param));
   return query<SearchHit>(
     db

@@ -125,6 +125,20 @@ describe("GET /admin/search: find by what staff have", () => {
       matched: "tracking_number",
       event_id: null,
     });
+    // Stored as the carrier prints it (spaces, dashes): found typed with, without, or with other separators.
+    const printedOrderId = uniqueId("ord");
+    const printed = `${tracking.slice(0, 4)} ${tracking.slice(4, 8)}-${tracking.slice(8)}`.toLowerCase();
+    await runBatch(EVENTS_QUEUE, [
+      eventMessage(
+        makeEvent("order:shipped", {
+          data: { order_id: printedOrderId, patient_id: patientId, tracking_number: printed },
+        }),
+      ),
+    ]);
+    for (const typed of [tracking, `${tracking.slice(0, 6)} ${tracking.slice(6)}`, printed.toUpperCase()]) {
+      const ids = (await search(typed)).filter((hit) => hit.matched === "tracking_number").map((hit) => hit.id);
+      expect(ids.sort()).toEqual([orderId, printedOrderId].sort());
+    }
     const byEvent = await search(shipped.event_id.slice(0, shipped.event_id.length - 2).toUpperCase());
     expect(byEvent).toContainEqual({
       kind: "event",
