@@ -48,6 +48,12 @@ describe("D1 rows written per event", () => {
     expect(all - two).toBe(2);
   });
 
+  it("an event is its primary key's entry (WITHOUT ROWID): the row and one entry per index it belongs to", async () => {
+    // received, status, type, clinic, id search, purge (payload present), order_id, patient_id: 8 entries
+    // and the row; a rowid table wrote a ninth entry for the primary key (migration 0160).
+    expect(await insertEvent({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") })).toBe(9);
+  });
+
   it("an event claimed as processing writes no more index entries than a finished one", async () => {
     const data = () => ({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
     expect(await insertEvent(data(), "processing")).toBe(await insertEvent(data(), "processed"));
@@ -57,6 +63,22 @@ describe("D1 rows written per event", () => {
     const withId = await insertNotification(uniqueId("SM"));
     const withoutId = await insertNotification(null);
     expect(withId - withoutId).toBe(1);
+  });
+
+  it("a notification is its primary key's entry (WITHOUT ROWID): the row and one entry per index it belongs to", async () => {
+    const id = uniqueId("ntf");
+    const result = await env.DB.prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status,
+         created_at, updated_at, created_status)
+       VALUES (?1, ?1, 'sms', 'order_shipped', 'shipped', 'pat_rows', ?1, 'pending', '2026-01-01T00:00:00Z',
+         '2026-01-01T00:00:00Z', 'pending')`,
+    )
+      .bind(id)
+      .run();
+    // (event_id, channel), one per topic, patient, status, created, id search: 6 entries and the row; a
+    // rowid table wrote a seventh entry for the primary key (migration 0160). A pending row starts no
+    // history row (0131) and no change (0121).
+    expect(result.meta.rows_written).toBe(7);
   });
 
   it("a sender write to a pending notification that leaves its status writes the row alone (no sweep index)", async () => {
