@@ -2,8 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { notificationWithHistory } from "../../src/db/notification-views";
 import { ALL_CLINICS } from "../../src/db/scope";
+import { wrapDatabase } from "../helpers/d1";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { applyAndCaptureJobs, createPatient } from "../helpers/notifications";
+import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
 
 /**
  * D1 bills a row written for every index entry a write adds, changes or removes (issue 26.2). The
@@ -148,5 +149,48 @@ describe("D1 rows written per event", () => {
     expect(found?.history).toEqual([
       { status: "held", at: "2026-01-01T00:00:00Z", error: "reason", provider_message_id: null },
     ]);
+  });
+
+  it("a send's outcome leaves the text its send mark stored: no rendered-purge index entry written again", async () => {
+    const patientId = await createPatient();
+    const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
+    const jobs = await applyAndCaptureJobs([shipped]);
+    // The rows each outcome statement wrote, by the runtime's meta, through the sender's own batches.
+    const outcomeRows: number[] = [];
+    const marked = new WeakSet<D1PreparedStatement>();
+    const db = wrapDatabase(env.DB, {
+      prepare: (sql, prepare) => {
+        const statement = prepare(sql);
+        if (!sql.startsWith("UPDATE notifications SET status = CASE")) return statement;
+        const bind = statement.bind.bind(statement);
+        statement.bind = (...values: unknown[]) => {
+          const bound = bind(...values);
+          marked.add(bound);
+          return bound;
+        };
+        return statement;
+      },
+      batch: async (statements, batch) => {
+        const results = await batch(statements);
+        statements.forEach((statement, index) => {
+          if (marked.has(statement)) outcomeRows.push(results[index]?.meta.rows_written ?? -1);
+        });
+        return results;
+      },
+    });
+    const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
+    expect(result.explicitAcks).toHaveLength(jobs.length);
+    // Each sent message (the log providers give no provider id): the row, its status entry, the
+    // status-history row and its entry, the change (migration 0121). Assigning `rendered` again added
+    // a sixth, the notifications_rendered entry the send mark had already written.
+    expect(outcomeRows).toEqual(jobs.map(() => 5));
+    const rows = await env.DB.prepare(`SELECT status, rendered FROM notifications WHERE event_id = ?1`)
+      .bind(shipped.event_id)
+      .all<{ status: string; rendered: string | null }>();
+    expect(rows.results).toHaveLength(jobs.length);
+    for (const row of rows.results) {
+      expect(row.status).toBe("sent");
+      expect(JSON.parse(row.rendered ?? "null")).toHaveProperty("text");
+    }
   });
 });
