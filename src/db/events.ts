@@ -227,31 +227,83 @@ export async function eventIdsInScope(
   return results.map((row) => row.event_id);
 }
 
+/** Where the payload purge starts: below it, every finished event's payload is gone (migration 0161). */
+const PAYLOAD_MARK = `COALESCE((SELECT at FROM retention_marks WHERE name = 'events.payload'), '')`;
+
+/** A kept payload the purge takes: a finished event's, or one still in flight received before `stuck`. */
+const purgeable = (stuck: string) =>
+  `payload IS NOT NULL AND (status NOT IN ('queued', 'processing', 'failed') OR received_at < ${stuck})`;
+
+export interface PayloadPurgeRun {
+  /** Purges the next `chunk` payloads received before the cutoff, oldest first; answers how many. */
+  next(): Promise<number>;
+  /** Purges up to `chunk` payloads of events stuck in flight since before the stuck cutoff; answers how many. */
+  stuck(): Promise<number>;
+  /** Moves the mark up to the first payload the run left (where it stopped, or the cutoff). */
+  moveMark(): Promise<void>;
+}
+
 /**
- * Removes payloads received before `cutoff`, at most `chunk` rows per call, keeping id, type, status
- * and times so deduplication still works. Events still in flight keep theirs until `stuckCutoff`,
- * after which no queue can still hold their message (a redelivery would restore the payload through
- * the claim's COALESCE anyway). Returns rows purged.
+ * One run of the payload purge: removes payloads received before `cutoff`, `chunk` rows per call,
+ * keeping id, type, status and times so deduplication still works. Events still in flight keep theirs
+ * until `stuckCutoff`, after which no queue can still hold their message.
+ *
+ * No index of the unpurged rows (it cost a row written per event; migration 0161): the run walks
+ * events_received up from a mark below which every finished event's payload is gone, each chunk
+ * after the last row the one before purged, and then moves the mark up to the first payload it left,
+ * so a run that stops early is resumed by the next. Rows the mark passes while in flight go once
+ * stuck ({@link PayloadPurgeRun.stuck}, through events_status_received); a row that finishes or gets
+ * its payload back below the mark (a replay, a retry, a redelivery restoring a purged payload) moves
+ * the mark down to itself (the triggers of migration 0161), so the next run takes it.
  */
-export async function purgePayloads(
+export function payloadPurgeRun(
   db: D1Database,
-  cutoff: string,
-  now: string,
-  chunk: number,
-  stuckCutoff: string = cutoff,
-): Promise<number> {
-  const result = await db
-    .prepare(
-      `UPDATE events SET payload = NULL, payload_purged_at = ?2
+  window: { cutoff: string; stuckCutoff: string; now: string; chunk: number },
+): PayloadPurgeRun {
+  const { cutoff, stuckCutoff, now, chunk } = window;
+  let after = "";
+  return {
+    async next() {
+      const { results } = await db
+        .prepare(
+          `UPDATE events SET payload = NULL, payload_purged_at = ?2
 WHERE event_id IN (
   SELECT event_id FROM events
-  WHERE payload IS NOT NULL AND received_at < ?1
-    AND (status NOT IN ('queued', 'processing', 'failed') OR received_at < ?4)
+  WHERE received_at >= MAX(${PAYLOAD_MARK}, ?5) AND received_at < ?1 AND ${purgeable("?4")}
+  ORDER BY received_at LIMIT ?3)
+RETURNING received_at`,
+        )
+        .bind(cutoff, now, chunk, stuckCutoff, after)
+        .all<{ received_at: string }>();
+      for (const { received_at } of results) if (received_at > after) after = received_at;
+      return results.length;
+    },
+    async stuck() {
+      const result = await db
+        .prepare(
+          `UPDATE events SET payload = NULL, payload_purged_at = ?2
+WHERE event_id IN (
+  SELECT event_id FROM events
+  WHERE status IN ('queued', 'processing', 'failed') AND received_at < ?1 AND payload IS NOT NULL
   LIMIT ?3)`,
-    )
-    .bind(cutoff, now, chunk, stuckCutoff)
-    .run();
-  return result.meta.changes ?? 0;
+        )
+        .bind(stuckCutoff, now, chunk)
+        .run();
+      return result.meta.changes ?? 0;
+    },
+    async moveMark() {
+      await db
+        .prepare(
+          `UPDATE retention_marks SET at = COALESCE((
+  SELECT received_at FROM events
+  WHERE received_at >= retention_marks.at AND received_at < ?1 AND ${purgeable("?2")}
+  ORDER BY received_at LIMIT 1), ?1)
+WHERE name = 'events.payload' AND at < ?1`,
+        )
+        .bind(cutoff, stuckCutoff)
+        .run();
+    },
+  };
 }
 
 export interface EventStats {

@@ -1,10 +1,11 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { payloadPurgeRun } from "../../src/db/events";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
-import { PURGE_CHUNK_ROWS } from "../../src/scheduled/retention";
-import { makeEvent } from "../helpers/events";
+import { PURGE_CHUNK_ROWS, STUCK_EVENT_GRACE_DAYS } from "../../src/scheduled/retention";
+import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
 
 const DAY = 86_400_000;
@@ -71,6 +72,82 @@ describe("payload retention", () => {
       `SELECT COUNT(*) AS n FROM events WHERE event_id LIKE 'bulk_%' AND payload IS NOT NULL`,
     ).first<{ n: number }>();
     expect(left!.n).toBe(0);
+  });
+});
+
+describe("payload retention from a mark (no index of the unpurged rows, migration 0161)", () => {
+  const now = Date.parse("2026-06-30T03:17:00.000Z");
+  const cutoff = new Date(now - 30 * DAY).toISOString();
+  const iso = (at: number) => new Date(at).toISOString();
+
+  /** Stores an event straight into D1 with `status`, received at `receivedAt`, its payload kept. */
+  async function storedRow(status: string, receivedAt: number): Promise<string> {
+    const eventId = uniqueId("evt");
+    await env.DB.prepare(
+      `INSERT INTO events (event_id, event_type, clinic_id, status, occurred_at, received_at, payload, payload_hash)
+       VALUES (?1, 'order:created', 'c', ?2, ?3, ?3, '{}', 'h')`,
+    )
+      .bind(eventId, status, iso(receivedAt))
+      .run();
+    return eventId;
+  }
+
+  const payloadOf = async (eventId: string) => (await eventRow(eventId)).payload;
+  const mark = async () =>
+    (await env.DB.prepare(`SELECT at FROM retention_marks WHERE name = 'events.payload'`).first<{ at: string }>())?.at;
+
+  it("a run that stops early leaves the mark at the first payload it left; the next run goes on from there", async () => {
+    const ids: string[] = [];
+    for (let day = 35; day > 30; day -= 1) ids.push(await storedRow("processed", now - day * DAY));
+    const run = payloadPurgeRun(env.DB, { cutoff, stuckCutoff: cutoff, now: iso(now), chunk: 2 });
+    expect(await run.next()).toBe(2);
+    await run.moveMark();
+    expect(await mark()).toBe(iso(now - 33 * DAY));
+    expect(await payloadOf(ids[2]!)).not.toBeNull();
+    await runRetention(now);
+    for (const id of ids) expect(await payloadOf(id)).toBeNull();
+    expect(await mark()).toBe(cutoff);
+  });
+
+  it("an event the purge passed in flight loses its payload at the next run once it finishes", async () => {
+    const inFlight = await storedRow("failed", now - 31 * DAY);
+    const finished = await storedRow("processed", now - 31 * DAY);
+    await runRetention(now);
+    expect(await payloadOf(finished)).toBeNull();
+    expect(await payloadOf(inFlight)).not.toBeNull();
+    expect(await mark()).toBe(cutoff);
+    // Its retry succeeds: the completion moves the mark down to it.
+    await env.DB.prepare(`UPDATE events SET status = 'processed' WHERE event_id = ?1`).bind(inFlight).run();
+    expect(await mark()).toBe(iso(now - 31 * DAY));
+    await runRetention(now);
+    expect(await payloadOf(inFlight)).toBeNull();
+    expect(await mark()).toBe(cutoff);
+  });
+
+  it("a redelivery that restores a purged payload below the mark has it purged again by the next run", async () => {
+    const event = makeEvent("invoice:sent");
+    await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
+    await env.DB.prepare(`UPDATE events SET status = 'dead', received_at = ?2 WHERE event_id = ?1`)
+      .bind(event.event_id, iso(now - 40 * DAY))
+      .run();
+    await runRetention(now);
+    expect(await payloadOf(event.event_id)).toBeNull();
+    // A dead event is taken again by a delivery of the same content: the claim restores its payload.
+    await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
+    expect(await eventRow(event.event_id)).toMatchObject({ status: "ignored" });
+    expect(await payloadOf(event.event_id)).not.toBeNull();
+    expect(await mark()).toBe(iso(now - 40 * DAY));
+    await runRetention(now);
+    expect(await payloadOf(event.event_id)).toBeNull();
+  });
+
+  it("an event stuck in flight below the mark loses its payload once its grace is over", async () => {
+    const stuck = await storedRow("processing", now - 31 * DAY);
+    await runRetention(now);
+    expect(await payloadOf(stuck)).not.toBeNull();
+    expect(await mark()).toBe(cutoff);
+    await runRetention(now + STUCK_EVENT_GRACE_DAYS * DAY);
+    expect(await payloadOf(stuck)).toBeNull();
   });
 });
 
