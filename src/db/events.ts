@@ -7,6 +7,7 @@ import { andInScope, type StaffScope } from "./scope";
  */
 
 import { query, readBatch, readBatchThen } from "./batch";
+import { type MarkedPurge, type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 
 export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
 export const EVENT_STATUSES: readonly EventStatus[] = [
@@ -227,20 +228,19 @@ export async function eventIdsInScope(
   return results.map((row) => row.event_id);
 }
 
-/** Where the payload purge starts: below it, every finished event's payload is gone (migration 0161). */
-const PAYLOAD_MARK = `COALESCE((SELECT at FROM retention_marks WHERE name = 'events.payload'), '')`;
+/** The payload purge (migration 0161): a kept payload of a finished event, or of one in flight received before `?4`. */
+const PAYLOAD_PURGE: MarkedPurge = {
+  mark: "events.payload",
+  table: "events",
+  idColumn: "event_id",
+  timeColumn: "received_at",
+  set: "payload = NULL, payload_purged_at = ?2",
+  purgeable: "payload IS NOT NULL AND (status NOT IN ('queued', 'processing', 'failed') OR received_at < ?4)",
+};
 
-/** A kept payload the purge takes: a finished event's, or one still in flight received before `stuck`. */
-const purgeable = (stuck: string) =>
-  `payload IS NOT NULL AND (status NOT IN ('queued', 'processing', 'failed') OR received_at < ${stuck})`;
-
-export interface PayloadPurgeRun {
-  /** Purges the next `chunk` payloads received before the cutoff, oldest first; answers how many. */
-  next(): Promise<number>;
+export interface PayloadPurgeRun extends MarkedPurgeRun {
   /** Purges up to `chunk` payloads of events stuck in flight since before the stuck cutoff; answers how many. */
   stuck(): Promise<number>;
-  /** Moves the mark up to the first payload the run left (where it stopped, or the cutoff). */
-  moveMark(): Promise<void>;
 }
 
 /**
@@ -249,35 +249,18 @@ export interface PayloadPurgeRun {
  * until `stuckCutoff`, after which no queue can still hold their message.
  *
  * No index of the unpurged rows (it cost a row written per event; migration 0161): the run walks
- * events_received up from a mark below which every finished event's payload is gone, each chunk
- * after the last row the one before purged, and then moves the mark up to the first payload it left,
- * so a run that stops early is resumed by the next. Rows the mark passes while in flight go once
- * stuck ({@link PayloadPurgeRun.stuck}, through events_status_received); a row that finishes or gets
- * its payload back below the mark (a replay, a retry, a redelivery restoring a purged payload) moves
- * the mark down to itself (the triggers of migration 0161), so the next run takes it.
+ * events_received up from a mark ({@link markedPurgeRun}). Rows the mark passes while in flight go
+ * once stuck ({@link PayloadPurgeRun.stuck}, through events_status_received); a row that finishes or
+ * gets its payload back below the mark (a replay, a retry, a redelivery restoring a purged payload)
+ * moves the mark down to itself (the triggers of migration 0161), so the next run takes it.
  */
 export function payloadPurgeRun(
   db: D1Database,
   window: { cutoff: string; stuckCutoff: string; now: string; chunk: number },
 ): PayloadPurgeRun {
   const { cutoff, stuckCutoff, now, chunk } = window;
-  let after = "";
   return {
-    async next() {
-      const { results } = await db
-        .prepare(
-          `UPDATE events SET payload = NULL, payload_purged_at = ?2
-WHERE event_id IN (
-  SELECT event_id FROM events
-  WHERE received_at >= MAX(${PAYLOAD_MARK}, ?5) AND received_at < ?1 AND ${purgeable("?4")}
-  ORDER BY received_at LIMIT ?3)
-RETURNING received_at`,
-        )
-        .bind(cutoff, now, chunk, stuckCutoff, after)
-        .all<{ received_at: string }>();
-      for (const { received_at } of results) if (received_at > after) after = received_at;
-      return results.length;
-    },
+    ...markedPurgeRun(db, PAYLOAD_PURGE, { cutoff, now, chunk, extra: stuckCutoff }),
     async stuck() {
       const result = await db
         .prepare(
@@ -290,18 +273,6 @@ WHERE event_id IN (
         .bind(stuckCutoff, now, chunk)
         .run();
       return result.meta.changes ?? 0;
-    },
-    async moveMark() {
-      await db
-        .prepare(
-          `UPDATE retention_marks SET at = COALESCE((
-  SELECT received_at FROM events
-  WHERE received_at >= retention_marks.at AND received_at < ?1 AND ${purgeable("?2")}
-  ORDER BY received_at LIMIT 1), ?1)
-WHERE name = 'events.payload' AND at < ?1`,
-        )
-        .bind(cutoff, stuckCutoff)
-        .run();
     },
   };
 }

@@ -5,7 +5,7 @@ import { purgeDeliveriesBeforeFeed } from "../db/deliveries";
 import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
 import { payloadPurgeRun } from "../db/events";
 import { purgeInboundReplies } from "../db/inbound-replies";
-import { purgeRenderedMessages } from "../db/notification-outbox";
+import { renderedPurgeRun } from "../db/notification-outbox";
 import type { EntityKind } from "../event-types";
 import { log } from "../log";
 
@@ -44,7 +44,9 @@ export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number>
   const payloads = payloadPurgeRun(env.DB, { cutoff, stuckCutoff, now: now.toISOString(), chunk: PURGE_CHUNK_ROWS });
   const purged = (await inChunks(() => payloads.next())) + (await payloads.stuck());
   await payloads.moveMark();
-  const rendered = await inChunks(() => purgeRenderedMessages(env.DB, cutoff, PURGE_CHUNK_ROWS));
+  const texts = renderedPurgeRun(env.DB, { cutoff, now: now.toISOString(), chunk: PURGE_CHUNK_ROWS });
+  const rendered = await inChunks(() => texts.next());
+  await texts.moveMark();
   const replies = await inChunks(() => purgeInboundReplies(env.DB, cutoff, PURGE_CHUNK_ROWS));
   let entities = 0;
   for (const kind of Object.keys(ENTITY_RETENTION) as EntityKind[]) {

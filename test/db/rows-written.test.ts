@@ -83,7 +83,7 @@ describe("D1 rows written per event", () => {
     expect(result.meta.rows_written).toBe(7);
   });
 
-  it("a sender write to a pending notification that leaves its status writes the row alone (no sweep index)", async () => {
+  it("a sender write to a pending notification that leaves its status writes the row alone (no sweep or text index)", async () => {
     const id = uniqueId("ntf");
     await env.DB.prepare(
       `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status,
@@ -101,6 +101,14 @@ describe("D1 rows written per event", () => {
       .bind(id)
       .run();
     expect(lease.meta.rows_written).toBe(1);
+    // The send mark, with the text: the row alone too (migration 0162: no index of the rows with a text).
+    const mark = await env.DB.prepare(
+      `UPDATE notifications SET send_started_at = '2026-01-01T00:01:00Z', rendered = '{"text":"t"}', send_attempt = '{}',
+         updated_at = '2026-01-01T00:01:00Z' WHERE notification_id = ?1`,
+    )
+      .bind(id)
+      .run();
+    expect(mark.meta.rows_written).toBe(1);
   });
 
   it("an outbox insert folds its first status into the row: no history row written, the same history read", async () => {

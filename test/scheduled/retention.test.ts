@@ -170,6 +170,32 @@ describe("notification retention", () => {
       { notification_id: "ntf_old", status: "sent", rendered: null },
     ]);
   });
+
+  it("a text written below the mark (a message held past the cutoff, sent late) goes at the next run (migration 0162)", async () => {
+    const now = Date.parse("2026-06-30T03:17:00.000Z");
+    const createdAt = new Date(now - 31 * DAY).toISOString();
+    await env.DB.prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, patient_id, entity_id, status, created_at, updated_at)
+       VALUES ('ntf_late', 'evt_late', 'sms', 'order_shipped', 'pat', 'ord', 'held', ?1, ?1)`,
+    )
+      .bind(createdAt)
+      .run();
+    await runRetention(now);
+    const mark = () =>
+      env.DB.prepare(`SELECT at FROM retention_marks WHERE name = 'notifications.rendered'`).first<{ at: string }>();
+    expect((await mark())?.at).toBe(new Date(now - 30 * DAY).toISOString());
+    // Replayed and sent: the send mark writes its text below the mark, which moves down to it.
+    await env.DB.prepare(
+      `UPDATE notifications SET rendered = '{"text":"late"}', send_attempt = '{}', status = 'sent' WHERE notification_id = 'ntf_late'`,
+    ).run();
+    expect((await mark())?.at).toBe(createdAt);
+    await runRetention(now);
+    expect(
+      await env.DB.prepare(
+        `SELECT rendered, send_attempt FROM notifications WHERE notification_id = 'ntf_late'`,
+      ).first(),
+    ).toEqual({ rendered: null, send_attempt: null });
+  });
 });
 
 describe("inbound reply retention", () => {
