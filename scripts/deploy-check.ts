@@ -237,15 +237,22 @@ export function environmentProblems(toml: string, environment: string): string[]
   return problems;
 }
 
+/** Runs `wrangler <args>`; returns its exit status and output. */
 export type WranglerRunner = (args: string[]) => { status: number | null; stdout: string; stderr: string };
 
-const runWrangler: WranglerRunner = (args) => {
-  const result = spawnSync("wrangler", args, {
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-  });
-  return { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
-};
+/** A runner that calls `wrangler` from PATH (npm scripts put node_modules/.bin there). */
+export function spawnWrangler(cwd?: string, env?: NodeJS.ProcessEnv): WranglerRunner {
+  return (args) => {
+    const result = spawnSync("wrangler", args, {
+      cwd,
+      encoding: "utf8",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", ...env },
+    });
+    return { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+  };
+}
+
+const runWrangler = spawnWrangler();
 
 /** The target Worker's secret names; throws with wrangler's message when it cannot list them. */
 export function listSecretNames(run: WranglerRunner, extraArgs: readonly string[]): string[] {

@@ -3,8 +3,9 @@
 // 1. creates .dev.vars from .dev.vars.example when missing (never overwrites one), with a random
 //    NOVAMED_WEBHOOK_SECRET and ADMIN_TOKEN of its own, since no published value may guard the
 //    webhook edge or the admin API (the example carries no usable key);
-// 2. applies D1 migrations to the local database, printing one line for wrangler's table (all of its
-//    output when it fails);
+// 2. gives patients written before migration 0047 a clinic (scripts/patient-clinics.ts: the one in
+//    .dev.vars, or `--assign-patients <uuid>`; refuses with several), then applies D1 migrations to
+//    the local database, printing one line for wrangler's table (all of its output when it fails);
 // 3. starts `wrangler dev` on port 8787 unless `--port` is given (`npm run dev -- --port 9000`),
 //    with `--tunnel` for `npm run dev:tunnel`, passing on any further arguments.
 import { spawnSync } from "node:child_process";
@@ -12,9 +13,17 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  assignPatients,
+  parseClinicIds,
+  planPatientClinics,
+  readPatientState,
+  spawnWrangler,
+  takeAssignPatients,
+} from "./patient-clinics.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const args = process.argv.slice(2);
+const LOCAL = { location: "--local", environmentArgs: [] };
 
 /** True when the arguments already choose a port (`--port 9000` or `--port=9000`). */
 function choosesPort(extraArgs) {
@@ -32,6 +41,33 @@ export function plan(extraArgs) {
     // (getaddrinfo ENOTFOUND) at every start; the local placeholder serves the receiver as well.
     ["wrangler", ["dev", ...port, ...extraArgs], { CLOUDFLARE_CF_FETCH_ENABLED: "false" }],
   ];
+}
+
+/** A variable's value in a .dev.vars text (`NAME=value`, optionally quoted), or undefined. */
+export function devVar(text, name) {
+  const line = text.split(/\r?\n/).find((entry) => entry.trimStart().startsWith(`${name}=`));
+  if (line === undefined) return undefined;
+  return line
+    .slice(line.indexOf("=") + 1)
+    .trim()
+    .replace(/^(["'])(.*)\1$/, "$2");
+}
+
+/**
+ * The patients step before the local migrations (see scripts/patient-clinics.ts): the plan for the
+ * local database with the clinics of `.dev.vars`. Returns the plan; the caller applies it.
+ */
+export function planLocalPatients(directory, assignTo, run = spawnWrangler(directory, { CI: "true" })) {
+  const devVarsPath = join(directory, ".dev.vars");
+  const clinicIds = existsSync(devVarsPath)
+    ? parseClinicIds(devVar(readFileSync(devVarsPath, "utf8"), "NOVAMED_CLINIC_IDS"))
+    : null;
+  return planPatientClinics({
+    state: readPatientState(run, LOCAL),
+    clinicIds,
+    assignTo,
+    command: "npm run dev --",
+  });
 }
 
 /** A random key (admin token or webhook key): 32 bytes as 64 hex characters. */
@@ -104,7 +140,26 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log("NOVAMED_WEBHOOK_SECRET is the x-api-key to send (npm run simulate reads it from there);");
     console.log("ADMIN_TOKEN is for the admin API (Authorization: Bearer ...) and the console's sign-in.");
   }
+  let patients;
+  let args;
+  try {
+    const taken = takeAssignPatients(process.argv.slice(2));
+    args = taken.rest;
+    patients = planLocalPatients(root, taken.clinicId);
+  } catch (error) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  if (patients.kind === "refuse") {
+    console.error(patients.message);
+    process.exit(1);
+  }
+  if (patients.kind === "notice") console.log(patients.message);
   for (const [command, commandArgs, extraEnv] of plan(args)) {
     run(command, commandArgs, extraEnv, { quiet: commandArgs[0] === "d1" });
+    if (commandArgs[0] === "d1" && patients.kind === "assign") {
+      assignPatients(spawnWrangler(root, { CI: "true" }), LOCAL, patients.clinicId);
+      console.log(`Assigned ${patients.unassigned} local patient(s) without a clinic to clinic ${patients.clinicId}.`);
+    }
   }
 }

@@ -51,8 +51,10 @@ export function Layout({ title, actor, csrfToken, admin, children }: LayoutProps
             </nav>
           )}
           {actor && (
+            // It posts: a phone or email typed here never lands in a URL (history, request logs).
             // biome-ignore lint/a11y/useSemanticElements: a form with role="search" is announced by every screen reader; <search> is not yet
-            <form method="get" action="/console/search" role="search" class="site-search">
+            <form method={csrfToken ? "post" : "get"} action="/console/search" role="search" class="site-search">
+              {csrfToken && <CsrfField token={csrfToken} />}
               <label for="site-search">Search</label>
               <input
                 id="site-search"

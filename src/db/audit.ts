@@ -103,6 +103,51 @@ export async function purgeAuditRows(db: D1Database, cutoff: string, chunk: numb
   return result.meta.changes ?? 0;
 }
 
+/**
+ * Who acted, for the audit rows a `src/db` function writes itself beside the change they record (one
+ * `event.replay` row per event of a bulk replay, in the same D1 batch as its compare-and-set).
+ */
+export interface AuditActor {
+  actor: string;
+  role: string | null;
+  requestId: string | null;
+}
+
+/** The action of every replay of one event, single or one event of a bulk replay. */
+export const EVENT_REPLAY_ACTION = "event.replay";
+/** The detail of an `event.replay` row written for one event of a bulk replay (its request's id is the bulk row's). */
+export const BULK_REPLAY_DETAIL = { bulk: 1 } as const;
+
+/**
+ * The SQL that inserts one `event.replay` row per row of `source`, a SELECT giving `target_id` and
+ * `clinic_id` (the event's own clinic, so its clinic's staff see the row and no other clinic's do).
+ * Parameters `?{first}`.. `?{first + 5}`: time, actor, request id, outcome, HTTP status, role; see
+ * {@link replayAuditValues}.
+ */
+export function insertReplayAuditSql(source: string, first: number): string {
+  const p = (offset: number) => `?${first + offset}`;
+  return `INSERT INTO audit (at, actor, action, target_type, target_id, request_id, outcome, status, detail, clinic_id, role)
+SELECT ${p(0)}, ${p(1)}, '${EVENT_REPLAY_ACTION}', 'event', target_id, ${p(2)}, ${p(3)}, ${p(4)}, '${JSON.stringify(BULK_REPLAY_DETAIL)}', clinic_id, ${p(5)}
+FROM (${source})`;
+}
+
+/** The values of {@link insertReplayAuditSql}'s parameters, in order. */
+export function replayAuditValues(
+  who: AuditActor,
+  at: string,
+  outcome: AuditOutcome,
+  status: number,
+): [string, string, string | null, AuditOutcome, number, string | null] {
+  return [at, who.actor, who.requestId, outcome, status, who.role];
+}
+
+/** Marks per-event replay rows whose enqueue failed (the replay was undone) as `error` 503. */
+export function failReplayAuditRows(db: D1Database, auditIds: readonly number[]): D1PreparedStatement {
+  return db
+    .prepare(`UPDATE audit SET outcome = 'error', status = 503 WHERE audit_id IN (SELECT value FROM json_each(?1))`)
+    .bind(JSON.stringify(auditIds));
+}
+
 /** One thing staff did to an event (a replay, a payload reveal), for its page's history. */
 export interface EventAction {
   at: string;
@@ -110,21 +155,26 @@ export interface EventAction {
   action: string;
   outcome: string;
   status: number;
+  /** True for one event's row of a bulk replay (console "Replay selected"/"Replay all matching", `POST /admin/events/replay`). */
+  bulk: boolean;
 }
 
 /**
  * What staff did to one event, newest first (`audit_by_target`): replays from the console or the
- * admin API and payload reveals; page views (`event.read`) are left out. The caller has already read
- * the event through its scope.
+ * admin API, single or bulk (one row per event of a bulk replay), and payload reveals; page views
+ * (`event.read`) are left out. The caller has already read the event through its scope.
  */
 export async function eventActions(db: D1Database, eventId: string, limit: number): Promise<EventAction[]> {
   const { results } = await db
     .prepare(
-      `SELECT at, actor, action, outcome, status FROM audit
+      `SELECT at, actor, action, outcome, status, detail FROM audit
 WHERE target_type = 'event' AND target_id = ?1 AND action != 'event.read'
 ORDER BY at DESC, audit_id DESC LIMIT ?2`,
     )
     .bind(eventId, limit)
-    .all<EventAction>();
-  return results;
+    .all<Omit<EventAction, "bulk"> & { detail: string | null }>();
+  return results.map(({ detail, ...action }) => ({
+    ...action,
+    bulk: detail === JSON.stringify(BULK_REPLAY_DETAIL),
+  }));
 }

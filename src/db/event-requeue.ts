@@ -1,3 +1,5 @@
+import { type AuditActor, failReplayAuditRows, insertReplayAuditSql, replayAuditValues } from "./audit";
+import { query, readBatch } from "./batch";
 import type { EventStatus } from "./events";
 import { ALL_CLINICS, andInScope, type StaffScope } from "./scope";
 
@@ -56,16 +58,29 @@ export interface BulkReplayFilter {
   scope?: StaffScope;
 }
 
+/** What a bulk move to `queued` took: the rows to enqueue, and each one's `event.replay` audit row. */
+export interface BulkReplayMarked {
+  rows: RequeueRow[];
+  /** The audit id of each taken event's row, by event id (to mark it failed if its enqueue fails). */
+  auditIds: Map<string, number>;
+}
+
 /**
- * Moves up to `limit` events matching `filter` (oldest first, payload still kept) to `queued`, in one
- * statement: the status test in the outer WHERE is the same compare-and-set as a single replay's, so
- * concurrent re-drives take each event once. The SQL is built per filter so every variant uses an index.
+ * Moves up to `limit` events matching `filter` (oldest first, payload still kept) to `queued` and
+ * writes one `event.replay` audit row per event taken (who: `who`, at `now`, `success` 202, detail
+ * `{"bulk":1}`, the event's clinic), in one D1 batch of two statements whatever the count: the
+ * audit INSERT … SELECT first, then the UPDATE, both over the same candidate query. A batch is one
+ * transaction and the INSERT changes no event, so both see the same candidates: an event is never
+ * recorded as replayed without being moved, nor moved without its row. The status test in the
+ * UPDATE's WHERE is the same compare-and-set as a single replay's, so concurrent re-drives take each
+ * event once. The SQL is built per filter so every variant uses an index.
  */
 export async function markQueuedForBulkReplay(
   db: D1Database,
   filter: BulkReplayFilter,
   now: string,
-): Promise<RequeueRow[]> {
+  who: AuditActor,
+): Promise<BulkReplayMarked> {
   const conditions = ["status = ?1", "payload IS NOT NULL"];
   if (filter.type !== undefined) conditions.push("event_type = ?3");
   if (filter.receivedAfter !== undefined) conditions.push("received_at > ?4");
@@ -73,34 +88,79 @@ export async function markQueuedForBulkReplay(
   if (filter.eventIds !== undefined) conditions.push("event_id IN (SELECT value FROM json_each(?6))");
   const inScope = andInScope(filter.scope ?? ALL_CLINICS, "clinic_id", "?8");
   if (inScope.sql) conditions.push(inScope.sql.replace(" AND ", ""));
-  const { results } = await db
-    .prepare(
-      `UPDATE events SET status = 'queued', queued_at = ?2, last_error = NULL
-WHERE status = ?1 AND event_id IN (
-  SELECT event_id FROM events WHERE ${conditions.join(" AND ")} ORDER BY received_at LIMIT ?7)
+  const taken = `status = ?1 AND event_id IN (
+  SELECT event_id FROM events WHERE ${conditions.join(" AND ")} ORDER BY received_at LIMIT ?7)`;
+  const filterValues = [
+    filter.status,
+    now,
+    filter.type ?? null,
+    filter.receivedAfter ?? null,
+    filter.receivedBefore ?? null,
+    filter.eventIds === undefined ? null : JSON.stringify(filter.eventIds),
+    // The highest parameter number is always used, so D1 accepts all seven values for every filter.
+    filter.limit,
+  ];
+  const [audited, moved] = await readBatch(db, [
+    query<{ audit_id: number; target_id: string }>(
+      db
+        .prepare(
+          `${insertReplayAuditSql(`SELECT event_id AS target_id, clinic_id FROM events WHERE ${taken}`, 9)}
+RETURNING audit_id, target_id`,
+        )
+        // ?8 is bound (null) even for a scope of every clinic, so the audit values keep their numbers.
+        .bind(...filterValues, inScope.values[0] ?? null, ...replayAuditValues(who, now, "success", 202)),
+    ),
+    query<RequeueRow>(
+      db
+        .prepare(
+          `UPDATE events SET status = 'queued', queued_at = ?2, last_error = NULL WHERE ${taken}
 RETURNING event_id, payload, received_at`,
-    )
-    .bind(
-      filter.status,
-      now,
-      filter.type ?? null,
-      filter.receivedAfter ?? null,
-      filter.receivedBefore ?? null,
-      filter.eventIds === undefined ? null : JSON.stringify(filter.eventIds),
-      // The highest parameter number is always used, so D1 accepts all seven values for every filter.
-      filter.limit,
-      ...inScope.values,
-    )
-    .all<RequeueRow>();
-  return results;
+        )
+        .bind(...filterValues, ...inScope.values),
+    ),
+  ]);
+  return { rows: moved, auditIds: new Map(audited.map((row) => [row.target_id, row.audit_id])) };
 }
 
-/** Undoes {@link markQueuedForReplay} (or a bulk one) for events whose replay could not be enqueued. */
-export async function revertReplay(db: D1Database, eventIds: readonly string[], previous: EventStatus): Promise<void> {
+/**
+ * Writes an `event.replay` row, `rejected` 409 with detail `{"bulk":1}`, for each selected event a
+ * bulk replay did not take (`selected` minus `taken`: no longer dead, failed or invalid, or its
+ * payload purged), so its page says the replay skipped it. One statement whatever the count.
+ */
+export async function recordSkippedReplays(
+  db: D1Database,
+  selected: readonly string[],
+  taken: readonly string[],
+  now: string,
+  who: AuditActor,
+): Promise<void> {
   await db
-    .prepare(`UPDATE events SET status = ?2 WHERE event_id IN (SELECT value FROM json_each(?1)) AND status = 'queued'`)
-    .bind(JSON.stringify(eventIds), previous)
+    .prepare(
+      insertReplayAuditSql(
+        `SELECT event_id AS target_id, clinic_id FROM events
+WHERE event_id IN (SELECT value FROM json_each(?1)) AND event_id NOT IN (SELECT value FROM json_each(?2))`,
+        3,
+      ),
+    )
+    .bind(JSON.stringify(selected), JSON.stringify(taken), ...replayAuditValues(who, now, "rejected", 409))
     .run();
+}
+
+/**
+ * Undoes {@link markQueuedForReplay} (or a bulk one) for events whose replay could not be enqueued;
+ * a bulk one's per-event audit rows (`auditIds`) become `error` 503 in the same batch.
+ */
+export async function revertReplay(
+  db: D1Database,
+  eventIds: readonly string[],
+  previous: EventStatus,
+  auditIds: readonly number[] = [],
+): Promise<void> {
+  const revert = db
+    .prepare(`UPDATE events SET status = ?2 WHERE event_id IN (SELECT value FROM json_each(?1)) AND status = 'queued'`)
+    .bind(JSON.stringify(eventIds), previous);
+  if (auditIds.length === 0) await revert.run();
+  else await db.batch([revert, failReplayAuditRows(db, auditIds)]);
 }
 
 /**

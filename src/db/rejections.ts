@@ -59,22 +59,46 @@ export interface HourlyRejections {
   last_at: string;
 }
 
+/** The most (clinic, reason, hour) groups one answer lists: 30 days of every reason for a few clinics. */
+export const MAX_REJECTION_GROUPS = 5000;
+
+export interface RejectionList {
+  /** Newest hour first; at most {@link MAX_REJECTION_GROUPS}. */
+  rows: HourlyRejections[];
+  /** Every rejection since `since`, counted whether or not its group is listed. */
+  total: number;
+  /** True when older groups were left out (ask again with a later `since`). */
+  truncated: boolean;
+}
+
 /**
  * Rejections from the minute of `since` on, per clinic, reason and hour, newest hour first
- * (`webhook_rejections_minute`). An identity of some clinics reads its clinics' rows only (not
- * `unknown`, which names no clinic).
+ * (`webhook_rejections_minute`), with their exact total, in one round trip. An identity of some
+ * clinics reads its clinics' rows only (not `unknown`, which names no clinic).
  */
-export async function listRejections(db: D1Database, scope: StaffScope, since: Date): Promise<HourlyRejections[]> {
+export async function listRejections(db: D1Database, scope: StaffScope, since: Date): Promise<RejectionList> {
   const inScope = andInScope(scope, "clinic_id", "?2");
-  const { results } = await db
-    .prepare(
-      `SELECT clinic_id, reason, substr(minute, 1, 13) AS hour, SUM(count) AS count, MAX(last_at) AS last_at
+  const [total, rows] = await readBatch(db, [
+    query<{ count: number }>(
+      db
+        .prepare(`SELECT COALESCE(SUM(count), 0) AS count FROM webhook_rejections WHERE minute >= ?1${inScope.sql}`)
+        .bind(minuteKey(since), ...inScope.values),
+    ),
+    query<HourlyRejections>(
+      db
+        .prepare(
+          `SELECT clinic_id, reason, substr(minute, 1, 13) AS hour, SUM(count) AS count, MAX(last_at) AS last_at
 FROM webhook_rejections WHERE minute >= ?1${inScope.sql}
-GROUP BY clinic_id, reason, hour ORDER BY hour DESC, count DESC, clinic_id, reason LIMIT 5000`,
-    )
-    .bind(minuteKey(since), ...inScope.values)
-    .all<HourlyRejections>();
-  return results;
+GROUP BY clinic_id, reason, hour ORDER BY hour DESC, count DESC, clinic_id, reason LIMIT ${MAX_REJECTION_GROUPS + 1}`,
+        )
+        .bind(minuteKey(since), ...inScope.values),
+    ),
+  ]);
+  return {
+    rows: rows.slice(0, MAX_REJECTION_GROUPS),
+    total: total[0]?.count ?? 0,
+    truncated: rows.length > MAX_REJECTION_GROUPS,
+  };
 }
 
 export interface RejectionSummary {

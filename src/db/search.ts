@@ -1,4 +1,4 @@
-import { type Query, query, readBatch } from "./batch";
+import { type Query, query } from "./batch";
 import { withUnassignedPatients } from "./lists";
 import { where } from "./parameters";
 import { inScopeCondition, type StaffScope } from "./scope";
@@ -9,12 +9,14 @@ import { inScopeCondition, type StaffScope } from "./scope";
  * identity's scope and filters in its SQL, so another clinic's rows are never found.
  */
 
-/** One digest row of the patient search index. */
+/** One digest row of the patient search index, with the value it digests (a bound parameter, never stored). */
 export interface PatientDigest {
   clinic_id: string;
   patient_id: string;
   field: "phone" | "email";
   digest: string;
+  /** The phone or email as the directory stores it: the digest is written only while it still is. */
+  value: string;
 }
 
 /** A patient whose digests are waiting to be written, with the contact details to digest. */
@@ -29,44 +31,54 @@ export interface PendingPatient {
  * Writes these digests (replacing a patient's earlier digest of the same field) in one statement
  * whatever their number (the rows travel as one JSON value). A trigger of migration 0110 takes each
  * patient written off the pending list, and the patients' own writes already removed the digests of
- * a changed or cleared field.
+ * a changed or cleared field. A digest is written only while the patient's field still holds the value
+ * it was made from: the cron's drain reads a patient, an edit lands and indexes the new number, and the
+ * drain's late write of the old number is then skipped instead of making the patient findable by it.
  */
 export function writePatientDigests(db: D1Database, digests: readonly PatientDigest[]): D1PreparedStatement {
-  const rows = JSON.stringify(digests.map((row) => [row.clinic_id, row.patient_id, row.field, row.digest]));
+  const rows = JSON.stringify(digests.map((row) => [row.clinic_id, row.patient_id, row.field, row.digest, row.value]));
   return db
     .prepare(
       `INSERT OR REPLACE INTO patient_search_index (clinic_id, patient_id, field, digest)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]')
-FROM json_each(?1)`,
+SELECT d.clinic_id, d.patient_id, d.field, d.digest
+FROM (SELECT json_extract(value, '$[0]') AS clinic_id, json_extract(value, '$[1]') AS patient_id,
+        json_extract(value, '$[2]') AS field, json_extract(value, '$[3]') AS digest, json_extract(value, '$[4]') AS value
+      FROM json_each(?1)) AS d
+JOIN patients p ON p.clinic_id = d.clinic_id AND p.patient_id = d.patient_id
+WHERE CASE d.field WHEN 'phone' THEN p.phone WHEN 'email' THEN p.email END = d.value`,
     )
     .bind(rows);
 }
 
 /**
  * Records `fingerprint` as the index key's and answers the one recorded before (null the first time).
- * When they differ the caller re-indexes everyone ({@link requeueAllPatients}).
+ * When a different one was recorded, every digest is stale: the same batch puts every patient with a
+ * contact detail back on the pending list (a scan of the directory, once per key rotation), so the
+ * new key is never recorded without the re-queue (a failure leaves the old one, and the next run
+ * re-queues). An unchanged key writes nothing.
  */
 export async function swapIndexKeyFingerprint(db: D1Database, fingerprint: string): Promise<string | null> {
-  const [before] = await readBatch(db, [
-    query<{ fingerprint: string }>(db.prepare(`SELECT fingerprint FROM patient_search_key WHERE id = 1`)),
+  const recorded = await db
+    .prepare(`SELECT fingerprint FROM patient_search_key WHERE id = 1`)
+    .first<{ fingerprint: string }>();
+  const before = recorded?.fingerprint ?? null;
+  if (before === fingerprint) return before;
+  await db.batch([
+    ...(before === null
+      ? []
+      : [
+          db.prepare(
+            `INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id)
+SELECT clinic_id, patient_id FROM patients WHERE phone IS NOT NULL OR email IS NOT NULL`,
+          ),
+        ]),
     db
       .prepare(
         `INSERT INTO patient_search_key (id, fingerprint) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint`,
       )
       .bind(fingerprint),
   ]);
-  return before[0]?.fingerprint ?? null;
-}
-
-/**
- * Puts every patient with a contact detail back on the pending list: after a key change, every digest
- * must be written again. A scan of the directory, run once per key rotation.
- */
-export function requeueAllPatients(db: D1Database): D1PreparedStatement {
-  return db.prepare(
-    `INSERT OR IGNORE INTO patient_search_pending (clinic_id, patient_id)
-SELECT clinic_id, patient_id FROM patients WHERE phone IS NOT NULL OR email IS NOT NULL`,
-  );
+  return before;
 }
 
 /** Up to `limit` patients waiting for their digests (a new key, a write that did not index, the backfill). */
@@ -113,7 +125,10 @@ ${filters.clause} ORDER BY patient_id LIMIT ${filters.param(limit)}`,
   );
 }
 
-/** Orders whose tracking number is `tracking` (compared upper-case, `orders_tracking_upper`). */
+/**
+ * Orders whose tracking number is `tracking` (upper-case, without spaces and dashes, as the
+ * `orders_tracking_key` index stores it: migration 0155).
+ */
 export function selectOrdersByTracking(
   db: D1Database,
   scope: StaffScope,
@@ -121,7 +136,11 @@ export function selectOrdersByTracking(
   limit: number,
 ): Query<SearchHit> {
   const filters = where()
-    .and(true, (param) => `upper(tracking_number) = ${param(tracking.toUpperCase())} AND tracking_number IS NOT NULL`)
+    .and(
+      true,
+      (param) =>
+        `upper(replace(replace(tracking_number, ' ', ''), '-', '')) = ${param(tracking.replaceAll(/[\s-]/g, "").toUpperCase())} AND tracking_number IS NOT NULL`,
+    )
     .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param));
   return query<SearchHit>(
     db

@@ -1,5 +1,5 @@
 import type { Context, Env as HonoEnv, MiddlewareHandler } from "hono";
-import { type AuditOutcome, insertAuditEntry } from "../db/audit";
+import { type AuditActor, type AuditOutcome, insertAuditEntry } from "../db/audit";
 import { errorKind, log } from "../log";
 import { ApiError } from "./errors";
 import type { App } from "./types";
@@ -54,6 +54,15 @@ export async function recordAudit<E extends AuditedApp>(
   });
 }
 
+/** This request's actor, role and id, for audit rows written beside a change (a bulk replay's, per event). */
+export function auditActorOf<E extends AuditedApp>(c: Context<E>): AuditActor {
+  return {
+    actor: c.get("actor") ?? "unknown",
+    role: c.get("staffScope")?.role ?? null,
+    requestId: c.get("requestId") ?? null,
+  };
+}
+
 /** Adds counts to the audit row of the current request, e.g. rows imported (never values). */
 export function setAuditDetail<E extends AuditedApp>(c: Context<E>, detail: Record<string, number>): void {
   c.set("auditDetail", detail);
@@ -99,7 +108,7 @@ export function auditedSearch<E extends AuditedApp>(
   recorded: (c: Context<E>, text: string) => string | Promise<string> = (_c, text) => text,
 ): MiddlewareHandler<E> {
   return async function auditSearch(c, next) {
-    const text = c.req.query(queryParam)?.trim() ?? "";
+    const text = await searchTextOf(c, queryParam);
     if (text !== "") {
       const target = (await recorded(c, text)).slice(0, MAX_SEARCH_TARGET_LENGTH);
       return auditAround(c, next, action, SEARCH_TARGET, target);
@@ -107,6 +116,19 @@ export function auditedSearch<E extends AuditedApp>(
     if (unsearched === "not_audited") return next();
     return auditAround(c, next, action, unsearched.targetType, "*");
   };
+}
+
+/**
+ * The search text of a request: the query parameter of a GET, the field of a POST's JSON or form
+ * body (a search by POST keeps a phone or email out of the URL, which request logs record). Hono
+ * keeps the parsed body, so the route's own validator reads it again.
+ */
+async function searchTextOf(c: Context, name: string): Promise<string> {
+  if (c.req.method === "GET" || c.req.method === "HEAD") return c.req.query(name)?.trim() ?? "";
+  const json = (c.req.header("content-type") ?? "").includes("application/json");
+  const body: unknown = await (json ? c.req.json() : c.req.parseBody()).catch(() => null);
+  const value = body && typeof body === "object" ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof value === "string" ? value.trim() : "";
 }
 
 /** Runs the handler, then writes the request's audit row; fails closed for reads. */

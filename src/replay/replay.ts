@@ -1,9 +1,11 @@
+import type { AuditActor } from "../db/audit";
 import {
   type BulkReplayFilter,
   FORCE_REPLAYABLE,
   markQueuedForBulkReplay,
   markQueuedForReplay,
   REPLAYABLE,
+  recordSkippedReplays,
   revertReplay,
 } from "../db/event-requeue";
 import type { EventStatus } from "../db/events";
@@ -22,10 +24,14 @@ export type ReplayRefusal =
   | { refused: "not_replayable"; status: EventStatus }
   | { refused: "enqueue_failed" };
 
-/** What a single replay did: queued again (from `previous_status`), or refused. */
-export type ReplayResult =
+/**
+ * What a single replay did: queued again (from `previous_status`), or refused; `clinicId` is the
+ * event's clinic whenever the event was found (the request's audit row records it).
+ */
+export type ReplayResult = (
   | { replayed: { event_id: string; status: "queued"; previous_status: EventStatus } }
-  | ReplayRefusal;
+  | ReplayRefusal
+) & { clinicId?: string };
 
 /** What a bulk replay did: how many events were queued again, or refused when none could be sent. */
 export type BulkReplayResult = { replayed: number } | { refused: "enqueue_failed" };
@@ -58,62 +64,92 @@ export async function replayEvent(
   // Read within the caller's clinics: another clinic's event is `not_found`, as an unknown one is.
   const row = await getEventRow(env.DB, options.scope, eventId);
   if (!row) return { refused: "not_found" };
-  if (row.payload === null) return { refused: "payload_purged" };
+  if (row.payload === null) return { refused: "payload_purged", clinicId: row.clinic_id };
   const previous = await markQueuedForReplay(
     env.DB,
     eventId,
     options.force ? FORCE_REPLAYABLE : REPLAYABLE,
     new Date().toISOString(),
   );
-  if (!previous) return { refused: "not_replayable", status: row.status };
+  if (!previous) return { refused: "not_replayable", status: row.status, clinicId: row.clinic_id };
   const { failed } = await requeueEvents(env, [{ ...row, payload: row.payload }], options.requestId);
   if (failed.length > 0) {
     // If the revert fails too, the stuck-event sweep re-enqueues it within minutes.
     await revertReplay(env.DB, [eventId], previous);
-    return { refused: "enqueue_failed" };
+    return { refused: "enqueue_failed", clinicId: row.clinic_id };
   }
   log.info("event replay queued", { event_id: eventId, previous_status: previous, force: options.force });
-  return { replayed: { event_id: eventId, status: "queued", previous_status: previous } };
+  return { replayed: { event_id: eventId, status: "queued", previous_status: previous }, clinicId: row.clinic_id };
 }
 
 /**
  * Bulk re-drive: moves every event matching `filter` (up to its limit) to `queued` and enqueues it,
- * through the same compare-and-set and enqueue as {@link replayEvent}. Idempotent: a second call finds
- * them `queued` (or done) and takes none. Events whose enqueue failed go back to their status.
- * Answers how many were enqueued; refused (`enqueue_failed`) when some matched and none could be sent.
+ * through the same compare-and-set and enqueue as {@link replayEvent}. Each event taken gets its own
+ * `event.replay` audit row (who, when, outcome) in the same D1 batch as the move, so its page lists
+ * the replay as it lists a single one; the request's `event.bulk_replay` row keeps the count.
+ * Idempotent: a second call finds them `queued` (or done) and takes none. Events whose enqueue failed
+ * go back to their status and their rows to `error`. Answers how many were enqueued; refused
+ * (`enqueue_failed`) when some matched and none could be sent.
  */
 export async function replayEvents(
   env: Env,
   filter: BulkReplayFilter,
-  options: { requestId: string | null },
+  options: { actor: AuditActor },
 ): Promise<BulkReplayResult> {
-  const rows = await markQueuedForBulkReplay(env.DB, filter, new Date().toISOString());
-  const { sent, failed } = await requeueEvents(env, rows, options.requestId);
-  if (failed.length > 0) await revertReplay(env.DB, failed, filter.status);
-  log.info("bulk replay queued", { status: filter.status, matched: rows.length, replayed: sent.length });
-  if (sent.length === 0 && failed.length > 0) return { refused: "enqueue_failed" };
-  return { replayed: sent.length };
+  const { taken, result } = await replayMatching(env, filter, options.actor, new Date().toISOString());
+  const replayed = "replayed" in result ? result.replayed : 0;
+  log.info("bulk replay queued", { status: filter.status, matched: taken.length, replayed });
+  return result;
+}
+
+/** {@link replayEvents} at `now`, also answering the ids it took (sent or reverted). */
+async function replayMatching(
+  env: Env,
+  filter: BulkReplayFilter,
+  actor: AuditActor,
+  now: string,
+): Promise<{ taken: string[]; result: BulkReplayResult }> {
+  const { rows, auditIds } = await markQueuedForBulkReplay(env.DB, filter, now, actor);
+  const { sent, failed } = await requeueEvents(env, rows, actor.requestId);
+  if (failed.length > 0) {
+    const failedRows = failed.flatMap((eventId) => auditIds.get(eventId) ?? []);
+    await revertReplay(env.DB, failed, filter.status, failedRows);
+  }
+  const taken = rows.map((row) => row.event_id);
+  if (sent.length === 0 && failed.length > 0) return { taken, result: { refused: "enqueue_failed" } };
+  return { taken, result: { replayed: sent.length } };
 }
 
 /**
  * Replays the chosen events (the console's selection) that are still `dead`, `failed` or `invalid`:
- * one {@link replayEvents} per replayable status, so the selection shares the bulk re-drive's
- * compare-and-set and enqueue and costs the same few statements however many are chosen. Events in
- * any other status (queued, processing, finished) are left alone and not counted. Refused
+ * one bulk move per replayable status, so the selection shares the bulk re-drive's compare-and-set,
+ * enqueue and per-event audit rows and costs the same few statements however many are chosen. Events
+ * in any other status (queued, processing, finished) are left alone and not counted; each gets an
+ * `event.replay` row `rejected` 409, so its page says the replay skipped it. Refused
  * (`enqueue_failed`) when some matched and none could be sent.
  */
 export async function replaySelectedEvents(
   env: Env,
   eventIds: readonly string[],
-  options: { requestId: string | null; scope: StaffScope },
+  options: { actor: AuditActor; scope: StaffScope },
 ): Promise<BulkReplayResult> {
+  const now = new Date().toISOString();
   let replayed = 0;
   let enqueueFailed = false;
+  const taken: string[] = [];
   for (const status of ["dead", "failed", "invalid"] as const) {
-    const result = await replayEvents(env, { status, eventIds, limit: eventIds.length, scope: options.scope }, options);
-    if ("refused" in result) enqueueFailed = true;
-    else replayed += result.replayed;
+    const run = await replayMatching(
+      env,
+      { status, eventIds, limit: eventIds.length, scope: options.scope },
+      options.actor,
+      now,
+    );
+    taken.push(...run.taken);
+    if ("refused" in run.result) enqueueFailed = true;
+    else replayed += run.result.replayed;
   }
+  if (taken.length < eventIds.length) await recordSkippedReplays(env.DB, eventIds, taken, now, options.actor);
+  log.info("selected replay queued", { selected: eventIds.length, taken: taken.length, replayed });
   if (replayed === 0 && enqueueFailed) return { refused: "enqueue_failed" };
   return { replayed };
 }

@@ -1,7 +1,6 @@
 import {
   type PatientDigest,
   type PendingPatient,
-  requeueAllPatients,
   selectPendingPatients,
   swapIndexKeyFingerprint,
   writePatientDigests,
@@ -44,6 +43,7 @@ async function digestRows(env: Env, patients: readonly PendingPatient[]): Promis
     patient_id: patient.patient_id,
     field,
     digest: digest ?? "",
+    value: patient[field] ?? "",
   });
   return [
     ...phones.map((patient, index) => row(patient, "phone", phoneDigests[index])),
@@ -69,13 +69,12 @@ export async function indexPatients(env: Env, patients: readonly PendingPatient[
 /** The 5-minute cron's job: indexes the patients waiting on the pending list; answers how many. */
 export async function drainPendingPatients(env: Env): Promise<number> {
   if (!indexKeyAvailable(env)) return 0;
-  // A rotated ADMIN_TOKEN makes every digest stale: all patients go back on the pending list.
+  // A rotated ADMIN_TOKEN makes every digest stale: all patients go back on the pending list (in the
+  // batch that records the new key's fingerprint).
   const fingerprint = await indexKeyFingerprint(env);
   const before = await swapIndexKeyFingerprint(env.DB, fingerprint);
-  if (before !== null && before !== fingerprint) {
-    await requeueAllPatients(env.DB).run();
+  if (before !== null && before !== fingerprint)
     log.warn("patient search index key changed; re-indexing every patient");
-  }
   let indexed = 0;
   for (let round = 0; round < DRAIN_ROUNDS; round++) {
     const pending = await selectPendingPatients(env.DB, DRAIN_BATCH);

@@ -1,8 +1,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { consoleFetch, signIn } from "../helpers/console";
-import { type EnvelopeLike, makeEvent, uniqueId } from "../helpers/events";
-import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
+import { auditRowsOf } from "../helpers/audit";
+import { fetchWith } from "../helpers/clinics";
+import { setClock, TEST_NOW } from "../helpers/clock";
+import { consoleFetch, eventHistoryOf, signIn } from "../helpers/console";
+import { CLINIC_ID, type EnvelopeLike, makeEvent, uniqueId } from "../helpers/events";
+import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
 import { WAIT } from "../helpers/wait";
 
 /** A refill event whose refill_id is a number: the consumer records it `invalid`. */
@@ -89,6 +92,48 @@ describe("console bulk replay: selected events", () => {
     expect(done).toMatchObject({ status: "processed", attempts: 1, applications: 1 });
   });
 
+  it("lists the replay in each event's history (who, when, what it did, then its new run); a skipped event says it was skipped", async () => {
+    const { cookie, csrf } = await signIn();
+    const chosen = [invalidEvent(), invalidEvent(), invalidEvent()];
+    const processed = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
+    const unselected = invalidEvent();
+    await runBatch(
+      EVENTS_QUEUE,
+      [...chosen, processed, unselected].map((event) => eventMessage(event)),
+    );
+    const at = new Date(TEST_NOW + 5 * 60_000).toISOString();
+    setClock(at);
+    const response = await consoleFetch("/console/events/replay", {
+      cookie,
+      form: [
+        ["_csrf", csrf],
+        ["scope", "selected"],
+        ...[...chosen, processed].map((event): [string, string] => ["event_id", event.event_id]),
+      ],
+    });
+    expect(response.headers.get("location")).toBe("/console/events?replayed=3&selected=4");
+    const pageOf = async (eventId: string) => (await consoleFetch(`/console/events/${eventId}`, { cookie })).text();
+
+    for (const event of chosen) {
+      await vi.waitFor(async () => {
+        if ((await eventRow(event.event_id)).attempts !== 2) throw new Error("not yet");
+      }, WAIT);
+      const page = await pageOf(event.event_id);
+      expect(eventHistoryOf(page)).toEqual([`${at} — bulk replay by token:admin: success (202) — queued to run again`]);
+      // What the replay led to: the run it added and the event's outcome, in the same section and timeline.
+      expect(page).toContain("The receiver has run it 2 times");
+      expect(page).toMatch(/— outcome <span class="status status-invalid">invalid<\/span>/);
+      const [row] = (await auditRowsOf("event", event.event_id)).filter((entry) => entry.action === "event.replay");
+      expect(row).toMatchObject({ actor: "token:admin", role: "admin", clinic_id: CLINIC_ID, detail: '{"bulk":1}' });
+    }
+    // Selected but no longer replayable: recorded as skipped, the event untouched.
+    expect(eventHistoryOf(await pageOf(processed.event_id))).toEqual([
+      `${at} — bulk replay by token:admin: rejected (409) — skipped: it was no longer dead, failed or invalid (or its payload was removed)`,
+    ]);
+    expect(await eventRow(processed.event_id)).toMatchObject({ status: "processed", attempts: 1 });
+    expect(await pageOf(unselected.event_id)).toContain("No replays or reveals by staff.");
+  });
+
   it("refuses an empty selection with a notice, not an error page", async () => {
     const { cookie, csrf } = await signIn();
     const response = await consoleFetch("/console/events/replay", {
@@ -129,11 +174,19 @@ describe("console bulk replay: all matching", () => {
       "/console/events?status=invalid&from=2031-03-03T10%3A00&to=2031-03-03T11%3A00&replayed=2&scope=matching",
     );
     expect(await follow(response, cookie)).toContain("2 events queued for replay.");
+    const historyOf = async (eventId: string) =>
+      eventHistoryOf(await (await consoleFetch(`/console/events/${eventId}`, { cookie })).text());
     for (const event of [atFrom, inside]) {
       await vi.waitFor(async () => expect((await eventRow(event.event_id)).attempts).toBe(2), WAIT);
+      expect(await historyOf(event.event_id)).toEqual([
+        `${new Date(TEST_NOW).toISOString()} — bulk replay by token:admin: success (202) — queued to run again`,
+      ]);
     }
     expect((await eventRow(before.event_id)).attempts).toBe(1);
     expect((await eventRow(after.event_id)).attempts).toBe(1);
+    // Outside the filter: not part of the replay, nothing in their history.
+    expect(await historyOf(before.event_id)).toEqual([]);
+    expect(await historyOf(after.event_id)).toEqual([]);
   });
 
   it("takes at most 1000 in one run and says so", async () => {
@@ -149,10 +202,14 @@ SELECT ?1 || i, ?2, 'c', 'dead', 15, '2026-01-15T14:00:00.000Z', '2026-01-15T14:
       .run();
     const sent = vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
 
-    const response = await consoleFetch("/console/events/replay", {
-      cookie,
-      form: { _csrf: csrf, scope: "matching", status: "dead", type },
-    });
+    // D1 allows 1,000 queries per invocation: the replay and its 1,000 history rows take a handful.
+    const counting = countingDatabase(env.DB);
+    const response = await consoleFetch(
+      "/console/events/replay",
+      { cookie, form: { _csrf: csrf, scope: "matching", status: "dead", type } },
+      (request) => fetchWith({ ...env, DB: counting.db }, request),
+    );
+    expect(counting.queries()).toBeLessThanOrEqual(10);
     expect(await follow(response, cookie)).toContain(
       "1000 events queued for replay. At most 1000 are replayed at a time; replay again for the rest.",
     );
@@ -166,6 +223,15 @@ SELECT ?1 || i, ?2, 'c', 'dead', 15, '2026-01-15T14:00:00.000Z', '2026-01-15T14:
       { status: "dead", n: 1 },
       { status: "queued", n: 1000 },
     ]);
+    // One history row per event taken, none for the one left dead.
+    const history = await env.DB.prepare(
+      `SELECT e.status, a.outcome, a.status AS http, COUNT(*) AS n FROM events e JOIN audit a
+ON a.target_type = 'event' AND a.target_id = e.event_id AND a.action = 'event.replay'
+WHERE e.event_type = ?1 GROUP BY e.status, a.outcome, a.status`,
+    )
+      .bind(type)
+      .all();
+    expect(history.results).toEqual([{ status: "queued", outcome: "success", http: 202, n: 1000 }]);
   });
 
   it("refuses without a replayable status, with a search, or with invalid filters, and when nothing can be queued", async () => {

@@ -112,12 +112,18 @@ describe("the console's list pages", () => {
     expect((await consoleFetch("/console/notifications?channel=fax", { cookie })).status).toBe(400);
   });
 
-  it("has a search box in the header that finds a patient by phone, audited without the number", async () => {
-    const { cookie } = await signIn();
+  it("has a search box in the header that posts, finds a patient by phone, audited without the number", async () => {
+    const { cookie, csrf } = await signIn();
     const patientId = await createPatient({ phone: "+14155550178" });
     const overview = await (await consoleFetch("/console", { cookie })).text();
-    expect(overview).toMatch(/<form method="get" action="\/console\/search" role="search"/);
-    const response = await consoleFetch(`/console/search?q=${encodeURIComponent("(415) 555-0178")}`, { cookie });
+    // A POST: the number never lands in a URL (browser history, request logs).
+    expect(overview).toMatch(
+      /<form method="post" action="\/console\/search" role="search" class="site-search"><input type="hidden" name="_csrf"/,
+    );
+    const forged = await consoleFetch("/console/search", { cookie, form: { q: "(415) 555-0178" } });
+    expect(forged.status).toBe(403);
+    const response = await consoleFetch("/console/search", { cookie, form: { q: "(415) 555-0178", _csrf: csrf } });
+    expect(response.status).toBe(200);
     const html = await response.text();
     expect(html).toContain(`href="/console/patients/${patientId}?clinic=`);
     expect(html).toContain("phone number");
@@ -128,6 +134,10 @@ describe("the console's list pages", () => {
     expect(row?.action).toBe("search");
     expect(row?.target_id).toMatch(/^phone:[0-9a-f]{16}$/);
     expect((await consoleFetch("/console/search?q=", { cookie })).status).toBe(400);
+    expect((await consoleFetch("/console/search", { cookie, form: { q: " ", _csrf: csrf } })).status).toBe(400);
+    // Links keep working: GET ?q= is the same search.
+    const linked = await consoleFetch(`/console/search?q=${encodeURIComponent("(415) 555-0178")}`, { cookie });
+    expect(await linked.text()).toContain(`href="/console/patients/${patientId}?clinic=`);
   });
 
   it("keeps the events list's search by id, audited when it names a patient, not without one", async () => {

@@ -150,7 +150,11 @@ async function driveEveryPath(recordingEnv: Env): Promise<void> {
   await eventsForEntity(db, some, "order", orderId, 20);
   await selectPatientNotifications(db, some, patientId, 20).all();
   await readOverview(db, some, [CLINIC_ID], "2026-01-01T00:00:00.000Z");
-  await markQueuedForBulkReplay(db, { status: "invalid", limit: 10, scope: some }, new Date().toISOString());
+  await markQueuedForBulkReplay(db, { status: "invalid", limit: 10, scope: some }, new Date().toISOString(), {
+    actor: "token:admin",
+    role: "operator",
+    requestId: null,
+  });
   const position = { time: new Date().toISOString(), id: "x" };
   for (const query of [{ limit: 50 }, { limit: 50, from: "2026-01-01", before: "2027-01-01", after: position }]) {
     for (const kind of ["order", "medication_request", "refill"] as const) {

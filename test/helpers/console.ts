@@ -50,3 +50,20 @@ export async function signIn(
   const page = await consoleFetch("/console/events", { cookie }, fetcher);
   return { cookie, csrf: csrfTokenOf(await page.text()) };
 }
+
+/**
+ * The entries of an event page's "Attempts and replays" history, newest first, as text: each time as
+ * its UTC instant, tags dropped (e.g. `2026-03-04T12:00:00.000Z — replay by token:admin: success
+ * (303)`); [] when the page lists none.
+ */
+export function eventHistoryOf(html: string): string[] {
+  const start = html.indexOf('id="event-history"');
+  if (start === -1) return [];
+  const list = html.slice(start, html.indexOf("</ol>", start));
+  return [...list.matchAll(/<li>([\s\S]*?)<\/li>/g)].map(([, item]) =>
+    (item ?? "")
+      .replaceAll(/<time datetime="([^"]+)"[^>]*>[^<]*<\/time>/g, "$1")
+      .replaceAll(/<[^>]+>/g, "")
+      .replaceAll("&#39;", "'"),
+  );
+}

@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { adminFetch, adminJson } from "../helpers/admin";
+import { auditRowsOf } from "../helpers/audit";
 import { setClock } from "../helpers/clock";
-import { makeEvent, uniqueId } from "../helpers/events";
+import { consoleFetch, eventHistoryOf, signIn } from "../helpers/console";
+import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { eventRow, processedRow, runDeadLetter } from "../helpers/queue";
 
 function bulkReplay(body: unknown) {
@@ -38,6 +40,23 @@ describe("POST /admin/events/replay", () => {
 
     const first = await bulkReplay({ status: "dead", type: "order:cancelled", ...window(at) });
     expect(first).toEqual({ status: 202, body: { replayed: 3 } });
+    // Each event's page lists the bulk replay (who, when, what it did), as it lists a single one.
+    const { cookie } = await signIn();
+    for (const event of events) {
+      const page = await (await consoleFetch(`/console/events/${event.event_id}`, { cookie })).text();
+      expect(eventHistoryOf(page)).toEqual([`${at} — bulk replay by token:admin: success (202) — queued to run again`]);
+    }
+    // Its rows carry the event's clinic and the request id of the request's one `event.bulk_replay` row.
+    const bulkRow = await env.DB.prepare(
+      `SELECT request_id, detail FROM audit WHERE action = 'event.bulk_replay' ORDER BY audit_id DESC LIMIT 1`,
+    ).first();
+    expect(bulkRow).toMatchObject({ detail: '{"replayed":3}' });
+    for (const event of events) {
+      expect(await auditRowsOf("event", event.event_id)).toContainEqual(
+        expect.objectContaining({ action: "event.replay", request_id: bulkRow?.request_id, clinic_id: CLINIC_ID }),
+      );
+    }
+    expect(await auditRowsOf("event", otherType[0]!.event_id)).toEqual([]);
     expect((await eventRow(otherType[0]!.event_id)).status).toBe("dead");
     const again = await bulkReplay({ status: "dead", type: "order:cancelled", ...window(at) });
     expect(again).toEqual({ status: 202, body: { replayed: 0 } });
@@ -77,6 +96,12 @@ describe("POST /admin/events/replay", () => {
     expect(response.headers.get("retry-after")).toBe("30");
     expect(await response.json()).toMatchObject({ error: { code: "enqueue_failed" } });
     expect((await eventRow(event!.event_id)).status).toBe("dead");
+    // The event's history says the replay was tried and undone.
+    const { cookie } = await signIn();
+    const page = await (await consoleFetch(`/console/events/${event!.event_id}`, { cookie })).text();
+    expect(eventHistoryOf(page)).toEqual([
+      `${at} — bulk replay by token:admin: error (503) — could not be queued; its status was put back`,
+    ]);
   });
 
   it("validates the body: issues by path, never the submitted values", async () => {

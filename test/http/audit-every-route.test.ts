@@ -93,17 +93,17 @@ describe("every admin and console route that can return patient data writes an a
         headers.set("authorization", `Bearer ${ADMIN_TOKEN}`);
         if (route.method !== "GET") {
           headers.set("content-type", "application/json");
-          body = "{}";
+          body = JSON.stringify({ q: patientId });
         }
       } else {
         headers.set("cookie", session.cookie);
         if (route.method !== "GET") {
           headers.set("origin", CONSOLE_ORIGIN);
           headers.set("content-type", "application/x-www-form-urlencoded");
-          body = new URLSearchParams({ _csrf: session.csrf, field: "phone", status: "dead" }).toString();
+          body = new URLSearchParams({ _csrf: session.csrf, field: "phone", status: "dead", q: patientId }).toString();
         }
       }
-      // Every search field a route may read, set to the patient's id.
+      // Every search field a route may read (the query's, or a posted search's `q`), set to the patient's id.
       const query = route.method === "GET" ? `?q=${patientId}&target_id=${patientId}` : "";
       const response = await worker.fetch(
         new Request(`https://receiver.test${path}${query}`, { method: route.method, headers, body }),

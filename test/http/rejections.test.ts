@@ -122,6 +122,31 @@ describe("rejected webhook deliveries are counted (GET /admin/rejections)", () =
     expect(later.total).toBe(1);
   });
 
+  it("lists at most 5,000 groups, newest first, says it left older ones out, and still counts them all", async () => {
+    // 5,010 hours of one group each, far after every other test's rows (and deleted afterwards).
+    await env.DB.prepare(
+      `INSERT INTO webhook_rejections (clinic_id, reason, minute, count, last_at)
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 5009)
+SELECT 'unknown', 'unauthorized', strftime('%Y-%m-%dT%H:%M', '2040-01-01T00:00:00Z', '+' || i || ' hours'), 2,
+  strftime('%Y-%m-%dT%H:%M:%fZ', '2040-01-01T00:00:00Z', '+' || i || ' hours') FROM n`,
+    ).run();
+    try {
+      const body = await (await adminFetchWith(env, "/rejections?since=2040-01-01T00:00:00Z")).json<{
+        total: number;
+        truncated?: boolean;
+        rejections: { hour: string }[];
+      }>();
+      expect(body.total).toBe(10_020);
+      expect(body.truncated).toBe(true);
+      expect(body.rejections).toHaveLength(5000);
+      expect(body.rejections[0]?.hour).toBe("2040-07-27T17:00:00.000Z");
+      const recent = await (await adminFetchWith(env, "/rejections?since=2040-07-01T00:00:00Z")).json<object>();
+      expect(recent).not.toHaveProperty("truncated");
+    } finally {
+      await env.DB.prepare(`DELETE FROM webhook_rejections WHERE minute >= '2040'`).run();
+    }
+  });
+
   it("answers 400 with issues for a since that is not a date-time", async () => {
     const response = await adminFetchWith(env, "/rejections?since=yesterday");
     expect(response.status).toBe(400);

@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { drainPendingPatients } from "../../src/search/patient-index";
+import { selectPendingPatients } from "../../src/db/search";
+import { drainPendingPatients, indexPatients } from "../../src/search/patient-index";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { adminFetchWith, CLINIC_B, createClinicPatient, putClinicProfile, twoClinicEnv } from "../helpers/clinics";
+import { wrapDatabase } from "../helpers/d1";
 import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
 import { createPatient } from "../helpers/notifications";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
@@ -125,6 +127,20 @@ describe("GET /admin/search: find by what staff have", () => {
       matched: "tracking_number",
       event_id: null,
     });
+    // Stored as the carrier prints it (spaces, dashes): found typed with, without, or with other separators.
+    const printedOrderId = uniqueId("ord");
+    const printed = `${tracking.slice(0, 4)} ${tracking.slice(4, 8)}-${tracking.slice(8)}`.toLowerCase();
+    await runBatch(EVENTS_QUEUE, [
+      eventMessage(
+        makeEvent("order:shipped", {
+          data: { order_id: printedOrderId, patient_id: patientId, tracking_number: printed },
+        }),
+      ),
+    ]);
+    for (const typed of [tracking, `${tracking.slice(0, 6)} ${tracking.slice(6)}`, printed.toUpperCase()]) {
+      const ids = (await search(typed)).filter((hit) => hit.matched === "tracking_number").map((hit) => hit.id);
+      expect(ids.sort()).toEqual([orderId, printedOrderId].sort());
+    }
     const byEvent = await search(shipped.event_id.slice(0, shipped.event_id.length - 2).toUpperCase());
     expect(byEvent).toContainEqual({
       kind: "event",
@@ -165,6 +181,22 @@ describe("GET /admin/search: find by what staff have", () => {
     expect(phoneRow).toMatchObject({ action: "search", target_type: "search", outcome: "success" });
     expect(phoneRow?.target_id).toMatch(/^phone:[0-9a-f]{16}$/);
     expect(idRow).toMatchObject({ action: "search", target_type: "search", target_id: patientId });
+
+    // POST {"q"} (the number kept out of the URL): the same hits, the same audit row.
+    const json = { "content-type": "application/json" };
+    const posted = await adminFetch("/search", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ q: phone.national }),
+    });
+    expect(patientHits(((await posted.json()) as { results: Hit[] }).results, patientId)).toHaveLength(1);
+    const postedRow = await env.DB.prepare(`SELECT action, target_id FROM audit WHERE request_id = ?1`)
+      .bind(posted.headers.get("x-request-id"))
+      .first<{ action: string; target_id: string }>();
+    expect(postedRow).toEqual({ action: "search", target_id: phoneRow?.target_id });
+    const empty = await adminFetch("/search", { method: "POST", headers: json, body: JSON.stringify({ q: "" }) });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ error: { code: "invalid_body" } });
   });
 
   it("reads a national number in each clinic's country (its phone's), and re-indexes everyone after the key changes", async () => {
@@ -186,7 +218,50 @@ describe("GET /admin/search: find by what staff have", () => {
         async (response) => ((await response.json()) as { results: Hit[] }).results,
       );
     expect(patientHits(await rotatedSearch("020 7946 0958"), patientId)).toEqual([]);
+    // The new key is recorded with the re-queue or not at all: a drain failing there leaves the old
+    // fingerprint, so the next one still re-indexes everyone.
+    const keyOf = () =>
+      env.DB.prepare(`SELECT fingerprint FROM patient_search_key WHERE id = 1`).first<{ fingerprint: string }>();
+    const recorded = await keyOf();
+    const failing = {
+      ...rotated,
+      DB: wrapDatabase(rotated.DB, {
+        prepare: (sql, inner) => {
+          if (sql.includes("INSERT OR IGNORE INTO patient_search_pending")) throw new Error("D1 is unavailable");
+          return inner(sql);
+        },
+      }),
+    };
+    await expect(drainPendingPatients(failing)).rejects.toThrow("D1 is unavailable");
+    expect(await keyOf()).toEqual(recorded);
     expect(await drainPendingPatients(rotated)).toBeGreaterThanOrEqual(1);
     expect(patientHits(await rotatedSearch("020 7946 0958"), patientId)).toHaveLength(1);
+  });
+
+  it("never makes a patient findable by a number changed while the cron's drain was indexing the old one", async () => {
+    const before = randomPhone();
+    const after = randomPhone();
+    // Written without its digests (as by a writer that does not index): on the pending list.
+    const patientId = uniqueId("pat");
+    await env.DB.prepare(
+      `INSERT INTO patients (clinic_id, patient_id, phone, sms_opt_in, email_opt_in, created_at, updated_at)
+VALUES (?1, ?2, ?3, 1, 0, '2026-01-15T00:00:00Z', '2026-01-15T00:00:00Z')`,
+    )
+      .bind(CLINIC_ID, patientId, before.e164)
+      .run();
+    // The drain reads the patient (old number) …
+    const read = await selectPendingPatients(env.DB, 5000);
+    expect(read.map((patient) => patient.patient_id)).toContain(patientId);
+    // … a PUT changes the number (and indexes the new one) …
+    const put = await adminFetch(`/patients/${patientId}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ phone: after.e164, sms_opt_in: true, email_opt_in: false }),
+    });
+    expect(put.status).toBe(200);
+    // … and the drain's write of the old number lands late: it is skipped.
+    await env.DB.batch(await indexPatients(env, read));
+    expect(patientHits(await search(before.national), patientId)).toEqual([]);
+    expect(patientHits(await search(after.national), patientId)).toHaveLength(1);
   });
 });

@@ -1,7 +1,10 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { accessEnv } from "../helpers/access";
+import { auditRowsOf } from "../helpers/audit";
 import { adminFetchWith } from "../helpers/clinics";
+import { TEST_NOW } from "../helpers/clock";
+import { eventHistoryOf } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 import { addStaff, twoClinicAccess, useAccessTeam } from "../helpers/staff";
@@ -63,5 +66,43 @@ describe("audit rows of no clinic are for identities of every clinic only", () =
     ]);
     const trail = await (await viewer(`/admin/audit?target_id=${orderId}`)).json();
     expect(trail).toMatchObject({ entries: [{ action: "order.read", role: "viewer", clinic_id: a }] });
+  });
+
+  it("a bulk replay's row per event carries the event's clinic: A's staff see A's, B's staff see none of it", async () => {
+    const { a, b, workerEnv } = twoClinicAccess();
+    const invalidOf = (clinicId: string) => makeEvent("refill:denied", { clinic_id: clinicId, data: { refill_id: 7 } });
+    const [ofA, ofB] = [invalidOf(a), invalidOf(b)];
+    await runBatch(EVENTS_QUEUE, [eventMessage(ofA), eventMessage(ofB)], workerEnv);
+    vi.spyOn(env.EVENTS, "sendBatch").mockResolvedValue(undefined as never);
+    const operatorOfA = await addStaff(workerEnv, "operator", [a]);
+    const bulk = await (await access.signedIn(workerEnv, operatorOfA))("/admin/events/replay", {
+      method: "POST",
+      body: JSON.stringify({ status: "invalid", type: "refill:denied", limit: 1000 }),
+    });
+    expect(await bulk.json()).toEqual({ replayed: 1 });
+    // Clinic B's event was outside the operator's scope: not replayed, nothing in its history.
+    expect((await auditRowsOf("event", ofB.event_id)).map((row) => row.action)).not.toContain("event.replay");
+
+    const viewerOfA = await access.signedIn(workerEnv, await addStaff(workerEnv, "viewer", [a]));
+    expect(eventHistoryOf(await (await viewerOfA(`/console/events/${ofA.event_id}`)).text())).toEqual([
+      `${new Date(TEST_NOW).toISOString()} — bulk replay by ${operatorOfA}: success (202) — queued to run again`,
+    ]);
+    expect(await (await viewerOfA("/admin/audit?action=event.replay&limit=100")).json()).toMatchObject({
+      entries: [{ target_id: ofA.event_id, clinic_id: a, actor: operatorOfA, role: "operator" }],
+    });
+
+    const viewerOfB = await access.signedIn(workerEnv, await addStaff(workerEnv, "viewer", [b]));
+    expect((await viewerOfB(`/console/events/${ofA.event_id}`)).status).toBe(404);
+    for (const path of [
+      "/admin/audit?action=event.replay&limit=100",
+      `/admin/audit?target_id=${ofA.event_id}`,
+      "/console/audit?action=event.replay",
+    ]) {
+      const response = await viewerOfB(path);
+      expect(response.status, path).toBe(200);
+      const body = await response.text();
+      expect(body, path).not.toContain(ofA.event_id);
+      expect(body, path).not.toContain(operatorOfA);
+    }
   });
 });

@@ -126,11 +126,20 @@ describe("the search and the list pages stay within the identity's clinics", () 
     });
     expect(put.status).toBe(200);
     const asViewer = await access.consoleAs(workerEnv, viewer);
+    // Both forms of the API's search (GET ?q=, and POST {"q"}, a read a viewer may make) answer alike.
     const adminSearch = async (q: string) => {
-      const response = await access.adminFetch(workerEnv, viewer, `/search?q=${encodeURIComponent(q)}`);
-      expect(response.status).toBe(200);
-      return ((await response.json()) as { results: { kind: string; id: string }[] }).results;
+      const [byGet, byPost] = [
+        await access.adminFetch(workerEnv, viewer, `/search?q=${encodeURIComponent(q)}`),
+        await access.adminFetch(workerEnv, viewer, "/search", { method: "POST", body: JSON.stringify({ q }) }),
+      ];
+      expect([byGet.status, byPost.status]).toEqual([200, 200]);
+      const [got, posted] = [await byGet.json(), await byPost.json()];
+      expect(posted).toEqual(got);
+      return (got as { results: { kind: string; id: string }[] }).results;
     };
+    // The console's header box posts its text with the page's CSRF token.
+    const csrf = csrfTokenOf(await (await asViewer("/console")).text());
+    const consoleSearch = async (q: string) => (await asViewer("/console/search", { q, _csrf: csrf })).text();
 
     // Clinic A's: found by phone, email, tracking number and id prefix, through the API and the console.
     expect(await adminSearch(ofA.national)).toContainEqual(
@@ -147,13 +156,18 @@ describe("the search and the list pages stay within the identity's clinics", () 
     );
     const found = await (await asViewer(`/console/search?q=${encodeURIComponent(ofA.national)}`)).text();
     expect(found).toContain(ofA.patientId);
+    expect(await consoleSearch(ofA.national)).toContain(ofA.patientId);
 
     // Clinic B's: nothing, by any of the same.
     const markersOfB = [ofB.patientId, ofB.orderId, ofB.eventId, b];
     for (const q of [ofB.national, "shared-0152@example.org", ofB.tracking, ofB.eventId, ofB.orderId, ofB.patientId]) {
       expect(await adminSearch(q), q).toEqual([]);
       const page = await (await asViewer(`/console/search?q=${encodeURIComponent(q)}`)).text();
-      for (const marker of markersOfB) expect(page, q).not.toContain(marker);
+      const posted = await consoleSearch(q);
+      for (const marker of markersOfB) {
+        expect(page, q).not.toContain(marker);
+        expect(posted, q).not.toContain(marker);
+      }
     }
 
     // The list pages: clinic A's rows only, contact details masked.

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { REPLAYABLE } from "../../db/event-requeue";
 import { type EventRow, eventIdsInScope } from "../../db/events";
 import { narrowedTo } from "../../db/scope";
-import { audited, setAuditDetail } from "../../http/audit";
+import { auditActorOf, audited, setAuditDetail } from "../../http/audit";
 import { type BulkReplayResult, replayEvents, replaySelectedEvents } from "../../replay/replay";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField } from "../layout";
@@ -114,7 +114,8 @@ const selectionSchema = z.array(z.string().trim().min(1).max(200));
  * list's status, type and received range, like `POST /admin/events/replay`), through the admin API's
  * replay functions. Always answers with a 303 back to the list carrying a notice, so a refusal is a
  * message on the page rather than an error page. Each POST writes one `event.bulk_replay` audit row
- * with the count replayed (0 for a refusal).
+ * with the count replayed (0 for a refusal), and the replay one `event.replay` row per event it took
+ * or, of a selection, skipped (src/replay/replay.ts), which the event's page lists.
  */
 export const eventBulkReplay = new Hono<ConsoleApp>();
 
@@ -129,7 +130,7 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
     setAuditDetail(c, { replayed: Number(notice.replayed ?? 0) });
     return c.redirect(listUrl(filters, { cursor: filters.cursor, ...notice }), 303);
   };
-  const requestId = c.get("requestId");
+  const actor = auditActorOf(c);
   const answer = (result: BulkReplayResult, notice: Record<string, string>) =>
     back("refused" in result ? { refused: result.refused } : { replayed: String(result.replayed), ...notice });
 
@@ -151,7 +152,7 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
         limit: BULK_REPLAY_LIMIT,
         scope: narrowedTo(scopeOf(c), filters.clinic),
       },
-      { requestId },
+      { actor },
     );
     return answer(result, { scope: "matching" });
   }
@@ -163,6 +164,6 @@ eventBulkReplay.post("/replay", audited("event.bulk_replay", "event", { fixed: "
   // Only the identity's clinics' events: another clinic's id is dropped as an unknown one would be.
   const eventIds = await eventIdsInScope(c.env.DB, scopeOf(c), chosen);
   if (eventIds.length === 0) return back({ refused: "none_selected" });
-  const result = await replaySelectedEvents(c.env, eventIds, { requestId, scope: scopeOf(c) });
+  const result = await replaySelectedEvents(c.env, eventIds, { actor, scope: scopeOf(c) });
   return answer(result, { selected: String(eventIds.length) });
 });

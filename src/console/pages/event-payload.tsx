@@ -92,7 +92,23 @@ const ACTION_NAMES: Record<string, string> = {
   "event.reveal_payload": "payload revealed",
 };
 
-/** Processing attempts and what staff did to the event (replays, reveals): who, when, outcome. */
+/** What one event's row of a bulk replay means, by its outcome (the row's status says the same as a code). */
+const BULK_OUTCOMES: Record<string, string> = {
+  success: "queued to run again",
+  rejected: "skipped: it was no longer dead, failed or invalid (or its payload was removed)",
+  error: "could not be queued; its status was put back",
+};
+
+/** The history's name for a row: a bulk replay's row for this event is named apart from a single replay. */
+function actionName(action: EventAction): string {
+  if (action.bulk) return "bulk replay";
+  return ACTION_NAMES[action.action] ?? action.action;
+}
+
+/**
+ * Processing attempts and what staff did to the event: replays (single, or this event's row of a bulk
+ * replay, with what the bulk replay did to it) and reveals; who, when, outcome.
+ */
 export function EventHistory({
   attempts,
   actions,
@@ -113,8 +129,9 @@ export function EventHistory({
         <ol id="event-history" class="timeline" aria-label="Replays and reveals by staff, newest first">
           {actions.map((action) => (
             <li>
-              <Time iso={action.at} timeZone={timeZone} /> — {ACTION_NAMES[action.action] ?? action.action} by{" "}
+              <Time iso={action.at} timeZone={timeZone} /> — {actionName(action)} by{" "}
               <span class="actor-name">{action.actor}</span>: <StatusBadge status={action.outcome} /> ({action.status})
+              {action.bulk && BULK_OUTCOMES[action.outcome] && ` — ${BULK_OUTCOMES[action.outcome]}`}
             </li>
           ))}
         </ol>

@@ -8,7 +8,7 @@ import type { App } from "../types";
 const RANK: Record<StaffRole, number> = { viewer: 0, operator: 1, admin: 2 };
 
 /**
- * The role a request needs: reads are for every role, except a patient's own words (an inbound
+ * The role a request needs: reads (and a posted search) are for every role, except a patient's own words (an inbound
  * reply's text), which are for operators; changes (replays, releases, acknowledgements, patient edits
  * and imports) need an operator; changing a clinic profile or staff, and anything about forwarding
  * destinations (reads included: they name the clinic's systems), needs an admin.
@@ -17,6 +17,8 @@ function requiredRole(method: string, path: string): StaffRole {
   if (/^\/admin\/(staff|destinations|deliveries)(\/|$)/.test(path)) return "admin";
   if (/^\/admin\/inbound-replies(\/|$)/.test(path)) return "operator";
   if (method === "GET" || method === "HEAD") return "viewer";
+  // A search posted to keep the text out of the URL is a read.
+  if (method === "POST" && /^\/admin\/search\/?$/.test(path)) return "viewer";
   if (/^\/admin\/clinics\/[^/]+\/?$/.test(path)) return "admin";
   return "operator";
 }

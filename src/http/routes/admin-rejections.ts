@@ -21,10 +21,11 @@ export const adminRejections = new Hono<App>();
 adminRejections.get("/", validQuery(rejectionsQuery), async (c) => {
   const query = c.req.valid("query");
   const since = query.since ? new Date(query.since) : new Date(Date.now() - DAY_MS);
-  const rows = await listRejections(c.env.DB, requestScope(c), since);
+  const { rows, total, truncated } = await listRejections(c.env.DB, requestScope(c), since);
   return c.json({
     since: since.toISOString(),
-    total: rows.reduce((sum, row) => sum + row.count, 0),
+    total,
+    ...(truncated ? { truncated: true } : {}),
     rejections: rows.map((row) => ({
       clinic_id: row.clinic_id,
       reason: row.reason,

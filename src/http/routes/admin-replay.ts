@@ -2,7 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import { replayEvents } from "../../replay/replay";
-import { audited, setAuditDetail } from "../audit";
+import { auditActorOf, audited, setAuditDetail } from "../audit";
 import { rejectInvalid } from "../errors";
 import { requireJsonContentType } from "../middleware/require-json";
 import { requestScope } from "../middleware/staff-scope";
@@ -54,7 +54,7 @@ adminReplay.post(
         limit: body.limit ?? DEFAULT_LIMIT,
         scope: requestScope(c),
       },
-      { requestId: c.get("requestId") },
+      { actor: auditActorOf(c) },
     );
     if ("refused" in result) throw replayRefusalError(result);
     setAuditDetail(c, { replayed: result.replayed });

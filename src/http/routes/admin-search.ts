@@ -16,19 +16,26 @@ const searchQuery = z.object({
 });
 
 /**
- * `GET /admin/search?q=`: patients by phone (any common format) or email, orders by tracking number,
- * any id by a case-insensitive prefix of at least 4 characters, within the caller's clinics
- * (src/search/find.ts). Audited as `search` (a PHI read); a phone or email is recorded as its kind and
- * digest, never as typed.
+ * `GET /admin/search?q=` and `POST /admin/search` with `{"q"}` (the same search, the text kept out of
+ * the URL: request logs record URLs, so a phone or email is better posted): patients by phone (any
+ * common format) or email, orders by tracking number, any id by a case-insensitive prefix of at least
+ * 4 characters, within the caller's clinics (src/search/find.ts). Audited as `search` (a PHI read); a
+ * phone or email is recorded as its kind and digest, never as typed. Both are reads, open to viewers.
  */
 export const adminSearch = new Hono<App>();
 
+const audit = auditedSearch<App>("search", "q", "not_audited", (c, text) => auditedSearchText(c.env, text));
+
 adminSearch.get(
   "/",
-  auditedSearch("search", "q", "not_audited", (c, text) => auditedSearchText(c.env, text)),
+  audit,
   zValidator("query", searchQuery, rejectInvalid("invalid_query", "The query parameters are invalid.")),
-  async (c) => {
-    const results = await findAnything(c.env, requestScope(c), c.req.valid("query").q);
-    return c.json({ results });
-  },
+  async (c) => c.json({ results: await findAnything(c.env, requestScope(c), c.req.valid("query").q) }),
+);
+
+adminSearch.post(
+  "/",
+  audit,
+  zValidator("json", searchQuery, rejectInvalid("invalid_body", "The request body is invalid.")),
+  async (c) => c.json({ results: await findAnything(c.env, requestScope(c), c.req.valid("json").q) }),
 );
