@@ -18,6 +18,7 @@ import { entityLists } from "./pages/entity-lists";
 import { eventPage } from "./pages/event";
 import { eventBulkReplay } from "./pages/event-bulk-replay";
 import { eventList } from "./pages/events";
+import { inboundReplyPage } from "./pages/inbound-reply";
 import { login } from "./pages/login";
 import { notificationList } from "./pages/notification-list";
 import { notificationSend } from "./pages/notification-send";
@@ -96,6 +97,7 @@ export function createConsole(options: ConsoleOptions = {}): Hono<ConsoleApp> {
   consoleApp.route("/search", searchPage);
   consoleApp.route("/notifications", notificationSend);
   consoleApp.route("/alerts", alertsPage);
+  consoleApp.route("/inbound-replies", inboundReplyPage);
   consoleApp.route("/audit", auditPage);
   consoleApp.route("/clinics", clinicsPage);
   consoleApp.route("/destinations", destinationsPage);

@@ -7,13 +7,14 @@ import type { ConsoleApp } from "./types";
 const RANK: Record<StaffRole, number> = { viewer: 0, operator: 1, admin: 2 };
 
 /**
- * The role a console request needs, as on the admin API: pages are for every role; every change
- * (reveal, replay, acknowledge) needs an operator; editing a clinic needs an admin, and forwarding
- * destinations (pages included: they name the clinic's systems) too. Signing out and searching are for
- * everyone.
+ * The role a console request needs, as on the admin API: pages are for every role, except a patient's
+ * own words (an inbound reply's page), which are for operators; every change (reveal, replay,
+ * acknowledge) needs an operator; editing a clinic needs an admin, and forwarding destinations (pages
+ * included: they name the clinic's systems) too. Signing out and searching are for everyone.
  */
 function requiredRole(method: string, path: string): StaffRole {
   if (/^\/console\/destinations(\/|$)/.test(path)) return "admin";
+  if (/^\/console\/inbound-replies(\/|$)/.test(path)) return "operator";
   // Signing out, and a search (posted to keep a phone or email out of the URL), are not changes.
   if (method === "GET" || method === "HEAD" || /^\/console\/(logout|search)\/?$/.test(path)) return "viewer";
   if (/^\/console\/clinics(\/|$)/.test(path)) return "admin";

@@ -39,6 +39,8 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 nav.tabs { display: flex; flex-wrap: wrap; gap: 4px; border-bottom: 1px solid var(--line); margin: 8px 0 16px; }
 nav.tabs a { padding: 6px 14px; border: 1px solid transparent; border-bottom: none; border-radius: 6px 6px 0 0; text-decoration: none; }
 nav.tabs a[aria-current="page"] { border-color: var(--line); background: #fff; color: var(--ink); font-weight: 700; margin-bottom: -1px; box-shadow: inset 0 3px 0 #0969da; }
+/* A patient's own words, as written: line breaks kept, a long word or link broken rather than overflowing. */
+.reply-text { white-space: pre-wrap; overflow-wrap: anywhere; margin: 8px 0; padding: 8px 12px; border-left: 3px solid var(--line); background: var(--bg); }
 .payload { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 0 12px; overflow-x: auto; max-width: 100%; }
 .card.attention { border-color: #cf222e; background: #fff0f0; }
 #clinic-cards .card > * { display: block; margin-top: 4px; }

@@ -7,6 +7,7 @@ import { andInScope, type StaffScope } from "./scope";
  */
 
 import { query, readBatch, readBatchThen } from "./batch";
+import { type MarkedPurge, type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 
 export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
 export const EVENT_STATUSES: readonly EventStatus[] = [
@@ -227,31 +228,53 @@ export async function eventIdsInScope(
   return results.map((row) => row.event_id);
 }
 
+/** The payload purge (migration 0161): a kept payload of a finished event, or of one in flight received before `?4`. */
+const PAYLOAD_PURGE: MarkedPurge = {
+  mark: "events.payload",
+  table: "events",
+  idColumn: "event_id",
+  timeColumn: "received_at",
+  set: "payload = NULL, payload_purged_at = ?2",
+  purgeable: "payload IS NOT NULL AND (status NOT IN ('queued', 'processing', 'failed') OR received_at < ?4)",
+};
+
+export interface PayloadPurgeRun extends MarkedPurgeRun {
+  /** Purges up to `chunk` payloads of events stuck in flight since before the stuck cutoff; answers how many. */
+  stuck(): Promise<number>;
+}
+
 /**
- * Removes payloads received before `cutoff`, at most `chunk` rows per call, keeping id, type, status
- * and times so deduplication still works. Events still in flight keep theirs until `stuckCutoff`,
- * after which no queue can still hold their message (a redelivery would restore the payload through
- * the claim's COALESCE anyway). Returns rows purged.
+ * One run of the payload purge: removes payloads received before `cutoff`, `chunk` rows per call,
+ * keeping id, type, status and times so deduplication still works. Events still in flight keep theirs
+ * until `stuckCutoff`, after which no queue can still hold their message.
+ *
+ * No index of the unpurged rows (it cost a row written per event; migration 0161): the run walks
+ * events_received up from a mark ({@link markedPurgeRun}). Rows the mark passes while in flight go
+ * once stuck ({@link PayloadPurgeRun.stuck}, through events_status_received); a row that finishes or
+ * gets its payload back below the mark (a replay, a retry, a redelivery restoring a purged payload)
+ * moves the mark down to itself (the triggers of migration 0161), so the next run takes it.
  */
-export async function purgePayloads(
+export function payloadPurgeRun(
   db: D1Database,
-  cutoff: string,
-  now: string,
-  chunk: number,
-  stuckCutoff: string = cutoff,
-): Promise<number> {
-  const result = await db
-    .prepare(
-      `UPDATE events SET payload = NULL, payload_purged_at = ?2
+  window: { cutoff: string; stuckCutoff: string; now: string; chunk: number },
+): PayloadPurgeRun {
+  const { cutoff, stuckCutoff, now, chunk } = window;
+  return {
+    ...markedPurgeRun(db, PAYLOAD_PURGE, { cutoff, now, chunk, extra: stuckCutoff }),
+    async stuck() {
+      const result = await db
+        .prepare(
+          `UPDATE events SET payload = NULL, payload_purged_at = ?2
 WHERE event_id IN (
   SELECT event_id FROM events
-  WHERE payload IS NOT NULL AND received_at < ?1
-    AND (status NOT IN ('queued', 'processing', 'failed') OR received_at < ?4)
+  WHERE status IN ('queued', 'processing', 'failed') AND received_at < ?1 AND payload IS NOT NULL
   LIMIT ?3)`,
-    )
-    .bind(cutoff, now, chunk, stuckCutoff)
-    .run();
-  return result.meta.changes ?? 0;
+        )
+        .bind(stuckCutoff, now, chunk)
+        .run();
+      return result.meta.changes ?? 0;
+    },
+  };
 }
 
 export interface EventStats {

@@ -1,3 +1,4 @@
+import type { DirectoryClinic } from "./patients";
 import { andInScope, type StaffScope } from "./scope";
 
 /**
@@ -40,6 +41,37 @@ export function getInboundReply(db: D1Database, scope: StaffScope, replyId: stri
     .prepare(sql)
     .bind(replyId, ...inScope.values)
     .first<InboundReply>();
+}
+
+/** A directory entry whose phone is the one a reply came from. */
+export interface RepliedPatient {
+  /** The entry's clinic ('' for a row from before patients belonged to clinics). */
+  clinic_id: string;
+  patient_id: string;
+}
+
+/**
+ * The patients a reply may be from: the entries of the reply's clinic's directory (`directory`, its
+ * unassigned rows too while it is the only clinic) holding the phone it came from; for a reply that
+ * reached no single clinic, those of any clinic (only an identity of every clinic reads such a
+ * reply). At most `limit`, by clinic and id.
+ */
+export async function patientsOfReply(
+  db: D1Database,
+  reply: Pick<InboundReply, "clinic_id" | "phone">,
+  directory: DirectoryClinic | null,
+  limit: number,
+): Promise<RepliedPatient[]> {
+  if (reply.clinic_id !== null && directory === null) return [];
+  const clinics = directory ? [directory.clinicId, ...(directory.withUnassigned ? [""] : [])] : null;
+  const inClinics = clinics ? ` AND clinic_id IN (SELECT value FROM json_each(?3))` : "";
+  const { results } = await db
+    .prepare(
+      `SELECT clinic_id, patient_id FROM patients WHERE phone = ?1${inClinics} ORDER BY clinic_id, patient_id LIMIT ?2`,
+    )
+    .bind(reply.phone, limit, ...(clinics ? [JSON.stringify(clinics)] : []))
+    .all<RepliedPatient>();
+  return results;
 }
 
 /** Deletes up to `limit` replies received before `cutoff` (their alerts keep the id); the number deleted. */

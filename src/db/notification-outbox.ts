@@ -2,6 +2,7 @@ import type { Channel } from "../channels";
 import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES, type WriteGuard } from "./entities";
 import { outbox } from "./outbox";
+import { type MarkedPurge, type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 import { andEventInScope, type StaffScope } from "./scope";
 
 /** Typed SQL for the notification outbox rows: written with the state change, swept, dead-lettered, replayed, purged. */
@@ -240,14 +241,25 @@ RETURNING event_id, channel`,
     .first<OutboxKey>();
 }
 
-/** Removes rendered message bodies of notifications created before `cutoff`, at most `chunk` rows. */
-export async function purgeRenderedMessages(db: D1Database, cutoff: string, chunk: number): Promise<number> {
-  const result = await db
-    .prepare(
-      `UPDATE notifications SET rendered = NULL, send_attempt = NULL
-WHERE notification_id IN (SELECT notification_id FROM notifications WHERE rendered IS NOT NULL AND created_at < ?1 LIMIT ?2)`,
-    )
-    .bind(cutoff, chunk)
-    .run();
-  return result.meta.changes ?? 0;
+/**
+ * One run of the purge of rendered message bodies (and the exact attempt kept with them) of
+ * notifications created before `cutoff`, `chunk` rows per call: from a mark on notifications_created
+ * ({@link markedPurgeRun}, migration 0162), not an index of the rows with a text, whose entry every
+ * send mark wrote. A text written below the mark (a held or scheduled message sent late) moves the
+ * mark down to its row (the trigger of migration 0162).
+ */
+export function renderedPurgeRun(
+  db: D1Database,
+  window: { cutoff: string; now: string; chunk: number },
+): MarkedPurgeRun {
+  return markedPurgeRun(db, RENDERED_PURGE, window);
 }
+
+const RENDERED_PURGE: MarkedPurge = {
+  mark: "notifications.rendered",
+  table: "notifications",
+  idColumn: "notification_id",
+  timeColumn: "created_at",
+  set: "rendered = NULL, send_attempt = NULL",
+  purgeable: "rendered IS NOT NULL",
+};

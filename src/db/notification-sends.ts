@@ -77,24 +77,34 @@ const OUTCOME = namedParameters([
 // token stays, so repeating a write whose answer was lost still reports one changed row; `changes = 0`
 // means another sender took the row over.
 
-const RECORD_OUTCOME_SQL = NOTIFICATION_OUTBOX.recordSql(
-  `status = CASE
+/**
+ * The outcome's UPDATE. `rendered` is assigned only when the outcome carries a text: a SET of the column
+ * re-adds its purge index entry (notifications_rendered) even when the value is unchanged, and after a
+ * send the text is already the one the send mark stored under this lease (issue 26.2: one D1 row
+ * written fewer per message sent). Left out, it keeps the stored value, as COALESCE(NULL, rendered) did.
+ */
+function recordOutcomeSql(setsRendered: boolean): string {
+  return NOTIFICATION_OUTBOX.recordSql(
+    `status = CASE
     WHEN ${OUTCOME.ref("status")} = 'sent' AND status IN ('sent', 'delivered', 'failed') THEN status
     ELSE ${OUTCOME.ref("status")} END,
   provider = COALESCE(${OUTCOME.ref("provider")}, provider),
   provider_message_id = COALESCE(${OUTCOME.ref("provider_message_id")}, provider_message_id),
-  error = ${OUTCOME.ref("error")},
-  rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),
+  error = ${OUTCOME.ref("error")},${setsRendered ? `\n  rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),` : ""}
   scheduled_for = ${OUTCOME.ref("scheduled_for")},
   sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
   send_started_at = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_started_at END,
   send_attempt = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_attempt END`,
-  { now: OUTCOME.ref("now"), id: OUTCOME.ref("notification_id"), token: OUTCOME.ref("lease_token") },
-);
+    { now: OUTCOME.ref("now"), id: OUTCOME.ref("notification_id"), token: OUTCOME.ref("lease_token") },
+  );
+}
+
+const RECORD_OUTCOME_SQL = recordOutcomeSql(true);
+const RECORD_OUTCOME_KEEPING_RENDERED_SQL = recordOutcomeSql(false);
 
 /** Records a send outcome and releases the lease, only if our lease still holds the row. */
 export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease, now: string): D1PreparedStatement {
-  return db.prepare(RECORD_OUTCOME_SQL).bind(
+  return db.prepare(outcome.rendered == null ? RECORD_OUTCOME_KEEPING_RENDERED_SQL : RECORD_OUTCOME_SQL).bind(
     ...OUTCOME.bind({
       notification_id: outcome.notificationId,
       status: outcome.status,

@@ -70,6 +70,12 @@ export const ALERT_RULE_ENTRIES: readonly AlertRuleEntry[] = [
     setting: "none",
     action: "ask NovaMed about the event; it was not applied",
   },
+  {
+    rule: "patient_replied",
+    sentence: "a patient texted something that is neither a keyword nor an opt-out",
+    setting: "none",
+    action: "an operator opens the reply (its text, audited) and answers the patient; then acknowledge",
+  },
 ];
 
 /** Why an alert rule fires and what to do; a generic text for a rule this table does not know. */

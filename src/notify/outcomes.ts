@@ -26,12 +26,14 @@ export function outcomeOfDecision(row: NotificationRow, decision: Exclude<Decisi
   }
 }
 
-/** A provider's definite answer as the outcome recorded for it; null for one that will be retried. */
+/**
+ * A provider's definite answer as the outcome recorded for it; null for one that will be retried. A
+ * `sent` outcome carries no text: the send mark stored it under the same lease before the call.
+ */
 export function outcomeOfResult(
   row: NotificationRow,
   result: SendResult,
   provider: string,
-  rendered: string,
   now: string,
 ): Outcome | null {
   const notificationId = row.notification_id;
@@ -42,7 +44,6 @@ export function outcomeOfResult(
         status: "sent",
         provider,
         providerMessageId: result.providerMessageId,
-        rendered,
         sentAt: now,
       };
     case "permanent":

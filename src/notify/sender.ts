@@ -250,7 +250,7 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
   // The duplicate-SMS window: from the provider's answer to our record of it (logged as record_ms).
   const answered = Date.now();
   const answeredAt = new Date(clock()).toISOString();
-  const outcome = outcomeOfResult(row, result, provider, decision.rendered, answeredAt);
+  const outcome = outcomeOfResult(row, result, provider, answeredAt);
   const statements = outcome
     ? [recordOutcome(env.DB, outcome, lease, answeredAt)]
     : [

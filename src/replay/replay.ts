@@ -24,10 +24,14 @@ export type ReplayRefusal =
   | { refused: "not_replayable"; status: EventStatus }
   | { refused: "enqueue_failed" };
 
-/** What a single replay did: queued again (from `previous_status`), or refused. */
-export type ReplayResult =
+/**
+ * What a single replay did: queued again (from `previous_status`), or refused; `clinicId` is the
+ * event's clinic whenever the event was found (the request's audit row records it).
+ */
+export type ReplayResult = (
   | { replayed: { event_id: string; status: "queued"; previous_status: EventStatus } }
-  | ReplayRefusal;
+  | ReplayRefusal
+) & { clinicId?: string };
 
 /** What a bulk replay did: how many events were queued again, or refused when none could be sent. */
 export type BulkReplayResult = { replayed: number } | { refused: "enqueue_failed" };
@@ -60,22 +64,22 @@ export async function replayEvent(
   // Read within the caller's clinics: another clinic's event is `not_found`, as an unknown one is.
   const row = await getEventRow(env.DB, options.scope, eventId);
   if (!row) return { refused: "not_found" };
-  if (row.payload === null) return { refused: "payload_purged" };
+  if (row.payload === null) return { refused: "payload_purged", clinicId: row.clinic_id };
   const previous = await markQueuedForReplay(
     env.DB,
     eventId,
     options.force ? FORCE_REPLAYABLE : REPLAYABLE,
     new Date().toISOString(),
   );
-  if (!previous) return { refused: "not_replayable", status: row.status };
+  if (!previous) return { refused: "not_replayable", status: row.status, clinicId: row.clinic_id };
   const { failed } = await requeueEvents(env, [{ ...row, payload: row.payload }], options.requestId);
   if (failed.length > 0) {
     // If the revert fails too, the stuck-event sweep re-enqueues it within minutes.
     await revertReplay(env.DB, [eventId], previous);
-    return { refused: "enqueue_failed" };
+    return { refused: "enqueue_failed", clinicId: row.clinic_id };
   }
   log.info("event replay queued", { event_id: eventId, previous_status: previous, force: options.force });
-  return { replayed: { event_id: eventId, status: "queued", previous_status: previous } };
+  return { replayed: { event_id: eventId, status: "queued", previous_status: previous }, clinicId: row.clinic_id };
 }
 
 /**

@@ -3,9 +3,9 @@ import { purgeAuditRows } from "../db/audit";
 import { purgeChanges } from "../db/changes";
 import { purgeDeliveriesBeforeFeed } from "../db/deliveries";
 import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
-import { purgePayloads } from "../db/events";
+import { payloadPurgeRun } from "../db/events";
 import { purgeInboundReplies } from "../db/inbound-replies";
-import { purgeRenderedMessages } from "../db/notification-outbox";
+import { renderedPurgeRun } from "../db/notification-outbox";
 import type { EntityKind } from "../event-types";
 import { log } from "../log";
 
@@ -41,8 +41,12 @@ export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number>
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const stuckCutoff = new Date(now.getTime() - (days + STUCK_EVENT_GRACE_DAYS) * 86_400_000).toISOString();
   const quietCutoff = new Date(now.getTime() - (days + QUIET_ENTITY_GRACE_DAYS) * 86_400_000).toISOString();
-  const purged = await inChunks(() => purgePayloads(env.DB, cutoff, now.toISOString(), PURGE_CHUNK_ROWS, stuckCutoff));
-  const rendered = await inChunks(() => purgeRenderedMessages(env.DB, cutoff, PURGE_CHUNK_ROWS));
+  const payloads = payloadPurgeRun(env.DB, { cutoff, stuckCutoff, now: now.toISOString(), chunk: PURGE_CHUNK_ROWS });
+  const purged = (await inChunks(() => payloads.next())) + (await payloads.stuck());
+  await payloads.moveMark();
+  const texts = renderedPurgeRun(env.DB, { cutoff, now: now.toISOString(), chunk: PURGE_CHUNK_ROWS });
+  const rendered = await inChunks(() => texts.next());
+  await texts.moveMark();
   const replies = await inChunks(() => purgeInboundReplies(env.DB, cutoff, PURGE_CHUNK_ROWS));
   let entities = 0;
   for (const kind of Object.keys(ENTITY_RETENTION) as EntityKind[]) {

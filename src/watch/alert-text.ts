@@ -52,6 +52,7 @@ const TARGET_PAGES: Partial<Record<AlertRow["target_type"], string>> = {
   refill: "/console/refills",
   event: "/console/events",
   patient: "/console/patients",
+  inbound_reply: "/console/inbound-replies",
 };
 
 /** The console link of an alert's target (its page, or the alert list for targets without one). */

@@ -1,21 +1,26 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { archiveFinishedHistory } from "../../src/archive/run";
+import { accessEnv, useAccessTeam } from "../helpers/access";
 import { adminJson } from "../helpers/admin";
 import { onlyAuditRowOf } from "../helpers/audit";
+import { adminFetchWith } from "../helpers/clinics";
 import { TEST_NOW } from "../helpers/clock";
 import { consoleFetch, signIn } from "../helpers/console";
 import { uniqueId } from "../helpers/events";
+import { useMockNetwork } from "../helpers/msw";
 import { newClinic, seedFinishedDay } from "./helpers";
 
-async function archivedEvent() {
-  const seeded = await seedFinishedDay(newClinic(), "2025-07-01", 3);
+async function archivedEvent(clinic = newClinic()) {
+  const seeded = await seedFinishedDay(clinic, "2025-07-01", 3);
   const result = await archiveFinishedHistory(env, new Date(TEST_NOW), { queryBudget: 600 });
   expect(result.deleted).toBeGreaterThan(0);
   const eventId = seeded.eventIds[1] ?? "";
   expect(await env.DB.prepare(`SELECT 1 FROM events WHERE event_id = ?1`).bind(eventId).first()).toBeNull();
   return { eventId, notificationId: seeded.notificationIds[1] };
 }
+
+const access = useAccessTeam(useMockNetwork());
 
 describe("archived events stay readable", () => {
   it("GET /admin/events/:event_id answers from the archive with archived: true, audited", async () => {
@@ -47,5 +52,35 @@ describe("archived events stay readable", () => {
     expect(html).toContain("Archived: this finished event");
     expect(html).toContain("Archived events cannot be replayed.");
     expect(html).not.toContain("Replay this event");
+  });
+
+  it("only within the identity's clinics: another clinic's archived event is unknown to the console and the API", async () => {
+    const own = newClinic();
+    const other = newClinic();
+    const { eventId } = await archivedEvent(other);
+    const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${own},${other}` });
+    const viewerOf = async (clinic: string) => {
+      const identity = `viewer-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
+      const put = await adminFetchWith(workerEnv, `/staff/${identity}`, {
+        method: "PUT",
+        body: JSON.stringify({ role: "viewer", clinics: [clinic] }),
+      });
+      expect(put.status).toBe(200);
+      return identity;
+    };
+    const outsider = await viewerOf(own);
+    const page = await (await access.consoleAs(workerEnv, outsider))(`/console/events/${eventId}`);
+    expect(page.status).toBe(404);
+    expect(await page.text()).not.toContain("Archived: this finished event");
+    expect((await access.adminFetch(workerEnv, outsider, `/events/${eventId}`)).status).toBe(404);
+
+    // A viewer of its clinic reads it, and the audit row records that clinic.
+    const insider = await viewerOf(other);
+    const read = await (await access.consoleAs(workerEnv, insider))(`/console/events/${eventId}`);
+    expect(read.status).toBe(200);
+    const row = await env.DB.prepare(`SELECT clinic_id, outcome FROM audit WHERE request_id = ?1`)
+      .bind(read.headers.get("x-request-id"))
+      .first();
+    expect(row).toEqual({ clinic_id: other, outcome: "success" });
   });
 });

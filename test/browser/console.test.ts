@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { twilioSignature } from "../../src/notify/twilio-signature.ts";
 import { launchBrowser, screenshot, seriousAccessibilityViolations, watchPage } from "./browser.ts";
 import { type Receiver, startReceiver, TEST_SECRETS } from "./receiver.ts";
 
@@ -15,6 +16,8 @@ const ids = {
   unknown: `evt_${run}_unknown`,
   bulk: [1, 2, 3, 4].map((n) => `evt_${run}_bulk${n}`),
 };
+/** The patient's text a test sends through Twilio's inbound webhook, once it is stored. */
+let replyId = "";
 
 let receiver: Receiver;
 let browser: Browser;
@@ -272,6 +275,29 @@ describe("console in a browser", () => {
     expect(problems).toEqual([]);
   });
 
+  it("follows a patient_replied alert to what the patient wrote, shown as text", async () => {
+    // A reply for a person, signed as Twilio signs it, with markup that must stay text.
+    const form = { From: "+14155550123", To: "+14155550100", Body: `<b>Is my order</b> on its way? ${run}` };
+    const url = `${receiver.url}/webhooks/twilio/inbound`;
+    const inbound = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-twilio-signature": await twilioSignature(TEST_SECRETS.TWILIO_AUTH_TOKEN, url, form),
+      },
+      body: new URLSearchParams(form),
+    });
+    expect(inbound.status).toBe(200);
+    await page.goto("/console/alerts?rule=patient_replied");
+    const link = page.locator('a[href^="/console/inbound-replies/"]');
+    expect(await link.count()).toBe(1);
+    replyId = (await link.textContent()) ?? "";
+    await link.click();
+    await page.waitForURL(`**/console/inbound-replies/${replyId}`);
+    expect(await page.locator("#reply-text").textContent()).toBe(form.Body);
+    await reviewPage("inbound-reply");
+  });
+
   it("selects two invalid events and replays them together", async () => {
     for (const eventId of ids.bulk) {
       expect((await postEvent(eventId, "refill:denied", { refill_id: 7, patient_id: ids.patient })).status).toBe(200);
@@ -345,6 +371,7 @@ describe("console in a browser", () => {
       ["alerts", "/console/alerts"],
       ["alerts-acknowledged", "/console/alerts?state=acknowledged"],
       ["alerts-resolved", "/console/alerts?state=resolved"],
+      ["inbound-reply", `/console/inbound-replies/${replyId}`],
       ["audit", "/console/audit"],
       ["clinics", "/console/clinics"],
       ["search", `/console/search?q=${ids.order}`],
@@ -382,7 +409,7 @@ describe("console in a browser", () => {
     // Every page and width is checked before failing, so one run lists everything to fix.
     expect(found).toEqual([]);
     expect(problems).toEqual([]);
-    // 36 pages, each with axe and a full-page screenshot: minutes on a shared machine.
+    // 38 pages, each with axe and a full-page screenshot: minutes on a shared machine.
   }, 300_000);
 
   it("refuses a POST without the CSRF token and a page without a session", async () => {

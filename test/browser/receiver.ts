@@ -14,6 +14,8 @@ export const TEST_SECRETS = {
   NOVAMED_CLINIC_IDS: "550e8400-e29b-41d4-a716-446655440000",
   ADMIN_TOKEN: "browser-admin-token-0123456789abcdef",
   SMS_PROVIDER: "log",
+  // Only to sign the patient's text a test sends to /webhooks/twilio/inbound; messages still go to the log.
+  TWILIO_AUTH_TOKEN: "browser-twilio-token-5c1e9a0b7d3f2468",
   EMAIL_PROVIDER: "log",
 } as const;
 

@@ -2,8 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { notificationWithHistory } from "../../src/db/notification-views";
 import { ALL_CLINICS } from "../../src/db/scope";
+import { wrapDatabase } from "../helpers/d1";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { applyAndCaptureJobs, createPatient } from "../helpers/notifications";
+import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
 
 /**
  * D1 bills a row written for every index entry a write adds, changes or removes (issue 26.2). The
@@ -48,6 +49,13 @@ describe("D1 rows written per event", () => {
     expect(all - two).toBe(2);
   });
 
+  it("an event is its primary key's entry (WITHOUT ROWID) and has no purge entry: the row and one per index", async () => {
+    // received, status, type, clinic, id search, order_id, patient_id: 7 entries and the row; a rowid
+    // table wrote an entry for the primary key (migration 0160), and events_purge one for the payload
+    // kept (migration 0161: the purge starts from a mark instead).
+    expect(await insertEvent({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") })).toBe(8);
+  });
+
   it("an event claimed as processing writes no more index entries than a finished one", async () => {
     const data = () => ({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
     expect(await insertEvent(data(), "processing")).toBe(await insertEvent(data(), "processed"));
@@ -59,7 +67,23 @@ describe("D1 rows written per event", () => {
     expect(withId - withoutId).toBe(1);
   });
 
-  it("a sender write to a pending notification that leaves its status writes the row alone (no sweep index)", async () => {
+  it("a notification is its primary key's entry (WITHOUT ROWID): the row and one entry per index it belongs to", async () => {
+    const id = uniqueId("ntf");
+    const result = await env.DB.prepare(
+      `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status,
+         created_at, updated_at, created_status)
+       VALUES (?1, ?1, 'sms', 'order_shipped', 'shipped', 'pat_rows', ?1, 'pending', '2026-01-01T00:00:00Z',
+         '2026-01-01T00:00:00Z', 'pending')`,
+    )
+      .bind(id)
+      .run();
+    // (event_id, channel), one per topic, patient, status, created, id search: 6 entries and the row; a
+    // rowid table wrote a seventh entry for the primary key (migration 0160). A pending row starts no
+    // history row (0131) and no change (0121).
+    expect(result.meta.rows_written).toBe(7);
+  });
+
+  it("a sender write to a pending notification that leaves its status writes the row alone (no sweep or text index)", async () => {
     const id = uniqueId("ntf");
     await env.DB.prepare(
       `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status,
@@ -77,6 +101,14 @@ describe("D1 rows written per event", () => {
       .bind(id)
       .run();
     expect(lease.meta.rows_written).toBe(1);
+    // The send mark, with the text: the row alone too (migration 0162: no index of the rows with a text).
+    const mark = await env.DB.prepare(
+      `UPDATE notifications SET send_started_at = '2026-01-01T00:01:00Z', rendered = '{"text":"t"}', send_attempt = '{}',
+         updated_at = '2026-01-01T00:01:00Z' WHERE notification_id = ?1`,
+    )
+      .bind(id)
+      .run();
+    expect(mark.meta.rows_written).toBe(1);
   });
 
   it("an outbox insert folds its first status into the row: no history row written, the same history read", async () => {
@@ -126,5 +158,48 @@ describe("D1 rows written per event", () => {
     expect(found?.history).toEqual([
       { status: "held", at: "2026-01-01T00:00:00Z", error: "reason", provider_message_id: null },
     ]);
+  });
+
+  it("a send's outcome leaves the text its send mark stored: no rendered-purge index entry written again", async () => {
+    const patientId = await createPatient();
+    const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
+    const jobs = await applyAndCaptureJobs([shipped]);
+    // The rows each outcome statement wrote, by the runtime's meta, through the sender's own batches.
+    const outcomeRows: number[] = [];
+    const marked = new WeakSet<D1PreparedStatement>();
+    const db = wrapDatabase(env.DB, {
+      prepare: (sql, prepare) => {
+        const statement = prepare(sql);
+        if (!sql.startsWith("UPDATE notifications SET status = CASE")) return statement;
+        const bind = statement.bind.bind(statement);
+        statement.bind = (...values: unknown[]) => {
+          const bound = bind(...values);
+          marked.add(bound);
+          return bound;
+        };
+        return statement;
+      },
+      batch: async (statements, batch) => {
+        const results = await batch(statements);
+        statements.forEach((statement, index) => {
+          if (marked.has(statement)) outcomeRows.push(results[index]?.meta.rows_written ?? -1);
+        });
+        return results;
+      },
+    });
+    const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
+    expect(result.explicitAcks).toHaveLength(jobs.length);
+    // Each sent message (the log providers give no provider id): the row, its status entry, the
+    // status-history row and its entry, the change (migration 0121). Assigning `rendered` again added
+    // a sixth, the notifications_rendered entry the send mark had already written.
+    expect(outcomeRows).toEqual(jobs.map(() => 5));
+    const rows = await env.DB.prepare(`SELECT status, rendered FROM notifications WHERE event_id = ?1`)
+      .bind(shipped.event_id)
+      .all<{ status: string; rendered: string | null }>();
+    expect(rows.results).toHaveLength(jobs.length);
+    for (const row of rows.results) {
+      expect(row.status).toBe("sent");
+      expect(JSON.parse(row.rendered ?? "null")).toHaveProperty("text");
+    }
   });
 });

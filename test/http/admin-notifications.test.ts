@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { purgeRenderedMessages } from "../../src/db/notification-outbox";
+import { renderedPurgeRun } from "../../src/db/notification-outbox";
 import { adminFetch, adminJson } from "../helpers/admin";
 import { setClock } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
@@ -92,7 +92,8 @@ describe("GET /admin/notifications/:notification_id", () => {
     );
     const id = eventView.notifications[0]!.notification_id;
     expect((await adminJson<NotificationDetail>(`/notifications/${id}`)).body.rendered).not.toBeNull();
-    while ((await purgeRenderedMessages(env.DB, "2100-01-01T00:00:00Z", 500)) > 0);
+    const purge = renderedPurgeRun(env.DB, { cutoff: "2100-01-01T00:00:00Z", now: "2100-01-01T00:00:00Z", chunk: 500 });
+    while ((await purge.next()) > 0);
     const { body } = await adminJson<NotificationDetail>(`/notifications/${id}`);
     expect(body.rendered).toBeNull();
     expect(body.status).toBe("sent");

@@ -89,11 +89,14 @@ describe("the audit trail of the admin API", () => {
     expect((await adminFetch(`/events/${event.event_id}`)).status).toBe(200);
     expect((await adminFetch(`/events/${event.event_id}/replay`, { method: "POST" })).status).toBe(409);
     expect((await adminFetch(`/events/${event.event_id}/replay?force=true`, { method: "POST" })).status).toBe(202);
-    expect((await auditRowsOf("event", event.event_id)).map((row) => [row.action, row.outcome])).toEqual([
-      ["event.read", "success"],
-      ["event.replay", "rejected"],
-      ["event.replay", "success"],
-    ]);
+    // Each row records the event's clinic, so a clinic-limited identity sees them in the audit list.
+    expect((await auditRowsOf("event", event.event_id)).map((row) => [row.action, row.outcome, row.clinic_id])).toEqual(
+      [
+        ["event.read", "success", event.clinic_id],
+        ["event.replay", "rejected", event.clinic_id],
+        ["event.replay", "success", event.clinic_id],
+      ],
+    );
   });
 
   it.each([

@@ -137,9 +137,22 @@ describe("any other reply is for a person", () => {
       .bind(replyId)
       .first<{ action: string }>();
     expect(audit).toEqual({ action: "inbound_reply.read" });
-    // A reply that reached no single clinic is only for identities of every clinic.
-    expect(await getInboundReply(env.DB, { role: "operator", clinics: [CLINIC_A] }, replyId)).toBeNull();
+    // One clinic configured (no sender set): the reply is its own, so its operators read it.
+    expect(await getInboundReply(env.DB, { role: "operator", clinics: [CLINIC_A] }, replyId)).toMatchObject({
+      clinic_id: CLINIC_A,
+    });
     expect((await adminJson(`/inbound-replies/rpl_unknown`)).status).toBe(404);
+  });
+
+  it("with several clinics, a reply to a number none of them sends from is only for identities of every clinic", async () => {
+    const workerEnv = twoClinicEnv();
+    await postTwilio("inbound", inbound(freshPhone(), "who is this?", "+14155550777"), undefined, workerEnv);
+    const row = await env.DB.prepare(
+      `SELECT reply_id, clinic_id FROM inbound_replies WHERE body = 'who is this?' ORDER BY received_at DESC LIMIT 1`,
+    ).first<{ reply_id: string; clinic_id: string | null }>();
+    expect(row?.clinic_id ?? null).toBeNull();
+    expect(await getInboundReply(env.DB, { role: "operator", clinics: [CLINIC_A] }, row?.reply_id ?? "")).toBeNull();
+    expect(await getInboundReply(env.DB, { role: "operator", clinics: "all" }, row?.reply_id ?? "")).not.toBeNull();
   });
 });
 

@@ -3,11 +3,12 @@ import { describe, expect, it } from "vitest";
 import { adminFetch } from "../helpers/admin";
 import { consoleFetch, signIn } from "../helpers/console";
 import { makeEvent, uniqueId } from "../helpers/events";
+import { postTwilio } from "../helpers/notifications";
 import { CANARY, captureConsole, leakedCanaries } from "../helpers/phi-canary";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
 describe("PHI canary: console", () => {
-  it("keeps canaries out of the logs, the event pages, the order page and the masked patient page; a reveal logs no value", async () => {
+  it("keeps canaries out of the logs, the event pages, the order page, the alerts and the masked patient page; a reveal or a reply's page logs no value", async () => {
     const patientId = uniqueId("pat");
     const orderId = uniqueId("ord");
     const put = await adminFetch(`/patients/${patientId}`, {
@@ -29,10 +30,18 @@ describe("PHI canary: console", () => {
     const capture = captureConsole();
     const pages: string[] = [];
     let revealed = "";
+    let replyPage = "";
     try {
       await runBatch(EVENTS_QUEUE, [eventMessage(event), eventMessage(invalid)]);
+      // The patient texts back (a reply for a person): its alert is listed, its page is an operator's read.
+      await postTwilio("inbound", { From: CANARY.phone, To: "+14155550100", Body: `${CANARY.medication} ran out` });
+      const reply = await env.DB.prepare(`SELECT reply_id FROM inbound_replies WHERE phone = ?1`)
+        .bind(CANARY.phone)
+        .first<{ reply_id: string }>();
       const { cookie, csrf } = await signIn();
+      replyPage = await (await consoleFetch(`/console/inbound-replies/${reply?.reply_id}`, { cookie })).text();
       for (const path of [
+        "/console/alerts?rule=patient_replied",
         "/console",
         "/console/events",
         `/console/events?q=${patientId}`,
@@ -74,6 +83,14 @@ describe("PHI canary: console", () => {
       detail: null,
     });
     expect(leakedCanaries(JSON.stringify(audit))).toEqual([]);
+    // The reply's page shows the operator what was written and from which number; its audit row neither.
+    expect(replyPage).toContain(`${CANARY.medication} ran out`);
+    expect(replyPage).toContain(CANARY.phone);
+    const { results: replyAudit } = await env.DB.prepare(
+      `SELECT * FROM audit WHERE target_type = 'inbound_reply'`,
+    ).all();
+    expect(replyAudit).toHaveLength(1);
+    expect(leakedCanaries(JSON.stringify(replyAudit))).toEqual([]);
     expect(leakedCanaries(capture.output())).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { recordInboundReply } from "../../src/db/inbound-replies";
 import { recordRejection } from "../../src/db/rejections";
 import { app } from "../../src/http/app";
 import { adminFetchWith, createClinicPatient, putClinicProfile } from "../helpers/clinics";
@@ -54,6 +55,17 @@ async function seedClinicB(workerEnv: Env, b: string) {
   )
     .bind(`staff-${canary}@b.example`, `tgt_${canary}`, b)
     .run();
+  // A patient's text to clinic B (and its patient_replied alert), as the Twilio webhook writes it.
+  const replyId = `rpl_${canary}`;
+  await env.DB.batch(
+    recordInboundReply(env.DB, {
+      reply_id: replyId,
+      clinic_id: b,
+      phone: "+14155550777",
+      body: `${canary} where is my order?`,
+      received_at: "2026-01-15T14:00:00.000Z",
+    }),
+  );
   await recordRejection(env.DB, { clinicId: b, reason: "invalid_envelope", at: new Date(Date.now() - 60_000) });
   const staffOfB = await addStaff(workerEnv, "operator", [b]);
   return {
@@ -62,6 +74,7 @@ async function seedClinicB(workerEnv: Env, b: string) {
     orderId,
     staffOfB,
     alertId,
+    replyId,
     shippedId: shipped.event_id,
     deadId: dead.event_id,
     notificationId: notification?.notification_id ?? "",
@@ -128,6 +141,7 @@ describe("an identity of clinic A walks every admin route and console page and m
       refill_id: `ref_${seeded.canary}`,
       notification_id: seeded.notificationId,
       alert_id: seeded.alertId,
+      reply_id: seeded.replyId,
       identity: seeded.staffOfB,
     };
     const routes = everyRoute();
@@ -195,6 +209,9 @@ describe("an identity of clinic A walks every admin route and console page and m
     ])
       expect(answers).toContain(answer);
     expect(answers).toContain(role === "admin" ? "GET /admin/staff 200" : "GET /admin/staff 403");
+    // A patient's reply is for operators: another clinic's answers 404 to them, and a viewer 403 for any.
+    for (const route of ["/admin/inbound-replies/:reply_id", "/console/inbound-replies/:reply_id"])
+      expect(answers).toContain(`GET ${route} ${role === "viewer" ? 403 : 404}`);
 
     // Nothing of clinic B changed.
     const state = await env.DB.prepare(

@@ -12,7 +12,7 @@ import { clinicTimeZone } from "../clinic-time-zone";
 import { optionalFormText } from "../form-fields";
 import { formatAge } from "../format";
 import { CsrfField, Notice, Pager, renderPage, Time } from "../layout";
-import { scopeOf } from "../scope";
+import { mayOperate, scopeOf } from "../scope";
 import type { ConsoleApp } from "../types";
 
 const PAGE_SIZE = 50;
@@ -92,12 +92,15 @@ function AlertTable({
   timeZone,
   now,
   csrfToken,
+  mayReadReplies,
 }: {
   alerts: AlertRow[];
   filters: Filters;
   timeZone: string;
   now: Date;
   csrfToken: string;
+  /** Operators and admins: a `patient_replied` alert links to the reply's page (403 for a viewer). */
+  mayReadReplies: boolean;
 }) {
   if (alerts.length === 0) return <p class="muted">No {TAB_NAMES[filters.state].toLowerCase()} alerts.</p>;
   return (
@@ -123,9 +126,14 @@ function AlertTable({
             </td>
             <td>
               {alert.target_type}{" "}
-              <a class="mono" href={consoleLink(alert, null)}>
-                {alert.target_id}
-              </a>
+              {alert.target_type === "inbound_reply" && !mayReadReplies ? (
+                // A patient's own words are for operators: a viewer sees that a reply came, not a way to it.
+                <span class="mono">{alert.target_id}</span>
+              ) : (
+                <a class="mono" href={consoleLink(alert, null)}>
+                  {alert.target_id}
+                </a>
+              )}
             </td>
             <td class="mono">{alert.clinic_id ?? ""}</td>
             <td>{formatAge(alert.since, alert.resolved_at ? new Date(alert.resolved_at) : now)}</td>
@@ -209,6 +217,7 @@ alertsPage.get("/", async (c) => {
         timeZone={timeZone}
         now={c.get("now")}
         csrfToken={c.get("csrfToken")}
+        mayReadReplies={mayOperate(c)}
       />
       <Pager first={filters.cursor ? listUrl(filters) : null} next={next} />
     </>,

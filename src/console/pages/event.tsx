@@ -6,7 +6,8 @@ import { getEntity } from "../../db/entities";
 import { FORCE_REPLAYABLE, REPLAYABLE } from "../../db/event-requeue";
 import { getEventRow } from "../../db/events";
 import { notificationsForEvent } from "../../db/notification-views";
-import { audited } from "../../http/audit";
+import { coversClinic } from "../../db/scope";
+import { audited, setAuditClinic } from "../../http/audit";
 import { refusalText, replayEvent } from "../../replay/replay";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { CsrfField, Notice, renderPage, StatusBadge, Time } from "../layout";
@@ -44,12 +45,15 @@ async function renderEventPage(
 ) {
   const timeZone = clinicTimeZone(c.env);
   const live = await getEventRow(c.env.DB, scopeOf(c), eventId);
-  // Finished history older than ARCHIVE_AFTER_DAYS is read back from the R2 archive (read-only).
-  const archived = live ? null : await findArchivedEvent(c.env, eventId);
+  // Finished history older than ARCHIVE_AFTER_DAYS is read back from the R2 archive (read-only);
+  // another clinic's archived event is unknown here, as its live one is.
+  const found = live ? null : await findArchivedEvent(c.env, eventId);
+  const archived = found && coversClinic(scopeOf(c), found.event.clinic_id) ? found : null;
   const row = live ?? archived?.event;
   if (!row) {
     return renderPage(c, "Event not found", <Notice kind="error">No event has this id.</Notice>, 404);
   }
+  setAuditClinic(c, row.clinic_id);
   const entity = archived ? null : entityOfEvent(row);
   const [notifications, entityRow, reasonValues, actions] = archived
     ? [archived.notifications, null, undefined, []]
@@ -252,6 +256,7 @@ eventPage.post("/:event_id/replay", audited("event.replay", "event", "event_id")
   }
   // Another clinic's event is unknown here (`not_found`): the page answers 404 without replaying anything.
   const result = await replayEvent(c.env, eventId, { force, requestId: c.get("requestId"), scope: scopeOf(c) });
+  if (result.clinicId !== undefined) setAuditClinic(c, result.clinicId);
   if (!("replayed" in result)) {
     if (result.refused === "not_found") return renderEventPage(c, eventId);
     // Try again later (503), or a refusal about this event's state (409).

@@ -5,7 +5,7 @@ import { ALERT_STATES, type AlertRow, acknowledgeAlert, listAlerts } from "../..
 import { getInboundReply } from "../../db/inbound-replies";
 import { narrowedTo } from "../../db/scope";
 import { alertChannelStates } from "../../watch/alert-delivery";
-import { audited } from "../audit";
+import { audited, setAuditClinic } from "../audit";
 import { clinicParam } from "../clinic-query";
 import { encodePosition, readPosition, requireCursor } from "../cursor";
 import { ApiError, rejectInvalid } from "../errors";
@@ -83,5 +83,6 @@ export const adminInboundReplies = new Hono<App>();
 adminInboundReplies.get("/:reply_id", audited("inbound_reply.read", "inbound_reply", "reply_id"), async (c) => {
   const reply = await getInboundReply(c.env.DB, requestScope(c), c.req.param("reply_id"));
   if (!reply) throw new ApiError(404, "not_found", "No inbound reply has this id.");
+  if (reply.clinic_id) setAuditClinic(c, reply.clinic_id);
   return c.json(reply);
 });

@@ -15,6 +15,7 @@ const text = (max: number) => z.string().min(1, { error: "must not be empty" }).
 
 const auditQuery = z.object({
   actor: text(320).optional(),
+  action: text(100).optional(),
   target_type: text(50).optional(),
   target_id: text(200).optional(),
   ...pageParams,
@@ -24,7 +25,8 @@ const auditQuery = z.object({
 const positionOf = (cursor: string) => requireCursor(readPosition(cursor, "integer"));
 
 /**
- * `GET /admin/audit`: the audit trail, newest first, by actor and/or target, a page at a time. Its
+ * `GET /admin/audit`: the audit trail, newest first, by actor, action and/or target (as the console's
+ * audit page filters), a page at a time. Its
  * rows name patients by id, so reading it is audited too (`audit.read`; a `target_id` filter is
  * recorded as the search text).
  */
@@ -38,6 +40,7 @@ adminAudit.get(
     const query = c.req.valid("query");
     const { rows, next } = await listAuditRows(c.env.DB, narrowedTo(requestScope(c), query.clinic_id), {
       actor: query.actor,
+      action: query.action,
       targetType: query.target_type,
       targetId: query.target_id,
       limit: query.limit,

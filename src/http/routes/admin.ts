@@ -155,6 +155,7 @@ admin.post(
       requestId: c.get("requestId"),
       scope: requestScope(c),
     });
+    if (result.clinicId !== undefined) setAuditClinic(c, result.clinicId);
     if (!("replayed" in result)) throw replayRefusalError(result);
     return c.json(result.replayed, 202);
   },

@@ -82,24 +82,27 @@ interface ReceivingClinic {
  * Who an inbound text was sent to: the clinic whose SMS sender received it (its name, phone and
  * language for the reply) and that sender's consent key. Clinics sharing the sender share the key, and
  * the reply names the default clinic; a number no clinic sends from has no key (its STOP stops every
- * sender). A setting that cannot be read must not cost a patient's STOP (Twilio does not retry an
+ * sender), and is the only clinic's when one is configured. A setting that cannot be read must not cost a patient's STOP (Twilio does not retry an
  * inbound webhook): the reply then names no clinic and the STOP stops every sender.
  */
 async function receivingClinic(env: Env, params: Record<string, string>): Promise<ReceivingClinic> {
   try {
     const base = readNotificationSettings(env);
-    const matched = clinicsOfSender(await loadClinics(env), {
+    const clinics = await loadClinics(env);
+    const matched = clinicsOfSender(clinics, {
       messagingServiceSid: params.MessagingServiceSid,
       to: params.To,
     });
-    const [only, ...others] = matched?.clinics ?? [];
+    // With one clinic configured every number it is texted at is its own, sender set or not.
+    const receivers = matched?.clinics ?? (clinics.length === 1 ? clinics : null);
+    const [only, ...others] = receivers ?? [];
     const single = only && others.length === 0 ? only : null;
     const speaker = single ?? base;
     return {
       clinicName: speaker.clinicName,
       clinicPhone: speaker.clinicPhone,
       clinicId: single?.clinicId ?? null,
-      clinicIds: matched ? matched.clinics.map((clinic) => clinic.clinicId) : null,
+      clinicIds: receivers ? receivers.map((clinic) => clinic.clinicId) : null,
       defaultLocale: single?.defaultLocale ?? "en",
       senderKey: matched?.senderKey ?? null,
     };
