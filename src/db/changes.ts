@@ -38,14 +38,18 @@ export async function listChanges(
 /**
  * Deletes, among the `limit` oldest sequences (a range of the primary key), the changes that occurred
  * before `cutoff`; answers how many went. The feed's start moves forward. The newest change always
- * stays, so the next one never reuses its sequence (a resuming client would miss it).
+ * stays, so the next one never reuses its sequence (a resuming client would miss it). A change a
+ * destination still has to hear of stays too: one beyond an enabled destination's fan-out cursor, or
+ * with a delivery still pending (its body is read from here at each try).
  */
 export async function purgeChanges(db: D1Database, cutoff: string, limit: number): Promise<number> {
   const result = await db
     .prepare(
       `DELETE FROM changes
 WHERE sequence BETWEEN (SELECT MIN(sequence) FROM changes) AND (SELECT MIN(sequence) FROM changes) + ?2 - 1
-  AND occurred_at < ?1 AND sequence < (SELECT MAX(sequence) FROM changes)`,
+  AND occurred_at < ?1 AND sequence < (SELECT MAX(sequence) FROM changes)
+  AND sequence <= COALESCE((SELECT MIN(fanout_cursor) FROM destinations WHERE enabled = 1 AND state <> 'disabled'), sequence)
+  AND NOT EXISTS (SELECT 1 FROM clinic_deliveries d WHERE d.change_id = changes.change_id AND d.status = 'pending')`,
     )
     .bind(cutoff, limit)
     .run();

@@ -38,6 +38,8 @@ export interface DeliveryRow {
   created_at: string;
   updated_at: string;
   delivered_at: string | null;
+  /** Time waited behind a paused destination without a try (migration 0156). */
+  paused_ms: number;
 }
 
 export interface AttemptRow {
@@ -197,6 +199,21 @@ export function retryDelivery(
     DELIVERY_OUTBOX.retryLater(db, id, retry.error, lease, retry.now, retry.retryAt, false),
     db.prepare(`UPDATE clinic_deliveries SET last_http_status = ?2 WHERE delivery_id = ?1`).bind(id, retry.httpStatus),
   ];
+}
+
+/**
+ * A claimed row that waits behind its paused destination without a try, for `waitMs`: the claim did
+ * not try it, so it does not count as an attempt (the row's backoff stays its own), and the wait is
+ * added to the time the give-up leaves out. Put before {@link retryDelivery} in the batch (it holds
+ * the lease that statement releases).
+ */
+export function waitBehindPause(db: D1Database, id: string, lease: Lease, waitMs: number): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE clinic_deliveries SET attempts = MAX(attempts - 1, 0), paused_ms = paused_ms + ?3
+WHERE delivery_id = ?1 AND lease_token = ?2`,
+    )
+    .bind(id, lease.token, Math.max(0, Math.round(waitMs)));
 }
 
 /** A destination's circuit after a try: closed on success, one failure more otherwise. */

@@ -9,6 +9,7 @@ import {
   readDeliveryContext,
   recordDelivery,
   retryDelivery,
+  waitBehindPause,
 } from "../db/deliveries";
 import type { Destination } from "../db/destinations";
 import { getEntity } from "../db/entities";
@@ -28,9 +29,11 @@ import { signedHeaders, signingSecrets } from "./destinations";
  * - 2xx: delivered. 410: the row fails and the destination is disabled, with an alert. Anything else
  *   (a timeout, a network error, a redirect, another status) retries with {@link DELIVERY_BACKOFF};
  *   429 and 503 wait at least their `Retry-After`. A row still failing {@link GIVE_UP_AFTER_MS} after
- *   it was created fails for good (`POST /admin/deliveries/replay` sends it again).
+ *   it was created, leaving out the time it waited behind its paused destination (at most as long
+ *   again), fails for good
+ *   (`POST /admin/deliveries/replay` sends it again).
  * - After {@link PAUSE_AFTER_FAILURES} failures in a row a destination pauses (circuit open): its
- *   rows wait without a try until `probe_at`, when one delivery goes as a probe; a success closes the
+ *   rows wait without a try (not counted as one) until `probe_at`, when one delivery goes as a probe; a success closes the
  *   circuit, a failure moves `probe_at` one backoff step further. Other destinations never wait on it.
  */
 
@@ -118,14 +121,15 @@ export async function deliverChanges(
         const probeDue = destination.probe_at === null || destination.probe_at <= iso;
         if (!probeDue || probing.has(destination.destination_id)) {
           const retryAt = destination.probe_at && destination.probe_at > iso ? destination.probe_at : iso;
-          await db.batch(
-            retryDelivery(db, row.delivery_id, lease, {
+          await db.batch([
+            waitBehindPause(db, row.delivery_id, lease, Date.parse(retryAt) - at.getTime()),
+            ...retryDelivery(db, row.delivery_id, lease, {
               error: "destination paused",
               now: iso,
               retryAt,
               httpStatus: null,
             }),
-          );
+          ]);
           const delaySeconds = Math.max(1, Math.ceil((Date.parse(retryAt) - at.getTime()) / 1000));
           result.later.push({ job, delaySeconds });
           result.retrying += 1;
@@ -201,7 +205,10 @@ async function record(
         probeAt,
       }),
     );
-    if (nowMs - Date.parse(row.created_at) >= GIVE_UP_AFTER_MS) {
+    // The retry window leaves out the time the row waited for its paused destination to come back, up
+    // to the window's own length: a destination down for good still lets its rows fail (after 8 days).
+    const waited = Math.min(row.paused_ms ?? 0, GIVE_UP_AFTER_MS);
+    if (nowMs - Date.parse(row.created_at) - waited >= GIVE_UP_AFTER_MS) {
       statements.push(
         recordDelivery(
           db,

@@ -271,6 +271,65 @@ describe("forwarding: each change delivered, signed, to each destination that as
     expect((await deliveriesOf(id)).deliveries[0]?.status).toBe("delivered");
   });
 
+  it("nothing is lost across a 72 h outage: waiting behind a paused destination is neither a try nor part of the retry window", async () => {
+    const { id, url } = await createDestination();
+    let up = false;
+    const hits = endpoint(url, () => (up ? HttpResponse.text("ok") : HttpResponse.text("down", { status: 503 })));
+    for (let i = 0; i < PAUSE_AFTER_FAILURES + 1; i++) await orderChange();
+    const t0 = Date.now();
+    const jobs = await fanOutJobs(id, new Date(t0));
+    const waiting = jobs.at(-1) as DeliveryKey;
+    await deliver(jobs.slice(0, PAUSE_AFTER_FAILURES), t0);
+    expect((await destination(id)).state).toBe("paused");
+    // The outage lasts 72 h: the destination's next probe is then (as its probes would have stepped).
+    const back = t0 + 72 * 3_600_000;
+    await env.DB.prepare(`UPDATE destinations SET probe_at = ?2 WHERE destination_id = ?1`)
+      .bind(id, new Date(back).toISOString())
+      .run();
+    // The waiting row is claimed many times meanwhile (lost jobs re-sent by the sweep): never tried.
+    for (let hour = 1; hour < 72; hour += 12) await deliver([waiting], t0 + hour * 3_600_000);
+    const row = () =>
+      env.DB.prepare(
+        `SELECT attempts, paused_ms, status FROM clinic_deliveries WHERE change_id = ?1 AND destination_id = ?2`,
+      )
+        .bind(waiting.change_id, id)
+        .first<{ attempts: number; paused_ms: number; status: string }>();
+    expect(hits).toHaveLength(PAUSE_AFTER_FAILURES);
+    expect((await row())?.attempts).toBe(0);
+    expect((await row())?.paused_ms).toBeGreaterThanOrEqual(71 * 3_600_000);
+
+    // Four days after it was created, the endpoint refuses the probe once: the row retries (its
+    // 71 h of waiting are not part of its window), soon (its backoff is that of its first try).
+    const again = await deliver([waiting], t0 + GIVE_UP_AFTER_MS + 60_000);
+    expect(hits).toHaveLength(PAUSE_AFTER_FAILURES + 1);
+    expect((await row())?.status).toBe("pending");
+    expect(again.find((message) => message.body.change_id === waiting.change_id)?.delaySeconds).toBeLessThanOrEqual(60);
+    // The endpoint is back: delivered.
+    up = true;
+    await env.DB.prepare(`UPDATE destinations SET probe_at = NULL WHERE destination_id = ?1`).bind(id).run();
+    await deliver([waiting], t0 + GIVE_UP_AFTER_MS + 120_000);
+    expect((await row())?.status).toBe("delivered");
+  });
+
+  it("a destination down for good still lets its rows fail: the wait left out is at most the retry window", async () => {
+    const { id, url } = await createDestination();
+    endpoint(url, () => HttpResponse.text("down", { status: 503 }));
+    await orderChange();
+    const jobs = await fanOutJobs(id);
+    const t0 = Date.now();
+    // Waited behind the pause far longer than the window (a destination that never came back).
+    await env.DB.prepare(`UPDATE clinic_deliveries SET paused_ms = ?2 WHERE destination_id = ?1`)
+      .bind(id, 10 * GIVE_UP_AFTER_MS)
+      .run();
+    await deliver(jobs, t0 + GIVE_UP_AFTER_MS + 60_000);
+    expect((await deliveriesOf(id)).deliveries[0]?.status).toBe("pending");
+    await deliver(jobs, t0 + 2 * GIVE_UP_AFTER_MS + 60_000);
+    expect((await deliveriesOf(id)).deliveries[0]).toMatchObject({
+      status: "failed",
+      error: "retries exhausted (http 503)",
+    });
+  });
+
   it("with include_phi the entity's facts ride along; a destination sees only its clinic's chosen types", async () => {
     const { id, url, secret } = await createDestination({ include_phi: true });
     const received = endpoint(url);
@@ -425,8 +484,34 @@ describe("a destination hears of its own clinic only, and keeps nothing of anoth
     expect((await deliveriesOf(id)).deliveries).toHaveLength(2);
     const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
     await env.DB.prepare(`UPDATE changes SET occurred_at = ?1`).bind(old).run();
+    // Other tests' destinations have heard of everything (none is behind, none has a delivery pending).
+    await env.DB.batch([
+      env.DB.prepare(`UPDATE destinations SET enabled = 0 WHERE destination_id <> ?1`).bind(id),
+      env.DB.prepare(`UPDATE clinic_deliveries SET status = 'failed' WHERE destination_id <> ?1`).bind(id),
+    ]);
     await purgeExpiredChanges(env, new Date());
     // The newest change stays (its sequence is never reused), and so does its delivery.
     expect((await deliveriesOf(id)).deliveries).toHaveLength(1);
+  });
+
+  it("the daily retention keeps an old change a destination has not yet heard of", async () => {
+    const { id, url } = await createDestination();
+    endpoint(url, () => HttpResponse.text("down", { status: 503 }));
+    await orderChange();
+    const jobs = await fanOutJobs(id);
+    await deliver(jobs);
+    await orderChange();
+    await orderChange();
+    const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    await env.DB.prepare(`UPDATE changes SET occurred_at = ?1`).bind(old).run();
+    await purgeExpiredChanges(env, new Date());
+    // Its delivery is pending (a retry reads the change's body), and the later two are not fanned out yet.
+    const kept = await env.DB.prepare(`SELECT COUNT(*) AS n FROM changes WHERE change_id = ?1`)
+      .bind(jobs[0]?.change_id)
+      .first<{ n: number }>();
+    expect(kept?.n).toBe(1);
+    expect((await deliveriesOf(id)).deliveries.map((delivery) => delivery.status)).toEqual(["pending"]);
+    const later = await fanOutJobs(id);
+    expect(later).toHaveLength(2);
   });
 });
