@@ -107,6 +107,8 @@ export async function startRuntime(options: {
         "compatibilityFlags",
         "bindings",
         "d1Databases",
+        // The archive's bucket: without it the crons' archive job failed on every run in the bench.
+        "r2Buckets",
         "queueProducers",
         "queueConsumers",
         "ratelimits",
