@@ -133,16 +133,26 @@ export async function recordSkippedReplays(
   taken: readonly string[],
   now: string,
   who: AuditActor,
+  scope: StaffScope = ALL_CLINICS,
 ): Promise<void> {
+  // Only the caller's clinics' events: another clinic's was never the caller's to replay, and a row
+  // on it would show the caller's identity to that clinic's staff.
+  const inScope = andInScope(scope, "clinic_id", "?3");
   await db
     .prepare(
       insertReplayAuditSql(
         `SELECT event_id AS target_id, clinic_id FROM events
-WHERE event_id IN (SELECT value FROM json_each(?1)) AND event_id NOT IN (SELECT value FROM json_each(?2))`,
-        3,
+WHERE event_id IN (SELECT value FROM json_each(?1)) AND event_id NOT IN (SELECT value FROM json_each(?2))${inScope.sql}`,
+        4,
       ),
     )
-    .bind(JSON.stringify(selected), JSON.stringify(taken), ...replayAuditValues(who, now, "rejected", 409))
+    // ?3 is bound (null) even for a scope of every clinic, so the audit values keep their numbers.
+    .bind(
+      JSON.stringify(selected),
+      JSON.stringify(taken),
+      inScope.values[0] ?? null,
+      ...replayAuditValues(who, now, "rejected", 409),
+    )
     .run();
 }
 

@@ -148,7 +148,8 @@ export async function replaySelectedEvents(
     if ("refused" in run.result) enqueueFailed = true;
     else replayed += run.result.replayed;
   }
-  if (taken.length < eventIds.length) await recordSkippedReplays(env.DB, eventIds, taken, now, options.actor);
+  if (taken.length < eventIds.length)
+    await recordSkippedReplays(env.DB, eventIds, taken, now, options.actor, options.scope);
   log.info("selected replay queued", { selected: eventIds.length, taken: taken.length, replayed });
   if (replayed === 0 && enqueueFailed) return { refused: "enqueue_failed" };
   return { replayed };

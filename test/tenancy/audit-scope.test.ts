@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { replaySelectedEvents } from "../../src/replay/replay";
 import { accessEnv } from "../helpers/access";
 import { auditRowsOf } from "../helpers/audit";
 import { adminFetchWith } from "../helpers/clinics";
@@ -104,5 +105,22 @@ describe("audit rows of no clinic are for identities of every clinic only", () =
       expect(body, path).not.toContain(ofA.event_id);
       expect(body, path).not.toContain(operatorOfA);
     }
+  });
+
+  it("a selected replay by clinic A's staff writes nothing on clinic B's event it was handed", async () => {
+    const { a, b, workerEnv } = twoClinicAccess();
+    const finished = (clinicId: string) => makeEvent("order:created", { clinic_id: clinicId });
+    const [ofA, ofB] = [finished(a), finished(b)];
+    await runBatch(EVENTS_QUEUE, [eventMessage(ofA), eventMessage(ofB)], workerEnv);
+    // Both are processed (not replayable): each selected event of the caller's clinics gets a rejected row.
+    const result = await replaySelectedEvents(workerEnv, [ofA.event_id, ofB.event_id], {
+      actor: { actor: "operator-a@clinic.example", role: "operator", requestId: uniqueId("req") },
+      scope: { role: "operator", clinics: [a] },
+    });
+    expect(result).toEqual({ replayed: 0 });
+    expect((await auditRowsOf("event", ofA.event_id)).map((row) => [row.action, row.outcome])).toEqual([
+      ["event.replay", "rejected"],
+    ]);
+    expect(await auditRowsOf("event", ofB.event_id)).toEqual([]);
   });
 });
