@@ -10,6 +10,7 @@
 //   use them for no clinic);
 // - clinics unknown (NOVAMED_CLINIC_IDS is a secret, which wrangler never returns): it refuses only
 //   while 0047 is still to be applied, asking for the clinic; after 0047 it says how to assign them.
+import { z } from "zod";
 import type { WranglerRunner } from "./deploy-check.ts";
 
 export { spawnWrangler, type WranglerRunner } from "./deploy-check.ts";
@@ -34,7 +35,8 @@ export type PatientPlan =
   | { kind: "notice"; message: string }
   | { kind: "refuse"; message: string };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A clinic id as the Worker reads NOVAMED_CLINIC_IDS (src/config/clinics.ts: zod's guid, lower-cased here). */
+const isClinicId = (value: string) => z.guid().safeParse(value).success;
 
 /** The clinic ids of a NOVAMED_CLINIC_IDS value (comma-separated, lower-cased, distinct), or null if unset. */
 export function parseClinicIds(value: string | undefined): string[] | null {
@@ -74,7 +76,7 @@ export function planPatientClinics(input: {
 }): PatientPlan {
   const { state, clinicIds, assignTo, command } = input;
   if (assignTo !== null) {
-    if (!UUID.test(assignTo)) {
+    if (!isClinicId(assignTo)) {
       return { kind: "refuse", message: `--assign-patients ${assignTo}: a clinic id is a UUID` };
     }
     if (clinicIds !== null && !clinicIds.includes(assignTo)) {
@@ -157,7 +159,7 @@ export function readPatientState(run: WranglerRunner, target: D1Target): Patient
  * same patient id was written after 0047 and wins, so the unassigned copy goes first.
  */
 export function assignSql(clinicId: string): string {
-  if (!UUID.test(clinicId)) throw new Error(`not a clinic id: ${clinicId}`);
+  if (!isClinicId(clinicId)) throw new Error(`not a clinic id: ${clinicId}`);
   return (
     `DELETE FROM patients WHERE clinic_id = '' AND patient_id IN (SELECT patient_id FROM patients WHERE clinic_id = '${clinicId}'); ` +
     `UPDATE patients SET clinic_id = '${clinicId}' WHERE clinic_id = ''`

@@ -1,4 +1,4 @@
-import { query, readBatch } from "./batch";
+import { type Query, query, readBatch } from "./batch";
 import { andInScope, type StaffScope } from "./scope";
 
 /**
@@ -59,6 +59,15 @@ export interface HourlyRejections {
   last_at: string;
 }
 
+/** Every rejection from the minute of `since` on, within `inScope` (an identity's clinics). */
+function totalSince(db: D1Database, inScope: ReturnType<typeof andInScope>, since: Date): Query<{ count: number }> {
+  return query<{ count: number }>(
+    db
+      .prepare(`SELECT COALESCE(SUM(count), 0) AS count FROM webhook_rejections WHERE minute >= ?1${inScope.sql}`)
+      .bind(minuteKey(since), ...inScope.values),
+  );
+}
+
 /** The most (clinic, reason, hour) groups one answer lists: 30 days of every reason for a few clinics. */
 export const MAX_REJECTION_GROUPS = 5000;
 
@@ -79,11 +88,7 @@ export interface RejectionList {
 export async function listRejections(db: D1Database, scope: StaffScope, since: Date): Promise<RejectionList> {
   const inScope = andInScope(scope, "clinic_id", "?2");
   const [total, rows] = await readBatch(db, [
-    query<{ count: number }>(
-      db
-        .prepare(`SELECT COALESCE(SUM(count), 0) AS count FROM webhook_rejections WHERE minute >= ?1${inScope.sql}`)
-        .bind(minuteKey(since), ...inScope.values),
-    ),
+    totalSince(db, inScope, since),
     query<HourlyRejections>(
       db
         .prepare(
@@ -113,11 +118,7 @@ export async function rejectionSummary(db: D1Database, scope: StaffScope, since:
   // An identity of some clinics sees its clinics' rejections only (not `unknown`: it names no clinic).
   const inScope = andInScope(scope, "clinic_id", "?2");
   const [total, last] = await readBatch(db, [
-    query<{ count: number }>(
-      db
-        .prepare(`SELECT COALESCE(SUM(count), 0) AS count FROM webhook_rejections WHERE minute >= ?1${inScope.sql}`)
-        .bind(minuteKey(since), ...inScope.values),
-    ),
+    totalSince(db, inScope, since),
     query<{ reason: string; last_at: string }>(
       db
         .prepare(
