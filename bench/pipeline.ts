@@ -32,6 +32,8 @@ export interface PipelineOptions {
   progress: (message: string) => void;
   /** What the provider fakes saw, given the provider ids D1's notification rows record. */
   providers: (recorded: Set<string>) => ProviderFigures;
+  /** Called when the measured span starts (first send) and ends (drained): `--profile` samples it. */
+  measured?: { start(): Promise<void>; end(): Promise<void> };
 }
 
 /** What latest.json's `pipeline` (and `faults`) carry; the issue's fields first. */
@@ -290,6 +292,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
   const patients = await registerPatients(server, options.adminToken);
   options.progress(`${options.label}: ${patients} patients registered (notifications through the provider fakes)`);
   const quiet = await waitForQuiet(30_000);
+  await options.measured?.start();
   const cpuBefore = { server: treeCpu(server.pid), machine: machineCpu() };
   const started = performance.now();
   const stats = async () => (await adminGet<Stats>(server, options.adminToken, "/admin/stats")).body;
@@ -349,6 +352,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     }
     const seconds = ((drainedAt ?? performance.now()) - started) / 1000;
     cpuAfter ??= { server: treeCpu(server.pid), machine: machineCpu() };
+    await options.measured?.end();
     const serverCpu = cpuDelta(cpuBefore.server, cpuAfter.server).totalMs;
     const busy = busyShare(cpuBefore.machine, cpuAfter.machine);
     await collect();

@@ -31,6 +31,7 @@ import { type ForwardingOutageResult, runForwarding, runForwardingOutage } from 
 import { type OutageResult, runOutage } from "./outage.ts";
 import { runPipeline } from "./pipeline.ts";
 import { type FloorResult, runPipelineFloor, vsFloor } from "./pipeline-floor.ts";
+import { freePort, type ProfileSummary, profiled } from "./profile.ts";
 import { PROVIDER_VARS, providerFakes } from "./providers.ts";
 import { evaluateTargets, machineDescription, type Results, renderTable } from "./report.ts";
 import {
@@ -66,6 +67,9 @@ const HELP = `npm run bench -- [options]
   --forwarding-outage-events <n>  deliveries of the forwarding outage sub-pass (default 300; quick 100)
   --only <parts>        comma-separated subset of startup,app,ack,pipeline,faults,outage,forwarding
   --seed <n>            event stream seed (default: random, printed)
+  --profile             sample the receiver's isolate during the pipeline pass (V8 CPU profile through
+                        workerd's inspector): top functions and modules in latest.json's
+                        pipeline.profile, the profile in bench/results/pipeline.cpuprofile
   -h, --help`;
 
 const PARTS = ["startup", "app", "ack", "pipeline", "faults", "outage", "forwarding"];
@@ -106,6 +110,7 @@ function parse() {
       "forwarding-outage-events": { type: "string" },
       only: { type: "string" },
       seed: { type: "string" },
+      profile: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -158,6 +163,7 @@ function options() {
     ),
     appDurationS: number("app-duration", values["app-duration"], quick ? 1 : 2, 0.1, 60),
     seed: number("seed", values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
+    profile: values.profile,
   };
 }
 
@@ -190,7 +196,12 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
   const wranglerConfig = join(ROOT, "wrangler.toml");
   const bundles = {
     receiver: bundleReceiver(join(scratch, "receiver")),
-    benchEntry: await bundleWorker(join(ROOT, "bench", "worker", "index.ts"), join(scratch, "bench-entry")),
+    // Not minified under --profile, so the profile names the receiver's functions and modules.
+    benchEntry: await bundleWorker(
+      join(ROOT, "bench", "worker", "index.ts"),
+      join(scratch, "bench-entry"),
+      !settings.profile,
+    ),
     enqueueFloor: await bundleWorker(join(ROOT, "bench", "enqueue-floor", "index.ts"), join(scratch, "floor")),
     emptyWorker: await bundleWorker(join(ROOT, "bench", "empty-worker", "index.ts"), join(scratch, "empty")),
     pipelineFloor: await bundleWorker(
@@ -279,6 +290,8 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
   const pipelinePass = async (label: string, rate: number, events: number, drainTimeoutS: number) => {
     const persist = join(scratch, `d1-${label}`);
     const fakes = providerFakes(rate);
+    const inspectorPort = settings.profile && rate === 0 ? await freePort() : undefined;
+    let profile: ProfileSummary | null = null;
     const result = await withServer(
       () =>
         startRuntime({
@@ -289,6 +302,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
           persist,
           migrate: true,
           outboundService: fakes.outboundService,
+          inspectorPort,
         }),
       async (server: RuntimeServer) => {
         await fetch(`${server.url}/__bench/control`, { method: "POST", body: JSON.stringify({ rate }) });
@@ -305,10 +319,14 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
           label,
           progress,
           providers: fakes.figures,
+          measured:
+            inspectorPort === undefined
+              ? undefined
+              : profiled(inspectorPort, label, bundles.benchEntry, (summary) => (profile = summary)),
         });
       },
     );
-    return { result, persist };
+    return { result: profile ? { ...result, profile } : result, persist };
   };
 
   let pipeline: Results["pipeline"] = null;

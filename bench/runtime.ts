@@ -99,6 +99,8 @@ export async function startRuntime(options: {
   persist?: string;
   migrate?: boolean;
   outboundService?: (request: Request) => Promise<Response> | Response;
+  /** Opens workerd's inspector (through Miniflare's proxy) on this port, for `--profile` (bench/profile.ts). */
+  inspectorPort?: number;
 }): Promise<RuntimeServer> {
   // Only what the Worker binds (the rest of wrangler's options, e.g. module rules, is about bundling).
   const fromConfig: Record<string, unknown> = options.wranglerConfig
@@ -133,6 +135,7 @@ export async function startRuntime(options: {
         }
       : {}),
     ...(options.outboundService ? { outboundService: options.outboundService } : {}),
+    ...(options.inspectorPort !== undefined ? { unsafeInspectorProxy: true } : {}),
   } as unknown as Parameters<typeof convertV4MiniflareOptions>[0];
   let lines = 0;
   const known = new Set(started);
@@ -142,6 +145,7 @@ export async function startRuntime(options: {
       // workerd binds a free port itself: a port picked here first could be taken by another
       // process on a shared machine before workerd binds it (ERR_ADDRESS_IN_USE).
       port: 0,
+      ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
       ...(options.persist ? { resourcePersistencePath: options.persist } : {}),
       // The Worker's log lines reach this process as structured logs and are dropped here: production
       // ships them to Workers Logs, not to a terminal. Counted, so a part can check one per request.

@@ -34,7 +34,16 @@ function jsonBytes(body: unknown): number {
   return new TextEncoder().encode(JSON.stringify(body) ?? "").byteLength;
 }
 
-const normalize = (sql: string) => sql.replace(/\s+/g, " ").trim();
+/** The statement's SQL on one line, the ledger's key; memoised, as the same few statements recur per event. */
+const normalized = new Map<string, string>();
+function normalize(sql: string): string {
+  let key = normalized.get(sql);
+  if (key === undefined) {
+    key = sql.replace(/\s+/g, " ").trim();
+    if (normalized.size < 10_000) normalized.set(sql, key);
+  }
+  return key;
+}
 
 /** Adds one statement's result to `ledger`. */
 export function recordResult(ledger: StageLedger, sql: string, result: unknown): void {
