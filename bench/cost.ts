@@ -119,6 +119,8 @@ export interface CostResult {
   statements_without_meta: number;
   /** The ten statements writing the most rows per event, by the runtime's meta. */
   top_writes: { stage: Stage; sql: string; rows_written_per_event: number; by_rule_per_event: number }[];
+  /** The statements that read the most rows (D1 bills reads too, and SQLite spends the CPU). */
+  top_reads: { stage: Stage; sql: string; rows_read_per_event: number; calls_per_event: number }[];
 }
 
 const round = (value: number, digits = 4) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -165,6 +167,7 @@ export function computeCost(input: {
   const totals = { requests: 0, cpu_ms: 0, queue_operations: 0, rows_written: 0, rows_read: 0 };
   let withoutMeta = 0;
   const top: CostResult["top_writes"] = [];
+  const topReads: CostResult["top_reads"] = [];
   for (const stage of STAGES) {
     const ledger = ledgers[stage];
     if (!ledger) continue;
@@ -173,6 +176,14 @@ export function computeCost(input: {
       (sum, [sql, figures]) => sum + billedRowsWritten(sql, figures, indexes),
       0,
     );
+    for (const [sql, figures] of Object.entries(ledger.statements))
+      if (figures.rows_read > 0)
+        topReads.push({
+          stage,
+          sql: sql.slice(0, 160),
+          rows_read_per_event: round(per(figures.rows_read)),
+          calls_per_event: round(per(figures.calls)),
+        });
     for (const [sql, figures] of Object.entries(ledger.statements))
       if (figures.rows_written > 0)
         top.push({
@@ -229,6 +240,7 @@ export function computeCost(input: {
     },
     statements_without_meta: withoutMeta,
     top_writes: top.sort((a, b) => b.rows_written_per_event - a.rows_written_per_event).slice(0, 10),
+    top_reads: topReads.sort((a, b) => b.rows_read_per_event - a.rows_read_per_event).slice(0, 10),
   };
 }
 

@@ -58,16 +58,18 @@ WHERE events.payload_hash = excluded.payload_hash
 /**
  * One statement for the whole batch, not one per delivery (which doubled the claim's share of D1's
  * 1,000 queries per invocation): each stored row counts the deliveries of its id whose content differs
- * from what it holds. ?1 is a JSON array of `[event_id, payload_hash]` pairs.
+ * from what it holds. ?1 is a JSON array of `[event_id, payload_hash]` pairs. The deliveries are
+ * joined to their rows once (by primary key) and grouped: a correlated count per row read the whole
+ * array for every row, n² array rows a batch (about 9,000 rows read for a batch of 100, issue 26).
  */
-const COUNT_CONFLICTS_SQL = `UPDATE events SET conflicts = conflicts + (
-  SELECT COUNT(*) FROM json_each(?1) AS delivery
-  WHERE json_extract(delivery.value, '$[0]') = events.event_id
-    AND json_extract(delivery.value, '$[1]') <> events.payload_hash)
-WHERE event_id IN (SELECT json_extract(value, '$[0]') FROM json_each(?1))
-  AND EXISTS (SELECT 1 FROM json_each(?1) AS delivery
-    WHERE json_extract(delivery.value, '$[0]') = events.event_id
-      AND json_extract(delivery.value, '$[1]') <> events.payload_hash)`;
+const COUNT_CONFLICTS_SQL = `UPDATE events SET conflicts = conflicts + differing.deliveries
+FROM (
+  SELECT events.event_id AS event_id, COUNT(*) AS deliveries
+  FROM json_each(?1) AS delivery
+  JOIN events ON events.event_id = json_extract(delivery.value, '$[0]')
+  WHERE json_extract(delivery.value, '$[1]') <> events.payload_hash
+  GROUP BY events.event_id) AS differing
+WHERE events.event_id = differing.event_id`;
 
 const CLAIMED_ROWS_SQL = `SELECT event_id, status, lease_owner, lease_expires_at, payload_hash, attempts
 FROM events WHERE event_id IN (SELECT value FROM json_each(?1))`;

@@ -83,6 +83,29 @@ describe("bench: pricing (bench/cost.ts)", () => {
     expect(cost.storage_usd_per_million_events_month).toBeNull();
   });
 
+  it("names the statements that read the most rows, per event", () => {
+    const statements = {
+      "SELECT a FROM t": { calls: 200, changes: 0, rows_read: 9000, rows_written: 0 },
+      "SELECT b FROM u": { calls: 100, changes: 0, rows_read: 100, rows_written: 0 },
+      "INSERT INTO v VALUES (1)": { calls: 100, changes: 100, rows_read: 0, rows_written: 300 },
+    };
+    const cost = computeCost({
+      ledgers: {
+        events_consumer: ledger({ invocations: 1, wall_ms: 1, rows_read: 9100, rows_written: 300, statements }),
+      },
+      events: 100,
+      cpuMs: null,
+      indexes: {},
+      bytesPerEvent: null,
+      smsSent: 0,
+      emailsSent: 0,
+    });
+    expect(cost.top_reads).toEqual([
+      { stage: "events_consumer", sql: "SELECT a FROM t", rows_read_per_event: 90, calls_per_event: 2 },
+      { stage: "events_consumer", sql: "SELECT b FROM u", rows_read_per_event: 1, calls_per_event: 1 },
+    ]);
+  });
+
   it("reports the pipeline as a ratio to its floor", () => {
     expect(vsFloor(300, 600)).toBe(0.5);
     expect(vsFloor(300, null)).toBeNull();
