@@ -301,7 +301,8 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     const elapsed = ((performance.now() - started) / 1000).toFixed(0);
     options.progress(
       `${options.label}: ${elapsed}s · sent ${sent}/${plan.sends.length} · final ${finalCount(current)}/${sending ? "…" : accepted.size}` +
-        ` · batches ${mainBatches().length} · retried ${mainBatches().reduce((sum, batch) => sum + batch.retried, 0)}`,
+        ` · batches ${mainBatches().length} · retried ${mainBatches().reduce((sum, batch) => sum + batch.retried, 0)}` +
+        ` · notifications ${JSON.stringify(current?.notifications?.by_status ?? {})}`,
     );
   }, 2000);
 
