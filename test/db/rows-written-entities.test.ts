@@ -46,6 +46,17 @@ const shipped: Step = {
 const delivered: Step = { status: "delivered", rank: 4, occurredAt: at(4), facts: { delivered_at: at(4) } };
 
 describe("D1 rows written per entity upsert", () => {
+  it.each([
+    ["order", created],
+    ["medication_request", { status: "created", rank: 1, occurredAt: at(1), facts: { medication_name: "Metformin" } }],
+    ["refill", { status: "requested", rank: 1, occurredAt: at(1), facts: { requested_at: at(1) } }],
+  ] as [EntityKind, Step][])("a %s created is its primary key's entry (WITHOUT ROWID)", async (kind, step) => {
+    // The row, patient, status, unpurged facts, id search, status change (and for an order its
+    // medication request), and the change row; a rowid table wrote an entry for the primary key too
+    // (migration 0180).
+    expect(await upsert(kind, uniqueId(kind), step)).toBe(kind === "order" ? 8 : 7);
+  });
+
   it("an order.delivered without tracking re-adds neither the tracking nor the medication-request entry", async () => {
     const orderId = uniqueId("ord");
     await upsert("order", orderId, created);
