@@ -51,26 +51,28 @@ describe("D1 rows written per entity upsert", () => {
     ["medication_request", { status: "created", rank: 1, occurredAt: at(1), facts: { medication_name: "Metformin" } }],
     ["refill", { status: "requested", rank: 1, occurredAt: at(1), facts: { requested_at: at(1) } }],
   ] as [EntityKind, Step][])("a %s created is its primary key's entry (WITHOUT ROWID)", async (kind, step) => {
-    // The row, patient, status, unpurged facts, id search, status change (and for an order its
-    // medication request), and the change row; a rowid table wrote an entry for the primary key too
-    // (migration 0180).
-    expect(await upsert(kind, uniqueId(kind), step)).toBe(kind === "order" ? 8 : 7);
+    // The row, patient, status, id search, status change (and for an order its medication request),
+    // and the change row; a rowid table wrote an entry for the primary key too (migration 0180), and
+    // <table>_facts_unpurged one for the facts kept (migration 0181: the purge walks from a mark).
+    expect(await upsert(kind, uniqueId(kind), step)).toBe(kind === "order" ? 7 : 6);
   });
 
   it("an order.delivered without tracking re-adds neither the tracking nor the medication-request entry", async () => {
     const orderId = uniqueId("ord");
     await upsert("order", orderId, created);
     await upsert("order", orderId, shipped);
-    // The row, status, status change, unpurged facts, and the change row (migration 0121); SETting every
-    // fact also re-added orders_medication_request and orders_tracking_key: 7.
-    expect(await upsert("order", orderId, delivered)).toBe(5);
+    // The row, status, status change, and the change row (migration 0121): 4. SETting every fact also
+    // re-added orders_medication_request and orders_tracking_key, and SETting last_event_at the
+    // orders_facts_unpurged entry (migration 0181): 7.
+    expect(await upsert("order", orderId, delivered)).toBe(4);
   });
 
   it("an order.shipped re-adds the tracking entry it changes, not the medication-request entry", async () => {
     const orderId = uniqueId("ord");
     await upsert("order", orderId, created);
-    // The row, status, status change, shipped by date, unpurged facts, tracking, change: 7 (was 8).
-    expect(await upsert("order", orderId, shipped)).toBe(7);
+    // The row, status, status change, shipped by date, tracking, change: 6 (was 8 with the
+    // medication-request and unpurged-facts entries).
+    expect(await upsert("order", orderId, shipped)).toBe(6);
   });
 
   it("a stale event carrying no fact writes the row and the entries over the status and times", async () => {
@@ -78,9 +80,9 @@ describe("D1 rows written per entity upsert", () => {
     await upsert("order", orderId, created);
     await upsert("order", orderId, shipped);
     await upsert("order", orderId, delivered);
-    // The status is SET though it stays (see progressionUpsertSql): the row, status, status change,
-    // unpurged facts, no change row: 4 (was 6).
-    expect(await upsert("order", orderId, { status: "processing", rank: 2, occurredAt: at(2), facts: {} })).toBe(4);
+    // The status is SET though it stays (see progressionUpsertSql): the row, status, status change, no
+    // change row, no mark moved: 3 (was 6).
+    expect(await upsert("order", orderId, { status: "processing", rank: 2, occurredAt: at(2), facts: {} })).toBe(3);
     expect(await getEntity(env.DB, ALL_CLINICS, "order", orderId)).toMatchObject({
       status: "delivered",
       medication_request_id: "mr_rows",
