@@ -98,9 +98,9 @@ const WRITE_PARAMETERS = [
 
 type WriteParameter = (typeof WRITE_PARAMETERS)[number];
 
-/** The upsert's parameters: the write's own, then the entity's fact columns by their column names. */
-function upsertParameters({ facts }: EntityTable): NamedParameters<WriteParameter | string> {
-  return namedParameters<WriteParameter | string>([...WRITE_PARAMETERS, ...facts]);
+/** The upsert's parameters: the write's own, then the fact columns the event carries, by their column names. */
+function upsertParameters(carried: readonly string[]): NamedParameters<WriteParameter | string> {
+  return namedParameters<WriteParameter | string>([...WRITE_PARAMETERS, ...carried]);
 }
 
 /** SQL for a status's tie precedence (see TIE_PRECEDENCE): a CASE over the statuses that have one. */
@@ -110,10 +110,24 @@ function tiePrecedenceSql(kind: EntityKind, column: string): string {
   return `(CASE ${column} ${entries.map(([status, precedence]) => `WHEN '${status}' THEN ${precedence}`).join(" ")} ELSE 0 END)`;
 }
 
-function progressionUpsertSql(kind: EntityKind): string {
-  const entity: EntityTable = ENTITY_TABLES[kind];
-  const { table, idColumn, facts } = entity;
-  const { ref } = upsertParameters(entity);
+/**
+ * The progression upsert of an event of `kind` that carries the fact columns `carried` (in the
+ * entity's fact order). A fact the event does not carry is neither inserted nor SET: D1 bills a row
+ * written for every index entry an UPDATE re-adds, and SQLite re-adds the entry of every index over a
+ * column the UPDATE assigns, even to its own value (issue 26.2: an `order:delivered` without tracking
+ * re-added `orders_medication_request` and `orders_tracking_key`). Leaving it out changes no value: a
+ * fact an event does not carry never wins (`newer` needs the event's value), so the stored value and
+ * its time stay either way.
+ *
+ * The status columns are SET on every write although a stale event leaves them as they are (and so
+ * re-adds `orders_status_at`, `orders_status_changed` and, when shipped, `orders_shipped_eta`): the
+ * columns an UPDATE assigns are fixed when it is prepared, and whether the status advances depends on
+ * the stored row. Only a second statement could skip them, and in the usual case, an event that
+ * advances the status, a second statement writes the row a second time.
+ */
+function progressionUpsertSql(kind: EntityKind, carried: readonly string[]): string {
+  const { table, idColumn }: EntityTable = ENTITY_TABLES[kind];
+  const { ref } = upsertParameters(carried);
   const incoming = tiePrecedenceSql(kind, "excluded.status");
   const stored = tiePrecedenceSql(kind, `${table}.status`);
   // Higher rank; or equal rank and later; or the same instant too and the tie rule (TIE_PRECEDENCE).
@@ -128,7 +142,7 @@ function progressionUpsertSql(kind: EntityKind): string {
     `(excluded.${column} IS NOT NULL AND (${table}.${column} IS NULL OR ${ref("fact_key")} > ${storedFactKey(column)}))`;
   const fact = (column: string) =>
     `${column} = CASE WHEN ${newer(column)} THEN excluded.${column} ELSE ${table}.${column} END`;
-  const factTimes = `fact_times = json_set(COALESCE(${table}.fact_times, '{}'), ${facts
+  const factTimes = `fact_times = json_set(COALESCE(${table}.fact_times, '{}'), ${carried
     .map(
       (column) =>
         `'$.${column}', CASE WHEN ${newer(column)} THEN ${ref("fact_key")} ELSE json_extract(${table}.fact_times, '$.${column}') END`,
@@ -142,7 +156,7 @@ function progressionUpsertSql(kind: EntityKind): string {
     "status_rank",
     "status_at",
     "status_event_id",
-    ...facts,
+    ...carried,
     "fact_times",
     "first_event_at",
     "last_event_at",
@@ -157,31 +171,44 @@ function progressionUpsertSql(kind: EntityKind): string {
     ref("status_rank"),
     ref("occurred_at"),
     ref("event_id"),
-    ...facts.map(ref),
+    ...carried.map(ref),
     ref("fact_times"),
     ref("occurred_at"),
     ref("occurred_at"),
     ref("now"),
   ];
+  const assignments = [
+    ...["status", "status_rank", "status_at", "status_event_id"].map(winner),
+    ...carried.map(fact),
+    ...(carried.length > 0 ? [factTimes] : []),
+    `first_event_at = MIN(${table}.first_event_at, excluded.first_event_at)`,
+    `last_event_at = MAX(${table}.last_event_at, excluded.last_event_at)`,
+    "updated_at = excluded.updated_at",
+  ];
   return `INSERT INTO ${table} (${columns.join(", ")})
 SELECT ${values.join(", ")}
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ${ref("event_id")} AND lease_owner = ${ref("lease_owner")})
 ON CONFLICT (${idColumn}) DO UPDATE SET
-  ${["status", "status_rank", "status_at", "status_event_id"].map(winner).join(",\n  ")},
-  ${facts.map(fact).join(",\n  ")},
-  ${factTimes},
-  first_event_at = MIN(${table}.first_event_at, excluded.first_event_at),
-  last_event_at = MAX(${table}.last_event_at, excluded.last_event_at),
-  updated_at = excluded.updated_at
+  ${assignments.join(",\n  ")}
 WHERE lower(${table}.clinic_id) = lower(excluded.clinic_id)
 RETURNING status, status_event_id`;
 }
 
-const UPSERT_SQL: Record<EntityKind, string> = {
-  order: progressionUpsertSql("order"),
-  medication_request: progressionUpsertSql("medication_request"),
-  refill: progressionUpsertSql("refill"),
-};
+/**
+ * The upserts built so far, by kind and carried facts. Bounded: one per subset of a kind's facts at
+ * most (2^9 + 2^8 + 2^5), and NovaMed's event types carry a handful of those subsets.
+ */
+const UPSERT_SQL = new Map<string, string>();
+
+function upsertSql(kind: EntityKind, carried: readonly string[]): string {
+  const key = `${kind}:${carried.join(",")}`;
+  let sql = UPSERT_SQL.get(key);
+  if (sql === undefined) {
+    sql = progressionUpsertSql(kind, carried);
+    UPSERT_SQL.set(key, sql);
+  }
+  return sql;
+}
 
 /**
  * Orders the events that set a fact: their normalised time, then their id (the tie rule), as one
@@ -195,6 +222,8 @@ function factKey(write: EntityWrite): string {
 export function upsertEntity(db: D1Database, write: EntityWrite, guard: WriteGuard): D1PreparedStatement {
   const entity: EntityTable = ENTITY_TABLES[write.kind];
   const facts: Partial<Record<string, FactValue>> = write.facts;
+  // The facts the event carries, in the entity's order, so each set of them has one SQL text.
+  const carried = entity.facts.filter((column) => facts[column] != null);
   const values: Record<string, unknown> = {
     entity_id: write.entityId,
     clinic_id: write.clinicId,
@@ -206,14 +235,10 @@ export function upsertEntity(db: D1Database, write: EntityWrite, guard: WriteGua
     lease_owner: guard.leaseOwner,
     now: guard.now,
     fact_key: factKey(write),
-    fact_times: JSON.stringify(
-      Object.fromEntries(
-        entity.facts.filter((column) => facts[column] != null).map((column) => [column, factKey(write)]),
-      ),
-    ),
-    ...Object.fromEntries(entity.facts.map((column) => [column, facts[column] ?? null])),
+    fact_times: JSON.stringify(Object.fromEntries(carried.map((column) => [column, factKey(write)]))),
+    ...Object.fromEntries(carried.map((column) => [column, facts[column]])),
   };
-  return db.prepare(UPSERT_SQL[write.kind]).bind(...upsertParameters(entity).bind(values));
+  return db.prepare(upsertSql(write.kind, carried)).bind(...upsertParameters(carried).bind(values));
 }
 
 /** What a shipping message needs of an order. */

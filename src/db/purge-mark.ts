@@ -7,7 +7,8 @@
  * to the first row it left (where it stopped, or the cutoff), so a run that stops early is resumed by
  * the next. A row that becomes purgeable below the mark later (its text written, its event finished,
  * its payload restored) moves the mark down to itself through a trigger of its table, so the next run
- * takes it.
+ * takes it. A row that only time makes purgeable (`pending`, such as an entity whose last event is
+ * later than the time the mark walks) holds the mark at itself until a run takes it.
  */
 export interface MarkedPurge {
   /** The name of its row in `retention_marks`. */
@@ -18,8 +19,14 @@ export interface MarkedPurge {
   timeColumn: string;
   /** The SET clause of the purge; may use `?2` (now). */
   set: string;
-  /** The condition of a row still to purge; may use `?4` (the window's `extra`). */
+  /** The condition of a row still to purge; may use `?1` (the cutoff) and `?4` (the window's `extra`). */
   purgeable: string;
+  /**
+   * The condition of a row the mark must not pass although it is not purgeable yet, because it becomes
+   * purgeable as time passes without a write that a trigger could see (default: `purgeable`, which
+   * then must not depend on the cutoff). May use `?4`.
+   */
+  pending?: string;
 }
 
 export interface MarkedPurgeRun {
@@ -34,7 +41,7 @@ export function markedPurgeRun(
   purge: MarkedPurge,
   window: { cutoff: string; now: string; chunk: number; extra?: string },
 ): MarkedPurgeRun {
-  const { mark, table, idColumn, timeColumn, set, purgeable } = purge;
+  const { mark, table, idColumn, timeColumn, set, purgeable, pending = purgeable } = purge;
   const values = [window.cutoff, window.now, window.chunk, window.extra ?? null];
   let after = "";
   return {
@@ -59,12 +66,12 @@ RETURNING ${timeColumn} AS at`,
         .prepare(
           `UPDATE retention_marks SET at = COALESCE((
   SELECT ${timeColumn} FROM ${table}
-  WHERE ${timeColumn} >= retention_marks.at AND ${timeColumn} < ?1 AND ${purgeable}
+  WHERE ${timeColumn} >= retention_marks.at AND ${timeColumn} < ?1 AND ${pending}
   ORDER BY ${timeColumn} LIMIT 1), ?1)
 WHERE name = '${mark}' AND at < ?1`,
         )
         // D1 binds exactly as many values as the highest parameter the SQL names.
-        .bind(...(purgeable.includes("?4") ? values : values.slice(0, 1)))
+        .bind(...(pending.includes("?4") ? values : values.slice(0, 1)))
         .run();
     },
   };

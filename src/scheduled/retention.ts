@@ -2,7 +2,7 @@ import { readAuditRetentionDays, readPayloadRetentionDays } from "../config/rete
 import { purgeAuditRows } from "../db/audit";
 import { purgeChanges } from "../db/changes";
 import { purgeDeliveriesBeforeFeed } from "../db/deliveries";
-import { ENTITY_RETENTION, purgeEntityFacts } from "../db/entity-retention";
+import { ENTITY_RETENTION, entityFactsPurgeRuns } from "../db/entity-retention";
 import { payloadPurgeRun } from "../db/events";
 import { purgeInboundReplies } from "../db/inbound-replies";
 import { renderedPurgeRun } from "../db/notification-outbox";
@@ -50,9 +50,27 @@ export async function purgeExpiredPayloads(env: Env, now: Date): Promise<number>
   const replies = await inChunks(() => purgeInboundReplies(env.DB, cutoff, PURGE_CHUNK_ROWS));
   let entities = 0;
   for (const kind of Object.keys(ENTITY_RETENTION) as EntityKind[]) {
-    entities += await inChunks(() =>
-      purgeEntityFacts(env.DB, kind, { final: cutoff, any: quietCutoff }, now.toISOString(), PURGE_CHUNK_ROWS),
-    );
+    // The final entities, then any entity, sharing one kind's chunks per run as one query did before.
+    let chunks = PURGE_MAX_CHUNKS;
+    for (const run of entityFactsPurgeRuns(
+      env.DB,
+      kind,
+      { final: cutoff, any: quietCutoff },
+      now.toISOString(),
+      PURGE_CHUNK_ROWS,
+    )) {
+      let purgedChunks = 0;
+      entities += await inChunks(
+        () => {
+          purgedChunks += 1;
+          return run.next();
+        },
+        { rows: PURGE_CHUNK_ROWS, maxChunks: chunks },
+      );
+      chunks -= purgedChunks;
+      await run.moveMark();
+      if (chunks === 0) break;
+    }
   }
   log.info("payload retention", {
     retention_days: days,

@@ -16,6 +16,7 @@ const files = readdirSync(migrations)
 /** Each rebuilding migration and the tables it rebuilds. */
 const REBUILDS: Record<string, string[]> = {
   "0160_without_rowid.sql": ["events", "notifications"],
+  "0180_entities_without_rowid.sql": ["orders", "medication_requests", "refills"],
 };
 
 /** Values the tables' CHECK constraints allow, where a column has one. */

@@ -157,6 +157,48 @@ describe("entity retention", () => {
     expect(await entity("orders", "order_id", lively)).toMatchObject({ carrier: "USPS", facts_purged_at: null });
   });
 
+  it("clears an entity whose last event is recent but whose status is old once that last event is quiet", async () => {
+    const late = uniqueId("ord");
+    const after = uniqueId("ord");
+    await apply(
+      makeEvent("order:delivered", { timestamp: daysAgo(40), data: { order_id: late, carrier: "UPS" } }),
+      // A stale event, later than the delivery: it leaves the status (and status_at) and makes the order
+      // quiet only 20 days ago.
+      makeEvent("order:shipped", { timestamp: daysAgo(20), data: { order_id: late, carrier: "FedEx" } }),
+      makeEvent("order:delivered", { timestamp: daysAgo(35), data: { order_id: after, carrier: "UPS" } }),
+    );
+    await runRetention();
+    // The walk by status time meets the late order first and passes it, but its mark stays there.
+    expect(await entity("orders", "order_id", late)).toMatchObject({ carrier: "FedEx", facts_purged_at: null });
+    expect(await entity("orders", "order_id", after)).toMatchObject({ carrier: null });
+    await runRetention(now + 9 * DAY);
+    expect(await entity("orders", "order_id", late)).toMatchObject({ carrier: "FedEx", facts_purged_at: null });
+    await runRetention(now + 11 * DAY);
+    expect(await entity("orders", "order_id", late)).toMatchObject({
+      status: "delivered",
+      status_at: daysAgo(40),
+      carrier: null,
+      facts_purged_at: new Date(now + 11 * DAY).toISOString(),
+    });
+  });
+
+  it("clears an entity first seen, or finished, with a status older than a run already passed", async () => {
+    await runRetention();
+    const old = uniqueId("ord");
+    const finishedLate = uniqueId("ord");
+    await apply(
+      makeEvent("order:delivered", { timestamp: daysAgo(45), data: { order_id: old, carrier: "UPS" } }),
+      makeEvent("order:shipped", { timestamp: daysAgo(100), data: { order_id: finishedLate, carrier: "UPS" } }),
+    );
+    await runRetention();
+    expect(await entity("orders", "order_id", old)).toMatchObject({ carrier: null });
+    // Shipped 100 days ago it waits for the longer window; its delivery, 90 days ago, arrives now.
+    expect(await entity("orders", "order_id", finishedLate)).toMatchObject({ carrier: "UPS" });
+    await apply(makeEvent("order:delivered", { timestamp: daysAgo(90), data: { order_id: finishedLate } }));
+    await runRetention();
+    expect(await entity("orders", "order_id", finishedLate)).toMatchObject({ status: "delivered", carrier: null });
+  });
+
   it("removes the payload of an event stuck in flight once the queue's message life is over too", async () => {
     const stuck = makeEvent("order:created");
     const grace = makeEvent("order:created");
