@@ -84,14 +84,15 @@ export interface StatusChange {
 /**
  * Status-history rows of the notifications matching `idCondition` (SQL after `notification_id`), each
  * with `seq` (its order within its notification): the first row folded into the notification row
- * (`created_status`, migration 0131), then the rows the triggers stored, by rowid. Every reader of the
- * history reads it through this, so the folded row is never missed.
+ * (`created_status`, migration 0131) as 0, then the rows the triggers stored, by their `seq` (1, 2, ...
+ * in the order they were written, migration 0175; the rowid before it). Every reader of the history
+ * reads it through this, so the folded row is never missed.
  */
 export function statusHistorySql(idCondition: string): string {
   return `SELECT notification_id, created_status AS status, created_at AS at, NULL AS error, NULL AS provider_message_id, 0 AS seq
   FROM notifications WHERE notification_id ${idCondition} AND created_status IS NOT NULL
 UNION ALL
-SELECT notification_id, status, at, error, provider_message_id, rowid AS seq
+SELECT notification_id, status, at, error, provider_message_id, seq
   FROM notification_status_history WHERE notification_id ${idCondition}`;
 }
 
