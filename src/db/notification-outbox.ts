@@ -14,6 +14,16 @@ export interface OutboxKey {
 }
 
 /**
+ * The condition of `notifications_status_created` (migration 0176: the rows of every status but
+ * 'sent'), for a query that reads that index: SQLite uses a partial index only when the query's WHERE
+ * holds its condition, spelled the same, at prepare time (a status bound to a parameter, or `status = 'held'`,
+ * does not imply it). `column` names the status column as the query qualifies it.
+ */
+export function inStatusIndex(column = "status"): string {
+  return `${column} <> 'sent'`;
+}
+
+/**
  * The notifications table as an outbox (src/db/outbox.ts): a send job names its row by (event,
  * channel); `send_started_at` marks a provider call of unknown outcome (with the message, `send_attempt`);
  * a `scheduled` row is swept only once its window opened.
@@ -24,7 +34,8 @@ export const NOTIFICATION_OUTBOX = outbox<"event_id" | "channel">({
   keyColumns: ["event_id", "channel"],
   openStatuses: ["pending", "scheduled"],
   unknownOutcomeColumns: ["send_started_at", "send_attempt"],
-  sweepCondition: "(status = 'pending' OR scheduled_for <= ?1)",
+  // The open rows are in notifications_status_created, with the few others in flight (migration 0130).
+  sweepCondition: `(status = 'pending' OR scheduled_for <= ?1) AND ${inStatusIndex()}`,
 });
 
 export type NotificationStatus =
@@ -207,7 +218,8 @@ export async function reopenNotifications(
   const { results } = await db
     .prepare(
       `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?3
-WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1${inScope.sql} ORDER BY created_at LIMIT ?2)
+WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1 AND ${inStatusIndex()}${inScope.sql}
+  ORDER BY created_at LIMIT ?2)
 RETURNING event_id, channel`,
     )
     .bind(status, limit, now, ...inScope.values)

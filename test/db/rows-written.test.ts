@@ -189,11 +189,11 @@ describe("D1 rows written per event", () => {
     });
     const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
     expect(result.explicitAcks).toHaveLength(jobs.length);
-    // Each sent message (the log providers give no provider id): the row, its status entry, the
-    // status-history row, the change (migration 0121). Assigning `rendered` again added the
-    // notifications_rendered entry the send mark had already written (6); the history row's index
-    // entry (the history is keyed by its own rows since 0175) made 5.
-    expect(outcomeRows).toEqual(jobs.map(() => 4));
+    // Each sent message (the log providers give no provider id): the row, the status-history row, the
+    // change (migration 0121). Assigning `rendered` again added the notifications_rendered entry the
+    // send mark had already written (6); the row's status entry (a sent row leaves the status index,
+    // 0176) and the history row's index entry (the history is keyed by its own rows, 0175) made 5.
+    expect(outcomeRows).toEqual(jobs.map(() => 3));
     const rows = await env.DB.prepare(`SELECT status, rendered FROM notifications WHERE event_id = ?1`)
       .bind(shipped.event_id)
       .all<{ status: string; rendered: string | null }>();
