@@ -58,6 +58,12 @@ export interface OutboxIntent {
 }
 
 /**
+ * A new notification's id, made by the insert: always lower-case, which the id search relies on (it
+ * ranges over notification_id itself, migration 0177). Every notification insert takes its id from here.
+ */
+const NEW_NOTIFICATION_ID_SQL = "'ntf_' || lower(hex(randomblob(12)))";
+
+/**
  * `created_status` of an outbox insert whose held reason is `heldReason`: 'pending' folds the first
  * status-history row into the notification row (migration 0131: no history row, two D1 rows written
  * fewer); a held row keeps NULL, so the insert trigger records its first row with the reason.
@@ -83,7 +89,7 @@ export function insertOutboxRow(
     .prepare(
       `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at,
   created_status)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6,
+SELECT ${NEW_NOTIFICATION_ID_SQL}, ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6,
   ${CREATED_STATUS_SQL("?8")}
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
   AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
@@ -119,7 +125,7 @@ export function insertTrackingUpdateRow(
     .prepare(
       `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at,
   created_status)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, '${TRACKING_UPDATED_KIND}', '${TRACKING_UPDATED_KIND}:' || ?8, ?3, ?4,
+SELECT ${NEW_NOTIFICATION_ID_SQL}, ?1, ?2, '${TRACKING_UPDATED_KIND}', '${TRACKING_UPDATED_KIND}:' || ?8, ?3, ?4,
   CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'held' END, ?7, ?5, ?5, ${CREATED_STATUS_SQL("?7")}
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?6)
   AND EXISTS (SELECT 1 FROM orders WHERE order_id = ?4 AND status = 'shipped' AND tracking_number = ?8)
