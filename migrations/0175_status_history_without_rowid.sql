@@ -12,6 +12,11 @@
 -- notification's last (a lookup on the primary key, no write), so seq grows with each change exactly as
 -- the rowid did; the rebuild numbers the stored rows of each notification from 1 in rowid order.
 --
+-- The release before reads the order as `rowid` (`rowid AS seq`), which a WITHOUT ROWID table does not
+-- have: the column `rowid`, generated from `seq` and never stored (no byte, no row written), answers it,
+-- so that release still runs on this table (docs/operations.md: a rollback needs no down-migration).
+-- Nothing else reads it; a later migration may drop it once no release that reads it can come back.
+--
 -- A table rebuild (SQLite cannot change a table's kind in place): copy every column by name, drop the
 -- three triggers that write or delete history (a rename re-checks every trigger and fails on one naming
 -- a table that is missing for the moment), drop, rename, then the triggers as before (migrations 0007,
@@ -25,6 +30,7 @@ CREATE TABLE notification_status_history_rebuilt (
   at                   TEXT NOT NULL,
   error                TEXT,
   provider_message_id  TEXT,
+  rowid                INTEGER GENERATED ALWAYS AS (seq) VIRTUAL,  -- for the release before only (above)
   PRIMARY KEY (notification_id, seq)
 ) WITHOUT ROWID;
 INSERT INTO notification_status_history_rebuilt (notification_id, seq, status, at, error, provider_message_id)

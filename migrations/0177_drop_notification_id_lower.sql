@@ -6,5 +6,7 @@
 -- one, and none changes one). The search lower-cases the prefix typed, as it did, and ranges over
 -- notification_id itself (src/db/search.ts, selectIdsByPrefix): on lower-case ids the same rows in the
 -- same order. The ids other tables search by (events, orders, patients, ...) come from NovaMed in any
--- case and keep their lower() indexes.
+-- case and keep their lower() indexes. The code runs on the schema before as well; the release before,
+-- whose search ranges over lower(notification_id), gives the same answers here but reads every
+-- notification per search (docs/operations.md: this drop may ship in the release after the code).
 DROP INDEX notifications_id_lower;
