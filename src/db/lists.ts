@@ -1,5 +1,5 @@
 import type { EntityKind } from "../event-types";
-import type { NotificationRow, NotificationStatus } from "./notification-outbox";
+import { inStatusIndex, type NotificationRow, type NotificationStatus } from "./notification-outbox";
 import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
 import { where } from "./parameters";
 import { inScopeCondition, type StaffScope } from "./scope";
@@ -155,8 +155,10 @@ export interface NotificationListQuery extends ListQuery {
 
 /**
  * Notifications by creation, newest first (`notifications_created`, or `notifications_status_created`
- * with a status), filtered by status, reason, channel and kind; a scope of some clinics sees those of
- * its clinics' events (`events_clinic_received`).
+ * with a status other than 'sent'), filtered by status, reason, channel and kind; a scope of some
+ * clinics sees those of its clinics' events (`events_clinic_received`). The sent rows are not in the
+ * status index (migration 0176): with 'sent', the list reads `notifications_created` in its order and
+ * keeps the sent rows, most rows being sent.
  */
 export async function listNotifications(
   db: D1Database,
@@ -169,7 +171,10 @@ export async function listNotifications(
         scope.clinics !== "all",
         (param) => `event_id IN (SELECT event_id FROM events WHERE ${inScopeCondition(scope, "clinic_id", param)})`,
       )
-      .and(Boolean(query.status), (param) => `status = ${param(query.status)}`)
+      .and(
+        Boolean(query.status),
+        (param) => `status = ${param(query.status)}${query.status === "sent" ? "" : ` AND ${inStatusIndex()}`}`,
+      )
       .and(Boolean(query.reason), (param) => `error = ${param(query.reason)}`)
       .and(Boolean(query.channel), (param) => `channel = ${param(query.channel)}`)
       .and(Boolean(query.kind), (param) => `kind = ${param(query.kind)}`),

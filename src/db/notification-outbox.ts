@@ -14,6 +14,16 @@ export interface OutboxKey {
 }
 
 /**
+ * The condition of `notifications_status_created` (migration 0176: the rows of every status but
+ * 'sent'), for a query that reads that index: SQLite uses a partial index only when the query's WHERE
+ * holds its condition, spelled the same, at prepare time (a status bound to a parameter, or `status = 'held'`,
+ * does not imply it). `column` names the status column as the query qualifies it.
+ */
+export function inStatusIndex(column = "status"): string {
+  return `${column} <> 'sent'`;
+}
+
+/**
  * The notifications table as an outbox (src/db/outbox.ts): a send job names its row by (event,
  * channel); `send_started_at` marks a provider call of unknown outcome (with the message, `send_attempt`);
  * a `scheduled` row is swept only once its window opened.
@@ -24,7 +34,8 @@ export const NOTIFICATION_OUTBOX = outbox<"event_id" | "channel">({
   keyColumns: ["event_id", "channel"],
   openStatuses: ["pending", "scheduled"],
   unknownOutcomeColumns: ["send_started_at", "send_attempt"],
-  sweepCondition: "(status = 'pending' OR scheduled_for <= ?1)",
+  // The open rows are in notifications_status_created, with the few others in flight (migration 0130).
+  sweepCondition: `(status = 'pending' OR scheduled_for <= ?1) AND ${inStatusIndex()}`,
 });
 
 export type NotificationStatus =
@@ -45,6 +56,12 @@ export interface OutboxIntent {
   entityKind: EntityKind;
   entityId: string;
 }
+
+/**
+ * A new notification's id, made by the insert: always lower-case, which the id search relies on (it
+ * ranges over notification_id itself, migration 0177). Every notification insert takes its id from here.
+ */
+const NEW_NOTIFICATION_ID_SQL = "'ntf_' || lower(hex(randomblob(12)))";
 
 /**
  * `created_status` of an outbox insert whose held reason is `heldReason`: 'pending' folds the first
@@ -72,7 +89,7 @@ export function insertOutboxRow(
     .prepare(
       `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at,
   created_status)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6,
+SELECT ${NEW_NOTIFICATION_ID_SQL}, ?1, ?2, ?3, ?3, ?4, ?5, CASE WHEN ?8 IS NULL THEN 'pending' ELSE 'held' END, ?8, ?6, ?6,
   ${CREATED_STATUS_SQL("?8")}
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?7)
   AND EXISTS (SELECT 1 FROM ${table} WHERE ${idColumn} = ?5 AND status_event_id = ?1)
@@ -108,7 +125,7 @@ export function insertTrackingUpdateRow(
     .prepare(
       `INSERT INTO notifications (notification_id, event_id, channel, kind, topic, patient_id, entity_id, status, error, created_at, updated_at,
   created_status)
-SELECT 'ntf_' || lower(hex(randomblob(12))), ?1, ?2, '${TRACKING_UPDATED_KIND}', '${TRACKING_UPDATED_KIND}:' || ?8, ?3, ?4,
+SELECT ${NEW_NOTIFICATION_ID_SQL}, ?1, ?2, '${TRACKING_UPDATED_KIND}', '${TRACKING_UPDATED_KIND}:' || ?8, ?3, ?4,
   CASE WHEN ?7 IS NULL THEN 'pending' ELSE 'held' END, ?7, ?5, ?5, ${CREATED_STATUS_SQL("?7")}
 WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?6)
   AND EXISTS (SELECT 1 FROM orders WHERE order_id = ?4 AND status = 'shipped' AND tracking_number = ?8)
@@ -207,7 +224,8 @@ export async function reopenNotifications(
   const { results } = await db
     .prepare(
       `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?3
-WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1${inScope.sql} ORDER BY created_at LIMIT ?2)
+WHERE notification_id IN (SELECT notification_id FROM notifications WHERE status = ?1 AND ${inStatusIndex()}${inScope.sql}
+  ORDER BY created_at LIMIT ?2)
 RETURNING event_id, channel`,
     )
     .bind(status, limit, now, ...inScope.values)

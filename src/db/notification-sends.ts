@@ -209,31 +209,64 @@ export async function applyDeliveryReport(
   report: DeliveryReport,
   now: string,
 ): Promise<NotificationRow | null> {
-  return deliveryReportStatement(db, report, now).first<NotificationRow>();
+  if (report.notificationId === null) return deliveryReportStatement(db, report, now).first<NotificationRow>();
+  // By our id, the row may not have the provider's id yet (the report came before the send's outcome):
+  // it is filled in first, only where missing, so the report itself leaves the column alone.
+  const [, applied] = await db.batch([
+    deliveryReportSql(db, DELIVERY_REPORT_PROVIDER_ID_SQL, report, now),
+    deliveryReportSql(db, DELIVERY_REPORT_SQL, report, now),
+  ]);
+  return (applied?.results[0] as NotificationRow | undefined) ?? null;
 }
 
-/** {@link applyDeliveryReport} as a statement, for a batch (`RETURNING` the changed row). */
+/**
+ * {@link applyDeliveryReport} as one statement, for a batch (`RETURNING` the changed row). By the
+ * provider's id (`notificationId` null) the row already records that id; by our id, the statement also
+ * records the provider's id on a row that has none yet.
+ */
 export function deliveryReportStatement(db: D1Database, report: DeliveryReport, now: string): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
-  provider = COALESCE(provider, ?7), provider_message_id = COALESCE(provider_message_id, ?2),
-  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL, send_attempt = NULL
-WHERE (notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = ?6
+  return deliveryReportSql(
+    db,
+    report.notificationId === null ? DELIVERY_REPORT_SQL : DELIVERY_REPORT_SETTING_PROVIDER_ID_SQL,
+    report,
+    now,
+  );
+}
+
+/** The rows a report applies to: its notification, at a status the report ranks above. */
+const DELIVERY_REPORT_WHERE = `(notification_id = ?1 OR (?1 IS NULL AND provider_message_id = ?2)) AND channel = ?6
   AND (provider_message_id IS NULL OR provider_message_id = ?2)
   AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 ELSE 0 END)
-    < (CASE ?3 WHEN 'sent' THEN 1 ELSE 2 END)
-RETURNING *`,
-    )
-    .bind(
-      report.notificationId,
-      report.providerMessageId,
-      report.status,
-      report.error,
-      now,
-      report.channel ?? "sms",
-      report.provider ?? "twilio",
-    );
+    < (CASE ?3 WHEN 'sent' THEN 1 ELSE 2 END)`;
+
+const deliveryReportUpdate = (setsProviderId: boolean) =>
+  `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
+  provider = COALESCE(provider, ?7),${setsProviderId ? " provider_message_id = COALESCE(provider_message_id, ?2)," : ""}
+  sent_at = COALESCE(sent_at, ?5), send_started_at = NULL, send_attempt = NULL
+WHERE ${DELIVERY_REPORT_WHERE}
+RETURNING *`;
+
+// A SET of provider_message_id re-adds its index entry (notifications_provider_message) even when the
+// value is unchanged, one D1 row written (issue 26.2); the report leaves the column out where the row
+// is known to have it: matched by it, or after the statement that fills it in only where it is missing.
+const DELIVERY_REPORT_SQL = deliveryReportUpdate(false);
+const DELIVERY_REPORT_SETTING_PROVIDER_ID_SQL = deliveryReportUpdate(true);
+const DELIVERY_REPORT_PROVIDER_ID_SQL = `UPDATE notifications SET provider_message_id = ?2
+WHERE ${DELIVERY_REPORT_WHERE} AND provider_message_id IS NULL`;
+
+function deliveryReportSql(db: D1Database, sql: string, report: DeliveryReport, now: string): D1PreparedStatement {
+  const statement = db.prepare(sql);
+  // D1 rejects a statement bound with more values than it names: ?4, ?5, ?7 are the report's own.
+  const values = [
+    report.notificationId,
+    report.providerMessageId,
+    report.status,
+    report.error,
+    now,
+    report.channel ?? "sms",
+    report.provider ?? "twilio",
+  ];
+  return statement.bind(...(sql === DELIVERY_REPORT_PROVIDER_ID_SQL ? values.slice(0, 6) : values));
 }
 
 /** An entity's current status and the event that set it. */

@@ -1,5 +1,5 @@
 import { query, readBatch } from "./batch";
-import type { NotificationRow, NotificationStatus } from "./notification-outbox";
+import { inStatusIndex, type NotificationRow, type NotificationStatus } from "./notification-outbox";
 import { andEventInScope, type StaffScope } from "./scope";
 
 /** Typed SQL for reading notifications: an event's rows, the counts, one row with its status history. */
@@ -45,29 +45,47 @@ export interface NotificationStats {
   suppressed_by_reason: Record<string, number>;
 }
 
-/** Counts by status, and the held and suppressed ones by reason, in one round trip. */
+/**
+ * Counts by status, and the held and suppressed ones by reason, in one round trip. The sent rows are
+ * not in `notifications_status_created` (migration 0176): they are all the rows (counted on a covering
+ * index) less the rows of every other status (counted on that one). One batch is one transaction, so
+ * both counts see the same rows.
+ */
 export async function notificationStats(db: D1Database, scope: StaffScope): Promise<NotificationStats> {
   const inScope = andEventInScope(scope, "event_id", "?1");
+  const counted = `${inStatusIndex()}${inScope.sql}`;
   const byReason = (status: "held" | "suppressed") =>
     query<{ key: string; count: number }>(
       db
         .prepare(
-          `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = '${status}'${inScope.sql} GROUP BY error`,
+          `SELECT COALESCE(error, 'unknown') AS key, COUNT(*) AS count FROM notifications WHERE status = '${status}' AND ${counted} GROUP BY error`,
         )
         .bind(...inScope.values),
     );
-  const [statusRows, held, suppressed] = await readBatch(db, [
+  const [totalRows, statusRows, held, suppressed] = await readBatch(db, [
+    query<{ count: number }>(
+      db.prepare(`SELECT COUNT(*) AS count FROM notifications WHERE 1${inScope.sql}`).bind(...inScope.values),
+    ),
     query<{ key: string; count: number }>(
       db
-        .prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications WHERE 1${inScope.sql} GROUP BY status`)
+        .prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications WHERE ${counted} GROUP BY status`)
         .bind(...inScope.values),
     ),
     byReason("held"),
     byReason("suppressed"),
   ]);
+  const total = totalRows[0]?.count ?? 0;
+  const sent = total - statusRows.reduce((sum, row) => sum + row.count, 0);
+  // Only the statuses some row has, as a GROUP BY over every row answered.
+  const counts = [
+    ...statusRows.map((row): [string, number] => [row.key, row.count]),
+    ["sent", sent] as [string, number],
+  ]
+    .filter(([, count]) => count > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
-    total: statusRows.reduce((sum, row) => sum + row.count, 0),
-    by_status: Object.fromEntries(statusRows.map((row) => [row.key, row.count])),
+    total,
+    by_status: Object.fromEntries(counts),
     held_by_reason: Object.fromEntries(held.map((row) => [row.key, row.count])),
     suppressed_by_reason: Object.fromEntries(suppressed.map((row) => [row.key, row.count])),
   };
@@ -84,14 +102,15 @@ export interface StatusChange {
 /**
  * Status-history rows of the notifications matching `idCondition` (SQL after `notification_id`), each
  * with `seq` (its order within its notification): the first row folded into the notification row
- * (`created_status`, migration 0131), then the rows the triggers stored, by rowid. Every reader of the
- * history reads it through this, so the folded row is never missed.
+ * (`created_status`, migration 0131) as 0, then the rows the triggers stored, by their `seq` (1, 2, ...
+ * in the order they were written, migration 0175; the rowid before it). Every reader of the history
+ * reads it through this, so the folded row is never missed.
  */
 export function statusHistorySql(idCondition: string): string {
   return `SELECT notification_id, created_status AS status, created_at AS at, NULL AS error, NULL AS provider_message_id, 0 AS seq
   FROM notifications WHERE notification_id ${idCondition} AND created_status IS NOT NULL
 UNION ALL
-SELECT notification_id, status, at, error, provider_message_id, rowid AS seq
+SELECT notification_id, status, at, error, provider_message_id, seq
   FROM notification_status_history WHERE notification_id ${idCondition}`;
 }
 

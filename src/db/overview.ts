@@ -1,5 +1,6 @@
 import { query, readBatch } from "./batch";
 import type { EventStatus } from "./events";
+import { inStatusIndex } from "./notification-outbox";
 import { andEventInScope, andInScope, coversClinic, type StaffScope } from "./scope";
 
 /** Typed SQL for the console overview: recent activity per clinic, per hour and status. */
@@ -41,7 +42,7 @@ export interface Overview {
  * probe on `events_clinic_received`; its events needing attention, read from `events_status_received`
  * (the few rows of those statuses, `+clinic_id` keeping SQLite off the clinic index, which would read
  * every event of the clinic); its open alerts, from `alerts_state_opened`), events received since `since` counted per hour and status (a
- * range of `events_received`), the oldest pending notification (`notifications_status_created`) and the open alerts.
+ * range of `events_received`), the oldest pending notification (`notifications_status_created`, its condition spelled out: migration 0176) and the open alerts.
  */
 export async function readOverview(
   db: D1Database,
@@ -78,7 +79,9 @@ WHERE received_at >= ?1${events.sql} GROUP BY hour, status`,
     ),
     query<{ oldest: string | null }>(
       db
-        .prepare(`SELECT MIN(created_at) AS oldest FROM notifications WHERE status = 'pending'${notifications.sql}`)
+        .prepare(
+          `SELECT MIN(created_at) AS oldest FROM notifications WHERE status = 'pending' AND ${inStatusIndex()}${notifications.sql}`,
+        )
         .bind(...notifications.values),
     ),
     query<{ open: number }>(

@@ -152,16 +152,29 @@ ${filters.clause} ORDER BY order_id LIMIT ${filters.param(limit)}`,
   );
 }
 
-/** Each kind of id the prefix search covers: its table, id column and how it is scoped. */
-const ID_TABLES: Record<SearchHit["kind"], { table: string; column: string; scoped: "clinic" | "patient" | "event" }> =
-  {
-    event: { table: "events", column: "event_id", scoped: "clinic" },
-    order: { table: "orders", column: "order_id", scoped: "clinic" },
-    medication_request: { table: "medication_requests", column: "medication_request_id", scoped: "clinic" },
-    refill: { table: "refills", column: "refill_id", scoped: "clinic" },
-    patient: { table: "patients", column: "patient_id", scoped: "patient" },
-    notification: { table: "notifications", column: "notification_id", scoped: "event" },
-  };
+/**
+ * Each kind of id the prefix search covers: its table, id column and how it is scoped. `key` is what the
+ * range reads: `lower(<id>)` (a `<table>_id_lower` index, migration 0110) for ids NovaMed names, in any
+ * case; the id itself for ids the receiver makes lower-case (notifications: 'ntf_' and lower-case hex,
+ * src/db/notification-outbox.ts), whose primary key answers the range (migration 0177 dropped their
+ * `lower()` index, an entry written per notification).
+ */
+const ID_TABLES: Record<
+  SearchHit["kind"],
+  { table: string; column: string; key: string; scoped: "clinic" | "patient" | "event" }
+> = {
+  event: { table: "events", column: "event_id", key: "lower(event_id)", scoped: "clinic" },
+  order: { table: "orders", column: "order_id", key: "lower(order_id)", scoped: "clinic" },
+  medication_request: {
+    table: "medication_requests",
+    column: "medication_request_id",
+    key: "lower(medication_request_id)",
+    scoped: "clinic",
+  },
+  refill: { table: "refills", column: "refill_id", key: "lower(refill_id)", scoped: "clinic" },
+  patient: { table: "patients", column: "patient_id", key: "lower(patient_id)", scoped: "patient" },
+  notification: { table: "notifications", column: "notification_id", key: "notification_id", scoped: "event" },
+};
 
 /** The first string after every string that starts with `prefix` (its last character plus one). */
 function prefixEnd(prefix: string): string {
@@ -170,9 +183,9 @@ function prefixEnd(prefix: string): string {
 }
 
 /**
- * Rows of one kind whose id starts with `prefix`, case-insensitive: a range on the `<table>_id_lower`
- * index (migration 0110). `prefix` holds letters, digits and `_.:-` only, so lower-casing and the range
- * end are plain ASCII.
+ * Rows of one kind whose id starts with `prefix`, case-insensitive: a range of the lower-cased prefix on
+ * the kind's `key` (see {@link ID_TABLES}). `prefix` holds letters, digits and `_.:-` only, so
+ * lower-casing and the range end are plain ASCII.
  */
 export function selectIdsByPrefix(
   db: D1Database,
@@ -182,12 +195,9 @@ export function selectIdsByPrefix(
   prefix: string,
   limit: number,
 ): Query<SearchHit> {
-  const { table, column, scoped } = ID_TABLES[kind];
+  const { table, column, key, scoped } = ID_TABLES[kind];
   const lower = prefix.toLowerCase();
-  const filters = where().and(
-    true,
-    (param) => `lower(${column}) >= ${param(lower)} AND lower(${column}) < ${param(prefixEnd(lower))}`,
-  );
+  const filters = where().and(true, (param) => `${key} >= ${param(lower)} AND ${key} < ${param(prefixEnd(lower))}`);
   const within = scoped === "patient" ? withUnassignedPatients(scope, soleClinic) : scope;
   // Notifications belong to the clinic of their event (events_clinic_received answers the subquery).
   filters.and(within.clinics !== "all", (param) =>
@@ -203,7 +213,7 @@ export function selectIdsByPrefix(
     db
       .prepare(
         `SELECT '${kind}' AS kind, ${column} AS id, ${clinic} AS clinic_id, 'id' AS matched, ${event} AS event_id FROM ${table} t
-${filters.clause} ORDER BY lower(${column}) LIMIT ${filters.param(limit)}`,
+${filters.clause} ORDER BY ${key} LIMIT ${filters.param(limit)}`,
       )
       .bind(...filters.values),
   );

@@ -1,3 +1,5 @@
+import { inStatusIndex } from "./notification-outbox";
+
 /**
  * Typed SQL for the lifecycle watch's rules. A rule is two pieces of SQL over the same parameters:
  * the targets that offend now (`candidates`: `target_id, clinic_id, since`, read through an index)
@@ -135,7 +137,7 @@ export function notificationsInStatus(status: "failed" | "held"): WatchQuery {
     rule: `notification_${status}`,
     targetType: "notification",
     candidates: `SELECT n.notification_id AS target_id, e.clinic_id, n.updated_at AS since
-FROM notifications n LEFT JOIN events e ON e.event_id = n.event_id WHERE n.status = ?5`,
+FROM notifications n LEFT JOIN events e ON e.event_id = n.event_id WHERE n.status = ?5 AND ${inStatusIndex("n.status")}`,
     stillOffends: `EXISTS (SELECT 1 FROM notifications WHERE notification_id = alerts.target_id AND status = ?5)`,
     params: [status],
   };

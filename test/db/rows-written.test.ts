@@ -77,10 +77,11 @@ describe("D1 rows written per event", () => {
     )
       .bind(id)
       .run();
-    // (event_id, channel), one per topic, patient, status, created, id search: 6 entries and the row; a
-    // rowid table wrote a seventh entry for the primary key (migration 0160). A pending row starts no
-    // history row (0131) and no change (0121).
-    expect(result.meta.rows_written).toBe(7);
+    // (event_id, channel), one per topic, patient, status, created: 5 entries and the row; a rowid
+    // table wrote an entry for the primary key (migration 0160), and the id search one for
+    // lower(notification_id) (dropped by 0177: the search ranges over the primary key). A pending row
+    // starts no history row (0131) and no change (0121).
+    expect(result.meta.rows_written).toBe(6);
   });
 
   it("a sender write to a pending notification that leaves its status writes the row alone (no sweep or text index)", async () => {
@@ -189,10 +190,11 @@ describe("D1 rows written per event", () => {
     });
     const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
     expect(result.explicitAcks).toHaveLength(jobs.length);
-    // Each sent message (the log providers give no provider id): the row, its status entry, the
-    // status-history row and its entry, the change (migration 0121). Assigning `rendered` again added
-    // a sixth, the notifications_rendered entry the send mark had already written.
-    expect(outcomeRows).toEqual(jobs.map(() => 5));
+    // Each sent message (the log providers give no provider id): the row, the status-history row, the
+    // change (migration 0121). Assigning `rendered` again added the notifications_rendered entry the
+    // send mark had already written (6); the row's status entry (a sent row leaves the status index,
+    // 0176) and the history row's index entry (the history is keyed by its own rows, 0175) made 5.
+    expect(outcomeRows).toEqual(jobs.map(() => 3));
     const rows = await env.DB.prepare(`SELECT status, rendered FROM notifications WHERE event_id = ?1`)
       .bind(shipped.event_id)
       .all<{ status: string; rendered: string | null }>();

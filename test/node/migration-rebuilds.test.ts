@@ -16,6 +16,7 @@ const files = readdirSync(migrations)
 /** Each rebuilding migration and the tables it rebuilds. */
 const REBUILDS: Record<string, string[]> = {
   "0160_without_rowid.sql": ["events", "notifications"],
+  "0175_status_history_without_rowid.sql": ["notification_status_history"],
   "0180_entities_without_rowid.sql": ["orders", "medication_requests", "refills"],
 };
 
@@ -54,5 +55,44 @@ describe("migrations that rebuild a table keep every value in its column", () =>
       expect(Object.fromEntries(kept.map(([name]) => [name, row[name]])), table).toEqual(Object.fromEntries(kept));
       expect(values.length, `${table} lost columns`).toBeLessThanOrEqual(Object.keys(row).length);
     }
+  });
+});
+
+describe("0175 keeps each notification's status history in the order it was written", () => {
+  it("numbers the stored rows of each notification by rowid, whatever their times say", () => {
+    const migration = "0175_status_history_without_rowid.sql";
+    const db = new DatabaseSync(":memory:");
+    const apply = (name: string) => db.exec(readFileSync(path.join(migrations, name), "utf8"));
+    for (const name of files.filter((file) => file < migration)) apply(name);
+    // Two notifications' changes interleaved, two of them in the same millisecond and one whose time
+    // steps back (another sender's clock): only the rowid says which came first.
+    const rows: [string, string, string][] = [
+      ["ntf_b", "held", "2026-01-01T00:00:00.000Z"],
+      ["ntf_a", "held", "2026-01-01T00:00:00.000Z"],
+      ["ntf_a", "pending", "2026-01-01T00:00:01.000Z"],
+      ["ntf_b", "pending", "2026-01-01T00:00:00.000Z"],
+      ["ntf_a", "sent", "2026-01-01T00:00:01.000Z"],
+      ["ntf_b", "sent", "2025-12-31T23:59:59.000Z"],
+      ["ntf_a", "delivered", "2026-01-01T00:00:02.000Z"],
+    ];
+    const insert = db.prepare(`INSERT INTO notification_status_history (notification_id, status, at) VALUES (?, ?, ?)`);
+    for (const row of rows) insert.run(...row);
+    for (const name of files.filter((file) => file >= migration)) apply(name);
+
+    const stored = db
+      .prepare(`SELECT notification_id, seq, status, at FROM notification_status_history ORDER BY notification_id, seq`)
+      .all();
+    expect(stored).toEqual(
+      ["ntf_a", "ntf_b"].flatMap((id) =>
+        rows
+          .filter(([notificationId]) => notificationId === id)
+          .map(([notificationId, status, at], index) => ({
+            notification_id: notificationId,
+            seq: index + 1,
+            status,
+            at,
+          })),
+      ),
+    );
   });
 });

@@ -1,0 +1,24 @@
+-- One D1 row written fewer per message sent (issue 26.2): notifications_status_created (status,
+-- created_at) leaves out the rows in status 'sent'. Every outcome SETs `status`, which re-adds the row's
+-- entry (D1 bills it); a sent message, the most common outcome by far, now leaves the index instead
+-- (removing an entry is free), and no reader needs the sent rows from it:
+-- - the sweep (pending, scheduled), the overview's oldest pending, the replay of held or failed rows,
+--   the watch rules (failed, held), the counts of held and suppressed rows by reason, and a list
+--   filtered by any status but 'sent' read it as before;
+-- - a list filtered by 'sent' reads notifications_created in its order and keeps the sent rows (most
+--   rows are sent, so a page fills after a few more rows read);
+-- - the counts by status (notificationStats) count the sent rows as all the rows (a covering index)
+--   minus every other status (this index);
+-- - the compaction (sent, delivered, suppressed, superseded) reads notifications_created by created_at.
+-- 'delivered' keeps its entries: the counts by status show delivered and sent apart, and without an
+-- index holding the delivered rows that split would take a scan of the table. A delivery report writes
+-- that entry as before (the row enters the index, where it used to be moved within it).
+--
+-- SQLite uses a partial index only when the query's WHERE contains the index's condition at prepare
+-- time (a bound `status = ?1` does not imply it), so the queries that use it carry the term
+-- `status <> 'sent'` spelled exactly so (src/db/notification-outbox.ts, inStatusIndex). That code reads
+-- the full index of before just as well; the release before, whose queries lack the term, gives the
+-- same answers on this index but reads those by status without it (docs/operations.md: this drop may
+-- ship in the release after the code).
+DROP INDEX notifications_status_created;
+CREATE INDEX notifications_status_created ON notifications (status, created_at) WHERE status <> 'sent';
