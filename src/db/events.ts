@@ -10,6 +10,15 @@ import { query, readBatch, readBatchThen } from "./batch";
 import { type MarkedPurge, type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 
 export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
+/**
+ * The condition of `events_status_received` (migration 0170): it indexes the events not `processed`,
+ * the few in flight or needing someone, not the many done. SQLite uses a partial index only when the
+ * query's WHERE holds this very term (`status = ?1`, or `status = 'dead'`, does not imply it when
+ * the statement is prepared), so every query by another status adds it, and one by `processed` reads
+ * a time-ordered index and filters.
+ */
+export const STATUS_INDEXED = "status <> 'processed'";
+
 export const EVENT_STATUSES: readonly EventStatus[] = [
   "queued",
   "processing",
@@ -267,7 +276,8 @@ export function payloadPurgeRun(
           `UPDATE events SET payload = NULL, payload_purged_at = ?2
 WHERE event_id IN (
   SELECT event_id FROM events
-  WHERE status IN ('queued', 'processing', 'failed') AND received_at < ?1 AND payload IS NOT NULL
+  WHERE status IN ('queued', 'processing', 'failed') AND ${STATUS_INDEXED} AND received_at < ?1
+    AND payload IS NOT NULL
   LIMIT ?3)`,
         )
         .bind(stuckCutoff, now, chunk)
@@ -286,31 +296,42 @@ export interface EventStats {
   applied_more_than_once: number;
 }
 
-/** Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. */
+/**
+ * Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. The
+ * statuses other than `processed` are counted from `events_status_received`, which holds only those
+ * (migration 0170); `processed` is the total, counted from the smallest covering index (or
+ * `events_clinic_received` for some clinics), less those. One batch, so both counts see the same rows.
+ */
 export async function eventStats(db: D1Database, scope: StaffScope): Promise<EventStats> {
   const inScope = andInScope(scope, "clinic_id", "?1");
   const [byStatus, totals] = await readBatch(db, [
-    // Counted from the (status, received_at) index alone (or (clinic_id, received_at) for some
-    // clinics); the sums read only the partial indexes of the few rows with conflicts or repeated
-    // applications (migration 0006).
     query<{ status: string; count: number }>(
       db
-        .prepare(`SELECT status, COUNT(*) AS count FROM events WHERE 1${inScope.sql} GROUP BY status`)
+        .prepare(`SELECT status, COUNT(*) AS count FROM events WHERE ${STATUS_INDEXED}${inScope.sql} GROUP BY status`)
         .bind(...inScope.values),
     ),
-    query<{ conflicts: number; repeated: number }>(
+    // The sums read only the partial indexes of the few rows with conflicts or repeated applications
+    // (migration 0006).
+    query<{ total: number; conflicts: number; repeated: number }>(
       db
         .prepare(`SELECT
+      (SELECT COUNT(*) FROM events WHERE 1${inScope.sql}) AS total,
       (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0${inScope.sql}) AS conflicts,
       (SELECT COUNT(*) FROM events WHERE applications > 1${inScope.sql}) AS repeated`)
         .bind(...inScope.values),
     ),
   ]);
   const row = totals[0];
+  const total = Number(row?.total ?? 0);
   const counts = byStatus.map((entry) => [String(entry.status), Number(entry.count)] as const);
+  const processed = total - counts.reduce((sum, [, count]) => sum + count, 0);
+  // In status order, as one GROUP BY over every status listed them.
+  const byStatusName = [...counts, ...(processed > 0 ? [["processed", processed] as const] : [])].sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   return {
-    total: counts.reduce((sum, [, count]) => sum + count, 0),
-    by_status: Object.fromEntries(counts),
+    total,
+    by_status: Object.fromEntries(byStatusName),
     conflicts: Number(row?.conflicts ?? 0),
     applied_more_than_once: Number(row?.repeated ?? 0),
   };
