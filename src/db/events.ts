@@ -58,7 +58,6 @@ ON CONFLICT (event_id) DO UPDATE SET
   attempts = events.attempts + 1,
   lease_owner = excluded.lease_owner,
   lease_expires_at = excluded.lease_expires_at,
-  payload = COALESCE(events.payload, excluded.payload),
   request_id = excluded.request_id
 WHERE events.payload_hash = excluded.payload_hash
   AND (events.status IN ('queued', 'failed', 'dead')
@@ -78,19 +77,39 @@ WHERE event_id IN (SELECT json_extract(value, '$[0]') FROM json_each(?1))
     WHERE json_extract(delivery.value, '$[0]') = events.event_id
       AND json_extract(delivery.value, '$[1]') <> events.payload_hash)`;
 
-const CLAIMED_ROWS_SQL = `SELECT event_id, status, lease_owner, lease_expires_at, payload_hash, attempts
+const CLAIMED_ROWS_SQL = `SELECT event_id, status, lease_owner, lease_expires_at, payload_hash, attempts,
+  payload IS NULL AS payload_purged
 FROM events WHERE event_id IN (SELECT value FROM json_each(?1))`;
+
+/** A claimed row as read, with whether its payload is gone (purged before this delivery came). */
+interface ClaimedRead extends ClaimedRow {
+  payload_purged: number;
+}
+
+/**
+ * Gives a claimed event whose payload was purged the delivery's (same content: same hash), so a
+ * replay can use it again. Not a SET of the claim's upsert: SETting `payload`, even to itself, writes
+ * the event's entry in each JSON-path index again (up to four D1 rows per claim taken again), for a
+ * payload nearly always still there.
+ */
+const RESTORE_PAYLOAD_SQL = `UPDATE events SET payload = ?2 WHERE event_id = ?1 AND lease_owner = ?3 AND payload IS NULL`;
+
+/**
+ * D1 queries one {@link claimEvents} of `deliveries` makes: an upsert each, the conflict count, the
+ * read (and, rarely, one restore per event taken back after its payload was purged).
+ */
+export function claimQueries(deliveries: number): number {
+  return deliveries + 2;
+}
 
 /**
  * Claims a whole batch in one round trip: for each delivery an upsert that takes the event when it is
  * new, waiting for a retry (`queued`, `failed`, `dead`) or held by an expired lease; one counter of
- * same-id deliveries whose content differs; then one read of every row ({@link claimQueries} in all). A row whose `lease_owner` is
- * `leaseOwner` afterwards is ours to apply.
+ * same-id deliveries whose content differs; then one read of every row ({@link claimQueries} in all).
+ * A row whose `lease_owner` is `leaseOwner` afterwards is ours to apply. An event taken whose payload
+ * was purged gets the delivery's back in a second round trip, under the lease just taken; should that
+ * fail, the error is the claim's (the caller releases the leases and retries).
  */
-/** D1 queries one {@link claimEvents} of `deliveries` makes: an upsert each, the conflict count, the read. */
-export function claimQueries(deliveries: number): number {
-  return deliveries + 2;
-}
 
 export async function claimEvents(
   db: D1Database,
@@ -127,9 +146,20 @@ export async function claimEvents(
   const { last: rows } = await readBatchThen(
     db,
     statements,
-    query<ClaimedRow>(db.prepare(CLAIMED_ROWS_SQL).bind(JSON.stringify(requests.map((request) => request.eventId)))),
+    query<ClaimedRead>(db.prepare(CLAIMED_ROWS_SQL).bind(JSON.stringify(requests.map((request) => request.eventId)))),
   );
-  return new Map(rows.map((row) => [row.event_id, row]));
+  const claimed = new Map(rows.map(({ payload_purged, ...row }) => [row.event_id, row]));
+  const purged = new Set(
+    rows.filter((row) => row.payload_purged && row.lease_owner === leaseOwner).map((row) => row.event_id),
+  );
+  const restores: D1PreparedStatement[] = [];
+  for (const request of requests) {
+    // The delivery of the stored content (a same-id one with other content is a conflict), once.
+    if (claimed.get(request.eventId)?.payload_hash !== request.payloadHash || !purged.delete(request.eventId)) continue;
+    restores.push(db.prepare(RESTORE_PAYLOAD_SQL).bind(request.eventId, request.payload, leaseOwner));
+  }
+  if (restores.length > 0) await db.batch(restores);
+  return claimed;
 }
 
 /**

@@ -67,3 +67,36 @@ describe("D1 rows written on the events path", () => {
     }
   });
 });
+
+describe("D1 rows written by a claim", () => {
+  it("a claim taken again (a retry of a failed event) writes the row and its status entry, not its id entries again", async () => {
+    const request = claimRequest("order:shipped", {
+      order_id: uniqueId("ord"),
+      medication_request_id: uniqueId("mr"),
+      patient_id: uniqueId("pat"),
+    });
+    const first = await claim(request);
+    // The row and its entries in received, status, type, clinic, id search and the three ids named;
+    // then the conflict count and the read, which write nothing.
+    expect(first.rowsWritten).toEqual([9, 0, 0]);
+    await complete("failed", request.eventId, first.leaseOwner);
+    // The upsert's SET left the payload as stored, so its JSON-path entries are not written again.
+    expect((await claim(request)).rowsWritten).toEqual([2, 0, 0]);
+  });
+
+  it("a claim that takes back an event whose payload was purged gives it the delivery's payload again", async () => {
+    const request = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
+    const first = await claim(request);
+    await complete("dead", request.eventId, first.leaseOwner);
+    await env.DB.prepare(`UPDATE events SET payload = NULL, payload_purged_at = ?2 WHERE event_id = ?1`)
+      .bind(request.eventId, new Date(NOW).toISOString())
+      .run();
+    // The claim as for any event taken again; then, in a round trip of its own (rare: a redelivery
+    // after the purge), the payload and its two id entries under the lease just taken.
+    expect((await claim(request)).rowsWritten).toEqual([2, 0, 0, 3]);
+    const row = await env.DB.prepare(`SELECT status, payload FROM events WHERE event_id = ?1`)
+      .bind(request.eventId)
+      .first<{ status: string; payload: string | null }>();
+    expect(row).toEqual({ status: "processing", payload: request.payload });
+  });
+});
