@@ -186,16 +186,24 @@ export interface Completion {
   warnings?: string | null;
 }
 
-const COMPLETE_SQL = `UPDATE events SET
+/**
+ * The status update, as two statements: only a `processed` outcome SETs `applications`. SETting it
+ * unchanged (`+ 0`) wrote the event's `events_reapplied` entry again (a row) whenever the event had
+ * been applied more than once before.
+ */
+function completeSql(applied: boolean): string {
+  return `UPDATE events SET
   status = ?2,
   processed_at = CASE WHEN ?2 IN ('failed', 'dead') THEN processed_at ELSE ?3 END,
   last_error = ?4,
   issues = ?5,
-  warnings = ?7,
-  applications = applications + (CASE WHEN ?2 = 'processed' THEN 1 ELSE 0 END),
+  warnings = ?7,${applied ? "\n  applications = applications + 1," : ""}
   lease_owner = NULL,
   lease_expires_at = NULL
 WHERE event_id = ?1 AND lease_owner = ?6`;
+}
+const COMPLETE_APPLIED_SQL = completeSql(true);
+const COMPLETE_NOT_APPLIED_SQL = completeSql(false);
 
 /**
  * Records an event's outcome and releases its lease, only if `leaseOwner` still holds it. Placed after
@@ -209,7 +217,7 @@ export function completeEvent(
   now: string,
 ): D1PreparedStatement {
   return db
-    .prepare(COMPLETE_SQL)
+    .prepare(completion.status === "processed" ? COMPLETE_APPLIED_SQL : COMPLETE_NOT_APPLIED_SQL)
     .bind(
       completion.eventId,
       completion.status,

@@ -66,6 +66,21 @@ describe("D1 rows written on the events path", () => {
       expect(await complete(status, other.eventId, (await claim(other)).leaseOwner)).toBe(2);
     }
   });
+
+  it("a status update other than processed leaves an event applied more than once its reapplied entry", async () => {
+    const request = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
+    await complete("processed", request.eventId, (await claim(request)).leaseOwner);
+    await env.DB.prepare(`UPDATE events SET status = 'dead' WHERE event_id = ?1`).bind(request.eventId).run();
+    // Applied a second time (a forced replay): the row and its new events_reapplied entry.
+    expect(await complete("processed", request.eventId, (await claim(request)).leaseOwner)).toBe(2);
+    await env.DB.prepare(`UPDATE events SET status = 'dead' WHERE event_id = ?1`).bind(request.eventId).run();
+    // Failed this time: the row and its status entry; `applications` is not SET, so its entry stays.
+    expect(await complete("failed", request.eventId, (await claim(request)).leaseOwner)).toBe(2);
+    const row = await env.DB.prepare(`SELECT status, applications FROM events WHERE event_id = ?1`)
+      .bind(request.eventId)
+      .first<{ status: string; applications: number }>();
+    expect(row).toEqual({ status: "failed", applications: 2 });
+  });
 });
 
 describe("D1 rows written by a claim", () => {
