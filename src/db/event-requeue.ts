@@ -1,6 +1,6 @@
 import { type AuditActor, failReplayAuditRows, insertReplayAuditSql, replayAuditValues } from "./audit";
 import { query, readBatch } from "./batch";
-import type { EventStatus } from "./events";
+import { type EventStatus, STATUS_INDEXED } from "./events";
 import { ALL_CLINICS, andInScope, type StaffScope } from "./scope";
 
 /**
@@ -81,7 +81,8 @@ export async function markQueuedForBulkReplay(
   now: string,
   who: AuditActor,
 ): Promise<BulkReplayMarked> {
-  const conditions = ["status = ?1", "payload IS NOT NULL"];
+  // The literal term lets SQLite read the partial `events_status_received` (never `processed` here).
+  const conditions = ["status = ?1", STATUS_INDEXED, "payload IS NOT NULL"];
   if (filter.type !== undefined) conditions.push("event_type = ?3");
   if (filter.receivedAfter !== undefined) conditions.push("received_at > ?4");
   if (filter.receivedBefore !== undefined) conditions.push("received_at < ?5");
@@ -195,7 +196,8 @@ WHERE event_id IN (
   SELECT event_id FROM events WHERE status = 'queued' AND queued_at < ?1 AND payload IS NOT NULL
   ORDER BY queued_at LIMIT ?4)
 OR event_id IN (
-  SELECT event_id FROM events WHERE status = 'processing' AND lease_expires_at < ?2 AND payload IS NOT NULL
+  SELECT event_id FROM events WHERE status = 'processing' AND ${STATUS_INDEXED} AND lease_expires_at < ?2
+    AND payload IS NOT NULL
   ORDER BY lease_expires_at LIMIT ?4)
 RETURNING event_id, payload, received_at`,
     )

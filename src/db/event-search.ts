@@ -1,6 +1,6 @@
 import type { EntityKind } from "../event-types";
 import { type Query, query, readBatch } from "./batch";
-import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus } from "./events";
+import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus, STATUS_INDEXED } from "./events";
 import type { NotificationRow } from "./notification-outbox";
 import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
 import { where } from "./parameters";
@@ -40,13 +40,20 @@ export interface EventSearch {
 /**
  * A page of events newest first matching every given filter: the admin `/events` list and the
  * console's event list both read here. Only the filters present go into the statement, so SQLite can
- * pick the index each needs (status, type, received range, or the id lookups united).
+ * pick the index each needs (a status other than `processed`, type, clinic, received range, or the id
+ * lookups united).
  */
 export async function searchEventRows(db: D1Database, scope: StaffScope, search: EventSearch): Promise<Page<EventRow>> {
   const { reference } = search;
   const filters = where()
     .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param))
-    .and(Boolean(search.status), (param) => `status = ${param(search.status)}`)
+    // `processed` (most events) reads the time-ordered index the other filters pick and filters;
+    // any other status reads the partial `events_status_received`, which needs its own term.
+    .and(Boolean(search.status), (param) =>
+      search.status === "processed"
+        ? `status = ${param(search.status)}`
+        : `status = ${param(search.status)} AND ${STATUS_INDEXED}`,
+    )
     .and(Boolean(search.type), (param) => `event_type = ${param(search.type)}`)
     .and(Boolean(search.receivedFrom), (param) => `received_at >= ${param(search.receivedFrom)}`)
     .and(Boolean(search.receivedBefore), (param) => `received_at < ${param(search.receivedBefore)}`)

@@ -10,6 +10,15 @@ import { query, readBatch, readBatchThen } from "./batch";
 import { type MarkedPurge, type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 
 export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
+/**
+ * The condition of `events_status_received` (migration 0170): it indexes the events not `processed`,
+ * the few in flight or needing someone, not the many done. SQLite uses a partial index only when the
+ * query's WHERE holds this very term (`status = ?1`, or `status = 'dead'`, does not imply it when
+ * the statement is prepared), so every query by another status adds it, and one by `processed` reads
+ * a time-ordered index and filters.
+ */
+export const STATUS_INDEXED = "status <> 'processed'";
+
 export const EVENT_STATUSES: readonly EventStatus[] = [
   "queued",
   "processing",
@@ -49,7 +58,6 @@ ON CONFLICT (event_id) DO UPDATE SET
   attempts = events.attempts + 1,
   lease_owner = excluded.lease_owner,
   lease_expires_at = excluded.lease_expires_at,
-  payload = COALESCE(events.payload, excluded.payload),
   request_id = excluded.request_id
 WHERE events.payload_hash = excluded.payload_hash
   AND (events.status IN ('queued', 'failed', 'dead')
@@ -71,19 +79,39 @@ FROM (
   GROUP BY events.event_id) AS differing
 WHERE events.event_id = differing.event_id`;
 
-const CLAIMED_ROWS_SQL = `SELECT event_id, status, lease_owner, lease_expires_at, payload_hash, attempts
+const CLAIMED_ROWS_SQL = `SELECT event_id, status, lease_owner, lease_expires_at, payload_hash, attempts,
+  payload IS NULL AS payload_purged
 FROM events WHERE event_id IN (SELECT value FROM json_each(?1))`;
+
+/** A claimed row as read, with whether its payload is gone (purged before this delivery came). */
+interface ClaimedRead extends ClaimedRow {
+  payload_purged: number;
+}
+
+/**
+ * Gives a claimed event whose payload was purged the delivery's (same content: same hash), so a
+ * replay can use it again. Not a SET of the claim's upsert: SETting `payload`, even to itself, writes
+ * the event's entry in each JSON-path index again (up to four D1 rows per claim taken again), for a
+ * payload nearly always still there.
+ */
+const RESTORE_PAYLOAD_SQL = `UPDATE events SET payload = ?2 WHERE event_id = ?1 AND lease_owner = ?3 AND payload IS NULL`;
+
+/**
+ * D1 queries one {@link claimEvents} of `deliveries` makes: an upsert each, the conflict count, the
+ * read (and, rarely, one restore per event taken back after its payload was purged).
+ */
+export function claimQueries(deliveries: number): number {
+  return deliveries + 2;
+}
 
 /**
  * Claims a whole batch in one round trip: for each delivery an upsert that takes the event when it is
  * new, waiting for a retry (`queued`, `failed`, `dead`) or held by an expired lease; one counter of
- * same-id deliveries whose content differs; then one read of every row ({@link claimQueries} in all). A row whose `lease_owner` is
- * `leaseOwner` afterwards is ours to apply.
+ * same-id deliveries whose content differs; then one read of every row ({@link claimQueries} in all).
+ * A row whose `lease_owner` is `leaseOwner` afterwards is ours to apply. An event taken whose payload
+ * was purged gets the delivery's back in a second round trip, under the lease just taken; should that
+ * fail, the error is the claim's (the caller releases the leases and retries).
  */
-/** D1 queries one {@link claimEvents} of `deliveries` makes: an upsert each, the conflict count, the read. */
-export function claimQueries(deliveries: number): number {
-  return deliveries + 2;
-}
 
 export async function claimEvents(
   db: D1Database,
@@ -120,9 +148,20 @@ export async function claimEvents(
   const { last: rows } = await readBatchThen(
     db,
     statements,
-    query<ClaimedRow>(db.prepare(CLAIMED_ROWS_SQL).bind(JSON.stringify(requests.map((request) => request.eventId)))),
+    query<ClaimedRead>(db.prepare(CLAIMED_ROWS_SQL).bind(JSON.stringify(requests.map((request) => request.eventId)))),
   );
-  return new Map(rows.map((row) => [row.event_id, row]));
+  const claimed = new Map(rows.map(({ payload_purged, ...row }) => [row.event_id, row]));
+  const purged = new Set(
+    rows.filter((row) => row.payload_purged && row.lease_owner === leaseOwner).map((row) => row.event_id),
+  );
+  const restores: D1PreparedStatement[] = [];
+  for (const request of requests) {
+    // The delivery of the stored content (a same-id one with other content is a conflict), once.
+    if (claimed.get(request.eventId)?.payload_hash !== request.payloadHash || !purged.delete(request.eventId)) continue;
+    restores.push(db.prepare(RESTORE_PAYLOAD_SQL).bind(request.eventId, request.payload, leaseOwner));
+  }
+  if (restores.length > 0) await db.batch(restores);
+  return claimed;
 }
 
 /**
@@ -149,16 +188,24 @@ export interface Completion {
   warnings?: string | null;
 }
 
-const COMPLETE_SQL = `UPDATE events SET
+/**
+ * The status update, as two statements: only a `processed` outcome SETs `applications`. SETting it
+ * unchanged (`+ 0`) wrote the event's `events_reapplied` entry again (a row) whenever the event had
+ * been applied more than once before.
+ */
+function completeSql(applied: boolean): string {
+  return `UPDATE events SET
   status = ?2,
   processed_at = CASE WHEN ?2 IN ('failed', 'dead') THEN processed_at ELSE ?3 END,
   last_error = ?4,
   issues = ?5,
-  warnings = ?7,
-  applications = applications + (CASE WHEN ?2 = 'processed' THEN 1 ELSE 0 END),
+  warnings = ?7,${applied ? "\n  applications = applications + 1," : ""}
   lease_owner = NULL,
   lease_expires_at = NULL
 WHERE event_id = ?1 AND lease_owner = ?6`;
+}
+const COMPLETE_APPLIED_SQL = completeSql(true);
+const COMPLETE_NOT_APPLIED_SQL = completeSql(false);
 
 /**
  * Records an event's outcome and releases its lease, only if `leaseOwner` still holds it. Placed after
@@ -172,7 +219,7 @@ export function completeEvent(
   now: string,
 ): D1PreparedStatement {
   return db
-    .prepare(COMPLETE_SQL)
+    .prepare(completion.status === "processed" ? COMPLETE_APPLIED_SQL : COMPLETE_NOT_APPLIED_SQL)
     .bind(
       completion.eventId,
       completion.status,
@@ -269,7 +316,8 @@ export function payloadPurgeRun(
           `UPDATE events SET payload = NULL, payload_purged_at = ?2
 WHERE event_id IN (
   SELECT event_id FROM events
-  WHERE status IN ('queued', 'processing', 'failed') AND received_at < ?1 AND payload IS NOT NULL
+  WHERE status IN ('queued', 'processing', 'failed') AND ${STATUS_INDEXED} AND received_at < ?1
+    AND payload IS NOT NULL
   LIMIT ?3)`,
         )
         .bind(stuckCutoff, now, chunk)
@@ -288,31 +336,42 @@ export interface EventStats {
   applied_more_than_once: number;
 }
 
-/** Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. */
+/**
+ * Counts for monitoring and the benchmark: events by status, conflicts, repeated applications. The
+ * statuses other than `processed` are counted from `events_status_received`, which holds only those
+ * (migration 0170); `processed` is the total, counted from the smallest covering index (or
+ * `events_clinic_received` for some clinics), less those. One batch, so both counts see the same rows.
+ */
 export async function eventStats(db: D1Database, scope: StaffScope): Promise<EventStats> {
   const inScope = andInScope(scope, "clinic_id", "?1");
   const [byStatus, totals] = await readBatch(db, [
-    // Counted from the (status, received_at) index alone (or (clinic_id, received_at) for some
-    // clinics); the sums read only the partial indexes of the few rows with conflicts or repeated
-    // applications (migration 0006).
     query<{ status: string; count: number }>(
       db
-        .prepare(`SELECT status, COUNT(*) AS count FROM events WHERE 1${inScope.sql} GROUP BY status`)
+        .prepare(`SELECT status, COUNT(*) AS count FROM events WHERE ${STATUS_INDEXED}${inScope.sql} GROUP BY status`)
         .bind(...inScope.values),
     ),
-    query<{ conflicts: number; repeated: number }>(
+    // The sums read only the partial indexes of the few rows with conflicts or repeated applications
+    // (migration 0006).
+    query<{ total: number; conflicts: number; repeated: number }>(
       db
         .prepare(`SELECT
+      (SELECT COUNT(*) FROM events WHERE 1${inScope.sql}) AS total,
       (SELECT COALESCE(SUM(conflicts), 0) FROM events WHERE conflicts > 0${inScope.sql}) AS conflicts,
       (SELECT COUNT(*) FROM events WHERE applications > 1${inScope.sql}) AS repeated`)
         .bind(...inScope.values),
     ),
   ]);
   const row = totals[0];
+  const total = Number(row?.total ?? 0);
   const counts = byStatus.map((entry) => [String(entry.status), Number(entry.count)] as const);
+  const processed = total - counts.reduce((sum, [, count]) => sum + count, 0);
+  // In status order, as one GROUP BY over every status listed them.
+  const byStatusName = [...counts, ...(processed > 0 ? [["processed", processed] as const] : [])].sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   return {
-    total: counts.reduce((sum, [, count]) => sum + count, 0),
-    by_status: Object.fromEntries(counts),
+    total,
+    by_status: Object.fromEntries(byStatusName),
     conflicts: Number(row?.conflicts ?? 0),
     applied_more_than_once: Number(row?.repeated ?? 0),
   };

@@ -1,5 +1,5 @@
 import { query, readBatch } from "./batch";
-import type { EventStatus } from "./events";
+import { type EventStatus, STATUS_INDEXED } from "./events";
 import { inStatusIndex } from "./notification-outbox";
 import { andEventInScope, andInScope, coversClinic, type StaffScope } from "./scope";
 
@@ -40,7 +40,7 @@ export interface Overview {
 /**
  * The overview's activity figures in one round trip: each clinic's card (its profile's name, its newest event, one index
  * probe on `events_clinic_received`; its events needing attention, read from `events_status_received`
- * (the few rows of those statuses, `+clinic_id` keeping SQLite off the clinic index, which would read
+ * (the few rows of those statuses, partial since migration 0170, `+clinic_id` keeping SQLite off the clinic index, which would read
  * every event of the clinic); its open alerts, from `alerts_state_opened`), events received since `since` counted per hour and status (a
  * range of `events_received`), the oldest pending notification (`notifications_status_created`, its condition spelled out: migration 0176) and the open alerts.
  */
@@ -59,7 +59,8 @@ export async function readOverview(
         .prepare(
           `SELECT value AS clinic_id, (SELECT NULLIF(name, '') FROM clinic_profiles WHERE clinic_id = clinics.value) AS name,
   (SELECT MAX(received_at) FROM events WHERE clinic_id = clinics.value) AS last_received_at,
-  (SELECT COUNT(*) FROM events WHERE status IN (SELECT value FROM json_each(?2)) AND +clinic_id = clinics.value)
+  (SELECT COUNT(*) FROM events
+    WHERE status IN (SELECT value FROM json_each(?2)) AND ${STATUS_INDEXED} AND +clinic_id = clinics.value)
     AS attention_events,
   (SELECT COUNT(*) FROM alerts WHERE state = 'open' AND +clinic_id = clinics.value) AS open_alerts
 FROM json_each(?1) AS clinics`,

@@ -1,3 +1,4 @@
+import { STATUS_INDEXED } from "./events";
 import { inStatusIndex } from "./notification-outbox";
 
 /**
@@ -119,13 +120,16 @@ GROUP BY clinic_id HAVING SUM(count) >= ?6`;
   };
 }
 
-/** An event left `dead` or `invalid`; resolves when a replay moves it on. */
+/**
+ * An event left `dead` or `invalid`; resolves when a replay moves it on. The candidates read the
+ * partial `events_status_received` (migration 0170), which the literal term lets SQLite use.
+ */
 export function eventsInStatus(status: "dead" | "invalid"): WatchQuery {
   return {
     rule: `event_${status}`,
     targetType: "event",
     candidates: `SELECT event_id AS target_id, clinic_id, COALESCE(processed_at, received_at) AS since
-FROM events WHERE status = ?5`,
+FROM events WHERE status = ?5 AND ${STATUS_INDEXED}`,
     stillOffends: `EXISTS (SELECT 1 FROM events WHERE event_id = alerts.target_id AND status = ?5)`,
     params: [status],
   };

@@ -292,14 +292,17 @@ describe("every list (admin API and console)", () => {
     for (const scope of [ALL_CLINICS, some]) {
       for (const filters of combinations({ state: "open" as const, rule: "order_stuck", after: { time: at, id: "a" } }))
         await listAlerts(db, scope, { ...filters, limit: 10 });
-      for (const filters of combinations({
-        status: "processed" as const,
-        type: "order:shipped",
-        receivedFrom: at,
-        receivedBefore: "2026-02-01T00:00:00.000Z",
-        after: { time: at, id: "evt_z" },
-      }))
-        await searchEventRows(db, scope, { ...filters, limit: 10 });
+      // `processed` reads a time-ordered index and filters; any other status reads the partial
+      // events_status_received (migration 0170), which only its literal term lets SQLite use.
+      for (const status of ["processed", "dead"] as const)
+        for (const filters of combinations({
+          status,
+          type: "order:shipped",
+          receivedFrom: at,
+          receivedBefore: "2026-02-01T00:00:00.000Z",
+          after: { time: at, id: "evt_z" },
+        }))
+          await searchEventRows(db, scope, { ...filters, limit: 10 });
       for (const filters of combinations({
         actor: "token:admin",
         action: "patient.read",
@@ -309,8 +312,8 @@ describe("every list (admin API and console)", () => {
       }))
         await listAuditRows(db, scope, { ...filters, limit: 10 });
     }
-    // 2 scopes × (alerts 8 + events 32 + audit 32 combinations).
-    expect(recorded.size).toBe(144);
+    // 2 scopes × (alerts 8 + events 32 + 16 more with the other status + audit 32 combinations).
+    expect(recorded.size).toBe(176);
     expect(await unindexedPlans(recorded)).toEqual([]);
   });
 });

@@ -50,15 +50,17 @@ describe("D1 rows written per event", () => {
   });
 
   it("an event is its primary key's entry (WITHOUT ROWID) and has no purge entry: the row and one per index", async () => {
-    // received, status, type, clinic, id search, order_id, patient_id: 7 entries and the row; a rowid
-    // table wrote an entry for the primary key (migration 0160), and events_purge one for the payload
-    // kept (migration 0161: the purge starts from a mark instead).
-    expect(await insertEvent({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") })).toBe(8);
+    // As the claim inserts it: received, status, type, clinic, id search, order_id, patient_id: 7
+    // entries and the row; a rowid table wrote an entry for the primary key (migration 0160), and
+    // events_purge one for the payload kept (migration 0161: the purge starts from a mark instead).
+    expect(await insertEvent({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") }, "processing")).toBe(8);
   });
 
-  it("an event claimed as processing writes no more index entries than a finished one", async () => {
+  it("an event claimed as processing writes one index entry more than a processed one: its status entry", async () => {
+    // Only events_status_received tells them apart, and it keeps no processed event (migration 0170);
+    // no other index of the rows in flight (0086 dropped events_stuck_processing, 0161 events_purge).
     const data = () => ({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-    expect(await insertEvent(data(), "processing")).toBe(await insertEvent(data(), "processed"));
+    expect(await insertEvent(data(), "processing")).toBe((await insertEvent(data(), "processed")) + 1);
   });
 
   it("a notification without a provider id writes no provider-id index entry", async () => {
