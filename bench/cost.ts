@@ -176,22 +176,21 @@ export function computeCost(input: {
       (sum, [sql, figures]) => sum + billedRowsWritten(sql, figures, indexes),
       0,
     );
-    for (const [sql, figures] of Object.entries(ledger.statements))
+    for (const [sql, figures] of Object.entries(ledger.statements)) {
+      const statement = { stage, sql: sql.slice(0, 160) };
       if (figures.rows_read > 0)
         topReads.push({
-          stage,
-          sql: sql.slice(0, 160),
+          ...statement,
           rows_read_per_event: round(per(figures.rows_read)),
           calls_per_event: round(per(figures.calls)),
         });
-    for (const [sql, figures] of Object.entries(ledger.statements))
       if (figures.rows_written > 0)
         top.push({
-          stage,
-          sql: sql.slice(0, 160),
+          ...statement,
           rows_written_per_event: round(per(figures.rows_written)),
           by_rule_per_event: round(per(billedRowsWritten(sql, figures, indexes))),
         });
+    }
     const counts = {
       requests: ledger.invocations,
       cpu_ms: cpu,

@@ -33,6 +33,11 @@ export interface Results {
         floor: FloorResult;
         /** Full pipeline events/s ÷ the floor's; goal ≥ 0.5. */
         vs_floor: number | null;
+        /**
+         * The same ratio up to the moment every event was final, before the sender's drain: which of
+         * the two paths (events or notifications) holds the pipeline back.
+         */
+        vs_floor_events_final: number | null;
         /** workerd CPU ms per event by stage (the cost ledger's split). */
         cpu_ms_per_event_by_stage: Record<string, number> | null;
       })

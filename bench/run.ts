@@ -384,11 +384,17 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       storage,
       floor,
       vs_floor: vsFloor(figures.events_per_s, floor.drained ? floor.events_per_s : null),
+      vs_floor_events_final: vsFloor(
+        figures.events_final_seconds ? figures.accepted / figures.events_final_seconds : null,
+        floor.drained ? floor.events_per_s : null,
+      ),
       cpu_ms_per_event_by_stage: cost
         ? Object.fromEntries(Object.entries(cost.by_stage).map(([stage, value]) => [stage, value.cpu_ms_per_event]))
         : null,
     };
-    progress(`pipeline vs floor: ${pipeline.vs_floor}× (goal ≥ 0.5)`);
+    progress(
+      `pipeline vs floor: ${pipeline.vs_floor}× (goal ≥ 0.5); ${pipeline.vs_floor_events_final}× until every event was final, before the sender's drain (sender ${figures.sender_jobs_per_s} jobs/s busy)`,
+    );
     if (cost)
       progress(
         `cost: $${cost.usd_per_million_events} per million events; D1 rows written ${cost.d1_rows_written_per_event}/event, read ${cost.d1_rows_read_per_event}/event; queue ops ${cost.queue_operations_per_event}/event`,

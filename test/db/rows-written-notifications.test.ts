@@ -9,8 +9,7 @@ import { ALL_CLINICS, type StaffScope } from "../../src/db/scope";
 import { selectIdsByPrefix } from "../../src/db/search";
 import { notificationsInStatus, openAlertsStatement } from "../../src/db/watch";
 import { wrapDatabase } from "../helpers/d1";
-import { CLINIC_ID, makeEvent, uniqueId } from "../helpers/events";
-import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
+import { CLINIC_ID, uniqueId } from "../helpers/events";
 
 /**
  * D1 rows written on the notification path (issue 26.2, migrations 0175 to 0177), by the runtime's
@@ -109,38 +108,6 @@ describe("D1 rows written per notification", () => {
     const { id } = await insertNotification();
     // The row, the history row, the change: the row leaves the status index (free).
     expect(await setStatus(id, "sent", "2026-01-01T00:01:00.000Z")).toBe(3);
-  });
-
-  it("a sent message's outcome, through the sender's own batch, writes the row, a history row and a change", async () => {
-    const patientId = await createPatient();
-    const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
-    const jobs = await applyAndCaptureJobs([shipped]);
-    const outcomeRows: number[] = [];
-    const marked = new WeakSet<D1PreparedStatement>();
-    const db = wrapDatabase(env.DB, {
-      prepare: (sql, prepare) => {
-        const statement = prepare(sql);
-        if (!sql.startsWith("UPDATE notifications SET status = CASE")) return statement;
-        const bind = statement.bind.bind(statement);
-        statement.bind = (...values: unknown[]) => {
-          const bound = bind(...values);
-          marked.add(bound);
-          return bound;
-        };
-        return statement;
-      },
-      batch: async (statements, batch) => {
-        const results = await batch(statements);
-        statements.forEach((statement, index) => {
-          if (marked.has(statement)) outcomeRows.push(results[index]?.meta.rows_written ?? -1);
-        });
-        return results;
-      },
-    });
-    const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
-    expect(result.explicitAcks).toHaveLength(jobs.length);
-    // 5 before: the status entry (0176) and the history row's index entry (0175) are gone.
-    expect(outcomeRows).toEqual(jobs.map(() => 3));
   });
 });
 

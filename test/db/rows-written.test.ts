@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { notificationWithHistory } from "../../src/db/notification-views";
 import { ALL_CLINICS } from "../../src/db/scope";
-import { wrapDatabase } from "../helpers/d1";
+import { batchedMeta } from "../helpers/d1";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { applyAndCaptureJobs, createPatient, runSender } from "../helpers/notifications";
 
@@ -168,35 +168,14 @@ describe("D1 rows written per event", () => {
     const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
     const jobs = await applyAndCaptureJobs([shipped]);
     // The rows each outcome statement wrote, by the runtime's meta, through the sender's own batches.
-    const outcomeRows: number[] = [];
-    const marked = new WeakSet<D1PreparedStatement>();
-    const db = wrapDatabase(env.DB, {
-      prepare: (sql, prepare) => {
-        const statement = prepare(sql);
-        if (!sql.startsWith("UPDATE notifications SET status = CASE")) return statement;
-        const bind = statement.bind.bind(statement);
-        statement.bind = (...values: unknown[]) => {
-          const bound = bind(...values);
-          marked.add(bound);
-          return bound;
-        };
-        return statement;
-      },
-      batch: async (statements, batch) => {
-        const results = await batch(statements);
-        statements.forEach((statement, index) => {
-          if (marked.has(statement)) outcomeRows.push(results[index]?.meta.rows_written ?? -1);
-        });
-        return results;
-      },
-    });
+    const { db, metas } = batchedMeta(env.DB, "UPDATE notifications SET status = CASE");
     const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
     expect(result.explicitAcks).toHaveLength(jobs.length);
     // Each sent message (the log providers give no provider id): the row, the status-history row, the
     // change (migration 0121). Assigning `rendered` again added the notifications_rendered entry the
     // send mark had already written (6); the row's status entry (a sent row leaves the status index,
     // 0176) and the history row's index entry (the history is keyed by its own rows, 0175) made 5.
-    expect(outcomeRows).toEqual(jobs.map(() => 3));
+    expect(metas.map((meta) => meta.rows_written)).toEqual(jobs.map(() => 3));
     const rows = await env.DB.prepare(`SELECT status, rendered FROM notifications WHERE event_id = ?1`)
       .bind(shipped.event_id)
       .all<{ status: string; rendered: string | null }>();

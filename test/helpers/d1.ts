@@ -29,3 +29,34 @@ export function wrapDatabase(db: D1Database, interceptors: D1Interceptors): D1Da
     },
   });
 }
+
+/**
+ * `db` recording the runtime's `meta` of every statement whose SQL starts with `sqlPrefix` that runs
+ * in a `batch` (the Worker's writes do), in order: how tests measure D1's rows written and read.
+ */
+export function batchedMeta(db: D1Database, sqlPrefix: string): { db: D1Database; metas: D1Meta[] } {
+  const metas: D1Meta[] = [];
+  const marked = new WeakSet<D1PreparedStatement>();
+  const wrapped = wrapDatabase(db, {
+    prepare: (sql, prepare) => {
+      const statement = prepare(sql);
+      if (!sql.startsWith(sqlPrefix)) return statement;
+      const bind = statement.bind.bind(statement);
+      statement.bind = (...values: unknown[]) => {
+        const bound = bind(...values);
+        marked.add(bound);
+        return bound;
+      };
+      return statement;
+    },
+    batch: async (statements, batch) => {
+      const results = await batch(statements);
+      statements.forEach((statement, index) => {
+        const meta = results[index]?.meta;
+        if (marked.has(statement) && meta) metas.push(meta);
+      });
+      return results;
+    },
+  });
+  return { db: wrapped, metas };
+}
