@@ -57,6 +57,27 @@ export const ENTITY_TABLES = {
   },
 } as const satisfies Record<EntityKind, EntityTable>;
 
+/**
+ * What entity retention clears and when. An entity keeps its ids, statuses and times for good (the
+ * clinic's record of what happened); its PHI facts go once it is final and quiet for the retention
+ * period, or, final or not, once it has been quiet for the retention period plus a grace (an order
+ * left `shipped`, a request left `approved`). See docs/security.md, "Data inventory".
+ */
+export const ENTITY_RETENTION = {
+  order: {
+    phiFacts: ["carrier", "tracking_number", "shipping_address", "cancellation_reason"],
+    finalStatuses: ["delivered", "cancelled"],
+  },
+  medication_request: {
+    phiFacts: ["medication_name", "quantity", "cancellation_reason"],
+    finalStatuses: ["filled", "cancelled"],
+  },
+  refill: {
+    phiFacts: ["denial_reason"],
+    finalStatuses: ["approved", "denied"],
+  },
+} as const satisfies Record<EntityKind, { phiFacts: readonly string[]; finalStatuses: readonly string[] }>;
+
 export type FactColumn<K extends EntityKind> = (typeof ENTITY_TABLES)[K]["facts"][number];
 export type FactValue = string | number | null;
 
@@ -148,6 +169,13 @@ function progressionUpsertSql(kind: EntityKind, carried: readonly string[]): str
         `'$.${column}', CASE WHEN ${newer(column)} THEN ${ref("fact_key")} ELSE json_extract(${table}.fact_times, '$.${column}') END`,
     )
     .join(", ")})`;
+  // A PHI fact written to an entity whose facts retention already cleared (a late event: a NovaMed
+  // redelivery, a replay) makes it hold PHI again: it waits for the purge again (the facts-mark
+  // triggers of migration 0181 fire on this write and move the mark down to it when it is below).
+  const phiCarried = carried.filter((column) =>
+    (ENTITY_RETENTION[kind].phiFacts as readonly string[]).includes(column),
+  );
+  const refilled = `facts_purged_at = CASE WHEN ${phiCarried.map(newer).join(" OR ")} THEN NULL ELSE ${table}.facts_purged_at END`;
   const columns = [
     idColumn,
     "clinic_id",
@@ -181,6 +209,7 @@ function progressionUpsertSql(kind: EntityKind, carried: readonly string[]): str
     ...["status", "status_rank", "status_at", "status_event_id"].map(winner),
     ...carried.map(fact),
     ...(carried.length > 0 ? [factTimes] : []),
+    ...(phiCarried.length > 0 ? [refilled] : []),
     `first_event_at = MIN(${table}.first_event_at, excluded.first_event_at)`,
     `last_event_at = MAX(${table}.last_event_at, excluded.last_event_at)`,
     "updated_at = excluded.updated_at",

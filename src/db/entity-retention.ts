@@ -1,27 +1,9 @@
 import type { EntityKind } from "../event-types";
-import { ENTITY_TABLES } from "./entities";
+import { ENTITY_RETENTION, ENTITY_TABLES } from "./entities";
 import { type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 
-/**
- * What entity retention clears and when. An entity keeps its ids, statuses and times for good (the
- * clinic's record of what happened); its PHI facts go once it is final and quiet for the retention
- * period, or, final or not, once it has been quiet for the retention period plus a grace (an order
- * left `shipped`, a request left `approved`). See docs/security.md, "Data inventory".
- */
-export const ENTITY_RETENTION = {
-  order: {
-    phiFacts: ["carrier", "tracking_number", "shipping_address", "cancellation_reason"],
-    finalStatuses: ["delivered", "cancelled"],
-  },
-  medication_request: {
-    phiFacts: ["medication_name", "quantity", "cancellation_reason"],
-    finalStatuses: ["filled", "cancelled"],
-  },
-  refill: {
-    phiFacts: ["denial_reason"],
-    finalStatuses: ["approved", "denied"],
-  },
-} as const satisfies Record<EntityKind, { phiFacts: readonly string[]; finalStatuses: readonly string[] }>;
+/** What entity retention clears and when (defined beside the entity tables, whose upsert reads it too). */
+export { ENTITY_RETENTION };
 
 /** The two cutoffs of entity retention: final entities quiet since `final`, any entity quiet since `any`. */
 export interface EntityPurgeCutoffs {

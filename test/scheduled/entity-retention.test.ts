@@ -199,6 +199,41 @@ describe("entity retention", () => {
     expect(await entity("orders", "order_id", finishedLate)).toMatchObject({ status: "delivered", carrier: null });
   });
 
+  it("clears again the PHI facts a late event brings to an entity whose facts were already cleared", async () => {
+    const orderId = uniqueId("ord");
+    const patientId = uniqueId("pat");
+    await apply(
+      makeEvent("order:shipped", {
+        timestamp: daysAgo(40),
+        data: { order_id: orderId, patient_id: patientId, carrier: "UPS", shipping_address: address },
+      }),
+      makeEvent("order:delivered", { timestamp: daysAgo(31), data: { order_id: orderId, patient_id: patientId } }),
+    );
+    await runRetention();
+    expect(await entity("orders", "order_id", orderId)).toMatchObject({ shipping_address: null });
+    // An old event of the order (a NovaMed redelivery, a replay) arrives after the purge with a
+    // tracking number and the address: the facts are PHI again, and the next run clears them.
+    await apply(
+      makeEvent("order:shipped", {
+        timestamp: daysAgo(39),
+        data: {
+          order_id: orderId,
+          patient_id: patientId,
+          tracking_number: "1Z999AA10123456784",
+          shipping_address: address,
+        },
+      }),
+    );
+    expect(await entity("orders", "order_id", orderId)).toMatchObject({
+      tracking_number: "1Z999AA10123456784",
+      facts_purged_at: null,
+    });
+    await runRetention(now + DAY);
+    const row = await entity("orders", "order_id", orderId);
+    expect(row).toMatchObject({ status: "delivered", tracking_number: null, shipping_address: null });
+    expect(leakedCanaries(JSON.stringify(row))).toEqual([]);
+  });
+
   it("removes the payload of an event stuck in flight once the queue's message life is over too", async () => {
     const stuck = makeEvent("order:created");
     const grace = makeEvent("order:created");
