@@ -1,4 +1,4 @@
-import { query, readBatchThen } from "./batch";
+import { query, readBatch } from "./batch";
 import { namedParameters } from "./parameters";
 
 /**
@@ -93,14 +93,17 @@ export function outbox<Key extends string>(spec: OutboxTable<Key>): Outbox<Key> 
   const { table, idColumn, keyColumns, unknownOutcomeColumns } = spec;
   const open = `status IN (${statusList(spec.openStatuses)})`;
 
-  const claimParams = namedParameters([...keyColumns, "lease_expires_at", "now_ms", "now", "lease_token"]);
+  // One statement for a whole batch of jobs (?1: their keys as a JSON array of objects): each job's
+  // row is found through the key's unique index, then updated by its id. A statement per job cost the
+  // Worker a statement's request and answer each (issue 26.5).
+  const jobRows = `SELECT row.${idColumn} FROM json_each(?1) AS job JOIN ${table} AS row
+    ON ${keyColumns.map((column) => `row.${column} = json_extract(job.value, '$.${column}')`).join(" AND ")}`;
+  const claimSql = `UPDATE ${table} SET lease_token = ?3, lease_expires_at = ?4, attempts = attempts + 1, updated_at = ?5
+WHERE ${idColumn} IN (${jobRows}) AND ${open}
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ?2 OR lease_token = ?3)
+RETURNING *`;
   const keyMatch = (ref: (name: Key) => string) =>
     keyColumns.map((column) => `${column} = ${ref(column)}`).join(" AND ");
-  const claimSql = `UPDATE ${table} SET lease_token = ${claimParams.ref("lease_token")},
-  lease_expires_at = ${claimParams.ref("lease_expires_at")}, attempts = attempts + 1, updated_at = ${claimParams.ref("now")}
-WHERE ${keyMatch(claimParams.ref)} AND ${open}
-  AND (lease_expires_at IS NULL OR lease_expires_at <= ${claimParams.ref("now_ms")} OR lease_token = ${claimParams.ref("lease_token")})
-RETURNING *`;
   const leasedElsewhereSql = `SELECT ${keyColumns.join(", ")}, lease_expires_at FROM ${table}
 WHERE ${keyColumns[0]} IN (SELECT value FROM json_each(?1)) AND ${open} AND lease_expires_at > ?2 AND lease_token <> ?3`;
 
@@ -129,28 +132,17 @@ WHERE ${keyMatch(deadParams.ref)} AND ${open}
     spec,
     async claim<Row>(db: D1Database, keys: readonly OutboxKeyOf<Key>[], lease: Lease, now: number) {
       if (keys.length === 0) return { claimed: [], leasedElsewhere: [] };
-      const claim = db.prepare(claimSql);
       const iso = new Date(now).toISOString();
-      const { rows, last } = await readBatchThen(
-        db,
-        keys.map((key) =>
-          query<Row>(
-            claim.bind(
-              ...claimParams.bind({
-                ...key,
-                lease_expires_at: lease.expiresAt,
-                now_ms: now,
-                now: iso,
-                lease_token: lease.token,
-              } as Record<Key | "lease_expires_at" | "now_ms" | "now" | "lease_token", unknown>),
-            ),
-          ),
-        ),
+      const jobs = JSON.stringify(
+        keys.map((key) => Object.fromEntries(keyColumns.map((column) => [column, key[column]]))),
+      );
+      const [claimed, leasedElsewhere] = await readBatch(db, [
+        query<Row>(db.prepare(claimSql).bind(jobs, now, lease.token, lease.expiresAt, iso)),
         query<LeasedElsewhere<Key>>(
           db.prepare(leasedElsewhereSql).bind(JSON.stringify(keys.map((key) => key[keyColumns[0]])), now, lease.token),
         ),
-      );
-      return { claimed: rows.flat(), leasedElsewhere: last };
+      ]);
+      return { claimed, leasedElsewhere };
     },
     async releaseLeases(db, lease) {
       await db

@@ -5,6 +5,7 @@ import { attemptLogUpsert, outbox } from "../../src/db/outbox";
 import { nextTrySeconds, retryAfterSeconds, scheduleSpanSeconds } from "../../src/outbox/backoff";
 import { leaseCovers, newLease } from "../../src/outbox/lease";
 import { sweepOutbox } from "../../src/outbox/sweep";
+import { wrapDatabase } from "../helpers/d1";
 import { uniqueId } from "../helpers/events";
 
 /**
@@ -75,6 +76,43 @@ describe("the outbox machinery on any table", () => {
     const later = newLease(first.expiresAt, 60_000);
     expect((await DELIVERIES.claim(env.DB, [key], later, first.expiresAt)).claimed).toHaveLength(1);
     expect((await rowOf(id))?.attempts).toBe(3);
+  });
+
+  it("claims a whole batch of jobs in one round trip of two statements, whatever its size", async () => {
+    const rows = await Promise.all([addRow(T0), addRow(T0), addRow(T0), addRow(T0)]);
+    const [free, again, heldRow, done] = rows;
+    const other = newLease(T0, 60_000);
+    await DELIVERIES.claim(env.DB, [heldRow!.key], other, T0);
+    await env.DB.prepare("UPDATE test_outbox_deliveries SET status = 'delivered' WHERE delivery_id = ?1")
+      .bind(done!.id)
+      .run();
+    const statements: string[] = [];
+    let batches = 0;
+    const counting = wrapDatabase(env.DB, {
+      batch: (list, batch) => {
+        batches += 1;
+        statements.push(...list.map(() => "statement"));
+        return batch(list);
+      },
+    });
+    const lease = newLease(T0 + 1_000, 60_000);
+    const missing = { change_id: uniqueId("chg"), destination_id: "dst_1" };
+    const result = await DELIVERIES.claim<{ delivery_id: string; attempts: number }>(
+      counting,
+      [free!.key, again!.key, again!.key, heldRow!.key, done!.key, missing],
+      lease,
+      T0 + 1_000,
+    );
+    expect({ batches, statements: statements.length }).toEqual({ batches: 1, statements: 2 });
+    // A key named twice is claimed once; a row held elsewhere, a final row and a missing one are not.
+    expect(result.claimed.map((row) => [row.delivery_id, row.attempts]).sort()).toEqual(
+      [
+        [free!.id, 1],
+        [again!.id, 1],
+      ].sort(),
+    );
+    expect(result.leasedElsewhere).toEqual([{ ...heldRow!.key, lease_expires_at: other.expiresAt }]);
+    expect((await rowOf(free!.id))?.lease_token).toBe(lease.token);
   });
 
   it("records an outcome only under the lease that holds the row, and a repeat of that write still counts", async () => {
