@@ -28,6 +28,37 @@ export function vsFloor(pipelineEventsPerS: number | null, floorEventsPerS: numb
   return round(pipelineEventsPerS / floorEventsPerS, 2);
 }
 
+/** The pipeline's stream replayed without the sender, beside the full pass and the floor. */
+export interface WithoutSender {
+  events_per_s: number;
+  /** workerd CPU ms per event of the edge and the events consumer alone. */
+  cpu_ms_per_event: number | null;
+  /** Its events/s over the floor's. */
+  vs_floor: number | null;
+  /** The full pass's workerd CPU per event minus this pass's: what the sender adds (same stream, same run). */
+  sender_cpu_ms_per_event: number | null;
+  drained: boolean;
+}
+
+/** What the pass without the sender says, given the full pass (`full`) and the floor of the same run. */
+export function withoutSenderFigures(
+  full: { server_cpu_ms_per_event: number | null },
+  alone: { events_per_s: number; server_cpu_ms_per_event: number | null; drained: boolean },
+  floor: FloorResult,
+): WithoutSender {
+  const sender =
+    full.server_cpu_ms_per_event !== null && alone.server_cpu_ms_per_event !== null && alone.drained
+      ? round(full.server_cpu_ms_per_event - alone.server_cpu_ms_per_event, 3)
+      : null;
+  return {
+    events_per_s: alone.events_per_s,
+    cpu_ms_per_event: alone.server_cpu_ms_per_event,
+    vs_floor: alone.drained ? vsFloor(alone.events_per_s, floor.drained ? floor.events_per_s : null) : null,
+    sender_cpu_ms_per_event: sender,
+    drained: alone.drained,
+  };
+}
+
 export async function runPipelineFloor(
   server: RuntimeServer,
   options: { events: number; seed: number; label: string; concurrency: number; drainTimeoutS: number },

@@ -34,6 +34,13 @@ export interface PipelineOptions {
   providers: (recorded: Set<string>) => ProviderFigures;
   /** Called when the measured span starts (first send) and ends (drained): `--profile` samples it. */
   measured?: { start(): Promise<void>; end(): Promise<void> };
+  /** The stream's name when it is not `label` (the pass without the sender replays the pipeline's). */
+  streamLabel?: string;
+  /**
+   * The runtime runs no sender (patient-notifications has no consumer): drained once every event is
+   * final, send jobs left queued. The CPU it measures is the edge's and the events consumer's alone.
+   */
+  withoutSender?: boolean;
 }
 
 /** What latest.json's `pipeline` (and `faults`) carry; the issue's fields first. */
@@ -291,7 +298,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     count: options.events,
     duplicateRate: options.duplicateRate,
     outOfOrderRate: options.outOfOrderRate,
-    seed: `${options.label}-${options.seed}`,
+    seed: `${options.streamLabel ?? options.label}-${options.seed}`,
     clinicId: DEFAULT_CLINIC_ID,
     startTime: Date.parse(SEEDED_START_TIME),
     patientIds: PATIENT_IDS,
@@ -372,7 +379,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
         const result = await worker.scheduled({ cron: "*/5 * * * *", scheduledTime: new Date() }).catch(() => null);
         if (result?.outcome === "ok") sweeps += 1;
       }
-      if (eventsFinal && (last?.notifications?.by_status?.pending ?? 0) === 0) {
+      if (eventsFinal && (options.withoutSender || (last?.notifications?.by_status?.pending ?? 0) === 0)) {
         drainedAt = performance.now();
         cpuAfter = { server: treeCpu(server.pid), machine: machineCpu() };
         break;

@@ -10,7 +10,7 @@ import type { CostResult } from "./cost.ts";
 import type { ForwardingOutageResult, ForwardingResult } from "./forwarding.ts";
 import type { OutageResult } from "./outage.ts";
 import type { PipelineResult } from "./pipeline.ts";
-import type { FloorResult } from "./pipeline-floor.ts";
+import type { FloorResult, WithoutSender } from "./pipeline-floor.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StorageResult } from "./storage.ts";
 
@@ -40,6 +40,8 @@ export interface Results {
         vs_floor_events_final: number | null;
         /** workerd CPU ms per event by stage (the cost ledger's split). */
         cpu_ms_per_event_by_stage: Record<string, number> | null;
+        /** The same stream on a runtime without the sender (bench/pipeline-floor.ts, `withoutSenderFigures`). */
+        without_sender: WithoutSender;
       })
     | null;
   /** What a million events cost, from the pipeline pass (bench/cost.ts). */
@@ -103,7 +105,7 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
   add(
     "pipeline ≥ 0.5× the pipeline floor's events/s",
     pipeline
-      ? `${fmt(pipeline.vs_floor, 2)}× (${fmt(pipeline.events_per_s)} vs ${fmt(pipeline.floor.events_per_s)} events/s; workerd CPU ${fmt(pipeline.server_cpu_ms_per_event, 3)} vs ${fmt(pipeline.floor.cpu_ms_per_event, 3)} ms/event)`
+      ? `${fmt(pipeline.vs_floor, 2)}× (${fmt(pipeline.events_per_s)} vs ${fmt(pipeline.floor.events_per_s)} events/s; workerd CPU ${fmt(pipeline.server_cpu_ms_per_event, 3)} vs ${fmt(pipeline.floor.cpu_ms_per_event, 3)} ms/event); without the sender ${fmt(pipeline.without_sender?.vs_floor ?? null, 2)}×`
       : null,
     pipeline !== null && pipeline.vs_floor !== null && pipeline.vs_floor >= 0.5,
   );

@@ -30,7 +30,7 @@ import { type CostResult, computeCost, readIndexes, storageUsdPerMillionEventsMo
 import { type ForwardingOutageResult, runForwarding, runForwardingOutage } from "./forwarding.ts";
 import { type OutageResult, runOutage } from "./outage.ts";
 import { runPipeline } from "./pipeline.ts";
-import { type FloorResult, runPipelineFloor, vsFloor } from "./pipeline-floor.ts";
+import { type FloorResult, runPipelineFloor, vsFloor, withoutSenderFigures } from "./pipeline-floor.ts";
 import { freePort, type ProfileSummary, profiled } from "./profile.ts";
 import { PROVIDER_VARS, providerFakes } from "./providers.ts";
 import { evaluateTargets, machineDescription, type Results, renderTable } from "./report.ts";
@@ -287,10 +287,16 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
   }
 
   /** One pipeline pass on a fresh D1 (kept in `persist` for the storage figures). */
-  const pipelinePass = async (label: string, rate: number, events: number, drainTimeoutS: number) => {
+  const pipelinePass = async (
+    label: string,
+    rate: number,
+    events: number,
+    drainTimeoutS: number,
+    variant: { streamLabel?: string; withoutSender?: boolean } = {},
+  ) => {
     const persist = join(scratch, `d1-${label}`);
     const fakes = providerFakes(rate);
-    const inspectorPort = settings.profile && rate === 0 ? await freePort() : undefined;
+    const inspectorPort = settings.profile && rate === 0 && !variant.withoutSender ? await freePort() : undefined;
     let profile: ProfileSummary | null = null;
     const result = await withServer(
       () =>
@@ -303,6 +309,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
           migrate: true,
           outboundService: fakes.outboundService,
           inspectorPort,
+          ...(variant.withoutSender ? { withoutConsumers: ["patient-notifications"] } : {}),
         }),
       async (server: RuntimeServer) => {
         await fetch(`${server.url}/__bench/control`, { method: "POST", body: JSON.stringify({ rate }) });
@@ -319,6 +326,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
           label,
           progress,
           providers: fakes.figures,
+          ...variant,
           measured:
             inspectorPort === undefined
               ? undefined
@@ -354,6 +362,18 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       `pipeline floor: ${floor.events_per_s} events/s, ${floor.cpu_ms_per_event} workerd CPU ms/event${floor.drained ? "" : " (not drained)"}`,
     );
     const { result, persist } = await pipelinePass("pipeline", 0, settings.events, settings.drainTimeoutS);
+    // The same stream again on a runtime without the sender: what the edge and the events consumer
+    // cost alone, so the sender's CPU is the difference of two measurements, not a split by wall time.
+    const { result: alone } = await pipelinePass(
+      "pipeline-without-sender",
+      0,
+      settings.events,
+      settings.drainTimeoutS,
+      {
+        streamLabel: "pipeline",
+        withoutSender: true,
+      },
+    );
     let storage: StorageResult | null = null;
     const { ledger, ...figures } = result;
     try {
@@ -391,7 +411,12 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       cpu_ms_per_event_by_stage: cost
         ? Object.fromEntries(Object.entries(cost.by_stage).map(([stage, value]) => [stage, value.cpu_ms_per_event]))
         : null,
+      without_sender: withoutSenderFigures(figures, alone, floor),
     };
+    const { without_sender: withoutSender } = pipeline;
+    progress(
+      `pipeline without the sender: ${withoutSender.events_per_s} events/s, ${withoutSender.vs_floor}× the floor, ${withoutSender.cpu_ms_per_event} workerd CPU ms/event; the sender ${withoutSender.sender_cpu_ms_per_event} ms/event more`,
+    );
     progress(
       `pipeline vs floor: ${pipeline.vs_floor}× (goal ≥ 0.5); ${pipeline.vs_floor_events_final}× until every event was final, before the sender's drain (sender ${figures.sender_jobs_per_s} jobs/s busy)`,
     );

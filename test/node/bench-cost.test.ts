@@ -7,7 +7,7 @@ import {
   priceOf,
   storageUsdPerMillionEventsMonth,
 } from "../../bench/cost.ts";
-import { vsFloor } from "../../bench/pipeline-floor.ts";
+import { vsFloor, withoutSenderFigures } from "../../bench/pipeline-floor.ts";
 
 const ledger = (overrides: Partial<StageLedger>): StageLedger => ({ ...emptyLedger(), ...overrides });
 
@@ -109,5 +109,30 @@ describe("bench: pricing (bench/cost.ts)", () => {
   it("reports the pipeline as a ratio to its floor", () => {
     expect(vsFloor(300, 600)).toBe(0.5);
     expect(vsFloor(300, null)).toBeNull();
+  });
+
+  it("measures the sender's CPU as the full pass's minus the pass without the sender", () => {
+    const floor = { events: 2000, accepted: 1600, seconds: 4, events_per_s: 400, cpu_ms_per_event: 2, drained: true };
+    expect(
+      withoutSenderFigures(
+        { server_cpu_ms_per_event: 5.5 },
+        { events_per_s: 240, server_cpu_ms_per_event: 3.25, drained: true },
+        floor,
+      ),
+    ).toEqual({
+      events_per_s: 240,
+      cpu_ms_per_event: 3.25,
+      vs_floor: 0.6,
+      sender_cpu_ms_per_event: 2.25,
+      drained: true,
+    });
+    // A pass that did not drain measures nothing to subtract.
+    expect(
+      withoutSenderFigures(
+        { server_cpu_ms_per_event: 5.5 },
+        { events_per_s: 10, server_cpu_ms_per_event: 9, drained: false },
+        floor,
+      ),
+    ).toMatchObject({ vs_floor: null, sender_cpu_ms_per_event: null });
   });
 });
