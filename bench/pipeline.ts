@@ -94,6 +94,14 @@ export interface PipelineResult {
   consumer_events_per_s: number;
   /** Sender alone: notification jobs / summed notification batch durations. */
   sender_jobs_per_s: number;
+  /**
+   * D1 round trips per accepted event, by consumer (the bench entry counts each invocation's), and
+   * what one costs workerd here: the CPU of 300 trivial round trips (`SELECT 1`) over 300, measured
+   * before the stream. Each is a subrequest through Miniflare's D1; their count, not their rows, is
+   * most of what the sender adds to the floor locally (bench/README.md, Cost).
+   */
+  d1_round_trips_per_event: { events_consumer: number; sender: number };
+  d1_round_trip_cpu_ms: number | null;
   notification_batches: number;
   /** workerd CPU ms from first send to drain (the figure per event is `server_cpu_ms_per_event`). */
   server_cpu_ms: number | null;
@@ -251,6 +259,24 @@ export async function countStatuses(db: Awaited<ReturnType<RuntimeServer["mf"]["
   };
 }
 
+const sumOf = <T>(list: readonly T[], value: (item: T) => number) => list.reduce((sum, item) => sum + value(item), 0);
+
+/** workerd CPU ms of one trivial D1 round trip (300 after a warm-up of 20); null when /proc has none. */
+async function measureRoundTrip(server: RuntimeServer, trips = 300): Promise<number | null> {
+  const run = async (count: number) => {
+    const response = await fetch(`${server.url}/__bench/d1-round-trips?n=${count}`, {
+      signal: AbortSignal.timeout(60_000),
+    });
+    await response.arrayBuffer();
+    return response.ok;
+  };
+  if (!(await run(20).catch(() => false))) return null;
+  const before = treeCpu(server.pid);
+  if (!(await run(trips).catch(() => false))) return null;
+  const cpu = cpuDelta(before, treeCpu(server.pid)).totalMs;
+  return cpu > 0 ? round(cpu / trips, 3) : null;
+}
+
 export const finalCount = (stats: Stats | null) =>
   FINAL.reduce((sum, status) => sum + (stats?.events.by_status[status] ?? 0), 0);
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -321,6 +347,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
   let sending = true;
   const patients = await registerPatients(server, options.adminToken);
   options.progress(`${options.label}: ${patients} patients registered (notifications through the provider fakes)`);
+  const roundTripCpuMs = await measureRoundTrip(server);
   const quiet = await waitForQuiet(30_000);
   await options.measured?.start();
   const cpuBefore = { server: treeCpu(server.pid), machine: machineCpu() };
@@ -499,6 +526,11 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
         senderBatches.reduce((sum, batch) => sum + batch.messages, 0) / busySeconds(senderBatches),
         0,
       ),
+      d1_round_trips_per_event: {
+        events_consumer: round(sumOf(batches, (batch) => batch.d1_round_trips) / Math.max(1, accepted.size), 3),
+        sender: round(sumOf(senderBatches, (batch) => batch.d1_round_trips) / Math.max(1, accepted.size), 3),
+      },
+      d1_round_trip_cpu_ms: roundTripCpuMs,
       server_cpu_ms: serverCpu > 0 ? round(serverCpu, 0) : null,
       ledger,
       server_cpu_ms_per_event: serverCpu > 0 ? round(serverCpu / Math.max(1, accepted.size), 3) : null,

@@ -70,6 +70,8 @@ const HELP = `npm run bench -- [options]
   --profile             sample the receiver's isolate during the pipeline pass (V8 CPU profile through
                         workerd's inspector): top functions and modules in latest.json's
                         pipeline.profile, the profile in bench/results/pipeline.cpuprofile
+  --log-providers       the pipeline pass sends through the log providers instead of the Twilio and
+                        Resend fakes: no provider call leaves the Worker (settings.log_providers)
   -h, --help`;
 
 const PARTS = ["startup", "app", "ack", "pipeline", "faults", "outage", "forwarding"];
@@ -111,6 +113,7 @@ function parse() {
       only: { type: "string" },
       seed: { type: "string" },
       profile: { type: "boolean", default: false },
+      "log-providers": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -164,6 +167,7 @@ function options() {
     appDurationS: number("app-duration", values["app-duration"], quick ? 1 : 2, 0.1, 60),
     seed: number("seed", values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
     profile: values.profile,
+    logProviders: values["log-providers"],
   };
 }
 
@@ -304,7 +308,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
           name: label,
           scriptPath: bundles.benchEntry,
           wranglerConfig,
-          vars: { ...SECRETS, ...PROVIDER_VARS },
+          vars: { ...SECRETS, ...PROVIDER_VARS, ...(settings.logProviders && rate === 0 ? LOG_PROVIDERS : {}) },
           persist,
           migrate: true,
           outboundService: fakes.outboundService,
@@ -416,6 +420,9 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     const { without_sender: withoutSender } = pipeline;
     progress(
       `pipeline without the sender: ${withoutSender.events_per_s} events/s, ${withoutSender.vs_floor}× the floor, ${withoutSender.cpu_ms_per_event} workerd CPU ms/event; the sender ${withoutSender.sender_cpu_ms_per_event} ms/event more`,
+    );
+    progress(
+      `D1 round trips per event: events consumer ${figures.d1_round_trips_per_event.events_consumer}, sender ${figures.d1_round_trips_per_event.sender}; one costs workerd ${figures.d1_round_trip_cpu_ms} ms CPU here`,
     );
     progress(
       `pipeline vs floor: ${pipeline.vs_floor}× (goal ≥ 0.5); ${pipeline.vs_floor_events_final}× until every event was final, before the sender's drain (sender ${figures.sender_jobs_per_s} jobs/s busy)`,
@@ -552,6 +559,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       pipeline_sender_concurrency: 32,
       app_duration_s: settings.appDurationS,
       seed: settings.seed,
+      ...(settings.logProviders ? { log_providers: true } : {}),
       node: process.version,
       run_seconds: Math.round((Date.now() - started) / 1000),
     },

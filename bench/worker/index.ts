@@ -196,6 +196,13 @@ async function control(request: Request): Promise<Response> {
 export default {
   async fetch(request, env, ctx) {
     const path = new URL(request.url).pathname;
+    // `n` D1 round trips of one trivial statement each, one after the other: what a round trip to the
+    // local D1 costs workerd, read by the harness from /proc around the request (bench/pipeline.ts).
+    if (path === "/__bench/d1-round-trips") {
+      const count = Math.min(10_000, Math.max(1, Number(new URL(request.url).searchParams.get("n") ?? "1") || 1));
+      for (let trip = 0; trip < count; trip++) await env.DB.batch([env.DB.prepare("SELECT 1 AS one")]);
+      return Response.json({ round_trips: count });
+    }
     if (path.startsWith("/__bench/")) return control(request);
     if (captures(PRODUCERS.EVENTS))
       return worker.fetch(request, { ...env, EVENTS: capturingQueue(PRODUCERS.EVENTS) }, ctx);
