@@ -49,10 +49,9 @@ export async function searchEventRows(db: D1Database, scope: StaffScope, search:
     .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param))
     // `processed` (most events) reads the time-ordered index the other filters pick and filters;
     // any other status reads the partial `events_status_received`, which needs its own term.
-    .and(Boolean(search.status), (param) =>
-      search.status === "processed"
-        ? `status = ${param(search.status)}`
-        : `status = ${param(search.status)} AND ${STATUS_INDEXED}`,
+    .and(
+      Boolean(search.status),
+      (param) => `status = ${param(search.status)}${search.status === "processed" ? "" : ` AND ${STATUS_INDEXED}`}`,
     )
     .and(Boolean(search.type), (param) => `event_type = ${param(search.type)}`)
     .and(Boolean(search.receivedFrom), (param) => `received_at >= ${param(search.receivedFrom)}`)

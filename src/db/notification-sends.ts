@@ -246,17 +246,30 @@ const deliveryReportUpdate = (setsProviderId: boolean) =>
 WHERE ${DELIVERY_REPORT_WHERE}
 RETURNING *`;
 
+/** A delivery report statement and how many of the report's values (?1 to ?n) it names. */
+interface ReportStatement {
+  sql: string;
+  /** D1 rejects a statement bound with more values than it names. */
+  values: 6 | 7;
+}
+
 // A SET of provider_message_id re-adds its index entry (notifications_provider_message) even when the
 // value is unchanged, one D1 row written (issue 26.2); the report leaves the column out where the row
 // is known to have it: matched by it, or after the statement that fills it in only where it is missing.
-const DELIVERY_REPORT_SQL = deliveryReportUpdate(false);
-const DELIVERY_REPORT_SETTING_PROVIDER_ID_SQL = deliveryReportUpdate(true);
-const DELIVERY_REPORT_PROVIDER_ID_SQL = `UPDATE notifications SET provider_message_id = ?2
-WHERE ${DELIVERY_REPORT_WHERE} AND provider_message_id IS NULL`;
+const DELIVERY_REPORT_SQL: ReportStatement = { sql: deliveryReportUpdate(false), values: 7 };
+const DELIVERY_REPORT_SETTING_PROVIDER_ID_SQL: ReportStatement = { sql: deliveryReportUpdate(true), values: 7 };
+const DELIVERY_REPORT_PROVIDER_ID_SQL: ReportStatement = {
+  sql: `UPDATE notifications SET provider_message_id = ?2
+WHERE ${DELIVERY_REPORT_WHERE} AND provider_message_id IS NULL`,
+  values: 6,
+};
 
-function deliveryReportSql(db: D1Database, sql: string, report: DeliveryReport, now: string): D1PreparedStatement {
-  const statement = db.prepare(sql);
-  // D1 rejects a statement bound with more values than it names: ?4, ?5, ?7 are the report's own.
+function deliveryReportSql(
+  db: D1Database,
+  { sql, values: named }: ReportStatement,
+  report: DeliveryReport,
+  now: string,
+): D1PreparedStatement {
   const values = [
     report.notificationId,
     report.providerMessageId,
@@ -266,7 +279,7 @@ function deliveryReportSql(db: D1Database, sql: string, report: DeliveryReport, 
     report.channel ?? "sms",
     report.provider ?? "twilio",
   ];
-  return statement.bind(...(sql === DELIVERY_REPORT_PROVIDER_ID_SQL ? values.slice(0, 6) : values));
+  return db.prepare(sql).bind(...values.slice(0, named));
 }
 
 /** An entity's current status and the event that set it. */
