@@ -59,6 +59,30 @@ export function withoutSenderFigures(
   };
 }
 
+/** One round of the pipeline part (`--repeat`): the floor, the pipeline and the pass without the sender. */
+export interface PipelineRound {
+  vs_floor: number | null;
+  events_per_s: number;
+  floor_events_per_s: number;
+  server_cpu_ms_per_event: number | null;
+  floor_cpu_ms_per_event: number | null;
+  without_sender_vs_floor: number | null;
+  sender_cpu_ms_per_event: number | null;
+  lost: number;
+  double_applied: number;
+}
+
+/**
+ * The round that stands for a run of several: the one whose ratio to its floor is the median (the
+ * lower middle of an even count; a round without a ratio sorts first), so every figure reported
+ * comes from one round.
+ */
+export function medianRound<T>(rounds: readonly T[], ratio: (round: T) => number | null): T {
+  if (rounds.length === 0) throw new Error("no rounds");
+  const sorted = [...rounds].sort((a, b) => (ratio(a) ?? -1) - (ratio(b) ?? -1));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 export async function runPipelineFloor(
   server: RuntimeServer,
   options: { events: number; seed: number; label: string; concurrency: number; drainTimeoutS: number },

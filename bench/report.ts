@@ -10,7 +10,7 @@ import type { CostResult } from "./cost.ts";
 import type { ForwardingOutageResult, ForwardingResult } from "./forwarding.ts";
 import type { OutageResult } from "./outage.ts";
 import type { PipelineResult } from "./pipeline.ts";
-import type { FloorResult, WithoutSender } from "./pipeline-floor.ts";
+import type { FloorResult, PipelineRound, WithoutSender } from "./pipeline-floor.ts";
 import type { StartupResult } from "./startup.ts";
 import type { StorageResult } from "./storage.ts";
 
@@ -42,6 +42,8 @@ export interface Results {
         cpu_ms_per_event_by_stage: Record<string, number> | null;
         /** The same stream on a runtime without the sender (bench/pipeline-floor.ts, `withoutSenderFigures`). */
         without_sender: WithoutSender;
+        /** Every round of a `--repeat` run (the median one stands for it); absent for one round. */
+        rounds?: PipelineRound[];
       })
     | null;
   /** What a million events cost, from the pipeline pass (bench/cost.ts). */

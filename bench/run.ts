@@ -30,7 +30,14 @@ import { type CostResult, computeCost, readIndexes, storageUsdPerMillionEventsMo
 import { type ForwardingOutageResult, runForwarding, runForwardingOutage } from "./forwarding.ts";
 import { type OutageResult, runOutage } from "./outage.ts";
 import { runPipeline } from "./pipeline.ts";
-import { type FloorResult, runPipelineFloor, vsFloor, withoutSenderFigures } from "./pipeline-floor.ts";
+import {
+  type FloorResult,
+  medianRound,
+  type PipelineRound,
+  runPipelineFloor,
+  vsFloor,
+  withoutSenderFigures,
+} from "./pipeline-floor.ts";
 import { freePort, type ProfileSummary, profiled } from "./profile.ts";
 import { PROVIDER_VARS, providerFakes } from "./providers.ts";
 import { evaluateTargets, machineDescription, type Results, renderTable } from "./report.ts";
@@ -70,6 +77,9 @@ const HELP = `npm run bench -- [options]
   --profile             sample the receiver's isolate during the pipeline pass (V8 CPU profile through
                         workerd's inspector): top functions and modules in latest.json's
                         pipeline.profile, the profile in bench/results/pipeline.cpuprofile
+  --repeat <n>          the pipeline part's rounds (floor, pipeline, pass without the sender; default 1,
+                        at most 9): the round with the median ratio to its floor stands for the run,
+                        every round is in pipeline.rounds, and losses count from all of them
   --log-providers       the pipeline pass sends through the log providers instead of the Twilio and
                         Resend fakes: no provider call leaves the Worker (settings.log_providers)
   -h, --help`;
@@ -114,6 +124,7 @@ function parse() {
       seed: { type: "string" },
       profile: { type: "boolean", default: false },
       "log-providers": { type: "boolean", default: false },
+      repeat: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -168,6 +179,7 @@ function options() {
     seed: number("seed", values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
     profile: values.profile,
     logProviders: values["log-providers"],
+    repeat: number("repeat", values.repeat, 1, 1, 9),
   };
 }
 
@@ -344,40 +356,53 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
   let pipeline: Results["pipeline"] = null;
   let cost: CostResult | null = null;
   if (settings.parts.has("pipeline")) {
-    // The pipeline floor first, on the same local queue and D1 setup, with the same stream.
-    const floor: FloorResult = await withServer(
-      () =>
-        startRuntime({
-          name: "pipeline-floor",
-          scriptPath: bundles.pipelineFloor,
-          wranglerConfig,
-          persist: join(scratch, "d1-pipeline-floor"),
-        }),
-      (server: RuntimeServer) =>
-        runPipelineFloor(server, {
-          events: settings.events,
-          seed: settings.seed,
-          label: "pipeline",
-          concurrency: 32,
-          drainTimeoutS: settings.drainTimeoutS,
-        }),
-    );
-    progress(
-      `pipeline floor: ${floor.events_per_s} events/s, ${floor.cpu_ms_per_event} workerd CPU ms/event${floor.drained ? "" : " (not drained)"}`,
-    );
-    const { result, persist } = await pipelinePass("pipeline", 0, settings.events, settings.drainTimeoutS);
-    // The same stream again on a runtime without the sender: what the edge and the events consumer
-    // cost alone, so the sender's CPU is the difference of two measurements, not a split by wall time.
-    const { result: alone } = await pipelinePass(
-      "pipeline-without-sender",
-      0,
-      settings.events,
-      settings.drainTimeoutS,
-      {
+    // Each round: the pipeline floor first, on the same local queue and D1 setup, with the same
+    // stream; then the pipeline; then the same stream again on a runtime without the sender (what the
+    // edge and the events consumer cost alone, so the sender's CPU is the difference of two
+    // measurements, not a split by wall time). Every pass of every round gets a fresh D1.
+    const rounds: {
+      floor: FloorResult;
+      result: Awaited<ReturnType<typeof pipelinePass>>["result"];
+      persist: string;
+      alone: Awaited<ReturnType<typeof pipelinePass>>["result"];
+    }[] = [];
+    for (let round = 1; round <= settings.repeat; round++) {
+      const suffix = settings.repeat === 1 ? "" : `-${round}`;
+      const roundFloor: FloorResult = await withServer(
+        () =>
+          startRuntime({
+            name: "pipeline-floor",
+            scriptPath: bundles.pipelineFloor,
+            wranglerConfig,
+            persist: join(scratch, `d1-pipeline-floor${suffix}`),
+          }),
+        (server: RuntimeServer) =>
+          runPipelineFloor(server, {
+            events: settings.events,
+            seed: settings.seed,
+            label: "pipeline",
+            concurrency: 32,
+            drainTimeoutS: settings.drainTimeoutS,
+          }),
+      );
+      progress(
+        `pipeline floor${suffix ? ` (round ${round})` : ""}: ${roundFloor.events_per_s} events/s, ${roundFloor.cpu_ms_per_event} workerd CPU ms/event${roundFloor.drained ? "" : " (not drained)"}`,
+      );
+      const pass = await pipelinePass(`pipeline${suffix}`, 0, settings.events, settings.drainTimeoutS, {
         streamLabel: "pipeline",
-        withoutSender: true,
-      },
-    );
+      });
+      const { result: roundAlone } = await pipelinePass(
+        `pipeline-without-sender${suffix}`,
+        0,
+        settings.events,
+        settings.drainTimeoutS,
+        { streamLabel: "pipeline", withoutSender: true },
+      );
+      rounds.push({ floor: roundFloor, result: pass.result, persist: pass.persist, alone: roundAlone });
+    }
+    const ratioOf = (round: (typeof rounds)[number]) =>
+      vsFloor(round.result.events_per_s, round.floor.drained ? round.floor.events_per_s : null);
+    const { floor, result, persist, alone } = medianRound(rounds, ratioOf);
     let storage: StorageResult | null = null;
     const { ledger, ...figures } = result;
     try {
@@ -416,7 +441,36 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
         ? Object.fromEntries(Object.entries(cost.by_stage).map(([stage, value]) => [stage, value.cpu_ms_per_event]))
         : null,
       without_sender: withoutSenderFigures(figures, alone, floor),
+      // A loss or a double application in any round counts, whichever round stands for the run.
+      lost: rounds.reduce((sum, round) => sum + round.result.lost, 0),
+      double_applied: rounds.reduce((sum, round) => sum + round.result.double_applied, 0),
+      notifications_sent_more_than_once: rounds.reduce(
+        (sum, round) => sum + round.result.notifications_sent_more_than_once,
+        0,
+      ),
+      ...(rounds.length > 1
+        ? {
+            rounds: rounds.map(
+              (round): PipelineRound => ({
+                vs_floor: ratioOf(round),
+                events_per_s: round.result.events_per_s,
+                floor_events_per_s: round.floor.events_per_s,
+                server_cpu_ms_per_event: round.result.server_cpu_ms_per_event,
+                floor_cpu_ms_per_event: round.floor.cpu_ms_per_event,
+                without_sender_vs_floor: withoutSenderFigures(round.result, round.alone, round.floor).vs_floor,
+                sender_cpu_ms_per_event: withoutSenderFigures(round.result, round.alone, round.floor)
+                  .sender_cpu_ms_per_event,
+                lost: round.result.lost,
+                double_applied: round.result.double_applied,
+              }),
+            ),
+          }
+        : {}),
     };
+    if (rounds.length > 1)
+      progress(
+        `pipeline rounds: vs floor ${rounds.map((round) => ratioOf(round)).join(", ")}; the median round stands for the run`,
+      );
     const { without_sender: withoutSender } = pipeline;
     progress(
       `pipeline without the sender: ${withoutSender.events_per_s} events/s, ${withoutSender.vs_floor}× the floor, ${withoutSender.cpu_ms_per_event} workerd CPU ms/event; the sender ${withoutSender.sender_cpu_ms_per_event} ms/event more`,
@@ -560,6 +614,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       app_duration_s: settings.appDurationS,
       seed: settings.seed,
       ...(settings.logProviders ? { log_providers: true } : {}),
+      ...(settings.repeat > 1 ? { pipeline_rounds: settings.repeat } : {}),
       node: process.version,
       run_seconds: Math.round((Date.now() - started) / 1000),
     },

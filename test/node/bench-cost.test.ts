@@ -7,7 +7,7 @@ import {
   priceOf,
   storageUsdPerMillionEventsMonth,
 } from "../../bench/cost.ts";
-import { vsFloor, withoutSenderFigures } from "../../bench/pipeline-floor.ts";
+import { medianRound, vsFloor, withoutSenderFigures } from "../../bench/pipeline-floor.ts";
 
 const ledger = (overrides: Partial<StageLedger>): StageLedger => ({ ...emptyLedger(), ...overrides });
 
@@ -109,6 +109,19 @@ describe("bench: pricing (bench/cost.ts)", () => {
   it("reports the pipeline as a ratio to its floor", () => {
     expect(vsFloor(300, 600)).toBe(0.5);
     expect(vsFloor(300, null)).toBeNull();
+  });
+
+  it("lets the round with the median ratio stand for a run of several", () => {
+    const rounds = [
+      { id: "a", ratio: 0.4 },
+      { id: "b", ratio: 0.34 },
+      { id: "c", ratio: 0.33 },
+    ];
+    expect(medianRound(rounds, (round) => round.ratio).id).toBe("b");
+    // An even count takes the lower middle; a round without a ratio sorts first.
+    expect(medianRound([...rounds, { id: "d", ratio: null }], (round) => round.ratio).id).toBe("c");
+    expect(medianRound([{ id: "only", ratio: null }], (round) => round.ratio).id).toBe("only");
+    expect(() => medianRound([], () => 1)).toThrow();
   });
 
   it("measures the sender's CPU as the full pass's minus the pass without the sender", () => {
