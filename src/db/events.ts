@@ -97,10 +97,10 @@ interface ClaimedRead extends ClaimedRow {
 const RESTORE_PAYLOAD_SQL = `UPDATE events SET payload = ?2 WHERE event_id = ?1 AND lease_owner = ?3 AND payload IS NULL`;
 
 /**
- * D1 queries one {@link claimEvents} of `deliveries` makes: an upsert each, the conflict count, the
- * read (and, rarely, one restore per event taken back after its payload was purged).
+ * D1 queries of the claim's first round trip for `deliveries`: an upsert each, the conflict count, the
+ * read. (A second, rare, round trip restores one payload per event taken back after it was purged.)
  */
-export function claimQueries(deliveries: number): number {
+function claimQueries(deliveries: number): number {
   return deliveries + 2;
 }
 
@@ -110,15 +110,16 @@ export function claimQueries(deliveries: number): number {
  * same-id deliveries whose content differs; then one read of every row ({@link claimQueries} in all).
  * A row whose `lease_owner` is `leaseOwner` afterwards is ours to apply. An event taken whose payload
  * was purged gets the delivery's back in a second round trip, under the lease just taken; should that
- * fail, the error is the claim's (the caller releases the leases and retries).
+ * fail, the error is the claim's (the caller releases the leases and retries). `spend` hears the D1
+ * queries of each round trip before it is made, so the caller's query budget counts the restore too.
  */
-
 export async function claimEvents(
   db: D1Database,
   requests: readonly ClaimRequest[],
   leaseOwner: string,
   leaseExpiresAt: number,
   now: number,
+  spend: (queries: number) => void = () => {},
 ): Promise<Map<string, ClaimedRow>> {
   if (requests.length === 0) return new Map();
   const claim = db.prepare(CLAIM_SQL);
@@ -145,6 +146,7 @@ export async function claimEvents(
       .prepare(COUNT_CONFLICTS_SQL)
       .bind(JSON.stringify(requests.map((request) => [request.eventId, request.payloadHash]))),
   );
+  spend(claimQueries(requests.length));
   const { last: rows } = await readBatchThen(
     db,
     statements,
@@ -160,7 +162,10 @@ export async function claimEvents(
     if (claimed.get(request.eventId)?.payload_hash !== request.payloadHash || !purged.delete(request.eventId)) continue;
     restores.push(db.prepare(RESTORE_PAYLOAD_SQL).bind(request.eventId, request.payload, leaseOwner));
   }
-  if (restores.length > 0) await db.batch(restores);
+  if (restores.length > 0) {
+    spend(restores.length);
+    await db.batch(restores);
+  }
   return claimed;
 }
 

@@ -3,7 +3,6 @@ import {
   type ClaimedRow,
   type Completion,
   claimEvents,
-  claimQueries,
   completeEvent,
   type EventStatus,
   releaseLeases,
@@ -166,11 +165,12 @@ export async function consumeEvents(
   const requests = reads.map(({ read }) => claimRequestOf(read));
   try {
     // If a first claim committed with only its answer lost, the repeat sees our lease as the owner.
-    claimed = await retryOnceInPlace("claim", () => {
-      counts.d1_round_trips += 1;
-      counts.d1_queries += claimQueries(requests.length);
-      return claimEvents(env.DB, requests, leaseOwner, claimTime + LEASE_MS, claimTime);
-    });
+    claimed = await retryOnceInPlace("claim", () =>
+      claimEvents(env.DB, requests, leaseOwner, claimTime + LEASE_MS, claimTime, (queries) => {
+        counts.d1_round_trips += 1;
+        counts.d1_queries += queries;
+      }),
+    );
   } catch (error) {
     // D1 busy or unreachable, or its answer lost after committing: every message comes back later.
     // Release whatever we may have claimed, so those retries need not wait for the leases to expire.

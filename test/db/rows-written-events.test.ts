@@ -114,4 +114,19 @@ describe("D1 rows written by a claim", () => {
       .first<{ status: string; payload: string | null }>();
     expect(row).toEqual({ status: "processing", payload: request.payload });
   });
+
+  it("the claim tells its caller the D1 queries of each round trip, the payload restore's included", async () => {
+    const request = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
+    const first = await claim(request);
+    await complete("dead", request.eventId, first.leaseOwner);
+    await env.DB.prepare(`UPDATE events SET payload = NULL, payload_purged_at = ?2 WHERE event_id = ?1`)
+      .bind(request.eventId, new Date(NOW).toISOString())
+      .run();
+    const spent: number[] = [];
+    const other = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
+    const leaseOwner = uniqueId("consumer");
+    await claimEvents(env.DB, [request, other], leaseOwner, NOW + 120_000, NOW, (queries) => spent.push(queries));
+    // Two upserts, the conflict count and the read; then one restore for the purged event.
+    expect(spent).toEqual([4, 1]);
+  });
 });
