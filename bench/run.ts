@@ -403,6 +403,8 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     const ratioOf = (round: (typeof rounds)[number]) =>
       vsFloor(round.result.events_per_s, round.floor.drained ? round.floor.events_per_s : null);
     const { floor, result, persist, alone } = medianRound(rounds, ratioOf);
+    const sumOfRounds = (value: (round: (typeof rounds)[number]) => number) =>
+      rounds.reduce((sum, round) => sum + value(round), 0);
     let storage: StorageResult | null = null;
     const { ledger, ...figures } = result;
     try {
@@ -442,28 +444,25 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
         : null,
       without_sender: withoutSenderFigures(figures, alone, floor),
       // A loss or a double application in any round counts, whichever round stands for the run.
-      lost: rounds.reduce((sum, round) => sum + round.result.lost, 0),
-      double_applied: rounds.reduce((sum, round) => sum + round.result.double_applied, 0),
-      notifications_sent_more_than_once: rounds.reduce(
-        (sum, round) => sum + round.result.notifications_sent_more_than_once,
-        0,
-      ),
+      lost: sumOfRounds((round) => round.result.lost),
+      double_applied: sumOfRounds((round) => round.result.double_applied),
+      notifications_sent_more_than_once: sumOfRounds((round) => round.result.notifications_sent_more_than_once),
       ...(rounds.length > 1
         ? {
-            rounds: rounds.map(
-              (round): PipelineRound => ({
+            rounds: rounds.map((round): PipelineRound => {
+              const withoutSender = withoutSenderFigures(round.result, round.alone, round.floor);
+              return {
                 vs_floor: ratioOf(round),
                 events_per_s: round.result.events_per_s,
                 floor_events_per_s: round.floor.events_per_s,
                 server_cpu_ms_per_event: round.result.server_cpu_ms_per_event,
                 floor_cpu_ms_per_event: round.floor.cpu_ms_per_event,
-                without_sender_vs_floor: withoutSenderFigures(round.result, round.alone, round.floor).vs_floor,
-                sender_cpu_ms_per_event: withoutSenderFigures(round.result, round.alone, round.floor)
-                  .sender_cpu_ms_per_event,
+                without_sender_vs_floor: withoutSender.vs_floor,
+                sender_cpu_ms_per_event: withoutSender.sender_cpu_ms_per_event,
                 lost: round.result.lost,
                 double_applied: round.result.double_applied,
-              }),
-            ),
+              };
+            }),
           }
         : {}),
     };
