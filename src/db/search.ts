@@ -153,27 +153,25 @@ ${filters.clause} ORDER BY order_id LIMIT ${filters.param(limit)}`,
 }
 
 /**
- * Each kind of id the prefix search covers: its table, id column and how it is scoped. `key` is what the
- * range reads: `lower(<id>)` (a `<table>_id_lower` index, migration 0110) for ids NovaMed names, in any
- * case; the id itself for ids the receiver makes lower-case (notifications: 'ntf_' and lower-case hex,
- * src/db/notification-outbox.ts), whose primary key answers the range (migration 0177 dropped their
- * `lower()` index, an entry written per notification).
+ * Each kind of id the prefix search covers: its table, id column, how it is scoped, and whether its ids
+ * come in any case. NovaMed names its ids (events, orders, …) in any case it likes; the receiver makes
+ * notification ids itself, lower-case ('ntf_' and lower-case hex, src/db/notification-outbox.ts).
  */
 const ID_TABLES: Record<
   SearchHit["kind"],
-  { table: string; column: string; key: string; scoped: "clinic" | "patient" | "event" }
+  { table: string; column: string; scoped: "clinic" | "patient" | "event"; anyCase: boolean }
 > = {
-  event: { table: "events", column: "event_id", key: "lower(event_id)", scoped: "clinic" },
-  order: { table: "orders", column: "order_id", key: "lower(order_id)", scoped: "clinic" },
+  event: { table: "events", column: "event_id", scoped: "clinic", anyCase: true },
+  order: { table: "orders", column: "order_id", scoped: "clinic", anyCase: true },
   medication_request: {
     table: "medication_requests",
     column: "medication_request_id",
-    key: "lower(medication_request_id)",
     scoped: "clinic",
+    anyCase: true,
   },
-  refill: { table: "refills", column: "refill_id", key: "lower(refill_id)", scoped: "clinic" },
-  patient: { table: "patients", column: "patient_id", key: "lower(patient_id)", scoped: "patient" },
-  notification: { table: "notifications", column: "notification_id", key: "notification_id", scoped: "event" },
+  refill: { table: "refills", column: "refill_id", scoped: "clinic", anyCase: true },
+  patient: { table: "patients", column: "patient_id", scoped: "patient", anyCase: true },
+  notification: { table: "notifications", column: "notification_id", scoped: "event", anyCase: false },
 };
 
 /** The first string after every string that starts with `prefix` (its last character plus one). */
@@ -183,9 +181,16 @@ function prefixEnd(prefix: string): string {
 }
 
 /**
- * Rows of one kind whose id starts with `prefix`, case-insensitive: a range of the lower-cased prefix on
- * the kind's `key` (see {@link ID_TABLES}). `prefix` holds letters, digits and `_.:-` only, so
- * lower-casing and the range end are plain ASCII.
+ * Rows of one kind whose id starts with `prefix`, case-insensitive, first `limit` in the order of their
+ * lower-cased ids. The lower-cased prefix is a range; which index answers it depends on the id's case:
+ * - an id in lower case (every notification id, and NovaMed's ids as its guide shows them) is in range
+ *   on its own column, so the primary key (or `patients_patient`) answers without a `lower()` index;
+ * - an id with an upper-case letter is in range on `lower(<id>)`, which the partial
+ *   `<table>_id_mixed_case` index holds for those ids only (migration 0182), so an id in lower case
+ *   writes no entry there.
+ * The two sets are disjoint (`<id> = lower(<id>)` or not), so uniting them finds each row once, as
+ * the full `lower()` index did. `prefix` holds letters, digits and `_.:-` only, so lower-casing and
+ * the range end are plain ASCII.
  */
 export function selectIdsByPrefix(
   db: D1Database,
@@ -195,28 +200,38 @@ export function selectIdsByPrefix(
   prefix: string,
   limit: number,
 ): Query<SearchHit> {
-  const { table, column, key, scoped } = ID_TABLES[kind];
+  const { table, column, scoped, anyCase } = ID_TABLES[kind];
   const lower = prefix.toLowerCase();
-  const filters = where().and(true, (param) => `${key} >= ${param(lower)} AND ${key} < ${param(prefixEnd(lower))}`);
+  const params = where();
+  const [from, to] = [params.param(lower), params.param(prefixEnd(lower))];
   const within = scoped === "patient" ? withUnassignedPatients(scope, soleClinic) : scope;
   // Notifications belong to the clinic of their event (events_clinic_received answers the subquery).
-  filters.and(within.clinics !== "all", (param) =>
-    scoped === "event"
-      ? `event_id IN (SELECT event_id FROM events WHERE ${inScopeCondition(within, "clinic_id", param)})`
-      : inScopeCondition(within, "clinic_id", param),
-  );
+  const inScope =
+    within.clinics === "all"
+      ? ""
+      : ` AND ${
+          scoped === "event"
+            ? `event_id IN (SELECT event_id FROM events WHERE ${inScopeCondition(within, "clinic_id", params.param)})`
+            : inScopeCondition(within, "clinic_id", params.param)
+        }`;
   const [clinic, event] =
     scoped === "event"
       ? ["(SELECT clinic_id FROM events e WHERE e.event_id = t.event_id)", "t.event_id"]
       : ["clinic_id", "NULL"];
-  return query<SearchHit>(
-    db
-      .prepare(
-        `SELECT '${kind}' AS kind, ${column} AS id, ${clinic} AS clinic_id, 'id' AS matched, ${event} AS event_id FROM ${table} t
-${filters.clause} ORDER BY ${key} LIMIT ${filters.param(limit)}`,
-      )
-      .bind(...filters.values),
-  );
+  const n = params.param(limit);
+  const select = (key: string, cased: string) =>
+    `SELECT '${kind}' AS kind, ${column} AS id, ${clinic} AS clinic_id, 'id' AS matched, ${event} AS event_id FROM ${table} t
+WHERE ${key} >= ${from} AND ${key} < ${to}${cased}${inScope} ORDER BY ${key} LIMIT ${n}`;
+  // `t.` because the events' result column `event_id` (NULL) would otherwise stand for the id in ORDER BY.
+  const id = `t.${column}`;
+  const sql = anyCase
+    ? `SELECT * FROM (
+  SELECT * FROM (${select(id, ` AND ${id} = lower(${id})`)})
+  UNION ALL
+  SELECT * FROM (${select(`lower(${id})`, ` AND ${id} <> lower(${id})`)})
+) ORDER BY lower(id) LIMIT ${n}`
+    : select(id, "");
+  return query<SearchHit>(db.prepare(sql).bind(...params.values));
 }
 
 /** The kinds of id the prefix search covers, in the order results are shown. */
