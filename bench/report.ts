@@ -80,6 +80,9 @@ const fmt = (value: number | null | undefined, digits = 0) =>
     ? "n/a"
     : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** D1 rows written per event at the first cost measurement (issue 26.2's baseline, bench/README.md). */
+export const FIRST_ROWS_WRITTEN_PER_EVENT = 31.93;
+
 /** Evaluates the issue's goals against what ran. */
 export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
   const targets: Target[] = [];
@@ -117,6 +120,17 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
       ? `$${fmt(results.cost.usd_per_million_events, 2)}; D1 rows written ${fmt(results.cost.d1_rows_written_per_event, 2)}/event`
       : null,
     results.cost !== null && results.cost.usd_per_million_events <= 10,
+  );
+  add(
+    `D1 rows written ≤ ${fmt(FIRST_ROWS_WRITTEN_PER_EVENT / 2, 2)}/event (half the first measurement, ${FIRST_ROWS_WRITTEN_PER_EVENT})`,
+    results.cost ? `${fmt(results.cost.d1_rows_written_per_event, 2)}/event` : null,
+    results.cost !== null && results.cost.d1_rows_written_per_event <= FIRST_ROWS_WRITTEN_PER_EVENT / 2,
+  );
+  const busiest = pipeline?.storage?.steady_state.by_volume["100000"]?.with_budget ?? null;
+  add(
+    "D1 ≤ 2 GB at steady state, 100,000 events a day (default settings, a year of event index)",
+    busiest ? `${fmt(busiest.gb, 2)} GB, ${busiest.days_in_d1} days of history in D1` : null,
+    busiest?.within_2gb === true,
   );
   add(
     "consumer alone ≥ 2,500 events/s",

@@ -35,17 +35,37 @@ export interface StorageResult {
 export const STEADY_STATE_GOAL_BYTES = 2 * 1000 ** 3;
 /** D1_SIZE_BUDGET_GB's default (src/config/archive.ts), in bytes. */
 export const SIZE_BUDGET_BYTES = 2 * 1000 ** 3;
+/**
+ * Days the change feed keeps a change (CHANGE_FEED_DAYS, src/scheduled/retention.ts; a Node test
+ * holds the two equal): the feed's tables are purged by age, whatever the archive does.
+ */
+export const CHANGE_FEED_DAYS = 30;
+/**
+ * The change feed's tables (issue 25): `changes`, and each destination's deliveries and attempts,
+ * deleted once their change leaves the feed. The archive does not move them, so they stay
+ * CHANGE_FEED_DAYS whatever ARCHIVE_AFTER_DAYS and the size budget say.
+ */
+export const FEED_TABLES = ["changes", "clinic_deliveries", "clinic_delivery_attempts"];
+
+/** Bytes per event in D1 (audit excluded): history before and after the payload purge, and the change feed's. */
+export interface LiveBytes {
+  with_payload: number;
+  without_payload: number;
+  /** The change feed's tables (FEED_TABLES), kept CHANGE_FEED_DAYS. */
+  feed: number;
+}
 
 /**
  * D1 at steady state under the size budget: the window ARCHIVE_AFTER_DAYS keeps, unless that passes
  * the budget; then the archive moves the oldest days until it is under (down to a day), so the
- * size is the budget and the window the longest that fits beside `indexBytes` of event index.
+ * size is the budget and the window the longest that fits beside `indexBytes` of event index and the
+ * change feed (which the archive does not shorten). Over the budget even at one day, it stays there.
  */
 export function budgetedSteadyState(
   perDay: number,
   archiveAfterDays: number,
   retentionDays: number,
-  live: { with_payload: number; without_payload: number },
+  live: LiveBytes,
   indexBytes: number,
 ): { bytes: number; days: number } {
   const window = (days: number) => steadyStateBytes(perDay, days, retentionDays, live) + indexBytes;
@@ -63,8 +83,10 @@ export function budgetedSteadyState(
 export interface SteadyState {
   archive_after_days: number;
   payload_retention_days: number;
-  /** Bytes per event in D1 (audit excluded): before and after the payload purge. */
-  live_bytes_per_event: { with_payload: number; without_payload: number };
+  /** Bytes per event in D1 (audit excluded): history before and after the payload purge, and the feed's. */
+  live_bytes_per_event: LiveBytes;
+  /** Days the change feed's rows stay (CHANGE_FEED_DAYS), whatever the archive window. */
+  change_feed_days: number;
   /** D1_SIZE_BUDGET_GB's default: above it the archive also moves history younger than ARCHIVE_AFTER_DAYS. */
   size_budget_gb: number;
   /**
@@ -86,15 +108,19 @@ export interface SteadyState {
   archive: ArchiveMeasurement | null;
 }
 
-/** Bytes D1 holds at steady state: `archiveAfterDays` of events, the first `retentionDays` with payloads. */
+/**
+ * Bytes D1 holds at steady state: `archiveAfterDays` of events, the first `retentionDays` with
+ * payloads, and CHANGE_FEED_DAYS of the change feed.
+ */
 export function steadyStateBytes(
   perDay: number,
   archiveAfterDays: number,
   retentionDays: number,
-  live: { with_payload: number; without_payload: number },
+  live: LiveBytes,
 ): number {
   const withPayload = Math.min(archiveAfterDays, retentionDays);
-  return perDay * (withPayload * live.with_payload + (archiveAfterDays - withPayload) * live.without_payload);
+  const history = withPayload * live.with_payload + (archiveAfterDays - withPayload) * live.without_payload;
+  return perDay * (history + CHANGE_FEED_DAYS * live.feed);
 }
 
 function steadyState(
@@ -128,6 +154,7 @@ function steadyState(
     payload_retention_days: retentionDays,
     size_budget_gb: SIZE_BUDGET_BYTES / 1e9,
     live_bytes_per_event: live,
+    change_feed_days: CHANGE_FEED_DAYS,
     by_volume: Object.fromEntries([10_000, 100_000].map((perDay) => [String(perDay), byVolume(perDay)])),
     archive,
   };
@@ -216,9 +243,11 @@ export function measureStorage(
   const permanent = perEvent(sum(withoutPayloads) - compacted(withoutPayloads));
   const withCompaction = (perDay: number) =>
     Math.floor((D1_LIMIT_BYTES - perDay * compactionDays * compactable) / (perDay * Math.max(1, permanent)));
-  const live = {
-    with_payload: perEvent(sum(asStored) - (asStored.audit ?? 0)),
-    without_payload: perEvent(sum(withoutPayloads) - (withoutPayloads.audit ?? 0)),
+  const feed = (bytes: Record<string, number>) => FEED_TABLES.reduce((total, table) => total + (bytes[table] ?? 0), 0);
+  const live: LiveBytes = {
+    with_payload: perEvent(sum(asStored) - (asStored.audit ?? 0) - feed(asStored)),
+    without_payload: perEvent(sum(withoutPayloads) - (withoutPayloads.audit ?? 0) - feed(withoutPayloads)),
+    feed: perEvent(feed(asStored)),
   };
   return {
     events,

@@ -4,20 +4,25 @@ import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { measureArchive } from "../../bench/archive.ts";
-import { budgetedSteadyState, STEADY_STATE_GOAL_BYTES, steadyStateBytes } from "../../bench/storage.ts";
+import {
+  budgetedSteadyState,
+  CHANGE_FEED_DAYS,
+  STEADY_STATE_GOAL_BYTES,
+  steadyStateBytes,
+} from "../../bench/storage.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
 describe("bench: D1's steady state with the archive", () => {
   it("holds ARCHIVE_AFTER_DAYS of events, the first PAYLOAD_RETENTION_DAYS of them with payloads", () => {
-    const live = { with_payload: 2500, without_payload: 1700 };
+    const live = { with_payload: 2500, without_payload: 1700, feed: 0 };
     expect(steadyStateBytes(100_000, 90, 30, live)).toBe(100_000 * (30 * 2500 + 60 * 1700));
     expect(steadyStateBytes(100_000, 7, 30, live)).toBe(100_000 * 7 * 2500);
     expect(steadyStateBytes(100_000, 7, 30, live)).toBeLessThanOrEqual(STEADY_STATE_GOAL_BYTES);
   });
 
   it("with the size budget holds the longest window within 2 GB beside the event index, or ARCHIVE_AFTER_DAYS", () => {
-    const live = { with_payload: 2500, without_payload: 1700 };
+    const live = { with_payload: 2500, without_payload: 1700, feed: 0 };
     // 100k a day: the default 90 days would be 17.7 GB; the budget keeps 8 days (2 GB).
     expect(budgetedSteadyState(100_000, 90, 30, live, 0)).toEqual({ bytes: 100_000 * 8 * 2500, days: 8 });
     // A year of event index (1 GB) leaves room for 4 days.
@@ -27,6 +32,26 @@ describe("bench: D1's steady state with the archive", () => {
       bytes: steadyStateBytes(10_000, 90, 30, live),
       days: 90,
     });
+  });
+});
+
+describe("bench: the change feed in D1's steady state", () => {
+  it("keeps the receiver's CHANGE_FEED_DAYS of the feed whatever the archive window", () => {
+    // The receiver's constant, read from its source (a Node test cannot import the Worker's modules).
+    const source = readFileSync(path.join(root, "src/scheduled/retention.ts"), "utf8");
+    expect(source.match(/export const CHANGE_FEED_DAYS = (\d+);/)?.[1]).toBe(String(CHANGE_FEED_DAYS));
+    const live = { with_payload: 2500, without_payload: 1700, feed: 300 };
+    const feed = 100_000 * CHANGE_FEED_DAYS * 300;
+    expect(steadyStateBytes(100_000, 90, 30, live)).toBe(100_000 * (30 * 2500 + 60 * 1700) + feed);
+    expect(steadyStateBytes(100_000, 7, 30, live)).toBe(100_000 * 7 * 2500 + feed);
+  });
+
+  it("leaves the budget less room for history, and stays over it when the feed and the index alone fill it", () => {
+    const live = { with_payload: 2500, without_payload: 1700, feed: 300 };
+    // 0.9 GB of feed beside 2 GB: 4 days of history (1 GB) where the budget kept 8 without a feed.
+    expect(budgetedSteadyState(100_000, 90, 30, live, 0)).toEqual({ bytes: 1.9e9, days: 4 });
+    // With a year of event index (1 GB) even one day (0.25 GB) passes it: a day is the least kept.
+    expect(budgetedSteadyState(100_000, 90, 30, live, 1e9)).toEqual({ bytes: 2.15e9, days: 1 });
   });
 });
 
