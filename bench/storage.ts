@@ -192,6 +192,10 @@ function tableBytes(db: DatabaseSync): Record<string, number> {
   return bytes;
 }
 
+/** The bytes of `tables` in `bytes` (a table absent counts 0). */
+const tablesBytes = (bytes: Record<string, number>, tables: string[]) =>
+  tables.reduce((total, table) => total + (bytes[table] ?? 0), 0);
+
 const sum = (record: Record<string, number>) => Object.values(record).reduce((total, value) => total + value, 0);
 
 /**
@@ -237,13 +241,12 @@ export function measureStorage(
   const bare = perEvent(sum(withoutPayloads));
   // Compaction deletes event and notification rows after `compactionDays` (a notification's status
   // history goes with it, migration 0015); the rest stays for good.
-  const compacted = (bytes: Record<string, number>) =>
-    COMPACTED_TABLES.reduce((total, table) => total + (bytes[table] ?? 0), 0);
+  const compacted = (bytes: Record<string, number>) => tablesBytes(bytes, COMPACTED_TABLES);
   const compactable = perEvent(compacted(asStored));
   const permanent = perEvent(sum(withoutPayloads) - compacted(withoutPayloads));
   const withCompaction = (perDay: number) =>
     Math.floor((D1_LIMIT_BYTES - perDay * compactionDays * compactable) / (perDay * Math.max(1, permanent)));
-  const feed = (bytes: Record<string, number>) => FEED_TABLES.reduce((total, table) => total + (bytes[table] ?? 0), 0);
+  const feed = (bytes: Record<string, number>) => tablesBytes(bytes, FEED_TABLES);
   const live: LiveBytes = {
     with_payload: perEvent(sum(asStored) - (asStored.audit ?? 0) - feed(asStored)),
     without_payload: perEvent(sum(withoutPayloads) - (withoutPayloads.audit ?? 0) - feed(withoutPayloads)),

@@ -206,14 +206,11 @@ export function selectIdsByPrefix(
   const [from, to] = [params.param(lower), params.param(prefixEnd(lower))];
   const within = scoped === "patient" ? withUnassignedPatients(scope, soleClinic) : scope;
   // Notifications belong to the clinic of their event (events_clinic_received answers the subquery).
-  const inScope =
-    within.clinics === "all"
-      ? ""
-      : ` AND ${
-          scoped === "event"
-            ? `event_id IN (SELECT event_id FROM events WHERE ${inScopeCondition(within, "clinic_id", params.param)})`
-            : inScopeCondition(within, "clinic_id", params.param)
-        }`;
+  const scopeCondition = (param: (value: unknown) => string) =>
+    scoped === "event"
+      ? `event_id IN (SELECT event_id FROM events WHERE ${inScopeCondition(within, "clinic_id", param)})`
+      : inScopeCondition(within, "clinic_id", param);
+  const inScope = within.clinics === "all" ? "" : ` AND ${scopeCondition(params.param)}`;
   const [clinic, event] =
     scoped === "event"
       ? ["(SELECT clinic_id FROM events e WHERE e.event_id = t.event_id)", "t.event_id"]

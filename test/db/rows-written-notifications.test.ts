@@ -8,7 +8,7 @@ import { readOverview } from "../../src/db/overview";
 import { ALL_CLINICS, type StaffScope } from "../../src/db/scope";
 import { selectIdsByPrefix } from "../../src/db/search";
 import { notificationsInStatus, openAlertsStatement } from "../../src/db/watch";
-import { wrapDatabase } from "../helpers/d1";
+import { queryPlans, wrapDatabase } from "../helpers/d1";
 import { CLINIC_ID, uniqueId } from "../helpers/events";
 
 /**
@@ -49,41 +49,9 @@ async function setStatus(id: string, status: string, at: string): Promise<number
   return result.meta.rows_written;
 }
 
-interface Recorded {
-  sql: string;
-  args: unknown[];
-}
-
-/** Runs `read` on a binding that records each statement bound through it. */
-async function recording(read: (db: D1Database) => Promise<unknown>): Promise<Recorded[]> {
-  const recorded: Recorded[] = [];
-  const db = wrapDatabase(env.DB, {
-    prepare: (sql, prepare) => {
-      const statement = prepare(sql);
-      const bind = statement.bind.bind(statement);
-      statement.bind = (...args: unknown[]) => {
-        recorded.push({ sql, args });
-        return bind(...args);
-      };
-      return statement;
-    },
-  });
-  await read(db);
-  return recorded;
-}
-
-/** The plan lines of a statement. */
-async function planOf({ sql, args }: Recorded): Promise<string[]> {
-  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-    .bind(...args)
-    .all<{ detail: string }>();
-  return results.map((row) => row.detail);
-}
-
 /** The plan lines of every statement `read` binds. */
-async function notificationPlans(read: (db: D1Database) => Promise<unknown>): Promise<string[]> {
-  const plans = await Promise.all((await recording(read)).map(planOf));
-  return plans.flat();
+function notificationPlans(read: (db: D1Database) => Promise<unknown>): Promise<string[]> {
+  return queryPlans(env.DB, read);
 }
 
 describe("D1 rows written per notification", () => {

@@ -60,3 +60,33 @@ export function batchedMeta(db: D1Database, sqlPrefix: string): { db: D1Database
   });
   return { db: wrapped, metas };
 }
+
+/**
+ * The `EXPLAIN QUERY PLAN` lines of every statement `read` binds on `db`, in order: each statement is
+ * recorded with its values as it is bound, then explained on `db` itself.
+ */
+export async function queryPlans(db: D1Database, read: (db: D1Database) => unknown): Promise<string[]> {
+  const recorded: { sql: string; args: unknown[] }[] = [];
+  const recording = wrapDatabase(db, {
+    prepare: (sql, prepare) => {
+      const statement = prepare(sql);
+      const bind = statement.bind.bind(statement);
+      statement.bind = (...args: unknown[]) => {
+        recorded.push({ sql, args });
+        return bind(...args);
+      };
+      return statement;
+    },
+  });
+  await read(recording);
+  const plans = await Promise.all(
+    recorded.map(async ({ sql, args }) => {
+      const { results } = await db
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .bind(...args)
+        .all<{ detail: string }>();
+      return results.map((row) => row.detail);
+    }),
+  );
+  return plans.flat();
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ALL_CLINICS, type StaffScope } from "../../src/db/scope";
 import { type SearchHit, selectIdsByPrefix } from "../../src/db/search";
 import { twoClinicEnv } from "../helpers/clinics";
-import { wrapDatabase } from "../helpers/d1";
+import { queryPlans } from "../helpers/d1";
 import { CLINIC_ID, makeEvent, OTHER_CLINIC_ID } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, runBatch } from "../helpers/queue";
 
@@ -72,25 +72,8 @@ async function found(scope: StaffScope, kind: AnyCaseKind, prefix: string, limit
 }
 
 /** The plan lines of the statement the search binds for `kind`. */
-async function planOf(kind: AnyCaseKind, prefix: string): Promise<string[]> {
-  let recorded: { sql: string; args: unknown[] } | undefined;
-  const db = wrapDatabase(env.DB, {
-    prepare: (sql, prepare) => {
-      const statement = prepare(sql);
-      const bind = statement.bind.bind(statement);
-      statement.bind = (...args: unknown[]) => {
-        recorded = { sql, args };
-        return bind(...args);
-      };
-      return statement;
-    },
-  });
-  selectIdsByPrefix(db, ALL_CLINICS, null, kind, prefix, 10);
-  if (!recorded) throw new Error("the search bound no statement");
-  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${recorded.sql}`)
-    .bind(...recorded.args)
-    .all<{ detail: string }>();
-  return results.map((row) => row.detail);
+function planOf(kind: AnyCaseKind, prefix: string): Promise<string[]> {
+  return queryPlans(env.DB, (db) => selectIdsByPrefix(db, ALL_CLINICS, null, kind, prefix, 10));
 }
 
 describe.each(KINDS)("the id search of $kind ids in any case", ({ kind, table, column, ownIndex }) => {
