@@ -6,9 +6,9 @@ import type { NotificationRow } from "../db/notification-outbox";
 import { decodeLines } from "./ndjson";
 
 /**
- * Reading an archived event back: `archived_events` (53 bits of the id's SHA-256 → object) names the
- * objects that may hold it, newest first; the first one holding the id answers. Rows are checked
- * with zod on the way in, like any input from outside D1.
+ * Reading an archived event back: the event index (src/db/archive.ts, 53 bits of the id's SHA-256)
+ * names the objects that may hold it, newest first; the first one holding the id answers. Rows are
+ * checked with zod on the way in, like any input from outside D1.
  */
 
 const text = () => z.string();

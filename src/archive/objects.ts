@@ -178,8 +178,10 @@ export async function deleteArchivedLines(
       const keys = chunk.map((row) => [row[guard.idColumn], ...guard.unchanged.map((column) => row[column])]);
       const statements = [deleteArchivedRows(env.DB, table, keys)];
       if (table === "events") {
-        const eventKeys = await Promise.all(chunk.map((row) => eventKey(String(row.event_id))));
-        statements.unshift(indexArchivedEvents(env.DB, eventKeys, objectId));
+        const events = await Promise.all(
+          chunk.map(async (row) => ({ eventId: String(row.event_id), key: await eventKey(String(row.event_id)) })),
+        );
+        statements.unshift(indexArchivedEvents(env.DB, events, objectId));
       }
       budget.spend(statements.length);
       const results = await env.DB.batch(statements);

@@ -7,10 +7,10 @@ import { where } from "./parameters";
 
 /**
  * The archive's SQL (src/archive/ runs it): which finished rows may leave D1, the manifest of R2
- * objects (`archive_objects`), the event index (`archived_events`), and the guarded deletes. Rows are
- * finished exactly as the compaction defines it (src/db/compaction.ts): events `processed`, `ignored`
- * or `invalid` whose every notification is final; notifications `sent`, `delivered`, `suppressed` or
- * `superseded`; entities in a final status (src/db/entity-retention.ts).
+ * objects (`archive_objects`), the event index (`archived_event_buckets`), and the guarded deletes.
+ * Rows are finished exactly as the compaction defines it (src/db/compaction.ts): events `processed`,
+ * `ignored` or `invalid` whose every notification is final; notifications `sent`, `delivered`,
+ * `suppressed` or `superseded`; entities in a final status (src/db/entity-retention.ts).
  */
 
 export const FINAL_EVENT_STATUSES = ["processed", "ignored", "invalid"] as const;
@@ -254,27 +254,119 @@ export function deleteArchivedRows(
     .bind(JSON.stringify(keys));
 }
 
-/** Indexes archived events (their {@link eventKey}s) under `objectId`. */
-export function indexArchivedEvents(
-  db: D1Database,
-  eventKeys: readonly number[],
-  objectId: number,
-): D1PreparedStatement {
-  return db
-    .prepare(`INSERT OR IGNORE INTO archived_events (event_key, object_id) SELECT value, ?2 FROM json_each(?1)`)
-    .bind(JSON.stringify(eventKeys), objectId);
+/**
+ * The archived-event index (migration 0183): a row per bucket of keys (the top 16 of their 53 bits),
+ * to which each archived event appends an {@link indexEntry} of {@link INDEX_ENTRY_CHARS} characters.
+ * A bucket's last row grows to {@link INDEX_ROW_CHARS} and the next one starts, so a row stays inside
+ * a page.
+ */
+export const INDEX_BUCKET_SHIFT = 37;
+export const INDEX_ENTRY_CHARS = 8;
+export const INDEX_ROW_CHARS = 120 * INDEX_ENTRY_CHARS;
+/** An entry's two parts: the key's low 18 bits, then the object's id (30 bits, about a billion objects). */
+const TAG_BITS = 18;
+const OBJECT_BITS = 30;
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * An event's entry: 48 bits, its key's low 18 then its object's id, as 8 base64url characters. With
+ * the bucket that is 34 bits of the key: among a year of archived events at 100,000 a day, about one
+ * lookup in 470 finds another event sharing them, which costs it one more object to open.
+ */
+export function indexEntry(key: number, objectId: number): string {
+  if (!Number.isInteger(objectId) || objectId < 0 || objectId >= 2 ** OBJECT_BITS)
+    throw new Error("archive object id out of the index's range");
+  let value = (key % 2 ** TAG_BITS) * 2 ** OBJECT_BITS + objectId;
+  let entry = "";
+  for (let index = 0; index < INDEX_ENTRY_CHARS; index += 1) {
+    entry = BASE64URL.charAt(value % 64) + entry;
+    value = Math.floor(value / 64);
+  }
+  return entry;
 }
 
-/** The objects that may hold the event with this key, newest first. */
+/** A bucket row's entries, read on entry boundaries: each one's tag (its key's low 18 bits) and object. */
+export function readIndexEntries(entries: string): { tag: number; objectId: number }[] {
+  const read: { tag: number; objectId: number }[] = [];
+  for (let start = 0; start + INDEX_ENTRY_CHARS <= entries.length; start += INDEX_ENTRY_CHARS) {
+    let value = 0;
+    for (let index = start; index < start + INDEX_ENTRY_CHARS; index += 1)
+      value = value * 64 + BASE64URL.indexOf(entries.charAt(index));
+    read.push({ tag: Math.floor(value / 2 ** OBJECT_BITS), objectId: value % 2 ** OBJECT_BITS });
+  }
+  return read;
+}
+
+/** The objects a bucket row's entries name for `key`. */
+export function objectIdsInEntries(entries: string, key: number): number[] {
+  const tag = key % 2 ** TAG_BITS;
+  return readIndexEntries(entries)
+    .filter((entry) => entry.tag === tag)
+    .map((entry) => entry.objectId);
+}
+
+/** An archived event: its id and its {@link eventKey}. */
+export interface ArchivedEventKey {
+  eventId: string;
+  key: number;
+}
+
+/**
+ * Indexes archived events under `objectId`: each one's entry goes to its bucket's last row. Only the
+ * events still in D1 are indexed, so a batch that repeats after its delete committed (the run died
+ * before marking the object `deleted`) adds nothing; it runs before the delete in the same batch.
+ */
+export function indexArchivedEvents(
+  db: D1Database,
+  events: readonly ArchivedEventKey[],
+  objectId: number,
+): D1PreparedStatement {
+  const rows = events.map(({ eventId, key }) => [
+    eventId,
+    Math.floor(key / 2 ** INDEX_BUCKET_SHIFT),
+    indexEntry(key, objectId),
+  ]);
+  return db
+    .prepare(
+      `WITH incoming AS (
+  SELECT json_extract(j.value, '$[1]') AS bucket, json_extract(j.value, '$[2]') AS entry FROM json_each(?1) j
+  WHERE EXISTS (SELECT 1 FROM events e WHERE e.event_id = json_extract(j.value, '$[0]'))),
+grouped AS (SELECT bucket, group_concat(entry, '') AS entries FROM incoming GROUP BY bucket)
+INSERT INTO archived_event_buckets (bucket, seq, entries)
+SELECT g.bucket, COALESCE((
+    SELECT b.seq + (length(b.entries) + length(g.entries) > ${INDEX_ROW_CHARS}) FROM archived_event_buckets b
+    WHERE b.bucket = g.bucket ORDER BY b.seq DESC LIMIT 1), 0), g.entries
+FROM grouped g WHERE true
+ON CONFLICT (bucket, seq) DO UPDATE SET entries = entries || excluded.entries`,
+    )
+    .bind(JSON.stringify(rows));
+}
+
+/**
+ * The objects that may hold the event with this key, newest first: those its bucket's entries name,
+ * and those `archived_events` names (what the release before migration 0183 indexed).
+ */
 export async function objectsForEventKey(db: D1Database, key: number): Promise<string[]> {
   const { results } = await db
     .prepare(
-      `SELECT o.object_key FROM archived_events a JOIN archive_objects o ON o.object_id = a.object_id
-WHERE a.event_key = ?1 ORDER BY o.object_id DESC`,
+      `SELECT entries, NULL AS object_id FROM archived_event_buckets WHERE bucket = ?1
+UNION ALL SELECT NULL, object_id FROM archived_events WHERE event_key = ?2`,
     )
-    .bind(key)
+    .bind(Math.floor(key / 2 ** INDEX_BUCKET_SHIFT), key)
+    .all<{ entries: string | null; object_id: number | null }>();
+  const ids = new Set<number>();
+  for (const row of results) {
+    if (row.object_id !== null) ids.add(row.object_id);
+    for (const id of objectIdsInEntries(row.entries ?? "", key)) ids.add(id);
+  }
+  if (ids.size === 0) return [];
+  const objects = await db
+    .prepare(
+      `SELECT object_key FROM archive_objects WHERE object_id IN (SELECT value FROM json_each(?1)) ORDER BY object_id DESC`,
+    )
+    .bind(JSON.stringify([...ids]))
     .all<{ object_key: string }>();
-  return results.map((row) => row.object_key);
+  return objects.results.map((row) => row.object_key);
 }
 
 /**
