@@ -6,7 +6,7 @@
  * D1, the D1 queries and the time per 100,000 events (node:sqlite in this process, so no network
  * round trips: a floor, not workerd's figure), and what stays (unfinished history).
  */
-import { copyFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { pathToFileURL } from "node:url";
@@ -18,8 +18,14 @@ export interface ArchiveMeasurement {
   events_left: number;
   objects: number;
   r2_bytes_per_event: number;
-  /** `archived_events` and `archive_objects`, indexes included, per archived event: what keeps growing. */
-  index_bytes_per_event: number;
+  /**
+   * The event index and the objects' manifest (`archived_event_buckets`, `archive_objects`) per
+   * archived event after a year at each volume (events a day): what keeps growing. Measured at scale
+   * ({@link measureIndexAtScale}), since the pass's few thousand events leave mostly empty pages.
+   */
+  index_bytes_per_event: Record<string, number>;
+  /** The same for the index before migration 0183 (`archived_events`, a row per event), measured alike. */
+  index_bytes_per_event_before: number;
   d1_queries_per_100k_events: number;
   /** Daily-sized runs (600 D1 queries each) the job needs per 100,000 events. */
   runs_per_100k_events: number;
@@ -32,6 +38,16 @@ interface ArchiveRun {
   queries: number;
 }
 type ArchiveJob = (env: object, now: Date, options: { queryBudget: number }) => Promise<ArchiveRun>;
+type IndexStatement = (
+  db: ReturnType<typeof nodeD1>,
+  events: { eventId: string; key: number }[],
+  objectId: number,
+) => { runNow(): number };
+interface ArchiveModule {
+  archiveFinishedHistory: ArchiveJob;
+  indexArchivedEvents: IndexStatement;
+  INDEX_BUCKET_SHIFT: number;
+}
 
 /** D1's statement API over node:sqlite: what the archive code calls (numbered `?N` parameters). */
 class NodeStatement {
@@ -103,10 +119,15 @@ function memoryR2() {
   };
 }
 
-async function loadArchiveJob(scratch: string): Promise<ArchiveJob> {
+export async function loadArchiveModule(scratch: string): Promise<ArchiveModule> {
   const outfile = join(scratch, "archive-job.mjs");
   await build({
-    entryPoints: [join(ROOT, "src/archive/run.ts")],
+    stdin: {
+      contents: `export { archiveFinishedHistory } from "./src/archive/run.ts";
+export { indexArchivedEvents, INDEX_BUCKET_SHIFT } from "./src/db/archive.ts";`,
+      resolveDir: ROOT,
+      loader: "ts",
+    },
     bundle: true,
     format: "esm",
     platform: "neutral",
@@ -114,22 +135,138 @@ async function loadArchiveJob(scratch: string): Promise<ArchiveJob> {
     outfile,
     logLevel: "silent",
   });
-  const module = (await import(pathToFileURL(outfile).href)) as { archiveFinishedHistory: ArchiveJob };
-  return module.archiveFinishedHistory;
+  return (await import(pathToFileURL(outfile).href)) as ArchiveModule;
+}
+
+const tableBytes = (database: DatabaseSync, tables: readonly string[]) =>
+  count(
+    database,
+    `SELECT SUM(pgsize) AS n FROM dbstat WHERE name IN (
+       SELECT name FROM sqlite_master WHERE tbl_name IN (${tables.map((table) => `'${table}'`).join(", ")}))`,
+  );
+
+/** A seeded generator (mulberry32): the index measurements repeat exactly from run to run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
+    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** Events per archive object (ARCHIVE_PART_PAGES pages of ARCHIVE_PAGE_ROWS), and per index statement. */
+const OBJECT_EVENTS = 5000;
+const CHUNK_EVENTS = 1000;
+/** Buckets filled by the at-scale measurement: 1/256 of the 65,536, scaled up. */
+const SAMPLED_BUCKETS = 256;
+
+/**
+ * The event index after a year at `perDay` events a day, measured on a scratch database with the
+ * receiver's own DDL (migrations 0060 and 0183) and its own statement (`indexArchivedEvents`): day
+ * by day, objects of 5,000 events recorded in `archive_objects`, each indexed in statements of 1,000
+ * events as the job does, with random 53-bit keys; only the keys of 256 of the 65,536 buckets are
+ * written (the other buckets' rows are alike) and their bytes scaled up, while every object's
+ * manifest row is written. No VACUUM: pages as a year of appends leaves them. Bytes per event.
+ */
+export function measureIndexAtScale(
+  module: ArchiveModule,
+  scratch: string,
+  perDay: number,
+  random: () => number = seededRandom(26),
+): number {
+  const file = join(scratch, `index-${perDay}.sqlite`);
+  rmSync(file, { force: true });
+  const database = new DatabaseSync(file);
+  try {
+    database.exec(readFileSync(join(ROOT, "migrations/0060_archive.sql"), "utf8"));
+    database.exec(readFileSync(join(ROOT, "migrations/0183_archived_event_buckets.sql"), "utf8"));
+    // The statement indexes only events still in D1: one stands for all (the key is the entry).
+    database.exec("CREATE TABLE events (event_id TEXT PRIMARY KEY) WITHOUT ROWID; INSERT INTO events VALUES ('evt')");
+    const db = nodeD1(database);
+    const record = database.prepare(
+      `INSERT INTO archive_objects (object_key, kind, clinic_id, day, part, state, line_count, bytes, written_at, deleted_at)
+       VALUES (?, 'history', ?, ?, ?, 'deleted', ?, ?, ?, ?) RETURNING object_id`,
+    );
+    const clinic = "3f2b6c1e-8a4d-4f0e-9c5b-2d7a1e6f4b90";
+    const sampledShare = SAMPLED_BUCKETS / 2 ** 16;
+    const bucketSpan = 2 ** module.INDEX_BUCKET_SHIFT;
+    let events = 0;
+    // One transaction a day: the file's page layout is the same, without a sync per statement.
+    for (let day = 0; day < 365; day += 1) {
+      database.exec("BEGIN");
+      const date = new Date(Date.UTC(2026, 0, 1) + day * 86_400_000).toISOString().slice(0, 10);
+      for (let part = 0; part * OBJECT_EVENTS < perDay; part += 1) {
+        const inObject = Math.min(OBJECT_EVENTS, perDay - part * OBJECT_EVENTS);
+        const at = `${date}T03:17:00.000Z`;
+        const row = record.get(
+          `history/${clinic}/${date}/part-${part}.ndjson.gz`,
+          clinic,
+          date,
+          part,
+          inObject * 4,
+          inObject * 263,
+          at,
+          at,
+        ) as { object_id: number };
+        for (let start = 0; start < inObject; start += CHUNK_EVENTS) {
+          // The chunk's events that fall in the sampled buckets: a binomial draw, one by one.
+          const keys: { eventId: string; key: number }[] = [];
+          for (let index = start; index < Math.min(inObject, start + CHUNK_EVENTS); index += 1) {
+            if (random() >= sampledShare) continue;
+            const bucket = Math.floor(random() * SAMPLED_BUCKETS);
+            keys.push({ eventId: "evt", key: bucket * bucketSpan + Math.floor(random() * bucketSpan) });
+          }
+          if (keys.length > 0) module.indexArchivedEvents(db, keys, row.object_id).runNow();
+          events += keys.length;
+        }
+      }
+      database.exec("COMMIT");
+    }
+    const buckets = tableBytes(database, ["archived_event_buckets"]) / sampledShare;
+    const manifest = tableBytes(database, ["archive_objects"]);
+    return Math.round(((buckets + manifest) / (events / sampledShare)) * 10) / 10;
+  } finally {
+    database.close();
+  }
+}
+
+/** The index before migration 0183, a row per event in `archived_events`, filled with random keys alike. */
+export function measureIndexBefore(scratch: string, events = 200_000, random: () => number = seededRandom(26)): number {
+  const file = join(scratch, "index-before.sqlite");
+  rmSync(file, { force: true });
+  const database = new DatabaseSync(file);
+  try {
+    database.exec(readFileSync(join(ROOT, "migrations/0060_archive.sql"), "utf8"));
+    const insert = database.prepare("INSERT OR IGNORE INTO archived_events (event_key, object_id) VALUES (?, ?)");
+    database.exec("BEGIN");
+    for (let index = 0; index < events; index += 1)
+      insert.run(Math.floor(random() * 2 ** 53), 1 + Math.floor(index / OBJECT_EVENTS));
+    database.exec("COMMIT");
+    return Math.round((tableBytes(database, ["archived_events"]) / events) * 10) / 10;
+  } finally {
+    database.close();
+  }
 }
 
 const count = (database: DatabaseSync, sql: string) => Number(database.prepare(sql).get()?.n ?? 0);
+
+/** Events a day the index is measured at (bench/storage.ts projects D1 at the same volumes). */
+export const INDEX_VOLUMES = [10_000, 100_000] as const;
 
 /** Runs the archive job to the end on a copy of `file` (the pipeline's D1); see the module comment. */
 export async function measureArchive(
   file: string,
   scratch: string,
   archiveAfterDays = 90,
+  indexVolumes: readonly number[] = INDEX_VOLUMES,
 ): Promise<ArchiveMeasurement> {
   const copy = join(scratch, "archived.sqlite");
   copyFileSync(file, copy);
   const database = new DatabaseSync(copy);
-  const archiveJob = await loadArchiveJob(scratch);
+  const module = await loadArchiveModule(scratch);
+  const archiveJob = module.archiveFinishedHistory;
   const bucket = memoryR2();
   const eventsBefore = count(database, "SELECT COUNT(*) AS n FROM events");
   const newest = String(database.prepare("SELECT MAX(received_at) AS at FROM events").get()?.at ?? "");
@@ -152,12 +289,6 @@ export async function measureArchive(
   }
   const seconds = (performance.now() - started) / 1000;
   const eventsLeft = count(database, "SELECT COUNT(*) AS n FROM events");
-  database.exec("VACUUM");
-  const indexBytes = count(
-    database,
-    `SELECT SUM(pgsize) AS n FROM dbstat WHERE name IN (
-       SELECT name FROM sqlite_master WHERE tbl_name IN ('archived_events', 'archive_objects'))`,
-  );
   database.close();
   const archived = Math.max(1, eventsBefore - eventsLeft);
   const r2Bytes = [...bucket.objects.values()].reduce((total, object) => total + object.body.byteLength, 0);
@@ -167,7 +298,10 @@ export async function measureArchive(
     events_left: eventsLeft,
     objects,
     r2_bytes_per_event: Math.round(r2Bytes / archived),
-    index_bytes_per_event: Math.round(indexBytes / archived),
+    index_bytes_per_event: Object.fromEntries(
+      indexVolumes.map((perDay) => [String(perDay), measureIndexAtScale(module, scratch, perDay)]),
+    ),
+    index_bytes_per_event_before: measureIndexBefore(scratch),
     d1_queries_per_100k_events: Math.round(per100k(queries)),
     runs_per_100k_events: Math.ceil(per100k(queries) / 600),
     job_seconds_per_100k_events: Math.round(per100k(seconds) * 10) / 10,

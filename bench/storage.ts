@@ -78,7 +78,7 @@ export function budgetedSteadyState(
  * D1 once the archive (src/archive/) runs: finished history lives ARCHIVE_AFTER_DAYS in D1, the
  * first PAYLOAD_RETENTION_DAYS of it with payloads. Audit rows are left out (the bench's audit rows
  * come from its own admin checks, not from events; in production they follow staff activity and move
- * to R2 after a year). The event index (`archived_events`) is the part that keeps growing.
+ * to R2 after a year). The event index (`archived_event_buckets`) is the part that keeps growing.
  */
 export interface SteadyState {
   archive_after_days: number;
@@ -134,7 +134,7 @@ function steadyState(
     let longest = 0;
     while (longest < 3650 && steadyStateBytes(perDay, longest + 1, retentionDays, live) <= STEADY_STATE_GOAL_BYTES)
       longest += 1;
-    const indexPerYear = archive ? perDay * 365 * archive.index_bytes_per_event : 0;
+    const indexPerYear = archive ? perDay * 365 * (archive.index_bytes_per_event[String(perDay)] ?? 0) : 0;
     const budgeted = budgetedSteadyState(perDay, archiveAfterDays, retentionDays, live, indexPerYear);
     return {
       gb: Math.round(bytes / 1e7) / 100,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { measureArchive } from "../../bench/archive.ts";
+import { loadArchiveModule, measureArchive, measureIndexAtScale, measureIndexBefore } from "../../bench/archive.ts";
 import {
   budgetedSteadyState,
   CHANGE_FEED_DAYS,
@@ -77,10 +77,20 @@ describe("bench: the archive job on a D1 copy (bench/archive.ts)", () => {
     }
     database.close();
 
-    const measured = await measureArchive(file, scratch);
+    const measured = await measureArchive(file, scratch, 90, []);
     expect(measured).toMatchObject({ events_archived: 29, events_left: 1, objects: 3 });
     expect(measured.r2_bytes_per_event).toBeGreaterThan(0);
-    expect(measured.index_bytes_per_event).toBeGreaterThan(0);
+    expect(measured.index_bytes_per_event).toEqual({});
+    expect(measured.index_bytes_per_event_before).toBeGreaterThan(0);
     expect(measured.d1_queries_per_100k_events).toBeGreaterThan(0);
+  });
+
+  it("fills the receiver's own table through its own statement, and repeats exactly", { timeout: 60_000 }, async () => {
+    const module = await loadArchiveModule(scratch);
+    const bytes = measureIndexAtScale(module, scratch, 10_000);
+    // 8 characters an entry, plus the rows' and pages' share; a row per event would be about 17.
+    expect(bytes).toBeGreaterThanOrEqual(8);
+    expect(bytes).toBeLessThan(measureIndexBefore(scratch));
+    expect(measureIndexAtScale(module, scratch, 10_000)).toBe(bytes);
   });
 });
