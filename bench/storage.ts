@@ -36,8 +36,9 @@ export const STEADY_STATE_GOAL_BYTES = 2 * 1000 ** 3;
 /** D1_SIZE_BUDGET_GB's default (src/config/archive.ts), in bytes. */
 export const SIZE_BUDGET_BYTES = 2 * 1000 ** 3;
 /**
- * Days the change feed keeps a change (CHANGE_FEED_DAYS, src/scheduled/retention.ts; a Node test
- * holds the two equal): the feed's tables are purged by age, whatever the archive does.
+ * Days the change feed keeps a change by default (CHANGE_FEED_DAYS unset: DEFAULT_CHANGE_FEED_DAYS,
+ * src/config/retention.ts; a Node test holds the two equal): the feed's tables are purged by age,
+ * whatever the archive does.
  */
 export const CHANGE_FEED_DAYS = 30;
 /**

@@ -3,7 +3,12 @@ import { readArchiveSettings } from "./archive";
 import { readNotificationRules, readNotificationSettings, readTwilioWebhookSettings } from "./notifications";
 import { readEmailProvider, readSmsProvider } from "./providers";
 import { tryRead } from "./read";
-import { readAuditRetentionDays, readEventRowRetentionDays, readPayloadRetentionDays } from "./retention";
+import {
+  readAuditRetentionDays,
+  readChangeFeedDays,
+  readEventRowRetentionDays,
+  readPayloadRetentionDays,
+} from "./retention";
 import { readWatchSettings } from "./watch";
 import { readWebhookConfig } from "./webhook";
 
@@ -25,6 +30,7 @@ const READERS: readonly ((env: Env) => unknown)[] = [
   readPayloadRetentionDays,
   readAuditRetentionDays,
   readEventRowRetentionDays,
+  readChangeFeedDays,
   readArchiveSettings,
   readWatchSettings,
 ];

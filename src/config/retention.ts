@@ -34,17 +34,39 @@ export const readAuditRetentionDays = daysReader("AUDIT_RETENTION_DAYS", "2190")
  */
 export const readEventRowRetentionDays = daysReader("EVENT_ROW_RETENTION_DAYS", "0");
 
+/** The change feed's days when `CHANGE_FEED_DAYS` is unset. */
+export const DEFAULT_CHANGE_FEED_DAYS = 30;
+
+/**
+ * `CHANGE_FEED_DAYS`: days the change feed (`GET /admin/changes`, forwarding) keeps a change, at
+ * least 1. A poller away longer than that misses changes; a destination loses none (a change whose
+ * fan-out or delivery is pending stays). The archive does not shorten it, so at high volume it is
+ * what D1 holds besides the recent history: about 30 MB a day at 100,000 events a day.
+ */
+export const readChangeFeedDays = settingsReader(() =>
+  z
+    .object({
+      CHANGE_FEED_DAYS: withDefault(
+        String(DEFAULT_CHANGE_FEED_DAYS),
+        days().refine((value) => value >= 1, { error: "is not at least 1" }),
+      ),
+    })
+    .transform((vars): number => vars.CHANGE_FEED_DAYS),
+);
+
 export interface RetentionSettings {
   payloadRetentionDays: number;
   auditRetentionDays: number;
   eventRowRetentionDays: number;
+  changeFeedDays: number;
 }
 
-/** All three at once (for the configuration report); throws a ConfigError naming the first malformed one. */
+/** All four at once (for the configuration report); throws a ConfigError naming the first malformed one. */
 export function readRetentionSettings(env: Env): RetentionSettings {
   return {
     payloadRetentionDays: readPayloadRetentionDays(env),
     auditRetentionDays: readAuditRetentionDays(env),
     eventRowRetentionDays: readEventRowRetentionDays(env),
+    changeFeedDays: readChangeFeedDays(env),
   };
 }

@@ -1,4 +1,4 @@
-import { readAuditRetentionDays, readPayloadRetentionDays } from "../config/retention";
+import { readAuditRetentionDays, readChangeFeedDays, readPayloadRetentionDays } from "../config/retention";
 import { purgeAuditRows } from "../db/audit";
 import { purgeChanges } from "../db/changes";
 import { purgeDeliveriesBeforeFeed } from "../db/deliveries";
@@ -96,12 +96,6 @@ export async function purgeExpiredAuditRows(env: Env, now: Date): Promise<number
 }
 
 /**
- * Days the change feed (`GET /admin/changes`) keeps a change: far beyond a destination's 3 days of
- * retries, so a poller away for a month resumes without a gap; older changes go, oldest first.
- */
-export const CHANGE_FEED_DAYS = 30;
-
-/**
  * Changes and forwarding deliveries a run deletes at most: 10 ranges of 50,000 changes (each a range
  * of the primary key) and 10 chunks of 10,000 deliveries with their attempts, 30 queries in all, so
  * the daily run keeps its budget (src/archive/run.ts) while taking over 400,000 changes a day.
@@ -110,15 +104,17 @@ const CHANGE_PURGE = { rows: 50_000, maxChunks: 10 };
 const DELIVERY_PURGE = { rows: 10_000, maxChunks: 10 };
 
 /**
- * Deletes changes older than {@link CHANGE_FEED_DAYS}, oldest first, then the forwarding deliveries
- * (and their attempts) of changes the feed no longer holds: their response excerpts may echo a
- * destination's body, which must not outlive the change.
+ * Deletes changes older than `CHANGE_FEED_DAYS` (default 30: far beyond a destination's 3 days of
+ * retries, so a poller away for a month resumes without a gap), oldest first, then the forwarding
+ * deliveries (and their attempts) of changes the feed no longer holds: their response excerpts may
+ * echo a destination's body, which must not outlive the change.
  */
 export async function purgeExpiredChanges(env: Env, now: Date): Promise<number> {
-  const cutoff = new Date(now.getTime() - CHANGE_FEED_DAYS * 86_400_000).toISOString();
+  const days = readChangeFeedDays(env);
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
   const purged = await inChunks(() => purgeChanges(env.DB, cutoff, CHANGE_PURGE.rows), CHANGE_PURGE);
   const deliveries = await inChunks(() => purgeDeliveriesBeforeFeed(env.DB, DELIVERY_PURGE.rows), DELIVERY_PURGE);
-  log.info("change feed retention", { retention_days: CHANGE_FEED_DAYS, purged, deliveries_purged: deliveries });
+  log.info("change feed retention", { retention_days: days, purged, deliveries_purged: deliveries });
   return purged;
 }
 

@@ -18,7 +18,7 @@ import { queryPlans } from "../helpers/d1";
 import { insertEvent, newClinic, seedFinishedDay } from "./helpers";
 
 /**
- * The archived-event index packed by bucket (migration 0183): an entry of 12 characters per archived
+ * The archived-event index packed by bucket (migration 0183): an entry of 8 characters per archived
  * event in its bucket's last row, rows capped inside a page, read back for `GET /admin/events/:id`.
  */
 

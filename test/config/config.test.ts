@@ -27,6 +27,7 @@ describe("the declared variables left empty", () => {
       payloadRetentionDays: 30,
       auditRetentionDays: 2190,
       eventRowRetentionDays: 0,
+      changeFeedDays: 30,
     });
     expect(readTwilioWebhookSettings(envWith({}))).toEqual({ authTokens: [], publicBaseUrl: null });
   });
@@ -135,6 +136,8 @@ describe("a malformed variable", () => {
     ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
     ["AUDIT_RETENTION_DAYS", { AUDIT_RETENTION_DAYS: "-1" }, readRetentionSettings],
     ["EVENT_ROW_RETENTION_DAYS", { EVENT_ROW_RETENTION_DAYS: "1.5" }, readRetentionSettings],
+    ["CHANGE_FEED_DAYS", { CHANGE_FEED_DAYS: "0" }, readRetentionSettings],
+    ["CHANGE_FEED_DAYS", { CHANGE_FEED_DAYS: "7d" }, readRetentionSettings],
   ] as const)("%s: a ConfigError names it, never the value", (variable, overrides, read) => {
     const error = configError(() => read(envWith(overrides)));
     expect(error.variable).toBe(variable);

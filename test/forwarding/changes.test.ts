@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_CHANGE_FEED_DAYS } from "../../src/config/retention";
 import type { ChangeBody } from "../../src/forwarding/changes";
-import { CHANGE_FEED_DAYS, purgeExpiredChanges } from "../../src/scheduled/retention";
+import { purgeExpiredChanges } from "../../src/scheduled/retention";
 import { accessEnv } from "../helpers/access";
 import { adminFetch } from "../helpers/admin";
 import { CLINIC_A, CLINIC_B } from "../helpers/clinics";
@@ -197,7 +198,7 @@ describe("GET /admin/changes: the feed for systems that poll", () => {
   });
 });
 
-describe("the feed keeps 30 days", () => {
+describe("the feed keeps CHANGE_FEED_DAYS (default 30)", () => {
   it("the daily retention deletes changes older than CHANGE_FEED_DAYS, oldest first, and keeps the rest", async () => {
     const old = uniqueId("ord");
     const recent = uniqueId("ord");
@@ -214,7 +215,26 @@ describe("the feed keeps 30 days", () => {
     expect(purged).toBeGreaterThanOrEqual(1);
     expect(await changesOf(old)).toEqual([]);
     expect(await changesOf(recent)).toHaveLength(1);
-    expect(CHANGE_FEED_DAYS).toBe(30);
+    expect(DEFAULT_CHANGE_FEED_DAYS).toBe(30);
+  });
+
+  it("CHANGE_FEED_DAYS=7 keeps a week: a change of 8 days ago goes, one of 6 days ago stays", async () => {
+    const old = uniqueId("ord");
+    const recent = uniqueId("ord");
+    const now = new Date();
+    const day = 86_400_000;
+    await runBatch(EVENTS_QUEUE, [
+      eventMessage(orderEvent("order:created", old, "pat_feed", new Date(now.getTime() - 8 * day).toISOString())),
+    ]);
+    await runBatch(EVENTS_QUEUE, [
+      eventMessage(orderEvent("order:created", recent, "pat_feed", new Date(now.getTime() - 6 * day).toISOString())),
+    ]);
+    // The default keeps both.
+    await purgeExpiredChanges(env, now);
+    expect(await changesOf(old)).toHaveLength(1);
+    await purgeExpiredChanges({ ...env, CHANGE_FEED_DAYS: "7" }, now);
+    expect(await changesOf(old)).toEqual([]);
+    expect(await changesOf(recent)).toHaveLength(1);
   });
 });
 

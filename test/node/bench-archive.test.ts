@@ -36,10 +36,10 @@ describe("bench: D1's steady state with the archive", () => {
 });
 
 describe("bench: the change feed in D1's steady state", () => {
-  it("keeps the receiver's CHANGE_FEED_DAYS of the feed whatever the archive window", () => {
+  it("keeps the receiver's default CHANGE_FEED_DAYS of the feed whatever the archive window", () => {
     // The receiver's constant, read from its source (a Node test cannot import the Worker's modules).
-    const source = readFileSync(path.join(root, "src/scheduled/retention.ts"), "utf8");
-    expect(source.match(/export const CHANGE_FEED_DAYS = (\d+);/)?.[1]).toBe(String(CHANGE_FEED_DAYS));
+    const source = readFileSync(path.join(root, "src/config/retention.ts"), "utf8");
+    expect(source.match(/export const DEFAULT_CHANGE_FEED_DAYS = (\d+);/)?.[1]).toBe(String(CHANGE_FEED_DAYS));
     const live = { with_payload: 2500, without_payload: 1700, feed: 300 };
     const feed = 100_000 * CHANGE_FEED_DAYS * 300;
     expect(steadyStateBytes(100_000, 90, 30, live)).toBe(100_000 * (30 * 2500 + 60 * 1700) + feed);

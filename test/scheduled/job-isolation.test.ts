@@ -99,6 +99,25 @@ describe("daily jobs with one malformed setting", () => {
     expect((await eventRow(eventId)).payload).toBeNull();
     expect(await keptAuditRowsOf(auditTarget)).toHaveLength(1);
   });
+
+  it("CHANGE_FEED_DAYS=7d stops the change feed's purge alone: payloads and audit rows are still purged", async () => {
+    const settings = { CHANGE_FEED_DAYS: "7d", PAYLOAD_RETENTION_DAYS: "30" };
+    const eventId = await storedEvent(40);
+    const auditTarget = await auditRowAt(2191);
+    await env.DB.prepare(`UPDATE changes SET occurred_at = ?1`)
+      .bind(new Date(now - 40 * DAY).toISOString())
+      .run();
+    const changesBefore = await env.DB.prepare(`SELECT COUNT(*) AS n FROM changes`).first<{ n: number }>();
+    expect(changesBefore?.n).toBeGreaterThan(1);
+
+    await expect(runDailyJobs(settings)).resolves.toBeUndefined();
+
+    expect((await eventRow(eventId)).payload).toBeNull();
+    expect(await keptAuditRowsOf(auditTarget)).toEqual([]);
+    const changesAfter = await env.DB.prepare(`SELECT COUNT(*) AS n FROM changes`).first<{ n: number }>();
+    expect(changesAfter?.n).toBe(changesBefore?.n);
+    await expectConfigProblemRaised(settings, "CHANGE_FEED_DAYS");
+  });
 });
 
 describe("5-minute jobs with one failing", () => {
