@@ -199,18 +199,19 @@ describe("GET /admin/changes: the feed for systems that poll", () => {
 });
 
 describe("the feed keeps CHANGE_FEED_DAYS (default 30)", () => {
+  const now = new Date();
+  /** An order created `days` days before `now`, with its change in the feed; answers its id. */
+  async function orderCreatedDaysAgo(days: number): Promise<string> {
+    const orderId = uniqueId("ord");
+    const at = new Date(now.getTime() - days * 86_400_000).toISOString();
+    await runBatch(EVENTS_QUEUE, [eventMessage(orderEvent("order:created", orderId, "pat_feed", at))]);
+    expect(await changesOf(orderId)).toHaveLength(1);
+    return orderId;
+  }
+
   it("the daily retention deletes changes older than CHANGE_FEED_DAYS, oldest first, and keeps the rest", async () => {
-    const old = uniqueId("ord");
-    const recent = uniqueId("ord");
-    const now = new Date();
-    const day = 86_400_000;
-    await runBatch(EVENTS_QUEUE, [
-      eventMessage(orderEvent("order:created", old, "pat_feed", new Date(now.getTime() - 31 * day).toISOString())),
-    ]);
-    await runBatch(EVENTS_QUEUE, [
-      eventMessage(orderEvent("order:created", recent, "pat_feed", new Date(now.getTime() - 29 * day).toISOString())),
-    ]);
-    expect(await changesOf(old)).toHaveLength(1);
+    const old = await orderCreatedDaysAgo(31);
+    const recent = await orderCreatedDaysAgo(29);
     const purged = await purgeExpiredChanges(env, now);
     expect(purged).toBeGreaterThanOrEqual(1);
     expect(await changesOf(old)).toEqual([]);
@@ -219,16 +220,8 @@ describe("the feed keeps CHANGE_FEED_DAYS (default 30)", () => {
   });
 
   it("CHANGE_FEED_DAYS=7 keeps a week: a change of 8 days ago goes, one of 6 days ago stays", async () => {
-    const old = uniqueId("ord");
-    const recent = uniqueId("ord");
-    const now = new Date();
-    const day = 86_400_000;
-    await runBatch(EVENTS_QUEUE, [
-      eventMessage(orderEvent("order:created", old, "pat_feed", new Date(now.getTime() - 8 * day).toISOString())),
-    ]);
-    await runBatch(EVENTS_QUEUE, [
-      eventMessage(orderEvent("order:created", recent, "pat_feed", new Date(now.getTime() - 6 * day).toISOString())),
-    ]);
+    const old = await orderCreatedDaysAgo(8);
+    const recent = await orderCreatedDaysAgo(6);
     // The default keeps both.
     await purgeExpiredChanges(env, now);
     expect(await changesOf(old)).toHaveLength(1);
