@@ -24,8 +24,9 @@ export interface StorageResult {
   /** The compaction horizon the projection's `with_compaction` assumes (EVENT_ROW_RETENTION_DAYS). */
   compaction_days: number;
   /**
-   * Days until 10 GB, keyed by events a day: every row kept with its payload; with the payload purge
-   * (the default); and with the purge plus the compaction of final event and notification rows.
+   * Days until 10 GB without the archive, keyed by events a day: every row kept with its payload;
+   * with the payload purge (the default); and with the purge plus the compaction of final event and
+   * notification rows. Audit rows are left out and the change feed counted for CHANGE_FEED_DAYS.
    */
   days_to_limit: Record<string, { without_retention: number; with_retention: number; with_compaction: number }>;
   steady_state: SteadyState;
@@ -201,20 +202,22 @@ const sum = (record: Record<string, number>) => Object.values(record).reduce((to
 
 /**
  * Days until `limit` at `perDay` events a day: without retention every event keeps `full` bytes;
- * with it, only the last `retentionDays` of events keep their payloads.
+ * with it, only the last `retentionDays` of events keep their payloads. `feed` bytes per event of
+ * change feed stay CHANGE_FEED_DAYS whatever else is kept, so they take a fixed share of the limit.
  */
 export function daysToLimit(
   perDay: number,
   full: number,
   withoutPayload: number,
   retentionDays: number,
+  feed = 0,
   limit = D1_LIMIT_BYTES,
 ) {
-  const withoutRetention = limit / (perDay * full);
+  const room = limit - perDay * CHANGE_FEED_DAYS * feed;
+  const withoutRetention = room / (perDay * full);
   // The first `retentionDays` fill at the full rate; after that each day adds the purged size.
   const window = perDay * retentionDays * full;
-  const withRetention =
-    window >= limit ? withoutRetention : retentionDays + (limit - window) / (perDay * withoutPayload);
+  const withRetention = window >= room ? withoutRetention : retentionDays + (room - window) / (perDay * withoutPayload);
   return { without_retention: Math.floor(withoutRetention), with_retention: Math.floor(withRetention) };
 }
 
@@ -243,16 +246,21 @@ export function measureStorage(
   // Compaction deletes event and notification rows after `compactionDays` (a notification's status
   // history goes with it, migration 0015); the rest stays for good.
   const compacted = (bytes: Record<string, number>) => tablesBytes(bytes, COMPACTED_TABLES);
-  const compactable = perEvent(compacted(asStored));
-  const permanent = perEvent(sum(withoutPayloads) - compacted(withoutPayloads));
-  const withCompaction = (perDay: number) =>
-    Math.floor((D1_LIMIT_BYTES - perDay * compactionDays * compactable) / (perDay * Math.max(1, permanent)));
   const feed = (bytes: Record<string, number>) => tablesBytes(bytes, FEED_TABLES);
+  // Audit rows are left out (the bench's come from its own admin checks) and the change feed is a
+  // window of CHANGE_FEED_DAYS: neither grows with the events kept.
   const live: LiveBytes = {
     with_payload: perEvent(sum(asStored) - (asStored.audit ?? 0) - feed(asStored)),
     without_payload: perEvent(sum(withoutPayloads) - (withoutPayloads.audit ?? 0) - feed(withoutPayloads)),
     feed: perEvent(feed(asStored)),
   };
+  const compactable = perEvent(compacted(asStored));
+  const permanent = live.without_payload - perEvent(compacted(withoutPayloads));
+  const withCompaction = (perDay: number) =>
+    Math.floor(
+      (D1_LIMIT_BYTES - perDay * (compactionDays * compactable + CHANGE_FEED_DAYS * live.feed)) /
+        (perDay * Math.max(1, permanent)),
+    );
   return {
     events,
     bytes_per_event: full,
@@ -263,7 +271,10 @@ export function measureStorage(
     days_to_limit: Object.fromEntries(
       [10_000, 100_000].map((perDay) => [
         String(perDay),
-        { ...daysToLimit(perDay, full, bare, retentionDays), with_compaction: withCompaction(perDay) },
+        {
+          ...daysToLimit(perDay, live.with_payload, live.without_payload, retentionDays, live.feed),
+          with_compaction: withCompaction(perDay),
+        },
       ]),
     ),
     steady_state: steadyState(live, retentionDays, archive),

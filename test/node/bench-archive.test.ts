@@ -7,6 +7,7 @@ import { loadArchiveModule, measureArchive, measureIndexAtScale, measureIndexBef
 import {
   budgetedSteadyState,
   CHANGE_FEED_DAYS,
+  daysToLimit,
   STEADY_STATE_GOAL_BYTES,
   steadyStateBytes,
 } from "../../bench/storage.ts";
@@ -52,6 +53,16 @@ describe("bench: the change feed in D1's steady state", () => {
     expect(budgetedSteadyState(100_000, 90, 30, live, 0)).toEqual({ bytes: 1.9e9, days: 4 });
     // With a year of event index (1 GB) even one day (0.25 GB) passes it: a day is the least kept.
     expect(budgetedSteadyState(100_000, 90, 30, live, 1e9)).toEqual({ bytes: 2.15e9, days: 1 });
+  });
+});
+
+describe("bench: days until D1's 10 GB without the archive", () => {
+  it("counts the change feed as a window of CHANGE_FEED_DAYS, not as growth", () => {
+    expect(daysToLimit(100_000, 2500, 1500, 30)).toEqual({ without_retention: 40, with_retention: 46 });
+    // 300 bytes a event of feed for 30 days take 0.9 GB of the 10 GB: 9.1 GB at 2,500 bytes a day is
+    // 36 days; with the purge, 30 days (7.5 GB) and then 1.6 GB at 1,500 bytes, 10 more.
+    expect(daysToLimit(100_000, 2500, 1500, 30, 300)).toEqual({ without_retention: 36, with_retention: 40 });
+    expect(CHANGE_FEED_DAYS).toBe(30);
   });
 });
 
