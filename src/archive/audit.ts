@@ -1,4 +1,4 @@
-import { readRetentionSettings } from "../config/retention";
+import { readAuditRetentionDays } from "../config/retention";
 import { AUDIT_SOURCE, forgetAuditObjectsBefore } from "../db/archive";
 import { errorKind, log } from "../log";
 import { type ArchiveContext, archiveObject } from "./objects";
@@ -38,7 +38,7 @@ export async function archiveAuditPart(
  * delete: that is logged, and the objects stay.
  */
 export async function expireAuditObjects(context: ArchiveContext): Promise<number> {
-  const days = readRetentionSettings(context.env).auditRetentionDays;
+  const days = readAuditRetentionDays(context.env);
   if (days === 0) return 0;
   const cutoffDay = isoDay(context.now.getTime() - days * 86_400_000);
   const listing = await context.env.ARCHIVE.list({ prefix: "audit/", limit: 1000 });

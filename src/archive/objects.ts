@@ -178,9 +178,8 @@ export async function deleteArchivedLines(
       const keys = chunk.map((row) => [row[guard.idColumn], ...guard.unchanged.map((column) => row[column])]);
       const statements = [deleteArchivedRows(env.DB, table, keys)];
       if (table === "events") {
-        const events = await Promise.all(
-          chunk.map(async (row) => ({ eventId: String(row.event_id), key: await eventKey(String(row.event_id)) })),
-        );
+        const eventIds = chunk.map((row) => String(row.event_id));
+        const events = await Promise.all(eventIds.map(async (eventId) => ({ eventId, key: await eventKey(eventId) })));
         statements.unshift(indexArchivedEvents(env.DB, events, objectId));
       }
       budget.spend(statements.length);

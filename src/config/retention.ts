@@ -6,16 +6,17 @@ import { settingsReader, withDefault } from "./read";
  * one (`EVENT_ROW_RETENTION_DAYS=14d`) stops that job alone and the others still run.
  */
 
-const days = () =>
+const days = (minimum: number) =>
   z
     .string()
     .transform(Number)
-    .refine((value) => Number.isInteger(value) && value >= 0, { error: "is not a non-negative integer" });
+    .refine((value) => Number.isInteger(value) && value >= 0, { error: "is not a non-negative integer" })
+    .refine((value) => value >= minimum, { error: `is not at least ${minimum}` });
 
-/** A reader of one days variable with its default (a ConfigError names it when malformed). */
-const daysReader = (variable: string, fallback: string) =>
+/** A reader of one days variable with its default and least value (a ConfigError names it when malformed). */
+const daysReader = (variable: string, fallback: string, minimum = 0) =>
   settingsReader(() =>
-    z.object({ [variable]: withDefault(fallback, days()) }).transform((vars): number => vars[variable] ?? 0),
+    z.object({ [variable]: withDefault(fallback, days(minimum)) }).transform((vars): number => vars[variable] ?? 0),
   );
 
 /** `PAYLOAD_RETENTION_DAYS`: days an event's payload is kept; 0 disables the purge. */
@@ -43,16 +44,7 @@ export const DEFAULT_CHANGE_FEED_DAYS = 30;
  * fan-out or delivery is pending stays). The archive does not shorten it, so at high volume it is
  * what D1 holds besides the recent history: about 30 MB a day at 100,000 events a day.
  */
-export const readChangeFeedDays = settingsReader(() =>
-  z
-    .object({
-      CHANGE_FEED_DAYS: withDefault(
-        String(DEFAULT_CHANGE_FEED_DAYS),
-        days().refine((value) => value >= 1, { error: "is not at least 1" }),
-      ),
-    })
-    .transform((vars): number => vars.CHANGE_FEED_DAYS),
-);
+export const readChangeFeedDays = daysReader("CHANGE_FEED_DAYS", String(DEFAULT_CHANGE_FEED_DAYS), 1);
 
 export interface RetentionSettings {
   payloadRetentionDays: number;

@@ -252,6 +252,17 @@ describe("audit rows in R2", () => {
   });
 });
 
+describe("a malformed setting of another job", () => {
+  it("does not stop the archive: the audit objects' expiry reads AUDIT_RETENTION_DAYS alone", async () => {
+    const result = await run({
+      CHANGE_FEED_DAYS: "7d",
+      PAYLOAD_RETENTION_DAYS: "30d",
+      EVENT_ROW_RETENTION_DAYS: "14d",
+    });
+    expect(result.skipped).toBe(false);
+  });
+});
+
 describe("ARCHIVE_AFTER_DAYS", () => {
   it("defaults to 90 and refuses anything but a whole number of days from 1", () => {
     expect(readArchiveSettings({ ...env, ARCHIVE_AFTER_DAYS: "" }).archiveAfterDays).toBe(90);

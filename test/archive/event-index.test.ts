@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { findArchivedEvent } from "../../src/archive/lookup";
 import { archiveFinishedHistory } from "../../src/archive/run";
 import {
+  bucketOf,
   eventKey,
   INDEX_BUCKET_SHIFT,
   INDEX_ENTRY_CHARS,
@@ -21,8 +22,6 @@ import { insertEvent, newClinic, seedFinishedDay } from "./helpers";
  * The archived-event index packed by bucket (migration 0183): an entry of 8 characters per archived
  * event in its bucket's last row, rows capped inside a page, read back for `GET /admin/events/:id`.
  */
-
-const bucketOf = (key: number) => Math.floor(key / 2 ** INDEX_BUCKET_SHIFT);
 
 async function bucketRows(bucket: number) {
   const { results } = await env.DB.prepare(

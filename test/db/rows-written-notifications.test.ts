@@ -49,11 +49,6 @@ async function setStatus(id: string, status: string, at: string): Promise<number
   return result.meta.rows_written;
 }
 
-/** The plan lines of every statement `read` binds. */
-function notificationPlans(read: (db: D1Database) => Promise<unknown>): Promise<string[]> {
-  return queryPlans(env.DB, read);
-}
-
 describe("D1 rows written per notification", () => {
   it("an insert writes the row and five index entries: no lower(notification_id) entry (migration 0177)", async () => {
     // (event_id, channel), one per topic, patient, status, created: 5 entries and the row (7 before 0177).
@@ -245,7 +240,7 @@ describe("the id search finds notifications on their primary key", () => {
       }>();
       expect(results.map((row) => row.id)).toEqual([id]);
     }
-    const plans = await notificationPlans((db) =>
+    const plans = await queryPlans(env.DB, (db) =>
       selectIdsByPrefix(db, ALL_CLINICS, null, "notification", "NTF_AB", 10).all(),
     );
     expect(plans[0]).toBe("SEARCH t USING PRIMARY KEY (notification_id>? AND notification_id<?)");
@@ -280,7 +275,7 @@ describe("the readers of the status index without the sent rows (migration 0176)
       expect(heldPage.rows.every((row) => row.status === "held")).toBe(true);
     }
     const plan = (status: string) =>
-      notificationPlans((db) => listNotifications(db, ALL_CLINICS, { status, limit: 50 }));
+      queryPlans(env.DB, (db) => listNotifications(db, ALL_CLINICS, { status, limit: 50 }));
     expect(await plan("held")).toEqual([
       expect.stringMatching(/USING INDEX notifications_status_created \(status=\?\)$/),
     ]);
@@ -323,7 +318,7 @@ describe("the readers of the status index without the sent rows (migration 0176)
       ],
     ];
     for (const [name, read, expected] of reads) {
-      const plans = await notificationPlans(read);
+      const plans = await queryPlans(env.DB, read);
       // The lines that read notifications other than by primary key.
       const reading = plans.filter((detail) => /^(SEARCH|SCAN) (notifications|n) (?!USING PRIMARY KEY)/.test(detail));
       expect(reading, name).toEqual(expected);
