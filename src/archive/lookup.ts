@@ -1,13 +1,22 @@
 import { z } from "zod";
 import { CHANNELS } from "../channels";
-import { eventKey, FINAL_EVENT_STATUSES, FINAL_NOTIFICATION_STATUSES, objectsForEventKey } from "../db/archive";
+import {
+  eventKey,
+  FINAL_EVENT_STATUSES,
+  FINAL_NOTIFICATION_STATUSES,
+  indexedObjectIds,
+  objectKeysNewestFirst,
+} from "../db/archive";
 import type { EventRow } from "../db/events";
 import type { NotificationRow } from "../db/notification-outbox";
 import { decodeLines } from "./ndjson";
+import { shelvedObjectIds } from "./shelf";
 
 /**
  * Reading an archived event back: the event index (src/db/archive.ts, 53 bits of the id's SHA-256)
- * names the objects that may hold it, newest first; the first one holding the id answers. Rows are
+ * names the objects that may hold it, newest first; the first one holding the id answers. D1's index
+ * is asked first; the shelf in R2 (src/archive/shelf.ts, events archived more than
+ * ARCHIVE_INDEX_DAYS ago) only when none of the objects D1 names holds the id. Rows are
  * checked with zod on the way in, like any input from outside D1.
  */
 
@@ -67,7 +76,17 @@ export interface ArchivedEvent {
 
 /** The archived copy of an event (with its notifications), or null when no object holds it. */
 export async function findArchivedEvent(env: Env, eventId: string): Promise<ArchivedEvent | null> {
-  for (const objectKey of await objectsForEventKey(env.DB, await eventKey(eventId))) {
+  const key = await eventKey(eventId);
+  const inD1 = await indexedObjectIds(env.DB, key);
+  const found = await findInObjects(env, eventId, await objectKeysNewestFirst(env.DB, inD1));
+  if (found) return found;
+  const shelved = await shelvedObjectIds(env.ARCHIVE, key);
+  for (const id of inD1) shelved.delete(id);
+  return findInObjects(env, eventId, await objectKeysNewestFirst(env.DB, shelved));
+}
+
+async function findInObjects(env: Env, eventId: string, objectKeys: readonly string[]): Promise<ArchivedEvent | null> {
+  for (const objectKey of objectKeys) {
     const object = await env.ARCHIVE.get(objectKey);
     if (!object) continue;
     const lines = await decodeLines(await object.arrayBuffer());

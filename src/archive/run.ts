@@ -11,13 +11,15 @@ import {
   QueryBudget,
   readBack,
 } from "./objects";
+import { SHELF_STEP_QUERIES, shelveRange } from "./shelf";
 
 /**
  * The archive job (docs/operations.md "Archive"): finishes objects a previous run left `written`,
  * then moves finished history older than ARCHIVE_AFTER_DAYS to R2; while D1 is still larger than
  * D1_SIZE_BUDGET_GB, also the oldest finished history younger than that (down to a day old), oldest
  * first; then audit rows older than a year; part by part, while its D1 query budget lasts; then
- * expires audit objects past AUDIT_RETENTION_DAYS.
+ * expires audit objects past AUDIT_RETENTION_DAYS. The daily run also shelves in R2 the event index's
+ * entries older than ARCHIVE_INDEX_DAYS (src/archive/shelf.ts), a few ranges a day, before the parts.
  */
 
 /**
@@ -38,6 +40,8 @@ export interface ArchiveRunOptions {
   queryBudget: number;
   pageRows?: number;
   partPages?: number;
+  /** Ranges of the event index to shelve (src/archive/shelf.ts): the day's own, or none (the catch-up). */
+  shelfRanges?: readonly number[];
   /** D1's size in bytes (default: the database's own `meta.size_after`); tests inject one. */
   databaseBytes?: (db: D1Database) => Promise<number | null>;
 }
@@ -55,6 +59,9 @@ export interface ArchiveRunResult {
   budgetDeleted: number;
   /** D1's size in bytes after the history parts (null when not measured or not reported). */
   databaseBytes: number | null;
+  /** Closed rows of the event index shelved in R2 and deleted from D1, and the entries they held. */
+  shelvedRows: number;
+  shelvedEntries: number;
 }
 
 /** Runs the archive job at `now` within `options.queryBudget` D1 queries. */
@@ -63,7 +70,7 @@ export async function archiveFinishedHistory(
   now: Date,
   options: ArchiveRunOptions,
 ): Promise<ArchiveRunResult> {
-  const { archiveAfterDays, sizeBudgetBytes } = readArchiveSettings(env);
+  const { archiveAfterDays, sizeBudgetBytes, indexDays } = readArchiveSettings(env);
   const cutoff = new Date(now.getTime() - archiveAfterDays * 86_400_000).toISOString();
   const budgetCutoff = new Date(now.getTime() - BUDGET_FLOOR_DAYS * 86_400_000).toISOString();
   const measure = options.databaseBytes ?? databaseBytes;
@@ -80,6 +87,8 @@ export async function archiveFinishedHistory(
     queries: 0,
     budgetDeleted: 0,
     databaseBytes: null,
+    shelvedRows: 0,
+    shelvedEntries: 0,
   };
   const leaseUntil = now.getTime() + LEASE_MS;
   budget.spend(2); // the lease and its release
@@ -89,6 +98,8 @@ export async function archiveFinishedHistory(
   }
   try {
     result.resumed = await resumeWrittenObjects(context, result);
+    const shelfCutoff = new Date(now.getTime() - indexDays * 86_400_000).toISOString();
+    await shelveIndex(context, options.shelfRanges ?? [], shelfCutoff, result);
     while (budget.remaining >= historyPartQueries(partPages)) {
       if (!tally(result, await archiveHistoryPart(context, cutoff, partPages))) break;
     }
@@ -133,8 +144,33 @@ export async function archiveFinishedHistory(
     queries: result.queries,
     d1_bytes: result.databaseBytes,
     budget_deleted: result.budgetDeleted,
+    shelved_rows: result.shelvedRows,
   });
   return result;
+}
+
+/**
+ * Shelves the index's old entries of `ranges`, one range at a time while the budget lasts. A step that
+ * fails (R2 down, a read-back that differs) leaves its rows in D1 and ends the shelving for this run;
+ * the history parts go on.
+ */
+async function shelveIndex(
+  context: ArchiveContext,
+  ranges: readonly number[],
+  cutoff: string,
+  result: ArchiveRunResult,
+): Promise<void> {
+  for (const range of ranges) {
+    if (context.budget.remaining < SHELF_STEP_QUERIES) return;
+    try {
+      const step = await shelveRange(context.env, context.budget, range, cutoff);
+      result.shelvedRows += step.rows;
+      result.shelvedEntries += step.entries;
+    } catch (error) {
+      log.warn("archive index shelf step failed", { range, error: errorKind(error) });
+      return;
+    }
+  }
 }
 
 /**

@@ -29,10 +29,25 @@ const archiveSchema = () =>
           .transform(Number)
           .refine((value) => Number.isFinite(value) && value > 0, { error: "is not a positive number of GB" }),
       ),
+      /**
+       * Days an archived event's index entry stays in D1 (`archived_event_buckets`) before the daily
+       * job shelves it in R2 (`index/`, src/archive/shelf.ts): the index in D1 holds this many days
+       * of archived events, whatever the volume. At least 1.
+       */
+      ARCHIVE_INDEX_DAYS: withDefault(
+        "365",
+        z
+          .string()
+          .transform(Number)
+          .refine((value) => Number.isInteger(value) && value >= 1, {
+            error: "is not a whole number of days (1 or more)",
+          }),
+      ),
     })
     .transform((vars) => ({
       archiveAfterDays: vars.ARCHIVE_AFTER_DAYS,
       sizeBudgetBytes: Math.round(vars.D1_SIZE_BUDGET_GB * 1_000_000_000),
+      indexDays: vars.ARCHIVE_INDEX_DAYS,
     }));
 
 /**

@@ -343,10 +343,11 @@ ON CONFLICT (bucket, seq) DO UPDATE SET entries = entries || excluded.entries`,
 }
 
 /**
- * The objects that may hold the event with this key, newest first: those its bucket's entries name,
- * and those `archived_events` names (what the release before migration 0183 indexed).
+ * The objects D1's index names for the event with this key: those its bucket's entries name, and
+ * those `archived_events` names (what the release before migration 0183 indexed). Entries shelved in
+ * R2 (src/archive/shelf.ts) are not among them.
  */
-export async function objectsForEventKey(db: D1Database, key: number): Promise<string[]> {
+export async function indexedObjectIds(db: D1Database, key: number): Promise<Set<number>> {
   const { results } = await db
     .prepare(
       `SELECT entries, NULL AS object_id FROM archived_event_buckets WHERE bucket = ?1
@@ -359,6 +360,11 @@ UNION ALL SELECT NULL, object_id FROM archived_events WHERE event_key = ?2`,
     if (row.object_id !== null) ids.add(row.object_id);
     for (const id of objectIdsInEntries(row.entries ?? "", key)) ids.add(id);
   }
+  return ids;
+}
+
+/** The keys of these archive objects, newest first. */
+export async function objectKeysNewestFirst(db: D1Database, ids: ReadonlySet<number>): Promise<string[]> {
   if (ids.size === 0) return [];
   const objects = await db
     .prepare(
@@ -367,6 +373,69 @@ UNION ALL SELECT NULL, object_id FROM archived_events WHERE event_key = ?2`,
     .bind(JSON.stringify([...ids]))
     .all<{ object_key: string }>();
   return objects.results.map((row) => row.object_key);
+}
+
+/**
+ * The index's buckets are shelved in R2 by range: {@link SHELF_RANGES} ranges of consecutive buckets,
+ * an R2 object (or a few) each.
+ */
+export const SHELF_RANGES = 256;
+const BUCKETS_PER_RANGE = 2 ** (53 - INDEX_BUCKET_SHIFT) / SHELF_RANGES;
+export const rangeOf = (bucket: number) => Math.floor(bucket / BUCKETS_PER_RANGE);
+
+/** A row of the index as stored. */
+export interface IndexRow {
+  bucket: number;
+  seq: number;
+  entries: string;
+}
+
+/**
+ * The closed rows of a range, in key order: rows that are not their bucket's last, at most
+ * `perBucket` of each bucket, its oldest. Only a bucket's last row grows, so a closed row never
+ * changes again; the last row stays in D1, and the bucket's next row follows it. A bucket's rows are
+ * in the order its events were archived, so its oldest rows are the ones that may be old enough.
+ */
+export async function closedIndexRows(db: D1Database, range: number, perBucket: number): Promise<IndexRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT bucket, seq, entries FROM archived_event_buckets b WHERE bucket BETWEEN ?1 AND ?2
+AND seq < (SELECT MAX(last.seq) FROM archived_event_buckets last WHERE last.bucket = b.bucket)
+AND seq < (SELECT MIN(first.seq) FROM archived_event_buckets first WHERE first.bucket = b.bucket) + ?3
+ORDER BY bucket, seq`,
+    )
+    .bind(range * BUCKETS_PER_RANGE, (range + 1) * BUCKETS_PER_RANGE - 1, perBucket)
+    .all<IndexRow>();
+  return results;
+}
+
+/** Those of `ids` whose archive object was written at or after `since`. */
+export async function objectsWrittenSince(
+  db: D1Database,
+  ids: ReadonlySet<number>,
+  since: string,
+): Promise<Set<number>> {
+  if (ids.size === 0) return new Set();
+  const { results } = await db
+    .prepare(
+      `SELECT object_id FROM archive_objects WHERE object_id IN (SELECT value FROM json_each(?1)) AND written_at >= ?2`,
+    )
+    .bind(JSON.stringify([...ids]), since)
+    .all<{ object_id: number }>();
+  return new Set(results.map((row) => row.object_id));
+}
+
+/** Deletes index rows by key (closed rows, shelved in R2 first). */
+export function deleteIndexRows(
+  db: D1Database,
+  rows: readonly Pick<IndexRow, "bucket" | "seq">[],
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `DELETE FROM archived_event_buckets WHERE (bucket, seq) IN (
+  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(rows.map((row) => [row.bucket, row.seq])));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { archiveFinishedHistory, CATCH_UP_ARCHIVE_QUERIES, DAILY_ARCHIVE_QUERIES } from "../archive/run";
+import { rangesOfDay } from "../archive/shelf";
 import { ConfigError } from "../config/read";
 import { purgeOldRejections } from "../db/rejections";
 import { fanOut } from "../forwarding/fan-out";
@@ -47,7 +48,8 @@ const DAILY_PURGES: Record<string, Job> = {
 };
 const DAILY_JOBS: Record<string, Job> = {
   ...DAILY_PURGES,
-  archive: (env, now) => archiveFinishedHistory(env, now, { queryBudget: DAILY_ARCHIVE_QUERIES }),
+  archive: (env, now) =>
+    archiveFinishedHistory(env, now, { queryBudget: DAILY_ARCHIVE_QUERIES, shelfRanges: rangesOfDay(now) }),
 };
 
 /** The Worker's `scheduled` handler: one set of jobs per cron expression. */

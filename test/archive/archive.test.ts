@@ -272,3 +272,13 @@ describe("ARCHIVE_AFTER_DAYS", () => {
     }
   });
 });
+
+describe("ARCHIVE_INDEX_DAYS", () => {
+  it("defaults to 365 and refuses anything but a whole number of days from 1, naming the variable", () => {
+    expect(readArchiveSettings({ ...env, ARCHIVE_INDEX_DAYS: "" }).indexDays).toBe(365);
+    expect(readArchiveSettings({ ...env, ARCHIVE_INDEX_DAYS: "30" }).indexDays).toBe(30);
+    for (const bad of ["0", "-1", "1.5", "a year"]) {
+      expect(() => readArchiveSettings({ ...env, ARCHIVE_INDEX_DAYS: bad })).toThrow(/ARCHIVE_INDEX_DAYS/);
+    }
+  });
+});

@@ -10,27 +10,23 @@ import {
   INDEX_ROW_CHARS,
   indexArchivedEvents,
   indexEntry,
+  indexedObjectIds,
   objectIdsInEntries,
-  objectsForEventKey,
+  objectKeysNewestFirst,
   readIndexEntries,
 } from "../../src/db/archive";
 import { TEST_NOW } from "../helpers/clock";
 import { queryPlans } from "../helpers/d1";
-import { insertEvent, newClinic, seedFinishedDay } from "./helpers";
+import { bucketRows, insertEvent, newClinic, seedFinishedDay } from "./helpers";
 
 /**
  * The archived-event index packed by bucket (migration 0183): an entry of 8 characters per archived
  * event in its bucket's last row, rows capped inside a page, read back for `GET /admin/events/:id`.
  */
 
-async function bucketRows(bucket: number) {
-  const { results } = await env.DB.prepare(
-    `SELECT seq, entries FROM archived_event_buckets WHERE bucket = ?1 ORDER BY seq`,
-  )
-    .bind(bucket)
-    .all<{ seq: number; entries: string }>();
-  return results;
-}
+/** The objects D1's index names for a key, newest first, as the lookup opens them. */
+const objectsForEventKey = async (db: D1Database, key: number) =>
+  objectKeysNewestFirst(db, await indexedObjectIds(db, key));
 
 /** Every entry naming `objectId`, across the whole index. */
 async function entriesOf(objectId: number): Promise<string[]> {

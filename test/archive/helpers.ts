@@ -56,6 +56,16 @@ export function insertEvent(eventId: string, clinic: string, receivedAt: string,
   ).bind(eventId, clinic, status, receivedAt);
 }
 
+/** A bucket's rows of the archived-event index, in order. */
+export async function bucketRows(bucket: number) {
+  const { results } = await env.DB.prepare(
+    `SELECT seq, entries FROM archived_event_buckets WHERE bucket = ?1 ORDER BY seq`,
+  )
+    .bind(bucket)
+    .all<{ seq: number; entries: string }>();
+  return results;
+}
+
 /** Every line of every object under `prefix`, with the key it came from. */
 export async function archivedLines(prefix: string) {
   const listing = await env.ARCHIVE.list({ prefix });
