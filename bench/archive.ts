@@ -26,6 +26,8 @@ export interface ArchiveMeasurement {
   index_bytes_per_event: Record<string, number>;
   /** The same for the index before migration 0183 (`archived_events`, a row per event), measured alike. */
   index_bytes_per_event_before: number;
+  /** The index in D1 over {@link SHELF_YEARS} years with and without its shelf in R2, per volume. */
+  index_shelf: Record<string, ShelfMeasurement>;
   d1_queries_per_100k_events: number;
   /** Daily-sized runs (600 D1 queries each) the job needs per 100,000 events. */
   runs_per_100k_events: number;
@@ -47,6 +49,14 @@ interface ArchiveModule {
   archiveFinishedHistory: ArchiveJob;
   indexArchivedEvents: IndexStatement;
   INDEX_BUCKET_SHIFT: number;
+  shelveRange: (
+    env: object,
+    budget: object,
+    range: number,
+    cutoff: string,
+  ) => Promise<{ rows: number; entries: number }>;
+  rangesOfDay: (now: Date) => number[];
+  QueryBudget: new (queries: number) => object;
 }
 
 /** D1's statement API over node:sqlite: what the archive code calls (numbered `?N` parameters). */
@@ -99,19 +109,26 @@ function memoryR2() {
     const object = objects.get(key);
     if (!object) return null;
     const { body, customMetadata } = object;
-    return { key, size: body.byteLength, customMetadata, arrayBuffer: async () => body.slice().buffer };
+    return {
+      key,
+      size: body.byteLength,
+      customMetadata,
+      arrayBuffer: async () => body.slice().buffer,
+      text: async () => new TextDecoder().decode(body),
+    };
   };
   return {
     objects,
-    async put(key: string, body: Uint8Array, options: { customMetadata?: Record<string, string> } = {}) {
-      objects.set(key, { body: new Uint8Array(body), customMetadata: options.customMetadata ?? {} });
+    async put(key: string, body: Uint8Array | string, options: { customMetadata?: Record<string, string> } = {}) {
+      const bytes = typeof body === "string" ? new TextEncoder().encode(body) : new Uint8Array(body);
+      objects.set(key, { body: bytes, customMetadata: options.customMetadata ?? {} });
       return view(key);
     },
     get: async (key: string) => view(key),
     head: async (key: string) => view(key),
     async list({ prefix = "", limit = 1000 }: { prefix?: string; limit?: number }) {
       const keys = [...objects.keys()].filter((key) => key.startsWith(prefix)).sort();
-      return { objects: keys.slice(0, limit).map((key) => ({ key })) };
+      return { objects: keys.slice(0, limit).map((key) => ({ key })), truncated: keys.length > limit };
     },
     async delete(keys: string | string[]) {
       for (const key of Array.isArray(keys) ? keys : [keys]) objects.delete(key);
@@ -124,6 +141,8 @@ export async function loadArchiveModule(scratch: string): Promise<ArchiveModule>
   await build({
     stdin: {
       contents: `export { archiveFinishedHistory } from "./src/archive/run.ts";
+export { QueryBudget } from "./src/archive/objects.ts";
+export { rangesOfDay, shelveRange } from "./src/archive/shelf.ts";
 export { indexArchivedEvents, INDEX_BUCKET_SHIFT } from "./src/db/archive.ts";`,
       resolveDir: ROOT,
       loader: "ts",
@@ -159,8 +178,91 @@ export function seededRandom(seed: number): () => number {
 /** Events per archive object (ARCHIVE_PART_PAGES pages of ARCHIVE_PAGE_ROWS), and per index statement. */
 const OBJECT_EVENTS = 5000;
 const CHUNK_EVENTS = 1000;
-/** Buckets filled by the at-scale measurement: 1/256 of the 65,536, scaled up. */
+/** Buckets filled by the at-scale measurement: 1/256 of the 65,536 (the first range), scaled up. */
 const SAMPLED_BUCKETS = 256;
+const SAMPLED_SHARE = SAMPLED_BUCKETS / 2 ** 16;
+
+/** A scratch database holding the event index only, filled day by day as the archive job would. */
+class IndexScratch {
+  readonly database: DatabaseSync;
+  readonly db: ReturnType<typeof nodeD1>;
+  /** Sampled keys indexed so far. */
+  events = 0;
+  private readonly record: StatementSync;
+  private readonly bucketSpan: number;
+  private readonly module: ArchiveModule;
+  private readonly perDay: number;
+  private readonly random: () => number;
+
+  constructor(module: ArchiveModule, file: string, perDay: number, random: () => number) {
+    this.module = module;
+    this.perDay = perDay;
+    this.random = random;
+    rmSync(file, { force: true });
+    this.database = new DatabaseSync(file);
+    this.database.exec(readFileSync(join(ROOT, "migrations/0060_archive.sql"), "utf8"));
+    this.database.exec(readFileSync(join(ROOT, "migrations/0183_archived_event_buckets.sql"), "utf8"));
+    // The statement indexes only events still in D1: one stands for all (the key is the entry).
+    this.database.exec(
+      "CREATE TABLE events (event_id TEXT PRIMARY KEY) WITHOUT ROWID; INSERT INTO events VALUES ('evt')",
+    );
+    this.db = nodeD1(this.database);
+    this.record = this.database.prepare(
+      `INSERT INTO archive_objects (object_key, kind, clinic_id, day, part, state, line_count, bytes, written_at, deleted_at)
+       VALUES (?, 'history', ?, ?, ?, 'deleted', ?, ?, ?, ?) RETURNING object_id`,
+    );
+    this.bucketSpan = 2 ** module.INDEX_BUCKET_SHIFT;
+  }
+
+  /** Day `day` (from 2026-01-01): its objects recorded and their sampled keys indexed; returns its ISO instant. */
+  indexDay(day: number): string {
+    const clinic = "3f2b6c1e-8a4d-4f0e-9c5b-2d7a1e6f4b90";
+    const date = new Date(Date.UTC(2026, 0, 1) + day * 86_400_000).toISOString().slice(0, 10);
+    const at = `${date}T03:17:00.000Z`;
+    // One transaction a day: the file's page layout is the same, without a sync per statement.
+    this.database.exec("BEGIN");
+    for (let part = 0; part * OBJECT_EVENTS < this.perDay; part += 1) {
+      const inObject = Math.min(OBJECT_EVENTS, this.perDay - part * OBJECT_EVENTS);
+      const row = this.record.get(
+        `history/${clinic}/${date}/part-${part}.ndjson.gz`,
+        clinic,
+        date,
+        part,
+        inObject * 4,
+        inObject * 263,
+        at,
+        at,
+      ) as { object_id: number };
+      for (let start = 0; start < inObject; start += CHUNK_EVENTS) {
+        // The chunk's events that fall in the sampled buckets: a binomial draw, one by one.
+        const keys: { eventId: string; key: number }[] = [];
+        for (let index = start; index < Math.min(inObject, start + CHUNK_EVENTS); index += 1) {
+          if (this.random() >= SAMPLED_SHARE) continue;
+          const bucket = Math.floor(this.random() * SAMPLED_BUCKETS);
+          keys.push({ eventId: "evt", key: bucket * this.bucketSpan + Math.floor(this.random() * this.bucketSpan) });
+        }
+        if (keys.length > 0) this.module.indexArchivedEvents(this.db, keys, row.object_id).runNow();
+        this.events += keys.length;
+      }
+    }
+    this.database.exec("COMMIT");
+    return at;
+  }
+
+  /**
+   * D1 bytes of the whole index scaled up from the sample: the bucket rows and the pages their
+   * deletes freed (a D1 file keeps them, and later rows reuse them), plus the manifest (not sampled).
+   */
+  indexBytes(): number {
+    const pageSize = count(this.database, "SELECT page_size AS n FROM pragma_page_size");
+    const free = count(this.database, "SELECT freelist_count AS n FROM pragma_freelist_count") * pageSize;
+    return (tableBytes(this.database, ["archived_event_buckets"]) + free) / SAMPLED_SHARE + this.manifestBytes();
+  }
+
+  manifestBytes(): number {
+    return tableBytes(this.database, ["archive_objects"]);
+  }
+}
 
 /**
  * The event index after a year at `perDay` events a day, measured on a scratch database with the
@@ -176,60 +278,67 @@ export function measureIndexAtScale(
   perDay: number,
   random: () => number = seededRandom(26),
 ): number {
-  const file = join(scratch, `index-${perDay}.sqlite`);
-  rmSync(file, { force: true });
-  const database = new DatabaseSync(file);
+  const index = new IndexScratch(module, join(scratch, `index-${perDay}.sqlite`), perDay, random);
   try {
-    database.exec(readFileSync(join(ROOT, "migrations/0060_archive.sql"), "utf8"));
-    database.exec(readFileSync(join(ROOT, "migrations/0183_archived_event_buckets.sql"), "utf8"));
-    // The statement indexes only events still in D1: one stands for all (the key is the entry).
-    database.exec("CREATE TABLE events (event_id TEXT PRIMARY KEY) WITHOUT ROWID; INSERT INTO events VALUES ('evt')");
-    const db = nodeD1(database);
-    const record = database.prepare(
-      `INSERT INTO archive_objects (object_key, kind, clinic_id, day, part, state, line_count, bytes, written_at, deleted_at)
-       VALUES (?, 'history', ?, ?, ?, 'deleted', ?, ?, ?, ?) RETURNING object_id`,
-    );
-    const clinic = "3f2b6c1e-8a4d-4f0e-9c5b-2d7a1e6f4b90";
-    const sampledShare = SAMPLED_BUCKETS / 2 ** 16;
-    const bucketSpan = 2 ** module.INDEX_BUCKET_SHIFT;
-    let events = 0;
-    // One transaction a day: the file's page layout is the same, without a sync per statement.
-    for (let day = 0; day < 365; day += 1) {
-      database.exec("BEGIN");
-      const date = new Date(Date.UTC(2026, 0, 1) + day * 86_400_000).toISOString().slice(0, 10);
-      for (let part = 0; part * OBJECT_EVENTS < perDay; part += 1) {
-        const inObject = Math.min(OBJECT_EVENTS, perDay - part * OBJECT_EVENTS);
-        const at = `${date}T03:17:00.000Z`;
-        const row = record.get(
-          `history/${clinic}/${date}/part-${part}.ndjson.gz`,
-          clinic,
-          date,
-          part,
-          inObject * 4,
-          inObject * 263,
-          at,
-          at,
-        ) as { object_id: number };
-        for (let start = 0; start < inObject; start += CHUNK_EVENTS) {
-          // The chunk's events that fall in the sampled buckets: a binomial draw, one by one.
-          const keys: { eventId: string; key: number }[] = [];
-          for (let index = start; index < Math.min(inObject, start + CHUNK_EVENTS); index += 1) {
-            if (random() >= sampledShare) continue;
-            const bucket = Math.floor(random() * SAMPLED_BUCKETS);
-            keys.push({ eventId: "evt", key: bucket * bucketSpan + Math.floor(random() * bucketSpan) });
-          }
-          if (keys.length > 0) module.indexArchivedEvents(db, keys, row.object_id).runNow();
-          events += keys.length;
-        }
-      }
-      database.exec("COMMIT");
-    }
-    const buckets = tableBytes(database, ["archived_event_buckets"]) / sampledShare;
-    const manifest = tableBytes(database, ["archive_objects"]);
-    return Math.round(((buckets + manifest) / (events / sampledShare)) * 10) / 10;
+    for (let day = 0; day < 365; day += 1) index.indexDay(day);
+    const buckets = tableBytes(index.database, ["archived_event_buckets"]) / SAMPLED_SHARE;
+    return Math.round(((buckets + index.manifestBytes()) / (index.events / SAMPLED_SHARE)) * 10) / 10;
   } finally {
-    database.close();
+    index.database.close();
   }
+}
+
+/** The event index with its shelf (src/archive/shelf.ts) over the years, at one volume. */
+export interface ShelfMeasurement {
+  /** D1's event index at the end of each year (GB, free pages and the manifest included). */
+  d1_gb_by_year: number[];
+  /** The same without the shelf: every year's entries stay. */
+  d1_gb_by_year_without_shelf: number[];
+  /** R2 bytes of the shelf per event it holds. */
+  r2_bytes_per_event: number;
+}
+
+/**
+ * The index of {@link measureIndexAtScale} kept for `years` with the daily run's shelf: the sampled
+ * buckets are exactly range 0, which the real `shelveRange` visits on the days `rangesOfDay` names,
+ * at ARCHIVE_INDEX_DAYS `indexDays` (default 365), into an in-memory R2; beside it the same keys (the same
+ * seed) without the shelf. Bytes at the end of each year.
+ */
+export async function measureShelfAtScale(
+  module: ArchiveModule,
+  scratch: string,
+  perDay: number,
+  years = 3,
+  indexDays = 365,
+  seed = 27,
+): Promise<ShelfMeasurement> {
+  const index = new IndexScratch(module, join(scratch, `shelf-${perDay}.sqlite`), perDay, seededRandom(seed));
+  const unshelved = new IndexScratch(module, join(scratch, `unshelved-${perDay}.sqlite`), perDay, seededRandom(seed));
+  const bucket = memoryR2();
+  const env = { DB: index.db, ARCHIVE: bucket };
+  const result: ShelfMeasurement = { d1_gb_by_year: [], d1_gb_by_year_without_shelf: [], r2_bytes_per_event: 0 };
+  const gb = (bytes: number) => Math.round(bytes / 1e7) / 100;
+  let shelvedEntries = 0;
+  try {
+    for (let day = 0; day < 365 * years; day += 1) {
+      const at = index.indexDay(day);
+      unshelved.indexDay(day);
+      if (module.rangesOfDay(new Date(at)).includes(0)) {
+        const cutoff = new Date(Date.parse(at) - indexDays * 86_400_000).toISOString();
+        shelvedEntries += (await module.shelveRange(env, new module.QueryBudget(3), 0, cutoff)).entries;
+      }
+      if ((day + 1) % 365 === 0) {
+        result.d1_gb_by_year.push(gb(index.indexBytes()));
+        result.d1_gb_by_year_without_shelf.push(gb(unshelved.indexBytes()));
+      }
+    }
+  } finally {
+    index.database.close();
+    unshelved.database.close();
+  }
+  const r2Bytes = [...bucket.objects.values()].reduce((total, object) => total + object.body.byteLength, 0);
+  result.r2_bytes_per_event = shelvedEntries > 0 ? Math.round((r2Bytes / shelvedEntries) * 10) / 10 : 0;
+  return result;
 }
 
 /** The index before migration 0183, a row per event in `archived_events`, filled with random keys alike. */
@@ -251,6 +360,9 @@ export function measureIndexBefore(scratch: string, events = 200_000, random: ()
 }
 
 const count = (database: DatabaseSync, sql: string) => Number(database.prepare(sql).get()?.n ?? 0);
+
+/** Years of the shelf measurement: at 10k events a day a bucket's row takes about two to fill. */
+export const SHELF_YEARS = 4;
 
 /** Events a day the index is measured at (bench/storage.ts projects D1 at the same volumes). */
 export const INDEX_VOLUMES = [10_000, 100_000] as const;
@@ -293,6 +405,9 @@ export async function measureArchive(
   const archived = Math.max(1, eventsBefore - eventsLeft);
   const r2Bytes = [...bucket.objects.values()].reduce((total, object) => total + object.body.byteLength, 0);
   const per100k = (value: number) => (value * 100_000) / archived;
+  const shelf: Record<string, ShelfMeasurement> = {};
+  for (const perDay of indexVolumes)
+    shelf[String(perDay)] = await measureShelfAtScale(module, scratch, perDay, SHELF_YEARS);
   return {
     events_archived: eventsBefore - eventsLeft,
     events_left: eventsLeft,
@@ -302,6 +417,7 @@ export async function measureArchive(
       indexVolumes.map((perDay) => [String(perDay), measureIndexAtScale(module, scratch, perDay)]),
     ),
     index_bytes_per_event_before: measureIndexBefore(scratch),
+    index_shelf: shelf,
     d1_queries_per_100k_events: Math.round(per100k(queries)),
     runs_per_100k_events: Math.ceil(per100k(queries) / 600),
     job_seconds_per_100k_events: Math.round(per100k(seconds) * 10) / 10,

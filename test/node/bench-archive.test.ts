@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadArchiveModule, measureArchive, measureIndexAtScale, measureIndexBefore } from "../../bench/archive.ts";
+import {
+  loadArchiveModule,
+  measureArchive,
+  measureIndexAtScale,
+  measureIndexBefore,
+  measureShelfAtScale,
+} from "../../bench/archive.ts";
 import {
   budgetedSteadyState,
   CHANGE_FEED_DAYS,
@@ -92,6 +98,7 @@ describe("bench: the archive job on a D1 copy (bench/archive.ts)", () => {
     expect(measured).toMatchObject({ events_archived: 29, events_left: 1, objects: 3 });
     expect(measured.r2_bytes_per_event).toBeGreaterThan(0);
     expect(measured.index_bytes_per_event).toEqual({});
+    expect(measured.index_shelf).toEqual({});
     expect(measured.index_bytes_per_event_before).toBeGreaterThan(0);
     expect(measured.d1_queries_per_100k_events).toBeGreaterThan(0);
   });
@@ -103,5 +110,20 @@ describe("bench: the archive job on a D1 copy (bench/archive.ts)", () => {
     expect(bytes).toBeGreaterThanOrEqual(8);
     expect(bytes).toBeLessThan(measureIndexBefore(scratch));
     expect(measureIndexAtScale(module, scratch, 10_000)).toBe(bytes);
+  });
+
+  it("shelves the closed rows through the receiver's own step, leaving D1 less than the same keys unshelved", {
+    timeout: 120_000,
+  }, async () => {
+    const module = await loadArchiveModule(scratch);
+    // 40,000 events a day fill a bucket's row in about 200 days; ARCHIVE_INDEX_DAYS=90 lets a year shelve.
+    const shelf = await measureShelfAtScale(module, scratch, 40_000, 1, 90);
+    const [shelved = 0] = shelf.d1_gb_by_year;
+    const [unshelved = 0] = shelf.d1_gb_by_year_without_shelf;
+    expect(shelved).toBeGreaterThan(0);
+    expect(shelved).toBeLessThan(unshelved);
+    // 8 characters an entry, plus `<bucket>.<seq> ` and a newline a line of 120.
+    expect(shelf.r2_bytes_per_event).toBeGreaterThanOrEqual(8);
+    expect(shelf.r2_bytes_per_event).toBeLessThan(8.2);
   });
 });
