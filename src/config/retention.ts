@@ -45,20 +45,3 @@ export const DEFAULT_CHANGE_FEED_DAYS = 30;
  * what D1 holds besides the recent history: about 30 MB a day at 100,000 events a day.
  */
 export const readChangeFeedDays = daysReader("CHANGE_FEED_DAYS", String(DEFAULT_CHANGE_FEED_DAYS), 1);
-
-export interface RetentionSettings {
-  payloadRetentionDays: number;
-  auditRetentionDays: number;
-  eventRowRetentionDays: number;
-  changeFeedDays: number;
-}
-
-/** All four at once (for the configuration report); throws a ConfigError naming the first malformed one. */
-export function readRetentionSettings(env: Env): RetentionSettings {
-  return {
-    payloadRetentionDays: readPayloadRetentionDays(env),
-    auditRetentionDays: readAuditRetentionDays(env),
-    eventRowRetentionDays: readEventRowRetentionDays(env),
-    changeFeedDays: readChangeFeedDays(env),
-  };
-}

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { readAdminIdentity } from "../../src/config/admin";
 import { readNotificationSettings, readTwilioWebhookSettings } from "../../src/config/notifications";
 import { readEmailProvider, readSmsProvider } from "../../src/config/providers";
-import { readRetentionSettings } from "../../src/config/retention";
+import {
+  readAuditRetentionDays,
+  readChangeFeedDays,
+  readEventRowRetentionDays,
+  readPayloadRetentionDays,
+} from "../../src/config/retention";
 import { readWebhookConfig } from "../../src/config/webhook";
 import { configError, envWith } from "../helpers/config";
 
@@ -23,12 +28,13 @@ describe("the declared variables left empty", () => {
       "refill:approved": ["sms", "email"],
       "refill:denied": ["sms", "email"],
     });
-    expect(readRetentionSettings(envWith({}))).toEqual({
-      payloadRetentionDays: 30,
-      auditRetentionDays: 2190,
-      eventRowRetentionDays: 0,
-      changeFeedDays: 30,
-    });
+    const empty = envWith({});
+    expect([
+      readPayloadRetentionDays(empty),
+      readAuditRetentionDays(empty),
+      readEventRowRetentionDays(empty),
+      readChangeFeedDays(empty),
+    ]).toEqual([30, 2190, 0, 30]);
     expect(readTwilioWebhookSettings(envWith({}))).toEqual({ authTokens: [], publicBaseUrl: null });
   });
 
@@ -40,7 +46,7 @@ describe("the declared variables left empty", () => {
     });
     expect(readNotificationSettings(absent).clinicName).toBe("Your Clinic");
     expect(readNotificationSettings(absent).rules.size).toBe(5);
-    expect(readRetentionSettings(absent).payloadRetentionDays).toBe(30);
+    expect(readPayloadRetentionDays(absent)).toBe(30);
   });
 });
 
@@ -88,7 +94,7 @@ describe("set variables", () => {
       provider: "resend",
       resend: { apiKey: "re_1", from: "Clinic <care@clinic.example>" },
     });
-    expect(readRetentionSettings(custom).payloadRetentionDays).toBe(0);
+    expect(readPayloadRetentionDays(custom)).toBe(0);
     expect(readTwilioWebhookSettings(custom)).toEqual({
       authTokens: ["token", "previous-token"],
       publicBaseUrl: "https://receiver.example",
@@ -132,12 +138,12 @@ describe("a malformed variable", () => {
     ["EMAIL_PROVIDER", { EMAIL_PROVIDER: SECRET_LOOKING }, readEmailProvider],
     ["RESEND_API_KEY", { EMAIL_PROVIDER: "resend", EMAIL_FROM: SECRET_LOOKING }, readEmailProvider],
     ["EMAIL_FROM", { EMAIL_PROVIDER: "resend", RESEND_API_KEY: SECRET_LOOKING }, readEmailProvider],
-    ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readRetentionSettings],
-    ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readRetentionSettings],
-    ["AUDIT_RETENTION_DAYS", { AUDIT_RETENTION_DAYS: "-1" }, readRetentionSettings],
-    ["EVENT_ROW_RETENTION_DAYS", { EVENT_ROW_RETENTION_DAYS: "1.5" }, readRetentionSettings],
-    ["CHANGE_FEED_DAYS", { CHANGE_FEED_DAYS: "0" }, readRetentionSettings],
-    ["CHANGE_FEED_DAYS", { CHANGE_FEED_DAYS: "7d" }, readRetentionSettings],
+    ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: "-1" }, readPayloadRetentionDays],
+    ["PAYLOAD_RETENTION_DAYS", { PAYLOAD_RETENTION_DAYS: SECRET_LOOKING }, readPayloadRetentionDays],
+    ["AUDIT_RETENTION_DAYS", { AUDIT_RETENTION_DAYS: "-1" }, readAuditRetentionDays],
+    ["EVENT_ROW_RETENTION_DAYS", { EVENT_ROW_RETENTION_DAYS: "1.5" }, readEventRowRetentionDays],
+    ["CHANGE_FEED_DAYS", { CHANGE_FEED_DAYS: "0" }, readChangeFeedDays],
+    ["CHANGE_FEED_DAYS", { CHANGE_FEED_DAYS: "7d" }, readChangeFeedDays],
   ] as const)("%s: a ConfigError names it, never the value", (variable, overrides, read) => {
     const error = configError(() => read(envWith(overrides)));
     expect(error.variable).toBe(variable);
