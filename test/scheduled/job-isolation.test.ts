@@ -118,6 +118,19 @@ describe("daily jobs with one malformed setting", () => {
     expect(changesAfter?.n).toBe(changesBefore?.n);
     await expectConfigProblemRaised(settings, "CHANGE_FEED_DAYS");
   });
+
+  it("ARCHIVE_INDEX_DAYS=1y stops the archive alone: nothing moves to R2, payloads and audit rows are still purged", async () => {
+    const settings = { ARCHIVE_INDEX_DAYS: "1y", PAYLOAD_RETENTION_DAYS: "30" };
+    const oldEnough = await storedEvent(120);
+    const auditTarget = await auditRowAt(2191);
+
+    await expect(runDailyJobs(settings)).resolves.toBeUndefined();
+
+    // Finished and older than ARCHIVE_AFTER_DAYS (90), yet still in D1: the archive did not run.
+    expect(await eventRow(oldEnough)).toMatchObject({ event_id: oldEnough, payload: null });
+    expect(await keptAuditRowsOf(auditTarget)).toEqual([]);
+    await expectConfigProblemRaised(settings, "ARCHIVE_INDEX_DAYS");
+  });
 });
 
 describe("5-minute jobs with one failing", () => {
