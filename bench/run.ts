@@ -491,6 +491,11 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       progress(
         `storage: ${storage.bytes_per_event} B/event (${storage.bytes_per_event_without_payloads} without payloads); steady state with the archive: ${JSON.stringify(storage.steady_state.by_volume)}`,
       );
+    const shelf = storage?.steady_state.archive?.index_shelf ?? {};
+    for (const [perDay, years] of Object.entries(shelf))
+      progress(
+        `event index in D1 at ${perDay} events a day, end of each year: ${years.d1_gb_by_year.join(" / ")} GB with its shelf in R2 (${years.r2_bytes_per_event} B/event there), ${years.d1_gb_by_year_without_shelf.join(" / ")} GB without`,
+      );
   }
   let faults: Results["faults"] = null;
   if (settings.parts.has("faults")) {
