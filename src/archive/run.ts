@@ -71,8 +71,9 @@ export async function archiveFinishedHistory(
   options: ArchiveRunOptions,
 ): Promise<ArchiveRunResult> {
   const { archiveAfterDays, sizeBudgetBytes, indexDays } = readArchiveSettings(env);
-  const cutoff = new Date(now.getTime() - archiveAfterDays * 86_400_000).toISOString();
-  const budgetCutoff = new Date(now.getTime() - BUDGET_FLOOR_DAYS * 86_400_000).toISOString();
+  const daysBefore = (days: number) => new Date(now.getTime() - days * 86_400_000).toISOString();
+  const cutoff = daysBefore(archiveAfterDays);
+  const budgetCutoff = daysBefore(BUDGET_FLOOR_DAYS);
   const measure = options.databaseBytes ?? databaseBytes;
   const budget = new QueryBudget(options.queryBudget);
   const context: ArchiveContext = { env, now, budget, pageRows: options.pageRows ?? ARCHIVE_PAGE_ROWS };
@@ -98,8 +99,7 @@ export async function archiveFinishedHistory(
   }
   try {
     result.resumed = await resumeWrittenObjects(context, result);
-    const shelfCutoff = new Date(now.getTime() - indexDays * 86_400_000).toISOString();
-    await shelveIndex(context, options.shelfRanges ?? [], shelfCutoff, result);
+    await shelveIndex(context, options.shelfRanges ?? [], daysBefore(indexDays), result);
     while (budget.remaining >= historyPartQueries(partPages)) {
       if (!tally(result, await archiveHistoryPart(context, cutoff, partPages))) break;
     }

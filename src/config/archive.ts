@@ -1,6 +1,13 @@
 import { z } from "zod";
 import { settingsReader, withDefault } from "./read";
 
+/** A whole number of days, at least 1. */
+const wholeDays = () =>
+  z
+    .string()
+    .transform(Number)
+    .refine((value) => Number.isInteger(value) && value >= 1, { error: "is not a whole number of days (1 or more)" });
+
 const archiveSchema = () =>
   z
     .object({
@@ -8,15 +15,7 @@ const archiveSchema = () =>
        * Days finished history stays in D1 before the daily job moves it to the R2 bucket `ARCHIVE`
        * (src/archive/); at least 1, so nothing NovaMed may still redeliver leaves D1.
        */
-      ARCHIVE_AFTER_DAYS: withDefault(
-        "90",
-        z
-          .string()
-          .transform(Number)
-          .refine((value) => Number.isInteger(value) && value >= 1, {
-            error: "is not a whole number of days (1 or more)",
-          }),
-      ),
+      ARCHIVE_AFTER_DAYS: withDefault("90", wholeDays()),
       /**
        * GB of D1 above which the daily job also archives the oldest finished history younger than
        * ARCHIVE_AFTER_DAYS (down to {@link BUDGET_FLOOR_DAYS}), oldest first, until D1 is under it:
@@ -34,15 +33,7 @@ const archiveSchema = () =>
        * job shelves it in R2 (`index/`, src/archive/shelf.ts): the index in D1 holds this many days
        * of archived events, whatever the volume. At least 1.
        */
-      ARCHIVE_INDEX_DAYS: withDefault(
-        "365",
-        z
-          .string()
-          .transform(Number)
-          .refine((value) => Number.isInteger(value) && value >= 1, {
-            error: "is not a whole number of days (1 or more)",
-          }),
-      ),
+      ARCHIVE_INDEX_DAYS: withDefault("365", wholeDays()),
     })
     .transform((vars) => ({
       archiveAfterDays: vars.ARCHIVE_AFTER_DAYS,

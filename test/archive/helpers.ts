@@ -99,13 +99,19 @@ export async function countWhereIn(table: string, idColumn: string, ids: readonl
 
 type Step = "put" | "put-then-crash" | "read-back" | "corrupt-read-back" | "locked";
 
-/** The ARCHIVE bucket failing at one step of the write (or locked); every other call passes through. */
-export function failingBucket(step: Step): R2Bucket {
+/**
+ * The ARCHIVE bucket failing at one step of the write (or locked) for the keys under `under` (every
+ * key by default); every other call passes through.
+ */
+export function failingBucket(step: Step, under = ""): R2Bucket {
   const bucket = env.ARCHIVE;
   return new Proxy(bucket, {
     get(target, property) {
+      const value = Reflect.get(target, property);
+      const passThrough = typeof value === "function" ? value.bind(target) : value;
       if (property === "put") {
         return async (...args: Parameters<R2Bucket["put"]>) => {
+          if (!args[0].startsWith(under)) return target.put(...args);
           if (step === "put") throw new Error("R2 unavailable");
           // An R2 bucket lock refuses to overwrite an object it holds.
           if (step === "locked" && (await target.head(args[0]))) throw new Error("object is locked");
@@ -114,16 +120,15 @@ export function failingBucket(step: Step): R2Bucket {
           return written;
         };
       }
-      if (property === "get" && step === "read-back") {
-        return async () => {
-          throw new Error("R2 unavailable");
+      if (property === "get" && (step === "read-back" || step === "corrupt-read-back")) {
+        return async (key: string) => {
+          if (!key.startsWith(under)) return target.get(key);
+          if (step === "read-back") throw new Error("R2 unavailable");
+          const corrupt = new TextEncoder().encode("not gzip");
+          return { arrayBuffer: async () => corrupt.buffer, text: async () => "not gzip" };
         };
       }
-      if (property === "get" && step === "corrupt-read-back") {
-        return async () => ({ arrayBuffer: async () => new TextEncoder().encode("not gzip").buffer });
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
+      return passThrough;
     },
   });
 }

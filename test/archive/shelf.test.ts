@@ -29,7 +29,7 @@ import { CRONS } from "../../src/scheduled/dispatch";
 import { TEST_NOW } from "../helpers/clock";
 import { queryPlans, wrapDatabase } from "../helpers/d1";
 import { ADMIN_TOKEN } from "../helpers/events";
-import { bucketRows, newClinic, seedFinishedDay } from "./helpers";
+import { bucketRows, failingBucket, newClinic, seedFinishedDay } from "./helpers";
 
 /**
  * The event index's shelf (src/archive/shelf.ts): closed rows of `archived_event_buckets` whose every
@@ -170,26 +170,13 @@ describe("the event index's shelf in R2", () => {
 
   it.each([
     ["the write fails", "put"],
-    ["the read-back differs", "get"],
+    ["the read-back differs", "corrupt-read-back"],
   ] as const)("leaves the rows in D1 when %s, and the run archives history all the same", async (_, failing) => {
     const { eventId, bucket, range, closedSeq } = await archivedEventInClosedRow();
     const objectsBefore = await shelfObjects(range);
     const clinic = newClinic();
     const history = await seedFinishedDay(clinic, "2025-06-02", 1);
-    const bucketFailing = new Proxy(env.ARCHIVE, {
-      get(target, property) {
-        const value = Reflect.get(target, property);
-        if (typeof value !== "function") return value;
-        if (property === failing)
-          return async (key: string, ...rest: unknown[]) => {
-            if (!key.startsWith(SHELF_PREFIX)) return Reflect.apply(value, target, [key, ...rest]);
-            if (failing === "put") throw new Error("R2 unavailable");
-            const object = await target.get(key);
-            return object && { ...object, text: async () => `${await object.text()}changed` };
-          };
-        return value.bind(target);
-      },
-    });
+    const bucketFailing = failingBucket(failing, SHELF_PREFIX);
 
     const result = await archiveFinishedHistory({ ...env, ARCHIVE: bucketFailing }, YEAR_AND_A_DAY_LATER, {
       queryBudget: 600,
