@@ -164,18 +164,22 @@ SELECT 'refill', refill_id, clinic_id FROM refills WHERE refill_id IN (SELECT va
     .bind(JSON.stringify(ids.order), JSON.stringify(ids.medication_request), JSON.stringify(ids.refill));
 }
 
-/** Opens the `clinic_mismatch` alert of an event (one open alert per event; a repeat changes nothing). */
+/**
+ * Opens the `clinic_mismatch` alert of an event (one open alert per event; a repeat changes nothing),
+ * only in the batch of the attempt whose record takes the event (its token, `guard.leaseOwner`).
+ */
 export function openClinicMismatchAlert(
   db: D1Database,
   eventId: string,
   clinicId: string,
-  now: string,
+  guard: { leaseOwner: string; now: string },
 ): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO alerts (alert_id, rule, target_type, target_id, clinic_id, state, since, opened_at)
-VALUES ('alt_' || lower(hex(randomblob(12))), 'clinic_mismatch', 'event', ?1, ?2, 'open', ?3, ?3)
+SELECT 'alt_' || lower(hex(randomblob(12))), 'clinic_mismatch', 'event', ?1, ?2, 'open', ?3, ?3
+WHERE EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND lease_owner = ?4)
 ON CONFLICT DO NOTHING`,
     )
-    .bind(eventId, clinicId, now);
+    .bind(eventId, clinicId, guard.now, guard.leaseOwner);
 }

@@ -1,12 +1,13 @@
 import { andInScope, type StaffScope } from "./scope";
 
 /**
- * Typed SQL for the `events` table: the idempotency record of every NovaMed event. A consumer claims
- * events by `event_id` with a lease; only the lease holder's effects commit (every effect statement is
- * guarded by `lease_owner`), so an event is applied once even when deliveries race or a consumer dies.
+ * Typed SQL for the `events` table: the idempotency record of every NovaMed event. A consumer records
+ * each event with its outcome in the same `db.batch` as its effects, under a token of its own in
+ * `lease_owner`; every effect statement checks that token, so only the attempt whose record took the
+ * event applies it, once, even when deliveries race or a batch's answer is lost.
  */
 
-import { query, readBatch, readBatchThen } from "./batch";
+import { query, readBatch } from "./batch";
 import { type MarkedPurge, type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 
 export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
@@ -29,7 +30,7 @@ export const EVENT_STATUSES: readonly EventStatus[] = [
   "dead",
 ];
 
-/** A delivery to claim: what the consumer knows of one queue message. */
+/** A delivery to record: what the consumer knows of one queue message. */
 export interface ClaimRequest {
   eventId: string;
   eventType: string;
@@ -50,137 +51,6 @@ export interface ClaimedRow {
   attempts: number;
 }
 
-const CLAIM_SQL = `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at,
-  payload, payload_hash, lease_owner, lease_expires_at, request_id)
-VALUES (?1, ?2, ?3, 'processing', 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-ON CONFLICT (event_id) DO UPDATE SET
-  status = 'processing',
-  attempts = events.attempts + 1,
-  lease_owner = excluded.lease_owner,
-  lease_expires_at = excluded.lease_expires_at,
-  request_id = excluded.request_id
-WHERE events.payload_hash = excluded.payload_hash
-  AND (events.status IN ('queued', 'failed', 'dead')
-       OR (events.status = 'processing' AND events.lease_expires_at <= ?11))`;
-
-/**
- * One statement for the whole batch, not one per delivery (which doubled the claim's share of D1's
- * 1,000 queries per invocation): each stored row counts the deliveries of its id whose content differs
- * from what it holds. ?1 is a JSON array of `[event_id, payload_hash]` pairs. The deliveries are
- * joined to their rows once (by primary key) and grouped: a correlated count per row read the whole
- * array for every row, n² array rows a batch (about 9,000 rows read for a batch of 100, issue 26).
- */
-const COUNT_CONFLICTS_SQL = `UPDATE events SET conflicts = conflicts + differing.deliveries
-FROM (
-  SELECT events.event_id AS event_id, COUNT(*) AS deliveries
-  FROM json_each(?1) AS delivery
-  JOIN events ON events.event_id = json_extract(delivery.value, '$[0]')
-  WHERE json_extract(delivery.value, '$[1]') <> events.payload_hash
-  GROUP BY events.event_id) AS differing
-WHERE events.event_id = differing.event_id`;
-
-const CLAIMED_ROWS_SQL = `SELECT event_id, status, lease_owner, lease_expires_at, payload_hash, attempts,
-  payload IS NULL AS payload_purged
-FROM events WHERE event_id IN (SELECT value FROM json_each(?1))`;
-
-/** A claimed row as read, with whether its payload is gone (purged before this delivery came). */
-interface ClaimedRead extends ClaimedRow {
-  payload_purged: number;
-}
-
-/**
- * Gives a claimed event whose payload was purged the delivery's (same content: same hash), so a
- * replay can use it again. Not a SET of the claim's upsert: SETting `payload`, even to itself, writes
- * the event's entry in each JSON-path index again (up to four D1 rows per claim taken again), for a
- * payload nearly always still there.
- */
-const RESTORE_PAYLOAD_SQL = `UPDATE events SET payload = ?2 WHERE event_id = ?1 AND lease_owner = ?3 AND payload IS NULL`;
-
-/**
- * D1 queries of the claim's first round trip for `deliveries`: an upsert each, the conflict count, the
- * read. (A second, rare, round trip restores one payload per event taken back after it was purged.)
- */
-function claimQueries(deliveries: number): number {
-  return deliveries + 2;
-}
-
-/**
- * Claims a whole batch in one round trip: for each delivery an upsert that takes the event when it is
- * new, waiting for a retry (`queued`, `failed`, `dead`) or held by an expired lease; one counter of
- * same-id deliveries whose content differs; then one read of every row ({@link claimQueries} in all).
- * A row whose `lease_owner` is `leaseOwner` afterwards is ours to apply. An event taken whose payload
- * was purged gets the delivery's back in a second round trip, under the lease just taken; should that
- * fail, the error is the claim's (the caller releases the leases and retries). `spend` hears the D1
- * queries of each round trip before it is made, so the caller's query budget counts the restore too.
- */
-export async function claimEvents(
-  db: D1Database,
-  requests: readonly ClaimRequest[],
-  leaseOwner: string,
-  leaseExpiresAt: number,
-  now: number,
-  spend: (queries: number) => void = () => {},
-): Promise<Map<string, ClaimedRow>> {
-  if (requests.length === 0) return new Map();
-  const claim = db.prepare(CLAIM_SQL);
-  const statements: D1PreparedStatement[] = [];
-  for (const request of requests) {
-    statements.push(
-      claim.bind(
-        request.eventId,
-        request.eventType,
-        request.clinicId,
-        request.occurredAt,
-        request.receivedAt,
-        request.payload,
-        request.payloadHash,
-        leaseOwner,
-        leaseExpiresAt,
-        request.requestId,
-        now,
-      ),
-    );
-  }
-  statements.push(
-    db
-      .prepare(COUNT_CONFLICTS_SQL)
-      .bind(JSON.stringify(requests.map((request) => [request.eventId, request.payloadHash]))),
-  );
-  spend(claimQueries(requests.length));
-  const { last: rows } = await readBatchThen(
-    db,
-    statements,
-    query<ClaimedRead>(db.prepare(CLAIMED_ROWS_SQL).bind(JSON.stringify(requests.map((request) => request.eventId)))),
-  );
-  const claimed = new Map(rows.map(({ payload_purged, ...row }) => [row.event_id, row]));
-  const purged = new Set(
-    rows.filter((row) => row.payload_purged && row.lease_owner === leaseOwner).map((row) => row.event_id),
-  );
-  const restores: D1PreparedStatement[] = [];
-  for (const request of requests) {
-    // The delivery of the stored content (a same-id one with other content is a conflict), once.
-    if (claimed.get(request.eventId)?.payload_hash !== request.payloadHash || !purged.delete(request.eventId)) continue;
-    restores.push(db.prepare(RESTORE_PAYLOAD_SQL).bind(request.eventId, request.payload, leaseOwner));
-  }
-  if (restores.length > 0) {
-    spend(restores.length);
-    await db.batch(restores);
-  }
-  return claimed;
-}
-
-/**
- * Gives up every claim `leaseOwner` still holds (after a claim whose answer was lost: it may have
- * committed), so redeliveries need not wait for the leases to expire.
- */
-export async function releaseLeases(db: D1Database, leaseOwner: string): Promise<void> {
-  await db
-    .prepare(`UPDATE events SET lease_owner = NULL, lease_expires_at = NULL, status = 'failed', last_error = 'claim interrupted'
-WHERE lease_owner = ?1 AND status = 'processing'`)
-    .bind(leaseOwner)
-    .run();
-}
-
 /** The final status an applied event is given. */
 export interface Completion {
   eventId: string;
@@ -194,46 +64,129 @@ export interface Completion {
 }
 
 /**
- * The status update, as two statements: only a `processed` outcome SETs `applications`. SETting it
- * unchanged (`+ 0`) wrote the event's `events_reapplied` entry again (a row) whenever the event had
- * been applied more than once before.
+ * The event row with its outcome, written in the same `db.batch` as the event's effects (issue 26:
+ * one round trip and two D1 rows an event fewer than a claim `processing` then a status update). It
+ * takes the event when it is new, waiting for a retry (`queued`, `failed`, `dead`), or held by an
+ * expired lease of the release before (which claimed `processing` first; ?10 is now). Taking it sets
+ * `lease_owner` to the attempt's token, which every effect statement of the batch checks, so only
+ * the attempt that took the event applies it; the token stays on the row (no second write to clear
+ * it) and a later attempt has its own. A row taken again keeps its stored payload (SETting `payload`,
+ * even to itself, writes its JSON-path index entries again). Only a `processed` outcome SETs
+ * `applications`: SETting it unchanged (`+ 0`) wrote the event's `events_reapplied` entry again (a
+ * row) whenever the event had been applied more than once before.
  */
-function completeSql(applied: boolean): string {
-  return `UPDATE events SET
-  status = ?2,
-  processed_at = CASE WHEN ?2 IN ('failed', 'dead') THEN processed_at ELSE ?3 END,
-  last_error = ?4,
-  issues = ?5,
-  warnings = ?7,${applied ? "\n  applications = applications + 1," : ""}
-  lease_owner = NULL,
-  lease_expires_at = NULL
-WHERE event_id = ?1 AND lease_owner = ?6`;
+function recordSql(applied: boolean): string {
+  return `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at,
+  payload, payload_hash, lease_owner, request_id, processed_at, last_error, issues, warnings, applications)
+VALUES (?1, ?2, ?3, ?11, 1, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN ?11 IN ('failed', 'dead') THEN NULL ELSE ?12 END,
+  ?13, ?14, ?15, ${applied ? 1 : 0})
+ON CONFLICT (event_id) DO UPDATE SET
+  status = excluded.status,
+  attempts = events.attempts + 1,
+  lease_owner = excluded.lease_owner,
+  lease_expires_at = NULL,
+  request_id = excluded.request_id,
+  processed_at = CASE WHEN excluded.status IN ('failed', 'dead') THEN events.processed_at ELSE excluded.processed_at END,
+  last_error = excluded.last_error,
+  issues = excluded.issues,
+  warnings = excluded.warnings${applied ? ",\n  applications = events.applications + 1" : ""}
+WHERE events.payload_hash = excluded.payload_hash
+  AND (events.status IN ('queued', 'failed', 'dead')
+       OR (events.status = 'processing' AND events.lease_expires_at <= ?10))`;
 }
-const COMPLETE_APPLIED_SQL = completeSql(true);
-const COMPLETE_NOT_APPLIED_SQL = completeSql(false);
+const RECORD_APPLIED_SQL = recordSql(true);
+const RECORD_NOT_APPLIED_SQL = recordSql(false);
 
 /**
- * Records an event's outcome and releases its lease, only if `leaseOwner` still holds it. Placed after
- * the event's effects in the same `db.batch`, so the outcome and the effects commit together;
- * `meta.changes` of 0 means the lease was lost and nothing of ours committed.
+ * Gives an event taken again whose payload was purged the delivery's (same content: same hash), so a
+ * replay can use it again; writes nothing otherwise. Not a SET of the record's upsert: SETting
+ * `payload` writes the event's entry in each JSON-path index again (up to four D1 rows per event
+ * taken again), for a payload nearly always still there.
  */
-export function completeEvent(
+const RESTORE_PAYLOAD_SQL = `UPDATE events SET payload = ?2 WHERE event_id = ?1 AND lease_owner = ?3 AND payload IS NULL`;
+
+/**
+ * One statement for the whole batch, not one per delivery: each stored row counts the deliveries of
+ * its id whose content differs from what it holds. ?1 is a JSON array of `[event_id, payload_hash]`
+ * pairs. The deliveries are joined to their rows once (by primary key) and grouped: a correlated count
+ * per row read the whole array for every row, n² array rows a batch (about 9,000 rows read for a
+ * batch of 100, issue 26).
+ */
+const COUNT_CONFLICTS_SQL = `UPDATE events SET conflicts = conflicts + differing.deliveries
+FROM (
+  SELECT events.event_id AS event_id, COUNT(*) AS deliveries
+  FROM json_each(?1) AS delivery
+  JOIN events ON events.event_id = json_extract(delivery.value, '$[0]')
+  WHERE json_extract(delivery.value, '$[1]') <> events.payload_hash
+  GROUP BY events.event_id) AS differing
+WHERE events.event_id = differing.event_id`;
+
+const RECORDED_ROWS_SQL = `SELECT event_id, status, lease_owner, lease_expires_at, payload_hash, attempts
+FROM events WHERE event_id IN (SELECT value FROM json_each(?1))`;
+
+/**
+ * Clears `token` from an event it took. First in a batch that repeats an attempt under the same token
+ * (after a batch whose answer was lost: it may have committed), so the repeat's effects see the event
+ * as taken only if the repeat's own record takes it again; otherwise the statements guarded by the
+ * token would apply it twice. Writes nothing unless the first batch committed.
+ */
+const RELEASE_TOKEN_SQL = `UPDATE events SET lease_owner = NULL WHERE event_id = ?1 AND lease_owner = ?2`;
+
+/** D1 queries of {@link recordEvent}: the record and the payload restore. */
+export const RECORD_QUERIES = 2;
+
+/**
+ * The statements that record one delivery's event with `completion` under `token`, to go before the
+ * event's effects in their `db.batch`: the upsert ({@link recordSql}) and the payload restore.
+ * `now` is epoch ms: an expired lease of the release before is taken over.
+ */
+export function recordEvent(
   db: D1Database,
+  request: ClaimRequest,
   completion: Completion,
-  leaseOwner: string,
-  now: string,
-): D1PreparedStatement {
-  return db
-    .prepare(completion.status === "processed" ? COMPLETE_APPLIED_SQL : COMPLETE_NOT_APPLIED_SQL)
+  token: string,
+  now: number,
+): D1PreparedStatement[] {
+  const record = db
+    .prepare(completion.status === "processed" ? RECORD_APPLIED_SQL : RECORD_NOT_APPLIED_SQL)
     .bind(
-      completion.eventId,
-      completion.status,
+      request.eventId,
+      request.eventType,
+      request.clinicId,
+      request.occurredAt,
+      request.receivedAt,
+      request.payload,
+      request.payloadHash,
+      token,
+      request.requestId,
       now,
+      completion.status,
+      new Date(now).toISOString(),
       completion.error ?? null,
       completion.issues ?? null,
-      leaseOwner,
       completion.warnings ?? null,
     );
+  return [record, db.prepare(RESTORE_PAYLOAD_SQL).bind(request.eventId, request.payload, token)];
+}
+
+/** The conflict count of a batch's deliveries ({@link COUNT_CONFLICTS_SQL}), after their records. */
+export function countConflicts(db: D1Database, requests: readonly ClaimRequest[]): D1PreparedStatement {
+  return db
+    .prepare(COUNT_CONFLICTS_SQL)
+    .bind(JSON.stringify(requests.map((request) => [request.eventId, request.payloadHash])));
+}
+
+/**
+ * The rows of `eventIds` as they stand, read last in the batch that recorded them: a row whose
+ * `lease_owner` is the attempt's token was taken, and its outcome and effects committed, by it.
+ */
+export function readRecorded(db: D1Database, eventIds: readonly string[]): D1PreparedStatement {
+  return db.prepare(RECORDED_ROWS_SQL).bind(JSON.stringify(eventIds));
+}
+
+/** Clears `token` from `eventId` ({@link RELEASE_TOKEN_SQL}): first in a repeat under the same token. */
+export function releaseToken(db: D1Database, eventId: string, token: string): D1PreparedStatement {
+  return db.prepare(RELEASE_TOKEN_SQL).bind(eventId, token);
 }
 
 export interface EventRow {

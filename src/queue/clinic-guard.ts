@@ -24,8 +24,13 @@ export const CLINIC_MISMATCH_ISSUE = {
  * count in order, so the first event of a new entity decides its clinic. The entity upsert also
  * refuses a change of clinic in SQL (src/db/entities.ts), for two consumers racing on a new entity.
  * When the read fails, the changed events become `failed` (retried): nothing is applied unchecked.
+ * The alert, like every effect, is opened only by the attempt whose record takes the event.
  */
-export async function guardEntityClinics(db: D1Database, work: GuardedWork[], now: string): Promise<number> {
+export async function guardEntityClinics(
+  db: D1Database,
+  work: GuardedWork[],
+  guard: { leaseOwner: string; now: string },
+): Promise<number> {
   const changing = work.filter((item) => item.change !== undefined);
   if (changing.length === 0) return 0;
   const ids = { order: new Set<string>(), medication_request: new Set<string>(), refill: new Set<string>() };
@@ -69,7 +74,7 @@ export async function guardEntityClinics(db: D1Database, work: GuardedWork[], no
       issues: JSON.stringify([CLINIC_MISMATCH_ISSUE]),
     };
     item.change = undefined;
-    item.statements = [openClinicMismatchAlert(db, item.completion.eventId, clinicId, now)];
+    item.statements = [openClinicMismatchAlert(db, item.completion.eventId, clinicId, guard)];
   }
   return 1;
 }

@@ -1,13 +1,15 @@
 import { retryDelaySeconds } from "../backoff";
 import {
   type ClaimedRow,
+  type ClaimRequest,
   type Completion,
-  claimEvents,
-  completeEvent,
+  countConflicts,
   type EventStatus,
-  releaseLeases,
+  RECORD_QUERIES,
+  readRecorded,
+  recordEvent,
+  releaseToken,
 } from "../db/events";
-import { retryOnceInPlace } from "../db/retry-once";
 import { applyEvent, type ChangeListener, type EntityChange } from "../events/handlers";
 import { parseEvent } from "../events/schemas";
 import { futureTimestampWarning } from "../events/timestamp";
@@ -16,16 +18,18 @@ import { guardEntityClinics } from "./clinic-guard";
 import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event-message";
 
 /**
- * How long a claim is ours. A consumer that dies mid-event leaves its claim; a later delivery takes
- * it over once the lease expires. Applying a batch takes milliseconds, so two minutes is generous.
+ * How long a claim of the release before lasted. That release claimed an event `processing` under a
+ * lease in one round trip and applied it in the next; a row it left `processing` is taken over once
+ * its lease has expired (and swept back onto the queue: src/db/event-requeue.ts). This release takes
+ * and applies an event in one `db.batch` and leaves nothing `processing`.
  */
 export const LEASE_MS = 120_000;
 
 /**
  * D1 queries (each statement of a `db.batch` counts) one invocation may spend before the one-by-one
- * fallback commit stops and retries the rest: D1 allows 1,000 per invocation. A batch of 100 costs
- * about 100 for the claim and a few per event for the commit; the budget leaves the fallback room for
- * most of a batch and the whole invocation well under the limit.
+ * fallback commit stops and retries the rest: D1 allows 1,000 per invocation. A batch of 100 costs a
+ * few per event in its one commit; the budget leaves the fallback room for most of a batch and the
+ * whole invocation well under the limit.
  */
 export const D1_QUERY_BUDGET = 600;
 
@@ -79,31 +83,28 @@ interface BatchCounts {
 }
 
 /**
- * What a claim attempt means for one delivery:
+ * What the row of a delivery's event, read after the batch that recorded it, means for the delivery:
+ * - `ours`: this attempt's record took the event (its token is on the row), so its outcome and
+ *   effects committed (only the first copy of an id within a batch is recorded; the others are
+ *   duplicates of it);
  * - `conflict`: the stored event with this id has different content; kept out, never applied;
- * - `ours`: we hold the lease, so we apply it (only the first copy within a batch);
  * - `duplicate`: already finished, or a second copy in this batch; the first carries the effects;
- * - `leased_elsewhere`: another consumer holds a live lease; come back once it will have run out.
+ * - `leased_elsewhere`: held by a live lease of the release before, or not recorded (a copy of an id
+ *   the first copy could not take); come back once it will have run out.
  */
-type ClaimOutcome =
-  | { kind: "conflict" }
+type RecordOutcome =
   | { kind: "ours" }
+  | { kind: "conflict" }
   | { kind: "duplicate" }
   | { kind: "leased_elsewhere"; leaseExpiresAt: number | null };
 
 const FINISHED: readonly EventStatus[] = ["processed", "ignored", "invalid"];
 
-/** Classifies one delivery after the batch's claim; `alreadyOurs` holds the event ids taken earlier in this batch. */
-function classifyClaim(
-  row: ClaimedRow | undefined,
-  read: ReadEventMessage,
-  leaseOwner: string,
-  alreadyOurs: ReadonlySet<string>,
-): ClaimOutcome {
-  const eventId = read.envelope.event_id;
+/** Classifies one delivery by its event's row as read after the batch that recorded it. */
+function classifyRecord(row: ClaimedRow | undefined, read: ReadEventMessage, token: string): RecordOutcome {
   if (row && row.payload_hash !== read.payloadHash) return { kind: "conflict" };
-  if (row && row.lease_owner === leaseOwner && !alreadyOurs.has(eventId)) return { kind: "ours" };
-  if (row && (alreadyOurs.has(eventId) || FINISHED.includes(row.status))) return { kind: "duplicate" };
+  if (row && row.lease_owner === token) return { kind: "ours" };
+  if (row && FINISHED.includes(row.status)) return { kind: "duplicate" };
   return { kind: "leased_elsewhere", leaseExpiresAt: row?.lease_expires_at ?? null };
 }
 
@@ -111,16 +112,34 @@ function classifyClaim(
 interface Work {
   message: Message<unknown>;
   read: ReadEventMessage;
+  request: ClaimRequest;
   completion: Completion;
   change?: EntityChange;
   statements: D1PreparedStatement[];
 }
 
+/** A delivery of an id whose first copy in the batch carries the event. */
+interface Copy {
+  message: Message<unknown>;
+  read: ReadEventMessage;
+}
+
+/** How a batch settles its deliveries once their rows are known. */
+interface Settlement {
+  token: string;
+  claimTime: number;
+  counts: BatchCounts;
+  policy: RetryPolicy;
+  retries: Retry[];
+  committed: EntityChange[];
+}
+
 /**
- * The `novamed-events` consumer. Per batch, in at most three D1 round trips whatever its size:
- * claim every event by id (one `db.batch`), build each claimed event's effects and outcome, commit
- * them all (one `db.batch`), then acknowledge. Duplicates and same-id conflicts are acked without
- * effects; a message whose handler threw is retried alone with backoff; the rest are acked.
+ * The `novamed-events` consumer. Per batch, in two D1 round trips whatever its size: one read of the
+ * clinics of the entities the batch touches, then one `db.batch` that records each event with its
+ * outcome under this attempt's token, its effects (each guarded by the token), the conflict count and
+ * a read of the rows; then acknowledge. Duplicates and same-id conflicts are acked without effects; a
+ * message whose handler threw is retried alone with backoff; the rest are acked.
  */
 export async function consumeEvents(
   batch: MessageBatch<unknown>,
@@ -131,8 +150,6 @@ export async function consumeEvents(
   const now = options.now ?? Date.now;
   const listeners = options.listeners ?? [];
   const policy = options.retries ?? MAIN_QUEUE_RETRIES;
-  const retries: Retry[] = [];
-  const leaseOwner = crypto.randomUUID();
   const counts: BatchCounts = {
     messages: batch.messages.length,
     processed: 0,
@@ -147,83 +164,43 @@ export async function consumeEvents(
     d1_queries: 0,
   };
 
-  const reads: { message: Message<unknown>; read: ReadEventMessage }[] = [];
+  const work: Work[] = [];
+  const copies: Copy[] = [];
+  const claimTime = now();
+  const token = crypto.randomUUID();
+  const guard = { leaseOwner: token, now: new Date(claimTime).toISOString() };
+  const firstCopies = new Set<string>();
   for (const message of batch.messages) {
     const read = await readEventMessage(message.body);
-    if (read) reads.push({ message, read });
-    else {
+    if (!read) {
       counts.poison += 1;
       log.error("event message unreadable", { queue: batch.queue, message_id: message.id });
       message.ack();
+    } else if (firstCopies.has(read.envelope.event_id)) copies.push({ message, read });
+    else {
+      firstCopies.add(read.envelope.event_id);
+      work.push(buildWork(env.DB, message, read, guard, listeners, policy));
     }
   }
+  if (work.length === 0) return logBatch(batch.queue, counts, started);
 
-  if (reads.length === 0) return logBatch(batch.queue, counts, started);
-
-  let claimed: Map<string, ClaimedRow>;
-  const claimTime = now();
-  const requests = reads.map(({ read }) => claimRequestOf(read));
-  try {
-    // If a first claim committed with only its answer lost, the repeat sees our lease as the owner.
-    claimed = await retryOnceInPlace("claim", () =>
-      claimEvents(env.DB, requests, leaseOwner, claimTime + LEASE_MS, claimTime, (queries) => {
-        counts.d1_round_trips += 1;
-        counts.d1_queries += queries;
-      }),
-    );
-  } catch (error) {
-    // D1 busy or unreachable, or its answer lost after committing: every message comes back later.
-    // Release whatever we may have claimed, so those retries need not wait for the leases to expire.
-    log.warn("claim failed", { queue: batch.queue, messages: reads.length, error: errorKind(error) });
-    counts.d1_round_trips += 1;
-    counts.d1_queries += 1;
-    await releaseLeases(env.DB, leaseOwner).catch(() => undefined);
-    for (const { message } of reads) retries.push({ message, delaySeconds: policy.delaySeconds(message.attempts) });
-    counts.retried += reads.length;
-    await policy.send(retries);
-    logBatch(batch.queue, counts, started);
-    return;
-  }
-
-  const owned = new Set<string>();
-  const work: Work[] = [];
-  for (const { message, read } of reads) {
-    const eventId = read.envelope.event_id;
-    const outcome = classifyClaim(claimed.get(eventId), read, leaseOwner, owned);
-    switch (outcome.kind) {
-      case "conflict":
-        counts.conflicts += 1;
-        log.warn("event id conflict", { event_id: eventId, event_type: read.envelope.event_type });
-        message.ack();
-        break;
-      case "ours":
-        owned.add(eventId);
-        work.push(
-          buildWork(env.DB, message, read, { leaseOwner, now: new Date(claimTime).toISOString() }, listeners, policy),
-        );
-        break;
-      case "duplicate":
-        counts.duplicates += 1;
-        message.ack();
-        break;
-      case "leased_elsewhere": {
-        const leaseLeft = outcome.leaseExpiresAt ? Math.ceil((outcome.leaseExpiresAt - claimTime) / 1000) : 0;
-        retries.push({ message, delaySeconds: Math.max(leaseLeft + 1, policy.delaySeconds(message.attempts)) });
-        counts.retried += 1;
-        break;
-      }
+  const settlement: Settlement = { token, claimTime, counts, policy, retries: [], committed: [] };
+  counts.d1_round_trips += await guardEntityClinics(env.DB, work, guard);
+  const rows = await commit(env.DB, work, copies, settlement);
+  for (const copy of copies) {
+    const row = rows.get(copy.read.envelope.event_id);
+    // A copy whose first copy's batch failed: its redelivery finds out what became of the event.
+    if (row === undefined) retry(settlement, copy.message, policy.delaySeconds(copy.message.attempts));
+    else {
+      const outcome = classifyRecord(row, copy.read, token);
+      settle(settlement, copy, outcome.kind === "ours" ? { kind: "duplicate" } : outcome);
     }
   }
-
-  counts.d1_round_trips += await guardEntityClinics(env.DB, work, new Date(claimTime).toISOString());
-  const committed = await commit(env.DB, work, leaseOwner, new Date(now()).toISOString(), counts, (retry) =>
-    retries.push({ message: retry, delaySeconds: policy.delaySeconds(retry.attempts) }),
-  );
-  await policy.send(retries);
+  await policy.send(settlement.retries);
   for (const listener of listeners) {
-    if (!listener.afterCommit || committed.length === 0) continue;
+    if (!listener.afterCommit || settlement.committed.length === 0) continue;
     try {
-      await listener.afterCommit(committed, env);
+      await listener.afterCommit(settlement.committed, env);
     } catch (error) {
       // The effects are committed; a listener's own recovery (e.g. the outbox sweep) picks this up.
       log.error("after-commit listener failed", { queue: batch.queue, error: errorKind(error) });
@@ -232,7 +209,7 @@ export async function consumeEvents(
   logBatch(batch.queue, counts, started);
 }
 
-/** Builds one claimed event's effects and outcome; a handler that throws yields a `failed` outcome. */
+/** Builds one event's record, effects and outcome; a handler that throws yields a `failed` outcome. */
 function buildWork(
   db: D1Database,
   message: Message<unknown>,
@@ -242,13 +219,15 @@ function buildWork(
   policy: RetryPolicy,
 ): Work {
   const eventId = read.envelope.event_id;
+  const request = claimRequestOf(read);
   const parsed = parseEvent(read.envelope);
   if (parsed.kind === "unknown_type")
-    return { message, read, completion: { eventId, status: "ignored" }, statements: [] };
+    return { message, read, request, completion: { eventId, status: "ignored" }, statements: [] };
   if (parsed.kind === "invalid") {
     return {
       message,
       read,
+      request,
       completion: { eventId, status: "invalid", issues: JSON.stringify(parsed.issues) },
       statements: [],
     };
@@ -261,6 +240,7 @@ function buildWork(
     return {
       message,
       read,
+      request,
       completion: { eventId, status: "processed", warnings },
       change,
       statements: change.statements,
@@ -269,6 +249,7 @@ function buildWork(
     return {
       message,
       read,
+      request,
       completion: {
         eventId,
         status: policy.onHandlerError === "dead" ? "dead" : "failed",
@@ -280,118 +261,148 @@ function buildWork(
 }
 
 /**
- * Commits every event's effects and outcome in one `db.batch`. If that batch fails, each event is
- * committed on its own so one failing event cannot hold back the others; only failures retry.
- * Returns the changes of the events whose outcome we recorded.
+ * Commits every event's record, effects and outcome in one `db.batch`, with the conflict count and a
+ * read of the rows last. If that batch fails, each event is committed on its own so one failing event
+ * cannot hold back the others; only failures retry. Settles each event's first copy and answers the
+ * rows read, by event id, for its other copies.
  */
 async function commit(
   db: D1Database,
   work: Work[],
-  leaseOwner: string,
-  now: string,
-  counts: BatchCounts,
-  retryLater: (message: Message<unknown>) => void,
-): Promise<EntityChange[]> {
-  if (work.length === 0) return [];
-  // Each event's statements end with its completion, whose result tells whether our outcome landed.
-  const groups = work.map((item) => ({
-    item,
-    statements: [...item.statements, completeEvent(db, item.completion, leaseOwner, now)],
-  }));
-  const committed: EntityChange[] = [];
+  copies: readonly Copy[],
+  settlement: Settlement,
+): Promise<Map<string, ClaimedRow>> {
+  const { token, claimTime, counts } = settlement;
+  const rows = new Map<string, ClaimedRow>();
+  const statementsOf = (item: Work) => [
+    ...recordEvent(db, item.request, item.completion, token, claimTime),
+    ...item.statements,
+  ];
+  const requests = [...work.map((item) => item.request), ...copies.map((copy) => claimRequestOf(copy.read))];
   try {
-    const statements = groups.flatMap((group) => group.statements);
+    const statements = [
+      ...work.flatMap(statementsOf),
+      countConflicts(db, requests),
+      readRecorded(
+        db,
+        work.map((item) => item.request.eventId),
+      ),
+    ];
     counts.d1_round_trips += 1;
     counts.d1_queries += statements.length;
     const results = await db.batch(statements);
-    let offset = 0;
-    for (const { item, statements } of groups) {
-      offset += statements.length;
-      const recorded = (results[offset - 1]?.meta.changes ?? 0) > 0;
-      if (recorded && item.change) committed.push(item.change);
-      settle(item, recorded, counts, retryLater);
-    }
+    for (const row of (results.at(-1)?.results ?? []) as ClaimedRow[]) rows.set(row.event_id, row);
+    for (const item of work) settleWork(settlement, item, rows.get(item.request.eventId));
+    return rows;
   } catch (error) {
     log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
-    let deferred = 0;
-    for (const { item, statements } of groups) {
-      // The failed combined commit may have landed with only its answer lost, and a redelivery would
-      // then find the event processed and skip it. So its follow-ups (send jobs) run in any case: for
-      // an event that did not commit they find no outbox row and do nothing.
-      if (item.change) committed.push(item.change);
-      // This event's batch, its failure record and the final lease release must fit the budget;
-      // otherwise it waits for a redelivery (a new invocation, a new budget).
-      if (counts.d1_queries + statements.length + 2 > D1_QUERY_BUDGET) {
-        deferred += 1;
-        retryLater(item.message);
-        counts.retried += 1;
-        continue;
-      }
-      try {
-        counts.d1_round_trips += 1;
-        counts.d1_queries += statements.length;
-        const results = await db.batch(statements);
-        settle(item, (results.at(-1)?.meta.changes ?? 0) > 0, counts, retryLater);
-      } catch (eventError) {
-        item.completion = {
-          eventId: item.completion.eventId,
-          status: "failed",
-          error: `commit error: ${errorKind(eventError)}`,
-        };
-        await recordFailure(db, item, leaseOwner, now, counts);
-        settle(item, false, counts, retryLater);
-      }
+  }
+  let deferred = 0;
+  for (const item of work) {
+    // The failed combined commit may have landed with only its answer lost, and a redelivery would
+    // then find the event processed and skip it. So its follow-ups (send jobs) run in any case: for
+    // an event that did not commit they find no outbox row and do nothing.
+    if (item.change) settlement.committed.push(item.change);
+    const eventId = item.request.eventId;
+    // This event's batch (the token's release, its record and effects, the conflict count, the read)
+    // and its failure record must fit the budget; otherwise it waits for a redelivery (a new
+    // invocation, a new budget).
+    const queries = 1 + RECORD_QUERIES + item.statements.length + 2;
+    if (counts.d1_queries + queries + 1 + RECORD_QUERIES > D1_QUERY_BUDGET) {
+      deferred += 1;
+      retry(settlement, item.message, settlement.policy.delaySeconds(item.message.attempts));
+      continue;
     }
-    if (deferred > 0) {
-      // Give up the deferred events' leases so their redeliveries need not wait for them to expire.
-      log.warn("query budget reached; retrying the rest", { deferred, d1_queries: counts.d1_queries });
+    try {
+      // Under the same token as the combined commit, so first clear it from the event in case that
+      // commit landed: only this batch's own record can then give the effects the token they check.
+      const statements = [
+        releaseToken(db, eventId, token),
+        ...statementsOf(item),
+        countConflicts(
+          db,
+          requests.filter((request) => request.eventId === eventId),
+        ),
+        readRecorded(db, [eventId]),
+      ];
       counts.d1_round_trips += 1;
-      counts.d1_queries += 1;
-      await releaseLeases(db, leaseOwner).catch(() => undefined);
+      counts.d1_queries += statements.length;
+      const results = await db.batch(statements);
+      const row = (results.at(-1)?.results ?? [])[0] as ClaimedRow | undefined;
+      if (row) rows.set(eventId, row);
+      settleWork(settlement, item, row);
+    } catch (eventError) {
+      item.completion = { eventId, status: "failed", error: `commit error: ${errorKind(eventError)}` };
+      log.warn("event failed; will retry", {
+        event_id: eventId,
+        attempts: item.message.attempts,
+        error: item.completion.error,
+      });
+      await recordFailure(db, item, settlement);
+      retry(settlement, item.message, settlement.policy.delaySeconds(item.message.attempts));
     }
   }
-  return committed;
+  if (deferred > 0) log.warn("query budget reached; retrying the rest", { deferred, d1_queries: counts.d1_queries });
+  return rows;
 }
 
-/** Acks or retries one message once its event's outcome is known. */
-function settle(
-  item: Work,
-  recorded: boolean,
-  counts: BatchCounts,
-  retryLater: (message: Message<unknown>) => void,
-): void {
-  const { message, completion } = item;
-  if (completion.status === "failed") {
-    retryLater(message);
-    counts.retried += 1;
+/** Settles an event's first copy by its row as read after the batch that recorded it. */
+function settleWork(settlement: Settlement, item: Work, row: ClaimedRow | undefined): void {
+  const { completion, message } = item;
+  const outcome = classifyRecord(row, item.read, settlement.token);
+  if (outcome.kind !== "ours") settle(settlement, item, outcome);
+  else if (completion.status === "failed") {
     log.warn("event failed; will retry", {
       event_id: completion.eventId,
       attempts: message.attempts,
       error: completion.error,
     });
-    return;
+    retry(settlement, message, settlement.policy.delaySeconds(message.attempts));
+  } else {
+    settlement.counts[completion.status] += 1;
+    if (item.change && !settlement.committed.includes(item.change)) settlement.committed.push(item.change);
+    message.ack();
   }
-  // Not recorded: our lease was taken over (the new holder applies the event), or the combined
-  // commit had landed already. Either way this delivery is done.
-  if (recorded) counts[completion.status] += 1;
-  else counts.duplicates += 1;
-  message.ack();
 }
 
-/** Best effort: mark an event `failed` with its error after its commit failed (D1 may still be down). */
-async function recordFailure(
-  db: D1Database,
-  item: Work,
-  leaseOwner: string,
-  now: string,
-  counts: BatchCounts,
-): Promise<void> {
+/** Acks or retries a delivery whose event this attempt did not take. */
+function settle(settlement: Settlement, delivery: Copy, outcome: Exclude<RecordOutcome, { kind: "ours" }>): void {
+  const { message, read } = delivery;
+  if (outcome.kind === "conflict") {
+    settlement.counts.conflicts += 1;
+    log.warn("event id conflict", { event_id: read.envelope.event_id, event_type: read.envelope.event_type });
+    message.ack();
+  } else if (outcome.kind === "duplicate") {
+    settlement.counts.duplicates += 1;
+    message.ack();
+  } else {
+    const { leaseExpiresAt } = outcome;
+    const leaseLeft = leaseExpiresAt ? Math.ceil((leaseExpiresAt - settlement.claimTime) / 1000) : 0;
+    retry(settlement, message, Math.max(leaseLeft + 1, settlement.policy.delaySeconds(message.attempts)));
+  }
+}
+
+function retry(settlement: Settlement, message: Message<unknown>, delaySeconds: number): void {
+  settlement.retries.push({ message, delaySeconds });
+  settlement.counts.retried += 1;
+}
+
+/**
+ * Best effort: record an event `failed` with its error after its commit failed (D1 may still be
+ * down), so it is stored and shown; its retry takes it again. The token is cleared first, since the
+ * failed batch may have landed (then the event is finished and the record changes nothing).
+ */
+async function recordFailure(db: D1Database, item: Work, settlement: Settlement): Promise<void> {
+  const { token, claimTime, counts } = settlement;
   try {
     counts.d1_round_trips += 1;
-    counts.d1_queries += 1;
-    await completeEvent(db, item.completion, leaseOwner, now).run();
+    counts.d1_queries += 1 + RECORD_QUERIES;
+    await db.batch([
+      releaseToken(db, item.request.eventId, token),
+      ...recordEvent(db, item.request, item.completion, token, claimTime),
+    ]);
   } catch {
-    // The lease expires on its own; the retry takes the event over.
+    // Its redelivery records it.
   }
 }
 

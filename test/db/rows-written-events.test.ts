@@ -1,13 +1,21 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type ClaimRequest, type Completion, claimEvents, completeEvent } from "../../src/db/events";
+import {
+  type ClaimedRow,
+  type ClaimRequest,
+  type Completion,
+  RECORD_QUERIES,
+  readRecorded,
+  recordEvent,
+} from "../../src/db/events";
 import { wrapDatabase } from "../helpers/d1";
 import { CLINIC_ID, uniqueId } from "../helpers/events";
 
 /**
  * D1 rows written by the statements every event goes through (issue 26.2), as the runtime's
- * `meta.rows_written` counts them: the claim, the status update that finishes the event, a claim
- * taken again. Each statement is measured where the code runs it, through a wrapped binding.
+ * `meta.rows_written` counts them: the record of a new event with its outcome, of one taken again, of
+ * one whose payload was purged. Each statement is measured where the code runs it, through a wrapped
+ * binding.
  */
 
 const NOW = Date.parse("2026-03-02T10:00:00.000Z");
@@ -40,94 +48,88 @@ function measuringDatabase(): { db: D1Database; rowsWritten: number[][] } {
   return { db, rowsWritten };
 }
 
-/** Claims `request` under a fresh lease; answers the lease and the rows each claim statement wrote. */
-async function claim(request: ClaimRequest): Promise<{ leaseOwner: string; rowsWritten: number[] }> {
+/**
+ * Records `request` with `status` under a fresh token, as the consumer's commit does (the record, the
+ * payload restore, then the read); answers the rows the record and the restore wrote.
+ */
+async function record(request: ClaimRequest, status: Completion["status"]): Promise<number[]> {
   const { db, rowsWritten } = measuringDatabase();
-  const leaseOwner = uniqueId("consumer");
-  const claimed = await claimEvents(db, [request], leaseOwner, NOW + 120_000, NOW);
-  expect(claimed.get(request.eventId)?.lease_owner).toBe(leaseOwner);
-  return { leaseOwner, rowsWritten: rowsWritten.flat() };
+  const token = uniqueId("attempt");
+  const results = await db.batch([
+    ...recordEvent(db, request, { eventId: request.eventId, status }, token, NOW),
+    readRecorded(db, [request.eventId]),
+  ]);
+  expect((results.at(-1)?.results[0] as ClaimedRow | undefined)?.lease_owner).toBe(token);
+  return rowsWritten.flat().slice(0, RECORD_QUERIES);
 }
 
-async function complete(status: Completion["status"], eventId: string, leaseOwner: string): Promise<number> {
-  const result = await completeEvent(env.DB, { eventId, status }, leaseOwner, new Date(NOW).toISOString()).run();
-  expect(result.meta.changes).toBe(1);
-  return result.meta.rows_written;
-}
-
-describe("D1 rows written on the events path", () => {
-  it("the status update to processed writes the row alone; to any other status, the row and its status entry", async () => {
-    // events_status_received keeps no processed event (migration 0170): the row leaves the index,
-    // which costs nothing, where the update re-added its entry under the new status (2 rows).
-    const processed = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-    expect(await complete("processed", processed.eventId, (await claim(processed)).leaseOwner)).toBe(1);
-    for (const status of ["failed", "dead", "invalid", "ignored"] as const) {
-      const other = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-      expect(await complete(status, other.eventId, (await claim(other)).leaseOwner)).toBe(2);
-    }
+const orderShipped = () =>
+  claimRequest("order:shipped", {
+    order_id: uniqueId("ord"),
+    medication_request_id: uniqueId("mr"),
+    patient_id: uniqueId("pat"),
   });
 
-  it("a status update other than processed leaves an event applied more than once its reapplied entry", async () => {
-    const request = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-    await complete("processed", request.eventId, (await claim(request)).leaseOwner);
+describe("D1 rows written by an event's record", () => {
+  it("a new event recorded processed writes the row and its entries in received, type, clinic and the three ids named", async () => {
+    // No entry in events_status_received, which keeps no processed event (migration 0170), nor in
+    // the id search (a lower-case event id, migration 0182); the restore writes nothing.
+    expect(await record(orderShipped(), "processed")).toEqual([7, 0]);
+  });
+
+  it.each(["failed", "dead", "invalid", "ignored"] as const)(
+    "a new event recorded %s adds its status entry",
+    async (status) => {
+      expect(await record(orderShipped(), status)).toEqual([8, 0]);
+    },
+  );
+
+  it("an event taken again (a retry of a failed one) writes its row and status entry, not its id entries again", async () => {
+    const request = orderShipped();
+    await record(request, "failed");
+    // The upsert's SET left the payload as stored, so its JSON-path entries are not written again.
+    expect(await record(request, "processed")).toEqual([1, 0]);
+    const again = orderShipped();
+    await record(again, "failed");
+    expect(await record(again, "dead")).toEqual([2, 0]);
+  });
+
+  it("an event applied again keeps its reapplied entry when a later outcome is not processed", async () => {
+    const request = orderShipped();
+    await record(request, "processed");
     await env.DB.prepare(`UPDATE events SET status = 'dead' WHERE event_id = ?1`).bind(request.eventId).run();
     // Applied a second time (a forced replay): the row and its new events_reapplied entry.
-    expect(await complete("processed", request.eventId, (await claim(request)).leaseOwner)).toBe(2);
+    expect(await record(request, "processed")).toEqual([2, 0]);
     await env.DB.prepare(`UPDATE events SET status = 'dead' WHERE event_id = ?1`).bind(request.eventId).run();
     // Failed this time: the row and its status entry; `applications` is not SET, so its entry stays.
-    expect(await complete("failed", request.eventId, (await claim(request)).leaseOwner)).toBe(2);
+    expect(await record(request, "failed")).toEqual([2, 0]);
     const row = await env.DB.prepare(`SELECT status, applications FROM events WHERE event_id = ?1`)
       .bind(request.eventId)
       .first<{ status: string; applications: number }>();
     expect(row).toEqual({ status: "failed", applications: 2 });
   });
-});
 
-describe("D1 rows written by a claim", () => {
-  it("a claim taken again (a retry of a failed event) writes the row and its status entry, not its id entries again", async () => {
-    const request = claimRequest("order:shipped", {
-      order_id: uniqueId("ord"),
-      medication_request_id: uniqueId("mr"),
-      patient_id: uniqueId("pat"),
-    });
-    const first = await claim(request);
-    // The row and its entries in received, status, type, clinic and the three ids named (a lower-case
-    // event id has no id-search entry, migration 0182); then the conflict count and the read, which
-    // write nothing.
-    expect(first.rowsWritten).toEqual([8, 0, 0]);
-    await complete("failed", request.eventId, first.leaseOwner);
-    // The upsert's SET left the payload as stored, so its JSON-path entries are not written again.
-    expect((await claim(request)).rowsWritten).toEqual([2, 0, 0]);
-  });
-
-  it("a claim that takes back an event whose payload was purged gives it the delivery's payload again", async () => {
+  it("an event taken back after its payload was purged gets the delivery's payload again", async () => {
     const request = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-    const first = await claim(request);
-    await complete("dead", request.eventId, first.leaseOwner);
+    await record(request, "dead");
     await env.DB.prepare(`UPDATE events SET payload = NULL, payload_purged_at = ?2 WHERE event_id = ?1`)
       .bind(request.eventId, new Date(NOW).toISOString())
       .run();
-    // The claim as for any event taken again; then, in a round trip of its own (rare: a redelivery
-    // after the purge), the payload and its two id entries under the lease just taken.
-    expect((await claim(request)).rowsWritten).toEqual([2, 0, 0, 3]);
+    // The record as for any event taken again; then the payload and its two id entries.
+    expect(await record(request, "processed")).toEqual([1, 3]);
     const row = await env.DB.prepare(`SELECT status, payload FROM events WHERE event_id = ?1`)
       .bind(request.eventId)
       .first<{ status: string; payload: string | null }>();
-    expect(row).toEqual({ status: "processing", payload: request.payload });
+    expect(row).toEqual({ status: "processed", payload: request.payload });
   });
 
-  it("the claim tells its caller the D1 queries of each round trip, the payload restore's included", async () => {
-    const request = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-    const first = await claim(request);
-    await complete("dead", request.eventId, first.leaseOwner);
-    await env.DB.prepare(`UPDATE events SET payload = NULL, payload_purged_at = ?2 WHERE event_id = ?1`)
-      .bind(request.eventId, new Date(NOW).toISOString())
-      .run();
-    const spent: number[] = [];
-    const other = claimRequest("order:shipped", { order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-    const leaseOwner = uniqueId("consumer");
-    await claimEvents(env.DB, [request, other], leaseOwner, NOW + 120_000, NOW, (queries) => spent.push(queries));
-    // Two upserts, the conflict count and the read; then one restore for the purged event.
-    expect(spent).toEqual([4, 1]);
+  it("a record that does not take the event (already processed) writes nothing", async () => {
+    const request = orderShipped();
+    await record(request, "processed");
+    const { db, rowsWritten } = measuringDatabase();
+    await db.batch(
+      recordEvent(db, request, { eventId: request.eventId, status: "processed" }, uniqueId("attempt"), NOW),
+    );
+    expect(rowsWritten.flat()).toEqual([0, 0]);
   });
 });

@@ -166,21 +166,21 @@ describe("dead-letter consumer", () => {
     expect(row.payload).not.toBeNull();
   });
 
-  it("never overrides a live lease: a replay applied while the original dead-letters ends processed", async () => {
+  it("a dead letter racing a replay: whichever commits first applies the event, the other acks a duplicate", async () => {
     const event = makeEvent("order:shipped", { data: { order_id: uniqueId("ord") } });
     let deadLetter: Awaited<ReturnType<typeof runBatch>> | undefined;
-    // The replay's delivery holds the lease; between its claim (batch 1) and its commit (batch 2) the
-    // original message runs out of retries and reaches the dead-letter consumer.
+    // Just before the replay's commit runs, the original message, out of retries, reaches the
+    // dead-letter consumer and commits first.
     const replayDb = withBatchHook(env.DB, async (batchNumber) => {
-      if (batchNumber === 2) deadLetter = await runBatch(EVENTS_DLQ, [eventMessage(event, 1)]);
+      if (batchNumber === 1) deadLetter = await runBatch(EVENTS_DLQ, [eventMessage(event, 1)]);
     });
     const replay = await runBatch(EVENTS_QUEUE, [eventMessage(event)], { ...env, DB: replayDb });
+    expect(deadLetter?.explicitAcks).toHaveLength(1);
     expect(replay.explicitAcks).toHaveLength(1);
-    expect(deadLetter?.explicitAcks).toEqual([]);
-    expect(deadLetter?.retryMessages).toHaveLength(1);
+    expect(replay.retryMessages).toEqual([]);
     expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
 
-    // The dead letter's retry then finds the event done and changes nothing.
+    // A later delivery of either finds the event done and changes nothing.
     const again = await runBatch(EVENTS_DLQ, [eventMessage(event, 2)]);
     expect(again.explicitAcks).toHaveLength(1);
     expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });

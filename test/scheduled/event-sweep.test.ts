@@ -2,7 +2,6 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { markQueuedForReplay, REPLAYABLE } from "../../src/db/event-requeue";
-import { claimEvents } from "../../src/db/events";
 import worker from "../../src/index";
 import { LEASE_MS } from "../../src/queue/events-consumer";
 import { CRONS } from "../../src/scheduled/dispatch";
@@ -48,30 +47,29 @@ describe("stuck-event sweep", () => {
     expect(await eventRow(event.event_id)).toMatchObject({ status: "processed", applications: 1 });
   });
 
-  it("re-enqueues an event held by an expired lease and leaves a live lease alone", async () => {
+  it("re-enqueues an event held by an expired lease of the release before and leaves a live lease alone", async () => {
     const stuck = makeEvent("refill:requested", { data: { refill_id: uniqueId("ref") } });
     const live = makeEvent("refill:requested", { data: { refill_id: uniqueId("ref") } });
+    // Claimed `processing` under a lease by the release before, which died before committing.
     const claim = async (event: typeof stuck, leaseExpiresAt: number) => {
       const read = eventMessage(event).body as { envelope: typeof event; received_at: string };
-      const payload = JSON.stringify(read.envelope);
-      await claimEvents(
-        env.DB,
-        [
-          {
-            eventId: event.event_id,
-            eventType: event.event_type,
-            clinicId: event.clinic_id,
-            occurredAt: event.timestamp,
-            receivedAt: read.received_at,
-            payload,
-            payloadHash: uniqueId("hash"),
-            requestId: null,
-          },
-        ],
-        uniqueId("dead-consumer"),
-        leaseExpiresAt,
-        TEST_NOW,
-      );
+      await env.DB.prepare(
+        `INSERT INTO events (event_id, event_type, clinic_id, status, attempts, occurred_at, received_at, payload,
+  payload_hash, lease_owner, lease_expires_at)
+VALUES (?1, ?2, ?3, 'processing', 1, ?4, ?5, ?6, ?7, ?8, ?9)`,
+      )
+        .bind(
+          event.event_id,
+          event.event_type,
+          event.clinic_id,
+          event.timestamp,
+          read.received_at,
+          JSON.stringify(read.envelope),
+          uniqueId("hash"),
+          uniqueId("dead-consumer"),
+          leaseExpiresAt,
+        )
+        .run();
     };
     await claim(stuck, TEST_NOW + LEASE_MS);
     await claim(live, TEST_NOW + LEASE_MS + STUCK_AFTER_MS + 10 * 60_000);
