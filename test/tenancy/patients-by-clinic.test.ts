@@ -189,6 +189,21 @@ describe("an entity never changes clinic", () => {
     ).toBeNull();
   });
 
+  it("opens no alert again for a redelivery of the refused event, once the first was resolved", async () => {
+    const { a, b } = clinics();
+    const orderId = uniqueId("ord");
+    const foreign = shipped(b, "pat_67890", orderId);
+    await runBatch(EVENTS_QUEUE, [
+      eventMessage(makeEvent("order:created", { clinic_id: a, data: { order_id: orderId } })),
+    ]);
+    await runBatch(EVENTS_QUEUE, [eventMessage(foreign)]);
+    await env.DB.prepare(`UPDATE alerts SET state = 'resolved' WHERE target_id = ?1`).bind(foreign.event_id).run();
+    const again = await runBatch(EVENTS_QUEUE, [eventMessage(foreign, 2)]);
+    expect(again.explicitAcks).toHaveLength(1);
+    const alerts = await env.DB.prepare(`SELECT state FROM alerts WHERE target_id = ?1`).bind(foreign.event_id).all();
+    expect(alerts.results).toEqual([{ state: "resolved" }]);
+  });
+
   it("decides a new entity's clinic by the first event of a batch", async () => {
     const { a, b } = clinics();
     const orderId = uniqueId("ord");
