@@ -6,8 +6,8 @@ import { andInScope, type StaffScope } from "./scope";
  * "progression upsert": the event's status wins only if it ranks higher than the stored one (or ranks
  * the same and happened later, or at the same instant and wins the tie rule of TIE_PRECEDENCE), so a
  * stale or out-of-order event never moves an entity backwards. Facts are decided one by one: each
- * ends as carried by the latest event that carried it. Every write is also guarded by the event's lease, so only the
- * consumer that holds the claim can commit its effects (see src/db/events.ts).
+ * ends as carried by the latest event that carried it. Every write is also guarded by the token of the
+ * attempt whose record took the event, so only that attempt commits its effects (see src/db/events.ts).
  */
 
 import { type EntityKind, TIE_PRECEDENCE } from "../event-types";
@@ -97,7 +97,7 @@ export interface EntityWrite<K extends EntityKind = EntityKind> {
 }
 
 export interface WriteGuard {
-  /** The consumer invocation that must still hold the event's lease for the write to commit. */
+  /** The token of the consumer attempt whose record must have taken the event for the write to commit. */
   leaseOwner: string;
   now: string;
 }
