@@ -18,14 +18,6 @@ import { guardEntityClinics } from "./clinic-guard";
 import { claimRequestOf, type ReadEventMessage, readEventMessage } from "./event-message";
 
 /**
- * How long a claim of the release before lasted. That release claimed an event `processing` under a
- * lease in one round trip and applied it in the next; a row it left `processing` is taken over once
- * its lease has expired (and swept back onto the queue: src/db/event-requeue.ts). This release takes
- * and applies an event in one `db.batch` and leaves nothing `processing`.
- */
-export const LEASE_MS = 120_000;
-
-/**
  * D1 queries (each statement of a `db.batch` counts) one invocation may spend before the one-by-one
  * fallback commit stops and retries the rest: D1 allows 1,000 per invocation. A batch of 100 costs a
  * few per event in its one commit; the budget leaves the fallback room for most of a batch and the
@@ -127,7 +119,7 @@ interface Copy {
 /** How a batch settles its deliveries once their rows are known. */
 interface Settlement {
   token: string;
-  claimTime: number;
+  attemptTime: number;
   counts: BatchCounts;
   policy: RetryPolicy;
   retries: Retry[];
@@ -166,9 +158,9 @@ export async function consumeEvents(
 
   const work: Work[] = [];
   const copies: Copy[] = [];
-  const claimTime = now();
+  const attemptTime = now();
   const token = crypto.randomUUID();
-  const guard = { leaseOwner: token, now: new Date(claimTime).toISOString() };
+  const guard = { leaseOwner: token, now: new Date(attemptTime).toISOString() };
   const firstCopies = new Set<string>();
   for (const message of batch.messages) {
     const read = await readEventMessage(message.body);
@@ -184,7 +176,7 @@ export async function consumeEvents(
   }
   if (work.length === 0) return logBatch(batch.queue, counts, started);
 
-  const settlement: Settlement = { token, claimTime, counts, policy, retries: [], committed: [] };
+  const settlement: Settlement = { token, attemptTime, counts, policy, retries: [], committed: [] };
   counts.d1_round_trips += await guardEntityClinics(env.DB, work, guard);
   const rows = await commit(env.DB, work, copies, settlement);
   for (const copy of copies) {
@@ -272,13 +264,14 @@ async function commit(
   copies: readonly Copy[],
   settlement: Settlement,
 ): Promise<Map<string, ClaimedRow>> {
-  const { token, claimTime, counts } = settlement;
+  const { token, attemptTime, counts } = settlement;
   const rows = new Map<string, ClaimedRow>();
   const statementsOf = (item: Work) => [
-    ...recordEvent(db, item.request, item.completion, token, claimTime),
+    ...recordEvent(db, item.request, item.completion, token, attemptTime),
     ...item.statements,
   ];
   const requests = [...work.map((item) => item.request), ...copies.map((copy) => claimRequestOf(copy.read))];
+  let results: D1Result[] | undefined;
   try {
     const statements = [
       ...work.flatMap(statementsOf),
@@ -290,12 +283,14 @@ async function commit(
     ];
     counts.d1_round_trips += 1;
     counts.d1_queries += statements.length;
-    const results = await db.batch(statements);
+    results = await db.batch(statements);
+  } catch (error) {
+    log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
+  }
+  if (results) {
     for (const row of (results.at(-1)?.results ?? []) as ClaimedRow[]) rows.set(row.event_id, row);
     for (const item of work) settleWork(settlement, item, rows.get(item.request.eventId));
     return rows;
-  } catch (error) {
-    log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
   }
   let deferred = 0;
   for (const item of work) {
@@ -377,7 +372,7 @@ function settle(settlement: Settlement, delivery: Copy, outcome: Exclude<RecordO
     message.ack();
   } else {
     const { leaseExpiresAt } = outcome;
-    const leaseLeft = leaseExpiresAt ? Math.ceil((leaseExpiresAt - settlement.claimTime) / 1000) : 0;
+    const leaseLeft = leaseExpiresAt ? Math.ceil((leaseExpiresAt - settlement.attemptTime) / 1000) : 0;
     retry(settlement, message, Math.max(leaseLeft + 1, settlement.policy.delaySeconds(message.attempts)));
   }
 }
@@ -393,13 +388,13 @@ function retry(settlement: Settlement, message: Message<unknown>, delaySeconds: 
  * failed batch may have landed (then the event is finished and the record changes nothing).
  */
 async function recordFailure(db: D1Database, item: Work, settlement: Settlement): Promise<void> {
-  const { token, claimTime, counts } = settlement;
+  const { token, attemptTime, counts } = settlement;
   try {
     counts.d1_round_trips += 1;
     counts.d1_queries += 1 + RECORD_QUERIES;
     await db.batch([
       releaseToken(db, item.request.eventId, token),
-      ...recordEvent(db, item.request, item.completion, token, claimTime),
+      ...recordEvent(db, item.request, item.completion, token, attemptTime),
     ]);
   } catch {
     // Its redelivery records it.

@@ -16,6 +16,14 @@ import { wrapDatabase } from "./d1";
 import { type EnvelopeLike, uniqueId } from "./events";
 import { WAIT } from "./wait";
 
+/**
+ * How long a claim of the release before lasted. That release claimed an event `processing` under a
+ * lease in one round trip and applied it in the next; a row it left `processing` is taken over once
+ * its lease has expired (and swept back onto the queue: src/db/event-requeue.ts). Tests build such
+ * rows with it; this release never leaves an event `processing`.
+ */
+export const LEGACY_LEASE_MS = 120_000;
+
 export const EVENTS_QUEUE = QUEUES.events;
 export const EVENTS_DLQ = QUEUES.eventsDeadLetter;
 

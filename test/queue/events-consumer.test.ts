@@ -4,10 +4,18 @@ import { getEntity } from "../../src/db/entities";
 import { ALL_CLINICS } from "../../src/db/scope";
 import type { ChangeListener } from "../../src/events/handlers";
 import { readEventMessage } from "../../src/queue/event-message";
-import { consumeEvents, LEASE_MS } from "../../src/queue/events-consumer";
+import { consumeEvents } from "../../src/queue/events-consumer";
 import { TEST_NOW } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { countingDatabase, EVENTS_QUEUE, eventMessage, eventRow, runBatch, withBatchHook } from "../helpers/queue";
+import {
+  countingDatabase,
+  EVENTS_QUEUE,
+  eventMessage,
+  eventRow,
+  LEGACY_LEASE_MS,
+  runBatch,
+  withBatchHook,
+} from "../helpers/queue";
 
 function shipped(overrides: Parameters<typeof makeEvent>[1] = {}) {
   return makeEvent("order:shipped", { ...overrides, data: { order_id: uniqueId("ord"), ...overrides.data } });
@@ -102,11 +110,11 @@ describe("events consumer: leases", () => {
     await runBatch(EVENTS_QUEUE, [eventMessage(event)]);
     // Another consumer claimed a redelivery and is still working on it.
     await env.DB.prepare(`UPDATE events SET status = 'failed' WHERE event_id = ?1`).bind(event.event_id).run();
-    await holdLease(event.event_id, TEST_NOW + LEASE_MS / 2);
+    await holdLease(event.event_id, TEST_NOW + LEGACY_LEASE_MS / 2);
     const result = await runBatch(EVENTS_QUEUE, [eventMessage(event, 2)]);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toHaveLength(1);
-    expect(result.retryMessages[0]!.delaySeconds).toBeGreaterThanOrEqual(LEASE_MS / 2 / 1000);
+    expect(result.retryMessages[0]!.delaySeconds).toBeGreaterThanOrEqual(LEGACY_LEASE_MS / 2 / 1000);
     expect((await eventRow(event.event_id)).applications).toBe(1);
   });
 

@@ -3,12 +3,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { markQueuedForReplay, REPLAYABLE } from "../../src/db/event-requeue";
 import worker from "../../src/index";
-import { LEASE_MS } from "../../src/queue/events-consumer";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { STUCK_AFTER_MS } from "../../src/scheduled/event-sweep";
 import { TEST_NOW } from "../helpers/clock";
 import { makeEvent, uniqueId } from "../helpers/events";
-import { EVENTS_QUEUE, eventMessage, eventRow, runBatch, runDeadLetter } from "../helpers/queue";
+import { EVENTS_QUEUE, eventMessage, eventRow, LEGACY_LEASE_MS, runBatch, runDeadLetter } from "../helpers/queue";
 
 /** Runs the 5-minute cron at `at` and returns the event messages it enqueued. */
 async function runSweep(at: number) {
@@ -71,10 +70,10 @@ VALUES (?1, ?2, ?3, 'processing', 1, ?4, ?5, ?6, ?7, ?8, ?9)`,
         )
         .run();
     };
-    await claim(stuck, TEST_NOW + LEASE_MS);
-    await claim(live, TEST_NOW + LEASE_MS + STUCK_AFTER_MS + 10 * 60_000);
+    await claim(stuck, TEST_NOW + LEGACY_LEASE_MS);
+    await claim(live, TEST_NOW + LEGACY_LEASE_MS + STUCK_AFTER_MS + 10 * 60_000);
 
-    const sweepAt = TEST_NOW + LEASE_MS + STUCK_AFTER_MS + 60_000;
+    const sweepAt = TEST_NOW + LEGACY_LEASE_MS + STUCK_AFTER_MS + 60_000;
     const swept = sweptIds(await runSweep(sweepAt));
     expect(swept).toContain(stuck.event_id);
     expect(swept).not.toContain(live.event_id);
