@@ -7,7 +7,7 @@ import { andInScope, type StaffScope } from "./scope";
  * event applies it, once, even when deliveries race or a batch's answer is lost.
  */
 
-import { query, readBatch } from "./batch";
+import { type Query, query, readBatch } from "./batch";
 import { type MarkedPurge, type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 
 export type EventStatus = "queued" | "processing" | "processed" | "ignored" | "invalid" | "failed" | "dead";
@@ -180,8 +180,8 @@ export function countConflicts(db: D1Database, requests: readonly ClaimRequest[]
  * The rows of `eventIds` as they stand, read last in the batch that recorded them: a row whose
  * `lease_owner` is the attempt's token was taken, and its outcome and effects committed, by it.
  */
-export function readRecorded(db: D1Database, eventIds: readonly string[]): D1PreparedStatement {
-  return db.prepare(RECORDED_ROWS_SQL).bind(JSON.stringify(eventIds));
+export function readRecorded(db: D1Database, eventIds: readonly string[]): Query<ClaimedRow> {
+  return query<ClaimedRow>(db.prepare(RECORDED_ROWS_SQL).bind(JSON.stringify(eventIds)));
 }
 
 /** Clears `token` from `eventId` ({@link RELEASE_TOKEN_SQL}): first in a repeat under the same token. */

@@ -11,7 +11,7 @@ import { consumeEvents, type Retry, type RetryPolicy } from "./events-consumer";
 /**
  * The `novamed-events-dlq` retry policy. A message gets here when the main queue's hour of retries ran
  * out: almost always because D1 was unreachable, otherwise because its handler keeps throwing. So the
- * dead-letter consumer applies the event through the same claim/commit path, backing off for days
+ * dead-letter consumer applies the event through the same record-and-commit path, backing off for days
  * (deadLetterRetryDelaySeconds) while D1 is down, and records a handler error as `dead` (replayable)
  * at once.
  *
@@ -57,8 +57,9 @@ async function respoolOrRetry(env: Env, retries: readonly Retry[]): Promise<void
 
 /**
  * The `novamed-events-dlq` consumer: the events consumer with the dead-letter retry policy. An event
- * that was never claimed (D1 was down the whole hour) is claimed and applied here once D1 is back; one
- * applied meanwhile (by a replay, or a live lease elsewhere) is acked as a duplicate, never overridden.
+ * that was never recorded (D1 was down the whole hour) is recorded and applied here once D1 is back;
+ * one applied meanwhile (by a replay) is acked as a duplicate, never overridden, and one held by a
+ * live lease of the release before waits for it.
  */
 export function consumeDeadLetters(
   batch: MessageBatch<unknown>,

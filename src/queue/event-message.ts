@@ -32,8 +32,8 @@ export async function readEventMessage(body: unknown): Promise<ReadEventMessage 
   const parsed = eventMessageSchema().safeParse(body);
   if (!parsed.success) return null;
   const { envelope, received_at, request_id } = parsed.data;
-  // The payload and its hash are the event as NovaMed sent it: the hash is the event's identity in the
-  // claim, so it must not change with our normalisation (a stored event, an in-flight message and
+  // The payload and its hash are the event as NovaMed sent it: the hash is the event's identity in its
+  // record, so it must not change with our normalisation (a stored event, an in-flight message and
   // NovaMed's redelivery of it all hash alike, whenever they were accepted).
   const payload = JSON.stringify(envelope);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(payload));
@@ -49,7 +49,7 @@ export async function readEventMessage(body: unknown): Promise<ReadEventMessage 
   };
 }
 
-/** What D1 records of a delivery when claiming it (or storing it as dead). */
+/** What D1 records of a delivery when recording its event, whatever the outcome. */
 export function claimRequestOf(read: ReadEventMessage): ClaimRequest {
   return {
     eventId: read.envelope.event_id,

@@ -1,4 +1,5 @@
 import { retryDelaySeconds } from "../backoff";
+import { readBatchThen } from "../db/batch";
 import {
   type ClaimedRow,
   type ClaimRequest,
@@ -271,24 +272,24 @@ async function commit(
     ...item.statements,
   ];
   const requests = [...work.map((item) => item.request), ...copies.map((copy) => claimRequestOf(copy.read))];
-  let results: D1Result[] | undefined;
+  let recorded: ClaimedRow[] | undefined;
   try {
-    const statements = [
-      ...work.flatMap(statementsOf),
-      countConflicts(db, requests),
+    const statements = [...work.flatMap(statementsOf), countConflicts(db, requests)];
+    counts.d1_round_trips += 1;
+    counts.d1_queries += statements.length + 1;
+    ({ last: recorded } = await readBatchThen(
+      db,
+      statements,
       readRecorded(
         db,
         work.map((item) => item.request.eventId),
       ),
-    ];
-    counts.d1_round_trips += 1;
-    counts.d1_queries += statements.length;
-    results = await db.batch(statements);
+    ));
   } catch (error) {
     log.warn("batch commit failed; committing events one by one", { events: work.length, error: errorKind(error) });
   }
-  if (results) {
-    for (const row of (results.at(-1)?.results ?? []) as ClaimedRow[]) rows.set(row.event_id, row);
+  if (recorded) {
+    for (const row of recorded) rows.set(row.event_id, row);
     for (const item of work) settleWork(settlement, item, rows.get(item.request.eventId));
     return rows;
   }
@@ -318,12 +319,11 @@ async function commit(
           db,
           requests.filter((request) => request.eventId === eventId),
         ),
-        readRecorded(db, [eventId]),
       ];
       counts.d1_round_trips += 1;
-      counts.d1_queries += statements.length;
-      const results = await db.batch(statements);
-      const row = (results.at(-1)?.results ?? [])[0] as ClaimedRow | undefined;
+      counts.d1_queries += statements.length + 1;
+      const { last } = await readBatchThen(db, statements, readRecorded(db, [eventId]));
+      const row = last[0];
       if (row) rows.set(eventId, row);
       settleWork(settlement, item, row);
     } catch (eventError) {

@@ -8,7 +8,7 @@ import { enqueueAll } from "../queue/enqueue";
  * count and by size, {@link enqueueAll}). The one enqueue of every replay path: the single replay,
  * the bulk re-drive, the console's selection and the stuck-event sweep. Returns the ids that were
  * sent and the ids whose chunk failed (for the caller to revert or leave to the sweep). A second copy
- * of an event already on its way is harmless: the claim applies it once.
+ * of an event already on its way is harmless: its record applies it once.
  */
 export async function requeueEvents(
   env: Env,
