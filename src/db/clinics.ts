@@ -1,4 +1,5 @@
 import type { Query } from "./batch";
+import type { WriteGuard } from "./entities";
 
 /**
  * Typed SQL for clinic profiles (migration 0045) and per-sender SMS opt-outs. A profile field left
@@ -172,7 +173,7 @@ export function openClinicMismatchAlert(
   db: D1Database,
   eventId: string,
   clinicId: string,
-  guard: { leaseOwner: string; now: string },
+  guard: WriteGuard,
 ): D1PreparedStatement {
   return db
     .prepare(

@@ -1,4 +1,5 @@
 import { openClinicMismatchAlert, selectEntityClinics } from "../db/clinics";
+import type { WriteGuard } from "../db/entities";
 import type { Completion } from "../db/events";
 import type { EntityChange } from "../events/handlers";
 import { errorKind, log } from "../log";
@@ -26,11 +27,7 @@ export const CLINIC_MISMATCH_ISSUE = {
  * When the read fails, the changed events become `failed` (retried): nothing is applied unchecked.
  * The alert, like every effect, is opened only by the attempt whose record takes the event.
  */
-export async function guardEntityClinics(
-  db: D1Database,
-  work: GuardedWork[],
-  guard: { leaseOwner: string; now: string },
-): Promise<number> {
+export async function guardEntityClinics(db: D1Database, work: GuardedWork[], guard: WriteGuard): Promise<number> {
   const changing = work.filter((item) => item.change !== undefined);
   if (changing.length === 0) return 0;
   const ids = { order: new Set<string>(), medication_request: new Set<string>(), refill: new Set<string>() };

@@ -1,5 +1,6 @@
 import { retryDelaySeconds } from "../backoff";
 import { readBatchThen } from "../db/batch";
+import type { WriteGuard } from "../db/entities";
 import {
   type ClaimedRow,
   type ClaimRequest,
@@ -101,20 +102,18 @@ function classifyRecord(row: ClaimedRow | undefined, read: ReadEventMessage, tok
   return { kind: "leased_elsewhere", leaseExpiresAt: row?.lease_expires_at ?? null };
 }
 
-/** What one message's event came to within a batch; decides ack or retry. */
-interface Work {
-  message: Message<unknown>;
-  read: ReadEventMessage;
-  request: ClaimRequest;
-  completion: Completion;
-  change?: EntityChange;
-  statements: D1PreparedStatement[];
-}
-
 /** A delivery of an id whose first copy in the batch carries the event. */
 interface Copy {
   message: Message<unknown>;
   read: ReadEventMessage;
+}
+
+/** What the first copy of an id came to within a batch; decides ack or retry. */
+interface Work extends Copy {
+  request: ClaimRequest;
+  completion: Completion;
+  change?: EntityChange;
+  statements: D1PreparedStatement[];
 }
 
 /** How a batch settles its deliveries once their rows are known. */
@@ -161,7 +160,7 @@ export async function consumeEvents(
   const copies: Copy[] = [];
   const attemptTime = now();
   const token = crypto.randomUUID();
-  const guard = { leaseOwner: token, now: new Date(attemptTime).toISOString() };
+  const guard: WriteGuard = { leaseOwner: token, now: new Date(attemptTime).toISOString() };
   const firstCopies = new Set<string>();
   for (const message of batch.messages) {
     const read = await readEventMessage(message.body);
@@ -207,7 +206,7 @@ function buildWork(
   db: D1Database,
   message: Message<unknown>,
   read: ReadEventMessage,
-  guard: { leaseOwner: string; now: string },
+  guard: WriteGuard,
   listeners: readonly ChangeListener[],
   policy: RetryPolicy,
 ): Work {
@@ -290,7 +289,10 @@ async function commit(
   }
   if (recorded) {
     for (const row of recorded) rows.set(row.event_id, row);
-    for (const item of work) settleWork(settlement, item, rows.get(item.request.eventId));
+    for (const item of work) {
+      if (settleWork(settlement, item, rows.get(item.request.eventId)) && item.change)
+        settlement.committed.push(item.change);
+    }
     return rows;
   }
   let deferred = 0;
@@ -321,43 +323,45 @@ async function commit(
         ),
       ];
       counts.d1_round_trips += 1;
-      counts.d1_queries += statements.length + 1;
+      counts.d1_queries += queries;
       const { last } = await readBatchThen(db, statements, readRecorded(db, [eventId]));
       const row = last[0];
       if (row) rows.set(eventId, row);
       settleWork(settlement, item, row);
     } catch (eventError) {
       item.completion = { eventId, status: "failed", error: `commit error: ${errorKind(eventError)}` };
-      log.warn("event failed; will retry", {
-        event_id: eventId,
-        attempts: item.message.attempts,
-        error: item.completion.error,
-      });
       await recordFailure(db, item, settlement);
-      retry(settlement, item.message, settlement.policy.delaySeconds(item.message.attempts));
+      retryFailed(settlement, item);
     }
   }
   if (deferred > 0) log.warn("query budget reached; retrying the rest", { deferred, d1_queries: counts.d1_queries });
   return rows;
 }
 
-/** Settles an event's first copy by its row as read after the batch that recorded it. */
-function settleWork(settlement: Settlement, item: Work, row: ClaimedRow | undefined): void {
-  const { completion, message } = item;
+/**
+ * Settles an event's first copy by its row as read after the batch that recorded it; answers whether
+ * this attempt took the event (its outcome and effects committed).
+ */
+function settleWork(settlement: Settlement, item: Work, row: ClaimedRow | undefined): boolean {
   const outcome = classifyRecord(row, item.read, settlement.token);
+  const { completion } = item;
   if (outcome.kind !== "ours") settle(settlement, item, outcome);
-  else if (completion.status === "failed") {
-    log.warn("event failed; will retry", {
-      event_id: completion.eventId,
-      attempts: message.attempts,
-      error: completion.error,
-    });
-    retry(settlement, message, settlement.policy.delaySeconds(message.attempts));
-  } else {
+  else if (completion.status === "failed") retryFailed(settlement, item);
+  else {
     settlement.counts[completion.status] += 1;
-    if (item.change && !settlement.committed.includes(item.change)) settlement.committed.push(item.change);
-    message.ack();
+    item.message.ack();
   }
+  return outcome.kind === "ours";
+}
+
+/** Logs an event whose handler or commit failed (its error kind, never values) and retries it. */
+function retryFailed(settlement: Settlement, { message, completion }: Work): void {
+  log.warn("event failed; will retry", {
+    event_id: completion.eventId,
+    attempts: message.attempts,
+    error: completion.error,
+  });
+  retry(settlement, message, settlement.policy.delaySeconds(message.attempts));
 }
 
 /** Acks or retries a delivery whose event this attempt did not take. */
