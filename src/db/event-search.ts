@@ -1,5 +1,6 @@
-import type { EntityKind } from "../event-types";
+import { ENTITY_KINDS, type EntityKind } from "../event-types";
 import { type Query, query, readBatch } from "./batch";
+import { ENTITY_TABLES } from "./entities";
 import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus, STATUS_INDEXED } from "./events";
 import type { NotificationRow } from "./notification-outbox";
 import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
@@ -9,20 +10,64 @@ import { andEventInScope, andInScope, inScopeCondition, type StaffScope } from "
 
 /**
  * Typed SQL for the console's event lookups: filtered and searched lists, the events that named an
- * entity, a patient's messages. Every entity or patient lookup uses the JSON-path expression indexes
- * of migrations/0005_console.sql, so the expressions here must stay exactly as indexed.
+ * entity, a patient's messages. An event indexes the id of its own entity (migration 0184), and the
+ * other ids it names (its patient, a medication request) only while it is not `processed`: an applied
+ * event that named them is found through its entity, which keeps them. The expressions and the
+ * literal type conditions here must stay exactly as indexed, or SQLite cannot use the partial indexes.
  */
 
-/** The indexed JSON path of each entity's id inside an event payload, and the event types that apply to it. */
-const ENTITY_REFERENCE: Record<EntityKind, { path: string; typePrefix: string }> = {
-  order: { path: `json_extract(payload, '$.data.order_id')`, typePrefix: "order:" },
+/** An entity's id inside its own events' payloads, as indexed, and the condition naming those events. */
+const ENTITY_REFERENCE: Record<EntityKind, { path: string; ownType: string }> = {
+  order: { path: ownPath("order_id"), ownType: ownTypeCondition("order:") },
   medication_request: {
-    path: `json_extract(payload, '$.data.medication_request_id')`,
-    typePrefix: "medication_request:",
+    path: ownPath("medication_request_id"),
+    ownType: ownTypeCondition("medication_request:"),
   },
-  refill: { path: `json_extract(payload, '$.data.refill_id')`, typePrefix: "refill:" },
+  refill: { path: ownPath("refill_id"), ownType: ownTypeCondition("refill:") },
 };
-const PATIENT_REFERENCE = `json_extract(payload, '$.data.patient_id')`;
+
+function ownPath(field: string, table = ""): string {
+  return `json_extract(${table}payload, '$.data.${field}')`;
+}
+
+/** The literal condition of a subject index (`substr(event_type, 1, 6) = 'order:'`); a constant, never a value. */
+function ownTypeCondition(prefix: string, table = ""): string {
+  return `substr(${table}event_type, 1, ${prefix.length}) = '${prefix}'`;
+}
+
+/**
+ * The ids of the events that name `ref` (a parameter), in one column `named_id`: the event itself,
+ * the events of the entity with that id, the unapplied events naming it as their patient or medication
+ * request (indexed while not `processed`), and the applied events of the entities whose patient or
+ * medication request it is, when the event names it too. An entity keeps its first event's patient,
+ * so an applied later event of the same order naming another patient is found by the order, not by
+ * that other patient; and an applied event still in D1 after its entity moved to the archive (its
+ * notification held or failed, with payloads kept longer than ARCHIVE_AFTER_DAYS) is found by its
+ * own ids only. Four SELECTs in a `UNION` (an event is listed once; D1 allows five terms in a
+ * compound SELECT), each an OR of index lookups. The entity side compares with `+entity.id`: without
+ * the column's TEXT affinity, SQLite looks the event up by the expression index instead of scanning it.
+ */
+function referenceSql(ref: string): string {
+  const own = ENTITY_KINDS.map(
+    (kind) => `(${ENTITY_REFERENCE[kind].ownType} AND ${ENTITY_REFERENCE[kind].path} = ${ref})`,
+  );
+  const unapplied = ["patient_id", "medication_request_id"].map(
+    (field) => `(${STATUS_INDEXED} AND ${ownPath(field)} = ${ref})`,
+  );
+  const named = (kind: EntityKind, columns: string[]) => {
+    const { table, idColumn } = ENTITY_TABLES[kind];
+    return `SELECT e.event_id FROM ${table} AS entity CROSS JOIN events AS e
+  ON ${ownTypeCondition(`${kind}:`, "e.")} AND ${ownPath(idColumn, "e.")} = +entity.${idColumn}
+  WHERE (${columns.map((column) => `entity.${column} = ${ref}`).join(" OR ")})
+    AND ${ref} IN (${columns.map((column) => ownPath(column, "e.")).join(", ")})`;
+  };
+  return [
+    `SELECT event_id AS named_id FROM events WHERE event_id = ${ref}\n  OR ${[...own, ...unapplied].join("\n  OR ")}`,
+    named("order", ["patient_id", "medication_request_id"]),
+    named("medication_request", ["patient_id"]),
+    named("refill", ["patient_id", "medication_request_id"]),
+  ].join("\nUNION ");
+}
 
 export interface EventSearch {
   status?: EventStatus;
@@ -45,7 +90,11 @@ export interface EventSearch {
  */
 export async function searchEventRows(db: D1Database, scope: StaffScope, search: EventSearch): Promise<Page<EventRow>> {
   const { reference } = search;
-  const filters = where()
+  // The reference first: its named ids drive the lookup by primary key, and the filters (also the
+  // clinic's) apply to those rows; a CROSS JOIN keeps SQLite from starting at a clinic's whole range.
+  const filters = where();
+  const ref = reference ? filters.param(reference) : undefined;
+  filters
     .and(scope.clinics !== "all", (param) => inScopeCondition(scope, "clinic_id", param))
     // `processed` (most events) reads the time-ordered index the other filters pick and filters;
     // any other status reads the partial `events_status_received`, which needs its own term.
@@ -56,16 +105,12 @@ export async function searchEventRows(db: D1Database, scope: StaffScope, search:
     .and(Boolean(search.type), (param) => `event_type = ${param(search.type)}`)
     .and(Boolean(search.receivedFrom), (param) => `received_at >= ${param(search.receivedFrom)}`)
     .and(Boolean(search.receivedBefore), (param) => `received_at < ${param(search.receivedBefore)}`)
-    .and(Boolean(reference), (param) => {
-      const ref = param(reference);
-      const paths = [...Object.values(ENTITY_REFERENCE).map((entry) => entry.path), PATIENT_REFERENCE];
-      return `(event_id = ${ref} OR ${paths.map((path) => `${path} = ${ref}`).join(" OR ")})`;
-    })
     .after(search.after, { time: "received_at", id: "event_id" }, "desc");
+  const from = ref ? `(${referenceSql(ref)}) AS named CROSS JOIN events ON events.event_id = named.named_id` : "events";
   const limit = filters.param(pageLimit(search.limit));
   const { results } = await db
     .prepare(
-      `SELECT ${EVENT_ROW_COLUMNS} FROM events ${filters.clause} ORDER BY received_at DESC, event_id DESC LIMIT ${limit}`,
+      `SELECT ${EVENT_ROW_COLUMNS} FROM ${from} ${filters.clause} ORDER BY received_at DESC, event_id DESC LIMIT ${limit}`,
     )
     .bind(...filters.values)
     .all<EventRow>();
@@ -83,25 +128,25 @@ export async function eventsForEntity(
   entityId: string,
   limit: number,
 ): Promise<{ events: EventRow[]; notifications: NotificationRow[] }> {
-  const { path, typePrefix } = ENTITY_REFERENCE[kind];
-  const inScope = andInScope(scope, "clinic_id", "?4");
-  const matching = `${path} = ?1 AND substr(event_type, 1, ${typePrefix.length}) = ?2${inScope.sql}`;
+  const { path, ownType } = ENTITY_REFERENCE[kind];
+  const inScope = andInScope(scope, "clinic_id", "?3");
+  const matching = `${ownType} AND ${path} = ?1${inScope.sql}`;
   const [events, notifications] = await readBatch(db, [
     query<EventRow>(
       db
         .prepare(
-          `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3`,
+          `SELECT ${EVENT_ROW_COLUMNS} FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?2`,
         )
-        .bind(entityId, typePrefix, limit, ...inScope.values),
+        .bind(entityId, limit, ...inScope.values),
     ),
     query<NotificationRow>(
       db
         .prepare(
           `SELECT * FROM notifications WHERE event_id IN (
-  SELECT event_id FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?3)
+  SELECT event_id FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?2)
 ORDER BY created_at, channel`,
         )
-        .bind(entityId, typePrefix, limit, ...inScope.values),
+        .bind(entityId, limit, ...inScope.values),
     ),
   ]);
   return { events, notifications };

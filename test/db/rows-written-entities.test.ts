@@ -51,7 +51,8 @@ describe("D1 rows written per entity upsert", () => {
     ["medication_request", { status: "created", rank: 1, occurredAt: at(1), facts: { medication_name: "Metformin" } }],
     ["refill", { status: "requested", rank: 1, occurredAt: at(1), facts: { requested_at: at(1) } }],
   ] as [EntityKind, Step][])("a %s created is its primary key's entry (WITHOUT ROWID)", async (kind, step) => {
-    // The row, patient, status, status change (and for an order its medication request), and the
+    // The row, patient, status, status change (and for an order its medication request; a refill
+    // names none here, so it has no refills_medication_request entry, migration 0184), and the
     // change row; a rowid table wrote an entry for the primary key too (migration 0180),
     // <table>_facts_unpurged one for the facts kept (migration 0181: the purge walks from a mark), and
     // the id search one for lower(<id>), which only an id with an upper-case letter has (migration 0182).

@@ -71,15 +71,19 @@ const orderShipped = () =>
   });
 
 describe("D1 rows written by an event's record", () => {
-  it("a new event recorded processed writes the row and its entries in received, type, clinic and the three ids named", async () => {
+  it("a new event recorded processed writes the row and its entries in received, type, clinic and its own entity's id", async () => {
     // No entry in events_status_received, which keeps no processed event (migration 0170), nor in
-    // the id search (a lower-case event id, migration 0182); the restore writes nothing.
-    expect(await record(orderShipped(), "processed")).toEqual([7, 0]);
+    // the id search (a lower-case event id, migration 0182), nor for the medication request and the
+    // patient it names besides its order (migration 0184: its entity keeps them); the restore writes
+    // nothing.
+    expect(await record(orderShipped(), "processed")).toEqual([5, 0]);
   });
 
   it.each(["failed", "dead", "invalid", "ignored"] as const)(
-    "a new event recorded %s adds its status entry",
+    "a new event recorded %s adds its status entry and the patient and medication request it names",
     async (status) => {
+      // Not processed: no entity may hold its ids, so events_unapplied_patient and
+      // events_unapplied_medication_request index them (migration 0184).
       expect(await record(orderShipped(), status)).toEqual([8, 0]);
     },
   );
@@ -91,7 +95,9 @@ describe("D1 rows written by an event's record", () => {
     expect(await record(request, "processed")).toEqual([1, 0]);
     const again = orderShipped();
     await record(again, "failed");
-    expect(await record(again, "dead")).toEqual([2, 0]);
+    // The row, its status entry, and the unapplied entries, whose partial condition reads `status`:
+    // SQLite writes them again when the status changes, even to another status they keep.
+    expect(await record(again, "dead")).toEqual([4, 0]);
   });
 
   it("an event applied again keeps its reapplied entry when a later outcome is not processed", async () => {
@@ -101,8 +107,9 @@ describe("D1 rows written by an event's record", () => {
     // Applied a second time (a forced replay): the row and its new events_reapplied entry.
     expect(await record(request, "processed")).toEqual([2, 0]);
     await env.DB.prepare(`UPDATE events SET status = 'dead' WHERE event_id = ?1`).bind(request.eventId).run();
-    // Failed this time: the row and its status entry; `applications` is not SET, so its entry stays.
-    expect(await record(request, "failed")).toEqual([2, 0]);
+    // Failed this time: the row, its status entry and its two unapplied entries (written again, as
+    // `status` changed); `applications` is not SET, so its entry stays.
+    expect(await record(request, "failed")).toEqual([4, 0]);
     const row = await env.DB.prepare(`SELECT status, applications FROM events WHERE event_id = ?1`)
       .bind(request.eventId)
       .first<{ status: string; applications: number }>();
@@ -115,8 +122,9 @@ describe("D1 rows written by an event's record", () => {
     await env.DB.prepare(`UPDATE events SET payload = NULL, payload_purged_at = ?2 WHERE event_id = ?1`)
       .bind(request.eventId, new Date(NOW).toISOString())
       .run();
-    // The record as for any event taken again; then the payload and its two id entries.
-    expect(await record(request, "processed")).toEqual([1, 3]);
+    // The record as for any event taken again; then the payload, its events_purge entry and its
+    // order's entry (processed: no entry for the patient it names).
+    expect(await record(request, "processed")).toEqual([1, 2]);
     const row = await env.DB.prepare(`SELECT status, payload FROM events WHERE event_id = ?1`)
       .bind(request.eventId)
       .first<{ status: string; payload: string | null }>();

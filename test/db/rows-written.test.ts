@@ -38,30 +38,36 @@ async function insertNotification(providerMessageId: string | null): Promise<num
 }
 
 describe("D1 rows written per event", () => {
-  it("an event naming two of the four indexed ids writes two index entries fewer than one naming all four", async () => {
-    const all = await insertEvent({
+  it("a processed event indexes its own entity's id only; one not processed also the patient and medication request it names", async () => {
+    const data = () => ({
       order_id: uniqueId("ord"),
       medication_request_id: uniqueId("mr"),
       refill_id: uniqueId("rf"),
       patient_id: uniqueId("pat"),
     });
-    const two = await insertEvent({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-    expect(all - two).toBe(2);
+    const own = await insertEvent({ order_id: uniqueId("ord") });
+    // Migration 0184: an order event's refill, medication request and patient ids cost no entry.
+    expect(await insertEvent(data())).toBe(own);
+    // Not processed (here invalid): its status entry, and events_unapplied_patient and
+    // events_unapplied_medication_request, as no entity may hold those ids.
+    expect(await insertEvent(data(), "invalid")).toBe(own + 3);
+    expect(await insertEvent({ order_id: uniqueId("ord") }, "invalid")).toBe(own + 1);
   });
 
   it("an event is its primary key's entry (WITHOUT ROWID) and has no purge entry: the row and one per index", async () => {
-    // As the claim inserts it: received, status, type, clinic, order_id, patient_id: 6 entries and the
-    // row; a rowid table wrote an entry for the primary key (migration 0160), events_purge one for the
+    // As the claim inserts it: received, status, type, clinic, its order's id, and (not processed) its
+    // patient's id: 6 entries and the row; a rowid table wrote an entry for the primary key (migration 0160), events_purge one for the
     // payload kept (migration 0161: the purge starts from a mark instead), and the id search one for
     // lower(event_id) (migration 0182: only an id with an upper-case letter has one).
     expect(await insertEvent({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") }, "processing")).toBe(7);
   });
 
-  it("an event claimed as processing writes one index entry more than a processed one: its status entry", async () => {
-    // Only events_status_received tells them apart, and it keeps no processed event (migration 0170);
-    // no other index of the rows in flight (0086 dropped events_stuck_processing, 0161 events_purge).
+  it("an event claimed as processing writes two index entries more than a processed one: its status and its patient", async () => {
+    // events_status_received keeps no processed event (migration 0170), events_unapplied_patient no
+    // processed one either (0184); no other index of the rows in flight (0086 dropped
+    // events_stuck_processing, 0161 events_purge).
     const data = () => ({ order_id: uniqueId("ord"), patient_id: uniqueId("pat") });
-    expect(await insertEvent(data(), "processing")).toBe((await insertEvent(data(), "processed")) + 1);
+    expect(await insertEvent(data(), "processing")).toBe((await insertEvent(data(), "processed")) + 2);
   });
 
   it("a notification without a provider id writes no provider-id index entry", async () => {
