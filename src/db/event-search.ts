@@ -18,15 +18,16 @@ import { andEventInScope, andInScope, inScopeCondition, type StaffScope } from "
 
 /** An entity's id inside its own events' payloads, as indexed, and the condition naming those events. */
 const ENTITY_REFERENCE: Record<EntityKind, { path: string; ownType: string }> = {
-  order: { path: ownPath("order_id"), ownType: ownTypeCondition("order:") },
+  order: { path: payloadPath("order_id"), ownType: ownTypeCondition("order:") },
   medication_request: {
-    path: ownPath("medication_request_id"),
+    path: payloadPath("medication_request_id"),
     ownType: ownTypeCondition("medication_request:"),
   },
-  refill: { path: ownPath("refill_id"), ownType: ownTypeCondition("refill:") },
+  refill: { path: payloadPath("refill_id"), ownType: ownTypeCondition("refill:") },
 };
 
-function ownPath(field: string, table = ""): string {
+/** The indexed expression of an id in an event's payload, `json_extract(payload, '$.data.<field>')`. */
+function payloadPath(field: string, table = ""): string {
   return `json_extract(${table}payload, '$.data.${field}')`;
 }
 
@@ -52,14 +53,14 @@ function referenceSql(ref: string): string {
     (kind) => `(${ENTITY_REFERENCE[kind].ownType} AND ${ENTITY_REFERENCE[kind].path} = ${ref})`,
   );
   const unapplied = ["patient_id", "medication_request_id"].map(
-    (field) => `(${STATUS_INDEXED} AND ${ownPath(field)} = ${ref})`,
+    (field) => `(${STATUS_INDEXED} AND ${payloadPath(field)} = ${ref})`,
   );
   const named = (kind: EntityKind, columns: string[]) => {
     const { table, idColumn } = ENTITY_TABLES[kind];
     return `SELECT e.event_id FROM ${table} AS entity CROSS JOIN events AS e
-  ON ${ownTypeCondition(`${kind}:`, "e.")} AND ${ownPath(idColumn, "e.")} = +entity.${idColumn}
+  ON ${ownTypeCondition(`${kind}:`, "e.")} AND ${payloadPath(idColumn, "e.")} = +entity.${idColumn}
   WHERE (${columns.map((column) => `entity.${column} = ${ref}`).join(" OR ")})
-    AND ${ref} IN (${columns.map((column) => ownPath(column, "e.")).join(", ")})`;
+    AND ${ref} IN (${columns.map((column) => payloadPath(column, "e.")).join(", ")})`;
   };
   return [
     `SELECT event_id AS named_id FROM events WHERE event_id = ${ref}\n  OR ${[...own, ...unapplied].join("\n  OR ")}`,
