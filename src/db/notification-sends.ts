@@ -78,16 +78,20 @@ const OUTCOME = namedParameters([
 // means another sender took the row over.
 
 /**
- * The outcome's UPDATE. `rendered` is assigned only when the outcome carries a text: a SET of the column
+ * The outcome's UPDATE. A new status sets `status_at`, when the row entered it: a row that ends `sent`
+ * or `superseded` stores no history row for it (migration 0185), the history reads it from the row.
+ * `rendered` is assigned only when the outcome carries a text: a SET of the column
  * re-adds its purge index entry (notifications_rendered) even when the value is unchanged, and after a
  * send the text is already the one the send mark stored under this lease (issue 26.2: one D1 row
  * written fewer per message sent). Left out, it keeps the stored value, as COALESCE(NULL, rendered) did.
  */
 function recordOutcomeSql(setsRendered: boolean): string {
-  return NOTIFICATION_OUTBOX.recordSql(
-    `status = CASE
+  const status = `CASE
     WHEN ${OUTCOME.ref("status")} = 'sent' AND status IN ('sent', 'delivered', 'failed') THEN status
-    ELSE ${OUTCOME.ref("status")} END,
+    ELSE ${OUTCOME.ref("status")} END`;
+  return NOTIFICATION_OUTBOX.recordSql(
+    `status = ${status},
+  status_at = CASE WHEN ${status} IS NOT status THEN ${OUTCOME.ref("now")} ELSE status_at END,
   provider = COALESCE(${OUTCOME.ref("provider")}, provider),
   provider_message_id = COALESCE(${OUTCOME.ref("provider_message_id")}, provider_message_id),
   error = ${OUTCOME.ref("error")},${setsRendered ? `\n  rendered = COALESCE(${OUTCOME.ref("rendered")}, rendered),` : ""}
@@ -240,7 +244,7 @@ const DELIVERY_REPORT_WHERE = `(notification_id = ?1 OR (?1 IS NULL AND provider
     < (CASE ?3 WHEN 'sent' THEN 1 ELSE 2 END)`;
 
 const deliveryReportUpdate = (setsProviderId: boolean) =>
-  `UPDATE notifications SET status = ?3, error = COALESCE(?4, error), updated_at = ?5,
+  `UPDATE notifications SET status = ?3, status_at = ?5, error = COALESCE(?4, error), updated_at = ?5,
   provider = COALESCE(provider, ?7),${setsProviderId ? " provider_message_id = COALESCE(provider_message_id, ?2)," : ""}
   sent_at = COALESCE(sent_at, ?5), send_started_at = NULL, send_attempt = NULL
 WHERE ${DELIVERY_REPORT_WHERE}

@@ -103,16 +103,27 @@ export interface StatusChange {
  * Status-history rows of the notifications matching `idCondition` (SQL after `notification_id`), each
  * with `seq` (its order within its notification): the first row folded into the notification row
  * (`created_status`, migration 0131) as 0, then the rows the triggers stored, by their `seq` (1, 2, ...
- * in the order they were written, migration 0175; the rowid before it). Every reader of the history
- * reads it through this, so the folded row is never missed.
+ * in the order they were written, migration 0175; the rowid before it), then the current status from
+ * the row when it is `sent` or `superseded` and not stored (migration 0185: those are stored only once
+ * left; `status_at` is when the row entered it). Every reader of the history reads it through this, so
+ * neither the folded row nor the current one is missed.
  */
 export function statusHistorySql(idCondition: string): string {
   return `SELECT notification_id, created_status AS status, created_at AS at, NULL AS error, NULL AS provider_message_id, 0 AS seq
   FROM notifications WHERE notification_id ${idCondition} AND created_status IS NOT NULL
 UNION ALL
 SELECT notification_id, status, at, error, provider_message_id, seq
-  FROM notification_status_history WHERE notification_id ${idCondition}`;
+  FROM notification_status_history WHERE notification_id ${idCondition}
+UNION ALL
+SELECT notification_id, status, status_at AS at, error, provider_message_id, ${CURRENT_SEQ} AS seq
+  FROM notifications AS n WHERE notification_id ${idCondition}
+  AND status IN ('sent', 'superseded') AND status_at IS NOT NULL
+  AND (SELECT h.status FROM notification_status_history AS h WHERE h.notification_id = n.notification_id
+       ORDER BY h.seq DESC LIMIT 1) IS NOT status`;
 }
+
+/** The `seq` of the current status read from the row: after every stored one. */
+const CURRENT_SEQ = 2_147_483_647;
 
 /** One notification and its status history (oldest first), or null when unknown. One round trip. */
 export async function notificationWithHistory(

@@ -74,6 +74,117 @@ describe("D1 rows written per notification", () => {
   });
 });
 
+/** A status entered as the sender's outcome and a delivery report write it: `status_at` with `updated_at`. */
+async function enterStatus(id: string, status: string, at: string, providerMessageId: string | null = null) {
+  const result = await env.DB.prepare(
+    `UPDATE notifications SET status = ?2, status_at = ?3, updated_at = ?3,
+       provider_message_id = COALESCE(?4, provider_message_id), error = CASE WHEN ?2 = 'superseded' THEN 'entity now delivered' END
+     WHERE notification_id = ?1`,
+  )
+    .bind(id, status, at, providerMessageId)
+    .run();
+  return result.meta.rows_written;
+}
+
+async function historyOf(id: string) {
+  const read = await notificationWithHistory(env.DB, ALL_CLINICS, id);
+  return read?.history.map(({ status, at, error, provider_message_id }) => [status, at, error, provider_message_id]);
+}
+
+const T1 = "2026-01-01T00:01:00.000Z";
+const T2 = "2026-01-01T00:02:00.000Z";
+
+describe("the current status read from the row (migration 0185)", () => {
+  it("a notification sent or superseded as the sender writes it stores no history row for it", async () => {
+    const sent = await insertNotification();
+    // The row, its provider-id entry and the change (0121); no history row (4 with it), no status
+    // entry (a sent row has none).
+    expect(await enterStatus(sent.id, "sent", T1, "SMcurrent1")).toBe(3);
+    expect(await historyOf(sent.id)).toEqual([
+      ["pending", T0, null, null],
+      ["sent", T1, null, "SMcurrent1"],
+    ]);
+    const superseded = await insertNotification();
+    // The row and its status entry (superseded is in the status index); no change row for it.
+    expect(await enterStatus(superseded.id, "superseded", T1)).toBe(2);
+    expect(await historyOf(superseded.id)).toEqual([
+      ["pending", T0, null, null],
+      ["superseded", T1, "entity now delivered", null],
+    ]);
+    const stored = await env.DB.prepare(
+      `SELECT COUNT(*) AS n FROM notification_status_history WHERE notification_id IN (?1, ?2)`,
+    )
+      .bind(sent.id, superseded.id)
+      .first<{ n: number }>();
+    expect(stored?.n).toBe(0);
+  });
+
+  it("a sent row moved on stores 'sent' as it was entered, then the new status, as before", async () => {
+    const { id } = await insertNotification();
+    await enterStatus(id, "sent", T1, "SMcurrent2");
+    await deliveryReportStatement(
+      env.DB,
+      { notificationId: id, providerMessageId: "SMcurrent2", status: "delivered", error: null, channel: "sms" },
+      T2,
+    ).run();
+    expect(await historyOf(id)).toEqual([
+      ["pending", T0, null, null],
+      ["sent", T1, null, "SMcurrent2"],
+      ["delivered", T2, null, "SMcurrent2"],
+    ]);
+  });
+
+  it("rows stored before and the release before's writes read the same history, no status twice", async () => {
+    // Stored before (or by the release before): 'sent' stored as entered, `status_at` never set.
+    const legacy = await insertNotification();
+    await setStatus(legacy.id, "sent", T1);
+    expect(await historyOf(legacy.id)).toEqual([
+      ["pending", T0, null, null],
+      ["sent", T1, null, null],
+    ]);
+    // Then this code's delivery report: 'sent' is already the last stored row, so it is not stored again.
+    await deliveryReportStatement(
+      env.DB,
+      { notificationId: legacy.id, providerMessageId: "SMlegacy", status: "delivered", error: null, channel: "sms" },
+      T2,
+    ).run();
+    expect((await historyOf(legacy.id))?.map(([status]) => status)).toEqual(["pending", "sent", "delivered"]);
+    // Sent by this code, then moved on by the release before (which leaves `status_at` alone).
+    const mixed = await insertNotification();
+    await enterStatus(mixed.id, "sent", T1);
+    await setStatus(mixed.id, "delivered", T2);
+    expect(await historyOf(mixed.id)).toEqual([
+      ["pending", T0, null, null],
+      ["sent", T1, null, null],
+      ["delivered", T2, null, null],
+    ]);
+    // Sent by the release before after this code had set `status_at` for another status: stored.
+    const back = await insertNotification();
+    await enterStatus(back.id, "sent", T1);
+    await setStatus(back.id, "pending", T2);
+    await setStatus(back.id, "sent", "2026-01-01T00:03:00.000Z");
+    expect((await historyOf(back.id))?.map(([status, at]) => [status, at])).toEqual([
+      ["pending", T0],
+      ["sent", T1],
+      ["pending", T2],
+      ["sent", "2026-01-01T00:03:00.000Z"],
+    ]);
+    // Moved on by this code: that 'sent' is stored already (its `status_at` is the earlier one's).
+    await deliveryReportStatement(
+      env.DB,
+      { notificationId: back.id, providerMessageId: "SMback", status: "delivered", error: null, channel: "sms" },
+      "2026-01-01T00:04:00.000Z",
+    ).run();
+    expect((await historyOf(back.id))?.map(([status, at]) => [status, at])).toEqual([
+      ["pending", T0],
+      ["sent", T1],
+      ["pending", T2],
+      ["sent", "2026-01-01T00:03:00.000Z"],
+      ["delivered", "2026-01-01T00:04:00.000Z"],
+    ]);
+  });
+});
+
 describe("D1 rows written per delivery report", () => {
   /** A sent message with the provider's id, as the sender's outcome records it. */
   async function sentMessage(channel: "sms" | "email", providerMessageId: string | null) {
