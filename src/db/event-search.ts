@@ -16,24 +16,22 @@ import { andEventInScope, andInScope, inScopeCondition, type StaffScope } from "
  * literal type conditions here must stay exactly as indexed, or SQLite cannot use the partial indexes.
  */
 
-/** An entity's id inside its own events' payloads, as indexed, and the condition naming those events. */
-const ENTITY_REFERENCE: Record<EntityKind, { path: string; ownType: string }> = {
-  order: { path: payloadPath("order_id"), ownType: ownTypeCondition("order:") },
-  medication_request: {
-    path: payloadPath("medication_request_id"),
-    ownType: ownTypeCondition("medication_request:"),
-  },
-  refill: { path: payloadPath("refill_id"), ownType: ownTypeCondition("refill:") },
-};
-
 /** The indexed expression of an id in an event's payload, `json_extract(payload, '$.data.<field>')`. */
 function payloadPath(field: string, table = ""): string {
   return `json_extract(${table}payload, '$.data.${field}')`;
 }
 
-/** The literal condition of a subject index (`substr(event_type, 1, 6) = 'order:'`); a constant, never a value. */
-function ownTypeCondition(prefix: string, table = ""): string {
-  return `substr(${table}event_type, 1, ${prefix.length}) = '${prefix}'`;
+/**
+ * A kind's own events as its subject index has them (migration 0184): the entity's id in their
+ * payloads (the payload field is the entity table's id column) and the literal condition naming them,
+ * `substr(event_type, 1, 6) = 'order:'` (a constant, never a value: a bound prefix cannot use it).
+ */
+function ownEvents(kind: EntityKind, table = ""): { path: string; ownType: string } {
+  const prefix = `${kind}:`;
+  return {
+    path: payloadPath(ENTITY_TABLES[kind].idColumn, table),
+    ownType: `substr(${table}event_type, 1, ${prefix.length}) = '${prefix}'`,
+  };
 }
 
 /**
@@ -49,16 +47,18 @@ function ownTypeCondition(prefix: string, table = ""): string {
  * the column's TEXT affinity, SQLite looks the event up by the expression index instead of scanning it.
  */
 function referenceSql(ref: string): string {
-  const own = ENTITY_KINDS.map(
-    (kind) => `(${ENTITY_REFERENCE[kind].ownType} AND ${ENTITY_REFERENCE[kind].path} = ${ref})`,
-  );
+  const own = ENTITY_KINDS.map((kind) => {
+    const { path, ownType } = ownEvents(kind);
+    return `(${ownType} AND ${path} = ${ref})`;
+  });
   const unapplied = ["patient_id", "medication_request_id"].map(
     (field) => `(${STATUS_INDEXED} AND ${payloadPath(field)} = ${ref})`,
   );
   const named = (kind: EntityKind, columns: string[]) => {
     const { table, idColumn } = ENTITY_TABLES[kind];
+    const { path, ownType } = ownEvents(kind, "e.");
     return `SELECT e.event_id FROM ${table} AS entity CROSS JOIN events AS e
-  ON ${ownTypeCondition(`${kind}:`, "e.")} AND ${payloadPath(idColumn, "e.")} = +entity.${idColumn}
+  ON ${ownType} AND ${path} = +entity.${idColumn}
   WHERE (${columns.map((column) => `entity.${column} = ${ref}`).join(" OR ")})
     AND ${ref} IN (${columns.map((column) => payloadPath(column, "e.")).join(", ")})`;
   };
@@ -129,7 +129,7 @@ export async function eventsForEntity(
   entityId: string,
   limit: number,
 ): Promise<{ events: EventRow[]; notifications: NotificationRow[] }> {
-  const { path, ownType } = ENTITY_REFERENCE[kind];
+  const { path, ownType } = ownEvents(kind);
   const inScope = andInScope(scope, "clinic_id", "?3");
   const matching = `${ownType} AND ${path} = ?1${inScope.sql}`;
   const [events, notifications] = await readBatch(db, [

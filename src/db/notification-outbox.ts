@@ -73,9 +73,10 @@ const CREATED_STATUS_SQL = (heldReason: string) => `CASE WHEN ${heldReason} IS N
 /**
  * The outbox row for one intent, committed with the state change: only by the attempt whose record
  * took the event (its token, `guard.leaseOwner`), and only when the event set the entity's current
- * status — a stale event (a late `order:shipped` after delivery) notifies nobody. Unique per (event, channel), so a replay adds none,
- * and per (entity, channel, kind) (`topic`), so a second event with the same status for the same
- * entity (a later `order:shipped` with a new event_id) adds none either: one message per status.
+ * status — a stale event (a late `order:shipped` after delivery) notifies nobody. Unique per (event,
+ * channel), so a replay adds none, and per (entity, channel, kind) (`topic`), so a second event with
+ * the same status for the same entity (a later `order:shipped` with a new event_id) adds none either:
+ * one message per status.
  * With `heldReason` the row starts `held` (a setting could not be read) and waits for a replay.
  */
 export function insertOutboxRow(
