@@ -9,12 +9,12 @@ import {
   type OutboxKey,
   TRACKING_UPDATED_KIND,
 } from "./notification-outbox";
-import type { Lease } from "./outbox";
+import type { Lease, Taking } from "./outbox";
 import { namedParameters } from "./parameters";
 
-/** Typed SQL for the sender: claims under a lease, outcomes recorded once, delivery reports, send-time reads. */
+/** Typed SQL for the sender: reads taken by their first write, outcomes recorded once, delivery reports, send-time reads. */
 
-/** A sender's hold on the rows it claimed (the outbox machinery's lease). */
+/** A sender's hold on the rows it took (the outbox machinery's lease). */
 export type SendLease = Lease;
 
 /** A job's row that another sender holds: retried once that lease has run out. */
@@ -25,26 +25,23 @@ export interface LeasedElsewhere {
 }
 
 /**
- * Claims send jobs in one round trip (the outbox machinery's claim): each row still `pending` or
- * `scheduled` and not leased by another sender gets our lease (a row already holding our token is
- * ours again, so a claim repeated after a lost answer gets its rows back). Also returns the rows of
- * these jobs still held under someone else's live lease; every other job is done, or never had a row
- * (its event was stale).
+ * Reads send jobs' rows in one statement, without writing: each row still `pending` or `scheduled`
+ * that no other sender holds under a live lease (`free`, taken by its first write: the send mark, an
+ * outcome or a give-back, each guarded by the `attempts` read here), and those another sender holds
+ * (`leasedElsewhere`). Every other job is done, or never had a row (its event was stale). Until
+ * issue 26.2 the sender claimed the rows with a write of their own, one D1 row per notification.
  */
-export async function claimNotifications(
+export async function readNotifications(
   db: D1Database,
   jobs: readonly OutboxKey[],
-  lease: SendLease,
   now: number,
-): Promise<{ claimed: NotificationRow[]; leasedElsewhere: LeasedElsewhere[] }> {
-  const { claimed, leasedElsewhere } = await NOTIFICATION_OUTBOX.claim<NotificationRow>(db, jobs, lease, now);
-  return { claimed, leasedElsewhere: leasedElsewhere as LeasedElsewhere[] };
+): Promise<{ free: NotificationRow[]; leasedElsewhere: LeasedElsewhere[] }> {
+  const { free, leasedElsewhere } = await NOTIFICATION_OUTBOX.read<NotificationRow>(db, jobs, now);
+  return { free, leasedElsewhere: leasedElsewhere as LeasedElsewhere[] };
 }
 
-/** Gives up every row held with this lease (after a claim whose answer was lost). */
-export async function releaseNotificationLeases(db: D1Database, lease: SendLease): Promise<void> {
-  await NOTIFICATION_OUTBOX.releaseLeases(db, lease);
-}
+/** How a sender write takes a row it read (no other sender took it since): see {@link readNotifications}. */
+export type { Taking } from "./outbox";
 
 export interface Outcome {
   notificationId: string;
@@ -57,7 +54,7 @@ export interface Outcome {
   sentAt?: string | null;
 }
 
-const OUTCOME = namedParameters([
+const OUTCOME_NAMES = [
   "notification_id",
   "status",
   "provider",
@@ -68,7 +65,10 @@ const OUTCOME = namedParameters([
   "sent_at",
   "now",
   "lease_token",
-] as const);
+] as const;
+const OUTCOME = namedParameters(OUTCOME_NAMES);
+/** An outcome that also takes the row it read ({@link Taking}): the same values and two more. */
+const OUTCOME_TAKING = namedParameters([...OUTCOME_NAMES, "attempts", "now_ms"] as const);
 
 // What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
 // which describe only the latest attempt. A row that waits (`scheduled`, or `held` until a replay)
@@ -78,19 +78,18 @@ const OUTCOME = namedParameters([
 // means another sender took the row over.
 
 /**
- * The outcome's UPDATE. A new status sets `status_at`, when the row entered it: a row that ends `sent`
+ * The outcome's SET. A new status sets `status_at`, when the row entered it: a row that ends `sent`
  * or `superseded` stores no history row for it (migration 0185), the history reads it from the row.
  * `rendered` is assigned only when the outcome carries a text: a SET of the column
  * re-adds its purge index entry (notifications_rendered) even when the value is unchanged, and after a
  * send the text is already the one the send mark stored under this lease (issue 26.2: one D1 row
  * written fewer per message sent). Left out, it keeps the stored value, as COALESCE(NULL, rendered) did.
  */
-function recordOutcomeSql(setsRendered: boolean): string {
+function outcomeSet(setsRendered: boolean): string {
   const status = `CASE
     WHEN ${OUTCOME.ref("status")} = 'sent' AND status IN ('sent', 'delivered', 'failed') THEN status
     ELSE ${OUTCOME.ref("status")} END`;
-  return NOTIFICATION_OUTBOX.recordSql(
-    `status = ${status},
+  return `status = ${status},
   status_at = CASE WHEN ${status} IS NOT status THEN ${OUTCOME.ref("now")} ELSE status_at END,
   provider = COALESCE(${OUTCOME.ref("provider")}, provider),
   provider_message_id = COALESCE(${OUTCOME.ref("provider_message_id")}, provider_message_id),
@@ -98,36 +97,61 @@ function recordOutcomeSql(setsRendered: boolean): string {
   scheduled_for = ${OUTCOME.ref("scheduled_for")},
   sent_at = COALESCE(${OUTCOME.ref("sent_at")}, sent_at),
   send_started_at = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_started_at END,
-  send_attempt = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_attempt END`,
-    { now: OUTCOME.ref("now"), id: OUTCOME.ref("notification_id"), token: OUTCOME.ref("lease_token") },
-  );
+  send_attempt = CASE WHEN ${OUTCOME.ref("status")} IN ('scheduled', 'held') THEN send_attempt END`;
 }
 
-const RECORD_OUTCOME_SQL = recordOutcomeSql(true);
-const RECORD_OUTCOME_KEEPING_RENDERED_SQL = recordOutcomeSql(false);
+const OUTCOME_REF = { now: OUTCOME.ref("now"), id: OUTCOME.ref("notification_id"), token: OUTCOME.ref("lease_token") };
+const OUTCOME_TAKING_REF = {
+  ...OUTCOME_REF,
+  expiresAt: "NULL",
+  attempts: OUTCOME_TAKING.ref("attempts"),
+  nowMs: OUTCOME_TAKING.ref("now_ms"),
+};
 
-/** Records a send outcome and releases the lease, only if our lease still holds the row. */
-export function recordOutcome(db: D1Database, outcome: Outcome, lease: SendLease, now: string): D1PreparedStatement {
-  return db.prepare(outcome.rendered == null ? RECORD_OUTCOME_KEEPING_RENDERED_SQL : RECORD_OUTCOME_SQL).bind(
-    ...OUTCOME.bind({
-      notification_id: outcome.notificationId,
-      status: outcome.status,
-      provider: outcome.provider ?? null,
-      provider_message_id: outcome.providerMessageId ?? null,
-      error: outcome.error ?? null,
-      rendered: outcome.rendered ?? null,
-      scheduled_for: outcome.scheduledFor ?? null,
-      sent_at: outcome.sentAt ?? null,
-      now,
-      lease_token: lease.token,
-    }),
-  );
+/** The outcome's UPDATE by whether it sets `rendered` and whether it takes the row: built once each. */
+const OUTCOME_SQL = {
+  record: [false, true].map((rendered) => NOTIFICATION_OUTBOX.recordSql(outcomeSet(rendered), OUTCOME_REF)),
+  taking: [false, true].map((rendered) =>
+    NOTIFICATION_OUTBOX.takeSql(outcomeSet(rendered), "record", OUTCOME_TAKING_REF),
+  ),
+};
+
+/**
+ * Records a send outcome and releases the lease, only if our lease still holds the row, or, with
+ * `taking`, if no other sender took the row since it was read (the outcome takes it: no claim write).
+ */
+export function recordOutcome(
+  db: D1Database,
+  outcome: Outcome,
+  lease: SendLease,
+  now: string,
+  taking?: Taking,
+): D1PreparedStatement {
+  const values = {
+    notification_id: outcome.notificationId,
+    status: outcome.status,
+    provider: outcome.provider ?? null,
+    provider_message_id: outcome.providerMessageId ?? null,
+    error: outcome.error ?? null,
+    rendered: outcome.rendered ?? null,
+    scheduled_for: outcome.scheduledFor ?? null,
+    sent_at: outcome.sentAt ?? null,
+    now,
+    lease_token: lease.token,
+  };
+  const setsRendered = outcome.rendered == null ? 0 : 1;
+  return taking
+    ? db
+        .prepare(OUTCOME_SQL.taking[setsRendered] as string)
+        .bind(...OUTCOME_TAKING.bind({ ...values, attempts: taking.attempts, now_ms: taking.nowMs }))
+    : db.prepare(OUTCOME_SQL.record[setsRendered] as string).bind(...OUTCOME.bind(values));
 }
 
 /**
  * Releases a lease without changing the status (a failure that will retry), noting when the retry is
  * due so the sweep leaves the row alone until then. An `unknown` outcome keeps `send_started_at`, so
- * the retry asks the provider first; a definite failure clears it.
+ * the retry asks the provider first; a definite failure clears it. With `taking`, on a row read and
+ * not yet taken: only if no other sender took it since.
  */
 export function releaseNotification(
   db: D1Database,
@@ -137,16 +161,18 @@ export function releaseNotification(
   now: string,
   retryAt: string,
   outcomeUnknown = false,
+  taking?: Taking,
 ): D1PreparedStatement {
-  return NOTIFICATION_OUTBOX.retryLater(db, notificationId, error, lease, now, retryAt, outcomeUnknown);
+  return NOTIFICATION_OUTBOX.retryLater(db, notificationId, error, lease, now, retryAt, outcomeUnknown, taking);
 }
 
 /**
  * Marks that a provider is about to be called for this row, with the exact text it will get
  * (`rendered`, shown to staff) and the exact message, destination included (`send_attempt`): if the
  * answer is then lost, the next sender looks that message up, or repeats it, before sending anything
- * else. Keeps the earliest start (the lookup searches from that day). Only while our lease holds
- * (`changes = 1`).
+ * else. Keeps the earliest start (the lookup searches from that day). The mark takes the row it read
+ * under our lease, held through the call ({@link Taking}: only if no other sender took the row since
+ * the read, or it is ours already; `changes = 1`), so a send costs no claim write.
  */
 export function markSendStarted(
   db: D1Database,
@@ -156,16 +182,52 @@ export function markSendStarted(
   toldTrackingNumber: string | null,
   lease: SendLease,
   now: string,
+  taking: Taking,
   locale: string | null = null,
 ): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE notifications SET send_started_at = COALESCE(send_started_at, ?3), rendered = ?2, send_attempt = ?5,
-  told_tracking_number = ?6, locale = COALESCE(?7, locale), updated_at = ?3
-WHERE notification_id = ?1 AND lease_token = ?4`,
-    )
-    .bind(notificationId, rendered, now, lease.token, attempt, toldTrackingNumber, locale);
+  return db.prepare(MARK_SQL).bind(
+    ...MARK.bind({
+      notification_id: notificationId,
+      rendered,
+      now,
+      lease_token: lease.token,
+      send_attempt: attempt,
+      told_tracking_number: toldTrackingNumber,
+      locale,
+      expires_at: lease.expiresAt,
+      attempts: taking.attempts,
+      now_ms: taking.nowMs,
+    }),
+  );
 }
+
+const MARK = namedParameters([
+  "notification_id",
+  "rendered",
+  "now",
+  "lease_token",
+  "send_attempt",
+  "told_tracking_number",
+  "locale",
+  "expires_at",
+  "attempts",
+  "now_ms",
+] as const);
+
+const MARK_SQL = NOTIFICATION_OUTBOX.takeSql(
+  `send_started_at = COALESCE(send_started_at, ${MARK.ref("now")}), rendered = ${MARK.ref("rendered")},
+  send_attempt = ${MARK.ref("send_attempt")}, told_tracking_number = ${MARK.ref("told_tracking_number")},
+  locale = COALESCE(${MARK.ref("locale")}, locale)`,
+  "hold",
+  {
+    now: MARK.ref("now"),
+    id: MARK.ref("notification_id"),
+    token: MARK.ref("lease_token"),
+    expiresAt: MARK.ref("expires_at"),
+    attempts: MARK.ref("attempts"),
+    nowMs: MARK.ref("now_ms"),
+  },
+);
 
 /** A provider message id and the notification that records it. */
 export interface RecordedProviderId {

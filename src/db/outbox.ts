@@ -3,10 +3,11 @@ import { namedParameters } from "./parameters";
 
 /**
  * The outbox machinery's SQL, built once from a table's spec (docs/architecture.md, "The outbox
- * machinery"): claim under a lease, record an outcome only while the lease holds, give a row back
- * for a later retry, sweep rows whose job was lost, dead-letter rows whose retries ran out. Every
- * outbox table has the columns `status`, `attempts`, `error`, `lease_token`, `lease_expires_at`
- * (epoch ms), `next_attempt_at` and `updated_at` (ISO); its spec names the rest.
+ * machinery"): claim under a lease (or read, and take each row with its first write), record an
+ * outcome only while the lease holds, give a row back for a later retry, sweep rows whose job was
+ * lost, dead-letter rows whose retries ran out. Every outbox table has the columns `status`,
+ * `attempts`, `error`, `lease_token`, `lease_expires_at` (epoch ms), `next_attempt_at` and
+ * `updated_at` (ISO); its spec names the rest.
  */
 export interface OutboxTable<Key extends string> {
   table: string;
@@ -35,6 +36,25 @@ export interface Lease {
   expiresAt: number;
 }
 
+/** A row {@link Outbox.read} answered, to be taken by its first write: `attempts` as read, and when. */
+export interface Taking {
+  attempts: number;
+  nowMs: number;
+}
+
+/** The placeholders (or SQL) of a take's values: see {@link Outbox.takeSql}. */
+export interface TakeRef {
+  now: string;
+  id: string;
+  token: string;
+  /** The lease's expiry (epoch ms), for `hold`. */
+  expiresAt: string;
+  /** The row's `attempts` as read. */
+  attempts: string;
+  /** Epoch ms: a lease that ran out by then no longer holds the row. */
+  nowMs: string;
+}
+
 /** A job's row that another claimer holds: retried once that lease has run out. */
 export type LeasedElsewhere<Key extends string> = OutboxKeyOf<Key> & { lease_expires_at: number };
 
@@ -55,8 +75,28 @@ export interface Outbox<Key extends string> {
     lease: Lease,
     now: number,
   ): Promise<{ claimed: Row[]; leasedElsewhere: LeasedElsewhere<Key>[] }>;
-  /** Gives up every row held with `lease` (after a claim whose answer was lost). */
-  releaseLeases(db: D1Database, lease: Lease): Promise<void>;
+  /**
+   * Reads jobs' open rows without writing (one statement): the rows free to take, each with the
+   * `attempts` it was read at, and those held under another claimer's live lease (with their expiry).
+   * A path that takes its rows with its first write ({@link Outbox.takeSql}) saves the claim's write.
+   */
+  read<Row>(
+    db: D1Database,
+    keys: readonly OutboxKeyOf<Key>[],
+    now: number,
+  ): Promise<{ free: Row[]; leasedElsewhere: LeasedElsewhere<Key>[] }>;
+  /**
+   * `UPDATE … SET <set>, <lease columns>, attempts, updated_at = <now> WHERE <id> AND <taken>`: the
+   * first write on a row {@link Outbox.read} answered takes it under `lease` in the same statement, so
+   * the row costs no claim write. It applies only when the row is ours already (a repeat after a lost
+   * answer), or still open, not leased elsewhere, and unchanged since the read: its `attempts` is the
+   * one read, as every take counts one, so of two claimers that read the same row only the first to
+   * write has it (`changes = 0` for the other). `hold` keeps the lease until `expiresAt` (a call is
+   * about to be made), `record` releases it keeping the token (an outcome, as
+   * {@link Outbox.recordSql}), `release` gives the row back (token cleared, as
+   * {@link Outbox.retryLater}).
+   */
+  takeSql(set: string, lease: "hold" | "record" | "release", ref: TakeRef): string;
   /**
    * `UPDATE … SET <set>, lease_expires_at = NULL, updated_at = <now> WHERE <id> AND lease_token = <token>`:
    * an outcome written only while our lease holds the row (`changes = 0`: someone took it over). The
@@ -76,6 +116,8 @@ export interface Outbox<Key extends string> {
     now: string,
     retryAt: string,
     outcomeUnknown: boolean,
+    /** Takes a row {@link Outbox.read} answered in the same write ({@link Outbox.takeSql}). */
+    taking?: Taking,
   ): D1PreparedStatement;
   /**
    * Rows the sweep enqueues again: open, untouched since `staleBefore`, not leased, not waiting out
@@ -92,6 +134,9 @@ export interface Outbox<Key extends string> {
 export function outbox<Key extends string>(spec: OutboxTable<Key>): Outbox<Key> {
   const { table, idColumn, keyColumns, unknownOutcomeColumns } = spec;
   const open = `status IN (${statusList(spec.openStatuses)})`;
+  /** A job's key columns alone (of a job, or of a row). */
+  const keyOf = (key: OutboxKeyOf<Key>) =>
+    Object.fromEntries(keyColumns.map((column) => [column, key[column]])) as OutboxKeyOf<Key>;
 
   // One statement for a whole batch of jobs (?1: their keys as a JSON array of objects): each job's
   // row is found through the key's unique index, then updated by its id. A statement per job cost the
@@ -107,11 +152,33 @@ RETURNING *`;
   const leasedElsewhereSql = `SELECT ${keyColumns.join(", ")}, lease_expires_at FROM ${table}
 WHERE ${keyColumns[0]} IN (SELECT value FROM json_each(?1)) AND ${open} AND lease_expires_at > ?2 AND lease_token <> ?3`;
 
+  // Reading instead of claiming: the row is taken by its first write (takeSql), one D1 row written
+  // fewer per job (issue 26.2).
+  const readSql = `SELECT * FROM ${table} WHERE ${idColumn} IN (${jobRows}) AND ${open}`;
+  const leaseSet = {
+    hold: (ref: TakeRef) => `lease_token = ${ref.token}, lease_expires_at = ${ref.expiresAt}`,
+    record: (ref: TakeRef) => `lease_token = ${ref.token}, lease_expires_at = NULL`,
+    release: () => "lease_token = NULL, lease_expires_at = NULL",
+  };
+  const takeSql: Outbox<Key>["takeSql"] = (set, lease, ref) =>
+    `UPDATE ${table} SET ${set},
+  ${leaseSet[lease](ref)}, attempts = attempts + (lease_token IS NOT ${ref.token}), updated_at = ${ref.now}
+WHERE ${idColumn} = ${ref.id} AND (lease_token = ${ref.token} OR (${open} AND attempts = ${ref.attempts}
+  AND (lease_expires_at IS NULL OR lease_expires_at <= ${ref.nowMs})))`;
+
   const keep = (flag: string) =>
     unknownOutcomeColumns.map((column) => `${column} = CASE WHEN ${flag} THEN ${column} END`);
-  const retryLaterSql = `UPDATE ${table} SET lease_expires_at = NULL, lease_token = NULL, error = ?2, updated_at = ?3,
-  next_attempt_at = ?5, ${keep("?6").join(",\n  ")}
+  const retryLaterSet = `error = ?2, next_attempt_at = ?5, ${keep("?6").join(",\n  ")}`;
+  const retryLaterSql = `UPDATE ${table} SET lease_expires_at = NULL, lease_token = NULL, updated_at = ?3, ${retryLaterSet}
 WHERE ${idColumn} = ?1 AND lease_token = ?4`;
+  const retryLaterTakingSql = takeSql(retryLaterSet, "release", {
+    now: "?3",
+    id: "?1",
+    token: "?4",
+    expiresAt: "NULL",
+    attempts: "?7",
+    nowMs: "?8",
+  });
 
   const sweepCondition = spec.sweepCondition ? `\n    AND ${spec.sweepCondition}` : "";
   const takeStaleSql = `UPDATE ${table} SET updated_at = ?2
@@ -133,9 +200,7 @@ WHERE ${keyMatch(deadParams.ref)} AND ${open}
     async claim<Row>(db: D1Database, keys: readonly OutboxKeyOf<Key>[], lease: Lease, now: number) {
       if (keys.length === 0) return { claimed: [], leasedElsewhere: [] };
       const iso = new Date(now).toISOString();
-      const jobs = JSON.stringify(
-        keys.map((key) => Object.fromEntries(keyColumns.map((column) => [column, key[column]]))),
-      );
+      const jobs = JSON.stringify(keys.map(keyOf));
       const [claimed, leasedElsewhere] = await readBatch(db, [
         query<Row>(db.prepare(claimSql).bind(jobs, now, lease.token, lease.expiresAt, iso)),
         query<LeasedElsewhere<Key>>(
@@ -144,18 +209,29 @@ WHERE ${keyMatch(deadParams.ref)} AND ${open}
       ]);
       return { claimed, leasedElsewhere };
     },
-    async releaseLeases(db, lease) {
-      await db
-        .prepare(`UPDATE ${table} SET lease_expires_at = NULL, lease_token = NULL WHERE lease_token = ?1`)
-        .bind(lease.token)
-        .run();
+    async read<Row>(db: D1Database, keys: readonly OutboxKeyOf<Key>[], now: number) {
+      if (keys.length === 0) return { free: [], leasedElsewhere: [] };
+      const jobs = JSON.stringify(keys.map(keyOf));
+      const { results } = await db.prepare(readSql).bind(jobs).all<Row & { lease_expires_at: number | null }>();
+      const free: Row[] = [];
+      const leasedElsewhere: LeasedElsewhere<Key>[] = [];
+      for (const row of results) {
+        if (row.lease_expires_at === null || row.lease_expires_at <= now) free.push(row);
+        else leasedElsewhere.push({ ...keyOf(row as OutboxKeyOf<Key>), lease_expires_at: row.lease_expires_at });
+      }
+      return { free, leasedElsewhere };
     },
+    takeSql,
     recordSql: (set, ref) =>
       `UPDATE ${table} SET ${set},
   lease_expires_at = NULL, updated_at = ${ref.now}
 WHERE ${idColumn} = ${ref.id} AND lease_token = ${ref.token}`,
-    retryLater: (db, id, error, lease, now, retryAt, outcomeUnknown) =>
-      db.prepare(retryLaterSql).bind(id, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0),
+    retryLater: (db, id, error, lease, now, retryAt, outcomeUnknown, taking) =>
+      taking
+        ? db
+            .prepare(retryLaterTakingSql)
+            .bind(id, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0, taking.attempts, taking.nowMs)
+        : db.prepare(retryLaterSql).bind(id, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0),
     async takeStale(db, staleBefore, now, limit) {
       const { results } = await db
         .prepare(takeStaleSql)

@@ -3,13 +3,13 @@ import { phoneOutcomeStatements } from "../consent/phone-outcomes";
 import { unsubscribeLinksOf } from "../consent/unsubscribe-links";
 import type { OutboxKey } from "../db/notification-outbox";
 import {
-  claimNotifications,
   markSendStarted,
   type Outcome,
+  readNotifications,
   recordOutcome,
   releaseNotification,
-  releaseNotificationLeases,
   type SendLease,
+  type Taking,
 } from "../db/notification-sends";
 import { recordSmsOptOut } from "../db/patients";
 import { retryOnceInPlace } from "../db/retry-once";
@@ -59,10 +59,11 @@ interface Phase {
 type Send = Decided & { decision: SendDecision };
 
 /**
- * The sender: claim every job's outbox row under a lease (one round trip); load patients, opt-outs,
+ * The sender: read every job's outbox row (one round trip, no write); load patients, opt-outs,
  * order facts and entity statuses (one) and decide each; look up earlier attempts of unknown outcome
  * at the provider; record every outcome that needs no call together with a send mark on each row
- * about to be sent (one); call the providers in parallel and record each answer as soon as it
+ * about to be sent (one), each taking its row under the run's lease unless another sender took it
+ * since the read (so a row costs no claim write of its own); call the providers in parallel and record each answer as soon as it
  * returns (answers arriving together share a write). Failed and unknown sends retry alone with
  * backoff; SMS outside the send window is recorded `scheduled` and handed back as a delayed job.
  * Touches no queue: the consumer acks, retries and enqueues by the verdicts.
@@ -76,12 +77,12 @@ export async function sendNotifications(
   const run = startRun(jobs, clock());
   const settings = readSettings(env);
   const providers = providersFor(env);
-  // A row can be claimed only once the previous lease ran out; the token proves which lease is ours.
+  // A row can be taken only once the previous lease ran out; the token proves which lease is ours.
   const lease = newLease(run.nowMs, SEND_LEASE_MS);
   // Every provider call of this run (lookups and sends) holds one of the runtime's 6 connections.
   const phase: Phase = { env, run, lease, clock, withConnection: connectionLimit(), write: outcomeWriter(env.DB) };
 
-  const work = await claim(phase);
+  const work = await readJobs(phase);
   if (work.length === 0) return run.result();
   const decided = await decideClaimed(phase, work, (db) =>
     decideAll(
@@ -108,31 +109,27 @@ export async function sendNotifications(
 }
 
 /**
- * Claims each job's row under the lease. A job whose row another sender holds waits for that lease;
- * one already final, repeated in the batch, or without a row is skipped. A failed claim retries all.
+ * Reads each job's row (one statement, no write): each is taken later by its first write, under the
+ * lease (see {@link readNotifications}). A job whose row another sender holds waits for that lease;
+ * one already final, repeated in the batch, or without a row is skipped. A failed read retries all.
  */
-async function claim({ env, run, lease }: Phase): Promise<Claimed[]> {
-  let claimed: Map<string, Claimed["row"]>;
+async function readJobs({ env, run }: Phase): Promise<Claimed[]> {
+  let free: Map<string, Claimed["row"]>;
   let leasedElsewhere: Map<string, number>;
   try {
     const unique = [...new Map(run.jobs.map(({ job }) => [keyOf(job), job])).values()];
-    // A repeat after a lost answer gets its rows back through the lease token.
-    const result = await retryOnceInPlace("notification claim", () =>
-      claimNotifications(env.DB, unique, lease, run.nowMs),
-    );
-    claimed = new Map(result.claimed.map((row) => [keyOf(row), row]));
+    const result = await retryOnceInPlace("notification read", () => readNotifications(env.DB, unique, run.nowMs));
+    free = new Map(result.free.map((row) => [keyOf(row), row]));
     leasedElsewhere = new Map(result.leasedElsewhere.map((row) => [keyOf(row), row.lease_expires_at]));
   } catch (error) {
-    // Perhaps committed with its answer lost: release what we may hold so the retries need not wait.
-    log.warn("notification claim failed", { error: errorKind(error) });
-    await releaseNotificationLeases(env.DB, lease).catch(() => undefined);
+    log.warn("notification read failed", { error: errorKind(error) });
     for (const index of run.jobs.keys()) run.retry(index);
     return [];
   }
   const work: Claimed[] = [];
   run.jobs.forEach(({ job }, index) => {
-    const row = claimed.get(keyOf(job));
-    claimed.delete(keyOf(job));
+    const row = free.get(keyOf(job));
+    free.delete(keyOf(job));
     const heldUntil = leasedElsewhere.get(keyOf(job));
     if (row) work.push({ index, row });
     // Another sender is on it; if it dies, this copy takes over once its lease has run out.
@@ -141,6 +138,11 @@ async function claim({ env, run, lease }: Phase): Promise<Claimed[]> {
     else run.count("skipped");
   });
   return work;
+}
+
+/** How the first write on a row read by this run takes it: only if no other sender took it since. */
+function takingOf(run: Run, row: Claimed["row"]): Taking {
+  return { attempts: row.attempts, nowMs: run.nowMs };
 }
 
 /** Loads what the decisions need (one round trip) and decides each job; null when the load failed. */
@@ -160,8 +162,10 @@ async function decideClaimed(
 
 /**
  * One write before any provider call: every outcome that needs no call, and a mark on each row
- * about to be sent (with its text), so a lost answer is looked up instead of sent again. Returns the
- * jobs to send, or null when the write failed (every job then retries).
+ * about to be sent (with its text), so a lost answer is looked up instead of sent again. Each takes
+ * its row under the lease (the mark holds it through the call); a row another sender took since our
+ * read answers `changes = 0` and is left to it. Returns the jobs to send, or null when the write
+ * failed (every job then retries).
  */
 async function recordBeforeSend(phase: Phase, work: readonly Claimed[], decided: Decided[]): Promise<Send[] | null> {
   const { env, run, lease } = phase;
@@ -175,11 +179,21 @@ async function recordBeforeSend(phase: Phase, work: readonly Claimed[], decided:
           decision.toldTrackingNumber,
           lease,
           run.nowIso,
+          takingOf(run, row),
           decision.locale,
         )
       : decision.action === "retry_later"
-        ? releaseNotification(env.DB, row.notification_id, decision.reason, lease, run.nowIso, run.retryAt(index), true)
-        : recordOutcome(env.DB, outcomeFor(row, decision), lease, run.nowIso),
+        ? releaseNotification(
+            env.DB,
+            row.notification_id,
+            decision.reason,
+            lease,
+            run.nowIso,
+            run.retryAt(index),
+            true,
+            takingOf(run, row),
+          )
+        : recordOutcome(env.DB, outcomeFor(row, decision), lease, run.nowIso, takingOf(run, row)),
   );
   let results: D1Result[];
   try {
@@ -192,7 +206,7 @@ async function recordBeforeSend(phase: Phase, work: readonly Claimed[], decided:
   const sends: Send[] = [];
   decided.forEach((item, position) => {
     if ((results[position]?.meta.changes ?? 0) === 0) {
-      // Another sender took the row over (our lease ran out): it carries on, we send nothing.
+      // Another sender took the row since our read: it carries on, we send nothing.
       run.retry(item.index, "lease_lost");
       log.warn("notification lease lost", idsOf(item.row));
     } else if (item.decision.action === "send") sends.push({ ...item, decision: item.decision });
@@ -322,11 +336,23 @@ function outcomeFor(
   return outcomeOfDecision(row, decision);
 }
 
-/** Gives the rows back (status unchanged) so the retries need not wait for the lease; every job retries. */
+/**
+ * Notes on the rows read (status unchanged, unless another sender took one since) why they wait and
+ * when their retry is due, so the sweep leaves them to it; every job retries.
+ */
 async function giveBack({ env, run, lease }: Phase, work: readonly Claimed[], reason: string): Promise<void> {
   await env.DB.batch(
     work.map(({ index, row }) =>
-      releaseNotification(env.DB, row.notification_id, reason, lease, run.nowIso, run.retryAt(index), true),
+      releaseNotification(
+        env.DB,
+        row.notification_id,
+        reason,
+        lease,
+        run.nowIso,
+        run.retryAt(index),
+        true,
+        takingOf(run, row),
+      ),
     ),
   ).catch(() => undefined);
   for (const { index } of work) run.retry(index);

@@ -103,22 +103,34 @@ describe("D1 rows written per event", () => {
     )
       .bind(id)
       .run();
-    // What the sender's lease and send mark SET: updated_at, lease, attempts (migration 0130).
-    const lease = await env.DB.prepare(
-      `UPDATE notifications SET lease_token = 't', lease_expires_at = 1, attempts = attempts + 1,
-         updated_at = '2026-01-01T00:01:00Z' WHERE notification_id = ?1`,
-    )
-      .bind(id)
-      .run();
-    expect(lease.meta.rows_written).toBe(1);
-    // The send mark, with the text: the row alone too (migration 0162: no index of the rows with a text).
+    // The send mark, which also takes the row under the sender's lease (updated_at, lease, attempts;
+    // migration 0130), with the text: the row alone (migration 0162: no index of the rows with a text).
     const mark = await env.DB.prepare(
       `UPDATE notifications SET send_started_at = '2026-01-01T00:01:00Z', rendered = '{"text":"t"}', send_attempt = '{}',
-         updated_at = '2026-01-01T00:01:00Z' WHERE notification_id = ?1`,
+         lease_token = 't', lease_expires_at = 1, attempts = attempts + 1, updated_at = '2026-01-01T00:01:00Z'
+       WHERE notification_id = ?1`,
     )
       .bind(id)
       .run();
     expect(mark.meta.rows_written).toBe(1);
+  });
+
+  it("a send writes no claim of its own: the send mark takes the row, then the outcome (3 rows a message)", async () => {
+    const patientId = await createPatient();
+    const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
+    const jobs = await applyAndCaptureJobs([shipped]);
+    // Every write the sender made to its notifications, by the runtime's meta (the read is no write).
+    const { db, metas } = batchedMeta(env.DB, "UPDATE notifications");
+    const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
+    expect(result.explicitAcks).toHaveLength(jobs.length);
+    // Per message: the mark (the row) and the outcome (the row and its change). Until issue 26.2's
+    // read, a claim statement first wrote each row once more under the lease (4 a message).
+    expect(metas.map((meta) => meta.rows_written).sort()).toEqual([...jobs.map(() => 1), ...jobs.map(() => 2)]);
+    const rows = await env.DB.prepare(`SELECT status, attempts, lease_token FROM notifications WHERE event_id = ?1`)
+      .bind(shipped.event_id)
+      .all<{ status: string; attempts: number; lease_token: string | null }>();
+    // Taken once each (the attempt counts the take), and recorded under the lease that took it.
+    expect(rows.results).toEqual(jobs.map(() => ({ status: "sent", attempts: 1, lease_token: expect.any(String) })));
   });
 
   it("an outbox insert folds its first status into the row: no history row written, the same history read", async () => {

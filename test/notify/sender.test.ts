@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { describe, expect, it, vi } from "vitest";
+import { type SenderRun, sendNotifications } from "../../src/notify/sender";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
 import {
@@ -201,9 +202,9 @@ describe("sender: exactly once", () => {
     const patientId = await createPatient();
     const event = shippedFor(patientId);
     const jobs = await applyAndCaptureJobs([event]);
-    // D1 answers the claim, the context load and the send marks, then fails every outcome write.
+    // D1 answers the read (no batch), the context load and the send marks, then fails every outcome write.
     const crashing = withBatchHook(env.DB, (batch) => {
-      if (batch >= 4) throw new Error("D1_ERROR: network connection lost");
+      if (batch >= 3) throw new Error("D1_ERROR: network connection lost");
     });
     const crashed = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: crashing } as Env });
     expect(crashed.retryMessages).toHaveLength(2);
@@ -377,19 +378,77 @@ describe("notification dead letters and the sweep", () => {
   });
 });
 
-describe("sender: lost D1 answers", () => {
-  it("a claim whose answer was lost is tried once more at once and gets its rows back", async () => {
+describe("sender: rows read, then taken by their first write", () => {
+  const queued = (jobs: { event_id: string; channel: "sms" | "email" }[]) => jobs.map((job) => ({ job, attempts: 1 }));
+
+  it("two senders read the same rows: the first to write takes each, the other sends nothing", async () => {
     const providers = mockProviders(server);
     const patientId = await createPatient();
     const event = shippedFor(patientId);
     const jobs = await applyAndCaptureJobs([event]);
-    const db = withBatchHook(env.DB, (batch) => (batch === 1 ? "lose-answer" : undefined));
+    // Sender A has read the rows; before its first write, sender B reads, sends and records them all.
+    let other: SenderRun | undefined;
+    const db = withBatchHook(env.DB, async (batch) => {
+      if (batch === 1) other = await sendNotifications(providerEnv(), queued(jobs), { now: () => DAYTIME });
+    });
+    const result = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: db } as Env });
+    expect(other?.counts).toMatchObject({ sent: 2, lease_lost: 0 });
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.emails).toHaveLength(1);
+    // A's marks found the rows taken: never acked as sent, retried; the retry finds them final.
+    expect(result.retryMessages).toHaveLength(2);
+    const retried = await runSender(jobs, { attempts: 2 });
+    expect(retried.explicitAcks).toHaveLength(2);
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.emails).toHaveLength(1);
+  });
+
+  it("a row marked by another sender after our read is not sent from that read, even once that lease ran out", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    // Sender A reads at DAYTIME + 2 min. Before A writes, sender B (at DAYTIME) marks the rows and
+    // calls the providers, and its outcome writes fail: B's lease ran out by A's clock, but the rows
+    // carry B's unknown outcome, which A's read did not see.
+    const failingOutcomes = withBatchHook(env.DB, (batch) => {
+      if (batch >= 3) throw new Error("D1_ERROR: network connection lost");
+    });
+    const db = withBatchHook(env.DB, async (batch) => {
+      if (batch === 1)
+        await sendNotifications({ ...providerEnv(), DB: failingOutcomes } as Env, queued(jobs), {
+          now: () => DAYTIME,
+        });
+    });
+    const result = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: db } as Env, now: DAYTIME + 120_000 });
+    expect(result.retryMessages).toHaveLength(2);
+    expect(providers.sms).toHaveLength(1);
+    // The retry reads the mark: it asks Twilio first, finds B's message and sends nothing.
+    const retried = await runSender(jobs, { now: DAYTIME + 180_000, attempts: 2 });
+    expect(retried.explicitAcks).toHaveLength(2);
+    expect(providers.sms).toHaveLength(1);
+    expect(providers.lookups).toHaveLength(1);
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent", attempts: 2 });
+  });
+});
+
+describe("sender: lost D1 answers", () => {
+  it("send marks whose answer was lost are tried once more at once and keep their rows: they took them", async () => {
+    const providers = mockProviders(server);
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = await applyAndCaptureJobs([event]);
+    // The context load, then the marks (which take the rows): committed, their answer lost.
+    const db = withBatchHook(env.DB, (batch) => (batch === 2 ? "lose-answer" : undefined));
     const result = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: db } as Env });
     expect(result.retryMessages).toEqual([]);
     expect(result.explicitAcks).toHaveLength(2);
     expect(providers.sms).toHaveLength(1);
     expect(providers.emails).toHaveLength(1);
-    expect((await notificationsOf(event.event_id)).sms).toMatchObject({ status: "sent" });
+    // The repeat found the rows under its own lease: one take each, counted once.
+    const notifications = await notificationsOf(event.event_id);
+    expect(notifications.sms).toMatchObject({ status: "sent", attempts: 1 });
+    expect(notifications.email).toMatchObject({ status: "sent", attempts: 1 });
   });
 
   it("a context load that fails once is tried once more", async () => {
@@ -397,7 +456,7 @@ describe("sender: lost D1 answers", () => {
     const patientId = await createPatient();
     const jobs = await applyAndCaptureJobs([shippedFor(patientId)]);
     const db = withBatchHook(env.DB, (batch) => {
-      if (batch === 2) throw new Error("D1_ERROR: database is busy");
+      if (batch === 1) throw new Error("D1_ERROR: database is busy");
     });
     const result = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: db } as Env });
     expect(result.explicitAcks).toHaveLength(2);

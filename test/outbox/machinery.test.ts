@@ -115,6 +115,80 @@ describe("the outbox machinery on any table", () => {
     expect((await rowOf(free!.id))?.lease_token).toBe(lease.token);
   });
 
+  it("reads rows without writing, and each is taken by its first write: once, by the first of two readers", async () => {
+    const rows = await Promise.all([addRow(T0), addRow(T0), addRow(T0)]);
+    const [taken, given, heldRow] = rows;
+    const other = newLease(T0, 60_000);
+    await DELIVERIES.claim(env.DB, [heldRow!.key], other, T0);
+    const keys = rows.map((row) => row.key);
+    type Read = { delivery_id: string; attempts: number };
+    const first = await DELIVERIES.read<Read>(env.DB, keys, T0 + 1_000);
+    const second = await DELIVERIES.read<Read>(env.DB, keys, T0 + 1_000);
+    expect(first.free.map((row) => row.delivery_id).sort()).toEqual([taken!.id, given!.id].sort());
+    expect(first.leasedElsewhere).toEqual([{ ...heldRow!.key, lease_expires_at: other.expiresAt }]);
+    // Reading wrote nothing: no lease, no attempt.
+    expect(await rowOf(taken!.id)).toMatchObject({ attempts: 0, lease_token: null });
+
+    const take = (token: string, attempts: number, expiresAt: number) =>
+      env.DB.prepare(
+        DELIVERIES.takeSql("status = ?2", "hold", {
+          id: "?1",
+          now: "?3",
+          token: "?4",
+          expiresAt: "?5",
+          attempts: "?6",
+          nowMs: "?7",
+        }),
+      )
+        .bind(taken!.id, "pending", iso(T0 + 2_000), token, expiresAt, attempts, T0 + 2_000)
+        .run();
+    const a = newLease(T0 + 2_000, 60_000);
+    const b = newLease(T0 + 2_000, 60_000);
+    const attemptsRead = first.free.find((row) => row.delivery_id === taken!.id)!.attempts;
+    expect((await take(a.token, attemptsRead, a.expiresAt)).meta.changes).toBe(1);
+    // The other reader read the same attempts: the row is no longer the one it read.
+    expect((await take(b.token, attemptsRead, b.expiresAt)).meta.changes).toBe(0);
+    // A repeat by the taker (an answer lost) is its own again, and counts no second attempt.
+    expect((await take(a.token, attemptsRead, a.expiresAt)).meta.changes).toBe(1);
+    expect(await rowOf(taken!.id)).toMatchObject({ attempts: 1, lease_token: a.token });
+    // It is held: a new read sees it leased elsewhere; once the lease ran out, it is free again.
+    expect((await DELIVERIES.read<Read>(env.DB, [taken!.key], T0 + 3_000)).leasedElsewhere).toHaveLength(1);
+    expect((await DELIVERIES.read<Read>(env.DB, [taken!.key], a.expiresAt)).free).toHaveLength(1);
+
+    // A give-back taking its row: by the first reader only.
+    const givenRead = second.free.find((row) => row.delivery_id === given!.id)!;
+    const giveBack = (lease: { token: string }) =>
+      DELIVERIES.retryLater(
+        env.DB,
+        given!.id,
+        "answered 503",
+        { ...lease, expiresAt: 0 },
+        iso(T0 + 2_000),
+        iso(T0 + 9_000),
+        false,
+        {
+          attempts: givenRead.attempts,
+          nowMs: T0 + 2_000,
+        },
+      ).run();
+    expect((await giveBack(a)).meta.changes).toBe(1);
+    expect((await giveBack(b)).meta.changes).toBe(0);
+    expect(await rowOf(given!.id)).toMatchObject({ attempts: 1, lease_token: null, error: "answered 503" });
+
+    // A row a claim takes after the read (the release before claimed first) is not taken from the read.
+    const claimedAfter = await addRow(T0);
+    const read = await DELIVERIES.read<Read>(env.DB, [claimedAfter.key], T0 + 1_000);
+    await DELIVERIES.claim(env.DB, [claimedAfter.key], newLease(T0 + 1_000, 60_000), T0 + 1_000);
+    expect(
+      (
+        await DELIVERIES.retryLater(env.DB, claimedAfter.id, "e", a, iso(T0 + 90_000), iso(T0 + 99_000), false, {
+          attempts: read.free[0]!.attempts,
+          nowMs: T0 + 90_000,
+        }).run()
+      ).meta.changes,
+    ).toBe(0);
+  });
+
   it("records an outcome only under the lease that holds the row, and a repeat of that write still counts", async () => {
     const { id, key } = await addRow(T0);
     const stale = newLease(T0, 60_000);
@@ -160,19 +234,6 @@ describe("the outbox machinery on any table", () => {
     expect(await rowOf(plain.id)).toMatchObject({ status: "failed", error: "retries exhausted" });
     expect((await rowOf(leased.id))?.status).toBe("pending");
     expect((await rowOf(unknown.id))?.status).toBe("pending");
-  });
-
-  it("releases every row of a lease at once", async () => {
-    const rows = [await addRow(T0), await addRow(T0)];
-    const lease = newLease(T0, 60_000);
-    await DELIVERIES.claim(
-      env.DB,
-      rows.map((row) => row.key),
-      lease,
-      T0,
-    );
-    await DELIVERIES.releaseLeases(env.DB, lease);
-    for (const row of rows) expect((await rowOf(row.id))?.lease_token).toBeNull();
   });
 
   it("records a lease-less delivery log's first delivery once, counting every attempt", async () => {
