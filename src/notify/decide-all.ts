@@ -6,7 +6,7 @@ import { type NotificationRow, TRACKING_UPDATED_KIND } from "../db/notification-
 import { clinicContexts, fromClinic } from "./clinic-decisions";
 import type { CapVerdict } from "./daily-cap";
 import { type Decision, decide } from "./decide";
-import type { Claimed, Decided } from "./earlier-attempt";
+import type { Decided, JobRow } from "./earlier-attempt";
 import type { ChannelProvider } from "./providers/select";
 import { hopDelaySeconds, nextSmsWindowOpening } from "./quiet-hours";
 import { storedReason } from "./reasons";
@@ -20,12 +20,12 @@ export function readSettings(env: Env): NotificationSettings | { unreadable: str
 }
 
 /**
- * Loads what the decisions need in one round trip, then decides each claimed job. A job whose
+ * Loads what the decisions need in one round trip, then decides each job read. A job whose
  * settings or channel provider cannot be read is held with the reason, before anything else.
  */
 export async function decideAll(
   db: D1Database,
-  work: readonly Claimed[],
+  work: readonly JobRow[],
   settings: NotificationSettings | { unreadable: string },
   providers: Record<Channel, ChannelProvider>,
   now: Date,
@@ -34,8 +34,8 @@ export async function decideAll(
   links: UnsubscribeLinks | null = null,
 ): Promise<Decided[]> {
   if ("unreadable" in settings)
-    return work.map((claimed) => ({
-      ...claimed,
+    return work.map((job) => ({
+      ...job,
       provider: null,
       decision: { action: "hold", reason: settings.unreadable },
     }));

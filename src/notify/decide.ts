@@ -9,7 +9,7 @@ import { storedReason } from "./reasons";
 import { kindOf, ruleKindOf } from "./rules";
 import { type MessageContext, renderEmail, renderSms } from "./templates";
 
-/** What the sender does with one claimed notification. */
+/** What the sender does with one notification read. */
 export type Decision =
   | { action: "hold"; reason: string }
   | { action: "supersede"; status: string }

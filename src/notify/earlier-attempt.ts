@@ -11,8 +11,8 @@ import { type FindResult, type OutboundMessage, type Provider, readSendAttempt }
  * the provider, and which of the messages found is this row's own.
  */
 
-/** A claimed job: its position among the jobs and its outbox row. */
-export interface Claimed {
+/** A job read: its position among the jobs and its outbox row (taken by the first write on it). */
+export interface JobRow {
   index: number;
   row: NotificationRow;
 }
@@ -21,7 +21,7 @@ export interface Claimed {
 export type SendDecision = Extract<Decision, { action: "send" }> & { provider: Provider };
 
 /**
- * What the sender does with a claimed job: a decision, or, after an earlier attempt of unknown
+ * What the sender does with a job read: a decision, or, after an earlier attempt of unknown
  * outcome, what the provider's records said (the message is there: `recovered`; could not ask:
  * `retry_later`, retried later). A tracking update also waits (`retry_later`) while a shipping
  * message's outcome is unknown.
@@ -32,14 +32,14 @@ export type SenderDecision =
   | { action: "recovered"; provider: string; providerMessageId: string; rendered: string }
   | { action: "retry_later"; reason: string };
 
-/** A claimed job after its earlier attempt was looked up: the messages found, if any (earliest first). */
+/** A job read after its earlier attempt was looked up: the messages found, if any (earliest first). */
 export interface Lookup {
   item: Decided;
   found?: { providerMessageIds: string[]; provider: string; rendered: string };
 }
 
-/** A claimed job with what to do about it. */
-export interface Decided extends Claimed {
+/** A job read with what to do about it. */
+export interface Decided extends JobRow {
   decision: SenderDecision;
   /** The channel's provider, to settle an earlier attempt of unknown outcome; null when held. */
   provider: Provider | null;

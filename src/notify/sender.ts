@@ -19,8 +19,8 @@ import { type ConnectionLimit, connectionLimit } from "./connection-limit";
 import { decideAll, readSettings, soleClinicOf } from "./decide-all";
 import {
   adoptOwnMessages,
-  type Claimed,
   type Decided,
+  type JobRow,
   lookUpEarlierAttempt,
   type SendDecision,
   type SenderDecision,
@@ -63,8 +63,8 @@ type Send = Decided & { decision: SendDecision };
  * order facts and entity statuses (one) and decide each; look up earlier attempts of unknown outcome
  * at the provider; record every outcome that needs no call together with a send mark on each row
  * about to be sent (one), each taking its row under the run's lease unless another sender took it
- * since the read (so a row costs no claim write of its own); call the providers in parallel and record each answer as soon as it
- * returns (answers arriving together share a write). Failed and unknown sends retry alone with
+ * since the read (so a row costs no claim write of its own); call the providers in parallel and
+ * record each answer as soon as it returns (answers arriving together share a write). Failed and unknown sends retry alone with
  * backoff; SMS outside the send window is recorded `scheduled` and handed back as a delayed job.
  * Touches no queue: the consumer acks, retries and enqueues by the verdicts.
  */
@@ -84,7 +84,7 @@ export async function sendNotifications(
 
   const work = await readJobs(phase);
   if (work.length === 0) return run.result();
-  const decided = await decideClaimed(phase, work, (db) =>
+  const decided = await decideJobs(phase, work, (db) =>
     decideAll(
       db,
       work,
@@ -113,8 +113,8 @@ export async function sendNotifications(
  * lease (see {@link readNotifications}). A job whose row another sender holds waits for that lease;
  * one already final, repeated in the batch, or without a row is skipped. A failed read retries all.
  */
-async function readJobs({ env, run }: Phase): Promise<Claimed[]> {
-  let free: Map<string, Claimed["row"]>;
+async function readJobs({ env, run }: Phase): Promise<JobRow[]> {
+  let free: Map<string, JobRow["row"]>;
   let leasedElsewhere: Map<string, number>;
   try {
     const unique = [...new Map(run.jobs.map(({ job }) => [keyOf(job), job])).values()];
@@ -126,7 +126,7 @@ async function readJobs({ env, run }: Phase): Promise<Claimed[]> {
     for (const index of run.jobs.keys()) run.retry(index);
     return [];
   }
-  const work: Claimed[] = [];
+  const work: JobRow[] = [];
   run.jobs.forEach(({ job }, index) => {
     const row = free.get(keyOf(job));
     free.delete(keyOf(job));
@@ -141,14 +141,14 @@ async function readJobs({ env, run }: Phase): Promise<Claimed[]> {
 }
 
 /** How the first write on a row read by this run takes it: only if no other sender took it since. */
-function takingOf(run: Run, row: Claimed["row"]): Taking {
+function takingOf(run: Run, row: JobRow["row"]): Taking {
   return { attempts: row.attempts, nowMs: run.nowMs };
 }
 
 /** Loads what the decisions need (one round trip) and decides each job; null when the load failed. */
-async function decideClaimed(
+async function decideJobs(
   phase: Phase,
-  work: readonly Claimed[],
+  work: readonly JobRow[],
   decideEach: (db: D1Database) => Promise<Decided[]>,
 ): Promise<Decided[] | null> {
   try {
@@ -167,7 +167,7 @@ async function decideClaimed(
  * read answers `changes = 0` and is left to it. Returns the jobs to send, or null when the write
  * failed (every job then retries).
  */
-async function recordBeforeSend(phase: Phase, work: readonly Claimed[], decided: Decided[]): Promise<Send[] | null> {
+async function recordBeforeSend(phase: Phase, work: readonly JobRow[], decided: Decided[]): Promise<Send[] | null> {
   const { env, run, lease } = phase;
   const statements = decided.map(({ row, decision, index }) =>
     decision.action === "send"
@@ -316,12 +316,12 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
   log.info("notification outcome", { ...ids, provider, status: outcome.status, record_ms: Date.now() - answered });
 }
 
-function idsOf(row: Claimed["row"]) {
+function idsOf(row: JobRow["row"]) {
   return { notification_id: row.notification_id, event_id: row.event_id, channel: row.channel, kind: row.kind };
 }
 
 function outcomeFor(
-  row: Claimed["row"],
+  row: JobRow["row"],
   decision: Exclude<SenderDecision, SendDecision | { action: "retry_later" }>,
 ): Outcome {
   if (decision.action === "recovered")
@@ -340,7 +340,7 @@ function outcomeFor(
  * Notes on the rows read (status unchanged, unless another sender took one since) why they wait and
  * when their retry is due, so the sweep leaves them to it; every job retries.
  */
-async function giveBack({ env, run, lease }: Phase, work: readonly Claimed[], reason: string): Promise<void> {
+async function giveBack({ env, run, lease }: Phase, work: readonly JobRow[], reason: string): Promise<void> {
   await env.DB.batch(
     work.map(({ index, row }) =>
       releaseNotification(
