@@ -24,19 +24,23 @@ export interface LeasedElsewhere {
   lease_expires_at: number;
 }
 
+/** A notification row as the sender read it, with the lease that took it last (see {@link Taking}). */
+export type RowRead = NotificationRow & { lease_token: string | null };
+
 /**
  * Reads send jobs' rows in one statement, without writing: each row still `pending` or `scheduled`
  * that no other sender holds under a live lease (`free`, taken by its first write: the send mark, an
- * outcome or a give-back, each guarded by the `attempts` read here), and those another sender holds
- * (`leasedElsewhere`). Every other job is done, or never had a row (its event was stale). Until
- * issue 26.2 the sender claimed the rows with a write of their own, one D1 row per notification.
+ * outcome or a give-back, each guarded by the `attempts` and `lease_token` read here), and those
+ * another sender holds (`leasedElsewhere`). Every other job is done, or never had a row (its event
+ * was stale). Until issue 26.2 the sender claimed the rows with a write of their own, one D1 row per
+ * notification.
  */
 export async function readNotifications(
   db: D1Database,
   jobs: readonly OutboxKey[],
   now: number,
-): Promise<{ free: NotificationRow[]; leasedElsewhere: LeasedElsewhere[] }> {
-  const { free, leasedElsewhere } = await NOTIFICATION_OUTBOX.read<NotificationRow>(db, jobs, now);
+): Promise<{ free: RowRead[]; leasedElsewhere: LeasedElsewhere[] }> {
+  const { free, leasedElsewhere } = await NOTIFICATION_OUTBOX.read<RowRead>(db, jobs, now);
   return { free, leasedElsewhere: leasedElsewhere as LeasedElsewhere[] };
 }
 
@@ -67,8 +71,8 @@ const OUTCOME_NAMES = [
   "lease_token",
 ] as const;
 const OUTCOME = namedParameters(OUTCOME_NAMES);
-/** An outcome that also takes the row it read ({@link Taking}): the same values and two more. */
-const OUTCOME_TAKING = namedParameters([...OUTCOME_NAMES, "attempts", "now_ms"] as const);
+/** An outcome that also takes the row it read ({@link Taking}): the same values and three more. */
+const OUTCOME_TAKING = namedParameters([...OUTCOME_NAMES, "attempts", "now_ms", "token_read"] as const);
 
 // What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
 // which describe only the latest attempt. A row that waits (`scheduled`, or `held` until a replay)
@@ -106,6 +110,7 @@ const OUTCOME_TAKING_REF = {
   expiresAt: "NULL",
   attempts: OUTCOME_TAKING.ref("attempts"),
   nowMs: OUTCOME_TAKING.ref("now_ms"),
+  tokenRead: OUTCOME_TAKING.ref("token_read"),
 };
 
 /** The outcome's UPDATE by whether it sets `rendered` and whether it takes the row: built once each. */
@@ -141,9 +146,14 @@ export function recordOutcome(
   };
   const setsRendered = outcome.rendered == null ? 0 : 1;
   return taking
-    ? db
-        .prepare(OUTCOME_SQL.taking[setsRendered] as string)
-        .bind(...OUTCOME_TAKING.bind({ ...values, attempts: taking.attempts, now_ms: taking.nowMs }))
+    ? db.prepare(OUTCOME_SQL.taking[setsRendered] as string).bind(
+        ...OUTCOME_TAKING.bind({
+          ...values,
+          attempts: taking.attempts,
+          now_ms: taking.nowMs,
+          token_read: taking.token,
+        }),
+      )
     : db.prepare(OUTCOME_SQL.record[setsRendered] as string).bind(...OUTCOME.bind(values));
 }
 
@@ -197,6 +207,7 @@ export function markSendStarted(
       expires_at: lease.expiresAt,
       attempts: taking.attempts,
       now_ms: taking.nowMs,
+      token_read: taking.token,
     }),
   );
 }
@@ -212,6 +223,7 @@ const MARK = namedParameters([
   "expires_at",
   "attempts",
   "now_ms",
+  "token_read",
 ] as const);
 
 const MARK_SQL = NOTIFICATION_OUTBOX.takeSql(
@@ -226,6 +238,7 @@ const MARK_SQL = NOTIFICATION_OUTBOX.takeSql(
     expiresAt: MARK.ref("expires_at"),
     attempts: MARK.ref("attempts"),
     nowMs: MARK.ref("now_ms"),
+    tokenRead: MARK.ref("token_read"),
   },
 );
 

@@ -36,9 +36,13 @@ export interface Lease {
   expiresAt: number;
 }
 
-/** A row {@link Outbox.read} answered, to be taken by its first write: `attempts` as read, and when. */
+/**
+ * A row {@link Outbox.read} answered, to be taken by its first write: its `attempts` and
+ * `lease_token` as read, and when.
+ */
 export interface Taking {
   attempts: number;
+  token: string | null;
   nowMs: number;
 }
 
@@ -51,6 +55,8 @@ export interface TakeRef {
   expiresAt: string;
   /** The row's `attempts` as read. */
   attempts: string;
+  /** The row's `lease_token` as read (a reopen by staff clears it). */
+  tokenRead: string;
   /** Epoch ms: a lease that ran out by then no longer holds the row. */
   nowMs: string;
 }
@@ -91,7 +97,8 @@ export interface Outbox<Key extends string> {
    * the row costs no claim write. It applies only when the row is ours already (a repeat after a lost
    * answer), or still open, not leased elsewhere, and unchanged since the read: its `attempts` is the
    * one read, as every take counts one, so of two claimers that read the same row only the first to
-   * write has it (`changes = 0` for the other). `hold` keeps the lease until `expiresAt` (a call is
+   * write has it (`changes = 0` for the other); its `lease_token` too, which a reopen by staff clears
+   * (a row put back to wait for the reopened job). `hold` keeps the lease until `expiresAt` (a call is
    * about to be made), `record` releases it keeping the token (an outcome, as
    * {@link Outbox.recordSql}), `release` gives the row back (token cleared, as
    * {@link Outbox.retryLater}).
@@ -164,7 +171,7 @@ WHERE ${keyColumns[0]} IN (SELECT value FROM json_each(?1)) AND ${open} AND leas
     `UPDATE ${table} SET ${set},
   ${leaseSet[lease](ref)}, attempts = attempts + (lease_token IS NOT ${ref.token}), updated_at = ${ref.now}
 WHERE ${idColumn} = ${ref.id} AND (lease_token = ${ref.token} OR (${open} AND attempts = ${ref.attempts}
-  AND (lease_expires_at IS NULL OR lease_expires_at <= ${ref.nowMs})))`;
+  AND lease_token IS ${ref.tokenRead} AND (lease_expires_at IS NULL OR lease_expires_at <= ${ref.nowMs})))`;
 
   const keep = (flag: string) =>
     unknownOutcomeColumns.map((column) => `${column} = CASE WHEN ${flag} THEN ${column} END`);
@@ -178,6 +185,7 @@ WHERE ${idColumn} = ?1 AND lease_token = ?4`;
     expiresAt: "NULL",
     attempts: "?7",
     nowMs: "?8",
+    tokenRead: "?9",
   });
 
   const sweepCondition = spec.sweepCondition ? `\n    AND ${spec.sweepCondition}` : "";
@@ -230,7 +238,17 @@ WHERE ${idColumn} = ${ref.id} AND lease_token = ${ref.token}`,
       taking
         ? db
             .prepare(retryLaterTakingSql)
-            .bind(id, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0, taking.attempts, taking.nowMs)
+            .bind(
+              id,
+              error,
+              now,
+              lease.token,
+              retryAt,
+              outcomeUnknown ? 1 : 0,
+              taking.attempts,
+              taking.nowMs,
+              taking.token,
+            )
         : db.prepare(retryLaterSql).bind(id, error, now, lease.token, retryAt, outcomeUnknown ? 1 : 0),
     async takeStale(db, staleBefore, now, limit) {
       const { results } = await db

@@ -1,4 +1,4 @@
-import type { NotificationRow } from "../db/notification-outbox";
+import type { RowRead } from "../db/notification-sends";
 import { recordedProviderIds } from "../db/notification-sends";
 import { retryOnceInPlace } from "../db/retry-once";
 import { errorKind, log } from "../log";
@@ -14,7 +14,7 @@ import { type FindResult, type OutboundMessage, type Provider, readSendAttempt }
 /** A job read: its position among the jobs and its outbox row (taken by the first write on it). */
 export interface JobRow {
   index: number;
-  row: NotificationRow;
+  row: RowRead;
 }
 
 /** A send decision with the channel's provider. */

@@ -142,7 +142,7 @@ async function readJobs({ env, run }: Phase): Promise<JobRow[]> {
 
 /** How the first write on a row read by this run takes it: only if no other sender took it since. */
 function takingOf(run: Run, row: JobRow["row"]): Taking {
-  return { attempts: row.attempts, nowMs: run.nowMs };
+  return { attempts: row.attempts, token: row.lease_token, nowMs: run.nowMs };
 }
 
 /** Loads what the decisions need (one round trip) and decides each job; null when the load failed. */

@@ -121,7 +121,7 @@ describe("the outbox machinery on any table", () => {
     const other = newLease(T0, 60_000);
     await DELIVERIES.claim(env.DB, [heldRow!.key], other, T0);
     const keys = rows.map((row) => row.key);
-    type Read = { delivery_id: string; attempts: number };
+    type Read = { delivery_id: string; attempts: number; lease_token: string | null };
     const first = await DELIVERIES.read<Read>(env.DB, keys, T0 + 1_000);
     const second = await DELIVERIES.read<Read>(env.DB, keys, T0 + 1_000);
     expect(first.free.map((row) => row.delivery_id).sort()).toEqual([taken!.id, given!.id].sort());
@@ -129,7 +129,7 @@ describe("the outbox machinery on any table", () => {
     // Reading wrote nothing: no lease, no attempt.
     expect(await rowOf(taken!.id)).toMatchObject({ attempts: 0, lease_token: null });
 
-    const take = (token: string, attempts: number, expiresAt: number) =>
+    const take = (token: string, attempts: number, expiresAt: number, tokenRead: string | null = null) =>
       env.DB.prepare(
         DELIVERIES.takeSql("status = ?2", "hold", {
           id: "?1",
@@ -138,9 +138,10 @@ describe("the outbox machinery on any table", () => {
           expiresAt: "?5",
           attempts: "?6",
           nowMs: "?7",
+          tokenRead: "?8",
         }),
       )
-        .bind(taken!.id, "pending", iso(T0 + 2_000), token, expiresAt, attempts, T0 + 2_000)
+        .bind(taken!.id, "pending", iso(T0 + 2_000), token, expiresAt, attempts, T0 + 2_000, tokenRead)
         .run();
     const a = newLease(T0 + 2_000, 60_000);
     const b = newLease(T0 + 2_000, 60_000);
@@ -168,6 +169,7 @@ describe("the outbox machinery on any table", () => {
         false,
         {
           attempts: givenRead.attempts,
+          token: givenRead.lease_token,
           nowMs: T0 + 2_000,
         },
       ).run();
@@ -183,10 +185,25 @@ describe("the outbox machinery on any table", () => {
       (
         await DELIVERIES.retryLater(env.DB, claimedAfter.id, "e", a, iso(T0 + 90_000), iso(T0 + 99_000), false, {
           attempts: read.free[0]!.attempts,
+          token: read.free[0]!.lease_token,
           nowMs: T0 + 90_000,
         }).run()
       ).meta.changes,
     ).toBe(0);
+
+    // A row whose lease was cleared after the read (a staff reopen of a waiting row clears the token
+    // and leaves the attempts) is not taken from the read either.
+    const expired = await DELIVERIES.read<Read>(env.DB, [taken!.key], a.expiresAt);
+    const readRow = expired.free[0]!;
+    expect(readRow.lease_token).toBe(a.token);
+    await env.DB.prepare(
+      "UPDATE test_outbox_deliveries SET lease_token = NULL, lease_expires_at = NULL WHERE delivery_id = ?1",
+    )
+      .bind(taken!.id)
+      .run();
+    const c = newLease(a.expiresAt, 60_000);
+    expect((await take(c.token, readRow.attempts, c.expiresAt, readRow.lease_token)).meta.changes).toBe(0);
+    expect((await take(c.token, readRow.attempts, c.expiresAt, null)).meta.changes).toBe(1);
   });
 
   it("records an outcome only under the lease that holds the row, and a repeat of that write still counts", async () => {
