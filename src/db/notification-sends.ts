@@ -9,7 +9,7 @@ import {
   type OutboxKey,
   TRACKING_UPDATED_KIND,
 } from "./notification-outbox";
-import type { Lease, Taking } from "./outbox";
+import { type Lease, TAKING_PARAMETERS, type Taking, takingRef, takingValues } from "./outbox";
 import { namedParameters } from "./parameters";
 
 /** Typed SQL for the sender: reads taken by their first write, outcomes recorded once, delivery reports, send-time reads. */
@@ -72,7 +72,7 @@ const OUTCOME_NAMES = [
 ] as const;
 const OUTCOME = namedParameters(OUTCOME_NAMES);
 /** An outcome that also takes the row it read ({@link Taking}): the same values and three more. */
-const OUTCOME_TAKING = namedParameters([...OUTCOME_NAMES, "attempts", "now_ms", "token_read"] as const);
+const OUTCOME_TAKING = namedParameters([...OUTCOME_NAMES, ...TAKING_PARAMETERS] as const);
 
 // What an outcome leaves unsaid (null) keeps the stored value, except `error` and `scheduled_for`,
 // which describe only the latest attempt. A row that waits (`scheduled`, or `held` until a replay)
@@ -108,9 +108,7 @@ const OUTCOME_REF = { now: OUTCOME.ref("now"), id: OUTCOME.ref("notification_id"
 const OUTCOME_TAKING_REF = {
   ...OUTCOME_REF,
   expiresAt: "NULL",
-  attempts: OUTCOME_TAKING.ref("attempts"),
-  nowMs: OUTCOME_TAKING.ref("now_ms"),
-  tokenRead: OUTCOME_TAKING.ref("token_read"),
+  ...takingRef(OUTCOME_TAKING.ref),
 };
 
 /** The outcome's UPDATE by whether it sets `rendered` and whether it takes the row: built once each. */
@@ -146,14 +144,9 @@ export function recordOutcome(
   };
   const setsRendered = outcome.rendered == null ? 0 : 1;
   return taking
-    ? db.prepare(OUTCOME_SQL.taking[setsRendered] as string).bind(
-        ...OUTCOME_TAKING.bind({
-          ...values,
-          attempts: taking.attempts,
-          now_ms: taking.nowMs,
-          token_read: taking.token,
-        }),
-      )
+    ? db
+        .prepare(OUTCOME_SQL.taking[setsRendered] as string)
+        .bind(...OUTCOME_TAKING.bind({ ...values, ...takingValues(taking) }))
     : db.prepare(OUTCOME_SQL.record[setsRendered] as string).bind(...OUTCOME.bind(values));
 }
 
@@ -205,9 +198,7 @@ export function markSendStarted(
       told_tracking_number: toldTrackingNumber,
       locale,
       expires_at: lease.expiresAt,
-      attempts: taking.attempts,
-      now_ms: taking.nowMs,
-      token_read: taking.token,
+      ...takingValues(taking),
     }),
   );
 }
@@ -221,9 +212,7 @@ const MARK = namedParameters([
   "told_tracking_number",
   "locale",
   "expires_at",
-  "attempts",
-  "now_ms",
-  "token_read",
+  ...TAKING_PARAMETERS,
 ] as const);
 
 const MARK_SQL = NOTIFICATION_OUTBOX.takeSql(
@@ -236,9 +225,7 @@ const MARK_SQL = NOTIFICATION_OUTBOX.takeSql(
     id: MARK.ref("notification_id"),
     token: MARK.ref("lease_token"),
     expiresAt: MARK.ref("expires_at"),
-    attempts: MARK.ref("attempts"),
-    nowMs: MARK.ref("now_ms"),
-    tokenRead: MARK.ref("token_read"),
+    ...takingRef(MARK.ref),
   },
 );
 

@@ -61,6 +61,20 @@ export interface TakeRef {
   nowMs: string;
 }
 
+/** The parameter names of a take's own values, for a statement's {@link namedParameters}. */
+export const TAKING_PARAMETERS = ["attempts", "now_ms", "token_read"] as const;
+type TakingParameter = (typeof TAKING_PARAMETERS)[number];
+
+/** A take's values by {@link TAKING_PARAMETERS} name, to bind. */
+export function takingValues(taking: Taking): Record<TakingParameter, unknown> {
+  return { attempts: taking.attempts, now_ms: taking.nowMs, token_read: taking.token };
+}
+
+/** The {@link TakeRef} fields of a take's own values, from a statement's placeholders. */
+export function takingRef(ref: (name: TakingParameter) => string): Pick<TakeRef, "attempts" | "nowMs" | "tokenRead"> {
+  return { attempts: ref("attempts"), nowMs: ref("now_ms"), tokenRead: ref("token_read") };
+}
+
 /** A job's row that another claimer holds: retried once that lease has run out. */
 export type LeasedElsewhere<Key extends string> = OutboxKeyOf<Key> & { lease_expires_at: number };
 

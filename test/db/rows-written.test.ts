@@ -37,6 +37,20 @@ async function insertNotification(providerMessageId: string | null): Promise<num
   return result.meta.rows_written;
 }
 
+/**
+ * Applies a new patient's `order:shipped` and sends its messages, recording the runtime's `meta` of
+ * the sender's statements that start with `sqlPrefix` ({@link batchedMeta}); every job is acked.
+ */
+async function sendShipped(sqlPrefix: string) {
+  const patientId = await createPatient();
+  const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
+  const jobs = await applyAndCaptureJobs([shipped]);
+  const { db, metas } = batchedMeta(env.DB, sqlPrefix);
+  const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
+  expect(result.explicitAcks).toHaveLength(jobs.length);
+  return { shipped, jobs, metas };
+}
+
 describe("D1 rows written per event", () => {
   it("a processed event indexes its own entity's id only; one not processed also the patient and medication request it names", async () => {
     const data = () => ({
@@ -116,13 +130,8 @@ describe("D1 rows written per event", () => {
   });
 
   it("a send writes no claim of its own: the send mark takes the row, then the outcome (3 rows a message)", async () => {
-    const patientId = await createPatient();
-    const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
-    const jobs = await applyAndCaptureJobs([shipped]);
     // Every write the sender made to its notifications, by the runtime's meta (the read is no write).
-    const { db, metas } = batchedMeta(env.DB, "UPDATE notifications");
-    const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
-    expect(result.explicitAcks).toHaveLength(jobs.length);
+    const { shipped, jobs, metas } = await sendShipped("UPDATE notifications");
     // Per message: the mark (the row) and the outcome (the row and its change). Until issue 26.2's
     // read, a claim statement first wrote each row once more under the lease (4 a message).
     expect(metas.map((meta) => meta.rows_written).sort()).toEqual([...jobs.map(() => 1), ...jobs.map(() => 2)]);
@@ -183,13 +192,8 @@ describe("D1 rows written per event", () => {
   });
 
   it("a send's outcome leaves the text its send mark stored: no rendered-purge index entry written again", async () => {
-    const patientId = await createPatient();
-    const shipped = makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId } });
-    const jobs = await applyAndCaptureJobs([shipped]);
     // The rows each outcome statement wrote, by the runtime's meta, through the sender's own batches.
-    const { db, metas } = batchedMeta(env.DB, "UPDATE notifications SET status = CASE");
-    const result = await runSender(jobs, { workerEnv: { ...env, DB: db } });
-    expect(result.explicitAcks).toHaveLength(jobs.length);
+    const { shipped, jobs, metas } = await sendShipped("UPDATE notifications SET status = CASE");
     // Each sent message (the log providers give no provider id): the row and the change (migration
     // 0121); the history reads `sent` from the row until it is left (0185: a history row before).
     // Assigning `rendered` again added the notifications_rendered entry the send mark had already

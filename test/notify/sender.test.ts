@@ -21,6 +21,16 @@ import { WAIT } from "../helpers/wait";
 
 const server = useMockNetwork();
 
+/**
+ * D1 that answers a sender's read (no batch), its context load and its send marks, then fails every
+ * outcome write: the provider was called, its answer is not recorded.
+ */
+function failingOutcomeWrites(): D1Database {
+  return withBatchHook(env.DB, (batch) => {
+    if (batch >= 3) throw new Error("D1_ERROR: network connection lost");
+  });
+}
+
 function shippedFor(patientId: string, data: Record<string, unknown> = {}) {
   return makeEvent("order:shipped", { data: { order_id: uniqueId("ord"), patient_id: patientId, ...data } });
 }
@@ -202,11 +212,7 @@ describe("sender: exactly once", () => {
     const patientId = await createPatient();
     const event = shippedFor(patientId);
     const jobs = await applyAndCaptureJobs([event]);
-    // D1 answers the read (no batch), the context load and the send marks, then fails every outcome write.
-    const crashing = withBatchHook(env.DB, (batch) => {
-      if (batch >= 3) throw new Error("D1_ERROR: network connection lost");
-    });
-    const crashed = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: crashing } as Env });
+    const crashed = await runSender(jobs, { workerEnv: { ...providerEnv(), DB: failingOutcomeWrites() } as Env });
     expect(crashed.retryMessages).toHaveLength(2);
     expect(providers.sms).toHaveLength(1);
     // The redelivery comes after the sender's lease ran out: it asks Twilio before sending again.
@@ -411,12 +417,9 @@ describe("sender: rows read, then taken by their first write", () => {
     // Sender A reads at DAYTIME + 2 min. Before A writes, sender B (at DAYTIME) marks the rows and
     // calls the providers, and its outcome writes fail: B's lease ran out by A's clock, but the rows
     // carry B's unknown outcome, which A's read did not see.
-    const failingOutcomes = withBatchHook(env.DB, (batch) => {
-      if (batch >= 3) throw new Error("D1_ERROR: network connection lost");
-    });
     const db = withBatchHook(env.DB, async (batch) => {
       if (batch === 1)
-        await sendNotifications({ ...providerEnv(), DB: failingOutcomes } as Env, queued(jobs), {
+        await sendNotifications({ ...providerEnv(), DB: failingOutcomeWrites() } as Env, queued(jobs), {
           now: () => DAYTIME,
         });
     });
