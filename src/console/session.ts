@@ -4,6 +4,7 @@ import { readAdminIdentity, readConsoleSessionSettings } from "../config/admin";
 import { deleteConsoleSession, insertConsoleSession, touchConsoleSession } from "../db/console-sessions";
 import { ACCESS_ASSERTION_HEADER, verifyAccessAssertion } from "../http/identity";
 import { failedAuthenticationThrottled } from "../http/middleware/auth-failure";
+import { sha256Hex } from "../sha256";
 import type { ConsoleApp } from "./types";
 
 /**
@@ -62,9 +63,8 @@ function randomToken(length = 24): string {
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 /** The stored form of a session id: its hex SHA-256. */
-async function sessionHash(sessionId: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(sessionId));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+function sessionHash(sessionId: string): Promise<string> {
+  return sha256Hex(sessionId);
 }
 
 /** True when the console's token sign-in is on: `ADMIN_TOKEN` set and Cloudflare Access not configured. */

@@ -2,6 +2,7 @@ import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES } from "./entities";
 import { ENTITY_RETENTION } from "./entity-retention";
+import { notificationsOfEventSql } from "./notification-keys";
 import { statusHistorySql } from "./notification-views";
 import type { ListPosition } from "./paging";
 import { where } from "./parameters";
@@ -49,7 +50,7 @@ export const EVENT_SOURCE: ArchiveSource = {
   timeColumn: "received_at",
   perClinic: true,
   condition: () => `status IN (${quoted(FINAL_EVENT_STATUSES)}) AND NOT EXISTS (
-    SELECT 1 FROM notifications n WHERE n.event_id = events.event_id
+    SELECT 1 FROM notifications n WHERE ${notificationsOfEventSql("n.", "events.event_id")}
     AND n.status NOT IN (${quoted(FINAL_NOTIFICATION_STATUSES)}))`,
 };
 
@@ -126,7 +127,8 @@ export async function unitRows(
 export async function notificationsOfEvents(db: D1Database, eventIds: readonly string[]): Promise<ArchivedRow[]> {
   const { results } = await db
     .prepare(
-      `SELECT * FROM notifications WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY event_id, channel`,
+      `SELECT n.* FROM json_each(?1) AS e JOIN notifications AS n ON ${notificationsOfEventSql("n.", "e.value")}
+ORDER BY n.event_id, n.channel`,
     )
     .bind(JSON.stringify(eventIds))
     .all<ArchivedRow>();

@@ -2,6 +2,7 @@ import { ENTITY_KINDS, type EntityKind } from "../event-types";
 import { type Query, query, readBatch } from "./batch";
 import { ENTITY_TABLES } from "./entities";
 import { EVENT_ROW_COLUMNS, type EventRow, type EventStatus, STATUS_INDEXED } from "./events";
+import { notificationsOfEventSql } from "./notification-keys";
 import type { NotificationRow } from "./notification-outbox";
 import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
 import { where } from "./parameters";
@@ -143,9 +144,10 @@ export async function eventsForEntity(
     query<NotificationRow>(
       db
         .prepare(
-          `SELECT * FROM notifications WHERE event_id IN (
-  SELECT event_id FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?2)
-ORDER BY created_at, channel`,
+          `SELECT n.* FROM (
+  SELECT event_id FROM events WHERE ${matching} ORDER BY received_at DESC, event_id DESC LIMIT ?2) AS e
+JOIN notifications AS n ON ${notificationsOfEventSql("n.", "e.event_id")}
+ORDER BY n.created_at, n.channel`,
         )
         .bind(entityId, limit, ...inScope.values),
     ),

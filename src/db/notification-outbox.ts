@@ -1,6 +1,7 @@
 import type { Channel } from "../channels";
 import type { EntityKind } from "../event-types";
 import { ENTITY_TABLES, type WriteGuard } from "./entities";
+import { notificationIdSql, notificationOfJobSql } from "./notification-keys";
 import { outbox } from "./outbox";
 import { type MarkedPurge, type MarkedPurgeRun, markedPurgeRun } from "./purge-mark";
 import { andEventInScope, type StaffScope } from "./scope";
@@ -32,6 +33,8 @@ export const NOTIFICATION_OUTBOX = outbox<"event_id" | "channel">({
   table: "notifications",
   idColumn: "notification_id",
   keyColumns: ["event_id", "channel"],
+  // The derived id on the primary key, or an older row's key (migration 0186, src/db/notification-keys.ts).
+  rowOfKey: (row, ref) => notificationOfJobSql(row, ref("event_id"), ref("channel")),
   openStatuses: ["pending", "scheduled"],
   unknownOutcomeColumns: ["send_started_at", "send_attempt"],
   // The open rows are in notifications_status_created, with the few others in flight (migration 0130).
@@ -58,10 +61,11 @@ export interface OutboxIntent {
 }
 
 /**
- * A new notification's id, made by the insert: always lower-case, which the id search relies on (it
- * ranges over notification_id itself, migration 0177). Every notification insert takes its id from here.
+ * A new notification's id, made by the insert from its job key (`?1` the event, `?2` the channel):
+ * `ntf_<event_id>.<channel>`, so the primary key answers the lookups by job key (migration 0186:
+ * one index entry fewer per insert). Every notification insert takes its id from here.
  */
-const NEW_NOTIFICATION_ID_SQL = "'ntf_' || lower(hex(randomblob(12)))";
+const NEW_NOTIFICATION_ID_SQL = notificationIdSql("?1", "?2");
 
 /**
  * `created_status` of an outbox insert whose held reason is `heldReason`: 'pending' folds the first

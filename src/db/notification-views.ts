@@ -1,13 +1,14 @@
 import { query, readBatch } from "./batch";
+import { notificationsOfEventSql } from "./notification-keys";
 import { inStatusIndex, type NotificationRow, type NotificationStatus } from "./notification-outbox";
-import { andEventInScope, type StaffScope } from "./scope";
+import { andEventInScope, andInScope, type StaffScope } from "./scope";
 
 /** Typed SQL for reading notifications: an event's rows, the counts, one row with its status history. */
 
 /** The notifications of one event, for the admin event view. */
 export async function notificationsForEvent(db: D1Database, eventId: string): Promise<NotificationRow[]> {
   const { results } = await db
-    .prepare(`SELECT * FROM notifications WHERE event_id = ?1 ORDER BY channel`)
+    .prepare(`SELECT * FROM notifications WHERE ${notificationsOfEventSql("", "?1")} ORDER BY channel`)
     .bind(eventId)
     .all<NotificationRow>();
   return results;
@@ -29,7 +30,8 @@ export async function notificationOutcomesOf(
   if (eventIds.length === 0) return [];
   const { results } = await db
     .prepare(
-      `SELECT event_id, channel, status, error FROM notifications WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY channel`,
+      `SELECT n.event_id, n.channel, n.status, n.error FROM json_each(?1) AS e
+JOIN notifications AS n ON ${notificationsOfEventSql("n.", "e.value")} ORDER BY n.channel`,
     )
     .bind(JSON.stringify(eventIds))
     .all<NotificationOutcome>();
@@ -43,6 +45,17 @@ export interface NotificationStats {
   held_by_reason: Record<string, number>;
   /** Suppressed notifications by reason (e.g. `daily_cap`, `sms not opted in`). */
   suppressed_by_reason: Record<string, number>;
+}
+
+/**
+ * The count of every notification in scope: of the whole table, or of the scope's clinics' events'
+ * notifications, found from each event on the primary key or the older rows' index (migration 0186).
+ */
+function totalSql(scope: StaffScope): string {
+  const inScope = andInScope(scope, "e.clinic_id", "?1");
+  if (!inScope.sql) return "SELECT COUNT(*) AS count FROM notifications";
+  return `SELECT COUNT(*) AS count FROM events e JOIN notifications n ON ${notificationsOfEventSql("n.", "e.event_id")}
+WHERE 1${inScope.sql}`;
 }
 
 /**
@@ -63,9 +76,7 @@ export async function notificationStats(db: D1Database, scope: StaffScope): Prom
         .bind(...inScope.values),
     );
   const [totalRows, statusRows, held, suppressed] = await readBatch(db, [
-    query<{ count: number }>(
-      db.prepare(`SELECT COUNT(*) AS count FROM notifications WHERE 1${inScope.sql}`).bind(...inScope.values),
-    ),
+    query<{ count: number }>(db.prepare(totalSql(scope)).bind(...inScope.values)),
     query<{ key: string; count: number }>(
       db
         .prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications WHERE ${counted} GROUP BY status`)

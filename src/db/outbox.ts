@@ -13,8 +13,14 @@ export interface OutboxTable<Key extends string> {
   table: string;
   /** The row's own id (outcomes and give-backs are recorded by it). */
   idColumn: string;
-  /** The columns a queue job names its row by; the first is indexed (claims look rows up by it). */
+  /** The columns a queue job names its row by. */
   keyColumns: readonly [Key, ...Key[]];
+  /**
+   * How a job's row is found by its key, as a condition on the row (`row`: its alias with the dot, or
+   * ""; `ref` answers each key column's value as SQL) that an index answers. By default the key
+   * columns' equality, which a unique index on them answers.
+   */
+  rowOfKey?: (row: string, ref: (column: Key) => string) => string;
   /** Statuses of a row still to be delivered: claimed, swept and dead-lettered only in these. */
   openStatuses: readonly [string, ...string[]];
   /**
@@ -158,20 +164,22 @@ export function outbox<Key extends string>(spec: OutboxTable<Key>): Outbox<Key> 
   /** A job's key columns alone (of a job, or of a row). */
   const keyOf = (key: OutboxKeyOf<Key>) =>
     Object.fromEntries(keyColumns.map((column) => [column, key[column]])) as OutboxKeyOf<Key>;
+  const rowOfKey =
+    spec.rowOfKey ??
+    ((row: string, ref: (column: Key) => string) =>
+      keyColumns.map((column) => `${row}${column} = ${ref(column)}`).join(" AND "));
 
   // One statement for a whole batch of jobs (?1: their keys as a JSON array of objects): each job's
-  // row is found through the key's unique index, then updated by its id. A statement per job cost the
-  // Worker a statement's request and answer each (issue 26.5).
+  // row is found by its key (rowOfKey), then updated by its id. A statement per job cost the Worker a
+  // statement's request and answer each (issue 26.5).
   const jobRows = `SELECT row.${idColumn} FROM json_each(?1) AS job JOIN ${table} AS row
-    ON ${keyColumns.map((column) => `row.${column} = json_extract(job.value, '$.${column}')`).join(" AND ")}`;
+    ON ${rowOfKey("row.", (column) => `json_extract(job.value, '$.${column}')`)}`;
   const claimSql = `UPDATE ${table} SET lease_token = ?3, lease_expires_at = ?4, attempts = attempts + 1, updated_at = ?5
 WHERE ${idColumn} IN (${jobRows}) AND ${open}
   AND (lease_expires_at IS NULL OR lease_expires_at <= ?2 OR lease_token = ?3)
 RETURNING *`;
-  const keyMatch = (ref: (name: Key) => string) =>
-    keyColumns.map((column) => `${column} = ${ref(column)}`).join(" AND ");
   const leasedElsewhereSql = `SELECT ${keyColumns.join(", ")}, lease_expires_at FROM ${table}
-WHERE ${keyColumns[0]} IN (SELECT value FROM json_each(?1)) AND ${open} AND lease_expires_at > ?2 AND lease_token <> ?3`;
+WHERE ${idColumn} IN (${jobRows}) AND ${open} AND lease_expires_at > ?2 AND lease_token <> ?3`;
 
   // Reading instead of claiming: the row is taken by its first write (takeSql), one D1 row written
   // fewer per job (issue 26.2).
@@ -214,7 +222,7 @@ RETURNING ${keyColumns.join(", ")}`;
 
   const deadParams = namedParameters([...keyColumns, "now", "now_ms"]);
   const deadLetterSql = `UPDATE ${table} SET status = 'failed', error = COALESCE(error, 'retries exhausted'), lease_expires_at = NULL, updated_at = ${deadParams.ref("now")}
-WHERE ${keyMatch(deadParams.ref)} AND ${open}
+WHERE ${rowOfKey("", deadParams.ref)} AND ${open}
   AND (lease_expires_at IS NULL OR lease_expires_at <= ${deadParams.ref("now_ms")}) AND ${unknownOutcomeColumns[0]} IS NULL`;
 
   return {
@@ -225,9 +233,7 @@ WHERE ${keyMatch(deadParams.ref)} AND ${open}
       const jobs = JSON.stringify(keys.map(keyOf));
       const [claimed, leasedElsewhere] = await readBatch(db, [
         query<Row>(db.prepare(claimSql).bind(jobs, now, lease.token, lease.expiresAt, iso)),
-        query<LeasedElsewhere<Key>>(
-          db.prepare(leasedElsewhereSql).bind(JSON.stringify(keys.map((key) => key[keyColumns[0]])), now, lease.token),
-        ),
+        query<LeasedElsewhere<Key>>(db.prepare(leasedElsewhereSql).bind(jobs, now, lease.token)),
       ]);
       return { claimed, leasedElsewhere };
     },
@@ -282,7 +288,9 @@ WHERE ${idColumn} = ${ref.id} AND lease_token = ${ref.token}`,
           ),
         ),
       );
-      return results.reduce((sum, result) => sum + (result.meta.changes ?? 0), 0);
+      // One statement a job, each marking at most its one row: count the statements that changed it
+      // (`changes` also counts the rows a table's triggers wrote, such as a status history row).
+      return results.filter((result) => (result.meta.changes ?? 0) > 0).length;
     },
   };
 }

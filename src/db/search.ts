@@ -153,26 +153,23 @@ ${filters.clause} ORDER BY order_id LIMIT ${filters.param(limit)}`,
 }
 
 /**
- * Each kind of id the prefix search covers: its table, id column, how it is scoped, and whether its ids
- * come in any case. NovaMed names its ids (events, orders, …) in any case it likes; the receiver makes
- * notification ids itself, lower-case ('ntf_' and lower-case hex, src/db/notification-outbox.ts).
+ * Each kind of id the prefix search covers: its table, id column and how it is scoped. Every kind
+ * comes in any case: NovaMed names its ids (events, orders, …) in any case it likes, and a
+ * notification's id holds its event's (`ntf_<event_id>.<channel>`, migration 0186).
  */
-const ID_TABLES: Record<
-  SearchHit["kind"],
-  { table: string; column: string; scoped: "clinic" | "patient" | "event"; anyCase: boolean }
-> = {
-  event: { table: "events", column: "event_id", scoped: "clinic", anyCase: true },
-  order: { table: "orders", column: "order_id", scoped: "clinic", anyCase: true },
-  medication_request: {
-    table: "medication_requests",
-    column: "medication_request_id",
-    scoped: "clinic",
-    anyCase: true,
-  },
-  refill: { table: "refills", column: "refill_id", scoped: "clinic", anyCase: true },
-  patient: { table: "patients", column: "patient_id", scoped: "patient", anyCase: true },
-  notification: { table: "notifications", column: "notification_id", scoped: "event", anyCase: false },
-};
+const ID_TABLES: Record<SearchHit["kind"], { table: string; column: string; scoped: "clinic" | "patient" | "event" }> =
+  {
+    event: { table: "events", column: "event_id", scoped: "clinic" },
+    order: { table: "orders", column: "order_id", scoped: "clinic" },
+    medication_request: {
+      table: "medication_requests",
+      column: "medication_request_id",
+      scoped: "clinic",
+    },
+    refill: { table: "refills", column: "refill_id", scoped: "clinic" },
+    patient: { table: "patients", column: "patient_id", scoped: "patient" },
+    notification: { table: "notifications", column: "notification_id", scoped: "event" },
+  };
 
 /** The first string after every string that starts with `prefix` (its last character plus one). */
 function prefixEnd(prefix: string): string {
@@ -183,11 +180,11 @@ function prefixEnd(prefix: string): string {
 /**
  * Rows of one kind whose id starts with `prefix`, case-insensitive, first `limit` in the order of their
  * lower-cased ids. The lower-cased prefix is a range; which index answers it depends on the id's case:
- * - an id in lower case (every notification id, and NovaMed's ids as its guide shows them) is in range
- *   on its own column, so the primary key (or `patients_patient`) answers without a `lower()` index;
+ * - an id in lower case (NovaMed's ids as its guide shows them, and so the notifications' ids) is in
+ *   range on its own column, so the primary key (or `patients_patient`) answers without a `lower()` index;
  * - an id with an upper-case letter is in range on `lower(<id>)`, which the partial
- *   `<table>_id_mixed_case` index holds for those ids only (migration 0182), so an id in lower case
- *   writes no entry there.
+ *   `<table>_id_mixed_case` index holds for those ids only (migrations 0182, 0186), so an id in lower
+ *   case writes no entry there.
  * The two sets are disjoint (`<id> = lower(<id>)` or not), so uniting them finds each row once, as
  * the full `lower()` index did. `prefix` holds letters, digits and `_.:-` only, so lower-casing and
  * the range end are plain ASCII.
@@ -200,7 +197,7 @@ export function selectIdsByPrefix(
   prefix: string,
   limit: number,
 ): Query<SearchHit> {
-  const { table, column, scoped, anyCase } = ID_TABLES[kind];
+  const { table, column, scoped } = ID_TABLES[kind];
   const lower = prefix.toLowerCase();
   const params = where();
   const [from, to] = [params.param(lower), params.param(prefixEnd(lower))];
@@ -221,13 +218,11 @@ export function selectIdsByPrefix(
 WHERE ${key} >= ${from} AND ${key} < ${to}${cased}${inScope} ORDER BY ${key} LIMIT ${n}`;
   // `t.` because the events' result column `event_id` (NULL) would otherwise stand for the id in ORDER BY.
   const id = `t.${column}`;
-  const sql = anyCase
-    ? `SELECT * FROM (
+  const sql = `SELECT * FROM (
   SELECT * FROM (${select(id, ` AND ${id} = lower(${id})`)})
   UNION ALL
   SELECT * FROM (${select(`lower(${id})`, ` AND ${id} <> lower(${id})`)})
-) ORDER BY lower(id) LIMIT ${n}`
-    : select(id, "");
+) ORDER BY lower(id) LIMIT ${n}`;
   return query<SearchHit>(db.prepare(sql).bind(...params.values));
 }
 

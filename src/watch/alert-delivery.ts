@@ -14,6 +14,7 @@ import { log } from "../log";
 import { networkFailure, PROVIDER_TIMEOUT_MS } from "../notify/providers/provider";
 import { resendProvider } from "../notify/providers/resend";
 import { attemptDelivery, type DeliveryOutcome } from "../outbox/attempt";
+import { sha256Hex } from "../sha256";
 import { loadClinics } from "../tenancy/clinics";
 import { type AlertMessage, digestMessage, openedMessage, slackEscape } from "./alert-text";
 
@@ -155,9 +156,7 @@ function emailSender(
 }
 
 async function idempotencyKey(address: string, message: AlertMessage): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${address}\n${message.text}`));
-  const hex = [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  return `alert-${hex.slice(0, 40)}`;
+  return `alert-${(await sha256Hex(`${address}\n${message.text}`)).slice(0, 40)}`;
 }
 
 const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };

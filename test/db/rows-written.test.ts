@@ -100,10 +100,12 @@ describe("D1 rows written per event", () => {
     )
       .bind(id)
       .run();
-    // (event_id, channel), one per topic, patient, status, created: 5 entries and the row; a rowid
-    // table wrote an entry for the primary key (migration 0160), and the id search one for
-    // lower(notification_id) (dropped by 0177: the search ranges over the primary key). A pending row
-    // starts no history row (0131) and no change (0121).
+    // An id not derived from its (event, channel), as written before migration 0186: (event_id,
+    // channel), one per topic, patient, status, created: 5 entries and the row; a rowid table wrote an
+    // entry for the primary key (migration 0160), and the id search one for lower(notification_id)
+    // (dropped by 0177: the search ranges over the primary key). A pending row starts no history row
+    // (0131) and no change (0121). An outbox insert now derives its id and writes 5
+    // (test/db/notification-keys.test.ts).
     expect(result.meta.rows_written).toBe(6);
   });
 

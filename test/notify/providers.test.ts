@@ -1,7 +1,7 @@
 import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
 import { classifyStatus, networkFailure, redactContacts } from "../../src/notify/providers/provider";
-import { resendProvider } from "../../src/notify/providers/resend";
+import { emailIdempotencyKey, resendProvider } from "../../src/notify/providers/resend";
 import { twilioProvider } from "../../src/notify/providers/twilio";
 import { useMockNetwork } from "../helpers/msw";
 
@@ -84,6 +84,31 @@ describe("Resend", () => {
       providerMessageId: "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794",
     });
     expect(key).toBe("ntf_1");
+  });
+
+  it("keys an id a header cannot carry as is (an event id with a space or beyond ASCII) by its SHA-256, the same on every try", async () => {
+    // Notification ids hold their event's id (migration 0186), which NovaMed may write in any characters.
+    const plain = "ntf_evt_01J9Z.email";
+    expect(await emailIdempotencyKey(plain)).toBe(plain);
+    expect(await emailIdempotencyKey(`ntf_${"e".repeat(200)}.email`)).toBe(`ntf_${"e".repeat(200)}.email`);
+    const keys: (string | null)[] = [];
+    server.use(
+      http.post("https://api.resend.com/emails", ({ request }) => {
+        keys.push(request.headers.get("idempotency-key"));
+        return HttpResponse.json({ id: "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794" });
+      }),
+    );
+    for (const notificationId of [
+      "ntf_évt 1.email",
+      "ntf_évt 1.email",
+      "ntf_évt 2.email",
+      `ntf_${"é".repeat(200)}.email`,
+    ])
+      expect((await resend.send({ ...email, notificationId })).outcome).toBe("sent");
+    expect(keys[0]).toMatch(/^ntf-sha256-[0-9a-f]{64}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(keys[3]).toMatch(/^ntf-sha256-[0-9a-f]{64}$/);
   });
 });
 

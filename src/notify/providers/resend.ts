@@ -1,4 +1,5 @@
 import type { EmailSettings } from "../../config/providers";
+import { sha256Hex } from "../../sha256";
 import {
   classifyStatus,
   networkFailure,
@@ -15,9 +16,24 @@ interface ResendError {
   message?: string;
 }
 
+/** What Resend takes as an `Idempotency-Key` (1 to 256 characters) and a header value carries as is. */
+const PLAIN_KEY = /^[\x21-\x7e]{1,256}$/;
+
 /**
- * Email through Resend's HTTP API (`POST /emails`). The notification id is the `Idempotency-Key`, so
- * a send retried after a crash, within Resend's 24-hour window, never delivers a second email.
+ * The `Idempotency-Key` of a notification: its id, which is the same on every try. A notification's
+ * id holds its event's (`ntf_<event_id>.<channel>`, migration 0186), and NovaMed's event ids may be up
+ * to 200 characters of any kind: an id a header cannot carry as is (a space, a character beyond ASCII)
+ * is keyed by its SHA-256 instead, the same on every try too.
+ */
+export async function emailIdempotencyKey(notificationId: string): Promise<string> {
+  if (PLAIN_KEY.test(notificationId)) return notificationId;
+  return `ntf-sha256-${await sha256Hex(notificationId)}`;
+}
+
+/**
+ * Email through Resend's HTTP API (`POST /emails`). The notification id is the `Idempotency-Key`
+ * ({@link emailIdempotencyKey}), so a send retried after a crash, within Resend's 24-hour window,
+ * never delivers a second email.
  */
 export function resendProvider(settings: EmailSettings): Provider {
   return {
@@ -25,6 +41,7 @@ export function resendProvider(settings: EmailSettings): Provider {
     async send(message: OutboundMessage): Promise<SendResult> {
       if (message.channel !== "email") return { outcome: "permanent", reason: "resend sends email only" };
       const { email } = message;
+      const idempotencyKey = await emailIdempotencyKey(message.notificationId);
       let response: Response;
       try {
         response = await fetch("https://api.resend.com/emails", {
@@ -32,7 +49,7 @@ export function resendProvider(settings: EmailSettings): Provider {
           headers: {
             Authorization: `Bearer ${settings.apiKey}`,
             "Content-Type": "application/json",
-            "Idempotency-Key": message.notificationId,
+            "Idempotency-Key": idempotencyKey,
           },
           body: JSON.stringify({
             from: message.sender?.emailFrom ?? settings.from,
