@@ -18,6 +18,7 @@ const REBUILDS: Record<string, string[]> = {
   "0160_without_rowid.sql": ["events", "notifications"],
   "0175_status_history_without_rowid.sql": ["notification_status_history"],
   "0180_entities_without_rowid.sql": ["orders", "medication_requests", "refills"],
+  "0186_notification_id_by_job.sql": ["notifications"],
 };
 
 /** Values the tables' CHECK constraints allow, where a column has one. */
