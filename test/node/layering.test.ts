@@ -25,6 +25,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "duration.ts",
     "backoff.ts",
     "lazy.ts",
+    "sha256.ts",
     "channels.ts",
     "event-types.ts",
     "queue/enqueue.ts",
