@@ -74,6 +74,11 @@ export interface PipelineResult {
   /** Orders, medication requests and refills whose final status was checked (every shuffled one). */
   lifecycles_checked: number;
   lifecycles_wrong_state: number;
+  /**
+   * The first lifecycles found in the wrong state, with what the admin API answered (its HTTP status,
+   * and the entity's status when it answered 200), so a miss can be told apart from a failed read.
+   */
+  lifecycles_wrong: { kind: string; id: string; expected: string; http_status: number; status: string | null }[];
   retried_events_logged: number;
   retried_events_not_processed: number;
   lost_checked_per_event: boolean;
@@ -449,13 +454,21 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     // Every out-of-order lifecycle (and a sample of the others) must end in its last event's status.
     const toCheck = lifecycleOutcomes(plan).filter((lifecycle, index) => lifecycle.outOfOrder || index % 20 === 0);
     let wrongState = 0;
+    const wrong: PipelineResult["lifecycles_wrong"] = [];
     await pool(toCheck, 8, Date.now() + 60_000, async (lifecycle) => {
-      const { body } = await adminGet<{ status: string }>(
+      const { status, body } = await adminGet<{ status: string }>(
         server,
         options.adminToken,
         `${ENTITY_ROUTES[lifecycle.kind]}/${lifecycle.id}`,
-      ).catch(() => ({ body: null }));
-      if (body?.status !== lifecycle.finalStatus) wrongState += 1;
+      ).catch(() => ({ status: 0, body: null }));
+      if (body?.status === lifecycle.finalStatus) return;
+      wrongState += 1;
+      const found = { http_status: status, status: body?.status ?? null };
+      if (wrong.length < 20)
+        wrong.push({ kind: lifecycle.kind, id: lifecycle.id, expected: lifecycle.finalStatus, ...found });
+      options.progress(
+        `${options.label}: ${lifecycle.kind} ${lifecycle.id} should be ${lifecycle.finalStatus}; the admin API answered ${status}${found.status ? ` (${found.status})` : ""}`,
+      );
     });
 
     // Every event the consumer asked to retry must have been processed in the end.
@@ -513,6 +526,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
       out_of_order_lifecycles: plan.shuffledLifecycles,
       lifecycles_checked: toCheck.length,
       lifecycles_wrong_state: wrongState,
+      lifecycles_wrong: wrong,
       retried_events_logged: retriedIds.size,
       notification_batches: senderBatches.length,
       retried_events_not_processed: retriedNotProcessed,
