@@ -151,9 +151,15 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
     add(
       `${label}: lost 0, applied twice 0`,
       part
-        ? `lost ${part.lost}, double_applied ${part.double_applied}${part.drained ? "" : " (not drained)"}${label === "faults" ? `, retried ${part.retried}` : ""}${
-            part.retried_events_not_processed > 0 ? `, ${part.retried_events_not_processed} retried not processed` : ""
-          }${part.lifecycles_wrong_state > 0 ? `, ${part.lifecycles_wrong_state} of ${part.lifecycles_checked} entities in another state` : ""}`
+        ? [
+            `lost ${part.lost}, double_applied ${part.double_applied}${part.drained ? "" : " (not drained)"}`,
+            label === "faults" && `retried ${part.retried}`,
+            part.retried_events_not_processed > 0 && `${part.retried_events_not_processed} retried not processed`,
+            part.lifecycles_wrong_state > 0 &&
+              `${part.lifecycles_wrong_state} of ${part.lifecycles_checked} entities in another state`,
+          ]
+            .filter(Boolean)
+            .join(", ")
         : null,
       part !== null &&
         part.lost === 0 &&

@@ -51,11 +51,13 @@ export interface NotificationStats {
  * The count of every notification in scope: of the whole table, or of the scope's clinics' events'
  * notifications, found from each event on the primary key or the older rows' index (migration 0186).
  */
-function totalSql(scope: StaffScope): string {
+function totalStatement(db: D1Database, scope: StaffScope): D1PreparedStatement {
   const inScope = andInScope(scope, "e.clinic_id", "?1");
-  if (!inScope.sql) return "SELECT COUNT(*) AS count FROM notifications";
-  return `SELECT COUNT(*) AS count FROM events e JOIN notifications n ON ${notificationsOfEventSql("n.", "e.event_id")}
-WHERE 1${inScope.sql}`;
+  const sql = inScope.sql
+    ? `SELECT COUNT(*) AS count FROM events e JOIN notifications n ON ${notificationsOfEventSql("n.", "e.event_id")}
+WHERE 1${inScope.sql}`
+    : "SELECT COUNT(*) AS count FROM notifications";
+  return db.prepare(sql).bind(...inScope.values);
 }
 
 /**
@@ -76,7 +78,7 @@ export async function notificationStats(db: D1Database, scope: StaffScope): Prom
         .bind(...inScope.values),
     );
   const [totalRows, statusRows, held, suppressed] = await readBatch(db, [
-    query<{ count: number }>(db.prepare(totalSql(scope)).bind(...inScope.values)),
+    query<{ count: number }>(totalStatement(db, scope)),
     query<{ key: string; count: number }>(
       db
         .prepare(`SELECT status AS key, COUNT(*) AS count FROM notifications WHERE ${counted} GROUP BY status`)

@@ -161,11 +161,7 @@ const ID_TABLES: Record<SearchHit["kind"], { table: string; column: string; scop
   {
     event: { table: "events", column: "event_id", scoped: "clinic" },
     order: { table: "orders", column: "order_id", scoped: "clinic" },
-    medication_request: {
-      table: "medication_requests",
-      column: "medication_request_id",
-      scoped: "clinic",
-    },
+    medication_request: { table: "medication_requests", column: "medication_request_id", scoped: "clinic" },
     refill: { table: "refills", column: "refill_id", scoped: "clinic" },
     patient: { table: "patients", column: "patient_id", scoped: "patient" },
     notification: { table: "notifications", column: "notification_id", scoped: "event" },

@@ -3,6 +3,7 @@ import type { ClaimRequest } from "../db/events";
 import { type EventEnvelope, envelopeSchema } from "../events/envelope";
 import { normaliseTimestamp } from "../events/timestamp";
 import { lazy } from "../lazy";
+import { sha256Hex } from "../sha256";
 
 const eventMessageSchema = lazy(() =>
   z.object({
@@ -36,7 +37,7 @@ export async function readEventMessage(body: unknown): Promise<ReadEventMessage 
   // record, so it must not change with our normalisation (a stored event, an in-flight message and
   // NovaMed's redelivery of it all hash alike, whenever they were accepted).
   const payload = JSON.stringify(envelope);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(payload));
+  const payloadHash = await sha256Hex(payload);
   return {
     // Clinic ids are stored lower-case: the allow-list check ignores case, and every comparison after
     // it (the silence rule, the console's "last heard") matches the lower-cased configured ids.
@@ -45,7 +46,7 @@ export async function readEventMessage(body: unknown): Promise<ReadEventMessage 
     requestId: request_id ?? null,
     occurredAt: normaliseTimestamp(envelope.timestamp) ?? envelope.timestamp,
     payload,
-    payloadHash: [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join(""),
+    payloadHash,
   };
 }
 
