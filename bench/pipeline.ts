@@ -93,8 +93,13 @@ export interface PipelineResult {
   /** Synthetic patients registered so notifications are sent (log provider); 0 = none. */
   patients_registered: number;
   notifications_pending_at_end: number;
-  /** Notification sweeps (the 5-minute cron) the harness fired, since wrangler dev fires no crons. */
+  /**
+   * Runs of the 5-minute cron the harness fired, since wrangler dev fires no crons (the notification
+   * sweep, and with it every job of that cron, the archive's catch-up included), and how many of them
+   * ended in an error (under the faults pass, an injected D1 fault fails a job and so the run).
+   */
   sweeps_triggered: number;
+  sweeps_failed: number;
   /** Consumer alone: main-queue messages / summed batch durations (events applied per second while busy). */
   consumer_events_per_s: number;
   /** Sender alone: notification jobs / summed notification batch durations. */
@@ -391,6 +396,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     let eventsFinalAt: number | null = null;
     let lastSweep = 0;
     let sweeps = 0;
+    let sweepsFailed = 0;
     let cpuAfter: typeof cpuBefore | null = null;
     while (Date.now() < deadline) {
       last = await countStatuses(database).catch(() => last);
@@ -409,7 +415,8 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
         lastSweep = performance.now();
         const worker = await server.mf.getWorker();
         const result = await worker.scheduled({ cron: "*/5 * * * *", scheduledTime: new Date() }).catch(() => null);
-        if (result?.outcome === "ok") sweeps += 1;
+        sweeps += 1;
+        if (result?.outcome !== "ok") sweepsFailed += 1;
       }
       if (eventsFinal && (options.withoutSender || (last?.notifications?.by_status?.pending ?? 0) === 0)) {
         drainedAt = performance.now();
@@ -535,6 +542,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
       patients_registered: patients,
       notifications_pending_at_end: last?.notifications?.by_status?.pending ?? 0,
       sweeps_triggered: sweeps,
+      sweeps_failed: sweepsFailed,
       consumer_events_per_s: round(messages / busySeconds(batches), 0),
       sender_jobs_per_s: round(
         senderBatches.reduce((sum, batch) => sum + batch.messages, 0) / busySeconds(senderBatches),

@@ -62,11 +62,17 @@ function entitySource(kind: EntityKind): ArchiveSource {
     timeColumn: "status_at",
     perClinic: true,
     condition: (cutoff) =>
-      `status IN (${quoted(ENTITY_RETENTION[kind].finalStatuses)}) AND last_event_at < ${cutoff()}`,
+      `status IN (${quoted(ENTITY_RETENTION[kind].finalStatuses)}) AND last_event_at < ${cutoff()} AND updated_at < ${cutoff()}`,
   };
 }
 
-/** Final entities, archived by the day their final status was set. */
+/**
+ * Final entities, archived by the day their final status was set, once quiet for the cutoff's age by
+ * both clocks: their last event happened before it (`last_event_at`, NovaMed's time) and the receiver
+ * last wrote them before it (`updated_at`, ours). Without the second, an entity whose events are old
+ * but arrived today (a backfill, a replay of old history, a sender's clock far behind) would leave D1
+ * within minutes, ahead of its own events, which are archived by when they were received.
+ */
 export const ENTITY_SOURCES: readonly ArchiveSource[] = (["order", "medication_request", "refill"] as const).map(
   entitySource,
 );
