@@ -56,6 +56,11 @@ export interface Outcome {
   rendered?: string | null;
   scheduledFor?: string | null;
   sentAt?: string | null;
+  /**
+   * The message was found at the provider after an answer was lost (`recovered`), not sent by this
+   * write's own call: recorded only while no other notification records it (see {@link ADOPTION_GUARD}).
+   */
+  adopted?: boolean;
 }
 
 const OUTCOME_NAMES = [
@@ -111,12 +116,32 @@ const OUTCOME_TAKING_REF = {
   ...takingRef(OUTCOME_TAKING.ref),
 };
 
-/** The outcome's UPDATE by whether it sets `rendered` and whether it takes the row: built once each. */
+/**
+ * An adoption's condition: no other notification records the message. Two notifications with the
+ * same text to the same number, both answers lost, are settled by lookups that each find both
+ * messages; two senders settling them at the same time each read the other's message as free, and
+ * without this both would record the earlier one. The second write now changes nothing
+ * (`changes = 0`), and its retry finds the first's message taken and adopts the other. The
+ * placeholders are OUTCOME_NAMES', the same in both forms.
+ */
+const ADOPTION_GUARD = `
+  AND NOT EXISTS (SELECT 1 FROM notifications AS other
+    WHERE other.provider_message_id = ${OUTCOME.ref("provider_message_id")}
+      AND other.notification_id <> ${OUTCOME.ref("notification_id")})`;
+
+const recordSqlOf = (rendered: boolean) => NOTIFICATION_OUTBOX.recordSql(outcomeSet(rendered), OUTCOME_REF);
+const takingSqlOf = (rendered: boolean) =>
+  NOTIFICATION_OUTBOX.takeSql(outcomeSet(rendered), "record", OUTCOME_TAKING_REF);
+
+/**
+ * The outcome's UPDATE by whether it sets `rendered`, whether it takes the row, and whether it adopts
+ * a message found at the provider: built once each.
+ */
 const OUTCOME_SQL = {
-  record: [false, true].map((rendered) => NOTIFICATION_OUTBOX.recordSql(outcomeSet(rendered), OUTCOME_REF)),
-  taking: [false, true].map((rendered) =>
-    NOTIFICATION_OUTBOX.takeSql(outcomeSet(rendered), "record", OUTCOME_TAKING_REF),
-  ),
+  record: [false, true].map(recordSqlOf),
+  taking: [false, true].map(takingSqlOf),
+  adoptingRecord: [false, true].map((rendered) => recordSqlOf(rendered) + ADOPTION_GUARD),
+  adoptingTaking: [false, true].map((rendered) => takingSqlOf(rendered) + ADOPTION_GUARD),
 };
 
 /**
@@ -143,11 +168,14 @@ export function recordOutcome(
     lease_token: lease.token,
   };
   const setsRendered = outcome.rendered == null ? 0 : 1;
+  const adopted = outcome.adopted === true && outcome.providerMessageId != null;
   return taking
     ? db
-        .prepare(OUTCOME_SQL.taking[setsRendered] as string)
+        .prepare((adopted ? OUTCOME_SQL.adoptingTaking : OUTCOME_SQL.taking)[setsRendered] as string)
         .bind(...OUTCOME_TAKING.bind({ ...values, ...takingValues(taking) }))
-    : db.prepare(OUTCOME_SQL.record[setsRendered] as string).bind(...OUTCOME.bind(values));
+    : db
+        .prepare((adopted ? OUTCOME_SQL.adoptingRecord : OUTCOME_SQL.record)[setsRendered] as string)
+        .bind(...OUTCOME.bind(values));
 }
 
 /**

@@ -258,6 +258,8 @@ export function mockProviders(
   );
   return {
     sms,
+    /** Every SMS Twilio created, with its sid (answered or not). */
+    created,
     emails,
     lookups,
     /** From now on, accept the next N SMS and then lose the answer (as the `loseAnswers` option). */

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { describe, expect, it, vi } from "vitest";
+import { consumeNotifications } from "../../src/queue/notifications-consumer";
+import type { SendJob } from "../../src/queue/send-job";
 import { adminFetch } from "../helpers/admin";
 import { makeEvent, uniqueId } from "../helpers/events";
 import { useMockNetwork } from "../helpers/msw";
@@ -9,11 +11,13 @@ import {
   createPatient,
   DAYTIME,
   mockProviders,
+  NOTIFICATIONS_QUEUE,
   notificationsOf,
   postTwilio,
   providerEnv,
   runSender,
 } from "../helpers/notifications";
+import { runBatch } from "../helpers/queue";
 import { WAIT } from "../helpers/wait";
 
 const server = useMockNetwork();
@@ -183,6 +187,37 @@ describe("the duplicate-SMS window", () => {
       .bind(lost.event_id, other.event_id)
       .all<{ sid: string }>();
     expect(new Set(sids.results.map(({ sid }) => sid)).size).toBe(2);
+  });
+
+  it("two senders settling identical texts at the same time each adopt a message of their own", async () => {
+    const providers = mockProviders(server, { loseAnswers: 2 });
+    const patientId = await createPatient();
+    const plain = { patient_id: patientId, carrier: "Acme Freight", tracking_number: "ACME-1" };
+    const events = [1, 2].map(() => makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } }));
+    const jobs = (await applyAndCaptureJobs(events)).filter((job) => job.channel === "sms");
+    // One run sends both word-for-word identical texts; Twilio creates both and both answers are lost.
+    await runSender(jobs);
+    expect(providers.sms).toHaveLength(2);
+    expect(providers.sms[0]!.body).toBe(providers.sms[1]!.body);
+    // Each job's retry runs in a sender of its own, at the same time (two queue invocations): both
+    // look up, both find the two messages, and neither has read the other's adoption.
+    const retryAlone = (job: SendJob) =>
+      runBatch(
+        NOTIFICATIONS_QUEUE,
+        [{ id: uniqueId("job"), timestamp: new Date(), attempts: 2, body: job }],
+        { ...providerEnv(), NOTIFICATIONS: env.NOTIFICATIONS },
+        (batch, batchEnv) => consumeNotifications(batch, batchEnv, { now: () => DAYTIME + 30_000 }),
+      );
+    await Promise.all(jobs.map(retryAlone));
+    // Until both are recorded: a run that lost the race to a message retries and takes the other.
+    for (let round = 0; round < 3; round += 1) await runSender(jobs, { now: DAYTIME + 120_000, attempts: 3 });
+    expect(providers.sms).toHaveLength(2);
+    const sids = await env.DB.prepare(
+      `SELECT provider_message_id AS sid FROM notifications WHERE event_id IN (?1, ?2) AND channel = 'sms'`,
+    )
+      .bind(events[0]!.event_id, events[1]!.event_id)
+      .all<{ sid: string }>();
+    expect(sids.results.map(({ sid }) => sid).sort()).toEqual(providers.created.map(({ sid }) => sid).sort());
   });
 
   it("a request that never reached Twilio is not found, so the retry sends it once", async () => {
