@@ -10,6 +10,9 @@ export interface BatchRecord {
   threw: boolean;
   d1_round_trips: number;
   duration_ms: number;
+  /** Epoch ms the invocation began and ended (workerd's clock, which advances on I/O). */
+  started_at: number;
+  ended_at: number;
   /** Event ids of main-queue messages the consumer asked to retry. */
   retried_event_ids: string[];
 }

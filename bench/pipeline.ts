@@ -30,8 +30,8 @@ export interface PipelineOptions {
   seed: number;
   label: string;
   progress: (message: string) => void;
-  /** What the provider fakes saw, given the provider ids D1's notification rows record. */
-  providers: (recorded: Set<string>) => ProviderFigures;
+  /** What the provider fakes saw, given the provider id each of D1's notification rows records. */
+  providers: (recorded: readonly string[]) => ProviderFigures;
   /** Called when the measured span starts (first send) and ends (drained): `--profile` samples it. */
   measured?: { start(): Promise<void>; end(): Promise<void> };
   /** The stream's name when it is not `label` (the pass without the sender replays the pipeline's). */
@@ -90,6 +90,12 @@ export interface PipelineResult {
   machine_busy_before: number | null;
   /** Seconds until every accepted event was final (notifications may still be in flight). */
   events_final_seconds: number | null;
+  /**
+   * The sender's work after the last event was final: its batches that began then, their messages,
+   * and when the last one began and ended, in seconds from the start (workerd's clock, which moves
+   * on I/O). The ratio to the floor counts until the drain, so this tail is part of it.
+   */
+  sender_tail: { batches: number; messages: number; last_started_s: number | null; last_ended_s: number | null };
   /** Synthetic patients registered so notifications are sent (log provider); 0 = none. */
   patients_registered: number;
   notifications_pending_at_end: number;
@@ -362,6 +368,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
   await options.measured?.start();
   const cpuBefore = { server: treeCpu(server.pid), machine: machineCpu() };
   const started = performance.now();
+  const startedEpoch = Date.now();
   const stats = async () => (await adminGet<Stats>(server, options.adminToken, "/admin/stats")).body;
   // While measured, progress and the drain check read D1 directly, as the floor's drain check does:
   // /admin/stats through the Worker (its auth, its counts) would put the harness's own polling on the
@@ -394,6 +401,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     let last: Stats | null = null;
     let drainedAt: number | null = null;
     let eventsFinalAt: number | null = null;
+    let eventsFinalEpoch: number | null = null;
     let lastSweep = 0;
     let sweeps = 0;
     let sweepsFailed = 0;
@@ -401,7 +409,10 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     while (Date.now() < deadline) {
       last = await countStatuses(database).catch(() => last);
       const eventsFinal = last !== null && finalCount(last) >= accepted.size;
-      if (eventsFinal) eventsFinalAt ??= performance.now();
+      if (eventsFinal && eventsFinalAt === null) {
+        eventsFinalAt = performance.now();
+        eventsFinalEpoch = Date.now();
+      }
       // Outbox rows whose send job was never enqueued wait for the sweep cron (every 5 min in
       // production, for rows untouched 5 min). wrangler dev fires no crons, so do what production's
       // scheduler would: once the events are final, trigger the sweep every 60 s while rows wait.
@@ -495,13 +506,18 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     const recorded = await db
       .prepare("SELECT provider_message_id FROM notifications WHERE provider_message_id IS NOT NULL")
       .raw<[string]>();
-    const providers = options.providers(new Set(recorded.map(([id]) => id)));
+    const providers = options.providers(recorded.map(([id]) => id));
     const notificationsSentTwice = providers.sent_more_than_once;
     const roundTrips = batches.map((batch) => batch.d1_round_trips);
     const messages = batches.reduce((sum, batch) => sum + batch.messages, 0);
     const busySeconds = (list: BatchRecord[]) =>
       Math.max(0.001, list.reduce((sum, batch) => sum + batch.duration_ms, 0) / 1000);
     const senderBatches = records.filter((record) => record.queue === "patient-notifications");
+    const tailBatches = senderBatches.filter(
+      (batch) => eventsFinalEpoch !== null && batch.started_at >= eventsFinalEpoch,
+    );
+    const secondsIn = (epoch: number | undefined) =>
+      epoch === undefined || tailBatches.length === 0 ? null : round((epoch - startedEpoch) / 1000);
     return {
       events: plan.sends.length,
       duplicates: plan.duplicates,
@@ -539,6 +555,12 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
       retried_events_not_processed: retriedNotProcessed,
       lost_checked_per_event: perEvent,
       events_final_seconds: eventsFinalAt === null ? null : round((eventsFinalAt - started) / 1000),
+      sender_tail: {
+        batches: tailBatches.length,
+        messages: sumOf(tailBatches, (batch) => batch.messages),
+        last_started_s: secondsIn(Math.max(...tailBatches.map((batch) => batch.started_at))),
+        last_ended_s: secondsIn(Math.max(...tailBatches.map((batch) => batch.ended_at))),
+      },
       patients_registered: patients,
       notifications_pending_at_end: last?.notifications?.by_status?.pending ?? 0,
       sweeps_triggered: sweeps,

@@ -37,6 +37,14 @@ export interface ProviderFigures {
   email_accepted: number;
   /** Accepted provider ids (SMS and email) that no notification row records: messages sent twice. */
   sent_more_than_once: number;
+  /**
+   * Of those, the SMS with a word-for-word twin to the same number that a row does record: two
+   * notifications' identical texts, both sent, whose rows both recorded one of them (a mix-up of ids,
+   * not a second message), or a true second send of one text; `provider_ids_recorded_twice` tells which.
+   */
+  unrecorded_with_recorded_twin: number;
+  /** Provider ids that more than one notification row records. */
+  provider_ids_recorded_twice: number;
   refused_injected: number;
   /** Requests to anywhere but the two providers (answered 502; should be 0). */
   unexpected_requests: number;
@@ -145,15 +153,26 @@ export function providerFakes(failureRate: number, random: () => number = Math.r
 
   return {
     outboundService,
-    /** The figures, given the provider ids the notification rows record. */
-    figures: (recorded: Set<string>): ProviderFigures => ({
-      sms_accepted: sms.length,
-      email_accepted: email.size,
-      sent_more_than_once: [...sms.map((message) => message.sid), ...email].filter((id) => !recorded.has(id)).length,
-      refused_injected: refused,
-      unexpected_requests: unexpected,
-      twilio_lookups: lookups,
-      resend_idempotent_repeats: idempotentRepeats,
-    }),
+    /** The figures, given the provider id each notification row records (one entry per row). */
+    figures: (recordedIds: readonly string[]): ProviderFigures => {
+      const recorded = new Set(recordedIds);
+      const unrecordedSms = sms.filter((message) => !recorded.has(message.sid));
+      const twinRecorded = (message: TwilioMessage) =>
+        sms.some(
+          (other) =>
+            other !== message && other.to === message.to && other.body === message.body && recorded.has(other.sid),
+        );
+      return {
+        sms_accepted: sms.length,
+        email_accepted: email.size,
+        sent_more_than_once: unrecordedSms.length + [...email].filter((id) => !recorded.has(id)).length,
+        unrecorded_with_recorded_twin: unrecordedSms.filter(twinRecorded).length,
+        provider_ids_recorded_twice: recordedIds.length - recorded.size,
+        refused_injected: refused,
+        unexpected_requests: unexpected,
+        twilio_lookups: lookups,
+        resend_idempotent_repeats: idempotentRepeats,
+      };
+    },
   };
 }

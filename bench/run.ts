@@ -480,6 +480,10 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     progress(
       `pipeline vs floor: ${pipeline.vs_floor}× (goal ≥ 0.5); ${pipeline.vs_floor_events_final}× until every event was final, before the sender's drain (sender ${figures.sender_jobs_per_s} jobs/s busy)`,
     );
+    const tail = figures.sender_tail;
+    progress(
+      `the sender's tail: every event final at ${figures.events_final_seconds} s, then ${tail.batches} sender batches (${tail.messages} jobs), the last begun at ${tail.last_started_s} s and ended at ${tail.last_ended_s} s; drained at ${figures.seconds} s`,
+    );
     if (cost)
       progress(
         `cost: $${cost.usd_per_million_events} per million events; D1 rows written ${cost.d1_rows_written_per_event}/event, read ${cost.d1_rows_read_per_event}/event; queue ops ${cost.queue_operations_per_event}/event`,

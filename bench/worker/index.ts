@@ -228,6 +228,8 @@ export default {
       threw: false,
       d1_round_trips: 0,
       duration_ms: 0,
+      started_at: Date.now(),
+      ended_at: 0,
       retried_event_ids: [],
     };
     const ledger = ledgerOf(CONSUMER_STAGE[batch.queue] ?? "events_consumer");
@@ -246,7 +248,8 @@ export default {
       throw error;
     } finally {
       record.d1_round_trips = counter.roundTrips;
-      record.duration_ms = Date.now() - started;
+      record.ended_at = Date.now();
+      record.duration_ms = record.ended_at - started;
       batches.push(record);
       // Queues: a read per 64 KB chunk per delivery; an ack deletes, a retry (or a throw) delivers again.
       const chunks = batch.messages.reduce((sum, message) => sum + chunksOf(message.body), 0);
