@@ -209,8 +209,15 @@ describe("the duplicate-SMS window", () => {
         (batch, batchEnv) => consumeNotifications(batch, batchEnv, { now: () => DAYTIME + 30_000 }),
       );
     await Promise.all(jobs.map(retryAlone));
-    // Until both are recorded: a run that lost the race to a message retries and takes the other.
-    for (let round = 0; round < 3; round += 1) await runSender(jobs, { now: DAYTIME + 120_000, attempts: 3 });
+    const statuses = await env.DB.prepare(
+      `SELECT status FROM notifications WHERE event_id IN (?1, ?2) AND channel = 'sms' ORDER BY status`,
+    )
+      .bind(events[0]!.event_id, events[1]!.event_id)
+      .all<{ status: string }>();
+    // The race happened: one adopted a message, the other's adoption of the same one changed nothing.
+    expect(statuses.results.map(({ status }) => status)).toEqual(["pending", "sent"]);
+    // The loser's retry finds the first's message taken and adopts the other.
+    await runSender(jobs, { now: DAYTIME + 120_000, attempts: 3 });
     expect(providers.sms).toHaveLength(2);
     const sids = await env.DB.prepare(
       `SELECT provider_message_id AS sid FROM notifications WHERE event_id IN (?1, ?2) AND channel = 'sms'`,
