@@ -154,6 +154,8 @@ export function evaluateTargets(results: Omit<Results, "targets">): Target[] {
         ? [
             `lost ${part.lost}, double_applied ${part.double_applied}${part.drained ? "" : " (not drained)"}`,
             label === "faults" && `retried ${part.retried}`,
+            part.notifications_sent_more_than_once > 0 &&
+              `accepted messages no row records: ${part.notifications_sent_more_than_once} (with a recorded identical twin: ${part.providers.unrecorded_with_recorded_twin}; ids recorded by two rows: ${part.providers.provider_ids_recorded_twice})`,
             part.retried_events_not_processed > 0 && `${part.retried_events_not_processed} retried not processed`,
             part.lifecycles_wrong_state > 0 &&
               `${part.lifecycles_wrong_state} of ${part.lifecycles_checked} entities in another state`,
