@@ -401,7 +401,6 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     let last: Stats | null = null;
     let drainedAt: number | null = null;
     let eventsFinalAt: number | null = null;
-    let eventsFinalEpoch: number | null = null;
     let lastSweep = 0;
     let sweeps = 0;
     let sweepsFailed = 0;
@@ -409,10 +408,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     while (Date.now() < deadline) {
       last = await countStatuses(database).catch(() => last);
       const eventsFinal = last !== null && finalCount(last) >= accepted.size;
-      if (eventsFinal && eventsFinalAt === null) {
-        eventsFinalAt = performance.now();
-        eventsFinalEpoch = Date.now();
-      }
+      if (eventsFinal) eventsFinalAt ??= performance.now();
       // Outbox rows whose send job was never enqueued wait for the sweep cron (every 5 min in
       // production, for rows untouched 5 min). wrangler dev fires no crons, so do what production's
       // scheduler would: once the events are final, trigger the sweep every 60 s while rows wait.
@@ -513,11 +509,13 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     const busySeconds = (list: BatchRecord[]) =>
       Math.max(0.001, list.reduce((sum, batch) => sum + batch.duration_ms, 0) / 1000);
     const senderBatches = records.filter((record) => record.queue === "patient-notifications");
+    // Batch records carry workerd's epoch ms; the harness's instants map onto it from the start.
+    const eventsFinalEpoch = eventsFinalAt === null ? null : startedEpoch + (eventsFinalAt - started);
     const tailBatches = senderBatches.filter(
       (batch) => eventsFinalEpoch !== null && batch.started_at >= eventsFinalEpoch,
     );
-    const secondsIn = (epoch: number | undefined) =>
-      epoch === undefined || tailBatches.length === 0 ? null : round((epoch - startedEpoch) / 1000);
+    const lastOfTail = (at: (batch: BatchRecord) => number) =>
+      tailBatches.length === 0 ? null : round((Math.max(...tailBatches.map(at)) - startedEpoch) / 1000);
     return {
       events: plan.sends.length,
       duplicates: plan.duplicates,
@@ -558,8 +556,8 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
       sender_tail: {
         batches: tailBatches.length,
         messages: sumOf(tailBatches, (batch) => batch.messages),
-        last_started_s: secondsIn(Math.max(...tailBatches.map((batch) => batch.started_at))),
-        last_ended_s: secondsIn(Math.max(...tailBatches.map((batch) => batch.ended_at))),
+        last_started_s: lastOfTail((batch) => batch.started_at),
+        last_ended_s: lastOfTail((batch) => batch.ended_at),
       },
       patients_registered: patients,
       notifications_pending_at_end: last?.notifications?.by_status?.pending ?? 0,

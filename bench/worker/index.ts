@@ -220,6 +220,7 @@ export default {
 
   async queue(batch, env, ctx) {
     const counter = { roundTrips: 0 };
+    const started = Date.now();
     const record: BatchRecord = {
       queue: batch.queue,
       messages: batch.messages.length,
@@ -228,13 +229,12 @@ export default {
       threw: false,
       d1_round_trips: 0,
       duration_ms: 0,
-      started_at: Date.now(),
+      started_at: started,
       ended_at: 0,
       retried_event_ids: [],
     };
     const ledger = ledgerOf(CONSUMER_STAGE[batch.queue] ?? "events_consumer");
     ledger.invocations += 1;
-    const started = Date.now();
     try {
       const recorded = recordingBatch(batch, record);
       const offset = clockOffsetMs;

@@ -129,20 +129,26 @@ const ADOPTION_GUARD = `
     WHERE other.provider_message_id = ${OUTCOME.ref("provider_message_id")}
       AND other.notification_id <> ${OUTCOME.ref("notification_id")})`;
 
-const recordSqlOf = (rendered: boolean) => NOTIFICATION_OUTBOX.recordSql(outcomeSet(rendered), OUTCOME_REF);
-const takingSqlOf = (rendered: boolean) =>
-  NOTIFICATION_OUTBOX.takeSql(outcomeSet(rendered), "record", OUTCOME_TAKING_REF);
+/** The outcome's UPDATEs built so far, by form: at most eight. */
+const OUTCOME_SQL = new Map<string, string>();
 
 /**
- * The outcome's UPDATE by whether it sets `rendered`, whether it takes the row, and whether it adopts
+ * The outcome's UPDATE by whether it takes the row, whether it sets `rendered`, and whether it adopts
  * a message found at the provider: built once each.
  */
-const OUTCOME_SQL = {
-  record: [false, true].map(recordSqlOf),
-  taking: [false, true].map(takingSqlOf),
-  adoptingRecord: [false, true].map((rendered) => recordSqlOf(rendered) + ADOPTION_GUARD),
-  adoptingTaking: [false, true].map((rendered) => takingSqlOf(rendered) + ADOPTION_GUARD),
-};
+function outcomeSql(taking: boolean, setsRendered: boolean, adopted: boolean): string {
+  const key = `${taking}:${setsRendered}:${adopted}`;
+  let sql = OUTCOME_SQL.get(key);
+  if (sql === undefined) {
+    const set = outcomeSet(setsRendered);
+    const update = taking
+      ? NOTIFICATION_OUTBOX.takeSql(set, "record", OUTCOME_TAKING_REF)
+      : NOTIFICATION_OUTBOX.recordSql(set, OUTCOME_REF);
+    sql = adopted ? update + ADOPTION_GUARD : update;
+    OUTCOME_SQL.set(key, sql);
+  }
+  return sql;
+}
 
 /**
  * Records a send outcome and releases the lease, only if our lease still holds the row, or, with
@@ -167,15 +173,14 @@ export function recordOutcome(
     now,
     lease_token: lease.token,
   };
-  const setsRendered = outcome.rendered == null ? 0 : 1;
-  const adopted = outcome.adopted === true && outcome.providerMessageId != null;
+  const sql = outcomeSql(
+    taking !== undefined,
+    outcome.rendered != null,
+    outcome.adopted === true && outcome.providerMessageId != null,
+  );
   return taking
-    ? db
-        .prepare((adopted ? OUTCOME_SQL.adoptingTaking : OUTCOME_SQL.taking)[setsRendered] as string)
-        .bind(...OUTCOME_TAKING.bind({ ...values, ...takingValues(taking) }))
-    : db
-        .prepare((adopted ? OUTCOME_SQL.adoptingRecord : OUTCOME_SQL.record)[setsRendered] as string)
-        .bind(...OUTCOME.bind(values));
+    ? db.prepare(sql).bind(...OUTCOME_TAKING.bind({ ...values, ...takingValues(taking) }))
+    : db.prepare(sql).bind(...OUTCOME.bind(values));
 }
 
 /**

@@ -205,12 +205,13 @@ async function recordBeforeSend(phase: Phase, work: readonly JobRow[], decided: 
   }
   const sends: Send[] = [];
   decided.forEach((item, position) => {
-    if ((results[position]?.meta.changes ?? 0) === 0 && item.decision.action === "recovered") {
+    const taken = (results[position]?.meta.changes ?? 0) > 0;
+    if (!taken && item.decision.action === "recovered") {
       // Another sender took the row since our read, or another notification recorded the message
       // found (the same text to the same number, settled at the same time): the retry looks again.
       run.retry(item.index);
       log.warn("notification's message not adopted; will look again", idsOf(item.row));
-    } else if ((results[position]?.meta.changes ?? 0) === 0) {
+    } else if (!taken) {
       // Another sender took the row since our read: it carries on, we send nothing.
       run.retry(item.index, "lease_lost");
       log.warn("notification lease lost", idsOf(item.row));

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { archiveFinishedHistory } from "../../src/archive/run";
 import { TEST_NOW } from "../helpers/clock";
-import { makeEvent } from "../helpers/events";
+import { makeEvent, uniqueId } from "../helpers/events";
 import { EVENTS_QUEUE, eventMessage, eventRow, runBatch } from "../helpers/queue";
 import { archivedLines, countWhereIn } from "./helpers";
 
@@ -17,7 +17,7 @@ const DAY_MS = 86_400_000;
  * far behind. Its events are archived by when they were received, so it must not leave D1 first.
  */
 async function receiveOldHistory() {
-  const medicationRequestId = `med_req_late_${crypto.randomUUID().slice(0, 8)}`;
+  const medicationRequestId = uniqueId("med_req_late");
   const created = makeEvent("medication_request:created", {
     timestamp: "2025-03-01T09:00:00.000Z",
     data: { medication_request_id: medicationRequestId },

@@ -200,7 +200,8 @@ describe("the duplicate-SMS window", () => {
     expect(providers.sms).toHaveLength(2);
     expect(providers.sms[0]!.body).toBe(providers.sms[1]!.body);
     // Each job's retry runs in a sender of its own, at the same time (two queue invocations): both
-    // look up, both find the two messages, and neither has read the other's adoption.
+    // look up, both find the two messages, and neither has read the other's adoption. Not through
+    // runSender, whose spy on the queue's sendBatch two runs at once would share (neither delays a job).
     const retryAlone = (job: SendJob) =>
       runBatch(
         NOTIFICATIONS_QUEUE,
