@@ -12,6 +12,10 @@
  *   retry's delivery is another read), a delete per chunk acked.
  * - Workers: one request per invocation (each HTTP delivery, each queue batch, each cron run) and the
  *   workerd CPU of the pass split over the stages by their share of invocation time.
+ * - Workers Logs (wrangler.toml enables `observability`): a log event per invocation (its invocation
+ *   log) and per line the Worker writes. A stage carries its invocation logs; the Worker's lines are
+ *   counted by the harness as they arrive, by what they say, and priced in the total only (a line does
+ *   not say which invocation wrote it).
  * Priced at the marginal Workers Paid list prices of `PRICES_DATE` (no included amounts, no $5 base).
  */
 
@@ -27,6 +31,8 @@ export const PRICES = {
   d1_row_written: 1.0 / 1e6,
   d1_row_read: 0.001 / 1e6,
   d1_gb_month: 0.75,
+  /** Workers Logs, per log event beyond the 20 million a month included. */
+  workers_log_event: 0.6 / 1e6,
 } as const;
 
 /** Per-message provider fees listed beside the price, not in it (list prices of PRICES_DATE). */
@@ -109,6 +115,15 @@ export interface CostResult {
     queues: number;
     d1_rows_written: number;
     d1_rows_read: number;
+    workers_logs: number;
+  };
+  /** Workers Logs' events: an invocation log per invocation, and the Worker's own lines by message. */
+  workers_logs: {
+    log_events_per_event: number;
+    invocation_logs_per_event: number;
+    lines_per_event: number;
+    /** The Worker's lines per event by message (a request line by its route), most first. */
+    lines_by_message: { message: string; per_event: number }[];
   };
   provider_fees: typeof PROVIDER_FEES & {
     sms_per_event: number;
@@ -136,6 +151,7 @@ export function priceOf(counts: {
   queue_operations: number;
   rows_written: number;
   rows_read: number;
+  log_events: number;
 }) {
   const items = {
     worker_requests: counts.requests * PRICES.worker_request,
@@ -143,13 +159,15 @@ export function priceOf(counts: {
     queues: counts.queue_operations * PRICES.queue_operation,
     d1_rows_written: counts.rows_written * PRICES.d1_row_written,
     d1_rows_read: counts.rows_read * PRICES.d1_row_read,
+    workers_logs: counts.log_events * PRICES.workers_log_event,
   };
   return { items, total: Object.values(items).reduce((sum, value) => sum + value, 0) };
 }
 
 /**
  * The cost section: `ledgers` from the bench entry, `events` the unique events accepted, `cpuMs` the
- * workerd CPU of the pass (split over the stages by invocation time), `bytesPerEvent` D1's storage.
+ * workerd CPU of the pass (split over the stages by invocation time), `bytesPerEvent` D1's storage,
+ * `logLines` the Worker's log lines over the pass by message (none when not counted).
  */
 export function computeCost(input: {
   ledgers: Partial<Record<Stage, StageLedger>>;
@@ -159,12 +177,14 @@ export function computeCost(input: {
   bytesPerEvent: number | null;
   smsSent: number;
   emailsSent: number;
+  logLines?: Record<string, number>;
 }): CostResult {
   const { ledgers, events, indexes } = input;
+  const logLines = input.logLines ?? {};
   const per = (value: number) => value / Math.max(1, events);
   const totalWall = STAGES.reduce((sum, stage) => sum + (ledgers[stage]?.wall_ms ?? 0), 0);
   const byStage: Partial<Record<Stage, StageCost>> = {};
-  const totals = { requests: 0, cpu_ms: 0, queue_operations: 0, rows_written: 0, rows_read: 0 };
+  const totals = { requests: 0, cpu_ms: 0, queue_operations: 0, rows_written: 0, rows_read: 0, log_events: 0 };
   let withoutMeta = 0;
   const top: CostResult["top_writes"] = [];
   const topReads: CostResult["top_reads"] = [];
@@ -197,6 +217,8 @@ export function computeCost(input: {
       queue_operations: queueOperations(ledger),
       rows_written: ledger.rows_written,
       rows_read: ledger.rows_read,
+      // Each invocation's own log event; its lines are counted apart (below).
+      log_events: ledger.invocations,
     };
     for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += counts[key];
     withoutMeta += ledger.d1_statements_without_meta;
@@ -210,6 +232,9 @@ export function computeCost(input: {
       usd_per_million_events: round(per(priceOf(counts).total) * 1e6, 3),
     };
   }
+  const invocationLogs = totals.log_events;
+  const lines = Object.values(logLines).reduce((sum, count) => sum + count, 0);
+  totals.log_events += lines;
   const price = priceOf(totals);
   const sms = per(input.smsSent);
   const emails = per(input.emailsSent);
@@ -228,6 +253,15 @@ export function computeCost(input: {
     by_item: Object.fromEntries(
       Object.entries(price.items).map(([key, value]) => [key, round(per(value) * 1e6, 3)]),
     ) as CostResult["by_item"],
+    workers_logs: {
+      log_events_per_event: round(per(totals.log_events)),
+      invocation_logs_per_event: round(per(invocationLogs)),
+      lines_per_event: round(per(lines)),
+      lines_by_message: Object.entries(logLines)
+        .map(([message, count]) => ({ message, per_event: round(per(count)) }))
+        .sort((a, b) => b.per_event - a.per_event)
+        .slice(0, 10),
+    },
     provider_fees: {
       ...PROVIDER_FEES,
       sms_per_event: round(sms),
@@ -241,6 +275,33 @@ export function computeCost(input: {
     top_writes: top.sort((a, b) => b.rows_written_per_event - a.rows_written_per_event).slice(0, 10),
     top_reads: topReads.sort((a, b) => b.rows_read_per_event - a.rows_read_per_event).slice(0, 10),
   };
+}
+
+/**
+ * What a Worker log line says, to count lines by: its JSON `message`, with the matched route for a
+ * request line (`request /webhooks/novamed`), so the harness's own admin reads can be told apart.
+ */
+export function logLineKey(line: string): string {
+  try {
+    const parsed = JSON.parse(line) as { message?: unknown; route?: unknown };
+    if (typeof parsed.message !== "string") return "(no message)";
+    return parsed.message === "request" && typeof parsed.route === "string"
+      ? `request ${parsed.route}`
+      : parsed.message;
+  } catch {
+    return "(not JSON)";
+  }
+}
+
+/** Log lines written between two tallies, without those of the harness's own requests (admin reads). */
+export function logLinesBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const lines: Record<string, number> = {};
+  for (const [key, count] of Object.entries(after)) {
+    if (key.startsWith("request /admin") || key.startsWith("request /__bench")) continue;
+    const written = count - (before[key] ?? 0);
+    if (written > 0) lines[key] = written;
+  }
+  return lines;
 }
 
 /** Each table's indexes (automatic ones for UNIQUE and PRIMARY KEY included) from a D1 file. */

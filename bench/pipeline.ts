@@ -12,6 +12,7 @@
 import { DEFAULT_CLINIC_ID, SEEDED_START_TIME } from "../tools/simulator/args.ts";
 import { buildPlan, type EntityKind, lifecycleOutcomes } from "../tools/simulator/generator.ts";
 import type { BatchRecord, Stage, StageLedger } from "./batch-record.ts";
+import { logLinesBetween } from "./cost.ts";
 import { busyShare, cpuDelta, machineCpu, treeCpu, waitForQuiet } from "./proc.ts";
 import type { ProviderFigures } from "./providers.ts";
 import type { RuntimeServer } from "./runtime.ts";
@@ -123,6 +124,11 @@ export interface PipelineResult {
   server_cpu_ms: number | null;
   /** The bench entry's cost ledger by stage (bench/worker/ledger.ts); the harness prices it and drops it. */
   ledger?: Partial<Record<Stage, StageLedger>>;
+  /**
+   * The Worker's log lines from the first send to the drain, by what they say (bench/cost.ts
+   * `logLineKey`), without the harness's own admin reads; priced with the ledger, then dropped.
+   */
+  log_lines?: Record<string, number>;
 }
 
 export interface Stats {
@@ -367,6 +373,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
   const quiet = await waitForQuiet(30_000);
   await options.measured?.start();
   const cpuBefore = { server: treeCpu(server.pid), machine: machineCpu() };
+  const tallyBefore = server.logTally();
   const started = performance.now();
   const startedEpoch = Date.now();
   const stats = async () => (await adminGet<Stats>(server, options.adminToken, "/admin/stats")).body;
@@ -405,6 +412,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
     let sweeps = 0;
     let sweepsFailed = 0;
     let cpuAfter: typeof cpuBefore | null = null;
+    let tallyAfter: Record<string, number> | null = null;
     while (Date.now() < deadline) {
       last = await countStatuses(database).catch(() => last);
       const eventsFinal = last !== null && finalCount(last) >= accepted.size;
@@ -428,12 +436,14 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
       if (eventsFinal && (options.withoutSender || (last?.notifications?.by_status?.pending ?? 0) === 0)) {
         drainedAt = performance.now();
         cpuAfter = { server: treeCpu(server.pid), machine: machineCpu() };
+        tallyAfter = server.logTally();
         break;
       }
       await sleep(100);
     }
     const seconds = ((drainedAt ?? performance.now()) - started) / 1000;
     cpuAfter ??= { server: treeCpu(server.pid), machine: machineCpu() };
+    tallyAfter ??= server.logTally();
     await options.measured?.end();
     const serverCpu = cpuDelta(cpuBefore.server, cpuAfter.server).totalMs;
     const busy = busyShare(cpuBefore.machine, cpuAfter.machine);
@@ -575,6 +585,7 @@ export async function runPipeline(server: RuntimeServer, options: PipelineOption
       d1_round_trip_cpu_ms: roundTripCpuMs,
       server_cpu_ms: serverCpu > 0 ? round(serverCpu, 0) : null,
       ledger,
+      log_lines: logLinesBetween(tallyBefore, tallyAfter),
       server_cpu_ms_per_event: serverCpu > 0 ? round(serverCpu / Math.max(1, accepted.size), 3) : null,
       machine_busy: busy === null ? null : round(busy),
       machine_busy_before: quiet.busy === null ? null : round(quiet.busy),

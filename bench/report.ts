@@ -249,6 +249,10 @@ function costTable(cost: CostResult): string[] {
         ],
       ],
     ),
+    `Workers Logs (in the price): ${fmt(cost.workers_logs.log_events_per_event, 2)} log events per event, ${fmt(cost.workers_logs.invocation_logs_per_event, 2)} invocation logs and ${fmt(cost.workers_logs.lines_per_event, 2)} lines (${cost.workers_logs.lines_by_message
+      .slice(0, 4)
+      .map(({ message, per_event }) => `${message} ${fmt(per_event, 2)}`)
+      .join(", ")}), $${fmt(cost.by_item.workers_logs, 2)} per million events`,
     `storage: $${fmt(cost.storage_usd_per_million_events_month ?? Number.NaN, 2)} per million events per month kept; provider fees beside (not in) the price: ${fmt(cost.provider_fees.sms_per_event, 3)} SMS and ${fmt(cost.provider_fees.emails_per_event, 3)} emails per event, $${fmt(cost.provider_fees.usd_per_million_events)} per million events`,
   ];
 }

@@ -406,7 +406,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     const sumOfRounds = (value: (round: (typeof rounds)[number]) => number) =>
       rounds.reduce((sum, round) => sum + value(round), 0);
     let storage: StorageResult | null = null;
-    const { ledger, ...figures } = result;
+    const { ledger, log_lines: logLines, ...figures } = result;
     try {
       const file = findDatabaseFile(persist);
       cost = computeCost({
@@ -417,6 +417,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
         bytesPerEvent: null,
         smsSent: result.providers.sms_accepted,
         emailsSent: result.providers.email_accepted,
+        logLines,
       });
       let archive: ArchiveMeasurement | null = null;
       try {
@@ -504,7 +505,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
   let faults: Results["faults"] = null;
   if (settings.parts.has("faults")) {
     const { result } = await pipelinePass("faults", settings.faultRate, settings.faultEvents, settings.faultsTimeoutS);
-    const { ledger: _ledger, ...figures } = result;
+    const { ledger: _ledger, log_lines: _logLines, ...figures } = result;
     faults = { rate: settings.faultRate, ...figures };
     progress(
       `faults: lost ${faults.lost}, double_applied ${faults.double_applied}, retried ${faults.retried}, drained ${faults.drained}`,

@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
+import { logLineKey } from "./cost.ts";
 import { treeCpu } from "./proc.ts";
 import { ROOT, type Server } from "./servers.ts";
 
@@ -22,6 +23,8 @@ export interface RuntimeServer extends Server {
   mf: Miniflare;
   /** Lines the Worker wrote to stdout/stderr (its JSON logs), counted and dropped. */
   logLines(): number;
+  /** The same lines by what they say (bench/cost.ts `logLineKey`), so far. */
+  logTally(): Record<string, number>;
 }
 
 /** `wrangler deploy --dry-run --outdir`: the receiver exactly as it would be uploaded. */
@@ -138,6 +141,7 @@ export async function startRuntime(options: {
     ...(options.inspectorPort !== undefined ? { unsafeInspectorProxy: true } : {}),
   } as unknown as Parameters<typeof convertV4MiniflareOptions>[0];
   let lines = 0;
+  const tally = new Map<string, number>();
   const known = new Set(started);
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -148,8 +152,13 @@ export async function startRuntime(options: {
       ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
       ...(options.persist ? { resourcePersistencePath: options.persist } : {}),
       // The Worker's log lines reach this process as structured logs and are dropped here: production
-      // ships them to Workers Logs, not to a terminal. Counted, so a part can check one per request.
-      handleStructuredLogs: () => void lines++,
+      // ships them to Workers Logs, not to a terminal. Counted, so a part can check one per request,
+      // and by what they say, so the pipeline can price them (Workers Logs bills each line).
+      handleStructuredLogs: ({ message }: { message: string }) => {
+        lines++;
+        const key = logLineKey(message);
+        tally.set(key, (tally.get(key) ?? 0) + 1);
+      },
       workers: [workerOptions],
     } as unknown as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
@@ -164,6 +173,7 @@ export async function startRuntime(options: {
     pid,
     mf,
     logLines: () => lines,
+    logTally: () => Object.fromEntries(tally),
     onLine: () => () => {},
     async stop() {
       if (!instances.delete(mf)) return;

@@ -3,6 +3,8 @@ import { emptyLedger, type StageLedger } from "../../bench/batch-record.ts";
 import {
   billedRowsWritten,
   computeCost,
+  logLineKey,
+  logLinesBetween,
   parseWrite,
   priceOf,
   storageUsdPerMillionEventsMonth,
@@ -19,13 +21,15 @@ describe("bench: pricing (bench/cost.ts)", () => {
       queue_operations: 1e6,
       rows_written: 1e6,
       rows_read: 1e6,
+      log_events: 1e6,
     });
     expect(items.worker_requests).toBeCloseTo(0.3, 10);
     expect(items.worker_cpu).toBeCloseTo(0.02, 10);
     expect(items.queues).toBeCloseTo(0.4, 10);
     expect(items.d1_rows_written).toBeCloseTo(1, 10);
     expect(items.d1_rows_read).toBeCloseTo(0.001, 10);
-    expect(total).toBeCloseTo(1.721, 10);
+    expect(items.workers_logs).toBeCloseTo(0.6, 10);
+    expect(total).toBeCloseTo(2.321, 10);
     expect(storageUsdPerMillionEventsMonth(2000)).toBe(1.5); // 2 GB at $0.75/GB-month
   });
 
@@ -69,6 +73,7 @@ describe("bench: pricing (bench/cost.ts)", () => {
       bytesPerEvent: null,
       smsSent: 50,
       emailsSent: 0,
+      logLines: { "request /webhooks/novamed": 125, "event batch": 2, "notification outcome": 40 },
     });
     expect(cost.d1_rows_written_per_event).toBe(10);
     expect(cost.d1_rows_read_per_event).toBe(50);
@@ -76,11 +81,51 @@ describe("bench: pricing (bench/cost.ts)", () => {
     expect(cost.worker_invocations_per_event).toBe(1.27);
     expect(cost.by_stage.edge?.cpu_ms_per_event).toBe(1);
     expect(cost.by_stage.events_consumer?.cpu_ms_per_event).toBe(3);
-    // per event: 1.27 requests, 4 CPU ms, 3.8 queue ops, 10 rows written, 50 rows read
-    const expected = (1.27 * 0.3 + 4 * 0.02 + 3.8 * 0.4 + 10 * 1 + 50 * 0.001) / 1e6;
+    // Workers Logs: an invocation log per invocation (1.27) and the Worker's lines (1.67), by message.
+    expect(cost.workers_logs).toEqual({
+      log_events_per_event: 2.94,
+      invocation_logs_per_event: 1.27,
+      lines_per_event: 1.67,
+      lines_by_message: [
+        { message: "request /webhooks/novamed", per_event: 1.25 },
+        { message: "notification outcome", per_event: 0.4 },
+        { message: "event batch", per_event: 0.02 },
+      ],
+    });
+    expect(cost.by_item.workers_logs).toBeCloseTo(2.94 * 0.6, 3);
+    // A stage carries its own invocation logs, not the lines (which name no invocation).
+    expect(cost.by_stage.events_consumer?.usd_per_million_events).toBeCloseTo(
+      0.02 * 0.3 + 3 * 0.02 + 2.55 * 0.4 + 10 * 1 + 50 * 0.001 + 0.02 * 0.6,
+      3,
+    );
+    // per event: 1.27 requests, 4 CPU ms, 3.8 queue ops, 10 rows written, 50 rows read, 2.94 log events
+    const expected = (1.27 * 0.3 + 4 * 0.02 + 3.8 * 0.4 + 10 * 1 + 50 * 0.001 + 2.94 * 0.6) / 1e6;
     expect(cost.usd_per_million_events).toBeCloseTo(expected * 1e6, 3);
     expect(cost.provider_fees.sms_per_event).toBe(0.5);
     expect(cost.storage_usd_per_million_events_month).toBeNull();
+  });
+
+  it("counts the Worker's log lines by message, a request line by its route, without the harness's own reads", () => {
+    expect(logLineKey('{"level":"info","message":"request","route":"/webhooks/novamed","status":200}')).toBe(
+      "request /webhooks/novamed",
+    );
+    expect(logLineKey('{"level":"info","message":"notification outcome","status":"sent"}')).toBe(
+      "notification outcome",
+    );
+    expect(logLineKey('{"level":"info","status":"sent"}')).toBe("(no message)");
+    expect(logLineKey("plain text")).toBe("(not JSON)");
+    expect(
+      logLinesBetween(
+        { "request /webhooks/novamed": 10, "request /admin/patients/:patient_id": 100 },
+        {
+          "request /webhooks/novamed": 35,
+          "request /admin/stats": 4,
+          "request /__bench/ledger": 1,
+          "event batch": 2,
+          "request /admin/patients/:patient_id": 100,
+        },
+      ),
+    ).toEqual({ "request /webhooks/novamed": 25, "event batch": 2 });
   });
 
   it("names the statements that read the most rows, per event", () => {
