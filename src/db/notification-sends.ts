@@ -184,6 +184,38 @@ export function recordOutcome(
 }
 
 /**
+ * A message this notification's own call created is its own: another notification that adopted it
+ * took a message that was not its. That happens when the other's lookup (after a lost answer) ran in
+ * the moment between the provider's answer to our call and our record of it, so it read the message
+ * as nobody's ({@link ADOPTION_GUARD} covers only a message already recorded). Recorded with our
+ * outcome, in the same write: the other row goes back to `pending`, with the time of its own earlier
+ * attempt as its send mark, so its next sender looks again (the sweep enqueues it). That lookup skips
+ * our message, now recorded, and adopts the other's own if its attempt reached the provider, or sends it
+ * if not. Without this, its text was never sent while its row said `sent`. `changes` says how many
+ * rows went back (none, nearly always: one index search).
+ */
+export function releaseAdopters(
+  db: D1Database,
+  notificationId: string,
+  providerMessageId: string,
+  now: string,
+  /** Only once our row records the message (a delivery report, which the provider could send for another). */
+  whenRecorded = false,
+): D1PreparedStatement {
+  return db
+    .prepare(whenRecorded ? RELEASE_ADOPTERS_SQL + RECORDED_BY_US : RELEASE_ADOPTERS_SQL)
+    .bind(notificationId, providerMessageId, now);
+}
+
+const RELEASE_ADOPTERS_SQL = `UPDATE notifications SET status = 'pending', status_at = ?3,
+  error = 'adopted another notification''s message; will look again', provider_message_id = NULL,
+  send_started_at = COALESCE(send_started_at, sent_at), sent_at = NULL, next_attempt_at = NULL,
+  lease_token = NULL, lease_expires_at = NULL, updated_at = ?3
+WHERE provider_message_id = ?2 AND notification_id <> ?1`;
+const RECORDED_BY_US = `
+  AND EXISTS (SELECT 1 FROM notifications AS ours WHERE ours.notification_id = ?1 AND ours.provider_message_id = ?2)`;
+
+/**
  * Releases a lease without changing the status (a failure that will retry), noting when the retry is
  * due so the sweep leaves the row alone until then. An `unknown` outcome keeps `send_started_at`, so
  * the retry asks the provider first; a definite failure clears it. With `taking`, on a row read and
@@ -310,10 +342,13 @@ export async function applyDeliveryReport(
 ): Promise<NotificationRow | null> {
   if (report.notificationId === null) return deliveryReportStatement(db, report, now).first<NotificationRow>();
   // By our id, the row may not have the provider's id yet (the report came before the send's outcome):
-  // it is filled in first, only where missing, so the report itself leaves the column alone.
+  // it is filled in first, only where missing, so the report itself leaves the column alone. The
+  // provider reports the message as ours (the callback URL carries our id), so a notification that
+  // adopted it looks again, as when the sender records it (releaseAdopters).
   const [, applied] = await db.batch([
     deliveryReportSql(db, DELIVERY_REPORT_PROVIDER_ID_SQL, report, now),
     deliveryReportSql(db, DELIVERY_REPORT_SQL, report, now),
+    releaseAdopters(db, report.notificationId, report.providerMessageId, now, true),
   ]);
   return (applied?.results[0] as NotificationRow | undefined) ?? null;
 }

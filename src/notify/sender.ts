@@ -7,6 +7,7 @@ import {
   type Outcome,
   readNotifications,
   recordOutcome,
+  releaseAdopters,
   releaseNotification,
   type SendLease,
   type Taking,
@@ -272,7 +273,14 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
   const answeredAt = new Date(clock()).toISOString();
   const outcome = outcomeOfResult(row, result, provider, answeredAt);
   const statements = outcome
-    ? [recordOutcome(env.DB, outcome, lease, answeredAt)]
+    ? [
+        recordOutcome(env.DB, outcome, lease, answeredAt),
+        // The message our call created is ours, whether or not our lease still holds the row: a
+        // notification that adopted it since the answer looks again.
+        ...(outcome.status === "sent" && outcome.providerMessageId
+          ? [releaseAdopters(env.DB, row.notification_id, outcome.providerMessageId, answeredAt)]
+          : []),
+      ]
     : [
         releaseNotification(
           env.DB,
@@ -301,6 +309,8 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
     run.retry(index);
     return;
   }
+  if (outcome?.status === "sent" && outcome.providerMessageId && (written[1]?.meta.changes ?? 0) > 0)
+    log.warn("notification's message was adopted by another; that one will look again", { ...ids, provider });
   if (outcome && (written[0]?.meta.changes ?? 0) === 0) {
     // Our lease was taken over while the provider answered: never ack this job as sent.
     run.retry(index, "lease_lost");

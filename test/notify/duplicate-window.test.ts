@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { HttpResponse, http } from "msw";
 import { describe, expect, it, vi } from "vitest";
+import { NOTIFICATION_OUTBOX } from "../../src/db/notification-outbox";
 import { consumeNotifications } from "../../src/queue/notifications-consumer";
 import type { SendJob } from "../../src/queue/send-job";
 import { adminFetch } from "../helpers/admin";
@@ -226,6 +227,101 @@ describe("the duplicate-SMS window", () => {
       .bind(events[0]!.event_id, events[1]!.event_id)
       .all<{ sid: string }>();
     expect(sids.results.map(({ sid }) => sid).sort()).toEqual(providers.created.map(({ sid }) => sid).sort());
+  });
+
+  it("a message adopted by another notification before its sender recorded it goes back to its own", async () => {
+    const patientId = await createPatient();
+    const plain = { patient_id: patientId, carrier: "Acme Freight", tracking_number: "ACME-1" };
+    const events = [1, 2].map(() => makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } }));
+    const jobs = (await applyAndCaptureJobs(events)).filter((job) => job.channel === "sms");
+    const [own, other] = jobs as [SendJob, SendJob];
+    const rowOf = (job: SendJob) =>
+      env.DB.prepare(
+        `SELECT status, provider_message_id AS sid, send_started_at FROM notifications WHERE event_id = ?1 AND channel = 'sms'`,
+      )
+        .bind(job.event_id)
+        .first<{ status: string; sid: string | null; send_started_at: string | null }>();
+    // The other notification's first attempt never reached Twilio: its outcome is unknown.
+    server.use(
+      http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => HttpResponse.error(), {
+        once: true,
+      }),
+    );
+    await runSender([other]);
+    expect(await rowOf(other)).toMatchObject({ status: "pending", sid: null });
+    // While Twilio answers our call (the message created, our answer not yet recorded), the other's
+    // retry looks its text up, finds our word-for-word identical message, and adopts it.
+    let raced = false;
+    const providers = mockProviders(server, {
+      whileSending: async () => {
+        if (raced) return;
+        raced = true;
+        await runBatch(
+          NOTIFICATIONS_QUEUE,
+          [{ id: uniqueId("job"), timestamp: new Date(), attempts: 2, body: other }],
+          { ...providerEnv(), NOTIFICATIONS: env.NOTIFICATIONS },
+          (batch, batchEnv) => consumeNotifications(batch, batchEnv, { now: () => DAYTIME + 30_000 }),
+        );
+        expect(await rowOf(other)).toMatchObject({ status: "sent", sid: providers.created[0]!.sid });
+      },
+    });
+    await runSender([own], { now: DAYTIME + 29_000 });
+    expect(raced).toBe(true);
+    // Our record of the message takes it back: the other row waits to look again, from its first attempt.
+    expect(await rowOf(own)).toMatchObject({ status: "sent", sid: providers.created[0]!.sid });
+    const reopened = await rowOf(other);
+    expect(reopened).toMatchObject({ status: "pending", sid: null });
+    expect(reopened!.send_started_at).not.toBeNull();
+    // The sweep enqueues it again once it has been quiet for 5 minutes (its clock is the sender's).
+    const sweep = (at: number) =>
+      NOTIFICATION_OUTBOX.takeStale(env.DB, new Date(at - 300_000).toISOString(), new Date(at).toISOString(), 100);
+    expect(await sweep(DAYTIME + 60_000)).not.toContainEqual({ event_id: other.event_id, channel: "sms" });
+    expect(await sweep(DAYTIME + 360_000)).toContainEqual({ event_id: other.event_id, channel: "sms" });
+    // Its retry finds our message recorded and nothing else: its text never reached Twilio, so it is sent now.
+    await runSender([other], { now: DAYTIME + 400_000, attempts: 3 });
+    expect(providers.sms).toHaveLength(2);
+    const sids = [(await rowOf(own))!.sid, (await rowOf(other))!.sid];
+    expect(sids.sort()).toEqual(providers.created.map(({ sid }) => sid).sort());
+    expect((await rowOf(other))!.status).toBe("sent");
+  });
+
+  it("Twilio's report of a message as ours sends a notification that adopted it to look again", async () => {
+    const patientId = await createPatient();
+    const plain = { patient_id: patientId, carrier: "Acme Freight", tracking_number: "ACME-1" };
+    const events = [1, 2].map(() => makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } }));
+    const [own, other] = (await applyAndCaptureJobs(events)).filter((job) => job.channel === "sms") as [
+      SendJob,
+      SendJob,
+    ];
+    const rowOf = (job: SendJob) =>
+      env.DB.prepare(
+        `SELECT notification_id, status, provider_message_id AS sid FROM notifications WHERE event_id = ?1 AND channel = 'sms'`,
+      )
+        .bind(job.event_id)
+        .first<{ notification_id: string; status: string; sid: string | null }>();
+    // The other's first attempt never reached Twilio; ours did, and its answer was lost.
+    server.use(
+      http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => HttpResponse.error(), {
+        once: true,
+      }),
+    );
+    await runSender([other]);
+    const providers = mockProviders(server, { loseAnswers: 1 });
+    await runSender([own], { now: DAYTIME + 10_000 });
+    // The other's retry finds our message, which no row records yet, and adopts it.
+    await runSender([other], { now: DAYTIME + 30_000, attempts: 2 });
+    const sid = providers.created[0]!.sid;
+    expect(await rowOf(other)).toMatchObject({ status: "sent", sid });
+    // Twilio's callback for our message (its URL carries our id) records it as ours; the other looks again.
+    await statusCallback((await rowOf(own))!.notification_id, { MessageSid: sid, MessageStatus: "delivered" });
+    expect(await rowOf(own)).toMatchObject({ status: "delivered", sid });
+    expect(await rowOf(other)).toMatchObject({ status: "pending", sid: null });
+    // A report naming a message its row does not record sends nobody back (the other is sent now).
+    await runSender([other], { now: DAYTIME + 400_000, attempts: 3 });
+    const otherSid = (await rowOf(other))!.sid!;
+    await statusCallback((await rowOf(own))!.notification_id, { MessageSid: otherSid, MessageStatus: "delivered" });
+    expect(await rowOf(other)).toMatchObject({ status: "sent", sid: otherSid });
+    expect(providers.sms).toHaveLength(2);
   });
 
   it("a request that never reached Twilio is not found, so the retry sends it once", async () => {
