@@ -162,7 +162,7 @@ export function selectPatientNotifications(
   patientId: string,
   limit: number,
 ): Query<NotificationRow> {
-  const inScope = andEventInScope(scope, "event_id", "?3");
+  const inScope = andEventInScope(scope, "notifications.event_id", "?3");
   return query<NotificationRow>(
     db
       .prepare(`SELECT * FROM notifications WHERE patient_id = ?1${inScope.sql} ORDER BY created_at DESC LIMIT ?2`)

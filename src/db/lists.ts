@@ -2,7 +2,7 @@ import type { EntityKind } from "../event-types";
 import { inStatusIndex, type NotificationRow, type NotificationStatus } from "./notification-outbox";
 import { type ListPosition, nextPage, type Page, pageLimit } from "./paging";
 import { where } from "./parameters";
-import { inScopeCondition, type StaffScope } from "./scope";
+import { eventInScopeCondition, inScopeCondition, type StaffScope } from "./scope";
 
 /**
  * Typed SQL of the console's list pages (issue 24.1): patients, orders, medication requests, refills
@@ -156,7 +156,8 @@ export interface NotificationListQuery extends ListQuery {
 /**
  * Notifications by creation, newest first (`notifications_created`, or `notifications_status_created`
  * with a status other than 'sent'), filtered by status, reason, channel and kind; a scope of some
- * clinics sees those of its clinics' events (`events_clinic_received`). The sent rows are not in the
+ * clinics sees those of its clinics' events, each row's event checked by its primary key as the list
+ * walks its index. The sent rows are not in the
  * status index (migration 0176): with 'sent', the list reads `notifications_created` in its order and
  * keeps the sent rows, most rows being sent.
  */
@@ -167,10 +168,7 @@ export async function listNotifications(
 ): Promise<Page<NotificationRow>> {
   const filters = pageConditions(
     where()
-      .and(
-        scope.clinics !== "all",
-        (param) => `event_id IN (SELECT event_id FROM events WHERE ${inScopeCondition(scope, "clinic_id", param)})`,
-      )
+      .and(scope.clinics !== "all", (param) => eventInScopeCondition(scope, "notifications.event_id", param))
       .and(
         Boolean(query.status),
         (param) => `status = ${param(query.status)}${query.status === "sent" ? "" : ` AND ${inStatusIndex()}`}`,

@@ -225,7 +225,7 @@ export async function reopenNotifications(
   limit: number,
   now: string,
 ): Promise<OutboxKey[]> {
-  const inScope = andEventInScope(scope, "event_id", "?4");
+  const inScope = andEventInScope(scope, "notifications.event_id", "?4");
   const { results } = await db
     .prepare(
       `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?3
@@ -252,7 +252,7 @@ export async function reopenNotification(
   sendableSuppressions: readonly string[],
   now: string,
 ): Promise<OutboxKey | null> {
-  const inScope = andEventInScope(scope, "event_id", "?4");
+  const inScope = andEventInScope(scope, "notifications.event_id", "?4");
   return db
     .prepare(
       `UPDATE notifications SET status = 'pending', error = NULL, lease_expires_at = NULL, lease_token = NULL, updated_at = ?2

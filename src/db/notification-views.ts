@@ -67,7 +67,7 @@ WHERE 1${inScope.sql}`
  * both counts see the same rows.
  */
 export async function notificationStats(db: D1Database, scope: StaffScope): Promise<NotificationStats> {
-  const inScope = andEventInScope(scope, "event_id", "?1");
+  const inScope = andEventInScope(scope, "notifications.event_id", "?1");
   const counted = `${inStatusIndex()}${inScope.sql}`;
   const byReason = (status: "held" | "suppressed") =>
     query<{ key: string; count: number }>(
@@ -144,7 +144,7 @@ export async function notificationWithHistory(
   scope: StaffScope,
   notificationId: string,
 ): Promise<{ row: NotificationRow; history: StatusChange[] } | null> {
-  const inScope = andEventInScope(scope, "event_id", "?2");
+  const inScope = andEventInScope(scope, "notifications.event_id", "?2");
   const [rows, history] = await readBatch(db, [
     query<NotificationRow>(
       db

@@ -51,7 +51,7 @@ export async function readOverview(
   since: string,
 ): Promise<Overview> {
   const events = andInScope(scope, "clinic_id", "?2");
-  const notifications = andEventInScope(scope, "event_id", "?1");
+  const notifications = andEventInScope(scope, "notifications.event_id", "?1");
   const openAlerts = andInScope(scope, "clinic_id", "?1");
   const [clinics, hourly, oldest, alerts] = await readBatch(db, [
     query<ClinicActivity>(

@@ -1,7 +1,7 @@
 import { type Query, query } from "./batch";
 import { withUnassignedPatients } from "./lists";
 import { where } from "./parameters";
-import { inScopeCondition, type StaffScope } from "./scope";
+import { eventInScopeCondition, inScopeCondition, type StaffScope } from "./scope";
 
 /**
  * Typed SQL of the search (issue 24.1): the patient search index of keyed digests (migration 0110),
@@ -198,10 +198,10 @@ export function selectIdsByPrefix(
   const params = where();
   const [from, to] = [params.param(lower), params.param(prefixEnd(lower))];
   const within = scoped === "patient" ? withUnassignedPatients(scope, soleClinic) : scope;
-  // Notifications belong to the clinic of their event (events_clinic_received answers the subquery).
+  // Notifications belong to the clinic of their event (each hit's event read by its primary key).
   const scopeCondition = (param: (value: unknown) => string) =>
     scoped === "event"
-      ? `event_id IN (SELECT event_id FROM events WHERE ${inScopeCondition(within, "clinic_id", param)})`
+      ? eventInScopeCondition(within, "t.event_id", param)
       : inScopeCondition(within, "clinic_id", param);
   const inScope = within.clinics === "all" ? "" : ` AND ${scopeCondition(params.param)}`;
   const [clinic, event] =

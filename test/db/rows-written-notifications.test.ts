@@ -8,7 +8,7 @@ import { readOverview } from "../../src/db/overview";
 import { ALL_CLINICS, type StaffScope } from "../../src/db/scope";
 import { selectIdsByPrefix } from "../../src/db/search";
 import { notificationsInStatus, openAlertsStatement } from "../../src/db/watch";
-import { queryPlans, wrapDatabase } from "../helpers/d1";
+import { hookBinds, queryPlans, wrapDatabase } from "../helpers/d1";
 import { CLINIC_ID, uniqueId } from "../helpers/events";
 
 /**
@@ -203,22 +203,14 @@ describe("D1 rows written per delivery report", () => {
   function counting(): { db: D1Database; written: () => number } {
     let written = 0;
     const db = wrapDatabase(env.DB, {
-      prepare: (sql, prepare) => {
-        const statement = prepare(sql);
-        const bind = statement.bind.bind(statement);
-        statement.bind = (...values: unknown[]) => {
-          const bound = bind(...values);
-          const first = bound.first.bind(bound);
-          bound.first = (async (column?: string) => {
-            const { meta, results } = await bound.run();
-            written += meta.rows_written;
-            const row = (results[0] ?? null) as Record<string, unknown> | null;
-            return column && row ? row[column] : row;
-          }) as typeof first;
-          return bound;
-        };
-        return statement;
-      },
+      prepare: hookBinds((_sql, bound) => {
+        bound.first = (async (column?: string) => {
+          const { meta, results } = await bound.run();
+          written += meta.rows_written;
+          const row = (results[0] ?? null) as Record<string, unknown> | null;
+          return column && row ? row[column] : row;
+        }) as typeof bound.first;
+      }),
       batch: async (statements, batch) => {
         const results = await batch(statements);
         for (const result of results) written += result.meta.rows_written;

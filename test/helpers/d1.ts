@@ -31,6 +31,23 @@ export function wrapDatabase(db: D1Database, interceptors: D1Interceptors): D1Da
 }
 
 /**
+ * A `prepare` interceptor that hands each statement to `hook` with its SQL once it is bound (a bound
+ * statement is the one that runs, alone or in a batch), for a test to mark it or wrap its methods.
+ */
+export function hookBinds(hook: (sql: string, bound: D1PreparedStatement) => void): D1Interceptors["prepare"] {
+  return (sql, prepare) => {
+    const statement = prepare(sql);
+    const bind = statement.bind.bind(statement);
+    statement.bind = (...values: unknown[]) => {
+      const bound = bind(...values);
+      hook(sql, bound);
+      return bound;
+    };
+    return statement;
+  };
+}
+
+/**
  * `db` recording the runtime's `meta` of every statement whose SQL starts with `sqlPrefix` that runs
  * in a `batch` (the Worker's writes do), in order: how tests measure D1's rows written and read.
  */
@@ -38,17 +55,9 @@ export function batchedMeta(db: D1Database, sqlPrefix: string): { db: D1Database
   const metas: D1Meta[] = [];
   const marked = new WeakSet<D1PreparedStatement>();
   const wrapped = wrapDatabase(db, {
-    prepare: (sql, prepare) => {
-      const statement = prepare(sql);
-      if (!sql.startsWith(sqlPrefix)) return statement;
-      const bind = statement.bind.bind(statement);
-      statement.bind = (...values: unknown[]) => {
-        const bound = bind(...values);
-        marked.add(bound);
-        return bound;
-      };
-      return statement;
-    },
+    prepare: hookBinds((sql, bound) => {
+      if (sql.startsWith(sqlPrefix)) marked.add(bound);
+    }),
     batch: async (statements, batch) => {
       const results = await batch(statements);
       statements.forEach((statement, index) => {
