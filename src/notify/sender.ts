@@ -272,14 +272,13 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
   const answered = Date.now();
   const answeredAt = new Date(clock()).toISOString();
   const outcome = outcomeOfResult(row, result, provider, answeredAt);
+  // The message our call created is ours, whether or not our lease still holds the row: a notification
+  // that adopted it since the answer looks again. Only a provider with a lookup (Twilio) has adoptions.
+  const sentId = outcome?.status === "sent" && decision.provider.find ? outcome.providerMessageId : null;
   const statements = outcome
     ? [
         recordOutcome(env.DB, outcome, lease, answeredAt),
-        // The message our call created is ours, whether or not our lease still holds the row: a
-        // notification that adopted it since the answer looks again.
-        ...(outcome.status === "sent" && outcome.providerMessageId
-          ? [releaseAdopters(env.DB, row.notification_id, outcome.providerMessageId, answeredAt)]
-          : []),
+        ...(sentId ? [releaseAdopters(env.DB, row.notification_id, sentId, answeredAt)] : []),
       ]
     : [
         releaseNotification(
@@ -309,7 +308,7 @@ async function callAndRecord(phase: Phase, { index, row, decision }: Send): Prom
     run.retry(index);
     return;
   }
-  if (outcome?.status === "sent" && outcome.providerMessageId && (written[1]?.meta.changes ?? 0) > 0)
+  if (sentId && (written[1]?.meta.changes ?? 0) > 0)
     log.warn("notification's message was adopted by another; that one will look again", { ...ids, provider });
   if (outcome && (written[0]?.meta.changes ?? 0) === 0) {
     // Our lease was taken over while the provider answered: never ack this job as sent.
