@@ -170,6 +170,8 @@ export function mockProviders(
     loseEmailAnswers?: number;
     /** Runs while Twilio "processes" an SMS, before it answers. */
     whileSending?: (form: URLSearchParams) => Promise<void>;
+    /** Twilio's clock, which stamps each message's `date_created` (the machine's by default). */
+    now?: () => number;
   } = {},
 ) {
   let answersToLose = options.loseAnswers ?? 0;
@@ -194,13 +196,14 @@ export function mockProviders(
       });
       const sid = `SM${crypto.randomUUID().replaceAll("-", "")}`;
       const accountSid = String(params.accountSid);
-      created.push({ accountSid, sid, form, at: new Date() });
+      const at = new Date(options.now?.() ?? Date.now());
+      created.push({ accountSid, sid, form, at });
       await options.whileSending?.(form);
       if (answersToLose > 0) {
         answersToLose -= 1;
         return HttpResponse.error();
       }
-      return HttpResponse.json(twilioMessage(accountSid, sid, form, "accepted", new Date()), { status: 201 });
+      return HttpResponse.json(twilioMessage(accountSid, sid, form, "accepted", at), { status: 201 });
     }),
     http.get("https://api.twilio.com/2010-04-01/Accounts/:accountSid/Messages.json", ({ request, params }) => {
       const query = new URL(request.url).searchParams;

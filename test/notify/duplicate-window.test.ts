@@ -324,6 +324,43 @@ describe("the duplicate-SMS window", () => {
     expect(providers.sms).toHaveLength(2);
   });
 
+  it("the lookup takes only a message created since the first attempt began, not an earlier identical text", async () => {
+    const phone = "+14155550477";
+    const patientId = await createPatient({ phone });
+    const plain = { patient_id: patientId, carrier: "Acme Freight", tracking_number: "ACME-1" };
+    const [own, earlier] = [1, 2].map(() =>
+      makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } }),
+    ) as [ReturnType<typeof makeEvent>, ReturnType<typeof makeEvent>];
+    const [ownJob, earlierJob] = (await applyAndCaptureJobs([own, earlier])).filter((job) => job.channel === "sms");
+    // Twilio's clock is the sender's. An hour earlier the same day, the word-for-word identical text
+    // went out for another order; its row is gone since (here: deleted), so no row records it.
+    let twilioNow = DAYTIME - 3_600_000;
+    const providers = mockProviders(server, { now: () => twilioNow });
+    await runSender([earlierJob!], { now: twilioNow });
+    await env.DB.prepare(`DELETE FROM notifications WHERE event_id = ?1`).bind(earlier.event_id).run();
+    // Our first attempt, an hour later, never reaches Twilio: its outcome is unknown.
+    twilioNow = DAYTIME;
+    server.use(
+      http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => HttpResponse.error(), {
+        once: true,
+      }),
+    );
+    await runSender([ownJob!]);
+    // The retry finds the earlier text, created before our attempt began: not ours, so ours is sent.
+    twilioNow = DAYTIME + 30_000;
+    await runSender([ownJob!], { now: DAYTIME + 30_000, attempts: 2 });
+    expect(providers.lookups).toHaveLength(1);
+    expect(providers.sms).toHaveLength(2);
+    expect(providers.sms[0]!.body).toBe(providers.sms[1]!.body);
+    expect(await statusOf(own.event_id)).toMatchObject({ status: "sent" });
+    const recorded = await env.DB.prepare(
+      `SELECT provider_message_id AS sid FROM notifications WHERE event_id = ?1 AND channel = 'sms'`,
+    )
+      .bind(own.event_id)
+      .first<{ sid: string }>();
+    expect(recorded!.sid).toBe(providers.created[1]!.sid);
+  });
+
   it("a request that never reached Twilio is not found, so the retry sends it once", async () => {
     const providers = mockProviders(server);
     const { event, jobs } = await smsJobFor(await createPatient());
