@@ -170,7 +170,10 @@ export function mockProviders(
     loseEmailAnswers?: number;
     /** Runs while Twilio "processes" an SMS, before it answers. */
     whileSending?: (form: URLSearchParams) => Promise<void>;
-    /** Twilio's clock, which stamps each message's `date_created` (the machine's by default). */
+    /**
+     * Twilio's clock, which stamps each message's `date_created`: the suite's clock by default (DAYTIME,
+     * the sender's default), so a lookup's time bound never depends on the machine's date.
+     */
     now?: () => number;
   } = {},
 ) {
@@ -196,7 +199,7 @@ export function mockProviders(
       });
       const sid = `SM${crypto.randomUUID().replaceAll("-", "")}`;
       const accountSid = String(params.accountSid);
-      const at = new Date(options.now?.() ?? Date.now());
+      const at = new Date(options.now?.() ?? DAYTIME);
       created.push({ accountSid, sid, form, at });
       await options.whileSending?.(form);
       if (answersToLose > 0) {
