@@ -197,8 +197,12 @@ async function recordBeforeSend(phase: Phase, work: readonly JobRow[], decided: 
         : recordOutcome(env.DB, outcomeFor(row, decision), lease, run.nowIso, takingOf(run, row)),
   );
   let results: D1Result[];
+  let tries = 0;
   try {
-    results = await retryOnceInPlace("notification outcome record", () => env.DB.batch(statements));
+    results = await retryOnceInPlace("notification outcome record", () => {
+      tries += 1;
+      return env.DB.batch(statements);
+    });
   } catch (error) {
     log.warn("notification outcomes not recorded", { error: errorKind(error) });
     await giveBack(phase, work, "outcome record failed");
@@ -212,6 +216,11 @@ async function recordBeforeSend(phase: Phase, work: readonly JobRow[], decided: 
       // found (the same text to the same number, settled at the same time): the retry looks again.
       run.retry(item.index);
       log.warn("notification's message not adopted; will look again", idsOf(item.row));
+    } else if (!taken && item.decision.action === "retry_later" && tries > 1) {
+      // Our give-back may have applied on the try whose answer was lost: it clears our token, so its
+      // repeat changes nothing. The job retries either way; no lease is known to be lost.
+      run.retry(item.index);
+      log.warn("notification waits; will retry", { ...idsOf(item.row), reason: item.decision.reason });
     } else if (!taken) {
       // Another sender took the row since our read: it carries on, we send nothing.
       run.retry(item.index, "lease_lost");

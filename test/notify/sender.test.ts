@@ -454,6 +454,34 @@ describe("sender: lost D1 answers", () => {
     expect(notifications.email).toMatchObject({ status: "sent", attempts: 1 });
   });
 
+  it("a give-back committed whose answer was lost is retried, not counted as a lease lost", async () => {
+    mockProviders(server, { loseAnswers: 1 });
+    const patientId = await createPatient();
+    const event = shippedFor(patientId);
+    const jobs = (await applyAndCaptureJobs([event])).filter((job) => job.channel === "sms");
+    await runSender(jobs); // Twilio's answer is lost: the outcome is unknown.
+    server.use(
+      http.get("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () =>
+        HttpResponse.json({ code: 20500, message: "Internal Server Error", status: 500 }, { status: 500 }),
+      ),
+    );
+    // The lookup fails, so the row is given back to wait; that write commits and its answer is lost.
+    // Its repeat changes nothing (the give-back cleared our token), which is not another sender's take.
+    const db = withBatchHook(env.DB, (batch) => (batch === 2 ? "lose-answer" : undefined));
+    const run = await sendNotifications(
+      { ...providerEnv(), DB: db } as Env,
+      jobs.map((job) => ({ job, attempts: 2 })),
+      {
+        now: () => DAYTIME + 30_000,
+      },
+    );
+    expect(run.counts).toMatchObject({ retried: 1, lease_lost: 0 });
+    expect((await notificationsOf(event.event_id)).sms).toMatchObject({
+      status: "pending",
+      error: "twilio lookup 500",
+    });
+  });
+
   it("a context load that fails once is tried once more", async () => {
     const providers = mockProviders(server);
     const patientId = await createPatient();
