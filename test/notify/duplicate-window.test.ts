@@ -38,6 +38,15 @@ async function statusCallback(notificationId: string | null, params: Record<stri
 
 const statusOf = async (eventId: string) => (await notificationsOf(eventId)).sms;
 
+/** A send job's SMS row as D1 holds it: status, the provider's id it records, its send mark. */
+const smsRowOf = (job: SendJob) =>
+  env.DB.prepare(
+    `SELECT notification_id, status, provider_message_id AS sid, send_started_at FROM notifications
+     WHERE event_id = ?1 AND channel = 'sms'`,
+  )
+    .bind(job.event_id)
+    .first<{ notification_id: string; status: string; sid: string | null; send_started_at: string | null }>();
+
 describe("the duplicate-SMS window", () => {
   it("a lost answer is an unknown outcome: the retry finds the message in Twilio and sends nothing", async () => {
     const providers = mockProviders(server, { loseAnswers: 1 });
@@ -235,12 +244,6 @@ describe("the duplicate-SMS window", () => {
     const events = [1, 2].map(() => makeEvent("order:shipped", { data: { ...plain, order_id: uniqueId("ord") } }));
     const jobs = (await applyAndCaptureJobs(events)).filter((job) => job.channel === "sms");
     const [own, other] = jobs as [SendJob, SendJob];
-    const rowOf = (job: SendJob) =>
-      env.DB.prepare(
-        `SELECT status, provider_message_id AS sid, send_started_at FROM notifications WHERE event_id = ?1 AND channel = 'sms'`,
-      )
-        .bind(job.event_id)
-        .first<{ status: string; sid: string | null; send_started_at: string | null }>();
     // The other notification's first attempt never reached Twilio: its outcome is unknown.
     server.use(
       http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => HttpResponse.error(), {
@@ -248,7 +251,7 @@ describe("the duplicate-SMS window", () => {
       }),
     );
     await runSender([other]);
-    expect(await rowOf(other)).toMatchObject({ status: "pending", sid: null });
+    expect(await smsRowOf(other)).toMatchObject({ status: "pending", sid: null });
     // While Twilio answers our call (the message created, our answer not yet recorded), the other's
     // retry looks its text up, finds our word-for-word identical message, and adopts it.
     let raced = false;
@@ -262,14 +265,14 @@ describe("the duplicate-SMS window", () => {
           { ...providerEnv(), NOTIFICATIONS: env.NOTIFICATIONS },
           (batch, batchEnv) => consumeNotifications(batch, batchEnv, { now: () => DAYTIME + 30_000 }),
         );
-        expect(await rowOf(other)).toMatchObject({ status: "sent", sid: providers.created[0]!.sid });
+        expect(await smsRowOf(other)).toMatchObject({ status: "sent", sid: providers.created[0]!.sid });
       },
     });
     await runSender([own], { now: DAYTIME + 29_000 });
     expect(raced).toBe(true);
     // Our record of the message takes it back: the other row waits to look again, from its first attempt.
-    expect(await rowOf(own)).toMatchObject({ status: "sent", sid: providers.created[0]!.sid });
-    const reopened = await rowOf(other);
+    expect(await smsRowOf(own)).toMatchObject({ status: "sent", sid: providers.created[0]!.sid });
+    const reopened = await smsRowOf(other);
     expect(reopened).toMatchObject({ status: "pending", sid: null });
     expect(reopened!.send_started_at).not.toBeNull();
     // The sweep enqueues it again once it has been quiet for 5 minutes (its clock is the sender's).
@@ -280,9 +283,9 @@ describe("the duplicate-SMS window", () => {
     // Its retry finds our message recorded and nothing else: its text never reached Twilio, so it is sent now.
     await runSender([other], { now: DAYTIME + 400_000, attempts: 3 });
     expect(providers.sms).toHaveLength(2);
-    const sids = [(await rowOf(own))!.sid, (await rowOf(other))!.sid];
-    expect(sids.sort()).toEqual(providers.created.map(({ sid }) => sid).sort());
-    expect((await rowOf(other))!.status).toBe("sent");
+    const sids = [(await smsRowOf(own))!.sid, (await smsRowOf(other))!.sid].sort();
+    expect(sids).toEqual(providers.created.map(({ sid }) => sid).sort());
+    expect((await smsRowOf(other))!.status).toBe("sent");
   });
 
   it("Twilio's report of a message as ours sends a notification that adopted it to look again", async () => {
@@ -293,12 +296,6 @@ describe("the duplicate-SMS window", () => {
       SendJob,
       SendJob,
     ];
-    const rowOf = (job: SendJob) =>
-      env.DB.prepare(
-        `SELECT notification_id, status, provider_message_id AS sid FROM notifications WHERE event_id = ?1 AND channel = 'sms'`,
-      )
-        .bind(job.event_id)
-        .first<{ notification_id: string; status: string; sid: string | null }>();
     // The other's first attempt never reached Twilio; ours did, and its answer was lost.
     server.use(
       http.post("https://api.twilio.com/2010-04-01/Accounts/:sid/Messages.json", () => HttpResponse.error(), {
@@ -311,16 +308,16 @@ describe("the duplicate-SMS window", () => {
     // The other's retry finds our message, which no row records yet, and adopts it.
     await runSender([other], { now: DAYTIME + 30_000, attempts: 2 });
     const sid = providers.created[0]!.sid;
-    expect(await rowOf(other)).toMatchObject({ status: "sent", sid });
+    expect(await smsRowOf(other)).toMatchObject({ status: "sent", sid });
     // Twilio's callback for our message (its URL carries our id) records it as ours; the other looks again.
-    await statusCallback((await rowOf(own))!.notification_id, { MessageSid: sid, MessageStatus: "delivered" });
-    expect(await rowOf(own)).toMatchObject({ status: "delivered", sid });
-    expect(await rowOf(other)).toMatchObject({ status: "pending", sid: null });
+    await statusCallback((await smsRowOf(own))!.notification_id, { MessageSid: sid, MessageStatus: "delivered" });
+    expect(await smsRowOf(own)).toMatchObject({ status: "delivered", sid });
+    expect(await smsRowOf(other)).toMatchObject({ status: "pending", sid: null });
     // A report naming a message its row does not record sends nobody back (the other is sent now).
     await runSender([other], { now: DAYTIME + 400_000, attempts: 3 });
-    const otherSid = (await rowOf(other))!.sid!;
-    await statusCallback((await rowOf(own))!.notification_id, { MessageSid: otherSid, MessageStatus: "delivered" });
-    expect(await rowOf(other)).toMatchObject({ status: "sent", sid: otherSid });
+    const otherSid = (await smsRowOf(other))!.sid!;
+    await statusCallback((await smsRowOf(own))!.notification_id, { MessageSid: otherSid, MessageStatus: "delivered" });
+    expect(await smsRowOf(other)).toMatchObject({ status: "sent", sid: otherSid });
     expect(providers.sms).toHaveLength(2);
   });
 
