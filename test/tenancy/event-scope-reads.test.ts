@@ -75,7 +75,7 @@ describe("a read scoped to some clinics through the notifications' events", () =
     // Ten rows and their events by primary key, not the clinic's 400 events first.
     expect(page.rowsRead()).toBeLessThan(60);
 
-    // A viewer of B sees B's ten, none of A's, whichever is newer.
+    // A's page skipped B's ten, the newest of all; a viewer of B sees those ten and none of A's 400.
     const ofB = await listNotifications(env.DB, viewerOf(B), { limit: 50 });
     expect(ofB.rows.map((row) => row.event_id).sort()).toEqual(
       Array.from({ length: 10 }, (_, i) => `evt_scope_${String(MANY + 1 + i).padStart(6, "0")}`),
