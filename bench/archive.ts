@@ -16,6 +16,8 @@ import { ROOT } from "./servers.ts";
 export interface ArchiveMeasurement {
   events_archived: number;
   events_left: number;
+  /** Archived entities per archived event: each has an entry in the index beside the events'. */
+  entities_indexed_per_event: number;
   objects: number;
   r2_bytes_per_event: number;
   /**
@@ -186,18 +188,24 @@ const SAMPLED_SHARE = SAMPLED_BUCKETS / 2 ** 16;
 class IndexScratch {
   readonly database: DatabaseSync;
   readonly db: ReturnType<typeof nodeD1>;
-  /** Sampled keys indexed so far. */
+  /** Sampled events indexed so far (each with its entities' entries). */
   events = 0;
   private readonly record: StatementSync;
   private readonly bucketSpan: number;
   private readonly module: ArchiveModule;
   private readonly perDay: number;
   private readonly random: () => number;
+  private readonly entitiesPerEvent: number;
 
-  constructor(module: ArchiveModule, file: string, perDay: number, random: () => number) {
+  /**
+   * `entitiesPerEvent`: the archived entities' entries per archived event (orders, medication requests
+   * and refills are indexed too, in the same buckets, 8 characters an entry like an event's).
+   */
+  constructor(module: ArchiveModule, file: string, perDay: number, random: () => number, entitiesPerEvent = 0) {
     this.module = module;
     this.perDay = perDay;
     this.random = random;
+    this.entitiesPerEvent = entitiesPerEvent;
     rmSync(file, { force: true });
     this.database = new DatabaseSync(file);
     this.database.exec(readFileSync(join(ROOT, "migrations/0060_archive.sql"), "utf8"));
@@ -236,13 +244,21 @@ class IndexScratch {
       for (let start = 0; start < inObject; start += CHUNK_EVENTS) {
         // The chunk's events that fall in the sampled buckets: a binomial draw, one by one.
         const keys: { eventId: string; key: number }[] = [];
-        for (let index = start; index < Math.min(inObject, start + CHUNK_EVENTS); index += 1) {
-          if (this.random() >= SAMPLED_SHARE) continue;
+        const sampledKey = () => {
           const bucket = Math.floor(this.random() * SAMPLED_BUCKETS);
-          keys.push({ eventId: "evt", key: bucket * this.bucketSpan + Math.floor(this.random() * this.bucketSpan) });
+          return { eventId: "evt", key: bucket * this.bucketSpan + Math.floor(this.random() * this.bucketSpan) };
+        };
+        for (let index = start; index < Math.min(inObject, start + CHUNK_EVENTS); index += 1) {
+          // An entity's entry is an event's, bytes for bytes: both go through the event statement here.
+          const fraction = this.entitiesPerEvent % 1;
+          const entities = Math.floor(this.entitiesPerEvent) + (fraction > 0 && this.random() < fraction ? 1 : 0);
+          for (let entity = 0; entity < entities; entity += 1)
+            if (this.random() < SAMPLED_SHARE) keys.push(sampledKey());
+          if (this.random() >= SAMPLED_SHARE) continue;
+          keys.push(sampledKey());
+          this.events += 1;
         }
         if (keys.length > 0) this.module.indexArchivedEvents(this.db, keys, row.object_id).runNow();
-        this.events += keys.length;
       }
     }
     this.database.exec("COMMIT");
@@ -277,8 +293,9 @@ export function measureIndexAtScale(
   scratch: string,
   perDay: number,
   random: () => number = seededRandom(26),
+  entitiesPerEvent = 0,
 ): number {
-  const index = new IndexScratch(module, join(scratch, `index-${perDay}.sqlite`), perDay, random);
+  const index = new IndexScratch(module, join(scratch, `index-${perDay}.sqlite`), perDay, random, entitiesPerEvent);
   try {
     for (let day = 0; day < 365; day += 1) index.indexDay(day);
     const buckets = tableBytes(index.database, ["archived_event_buckets"]) / SAMPLED_SHARE;
@@ -311,9 +328,12 @@ export async function measureShelfAtScale(
   years = 3,
   indexDays = 365,
   seed = 27,
+  entitiesPerEvent = 0,
 ): Promise<ShelfMeasurement> {
-  const index = new IndexScratch(module, join(scratch, `shelf-${perDay}.sqlite`), perDay, seededRandom(seed));
-  const unshelved = new IndexScratch(module, join(scratch, `unshelved-${perDay}.sqlite`), perDay, seededRandom(seed));
+  const scratchOf = (name: string) =>
+    new IndexScratch(module, join(scratch, `${name}-${perDay}.sqlite`), perDay, seededRandom(seed), entitiesPerEvent);
+  const index = scratchOf("shelf");
+  const unshelved = scratchOf("unshelved");
   const bucket = memoryR2();
   const env = { DB: index.db, ARCHIVE: bucket };
   const result: ShelfMeasurement = { d1_gb_by_year: [], d1_gb_by_year_without_shelf: [], r2_bytes_per_event: 0 };
@@ -381,6 +401,12 @@ export async function measureArchive(
   const archiveJob = module.archiveFinishedHistory;
   const bucket = memoryR2();
   const eventsBefore = count(database, "SELECT COUNT(*) AS n FROM events");
+  const entities = () =>
+    count(
+      database,
+      "SELECT (SELECT COUNT(*) FROM orders) + (SELECT COUNT(*) FROM medication_requests) + (SELECT COUNT(*) FROM refills) AS n",
+    );
+  const entitiesBefore = entities();
   const newest = String(database.prepare("SELECT MAX(received_at) AS at FROM events").get()?.at ?? "");
   const now = new Date(Date.parse(newest) + (archiveAfterDays + 1) * 86_400_000);
   const env = { DB: nodeD1(database), ARCHIVE: bucket, ARCHIVE_AFTER_DAYS: String(archiveAfterDays) };
@@ -401,20 +427,27 @@ export async function measureArchive(
   }
   const seconds = (performance.now() - started) / 1000;
   const eventsLeft = count(database, "SELECT COUNT(*) AS n FROM events");
+  const entitiesArchived = entitiesBefore - entities();
   database.close();
   const archived = Math.max(1, eventsBefore - eventsLeft);
+  // Entities are indexed beside their events since 2026-12-04 (the entity routes read them back).
+  const entitiesPerEvent = Math.round((entitiesArchived / archived) * 1000) / 1000;
   const r2Bytes = [...bucket.objects.values()].reduce((total, object) => total + object.body.byteLength, 0);
   const per100k = (value: number) => (value * 100_000) / archived;
   const shelf: Record<string, ShelfMeasurement> = {};
   for (const perDay of indexVolumes)
-    shelf[String(perDay)] = await measureShelfAtScale(module, scratch, perDay, SHELF_YEARS);
+    shelf[String(perDay)] = await measureShelfAtScale(module, scratch, perDay, SHELF_YEARS, 365, 27, entitiesPerEvent);
   return {
     events_archived: eventsBefore - eventsLeft,
     events_left: eventsLeft,
+    entities_indexed_per_event: entitiesPerEvent,
     objects,
     r2_bytes_per_event: Math.round(r2Bytes / archived),
     index_bytes_per_event: Object.fromEntries(
-      indexVolumes.map((perDay) => [String(perDay), measureIndexAtScale(module, scratch, perDay)]),
+      indexVolumes.map((perDay) => [
+        String(perDay),
+        measureIndexAtScale(module, scratch, perDay, seededRandom(26), entitiesPerEvent),
+      ]),
     ),
     index_bytes_per_event_before: measureIndexBefore(scratch),
     index_shelf: shelf,

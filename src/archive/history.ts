@@ -14,8 +14,9 @@ import { oldestUnitOf, readUnitRows, unitRange } from "./units";
 export function historyPartQueries(partPages: number): number {
   const sources = 1 + ENTITY_SOURCES.length;
   // Units; next part; record; mark deleted. Reads per page: events, notifications, history, each entity
-  // table. Deletes per page: events (with the index) 2, notifications (at most 2 per event) 2, entities.
-  return sources + 3 + partPages * (3 + ENTITY_SOURCES.length) + partPages * (4 + ENTITY_SOURCES.length);
+  // table. Deletes per page: events (with the index) 2, notifications (at most 2 per event) 2, each
+  // entity table (with the index) 2.
+  return sources + 3 + partPages * (3 + ENTITY_SOURCES.length) + partPages * (4 + 2 * ENTITY_SOURCES.length);
 }
 
 /**

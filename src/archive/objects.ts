@@ -4,18 +4,23 @@ import {
   type ArchiveUnit,
   DELETE_GUARDS,
   deleteArchivedRows,
+  entityKey,
   eventKey,
+  indexArchivedEntities,
   indexArchivedEvents,
   insertArchiveObject,
   markArchiveObjectDeleted,
   nextPart,
 } from "../db/archive";
+import { ENTITY_TABLES } from "../db/entities";
+import type { EntityKind } from "../event-types";
 import { type ArchiveLine, decodeLines, encodeLines } from "./ndjson";
 
 /**
  * The archive's one protocol, for history and audit alike: write the object to R2, read it back and
  * count its lines, record it in D1 (`archive_objects`, state `written`), then delete its rows from D1
- * chunk by chunk (each chunk one `db.batch` with the event index rows) and mark it `deleted`.
+ * chunk by chunk (each chunk of events or entities one `db.batch` with their index rows) and mark it
+ * `deleted`.
  *
  * - A run that dies before the record: every row is still in D1; the next run picks the same unit and
  *   part, finds the object at its key and takes it as that part when it reads back whole (rewrites it
@@ -148,12 +153,20 @@ export async function readBack(bucket: R2Bucket, key: string, expectedLines: num
   return lines;
 }
 
+/** The entity kind of each entity table, whose rows are indexed as they leave D1. */
+const ENTITY_KIND_OF_TABLE = new Map<string, EntityKind>(
+  (Object.keys(ENTITY_TABLES) as EntityKind[]).map((kind) => [ENTITY_TABLES[kind].table, kind]),
+);
+
+/** The tables whose deleted rows are indexed (a second statement per chunk). */
+const INDEXED_TABLES = new Set<string>(["events", ...ENTITY_KIND_OF_TABLE.keys()]);
+
 /** Queries {@link deleteArchivedLines} runs for these lines. */
 export function deleteQueries(lines: readonly ArchiveLine[], pageRows: number): number {
   let queries = 1;
   for (const table of DELETE_ORDER) {
     const chunks = deleteChunks(lines.filter((line) => line.table === table).length, pageRows);
-    queries += table === "events" ? chunks * 2 : chunks;
+    queries += INDEXED_TABLES.has(table) ? chunks * 2 : chunks;
   }
   return queries;
 }
@@ -181,6 +194,12 @@ export async function deleteArchivedLines(
         const eventIds = chunk.map((row) => String(row.event_id));
         const events = await Promise.all(eventIds.map(async (eventId) => ({ eventId, key: await eventKey(eventId) })));
         statements.unshift(indexArchivedEvents(env.DB, events, objectId));
+      }
+      const kind = ENTITY_KIND_OF_TABLE.get(table);
+      if (kind) {
+        const ids = chunk.map((row) => String(row[guard.idColumn]));
+        const entities = await Promise.all(ids.map(async (id) => ({ id, key: await entityKey(kind, id) })));
+        statements.unshift(indexArchivedEntities(env.DB, kind, entities, objectId));
       }
       budget.spend(statements.length);
       const results = await env.DB.batch(statements);

@@ -334,21 +334,47 @@ export function indexArchivedEvents(
   objectId: number,
 ): D1PreparedStatement {
   const rows = events.map(({ eventId, key }) => [eventId, bucketOf(key), indexEntry(key, objectId)]);
-  return db
-    .prepare(
-      `WITH incoming AS (
+  return db.prepare(INDEX_SQL.events).bind(JSON.stringify(rows));
+}
+
+/**
+ * Indexes archived entities (orders, medication requests, refills) under `objectId` in the same index,
+ * by {@link entityKey}, so the entity routes find an entity that left D1. As for events, only the
+ * rows still in D1 are indexed, and the statement runs before their delete in the same batch.
+ */
+export function indexArchivedEntities(
+  db: D1Database,
+  kind: EntityKind,
+  entities: readonly { id: string; key: number }[],
+  objectId: number,
+): D1PreparedStatement {
+  const rows = entities.map(({ id, key }) => [id, bucketOf(key), indexEntry(key, objectId)]);
+  return db.prepare(INDEX_SQL[kind]).bind(JSON.stringify(rows));
+}
+
+/** The index's INSERT for rows of `table` still in D1 (?1: [id, bucket, entry] triples). */
+function indexSql(table: string, idColumn: string): string {
+  return `WITH incoming AS (
   SELECT json_extract(j.value, '$[1]') AS bucket, json_extract(j.value, '$[2]') AS entry FROM json_each(?1) j
-  WHERE EXISTS (SELECT 1 FROM events e WHERE e.event_id = json_extract(j.value, '$[0]'))),
+  WHERE EXISTS (SELECT 1 FROM ${table} e WHERE e.${idColumn} = json_extract(j.value, '$[0]'))),
 grouped AS (SELECT bucket, group_concat(entry, '') AS entries FROM incoming GROUP BY bucket)
 INSERT INTO archived_event_buckets (bucket, seq, entries)
 SELECT g.bucket, COALESCE((
     SELECT b.seq + (length(b.entries) + length(g.entries) > ${INDEX_ROW_CHARS}) FROM archived_event_buckets b
     WHERE b.bucket = g.bucket ORDER BY b.seq DESC LIMIT 1), 0), g.entries
 FROM grouped g WHERE true
-ON CONFLICT (bucket, seq) DO UPDATE SET entries = entries || excluded.entries`,
-    )
-    .bind(JSON.stringify(rows));
+ON CONFLICT (bucket, seq) DO UPDATE SET entries = entries || excluded.entries`;
 }
+
+const INDEX_SQL: Record<"events" | EntityKind, string> = {
+  events: indexSql("events", "event_id"),
+  ...(Object.fromEntries(
+    (["order", "medication_request", "refill"] as const).map((kind) => [
+      kind,
+      indexSql(ENTITY_TABLES[kind].table, ENTITY_TABLES[kind].idColumn),
+    ]),
+  ) as Record<EntityKind, string>),
+};
 
 /**
  * The objects D1's index names for the event with this key: those its bucket's entries name, and
@@ -445,6 +471,12 @@ export function deleteIndexRows(
     )
     .bind(JSON.stringify(rows.map((row) => [row.bucket, row.seq])));
 }
+
+/**
+ * An archived entity's index key: its kind and id hashed as {@link eventKey} does an event id. The
+ * kind keeps an order and a refill that share an id apart, and no event id has its form.
+ */
+export const entityKey = (kind: EntityKind, id: string): Promise<number> => eventKey(`${kind}:${id}`);
 
 /**
  * 53 bits of SHA-256 of an event id: the index key. 53 bits is what both a JavaScript number and a

@@ -4,6 +4,7 @@ import { findArchivedEvent } from "../../src/archive/lookup";
 import { archiveFinishedHistory } from "../../src/archive/run";
 import {
   bucketOf,
+  entityKey,
   eventKey,
   INDEX_BUCKET_SHIFT,
   INDEX_ENTRY_CHARS,
@@ -51,20 +52,25 @@ async function archiveDay(count: number) {
     .bind(clinic)
     .first<{ object_id: number }>();
   const objectId = object?.object_id ?? -1;
-  return { eventIds: seeded.eventIds, objectId };
+  return { eventIds: seeded.eventIds, orderIds: seeded.orderIds, objectId };
 }
 
 describe("the archived-event index (archived_event_buckets)", () => {
-  it("gives each archived event one entry, its key's low 18 bits then its object's id, in its bucket", async () => {
-    const { eventIds, objectId } = await archiveDay(12);
+  it("gives each archived event and entity one entry, its key's low 18 bits then its object's id, in its bucket", async () => {
+    const { eventIds, orderIds, objectId } = await archiveDay(12);
     const expected: string[] = [];
-    for (const eventId of eventIds) {
-      const key = await eventKey(eventId);
+    const keys = [
+      ...(await Promise.all(eventIds.map((eventId) => eventKey(eventId)))),
+      ...(await Promise.all(orderIds.map((orderId) => entityKey("order", orderId)))),
+    ];
+    for (const key of keys) {
       const rows = await bucketRows(bucketOf(key));
       expect(rows.flatMap((row) => objectIdsInEntries(row.entries, key))).toContain(objectId);
       expect(await objectsForEventKey(env.DB, key)).toHaveLength(1);
       expected.push(indexEntry(key, objectId));
     }
+    // 12 events and their 12 orders, no more.
+    expect(expected).toHaveLength(24);
     expect((await entriesOf(objectId)).sort()).toEqual(expected.sort());
   });
 

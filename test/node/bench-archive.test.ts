@@ -9,6 +9,7 @@ import {
   measureIndexAtScale,
   measureIndexBefore,
   measureShelfAtScale,
+  seededRandom,
 } from "../../bench/archive.ts";
 import {
   budgetedSteadyState,
@@ -95,7 +96,7 @@ describe("bench: the archive job on a D1 copy (bench/archive.ts)", () => {
     database.close();
 
     const measured = await measureArchive(file, scratch, 90, []);
-    expect(measured).toMatchObject({ events_archived: 29, events_left: 1, objects: 3 });
+    expect(measured).toMatchObject({ events_archived: 29, events_left: 1, objects: 3, entities_indexed_per_event: 0 });
     expect(measured.r2_bytes_per_event).toBeGreaterThan(0);
     expect(measured.index_bytes_per_event).toEqual({});
     expect(measured.index_shelf).toEqual({});
@@ -110,6 +111,10 @@ describe("bench: the archive job on a D1 copy (bench/archive.ts)", () => {
     expect(bytes).toBeGreaterThanOrEqual(8);
     expect(bytes).toBeLessThan(measureIndexBefore(scratch));
     expect(measureIndexAtScale(module, scratch, 10_000)).toBe(bytes);
+    // Each archived entity's entry sits beside its events': half an entity an event, about 1.5 times.
+    const withEntities = measureIndexAtScale(module, scratch, 10_000, seededRandom(26), 0.5);
+    expect(withEntities / bytes).toBeGreaterThan(1.35);
+    expect(withEntities / bytes).toBeLessThan(1.65);
   });
 
   it("shelves the closed rows through the receiver's own step, leaving D1 less than the same keys unshelved", {

@@ -1,8 +1,10 @@
 import { Hono } from "hono";
+import { findArchivedEntity } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
 import { eventsForEntity } from "../../db/event-search";
+import { coversClinic } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
-import { audited } from "../../http/audit";
+import { audited, setAuditClinic } from "../../http/audit";
 import { clinicTimeZone } from "../clinic-time-zone";
 import { Notice, renderPage, StatusBadge, Time } from "../layout";
 import { mayOperate, scopeOf } from "../scope";
@@ -36,10 +38,16 @@ function entityRoute(kind: EntityKind) {
   entityPages.get(`${page.path.replace("/console", "")}/:id`, audited(`${kind}.read`, kind, "id"), async (c) => {
     const timeZone = clinicTimeZone(c.env);
     const id = c.req.param("id");
-    const [row, related] = await Promise.all([
+    const [live, related] = await Promise.all([
       getEntity(c.env.DB, scopeOf(c), kind, id),
       eventsForEntity(c.env.DB, scopeOf(c), kind, id, EVENT_LIMIT),
     ]);
+    // A final entity quiet for ARCHIVE_AFTER_DAYS is read back from the R2 archive (read-only);
+    // another clinic's archived entity is unknown here, as its live one is.
+    const found = live ? null : await findArchivedEntity(c.env, kind, id);
+    const archived = found && coversClinic(scopeOf(c), found.row.clinic_id) ? found : null;
+    const row: Record<string, unknown> | null = live ?? archived?.row ?? null;
+    if (typeof row?.clinic_id === "string") setAuditClinic(c, row.clinic_id);
     if (!row && related.events.length === 0) {
       return renderPage(
         c,
@@ -53,6 +61,12 @@ function entityRoute(kind: EntityKind) {
       c,
       `${page.title} ${id}`,
       <>
+        {archived && (
+          <Notice kind="info">
+            Archived: this finished {page.noun} was moved out of the database and is read from the archive (object{" "}
+            <code>{archived.objectKey}</code>). Its events were archived by the day they arrived: open one by its id.
+          </Notice>
+        )}
         {row ? (
           <dl class="facts">
             <dt>Status</dt>

@@ -1,7 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { findArchivedEvent } from "../../archive/lookup";
+import { findArchivedEntity, findArchivedEvent } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
 import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES, type EventRow, eventStats, getEventRow } from "../../db/events";
@@ -177,10 +177,20 @@ function entityView(row: Record<string, unknown>) {
 
 function entityRoute(path: string, kind: EntityKind, param: string) {
   admin.get(path, audited(`${kind}.read`, kind, param), async (c) => {
-    const row = await getEntity(c.env.DB, requestScope(c), kind, c.req.param(param) ?? "");
-    if (!row) throw new ApiError(404, "not_found", `No ${kind.replace("_", " ")} has this id.`);
-    if (typeof row.clinic_id === "string") setAuditClinic(c, row.clinic_id);
-    return c.json(entityView(row));
+    const id = c.req.param(param) ?? "";
+    const scope = requestScope(c);
+    const row = await getEntity(c.env.DB, scope, kind, id);
+    if (row) {
+      if (typeof row.clinic_id === "string") setAuditClinic(c, row.clinic_id);
+      return c.json({ ...entityView(row), archived: false });
+    }
+    // A final entity quiet for ARCHIVE_AFTER_DAYS lives in R2; the index names its object. Another
+    // clinic's archived entity reads as unknown, like a live one.
+    const archived = await findArchivedEntity(c.env, kind, id);
+    if (!archived || !coversClinic(scope, archived.row.clinic_id))
+      throw new ApiError(404, "not_found", `No ${kind.replace("_", " ")} has this id.`);
+    setAuditClinic(c, archived.row.clinic_id);
+    return c.json({ ...entityView(archived.row), archived: true });
   });
 }
 
