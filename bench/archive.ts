@@ -292,8 +292,7 @@ export function measureIndexAtScale(
   module: ArchiveModule,
   scratch: string,
   perDay: number,
-  random: () => number = seededRandom(26),
-  entitiesPerEvent = 0,
+  { random = seededRandom(26), entitiesPerEvent = 0 }: { random?: () => number; entitiesPerEvent?: number } = {},
 ): number {
   const index = new IndexScratch(module, join(scratch, `index-${perDay}.sqlite`), perDay, random, entitiesPerEvent);
   try {
@@ -325,10 +324,12 @@ export async function measureShelfAtScale(
   module: ArchiveModule,
   scratch: string,
   perDay: number,
-  years = 3,
-  indexDays = 365,
-  seed = 27,
-  entitiesPerEvent = 0,
+  {
+    years = 3,
+    indexDays = 365,
+    seed = 27,
+    entitiesPerEvent = 0,
+  }: { years?: number; indexDays?: number; seed?: number; entitiesPerEvent?: number } = {},
 ): Promise<ShelfMeasurement> {
   const scratchOf = (name: string) =>
     new IndexScratch(module, join(scratch, `${name}-${perDay}.sqlite`), perDay, seededRandom(seed), entitiesPerEvent);
@@ -436,7 +437,10 @@ export async function measureArchive(
   const per100k = (value: number) => (value * 100_000) / archived;
   const shelf: Record<string, ShelfMeasurement> = {};
   for (const perDay of indexVolumes)
-    shelf[String(perDay)] = await measureShelfAtScale(module, scratch, perDay, SHELF_YEARS, 365, 27, entitiesPerEvent);
+    shelf[String(perDay)] = await measureShelfAtScale(module, scratch, perDay, {
+      years: SHELF_YEARS,
+      entitiesPerEvent,
+    });
   return {
     events_archived: eventsBefore - eventsLeft,
     events_left: eventsLeft,
@@ -446,7 +450,7 @@ export async function measureArchive(
     index_bytes_per_event: Object.fromEntries(
       indexVolumes.map((perDay) => [
         String(perDay),
-        measureIndexAtScale(module, scratch, perDay, seededRandom(26), entitiesPerEvent),
+        measureIndexAtScale(module, scratch, perDay, { entitiesPerEvent }),
       ]),
     ),
     index_bytes_per_event_before: measureIndexBefore(scratch),

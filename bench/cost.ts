@@ -184,7 +184,7 @@ export function computeCost(input: {
   const per = (value: number) => value / Math.max(1, events);
   const totalWall = STAGES.reduce((sum, stage) => sum + (ledgers[stage]?.wall_ms ?? 0), 0);
   const byStage: Partial<Record<Stage, StageCost>> = {};
-  const totals = { requests: 0, cpu_ms: 0, queue_operations: 0, rows_written: 0, rows_read: 0, log_events: 0 };
+  const totals = { requests: 0, cpu_ms: 0, queue_operations: 0, rows_written: 0, rows_read: 0 };
   let withoutMeta = 0;
   const top: CostResult["top_writes"] = [];
   const topReads: CostResult["top_reads"] = [];
@@ -217,8 +217,6 @@ export function computeCost(input: {
       queue_operations: queueOperations(ledger),
       rows_written: ledger.rows_written,
       rows_read: ledger.rows_read,
-      // Each invocation's own log event; its lines are counted apart (below).
-      log_events: ledger.invocations,
     };
     for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += counts[key];
     withoutMeta += ledger.d1_statements_without_meta;
@@ -229,13 +227,13 @@ export function computeCost(input: {
       d1_rows_written_by_rule_per_event: round(per(byRule)),
       d1_rows_read_per_event: round(per(counts.rows_read)),
       queue_operations_per_event: round(per(counts.queue_operations)),
-      usd_per_million_events: round(per(priceOf(counts).total) * 1e6, 3),
+      // A stage's log events are its invocation logs, one per invocation; the lines are priced below.
+      usd_per_million_events: round(per(priceOf({ ...counts, log_events: counts.requests }).total) * 1e6, 3),
     };
   }
-  const invocationLogs = totals.log_events;
   const lines = Object.values(logLines).reduce((sum, count) => sum + count, 0);
-  totals.log_events += lines;
-  const price = priceOf(totals);
+  const logEvents = totals.requests + lines;
+  const price = priceOf({ ...totals, log_events: logEvents });
   const sms = per(input.smsSent);
   const emails = per(input.emailsSent);
   return {
@@ -254,8 +252,8 @@ export function computeCost(input: {
       Object.entries(price.items).map(([key, value]) => [key, round(per(value) * 1e6, 3)]),
     ) as CostResult["by_item"],
     workers_logs: {
-      log_events_per_event: round(per(totals.log_events)),
-      invocation_logs_per_event: round(per(invocationLogs)),
+      log_events_per_event: round(per(logEvents)),
+      invocation_logs_per_event: round(per(totals.requests)),
       lines_per_event: round(per(lines)),
       lines_by_message: Object.entries(logLines)
         .map(([message, count]) => ({ message, per_event: round(per(count)) }))

@@ -140,7 +140,6 @@ export async function startRuntime(options: {
     ...(options.outboundService ? { outboundService: options.outboundService } : {}),
     ...(options.inspectorPort !== undefined ? { unsafeInspectorProxy: true } : {}),
   } as unknown as Parameters<typeof convertV4MiniflareOptions>[0];
-  let lines = 0;
   const tally = new Map<string, number>();
   const known = new Set(started);
   const mf = new Miniflare(
@@ -155,7 +154,6 @@ export async function startRuntime(options: {
       // ships them to Workers Logs, not to a terminal. Counted, so a part can check one per request,
       // and by what they say, so the pipeline can price them (Workers Logs bills each line).
       handleStructuredLogs: ({ message }: { message: string }) => {
-        lines++;
         const key = logLineKey(message);
         tally.set(key, (tally.get(key) ?? 0) + 1);
       },
@@ -172,7 +170,7 @@ export async function startRuntime(options: {
     url,
     pid,
     mf,
-    logLines: () => lines,
+    logLines: () => [...tally.values()].reduce((sum, count) => sum + count, 0),
     logTally: () => Object.fromEntries(tally),
     onLine: () => () => {},
     async stop() {

@@ -13,7 +13,7 @@ import {
   nextPart,
 } from "../db/archive";
 import { ENTITY_TABLES } from "../db/entities";
-import type { EntityKind } from "../event-types";
+import { ENTITY_KINDS, type EntityKind } from "../event-types";
 import { type ArchiveLine, decodeLines, encodeLines } from "./ndjson";
 
 /**
@@ -154,9 +154,7 @@ export async function readBack(bucket: R2Bucket, key: string, expectedLines: num
 }
 
 /** The entity kind of each entity table, whose rows are indexed as they leave D1. */
-const ENTITY_KIND_OF_TABLE = new Map<string, EntityKind>(
-  (Object.keys(ENTITY_TABLES) as EntityKind[]).map((kind) => [ENTITY_TABLES[kind].table, kind]),
-);
+const ENTITY_KIND_OF_TABLE = new Map<string, EntityKind>(ENTITY_KINDS.map((kind) => [ENTITY_TABLES[kind].table, kind]));
 
 /** The tables whose deleted rows are indexed (a second statement per chunk). */
 const INDEXED_TABLES = new Set<string>(["events", ...ENTITY_KIND_OF_TABLE.keys()]);

@@ -1,5 +1,5 @@
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
-import type { EntityKind } from "../event-types";
+import { ENTITY_KINDS, type EntityKind } from "../event-types";
 import { ENTITY_TABLES } from "./entities";
 import { ENTITY_RETENTION } from "./entity-retention";
 import { notificationsOfEventSql } from "./notification-keys";
@@ -333,8 +333,12 @@ export function indexArchivedEvents(
   events: readonly ArchivedEventKey[],
   objectId: number,
 ): D1PreparedStatement {
-  const rows = events.map(({ eventId, key }) => [eventId, bucketOf(key), indexEntry(key, objectId)]);
-  return db.prepare(INDEX_SQL.events).bind(JSON.stringify(rows));
+  return indexStatement(
+    db,
+    INDEX_SQL.events,
+    events.map(({ eventId, key }) => ({ id: eventId, key })),
+    objectId,
+  );
 }
 
 /**
@@ -348,8 +352,19 @@ export function indexArchivedEntities(
   entities: readonly { id: string; key: number }[],
   objectId: number,
 ): D1PreparedStatement {
-  const rows = entities.map(({ id, key }) => [id, bucketOf(key), indexEntry(key, objectId)]);
-  return db.prepare(INDEX_SQL[kind]).bind(JSON.stringify(rows));
+  return indexStatement(db, INDEX_SQL[kind], entities, objectId);
+}
+
+/** `sql` ({@link indexSql}) bound to each row's [id, bucket, entry] under `objectId`. */
+function indexStatement(
+  db: D1Database,
+  sql: string,
+  rows: readonly { id: string; key: number }[],
+  objectId: number,
+): D1PreparedStatement {
+  return db
+    .prepare(sql)
+    .bind(JSON.stringify(rows.map(({ id, key }) => [id, bucketOf(key), indexEntry(key, objectId)])));
 }
 
 /** The index's INSERT for rows of `table` still in D1 (?1: [id, bucket, entry] triples). */
@@ -369,10 +384,7 @@ ON CONFLICT (bucket, seq) DO UPDATE SET entries = entries || excluded.entries`;
 const INDEX_SQL: Record<"events" | EntityKind, string> = {
   events: indexSql("events", "event_id"),
   ...(Object.fromEntries(
-    (["order", "medication_request", "refill"] as const).map((kind) => [
-      kind,
-      indexSql(ENTITY_TABLES[kind].table, ENTITY_TABLES[kind].idColumn),
-    ]),
+    ENTITY_KINDS.map((kind) => [kind, indexSql(ENTITY_TABLES[kind].table, ENTITY_TABLES[kind].idColumn)]),
   ) as Record<EntityKind, string>),
 };
 

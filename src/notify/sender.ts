@@ -210,17 +210,14 @@ async function recordBeforeSend(phase: Phase, work: readonly JobRow[], decided: 
   }
   const sends: Send[] = [];
   decided.forEach((item, position) => {
-    const taken = (results[position]?.meta.changes ?? 0) > 0;
+    // A give-back whose batch had to be repeated may have applied on the try whose answer was lost:
+    // it clears our token, so its repeat changes nothing. That is ours, not another sender's take.
+    const taken = (results[position]?.meta.changes ?? 0) > 0 || (item.decision.action === "retry_later" && tries > 1);
     if (!taken && item.decision.action === "recovered") {
       // Another sender took the row since our read, or another notification recorded the message
       // found (the same text to the same number, settled at the same time): the retry looks again.
       run.retry(item.index);
       log.warn("notification's message not adopted; will look again", idsOf(item.row));
-    } else if (!taken && item.decision.action === "retry_later" && tries > 1) {
-      // Our give-back may have applied on the try whose answer was lost: it clears our token, so its
-      // repeat changes nothing. The job retries either way; no lease is known to be lost.
-      run.retry(item.index);
-      log.warn("notification waits; will retry", { ...idsOf(item.row), reason: item.decision.reason });
     } else if (!taken) {
       // Another sender took the row since our read: it carries on, we send nothing.
       run.retry(item.index, "lease_lost");

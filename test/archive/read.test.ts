@@ -70,15 +70,14 @@ describe("archived events stay readable", () => {
     const other = newClinic();
     const { eventId } = await archivedEvent(other);
     const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${own},${other}` });
-    const viewerOf = (clinic: string) => newViewer(workerEnv, clinic);
-    const outsider = await viewerOf(own);
+    const outsider = await newViewer(workerEnv, own);
     const page = await (await access.consoleAs(workerEnv, outsider))(`/console/events/${eventId}`);
     expect(page.status).toBe(404);
     expect(await page.text()).not.toContain("Archived: this finished event");
     expect((await access.adminFetch(workerEnv, outsider, `/events/${eventId}`)).status).toBe(404);
 
     // A viewer of its clinic reads it, and the audit row records that clinic.
-    const insider = await viewerOf(other);
+    const insider = await newViewer(workerEnv, other);
     const read = await (await access.consoleAs(workerEnv, insider))(`/console/events/${eventId}`);
     expect(read.status).toBe(200);
     const row = await env.DB.prepare(`SELECT clinic_id, outcome FROM audit WHERE request_id = ?1`)
@@ -129,14 +128,13 @@ describe("archived entities stay readable", () => {
     await archiveFinishedHistory(env, new Date(TEST_NOW), { queryBudget: 600 });
     const orderId = seeded.orderIds[0] ?? "";
     const workerEnv = accessEnv({ NOVAMED_CLINIC_IDS: `${own},${other}` });
-    const viewerOf = (clinic: string) => newViewer(workerEnv, clinic);
-    const outsiderId = await viewerOf(own);
+    const outsiderId = await newViewer(workerEnv, own);
     const outsider = await access.adminFetch(workerEnv, outsiderId, `/orders/${orderId}`);
     expect(outsider.status).toBe(404);
     const outsiderPage = await (await access.consoleAs(workerEnv, outsiderId))(`/console/orders/${orderId}`);
     expect(outsiderPage.status).toBe(404);
     expect(await outsiderPage.text()).not.toContain("pat_archive");
-    const insider = await access.adminFetch(workerEnv, await viewerOf(other), `/orders/${orderId}`);
+    const insider = await access.adminFetch(workerEnv, await newViewer(workerEnv, other), `/orders/${orderId}`);
     expect(insider.status).toBe(200);
     expect(await insider.json()).toMatchObject({ order_id: orderId, archived: true });
     const row = await env.DB.prepare(`SELECT clinic_id, outcome FROM audit WHERE request_id = ?1`)

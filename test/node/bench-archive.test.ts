@@ -9,7 +9,6 @@ import {
   measureIndexAtScale,
   measureIndexBefore,
   measureShelfAtScale,
-  seededRandom,
 } from "../../bench/archive.ts";
 import {
   budgetedSteadyState,
@@ -112,7 +111,7 @@ describe("bench: the archive job on a D1 copy (bench/archive.ts)", () => {
     expect(bytes).toBeLessThan(measureIndexBefore(scratch));
     expect(measureIndexAtScale(module, scratch, 10_000)).toBe(bytes);
     // Each archived entity's entry sits beside its events': half an entity an event, about 1.5 times.
-    const withEntities = measureIndexAtScale(module, scratch, 10_000, seededRandom(26), 0.5);
+    const withEntities = measureIndexAtScale(module, scratch, 10_000, { entitiesPerEvent: 0.5 });
     expect(withEntities / bytes).toBeGreaterThan(1.35);
     expect(withEntities / bytes).toBeLessThan(1.65);
   });
@@ -122,7 +121,7 @@ describe("bench: the archive job on a D1 copy (bench/archive.ts)", () => {
   }, async () => {
     const module = await loadArchiveModule(scratch);
     // 40,000 events a day fill a bucket's row in about 200 days; ARCHIVE_INDEX_DAYS=90 lets a year shelve.
-    const shelf = await measureShelfAtScale(module, scratch, 40_000, 1, 90);
+    const shelf = await measureShelfAtScale(module, scratch, 40_000, { years: 1, indexDays: 90 });
     const [shelved = 0] = shelf.d1_gb_by_year;
     const [unshelved = 0] = shelf.d1_gb_by_year_without_shelf;
     expect(shelved).toBeGreaterThan(0);
