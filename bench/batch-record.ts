@@ -43,6 +43,8 @@ export interface StageLedger {
   d1_statements_without_meta: number;
   rows_read: number;
   rows_written: number;
+  /** Summed `meta.duration` of the stage's statements: the time SQLite spent executing them. */
+  sql_ms: number;
   /** Per SQL text (whitespace collapsed). */
   statements: Record<string, StatementFigures>;
   /** Queue messages sent, and the 64 KB chunks they bill as writes. */
@@ -65,6 +67,7 @@ export function emptyLedger(): StageLedger {
     d1_statements_without_meta: 0,
     rows_read: 0,
     rows_written: 0,
+    sql_ms: 0,
     statements: {},
     queue_messages_sent: 0,
     queue_write_chunks: 0,
@@ -74,4 +77,37 @@ export function emptyLedger(): StageLedger {
     queue_delete_chunks: 0,
     queue_retries: 0,
   };
+}
+
+/** The statement's SQL on one line, the ledger's key; memoised, as the same few statements recur per event. */
+const normalized = new Map<string, string>();
+function normalize(sql: string): string {
+  let key = normalized.get(sql);
+  if (key === undefined) {
+    key = sql.replace(/\s+/g, " ").trim();
+    if (normalized.size < 10_000) normalized.set(sql, key);
+  }
+  return key;
+}
+
+/** Adds one statement's result to `ledger`. */
+export function recordResult(ledger: StageLedger, sql: string, result: unknown): void {
+  ledger.d1_statements += 1;
+  const meta = (
+    result as { meta?: { rows_read?: number; rows_written?: number; changes?: number; duration?: number } } | null
+  )?.meta;
+  if (!meta) {
+    ledger.d1_statements_without_meta += 1;
+    return;
+  }
+  const key = normalize(sql);
+  ledger.statements[key] ??= { calls: 0, changes: 0, rows_read: 0, rows_written: 0 };
+  const figures = ledger.statements[key];
+  figures.calls += 1;
+  figures.changes += meta.changes ?? 0;
+  figures.rows_read += meta.rows_read ?? 0;
+  figures.rows_written += meta.rows_written ?? 0;
+  ledger.rows_read += meta.rows_read ?? 0;
+  ledger.rows_written += meta.rows_written ?? 0;
+  ledger.sql_ms += meta.duration ?? 0;
 }

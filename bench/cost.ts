@@ -92,6 +92,8 @@ export interface StageCost {
   /** The same by the billing rule recomputed from the SQL (see the method above). */
   d1_rows_written_by_rule_per_event: number;
   d1_rows_read_per_event: number;
+  /** Time SQLite spent executing the stage's statements (D1's `meta.duration`), per event. */
+  d1_sql_ms_per_event: number;
   queue_operations_per_event: number;
   usd_per_million_events: number;
 }
@@ -105,6 +107,8 @@ export interface CostResult {
   queue_operations_per_event: number;
   worker_invocations_per_event: number;
   cpu_ms_per_event: number;
+  /** Time SQLite spent executing every stage's statements (D1's `meta.duration`), per event. */
+  d1_sql_ms_per_event: number;
   /** D1 storage of a million events for one month at the measured bytes per event. */
   storage_usd_per_million_events_month: number | null;
   by_stage: Partial<Record<Stage, StageCost>>;
@@ -186,6 +190,7 @@ export function computeCost(input: {
   const byStage: Partial<Record<Stage, StageCost>> = {};
   const totals = { requests: 0, cpu_ms: 0, queue_operations: 0, rows_written: 0, rows_read: 0 };
   let withoutMeta = 0;
+  let sqlMs = 0;
   const top: CostResult["top_writes"] = [];
   const topReads: CostResult["top_reads"] = [];
   for (const stage of STAGES) {
@@ -220,12 +225,14 @@ export function computeCost(input: {
     };
     for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += counts[key];
     withoutMeta += ledger.d1_statements_without_meta;
+    sqlMs += ledger.sql_ms ?? 0;
     byStage[stage] = {
       invocations_per_event: round(per(counts.requests)),
       cpu_ms_per_event: round(per(cpu)),
       d1_rows_written_per_event: round(per(counts.rows_written)),
       d1_rows_written_by_rule_per_event: round(per(byRule)),
       d1_rows_read_per_event: round(per(counts.rows_read)),
+      d1_sql_ms_per_event: round(per(ledger.sql_ms ?? 0)),
       queue_operations_per_event: round(per(counts.queue_operations)),
       // A stage's log events are its invocation logs, one per invocation; the lines are priced below.
       usd_per_million_events: round(per(priceOf({ ...counts, log_events: counts.requests }).total) * 1e6, 3),
@@ -245,6 +252,7 @@ export function computeCost(input: {
     queue_operations_per_event: round(per(totals.queue_operations)),
     worker_invocations_per_event: round(per(totals.requests)),
     cpu_ms_per_event: round(per(totals.cpu_ms)),
+    d1_sql_ms_per_event: round(per(sqlMs)),
     storage_usd_per_million_events_month:
       input.bytesPerEvent === null ? null : storageUsdPerMillionEventsMonth(input.bytesPerEvent),
     by_stage: byStage,

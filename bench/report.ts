@@ -227,12 +227,22 @@ function costTable(cost: CostResult): string[] {
   return [
     `Cost per event by stage (list prices of ${cost.prices_date}, marginal; ${fmt(cost.events)} events)`,
     table(
-      ["stage", "invocations", "CPU ms", "D1 rows written (rule)", "D1 rows read", "queue ops", "$/M events"],
+      [
+        "stage",
+        "invocations",
+        "CPU ms",
+        "D1 SQL ms",
+        "D1 rows written (rule)",
+        "D1 rows read",
+        "queue ops",
+        "$/M events",
+      ],
       [
         ...stages.map(([stage, figures]) => [
           stage,
           fmt(figures.invocations_per_event, 3),
           fmt(figures.cpu_ms_per_event, 3),
+          fmt(figures.d1_sql_ms_per_event, 3),
           `${fmt(figures.d1_rows_written_per_event, 2)} (${fmt(figures.d1_rows_written_by_rule_per_event, 2)})`,
           fmt(figures.d1_rows_read_per_event, 1),
           fmt(figures.queue_operations_per_event, 2),
@@ -242,6 +252,7 @@ function costTable(cost: CostResult): string[] {
           "total",
           fmt(cost.worker_invocations_per_event, 3),
           fmt(cost.cpu_ms_per_event, 3),
+          fmt(cost.d1_sql_ms_per_event, 3),
           fmt(cost.d1_rows_written_per_event, 2),
           fmt(cost.d1_rows_read_per_event, 1),
           fmt(cost.queue_operations_per_event, 2),

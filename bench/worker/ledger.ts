@@ -6,9 +6,10 @@
  * (bench/cost.ts). Queue sends are counted in 64 KB chunks, deliveries, acks and retries per message.
  */
 
-import { emptyLedger, type Stage, type StageLedger } from "../batch-record";
+import { emptyLedger, recordResult, type Stage, type StageLedger } from "../batch-record";
 
 export type { Stage, StageLedger };
+export { recordResult };
 
 let ledgers: Partial<Record<Stage, StageLedger>> = {};
 
@@ -32,36 +33,6 @@ export function chunksOf(body: unknown): number {
 }
 function jsonBytes(body: unknown): number {
   return new TextEncoder().encode(JSON.stringify(body) ?? "").byteLength;
-}
-
-/** The statement's SQL on one line, the ledger's key; memoised, as the same few statements recur per event. */
-const normalized = new Map<string, string>();
-function normalize(sql: string): string {
-  let key = normalized.get(sql);
-  if (key === undefined) {
-    key = sql.replace(/\s+/g, " ").trim();
-    if (normalized.size < 10_000) normalized.set(sql, key);
-  }
-  return key;
-}
-
-/** Adds one statement's result to `ledger`. */
-export function recordResult(ledger: StageLedger, sql: string, result: unknown): void {
-  ledger.d1_statements += 1;
-  const meta = (result as { meta?: { rows_read?: number; rows_written?: number; changes?: number } } | null)?.meta;
-  if (!meta) {
-    ledger.d1_statements_without_meta += 1;
-    return;
-  }
-  const key = normalize(sql);
-  ledger.statements[key] ??= { calls: 0, changes: 0, rows_read: 0, rows_written: 0 };
-  const figures = ledger.statements[key];
-  figures.calls += 1;
-  figures.changes += meta.changes ?? 0;
-  figures.rows_read += meta.rows_read ?? 0;
-  figures.rows_written += meta.rows_written ?? 0;
-  ledger.rows_read += meta.rows_read ?? 0;
-  ledger.rows_written += meta.rows_written ?? 0;
 }
 
 /** A producer binding whose sends are counted (messages and 64 KB chunks) into `ledger`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyLedger, type StageLedger } from "../../bench/batch-record.ts";
+import { emptyLedger, recordResult, type StageLedger } from "../../bench/batch-record.ts";
 import {
   billedRowsWritten,
   computeCost,
@@ -60,6 +60,7 @@ describe("bench: pricing (bench/cost.ts)", () => {
           wall_ms: 300,
           rows_written: 1000,
           rows_read: 5000,
+          sql_ms: 40,
           queue_deliveries: 130,
           queue_read_chunks: 130,
           queue_acks: 125,
@@ -81,6 +82,10 @@ describe("bench: pricing (bench/cost.ts)", () => {
     expect(cost.worker_invocations_per_event).toBe(1.27);
     expect(cost.by_stage.edge?.cpu_ms_per_event).toBe(1);
     expect(cost.by_stage.events_consumer?.cpu_ms_per_event).toBe(3);
+    // SQLite's own time (D1's meta.duration), apart from the isolate's: 40 ms over 100 events.
+    expect(cost.by_stage.events_consumer?.d1_sql_ms_per_event).toBe(0.4);
+    expect(cost.by_stage.edge?.d1_sql_ms_per_event).toBe(0);
+    expect(cost.d1_sql_ms_per_event).toBe(0.4);
     // Workers Logs: an invocation log per invocation (1.27) and the Worker's lines (1.67), by message.
     expect(cost.workers_logs).toEqual({
       log_events_per_event: 2.94,
@@ -103,6 +108,24 @@ describe("bench: pricing (bench/cost.ts)", () => {
     expect(cost.usd_per_million_events).toBeCloseTo(expected * 1e6, 3);
     expect(cost.provider_fees.sms_per_event).toBe(0.5);
     expect(cost.storage_usd_per_million_events_month).toBeNull();
+  });
+
+  it("adds each statement's rows and SQL time from the runtime's meta to its stage", () => {
+    const stage = emptyLedger();
+    recordResult(stage, "INSERT INTO t\n  VALUES (1)", {
+      meta: { rows_read: 1, rows_written: 3, changes: 1, duration: 0.25 },
+    });
+    recordResult(stage, "INSERT INTO t VALUES (1)", {
+      meta: { rows_read: 0, rows_written: 3, changes: 1, duration: 0.5 },
+    });
+    recordResult(stage, "SELECT 1", null);
+    expect(stage).toMatchObject({ d1_statements: 3, d1_statements_without_meta: 1, rows_written: 6, sql_ms: 0.75 });
+    expect(stage.statements["INSERT INTO t VALUES (1)"]).toEqual({
+      calls: 2,
+      changes: 2,
+      rows_read: 1,
+      rows_written: 6,
+    });
   });
 
   it("counts the Worker's log lines by message, a request line by its route, without the harness's own reads", () => {
