@@ -56,6 +56,9 @@ export interface StageLedger {
   queue_acks: number;
   queue_delete_chunks: number;
   queue_retries: number;
+  /** R2 operations on the archive bucket: class A (put, list, multipart) and class B (get, head). */
+  r2_class_a: number;
+  r2_class_b: number;
 }
 
 /** A ledger of a stage that has done nothing yet. */
@@ -76,6 +79,8 @@ export function emptyLedger(): StageLedger {
     queue_acks: 0,
     queue_delete_chunks: 0,
     queue_retries: 0,
+    r2_class_a: 0,
+    r2_class_b: 0,
   };
 }
 
@@ -110,4 +115,42 @@ export function recordResult(ledger: StageLedger, sql: string, result: unknown):
   ledger.rows_read += meta.rows_read ?? 0;
   ledger.rows_written += meta.rows_written ?? 0;
   ledger.sql_ms += meta.duration ?? 0;
+}
+
+/** Two ledgers of one stage added together (the pass's own cron runs, if any, and the lifetime's). */
+export function addLedgers(a: StageLedger, b: StageLedger): StageLedger {
+  const sum = emptyLedger();
+  for (const key of Object.keys(sum) as (keyof StageLedger)[]) {
+    if (key === "statements") continue;
+    (sum[key] as number) = ((a[key] as number | undefined) ?? 0) + ((b[key] as number | undefined) ?? 0);
+  }
+  for (const source of [a, b])
+    for (const [sql, figures] of Object.entries(source.statements)) {
+      sum.statements[sql] ??= { calls: 0, changes: 0, rows_read: 0, rows_written: 0 };
+      const into = sum.statements[sql];
+      into.calls += figures.calls;
+      into.changes += figures.changes;
+      into.rows_read += figures.rows_read;
+      into.rows_written += figures.rows_written;
+    }
+  return sum;
+}
+
+/** R2 bills class A for writes and listings, class B for reads; deletes are free. */
+const R2_CLASS_A = new Set(["put", "list", "createMultipartUpload", "resumeMultipartUpload"]);
+const R2_CLASS_B = new Set(["get", "head"]);
+
+/** A bucket binding whose operations are counted by R2's billing class into `ledger`. */
+export function countingBucket<Bucket extends object>(bucket: Bucket, ledger: StageLedger): Bucket {
+  return new Proxy(bucket, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (R2_CLASS_A.has(String(property))) ledger.r2_class_a += 1;
+        else if (R2_CLASS_B.has(String(property))) ledger.r2_class_b += 1;
+        return value.apply(target, args);
+      };
+    },
+  });
 }

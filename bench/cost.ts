@@ -11,7 +11,9 @@
  * - Queues: a write per 64 KB chunk of each message sent, a read per chunk per delivery (so each
  *   retry's delivery is another read), a delete per chunk acked.
  * - Workers: one request per invocation (each HTTP delivery, each queue batch, each cron run) and the
- *   workerd CPU of the pass split over the stages by their share of invocation time.
+ *   workerd CPU of the pass split over the stages by their share of invocation time; a stage measured
+ *   apart (the lifetime crons, bench/lifetime.ts) carries its own.
+ * - R2 (the archive bucket): class A and class B operations as the bench entry counts them.
  * - Workers Logs (wrangler.toml enables `observability`): a log event per invocation (its invocation
  *   log) and per line the Worker writes. A stage carries its invocation logs; the Worker's lines are
  *   counted by the harness as they arrive, by what they say, and priced in the total only (a line does
@@ -33,6 +35,9 @@ export const PRICES = {
   d1_gb_month: 0.75,
   /** Workers Logs, per log event beyond the 20 million a month included. */
   workers_log_event: 0.6 / 1e6,
+  /** R2 (the archive): class A operations (put, list) and class B (get, head); deletes are free. */
+  r2_class_a: 4.5 / 1e6,
+  r2_class_b: 0.36 / 1e6,
 } as const;
 
 /** Per-message provider fees listed beside the price, not in it (list prices of PRICES_DATE). */
@@ -95,6 +100,8 @@ export interface StageCost {
   /** Time SQLite spent executing the stage's statements (D1's `meta.duration`), per event. */
   d1_sql_ms_per_event: number;
   queue_operations_per_event: number;
+  /** R2 operations (class A and B) on the archive bucket, per event. */
+  r2_operations_per_event: number;
   usd_per_million_events: number;
 }
 
@@ -103,6 +110,11 @@ export interface CostResult {
   events: number;
   usd_per_million_events: number;
   d1_rows_written_per_event: number;
+  /**
+   * The same without the `crons` stage: what the event's way through the pipeline writes (edge, events
+   * consumer, sender, dead-letter consumer), the scope of the first measurement (issue 26.2's baseline).
+   */
+  d1_rows_written_per_event_in_pipeline: number;
   d1_rows_read_per_event: number;
   queue_operations_per_event: number;
   worker_invocations_per_event: number;
@@ -120,6 +132,7 @@ export interface CostResult {
     d1_rows_written: number;
     d1_rows_read: number;
     workers_logs: number;
+    r2_operations: number;
   };
   /** Workers Logs' events: an invocation log per invocation, and the Worker's own lines by message. */
   workers_logs: {
@@ -156,6 +169,8 @@ export function priceOf(counts: {
   rows_written: number;
   rows_read: number;
   log_events: number;
+  r2_class_a?: number;
+  r2_class_b?: number;
 }) {
   const items = {
     worker_requests: counts.requests * PRICES.worker_request,
@@ -164,19 +179,22 @@ export function priceOf(counts: {
     d1_rows_written: counts.rows_written * PRICES.d1_row_written,
     d1_rows_read: counts.rows_read * PRICES.d1_row_read,
     workers_logs: counts.log_events * PRICES.workers_log_event,
+    r2_operations: (counts.r2_class_a ?? 0) * PRICES.r2_class_a + (counts.r2_class_b ?? 0) * PRICES.r2_class_b,
   };
   return { items, total: Object.values(items).reduce((sum, value) => sum + value, 0) };
 }
 
 /**
  * The cost section: `ledgers` from the bench entry, `events` the unique events accepted, `cpuMs` the
- * workerd CPU of the pass (split over the stages by invocation time), `bytesPerEvent` D1's storage,
+ * workerd CPU of the pass (split over the stages by invocation time, but for those of `stageCpuMs`,
+ * measured apart: the lifetime crons), `bytesPerEvent` D1's storage,
  * `logLines` the Worker's log lines over the pass by message (none when not counted).
  */
 export function computeCost(input: {
   ledgers: Partial<Record<Stage, StageLedger>>;
   events: number;
   cpuMs: number | null;
+  stageCpuMs?: Partial<Record<Stage, number>>;
   indexes: IndexMap;
   bytesPerEvent: number | null;
   smsSent: number;
@@ -186,9 +204,19 @@ export function computeCost(input: {
   const { ledgers, events, indexes } = input;
   const logLines = input.logLines ?? {};
   const per = (value: number) => value / Math.max(1, events);
-  const totalWall = STAGES.reduce((sum, stage) => sum + (ledgers[stage]?.wall_ms ?? 0), 0);
+  const apart = input.stageCpuMs ?? {};
+  const splitStages = STAGES.filter((stage) => apart[stage] === undefined);
+  const totalWall = splitStages.reduce((sum, stage) => sum + (ledgers[stage]?.wall_ms ?? 0), 0);
   const byStage: Partial<Record<Stage, StageCost>> = {};
-  const totals = { requests: 0, cpu_ms: 0, queue_operations: 0, rows_written: 0, rows_read: 0 };
+  const totals = {
+    requests: 0,
+    cpu_ms: 0,
+    queue_operations: 0,
+    rows_written: 0,
+    rows_read: 0,
+    r2_class_a: 0,
+    r2_class_b: 0,
+  };
   let withoutMeta = 0;
   let sqlMs = 0;
   const top: CostResult["top_writes"] = [];
@@ -196,7 +224,8 @@ export function computeCost(input: {
   for (const stage of STAGES) {
     const ledger = ledgers[stage];
     if (!ledger) continue;
-    const cpu = input.cpuMs !== null && totalWall > 0 ? (input.cpuMs * ledger.wall_ms) / totalWall : 0;
+    const cpu =
+      apart[stage] ?? (input.cpuMs !== null && totalWall > 0 ? (input.cpuMs * ledger.wall_ms) / totalWall : 0);
     const byRule = Object.entries(ledger.statements).reduce(
       (sum, [sql, figures]) => sum + billedRowsWritten(sql, figures, indexes),
       0,
@@ -222,6 +251,8 @@ export function computeCost(input: {
       queue_operations: queueOperations(ledger),
       rows_written: ledger.rows_written,
       rows_read: ledger.rows_read,
+      r2_class_a: ledger.r2_class_a ?? 0,
+      r2_class_b: ledger.r2_class_b ?? 0,
     };
     for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += counts[key];
     withoutMeta += ledger.d1_statements_without_meta;
@@ -234,6 +265,7 @@ export function computeCost(input: {
       d1_rows_read_per_event: round(per(counts.rows_read)),
       d1_sql_ms_per_event: round(per(ledger.sql_ms ?? 0)),
       queue_operations_per_event: round(per(counts.queue_operations)),
+      r2_operations_per_event: round(per(counts.r2_class_a + counts.r2_class_b)),
       // A stage's log events are its invocation logs, one per invocation; the lines are priced below.
       usd_per_million_events: round(per(priceOf({ ...counts, log_events: counts.requests }).total) * 1e6, 3),
     };
@@ -248,6 +280,7 @@ export function computeCost(input: {
     events,
     usd_per_million_events: round(per(price.total) * 1e6, 3),
     d1_rows_written_per_event: round(per(totals.rows_written)),
+    d1_rows_written_per_event_in_pipeline: round(per(totals.rows_written - (ledgers.crons?.rows_written ?? 0))),
     d1_rows_read_per_event: round(per(totals.rows_read)),
     queue_operations_per_event: round(per(totals.queue_operations)),
     worker_invocations_per_event: round(per(totals.requests)),
@@ -308,6 +341,13 @@ export function logLinesBetween(before: Record<string, number>, after: Record<st
     if (written > 0) lines[key] = written;
   }
   return lines;
+}
+
+/** Two tallies by key added together. */
+export function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const sum = { ...a };
+  for (const [key, count] of Object.entries(b)) sum[key] = (sum[key] ?? 0) + count;
+  return sum;
 }
 
 /** Each table's indexes (automatic ones for UNIQUE and PRIMARY KEY included) from a D1 file. */

@@ -26,8 +26,10 @@ import { parseArgs } from "node:util";
 import { type AckResult, measureAck } from "./ack.ts";
 import { measureAppCost } from "./app-cost.ts";
 import { type ArchiveMeasurement, measureArchive } from "./archive.ts";
-import { type CostResult, computeCost, readIndexes, storageUsdPerMillionEventsMonth } from "./cost.ts";
+import { addLedgers } from "./batch-record.ts";
+import { addCounts, type CostResult, computeCost, readIndexes, storageUsdPerMillionEventsMonth } from "./cost.ts";
 import { type ForwardingOutageResult, runForwarding, runForwardingOutage } from "./forwarding.ts";
+import { type LifetimeResult, runLifetimeCrons } from "./lifetime.ts";
 import { type OutageResult, runOutage } from "./outage.ts";
 import { runPipeline } from "./pipeline.ts";
 import {
@@ -406,28 +408,62 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     const sumOfRounds = (value: (round: (typeof rounds)[number]) => number) =>
       rounds.reduce((sum, round) => sum + value(round), 0);
     let storage: StorageResult | null = null;
+    let lifetime: LifetimeResult | null = null;
     const { ledger, log_lines: logLines, ...figures } = result;
     try {
       const file = findDatabaseFile(persist);
+      const indexes = readIndexes(file);
+      try {
+        let archive: ArchiveMeasurement | null = null;
+        try {
+          archive = await measureArchive(file, scratch);
+        } catch (error) {
+          progress(`archive: not measured: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        storage = measureStorage(file, scratch, 30, 14, archive);
+      } catch (error) {
+        progress(`storage: not measured: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      // Then (the runs change the file) the daily cron over the same D1 through an event's life.
+      try {
+        lifetime = await withServer(
+          () =>
+            startRuntime({
+              name: "pipeline-lifetime",
+              scriptPath: bundles.benchEntry,
+              wranglerConfig,
+              vars: { ...SECRETS, ...PROVIDER_VARS },
+              persist,
+              // The pass applied the migrations to this D1.
+              migrate: false,
+              outboundService: providerFakes(0).outboundService,
+            }),
+          (server: RuntimeServer) => runLifetimeCrons(server),
+        );
+        progress(
+          `lifetime crons: the daily cron on days ${lifetime.days.join(", ")} after the newest event (${lifetime.failed_runs} failed); ${lifetime.events_left} of ${lifetime.events_before} events left in D1`,
+        );
+      } catch (error) {
+        progress(`lifetime crons: not measured: ${error instanceof Error ? error.message : String(error)}`);
+      }
       cost = computeCost({
-        ledgers: ledger ?? {},
+        ledgers: {
+          ...ledger,
+          ...(lifetime?.ledger
+            ? { crons: ledger?.crons ? addLedgers(ledger.crons, lifetime.ledger) : lifetime.ledger }
+            : {}),
+        },
         events: result.accepted,
         cpuMs: result.server_cpu_ms,
-        indexes: readIndexes(file),
+        stageCpuMs: lifetime?.cpu_ms != null ? { crons: lifetime.cpu_ms } : {},
+        indexes,
         bytesPerEvent: null,
         smsSent: result.providers.sms_accepted,
         emailsSent: result.providers.email_accepted,
-        logLines,
+        logLines: addCounts(logLines ?? {}, lifetime?.log_lines ?? {}),
       });
-      let archive: ArchiveMeasurement | null = null;
-      try {
-        archive = await measureArchive(file, scratch);
-      } catch (error) {
-        progress(`archive: not measured: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      storage = measureStorage(file, scratch, 30, 14, archive);
     } catch (error) {
-      progress(`storage: not measured: ${error instanceof Error ? error.message : String(error)}`);
+      progress(`cost: not measured: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (cost && storage)
       cost.storage_usd_per_million_events_month = storageUsdPerMillionEventsMonth(storage.bytes_per_event);
@@ -435,6 +471,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       ...figures,
       storage,
       floor,
+      lifetime: lifetime && (({ ledger: _ledger, log_lines: _lines, ...kept }) => kept)(lifetime),
       vs_floor: vsFloor(figures.events_per_s, floor.drained ? floor.events_per_s : null),
       vs_floor_events_final: vsFloor(
         figures.events_final_seconds ? figures.accepted / figures.events_final_seconds : null,

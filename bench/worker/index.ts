@@ -20,7 +20,7 @@ import worker from "../../src/index";
 import { consumeClinicDeliveries } from "../../src/queue/clinic-deliveries-consumer";
 import type { BatchRecord, CapturedMessage } from "../batch-record";
 import { type FaultPlan, instrumentedDatabase } from "./faults";
-import { chunksOf, countingQueue, ledgerOf, type Stage, type StageLedger, takeLedgers } from "./ledger";
+import { chunksOf, countingBucket, countingQueue, ledgerOf, type Stage, type StageLedger, takeLedgers } from "./ledger";
 
 /** Producer binding → queue name, as in wrangler.toml. */
 const PRODUCERS = {
@@ -82,6 +82,7 @@ function instrumentedEnv(env: Env, counter: { roundTrips: number }, ledger: Stag
   return {
     ...env,
     DB: instrumentedDatabase(env.DB, counter, faulty ? plan : null, ledger),
+    ARCHIVE: countingBucket(env.ARCHIVE, ledger),
     ...(Object.fromEntries(
       Object.entries(PRODUCERS).map(([binding, queue]) => [
         binding,

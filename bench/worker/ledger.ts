@@ -3,13 +3,14 @@
  * consumer, crons) asks of D1 and Queues, summed from the runtime's own answers. Every D1 statement's
  * result `meta` (`rows_read`, `rows_written`, `changes`) is added to its stage, per SQL text, so the
  * harness can both total what the runtime reports and recompute rows written by D1's billing rule
- * (bench/cost.ts). Queue sends are counted in 64 KB chunks, deliveries, acks and retries per message.
+ * (bench/cost.ts). Queue sends are counted in 64 KB chunks, deliveries, acks and retries per message;
+ * the archive bucket's operations by R2's billing class.
  */
 
-import { emptyLedger, recordResult, type Stage, type StageLedger } from "../batch-record";
+import { countingBucket, emptyLedger, recordResult, type Stage, type StageLedger } from "../batch-record";
 
 export type { Stage, StageLedger };
-export { recordResult };
+export { countingBucket, recordResult };
 
 let ledgers: Partial<Record<Stage, StageLedger>> = {};
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { emptyLedger, recordResult, type StageLedger } from "../../bench/batch-record.ts";
+import { addLedgers, countingBucket, emptyLedger, recordResult, type StageLedger } from "../../bench/batch-record.ts";
 import {
+  addCounts,
   billedRowsWritten,
   computeCost,
   logLineKey,
@@ -108,6 +109,85 @@ describe("bench: pricing (bench/cost.ts)", () => {
     expect(cost.usd_per_million_events).toBeCloseTo(expected * 1e6, 3);
     expect(cost.provider_fees.sms_per_event).toBe(0.5);
     expect(cost.storage_usd_per_million_events_month).toBeNull();
+  });
+
+  it("prices the lifetime crons with their own CPU, R2 operations, and keeps the pipeline's rows apart", () => {
+    const cost = computeCost({
+      ledgers: {
+        edge: ledger({ invocations: 100, wall_ms: 100 }),
+        events_consumer: ledger({ invocations: 1, wall_ms: 300, rows_written: 1000 }),
+        // Measured apart: its wall time must not take a share of the pass's CPU.
+        crons: ledger({ invocations: 2, wall_ms: 600, rows_written: 500, r2_class_a: 10, r2_class_b: 20 }),
+      },
+      events: 100,
+      cpuMs: 400,
+      stageCpuMs: { crons: 50 },
+      indexes: {},
+      bytesPerEvent: null,
+      smsSent: 0,
+      emailsSent: 0,
+    });
+    expect(cost.by_stage.edge?.cpu_ms_per_event).toBe(1);
+    expect(cost.by_stage.events_consumer?.cpu_ms_per_event).toBe(3);
+    expect(cost.by_stage.crons?.cpu_ms_per_event).toBe(0.5);
+    expect(cost.cpu_ms_per_event).toBe(4.5);
+    expect(cost.d1_rows_written_per_event).toBe(15);
+    expect(cost.d1_rows_written_per_event_in_pipeline).toBe(10);
+    expect(cost.by_stage.crons?.r2_operations_per_event).toBe(0.3);
+    // R2: class A $4.50 and class B $0.36 a million.
+    expect(cost.by_item.r2_operations).toBeCloseTo(((10 * 4.5 + 20 * 0.36) / 1e6 / 100) * 1e6, 6);
+    expect(cost.by_stage.crons?.usd_per_million_events).toBeCloseTo(
+      0.02 * 0.3 + 0.5 * 0.02 + 5 * 1 + 0.1 * 4.5 + 0.2 * 0.36 + 0.02 * 0.6,
+      3,
+    );
+  });
+
+  it("adds the pass's own cron runs and the lifetime's into one ledger, and tallies by key", () => {
+    const pass = ledger({
+      invocations: 1,
+      rows_written: 4,
+      statements: { "DELETE FROM t": { calls: 1, changes: 2, rows_read: 2, rows_written: 4 } },
+    });
+    const life = ledger({
+      invocations: 3,
+      rows_written: 6,
+      r2_class_a: 2,
+      statements: {
+        "DELETE FROM t": { calls: 2, changes: 3, rows_read: 3, rows_written: 6 },
+        "SELECT 1": { calls: 1, changes: 0, rows_read: 1, rows_written: 0 },
+      },
+    });
+    const sum = addLedgers(pass, life);
+    expect(sum).toMatchObject({ invocations: 4, rows_written: 10, r2_class_a: 2 });
+    expect(sum.statements["DELETE FROM t"]).toEqual({ calls: 3, changes: 5, rows_read: 5, rows_written: 10 });
+    expect(sum.statements["SELECT 1"]?.calls).toBe(1);
+    expect(pass.statements["DELETE FROM t"]?.calls).toBe(1);
+    expect(addCounts({ a: 1, b: 2 }, { b: 3, c: 4 })).toEqual({ a: 1, b: 5, c: 4 });
+  });
+
+  it("counts the archive bucket's operations by R2's billing class", async () => {
+    const stage = emptyLedger();
+    const calls: string[] = [];
+    const fake = {
+      name: "archive",
+      put: async (key: string) => void calls.push(`put ${key}`),
+      get: async (key: string) => {
+        calls.push(`get ${key}`);
+        return null;
+      },
+      head: async () => null,
+      list: async () => ({ objects: [] }),
+      delete: async () => undefined,
+    };
+    const bucket = countingBucket(fake, stage);
+    await bucket.put("a");
+    await bucket.list();
+    expect(await bucket.get("a")).toBeNull();
+    await bucket.head();
+    await bucket.delete();
+    expect(bucket.name).toBe("archive");
+    expect(calls).toEqual(["put a", "get a"]);
+    expect(stage).toMatchObject({ r2_class_a: 2, r2_class_b: 2 });
   });
 
   it("adds each statement's rows and SQL time from the runtime's meta to its stage", () => {
