@@ -2,6 +2,7 @@ import { BUDGET_FLOOR_DAYS, readArchiveSettings } from "../config/archive";
 import { databaseBytes, pendingArchiveObjects, releaseArchiveLease, takeArchiveLease } from "../db/archive";
 import { errorKind, log } from "../log";
 import { archiveAuditPart, auditPartQueries, expireAuditObjects } from "./audit";
+import { type BackfillResult, backfillArchivedEntities } from "./entity-backfill";
 import { archiveHistoryPart, historyPartQueries } from "./history";
 import {
   type ArchiveContext,
@@ -18,7 +19,8 @@ import { SHELF_STEP_QUERIES, shelveRange } from "./shelf";
  * then moves finished history older than ARCHIVE_AFTER_DAYS to R2; while D1 is still larger than
  * D1_SIZE_BUDGET_GB, also the oldest finished history younger than that (down to a day old), oldest
  * first; then audit rows older than a year; part by part, while its D1 query budget lasts; then
- * expires audit objects past AUDIT_RETENTION_DAYS. The daily run also shelves in R2 the event index's
+ * expires audit objects past AUDIT_RETENTION_DAYS. Each run first indexes the entities of a few objects
+ * archived before entities were indexed (src/archive/entity-backfill.ts). The daily run also shelves in R2 the event index's
  * entries older than ARCHIVE_INDEX_DAYS (src/archive/shelf.ts), a few ranges a day, before the parts.
  */
 
@@ -62,6 +64,8 @@ export interface ArchiveRunResult {
   /** Closed rows of the event index shelved in R2 and deleted from D1, and the entries they held. */
   shelvedRows: number;
   shelvedEntries: number;
+  /** Objects archived before entities were indexed whose entities this run indexed (migration 0187). */
+  entityBackfill: BackfillResult;
 }
 
 /** Runs the archive job at `now` within `options.queryBudget` D1 queries. */
@@ -90,6 +94,7 @@ export async function archiveFinishedHistory(
     databaseBytes: null,
     shelvedRows: 0,
     shelvedEntries: 0,
+    entityBackfill: { objects: 0, entities: 0, unreadable: 0 },
   };
   const leaseUntil = now.getTime() + LEASE_MS;
   budget.spend(2); // the lease and its release
@@ -99,6 +104,7 @@ export async function archiveFinishedHistory(
   }
   try {
     result.resumed = await resumeWrittenObjects(context, result);
+    result.entityBackfill = await backfillArchivedEntities(context);
     await shelveIndex(context, options.shelfRanges ?? [], daysBefore(indexDays), result);
     while (budget.remaining >= historyPartQueries(partPages)) {
       if (!tally(result, await archiveHistoryPart(context, cutoff, partPages))) break;
@@ -145,6 +151,7 @@ export async function archiveFinishedHistory(
     d1_bytes: result.databaseBytes,
     budget_deleted: result.budgetDeleted,
     shelved_rows: result.shelvedRows,
+    entity_backfill_objects: result.entityBackfill.objects,
   });
   return result;
 }

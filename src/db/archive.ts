@@ -185,6 +185,8 @@ export interface ArchiveObjectRow {
   bytes: number;
   written_at: string;
   deleted_at: string | null;
+  /** 1 its entities are indexed, 0 not yet (archived before they were), -1 unreadable when tried (0187). */
+  entities_indexed: number;
 }
 
 /** Records an object that is in R2 and was read back whole; its rows are still in D1. Returns its id. */
@@ -220,6 +222,22 @@ export async function pendingArchiveObjects(db: D1Database, limit: number): Prom
     .bind(limit)
     .all<ArchiveObjectRow>();
   return results;
+}
+
+/** History objects whose entities are not indexed yet (archived before they were), oldest first. */
+export async function objectsWithoutEntityIndex(db: D1Database, limit: number): Promise<ArchiveObjectRow[]> {
+  const { results } = await db
+    .prepare(`SELECT * FROM archive_objects WHERE entities_indexed = 0 ORDER BY object_id LIMIT ?1`)
+    .bind(limit)
+    .all<ArchiveObjectRow>();
+  return results;
+}
+
+/** Records that an object's entities are indexed (1), or that it could not be read back to index them (-1). */
+export function markEntitiesIndexed(db: D1Database, objectId: number, state: 1 | -1): D1PreparedStatement {
+  return db
+    .prepare(`UPDATE archive_objects SET entities_indexed = ?2 WHERE object_id = ?1 AND entities_indexed = 0`)
+    .bind(objectId, state);
 }
 
 export function markArchiveObjectDeleted(db: D1Database, objectId: number, now: string): D1PreparedStatement {
@@ -355,6 +373,20 @@ export function indexArchivedEntities(
   return indexStatement(db, INDEX_SQL[kind], entities, objectId);
 }
 
+/**
+ * Indexes the entities of an object archived before entities were indexed (the backfill,
+ * src/archive/entity-backfill.ts). Their rows left D1 long ago, so the guard is the object's own mark
+ * instead: the statement adds nothing once the object is marked, and it runs before the mark in the
+ * same batch, so a batch that repeats after it committed adds nothing either.
+ */
+export function backfillEntityIndex(
+  db: D1Database,
+  entities: readonly { id: string; key: number }[],
+  objectId: number,
+): D1PreparedStatement {
+  return db.prepare(BACKFILL_SQL).bind(indexTriples(entities, objectId), objectId);
+}
+
 /** `sql` ({@link indexSql}) bound to each row's [id, bucket, entry] under `objectId`. */
 function indexStatement(
   db: D1Database,
@@ -362,16 +394,24 @@ function indexStatement(
   rows: readonly { id: string; key: number }[],
   objectId: number,
 ): D1PreparedStatement {
-  return db
-    .prepare(sql)
-    .bind(JSON.stringify(rows.map(({ id, key }) => [id, bucketOf(key), indexEntry(key, objectId)])));
+  return db.prepare(sql).bind(indexTriples(rows, objectId));
+}
+
+/** The index statements' ?1: each row's [id, bucket, entry] under `objectId`, as JSON. */
+function indexTriples(rows: readonly { id: string; key: number }[], objectId: number): string {
+  return JSON.stringify(rows.map(({ id, key }) => [id, bucketOf(key), indexEntry(key, objectId)]));
 }
 
 /** The index's INSERT for rows of `table` still in D1 (?1: [id, bucket, entry] triples). */
 function indexSql(table: string, idColumn: string): string {
+  return indexSqlWhere(`EXISTS (SELECT 1 FROM ${table} e WHERE e.${idColumn} = json_extract(j.value, '$[0]'))`);
+}
+
+/** The index's INSERT of the ?1 triples that meet `condition`: each bucket's entries appended to its last row. */
+function indexSqlWhere(condition: string): string {
   return `WITH incoming AS (
   SELECT json_extract(j.value, '$[1]') AS bucket, json_extract(j.value, '$[2]') AS entry FROM json_each(?1) j
-  WHERE EXISTS (SELECT 1 FROM ${table} e WHERE e.${idColumn} = json_extract(j.value, '$[0]'))),
+  WHERE ${condition}),
 grouped AS (SELECT bucket, group_concat(entry, '') AS entries FROM incoming GROUP BY bucket)
 INSERT INTO archived_event_buckets (bucket, seq, entries)
 SELECT g.bucket, COALESCE((
@@ -380,6 +420,11 @@ SELECT g.bucket, COALESCE((
 FROM grouped g WHERE true
 ON CONFLICT (bucket, seq) DO UPDATE SET entries = entries || excluded.entries`;
 }
+
+/** The backfill's INSERT: the triples only while object ?2 still waits for its entities' index. */
+const BACKFILL_SQL = indexSqlWhere(
+  "EXISTS (SELECT 1 FROM archive_objects o WHERE o.object_id = ?2 AND o.entities_indexed = 0)",
+);
 
 const INDEX_SQL: Record<"events" | EntityKind, string> = {
   events: indexSql("events", "event_id"),
