@@ -53,7 +53,7 @@ function only<T>(list: readonly T[]): T {
 /** The Worker's JSON log lines (src/log.ts) from now until `restore`. */
 function captureLogs() {
   const lines: Record<string, unknown>[] = [];
-  const spies = (["log", "error"] as const).map((method) =>
+  const spies = (["log", "warn", "error"] as const).map((method) =>
     vi.spyOn(console, method).mockImplementation((line: unknown) => {
       lines.push(JSON.parse(String(line)) as Record<string, unknown>);
     }),
@@ -112,6 +112,42 @@ describe("the archived entities' index backfill (migration 0187)", () => {
     await env.DB.batch(await backfillStatements(context, object, lines));
     expect(await Promise.all(keys.map((key) => bucketRows(bucketOf(key))))).toEqual(after);
     expect(await entitiesIndexed(object.object_id)).toBe(1);
+  });
+
+  it("an R2 failure ends the backfill for the run, logged, and the archive goes on", async () => {
+    const { object } = only(await archivedBeforeEntitiesWereIndexed(["2025-06-05"], 1));
+    const clinic = newClinic();
+    const history = await seedFinishedDay(clinic, "2025-06-06", 1);
+    const bucket = new Proxy(env.ARCHIVE, {
+      get(target, property) {
+        if (property === "get")
+          return async (key: string) => {
+            if (key === object.object_key) throw new TypeError("R2 unavailable");
+            return target.get(key);
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+
+    const logs = captureLogs();
+    const run = await archiveFinishedHistory({ ...env, ARCHIVE: bucket }, new Date(TEST_NOW), { queryBudget: 600 });
+    logs.restore();
+    expect(run.entityBackfill).toEqual({ objects: 0, entities: 0, unreadable: 0 });
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "archive entity index backfill failed", error: "TypeError" }),
+    );
+    // Still waiting for the next run, and the day's history archived all the same.
+    expect(await entitiesIndexed(object.object_id)).toBe(0);
+    expect(run.objects).toBeGreaterThanOrEqual(1);
+    expect(
+      await env.DB.prepare(`SELECT 1 FROM events WHERE event_id = ?1`)
+        .bind(history.eventIds[0] ?? "")
+        .first(),
+    ).toBeNull();
+    // The next run without the failure indexes it.
+    const next = await archiveFinishedHistory(env, new Date(TEST_NOW), { queryBudget: 600 });
+    expect(next.entityBackfill.objects).toBe(1);
   });
 
   it("sets aside an object that no longer reads back (-1, logged) and indexes the next", async () => {
