@@ -51,7 +51,10 @@ export interface LifetimeResult {
   log_lines?: Record<string, number>;
 }
 
-/** The days to fire, given how many events each archive day left (null: not run yet). */
+/**
+ * The next day to fire the daily cron on, given the days fired so far and the events left in D1 after
+ * each of them from the archive's first day on; null once the shelf's days are done.
+ */
 export function nextDay(days: readonly number[], eventCounts: readonly number[]): number | null {
   if (days.length === 0) return RETENTION_DAY;
   const archiveDays = days.filter((day) => day >= ARCHIVE_DAY && day < ARCHIVE_DAY + ARCHIVE_DAYS);

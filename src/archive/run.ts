@@ -19,9 +19,10 @@ import { SHELF_STEP_QUERIES, shelveRange } from "./shelf";
  * then moves finished history older than ARCHIVE_AFTER_DAYS to R2; while D1 is still larger than
  * D1_SIZE_BUDGET_GB, also the oldest finished history younger than that (down to a day old), oldest
  * first; then audit rows older than a year; part by part, while its D1 query budget lasts; then
- * expires audit objects past AUDIT_RETENTION_DAYS. Each run first indexes the entities of a few objects
- * archived before entities were indexed (src/archive/entity-backfill.ts). The daily run also shelves in R2 the event index's
- * entries older than ARCHIVE_INDEX_DAYS (src/archive/shelf.ts), a few ranges a day, before the parts.
+ * expires audit objects past AUDIT_RETENTION_DAYS. Each run first indexes the entities of a few
+ * objects archived before entities were indexed (src/archive/entity-backfill.ts). The daily run also
+ * shelves in R2 the event index's entries older than ARCHIVE_INDEX_DAYS (src/archive/shelf.ts), a few
+ * ranges a day, before the parts.
  */
 
 /**
