@@ -105,13 +105,12 @@ export function recordResult(ledger: StageLedger, sql: string, result: unknown):
     ledger.d1_statements_without_meta += 1;
     return;
   }
-  const key = normalize(sql);
-  ledger.statements[key] ??= { calls: 0, changes: 0, rows_read: 0, rows_written: 0 };
-  const figures = ledger.statements[key];
-  figures.calls += 1;
-  figures.changes += meta.changes ?? 0;
-  figures.rows_read += meta.rows_read ?? 0;
-  figures.rows_written += meta.rows_written ?? 0;
+  addFigures(ledger.statements, normalize(sql), {
+    calls: 1,
+    changes: meta.changes ?? 0,
+    rows_read: meta.rows_read ?? 0,
+    rows_written: meta.rows_written ?? 0,
+  });
   ledger.rows_read += meta.rows_read ?? 0;
   ledger.rows_written += meta.rows_written ?? 0;
   ledger.sql_ms += meta.duration ?? 0;
@@ -125,15 +124,18 @@ export function addLedgers(a: StageLedger, b: StageLedger): StageLedger {
     (sum[key] as number) = ((a[key] as number | undefined) ?? 0) + ((b[key] as number | undefined) ?? 0);
   }
   for (const source of [a, b])
-    for (const [sql, figures] of Object.entries(source.statements)) {
-      sum.statements[sql] ??= { calls: 0, changes: 0, rows_read: 0, rows_written: 0 };
-      const into = sum.statements[sql];
-      into.calls += figures.calls;
-      into.changes += figures.changes;
-      into.rows_read += figures.rows_read;
-      into.rows_written += figures.rows_written;
-    }
+    for (const [sql, figures] of Object.entries(source.statements)) addFigures(sum.statements, sql, figures);
   return sum;
+}
+
+/** Adds `figures` to the statement `sql`'s in `statements`. */
+function addFigures(statements: Record<string, StatementFigures>, sql: string, figures: StatementFigures): void {
+  statements[sql] ??= { calls: 0, changes: 0, rows_read: 0, rows_written: 0 };
+  const into = statements[sql];
+  into.calls += figures.calls;
+  into.changes += figures.changes;
+  into.rows_read += figures.rows_read;
+  into.rows_written += figures.rows_written;
 }
 
 /** R2 bills class A for writes and listings, class B for reads; deletes are free. */

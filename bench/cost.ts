@@ -117,6 +117,8 @@ export interface CostResult {
   d1_rows_written_per_event_in_pipeline: number;
   d1_rows_read_per_event: number;
   queue_operations_per_event: number;
+  /** R2 operations (class A and B) on the archive bucket, per event. */
+  r2_operations_per_event: number;
   worker_invocations_per_event: number;
   cpu_ms_per_event: number;
   /** Time SQLite spent executing every stage's statements (D1's `meta.duration`), per event. */
@@ -283,6 +285,7 @@ export function computeCost(input: {
     d1_rows_written_per_event_in_pipeline: round(per(totals.rows_written - (ledgers.crons?.rows_written ?? 0))),
     d1_rows_read_per_event: round(per(totals.rows_read)),
     queue_operations_per_event: round(per(totals.queue_operations)),
+    r2_operations_per_event: round(per(totals.r2_class_a + totals.r2_class_b)),
     worker_invocations_per_event: round(per(totals.requests)),
     cpu_ms_per_event: round(per(totals.cpu_ms)),
     d1_sql_ms_per_event: round(per(sqlMs)),

@@ -36,6 +36,7 @@ export const SHELF_DAYS = 16;
 const DAY_MS = 86_400_000;
 const RUN_AT_MS = (3 * 60 + 17) * 60_000;
 
+/** What latest.json's `pipeline.lifetime` carries. */
 export interface LifetimeResult {
   /** Days after the newest event's day on which the daily cron was fired, in order. */
   days: number[];
@@ -44,11 +45,16 @@ export interface LifetimeResult {
   events_before: number;
   events_left: number;
   /** workerd's CPU over the runs. */
-  cpu_ms: number | null;
-  /** The bench entry's `crons` ledger over the runs; priced with the pass's, then dropped. */
-  ledger?: StageLedger;
-  /** The Worker's log lines over the runs by message; priced with the pass's, then dropped. */
-  log_lines?: Record<string, number>;
+  cpu_ms: number;
+}
+
+/** The runs' figures, with what the cost section prices beside the pass's and then drops. */
+export interface LifetimeRuns {
+  figures: LifetimeResult;
+  /** The bench entry's `crons` ledger over the runs. */
+  ledger: StageLedger | undefined;
+  /** The Worker's log lines over the runs, by message. */
+  logLines: Record<string, number>;
 }
 
 /**
@@ -71,7 +77,7 @@ export function nextDay(days: readonly number[], eventCounts: readonly number[])
 }
 
 /** Fires the daily cron over the pass's D1 as an event's life would, and returns what it took. */
-export async function runLifetimeCrons(server: RuntimeServer): Promise<LifetimeResult> {
+export async function runLifetimeCrons(server: RuntimeServer): Promise<LifetimeRuns> {
   const db = await server.mf.getD1Database("DB");
   const count = async () =>
     Number((await db.prepare("SELECT COUNT(*) AS n FROM events").first<{ n: number }>())?.n ?? 0);
@@ -101,13 +107,15 @@ export async function runLifetimeCrons(server: RuntimeServer): Promise<LifetimeR
   const logLines = logLinesBetween(tallyBefore, server.logTally());
   const ledgers = await takeLedger(server);
   return {
-    days,
-    failed_runs: failed,
-    events_before: eventsBefore,
-    events_left: await count(),
-    cpu_ms: Number.isFinite(cpu) ? Math.round(cpu) : null,
+    figures: {
+      days,
+      failed_runs: failed,
+      events_before: eventsBefore,
+      events_left: await count(),
+      cpu_ms: Math.round(cpu),
+    },
     ledger: ledgers.crons,
-    log_lines: logLines,
+    logLines,
   };
 }
 

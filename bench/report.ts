@@ -46,7 +46,7 @@ export interface Results {
         /** Every round of a `--repeat` run (the median one stands for it); absent for one round. */
         rounds?: PipelineRound[];
         /** The daily cron over the pass's D1 through an event's life (bench/lifetime.ts): the `crons` stage. */
-        lifetime: Omit<LifetimeResult, "ledger" | "log_lines"> | null;
+        lifetime: LifetimeResult | null;
       })
     | null;
   /** What a million events cost, from the pipeline pass (bench/cost.ts). */
@@ -269,10 +269,7 @@ function costTable(cost: CostResult): string[] {
       .slice(0, 4)
       .map(({ message, per_event }) => `${message} ${fmt(per_event, 2)}`)
       .join(", ")}), $${fmt(cost.by_item.workers_logs, 2)} per million events`,
-    `R2 (the archive, in the price): ${fmt(
-      Object.values(cost.by_stage).reduce((sum, stage) => sum + (stage.r2_operations_per_event ?? 0), 0),
-      4,
-    )} operations per event, $${fmt(cost.by_item.r2_operations ?? 0, 3)} per million events`,
+    `R2 (the archive, in the price): ${fmt(cost.r2_operations_per_event, 4)} operations per event, $${fmt(cost.by_item.r2_operations, 3)} per million events`,
     `storage: $${fmt(cost.storage_usd_per_million_events_month ?? Number.NaN, 2)} per million events per month kept; provider fees beside (not in) the price: ${fmt(cost.provider_fees.sms_per_event, 3)} SMS and ${fmt(cost.provider_fees.emails_per_event, 3)} emails per event, $${fmt(cost.provider_fees.usd_per_million_events)} per million events`,
   ];
 }

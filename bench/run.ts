@@ -25,11 +25,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AckResult, measureAck } from "./ack.ts";
 import { measureAppCost } from "./app-cost.ts";
-import { type ArchiveMeasurement, measureArchive } from "./archive.ts";
+import { measureArchive } from "./archive.ts";
 import { addLedgers } from "./batch-record.ts";
 import { addCounts, type CostResult, computeCost, readIndexes, storageUsdPerMillionEventsMonth } from "./cost.ts";
 import { type ForwardingOutageResult, runForwarding, runForwardingOutage } from "./forwarding.ts";
-import { type LifetimeResult, runLifetimeCrons } from "./lifetime.ts";
+import { type LifetimeRuns, runLifetimeCrons } from "./lifetime.ts";
 import { type OutageResult, runOutage } from "./outage.ts";
 import { runPipeline } from "./pipeline.ts";
 import {
@@ -102,6 +102,17 @@ const SECRETS = {
 const LOG_PROVIDERS = { SMS_PROVIDER: "log", EMAIL_PROVIDER: "log" };
 
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** `measure`'s result, or null when it failed, said on the progress line ("<what>: not measured: ..."). */
+async function measured<T>(what: string, measure: () => T | Promise<T>): Promise<T | null> {
+  try {
+    return await measure();
+  } catch (error) {
+    progress(`${what}: not measured: ${messageOf(error)}`);
+    return null;
+  }
+}
 
 function parse() {
   return parseArgs({
@@ -138,7 +149,7 @@ function options() {
     ({ values } = parse());
   } catch (error) {
     // An unknown flag or a missing value is the user's mistake, not the harness's: exit 2.
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(messageOf(error));
   }
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
@@ -255,7 +266,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       }
     } catch (error) {
       // A broken measurement is not a finding: say so, run the rest, and exit 1 at the end.
-      app = { receiver: null, hono_floor: null, error: error instanceof Error ? error.message : String(error) };
+      app = { receiver: null, hono_floor: null, error: messageOf(error) };
       progress(`app: FAILED: ${app.error}`);
     }
   }
@@ -408,25 +419,15 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
     const sumOfRounds = (value: (round: (typeof rounds)[number]) => number) =>
       rounds.reduce((sum, round) => sum + value(round), 0);
     let storage: StorageResult | null = null;
-    let lifetime: LifetimeResult | null = null;
+    let lifetime: LifetimeRuns | null = null;
     const { ledger, log_lines: logLines, ...figures } = result;
-    try {
-      const file = findDatabaseFile(persist);
-      const indexes = readIndexes(file);
-      try {
-        let archive: ArchiveMeasurement | null = null;
-        try {
-          archive = await measureArchive(file, scratch);
-        } catch (error) {
-          progress(`archive: not measured: ${error instanceof Error ? error.message : String(error)}`);
-        }
-        storage = measureStorage(file, scratch, 30, 14, archive);
-      } catch (error) {
-        progress(`storage: not measured: ${error instanceof Error ? error.message : String(error)}`);
-      }
+    const file = await measured("cost", () => findDatabaseFile(persist));
+    if (file) {
+      const archive = await measured("archive", () => measureArchive(file, scratch));
+      storage = await measured("storage", () => measureStorage(file, scratch, 30, 14, archive));
       // Then (the runs change the file) the daily cron over the same D1 through an event's life.
-      try {
-        lifetime = await withServer(
+      lifetime = await measured("lifetime crons", () =>
+        withServer(
           () =>
             startRuntime({
               name: "pipeline-lifetime",
@@ -439,31 +440,26 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
               outboundService: providerFakes(0).outboundService,
             }),
           (server: RuntimeServer) => runLifetimeCrons(server),
-        );
+        ),
+      );
+      if (lifetime)
         progress(
-          `lifetime crons: the daily cron on days ${lifetime.days.join(", ")} after the newest event (${lifetime.failed_runs} failed); ${lifetime.events_left} of ${lifetime.events_before} events left in D1`,
+          `lifetime crons: the daily cron on days ${lifetime.figures.days.join(", ")} after the newest event (${lifetime.figures.failed_runs} failed); ${lifetime.figures.events_left} of ${lifetime.figures.events_before} events left in D1`,
         );
-      } catch (error) {
-        progress(`lifetime crons: not measured: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      cost = computeCost({
-        ledgers: {
-          ...ledger,
-          ...(lifetime?.ledger
-            ? { crons: ledger?.crons ? addLedgers(ledger.crons, lifetime.ledger) : lifetime.ledger }
-            : {}),
-        },
-        events: result.accepted,
-        cpuMs: result.server_cpu_ms,
-        stageCpuMs: lifetime?.cpu_ms != null ? { crons: lifetime.cpu_ms } : {},
-        indexes,
-        bytesPerEvent: null,
-        smsSent: result.providers.sms_accepted,
-        emailsSent: result.providers.email_accepted,
-        logLines: addCounts(logLines ?? {}, lifetime?.log_lines ?? {}),
-      });
-    } catch (error) {
-      progress(`cost: not measured: ${error instanceof Error ? error.message : String(error)}`);
+      const crons = lifetime?.ledger && (ledger?.crons ? addLedgers(ledger.crons, lifetime.ledger) : lifetime.ledger);
+      cost = await measured("cost", () =>
+        computeCost({
+          ledgers: { ...ledger, ...(crons ? { crons } : {}) },
+          events: result.accepted,
+          cpuMs: result.server_cpu_ms,
+          stageCpuMs: lifetime ? { crons: lifetime.figures.cpu_ms } : {},
+          indexes: readIndexes(file),
+          bytesPerEvent: null,
+          smsSent: result.providers.sms_accepted,
+          emailsSent: result.providers.email_accepted,
+          logLines: addCounts(logLines ?? {}, lifetime?.logLines ?? {}),
+        }),
+      );
     }
     if (cost && storage)
       cost.storage_usd_per_million_events_month = storageUsdPerMillionEventsMonth(storage.bytes_per_event);
@@ -471,7 +467,7 @@ async function runParts(settings: ReturnType<typeof options>, scratch: string, s
       ...figures,
       storage,
       floor,
-      lifetime: lifetime && (({ ledger: _ledger, log_lines: _lines, ...kept }) => kept)(lifetime),
+      lifetime: lifetime?.figures ?? null,
       vs_floor: vsFloor(figures.events_per_s, floor.drained ? floor.events_per_s : null),
       vs_floor_events_final: vsFloor(
         figures.events_final_seconds ? figures.accepted / figures.events_final_seconds : null,

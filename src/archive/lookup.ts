@@ -11,6 +11,7 @@ import {
 import { ENTITY_TABLES } from "../db/entities";
 import type { EventRow } from "../db/events";
 import type { NotificationRow } from "../db/notification-outbox";
+import { coversClinic, type StaffScope } from "../db/scope";
 import type { EntityKind } from "../event-types";
 import { type ArchiveLine, decodeLines } from "./ndjson";
 import { shelvedObjectIds } from "./shelf";
@@ -21,7 +22,8 @@ import { shelvedObjectIds } from "./shelf";
  * the first one holding the id answers. D1's index
  * is asked first; the shelf in R2 (src/archive/shelf.ts, events archived more than
  * ARCHIVE_INDEX_DAYS ago) only when none of the objects D1 names holds the id. Rows are
- * checked with zod on the way in, like any input from outside D1.
+ * checked with zod on the way in, like any input from outside D1. Each lookup takes the reader's scope:
+ * another clinic's archived event or entity is unknown to it, as its live one is.
  */
 
 const text = () => z.string();
@@ -78,9 +80,9 @@ export interface ArchivedEvent {
   notifications: NotificationRow[];
 }
 
-/** The archived copy of an event (with its notifications), or null when no object holds it. */
-export async function findArchivedEvent(env: Env, eventId: string): Promise<ArchivedEvent | null> {
-  return searchArchive(env, await eventKey(eventId), (lines, objectKey) => {
+/** The archived copy of an event (with its notifications), or null when no object holds it in `scope`. */
+export async function findArchivedEvent(env: Env, scope: StaffScope, eventId: string): Promise<ArchivedEvent | null> {
+  const found = await searchArchive(env, await eventKey(eventId), (lines, objectKey) => {
     const event = lines.find((line) => line.table === "events" && line.row.event_id === eventId);
     if (!event) return null;
     const notifications = lines
@@ -88,6 +90,7 @@ export async function findArchivedEvent(env: Env, eventId: string): Promise<Arch
       .map((line) => archivedNotificationSchema.parse(line.row));
     return { objectKey, event: archivedEventSchema.parse(event.row), notifications };
   });
+  return found && coversClinic(scope, found.event.clinic_id) ? found : null;
 }
 
 /** An archived entity's row as it left D1: its clinic and status checked, its other columns as stored. */
@@ -100,14 +103,21 @@ export interface ArchivedEntity {
 
 /**
  * The archived copy of an order, medication request or refill (its row as it left D1), or null when
- * no object holds it. Its events were archived by the day they were received, so they are not with it.
+ * no object holds it in `scope`. Its events were archived by the day they were received, so they are
+ * not with it.
  */
-export async function findArchivedEntity(env: Env, kind: EntityKind, id: string): Promise<ArchivedEntity | null> {
+export async function findArchivedEntity(
+  env: Env,
+  scope: StaffScope,
+  kind: EntityKind,
+  id: string,
+): Promise<ArchivedEntity | null> {
   const { table, idColumn } = ENTITY_TABLES[kind];
-  return searchArchive(env, await entityKey(kind, id), (lines, objectKey) => {
+  const found = await searchArchive(env, await entityKey(kind, id), (lines, objectKey) => {
     const entity = lines.find((line) => line.table === table && line.row[idColumn] === id);
     return entity ? { objectKey, row: archivedEntitySchema.parse(entity.row) } : null;
   });
+  return found && coversClinic(scope, found.row.clinic_id) ? found : null;
 }
 
 /**

@@ -5,6 +5,7 @@ import { findArchivedEvent } from "../../src/archive/lookup";
 import { archiveFinishedHistory } from "../../src/archive/run";
 import { readArchiveSettings } from "../../src/config/archive";
 import { ConfigError } from "../../src/config/read";
+import { ALL_CLINICS } from "../../src/db/scope";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { TEST_NOW } from "../helpers/clock";
@@ -180,7 +181,7 @@ describe("archive of finished history to R2", () => {
       ["part-0.ndjson.gz", 1],
       ["part-1.ndjson.gz", 2],
     ]);
-    expect((await findArchivedEvent(env, changedId))?.event.applications).toBe(2);
+    expect((await findArchivedEvent(env, ALL_CLINICS, changedId))?.event.applications).toBe(2);
   });
 
   it("stays within its D1 query budget and carries on in the next run", async () => {

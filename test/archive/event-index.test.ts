@@ -16,6 +16,7 @@ import {
   objectKeysNewestFirst,
   readIndexEntries,
 } from "../../src/db/archive";
+import { ALL_CLINICS } from "../../src/db/scope";
 import { TEST_NOW } from "../helpers/clock";
 import { queryPlans } from "../helpers/d1";
 import { bucketRows, insertEvent, newClinic, seedFinishedDay } from "./helpers";
@@ -156,7 +157,7 @@ describe("the archived-event index (archived_event_buckets)", () => {
     const objects = await objectsForEventKey(env.DB, key);
     expect(objects).toHaveLength(2);
     expect(objects[0]).toMatch(/^history\/decoy\//);
-    const found = await findArchivedEvent(env, eventId);
+    const found = await findArchivedEvent(env, ALL_CLINICS, eventId);
     expect(found?.event.event_id).toBe(eventId);
     expect(objectId).toBeLessThan(decoyId);
   });
@@ -175,7 +176,7 @@ describe("the archived-event index (archived_event_buckets)", () => {
       env.DB.prepare(`INSERT INTO archived_events (event_key, object_id) VALUES (?1, ?2)`).bind(key, objectId),
     ]);
     expect(await objectsForEventKey(env.DB, key)).toHaveLength(1);
-    expect((await findArchivedEvent(env, eventId))?.event.event_id).toBe(eventId);
+    expect((await findArchivedEvent(env, ALL_CLINICS, eventId))?.event.event_id).toBe(eventId);
   });
 
   it("reads one bucket by its key and writes through the primary keys (query plans)", async () => {

@@ -22,6 +22,14 @@ async function archivedEvent(clinic = newClinic()) {
 
 const access = useAccessTeam(useMockNetwork());
 
+/** A console page as the signed-in admin sees it, which must answer 200. */
+async function consoleHtml(path: string): Promise<string> {
+  const { cookie } = await signIn();
+  const response = await consoleFetch(path, { cookie });
+  expect(response.status).toBe(200);
+  return response.text();
+}
+
 /** A new Access identity, viewer of `clinic` only. */
 async function newViewer(workerEnv: Env, clinic: string): Promise<string> {
   const identity = `viewer-${crypto.randomUUID().slice(0, 8)}@clinic.example`;
@@ -56,10 +64,7 @@ describe("archived events stay readable", () => {
 
   it("the console's event page falls back to the archive, without a replay button", async () => {
     const { eventId } = await archivedEvent();
-    const { cookie } = await signIn();
-    const response = await consoleFetch(`/console/events/${eventId}`, { cookie });
-    expect(response.status).toBe(200);
-    const html = await response.text();
+    const html = await consoleHtml(`/console/events/${eventId}`);
     expect(html).toContain("Archived: this finished event");
     expect(html).toContain("Archived events cannot be replayed.");
     expect(html).not.toContain("Replay this event");
@@ -105,10 +110,7 @@ describe("archived entities stay readable", () => {
     expect(await onlyAuditRowOf("order", orderId)).toMatchObject({ action: "order.read", outcome: "success" });
 
     // The console's order page falls back to the archive too.
-    const { cookie } = await signIn();
-    const page = await consoleFetch(`/console/orders/${orderId}`, { cookie });
-    expect(page.status).toBe(200);
-    const html = await page.text();
+    const html = await consoleHtml(`/console/orders/${orderId}`);
     expect(html).toContain("Archived: this finished order");
     expect(html).toContain("pat_archive");
 

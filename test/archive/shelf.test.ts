@@ -24,6 +24,7 @@ import {
   rangeOf,
   SHELF_RANGES,
 } from "../../src/db/archive";
+import { ALL_CLINICS } from "../../src/db/scope";
 import worker from "../../src/index";
 import { CRONS } from "../../src/scheduled/dispatch";
 import { TEST_NOW } from "../helpers/clock";
@@ -112,7 +113,7 @@ describe("the event index's shelf in R2", () => {
     expect(object?.text.split("\n")).toContain(`${bucket}.${closedSeq} ${closed?.entries}`);
     // D1's index no longer names the event's object: the shelf does.
     expect(await indexedObjectIds(env.DB, key)).toEqual(new Set());
-    expect((await findArchivedEvent(env, eventId))?.event.event_id).toBe(eventId);
+    expect((await findArchivedEvent(env, ALL_CLINICS, eventId))?.event.event_id).toBe(eventId);
     const response = await adminRead(eventId);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ event_id: eventId, archived: true });
@@ -159,13 +160,13 @@ describe("the event index's shelf in R2", () => {
     expect(line).toHaveLength(1);
     // In both places for now: the lookup finds it either way.
     expect((await bucketRows(bucket)).map((row) => row.seq)).toContain(closedSeq);
-    expect((await findArchivedEvent(env, eventId))?.event.event_id).toBe(eventId);
+    expect((await findArchivedEvent(env, ALL_CLINICS, eventId))?.event.event_id).toBe(eventId);
 
     const next = await archiveFinishedHistory(env, YEAR_AND_A_DAY_LATER, { queryBudget: 600, shelfRanges: [range] });
     expect(next.shelvedRows).toBeGreaterThanOrEqual(1);
     expect(await shelfObjects(range)).toEqual(written);
     expect((await bucketRows(bucket)).map((row) => row.seq)).toEqual([closedSeq + 1]);
-    expect((await findArchivedEvent(env, eventId))?.event.event_id).toBe(eventId);
+    expect((await findArchivedEvent(env, ALL_CLINICS, eventId))?.event.event_id).toBe(eventId);
   });
 
   it.each([
@@ -185,9 +186,9 @@ describe("the event index's shelf in R2", () => {
 
     expect(result.shelvedRows).toBe(0);
     expect((await bucketRows(bucket)).map((row) => row.seq)).toContain(closedSeq);
-    expect((await findArchivedEvent(env, eventId))?.event.event_id).toBe(eventId);
+    expect((await findArchivedEvent(env, ALL_CLINICS, eventId))?.event.event_id).toBe(eventId);
     expect(result.objects).toBeGreaterThanOrEqual(1);
-    expect(await findArchivedEvent(env, history.eventIds[0] ?? "")).not.toBeNull();
+    expect(await findArchivedEvent(env, ALL_CLINICS, history.eventIds[0] ?? "")).not.toBeNull();
     if (failing === "put") expect(await shelfObjects(range)).toEqual(objectsBefore);
   });
 
@@ -234,7 +235,7 @@ describe("the event index's shelf in R2", () => {
     ]);
     expect(objects.at(-1)?.text).toContain(`${bucket}.${closedSeq} `);
     for (const object of objects) expect(object.text.length).toBeLessThanOrEqual(SHELF_OBJECT_BYTES);
-    expect((await findArchivedEvent(env, eventId))?.event.event_id).toBe(eventId);
+    expect((await findArchivedEvent(env, ALL_CLINICS, eventId))?.event.event_id).toBe(eventId);
   });
 
   it("runs on the daily cron, over the day's ranges", async () => {

@@ -134,6 +134,7 @@ describe("bench: pricing (bench/cost.ts)", () => {
     expect(cost.d1_rows_written_per_event).toBe(15);
     expect(cost.d1_rows_written_per_event_in_pipeline).toBe(10);
     expect(cost.by_stage.crons?.r2_operations_per_event).toBe(0.3);
+    expect(cost.r2_operations_per_event).toBe(0.3);
     // R2: class A $4.50 and class B $0.36 a million.
     expect(cost.by_item.r2_operations).toBeCloseTo(((10 * 4.5 + 20 * 0.36) / 1e6 / 100) * 1e6, 6);
     expect(cost.by_stage.crons?.usd_per_million_events).toBeCloseTo(

@@ -2,7 +2,6 @@ import { Hono } from "hono";
 import { findArchivedEntity } from "../../archive/lookup";
 import { getEntity } from "../../db/entities";
 import { eventsForEntity } from "../../db/event-search";
-import { coversClinic } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
 import { audited, setAuditClinic } from "../../http/audit";
 import { clinicTimeZone } from "../clinic-time-zone";
@@ -44,8 +43,7 @@ function entityRoute(kind: EntityKind) {
     ]);
     // A final entity quiet for ARCHIVE_AFTER_DAYS is read back from the R2 archive (read-only);
     // another clinic's archived entity is unknown here, as its live one is.
-    const found = live ? null : await findArchivedEntity(c.env, kind, id);
-    const archived = found && coversClinic(scopeOf(c), found.row.clinic_id) ? found : null;
+    const archived = live ? null : await findArchivedEntity(c.env, scopeOf(c), kind, id);
     const row: Record<string, unknown> | null = live ?? archived?.row ?? null;
     if (typeof row?.clinic_id === "string") setAuditClinic(c, row.clinic_id);
     if (!row && related.events.length === 0) {

@@ -6,7 +6,6 @@ import { getEntity } from "../../db/entities";
 import { FORCE_REPLAYABLE, REPLAYABLE } from "../../db/event-requeue";
 import { getEventRow } from "../../db/events";
 import { notificationsForEvent } from "../../db/notification-views";
-import { coversClinic } from "../../db/scope";
 import { audited, setAuditClinic } from "../../http/audit";
 import { refusalText, replayEvent } from "../../replay/replay";
 import { clinicTimeZone } from "../clinic-time-zone";
@@ -47,8 +46,7 @@ async function renderEventPage(
   const live = await getEventRow(c.env.DB, scopeOf(c), eventId);
   // Finished history older than ARCHIVE_AFTER_DAYS is read back from the R2 archive (read-only);
   // another clinic's archived event is unknown here, as its live one is.
-  const found = live ? null : await findArchivedEvent(c.env, eventId);
-  const archived = found && coversClinic(scopeOf(c), found.event.clinic_id) ? found : null;
+  const archived = live ? null : await findArchivedEvent(c.env, scopeOf(c), eventId);
   const row = live ?? archived?.event;
   if (!row) {
     return renderPage(c, "Event not found", <Notice kind="error">No event has this id.</Notice>, 404);

@@ -7,7 +7,7 @@ import { searchEventRows } from "../../db/event-search";
 import { EVENT_STATUSES, type EventRow, eventStats, getEventRow } from "../../db/events";
 import type { NotificationRow } from "../../db/notification-outbox";
 import { notificationStats, notificationsForEvent } from "../../db/notification-views";
-import { coversClinic, narrowedTo } from "../../db/scope";
+import { narrowedTo } from "../../db/scope";
 import type { EntityKind } from "../../event-types";
 import { reasonFields } from "../../notify/reasons";
 import { replayEvent } from "../../replay/replay";
@@ -131,11 +131,10 @@ admin.get("/events/:event_id", audited("event.read", "event", "event_id"), async
     setAuditClinic(c, row.clinic_id);
     return c.json(eventDetail(row, await notificationsForEvent(c.env.DB, row.event_id), false));
   }
-  // Finished history older than ARCHIVE_AFTER_DAYS lives in R2; the index names its object.
-  const archived = await findArchivedEvent(c.env, eventId);
-  // Another clinic's archived event reads as unknown, like a live one.
-  if (!archived || !coversClinic(scope, archived.event.clinic_id))
-    throw new ApiError(404, "not_found", "No event has this id.");
+  // Finished history older than ARCHIVE_AFTER_DAYS lives in R2; the index names its object. Another
+  // clinic's archived event reads as unknown, like a live one.
+  const archived = await findArchivedEvent(c.env, scope, eventId);
+  if (!archived) throw new ApiError(404, "not_found", "No event has this id.");
   setAuditClinic(c, archived.event.clinic_id);
   return c.json(eventDetail(archived.event, archived.notifications, true));
 });
@@ -186,9 +185,8 @@ function entityRoute(path: string, kind: EntityKind, param: string) {
     }
     // A final entity quiet for ARCHIVE_AFTER_DAYS lives in R2; the index names its object. Another
     // clinic's archived entity reads as unknown, like a live one.
-    const archived = await findArchivedEntity(c.env, kind, id);
-    if (!archived || !coversClinic(scope, archived.row.clinic_id))
-      throw new ApiError(404, "not_found", `No ${kind.replace("_", " ")} has this id.`);
+    const archived = await findArchivedEntity(c.env, scope, kind, id);
+    if (!archived) throw new ApiError(404, "not_found", `No ${kind.replace("_", " ")} has this id.`);
     setAuditClinic(c, archived.row.clinic_id);
     return c.json({ ...entityView(archived.row), archived: true });
   });
